@@ -1,0 +1,129 @@
+// The admin API: its own listener (loopback by default), an optional bearer token, JSON in and
+// out. It reads and changes an instance only through the Controller interface; the data plane
+// never imports anything from here.
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { configFromDocument, parseConfigText } from '../config/load.js';
+import { redactSecrets } from '../config/redact.js';
+import { describeServices, routeTable } from '../config/describe.js';
+import { errorBody, ERRORS, type ErrorCode } from '../errors.js';
+import type { ValidationResult } from '../config/validate.js';
+import type { ApplyResult, Controller } from '../runtime/instance.js';
+import type { BoundListener } from '../dataplane/dataplane.js';
+import type { Logger } from '../observability/logger.js';
+import { openApiDocument } from './openapi.js';
+import { VERSION } from '../version.js';
+
+const MAX_BODY = 10 * 1024 * 1024;
+
+type Handler = (req: IncomingMessage) => Promise<[number, unknown]> | [number, unknown];
+
+export class AdminServer {
+  private readonly server: http.Server;
+  private readonly tokenDigest: Buffer | undefined;
+  private readonly routes: Record<string, Partial<Record<string, Handler>>>;
+
+  constructor(private readonly ctl: Controller, token: string | undefined, private readonly log: Logger) {
+    this.tokenDigest = token ? digest(token) : undefined;
+    this.routes = {
+      '/health': { GET: () => [200, { status: 'ok', version: VERSION }] },
+      '/ready': {
+        GET: () => (ctl.ready() ? [200, { status: 'ready', configVersion: ctl.version, workers: ctl.workerCount }] : [503, { status: 'not ready' }]),
+      },
+      '/config': {
+        GET: () => [200, redactSecrets(ctl.config)],
+        POST: async (req) => this.changeConfig(req, true),
+      },
+      '/validate': { POST: async (req) => this.changeConfig(req, false) },
+      '/routes': { GET: () => [200, { configVersion: ctl.version, routes: routeTable(ctl.plan) }] },
+      '/services': { GET: () => [200, { configVersion: ctl.version, services: describeServices(ctl.plan) }] },
+      '/openapi.json': { GET: () => [200, openApiDocument()] },
+    };
+    this.server = http.createServer((req, res) => void this.handle(req, res));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0]!.replace(/\/+$/, '') || '/';
+    const endpoint = this.routes[path];
+    try {
+      if (!endpoint) return send(res, 404, errorBody('ADMIN_NOT_FOUND'));
+      const open = path === '/health' || path === '/ready' || path === '/openapi.json';
+      if (!open && !this.authorized(req)) {
+        return send(res, 401, errorBody('ADMIN_UNAUTHORIZED'), { 'www-authenticate': 'Bearer realm="gatehouse-admin"' });
+      }
+      const handler = endpoint[req.method ?? ''];
+      if (!handler) return send(res, 405, errorBody('ADMIN_METHOD_NOT_ALLOWED'), { allow: Object.keys(endpoint).join(', ') });
+      const [status, body] = await handler(req);
+      send(res, status, typeof body === 'string' ? body : JSON.stringify(body, null, 2));
+    } catch (err) {
+      if (err instanceof AdminError) return send(res, ERRORS[err.code].status, errorBody(err.code, undefined, err.message));
+      this.log.error({ err }, 'admin request failed');
+      send(res, 500, errorBody('GW_INTERNAL'));
+    }
+  }
+
+  private authorized(req: IncomingMessage): boolean {
+    if (!this.tokenDigest) return true;
+    const h = req.headers.authorization ?? '';
+    const m = /^Bearer\s+(.+)$/i.exec(h);
+    // Compare digests so the comparison takes the same time whatever the token's length.
+    return m !== null && timingSafeEqual(digest(m[1]!.trim()), this.tokenDigest);
+  }
+
+  private async changeConfig(req: IncomingMessage, apply: boolean): Promise<[number, unknown]> {
+    const result = await readConfigBody(req);
+    const outcome: ApplyResult = apply ? await this.ctl.apply(result, 'admin-api') : this.ctl.check(result);
+    if (!outcome.ok) {
+      return [ERRORS[outcome.code].status, errorBody(outcome.code, undefined, undefined, outcome.errors)];
+    }
+    return apply ? [200, { applied: true, configVersion: outcome.version }] : [200, { valid: true }];
+  }
+
+  listen(host: string, port: number): Promise<BoundListener> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        const a = this.server.address();
+        resolve({ host, port: typeof a === 'object' && a ? a.port : port });
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+}
+
+class AdminError extends Error {
+  constructor(readonly code: ErrorCode, message?: string) {
+    super(message ?? ERRORS[code].message);
+  }
+}
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  res.end(body);
+}
+
+async function readConfigBody(req: IncomingMessage): Promise<ValidationResult> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY) throw new AdminError('ADMIN_BODY_TOO_LARGE');
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') throw new AdminError('ADMIN_BAD_BODY', 'The request body is empty; send a config as JSON or YAML.');
+  const parsed = parseConfigText(text);
+  if (!parsed.ok) throw new AdminError('ADMIN_BAD_BODY', `The body is not valid JSON or YAML: ${parsed.errors[0]!.path}: ${parsed.errors[0]!.message}`);
+  return configFromDocument(parsed.doc);
+}

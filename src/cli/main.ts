@@ -1,0 +1,152 @@
+#!/usr/bin/env node
+// The `gatehouse` command. Exit codes: 0 ok · 1 invalid config · 2 usage error ·
+// 3 could not start (e.g. a port is taken) · 4 `explain`: no route matches.
+import { parseArgs } from 'node:util';
+import { loadConfigFile } from '../config/load.js';
+import { compilePlan, noConnect } from '../config/compile.js';
+import { explain, formatRouteTable, routeTable } from '../config/describe.js';
+import { configJsonSchemaText } from '../config/json-schema.js';
+import { VERSION } from '../version.js';
+
+export const EXIT = { ok: 0, invalidConfig: 1, usage: 2, startFailed: 3, noRoute: 4 } as const;
+
+const HELP = `gatehouse ${VERSION} — an API gateway
+
+Usage:
+  gatehouse start    [--config FILE]                 run the gateway
+  gatehouse validate [--config FILE]                 check a config; print every error as "path: message"
+  gatehouse routes   [--config FILE] [--json]        the compiled route table, in match order
+  gatehouse explain  [--config FILE] [--json] METHOD URL [-H 'name: value']...
+                                                     which route a request matches, why, and its policies
+  gatehouse schema                                   print the config's JSON Schema
+  gatehouse --version | --help
+
+Options:
+  -c, --config FILE   config file, YAML or JSON (default ./gatehouse.yaml)
+  -H, --header H      a request header for explain, "name: value" (repeatable)
+      --json          machine-readable output
+
+Exit codes: 0 ok, 1 invalid config, 2 usage error, 3 could not start, 4 explain found no route.
+`;
+
+class UsageError extends Error {}
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c', default: './gatehouse.yaml' },
+        header: { type: 'string', short: 'H', multiple: true, default: [] },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+        version: { type: 'boolean', short: 'v', default: false },
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`gatehouse: ${(err as Error).message}\n\n${HELP}`);
+    return EXIT.usage;
+  }
+  const { values, positionals } = parsed;
+  if (values.version) { process.stdout.write(`${VERSION}\n`); return EXIT.ok; }
+  const [command, ...rest] = positionals;
+  if (values.help || command === undefined || command === 'help') {
+    process.stdout.write(HELP);
+    return command === undefined && !values.help ? EXIT.usage : EXIT.ok;
+  }
+  try {
+    switch (command) {
+      case 'start': return await start(values.config);
+      case 'validate': return await validate(values.config);
+      case 'routes': return await routes(values.config, values.json);
+      case 'explain': return await explainCmd(values.config, rest, values.header, values.json);
+      case 'schema': process.stdout.write(configJsonSchemaText()); return EXIT.ok;
+      default: throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`gatehouse: ${err.message}\n\n${HELP}`);
+      return EXIT.usage;
+    }
+    throw err;
+  }
+}
+
+async function load(path: string) {
+  const result = await loadConfigFile(path);
+  if (!result.ok) {
+    for (const e of result.errors) process.stderr.write(`${e.path}: ${e.message}\n`);
+    process.stderr.write(`${path}: ${result.errors.length} error${result.errors.length === 1 ? '' : 's'}\n`);
+  }
+  return result;
+}
+
+async function validate(path: string): Promise<number> {
+  const result = await load(path);
+  if (!result.ok) return EXIT.invalidConfig;
+  compilePlan(result.config, noConnect);
+  process.stdout.write(`${path}: ok (${result.config.routes.length} routes, ${Object.keys(result.config.services).length} services)\n`);
+  return EXIT.ok;
+}
+
+async function routes(path: string, json: boolean): Promise<number> {
+  const result = await load(path);
+  if (!result.ok) return EXIT.invalidConfig;
+  const rows = routeTable(compilePlan(result.config, noConnect));
+  process.stdout.write(json ? JSON.stringify(rows, null, 2) + '\n' : formatRouteTable(rows));
+  return EXIT.ok;
+}
+
+async function explainCmd(path: string, args: string[], rawHeaders: string[], json: boolean): Promise<number> {
+  if (args.length !== 2) throw new UsageError('explain needs METHOD and URL, e.g. gatehouse explain GET http://api.example.com/v1/users');
+  const headers: Record<string, string> = {};
+  for (const h of rawHeaders) {
+    const i = h.indexOf(':');
+    if (i <= 0) throw new UsageError(`header "${h}" is not "name: value"`);
+    headers[h.slice(0, i).trim().toLowerCase()] = h.slice(i + 1).trim();
+  }
+  const result = await load(path);
+  if (!result.ok) return EXIT.invalidConfig;
+  const x = explain(compilePlan(result.config, noConnect), args[0]!, args[1]!, headers);
+  if (json) process.stdout.write(JSON.stringify(x, null, 2) + '\n');
+  else {
+    const lines = [`${args[0]!.toUpperCase()} ${args[1]} → ${x.status}`, `  ${x.matched ? 'matched' : 'not matched'}: ${x.reason}`];
+    if (x.canonicalPath !== undefined) lines.push(`  canonical path: ${x.canonicalPath}`);
+    if (x.params && Object.keys(x.params).length) lines.push(`  params: ${Object.entries(x.params).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+    if (x.upstream) lines.push(`  upstream: ${x.upstream.target} ${x.upstream.path} (Host: ${x.upstream.host})`);
+    if (x.policies) {
+      lines.push(`  policies: ${x.policies.length ? '' : 'none'}`);
+      for (const p of x.policies) lines.push(`    - ${p.type} (${p.scope}; phases: ${p.phases.join(', ')})`);
+    }
+    process.stdout.write(lines.join('\n') + '\n');
+  }
+  return x.matched ? EXIT.ok : EXIT.noRoute;
+}
+
+async function start(path: string): Promise<number> {
+  const { startGateway, ConfigLoadError } = await import('../gateway.js');
+  try {
+    const gw = await startGateway({ configPath: path, signals: true });
+    const urls = gw.listeners.map((l) => `http://${l.host === '0.0.0.0' ? '127.0.0.1' : l.host}:${l.port}`);
+    process.stderr.write(`gatehouse ${VERSION}: serving on ${urls.join(', ')}${gw.admin ? `; admin on http://${gw.admin.host}:${gw.admin.port}` : ''}\n`);
+    return -1; // keep running
+  } catch (err) {
+    if (err instanceof ConfigLoadError) {
+      for (const e of err.errors) process.stderr.write(`${e.path}: ${e.message}\n`);
+      return EXIT.invalidConfig;
+    }
+    const e = err as NodeJS.ErrnoException;
+    process.stderr.write(`gatehouse: could not start: ${e.code === 'EADDRINUSE' ? `address in use (${e.message})` : e.message}\n`);
+    return EXIT.startFailed;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { if (code >= 0) process.exit(code); }, // stdout/stderr writes are synchronous on Linux
+  (err: Error) => {
+    process.stderr.write(`gatehouse: ${err.message}\n`);
+    process.exit(70);
+  },
+);

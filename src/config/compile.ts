@@ -1,0 +1,107 @@
+// Compiles a validated config into the runtime plan the data plane reads: services with their
+// pools, routes with their matchers, rewriters and policy chains, the router, trusted proxies.
+// Everything that can be decided once per config is decided here, never per request.
+import type { GatehouseConfig, RouteConfig } from './schema.js';
+import { parseDuration } from './units.js';
+import { Router, compileValueMatcher, type RouteMatcher } from '../dataplane/router.js';
+import { parsePathPattern, type PathPattern } from '../dataplane/path-pattern.js';
+import { parseHostPattern, type HostPattern } from '../dataplane/host-pattern.js';
+import { compileRewrite, compileStripPrefix, type PathRewriter } from '../dataplane/rewrite.js';
+import { TrustedProxies } from '../dataplane/trusted-proxies.js';
+import { compileService, type ConnectTarget, type ServiceRuntime } from '../upstream/service.js';
+import { policyDefinition } from '../policies/index.js';
+import type { Phase, Policy } from '../policies/types.js';
+
+export interface CompiledPolicy { type: string; scope: 'global' | 'route'; phases: readonly Phase[]; policy: Policy }
+
+export interface CompiledRoute {
+  name: string;
+  matcher: RouteMatcher;
+  service: ServiceRuntime;
+  rewrite: PathRewriter | undefined;
+  preserveHost: boolean;
+  policies: CompiledPolicy[];
+  access: Policy[];
+  upstreamRequest: Policy[];
+  response: Policy[];
+  log: Policy[];
+}
+
+export interface Plan {
+  version: number;
+  config: GatehouseConfig;
+  routes: CompiledRoute[];
+  services: Map<string, ServiceRuntime>;
+  router: Router<CompiledRoute>;
+  trustedProxies: TrustedProxies;
+  drainTimeout: number;
+}
+
+let nextVersion = 1;
+
+/** A ConnectTarget for tools that compile but never forward (validate, routes, explain). */
+export const noConnect: ConnectTarget = () => ({
+  key: '',
+  dispatcher: undefined as never,
+});
+
+export function compilePlan(config: GatehouseConfig, connect: ConnectTarget, version = nextVersion++): Plan {
+  const services = new Map<string, ServiceRuntime>();
+  for (const [name, svc] of Object.entries(config.services)) services.set(name, compileService(name, svc, connect));
+
+  const globalPolicies = config.policies.map((p) => instantiate(p, 'global'));
+  const routes = config.routes.map((r, index) => compileRoute(r, index, services, globalPolicies));
+  return {
+    version,
+    config,
+    routes,
+    services,
+    router: new Router(routes),
+    trustedProxies: new TrustedProxies(config.trustedProxies),
+    drainTimeout: parseDuration(config.shutdown.drainTimeout),
+  };
+}
+
+function instantiate(p: { type: string }, scope: CompiledPolicy['scope']): CompiledPolicy {
+  const def = policyDefinition(p.type);
+  if (!def) throw new Error(`unknown policy type "${p.type}"`); // validation rejects this first
+  return { type: p.type, scope, phases: def.phases, policy: def.create(p) };
+}
+
+function compileRoute(r: RouteConfig, index: number, services: Map<string, ServiceRuntime>, globals: CompiledPolicy[]): CompiledRoute {
+  const service = services.get(r.service);
+  if (!service) throw new Error(`route ${r.name}: service ${r.service} is not defined`); // validation rejects this first
+  const matcher: RouteMatcher = {
+    index,
+    priority: r.priority,
+    hosts: r.match.hosts ? r.match.hosts.map((h) => parseHostPattern(h) as HostPattern) : null,
+    methods: r.match.methods ? new Set(r.match.methods.map((m) => m.toUpperCase())) : null,
+    paths: r.match.paths.map((p) => parsePathPattern(p) as PathPattern),
+    headers: Object.entries(r.match.headers ?? {}).map(([k, v]) => compileValueMatcher(k.toLowerCase(), v)),
+    query: Object.entries(r.match.query ?? {}).map(([k, v]) => compileValueMatcher(k, v)),
+  };
+  const policies = [...globals, ...r.policies.map((p) => instantiate(p, 'route'))];
+  const inPhase = (phase: Phase) => policies.filter((p) => p.policy[phase]).map((p) => p.policy);
+  return {
+    name: r.name,
+    matcher,
+    service,
+    rewrite: r.rewrite !== undefined ? compileRewrite(r.rewrite) : r.stripPrefix !== undefined ? compileStripPrefix(r.stripPrefix) : undefined,
+    preserveHost: r.preserveHost,
+    policies,
+    access: inPhase('access'),
+    upstreamRequest: inPhase('upstreamRequest'),
+    response: inPhase('response'),
+    log: inPhase('log'),
+  };
+}
+
+/** Runs every policy's cleanup when a plan is retired. */
+export function closePlanPolicies(plan: Plan): void {
+  const seen = new Set<Policy>();
+  for (const r of plan.routes) for (const p of r.policies) {
+    if (seen.has(p.policy)) continue;
+    seen.add(p.policy);
+    try { p.policy.close?.(); } catch { /* a policy's cleanup must not stop the others */ }
+  }
+}

@@ -1,0 +1,130 @@
+// Human- and machine-readable views of a compiled plan: the route table in match order (CLI
+// `routes`, admin GET /routes), services (GET /services), and `explain` for one request.
+import type { Plan, CompiledRoute } from './compile.js';
+import type { HostPattern } from '../dataplane/host-pattern.js';
+import { canonicalizePath, encodePathForUpstream } from '../dataplane/canonical-path.js';
+import { normalizeHost } from '../dataplane/host-pattern.js';
+import type { RouterEntry } from '../dataplane/router.js';
+
+export interface RouteRow {
+  order: number;
+  route: string;
+  priority: number;
+  host: string;
+  path: string;
+  methods: string[] | null;
+  headers: string[];
+  query: string[];
+  service: string;
+  rewrite: string | null;
+  policies: string[];
+}
+
+const hostText = (h: HostPattern | null) => (h === null ? '*' : 'exact' in h ? h.exact : '*' + h.suffix);
+
+function rewriteText(plan: Plan, route: CompiledRoute): string | null {
+  const cfg = plan.config.routes[route.matcher.index]!;
+  if (cfg.rewrite !== undefined) return `rewrite ${cfg.rewrite}`;
+  if (cfg.stripPrefix !== undefined) return `stripPrefix ${cfg.stripPrefix}`;
+  return null;
+}
+
+function row(plan: Plan, e: RouterEntry<CompiledRoute>): RouteRow {
+  const m = e.route.matcher;
+  return {
+    order: e.rank + 1,
+    route: e.route.name,
+    priority: m.priority,
+    host: hostText(e.host),
+    path: e.path.source,
+    methods: m.methods ? [...m.methods] : null,
+    headers: m.headers.map((h) => h.describe),
+    query: m.query.map((q) => q.describe),
+    service: e.route.service.name,
+    rewrite: rewriteText(plan, e.route),
+    policies: e.route.policies.map((p) => `${p.type}${p.scope === 'global' ? ' (global)' : ''}`),
+  };
+}
+
+export function routeTable(plan: Plan): RouteRow[] {
+  return plan.router.entries.map((e) => row(plan, e));
+}
+
+export function formatRouteTable(rows: RouteRow[]): string {
+  const head = ['#', 'ROUTE', 'PRIO', 'HOST', 'PATH', 'METHODS', 'CONDITIONS', 'SERVICE', 'REWRITE', 'POLICIES'];
+  const body = rows.map((r) => [
+    String(r.order), r.route, String(r.priority), r.host, r.path, r.methods?.join(',') ?? '*',
+    [...r.headers.map((h) => 'header ' + h), ...r.query.map((q) => 'query ' + q)].join('; ') || '-',
+    r.service, r.rewrite ?? '-', r.policies.join(', ') || '-',
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  return [head, ...body].map((cols) => cols.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+export function describeServices(plan: Plan): Record<string, unknown>[] {
+  return [...plan.services.values()].map((s) => ({
+    name: s.name,
+    targets: s.targets.map((t) => ({ url: t.url, weight: t.weight })),
+    timeouts: s.timeouts,
+    routes: plan.routes.filter((r) => r.service === s).map((r) => r.name),
+  }));
+}
+
+export interface Explanation {
+  matched: boolean;
+  status: number;
+  reason: string;
+  canonicalPath?: string;
+  route?: RouteRow;
+  params?: Record<string, string>;
+  upstream?: { target: string; path: string; host: string };
+  policies?: { type: string; scope: string; phases: readonly string[] }[];
+  allow?: string[];
+}
+
+/** What the gateway would do with a request, without sending anything anywhere. */
+export function explain(plan: Plan, method: string, url: string, headers: Record<string, string>): Explanation {
+  let u: URL;
+  try {
+    u = new URL(url, 'http://localhost');
+  } catch {
+    return { matched: false, status: 400, reason: `"${url}" is not a URL or path` };
+  }
+  const host = headers.host ?? (/^https?:\/\//i.test(url) ? u.host : '');
+  const rawPath = /^https?:\/\//i.test(url) ? u.pathname : url.split('?')[0]!;
+  const query = u.search.slice(1);
+  const path = canonicalizePath(rawPath);
+  if (path === undefined) return { matched: false, status: 400, reason: `path "${rawPath}" is refused (GW_BAD_PATH)` };
+  const lower: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) lower[k.toLowerCase()] = v;
+  lower.host = host;
+  const found = plan.router.find(method.toUpperCase(), normalizeHost(host), path, lower, query);
+  if (found === undefined) return { matched: false, status: 404, canonicalPath: path, reason: 'no route matches (GW_ROUTE_NOT_FOUND)' };
+  if ('allow' in found) {
+    return { matched: false, status: 405, canonicalPath: path, allow: found.allow, reason: `the path matches, the method does not (allowed: ${found.allow.join(', ')})` };
+  }
+  const { entry, params, rest } = found.match;
+  const route = entry.route;
+  const r = row(plan, entry);
+  const why = [
+    r.priority !== 0 ? `priority ${r.priority}` : null,
+    `host ${r.host === '*' ? 'any' : r.host}`,
+    `path ${r.path} (${entry.path.kind})`,
+    r.methods ? `method in ${r.methods.join(',')}` : null,
+    ...r.headers.map((h) => `header ${h}`),
+    ...r.query.map((q) => `query ${q}`),
+  ].filter(Boolean).join(', ');
+  const target = route.service.targets.find((t) => t.weight > 0) ?? route.service.targets[0]!;
+  const rewritten = route.rewrite ? route.rewrite(path, params, rest) : path;
+  const upstreamPath = target.basePath + encodePathForUpstream(rewritten) + (query ? `?${query}` : '');
+  return {
+    matched: true,
+    status: 200,
+    reason: `route "${route.name}" (match order #${r.order}): ${why}`,
+    canonicalPath: path,
+    route: r,
+    params,
+    upstream: { target: target.url, path: upstreamPath, host: route.preserveHost ? host : target.host },
+    policies: route.policies.map((p) => ({ type: p.type, scope: p.scope, phases: p.phases })),
+  };
+}

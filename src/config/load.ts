@@ -1,0 +1,46 @@
+// Reading a config: text (YAML or JSON) → document → env interpolation → validation.
+import { readFile } from 'node:fs/promises';
+import { parseDocument } from 'yaml';
+import { interpolate } from './interpolate.js';
+import { validateConfig, type ConfigIssue, type ValidationResult } from './validate.js';
+
+/** Parses YAML or JSON text (JSON is YAML) into a plain document. */
+export function parseConfigText(text: string): { ok: true; doc: unknown } | { ok: false; errors: ConfigIssue[] } {
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true, strict: true });
+  if (doc.errors.length > 0) {
+    return {
+      ok: false,
+      errors: doc.errors.map((e) => ({
+        path: e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '(document)',
+        message: e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, ''),
+      })),
+    };
+  }
+  return { ok: true, doc: doc.toJS({ maxAliasCount: 100 }) };
+}
+
+/** Interpolates `${VAR}` references and validates. */
+export function configFromDocument(doc: unknown, env: NodeJS.ProcessEnv = process.env): ValidationResult {
+  const issues: ConfigIssue[] = [];
+  const interpolated = interpolate(doc, env, issues);
+  if (issues.length > 0) return { ok: false, errors: issues };
+  return validateConfig(interpolated);
+}
+
+export function configFromText(text: string, env: NodeJS.ProcessEnv = process.env): ValidationResult {
+  const parsed = parseConfigText(text);
+  if (!parsed.ok) return parsed;
+  return configFromDocument(parsed.doc, env);
+}
+
+export async function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): Promise<ValidationResult> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'ENOENT' ? 'file not found' : err.code === 'EISDIR' ? 'is a directory' : err.message;
+    return { ok: false, errors: [{ path, message: `cannot read config: ${why}` }] };
+  }
+  return configFromText(text, env);
+}

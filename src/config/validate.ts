@@ -1,0 +1,137 @@
+// Turns an untrusted document into a GatehouseConfig, or into a list of `path: message` errors.
+// Schema checks come from zod; what a schema cannot say (references, duplicates, patterns that
+// must compile) is checked here, so `gatehouse validate` and the admin API agree exactly.
+import { z } from 'zod';
+import { ConfigSchema, type GatehouseConfig } from './schema.js';
+import { parsePathPattern } from '../dataplane/path-pattern.js';
+import { parseHostPattern } from '../dataplane/host-pattern.js';
+import { parseCidr } from '../dataplane/trusted-proxies.js';
+
+export interface ConfigIssue { path: string; message: string }
+export type ValidationResult = { ok: true; config: GatehouseConfig } | { ok: false; errors: ConfigIssue[] };
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) {
+    if (typeof p === 'number') out += `[${p}]`;
+    else out += out ? `.${String(p)}` : String(p);
+  }
+  return out || '(root)';
+}
+
+function zodIssues(error: z.ZodError): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
+  for (const issue of error.issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        out.push({ path: formatPath([...issue.path, key]), message: `unknown key "${key}"` });
+      }
+      continue;
+    }
+    if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
+      out.push({ path: formatPath([...issue.path, 'type']), message: `unknown policy type (known: ${policyTypes().join(', ')})` });
+      continue;
+    }
+    if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+      // Report the branch that got furthest rather than "Invalid input".
+      const best = issue.errors.reduce((a, b) => (b.length < a.length ? b : a));
+      const nested = best.map((i) => ({ ...i, path: [...issue.path, ...i.path] })) as z.core.$ZodIssue[];
+      if (nested.length > 0) {
+        out.push(...zodIssues(new z.ZodError(nested)));
+        continue;
+      }
+    }
+    out.push({ path: formatPath(issue.path), message: issue.message });
+  }
+  return out;
+}
+
+let knownPolicyTypes: string[] | undefined;
+function policyTypes(): string[] {
+  knownPolicyTypes ??= ConfigSchema.shape.policies.unwrap().element.options.map((o) => String(o.shape.type.value));
+  return knownPolicyTypes;
+}
+
+export function validateConfig(doc: unknown): ValidationResult {
+  const parsed = ConfigSchema.safeParse(doc ?? {});
+  if (!parsed.success) return { ok: false, errors: zodIssues(parsed.error) };
+  const errors = semanticIssues(parsed.data);
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, config: parsed.data };
+}
+
+function semanticIssues(cfg: GatehouseConfig): ConfigIssue[] {
+  const errors: ConfigIssue[] = [];
+  const add = (path: string, message: string) => errors.push({ path, message });
+
+  const ports = new Map<string, string>();
+  cfg.listen.forEach((l, i) => {
+    const key = `${l.host}:${l.port}`;
+    if (l.port !== 0 && ports.has(key)) add(`listen[${i}].port`, `${key} is already used by ${ports.get(key)}`);
+    ports.set(key, `listen[${i}]`);
+  });
+  if (cfg.admin.enabled && cfg.admin.port !== 0 && cfg.listen.some((l) => l.port === cfg.admin.port)) {
+    add('admin.port', `port ${cfg.admin.port} is a data-plane port; the admin API needs its own`);
+  }
+  cfg.trustedProxies.forEach((c, i) => {
+    if (!parseCidr(c)) add(`trustedProxies[${i}]`, `"${c}" is not an IP address or CIDR`);
+  });
+
+  for (const [name, svc] of Object.entries(cfg.services)) {
+    svc.targets.forEach((t, i) => {
+      const problem = targetUrlProblem(t.url);
+      if (problem) add(`services.${name}.targets[${i}].url`, problem);
+    });
+    if (svc.targets.every((t) => t.weight === 0)) add(`services.${name}.targets`, 'every target has weight 0');
+  }
+
+  const routeNames = new Map<string, number>();
+  cfg.routes.forEach((r, i) => {
+    const at = `routes[${i}]`;
+    const prev = routeNames.get(r.name);
+    if (prev !== undefined) add(`${at}.name`, `duplicate route name "${r.name}" (also routes[${prev}])`);
+    else routeNames.set(r.name, i);
+    if (!Object.hasOwn(cfg.services, r.service)) {
+      const known = Object.keys(cfg.services);
+      add(`${at}.service`, `service "${r.service}" is not defined${known.length ? ` (defined: ${known.join(', ')})` : ''}`);
+    }
+    if (r.stripPrefix !== undefined && r.rewrite !== undefined) add(`${at}.rewrite`, 'use either stripPrefix or rewrite, not both');
+    r.match.hosts?.forEach((h, j) => {
+      const res = parseHostPattern(h);
+      if ('error' in res) add(`${at}.match.hosts[${j}]`, res.error);
+    });
+    const paramSets: Set<string>[] = [];
+    r.match.paths.forEach((p, j) => {
+      const res = parsePathPattern(p);
+      if ('error' in res) add(`${at}.match.paths[${j}]`, res.error);
+      else paramSets.push(new Set([...res.params, ...(res.wildcard ? ['*'] : [])]));
+    });
+    if (r.rewrite !== undefined) {
+      const res = parsePathPattern(r.rewrite);
+      const needs = 'error' in res ? [] : [...res.params, ...(res.wildcard ? ['*'] : [])];
+      for (const need of needs) {
+        if (paramSets.some((s) => !s.has(need))) {
+          add(`${at}.rewrite`, `"${need === '*' ? '*' : ':' + need}" is not captured by every path of this route`);
+        }
+      }
+      if ('error' in res) add(`${at}.rewrite`, res.error);
+    }
+    for (const kind of ['headers', 'query'] as const) {
+      for (const [k, m] of Object.entries(r.match[kind] ?? {})) {
+        if (typeof m === 'object' && 'regex' in m) {
+          try { new RegExp(m.regex); } catch (e) { add(`${at}.match.${kind}.${k}.regex`, `invalid regular expression: ${(e as Error).message}`); }
+        }
+      }
+    }
+  });
+  return errors;
+}
+
+function targetUrlProblem(raw: string): string | undefined {
+  let u: URL;
+  try { u = new URL(raw); } catch { return `"${raw}" is not a URL`; }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return `only http:// and https:// targets are supported, not ${u.protocol}`;
+  if (u.username || u.password) return 'credentials in a target URL are not supported';
+  if (u.search || u.hash) return 'a target URL has no query or fragment';
+  if (!u.hostname) return 'a target URL needs a host';
+  return undefined;
+}

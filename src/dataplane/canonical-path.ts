@@ -1,0 +1,106 @@
+// The canonical request path: the single string used to route, to run policies and to forward.
+//
+// Percent-decoded exactly once; encoded "/", "\" and NUL (and other control bytes) refused, as are
+// encoded dot segments and double-encoded "/", "\", ".", NUL; literal "\" refused; dot segments
+// resolved (climbing above "/" refused); repeated slashes merged. Forwarding re-encodes only what
+// must be encoded, so the upstream sees the same resource the gateway routed on.
+
+const SLASH = 47, BACKSLASH = 92, DOT = 46, PERCENT = 37, HASH = 35;
+
+/** Returns the canonical path, or undefined when the path must be refused (400). */
+export function canonicalizePath(raw: string): string | undefined {
+  // Fast path: nothing to decode, no dot segment, no empty segment. Most requests end here.
+  let prev = SLASH;
+  let simple = raw.charCodeAt(0) === SLASH;
+  for (let i = 1; simple && i < raw.length; i++) {
+    const c = raw.charCodeAt(i);
+    if (c === PERCENT || c === BACKSLASH || c === HASH || c <= 32 || c === 127) simple = false;
+    else if (c === SLASH && prev === SLASH) simple = false;
+    else if (c === DOT && prev === SLASH) {
+      const n = raw.charCodeAt(i + 1);
+      const n2 = raw.charCodeAt(i + 2);
+      if (Number.isNaN(n) || n === SLASH || (n === DOT && (Number.isNaN(n2) || n2 === SLASH))) simple = false;
+    }
+    prev = c;
+  }
+  if (simple) return raw;
+  return slowCanonicalize(raw);
+}
+
+const DANGEROUS_DOUBLE = /%(2e|2f|5c|00)/i;
+
+function slowCanonicalize(raw: string): string | undefined {
+  if (raw.charCodeAt(0) !== SLASH) return undefined;
+  // Decode per segment so that a dot segment spelled with %2e can be told apart and refused.
+  const rawSegments = raw.slice(1).split('/');
+  const out: string[] = [];
+  for (let i = 0; i < rawSegments.length; i++) {
+    const rs = rawSegments[i]!;
+    const last = i === rawSegments.length - 1;
+    const seg = decodeSegment(rs);
+    if (seg === undefined) return undefined;
+    if (seg === '.' || seg === '..') {
+      if (rs !== seg) return undefined; // encoded dot segment: a traversal attempt, never a name
+      if (seg === '..') {
+        if (out.length === 0) return undefined; // above the root
+        out.pop();
+      }
+      if (last) out.push(''); // "/a/b/.." → "/a/"
+      continue;
+    }
+    if (seg === '' && !last) continue; // merge "//"
+    out.push(seg);
+  }
+  return '/' + out.join('/');
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+function decodeSegment(s: string): string | undefined {
+  let needsDecode = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === BACKSLASH || c === HASH || c <= 32 || c === 127) return undefined;
+    if (c === PERCENT) needsDecode = true;
+  }
+  if (!needsDecode) return s;
+  const bytes: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c !== PERCENT) {
+      if (c > 127) return undefined; // the HTTP parser only lets ASCII through; be sure
+      bytes.push(c);
+      continue;
+    }
+    const v = hex(s.charCodeAt(i + 1)) * 16 + hex(s.charCodeAt(i + 2));
+    if (!(v >= 0)) return undefined; // malformed escape
+    if (v === SLASH || v === BACKSLASH || v < 32 || v === 127) return undefined;
+    bytes.push(v);
+    i += 2;
+  }
+  let text: string;
+  try { text = decoder.decode(Uint8Array.from(bytes)); } catch { return undefined; }
+  if (DANGEROUS_DOUBLE.test(text)) return undefined; // double encoding of / \ . NUL
+  return text;
+}
+
+function hex(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 65 && c <= 70) return c - 55;
+  if (c >= 97 && c <= 102) return c - 87;
+  return NaN;
+}
+
+// Characters that must be percent-encoded when a canonical path goes upstream.
+const NEEDS_ENCODING = /[^A-Za-z0-9\-._~!$&'()*+,;=:@/]/;
+
+/** The canonical path as a request-target path for the upstream. */
+export function encodePathForUpstream(path: string): string {
+  if (!NEEDS_ENCODING.test(path)) return path;
+  let out = '';
+  for (const ch of path) {
+    if (!NEEDS_ENCODING.test(ch)) { out += ch; continue; }
+    for (const b of Buffer.from(ch, 'utf8')) out += '%' + (b < 16 ? '0' : '') + b.toString(16).toUpperCase();
+  }
+  return out;
+}

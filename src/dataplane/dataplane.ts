@@ -1,0 +1,202 @@
+// The data plane of one process: its listeners, the current plan (swapped atomically on reload),
+// and the bookkeeping that lets in-flight requests finish on the plan they started with.
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { compilePlan, closePlanPolicies, type Plan } from '../config/compile.js';
+import type { GatehouseConfig } from '../config/schema.js';
+import { parseDuration } from '../config/units.js';
+import { PoolRegistry } from '../upstream/pool-registry.js';
+import { createAccessLog, type AccessLog } from '../observability/access-log.js';
+import type { Logger } from '../observability/logger.js';
+import { errorBody, type ErrorCode } from '../errors.js';
+import { Exchange, REFUSED } from './exchange.js';
+
+export interface BoundListener { host: string; port: number }
+
+interface PlanState { plan: Plan; active: number; retired: boolean; poolKeys: string[] }
+
+/** Where the runtime supports SO_REUSEPORT in server.listen (Node ≥ 22.12 / ≥ 23.1). */
+export function hasReusePort(): boolean {
+  const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+}
+
+export class DataPlane {
+  readonly proto = 'http' as const;
+  draining = false;
+  timed: boolean;
+  inflight = 0;
+  private state!: PlanState;
+  private readonly states = new Map<Plan, PlanState>();
+  private readonly pools = new PoolRegistry();
+  private readonly servers: http.Server[] = [];
+
+  private accessLog: AccessLog | undefined;
+  private accessLogSetting: string;
+
+  constructor(config: GatehouseConfig, readonly log: Logger) {
+    this.accessLog = createAccessLog(config.accessLog);
+    this.accessLogSetting = JSON.stringify(config.accessLog);
+    this.timed = this.accessLog !== undefined;
+    this.state = this.compile(config);
+  }
+
+  get plan(): Plan {
+    return this.state.plan;
+  }
+
+  private compile(config: GatehouseConfig): PlanState {
+    const poolKeys: string[] = [];
+    try {
+      const plan = compilePlan(config, (origin, svc) => {
+        const { key, pool } = this.pools.acquire(origin, {
+          connectTimeout: parseDuration(svc.timeouts.connect),
+          maxConnections: svc.pool.maxConnections,
+          keepAliveTimeout: parseDuration(svc.pool.keepAliveTimeout),
+        });
+        poolKeys.push(key);
+        return { key, dispatcher: pool };
+      });
+      const st: PlanState = { plan, active: 0, retired: false, poolKeys };
+      this.states.set(plan, st);
+      return st;
+    } catch (err) {
+      for (const k of poolKeys) this.pools.release(k);
+      throw err;
+    }
+  }
+
+  /** Compiles `config` and makes it current. Requests already running keep their plan. */
+  apply(config: GatehouseConfig): Plan {
+    const next = this.compile(config);
+    const prev = this.state;
+    this.state = next;
+    const setting = JSON.stringify(config.accessLog);
+    if (setting !== this.accessLogSetting) {
+      this.accessLog?.flush();
+      this.accessLog = createAccessLog(config.accessLog);
+      this.accessLogSetting = setting;
+      this.timed = this.accessLog !== undefined;
+    }
+    prev.retired = true;
+    if (prev.active === 0) this.release(prev);
+    return next.plan;
+  }
+
+  private release(st: PlanState): void {
+    this.states.delete(st.plan);
+    closePlanPolicies(st.plan);
+    for (const k of st.poolKeys) this.pools.release(k);
+  }
+
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    if ((req.socket as unknown as Record<symbol, boolean>)[REFUSED]) {
+      req.socket.destroy();
+      return;
+    }
+    const st = this.state;
+    st.active++;
+    this.inflight++;
+    new Exchange(this, st.plan, req, res).run();
+  };
+
+  /** Called once per exchange when its response is finished or abandoned. */
+  completed(ex: Exchange): void {
+    this.inflight--;
+    const st = this.states.get(ex.plan);
+    if (st && --st.active === 0 && st.retired) this.release(st);
+    const log = this.accessLog;
+    if (log) {
+      log.write({
+        requestId: ex.requestId,
+        method: ex.req.method ?? '',
+        host: ex.req.headers.host,
+        path: ex.path,
+        route: ex.route?.name,
+        service: ex.route?.service.name,
+        target: ex.target?.url,
+        clientIp: ex.client?.ip ?? ex.req.socket.remoteAddress,
+        status: ex.status,
+        durationMs: round(performance.now() - ex.started),
+        upstreamMs: ex.upstreamMs >= 0 ? round(ex.upstreamMs) : undefined,
+        error: ex.errorCode,
+        aborted: !ex.res.writableFinished,
+      });
+    }
+  }
+
+  /** Starts the configured listeners. `workerMode` uses SO_REUSEPORT where available. */
+  async listen(listeners: GatehouseConfig['listen'], opts: { reusePort?: boolean } = {}): Promise<BoundListener[]> {
+    const bound: BoundListener[] = [];
+    for (const l of listeners) {
+      const server = http.createServer({ insecureHTTPParser: false, requireHostHeader: true }, this.handle);
+      server.on('clientError', onClientError);
+      this.servers.push(server);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        const options: Record<string, unknown> = { port: l.port, host: l.host };
+        if (opts.reusePort && l.port !== 0 && hasReusePort()) Object.assign(options, { reusePort: true, exclusive: true });
+        server.listen(options, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      const addr = server.address();
+      bound.push({ host: l.host, port: typeof addr === 'object' && addr ? addr.port : l.port });
+    }
+    return bound;
+  }
+
+  /**
+   * Graceful stop: no new connections, idle keep-alive connections closed, in-flight requests
+   * finish (their connections close after the response) until `timeoutMs`, then the rest is cut.
+   */
+  async drain(timeoutMs = this.plan.drainTimeout): Promise<void> {
+    this.draining = true;
+    const closed = Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    const sweep = setInterval(() => { for (const s of this.servers) s.closeIdleConnections(); }, 50);
+    for (const s of this.servers) s.closeIdleConnections();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), timeoutMs); });
+    const outcome = await Promise.race([closed, timedOut]);
+    clearInterval(sweep);
+    clearTimeout(timer);
+    if (outcome === 'timeout') {
+      this.log.warn({ inflight: this.inflight }, 'drain timeout reached; closing remaining connections');
+      for (const s of this.servers) s.closeAllConnections();
+      await closed;
+    }
+    await this.pools.closeAll();
+    this.accessLog?.flush();
+  }
+
+  /** Immediate stop (tests, fatal errors). */
+  async destroy(): Promise<void> {
+    for (const s of this.servers) { s.closeAllConnections(); s.close(); }
+    await this.pools.destroyAll();
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
+const CLIENT_ERRORS: Record<string, [number, ErrorCode, string]> = {
+  HPE_HEADER_OVERFLOW: [431, 'GW_BAD_REQUEST', 'Request header fields too large.'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'GW_BAD_REQUEST', 'Request timeout.'],
+};
+
+/** Node's parser refused the request: answer in our format, then close. Never parse further. */
+function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, code, message] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'GW_BAD_REQUEST' as ErrorCode, 'The request is malformed.'];
+  const body = errorBody(code, undefined, message);
+  const reason = http.STATUS_CODES[status] ?? 'Bad Request';
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+  socket.destroySoon?.();
+}

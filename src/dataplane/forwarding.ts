@@ -1,0 +1,178 @@
+// Request headers on their way upstream. One pass over the client's raw headers sorts them into
+// "forward as is", "drop" (hop-by-hop, and what the gateway itself sets) and "remember" (the
+// values routing and forwarding need). Forwarding headers from untrusted peers are discarded.
+import type { HeaderList } from '../policies/types.js';
+import { plainIp, type TrustedProxies } from './trusted-proxies.js';
+
+/** Hop-by-hop headers (RFC 9110 §7.6.1 plus the legacy ones) and headers the gateway sets itself. */
+const enum Kind { Forward, Drop, Host, RequestId, Xff, Xfp, Xfh, Forwarded, Via, Connection, ContentLength, TransferEncoding }
+const KINDS = new Map<string, Kind>([
+  ['connection', Kind.Connection],
+  ['keep-alive', Kind.Drop],
+  ['proxy-connection', Kind.Drop],
+  ['proxy-authorization', Kind.Drop],
+  ['proxy-authenticate', Kind.Drop],
+  ['te', Kind.Drop],
+  ['trailer', Kind.Drop],
+  ['upgrade', Kind.Drop],
+  ['expect', Kind.Drop], // the gateway answers 100-continue itself
+  ['host', Kind.Host],
+  ['x-request-id', Kind.RequestId],
+  ['x-forwarded-for', Kind.Xff],
+  ['x-forwarded-proto', Kind.Xfp],
+  ['x-forwarded-host', Kind.Xfh],
+  ['x-forwarded-port', Kind.Drop],
+  ['x-forwarded-prefix', Kind.Drop],
+  ['x-real-ip', Kind.Drop],
+  ['forwarded', Kind.Forwarded],
+  ['via', Kind.Via],
+  ['content-length', Kind.ContentLength],
+  ['transfer-encoding', Kind.TransferEncoding],
+]);
+
+export interface ScannedHeaders {
+  /** Headers to forward unchanged, original name case. */
+  forward: HeaderList;
+  host: string | undefined;
+  hostCount: number;
+  requestId: string | undefined;
+  xff: string | undefined;
+  xfp: string | undefined;
+  xfh: string | undefined;
+  forwarded: string | undefined;
+  via: string | undefined;
+  connection: string | undefined;
+  contentLength: string | undefined;
+  transferEncoding: string | undefined;
+}
+
+const join = (a: string | undefined, b: string) => (a === undefined ? b : `${a}, ${b}`);
+
+export function scanHeaders(raw: string[]): ScannedHeaders {
+  const s: ScannedHeaders = {
+    forward: [], host: undefined, hostCount: 0, requestId: undefined, xff: undefined, xfp: undefined, xfh: undefined,
+    forwarded: undefined, via: undefined, connection: undefined, contentLength: undefined, transferEncoding: undefined,
+  };
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    const kind = KINDS.get(name.toLowerCase());
+    switch (kind) {
+      case undefined: s.forward.push(name, value); break;
+      case Kind.Drop: break;
+      case Kind.Host: s.host = value; s.hostCount++; break;
+      case Kind.RequestId: s.requestId = value; break;
+      case Kind.Xff: s.xff = join(s.xff, value); break;
+      case Kind.Xfp: s.xfp = value; break;
+      case Kind.Xfh: s.xfh = value; break;
+      case Kind.Forwarded: s.forwarded = join(s.forwarded, value); break;
+      case Kind.Via: s.via = join(s.via, value); break;
+      case Kind.Connection: s.connection = join(s.connection, value); break;
+      case Kind.ContentLength: s.contentLength = value; s.forward.push(name, value); break;
+      case Kind.TransferEncoding: s.transferEncoding = value; break; // undici frames the body itself
+      default: s.forward.push(name, value);
+    }
+  }
+  if (s.connection !== undefined) dropConnectionListed(s.forward, s.connection);
+  return s;
+}
+
+/** Removes the headers a `Connection` header names (they are hop-by-hop for this connection). */
+function dropConnectionListed(headers: HeaderList, connection: string): void {
+  const named = new Set<string>();
+  for (const t of connection.split(',')) {
+    const n = t.trim().toLowerCase();
+    if (n && n !== 'close' && n !== 'keep-alive') named.add(n);
+  }
+  if (named.size === 0) return;
+  let w = 0;
+  for (let i = 0; i < headers.length; i += 2) {
+    if (named.has(headers[i]!.toLowerCase())) continue;
+    headers[w++] = headers[i]!;
+    headers[w++] = headers[i + 1]!;
+  }
+  headers.length = w;
+}
+
+export interface ClientInfo {
+  /** The socket peer. */
+  peer: string;
+  /** The client after trusted-proxy resolution. */
+  ip: string;
+  /** Whether the peer is a trusted proxy, so its forwarding headers are believed. */
+  trusted: boolean;
+}
+
+export function resolveClient(remoteAddress: string | undefined, scan: ScannedHeaders, trusted: TrustedProxies): ClientInfo {
+  const peer = plainIp(remoteAddress ?? '');
+  if (trusted.empty || !trusted.trusts(peer)) return { peer, ip: peer, trusted: false };
+  // Walk X-Forwarded-For from the right, skipping our own trusted hops: the first untrusted
+  // address is the client. Everything left of it could have been written by the client.
+  let ip = peer;
+  if (scan.xff !== undefined) {
+    const hops = scan.xff.split(',');
+    for (let i = hops.length - 1; i >= 0; i--) {
+      const hop = plainIp(hops[i]!.trim());
+      if (!hop) break;
+      ip = hop;
+      if (!trusted.trusts(hop)) break;
+    }
+  }
+  return { peer, ip, trusted: true };
+}
+
+const VIA = '1.1 gatehouse';
+
+function forwardedNode(ip: string): string {
+  return ip.includes(':') ? `"[${ip}]"` : ip;
+}
+
+function quoted(v: string): string {
+  return `"${v.replace(/["\\]/g, '\\$&')}"`;
+}
+
+/** Appends the forwarding headers the gateway sets. */
+export function addForwardingHeaders(
+  out: HeaderList,
+  scan: ScannedHeaders,
+  client: ClientInfo,
+  proto: 'http' | 'https',
+  requestId: string,
+): void {
+  const host = scan.host ?? '';
+  const t = client.trusted;
+  out.push('x-forwarded-for', t && scan.xff !== undefined ? `${scan.xff}, ${client.peer}` : client.peer);
+  out.push('x-forwarded-proto', t && scan.xfp !== undefined ? scan.xfp : proto);
+  out.push('x-forwarded-host', t && scan.xfh !== undefined ? scan.xfh : host);
+  const element = `for=${forwardedNode(client.peer)};host=${quoted(host)};proto=${proto}`;
+  out.push('forwarded', t && scan.forwarded !== undefined ? `${scan.forwarded}, ${element}` : element);
+  out.push('via', scan.via !== undefined ? `${scan.via}, ${VIA}` : VIA);
+  out.push('x-request-id', requestId);
+}
+
+// Response headers from the upstream that must not be passed on (hop-by-hop), lowercase.
+const RESPONSE_DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'x-request-id']);
+
+/**
+ * Converts undici's raw response headers into a flat list for the client, without hop-by-hop
+ * headers (and those named in the upstream's Connection header), plus Via and X-Request-Id.
+ */
+export function responseHeaders(raw: Buffer[] | string[], requestId: string): HeaderList {
+  const out: HeaderList = [];
+  let connection: string | undefined;
+  let via: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1');
+    const lower = name.toLowerCase();
+    const value = raw[i + 1]!.toString('latin1');
+    if (RESPONSE_DROP.has(lower)) {
+      if (lower === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
+      continue;
+    }
+    if (lower === 'via') { via = via === undefined ? value : `${via}, ${value}`; continue; }
+    out.push(name, value);
+  }
+  if (connection !== undefined) dropConnectionListed(out, connection);
+  out.push('via', via === undefined ? VIA : `${via}, ${VIA}`, 'x-request-id', requestId);
+  return out;
+}

@@ -1,0 +1,35 @@
+// Gateway-generated responses: the standard JSON error, or a policy's literal answer.
+import type { ServerResponse } from 'node:http';
+import { ERRORS, errorBody, type ErrorCode } from '../errors.js';
+import type { RespondVerdict } from '../policies/types.js';
+
+export interface ErrorOptions {
+  headers?: Record<string, string>;
+  /** Close the connection after this response (malformed input: nothing behind it is trusted). */
+  close?: boolean;
+  message?: string;
+  status?: number;
+}
+
+export function sendError(res: ServerResponse, code: ErrorCode, requestId: string, opts?: ErrorOptions): void {
+  const body = errorBody(code, requestId, opts?.message);
+  if (opts?.close) res.shouldKeepAlive = false;
+  res.writeHead(opts?.status ?? ERRORS[code].status, {
+    ...opts?.headers,
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    'x-request-id': requestId,
+  });
+  res.end(body);
+}
+
+export function sendVerdict(res: ServerResponse, v: RespondVerdict, requestId: string): void {
+  if (v.code) {
+    sendError(res, v.code, requestId, { status: v.status, headers: v.headers, message: v.message });
+    return;
+  }
+  const body = v.body ?? '';
+  res.writeHead(v.status, { ...v.headers, 'content-length': Buffer.byteLength(body), 'x-request-id': requestId });
+  res.end(body);
+}

@@ -1,0 +1,172 @@
+// Route matching. Every (route, host pattern, path pattern) triple is one entry with a fixed rank,
+// decided at compile time by the documented precedence (docs/routing.md):
+//   1. higher `priority`;  2. exact host, then longer "*." suffix, then no host;
+//   3. exact path, then params, then prefix "/*";  4. longer literal prefix;  5. config order.
+// A segment trie finds every entry whose path pattern matches; the lowest-ranked one whose host,
+// method, headers and query also match wins. The rank order is also what `gatehouse routes` prints.
+import type { HostPattern } from './host-pattern.js';
+import type { PathPattern } from './path-pattern.js';
+import type { ValueMatcherConfig } from '../config/schema.js';
+
+export interface ValueMatcher {
+  name: string;
+  describe: string;
+  test(value: string | null | undefined): boolean;
+}
+
+export function compileValueMatcher(name: string, spec: ValueMatcherConfig): ValueMatcher {
+  if (typeof spec === 'string') return { name, describe: `${name} = ${JSON.stringify(spec)}`, test: (v) => v === spec };
+  if ('regex' in spec) {
+    const re = new RegExp(spec.regex);
+    return { name, describe: `${name} ~ /${spec.regex}/`, test: (v) => v != null && re.test(v) };
+  }
+  return spec.present
+    ? { name, describe: `${name} present`, test: (v) => v != null }
+    : { name, describe: `${name} absent`, test: (v) => v == null };
+}
+
+export interface RouteMatcher {
+  /** Config order. */
+  index: number;
+  priority: number;
+  hosts: HostPattern[] | null;
+  methods: ReadonlySet<string> | null;
+  paths: PathPattern[];
+  headers: ValueMatcher[];
+  query: ValueMatcher[];
+}
+
+export interface RouterEntry<R> {
+  rank: number;
+  route: R;
+  host: HostPattern | null;
+  path: PathPattern;
+  paramPositions: number[];
+}
+
+export interface RouteMatch<R> {
+  entry: RouterEntry<R>;
+  params: Record<string, string>;
+  /** What "/*" matched, without a leading slash ("" when the prefix itself was requested). */
+  rest: string;
+}
+
+export type FindResult<R> =
+  | { match: RouteMatch<R> }
+  | { allow: string[] } // the path matched, the method did not: 405
+  | undefined;
+
+interface TrieNode<R> {
+  literal: Map<string, TrieNode<R>>;
+  param: TrieNode<R> | undefined;
+  exact: RouterEntry<R>[];
+  prefix: RouterEntry<R>[];
+}
+
+const newNode = <R>(): TrieNode<R> => ({ literal: new Map(), param: undefined, exact: [], prefix: [] });
+
+function hostScore(h: HostPattern | null): number {
+  if (h === null) return 0;
+  return 'exact' in h ? 1_000_000 : 1000 + h.suffix.length;
+}
+const KIND_SCORE = { exact: 2, param: 1, wildcard: 0 } as const;
+
+export class Router<R extends { matcher: RouteMatcher }> {
+  readonly entries: RouterEntry<R>[];
+  private readonly root: TrieNode<R> = newNode();
+
+  constructor(routes: readonly R[]) {
+    const entries: Omit<RouterEntry<R>, 'rank'>[] = [];
+    for (const route of routes) {
+      const m = route.matcher;
+      for (const host of m.hosts ?? [null]) {
+        for (const path of m.paths) {
+          const paramPositions: number[] = [];
+          path.segments.forEach((s, i) => { if ('param' in s) paramPositions.push(i); });
+          entries.push({ route, host, path, paramPositions });
+        }
+      }
+    }
+    const order = (e: Omit<RouterEntry<R>, 'rank'>) =>
+      [-e.route.matcher.priority, -hostScore(e.host), -KIND_SCORE[e.path.kind], -e.path.literalPrefixLength, e.route.matcher.index];
+    entries.sort((a, b) => {
+      const x = order(a), y = order(b);
+      for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
+      return a.route.matcher.paths.indexOf(a.path) - b.route.matcher.paths.indexOf(b.path);
+    });
+    this.entries = entries.map((e, rank) => ({ ...e, rank }));
+    for (const e of this.entries) this.insert(e);
+  }
+
+  private insert(e: RouterEntry<R>): void {
+    let node = this.root;
+    for (const seg of e.path.segments) {
+      if ('param' in seg) node = node.param ??= newNode();
+      else {
+        let next = node.literal.get(seg.literal);
+        if (!next) node.literal.set(seg.literal, (next = newNode()));
+        node = next;
+      }
+    }
+    (e.path.wildcard ? node.prefix : node.exact).push(e);
+  }
+
+  /** Every entry whose path pattern matches, in no particular order. */
+  private collect(segs: string[]): RouterEntry<R>[] {
+    const out: RouterEntry<R>[] = [];
+    const walk = (node: TrieNode<R>, depth: number) => {
+      if (node.prefix.length) out.push(...node.prefix);
+      if (depth === segs.length) {
+        if (node.exact.length) out.push(...node.exact);
+        return;
+      }
+      const seg = segs[depth]!;
+      const lit = node.literal.get(seg);
+      if (lit) walk(lit, depth + 1);
+      if (node.param && seg !== '') walk(node.param, depth + 1);
+    };
+    walk(this.root, 0);
+    return out;
+  }
+
+  find(method: string, host: string, path: string, headers: Record<string, string | string[] | undefined>, rawQuery: string): FindResult<R> {
+    const segs = path.slice(1).split('/');
+    const candidates = this.collect(segs);
+    let best: RouterEntry<R> | undefined;
+    let allow: Set<string> | undefined;
+    let query: URLSearchParams | undefined;
+    for (const e of candidates) {
+      if (best && e.rank > best.rank) continue;
+      if (!hostMatches(e.host, host)) continue;
+      const m = e.route.matcher;
+      if (m.headers.length && !m.headers.every((h) => h.test(headerValue(headers[h.name])))) continue;
+      if (m.query.length) {
+        query ??= new URLSearchParams(rawQuery);
+        const q = query;
+        if (!m.query.every((h) => h.test(q.get(h.name)))) continue;
+      }
+      if (m.methods && !m.methods.has(method)) {
+        allow ??= new Set();
+        for (const x of m.methods) allow.add(x);
+        continue;
+      }
+      best = e;
+    }
+    if (!best) return allow ? { allow: [...allow].sort() } : undefined;
+    const params: Record<string, string> = {};
+    const names = best.path.params;
+    for (let i = 0; i < names.length; i++) params[names[i]!] = segs[best.paramPositions[i]!]!;
+    const rest = best.path.wildcard ? segs.slice(best.path.segments.length).join('/') : '';
+    return { match: { entry: best, params, rest } };
+  }
+}
+
+function hostMatches(p: HostPattern | null, host: string): boolean {
+  if (p === null) return true;
+  if ('exact' in p) return p.exact === host;
+  return host.length > p.suffix.length && host.endsWith(p.suffix);
+}
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v.join(', ') : v;
+}

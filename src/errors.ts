@@ -1,0 +1,38 @@
+// The one registry of error codes Gatehouse answers with. docs/errors.md documents each; a test
+// fails when a code is undocumented, or documented but not in this registry or never used.
+
+export interface ErrorSpec { status: number; message: string }
+
+export const ERRORS = {
+  // Data plane
+  GW_BAD_REQUEST: { status: 400, message: 'The request is malformed.' },
+  GW_BAD_PATH: { status: 400, message: 'The request path is not acceptable.' },
+  GW_ROUTE_NOT_FOUND: { status: 404, message: 'No route matches this request.' },
+  GW_METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed on this path.' },
+  GW_UPSTREAM_UNAVAILABLE: { status: 502, message: 'The upstream service could not be reached.' },
+  GW_UPSTREAM_ERROR: { status: 502, message: 'The upstream service sent an invalid response.' },
+  GW_UPSTREAM_TIMEOUT: { status: 504, message: 'The upstream service did not answer in time.' },
+  GW_SHUTTING_DOWN: { status: 503, message: 'The gateway is shutting down.' },
+  GW_INTERNAL: { status: 500, message: 'The gateway failed to handle the request.' },
+  // Admin API
+  ADMIN_UNAUTHORIZED: { status: 401, message: 'A valid admin token is required.' },
+  ADMIN_NOT_FOUND: { status: 404, message: 'No such admin endpoint.' },
+  ADMIN_METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed on this admin endpoint.' },
+  ADMIN_BAD_BODY: { status: 400, message: 'The request body could not be read as JSON or YAML.' },
+  ADMIN_BODY_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
+  CONFIG_INVALID: { status: 400, message: 'The configuration is invalid.' },
+  CONFIG_RESTART_REQUIRED: { status: 409, message: 'This change needs a restart: listen, admin and workers cannot change on reload.' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; requestId?: string; details?: unknown };
+}
+
+export function errorBody(code: ErrorCode, requestId?: string, message?: string, details?: unknown): string {
+  const error: ErrorBody['error'] = { code, message: message ?? ERRORS[code].message };
+  if (requestId !== undefined) error.requestId = requestId;
+  if (details !== undefined) error.details = details;
+  return JSON.stringify({ error });
+}

@@ -1,0 +1,86 @@
+// Starting and stopping a whole Gatehouse instance: config, data plane (in-process or workers),
+// admin API, file watching and signals. The CLI's `start` and the integration tests use this.
+import { loadConfigFile } from './config/load.js';
+import type { GatehouseConfig } from './config/schema.js';
+import type { ConfigIssue } from './config/validate.js';
+import { AdminServer } from './admin/server.js';
+import type { BoundListener } from './dataplane/dataplane.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { Instance } from './runtime/instance.js';
+
+export interface GatewayOptions {
+  /** A config file: watched for changes and re-read on SIGHUP. */
+  configPath?: string;
+  /** An already validated config (tests). */
+  config?: GatehouseConfig;
+  logger?: Logger;
+  /** Watch the config file (default true when configPath is given). */
+  watch?: boolean;
+  /** Handle SIGTERM/SIGINT/SIGHUP (default false; the CLI turns it on). */
+  signals?: boolean;
+}
+
+export interface Gateway {
+  instance: Instance;
+  listeners: BoundListener[];
+  admin: BoundListener | undefined;
+  stop(): Promise<void>;
+}
+
+export class ConfigLoadError extends Error {
+  constructor(readonly errors: ConfigIssue[]) {
+    super(`invalid config:\n${errors.map((e) => `  ${e.path}: ${e.message}`).join('\n')}`);
+  }
+}
+
+export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
+  let config = opts.config;
+  if (!config) {
+    if (!opts.configPath) throw new Error('startGateway needs configPath or config');
+    const result = await loadConfigFile(opts.configPath);
+    if (!result.ok) throw new ConfigLoadError(result.errors);
+    config = result.config;
+  }
+  const log = opts.logger ?? createLogger(config.log.level);
+  const instance = new Instance(config, log, opts.configPath);
+  const listeners = await instance.start();
+
+  let adminServer: AdminServer | undefined;
+  let admin: BoundListener | undefined;
+  if (config.admin.enabled) {
+    adminServer = new AdminServer(instance, config.admin.token || undefined, log);
+    try {
+      admin = await adminServer.listen(config.admin.host, config.admin.port);
+    } catch (err) {
+      await instance.stop();
+      throw err;
+    }
+  }
+  if (opts.configPath && opts.watch !== false) instance.watchFile();
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      log.info('shutting down: draining in-flight requests');
+      await instance.stop();
+      await adminServer?.close();
+      log.info('stopped');
+    })());
+
+  if (opts.signals) {
+    let signalled = 0;
+    const onStop = (signal: NodeJS.Signals) => {
+      if (++signalled > 1) {
+        log.warn({ signal }, 'second signal: exiting without draining');
+        process.exit(1);
+      }
+      void stop().then(() => process.exit(0));
+    };
+    process.on('SIGTERM', onStop);
+    process.on('SIGINT', onStop);
+    process.on('SIGHUP', () => void instance.reloadFromFile('SIGHUP', true));
+  }
+
+  log.info({ listeners, admin, workers: instance.workerCount, configVersion: instance.version }, 'gatehouse started');
+  return { instance, listeners, admin, stop };
+}

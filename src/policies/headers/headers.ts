@@ -1,0 +1,45 @@
+// `type: headers` — set or remove request headers before they go upstream, and response headers
+// before they reach the client. Names are matched case-insensitively.
+import { z } from 'zod';
+import { definePolicy, type HeaderList } from '../types.js';
+import { removeHeader, setHeader } from '../../dataplane/header-list.js';
+
+const Edit = z
+  .strictObject({
+    set: z.record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { message: 'not a valid header name' }), z.string()).default({}),
+    remove: z.array(z.string()).default([]),
+  })
+  .default({ set: {}, remove: [] });
+
+const schema = z.strictObject({
+  type: z.literal('headers'),
+  request: Edit,
+  response: Edit,
+});
+
+type EditConfig = z.output<typeof Edit>;
+
+function compileEdit(edit: EditConfig): ((headers: HeaderList) => void) | undefined {
+  const remove = edit.remove.map((n) => n.toLowerCase());
+  const set = Object.entries(edit.set).map(([k, v]) => [k.toLowerCase(), v] as const);
+  if (remove.length === 0 && set.length === 0) return undefined;
+  return (headers) => {
+    for (const name of remove) removeHeader(headers, name);
+    for (const [name, value] of set) setHeader(headers, name, value);
+  };
+}
+
+export const headersPolicy = definePolicy({
+  type: 'headers',
+  description: 'Set or remove request and response headers.',
+  schema,
+  phases: ['upstreamRequest', 'response'],
+  create(config) {
+    const onRequest = compileEdit(config.request);
+    const onResponse = compileEdit(config.response);
+    return {
+      upstreamRequest: onRequest && ((_ctx, headers) => onRequest(headers)),
+      response: onResponse && ((_ctx, res) => onResponse(res.headers)),
+    };
+  },
+});

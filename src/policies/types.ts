@@ -1,0 +1,73 @@
+// The contract between the request lifecycle and a policy. A policy is compiled once per config
+// (schema-checked options in, a `Policy` out) and then runs per request in the phases it declares.
+// It never throws to reject a request: it returns a verdict.
+import type { IncomingMessage } from 'node:http';
+import type { z } from 'zod';
+import type { ErrorCode } from '../errors.js';
+
+/** Lifecycle phases, in the order a request passes them. */
+export type Phase = 'access' | 'upstreamRequest' | 'response' | 'log';
+export const PHASES: readonly Phase[] = ['access', 'upstreamRequest', 'response', 'log'];
+
+/** A flat header list, [name, value, name, value, ...], as node and undici use them. */
+export type HeaderList = string[];
+
+/** What a policy may answer instead of letting the request continue. */
+export interface RespondVerdict {
+  status: number;
+  /** A registered error code: the body becomes the standard JSON error. */
+  code?: ErrorCode;
+  message?: string;
+  headers?: Record<string, string>;
+  /** A literal body (used when `code` is absent). */
+  body?: string;
+}
+/** `undefined` means continue. */
+export type Verdict = RespondVerdict | undefined;
+
+/** Per-request facts a policy can read. Built once per request by the handler. */
+export interface RequestContext {
+  readonly req: IncomingMessage;
+  readonly requestId: string;
+  readonly method: string;
+  readonly host: string;
+  /** The canonical path: the one string used to route, to run policies and to forward. */
+  readonly path: string;
+  /** The raw query string without "?" ("" when there is none). */
+  readonly query: string;
+  readonly clientIp: string;
+  readonly routeName: string;
+  readonly serviceName: string;
+  readonly params: Readonly<Record<string, string>>;
+  /** Scratch space shared by the policies of one request. */
+  readonly locals: Map<string, unknown>;
+}
+
+export interface ResponseInfo {
+  status: number;
+  headers: HeaderList;
+}
+
+export interface Policy {
+  access?(ctx: RequestContext): Verdict | Promise<Verdict>;
+  /** Mutates the headers about to be sent upstream. */
+  upstreamRequest?(ctx: RequestContext, headers: HeaderList): void;
+  /** Mutates the response status line and headers before they reach the client. */
+  response?(ctx: RequestContext, res: ResponseInfo): void;
+  log?(ctx: RequestContext, status: number): void;
+  /** Releases timers or connections when the config that made it is retired. */
+  close?(): void;
+}
+
+/** A policy type: its config schema, the phases it uses, and its factory. */
+export interface PolicyDefinition<S extends z.ZodType = z.ZodType> {
+  type: string;
+  description: string;
+  schema: S;
+  phases: readonly Phase[];
+  create(config: z.output<S>): Policy;
+}
+
+export function definePolicy<S extends z.ZodType>(def: PolicyDefinition<S>): PolicyDefinition<S> {
+  return def;
+}

@@ -1,0 +1,122 @@
+// `workers: N|auto`: N cluster workers share the listeners (SO_REUSEPORT where the runtime has it,
+// else the cluster's round-robin hand-off). The primary keeps the config, the admin API and the
+// signals; a worker that dies is replaced; reloads and shutdown reach every worker.
+import cluster, { type Worker } from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import type { GatehouseConfig } from '../config/schema.js';
+import type { BoundListener } from '../dataplane/dataplane.js';
+import type { Logger } from '../observability/logger.js';
+import type { Engine } from './engine.js';
+import type { ToPrimary, ToWorker } from './messages.js';
+
+interface Slot { worker: Worker; version: number; listening: boolean }
+
+export function workerCount(setting: GatehouseConfig['workers']): number {
+  return setting === 'auto' ? availableParallelism() : setting;
+}
+
+export class ClusterEngine implements Engine {
+  readonly workerCount: number;
+  private readonly slots = new Map<number, Slot>();
+  private config!: GatehouseConfig;
+  private version = 0;
+  private stopping = false;
+  private listeners: BoundListener[] = [];
+  private recentDeaths: number[] = [];
+
+  constructor(config: GatehouseConfig, private readonly log: Logger) {
+    this.workerCount = workerCount(config.workers);
+    cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)) });
+  }
+
+  async start(config: GatehouseConfig, version: number): Promise<BoundListener[]> {
+    this.config = config;
+    this.version = version;
+    const started = Array.from({ length: this.workerCount }, () => this.spawn());
+    await Promise.all(started);
+    return this.listeners;
+  }
+
+  private spawn(): Promise<void> {
+    const worker = cluster.fork({ GATEHOUSE_WORKER: '1' });
+    const slot: Slot = { worker, version: 0, listening: false };
+    this.slots.set(worker.id, slot);
+    return new Promise<void>((resolve, reject) => {
+      worker.on('message', (m: ToPrimary) => {
+        if (m.t === 'listening') {
+          slot.listening = true;
+          slot.version = m.version;
+          this.listeners = m.listeners;
+          resolve();
+        } else if (m.t === 'applied') {
+          slot.version = m.version;
+          worker.emit('gatehouse:applied', m.version);
+        } else if (m.t === 'failed') {
+          this.log.error({ worker: worker.id, message: m.message }, 'worker failed');
+          reject(new Error(m.message));
+        }
+      });
+      worker.on('online', () => this.send(worker, { t: 'config', config: this.config, version: this.version }));
+      worker.on('exit', (code, signal) => {
+        this.slots.delete(worker.id);
+        if (!slot.listening) reject(new Error(`worker exited during start-up (code ${code ?? signal})`));
+        if (this.stopping) return;
+        this.log.error({ worker: worker.id, code, signal }, 'worker died; starting a replacement');
+        this.respawnLater();
+      });
+    });
+  }
+
+  private respawnLater(): void {
+    const now = Date.now();
+    this.recentDeaths = this.recentDeaths.filter((t) => now - t < 10_000);
+    this.recentDeaths.push(now);
+    // Crash loops back off instead of spinning the CPU.
+    const delay = this.recentDeaths.length > 3 ? Math.min(5_000, 250 * 2 ** (this.recentDeaths.length - 3)) : 0;
+    setTimeout(() => {
+      if (!this.stopping) this.spawn().catch((err) => this.log.error({ err }, 'replacement worker failed'));
+    }, delay).unref();
+  }
+
+  private send(worker: Worker, m: ToWorker): void {
+    if (worker.isConnected()) worker.send(m);
+  }
+
+  async apply(config: GatehouseConfig, version: number): Promise<void> {
+    this.config = config;
+    this.version = version;
+    const acks = [...this.slots.values()].map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          if (!s.listening) return resolve(); // it receives the new config once online
+          const onApplied = (v: number) => {
+            if (v >= version) { s.worker.off('gatehouse:applied', onApplied); resolve(); }
+          };
+          s.worker.on('gatehouse:applied', onApplied);
+          s.worker.once('exit', () => resolve());
+          this.send(s.worker, { t: 'config', config, version });
+        }),
+    );
+    await Promise.all(acks);
+  }
+
+  ready(): boolean {
+    if (this.stopping || this.slots.size < this.workerCount) return false;
+    for (const s of this.slots.values()) if (!s.listening) return false;
+    return true;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const exits = [...this.slots.values()].map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          if (s.worker.isDead()) return resolve();
+          s.worker.once('exit', () => resolve());
+          this.send(s.worker, { t: 'shutdown' });
+        }),
+    );
+    await Promise.all(exits);
+  }
+}

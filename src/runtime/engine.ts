@@ -1,0 +1,15 @@
+// How an instance runs its data plane: in this process (`workers: 1`) or in cluster workers.
+// Both look the same to the instance and to the admin API.
+import type { GatehouseConfig } from '../config/schema.js';
+import type { BoundListener } from '../dataplane/dataplane.js';
+
+export interface Engine {
+  /** Starts serving `config`; resolves with the bound listener addresses. */
+  start(config: GatehouseConfig, version: number): Promise<BoundListener[]>;
+  /** Swaps every data plane to `config`; resolves once all of them serve it. */
+  apply(config: GatehouseConfig, version: number): Promise<void>;
+  ready(): boolean;
+  /** Graceful stop: drain in-flight requests, then release everything. */
+  stop(): Promise<void>;
+  readonly workerCount: number;
+}

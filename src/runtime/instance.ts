@@ -1,0 +1,148 @@
+// One Gatehouse instance: the current config and its version, the engine that serves it, the
+// admin API, and the ways a new config arrives (file watch, SIGHUP, POST /config). A new config
+// is validated and compiled before anything changes; an invalid one is refused, logged, and the
+// old one keeps serving.
+import { createHash } from 'node:crypto';
+import { watch, type FSWatcher } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
+import { compilePlan, noConnect, type Plan } from '../config/compile.js';
+import { configFromText } from '../config/load.js';
+import type { GatehouseConfig } from '../config/schema.js';
+import type { ConfigIssue, ValidationResult } from '../config/validate.js';
+import type { BoundListener } from '../dataplane/dataplane.js';
+import type { Logger } from '../observability/logger.js';
+import type { Engine } from './engine.js';
+import { LocalEngine } from './local-engine.js';
+import { ClusterEngine, workerCount } from './cluster-engine.js';
+import type { ErrorCode } from '../errors.js';
+
+export type ApplyResult =
+  | { ok: true; version: number; unchanged?: boolean }
+  | { ok: false; code: Extract<ErrorCode, 'CONFIG_INVALID' | 'CONFIG_RESTART_REQUIRED'>; errors: ConfigIssue[] };
+
+/** What the admin API (and tests) may ask of an instance. */
+export interface Controller {
+  readonly config: GatehouseConfig;
+  readonly version: number;
+  /** A compiled view of the current config, for describing routes and services. */
+  readonly plan: Plan;
+  readonly workerCount: number;
+  ready(): boolean;
+  /** Dry run: would this config be accepted? */
+  check(result: ValidationResult): ApplyResult;
+  apply(result: ValidationResult, source: string): Promise<ApplyResult>;
+}
+
+const RESTART_KEYS = ['listen', 'admin', 'workers'] as const;
+
+export class Instance implements Controller {
+  config: GatehouseConfig;
+  version = 1;
+  plan: Plan;
+  listeners: BoundListener[] = [];
+  readonly engine: Engine;
+  readonly workerCount: number;
+  private watcher: FSWatcher | undefined;
+  private fileHash: string | undefined;
+  private applying: Promise<unknown> = Promise.resolve();
+
+  constructor(config: GatehouseConfig, readonly log: Logger, readonly configPath?: string) {
+    this.config = config;
+    this.plan = compilePlan(config, noConnect, this.version);
+    this.workerCount = workerCount(config.workers);
+    this.engine = this.workerCount > 1 ? new ClusterEngine(config, log) : new LocalEngine(log);
+  }
+
+  async start(): Promise<BoundListener[]> {
+    this.listeners = await this.engine.start(this.config, this.version);
+    if (this.configPath) this.fileHash = hash(await readFile(this.configPath, 'utf8').catch(() => ''));
+    return this.listeners;
+  }
+
+  ready(): boolean {
+    return this.engine.ready();
+  }
+
+  check(result: ValidationResult): ApplyResult {
+    if (!result.ok) return { ok: false, code: 'CONFIG_INVALID', errors: result.errors };
+    const errors: ConfigIssue[] = [];
+    for (const key of RESTART_KEYS) {
+      if (JSON.stringify(result.config[key]) !== JSON.stringify(this.config[key])) {
+        errors.push({ path: key, message: `"${key}" cannot change while running; restart to apply it` });
+      }
+    }
+    if (errors.length) return { ok: false, code: 'CONFIG_RESTART_REQUIRED', errors };
+    try {
+      compilePlan(result.config, noConnect, 0);
+    } catch (err) {
+      return { ok: false, code: 'CONFIG_INVALID', errors: [{ path: '(config)', message: (err as Error).message }] };
+    }
+    return { ok: true, version: this.version };
+  }
+
+  /** Applies a validated config everywhere; serialised so reloads never interleave. */
+  apply(result: ValidationResult, source: string): Promise<ApplyResult> {
+    const run = this.applying.then(() => this.applyNow(result, source));
+    this.applying = run.catch(() => {});
+    return run;
+  }
+
+  private async applyNow(result: ValidationResult, source: string): Promise<ApplyResult> {
+    const verdict = this.check(result);
+    if (!verdict.ok || !result.ok) {
+      if (!verdict.ok) this.log.error({ source, errors: verdict.errors }, 'config refused; the current config keeps serving');
+      return verdict;
+    }
+    const version = this.version + 1;
+    const plan = compilePlan(result.config, noConnect, version);
+    await this.engine.apply(result.config, version);
+    this.config = result.config;
+    this.plan = plan;
+    this.version = version;
+    this.log.info({ source, version }, 'config applied');
+    return { ok: true, version };
+  }
+
+  /** Re-reads the config file (SIGHUP, file change). Unchanged content is not re-applied. */
+  async reloadFromFile(source: string, force = false): Promise<ApplyResult | undefined> {
+    if (!this.configPath) return undefined;
+    let text: string;
+    try {
+      text = await readFile(this.configPath, 'utf8');
+    } catch (err) {
+      this.log.error({ source, err: (err as Error).message }, 'config file unreadable; the current config keeps serving');
+      return undefined;
+    }
+    const h = hash(text);
+    if (!force && h === this.fileHash) return undefined;
+    this.fileHash = h;
+    return this.apply(configFromText(text), source);
+  }
+
+  /** Watches the config file's directory (editors replace files rather than write them). */
+  watchFile(): void {
+    if (!this.configPath || this.watcher) return;
+    const file = resolve(this.configPath);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      this.watcher = watch(dirname(file), { persistent: false }, (_event, name) => {
+        if (name !== null && name.toString() !== basename(file)) return;
+        clearTimeout(timer);
+        timer = setTimeout(() => void this.reloadFromFile('file-watch'), 100);
+      });
+      this.watcher.on('error', (err) => this.log.warn({ err: err.message }, 'config file watch stopped'));
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'cannot watch the config file; use SIGHUP or POST /config');
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.watcher?.close();
+    await this.engine.stop();
+  }
+}
+
+function hash(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}

@@ -1,0 +1,34 @@
+// `workers: 1`: the data plane runs in this process, beside the admin API.
+import { DataPlane, type BoundListener } from '../dataplane/dataplane.js';
+import type { GatehouseConfig } from '../config/schema.js';
+import type { Logger } from '../observability/logger.js';
+import type { Engine } from './engine.js';
+
+export class LocalEngine implements Engine {
+  readonly workerCount = 1;
+  private dp: DataPlane | undefined;
+  private listening = false;
+
+  constructor(private readonly log: Logger) {}
+
+  async start(config: GatehouseConfig): Promise<BoundListener[]> {
+    this.dp = new DataPlane(config, this.log);
+    const bound = await this.dp.listen(config.listen);
+    this.listening = true;
+    return bound;
+  }
+
+  async apply(config: GatehouseConfig): Promise<void> {
+    this.dp!.apply(config);
+  }
+
+  ready(): boolean {
+    return this.listening && this.dp !== undefined && !this.dp.draining;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.dp) return;
+    this.listening = false;
+    await this.dp.drain();
+  }
+}

@@ -1,0 +1,12 @@
+// The messages between the cluster primary and its workers.
+import type { GatehouseConfig } from '../config/schema.js';
+import type { BoundListener } from '../dataplane/dataplane.js';
+
+export type ToWorker =
+  | { t: 'config'; config: GatehouseConfig; version: number }
+  | { t: 'shutdown' };
+
+export type ToPrimary =
+  | { t: 'listening'; version: number; listeners: BoundListener[] }
+  | { t: 'applied'; version: number }
+  | { t: 'failed'; message: string };

@@ -1,0 +1,44 @@
+// Entry point of a cluster worker: a data plane driven by the primary's messages.
+import { DataPlane } from '../dataplane/dataplane.js';
+import { createLogger } from '../observability/logger.js';
+import type { ToPrimary, ToWorker } from './messages.js';
+
+let dp: DataPlane | undefined;
+let log = createLogger('info');
+const send = (m: ToPrimary) => process.send?.(m);
+
+process.on('message', (m: ToWorker) => {
+  void handle(m).catch((err: Error) => {
+    log.error({ err }, 'worker error');
+    send({ t: 'failed', message: err.message });
+    process.exit(1);
+  });
+});
+
+async function handle(m: ToWorker): Promise<void> {
+  if (m.t === 'config') {
+    if (!dp) {
+      log = createLogger(m.config.log.level);
+      dp = new DataPlane(m.config, log);
+      const listeners = await dp.listen(m.config.listen, { reusePort: true });
+      send({ t: 'listening', version: m.version, listeners });
+    } else {
+      dp.apply(m.config);
+      send({ t: 'applied', version: m.version });
+    }
+  } else if (m.t === 'shutdown') {
+    await shutdown();
+  }
+}
+
+async function shutdown(): Promise<void> {
+  if (dp) await dp.drain();
+  process.exit(0);
+}
+
+// Signals are the primary's to handle (a terminal's Ctrl-C reaches the whole process group);
+// a worker stops when told to, or when its primary is gone.
+process.on('SIGINT', () => {});
+process.on('SIGTERM', () => {});
+process.on('SIGHUP', () => {});
+process.on('disconnect', () => void shutdown());

@@ -1,0 +1,57 @@
+// Connection pools per upstream origin, shared by every config version that names the same target
+// with the same pool settings, so a reload keeps warm keep-alive connections. A pool is closed
+// (gracefully: queued requests finish) when the last config version using it is retired.
+import { Pool } from 'undici';
+
+export interface PoolSettings {
+  connectTimeout: number;
+  maxConnections: number;
+  keepAliveTimeout: number;
+}
+
+interface Held { pool: Pool; refs: number }
+
+export class PoolRegistry {
+  private readonly pools = new Map<string, Held>();
+
+  acquire(origin: string, s: PoolSettings): { key: string; pool: Pool } {
+    const key = `${origin}|${s.connectTimeout}|${s.maxConnections}|${s.keepAliveTimeout}`;
+    let held = this.pools.get(key);
+    if (!held) {
+      const pool = new Pool(origin, {
+        connections: s.maxConnections,
+        pipelining: 1,
+        connect: { timeout: s.connectTimeout },
+        keepAliveTimeout: s.keepAliveTimeout,
+        keepAliveMaxTimeout: Math.max(s.keepAliveTimeout, 600_000),
+        // Per-request timeouts are passed with each dispatch; these are only fallbacks.
+        headersTimeout: 60_000,
+        bodyTimeout: 60_000,
+      });
+      held = { pool, refs: 0 };
+      this.pools.set(key, held);
+    }
+    held.refs++;
+    return { key, pool: held.pool };
+  }
+
+  release(key: string): void {
+    const held = this.pools.get(key);
+    if (!held) return;
+    if (--held.refs > 0) return;
+    this.pools.delete(key);
+    held.pool.close().catch(() => held.pool.destroy().catch(() => {}));
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(all.map((h) => h.pool.close().catch(() => h.pool.destroy().catch(() => {}))));
+  }
+
+  async destroyAll(): Promise<void> {
+    const all = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(all.map((h) => h.pool.destroy().catch(() => {})));
+  }
+}
