@@ -29,7 +29,7 @@ function zodIssues(error: z.ZodError): ConfigIssue[] {
       continue;
     }
     if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
-      out.push({ path: formatPath([...issue.path, 'type']), message: `unknown policy type (known: ${policyTypes().join(', ')})` });
+      out.push({ path: formatPath(issue.path.at(-1) === 'type' ? issue.path : [...issue.path, 'type']), message: `unknown policy type (known: ${policyTypes().join(', ')})` });
       continue;
     }
     if (issue.code === 'invalid_union' && issue.errors.length > 0) {
