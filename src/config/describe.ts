@@ -98,7 +98,7 @@ export function explain(plan: Plan, method: string, url: string, headers: Record
   const lower: Record<string, string> = {};
   for (const [k, v] of Object.entries(headers)) lower[k.toLowerCase()] = v;
   lower.host = host;
-  const found = plan.router.find(method.toUpperCase(), normalizeHost(host), path, lower, query);
+  const found = plan.router.find(method.toUpperCase(), normalizeHost(host), path, { headers: lower }, query);
   if (found === undefined) return { matched: false, status: 404, canonicalPath: path, reason: 'no route matches (GW_ROUTE_NOT_FOUND)' };
   if ('allow' in found) {
     return { matched: false, status: 405, canonicalPath: path, allow: found.allow, reason: `the path matches, the method does not (allowed: ${found.allow.join(', ')})` };

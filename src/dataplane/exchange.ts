@@ -75,7 +75,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.path = path;
 
     // Route.
-    const found = plan.router.find(req.method!, normalizeHost(scan.host), path, req.headers, this.query);
+    const found = plan.router.find(req.method!, normalizeHost(scan.host), path, req, this.query);
     if (found === undefined) return this.fail('GW_ROUTE_NOT_FOUND');
     if ('allow' in found) return this.fail('GW_METHOD_NOT_ALLOWED', { allow: found.allow.join(', ') });
     const route = (this.route = found.match.entry.route);

@@ -10,7 +10,7 @@ function plan(routes: unknown[]): Plan {
 }
 
 function find(p: Plan, path: string, opts: { method?: string; host?: string; headers?: Record<string, string>; query?: string } = {}) {
-  const res = p.router.find(opts.method ?? 'GET', opts.host ?? '', path, opts.headers ?? {}, opts.query ?? '');
+  const res = p.router.find(opts.method ?? 'GET', opts.host ?? '', path, { headers: opts.headers ?? {} }, opts.query ?? '');
   if (res === undefined) return undefined;
   if ('allow' in res) return { allow: res.allow };
   return { route: res.match.entry.route.name, params: res.match.params, rest: res.match.rest };

@@ -36,6 +36,8 @@ export interface RouteMatcher {
   query: ValueMatcher[];
 }
 
+export interface HeaderSource { readonly headers: Record<string, string | string[] | undefined> }
+
 export interface RouterEntry<R> {
   rank: number;
   route: R;
@@ -111,27 +113,27 @@ export class Router<R extends { matcher: RouteMatcher }> {
     (e.path.wildcard ? node.prefix : node.exact).push(e);
   }
 
-  /** Every entry whose path pattern matches, in no particular order. */
-  private collect(segs: string[]): RouterEntry<R>[] {
-    const out: RouterEntry<R>[] = [];
-    const walk = (node: TrieNode<R>, depth: number) => {
-      if (node.prefix.length) out.push(...node.prefix);
-      if (depth === segs.length) {
-        if (node.exact.length) out.push(...node.exact);
-        return;
-      }
-      const seg = segs[depth]!;
-      const lit = node.literal.get(seg);
-      if (lit) walk(lit, depth + 1);
-      if (node.param && seg !== '') walk(node.param, depth + 1);
-    };
-    walk(this.root, 0);
-    return out;
+  /** Collects every entry whose path pattern matches, in no particular order. */
+  private collect(node: TrieNode<R>, segs: string[], depth: number, out: RouterEntry<R>[]): void {
+    if (node.prefix.length) for (const e of node.prefix) out.push(e);
+    if (depth === segs.length) {
+      if (node.exact.length) for (const e of node.exact) out.push(e);
+      return;
+    }
+    const seg = segs[depth]!;
+    const lit = node.literal.get(seg);
+    if (lit) this.collect(lit, segs, depth + 1, out);
+    if (node.param && seg !== '') this.collect(node.param, segs, depth + 1, out);
   }
 
-  find(method: string, host: string, path: string, headers: Record<string, string | string[] | undefined>, rawQuery: string): FindResult<R> {
+  /**
+   * `source.headers` is read only when a candidate has header conditions: node builds
+   * `req.headers` lazily, and most routes never need it.
+   */
+  find(method: string, host: string, path: string, source: HeaderSource, rawQuery: string): FindResult<R> {
     const segs = path.slice(1).split('/');
-    const candidates = this.collect(segs);
+    const candidates: RouterEntry<R>[] = [];
+    this.collect(this.root, segs, 0, candidates);
     let best: RouterEntry<R> | undefined;
     let allow: Set<string> | undefined;
     let query: URLSearchParams | undefined;
@@ -139,7 +141,10 @@ export class Router<R extends { matcher: RouteMatcher }> {
       if (best && e.rank > best.rank) continue;
       if (!hostMatches(e.host, host)) continue;
       const m = e.route.matcher;
-      if (m.headers.length && !m.headers.every((h) => h.test(headerValue(headers[h.name])))) continue;
+      if (m.headers.length) {
+        const headers = source.headers;
+        if (!m.headers.every((h) => h.test(headerValue(headers[h.name])))) continue;
+      }
       if (m.query.length) {
         query ??= new URLSearchParams(rawQuery);
         const q = query;
