@@ -79,6 +79,9 @@ export function scanHeaders(raw: string[]): ScannedHeaders {
 
 /** Removes the headers a `Connection` header names (they are hop-by-hop for this connection). */
 function dropConnectionListed(headers: HeaderList, connection: string): void {
+  // The usual values name no header: skip the split.
+  const plain = connection.length <= 10 ? connection.toLowerCase() : '';
+  if (plain === 'keep-alive' || plain === 'close') return;
   const named = new Set<string>();
   for (const t of connection.split(',')) {
     const n = t.trim().toLowerCase();
@@ -128,7 +131,7 @@ function forwardedNode(ip: string): string {
 }
 
 function quoted(v: string): string {
-  return `"${v.replace(/["\\]/g, '\\$&')}"`;
+  return v.includes('"') || v.includes('\\') ? `"${v.replace(/["\\]/g, '\\$&')}"` : `"${v}"`;
 }
 
 /** Appends the forwarding headers the gateway sets. */
