@@ -52,7 +52,7 @@ test('invalid values are refused with readable messages', () => {
   has('services.users.timeouts.connect: expected a duration');
   has('routes[0].match.paths[1]: a path starts with "/"');
   has('workers:');
-  // Cross-reference and pattern checks run once the document has the schema's shape.
+  // Cross-reference and pattern checks (they also run beside schema errors; see the CLI tests).
   const doc2 = base() as any;
   doc2.services.users.targets.push({ url: 'ftp://x' });
   doc2.routes[0].match.paths.push('/a/*/b');

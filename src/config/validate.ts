@@ -2,7 +2,7 @@
 // Schema checks come from zod; what a schema cannot say (references, duplicates, patterns that
 // must compile) is checked here, so `gatehouse validate` and the admin API agree exactly.
 import { z } from 'zod';
-import { ConfigSchema, type GatehouseConfig } from './schema.js';
+import { ConfigSchema, type GatehouseConfig, type RouteConfig, type ServiceConfig } from './schema.js';
 import { parsePathPattern } from '../dataplane/path-pattern.js';
 import { parseHostPattern } from '../dataplane/host-pattern.js';
 import { parseCidr } from '../dataplane/trusted-proxies.js';
@@ -54,12 +54,48 @@ function policyTypes(): string[] {
 
 export function validateConfig(doc: unknown): ValidationResult {
   const parsed = ConfigSchema.safeParse(doc ?? {});
-  if (!parsed.success) return { ok: false, errors: zodIssues(parsed.error) };
+  // The checks below still run on the parts that pass the schema, so one run reports every
+  // error (a missing service as well as a bad duration) rather than one batch per fix.
+  if (!parsed.success) return { ok: false, errors: [...zodIssues(parsed.error), ...semanticIssues(salvage(doc))] };
   const errors = semanticIssues(parsed.data);
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config: parsed.data };
 }
 
-function semanticIssues(cfg: GatehouseConfig): ConfigIssue[] {
+/** What the semantic checks read. A refused document gives `undefined` for its refused services and routes. */
+interface Checkable extends Pick<GatehouseConfig, 'listen' | 'admin' | 'trustedProxies'> {
+  /** A refused service keeps its name (routes name it) but is not checked itself. */
+  services: Record<string, ServiceConfig | undefined>;
+  /** A refused route keeps its index (error paths count on it) but is not checked itself. */
+  routes: (RouteConfig | undefined)[];
+}
+
+/** The sections, services and routes of a refused document that pass the schema on their own. */
+function salvage(doc: unknown): Checkable {
+  const d = isRecord(doc) ? doc : {};
+  const shape = ConfigSchema.shape;
+  const serviceSchema = shape.services.unwrap().valueType;
+  const routeSchema = shape.routes.unwrap().element;
+  const services: Checkable['services'] = {};
+  if (isRecord(d.services)) for (const [name, svc] of Object.entries(d.services)) services[name] = tryParse(serviceSchema, svc);
+  return {
+    listen: tryParse(shape.listen, d.listen) ?? [],
+    admin: tryParse(shape.admin, d.admin) ?? { enabled: false, port: 0, host: '' },
+    trustedProxies: tryParse(shape.trustedProxies, d.trustedProxies) ?? [],
+    services,
+    routes: Array.isArray(d.routes) ? d.routes.map((r) => tryParse(routeSchema, r)) : [],
+  };
+}
+
+function tryParse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> | undefined {
+  const r = schema.safeParse(value);
+  return r.success ? r.data : undefined;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function semanticIssues(cfg: Checkable): ConfigIssue[] {
   const errors: ConfigIssue[] = [];
   const add = (path: string, message: string) => errors.push({ path, message });
 
@@ -77,6 +113,7 @@ function semanticIssues(cfg: GatehouseConfig): ConfigIssue[] {
   });
 
   for (const [name, svc] of Object.entries(cfg.services)) {
+    if (!svc) continue;
     svc.targets.forEach((t, i) => {
       const problem = targetUrlProblem(t.url);
       if (problem) add(`services.${name}.targets[${i}].url`, problem);
@@ -86,6 +123,7 @@ function semanticIssues(cfg: GatehouseConfig): ConfigIssue[] {
 
   const routeNames = new Map<string, number>();
   cfg.routes.forEach((r, i) => {
+    if (!r) return;
     const at = `routes[${i}]`;
     const prev = routeNames.get(r.name);
     if (prev !== undefined) add(`${at}.name`, `duplicate route name "${r.name}" (also routes[${prev}])`);

@@ -176,6 +176,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     this.status = status;
     const res = this.res;
+    this.closeIfDraining();
     res.writeHead(status, headers as unknown as HeaderList);
     res.on('drain', () => this.resumeUpstream!());
     return true;
@@ -210,16 +211,26 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   /** A policy's answer. */
   private answer(v: Exclude<Verdict, undefined>): void {
+    this.closeIfDraining();
     this.status = v.status;
     this.errorCode = v.code;
     sendVerdict(this.res, v, this.requestId);
   }
 
   private fail(code: ErrorCode, opts?: { allow?: string; close?: boolean }): void {
+    this.closeIfDraining();
     this.errorCode = code;
     const headers = opts?.allow !== undefined ? { allow: opts.allow } : undefined;
     sendError(this.res, code, this.requestId, { headers, close: opts?.close });
     this.status = this.res.statusCode;
+  }
+
+  /**
+   * Drain may begin while this request runs (after the check in run()): its response must still
+   * say `connection: close`, or a keep-alive client may reuse a connection the drain is closing.
+   */
+  private closeIfDraining(): void {
+    if (this.dp.draining) this.res.shouldKeepAlive = false;
   }
 
   /** Malformed input: answer, close the connection, and serve nothing pipelined behind it. */

@@ -10,7 +10,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Engine } from './engine.js';
 import type { ToPrimary, ToWorker } from './messages.js';
 
-interface Slot { worker: Worker; version: number; listening: boolean }
+interface Slot { worker: Worker; version: number; configured: boolean; listening: boolean }
 
 export function workerCount(setting: GatehouseConfig['workers']): number {
   return setting === 'auto' ? availableParallelism() : setting;
@@ -40,11 +40,14 @@ export class ClusterEngine implements Engine {
 
   private spawn(): Promise<void> {
     const worker = cluster.fork({ GATEHOUSE_WORKER: '1' });
-    const slot: Slot = { worker, version: 0, listening: false };
+    const slot: Slot = { worker, version: 0, configured: false, listening: false };
     this.slots.set(worker.id, slot);
     return new Promise<void>((resolve, reject) => {
       worker.on('message', (m: ToPrimary) => {
-        if (m.t === 'listening') {
+        if (m.t === 'up') {
+          slot.configured = true;
+          this.send(worker, { t: 'config', config: this.config, version: this.version });
+        } else if (m.t === 'listening') {
           slot.listening = true;
           slot.version = m.version;
           this.listeners = m.listeners;
@@ -57,7 +60,9 @@ export class ClusterEngine implements Engine {
           reject(new Error(m.message));
         }
       });
-      worker.on('online', () => this.send(worker, { t: 'config', config: this.config, version: this.version }));
+      // A message sent as a worker dies fails with EPIPE, emitted here; unhandled, it would take the
+      // primary down. The worker's 'exit' does the rest.
+      worker.on('error', (err) => this.log.warn({ worker: worker.id, err: err.message }, 'worker channel error'));
       worker.on('exit', (code, signal) => {
         this.slots.delete(worker.id);
         if (!slot.listening) reject(new Error(`worker exited during start-up (code ${code ?? signal})`));
@@ -89,12 +94,14 @@ export class ClusterEngine implements Engine {
     const acks = [...this.slots.values()].map(
       (s) =>
         new Promise<void>((resolve) => {
-          if (!s.listening) return resolve(); // it receives the new config once online
-          const onApplied = (v: number) => {
-            if (v >= version) { s.worker.off('gatehouse:applied', onApplied); resolve(); }
-          };
+          // A worker not yet up is sent the newest config when it is. One that is up but still
+          // starting applies this one at once, before or after it listens: wait for it too.
+          if (!s.configured) return resolve();
+          // Both listeners go once either fires: a long-lived worker must not collect one per reload.
+          const done = () => { s.worker.off('gatehouse:applied', onApplied); s.worker.off('exit', done); resolve(); };
+          const onApplied = (v: number) => { if (v >= version) done(); };
           s.worker.on('gatehouse:applied', onApplied);
-          s.worker.once('exit', () => resolve());
+          s.worker.once('exit', done);
           this.send(s.worker, { t: 'config', config, version });
         }),
     );

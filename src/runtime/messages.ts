@@ -7,6 +7,7 @@ export type ToWorker =
   | { t: 'shutdown' };
 
 export type ToPrimary =
+  | { t: 'up' } // the worker listens for messages now: send it the config
   | { t: 'listening'; version: number; listeners: BoundListener[] }
   | { t: 'applied'; version: number }
   | { t: 'failed'; message: string };

@@ -14,6 +14,9 @@ process.on('message', (m: ToWorker) => {
     process.exit(1);
   });
 });
+// Only now can a message reach this worker: the cluster's 'online' event comes before this module
+// has loaded, and a message sent then is dropped.
+send({ t: 'up' });
 
 async function handle(m: ToWorker): Promise<void> {
   if (m.t === 'config') {
