@@ -1,0 +1,43 @@
+// The benchmark's upstream: a bare node:http server on 127.0.0.1, forked by bench/run.ts with an
+// IPC channel. It answers a 54-byte JSON body on any path, and on GET /__headers the request
+// headers it received (the harness checks that a `headers` policy reached the upstream).
+// It reports the TCP connections it accepted and the requests it served when asked, so the
+// harness can see whether the gateway reuses its upstream connections. It exits when the harness
+// goes away (the IPC channel closes), so it is never left behind.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+const BODY = Buffer.from(JSON.stringify({ ok: true, service: 'upstream', id: 42, msg: 'hello' }));
+
+export type FromUpstream =
+  | { t: 'listening'; port: number }
+  | { t: 'stats'; conns: number; reqs: number };
+export type ToUpstream = { t: 'stats' };
+
+let conns = 0;
+let reqs = 0;
+
+const server = http.createServer((req, res) => {
+  if (req.url === '/__headers') {
+    const text = JSON.stringify(req.headers);
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+    return;
+  }
+  reqs++;
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': BODY.length });
+  res.end(BODY);
+});
+server.on('connection', () => { conns++; });
+server.keepAliveTimeout = 120_000; // longer than the gateway's idle timeout: the gateway closes first
+server.headersTimeout = 121_000;
+
+if (process.send) {
+  const send = (m: FromUpstream) => process.send!(m);
+  process.on('message', (m: ToUpstream) => {
+    if (m.t === 'stats') send({ t: 'stats', conns, reqs });
+  });
+  process.on('disconnect', () => process.exit(0));
+  for (const s of ['SIGTERM', 'SIGINT'] as const) process.on(s, () => process.exit(0));
+  server.listen(0, '127.0.0.1', () => send({ t: 'listening', port: (server.address() as AddressInfo).port }));
+}
