@@ -91,7 +91,9 @@ export class DataPlane {
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     if ((req.socket as unknown as Record<symbol, boolean>)[REFUSED]) {
-      req.socket.destroy();
+      // Pipelined behind a refused request: never served, never answered. Destroying the socket
+      // here would also lose the refusal and any response still queued before it; the refusal
+      // says `connection: close`, so node closes the socket once those are written.
       return;
     }
     const st = this.state;
@@ -129,7 +131,9 @@ export class DataPlane {
   async listen(listeners: GatehouseConfig['listen'], opts: { reusePort?: boolean } = {}): Promise<BoundListener[]> {
     const bound: BoundListener[] = [];
     for (const l of listeners) {
-      const server = http.createServer({ insecureHTTPParser: false, requireHostHeader: true }, this.handle);
+      // A missing Host is refused by the exchange: node's own check answers a bare 400 and still
+      // serves a request pipelined behind it.
+      const server = http.createServer({ insecureHTTPParser: false, requireHostHeader: false }, this.handle);
       server.on('clientError', onClientError);
       this.servers.push(server);
       await new Promise<void>((resolve, reject) => {
@@ -190,6 +194,14 @@ const CLIENT_ERRORS: Record<string, [number, ErrorCode, string]> = {
 function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
   if (err.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
+    return;
+  }
+  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+  if (inFlight && (inFlight.headersSent || inFlight.req?.complete !== false)) {
+    // A response is under way: raw bytes now would land inside its body, or read as the answer
+    // to an earlier, valid request. Flush what is queued and close without answering. (A bad
+    // body of the request being answered, before its headers went out, is answered below.)
+    socket.destroySoon();
     return;
   }
   const [status, code, message] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'GW_BAD_REQUEST' as ErrorCode, 'The request is malformed.'];

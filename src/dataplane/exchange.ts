@@ -61,6 +61,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
     // Target and canonical path.
     if (scan.hostCount > 1) return this.refuse('GW_BAD_REQUEST', 'Duplicate Host header.');
+    // HTTP/1.1 requires Host (RFC 9112 §3.2); refused here so nothing pipelined behind it runs.
+    if (scan.hostCount === 0 && req.httpVersionMajor === 1 && req.httpVersionMinor >= 1) {
+      return this.refuse('GW_BAD_REQUEST', 'Missing Host header.');
+    }
     let url = req.url ?? '';
     if (url.charCodeAt(0) !== 47 /* / */) {
       const origin = absoluteFormOrigin(url, scan.host);
@@ -188,6 +192,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onComplete(): void {
     this.abortUpstream = undefined;
+    if (!this.req.complete) {
+      // The upstream answered before the client's body was all here: undici drops the upstream
+      // connection and the rest of the body with it, so this client connection is stuck
+      // mid-request and can never carry another one. Close it once the response is out.
+      const socket = this.req.socket;
+      this.res.once('finish', () => socket?.destroySoon());
+    }
     this.res.end();
   }
 
