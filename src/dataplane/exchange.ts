@@ -127,6 +127,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       routeName: this.route?.name ?? '',
       serviceName: this.route?.service.name ?? '',
       params: this.params,
+      identity: undefined,
       locals: new Map(),
     });
   }

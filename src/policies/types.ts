@@ -25,6 +25,27 @@ export interface RespondVerdict {
 /** `undefined` means continue. */
 export type Verdict = RespondVerdict | undefined;
 
+/**
+ * Who is calling, once an authentication policy has verified it. Authentication policies set
+ * `RequestContext.identity`; authorisation, rate limits, consistent hashing and the access log
+ * read it. Nothing a client sends can set it.
+ */
+export interface Identity {
+  /** The consumer's id; absent when a verified token maps to no known consumer (anonymous). */
+  consumerId?: string;
+  username?: string;
+  groups: readonly string[];
+  /** The consumer's plan (rate-limit tier). */
+  plan?: string;
+  credentialId?: string;
+  scopes?: readonly string[];
+  claims?: Readonly<Record<string, unknown>>;
+  /** True when the identity is the route's `anonymous` fallback consumer. */
+  anonymous?: boolean;
+  /** The authentication policy type that verified it (e.g. "key-auth"). */
+  method?: string;
+}
+
 /** Per-request facts a policy can read. Built once per request by the handler. */
 export interface RequestContext {
   readonly req: IncomingMessage;
@@ -39,6 +60,8 @@ export interface RequestContext {
   readonly routeName: string;
   readonly serviceName: string;
   readonly params: Readonly<Record<string, string>>;
+  /** Set by the authentication policy that verified the caller; undefined until then. */
+  identity: Identity | undefined;
   /** Scratch space shared by the policies of one request. */
   readonly locals: Map<string, unknown>;
 }
