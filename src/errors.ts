@@ -12,6 +12,9 @@ export const ERRORS = {
   GW_UPSTREAM_UNAVAILABLE: { status: 502, message: 'The upstream service could not be reached.' },
   GW_UPSTREAM_ERROR: { status: 502, message: 'The upstream service sent an invalid response.' },
   GW_UPSTREAM_TIMEOUT: { status: 504, message: 'The upstream service did not answer in time.' },
+  GW_NO_HEALTHY_TARGET: { status: 503, message: 'No healthy instance of the upstream service is available.' },
+  GW_CIRCUIT_OPEN: { status: 503, message: 'The upstream service is failing; calls to it are paused.' },
+  GW_SERVICE_OVERLOADED: { status: 503, message: 'The upstream service is at its concurrency limit.' },
   GW_INTERNAL: { status: 500, message: 'The gateway failed to handle the request.' },
   // Admin API
   ADMIN_UNAUTHORIZED: { status: 401, message: 'A valid admin token is required.' },

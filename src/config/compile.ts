@@ -8,7 +8,9 @@ import { parsePathPattern, type PathPattern } from '../dataplane/path-pattern.js
 import { parseHostPattern, type HostPattern } from '../dataplane/host-pattern.js';
 import { compileRewrite, compileStripPrefix, type PathRewriter } from '../dataplane/rewrite.js';
 import { TrustedProxies } from '../dataplane/trusted-proxies.js';
-import { compileService, type ConnectTarget, type ServiceRuntime } from '../upstream/service.js';
+import { ServiceRuntime, type UpstreamHost } from '../upstream/service.js';
+import { ServiceState } from '../upstream/service-state.js';
+import { systemClock } from '../upstream/clock.js';
 import { policyDefinition } from '../policies/index.js';
 import type { Phase, Policy } from '../policies/types.js';
 
@@ -20,6 +22,8 @@ export interface CompiledRoute {
   service: ServiceRuntime;
   rewrite: PathRewriter | undefined;
   preserveHost: boolean;
+  /** Methods retried on this route besides the service's `retries.methods`. */
+  retryMethods: ReadonlySet<string>;
   policies: CompiledPolicy[];
   access: Policy[];
   upstreamRequest: Policy[];
@@ -39,15 +43,15 @@ export interface Plan {
 
 let nextVersion = 1;
 
-/** A ConnectTarget for tools that compile but never forward (validate, routes, explain). */
-export const noConnect: ConnectTarget = () => ({
-  key: '',
-  dispatcher: undefined as never,
-});
+/** For tools that compile but never forward (validate, routes, explain): no pools, no probes. */
+export const noConnect: UpstreamHost = {
+  connect: () => ({ key: '', dispatcher: undefined as never }),
+  serviceState: (name) => new ServiceState(name, systemClock, undefined, false),
+};
 
-export function compilePlan(config: GatehouseConfig, connect: ConnectTarget, version = nextVersion++): Plan {
+export function compilePlan(config: GatehouseConfig, host: UpstreamHost, version = nextVersion++): Plan {
   const services = new Map<string, ServiceRuntime>();
-  for (const [name, svc] of Object.entries(config.services)) services.set(name, compileService(name, svc, connect));
+  for (const [name, svc] of Object.entries(config.services)) services.set(name, new ServiceRuntime(name, svc, host.serviceState(name), host));
 
   const globalPolicies = config.policies.map((p) => instantiate(p, 'global'));
   const routes = config.routes.map((r, index) => compileRoute(r, index, services, globalPolicies));
@@ -88,6 +92,7 @@ function compileRoute(r: RouteConfig, index: number, services: Map<string, Servi
     service,
     rewrite: r.rewrite !== undefined ? compileRewrite(r.rewrite) : r.stripPrefix !== undefined ? compileStripPrefix(r.stripPrefix) : undefined,
     preserveHost: r.preserveHost,
+    retryMethods: new Set(r.retryMethods.map((m) => m.toUpperCase())),
     policies,
     access: inPhase('access'),
     upstreamRequest: inPhase('upstreamRequest'),
@@ -96,8 +101,9 @@ function compileRoute(r: RouteConfig, index: number, services: Map<string, Servi
   };
 }
 
-/** Runs every policy's cleanup when a plan is retired. */
-export function closePlanPolicies(plan: Plan): void {
+/** Runs every policy's and service's cleanup when a plan is retired. */
+export function closePlan(plan: Plan): void {
+  for (const s of plan.services.values()) s.close();
   const seen = new Set<Policy>();
   for (const r of plan.routes) for (const p of r.policies) {
     if (seen.has(p.policy)) continue;

@@ -3,22 +3,11 @@
 // It describes the config as written (durations as "30s", sizes as "10mb"); compile.ts turns
 // that into the runtime plan.
 import { z } from 'zod';
-import { DURATION_PATTERN, SIZE_PATTERN } from './units.js';
+import { Duration, Size } from './units-schema.js';
+import { BALANCERS, HASH_ON_PATTERN, HealthCheck, Retries, CircuitBreaker } from './resilience-schema.js';
 import { POLICY_DEFINITIONS } from '../policies/index.js';
 
-export const Duration = z
-  .union([
-    z.number().nonnegative(),
-    z.string().regex(DURATION_PATTERN, { message: 'expected a duration such as 500ms, 30s, 1m, 1h or a number of milliseconds' }),
-  ])
-  .meta({ description: 'A duration: "500ms", "30s", "1m", "1h", "1d", or a number of milliseconds.' });
-
-export const Size = z
-  .union([
-    z.number().int().nonnegative(),
-    z.string().regex(SIZE_PATTERN, { message: 'expected a size such as 512kb or 10mb, or a number of bytes' }),
-  ])
-  .meta({ description: 'A size: "512kb", "10mb", "1gb", or a number of bytes.' });
+export { Duration, Size };
 
 const Name = z
   .string()
@@ -70,6 +59,16 @@ const Service = z
         keepAliveTimeout: Duration.default('60s'),
       })
       .default({ maxConnections: 512, keepAliveTimeout: '60s' }),
+    balancer: z.enum(BALANCERS).default('round-robin'),
+    hashOn: z
+      .string()
+      .regex(HASH_ON_PATTERN, { message: 'expected ip, consumer, path, header:<name>, cookie:<name> or query:<name>' })
+      .optional()
+      .meta({ description: 'The request key for consistent-hash.' }),
+    dnsTtl: Duration.default('30s').meta({ description: 'How often target host names are re-resolved (each address becomes a target).' }),
+    healthCheck: HealthCheck.optional(),
+    retries: Retries.optional(),
+    circuitBreaker: CircuitBreaker.optional(),
   })
   .meta({ description: 'A backend service and the targets (instances) that serve it.' });
 
@@ -107,6 +106,10 @@ const Route = z
     stripPrefix: z.string().regex(/^\//, { message: 'a prefix starts with "/"' }).optional(),
     rewrite: z.string().regex(/^\//, { message: 'a rewrite starts with "/"' }).optional(),
     preserveHost: z.boolean().default(false),
+    retryMethods: z
+      .array(z.string().regex(/^[A-Za-z]+$/, { message: 'a method is a word such as POST' }))
+      .default([])
+      .meta({ description: "Methods retried on this route besides the service's retries.methods (e.g. POST for an idempotent endpoint)." }),
     policies: z.array(Policy).default([]),
   })
   .meta({ description: 'Which requests go to which service, and the policies they pass.' });

@@ -2,10 +2,12 @@
 // and the bookkeeping that lets in-flight requests finish on the plan they started with.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { compilePlan, closePlanPolicies, type Plan } from '../config/compile.js';
+import { compilePlan, closePlan, type Plan } from '../config/compile.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import { parseDuration } from '../config/units.js';
 import { PoolRegistry } from '../upstream/pool-registry.js';
+import { StateRegistry } from '../upstream/state-registry.js';
+import { systemClock, type Clock } from '../upstream/clock.js';
 import { createAccessLog, type AccessLog } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';
 import { errorBody, type ErrorCode } from '../errors.js';
@@ -13,7 +15,7 @@ import { Exchange, REFUSED } from './exchange.js';
 
 export interface BoundListener { host: string; port: number }
 
-interface PlanState { plan: Plan; active: number; retired: boolean; poolKeys: string[] }
+interface PlanState { plan: Plan; active: number; retired: boolean; poolKeys: string[]; serviceNames: string[] }
 
 /** Where the runtime supports SO_REUSEPORT in server.listen (Node ≥ 22.12 / ≥ 23.1). */
 export function hasReusePort(): boolean {
@@ -29,12 +31,14 @@ export class DataPlane {
   private state!: PlanState;
   private readonly states = new Map<Plan, PlanState>();
   private readonly pools = new PoolRegistry();
+  readonly upstreams: StateRegistry;
   private readonly servers: http.Server[] = [];
 
   private accessLog: AccessLog | undefined;
   private accessLogSetting: string;
 
-  constructor(config: GatehouseConfig, readonly log: Logger) {
+  constructor(config: GatehouseConfig, readonly log: Logger, clock: Clock = systemClock) {
+    this.upstreams = new StateRegistry(clock, log);
     this.accessLog = createAccessLog(config.accessLog);
     this.accessLogSetting = JSON.stringify(config.accessLog);
     this.timed = this.accessLog !== undefined;
@@ -47,21 +51,30 @@ export class DataPlane {
 
   private compile(config: GatehouseConfig): PlanState {
     const poolKeys: string[] = [];
+    const serviceNames: string[] = [];
     try {
-      const plan = compilePlan(config, (origin, svc) => {
-        const { key, pool } = this.pools.acquire(origin, {
-          connectTimeout: parseDuration(svc.timeouts.connect),
-          maxConnections: svc.pool.maxConnections,
-          keepAliveTimeout: parseDuration(svc.pool.keepAliveTimeout),
-        });
-        poolKeys.push(key);
-        return { key, dispatcher: pool };
+      const plan = compilePlan(config, {
+        connect: (origin, svc) => {
+          const { key, pool } = this.pools.acquire(origin, {
+            connectTimeout: parseDuration(svc.timeouts.connect),
+            maxConnections: svc.pool.maxConnections,
+            keepAliveTimeout: parseDuration(svc.pool.keepAliveTimeout),
+          });
+          poolKeys.push(key);
+          return { key, dispatcher: pool };
+        },
+        serviceState: (name) => {
+          serviceNames.push(name);
+          return this.upstreams.acquire(name);
+        },
       });
-      const st: PlanState = { plan, active: 0, retired: false, poolKeys };
+      for (const s of plan.services.values()) s.follow();
+      const st: PlanState = { plan, active: 0, retired: false, poolKeys, serviceNames };
       this.states.set(plan, st);
       return st;
     } catch (err) {
       for (const k of poolKeys) this.pools.release(k);
+      for (const n of serviceNames) this.upstreams.release(n);
       throw err;
     }
   }
@@ -85,8 +98,9 @@ export class DataPlane {
 
   private release(st: PlanState): void {
     this.states.delete(st.plan);
-    closePlanPolicies(st.plan);
+    closePlan(st.plan);
     for (const k of st.poolKeys) this.pools.release(k);
+    for (const n of st.serviceNames) this.upstreams.release(n);
   }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -170,6 +184,7 @@ export class DataPlane {
       for (const s of this.servers) s.closeAllConnections();
       await closed;
     }
+    this.upstreams.closeAll();
     await this.pools.closeAll();
     this.accessLog?.flush();
   }
@@ -177,6 +192,7 @@ export class DataPlane {
   /** Immediate stop (tests, fatal errors). */
   async destroy(): Promise<void> {
     for (const s of this.servers) { s.closeAllConnections(); s.close(); }
+    this.upstreams.closeAll();
     await this.pools.destroyAll();
   }
 }

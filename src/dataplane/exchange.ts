@@ -13,6 +13,8 @@ import type { CompiledRoute, Plan } from '../config/compile.js';
 import type { ErrorCode } from '../errors.js';
 import type { RequestContext, Verdict, HeaderList } from '../policies/types.js';
 import type { TargetRuntime } from '../upstream/service.js';
+import type { Admission } from '../upstream/circuit-breaker.js';
+import { countsAsFailure, failureKind, type AttemptFailure } from '../upstream/attempt-result.js';
 import { canonicalizePath, encodePathForUpstream } from './canonical-path.js';
 import { normalizeHost } from './host-pattern.js';
 import { addForwardingHeaders, resolveClient, responseHeaders, scanHeaders, type ClientInfo, type ScannedHeaders } from './forwarding.js';
@@ -43,6 +45,23 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private resumeUpstream: (() => void) | undefined;
   private clientGone = false;
   private done = false;
+  /** Upstream tries made (1 + retries). */
+  attempt = 0;
+  retries = 0;
+  private tried: Set<TargetRuntime> | undefined;
+  private attemptTarget: TargetRuntime | undefined;
+  private attemptStarted = 0;
+  private retryable = false;
+  private discarding = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private lastError: Error | undefined;
+  private lastStatus: number | undefined;
+  private body: Buffer | IncomingMessage | null = null;
+  private hostIndex = 0;
+  private upstreamPath = '';
+  private breakerAdmission: Admission | undefined;
+  private slotHeld = false;
+  private cancelQueued: (() => void) | undefined;
 
   constructor(
     readonly dp: DataPlane,
@@ -81,7 +100,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     // Route.
     const found = plan.router.find(req.method!, normalizeHost(scan.host), path, req, this.query);
     if (found === undefined) return this.fail('GW_ROUTE_NOT_FOUND');
-    if ('allow' in found) return this.fail('GW_METHOD_NOT_ALLOWED', { allow: found.allow.join(', ') });
+    if ('allow' in found) return this.fail('GW_METHOD_NOT_ALLOWED', { headers: { allow: found.allow.join(', ') } });
     const route = (this.route = found.match.entry.route);
     this.params = found.match.params;
     this.rest = found.match.rest;
@@ -132,32 +151,150 @@ export class Exchange implements Dispatcher.DispatchHandler {
     });
   }
 
+  /** Upstream admission: the circuit breaker, then the service's concurrency limit and queue. */
   private forward(): void {
+    const state = this.route!.service.state;
+    const breaker = state.breaker;
+    if (breaker) {
+      const a = breaker.admit();
+      if (a === 'reject') return this.circuitOpen();
+      this.breakerAdmission = a;
+    }
+    const admission = state.admission;
+    if (admission) {
+      const r = admission.acquire();
+      if (r === false) return this.overloaded();
+      if (r !== true) {
+        this.cancelQueued = r.cancel;
+        r.wait.then((ok) => {
+          this.cancelQueued = undefined;
+          if (ok) this.slotHeld = true;
+          if (this.clientGone) return this.releaseSlot();
+          if (ok) this.prepare();
+          else this.overloaded();
+        });
+        return;
+      }
+      this.slotHeld = true;
+    }
+    this.prepare();
+  }
+
+  /** Builds the upstream request once; a small body is kept whole when it may have to be replayed. */
+  private prepare(): void {
     const route = this.route!;
     const service = route.service;
-    const target = (this.target = service.pick());
     const headers = this.scan.forward;
-    headers.push('host', route.preserveHost && this.scan.host !== undefined ? this.scan.host : target.host);
+    this.hostIndex = headers.length + 1;
+    headers.push('host', '');
     addForwardingHeaders(headers, this.scan, this.client!, this.dp.proto, this.requestId);
     const up = route.upstreamRequest;
     for (let i = 0; i < up.length; i++) up[i]!.upstreamRequest!(this.context(), headers);
-
     const rewritten = route.rewrite ? route.rewrite(this.path, this.params, this.rest) : this.path;
-    const upstreamPath = target.basePath + encodePathForUpstream(rewritten);
-    const hasBody = this.scan.transferEncoding !== undefined || (this.scan.contentLength !== undefined && this.scan.contentLength !== '0');
-    if (this.dp.timed) this.upstreamStarted = performance.now();
+    this.upstreamPath = encodePathForUpstream(rewritten);
+
+    const scan = this.scan;
+    const hasBody = scan.transferEncoding !== undefined || (scan.contentLength !== undefined && scan.contentLength !== '0');
+    const retry = service.retry;
+    const method = this.req.method!;
+    this.retryable = retry !== undefined && (retry.methods.has(method) || route.retryMethods.has(method));
+    service.state.budget?.recordRequest();
+    if (!hasBody) {
+      this.body = null;
+    } else if (this.retryable && scan.transferEncoding === undefined && Number(scan.contentLength) <= retry!.bodyLimit) {
+      // Small enough to keep: read it whole so that a retry can send it again.
+      const chunks: Buffer[] = [];
+      this.req.on('data', (c: Buffer) => chunks.push(c));
+      this.req.once('end', () => {
+        if (this.clientGone) return;
+        this.body = Buffer.concat(chunks);
+        this.attemptUpstream();
+      });
+      return;
+    } else {
+      this.body = this.req;
+      this.retryable = false; // a streamed body cannot be sent twice
+    }
+    this.attemptUpstream();
+  }
+
+  private attemptUpstream(): void {
+    this.retryTimer = undefined;
+    const service = this.route!.service;
+    const target = service.select(service.hashKey?.(this.context()), this.tried);
+    if (target === undefined) {
+      if (this.attempt === 0) {
+        this.breakerOutcome(undefined);
+        return this.fail('GW_NO_HEALTHY_TARGET', { headers: { 'retry-after': String(service.state.retryAfterSeconds()) } });
+      }
+      return this.upstreamFailed(this.lastError!);
+    }
+    if (this.attempt > 0) (this.tried ??= new Set()).add(this.target!);
+    this.attempt++;
+    this.target = target;
+    const headers = this.scan.forward;
+    headers[this.hostIndex] = this.route!.preserveHost && this.scan.host !== undefined ? this.scan.host : target.host;
+    const path = target.basePath + this.upstreamPath;
+    service.onStart(target);
+    this.attemptTarget = target;
+    this.attemptStarted = performance.now();
+    if (this.dp.timed && this.attempt === 1) this.upstreamStarted = this.attemptStarted;
     target.dispatcher.dispatch(
       {
         origin: target.origin,
         method: this.req.method!,
-        path: this.query ? `${upstreamPath}?${this.query}` : upstreamPath,
+        path: this.query ? `${path}?${this.query}` : path,
         headers,
-        body: hasBody ? this.req : null,
-        headersTimeout: service.timeouts.response,
+        body: this.body,
+        headersTimeout: this.retryable ? service.retry!.perTryTimeoutMs : service.timeouts.response,
         bodyTimeout: service.timeouts.idle,
       },
       this,
     );
+  }
+
+  /** The attempt in flight has ended (answered, failed or abandoned): balancer bookkeeping. */
+  private endAttempt(): void {
+    const t = this.attemptTarget;
+    if (t === undefined) return;
+    this.attemptTarget = undefined;
+    this.route!.service.onEnd(t, performance.now() - this.attemptStarted);
+  }
+
+  /** May the request be tried again after this failure? Takes a retry from the budget if so. */
+  private mayRetry(status: number | undefined, kind: AttemptFailure | 'protocol' | undefined): boolean {
+    if (!this.retryable || this.clientGone) return false;
+    const retry = this.route!.service.retry!;
+    if (this.attempt >= retry.attempts) return false;
+    const wanted = status !== undefined ? retry.onStatus.has(status) : kind === 'connect-error' ? retry.onConnectError : kind === 'timeout' && retry.onTimeout;
+    if (!wanted) return false;
+    return this.route!.service.state.budget?.tryRetry() ?? true;
+  }
+
+  private scheduleRetry(): void {
+    const retry = this.route!.service.retry!;
+    this.retries++;
+    // Full jitter: a random wait up to the exponential step, so retries of many clients spread out.
+    const cap = Math.min(retry.maxMs, retry.baseMs * 2 ** (this.attempt - 1));
+    this.retryTimer = setTimeout(() => this.attemptUpstream(), Math.random() * cap);
+  }
+
+  /** Passive health for the attempt's target. */
+  private recordHealth(status: number | undefined, kind: AttemptFailure | 'protocol' | undefined, reason: string): void {
+    const service = this.route!.service;
+    const passive = service.state.passive;
+    if (passive) service.state.recordPassive(this.target!.health, countsAsFailure(passive.failOn, status, kind), reason);
+  }
+
+  /** The request's final upstream outcome, for the circuit breaker (once per request). */
+  private breakerOutcome(failed: boolean | undefined): void {
+    const a = this.breakerAdmission;
+    if (a === undefined) return;
+    this.breakerAdmission = undefined;
+    const breaker = this.route!.service.state.breaker!;
+    if (failed === undefined) {
+      if (a === 'probe') breaker.cancelProbe();
+    } else breaker.record(failed, a);
   }
 
   // ---- undici dispatch handler (the upstream call) ----
@@ -169,6 +306,16 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onHeaders(statusCode: number, rawHeaders: Buffer[] | string[], resume: () => void): boolean {
     if (statusCode < 200) return true; // interim responses are not relayed yet
+    this.recordHealth(statusCode, undefined, `status ${statusCode}`);
+    if (statusCode >= 500 && this.mayRetry(statusCode, undefined)) {
+      // Read and drop this answer (the connection stays reusable), then try again.
+      this.discarding = true;
+      this.lastError = undefined;
+      this.lastStatus = statusCode;
+      return true;
+    }
+    const state = this.route!.service.state;
+    if (state.breaker) this.breakerOutcome(countsAsFailure(state.breakerFailOn, statusCode, undefined));
     if (this.dp.timed) this.upstreamMs = performance.now() - this.upstreamStarted;
     this.resumeUpstream = resume;
     const headers = responseHeaders(rawHeaders, this.requestId);
@@ -188,11 +335,18 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onData(chunk: Buffer): boolean {
+    if (this.discarding) return true;
     return this.res.write(chunk);
   }
 
   onComplete(): void {
     this.abortUpstream = undefined;
+    this.endAttempt();
+    if (this.discarding) {
+      this.discarding = false;
+      if (!this.clientGone) this.scheduleRetry();
+      return;
+    }
     if (!this.req.complete) {
       // The upstream answered before the client's body was all here: undici drops the upstream
       // connection and the rest of the body with it, so this client connection is stuck
@@ -205,18 +359,59 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onError(err: Error): void {
     this.abortUpstream = undefined;
+    this.endAttempt();
     if (this.clientGone) return;
     const res = this.res;
+    const kind = failureKind(err);
     if (res.headersSent) {
       // Mid-body failure: the client must not mistake a truncated body for a whole one.
+      this.recordHealth(undefined, kind, errorReason(err));
       this.errorCode = upstreamErrorCode(err);
       res.destroy();
       return;
     }
-    const code = upstreamErrorCode(err);
-    this.dp.log.warn({ requestId: this.requestId, route: this.route?.name, target: this.target?.url, err: { code: (err as NodeJS.ErrnoException).code, message: err.message } }, 'upstream call failed');
+    if (this.discarding) {
+      // The dropped error answer broke off: the retry was decided already.
+      this.discarding = false;
+      return this.scheduleRetry();
+    }
+    this.recordHealth(undefined, kind, errorReason(err));
+    this.dp.log.warn({ requestId: this.requestId, route: this.route?.name, target: this.target?.url, attempt: this.attempt, err: { code: (err as NodeJS.ErrnoException).code, message: err.message } }, 'upstream call failed');
+    this.lastError = err;
+    this.lastStatus = undefined;
+    if (this.mayRetry(undefined, kind)) return this.scheduleRetry();
+    this.upstreamFailed(err);
+  }
+
+  /** No more tries: answer with the last failure. */
+  private upstreamFailed(err: Error | undefined): void {
+    const state = this.route!.service.state;
+    if (err === undefined) {
+      // Every try was a retryable status and the last target is gone: say so plainly.
+      this.breakerOutcome(true);
+      return this.fail('GW_UPSTREAM_UNAVAILABLE', { close: this.req.readableEnded === false });
+    }
+    if (state.breaker) this.breakerOutcome(countsAsFailure(state.breakerFailOn, undefined, failureKind(err)));
     // The client's body may be unread: do not reuse this connection.
-    this.fail(code, { close: this.req.readableEnded === false });
+    this.fail(upstreamErrorCode(err), { close: this.req.readableEnded === false });
+  }
+
+  private circuitOpen(): void {
+    const breaker = this.route!.service.state.breaker!;
+    const fb = this.route!.service.fallback;
+    if (fb) return this.answer({ status: fb.status, headers: fb.headers, body: fb.body });
+    this.fail('GW_CIRCUIT_OPEN', { headers: { 'retry-after': String(Math.max(1, Math.ceil(breaker.retryAfterMs() / 1000))) } });
+  }
+
+  private overloaded(): void {
+    this.breakerOutcome(undefined);
+    this.fail('GW_SERVICE_OVERLOADED', { headers: { 'retry-after': '1' } });
+  }
+
+  private releaseSlot(): void {
+    if (!this.slotHeld) return;
+    this.slotHeld = false;
+    this.route!.service.state.admission?.release();
   }
 
   // ---- endings ----
@@ -229,11 +424,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     sendVerdict(this.res, v, this.requestId);
   }
 
-  private fail(code: ErrorCode, opts?: { allow?: string; close?: boolean }): void {
+  private fail(code: ErrorCode, opts?: { headers?: Record<string, string>; close?: boolean }): void {
     this.closeIfDraining();
     this.errorCode = code;
-    const headers = opts?.allow !== undefined ? { allow: opts.allow } : undefined;
-    sendError(this.res, code, this.requestId, { headers, close: opts?.close });
+    sendError(this.res, code, this.requestId, { headers: opts?.headers, close: opts?.close });
     this.status = this.res.statusCode;
   }
 
@@ -260,6 +454,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.clientGone = true;
       this.abortUpstream?.(new Error('client went away'));
     }
+    if (this.retryTimer !== undefined) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+    }
+    this.cancelQueued?.();
+    this.releaseSlot();
+    if (this.breakerAdmission !== undefined) this.breakerOutcome(undefined);
     const route = this.route;
     if (route && route.log.length) {
       for (const p of route.log) {
@@ -268,6 +469,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     this.dp.completed(this);
   }
+}
+
+function errorReason(err: Error): string {
+  return (err as NodeJS.ErrnoException).code ?? err.message;
 }
 
 function upstreamErrorCode(err: Error): ErrorCode {

@@ -1,0 +1,101 @@
+// Schema of a service's resilience settings: load balancing, health, retries, circuit breaking.
+// Part of the one config schema (schema.ts imports it); kept apart so each stays readable.
+import { z } from 'zod';
+import { Duration, Size } from './units-schema.js';
+
+export const BALANCERS = ['round-robin', 'least-connections', 'random', 'p2c-ewma', 'consistent-hash'] as const;
+
+export const HASH_ON_PATTERN = /^(ip|consumer|path|header:[!#$%&'*+.^_`|~0-9A-Za-z-]+|cookie:[^\s;=,]+|query:[^\s&=#]+)$/;
+
+const StatusCode = z.number().int().min(100).max(599);
+
+export const ActiveHealthCheck = z
+  .strictObject({
+    path: z.string().regex(/^\//, { message: 'a path starts with "/"' }).default('/health'),
+    interval: Duration.default('5s'),
+    timeout: Duration.default('1s'),
+    healthyThreshold: z.number().int().min(1).default(2).meta({ description: 'Consecutive successes that mark an unhealthy target healthy.' }),
+    unhealthyThreshold: z.number().int().min(1).default(3).meta({ description: 'Consecutive failures that mark a healthy target unhealthy.' }),
+    expectStatus: z.array(StatusCode).min(1).optional().meta({ description: 'Statuses counted as healthy; default: any 2xx or 3xx.' }),
+  })
+  .meta({ description: 'Active checks: one prober per target per instance, off the request path.' });
+
+export const PASSIVE_FAILURES = ['connect-error', 'timeout', '5xx'] as const;
+
+export const PassiveHealthCheck = z
+  .strictObject({
+    consecutiveFailures: z.number().int().min(1).default(5),
+    failOn: z.array(z.enum(PASSIVE_FAILURES)).min(1).default(['connect-error', 'timeout', '5xx']),
+    baseEjection: Duration.default('30s').meta({ description: 'First ejection; the n-th consecutive ejection lasts n × baseEjection (capped at maxEjection).' }),
+    maxEjection: Duration.default('5m'),
+    maxEjectionPercent: z.number().min(0).max(100).default(50).meta({ description: 'Never eject more than this share of the targets.' }),
+  })
+  .meta({ description: 'Passive checks (outlier detection) on real traffic.' });
+
+export const HealthCheck = z
+  .strictObject({
+    active: ActiveHealthCheck.optional(),
+    passive: PassiveHealthCheck.optional(),
+    panicThreshold: z
+      .number()
+      .min(0)
+      .max(100)
+      .default(0)
+      .meta({ description: 'When the healthy share of targets falls below this percent, spread over all targets (0 = never; answer 503 when none is healthy).' }),
+  })
+  .meta({ description: 'How target health is judged.' });
+
+export const RETRY_ON = ['connect-error', 'timeout'] as const;
+
+export const Retries = z
+  .strictObject({
+    attempts: z.number().int().min(1).max(10).default(2).meta({ description: 'Total tries including the first.' }),
+    on: z
+      .array(z.union([z.enum(RETRY_ON), StatusCode]))
+      .min(1)
+      .default(['connect-error', 'timeout', 502, 503, 504]),
+    backoff: z
+      .strictObject({ base: Duration.default('25ms'), max: Duration.default('250ms') })
+      .default({ base: '25ms', max: '250ms' })
+      .meta({ description: 'Full-jitter exponential backoff between tries.' }),
+    perTryTimeout: Duration.optional().meta({ description: 'Time to response headers for each try (default: timeouts.response).' }),
+    retryBodyLimit: Size.default('64kb').meta({ description: 'Bodies up to this size (by Content-Length) are kept for replay; larger or chunked ones are never retried once sent.' }),
+    methods: z
+      .array(z.string().regex(/^[A-Za-z]+$/))
+      .default(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'])
+      .meta({ description: 'Methods that may be retried (routes may add more with retryMethods).' }),
+    budget: z
+      .strictObject({
+        ratio: z.number().min(0).max(10).default(0.2),
+        window: Duration.default('10s'),
+        minRetries: z.number().int().min(0).default(3).meta({ description: 'Retries always allowed per window (a floor), so a quiet service can still retry.' }),
+      })
+      .default({ ratio: 0.2, window: '10s', minRetries: 3 })
+      .meta({ description: 'Retries at most max(minRetries, ratio × requests) per window.' }),
+  })
+  .meta({ description: 'Retrying failed upstream calls.' });
+
+export const Fallback = z
+  .strictObject({
+    status: StatusCode.default(503),
+    headers: z.record(z.string(), z.string()).default({}),
+    body: z.string().default(''),
+  })
+  .meta({ description: 'Answered instead of GW_CIRCUIT_OPEN while the breaker is open.' });
+
+export const CircuitBreaker = z
+  .strictObject({
+    window: Duration.default('10s').meta({ description: 'Rolling window for failureRatio.' }),
+    failureRatio: z.number().gt(0).max(1).default(0.5),
+    minRequests: z.number().int().min(1).default(20),
+    consecutiveFailures: z.number().int().min(1).optional(),
+    failOn: z.array(z.enum(PASSIVE_FAILURES)).min(1).default(['connect-error', 'timeout', '5xx']),
+    openDuration: Duration.default('30s').meta({ description: 'Doubles on each consecutive trip, up to maxOpenDuration.' }),
+    maxOpenDuration: Duration.default('5m'),
+    halfOpenRequests: z.number().int().min(1).default(1),
+    fallback: Fallback.optional(),
+    maxConcurrent: z.number().int().min(1).optional().meta({ description: 'Requests in flight to the service at most; more wait in the queue.' }),
+    maxQueue: z.number().int().min(0).default(0),
+    queueTimeout: Duration.default('1s'),
+  })
+  .meta({ description: 'Stops calling a failing service, and bounds how much it is asked at once.' });

@@ -1,0 +1,265 @@
+// The state of one service that outlives config versions: target health (active checkers and
+// passive ejections), the circuit breaker, the retry budget and the admission queue. Each config
+// version's ServiceRuntime reads it and is told when target availability changes.
+import { Agent } from 'undici';
+import type { ServiceConfig } from '../config/schema.js';
+import { parseDuration } from '../config/units.js';
+import type { Logger } from '../observability/logger.js';
+import { ActiveChecker, type ActiveCheckSettings, type ProbeResult } from './active-checker.js';
+import { AdmissionControl, type AdmissionSettings } from './admission.js';
+import { CircuitBreaker, type BreakerSettings } from './circuit-breaker.js';
+import type { Clock } from './clock.js';
+import { RetryBudget, type BudgetSettings } from './retry-budget.js';
+import { TargetHealth } from './target-health.js';
+
+interface PassiveSettings {
+  consecutiveFailures: number;
+  failOn: ReadonlySet<string>;
+  baseEjectionMs: number;
+  maxEjectionMs: number;
+  maxEjectionPercent: number;
+}
+
+interface ActiveSettings extends ActiveCheckSettings { healthyThreshold: number; unhealthyThreshold: number }
+
+/** Where a target can be probed (a resolved address may differ from the configured URL). */
+export interface ProbeTarget { key: string; url: string; origin: string; host: string }
+
+/** Probes share one small agent, apart from the request pools. */
+let probeAgent: Agent | undefined;
+function probeDispatcher(): Agent {
+  return (probeAgent ??= new Agent({ connections: 2, pipelining: 0, keepAliveTimeout: 1000 }));
+}
+
+export class ServiceState {
+  readonly targets = new Map<string, TargetHealth>();
+  breaker: CircuitBreaker | undefined;
+  budget: RetryBudget | undefined;
+  admission: AdmissionControl | undefined;
+  passive: PassiveSettings | undefined;
+  active: ActiveSettings | undefined;
+  breakerFailOn: ReadonlySet<string> = new Set();
+  private readonly checkers = new Map<string, ActiveChecker>();
+  private readonly listeners = new Set<() => void>();
+  private notifyQueued = false;
+
+  constructor(
+    readonly name: string,
+    readonly clock: Clock,
+    private readonly log: Logger | undefined,
+    /** false for tools that compile without serving (validate, explain): no probes, no timers. */
+    private readonly live: boolean,
+  ) {}
+
+  /** Applies a config version's settings; `probes` are the targets to check actively. */
+  configure(cfg: ServiceConfig, probes: readonly ProbeTarget[]): void {
+    const hc = cfg.healthCheck;
+    this.passive = hc?.passive && {
+      consecutiveFailures: hc.passive.consecutiveFailures,
+      failOn: new Set(hc.passive.failOn),
+      baseEjectionMs: parseDuration(hc.passive.baseEjection),
+      maxEjectionMs: parseDuration(hc.passive.maxEjection),
+      maxEjectionPercent: hc.passive.maxEjectionPercent,
+    };
+    this.active = hc?.active && {
+      path: hc.active.path,
+      intervalMs: parseDuration(hc.active.interval),
+      timeoutMs: parseDuration(hc.active.timeout),
+      expectStatus: hc.active.expectStatus ? new Set(hc.active.expectStatus) : undefined,
+      healthyThreshold: hc.active.healthyThreshold,
+      unhealthyThreshold: hc.active.unhealthyThreshold,
+    };
+    this.configureBreaker(cfg);
+    const r = cfg.retries;
+    if (r) {
+      const s: BudgetSettings = { ratio: r.budget.ratio, windowMs: parseDuration(r.budget.window), minRetries: r.budget.minRetries };
+      if (this.budget) this.budget.reconfigure(s);
+      else this.budget = new RetryBudget(s, this.clock);
+    } else this.budget = undefined;
+    for (const p of probes) this.health(p.key, p.url);
+    this.syncCheckers(probes);
+  }
+
+  private configureBreaker(cfg: ServiceConfig): void {
+    const cb = cfg.circuitBreaker;
+    if (!cb) {
+      this.breaker = undefined;
+      this.admission = undefined;
+      return;
+    }
+    const s: BreakerSettings = {
+      windowMs: parseDuration(cb.window),
+      failureRatio: cb.failureRatio,
+      minRequests: cb.minRequests,
+      consecutiveFailures: cb.consecutiveFailures,
+      openMs: parseDuration(cb.openDuration),
+      maxOpenMs: parseDuration(cb.maxOpenDuration),
+      halfOpenRequests: cb.halfOpenRequests,
+    };
+    this.breakerFailOn = new Set(cb.failOn);
+    if (this.breaker) this.breaker.reconfigure(s);
+    else {
+      this.breaker = new CircuitBreaker(s, this.clock, (t) => {
+        const level = t.to === 'open' ? 'warn' : 'info';
+        this.log?.[level]({ service: this.name, breaker: t.to, from: t.from, reason: t.reason, openMs: t.openMs }, `circuit breaker ${t.to}`);
+      });
+    }
+    if (cb.maxConcurrent !== undefined) {
+      const a: AdmissionSettings = { maxConcurrent: cb.maxConcurrent, maxQueue: cb.maxQueue, queueTimeoutMs: parseDuration(cb.queueTimeout) };
+      if (this.admission) this.admission.settings = a;
+      else this.admission = new AdmissionControl(a, this.clock);
+    } else this.admission = undefined;
+  }
+
+  health(key: string, url: string): TargetHealth {
+    let h = this.targets.get(key);
+    if (!h) {
+      h = new TargetHealth(key, url);
+      this.targets.set(key, h);
+    }
+    return h;
+  }
+
+  private syncCheckers(probes: readonly ProbeTarget[]): void {
+    const want = this.live && this.active ? new Map(probes.map((p) => [p.key, p])) : new Map<string, ProbeTarget>();
+    for (const [key, c] of this.checkers) {
+      if (!want.has(key)) {
+        c.stop();
+        this.checkers.delete(key);
+        const h = this.targets.get(key);
+        if (h && !h.activeHealthy) {
+          h.activeHealthy = true; // no longer checked: only passive health applies
+          this.changed();
+        }
+      }
+    }
+    for (const [key, p] of want) {
+      const existing = this.checkers.get(key);
+      if (existing) {
+        existing.settings = this.active!;
+        continue;
+      }
+      const h = this.health(key, p.url);
+      const c = new ActiveChecker(p.origin, p.host, this.active!, probeDispatcher(), this.clock, (r) => this.onProbe(h, r));
+      this.checkers.set(key, c);
+      c.start();
+    }
+  }
+
+  private onProbe(h: TargetHealth, r: ProbeResult): void {
+    const a = this.active;
+    if (!a) return;
+    const now = this.clock.now();
+    if (r.ok) {
+      h.activeFailures = 0;
+      h.activeSuccesses++;
+      if (!h.activeHealthy && h.activeSuccesses >= a.healthyThreshold) {
+        h.activeHealthy = true;
+        this.transition(h, now, 'healthy', `${h.activeSuccesses} active checks passed`);
+      }
+      if (h.ejectedUntil > now) {
+        // An ejected target that passes an active check is back at once.
+        h.ejectedUntil = now;
+        h.lastEjectionEnd = now;
+        h.consecutiveFailures = 0;
+        this.transition(h, now, 'returned', 'active check passed');
+      }
+      return;
+    }
+    h.activeSuccesses = 0;
+    h.activeFailures++;
+    if (h.activeHealthy && h.activeFailures >= a.unhealthyThreshold) {
+      h.activeHealthy = false;
+      this.transition(h, now, 'unhealthy', r.reason);
+    }
+  }
+
+  /** Passive health: the outcome of a real request to `h`. */
+  recordPassive(h: TargetHealth, failed: boolean, reason: string): void {
+    const p = this.passive;
+    if (!p) return;
+    const now = this.clock.now();
+    if (!failed) {
+      h.consecutiveFailures = 0;
+      // A healthy stretch as long as the last ejection forgives the streak.
+      if (h.ejectionStreak > 0 && now - h.lastEjectionEnd >= p.baseEjectionMs * h.ejectionStreak) h.ejectionStreak = 0;
+      return;
+    }
+    if (++h.consecutiveFailures < p.consecutiveFailures || h.ejectedUntil > now) return;
+    const total = this.targets.size;
+    let ejected = 0;
+    for (const t of this.targets.values()) if (t.ejectedUntil > now) ejected++;
+    if (((ejected + 1) / total) * 100 > p.maxEjectionPercent) {
+      if (h.consecutiveFailures === p.consecutiveFailures) {
+        this.log?.warn({ service: this.name, target: h.url, reason }, 'target not ejected: maxEjectionPercent reached');
+      }
+      return;
+    }
+    h.ejectionStreak++;
+    h.totalEjections++;
+    const ms = Math.min(p.baseEjectionMs * h.ejectionStreak, p.maxEjectionMs);
+    h.ejectedUntil = now + ms;
+    h.consecutiveFailures = 0;
+    this.transition(h, now, 'ejected', `${p.consecutiveFailures} consecutive failures, last: ${reason}; for ${ms}ms`);
+    this.clock.setTimer(() => {
+      if (h.ejectedUntil !== now + ms) return; // ended early by an active check
+      h.lastEjectionEnd = this.clock.now();
+      this.transition(h, this.clock.now(), 'returned', 'ejection time elapsed');
+    }, ms);
+  }
+
+  private transition(h: TargetHealth, now: number, change: string, reason: string): void {
+    h.note(now, change, reason);
+    const level = change === 'ejected' || change === 'unhealthy' ? 'warn' : 'info';
+    this.log?.[level]({ service: this.name, target: h.url, change, reason }, `target ${change}`);
+    this.changed();
+  }
+
+  /** Seconds a client should wait before trying again when no target is available. */
+  retryAfterSeconds(): number {
+    const now = this.clock.now();
+    let soonest = Infinity;
+    for (const h of this.targets.values()) {
+      if (h.activeHealthy && h.ejectedUntil > now) soonest = Math.min(soonest, h.ejectedUntil - now);
+    }
+    if (soonest === Infinity) soonest = this.active?.intervalMs ?? 1000;
+    return Math.max(1, Math.ceil(soonest / 1000));
+  }
+
+  subscribe(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private changed(): void {
+    for (const fn of this.listeners) fn();
+  }
+
+  close(): void {
+    for (const c of this.checkers.values()) c.stop();
+    this.checkers.clear();
+    this.listeners.clear();
+  }
+
+  /** For the admin API. */
+  snapshot(): object {
+    const now = this.clock.now();
+    const b = this.breaker;
+    return {
+      service: this.name,
+      targets: [...this.targets.values()].map((h) => ({
+        target: h.url,
+        key: h.key,
+        available: h.available(now),
+        active: this.checkers.has(h.key) ? (h.activeHealthy ? 'healthy' : 'unhealthy') : 'unchecked',
+        ejected: h.ejectedUntil > now,
+        ejectedForMs: Math.max(0, h.ejectedUntil - now),
+        ejections: h.totalEjections,
+        consecutiveFailures: h.consecutiveFailures,
+        events: h.events.map((e) => ({ at: new Date(e.at).toISOString(), change: e.change, reason: e.reason })),
+      })),
+      circuitBreaker: b && { state: b.state, trips: b.totalTrips, retryAfterMs: b.retryAfterMs() },
+      admission: this.admission && { inFlight: this.admission.inFlight, queued: this.admission.queued },
+    };
+  }
+}
