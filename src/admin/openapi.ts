@@ -34,6 +34,13 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/routes': { get: { summary: 'The compiled route table in match order.', responses: { 200: ok('Routes'), 401: error('Token required') } } },
       '/services': { get: { summary: 'Services and their targets.', responses: { 200: ok('Services'), 401: error('Token required') } } },
+      '/services/{name}/health': {
+        get: {
+          summary: 'Target health (active checks, ejections and their reasons), circuit breaker and queue of one service; with workers, one entry per worker.',
+          parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { 200: ok('Health'), 404: error('No such service (ADMIN_NOT_FOUND)'), 401: error('Token required') },
+        },
+      },
       '/openapi.json': { get: { summary: 'This document.', responses: { 200: ok('OpenAPI 3.1') } } },
     },
     components: {

@@ -44,7 +44,7 @@ export class AdminServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0]!.replace(/\/+$/, '') || '/';
-    const endpoint = this.routes[path];
+    const endpoint = this.routes[path] ?? this.paramRoute(path);
     try {
       if (!endpoint) return send(res, 404, errorBody('ADMIN_NOT_FOUND'));
       const open = path === '/health' || path === '/ready' || path === '/openapi.json';
@@ -60,6 +60,24 @@ export class AdminServer {
       this.log.error({ err }, 'admin request failed');
       send(res, 500, errorBody('GW_INTERNAL'));
     }
+  }
+
+  /** Endpoints with a parameter in the path. */
+  private paramRoute(path: string): Partial<Record<string, Handler>> | undefined {
+    const m = /^\/services\/([^/]+)\/health$/.exec(path);
+    if (m) {
+      const name = decodeURIComponent(m[1]!);
+      return { GET: () => this.serviceHealth(name) };
+    }
+    return undefined;
+  }
+
+  private async serviceHealth(name: string): Promise<[number, unknown]> {
+    if (!this.ctl.plan.services.has(name)) throw new AdminError('ADMIN_NOT_FOUND', `No service named "${name}".`);
+    const planes = await this.ctl.inspect({ what: 'health', service: name });
+    if (planes.length === 1) return [200, { configVersion: this.ctl.version, ...(planes[0] as object) }];
+    // With workers each keeps its own passive health and breaker: show every one.
+    return [200, { configVersion: this.ctl.version, service: name, workers: planes }];
   }
 
   private authorized(req: IncomingMessage): boolean {

@@ -12,6 +12,7 @@ import { createAccessLog, type AccessLog } from '../observability/access-log.js'
 import type { Logger } from '../observability/logger.js';
 import { errorBody, type ErrorCode } from '../errors.js';
 import { Exchange, REFUSED } from './exchange.js';
+import type { InspectQuery } from '../runtime/engine.js';
 
 export interface BoundListener { host: string; port: number }
 
@@ -77,6 +78,12 @@ export class DataPlane {
       for (const n of serviceNames) this.upstreams.release(n);
       throw err;
     }
+  }
+
+  /** Runtime state for the admin API (answered in the worker that owns it). */
+  inspect(query: InspectQuery): unknown {
+    if (query.what === 'health') return this.upstreams.get(query.service)?.snapshot();
+    return undefined;
   }
 
   /** Compiles `config` and makes it current. Requests already running keep their plan. */

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { BoundListener } from '../dataplane/dataplane.js';
 import type { Logger } from '../observability/logger.js';
-import type { Engine } from './engine.js';
+import type { Engine, InspectQuery } from './engine.js';
 import type { ToPrimary, ToWorker } from './messages.js';
 
 interface Slot { worker: Worker; version: number; configured: boolean; listening: boolean }
@@ -24,6 +24,8 @@ export class ClusterEngine implements Engine {
   private stopping = false;
   private listeners: BoundListener[] = [];
   private recentDeaths: number[] = [];
+  private readonly pending = new Map<number, (data: unknown) => void>();
+  private nextInspect = 1;
 
   constructor(config: GatehouseConfig, private readonly log: Logger) {
     this.workerCount = workerCount(config.workers);
@@ -55,6 +57,8 @@ export class ClusterEngine implements Engine {
         } else if (m.t === 'applied') {
           slot.version = m.version;
           worker.emit('gatehouse:applied', m.version);
+        } else if (m.t === 'inspected') {
+          this.pending.get(m.id)?.(m.data);
         } else if (m.t === 'failed') {
           this.log.error({ worker: worker.id, message: m.message }, 'worker failed');
           reject(new Error(m.message));
@@ -106,6 +110,20 @@ export class ClusterEngine implements Engine {
         }),
     );
     await Promise.all(acks);
+  }
+
+  /** Asks every listening worker; one that does not answer within 2 s is left out. */
+  async inspect(query: InspectQuery): Promise<unknown[]> {
+    const asks = [...this.slots.values()].filter((s) => s.listening).map(
+      (s) =>
+        new Promise<unknown>((resolve) => {
+          const id = this.nextInspect++;
+          const timer = setTimeout(() => { this.pending.delete(id); resolve(undefined); }, 2000);
+          this.pending.set(id, (data) => { clearTimeout(timer); this.pending.delete(id); resolve(data); });
+          this.send(s.worker, { t: 'inspect', id, query });
+        }),
+    );
+    return (await Promise.all(asks)).filter((d) => d !== undefined);
   }
 
   ready(): boolean {

@@ -12,4 +12,8 @@ export interface Engine {
   /** Graceful stop: drain in-flight requests, then release everything. */
   stop(): Promise<void>;
   readonly workerCount: number;
+  /** Runtime state from every data plane (one entry each): e.g. `health` of a service. */
+  inspect(query: InspectQuery): Promise<unknown[]>;
 }
+
+export type InspectQuery = { what: 'health'; service: string };

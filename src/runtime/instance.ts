@@ -12,7 +12,7 @@ import type { GatehouseConfig } from '../config/schema.js';
 import type { ConfigIssue, ValidationResult } from '../config/validate.js';
 import type { BoundListener } from '../dataplane/dataplane.js';
 import type { Logger } from '../observability/logger.js';
-import type { Engine } from './engine.js';
+import type { Engine, InspectQuery } from './engine.js';
 import { LocalEngine } from './local-engine.js';
 import { ClusterEngine, workerCount } from './cluster-engine.js';
 import type { ErrorCode } from '../errors.js';
@@ -32,6 +32,8 @@ export interface Controller {
   /** Dry run: would this config be accepted? */
   check(result: ValidationResult): ApplyResult;
   apply(result: ValidationResult, source: string): Promise<ApplyResult>;
+  /** Runtime state of the data planes (health, breakers). */
+  inspect(query: InspectQuery): Promise<unknown[]>;
 }
 
 const RESTART_KEYS = ['listen', 'admin', 'workers'] as const;
@@ -58,6 +60,10 @@ export class Instance implements Controller {
     this.listeners = await this.engine.start(this.config, this.version);
     if (this.configPath) this.fileHash = hash(await readFile(this.configPath, 'utf8').catch(() => ''));
     return this.listeners;
+  }
+
+  inspect(query: InspectQuery): Promise<unknown[]> {
+    return this.engine.inspect(query);
   }
 
   ready(): boolean {

@@ -2,7 +2,7 @@
 import { DataPlane, type BoundListener } from '../dataplane/dataplane.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
-import type { Engine } from './engine.js';
+import type { Engine, InspectQuery } from './engine.js';
 
 export class LocalEngine implements Engine {
   readonly workerCount = 1;
@@ -20,6 +20,10 @@ export class LocalEngine implements Engine {
 
   async apply(config: GatehouseConfig): Promise<void> {
     this.dp!.apply(config);
+  }
+
+  async inspect(query: InspectQuery): Promise<unknown[]> {
+    return this.dp ? [this.dp.inspect(query)] : [];
   }
 
   ready(): boolean {

@@ -1,13 +1,16 @@
 // The messages between the cluster primary and its workers.
 import type { GatehouseConfig } from '../config/schema.js';
 import type { BoundListener } from '../dataplane/dataplane.js';
+import type { InspectQuery } from './engine.js';
 
 export type ToWorker =
   | { t: 'config'; config: GatehouseConfig; version: number }
-  | { t: 'shutdown' };
+  | { t: 'shutdown' }
+  | { t: 'inspect'; id: number; query: InspectQuery };
 
 export type ToPrimary =
   | { t: 'up' } // the worker listens for messages now: send it the config
   | { t: 'listening'; version: number; listeners: BoundListener[] }
   | { t: 'applied'; version: number }
-  | { t: 'failed'; message: string };
+  | { t: 'failed'; message: string }
+  | { t: 'inspected'; id: number; data: unknown };

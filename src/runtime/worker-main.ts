@@ -29,6 +29,8 @@ async function handle(m: ToWorker): Promise<void> {
       dp.apply(m.config);
       send({ t: 'applied', version: m.version });
     }
+  } else if (m.t === 'inspect') {
+    send({ t: 'inspected', id: m.id, data: dp?.inspect(m.query) });
   } else if (m.t === 'shutdown') {
     await shutdown();
   }
