@@ -117,3 +117,34 @@ routes: [{ name: r, service: s }]
   const dup = configFromText('workers: 1\nworkers: 2\n');
   assert.ok(!dup.ok);
 });
+
+test('resilience settings: bad balancer, hashOn spelling and misuse, inverted backoff and open durations', () => {
+  const doc = base() as { services: { users: Record<string, unknown> } };
+  Object.assign(doc.services.users, {
+    balancer: 'fastest',
+    retries: { attempts: 3, on: ['sometimes'], backoff: { base: '1s', max: '10ms' } },
+    circuitBreaker: { failureRatio: 2 },
+  });
+  const errs = errorsOf(doc);
+  assert.ok(errs.some((e) => e.startsWith('services.users.balancer:')), errs.join('\n'));
+  assert.ok(errs.some((e) => e.startsWith('services.users.retries.on[0]:')), errs.join('\n'));
+  assert.ok(errs.some((e) => e.startsWith('services.users.circuitBreaker.failureRatio:')), errs.join('\n'));
+
+  const doc2 = base() as { services: { users: Record<string, unknown> } };
+  Object.assign(doc2.services.users, {
+    hashOn: 'header:x-user',
+    retries: { backoff: { base: '1s', max: '10ms' } },
+    circuitBreaker: { openDuration: '10m', maxOpenDuration: '1m' },
+  });
+  assert.deepEqual(errorsOf(doc2), [
+    'services.users.hashOn: hashOn is only used by balancer: consistent-hash (this service uses round-robin)',
+    'services.users.retries.backoff: base is longer than max',
+    'services.users.circuitBreaker.openDuration: openDuration is longer than maxOpenDuration',
+  ]);
+
+  const doc3 = base() as { services: { users: Record<string, unknown> } };
+  Object.assign(doc3.services.users, { balancer: 'consistent-hash', hashOn: 'header' });
+  assert.deepEqual(errorsOf(doc3), ['services.users.hashOn: expected ip, consumer, path, header:<name>, cookie:<name> or query:<name>']);
+  Object.assign(doc3.services.users, { hashOn: 'cookie:session' });
+  assert.ok(validateConfig(doc3).ok);
+});

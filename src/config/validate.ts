@@ -2,6 +2,7 @@
 // Schema checks come from zod; what a schema cannot say (references, duplicates, patterns that
 // must compile) is checked here, so `gatehouse validate` and the admin API agree exactly.
 import { z } from 'zod';
+import { parseDuration } from './units.js';
 import { ConfigSchema, type GatehouseConfig, type RouteConfig, type ServiceConfig } from './schema.js';
 import { parsePathPattern } from '../dataplane/path-pattern.js';
 import { parseHostPattern } from '../dataplane/host-pattern.js';
@@ -119,6 +120,13 @@ function semanticIssues(cfg: Checkable): ConfigIssue[] {
       if (problem) add(`services.${name}.targets[${i}].url`, problem);
     });
     if (svc.targets.every((t) => t.weight === 0)) add(`services.${name}.targets`, 'every target has weight 0');
+    if (svc.hashOn !== undefined && svc.balancer !== 'consistent-hash') {
+      add(`services.${name}.hashOn`, `hashOn is only used by balancer: consistent-hash (this service uses ${svc.balancer})`);
+    }
+    const backoff = svc.retries?.backoff;
+    if (backoff && parseDuration(backoff.base) > parseDuration(backoff.max)) add(`services.${name}.retries.backoff`, 'base is longer than max');
+    const cb = svc.circuitBreaker;
+    if (cb && parseDuration(cb.openDuration) > parseDuration(cb.maxOpenDuration)) add(`services.${name}.circuitBreaker.openDuration`, 'openDuration is longer than maxOpenDuration');
   }
 
   const routeNames = new Map<string, number>();

@@ -307,7 +307,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   onHeaders(statusCode: number, rawHeaders: Buffer[] | string[], resume: () => void): boolean {
     if (statusCode < 200) return true; // interim responses are not relayed yet
     this.recordHealth(statusCode, undefined, `status ${statusCode}`);
-    if (statusCode >= 500 && this.mayRetry(statusCode, undefined)) {
+    if (this.retryable && this.mayRetry(statusCode, undefined)) {
       // Read and drop this answer (the connection stays reusable), then try again.
       this.discarding = true;
       this.lastError = undefined;
