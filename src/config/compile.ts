@@ -46,7 +46,7 @@ let nextVersion = 1;
 /** For tools that compile but never forward (validate, routes, explain): no pools, no probes. */
 export const noConnect: UpstreamHost = {
   connect: () => ({ key: '', dispatcher: undefined as never }),
-  serviceState: (name) => new ServiceState(name, systemClock, undefined, false),
+  serviceState: (name) => new ServiceState(name, systemClock, undefined, 'off'),
 };
 
 export function compilePlan(config: GatehouseConfig, host: UpstreamHost, version = nextVersion++): Plan {

@@ -8,6 +8,7 @@ import { parseDuration } from '../config/units.js';
 import { PoolRegistry } from '../upstream/pool-registry.js';
 import { StateRegistry } from '../upstream/state-registry.js';
 import { systemClock, type Clock } from '../upstream/clock.js';
+import type { ProbeMode } from '../upstream/service-state.js';
 import { createAccessLog, type AccessLog } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';
 import { errorBody, type ErrorCode } from '../errors.js';
@@ -38,8 +39,8 @@ export class DataPlane {
   private accessLog: AccessLog | undefined;
   private accessLogSetting: string;
 
-  constructor(config: GatehouseConfig, readonly log: Logger, clock: Clock = systemClock) {
-    this.upstreams = new StateRegistry(clock, log);
+  constructor(config: GatehouseConfig, readonly log: Logger, opts: { clock?: Clock; probes?: ProbeMode } = {}) {
+    this.upstreams = new StateRegistry(opts.clock ?? systemClock, log, opts.probes ?? 'local');
     this.accessLog = createAccessLog(config.accessLog);
     this.accessLogSetting = JSON.stringify(config.accessLog);
     this.timed = this.accessLog !== undefined;
@@ -84,6 +85,12 @@ export class DataPlane {
   inspect(query: InspectQuery): unknown {
     if (query.what === 'health') return this.upstreams.get(query.service)?.snapshot();
     return undefined;
+  }
+
+  /** Active-check verdicts from the cluster primary. */
+  setActiveHealth(service: string, targets: { key: string; healthy: boolean; reason: string }[]): void {
+    const state = this.upstreams.get(service);
+    if (state) for (const t of targets) state.setActiveVerdict(t.key, t.healthy, t.reason);
   }
 
   /** Compiles `config` and makes it current. Requests already running keep their plan. */

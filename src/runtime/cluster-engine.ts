@@ -9,6 +9,7 @@ import type { BoundListener } from '../dataplane/dataplane.js';
 import type { Logger } from '../observability/logger.js';
 import type { Engine, InspectQuery } from './engine.js';
 import type { ToPrimary, ToWorker } from './messages.js';
+import { ProbeSupervisor } from './probe-supervisor.js';
 
 interface Slot { worker: Worker; version: number; configured: boolean; listening: boolean }
 
@@ -26,8 +27,11 @@ export class ClusterEngine implements Engine {
   private recentDeaths: number[] = [];
   private readonly pending = new Map<number, (data: unknown) => void>();
   private nextInspect = 1;
+  /** Active health checks run here, once for the whole instance. */
+  private readonly probes: ProbeSupervisor;
 
   constructor(config: GatehouseConfig, private readonly log: Logger) {
+    this.probes = new ProbeSupervisor(log, (m) => { for (const s of this.slots.values()) if (s.listening) this.send(s.worker, m); });
     this.workerCount = workerCount(config.workers);
     cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)) });
   }
@@ -35,6 +39,7 @@ export class ClusterEngine implements Engine {
   async start(config: GatehouseConfig, version: number): Promise<BoundListener[]> {
     this.config = config;
     this.version = version;
+    this.probes.apply(config);
     const started = Array.from({ length: this.workerCount }, () => this.spawn());
     await Promise.all(started);
     return this.listeners;
@@ -52,10 +57,12 @@ export class ClusterEngine implements Engine {
         } else if (m.t === 'listening') {
           slot.listening = true;
           slot.version = m.version;
+          for (const v of this.probes.all()) this.send(worker, v);
           this.listeners = m.listeners;
           resolve();
         } else if (m.t === 'applied') {
           slot.version = m.version;
+          for (const v of this.probes.all()) this.send(worker, v);
           worker.emit('gatehouse:applied', m.version);
         } else if (m.t === 'inspected') {
           this.pending.get(m.id)?.(m.data);
@@ -95,6 +102,7 @@ export class ClusterEngine implements Engine {
   async apply(config: GatehouseConfig, version: number): Promise<void> {
     this.config = config;
     this.version = version;
+    this.probes.apply(config);
     const acks = [...this.slots.values()].map(
       (s) =>
         new Promise<void>((resolve) => {
@@ -134,6 +142,7 @@ export class ClusterEngine implements Engine {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    this.probes.close();
     const exits = [...this.slots.values()].map(
       (s) =>
         new Promise<void>((resolve) => {

@@ -6,7 +6,8 @@ import type { InspectQuery } from './engine.js';
 export type ToWorker =
   | { t: 'config'; config: GatehouseConfig; version: number }
   | { t: 'shutdown' }
-  | { t: 'inspect'; id: number; query: InspectQuery };
+  | { t: 'inspect'; id: number; query: InspectQuery }
+  | { t: 'activeHealth'; service: string; targets: { key: string; healthy: boolean; reason: string }[] };
 
 export type ToPrimary =
   | { t: 'up' } // the worker listens for messages now: send it the config

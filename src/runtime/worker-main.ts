@@ -22,13 +22,15 @@ async function handle(m: ToWorker): Promise<void> {
   if (m.t === 'config') {
     if (!dp) {
       log = createLogger(m.config.log.level);
-      dp = new DataPlane(m.config, log);
+      dp = new DataPlane(m.config, log, { probes: 'remote' });
       const listeners = await dp.listen(m.config.listen, { reusePort: true });
       send({ t: 'listening', version: m.version, listeners });
     } else {
       dp.apply(m.config);
       send({ t: 'applied', version: m.version });
     }
+  } else if (m.t === 'activeHealth') {
+    dp?.setActiveHealth(m.service, m.targets);
   } else if (m.t === 'inspect') {
     send({ t: 'inspected', id: m.id, data: dp?.inspect(m.query) });
   } else if (m.t === 'shutdown') {

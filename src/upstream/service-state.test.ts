@@ -15,7 +15,7 @@ function service(extra: object): ServiceConfig {
 
 function setup(passive: object) {
   const clock = new ManualClock();
-  const state = new ServiceState('s', clock, undefined, false);
+  const state = new ServiceState('s', clock, undefined, 'off');
   const cfg = service({ healthCheck: { passive } });
   state.configure(cfg, cfg.targets.map((t) => ({ key: t.url, url: t.url, origin: t.url, host: 'x' })));
   const [a, b, c] = cfg.targets.map((t) => state.targets.get(t.url)!);

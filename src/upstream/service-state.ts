@@ -12,6 +12,8 @@ import type { Clock } from './clock.js';
 import { RetryBudget, type BudgetSettings } from './retry-budget.js';
 import { TargetHealth } from './target-health.js';
 
+export type ProbeMode = 'local' | 'remote' | 'off';
+
 interface PassiveSettings {
   consecutiveFailures: number;
   failOn: ReadonlySet<string>;
@@ -28,7 +30,7 @@ export interface ProbeTarget { key: string; url: string; origin: string; host: s
 /** Probes share one small agent, apart from the request pools. */
 let probeAgent: Agent | undefined;
 function probeDispatcher(): Agent {
-  return (probeAgent ??= new Agent({ connections: 2, pipelining: 0, keepAliveTimeout: 1000 }));
+  return (probeAgent ??= new Agent({ connections: 2, pipelining: 1, keepAliveTimeout: 10_000 }));
 }
 
 export class ServiceState {
@@ -47,8 +49,11 @@ export class ServiceState {
     readonly name: string,
     readonly clock: Clock,
     private readonly log: Logger | undefined,
-    /** false for tools that compile without serving (validate, explain): no probes, no timers. */
-    private readonly live: boolean,
+    /**
+     * Who probes: `local` = this process; `remote` = the cluster primary, which sends verdicts
+     * (`setActiveVerdict`); `off` = nobody (tools that compile without serving).
+     */
+    private readonly probes: ProbeMode,
   ) {}
 
   /** Applies a config version's settings; `probes` are the targets to check actively. */
@@ -121,7 +126,7 @@ export class ServiceState {
   }
 
   private syncCheckers(probes: readonly ProbeTarget[]): void {
-    const want = this.live && this.active ? new Map(probes.map((p) => [p.key, p])) : new Map<string, ProbeTarget>();
+    const want = this.probes === 'local' && this.active ? new Map(probes.map((p) => [p.key, p])) : new Map<string, ProbeTarget>();
     for (const [key, c] of this.checkers) {
       if (!want.has(key)) {
         c.stop();
@@ -172,6 +177,25 @@ export class ServiceState {
       h.activeHealthy = false;
       this.transition(h, now, 'unhealthy', r.reason);
     }
+  }
+
+  /** An active-check verdict reached elsewhere (the cluster primary probes for every worker). */
+  setActiveVerdict(key: string, healthy: boolean, reason: string): void {
+    const h = this.targets.get(key);
+    if (!h || h.activeHealthy === healthy) return;
+    h.activeHealthy = healthy;
+    const now = this.clock.now();
+    if (healthy && h.ejectedUntil > now) {
+      h.ejectedUntil = now;
+      h.lastEjectionEnd = now;
+    }
+    h.note(now, healthy ? 'healthy' : 'unhealthy', reason);
+    this.changed(); // the primary logged it already
+  }
+
+  /** The active verdicts, for a worker that starts after they were reached. */
+  activeVerdicts(): { key: string; healthy: boolean; reason: string }[] {
+    return [...this.targets.values()].map((h) => ({ key: h.key, healthy: h.activeHealthy, reason: h.events.at(-1)?.reason ?? '' }));
   }
 
   /** Passive health: the outcome of a real request to `h`. */
@@ -251,7 +275,7 @@ export class ServiceState {
         target: h.url,
         key: h.key,
         available: h.available(now),
-        active: this.checkers.has(h.key) ? (h.activeHealthy ? 'healthy' : 'unhealthy') : 'unchecked',
+        active: this.active ? (h.activeHealthy ? 'healthy' : 'unhealthy') : 'unchecked',
         ejected: h.ejectedUntil > now,
         ejectedForMs: Math.max(0, h.ejectedUntil - now),
         ejections: h.totalEjections,

@@ -6,7 +6,7 @@ import type { ServiceConfig } from '../config/schema.js';
 import { parseDuration, parseSize } from '../config/units.js';
 import type { Balancer, BalancerTarget } from './balancers/balancer.js';
 import { createBalancer } from './balancers/index.js';
-import { ServiceState } from './service-state.js';
+import { ServiceState, type ProbeTarget } from './service-state.js';
 import type { TargetHealth } from './target-health.js';
 import type { RequestContext } from '../policies/types.js';
 
@@ -62,14 +62,12 @@ export class ServiceRuntime {
 
   constructor(readonly name: string, readonly config: ServiceConfig, readonly state: ServiceState, host: UpstreamHost) {
     this.targets = config.targets.map((t) => {
-      const u = new URL(t.url);
-      const { key, dispatcher } = host.connect(u.origin, config);
+      const address = targetAddress(t.url);
+      const { key, dispatcher } = host.connect(address.origin, config);
       return {
         key: t.url,
         url: t.url,
-        origin: u.origin,
-        basePath: u.pathname === '/' ? '' : u.pathname.replace(/\/+$/, ''),
-        host: u.host,
+        ...address,
         weight: t.weight,
         inFlight: 0,
         ewmaMs: 0,
@@ -90,7 +88,7 @@ export class ServiceRuntime {
     this.hashKey = undefined;
     this.panicThreshold = config.healthCheck?.panicThreshold ?? 0;
     this.balancer = createBalancer<TargetRuntime>(config.balancer, {});
-    state.configure(config, this.targets.map((t) => ({ key: t.key, url: t.url, origin: t.origin, host: t.host })));
+    state.configure(config, probeTargets(config));
     this.refresh();
   }
 
@@ -135,6 +133,17 @@ export class ServiceRuntime {
     this.available = eligible.length;
     this.balancer.setTargets(eligible);
   }
+}
+
+/** Where a target URL points: origin, base path and the Host header it expects. */
+export function targetAddress(url: string): { origin: string; basePath: string; host: string } {
+  const u = new URL(url);
+  return { origin: u.origin, basePath: u.pathname === '/' ? '' : u.pathname.replace(/\/+$/, ''), host: u.host };
+}
+
+/** The targets of a service as the active checker sees them. */
+export function probeTargets(cfg: ServiceConfig): ProbeTarget[] {
+  return cfg.targets.map((t) => ({ key: t.url, url: t.url, ...targetAddress(t.url) }));
 }
 
 function compileRetries(config: ServiceConfig, responseMs: number): RetrySettings | undefined {

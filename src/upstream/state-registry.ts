@@ -2,17 +2,17 @@
 // closed (its probes stopped) when the last version using it is retired.
 import type { Logger } from '../observability/logger.js';
 import type { Clock } from './clock.js';
-import { ServiceState } from './service-state.js';
+import { ServiceState, type ProbeMode } from './service-state.js';
 
 export class StateRegistry {
   private readonly states = new Map<string, { state: ServiceState; refs: number }>();
 
-  constructor(private readonly clock: Clock, private readonly log: Logger) {}
+  constructor(private readonly clock: Clock, private readonly log: Logger, private readonly probes: ProbeMode = 'local') {}
 
   acquire(name: string): ServiceState {
     let held = this.states.get(name);
     if (!held) {
-      held = { state: new ServiceState(name, this.clock, this.log, true), refs: 0 };
+      held = { state: new ServiceState(name, this.clock, this.log, this.probes), refs: 0 };
       this.states.set(name, held);
     }
     held.refs++;

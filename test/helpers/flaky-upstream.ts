@@ -11,6 +11,8 @@ export interface FlakyUpstream {
   /** Requests received, health checks excluded. */
   hits: number;
   healthHits: number;
+  /** Remote ports the health probes came from (one per connection). */
+  healthSources: Set<number>;
   mode: Mode;
   /** Status answered in `fail` mode. */
   failStatus: number;
@@ -31,6 +33,7 @@ export async function startFlaky(name: string): Promise<FlakyUpstream> {
     url: '',
     hits: 0,
     healthHits: 0,
+    healthSources: new Set(),
     mode: 'ok',
     failStatus: 503,
     delayMs: 100,
@@ -48,6 +51,7 @@ export async function startFlaky(name: string): Promise<FlakyUpstream> {
   const server = http.createServer((req: IncomingMessage, res: ServerResponse) => {
     if (req.url === '/health') {
       up.healthHits++;
+      up.healthSources.add(req.socket.remotePort!);
       res.writeHead(up.healthStatus, { 'content-length': '0' });
       res.end();
       return;
