@@ -87,3 +87,16 @@ test('consistent-hash: replicas must be a positive integer', () => {
   assert.throws(() => new ConsistentHashBalancer({ replicas: 0 }), /replicas/);
   assert.throws(() => new ConsistentHashBalancer({ replicas: 1.5 }), /replicas/);
 });
+
+test('consistent-hash: a ring updated step by step equals one built at once (every worker agrees)', () => {
+  const ts = makeTargets([1, 2, 3, 1, 1, 4, 2, 1]);
+  const stepwise = new ConsistentHashBalancer<TestTarget>();
+  stepwise.setTargets(ts);
+  stepwise.setTargets(ts.filter((_, i) => i !== 2 && i !== 5)); // two leave: the mean weight changes
+  stepwise.setTargets(ts.filter((_, i) => i !== 5)); // one comes back
+  stepwise.setTargets([...ts.filter((_, i) => i !== 5), ...makeTargets([0, 0, 0, 0, 0, 0, 0, 0, 0, 3])]);
+  const final = [...ts.filter((_, i) => i !== 5), makeTargets([0, 0, 0, 0, 0, 0, 0, 0, 0, 3])[9]!];
+  const fresh = new ConsistentHashBalancer<TestTarget>();
+  fresh.setTargets(final);
+  for (const k of KEYS) assert.equal(stepwise.pick(k)!.key, fresh.pick(k)!.key, k);
+});

@@ -12,7 +12,12 @@ export function hash32(s: string): number {
     h ^= s.charCodeAt(i);
     h = Math.imul(h, FNV_PRIME);
   }
-  // fmix32: full avalanche of the last bytes FNV-1a alone leaves in the low bits.
+  // Full avalanche of the last characters, which FNV-1a alone leaves in the low bits.
+  return mix32(h);
+}
+
+/** murmur3's fmix32 finaliser: every input bit flips each output bit with probability ~½. */
+export function mix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
