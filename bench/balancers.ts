@@ -1,6 +1,7 @@
 // Micro-benchmark of target selection: ns per pick() — and per pick + onStart + onEnd with 32
 // requests in flight, what a proxied request really costs a balancer — for each algorithm with 3,
-// 100 and 1,000 targets, plus the time of setTargets (run when the healthy set changes).
+// 100 and 1,000 targets, plus the time of setTargets: from scratch, and when one target leaves
+// the set (what a health flip costs).
 // Run: npx tsc -p . && node dist/bench/balancers.js   (ROUNDS=7 PICKS=1000000 to change the sizes)
 import { createBalancer, BALANCER_NAMES, type Balancer, type BalancerName } from '../src/upstream/balancers/index.js';
 import type { BalancerTarget } from '../src/upstream/balancers/balancer.js';
@@ -37,14 +38,18 @@ function targets(n: number, weight: (i: number) => number): BalancerTarget[] {
   }));
 }
 
-function make(v: Variant, n: number): { b: Balancer; setMs: number; clock: { t: number } } {
+function make(v: Variant, n: number): { b: Balancer; setMs: number; ejectMs: number; clock: { t: number } } {
   const clock = { t: 0 };
   const b = createBalancer(v.name, { random: seededRandom(1), now: () => clock.t });
   const ts = targets(n, v.weight);
   const t0 = process.hrtime.bigint();
   b.setTargets(ts);
-  const setMs = Number(process.hrtime.bigint() - t0) / 1e6;
-  return { b, setMs, clock };
+  const t1 = process.hrtime.bigint();
+  // A health flip: one target leaves the set. Then the full set again for the measurements.
+  b.setTargets(ts.slice(1));
+  const t2 = process.hrtime.bigint();
+  b.setTargets(ts);
+  return { b, setMs: Number(t1 - t0) / 1e6, ejectMs: Number(t2 - t1) / 1e6, clock };
 }
 
 /** ns per pick() alone. */
@@ -84,22 +89,24 @@ function median(xs: number[]): number {
   return s[s.length >> 1]!;
 }
 
-const rows: string[][] = [['algorithm', 'targets', 'pick ns', 'pick+start+end ns', 'setTargets ms']];
+const rows: string[][] = [['algorithm', 'targets', 'pick ns', 'pick+start+end ns', 'setTargets ms', 'one ejected ms']];
 for (const v of variants) {
   for (const n of SIZES) {
     const picks: number[] = [];
     const cycles: number[] = [];
     const sets: number[] = [];
+    const ejects: number[] = [];
     for (let r = 0; r < ROUNDS + 1; r++) {
-      const { b, setMs, clock } = make(v, n);
+      const { b, setMs, ejectMs, clock } = make(v, n);
       const p = pickOnly(b, v.keyed);
       const c = fullCycle(b, v.keyed, clock);
       if (r === 0) continue; // warm-up round: JIT
       picks.push(p);
       cycles.push(c);
       sets.push(setMs);
+      ejects.push(ejectMs);
     }
-    rows.push([v.label, String(n), median(picks).toFixed(1), median(cycles).toFixed(1), median(sets).toFixed(3)]);
+    rows.push([v.label, String(n), median(picks).toFixed(1), median(cycles).toFixed(1), median(sets).toFixed(3), median(ejects).toFixed(3)]);
   }
 }
 
