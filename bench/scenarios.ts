@@ -12,6 +12,8 @@ export interface Scenario {
   route: string;
   /** The `routes:` section (YAML, two-space indented list items) for a service named `up`. */
   routes(): string;
+  /** The `up` service's body (YAML, 4-space indented keys); default: one target. */
+  service?(upstreamUrl: string): string;
   /** Extra checks through the running gateway; returns a problem or undefined. */
   check?(gatewayUrl: string): Promise<string | undefined>;
 }
@@ -60,6 +62,21 @@ export const SCENARIOS: readonly Scenario[] = [
       return undefined;
     },
   },
+  {
+    name: 'targets1000',
+    description: 'route /* to a service of 1,000 targets (p2c-ewma, passive health checks, retries)',
+    path: LOAD_PATH,
+    route: 'all',
+    routes: () => route('all', ['/*']),
+    // Every target is the same upstream under a different base path: one connection pool, 1,000
+    // targets for the balancer and the health bookkeeping.
+    service: (url) =>
+      `    balancer: p2c-ewma
+    healthCheck: { passive: { consecutiveFailures: 5 } }
+    retries: { attempts: 2 }
+    targets:
+${Array.from({ length: 1000 }, (_, i) => `      - url: ${url}/t${i}\n`).join('')}`,
+  },
 ];
 
 function route(name: string, paths: string[]): string {
@@ -84,8 +101,6 @@ admin:
 shutdown: { drainTimeout: 2s }
 services:
   up:
-    targets:
-      - url: ${upstreamUrl}
-routes:
+${s.service ? s.service(upstreamUrl) : `    targets:\n      - url: ${upstreamUrl}\n`}routes:
 ${s.routes()}`;
 }

@@ -329,3 +329,42 @@ describe('balancing through the gateway', () => {
     assert.equal(c!.hits, 0);
   });
 });
+
+describe('balancers through the gateway', () => {
+  test('consistent-hash on a header: the same key always reaches the same target; keys spread', async () => {
+    const ups = await upstreams('a', 'b', 'c');
+    const gw = await gateway({ balancer: 'consistent-hash', hashOn: 'header:x-user', targets: ups.map((u) => ({ url: u.url })) });
+    const owners = new Map<string, string>();
+    for (let round = 0; round < 3; round++) {
+      for (let u = 0; u < 30; u++) {
+        const res = await request(gw.url + '/x', { headers: { 'x-user': `user-${u}` } });
+        const served = await res.body.text();
+        if (round === 0) owners.set(`user-${u}`, served);
+        else assert.equal(served, owners.get(`user-${u}`), `user-${u} moved`);
+      }
+    }
+    assert.equal(new Set(owners.values()).size, 3, 'keys spread over every target');
+  });
+
+  test('least-connections sends new requests away from a target that holds many', async () => {
+    const [a, b] = await upstreams('a', 'b');
+    a!.mode = 'hang';
+    const gw = await gateway({ balancer: 'least-connections', targets: [{ url: a!.url }, { url: b!.url }] });
+    const held = [get(gw), get(gw)]; // one each, then a keeps its one in flight
+    await waitFor('both dispatched', () => a!.hits + b!.hits === 2, 3000, 10);
+    for (let i = 0; i < 10; i++) assert.equal((await get(gw)).text, 'b');
+    a!.mode = 'ok';
+    a!.releaseHung();
+    await Promise.all(held);
+    assert.equal(a!.hits, 1);
+  });
+
+  test('p2c-ewma moves traffic away from a slow target', async () => {
+    const [a, b] = await upstreams('a', 'b');
+    a!.mode = 'slow';
+    a!.delayMs = 60;
+    const gw = await gateway({ balancer: 'p2c-ewma', targets: [{ url: a!.url }, { url: b!.url }] });
+    for (let i = 0; i < 60; i++) await get(gw);
+    assert.ok(a!.hits < 15, `the slow target got ${a!.hits} of 60`);
+  });
+});

@@ -2,10 +2,18 @@
 // Part of the one config schema (schema.ts imports it); kept apart so each stays readable.
 import { z } from 'zod';
 import { Duration, Size } from './units-schema.js';
+import { validateHashOn } from '../upstream/balancers/hash-key.js';
 
-export const BALANCERS = ['round-robin', 'least-connections', 'random', 'p2c-ewma', 'consistent-hash'] as const;
+export { BALANCER_NAMES as BALANCERS } from '../upstream/balancers/index.js';
 
-export const HASH_ON_PATTERN = /^(ip|consumer|path|header:[!#$%&'*+.^_`|~0-9A-Za-z-]+|cookie:[^\s;=,]+|query:[^\s&=#]+)$/;
+/** `hashOn`: where consistent-hash takes a request's key from. */
+export const HashOn = z
+  .string()
+  .superRefine((s, ctx) => {
+    const problem = validateHashOn(s);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  })
+  .meta({ description: 'consistent-hash key: ip | consumer | path | header:<name> | cookie:<name> | query:<name>.' });
 
 const StatusCode = z.number().int().min(100).max(599);
 

@@ -4,7 +4,7 @@
 // that into the runtime plan.
 import { z } from 'zod';
 import { Duration, Size } from './units-schema.js';
-import { BALANCERS, HASH_ON_PATTERN, HealthCheck, Retries, CircuitBreaker } from './resilience-schema.js';
+import { BALANCERS, HashOn, HealthCheck, Retries, CircuitBreaker } from './resilience-schema.js';
 import { POLICY_DEFINITIONS } from '../policies/index.js';
 
 export { Duration, Size };
@@ -60,11 +60,7 @@ const Service = z
       })
       .default({ maxConnections: 512, keepAliveTimeout: '60s' }),
     balancer: z.enum(BALANCERS).default('round-robin'),
-    hashOn: z
-      .string()
-      .regex(HASH_ON_PATTERN, { message: 'expected ip, consumer, path, header:<name>, cookie:<name> or query:<name>' })
-      .optional()
-      .meta({ description: 'The request key for consistent-hash.' }),
+    hashOn: HashOn.optional(),
     dnsTtl: Duration.default('30s').meta({ description: 'How often target host names are re-resolved (each address becomes a target).' }),
     healthCheck: HealthCheck.optional(),
     retries: Retries.optional(),

@@ -144,7 +144,9 @@ test('resilience settings: bad balancer, hashOn spelling and misuse, inverted ba
 
   const doc3 = base() as { services: { users: Record<string, unknown> } };
   Object.assign(doc3.services.users, { balancer: 'consistent-hash', hashOn: 'header' });
-  assert.deepEqual(errorsOf(doc3), ['services.users.hashOn: expected ip, consumer, path, header:<name>, cookie:<name> or query:<name>']);
+  assert.deepEqual(errorsOf(doc3), ['services.users.hashOn: hashOn "header": "header:" needs a header name made of letters, digits and !#$%&\'*+-.^_`|~']);
+  delete (doc3.services.users as { hashOn?: string }).hashOn;
+  assert.deepEqual(errorsOf(doc3), ['services.users.hashOn: consistent-hash needs hashOn: ip, consumer, path, header:<name>, cookie:<name> or query:<name>']);
   Object.assign(doc3.services.users, { hashOn: 'cookie:session' });
   assert.ok(validateConfig(doc3).ok);
 });

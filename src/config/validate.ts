@@ -120,6 +120,9 @@ function semanticIssues(cfg: Checkable): ConfigIssue[] {
       if (problem) add(`services.${name}.targets[${i}].url`, problem);
     });
     if (svc.targets.every((t) => t.weight === 0)) add(`services.${name}.targets`, 'every target has weight 0');
+    if (svc.hashOn === undefined && svc.balancer === 'consistent-hash') {
+      add(`services.${name}.hashOn`, 'consistent-hash needs hashOn: ip, consumer, path, header:<name>, cookie:<name> or query:<name>');
+    }
     if (svc.hashOn !== undefined && svc.balancer !== 'consistent-hash') {
       add(`services.${name}.hashOn`, `hashOn is only used by balancer: consistent-hash (this service uses ${svc.balancer})`);
     }

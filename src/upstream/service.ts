@@ -5,7 +5,7 @@ import type { Dispatcher } from 'undici';
 import type { ServiceConfig } from '../config/schema.js';
 import { parseDuration, parseSize } from '../config/units.js';
 import type { Balancer, BalancerTarget } from './balancers/balancer.js';
-import { createBalancer } from './balancers/index.js';
+import { compileHashOn, createBalancer, type HashKeyFn } from './balancers/index.js';
 import { ServiceState, type ProbeTarget } from './service-state.js';
 import type { TargetHealth } from './target-health.js';
 import type { RequestContext } from '../policies/types.js';
@@ -84,10 +84,10 @@ export class ServiceRuntime {
     };
     this.retry = compileRetries(config, this.timeouts.response);
     this.fallback = config.circuitBreaker?.fallback;
-    this.hashOn = config.balancer === 'consistent-hash' ? (config.hashOn ?? 'ip') : undefined;
-    this.hashKey = undefined;
+    this.hashOn = config.balancer === 'consistent-hash' ? config.hashOn : undefined;
+    this.hashKey = this.hashOn !== undefined ? hashKeyOf(compileHashOn(this.hashOn)) : undefined;
     this.panicThreshold = config.healthCheck?.panicThreshold ?? 0;
-    this.balancer = createBalancer<TargetRuntime>(config.balancer, {});
+    this.balancer = createBalancer<TargetRuntime>(config.balancer);
     state.configure(config, probeTargets(config));
     this.refresh();
   }
@@ -133,6 +133,10 @@ export class ServiceRuntime {
     this.available = eligible.length;
     this.balancer.setTargets(eligible);
   }
+}
+
+function hashKeyOf(fn: HashKeyFn): (ctx: RequestContext) => string | undefined {
+  return (ctx) => fn({ headers: ctx.req.headers, clientIp: ctx.clientIp, consumerId: ctx.identity?.consumerId, path: ctx.path, query: ctx.query });
 }
 
 /** Where a target URL points: origin, base path and the Host header it expects. */
