@@ -9,6 +9,7 @@ import { PoolRegistry } from '../upstream/pool-registry.js';
 import { StateRegistry } from '../upstream/state-registry.js';
 import { systemClock, type Clock } from '../upstream/clock.js';
 import type { ProbeMode } from '../upstream/service-state.js';
+import type { LookupAll } from '../upstream/dns-resolver.js';
 import { createAccessLog, type AccessLog } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';
 import { errorBody, type ErrorCode } from '../errors.js';
@@ -39,8 +40,8 @@ export class DataPlane {
   private accessLog: AccessLog | undefined;
   private accessLogSetting: string;
 
-  constructor(config: GatehouseConfig, readonly log: Logger, opts: { clock?: Clock; probes?: ProbeMode } = {}) {
-    this.upstreams = new StateRegistry(opts.clock ?? systemClock, log, opts.probes ?? 'local');
+  constructor(config: GatehouseConfig, readonly log: Logger, opts: { clock?: Clock; probes?: ProbeMode; lookup?: LookupAll } = {}) {
+    this.upstreams = new StateRegistry(opts.clock ?? systemClock, log, opts.probes ?? 'local', opts.lookup);
     this.accessLog = createAccessLog(config.accessLog);
     this.accessLogSetting = JSON.stringify(config.accessLog);
     this.timed = this.accessLog !== undefined;
@@ -56,11 +57,12 @@ export class DataPlane {
     const serviceNames: string[] = [];
     try {
       const plan = compilePlan(config, {
-        connect: (origin, svc) => {
+        connect: (origin, svc, servername) => {
           const { key, pool } = this.pools.acquire(origin, {
             connectTimeout: parseDuration(svc.timeouts.connect),
             maxConnections: svc.pool.maxConnections,
             keepAliveTimeout: parseDuration(svc.pool.keepAliveTimeout),
+            servername,
           });
           poolKeys.push(key);
           return { key, dispatcher: pool };

@@ -3,7 +3,6 @@
 import type { GatehouseConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { systemClock } from '../upstream/clock.js';
-import { probeTargets } from '../upstream/service.js';
 import { StateRegistry } from '../upstream/state-registry.js';
 import type { ToWorker } from './messages.js';
 
@@ -23,7 +22,7 @@ export class ProbeSupervisor {
         this.watched.set(name, state.subscribe(() => this.broadcast(this.verdicts(name)!)));
       }
       // Only active checking runs here: passive health needs traffic, which only workers see.
-      this.registry.get(name)!.configure({ ...svc, circuitBreaker: undefined, retries: undefined, healthCheck: { ...svc.healthCheck, passive: undefined } }, probeTargets(svc));
+      this.registry.get(name)!.configure({ ...svc, circuitBreaker: undefined, retries: undefined, healthCheck: { ...svc.healthCheck, passive: undefined } });
     }
     for (const [name, unsubscribe] of this.watched) {
       if (config.services[name]?.healthCheck?.active) continue;

@@ -7,6 +7,8 @@ export interface PoolSettings {
   connectTimeout: number;
   maxConnections: number;
   keepAliveTimeout: number;
+  /** TLS server name, when the origin is an address standing for an https:// host name. */
+  servername?: string;
 }
 
 interface Held { pool: Pool; refs: number }
@@ -15,13 +17,13 @@ export class PoolRegistry {
   private readonly pools = new Map<string, Held>();
 
   acquire(origin: string, s: PoolSettings): { key: string; pool: Pool } {
-    const key = `${origin}|${s.connectTimeout}|${s.maxConnections}|${s.keepAliveTimeout}`;
+    const key = `${origin}|${s.connectTimeout}|${s.maxConnections}|${s.keepAliveTimeout}|${s.servername ?? ''}`;
     let held = this.pools.get(key);
     if (!held) {
       const pool = new Pool(origin, {
         connections: s.maxConnections,
         pipelining: 1,
-        connect: { timeout: s.connectTimeout },
+        connect: s.servername ? { timeout: s.connectTimeout, servername: s.servername } : { timeout: s.connectTimeout },
         keepAliveTimeout: s.keepAliveTimeout,
         keepAliveMaxTimeout: Math.max(s.keepAliveTimeout, 600_000),
         // Per-request timeouts are passed with each dispatch; these are only fallbacks.

@@ -17,7 +17,7 @@ function setup(passive: object) {
   const clock = new ManualClock();
   const state = new ServiceState('s', clock, undefined, 'off');
   const cfg = service({ healthCheck: { passive } });
-  state.configure(cfg, cfg.targets.map((t) => ({ key: t.url, url: t.url, origin: t.url, host: 'x' })));
+  state.configure(cfg);
   const [a, b, c] = cfg.targets.map((t) => state.targets.get(t.url)!);
   let changes = 0;
   state.subscribe(() => changes++);

@@ -11,6 +11,8 @@ import { CircuitBreaker, type BreakerSettings } from './circuit-breaker.js';
 import type { Clock } from './clock.js';
 import { RetryBudget, type BudgetSettings } from './retry-budget.js';
 import { TargetHealth } from './target-health.js';
+import { DnsResolver, type LookupAll } from './dns-resolver.js';
+import { expandMembers, hostnamesOf, type Member } from './members.js';
 
 export type ProbeMode = 'local' | 'remote' | 'off';
 
@@ -24,8 +26,6 @@ interface PassiveSettings {
 
 interface ActiveSettings extends ActiveCheckSettings { healthyThreshold: number; unhealthyThreshold: number }
 
-/** Where a target can be probed (a resolved address may differ from the configured URL). */
-export interface ProbeTarget { key: string; url: string; origin: string; host: string }
 
 /** Probes share one small agent, apart from the request pools. */
 let probeAgent: Agent | undefined;
@@ -35,6 +35,10 @@ function probeDispatcher(): Agent {
 
 export class ServiceState {
   readonly targets = new Map<string, TargetHealth>();
+  /** The current targets, DNS names expanded to their addresses. */
+  members: Member[] = [];
+  private config: ServiceConfig | undefined;
+  private readonly resolvers = new Map<string, { resolver: DnsResolver; intervalMs: number }>();
   breaker: CircuitBreaker | undefined;
   budget: RetryBudget | undefined;
   admission: AdmissionControl | undefined;
@@ -54,10 +58,12 @@ export class ServiceState {
      * (`setActiveVerdict`); `off` = nobody (tools that compile without serving).
      */
     private readonly probes: ProbeMode,
+    /** DNS lookup for target names (tests inject one). */
+    private readonly lookup?: LookupAll,
   ) {}
 
-  /** Applies a config version's settings; `probes` are the targets to check actively. */
-  configure(cfg: ServiceConfig, probes: readonly ProbeTarget[]): void {
+  /** Applies a config version's settings. */
+  configure(cfg: ServiceConfig): void {
     const hc = cfg.healthCheck;
     this.passive = hc?.passive && {
       consecutiveFailures: hc.passive.consecutiveFailures,
@@ -81,8 +87,46 @@ export class ServiceState {
       if (this.budget) this.budget.reconfigure(s);
       else this.budget = new RetryBudget(s, this.clock);
     } else this.budget = undefined;
-    for (const p of probes) this.health(p.key, p.url);
-    this.syncCheckers(probes);
+    this.config = cfg;
+    this.syncResolvers(cfg);
+    this.updateMembers();
+  }
+
+  /** Keeps one resolver per host name of the current targets (none for tools that only compile). */
+  private syncResolvers(cfg: ServiceConfig): void {
+    const intervalMs = parseDuration(cfg.dnsTtl);
+    const want = this.probes === 'off' ? [] : hostnamesOf(cfg);
+    for (const [name, r] of this.resolvers) {
+      if (want.includes(name) && r.intervalMs === intervalMs) continue;
+      r.resolver.stop();
+      this.resolvers.delete(name);
+    }
+    for (const hostname of want) {
+      if (this.resolvers.has(hostname)) continue;
+      const resolver = new DnsResolver({
+        hostname,
+        intervalMs,
+        lookup: this.lookup,
+        onChange: (addresses) => {
+          this.log?.info({ service: this.name, hostname, addresses }, 'target addresses changed');
+          this.updateMembers();
+          this.changed();
+        },
+        onError: (err) => this.log?.warn({ service: this.name, hostname, err: (err as Error).message }, 'target name did not resolve; keeping the last addresses'),
+      });
+      this.resolvers.set(hostname, { resolver, intervalMs });
+      void resolver.start();
+    }
+  }
+
+  private updateMembers(): void {
+    if (!this.config) return;
+    this.members = expandMembers(this.config, (h) => this.resolvers.get(h)?.resolver.addresses ?? []);
+    const keys = new Set(this.members.map((m) => m.key));
+    // Forget targets that are gone (a version still using one holds its own reference).
+    for (const key of this.targets.keys()) if (!keys.has(key)) this.targets.delete(key);
+    for (const m of this.members) this.health(m.key, m.url);
+    this.syncCheckers(this.members);
   }
 
   private configureBreaker(cfg: ServiceConfig): void {
@@ -125,8 +169,8 @@ export class ServiceState {
     return h;
   }
 
-  private syncCheckers(probes: readonly ProbeTarget[]): void {
-    const want = this.probes === 'local' && this.active ? new Map(probes.map((p) => [p.key, p])) : new Map<string, ProbeTarget>();
+  private syncCheckers(members: readonly Member[]): void {
+    const want = this.probes === 'local' && this.active ? new Map(members.map((m) => [m.key, m])) : new Map<string, Member>();
     for (const [key, c] of this.checkers) {
       if (!want.has(key)) {
         c.stop();
@@ -210,9 +254,9 @@ export class ServiceState {
       return;
     }
     if (++h.consecutiveFailures < p.consecutiveFailures || h.ejectedUntil > now) return;
-    const total = this.targets.size;
+    const total = this.members.length;
     let ejected = 0;
-    for (const t of this.targets.values()) if (t.ejectedUntil > now) ejected++;
+    for (const m of this.members) if (this.targets.get(m.key)!.ejectedUntil > now) ejected++;
     if (((ejected + 1) / total) * 100 > p.maxEjectionPercent) {
       if (h.consecutiveFailures === p.consecutiveFailures) {
         this.log?.warn({ service: this.name, target: h.url, reason }, 'target not ejected: maxEjectionPercent reached');
@@ -260,6 +304,8 @@ export class ServiceState {
   }
 
   close(): void {
+    for (const r of this.resolvers.values()) r.resolver.stop();
+    this.resolvers.clear();
     for (const c of this.checkers.values()) c.stop();
     this.checkers.clear();
     this.listeners.clear();
@@ -271,7 +317,7 @@ export class ServiceState {
     const b = this.breaker;
     return {
       service: this.name,
-      targets: [...this.targets.values()].map((h) => ({
+      targets: this.members.map((m) => this.targets.get(m.key)!).map((h) => ({
         target: h.url,
         key: h.key,
         available: h.available(now),

@@ -6,7 +6,8 @@ import type { ServiceConfig } from '../config/schema.js';
 import { parseDuration, parseSize } from '../config/units.js';
 import type { Balancer, BalancerTarget } from './balancers/balancer.js';
 import { compileHashOn, createBalancer, type HashKeyFn } from './balancers/index.js';
-import { ServiceState, type ProbeTarget } from './service-state.js';
+import type { ServiceState } from './service-state.js';
+import type { Member } from './members.js';
 import type { TargetHealth } from './target-health.js';
 import type { RequestContext } from '../policies/types.js';
 
@@ -42,41 +43,31 @@ export interface FallbackResponse { status: number; headers: Record<string, stri
 
 /** What a config version needs from the process that serves it. */
 export interface UpstreamHost {
-  connect(origin: string, svc: ServiceConfig): { key: string; dispatcher: Dispatcher };
+  connect(origin: string, svc: ServiceConfig, servername?: string): { key: string; dispatcher: Dispatcher };
   /** The long-lived state of a service (created on first use). */
   serviceState(name: string): ServiceState;
 }
 
 export class ServiceRuntime {
-  readonly targets: TargetRuntime[];
+  /** The current targets: one per member (a DNS name expands to one per address). */
+  targets: TargetRuntime[] = [];
   readonly timeouts: ServiceTimeouts;
   readonly retry: RetrySettings | undefined;
   readonly fallback: FallbackResponse | undefined;
   readonly hashOn: string | undefined;
+  /** The request's key for consistent-hash; undefined for other balancers. */
+  readonly hashKey: ((ctx: RequestContext) => string | undefined) | undefined;
   /** True while the service is spreading over every target because too few are healthy. */
   panic = false;
   private readonly balancer: Balancer<TargetRuntime>;
   private readonly panicThreshold: number;
+  private readonly weights: Map<string, number>;
+  private byKey = new Map<string, TargetRuntime>();
+  private members: readonly Member[] | undefined;
   private available = 0;
   private unsubscribe: () => void = () => {};
 
-  constructor(readonly name: string, readonly config: ServiceConfig, readonly state: ServiceState, host: UpstreamHost) {
-    this.targets = config.targets.map((t) => {
-      const address = targetAddress(t.url);
-      const { key, dispatcher } = host.connect(address.origin, config);
-      return {
-        key: t.url,
-        url: t.url,
-        ...address,
-        weight: t.weight,
-        inFlight: 0,
-        ewmaMs: 0,
-        ewmaAt: 0,
-        dispatcher,
-        poolKey: key,
-        health: state.health(t.url, t.url),
-      };
-    });
+  constructor(readonly name: string, readonly config: ServiceConfig, readonly state: ServiceState, private readonly host: UpstreamHost) {
     this.timeouts = {
       connect: parseDuration(config.timeouts.connect),
       response: parseDuration(config.timeouts.response),
@@ -87,13 +78,11 @@ export class ServiceRuntime {
     this.hashOn = config.balancer === 'consistent-hash' ? config.hashOn : undefined;
     this.hashKey = this.hashOn !== undefined ? hashKeyOf(compileHashOn(this.hashOn)) : undefined;
     this.panicThreshold = config.healthCheck?.panicThreshold ?? 0;
+    this.weights = new Map(config.targets.map((t) => [t.url, t.weight]));
     this.balancer = createBalancer<TargetRuntime>(config.balancer);
-    state.configure(config, probeTargets(config));
+    state.configure(config);
     this.refresh();
   }
-
-  /** The request's key for consistent-hash; undefined for other balancers. */
-  readonly hashKey: ((ctx: RequestContext) => string | undefined) | undefined;
 
   onStart(t: TargetRuntime): void {
     this.balancer.onStart(t);
@@ -103,7 +92,7 @@ export class ServiceRuntime {
     this.balancer.onEnd(t, latencyMs);
   }
 
-  /** Starts following health changes (only for versions that serve traffic). */
+  /** Starts following health and DNS changes (only for versions that serve traffic). */
   follow(): void {
     this.unsubscribe = this.state.subscribe(() => this.refresh());
     this.refresh();
@@ -122,8 +111,9 @@ export class ServiceRuntime {
     return this.balancer.pick(hashKey, avoid);
   }
 
-  /** Recomputes which targets may receive traffic. Runs on health changes, never per request. */
+  /** Recomputes which targets may receive traffic. Runs on health and DNS changes, never per request. */
   refresh(): void {
+    if (this.members !== this.state.members) this.syncTargets(this.state.members);
     const now = this.state.clock.now();
     const weighted = this.targets.filter((t) => t.weight > 0);
     const healthy = weighted.filter((t) => t.health.available(now));
@@ -133,21 +123,28 @@ export class ServiceRuntime {
     this.available = eligible.length;
     this.balancer.setTargets(eligible);
   }
+
+  /** One TargetRuntime per member of this version's targets; existing ones are kept. */
+  private syncTargets(members: readonly Member[]): void {
+    this.members = members;
+    const next = new Map<string, TargetRuntime>();
+    for (const m of members) {
+      const weight = this.weights.get(m.configUrl);
+      if (weight === undefined) continue; // a target of a newer config version
+      let t = this.byKey.get(m.key);
+      if (!t) {
+        const { key, dispatcher } = this.host.connect(m.origin, this.config, m.servername);
+        t = { key: m.key, url: m.url, origin: m.origin, basePath: m.basePath, host: m.host, weight, inFlight: 0, ewmaMs: 0, ewmaAt: 0, dispatcher, poolKey: key, health: this.state.health(m.key, m.url) };
+      }
+      next.set(m.key, t);
+    }
+    this.byKey = next;
+    this.targets = [...next.values()];
+  }
 }
 
 function hashKeyOf(fn: HashKeyFn): (ctx: RequestContext) => string | undefined {
   return (ctx) => fn({ headers: ctx.req.headers, clientIp: ctx.clientIp, consumerId: ctx.identity?.consumerId, path: ctx.path, query: ctx.query });
-}
-
-/** Where a target URL points: origin, base path and the Host header it expects. */
-export function targetAddress(url: string): { origin: string; basePath: string; host: string } {
-  const u = new URL(url);
-  return { origin: u.origin, basePath: u.pathname === '/' ? '' : u.pathname.replace(/\/+$/, ''), host: u.host };
-}
-
-/** The targets of a service as the active checker sees them. */
-export function probeTargets(cfg: ServiceConfig): ProbeTarget[] {
-  return cfg.targets.map((t) => ({ key: t.url, url: t.url, ...targetAddress(t.url) }));
 }
 
 function compileRetries(config: ServiceConfig, responseMs: number): RetrySettings | undefined {

@@ -3,16 +3,22 @@
 import type { Logger } from '../observability/logger.js';
 import type { Clock } from './clock.js';
 import { ServiceState, type ProbeMode } from './service-state.js';
+import type { LookupAll } from './dns-resolver.js';
 
 export class StateRegistry {
   private readonly states = new Map<string, { state: ServiceState; refs: number }>();
 
-  constructor(private readonly clock: Clock, private readonly log: Logger, private readonly probes: ProbeMode = 'local') {}
+  constructor(
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly probes: ProbeMode = 'local',
+    private readonly lookup?: LookupAll,
+  ) {}
 
   acquire(name: string): ServiceState {
     let held = this.states.get(name);
     if (!held) {
-      held = { state: new ServiceState(name, this.clock, this.log, this.probes), refs: 0 };
+      held = { state: new ServiceState(name, this.clock, this.log, this.probes, this.lookup), refs: 0 };
       this.states.set(name, held);
     }
     held.refs++;
