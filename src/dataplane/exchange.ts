@@ -476,23 +476,8 @@ function errorReason(err: Error): string {
 }
 
 function upstreamErrorCode(err: Error): ErrorCode {
-  const code = (err as NodeJS.ErrnoException).code;
-  switch (code) {
-    case 'UND_ERR_CONNECT_TIMEOUT':
-    case 'UND_ERR_HEADERS_TIMEOUT':
-    case 'UND_ERR_BODY_TIMEOUT':
-    case 'ETIMEDOUT':
-      return 'GW_UPSTREAM_TIMEOUT';
-    case 'HPE_INVALID_CONSTANT':
-    case 'UND_ERR_INFO':
-    case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
-    case 'UND_ERR_RES_EXCEEDED_MAX_SIZE':
-    case 'UND_ERR_HEADERS_OVERFLOW':
-      return 'GW_UPSTREAM_ERROR';
-    default:
-      if (code?.startsWith('HPE_') || err.name === 'HTTPParserError') return 'GW_UPSTREAM_ERROR';
-      return 'GW_UPSTREAM_UNAVAILABLE';
-  }
+  const kind = failureKind(err);
+  return kind === 'timeout' ? 'GW_UPSTREAM_TIMEOUT' : kind === 'protocol' ? 'GW_UPSTREAM_ERROR' : 'GW_UPSTREAM_UNAVAILABLE';
 }
 
 /**

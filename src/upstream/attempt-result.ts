@@ -23,6 +23,8 @@ export function failureKind(err: Error): AttemptFailure | 'protocol' | undefined
       return 'connect-error';
     case 'UND_ERR_ABORTED':
       return undefined;
+    case 'UND_ERR_HEADERS_OVERFLOW':
+      return 'protocol';
     default:
       if (code?.startsWith('HPE_') || err.name === 'HTTPParserError' || code?.startsWith('UND_ERR_RES') || code === 'UND_ERR_INFO') return 'protocol';
       return 'connect-error';
