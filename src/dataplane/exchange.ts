@@ -18,6 +18,8 @@ import { normalizeHost } from './host-pattern.js';
 import { addForwardingHeaders, resolveClient, responseHeaders, scanHeaders, type ClientInfo, type ScannedHeaders } from './forwarding.js';
 import { sendError, sendVerdict } from './respond.js';
 import type { DataPlane } from './dataplane.js';
+import { removeHeader } from './header-list.js';
+import { BodyLimit } from '../edge/body-limit.js';
 
 const VALID_REQUEST_ID = /^[A-Za-z0-9._:@+/=-]{1,200}$/;
 /** Set on a socket whose request the gateway refused as malformed: nothing after it is served. */
@@ -42,6 +44,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private abortUpstream: ((err: Error) => void) | undefined;
   private resumeUpstream: (() => void) | undefined;
   private clientGone = false;
+  /** A CORS preflight routed by its requested method: `Allow` of the 405 it gets if no policy answers. */
+  private preflightAllow: string | undefined;
   private done = false;
 
   constructor(
@@ -65,7 +69,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (scan.hostCount === 0 && req.httpVersionMajor === 1 && req.httpVersionMinor >= 1) {
       return this.refuse('GW_BAD_REQUEST', 'Missing Host header.');
     }
+    const limits = this.dp.limits;
+    // Node keeps at most maxHeaderCount + 1 fields (server-limits.ts): more means over the limit.
+    if (req.rawHeaders.length > limits.maxHeaderCount * 2) return this.refuse('GW_BAD_REQUEST', 'Too many header fields.', 431);
     let url = req.url ?? '';
+    if (url.length > limits.maxUrlLength) return this.refuse('GW_BAD_REQUEST', 'The request target is too long.', 414);
     if (url.charCodeAt(0) !== 47 /* / */) {
       const origin = absoluteFormOrigin(url, scan.host);
       if (origin === undefined) return this.refuse('GW_BAD_REQUEST', 'The request target is not acceptable.');
@@ -79,9 +87,19 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.path = path;
 
     // Route.
-    const found = plan.router.find(req.method!, normalizeHost(scan.host), path, req, this.query);
+    let found = plan.router.find(req.method!, normalizeHost(scan.host), path, req, this.query);
     if (found === undefined) return this.fail('GW_ROUTE_NOT_FOUND');
-    if ('allow' in found) return this.fail('GW_METHOD_NOT_ALLOWED', { allow: found.allow.join(', ') });
+    if ('allow' in found) {
+      // A CORS preflight asks about another method: route it by that method so the route's cors
+      // policy can answer it. It is never forwarded (see preflightAllow).
+      const asked = req.method === 'OPTIONS' ? req.headers['access-control-request-method'] : undefined;
+      const pre = asked ? plan.router.find(asked, normalizeHost(scan.host), path, req, this.query) : undefined;
+      if (pre === undefined || 'allow' in pre || pre.match.entry.route.access.length === 0) {
+        return this.fail('GW_METHOD_NOT_ALLOWED', { allow: found.allow.join(', ') });
+      }
+      this.preflightAllow = found.allow.join(', ');
+      found = pre;
+    }
     const route = (this.route = found.match.entry.route);
     this.params = found.match.params;
     this.rest = found.match.rest;
@@ -97,6 +115,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       }
       if (v !== undefined) return this.answer(v as Exclude<Verdict, undefined | Promise<Verdict>>);
     }
+    if (this.preflightAllow !== undefined) return this.fail('GW_METHOD_NOT_ALLOWED', { allow: this.preflightAllow });
     this.forward();
   }
 
@@ -107,6 +126,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       for (let i = index + 1; v === undefined && i < access.length; i++) v = await access[i]!.access!(this.context());
       if (this.clientGone) return;
       if (v !== undefined) this.answer(v);
+      else if (this.preflightAllow !== undefined) this.fail('GW_METHOD_NOT_ALLOWED', { allow: this.preflightAllow });
       else this.forward();
     } catch (err) {
       this.dp.log.error({ err, requestId: this.requestId, route: this.route?.name }, 'policy failed');
@@ -144,7 +164,20 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
     const rewritten = route.rewrite ? route.rewrite(this.path, this.params, this.rest) : this.path;
     const upstreamPath = target.basePath + encodePathForUpstream(rewritten);
-    const hasBody = this.scan.transferEncoding !== undefined || (this.scan.contentLength !== undefined && this.scan.contentLength !== '0');
+    const chunked = this.scan.transferEncoding !== undefined;
+    const hasBody = chunked || (this.scan.contentLength !== undefined && this.scan.contentLength !== '0');
+    let body: IncomingMessage | BodyLimit | null = null;
+    if (hasBody) {
+      const idle = this.dp.limits.bodyIdleTimeout;
+      if (idle > 0) {
+        // Armed only while the body streams in: node destroys the socket when it fires.
+        this.req.socket.setTimeout(idle);
+        this.req.once('end', disarmIdleTimeout);
+      }
+      // A Content-Length body was checked against the limit up front (request-size-limit); a
+      // chunked one is counted as it streams.
+      body = chunked && route.maxBodyBytes !== Infinity ? this.req.pipe(new BodyLimit(route.maxBodyBytes)) : this.req;
+    }
     if (this.dp.timed) this.upstreamStarted = performance.now();
     target.dispatcher.dispatch(
       {
@@ -152,7 +185,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
         method: this.req.method!,
         path: this.query ? `${upstreamPath}?${this.query}` : upstreamPath,
         headers,
-        body: hasBody ? this.req : null,
+        body,
         headersTimeout: service.timeouts.response,
         bodyTimeout: service.timeouts.idle,
       },
@@ -172,6 +205,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.dp.timed) this.upstreamMs = performance.now() - this.upstreamStarted;
     this.resumeUpstream = resume;
     const headers = responseHeaders(rawHeaders, this.requestId);
+    const serverHeader = this.dp.limits.serverHeader;
+    if (serverHeader !== undefined) {
+      removeHeader(headers, 'server');
+      headers.push('server', serverHeader);
+    }
     const route = this.route!;
     let status = statusCode;
     if (route.response.length) {
@@ -226,6 +264,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.closeIfDraining();
     this.status = v.status;
     this.errorCode = v.code;
+    this.setServerHeader();
     sendVerdict(this.res, v, this.requestId);
   }
 
@@ -233,6 +272,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.closeIfDraining();
     this.errorCode = code;
     const headers = opts?.allow !== undefined ? { allow: opts.allow } : undefined;
+    this.setServerHeader();
     sendError(this.res, code, this.requestId, { headers, close: opts?.close });
     this.status = this.res.statusCode;
   }
@@ -246,11 +286,18 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   /** Malformed input: answer, close the connection, and serve nothing pipelined behind it. */
-  private refuse(code: ErrorCode, message?: string): void {
+  private refuse(code: ErrorCode, message?: string, status?: number): void {
     (this.req.socket as unknown as Record<symbol, boolean>)[REFUSED] = true;
     this.errorCode = code;
-    sendError(this.res, code, this.requestId, { close: true, message });
+    this.setServerHeader();
+    sendError(this.res, code, this.requestId, { close: true, message, status });
     this.status = this.res.statusCode;
+  }
+
+  /** Gateway answers carry the configured Server header (proxied ones get it in onHeaders). */
+  private setServerHeader(): void {
+    const v = this.dp.limits.serverHeader;
+    if (v !== undefined) this.res.setHeader('server', v);
   }
 
   private finish(): void {
@@ -270,9 +317,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 }
 
+function disarmIdleTimeout(this: IncomingMessage): void {
+  this.socket?.setTimeout(0);
+}
+
 function upstreamErrorCode(err: Error): ErrorCode {
   const code = (err as NodeJS.ErrnoException).code;
   switch (code) {
+    case 'GW_PAYLOAD_TOO_LARGE': // the request body went over a request-size-limit (BodyLimit)
+      return 'GW_PAYLOAD_TOO_LARGE';
     case 'UND_ERR_CONNECT_TIMEOUT':
     case 'UND_ERR_HEADERS_TIMEOUT':
     case 'UND_ERR_BODY_TIMEOUT':

@@ -34,7 +34,7 @@ export interface Controller {
   apply(result: ValidationResult, source: string): Promise<ApplyResult>;
 }
 
-const RESTART_KEYS = ['listen', 'admin', 'workers'] as const;
+const RESTART_KEYS = ['listen', 'admin', 'workers', 'server'] as const;
 
 export class Instance implements Controller {
   config: GatehouseConfig;
