@@ -106,6 +106,13 @@ export class DataPlane {
       // says `connection: close`, so node closes the socket once those are written.
       return;
     }
+    if (res.socket === null) {
+      // Pipelined behind a response still under way: wait for it. What the request before this
+      // one turns out to be (a body over a limit, cut short, refused) is known only once it is
+      // answered, and may mean this request must never be served (REFUSED, checked on re-entry).
+      res.once('socket', () => this.handle(req, res));
+      return;
+    }
     if (this.shedder.overloaded(this.inflight)) return this.shed(res);
     const st = this.state;
     st.active++;

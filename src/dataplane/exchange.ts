@@ -265,6 +265,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.status = v.status;
     this.errorCode = v.code;
     this.setServerHeader();
+    // An answer that closes the connection (e.g. 413 with the body unread) serves nothing pipelined behind it.
+    if (v.headers?.connection === 'close') this.markRefused();
     sendVerdict(this.res, v, this.requestId);
   }
 
@@ -273,6 +275,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.errorCode = code;
     const headers = opts?.allow !== undefined ? { allow: opts.allow } : undefined;
     this.setServerHeader();
+    if (opts?.close) this.markRefused();
     sendError(this.res, code, this.requestId, { headers, close: opts?.close });
     this.status = this.res.statusCode;
   }
@@ -287,11 +290,17 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   /** Malformed input: answer, close the connection, and serve nothing pipelined behind it. */
   private refuse(code: ErrorCode, message?: string, status?: number): void {
-    (this.req.socket as unknown as Record<symbol, boolean>)[REFUSED] = true;
+    this.markRefused();
     this.errorCode = code;
     this.setServerHeader();
     sendError(this.res, code, this.requestId, { close: true, message, status });
     this.status = this.res.statusCode;
+  }
+
+  /** Nothing that arrives on this connection after this request is served. */
+  private markRefused(): void {
+    const socket = this.req.socket as unknown as Record<symbol, boolean> | null;
+    if (socket) socket[REFUSED] = true;
   }
 
   /** Gateway answers carry the configured Server header (proxied ones get it in onHeaders). */
