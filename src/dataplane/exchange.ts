@@ -20,6 +20,7 @@ import { sendError, sendVerdict } from './respond.js';
 import type { DataPlane } from './dataplane.js';
 import { removeHeader } from './header-list.js';
 import { BodyLimit } from '../edge/body-limit.js';
+import { isValidHostHeader } from '../edge/host-syntax.js';
 
 const VALID_REQUEST_ID = /^[A-Za-z0-9._:@+/=-]{1,200}$/;
 /** Set on a socket whose request the gateway refused as malformed: nothing after it is served. */
@@ -69,6 +70,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (scan.hostCount === 0 && req.httpVersionMajor === 1 && req.httpVersionMinor >= 1) {
       return this.refuse('GW_BAD_REQUEST', 'Missing Host header.');
     }
+    if (scan.host !== undefined && !isValidHostHeader(scan.host)) return this.refuse('GW_BAD_REQUEST', 'The Host header is not a valid host.');
     const limits = this.dp.limits;
     // Node keeps at most maxHeaderCount + 1 fields (server-limits.ts): more means over the limit.
     if (req.rawHeaders.length > limits.maxHeaderCount * 2) return this.refuse('GW_BAD_REQUEST', 'Too many header fields.', 431);
