@@ -11,6 +11,7 @@ import type { Logger } from '../observability/logger.js';
 import { errorBody, type ErrorCode } from '../errors.js';
 import { Exchange, REFUSED } from './exchange.js';
 import { sendError } from './respond.js';
+import { findHeader } from './header-list.js';
 import { applyServerLimits, compileServerLimits, serverOptions, type ServerLimits } from '../edge/server-limits.js';
 import { LoadShedder } from '../edge/load-shedder.js';
 import { randomUUID } from 'node:crypto';
@@ -113,18 +114,26 @@ export class DataPlane {
       res.once('socket', () => this.handle(req, res));
       return;
     }
-    if (this.shedder.overloaded(this.inflight)) return this.shed(res);
+    if (this.shedder.overloaded(this.inflight)) return this.shed(req, res);
     const st = this.state;
     st.active++;
     this.inflight++;
     new Exchange(this, st.plan, req, res).run();
   };
 
-  /** Overloaded: answer before any work (no routing, no policies) and close the connection. */
-  private shed(res: ServerResponse): void {
+  /**
+   * Overloaded: answer before any work (no routing, no policies). The connection stays open for a
+   * bodiless request (a reconnect would cost more than the answer); one with a body is closed
+   * rather than read, and nothing pipelined behind it is served.
+   */
+  private shed(req: IncomingMessage, res: ServerResponse): void {
     this.shedder.shed++;
     if (this.limits.serverHeader !== undefined) res.setHeader('server', this.limits.serverHeader);
-    sendError(res, 'GW_OVERLOADED', randomUUID(), { close: true, headers: { 'retry-after': this.shedder.retryAfter } });
+    const raw = req.rawHeaders;
+    const cl = findHeader(raw, 'content-length');
+    const body = findHeader(raw, 'transfer-encoding') !== undefined || (cl !== undefined && cl !== '0');
+    if (body) (req.socket as unknown as Record<symbol, boolean>)[REFUSED] = true;
+    sendError(res, 'GW_OVERLOADED', randomUUID(), { close: body, headers: { 'retry-after': this.shedder.retryAfter } });
   }
 
   /** Called once per exchange when its response is finished or abandoned. */
