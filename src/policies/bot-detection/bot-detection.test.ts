@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { botDetectionPolicy } from './bot-detection.js';
-import { testContext } from '../test-context.js';
+import { testContext } from '../../../test/helpers/policy-context.js';
 
 function make(cfg: Record<string, unknown> = {}) {
   return botDetectionPolicy.create(botDetectionPolicy.schema.parse({ type: 'bot-detection', ...cfg }));

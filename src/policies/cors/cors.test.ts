@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { corsPolicy } from './cors.js';
 import { compileOrigins } from './origin-matcher.js';
-import { testContext } from '../test-context.js';
+import { testContext } from '../../../test/helpers/policy-context.js';
 import type { RespondVerdict } from '../types.js';
 
 function make(cfg: Record<string, unknown>) {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ipRestrictionPolicy } from './ip-restriction.js';
-import { testContext } from '../test-context.js';
+import { testContext } from '../../../test/helpers/policy-context.js';
 
 function make(cfg: Record<string, unknown>) {
   return ipRestrictionPolicy.create(ipRestrictionPolicy.schema.parse({ type: 'ip-restriction', ...cfg }));

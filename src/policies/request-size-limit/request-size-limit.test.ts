@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { requestSizeLimitPolicy } from './request-size-limit.js';
-import { testContext } from '../test-context.js';
+import { testContext } from '../../../test/helpers/policy-context.js';
 
 function make(maxBody: number | string) {
   return requestSizeLimitPolicy.create(requestSizeLimitPolicy.schema.parse({ type: 'request-size-limit', maxBody }));

@@ -1,6 +1,6 @@
 // A RequestContext for policy unit tests: only what a policy reads (method, client IP, raw headers).
 import type { IncomingMessage } from 'node:http';
-import type { RequestContext } from './types.js';
+import type { RequestContext } from '../../src/policies/types.js';
 
 export function testContext(opts: { method?: string; clientIp?: string; headers?: Record<string, string> } = {}): RequestContext {
   const rawHeaders = Object.entries(opts.headers ?? {}).flat();
