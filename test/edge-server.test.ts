@@ -235,6 +235,11 @@ describe('load shedding', () => {
       assert.equal(res.headers['retry-after'], '2');
       assert.equal(((await res.body.json()) as { error: { code: string } }).error.code, 'GW_OVERLOADED');
       assert.equal(slowUp.hits, 2, 'the shed request reached the upstream');
+      // A shed request with a body: closed rather than read; nothing pipelined behind it is served.
+      const wire = await rawRequest(shed.port, `POST /c HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 5\r\n\r\nhelloGET /d HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`);
+      assert.deepEqual(statuses(wire), [503], wire);
+      assert.equal(parseResponses(wire)[0]!.headers.connection, 'close');
+      assert.equal(slowUp.hits, 2);
       const health = await request(`${shed.adminUrl}/health`);
       assert.equal(health.statusCode, 200);
       await health.body.dump();

@@ -254,7 +254,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     const code = upstreamErrorCode(err);
-    this.dp.log.warn({ requestId: this.requestId, route: this.route?.name, target: this.target?.url, err: { code: (err as NodeJS.ErrnoException).code, message: err.message } }, 'upstream call failed');
+    if (code !== 'GW_PAYLOAD_TOO_LARGE') this.dp.log.warn({ requestId: this.requestId, route: this.route?.name, target: this.target?.url, err: { code: (err as NodeJS.ErrnoException).code, message: err.message } }, 'upstream call failed');
     // The client's body may be unread: do not reuse this connection.
     this.fail(code, { close: this.req.readableEnded === false });
   }
