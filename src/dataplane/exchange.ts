@@ -95,7 +95,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       // A CORS preflight asks about another method: route it by that method so the route's cors
       // policy can answer it. It is never forwarded (see preflightAllow).
       const asked = req.method === 'OPTIONS' ? req.headers['access-control-request-method'] : undefined;
-      const pre = asked ? plan.router.find(asked, normalizeHost(scan.host), path, req, this.query) : undefined;
+      const pre = asked ? plan.router.find(asked.toUpperCase(), normalizeHost(scan.host), path, req, this.query) : undefined;
       if (pre === undefined || 'allow' in pre || pre.match.entry.route.access.length === 0) {
         return this.fail('GW_METHOD_NOT_ALLOWED', { allow: found.allow.join(', ') });
       }
