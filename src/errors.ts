@@ -9,6 +9,11 @@ export const ERRORS = {
   GW_BAD_PATH: { status: 400, message: 'The request path is not acceptable.' },
   GW_ROUTE_NOT_FOUND: { status: 404, message: 'No route matches this request.' },
   GW_METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed on this path.' },
+  GW_IP_FORBIDDEN: { status: 403, message: 'Requests from this address are not allowed.' },
+  GW_BOT_FORBIDDEN: { status: 403, message: 'Requests from this client are not allowed.' },
+  GW_CORS_FORBIDDEN: { status: 403, message: 'This cross-origin request is not allowed.' },
+  GW_PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
+  GW_OVERLOADED: { status: 503, message: 'The gateway is overloaded; retry later.' },
   GW_UPSTREAM_UNAVAILABLE: { status: 502, message: 'The upstream service could not be reached.' },
   GW_UPSTREAM_ERROR: { status: 502, message: 'The upstream service sent an invalid response.' },
   GW_UPSTREAM_TIMEOUT: { status: 504, message: 'The upstream service did not answer in time.' },
@@ -23,7 +28,7 @@ export const ERRORS = {
   ADMIN_BAD_BODY: { status: 400, message: 'The request body could not be read as JSON or YAML.' },
   ADMIN_BODY_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
   CONFIG_INVALID: { status: 400, message: 'The configuration is invalid.' },
-  CONFIG_RESTART_REQUIRED: { status: 409, message: 'This change needs a restart: listen, admin and workers cannot change on reload.' },
+  CONFIG_RESTART_REQUIRED: { status: 409, message: 'This change needs a restart: listen, admin, workers and server cannot change on reload.' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

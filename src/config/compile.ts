@@ -29,6 +29,8 @@ export interface CompiledRoute {
   upstreamRequest: Policy[];
   response: Policy[];
   log: Policy[];
+  /** The smallest `maxBodyBytes` of its policies; Infinity when none limits the body. */
+  maxBodyBytes: number;
 }
 
 export interface Plan {
@@ -98,6 +100,7 @@ function compileRoute(r: RouteConfig, index: number, services: Map<string, Servi
     upstreamRequest: inPhase('upstreamRequest'),
     response: inPhase('response'),
     log: inPhase('log'),
+    maxBodyBytes: policies.reduce((min, p) => Math.min(min, p.policy.maxBodyBytes ?? Infinity), Infinity),
   };
 }
 

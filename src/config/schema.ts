@@ -4,6 +4,7 @@
 // that into the runtime plan.
 import { z } from 'zod';
 import { Duration, Size } from './units-schema.js';
+import { parseDuration } from './units.js';
 import { BALANCERS, HashOn, HealthCheck, Retries, CircuitBreaker } from './resilience-schema.js';
 import { POLICY_DEFINITIONS } from '../policies/index.js';
 
@@ -30,6 +31,37 @@ const Admin = z
     token: z.string().optional().meta({ description: 'Optional bearer token for every admin request (empty = none).' }),
   })
   .meta({ description: 'The admin API: its own listener, never on a data-plane port.' });
+
+// Listener hardening (issue 6). Applied when the listeners start, so a change needs a restart.
+const Server = z
+  .strictObject({
+    headersTimeout: Duration.default('10s').meta({ description: 'Longest time for a request head to arrive (slowloris); then 408 and close.' }),
+    requestTimeout: Duration.default('5m').meta({ description: 'Longest time for a whole request (head and body) to arrive; 0 = none.' }),
+    bodyIdleTimeout: Duration.default('30s').meta({ description: 'Longest pause while a request body streams in; then the connection is closed.' }),
+    keepAliveTimeout: Duration.default('5s').meta({ description: 'How long an idle keep-alive connection stays open.' }),
+    maxRequestsPerSocket: z.number().int().min(0).default(1000).meta({ description: 'Requests one connection may carry before it is closed; 0 = no limit.' }),
+    maxHeaderSize: Size.default('16kb').meta({ description: 'Request line plus header bytes; beyond it 431.' }),
+    maxHeaderCount: z.number().int().min(1).max(10000).default(100).meta({ description: 'Header fields per request; beyond it 431.' }),
+    maxUrlLength: z.number().int().min(16).default(8192).meta({ description: 'Request-target length in bytes; beyond it 414.' }),
+    serverHeader: z.union([z.string().regex(/^[\x21-\x7e][\x20-\x7e]*$/, { message: 'printable ASCII only' }), z.literal(false)]).default(false).meta({ description: 'A `Server` header for every response (replacing the upstream\'s); false = none on gateway answers, the upstream\'s passed on.' }),
+  })
+  .refine((s) => s.requestTimeout === 0 || s.requestTimeout === '0ms' || toMs(s.headersTimeout) <= toMs(s.requestTimeout), {
+    message: 'headersTimeout must not be longer than requestTimeout',
+    path: ['headersTimeout'],
+  })
+  .meta({ description: 'Data-plane listener hardening: timeouts and limits for slow or hostile clients. Changing it needs a restart.' });
+const SERVER_DEFAULTS = Server.parse({});
+function toMs(d: number | string): number {
+  try { return parseDuration(d); } catch { return 0; } // a malformed duration is reported by its own check
+}
+
+const LoadShedding = z
+  .strictObject({
+    maxInflight: z.number().int().min(1).optional().meta({ description: 'Shed new requests while this many are in flight (per process).' }),
+    maxEventLoopLag: Duration.optional().meta({ description: 'Shed new requests while the event loop lags more than this.' }),
+    retryAfter: Duration.default('1s').meta({ description: 'The Retry-After sent with 503 GW_OVERLOADED (rounded up to seconds).' }),
+  })
+  .meta({ description: 'Answer 503 GW_OVERLOADED before any work when a threshold is passed. Absent thresholds are off.' });
 
 const AccessLog = z.union([
   z.boolean(),
@@ -119,6 +151,8 @@ export const ConfigSchema = z
       .default({ level: 'info' }),
     listen: z.array(Listener).min(1).default([{ port: 8080, host: '0.0.0.0' }]),
     admin: Admin.default({ enabled: true, port: 9876, host: '127.0.0.1' }),
+    server: Server.default(SERVER_DEFAULTS),
+    loadShedding: LoadShedding.default({ retryAfter: '1s' }),
     trustedProxies: z
       .array(z.string())
       .default([])

@@ -15,6 +15,11 @@ import type { Logger } from '../observability/logger.js';
 import { errorBody, type ErrorCode } from '../errors.js';
 import { Exchange, REFUSED } from './exchange.js';
 import type { InspectQuery } from '../runtime/engine.js';
+import { sendError } from './respond.js';
+import { findHeader } from './header-list.js';
+import { applyServerLimits, compileServerLimits, serverOptions, type ServerLimits } from '../edge/server-limits.js';
+import { LoadShedder } from '../edge/load-shedder.js';
+import { randomUUID } from 'node:crypto';
 
 export interface BoundListener { host: string; port: number }
 
@@ -31,6 +36,9 @@ export class DataPlane {
   draining = false;
   timed: boolean;
   inflight = 0;
+  /** Listener limits (`server:`); fixed for the life of the listeners. */
+  readonly limits: ServerLimits;
+  readonly shedder = new LoadShedder();
   private state!: PlanState;
   private readonly states = new Map<Plan, PlanState>();
   private readonly pools = new PoolRegistry();
@@ -45,7 +53,9 @@ export class DataPlane {
     this.accessLog = createAccessLog(config.accessLog);
     this.accessLogSetting = JSON.stringify(config.accessLog);
     this.timed = this.accessLog !== undefined;
+    this.limits = compileServerLimits(config.server);
     this.state = this.compile(config);
+    this.shedder.configure(config.loadShedding);
   }
 
   get plan(): Plan {
@@ -107,6 +117,7 @@ export class DataPlane {
       this.accessLogSetting = setting;
       this.timed = this.accessLog !== undefined;
     }
+    this.shedder.configure(config.loadShedding);
     prev.retired = true;
     if (prev.active === 0) this.release(prev);
     return next.plan;
@@ -126,11 +137,34 @@ export class DataPlane {
       // says `connection: close`, so node closes the socket once those are written.
       return;
     }
+    if (res.socket === null) {
+      // Pipelined behind a response still under way: wait for it. What the request before this
+      // one turns out to be (a body over a limit, cut short, refused) is known only once it is
+      // answered, and may mean this request must never be served (REFUSED, checked on re-entry).
+      res.once('socket', () => this.handle(req, res));
+      return;
+    }
+    if (this.shedder.overloaded(this.inflight)) return this.shed(req, res);
     const st = this.state;
     st.active++;
     this.inflight++;
     new Exchange(this, st.plan, req, res).run();
   };
+
+  /**
+   * Overloaded: answer before any work (no routing, no policies). The connection stays open for a
+   * bodiless request (a reconnect would cost more than the answer); one with a body is closed
+   * rather than read, and nothing pipelined behind it is served.
+   */
+  private shed(req: IncomingMessage, res: ServerResponse): void {
+    this.shedder.shed++;
+    if (this.limits.serverHeader !== undefined) res.setHeader('server', this.limits.serverHeader);
+    const raw = req.rawHeaders;
+    const cl = findHeader(raw, 'content-length');
+    const body = findHeader(raw, 'transfer-encoding') !== undefined || (cl !== undefined && cl !== '0');
+    if (body) (req.socket as unknown as Record<symbol, boolean>)[REFUSED] = true;
+    sendError(res, 'GW_OVERLOADED', randomUUID(), { close: body, headers: { 'retry-after': this.shedder.retryAfter } });
+  }
 
   /** Called once per exchange when its response is finished or abandoned. */
   completed(ex: Exchange): void {
@@ -161,10 +195,10 @@ export class DataPlane {
   async listen(listeners: GatehouseConfig['listen'], opts: { reusePort?: boolean } = {}): Promise<BoundListener[]> {
     const bound: BoundListener[] = [];
     for (const l of listeners) {
-      // A missing Host is refused by the exchange: node's own check answers a bare 400 and still
-      // serves a request pipelined behind it.
-      const server = http.createServer({ insecureHTTPParser: false, requireHostHeader: false }, this.handle);
-      server.on('clientError', onClientError);
+      const server = http.createServer(serverOptions(this.limits), this.handle);
+      applyServerLimits(server, this.limits);
+      const serverHeader = this.limits.serverHeader;
+      server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => onClientError(err, socket, serverHeader));
       this.servers.push(server);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -187,6 +221,7 @@ export class DataPlane {
    */
   async drain(timeoutMs = this.plan.drainTimeout): Promise<void> {
     this.draining = true;
+    this.shedder.stop();
     const closed = Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
     const sweep = setInterval(() => { for (const s of this.servers) s.closeIdleConnections(); }, 50);
     for (const s of this.servers) s.closeIdleConnections();
@@ -207,6 +242,7 @@ export class DataPlane {
 
   /** Immediate stop (tests, fatal errors). */
   async destroy(): Promise<void> {
+    this.shedder.stop();
     for (const s of this.servers) { s.closeAllConnections(); s.close(); }
     this.upstreams.closeAll();
     await this.pools.destroyAll();
@@ -223,7 +259,7 @@ const CLIENT_ERRORS: Record<string, [number, ErrorCode, string]> = {
 };
 
 /** Node's parser refused the request: answer in our format, then close. Never parse further. */
-function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+function onClientError(err: NodeJS.ErrnoException, socket: Socket, serverHeader: string | undefined): void {
   if (err.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
     return;
@@ -240,7 +276,7 @@ function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
   const body = errorBody(code, undefined, message);
   const reason = http.STATUS_CODES[status] ?? 'Bad Request';
   socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${serverHeader !== undefined ? `server: ${serverHeader}\r\n` : ''}connection: close\r\n\r\n${body}`,
   );
   socket.destroySoon?.();
 }

@@ -8,6 +8,7 @@
 // object here. Bodies stream both ways with backpressure and are never buffered.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { CompiledRoute, Plan } from '../config/compile.js';
 import type { ErrorCode } from '../errors.js';
@@ -20,6 +21,9 @@ import { normalizeHost } from './host-pattern.js';
 import { addForwardingHeaders, resolveClient, responseHeaders, scanHeaders, type ClientInfo, type ScannedHeaders } from './forwarding.js';
 import { sendError, sendVerdict } from './respond.js';
 import type { DataPlane } from './dataplane.js';
+import { removeHeader } from './header-list.js';
+import { BodyLimit } from '../edge/body-limit.js';
+import { isValidHostHeader } from '../edge/host-syntax.js';
 
 const VALID_REQUEST_ID = /^[A-Za-z0-9._:@+/=-]{1,200}$/;
 /** Set on a socket whose request the gateway refused as malformed: nothing after it is served. */
@@ -44,6 +48,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private abortUpstream: ((err: Error) => void) | undefined;
   private resumeUpstream: (() => void) | undefined;
   private clientGone = false;
+  /** A CORS preflight routed by its requested method: `Allow` of the 405 it gets if no policy answers. */
+  private preflightAllow: string | undefined;
   private done = false;
   /** Upstream tries made (1 + retries). */
   attempt = 0;
@@ -56,7 +62,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private retryTimer: NodeJS.Timeout | undefined;
   private lastError: Error | undefined;
   private lastStatus: number | undefined;
-  private body: Buffer | IncomingMessage | null = null;
+  private body: Buffer | Readable | null = null;
   private hostIndex = 0;
   private upstreamPath = '';
   private breakerAdmission: Admission | undefined;
@@ -84,7 +90,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (scan.hostCount === 0 && req.httpVersionMajor === 1 && req.httpVersionMinor >= 1) {
       return this.refuse('GW_BAD_REQUEST', 'Missing Host header.');
     }
+    if (scan.host !== undefined && !isValidHostHeader(scan.host)) return this.refuse('GW_BAD_REQUEST', 'The Host header is not a valid host.');
+    const limits = this.dp.limits;
+    // Node keeps at most maxHeaderCount + 1 fields (server-limits.ts): more means over the limit.
+    if (req.rawHeaders.length > limits.maxHeaderCount * 2) return this.refuse('GW_BAD_REQUEST', 'Too many header fields.', 431);
     let url = req.url ?? '';
+    if (url.length > limits.maxUrlLength) return this.refuse('GW_BAD_REQUEST', 'The request target is too long.', 414);
     if (url.charCodeAt(0) !== 47 /* / */) {
       const origin = absoluteFormOrigin(url, scan.host);
       if (origin === undefined) return this.refuse('GW_BAD_REQUEST', 'The request target is not acceptable.');
@@ -98,9 +109,19 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.path = path;
 
     // Route.
-    const found = plan.router.find(req.method!, normalizeHost(scan.host), path, req, this.query);
+    let found = plan.router.find(req.method!, normalizeHost(scan.host), path, req, this.query);
     if (found === undefined) return this.fail('GW_ROUTE_NOT_FOUND');
-    if ('allow' in found) return this.fail('GW_METHOD_NOT_ALLOWED', { headers: { allow: found.allow.join(', ') } });
+    if ('allow' in found) {
+      // A CORS preflight asks about another method: route it by that method so the route's cors
+      // policy can answer it. It is never forwarded (see preflightAllow).
+      const asked = req.method === 'OPTIONS' ? req.headers['access-control-request-method'] : undefined;
+      const pre = asked ? plan.router.find(asked.toUpperCase(), normalizeHost(scan.host), path, req, this.query) : undefined;
+      if (pre === undefined || 'allow' in pre || pre.match.entry.route.access.length === 0) {
+        return this.fail('GW_METHOD_NOT_ALLOWED', { headers: { allow: found.allow.join(', ') } });
+      }
+      this.preflightAllow = found.allow.join(', ');
+      found = pre;
+    }
     const route = (this.route = found.match.entry.route);
     this.params = found.match.params;
     this.rest = found.match.rest;
@@ -116,6 +137,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       }
       if (v !== undefined) return this.answer(v as Exclude<Verdict, undefined | Promise<Verdict>>);
     }
+    if (this.preflightAllow !== undefined) return this.fail('GW_METHOD_NOT_ALLOWED', { headers: { allow: this.preflightAllow } });
     this.forward();
   }
 
@@ -126,6 +148,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       for (let i = index + 1; v === undefined && i < access.length; i++) v = await access[i]!.access!(this.context());
       if (this.clientGone) return;
       if (v !== undefined) this.answer(v);
+      else if (this.preflightAllow !== undefined) this.fail('GW_METHOD_NOT_ALLOWED', { headers: { allow: this.preflightAllow } });
       else this.forward();
     } catch (err) {
       this.dp.log.error({ err, requestId: this.requestId, route: this.route?.name }, 'policy failed');
@@ -199,6 +222,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const method = this.req.method!;
     this.retryable = retry !== undefined && (retry.methods.has(method) || route.retryMethods.has(method));
     service.state.budget?.recordRequest();
+    if (hasBody) {
+      const idle = this.dp.limits.bodyIdleTimeout;
+      if (idle > 0) {
+        // Armed only while the body streams in: node destroys the socket when it fires.
+        this.req.socket.setTimeout(idle);
+        this.req.once('end', disarmIdleTimeout);
+      }
+    }
     if (!hasBody) {
       this.body = null;
     } else if (this.retryable && scan.transferEncoding === undefined && Number(scan.contentLength) <= retry!.bodyLimit) {
@@ -212,7 +243,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
       });
       return;
     } else {
-      this.body = this.req;
+      // A Content-Length body was checked against the limit up front (request-size-limit); a
+      // chunked one is counted as it streams.
+      const chunked = scan.transferEncoding !== undefined;
+      this.body = chunked && route.maxBodyBytes !== Infinity ? this.req.pipe(new BodyLimit(route.maxBodyBytes)) : this.req;
       this.retryable = false; // a streamed body cannot be sent twice
     }
     this.attemptUpstream();
@@ -319,6 +353,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.dp.timed) this.upstreamMs = performance.now() - this.upstreamStarted;
     this.resumeUpstream = resume;
     const headers = responseHeaders(rawHeaders, this.requestId);
+    const serverHeader = this.dp.limits.serverHeader;
+    if (serverHeader !== undefined) {
+      removeHeader(headers, 'server');
+      headers.push('server', serverHeader);
+    }
     const route = this.route!;
     let status = statusCode;
     if (route.response.length) {
@@ -375,6 +414,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.discarding = false;
       return this.scheduleRetry();
     }
+    if ((err as NodeJS.ErrnoException).code === 'GW_PAYLOAD_TOO_LARGE') return this.upstreamFailed(err); // the client's fault
     this.recordHealth(undefined, kind, errorReason(err));
     this.dp.log.warn({ requestId: this.requestId, route: this.route?.name, target: this.target?.url, attempt: this.attempt, err: { code: (err as NodeJS.ErrnoException).code, message: err.message } }, 'upstream call failed');
     this.lastError = err;
@@ -421,12 +461,17 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.closeIfDraining();
     this.status = v.status;
     this.errorCode = v.code;
+    this.setServerHeader();
+    // An answer that closes the connection (e.g. 413 with the body unread) serves nothing pipelined behind it.
+    if (v.headers?.connection === 'close') this.markRefused();
     sendVerdict(this.res, v, this.requestId);
   }
 
   private fail(code: ErrorCode, opts?: { headers?: Record<string, string>; close?: boolean }): void {
     this.closeIfDraining();
     this.errorCode = code;
+    this.setServerHeader();
+    if (opts?.close) this.markRefused();
     sendError(this.res, code, this.requestId, { headers: opts?.headers, close: opts?.close });
     this.status = this.res.statusCode;
   }
@@ -440,11 +485,24 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   /** Malformed input: answer, close the connection, and serve nothing pipelined behind it. */
-  private refuse(code: ErrorCode, message?: string): void {
-    (this.req.socket as unknown as Record<symbol, boolean>)[REFUSED] = true;
+  private refuse(code: ErrorCode, message?: string, status?: number): void {
+    this.markRefused();
     this.errorCode = code;
-    sendError(this.res, code, this.requestId, { close: true, message });
+    this.setServerHeader();
+    sendError(this.res, code, this.requestId, { close: true, message, status });
     this.status = this.res.statusCode;
+  }
+
+  /** Nothing that arrives on this connection after this request is served. */
+  private markRefused(): void {
+    const socket = this.req.socket as unknown as Record<symbol, boolean> | null;
+    if (socket) socket[REFUSED] = true;
+  }
+
+  /** Gateway answers carry the configured Server header (proxied ones get it in onHeaders). */
+  private setServerHeader(): void {
+    const v = this.dp.limits.serverHeader;
+    if (v !== undefined) this.res.setHeader('server', v);
   }
 
   private finish(): void {
@@ -475,7 +533,13 @@ function errorReason(err: Error): string {
   return (err as NodeJS.ErrnoException).code ?? err.message;
 }
 
+function disarmIdleTimeout(this: IncomingMessage): void {
+  this.socket?.setTimeout(0);
+}
+
 function upstreamErrorCode(err: Error): ErrorCode {
+  // The request body went over a request-size-limit (BodyLimit).
+  if ((err as NodeJS.ErrnoException).code === 'GW_PAYLOAD_TOO_LARGE') return 'GW_PAYLOAD_TOO_LARGE';
   const kind = failureKind(err);
   return kind === 'timeout' ? 'GW_UPSTREAM_TIMEOUT' : kind === 'protocol' ? 'GW_UPSTREAM_ERROR' : 'GW_UPSTREAM_UNAVAILABLE';
 }

@@ -154,7 +154,8 @@ export function addForwardingHeaders(
 }
 
 // Response headers from the upstream that must not be passed on (hop-by-hop), lowercase.
-const RESPONSE_DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'x-request-id']);
+// X-Powered-By is not hop-by-hop, but it only tells an attacker what to aim at.
+const RESPONSE_DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'x-request-id', 'x-powered-by']);
 
 /**
  * Converts undici's raw response headers into a flat list for the client, without hop-by-hop

@@ -150,9 +150,10 @@ export class Router<R extends { matcher: RouteMatcher }> {
         const q = query;
         if (!m.query.every((h) => h.test(q.get(h.name)))) continue;
       }
-      if (m.methods && !m.methods.has(method)) {
+      if (m.methods ? !m.methods.has(method) : method === 'TRACE') {
+        // TRACE echoes the request (cookies, auth headers) back: only a route naming it gets it.
         allow ??= new Set();
-        for (const x of m.methods) allow.add(x);
+        for (const x of m.methods ?? ANY_BUT_TRACE) allow.add(x);
         continue;
       }
       best = e;
@@ -165,6 +166,9 @@ export class Router<R extends { matcher: RouteMatcher }> {
     return { match: { entry: best, params, rest } };
   }
 }
+
+/** The Allow list of a route without `methods` (it takes any method but TRACE). */
+const ANY_BUT_TRACE = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT'];
 
 function hostMatches(p: HostPattern | null, host: string): boolean {
   if (p === null) return true;

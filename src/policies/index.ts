@@ -2,10 +2,18 @@
 import type { PolicyDefinition } from './types.js';
 import { headersPolicy } from './headers/headers.js';
 import { requestTerminationPolicy } from './request-termination/request-termination.js';
+import { corsPolicy } from './cors/cors.js';
+import { ipRestrictionPolicy } from './ip-restriction/ip-restriction.js';
+import { requestSizeLimitPolicy } from './request-size-limit/request-size-limit.js';
+import { botDetectionPolicy } from './bot-detection/bot-detection.js';
 
 export const POLICY_DEFINITIONS: readonly PolicyDefinition[] = [
   headersPolicy as unknown as PolicyDefinition,
   requestTerminationPolicy as unknown as PolicyDefinition,
+  corsPolicy as unknown as PolicyDefinition,
+  ipRestrictionPolicy as unknown as PolicyDefinition,
+  requestSizeLimitPolicy as unknown as PolicyDefinition,
+  botDetectionPolicy as unknown as PolicyDefinition,
 ];
 
 const byType = new Map(POLICY_DEFINITIONS.map((d) => [d.type, d]));

@@ -78,6 +78,11 @@ export interface Policy {
   /** Mutates the response status line and headers before they reach the client. */
   response?(ctx: RequestContext, res: ResponseInfo): void;
   log?(ctx: RequestContext, status: number): void;
+  /**
+   * Largest request body in bytes this policy lets through (request-size-limit). The route keeps
+   * the smallest; a chunked body is counted while it streams and cut off with 413 past it.
+   */
+  readonly maxBodyBytes?: number;
   /** Releases timers or connections when the config that made it is retired. */
   close?(): void;
 }

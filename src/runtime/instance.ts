@@ -36,7 +36,7 @@ export interface Controller {
   inspect(query: InspectQuery): Promise<unknown[]>;
 }
 
-const RESTART_KEYS = ['listen', 'admin', 'workers'] as const;
+const RESTART_KEYS = ['listen', 'admin', 'workers', 'server'] as const;
 
 export class Instance implements Controller {
   config: GatehouseConfig;

@@ -22,6 +22,7 @@ export function failureKind(err: Error): AttemptFailure | 'protocol' | undefined
       // A connection refused, or reset/closed before the response headers: the target did not serve.
       return 'connect-error';
     case 'UND_ERR_ABORTED':
+    case 'GW_PAYLOAD_TOO_LARGE': // the client's body was too large: no fault of the target
       return undefined;
     case 'UND_ERR_HEADERS_OVERFLOW':
       return 'protocol';

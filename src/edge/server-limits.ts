@@ -1,0 +1,62 @@
+// The `server:` block compiled into numbers, and applied to a node http.Server. Node's own
+// timers do the work (headersTimeout, requestTimeout, keepAliveTimeout, maxRequestsPerSocket);
+// what node cannot answer the way we want (header count, URL length, the body idle timeout) is
+// checked by the exchange with these numbers.
+import type http from 'node:http';
+import type { GatehouseConfig } from '../config/schema.js';
+import { parseDuration, parseSize } from '../config/units.js';
+
+export interface ServerLimits {
+  headersTimeout: number;
+  requestTimeout: number;
+  bodyIdleTimeout: number;
+  keepAliveTimeout: number;
+  maxRequestsPerSocket: number;
+  maxHeaderSize: number;
+  maxHeaderCount: number;
+  maxUrlLength: number;
+  /** The Server header value, or undefined for none. */
+  serverHeader: string | undefined;
+}
+
+export function compileServerLimits(server: GatehouseConfig['server']): ServerLimits {
+  return {
+    headersTimeout: parseDuration(server.headersTimeout),
+    requestTimeout: parseDuration(server.requestTimeout),
+    bodyIdleTimeout: parseDuration(server.bodyIdleTimeout),
+    keepAliveTimeout: parseDuration(server.keepAliveTimeout),
+    maxRequestsPerSocket: server.maxRequestsPerSocket,
+    maxHeaderSize: parseSize(server.maxHeaderSize),
+    maxHeaderCount: server.maxHeaderCount,
+    maxUrlLength: server.maxUrlLength,
+    serverHeader: server.serverHeader === false ? undefined : server.serverHeader,
+  };
+}
+
+/** Options for http.createServer. The strict parser always: never insecureHTTPParser. */
+export function serverOptions(l: ServerLimits): http.ServerOptions {
+  // Node checks header/request timeouts on an interval (30 s by default): with short timeouts a
+  // slow-header connection would live up to 30 s longer than configured.
+  const shortest = l.requestTimeout > 0 ? Math.min(l.headersTimeout, l.requestTimeout) : l.headersTimeout;
+  return {
+    insecureHTTPParser: false,
+    // A missing Host is refused by the exchange: node's own check answers a bare 400 and still
+    // serves a request pipelined behind it.
+    requireHostHeader: false,
+    maxHeaderSize: l.maxHeaderSize,
+    headersTimeout: l.headersTimeout,
+    requestTimeout: l.requestTimeout,
+    keepAliveTimeout: l.keepAliveTimeout,
+    connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(shortest / 4))),
+  };
+}
+
+export function applyServerLimits(server: http.Server, l: ServerLimits): void {
+  server.maxRequestsPerSocket = l.maxRequestsPerSocket;
+  // Node silently drops header fields beyond maxHeadersCount; one more than the limit lets the
+  // exchange see that the limit was passed and answer 431 instead.
+  server.maxHeadersCount = l.maxHeaderCount + 1;
+  // Node's socket timeout stays off: it would also cut long upstream waits. The body idle timeout
+  // is armed by the exchange only while a request body streams in.
+  server.timeout = 0;
+}

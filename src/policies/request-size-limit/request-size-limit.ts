@@ -1,0 +1,40 @@
+// `type: request-size-limit` — the largest request body a route accepts. A Content-Length over
+// the limit is refused up front (413, nothing sent upstream); a chunked body is counted as it
+// streams to the upstream (the exchange does that with `maxBodyBytes`, see edge/body-limit.ts)
+// and cut off with 413 once it passes the limit. Nothing is buffered.
+import { z } from 'zod';
+import { definePolicy, type RespondVerdict } from '../types.js';
+import { SIZE_PATTERN, parseSize } from '../../config/units.js';
+import { findHeader } from '../../dataplane/header-list.js';
+
+// Like the config's Size (schema.ts cannot be imported here: it imports every policy).
+const Size = z.union([
+  z.number().int().nonnegative(),
+  z.string().regex(SIZE_PATTERN, { message: 'expected a size such as 512kb or 10mb, or a number of bytes' }),
+]);
+
+const schema = z.strictObject({
+  type: z.literal('request-size-limit'),
+  maxBody: Size.meta({ description: 'Largest request body, e.g. "1mb".' }),
+});
+
+export const requestSizeLimitPolicy = definePolicy({
+  type: 'request-size-limit',
+  description: 'Refuse request bodies over a size (413 GW_PAYLOAD_TOO_LARGE), up front or while they stream.',
+  schema,
+  phases: ['access'],
+  create(config) {
+    const max = parseSize(config.maxBody);
+    // The body is left unread: close the connection rather than read it to reuse it.
+    const refused: RespondVerdict = { status: 413, code: 'GW_PAYLOAD_TOO_LARGE', headers: { connection: 'close' } };
+    return {
+      maxBodyBytes: max,
+      access(ctx) {
+        // Node's parser has already refused malformed, duplicate or listed Content-Length values.
+        const cl = findHeader(ctx.req.rawHeaders, 'content-length');
+        if (cl !== undefined && Number(cl) > max) return refused;
+        return undefined;
+      },
+    };
+  },
+});
