@@ -12,6 +12,8 @@ export const ERRORS = {
   GW_UPSTREAM_UNAVAILABLE: { status: 502, message: 'The upstream service could not be reached.' },
   GW_UPSTREAM_ERROR: { status: 502, message: 'The upstream service sent an invalid response.' },
   GW_UPSTREAM_TIMEOUT: { status: 504, message: 'The upstream service did not answer in time.' },
+  GW_UNAUTHORIZED: { status: 401, message: 'Authentication is required to access this resource.' },
+  GW_FORBIDDEN: { status: 403, message: 'You are not allowed to access this resource.' },
   GW_INTERNAL: { status: 500, message: 'The gateway failed to handle the request.' },
   // Admin API
   ADMIN_UNAUTHORIZED: { status: 401, message: 'A valid admin token is required.' },

@@ -5,6 +5,8 @@
 import { z } from 'zod';
 import { DURATION_PATTERN, SIZE_PATTERN } from './units.js';
 import { POLICY_DEFINITIONS } from '../policies/index.js';
+import { Consumers } from '../identity/consumer-schema.js';
+import { ListenerTls } from '../dataplane/tls-schema.js';
 
 export const Duration = z
   .union([
@@ -30,6 +32,7 @@ const Listener = z
   .strictObject({
     port: Port,
     host: z.string().min(1).default('0.0.0.0'),
+    tls: ListenerTls.optional(),
   })
   .meta({ description: 'A data-plane listener.' });
 
@@ -130,6 +133,7 @@ export const ConfigSchema = z
     services: z.record(Name, Service).default({}),
     routes: z.array(Route).default([]),
     policies: z.array(Policy).default([]).meta({ description: 'Global policies, run for every route before its own.' }),
+    consumers: Consumers,
   })
   .meta({ title: 'Gatehouse configuration' });
 

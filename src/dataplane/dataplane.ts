@@ -1,6 +1,8 @@
 // The data plane of one process: its listeners, the current plan (swapped atomically on reload),
 // and the bookkeeping that lets in-flight requests finish on the plan they started with.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import { tlsServerOptions } from './tls.js';
 import type { Socket } from 'node:net';
 import { compilePlan, closePlanPolicies, type Plan } from '../config/compile.js';
 import type { GatehouseConfig } from '../config/schema.js';
@@ -29,7 +31,7 @@ export class DataPlane {
   private state!: PlanState;
   private readonly states = new Map<Plan, PlanState>();
   private readonly pools = new PoolRegistry();
-  private readonly servers: http.Server[] = [];
+  private readonly servers: (http.Server | https.Server)[] = [];
 
   private accessLog: AccessLog | undefined;
   private accessLogSetting: string;
@@ -56,7 +58,7 @@ export class DataPlane {
         });
         poolKeys.push(key);
         return { key, dispatcher: pool };
-      });
+      }, undefined, this.log);
       const st: PlanState = { plan, active: 0, retired: false, poolKeys };
       this.states.set(plan, st);
       return st;
@@ -133,7 +135,10 @@ export class DataPlane {
     for (const l of listeners) {
       // A missing Host is refused by the exchange: node's own check answers a bare 400 and still
       // serves a request pipelined behind it.
-      const server = http.createServer({ insecureHTTPParser: false, requireHostHeader: false }, this.handle);
+      const httpOptions = { insecureHTTPParser: false, requireHostHeader: false };
+      const server = l.tls
+        ? https.createServer({ ...httpOptions, ...tlsServerOptions(l.tls) }, this.handle)
+        : http.createServer(httpOptions, this.handle);
       server.on('clientError', onClientError);
       this.servers.push(server);
       await new Promise<void>((resolve, reject) => {

@@ -18,6 +18,7 @@ import { normalizeHost } from './host-pattern.js';
 import { addForwardingHeaders, resolveClient, responseHeaders, scanHeaders, type ClientInfo, type ScannedHeaders } from './forwarding.js';
 import { sendError, sendVerdict } from './respond.js';
 import type { DataPlane } from './dataplane.js';
+import { addIdentityHeaders } from '../identity/identity-headers.js';
 
 const VALID_REQUEST_ID = /^[A-Za-z0-9._:@+/=-]{1,200}$/;
 /** Set on a socket whose request the gateway refused as malformed: nothing after it is served. */
@@ -138,19 +139,22 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const target = (this.target = service.pick());
     const headers = this.scan.forward;
     headers.push('host', route.preserveHost && this.scan.host !== undefined ? this.scan.host : target.host);
-    addForwardingHeaders(headers, this.scan, this.client!, this.dp.proto, this.requestId);
+    addForwardingHeaders(headers, this.scan, this.client!, (this.req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http', this.requestId);
+    const ctx = this.ctx;
+    if (ctx?.identity !== undefined) addIdentityHeaders(headers, ctx.identity);
     const up = route.upstreamRequest;
     for (let i = 0; i < up.length; i++) up[i]!.upstreamRequest!(this.context(), headers);
 
     const rewritten = route.rewrite ? route.rewrite(this.path, this.params, this.rest) : this.path;
     const upstreamPath = target.basePath + encodePathForUpstream(rewritten);
+    const query = ctx !== undefined ? ctx.query : this.query; // a policy may have hidden a credential in it
     const hasBody = this.scan.transferEncoding !== undefined || (this.scan.contentLength !== undefined && this.scan.contentLength !== '0');
     if (this.dp.timed) this.upstreamStarted = performance.now();
     target.dispatcher.dispatch(
       {
         origin: target.origin,
         method: this.req.method!,
-        path: this.query ? `${upstreamPath}?${this.query}` : upstreamPath,
+        path: query ? `${upstreamPath}?${query}` : upstreamPath,
         headers,
         body: hasBody ? this.req : null,
         headersTimeout: service.timeouts.response,
