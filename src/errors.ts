@@ -21,6 +21,8 @@ export const ERRORS = {
   ADMIN_METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed on this admin endpoint.' },
   ADMIN_BAD_BODY: { status: 400, message: 'The request body could not be read as JSON or YAML.' },
   ADMIN_BODY_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
+  ADMIN_RESOURCE_NOT_FOUND: { status: 404, message: 'No such resource.' },
+  ADMIN_CONFLICT: { status: 409, message: 'The resource already exists.' },
   CONFIG_INVALID: { status: 400, message: 'The configuration is invalid.' },
   CONFIG_RESTART_REQUIRED: { status: 409, message: 'This change needs a restart: listen, admin and workers cannot change on reload.' },
 } as const satisfies Record<string, ErrorSpec>;
