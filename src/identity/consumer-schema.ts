@@ -40,8 +40,9 @@ export const Credential = z.discriminatedUnion('type', [ApiKeyCredential, BasicC
 export const Consumer = z
   .strictObject({
     id: ConsumerId,
-    username: z.string().min(1).max(256).optional(),
-    groups: z.array(z.string().min(1).max(128)).default([]),
+    // Sent upstream as header values: no control characters, and no commas inside a group name.
+    username: z.string().min(1).max(256).regex(/^[^\x00-\x1f\x7f]+$/, { message: 'no control characters' }).optional(),
+    groups: z.array(z.string().min(1).max(128).regex(/^[^\x00-\x1f\x7f,]+$/, { message: 'a group name has no commas or control characters' })).default([]),
     plan: z.string().min(1).optional().meta({ description: 'Rate-limit tier name.' }),
     metadata: z.record(z.string(), z.unknown()).optional(),
     credentials: z.array(Credential).default([]),
