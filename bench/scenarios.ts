@@ -24,6 +24,17 @@ import { createHmac } from 'node:crypto';
 
 const LOAD_PATH = '/api/items/42';
 
+const JWT_SECRET = 'bench-hmac-secret-0123456789abcdef0123';
+let jwtToken: string | undefined;
+/** An HS256 token valid for a day, made by hand so the harness needs no JWT library. */
+function benchJwt(): string {
+  if (jwtToken) return jwtToken;
+  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const input = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub: 'bench', iss: 'https://bench.test', aud: 'bench', iat: now, exp: now + 86_400 })}`;
+  return (jwtToken = `${input}.${createHmac('sha256', JWT_SECRET).update(input).digest('base64url')}`);
+}
+
 export const SCENARIOS: readonly Scenario[] = [
   {
     name: 'bare',
@@ -105,17 +116,6 @@ export const SCENARIOS: readonly Scenario[] = [
     },
   },
 ];
-
-const JWT_SECRET = 'bench-hmac-secret-0123456789abcdef0123';
-let jwtToken: string | undefined;
-/** An HS256 token valid for a day, made by hand so the harness needs no JWT library. */
-function benchJwt(): string {
-  if (jwtToken) return jwtToken;
-  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  const now = Math.floor(Date.now() / 1000);
-  const input = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub: 'bench', iss: 'https://bench.test', aud: 'bench', iat: now, exp: now + 86_400 })}`;
-  return (jwtToken = `${input}.${createHmac('sha256', JWT_SECRET).update(input).digest('base64url')}`);
-}
 
 function route(name: string, paths: string[]): string {
   return `  - name: ${name}

@@ -2,6 +2,7 @@
 // written plain, as `${ENV}` (interpolated at load), or hashed (`sha256:<hex>` for API keys,
 // `scrypt:...` for Basic passwords, see secrets.ts).
 import { z } from 'zod';
+import { apiKeyProblem, passwordProblem } from './secrets.js';
 
 const ConsumerId = z
   .string()
@@ -16,14 +17,14 @@ const CredentialId = z
 const ApiKeyCredential = z.strictObject({
   type: z.literal('api-key'),
   id: CredentialId,
-  key: z.string().min(1).meta({ description: 'The key: plain, ${ENV}, or "sha256:<64 hex>" (the SHA-256 of the key).' }),
+  key: z.string().min(1).refine((k) => apiKeyProblem(k) === undefined, { message: 'a hashed key is "sha256:" followed by 64 hex digits' }).meta({ description: 'The key: plain, ${ENV}, or "sha256:<64 hex>" (the SHA-256 of the key).' }),
 });
 
 const BasicCredential = z.strictObject({
   type: z.literal('basic'),
   id: CredentialId,
   username: z.string().min(1).regex(/^[^:]+$/, { message: 'a Basic username cannot contain ":"' }),
-  password: z.string().min(1).meta({ description: 'Plain, ${ENV}, or "scrypt:<N>:<r>:<p>:<saltB64>:<hashB64>" (gatehouse hash-password).' }),
+  password: z.string().min(1).refine((p) => passwordProblem(p) === undefined, { message: passwordProblem('scrypt:') }).meta({ description: 'Plain, ${ENV}, or "scrypt:<N>:<r>:<p>:<saltB64>:<hashB64>" (gatehouse hash-password).' }),
 });
 
 const MtlsCredential = z
