@@ -70,7 +70,7 @@ before(async () => {
       { name: 'inline', match: { paths: ['/inline/*'] }, service: 'up', policies: [{ type: 'jwt', algorithms: ['RS256', 'ES256'], keys: [{ kid: 'rs1', pem: rsaPem }, { kid: 'ec1', jwk: await exportJWK(ec.publicKey) }], ...base }] },
       { name: 'mixed', match: { paths: ['/mixed/*'] }, service: 'up', policies: [{ type: 'jwt', algorithms: ['HS256', 'RS256'], keys: [{ pem: rsaPem }], ...base }] },
       { name: 'jwks', match: { paths: ['/jwks/*'] }, service: 'up', policies: [{ type: 'jwt', algorithms: ['EdDSA', 'PS256'], jwksUri: `${jwks.url}/keys`, jwksCooldown: '1h', ...base }] },
-      { name: 'fast', match: { paths: ['/fast/*'] }, service: 'up', policies: [{ type: 'jwt', algorithms: ['RS256'], jwksUri: `${fastJwks.url}/keys`, jwksCooldown: '0ms', jwksCacheTtl: '0ms', ...base }] },
+      { name: 'fast', match: { paths: ['/fast/*'] }, service: 'up', policies: [{ type: 'jwt', algorithms: ['RS256'], jwksUri: `${fastJwks.url}/keys`, jwksCooldown: '0ms', jwksCacheTtl: '0ms', verifiedCacheTtl: 0, ...base }] },
       { name: 'oidc', match: { paths: ['/oidc/*'] }, service: 'up', policies: [{ type: 'jwt', algorithms: ['ES256'], issuer: oidc.url, audience: 'api' }] },
       { name: 'scopes', match: { paths: ['/scopes/*'] }, service: 'up', policies: [{ type: 'jwt', algorithms: ['HS256'], keys: [{ secret: HS_SECRET }], ...base,
         requireScopes: ['read'], requireClaims: { tenant: { oneOf: ['acme', 'globex'] }, email: { regex: '@example\\.com$' }, 'org.tier': 'pro' }, methods: { POST: { requireScopes: ['write'] } } }] },

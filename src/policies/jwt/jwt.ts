@@ -3,6 +3,7 @@
 // Before jose sees a token it must be small and in canonical compact form: three base64url parts,
 // no padding, and a signature part whose spare bits are zero (so one signature has one spelling).
 import { z } from 'zod';
+import { LRUCache } from 'lru-cache';
 import { jwtVerify, errors as joseErrors, type JWTPayload, type JWSHeaderParameters, type FlattenedJWSInput } from 'jose';
 import type { KeyObject } from 'node:crypto';
 import { definePolicy, type HeaderList, type RequestContext } from '../types.js';
@@ -10,7 +11,8 @@ import { authPolicy, type Authenticator, type AuthOutcome } from '../../identity
 import { Anonymous, Duration, HideCredentials } from '../../identity/auth-options.js';
 import { compileRequirements, RequirementFields, scopesOf } from '../../identity/requirements.js';
 import { ClaimHeaders, compileClaimHeaders, TokenSource, TokenSourceFields } from '../../identity/token-source.js';
-import { identityOf, type ConsumerRegistry } from '../../identity/registry.js';
+import { identityOf, type ConsumerEntry, type ConsumerRegistry } from '../../identity/registry.js';
+import { sha256 } from '../../identity/secrets.js';
 import { parseDuration } from '../../config/units.js';
 import { ALGORITHMS, InlineKey, InlineKeys } from './inline-keys.js';
 import { KeySourceUnavailable, RemoteJwks } from './remote-jwks.js';
@@ -33,6 +35,8 @@ export const jwtSchema = z.strictObject({
   jwksCacheTtl: Duration.default('10m').meta({ description: 'Refresh the JWKS after this long (the old keys serve until a refresh succeeds).' }),
   jwksCooldown: Duration.default('30s').meta({ description: 'At most one JWKS fetch per this interval (unknown kid).' }),
   jwksTimeout: Duration.default('5s'),
+  verifiedCacheTtl: Duration.default('60s').meta({ description: 'Remember a verified token (by its SHA-256) this long, never past its exp; 0 = verify every request.' }),
+  verifiedCacheSize: z.number().int().min(0).default(10_000),
   consumerClaim: z.string().min(1).default('sub').meta({ description: 'The claim naming the consumer (by id, else username).' }),
   unknownConsumer: UnknownConsumer,
   claimHeaders: ClaimHeaders,
@@ -98,8 +102,28 @@ export function jwtAuthenticator(config: JwtConfig, consumers: ConsumerRegistry,
   const maxSize = config.maxTokenSize;
   const consumerClaim = config.consumerClaim;
   const now = opts.now;
+  const clock = now ?? Date.now;
+  // Signature checks cost tens of µs (jose verifies through WebCrypto); a client sends the same
+  // token many times. A verified token is remembered by its SHA-256 (tokens are canonical, so one
+  // token has one spelling) until its exp, at most verifiedCacheTtl. Requirements still run per request.
+  const cacheTtl = parseDuration(config.verifiedCacheTtl);
+  const verified = cacheTtl > 0 && config.verifiedCacheSize > 0
+    ? new LRUCache<string, { claims: Record<string, unknown>; scopes: string[]; consumer: ConsumerEntry | undefined; until: number }>({ max: config.verifiedCacheSize })
+    : undefined;
+  const skewMs = parseDuration(config.clockSkew);
 
-  async function verify(ctx: RequestContext, token: string): Promise<AuthOutcome> {
+  function accept(ctx: RequestContext, claims: Record<string, unknown>, scopes: string[], consumer: ConsumerEntry | undefined): AuthOutcome {
+    if (check !== undefined) {
+      const why = check(ctx.method, claims, scopes);
+      if (why !== undefined) return { ok: false, forbidden: true, reason: why };
+    }
+    const identity = consumer !== undefined ? identityOf(consumer, undefined, 'jwt') : { groups: [] as string[], method: 'jwt' };
+    identity.scopes = scopes;
+    identity.claims = claims;
+    return { ok: true, identity };
+  }
+
+  async function verify(ctx: RequestContext, token: string, cacheKey: string | undefined): Promise<AuthOutcome> {
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, getKey, now ? { ...verifyOptions, currentDate: new Date(now()) } : verifyOptions));
@@ -115,14 +139,12 @@ export function jwtAuthenticator(config: JwtConfig, consumers: ConsumerRegistry,
     if (consumer === undefined && config.unknownConsumer === 'reject') {
       return { ok: false, reason: `token ${consumerClaim} ${JSON.stringify(who)?.slice(0, 100)} is not a known consumer` };
     }
-    if (check !== undefined) {
-      const why = check(ctx.method, claims, scopes);
-      if (why !== undefined) return { ok: false, forbidden: true, reason: why };
+    if (cacheKey !== undefined) {
+      const exp = typeof claims.exp === 'number' ? claims.exp * 1000 + skewMs : Infinity;
+      const until = Math.min(clock() + cacheTtl, exp);
+      if (until > clock()) verified!.set(cacheKey, { claims, scopes, consumer, until });
     }
-    const identity = consumer !== undefined ? identityOf(consumer, undefined, 'jwt') : { groups: [] as string[], method: 'jwt' };
-    identity.scopes = scopes;
-    identity.claims = claims;
-    return { ok: true, identity };
+    return accept(ctx, claims, scopes, consumer);
   }
 
   return {
@@ -134,7 +156,11 @@ export function jwtAuthenticator(config: JwtConfig, consumers: ConsumerRegistry,
       if (token === undefined || token === '') return MISSING;
       const bad = tokenShapeProblem(token, maxSize);
       if (bad !== undefined) return { ok: false, reason: bad };
-      return verify(ctx, token);
+      if (verified === undefined) return verify(ctx, token, undefined);
+      const key = sha256(token).toString('base64');
+      const hit = verified.get(key);
+      if (hit !== undefined && hit.until > clock()) return accept(ctx, hit.claims, hit.scopes, hit.consumer);
+      return verify(ctx, token, key);
     },
     hide(_ctx: RequestContext, out: HeaderList) {
       source.hide(out);
