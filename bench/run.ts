@@ -231,13 +231,13 @@ interface Load {
   timeouts: number;
 }
 
-function load(url: string, connections: number, duration: number): Promise<Load> {
+function load(url: string, connections: number, duration: number, headers?: Record<string, string>): Promise<Load> {
   let lat = new Float64Array(1 << 16);
   let n = 0;
   let non2xx = 0;
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
-    const instance = autocannon({ url, connections, duration, timeout: 10, sampleInt: 250 }, (err, result) => {
+    const instance = autocannon({ url, connections, duration, timeout: 10, sampleInt: 250, headers }, (err, result) => {
       current = undefined;
       clearTimeout(watchdog);
       if (err) return reject(err);
@@ -289,14 +289,14 @@ interface Row {
 }
 
 async function measure(
-  s: Settings, target: string, description: string, url: string, upstream: Upstream, gatewayPid?: number,
+  s: Settings, target: string, description: string, url: string, upstream: Upstream, gatewayPid?: number, headers?: Record<string, string>,
 ): Promise<Row> {
-  if (s.warmup > 0) await load(url, s.connections, s.warmup);
+  if (s.warmup > 0) await load(url, s.connections, s.warmup, headers);
   if (interrupted) throw new Error('interrupted');
   const stats0 = await upstream.stats();
   const snap = () => ({ gw: cpuTicks(gatewayPid), up: cpuTicks(upstream.proc.pid), me: cpuTicks(process.pid), all: machineBusyTicks() });
   const before = snap();
-  const r = await load(url, s.connections, s.duration);
+  const r = await load(url, s.connections, s.duration, headers);
   const after = snap();
   const stats1 = await upstream.stats();
   const d = (k: keyof typeof before) => (before[k] === undefined || after[k] === undefined ? undefined : after[k]! - before[k]!);
@@ -336,13 +336,13 @@ async function runScenario(s: Settings, sc: Scenario, upstream: Upstream, expect
   const gw = await startGateway(file);
   try {
     const url = gw.url + sc.path;
-    const res = await fetch(url);
+    const res = await fetch(url, { headers: sc.headers });
     const body = await res.text();
     if (res.status !== 200 || body !== expectedBody) return failed(`GET ${sc.path} through Gatehouse: ${res.status} ${body.slice(0, 200)}`);
     const problem = await sc.check?.(gw.url);
     if (problem) return failed(problem);
 
-    const row = await measure(s, sc.name, sc.description, url, upstream, gw.proc.pid);
+    const row = await measure(s, sc.name, sc.description, url, upstream, gw.proc.pid, sc.headers);
     if (exited(gw.proc)) return { ...row, ok: false, problem: `Gatehouse exited during the load\n${gw.output().trim()}` };
     return row;
   } finally {

@@ -14,11 +14,28 @@ export interface Scenario {
   routes(): string;
   /** The `up` service's body (YAML, 4-space indented keys); default: one target. */
   service?(upstreamUrl: string): string;
+  /** Request headers the load sends (credentials for the auth scenarios). */
+  headers?: Record<string, string>;
+  /** The top-level `consumers:` section (YAML), if any. */
+  consumers?(): string;
   /** Extra checks through the running gateway; returns a problem or undefined. */
   check?(gatewayUrl: string): Promise<string | undefined>;
 }
 
+import { createHmac } from 'node:crypto';
+
 const LOAD_PATH = '/api/items/42';
+
+const JWT_SECRET = 'bench-hmac-secret-0123456789abcdef0123';
+let jwtToken: string | undefined;
+/** An HS256 token valid for a day, made by hand so the harness needs no JWT library. */
+function benchJwt(): string {
+  if (jwtToken) return jwtToken;
+  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const input = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub: 'bench', iss: 'https://bench.test', aud: 'bench', iat: now, exp: now + 86_400 })}`;
+  return (jwtToken = `${input}.${createHmac('sha256', JWT_SECRET).update(input).digest('base64url')}`);
+}
 
 export const SCENARIOS: readonly Scenario[] = [
   {
@@ -77,6 +94,44 @@ export const SCENARIOS: readonly Scenario[] = [
     targets:
 ${Array.from({ length: 1000 }, (_, i) => `      - url: ${url}/t${i}\n`).join('')}`,
   },
+  {
+    name: 'keyauth',
+    description: 'route /* with key-auth (x-api-key), one consumer — the perf-compare gatehouse-policies config',
+    path: LOAD_PATH,
+    route: 'all',
+    headers: { 'x-api-key': 'bench-key-0123456789' },
+    consumers: () => `consumers: [{id: bench, credentials: [{type: api-key, key: bench-key-0123456789}]}]\n`,
+    routes: () => route('all', ['/*']) + `    policies:\n      - type: key-auth\n`,
+    async check(gw) {
+      const res = await fetch(gw + LOAD_PATH);
+      await res.arrayBuffer();
+      if (res.status !== 401) return `without a key: ${res.status}, expected 401`;
+      return undefined;
+    },
+  },
+  {
+    name: 'jwt',
+    description: 'route /* with jwt (HS256, inline secret, iss/aud/exp checked), token for a known consumer',
+    path: LOAD_PATH,
+    route: 'all',
+    headers: { authorization: `Bearer ${benchJwt()}` },
+    consumers: () => `consumers: [{id: bench}]\n`,
+    routes: () =>
+      route('all', ['/*']) +
+      `    policies:
+      - type: jwt
+        algorithms: [HS256]
+        keys: [{ secret: ${JSON.stringify(JWT_SECRET)} }]
+        issuer: https://bench.test
+        audience: bench
+`,
+    async check(gw) {
+      const res = await fetch(gw + LOAD_PATH, { headers: { authorization: `Bearer ${benchJwt().slice(0, -2)}xx` } });
+      await res.arrayBuffer();
+      if (res.status !== 401) return `with a bad signature: ${res.status}, expected 401`;
+      return undefined;
+    },
+  },
 ];
 
 function route(name: string, paths: string[]): string {
@@ -101,6 +156,6 @@ admin:
 shutdown: { drainTimeout: 2s }
 services:
   up:
-${s.service ? s.service(upstreamUrl) : `    targets:\n      - url: ${upstreamUrl}\n`}routes:
+${s.service ? s.service(upstreamUrl) : `    targets:\n      - url: ${upstreamUrl}\n`}${s.consumers?.() ?? ''}routes:
 ${s.routes()}`;
 }

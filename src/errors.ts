@@ -20,6 +20,8 @@ export const ERRORS = {
   GW_NO_HEALTHY_TARGET: { status: 503, message: 'No healthy instance of the upstream service is available.' },
   GW_CIRCUIT_OPEN: { status: 503, message: 'The upstream service is failing; calls to it are paused.' },
   GW_SERVICE_OVERLOADED: { status: 503, message: 'The upstream service is at its concurrency limit.' },
+  GW_UNAUTHORIZED: { status: 401, message: 'Authentication is required to access this resource.' },
+  GW_FORBIDDEN: { status: 403, message: 'You are not allowed to access this resource.' },
   GW_INTERNAL: { status: 500, message: 'The gateway failed to handle the request.' },
   // Admin API
   ADMIN_UNAUTHORIZED: { status: 401, message: 'A valid admin token is required.' },
@@ -27,6 +29,8 @@ export const ERRORS = {
   ADMIN_METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed on this admin endpoint.' },
   ADMIN_BAD_BODY: { status: 400, message: 'The request body could not be read as JSON or YAML.' },
   ADMIN_BODY_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
+  ADMIN_RESOURCE_NOT_FOUND: { status: 404, message: 'No such resource.' },
+  ADMIN_CONFLICT: { status: 409, message: 'The resource already exists.' },
   CONFIG_INVALID: { status: 400, message: 'The configuration is invalid.' },
   CONFIG_RESTART_REQUIRED: { status: 409, message: 'This change needs a restart: listen, admin, workers and server cannot change on reload.' },
 } as const satisfies Record<string, ErrorSpec>;

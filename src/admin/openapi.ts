@@ -42,11 +42,33 @@ export function openApiDocument(): Record<string, unknown> {
         },
       },
       '/openapi.json': { get: { summary: 'This document.', responses: { 200: ok('OpenAPI 3.1') } } },
+      '/consumers': {
+        get: { summary: 'Consumers and their credentials (never secrets).', responses: { 200: ok('Consumers'), 401: error('Token required') } },
+        post: { summary: 'Add a consumer (applied like POST /config).', requestBody: { required: true, content: json(ref('Consumer')) }, responses: { 201: ok('Created'), 400: error('Invalid (CONFIG_INVALID)'), 409: error('Exists (ADMIN_CONFLICT)'), 401: error('Token required') } },
+      },
+      '/consumers/{id}': {
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        get: { summary: 'One consumer.', responses: { 200: ok('Consumer'), 404: error('ADMIN_RESOURCE_NOT_FOUND') } },
+        put: { summary: 'Create or replace a consumer.', requestBody: { required: true, content: json(ref('Consumer')) }, responses: { 200: ok('Replaced'), 201: ok('Created'), 400: error('Invalid') } },
+        delete: { summary: 'Remove a consumer.', responses: { 200: ok('Deleted'), 404: error('ADMIN_RESOURCE_NOT_FOUND'), 400: error('Still referenced (CONFIG_INVALID)') } },
+      },
+      '/consumers/{id}/credentials': {
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        get: { summary: "A consumer's credentials (ids and types, never secrets).", responses: { 200: ok('Credentials'), 404: error('ADMIN_RESOURCE_NOT_FOUND') } },
+        post: { summary: 'Add a credential; its id defaults to <consumer>:<type>:<index>.', requestBody: { required: true, content: json({ type: 'object' }) }, responses: { 201: ok('Created'), 400: error('Invalid'), 409: error('ADMIN_CONFLICT') } },
+      },
+      '/consumers/{id}/credentials/{credId}': {
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, { name: 'credId', in: 'path', required: true, schema: { type: 'string' } }],
+        get: { summary: 'One credential (never its secret).', responses: { 200: ok('Credential'), 404: error('ADMIN_RESOURCE_NOT_FOUND') } },
+        put: { summary: 'Create or replace a credential (e.g. rotate a key).', requestBody: { required: true, content: json({ type: 'object' }) }, responses: { 200: ok('Replaced'), 201: ok('Created'), 400: error('Invalid') } },
+        delete: { summary: 'Remove a credential.', responses: { 200: ok('Deleted'), 404: error('ADMIN_RESOURCE_NOT_FOUND') } },
+      },
     },
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
       schemas: {
         GatehouseConfig: configSchema,
+        Consumer: (configSchema as { properties: { consumers: { items: unknown } } }).properties.consumers.items,
         Error: {
           type: 'object',
           required: ['error'],

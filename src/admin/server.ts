@@ -12,6 +12,7 @@ import type { ApplyResult, Controller } from '../runtime/instance.js';
 import type { BoundListener } from '../dataplane/dataplane.js';
 import type { Logger } from '../observability/logger.js';
 import { openApiDocument } from './openapi.js';
+import { ConsumerEndpoints } from './consumers.js';
 import { VERSION } from '../version.js';
 
 const MAX_BODY = 10 * 1024 * 1024;
@@ -22,6 +23,7 @@ export class AdminServer {
   private readonly server: http.Server;
   private readonly tokenDigest: Buffer | undefined;
   private readonly routes: Record<string, Partial<Record<string, Handler>>>;
+  private readonly consumers: ConsumerEndpoints;
 
   constructor(private readonly ctl: Controller, token: string | undefined, private readonly log: Logger) {
     this.tokenDigest = token ? digest(token) : undefined;
@@ -39,6 +41,7 @@ export class AdminServer {
       '/services': { GET: () => [200, { configVersion: ctl.version, services: describeServices(ctl.plan) }] },
       '/openapi.json': { GET: () => [200, openApiDocument()] },
     };
+    this.consumers = new ConsumerEndpoints(ctl, readBodyDocument);
     this.server = http.createServer((req, res) => void this.handle(req, res));
   }
 
@@ -46,6 +49,14 @@ export class AdminServer {
     const path = (req.url ?? '/').split('?')[0]!.replace(/\/+$/, '') || '/';
     const endpoint = this.routes[path] ?? this.paramRoute(path);
     try {
+      if (path === '/consumers' || path.startsWith('/consumers/')) {
+        if (!this.authorized(req)) return send(res, 401, errorBody('ADMIN_UNAUTHORIZED'), { 'www-authenticate': 'Bearer realm="gatehouse-admin"' });
+        const pending = this.consumers.handle(req, path);
+        if (pending) {
+          const [status, body] = await pending;
+          return send(res, status, typeof body === 'string' ? body : JSON.stringify(body, null, 2));
+        }
+      }
       if (!endpoint) return send(res, 404, errorBody('ADMIN_NOT_FOUND'));
       const open = path === '/health' || path === '/ready' || path === '/openapi.json';
       if (!open && !this.authorized(req)) {
@@ -132,6 +143,11 @@ function send(res: ServerResponse, status: number, body: string, headers: Record
 }
 
 async function readConfigBody(req: IncomingMessage): Promise<ValidationResult> {
+  return configFromDocument(await readBodyDocument(req));
+}
+
+/** Reads a JSON or YAML body into a plain document (refusals are AdminErrors). */
+async function readBodyDocument(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -140,8 +156,8 @@ async function readConfigBody(req: IncomingMessage): Promise<ValidationResult> {
     chunks.push(chunk);
   }
   const text = Buffer.concat(chunks).toString('utf8');
-  if (text.trim() === '') throw new AdminError('ADMIN_BAD_BODY', 'The request body is empty; send a config as JSON or YAML.');
+  if (text.trim() === '') throw new AdminError('ADMIN_BAD_BODY', 'The request body is empty; send JSON or YAML.');
   const parsed = parseConfigText(text);
   if (!parsed.ok) throw new AdminError('ADMIN_BAD_BODY', `The body is not valid JSON or YAML: ${parsed.errors[0]!.path}: ${parsed.errors[0]!.message}`);
-  return configFromDocument(parsed.doc);
+  return parsed.doc;
 }

@@ -7,6 +7,7 @@ import { compilePlan, noConnect } from '../config/compile.js';
 import { explain, formatRouteTable, routeTable } from '../config/describe.js';
 import { configJsonSchemaText } from '../config/json-schema.js';
 import { VERSION } from '../version.js';
+import { hashApiKey, hashPassword } from '../identity/secrets.js';
 
 export const EXIT = { ok: 0, invalidConfig: 1, usage: 2, startFailed: 3, noRoute: 4 } as const;
 
@@ -19,6 +20,9 @@ Usage:
   gatehouse explain  [--config FILE] [--json] METHOD URL [-H 'name: value']...
                                                      which route a request matches, why, and its policies
   gatehouse schema                                   print the config's JSON Schema
+  gatehouse hash-password [PASSWORD]                 scrypt hash for a basic credential's password
+  gatehouse hash-key [KEY]                           sha256 digest for an api-key credential's key
+                                                     (without the argument: read one line from stdin)
   gatehouse --version | --help
 
 Options:
@@ -63,6 +67,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'routes': return await routes(values.config, values.json);
       case 'explain': return await explainCmd(values.config, rest, values.header, values.json);
       case 'schema': process.stdout.write(configJsonSchemaText()); return EXIT.ok;
+      case 'hash-password': process.stdout.write(`${hashPassword(await secretArg(rest))}\n`); return EXIT.ok;
+      case 'hash-key': process.stdout.write(`${hashApiKey(await secretArg(rest))}\n`); return EXIT.ok;
       default: throw new UsageError(`unknown command "${command}"`);
     }
   } catch (err) {
@@ -72,6 +78,19 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
+}
+
+/** The secret to hash: the argument, or the first line of stdin (keeps it out of shell history). */
+async function secretArg(rest: string[]): Promise<string> {
+  if (rest.length > 1) throw new UsageError('give one secret, or none to read it from stdin');
+  let s = rest[0];
+  if (s === undefined) {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin as AsyncIterable<Buffer>) chunks.push(c);
+    s = Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0];
+  }
+  if (!s) throw new UsageError('the secret is empty');
+  return s;
 }
 
 async function load(path: string) {

@@ -12,7 +12,9 @@ import { ServiceRuntime, type UpstreamHost } from '../upstream/service.js';
 import { ServiceState } from '../upstream/service-state.js';
 import { systemClock } from '../upstream/clock.js';
 import { policyDefinition } from '../policies/index.js';
-import type { Phase, Policy } from '../policies/types.js';
+import type { Phase, Policy, PolicyEnv } from '../policies/types.js';
+import { ConsumerRegistry } from '../identity/registry.js';
+import { silentLogger, type Logger } from '../observability/logger.js';
 
 export interface CompiledPolicy { type: string; scope: 'global' | 'route'; phases: readonly Phase[]; policy: Policy }
 
@@ -41,6 +43,8 @@ export interface Plan {
   router: Router<CompiledRoute>;
   trustedProxies: TrustedProxies;
   drainTimeout: number;
+  /** Consumers and their credentials, indexed for the authentication policies. */
+  consumers: ConsumerRegistry;
 }
 
 let nextVersion = 1;
@@ -51,12 +55,14 @@ export const noConnect: UpstreamHost = {
   serviceState: (name) => new ServiceState(name, systemClock, undefined, 'off'),
 };
 
-export function compilePlan(config: GatehouseConfig, host: UpstreamHost, version = nextVersion++): Plan {
+export function compilePlan(config: GatehouseConfig, host: UpstreamHost, version = nextVersion++, log: Logger = silentLogger): Plan {
   const services = new Map<string, ServiceRuntime>();
   for (const [name, svc] of Object.entries(config.services)) services.set(name, new ServiceRuntime(name, svc, host.serviceState(name), host));
 
-  const globalPolicies = config.policies.map((p) => instantiate(p, 'global'));
-  const routes = config.routes.map((r, index) => compileRoute(r, index, services, globalPolicies));
+  const consumers = new ConsumerRegistry(config.consumers);
+  const env: PolicyEnv = { consumers, log };
+  const globalPolicies = config.policies.map((p) => instantiate(p, 'global', env));
+  const routes = config.routes.map((r, index) => compileRoute(r, index, services, globalPolicies, env));
   return {
     version,
     config,
@@ -65,16 +71,17 @@ export function compilePlan(config: GatehouseConfig, host: UpstreamHost, version
     router: new Router(routes),
     trustedProxies: new TrustedProxies(config.trustedProxies),
     drainTimeout: parseDuration(config.shutdown.drainTimeout),
+    consumers,
   };
 }
 
-function instantiate(p: { type: string }, scope: CompiledPolicy['scope']): CompiledPolicy {
+function instantiate(p: { type: string }, scope: CompiledPolicy['scope'], env: PolicyEnv): CompiledPolicy {
   const def = policyDefinition(p.type);
   if (!def) throw new Error(`unknown policy type "${p.type}"`); // validation rejects this first
-  return { type: p.type, scope, phases: def.phases, policy: def.create(p) };
+  return { type: p.type, scope, phases: def.phases, policy: def.create(p, env) };
 }
 
-function compileRoute(r: RouteConfig, index: number, services: Map<string, ServiceRuntime>, globals: CompiledPolicy[]): CompiledRoute {
+function compileRoute(r: RouteConfig, index: number, services: Map<string, ServiceRuntime>, globals: CompiledPolicy[], env: PolicyEnv): CompiledRoute {
   const service = services.get(r.service);
   if (!service) throw new Error(`route ${r.name}: service ${r.service} is not defined`); // validation rejects this first
   const matcher: RouteMatcher = {
@@ -86,7 +93,7 @@ function compileRoute(r: RouteConfig, index: number, services: Map<string, Servi
     headers: Object.entries(r.match.headers ?? {}).map(([k, v]) => compileValueMatcher(k.toLowerCase(), v)),
     query: Object.entries(r.match.query ?? {}).map(([k, v]) => compileValueMatcher(k, v)),
   };
-  const policies = [...globals, ...r.policies.map((p) => instantiate(p, 'route'))];
+  const policies = [...globals, ...r.policies.map((p) => instantiate(p, 'route', env))];
   const inPhase = (phase: Phase) => policies.filter((p) => p.policy[phase]).map((p) => p.policy);
   return {
     name: r.name,

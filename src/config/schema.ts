@@ -7,6 +7,8 @@ import { Duration, Size } from './units-schema.js';
 import { parseDuration } from './units.js';
 import { BALANCERS, HashOn, HealthCheck, Retries, CircuitBreaker } from './resilience-schema.js';
 import { POLICY_DEFINITIONS } from '../policies/index.js';
+import { Consumers } from '../identity/consumer-schema.js';
+import { ListenerTls } from '../dataplane/tls-schema.js';
 
 export { Duration, Size };
 
@@ -20,6 +22,7 @@ const Listener = z
   .strictObject({
     port: Port,
     host: z.string().min(1).default('0.0.0.0'),
+    tls: ListenerTls.optional(),
   })
   .meta({ description: 'A data-plane listener.' });
 
@@ -163,6 +166,7 @@ export const ConfigSchema = z
     services: z.record(Name, Service).default({}),
     routes: z.array(Route).default([]),
     policies: z.array(Policy).default([]).meta({ description: 'Global policies, run for every route before its own.' }),
+    consumers: Consumers,
   })
   .meta({ title: 'Gatehouse configuration' });
 

@@ -7,6 +7,7 @@ import { ConfigSchema, type GatehouseConfig, type RouteConfig, type ServiceConfi
 import { parsePathPattern } from '../dataplane/path-pattern.js';
 import { parseHostPattern } from '../dataplane/host-pattern.js';
 import { parseCidr } from '../dataplane/trusted-proxies.js';
+import { identityIssues } from '../identity/validate-identity.js';
 
 export interface ConfigIssue { path: string; message: string }
 export type ValidationResult = { ok: true; config: GatehouseConfig } | { ok: false; errors: ConfigIssue[] };
@@ -63,7 +64,7 @@ export function validateConfig(doc: unknown): ValidationResult {
 }
 
 /** What the semantic checks read. A refused document gives `undefined` for its refused services and routes. */
-interface Checkable extends Pick<GatehouseConfig, 'listen' | 'admin' | 'trustedProxies'> {
+interface Checkable extends Pick<GatehouseConfig, 'listen' | 'admin' | 'trustedProxies' | 'consumers' | 'policies'> {
   /** A refused service keeps its name (routes name it) but is not checked itself. */
   services: Record<string, ServiceConfig | undefined>;
   /** A refused route keeps its index (error paths count on it) but is not checked itself. */
@@ -82,6 +83,8 @@ function salvage(doc: unknown): Checkable {
     listen: tryParse(shape.listen, d.listen) ?? [],
     admin: tryParse(shape.admin, d.admin) ?? { enabled: false, port: 0, host: '' },
     trustedProxies: tryParse(shape.trustedProxies, d.trustedProxies) ?? [],
+    consumers: tryParse(shape.consumers, d.consumers) ?? [],
+    policies: tryParse(shape.policies, d.policies) ?? [],
     services,
     routes: Array.isArray(d.routes) ? d.routes.map((r) => tryParse(routeSchema, r)) : [],
   };
@@ -172,6 +175,7 @@ function semanticIssues(cfg: Checkable): ConfigIssue[] {
       }
     }
   });
+  errors.push(...identityIssues(cfg as Parameters<typeof identityIssues>[0]));
   return errors;
 }
 

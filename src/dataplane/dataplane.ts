@@ -1,6 +1,8 @@
 // The data plane of one process: its listeners, the current plan (swapped atomically on reload),
 // and the bookkeeping that lets in-flight requests finish on the plan they started with.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import { tlsServerOptions } from './tls.js';
 import type { Socket } from 'node:net';
 import { compilePlan, closePlan, type Plan } from '../config/compile.js';
 import type { GatehouseConfig } from '../config/schema.js';
@@ -43,7 +45,7 @@ export class DataPlane {
   private readonly states = new Map<Plan, PlanState>();
   private readonly pools = new PoolRegistry();
   readonly upstreams: StateRegistry;
-  private readonly servers: http.Server[] = [];
+  private readonly servers: (http.Server | https.Server)[] = [];
 
   private accessLog: AccessLog | undefined;
   private accessLogSetting: string;
@@ -81,7 +83,7 @@ export class DataPlane {
           serviceNames.push(name);
           return this.upstreams.acquire(name);
         },
-      });
+      }, undefined, this.log);
       for (const s of plan.services.values()) s.follow();
       const st: PlanState = { plan, active: 0, retired: false, poolKeys, serviceNames };
       this.states.set(plan, st);
@@ -195,7 +197,10 @@ export class DataPlane {
   async listen(listeners: GatehouseConfig['listen'], opts: { reusePort?: boolean } = {}): Promise<BoundListener[]> {
     const bound: BoundListener[] = [];
     for (const l of listeners) {
-      const server = http.createServer(serverOptions(this.limits), this.handle);
+      const httpOptions = serverOptions(this.limits);
+      const server = l.tls
+        ? https.createServer({ ...httpOptions, ...tlsServerOptions(l.tls) }, this.handle)
+        : http.createServer(httpOptions, this.handle);
       applyServerLimits(server, this.limits);
       const serverHeader = this.limits.serverHeader;
       server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => onClientError(err, socket, serverHeader));

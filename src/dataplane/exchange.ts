@@ -24,6 +24,7 @@ import type { DataPlane } from './dataplane.js';
 import { removeHeader } from './header-list.js';
 import { BodyLimit } from '../edge/body-limit.js';
 import { isValidHostHeader } from '../edge/host-syntax.js';
+import { addIdentityHeaders } from '../identity/identity-headers.js';
 
 const VALID_REQUEST_ID = /^[A-Za-z0-9._:@+/=-]{1,200}$/;
 /** Set on a socket whose request the gateway refused as malformed: nothing after it is served. */
@@ -65,6 +66,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private body: Buffer | Readable | null = null;
   private hostIndex = 0;
   private upstreamPath = '';
+  private upstreamQuery = '';
   private breakerAdmission: Admission | undefined;
   private slotHeld = false;
   private cancelQueued: (() => void) | undefined;
@@ -210,11 +212,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const headers = this.scan.forward;
     this.hostIndex = headers.length + 1;
     headers.push('host', '');
-    addForwardingHeaders(headers, this.scan, this.client!, this.dp.proto, this.requestId);
+    addForwardingHeaders(headers, this.scan, this.client!, (this.req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http', this.requestId);
+    const ctx = this.ctx;
+    if (ctx?.identity !== undefined) addIdentityHeaders(headers, ctx.identity);
     const up = route.upstreamRequest;
     for (let i = 0; i < up.length; i++) up[i]!.upstreamRequest!(this.context(), headers);
     const rewritten = route.rewrite ? route.rewrite(this.path, this.params, this.rest) : this.path;
     this.upstreamPath = encodePathForUpstream(rewritten);
+    this.upstreamQuery = ctx !== undefined ? ctx.query : this.query; // a policy may have hidden a credential in it
 
     const scan = this.scan;
     const hasBody = scan.transferEncoding !== undefined || (scan.contentLength !== undefined && scan.contentLength !== '0');
@@ -277,7 +282,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       {
         origin: target.origin,
         method: this.req.method!,
-        path: this.query ? `${path}?${this.query}` : path,
+        path: this.upstreamQuery ? `${path}?${this.upstreamQuery}` : path,
         headers,
         body: this.body,
         headersTimeout: this.retryable ? service.retry!.perTryTimeoutMs : service.timeouts.response,

@@ -3,6 +3,7 @@
 // values routing and forwarding need). Forwarding headers from untrusted peers are discarded.
 import type { HeaderList } from '../policies/types.js';
 import { plainIp, type TrustedProxies } from './trusted-proxies.js';
+import { IDENTITY_HEADERS } from '../identity/identity-headers.js';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1 plus the legacy ones) and headers the gateway sets itself. */
 const enum Kind { Forward, Drop, Host, RequestId, Xff, Xfp, Xfh, Forwarded, Via, Connection, ContentLength, TransferEncoding }
@@ -28,6 +29,8 @@ const KINDS = new Map<string, Kind>([
   ['via', Kind.Via],
   ['content-length', Kind.ContentLength],
   ['transfer-encoding', Kind.TransferEncoding],
+  // Identity headers are set by the gateway only (identity/identity-headers.ts): a client's copies never pass.
+  ...IDENTITY_HEADERS.map((h) => [h, Kind.Drop] as [string, Kind]),
 ]);
 
 export interface ScannedHeaders {

@@ -4,6 +4,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { z } from 'zod';
 import type { ErrorCode } from '../errors.js';
+import type { ConsumerRegistry } from '../identity/registry.js';
+import type { Logger } from '../observability/logger.js';
 
 /** Lifecycle phases, in the order a request passes them. */
 export type Phase = 'access' | 'upstreamRequest' | 'response' | 'log';
@@ -54,8 +56,8 @@ export interface RequestContext {
   readonly host: string;
   /** The canonical path: the one string used to route, to run policies and to forward. */
   readonly path: string;
-  /** The raw query string without "?" ("" when there is none). */
-  readonly query: string;
+  /** The raw query string without "?" ("" when there is none); a policy may change what is forwarded (key-auth hides its parameter). */
+  query: string;
   readonly clientIp: string;
   readonly routeName: string;
   readonly serviceName: string;
@@ -87,13 +89,21 @@ export interface Policy {
   close?(): void;
 }
 
+/** What a policy may use when it is compiled, besides its own config. */
+export interface PolicyEnv {
+  /** The consumer registry of the config being compiled. */
+  consumers: ConsumerRegistry;
+  /** The gateway's own log (why a request was refused, etc.). */
+  log: Logger;
+}
+
 /** A policy type: its config schema, the phases it uses, and its factory. */
 export interface PolicyDefinition<S extends z.ZodType = z.ZodType> {
   type: string;
   description: string;
   schema: S;
   phases: readonly Phase[];
-  create(config: z.output<S>): Policy;
+  create(config: z.output<S>, env: PolicyEnv): Policy;
 }
 
 export function definePolicy<S extends z.ZodType>(def: PolicyDefinition<S>): PolicyDefinition<S> {

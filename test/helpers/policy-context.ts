@@ -1,6 +1,8 @@
 // A RequestContext for policy unit tests: only what a policy reads (method, client IP, raw headers).
 import type { IncomingMessage } from 'node:http';
-import type { RequestContext } from '../../src/policies/types.js';
+import type { PolicyEnv, RequestContext } from '../../src/policies/types.js';
+import { ConsumerRegistry } from '../../src/identity/registry.js';
+import { silentLogger } from '../../src/observability/logger.js';
 
 export function testContext(opts: { method?: string; clientIp?: string; headers?: Record<string, string> } = {}): RequestContext {
   const rawHeaders = Object.entries(opts.headers ?? {}).flat();
@@ -18,4 +20,9 @@ export function testContext(opts: { method?: string; clientIp?: string; headers?
     identity: undefined,
     locals: new Map(),
   };
+}
+
+/** What a policy is compiled with, for policies that need no consumers. */
+export function testEnv(): PolicyEnv {
+  return { consumers: new ConsumerRegistry([]), log: silentLogger };
 }

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { botDetectionPolicy } from './bot-detection.js';
-import { testContext } from '../../../test/helpers/policy-context.js';
+import { testContext, testEnv } from '../../../test/helpers/policy-context.js';
 
 function make(cfg: Record<string, unknown> = {}) {
-  return botDetectionPolicy.create(botDetectionPolicy.schema.parse({ type: 'bot-detection', ...cfg }));
+  return botDetectionPolicy.create(botDetectionPolicy.schema.parse({ type: 'bot-detection', ...cfg }), testEnv());
 }
 const code = (p: ReturnType<typeof make>, ua?: string) =>
   (p.access!(testContext({ headers: ua === undefined ? {} : { 'User-Agent': ua } })) as { code?: string } | undefined)?.code;

@@ -2,11 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { corsPolicy } from './cors.js';
 import { compileOrigins } from './origin-matcher.js';
-import { testContext } from '../../../test/helpers/policy-context.js';
+import { testContext, testEnv } from '../../../test/helpers/policy-context.js';
 import type { RespondVerdict } from '../types.js';
 
 function make(cfg: Record<string, unknown>) {
-  return corsPolicy.create(corsPolicy.schema.parse({ type: 'cors', ...cfg }));
+  return corsPolicy.create(corsPolicy.schema.parse({ type: 'cors', ...cfg }), testEnv());
 }
 function preflight(p: ReturnType<typeof make>, origin: string, method = 'PUT', headers?: string) {
   const h: Record<string, string> = { Origin: origin, 'Access-Control-Request-Method': method };

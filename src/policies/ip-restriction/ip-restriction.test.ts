@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ipRestrictionPolicy } from './ip-restriction.js';
-import { testContext } from '../../../test/helpers/policy-context.js';
+import { testContext, testEnv } from '../../../test/helpers/policy-context.js';
 
 function make(cfg: Record<string, unknown>) {
-  return ipRestrictionPolicy.create(ipRestrictionPolicy.schema.parse({ type: 'ip-restriction', ...cfg }));
+  return ipRestrictionPolicy.create(ipRestrictionPolicy.schema.parse({ type: 'ip-restriction', ...cfg }), testEnv());
 }
 const code = (p: ReturnType<typeof make>, ip: string) => (p.access!(testContext({ clientIp: ip })) as { code?: string } | undefined)?.code;
 

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { requestSizeLimitPolicy } from './request-size-limit.js';
-import { testContext } from '../../../test/helpers/policy-context.js';
+import { testContext, testEnv } from '../../../test/helpers/policy-context.js';
 
 function make(maxBody: number | string) {
-  return requestSizeLimitPolicy.create(requestSizeLimitPolicy.schema.parse({ type: 'request-size-limit', maxBody }));
+  return requestSizeLimitPolicy.create(requestSizeLimitPolicy.schema.parse({ type: 'request-size-limit', maxBody }), testEnv());
 }
 
 test('Content-Length over the limit → 413 GW_PAYLOAD_TOO_LARGE with connection: close', () => {

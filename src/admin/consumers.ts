@@ -1,0 +1,166 @@
+// Admin endpoints for consumers and their credentials. Each change is an edit of the running
+// config, applied through the same validate → compile → swap path as POST /config, so every
+// worker serves it and every check (duplicate keys, dangling `anonymous`) applies. Like a config
+// sent to POST /config, an edit lives in memory: a later reload of the config file replaces it.
+// Secrets (API keys, passwords) are never part of an answer.
+import type { IncomingMessage } from 'node:http';
+import { Consumer, Credential, type ConsumerConfig, type CredentialConfig } from '../identity/consumer-schema.js';
+import { credentialId } from '../identity/registry.js';
+import { validateConfig, formatPath } from '../config/validate.js';
+import { interpolate } from '../config/interpolate.js';
+import type { GatehouseConfig } from '../config/schema.js';
+import type { Controller } from '../runtime/instance.js';
+import { ERRORS, errorBody, type ErrorCode } from '../errors.js';
+
+export type AdminAnswer = [number, unknown];
+export type ReadBody = (req: IncomingMessage) => Promise<unknown>;
+
+class Refusal extends Error {
+  constructor(readonly code: ErrorCode, message?: string, readonly details?: unknown) { super(message ?? ERRORS[code].message); }
+}
+
+/** A credential as the admin API shows it: its id and type, and for basic/mtls who it names — never a secret. */
+export function publicCredential(c: CredentialConfig, consumerId: string, index: number): Record<string, unknown> {
+  const id = credentialId(consumerId, c.type, index, c.id);
+  switch (c.type) {
+    case 'api-key': return { id, type: c.type };
+    case 'basic': return { id, type: c.type, username: c.username };
+    case 'mtls': return { id, type: c.type, ...(c.subject !== undefined ? { subject: c.subject } : { san: c.san }) };
+  }
+}
+
+export function publicConsumer(c: ConsumerConfig): Record<string, unknown> {
+  return {
+    id: c.id,
+    ...(c.username !== undefined && { username: c.username }),
+    groups: c.groups,
+    ...(c.plan !== undefined && { plan: c.plan }),
+    ...(c.metadata !== undefined && { metadata: c.metadata }),
+    credentials: c.credentials.map((cr, i) => publicCredential(cr, c.id, i)),
+  };
+}
+
+/** Gives every credential its current id explicitly, so ids stay put when an earlier one is removed. */
+function pinIds(c: ConsumerConfig): ConsumerConfig {
+  return { ...c, credentials: c.credentials.map((cr, i) => ({ ...cr, id: credentialId(c.id, cr.type, i, cr.id) })) };
+}
+
+export class ConsumerEndpoints {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly ctl: Controller, private readonly readBody: ReadBody) {}
+
+  /** Handles /consumers[/...]; returns undefined when the path is not one of these endpoints. */
+  handle(req: IncomingMessage, path: string): Promise<AdminAnswer> | undefined {
+    const parts = path.split('/').slice(2).map(decodeURIComponent); // ['', 'consumers', ...]
+    if (parts.length > 3 || (parts.length >= 2 && parts[1] !== 'credentials')) return undefined;
+    const method = req.method ?? '';
+    const [id, , credId] = parts;
+    const allowed = id === undefined ? ['GET', 'POST'] : parts.length === 1 ? ['GET', 'PUT', 'DELETE'] : parts.length === 2 ? ['GET', 'POST'] : ['GET', 'PUT', 'DELETE'];
+    if (!allowed.includes(method)) return Promise.resolve([405, errorBody('ADMIN_METHOD_NOT_ALLOWED')]);
+    if (method === 'GET') return Promise.resolve().then(() => this.read(id, parts.length, credId)).catch(answerRefusal);
+    // Edits are serialised: each one reads the config the previous one produced.
+    const run = this.queue.then(() => this.edit(req, method, id, parts.length, credId));
+    this.queue = run.catch(() => {});
+    return run.catch(answerRefusal);
+  }
+
+  private read(id: string | undefined, depth: number, credId: string | undefined): AdminAnswer {
+    const consumers = this.ctl.config.consumers;
+    if (id === undefined) return [200, { configVersion: this.ctl.version, consumers: consumers.map(publicConsumer) }];
+    const c = find(consumers, id);
+    if (depth === 1) return [200, publicConsumer(c)];
+    const creds = publicConsumer(c).credentials as Record<string, unknown>[];
+    if (depth === 2) return [200, { credentials: creds }];
+    const cred = creds.find((x) => x.id === credId);
+    if (!cred) throw new Refusal('ADMIN_RESOURCE_NOT_FOUND', `consumer "${id}" has no credential "${credId}"`);
+    return [200, cred];
+  }
+
+  private async edit(req: IncomingMessage, method: string, id: string | undefined, depth: number, credId: string | undefined): Promise<AdminAnswer> {
+    const body = method === 'DELETE' ? undefined : await this.readBody(req);
+    const consumers = [...this.ctl.config.consumers];
+    let status = 200;
+    let answer: () => unknown;
+    if (id === undefined) {
+      const c = parse(Consumer, body, 'consumer');
+      if (consumers.some((x) => x.id === c.id)) throw new Refusal('ADMIN_CONFLICT', `consumer "${c.id}" exists; use PUT /consumers/${c.id} to replace it`);
+      consumers.push(c);
+      status = 201;
+      answer = () => publicConsumer(c);
+    } else if (depth === 1) {
+      const at = consumers.findIndex((x) => x.id === id);
+      if (method === 'DELETE') {
+        if (at === -1) throw notFound(id);
+        consumers.splice(at, 1);
+        answer = () => ({ deleted: id });
+      } else {
+        const doc = isRecord(body) ? { id, ...body } : body;
+        const c = parse(Consumer, doc, 'consumer');
+        if (c.id !== id) throw new Refusal('CONFIG_INVALID', `the body names consumer "${c.id}", the path "${id}"`);
+        if (at === -1) { consumers.push(c); status = 201; } else consumers[at] = c;
+        answer = () => publicConsumer(c);
+      }
+    } else {
+      const at = consumers.findIndex((x) => x.id === id);
+      if (at === -1) throw notFound(id);
+      const c = pinIds(consumers[at]!);
+      const creds = [...c.credentials];
+      let shown: unknown;
+      if (depth === 2) {
+        const cred = parse(Credential, body, 'credential');
+        cred.id ??= credentialId(id, cred.type, creds.length, undefined);
+        if (creds.some((x) => x.id === cred.id)) throw new Refusal('ADMIN_CONFLICT', `consumer "${id}" already has a credential "${cred.id}"`);
+        creds.push(cred);
+        status = 201;
+        shown = publicCredential(cred, id, creds.length - 1);
+      } else {
+        const ci = creds.findIndex((x) => x.id === credId);
+        if (method === 'DELETE') {
+          if (ci === -1) throw new Refusal('ADMIN_RESOURCE_NOT_FOUND', `consumer "${id}" has no credential "${credId}"`);
+          creds.splice(ci, 1);
+          shown = { deleted: credId };
+        } else {
+          const cred = parse(Credential, isRecord(body) ? { ...body, id: credId } : body, 'credential');
+          if (ci === -1) { creds.push(cred); status = 201; } else creds[ci] = cred;
+          shown = publicCredential(cred, id, ci === -1 ? creds.length - 1 : ci);
+        }
+      }
+      consumers[at] = { ...c, credentials: creds };
+      answer = () => shown;
+    }
+    const next: GatehouseConfig = { ...this.ctl.config, consumers };
+    const outcome = await this.ctl.apply(validateConfig(next), 'admin-api:consumers');
+    if (!outcome.ok) throw new Refusal(outcome.code, undefined, outcome.errors);
+    const out = answer();
+    return [status, isRecord(out) ? { ...out, configVersion: outcome.version } : out];
+  }
+}
+
+function parse<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } }, body: unknown, what: string): T {
+  const issues: { path: string; message: string }[] = [];
+  const doc = interpolate(body, process.env, issues);
+  if (issues.length) throw new Refusal('CONFIG_INVALID', undefined, issues);
+  const r = schema.safeParse(doc);
+  if (!r.success) throw new Refusal('CONFIG_INVALID', `the body is not a valid ${what}`, r.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })));
+  return r.data;
+}
+
+function find(consumers: readonly ConsumerConfig[], id: string): ConsumerConfig {
+  const c = consumers.find((x) => x.id === id);
+  if (!c) throw notFound(id);
+  return c;
+}
+
+function notFound(id: string): Refusal {
+  return new Refusal('ADMIN_RESOURCE_NOT_FOUND', `no consumer "${id}"`);
+}
+
+function answerRefusal(err: unknown): AdminAnswer {
+  if (err instanceof Refusal) return [ERRORS[err.code].status, errorBody(err.code, undefined, err.message, err.details)];
+  throw err;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

@@ -1,0 +1,84 @@
+// The shape every authentication method shares, and the policy wrapper around it: a verified
+// caller becomes `ctx.identity`; a missing or wrong credential becomes a 401 naming the scheme
+// (or the route's `anonymous` consumer); a verified caller without the required scopes or claims
+// becomes a 403. The client sees one fixed message per status; the log says precisely why.
+import type { HeaderList, Identity, Policy, PolicyEnv, RequestContext, RespondVerdict, Verdict } from '../policies/types.js';
+import type { Logger } from '../observability/logger.js';
+
+export type AuthOutcome =
+  | { ok: true; identity: Identity }
+  /** `absent`: the request carried no credential of this kind. `forbidden`: verified but not allowed (403). */
+  | { ok: false; reason: string; absent?: boolean; forbidden?: boolean };
+
+export interface Authenticator {
+  /** The policy type, e.g. "key-auth" (Identity.method and log lines). */
+  readonly method: string;
+  /** The WWW-Authenticate challenge for a 401. */
+  readonly challenge: string;
+  authenticate(ctx: RequestContext): AuthOutcome | Promise<AuthOutcome>;
+  /** Removes the credential from the upstream request (hideCredentials). */
+  hide?(ctx: RequestContext, headers: HeaderList): void;
+  /** Adds what this method tells the upstream besides the identity headers (claim mappings). */
+  upstream?(ctx: RequestContext, headers: HeaderList): void;
+  close?(): void;
+}
+
+export interface AuthOptions { anonymous?: string | undefined; hideCredentials: boolean }
+
+export function unauthorized(challenge: string): RespondVerdict {
+  return { status: 401, code: 'GW_UNAUTHORIZED', headers: { 'www-authenticate': challenge } };
+}
+
+export function forbidden(challenge: string | undefined): RespondVerdict {
+  return challenge === undefined ? { status: 403, code: 'GW_FORBIDDEN' } : { status: 403, code: 'GW_FORBIDDEN', headers: { 'www-authenticate': challenge } };
+}
+
+export function logFailure(log: Logger, ctx: RequestContext, method: string, reason: string): void {
+  log.info({ requestId: ctx.requestId, route: ctx.routeName, clientIp: ctx.clientIp, policy: method, reason }, 'authentication refused');
+}
+
+/** The fallback identity for a route with `anonymous: <consumerId>`. */
+export function anonymousIdentity(env: PolicyEnv, consumerId: string | undefined): Identity | undefined {
+  if (consumerId === undefined) return undefined;
+  const c = env.consumers.byId.get(consumerId);
+  // Validation refuses an unknown anonymous consumer; this keeps a hand-built plan safe too.
+  if (!c) return undefined;
+  return Object.freeze({ consumerId: c.id, username: c.username, groups: c.groups, plan: c.plan, anonymous: true, method: 'anonymous' });
+}
+
+/** Turns one authenticator (or a combination, see policies/auth) into a policy. */
+export function authPolicy(a: Authenticator, opts: AuthOptions, env: PolicyEnv): Policy {
+  const anonymous = anonymousIdentity(env, opts.anonymous);
+  const denied = unauthorized(a.challenge);
+  const refused = forbidden(a.challenge.startsWith('Bearer') ? 'Bearer error="insufficient_scope"' : undefined);
+  const settle = (ctx: RequestContext, r: AuthOutcome): Verdict => {
+    if (r.ok) {
+      ctx.identity = r.identity;
+      return undefined;
+    }
+    logFailure(env.log, ctx, a.method, r.reason);
+    if (r.forbidden) return refused;
+    if (anonymous !== undefined) {
+      ctx.identity = anonymous;
+      return undefined;
+    }
+    return denied;
+  };
+  const hide = opts.hideCredentials ? a.hide : undefined;
+  const upstream = a.upstream;
+  return {
+    access(ctx) {
+      const r = a.authenticate(ctx);
+      if (r instanceof Promise) return r.then((out) => settle(ctx, out));
+      return settle(ctx, r);
+    },
+    upstreamRequest:
+      hide || upstream
+        ? (ctx, headers) => {
+            hide?.call(a, ctx, headers);
+            upstream?.call(a, ctx, headers);
+          }
+        : undefined,
+    close: a.close ? () => a.close!() : undefined,
+  };
+}

@@ -1,0 +1,96 @@
+// The consumer registry: built once per config (compile time), read per request. Every lookup a
+// request needs is one Map.get: API keys by SHA-256 digest, Basic users by username, client
+// certificates by subject CN or SAN, consumers by id or username.
+import type { ConsumerConfig } from './consumer-schema.js';
+import { apiKeyDigest, parseScrypt, sha256, type ScryptHash } from './secrets.js';
+import type { Identity } from '../policies/types.js';
+
+export interface ConsumerEntry {
+  id: string;
+  username: string | undefined;
+  groups: readonly string[];
+  plan: string | undefined;
+}
+
+export interface KeyEntry { consumer: ConsumerEntry; credentialId: string; digest: Buffer }
+export interface BasicEntry {
+  consumer: ConsumerEntry;
+  credentialId: string;
+  /** SHA-256 of a plain password, compared in constant time. */
+  plain: Buffer | undefined;
+  scrypt: ScryptHash | undefined;
+}
+export interface CertEntry { consumer: ConsumerEntry; credentialId: string }
+
+/** The default credential id: stable as long as the consumer's credential list keeps its order. */
+export function credentialId(consumerId: string, type: string, index: number, explicit: string | undefined): string {
+  return explicit ?? `${consumerId}:${type}:${index}`;
+}
+
+export class ConsumerRegistry {
+  readonly byId = new Map<string, ConsumerEntry>();
+  private readonly byUsername = new Map<string, ConsumerEntry>();
+  private readonly keys = new Map<string, KeyEntry>();
+  private readonly basic = new Map<string, BasicEntry>();
+  private readonly subjects = new Map<string, CertEntry>();
+  private readonly sans = new Map<string, CertEntry>();
+
+  constructor(consumers: readonly ConsumerConfig[]) {
+    for (const c of consumers) {
+      const entry: ConsumerEntry = { id: c.id, username: c.username, groups: Object.freeze([...c.groups]), plan: c.plan };
+      this.byId.set(c.id, entry);
+      if (c.username !== undefined) this.byUsername.set(c.username, entry);
+      c.credentials.forEach((cred, i) => {
+        const credId = credentialId(c.id, cred.type, i, cred.id);
+        switch (cred.type) {
+          case 'api-key': {
+            const digest = apiKeyDigest(cred.key);
+            this.keys.set(digest.toString('base64'), { consumer: entry, credentialId: credId, digest });
+            break;
+          }
+          case 'basic': {
+            const scrypt = cred.password.startsWith('scrypt:') ? parseScrypt(cred.password) : undefined;
+            this.basic.set(cred.username, { consumer: entry, credentialId: credId, scrypt, plain: scrypt ? undefined : sha256(cred.password) });
+            break;
+          }
+          case 'mtls':
+            if (cred.subject !== undefined) this.subjects.set(cred.subject, { consumer: entry, credentialId: credId });
+            if (cred.san !== undefined) this.sans.set(cred.san, { consumer: entry, credentialId: credId });
+            break;
+        }
+      });
+    }
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  /** The API key's entry; `digest` is the SHA-256 of the presented key. */
+  apiKey(digest: Buffer): KeyEntry | undefined {
+    return this.keys.get(digest.toString('base64'));
+  }
+
+  basicUser(username: string): BasicEntry | undefined {
+    return this.basic.get(username);
+  }
+
+  certSubject(cn: string): CertEntry | undefined {
+    return this.subjects.get(cn);
+  }
+
+  certSan(value: string): CertEntry | undefined {
+    return this.sans.get(value);
+  }
+
+  /** A consumer by id, else by username (token claims may carry either). */
+  find(idOrUsername: string): ConsumerEntry | undefined {
+    return this.byId.get(idOrUsername) ?? this.byUsername.get(idOrUsername);
+  }
+}
+
+export function identityOf(consumer: ConsumerEntry, credentialId: string | undefined, method: string): Identity {
+  return { consumerId: consumer.id, username: consumer.username, groups: consumer.groups, plan: consumer.plan, credentialId, method };
+}
+
+export const EMPTY_REGISTRY = new ConsumerRegistry([]);

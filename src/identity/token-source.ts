@@ -1,0 +1,83 @@
+// Where a bearer token is read from (Authorization: Bearer, a header, a cookie), and how it is
+// removed before forwarding. Shared by jwt and oauth2-introspection.
+import { z } from 'zod';
+import type { HeaderList, RequestContext } from '../policies/types.js';
+import { findHeader, removeHeader } from '../dataplane/header-list.js';
+
+const HeaderName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { message: 'not a valid header name' });
+
+export const TokenSourceFields = {
+  bearer: z.boolean().default(true).meta({ description: 'Read the token from "Authorization: Bearer <token>".' }),
+  header: HeaderName.optional().meta({ description: 'Also read the token from this header (the whole value).' }),
+  cookie: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/).optional().meta({ description: 'Also read the token from this cookie.' }),
+};
+
+export interface TokenSourceConfig { bearer: boolean; header?: string | undefined; cookie?: string | undefined }
+
+export class TokenSource {
+  private readonly header: string | undefined;
+  constructor(private readonly cfg: TokenSourceConfig) {
+    this.header = cfg.header?.toLowerCase();
+  }
+
+  read(ctx: RequestContext): string | undefined {
+    const raw = ctx.req.rawHeaders;
+    if (this.cfg.bearer) {
+      const a = findHeader(raw, 'authorization');
+      if (a !== undefined && a.length > 7 && a.slice(0, 7).toLowerCase() === 'bearer ') return a.slice(7).trim();
+    }
+    if (this.header !== undefined) {
+      const v = findHeader(raw, this.header);
+      if (v !== undefined && v !== '') return v.trim();
+    }
+    if (this.cfg.cookie !== undefined) {
+      const c = findHeader(raw, 'cookie');
+      if (c !== undefined) return cookieValue(c, this.cfg.cookie);
+    }
+    return undefined;
+  }
+
+  hide(out: HeaderList): void {
+    if (this.cfg.bearer) {
+      const a = findHeader(out, 'authorization');
+      if (a !== undefined && a.slice(0, 7).toLowerCase() === 'bearer ') removeHeader(out, 'authorization');
+    }
+    if (this.header !== undefined) removeHeader(out, this.header);
+    if (this.cfg.cookie !== undefined) {
+      const c = findHeader(out, 'cookie');
+      if (c !== undefined) {
+        const rest = c.split(';').filter((p) => p.trim().split('=', 1)[0] !== this.cfg.cookie).join(';').trim();
+        removeHeader(out, 'cookie');
+        if (rest !== '') out.push('cookie', rest);
+      }
+    }
+  }
+}
+
+function cookieValue(header: string, name: string): string | undefined {
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq !== -1 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim() || undefined;
+  }
+  return undefined;
+}
+
+/** claim → header mappings, compiled; values with control characters are never forwarded. */
+export function compileClaimHeaders(map: Record<string, string> | undefined): ((claims: Record<string, unknown>, out: HeaderList) => void) | undefined {
+  const entries = Object.entries(map ?? {}).map(([h, c]) => [h.toLowerCase(), c] as const);
+  if (entries.length === 0) return undefined;
+  return (claims, out) => {
+    for (const [h, c] of entries) {
+      removeHeader(out, h);
+      const v = claims[c];
+      if (v === undefined || v === null) continue;
+      const s = typeof v === 'string' ? v : JSON.stringify(v);
+      if (s.length <= 4096 && !/[\x00-\x1f\x7f]/.test(s)) out.push(h, s);
+    }
+  };
+}
+
+export const ClaimHeaders = z
+  .record(HeaderName, z.string().min(1))
+  .optional()
+  .meta({ description: 'Header → claim: send these claims upstream as headers (client copies are removed).' });

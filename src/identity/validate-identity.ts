@@ -1,0 +1,96 @@
+// Checks of the identity sections that the schema cannot express: duplicates, hash formats,
+// references to consumers, keys that must parse, TLS files that must be readable.
+import type { ConsumerConfig } from './consumer-schema.js';
+import { apiKeyDigest, apiKeyProblem } from './secrets.js';
+import { credentialId } from './registry.js';
+import { requirementProblems, type RequirementsConfig } from './requirements.js';
+import { keyProblem, type InlineKeyConfig } from '../policies/jwt/inline-keys.js';
+import { tlsProblem } from '../dataplane/tls.js';
+import type { ListenerTlsConfig } from '../dataplane/tls-schema.js';
+
+interface Issue { path: string; message: string }
+type PolicyLike = { type: string } & Record<string, unknown>;
+
+export function consumerIssues(consumers: readonly ConsumerConfig[]): Issue[] {
+  const out: Issue[] = [];
+  const ids = new Map<string, number>();
+  const usernames = new Map<string, number>();
+  const credIds = new Map<string, string>();
+  const keys = new Map<string, string>();
+  const basics = new Map<string, string>();
+  const certs = new Map<string, string>();
+  consumers.forEach((c, i) => {
+    const at = `consumers[${i}]`;
+    if (ids.has(c.id)) out.push({ path: `${at}.id`, message: `duplicate consumer id "${c.id}" (also consumers[${ids.get(c.id)}])` });
+    else ids.set(c.id, i);
+    if (c.username !== undefined) {
+      if (usernames.has(c.username)) out.push({ path: `${at}.username`, message: `duplicate username "${c.username}" (also consumers[${usernames.get(c.username)}])` });
+      else usernames.set(c.username, i);
+    }
+    c.credentials.forEach((cred, j) => {
+      const cat = `${at}.credentials[${j}]`;
+      const id = credentialId(c.id, cred.type, j, cred.id);
+      if (credIds.has(id)) out.push({ path: `${cat}.id`, message: `duplicate credential id "${id}" (also ${credIds.get(id)})` });
+      else credIds.set(id, cat);
+      if (cred.type === 'api-key') {
+        if (apiKeyProblem(cred.key)) return; // the schema reports it
+        const d = apiKeyDigest(cred.key).toString('base64');
+        // Never echo the key itself in an error.
+        if (keys.has(d)) out.push({ path: `${cat}.key`, message: `this API key is already used by ${keys.get(d)}` });
+        else keys.set(d, cat);
+      } else if (cred.type === 'basic') {
+        if (basics.has(cred.username)) out.push({ path: `${cat}.username`, message: `Basic username "${cred.username}" is already used by ${basics.get(cred.username)}` });
+        else basics.set(cred.username, cat);
+      } else {
+        const k = cred.subject !== undefined ? `subject:${cred.subject}` : `san:${cred.san}`;
+        if (certs.has(k)) out.push({ path: cat, message: `this certificate ${k.split(':')[0]} is already used by ${certs.get(k)}` });
+        else certs.set(k, cat);
+      }
+    });
+  });
+  return out;
+}
+
+/** Checks one policy (and the methods nested in an `auth` policy). */
+export function policyIdentityIssues(p: PolicyLike, at: string, consumerIds: ReadonlySet<string>): Issue[] {
+  const out: Issue[] = [];
+  if (typeof p.anonymous === 'string' && !consumerIds.has(p.anonymous)) {
+    out.push({ path: `${at}.anonymous`, message: `consumer "${p.anonymous}" is not defined in consumers` });
+  }
+  if (p.type === 'jwt') {
+    const keys = (p.keys as InlineKeyConfig[] | undefined) ?? [];
+    keys.forEach((k, i) => {
+      const why = keyProblem(k);
+      if (why) out.push({ path: `${at}.keys[${i}]`, message: why });
+    });
+    if (keys.length === 0 && p.jwksUri === undefined && p.issuer === undefined) {
+      out.push({ path: at, message: 'a jwt policy needs keys, a jwksUri, or an issuer to discover keys from' });
+    }
+  }
+  if (p.type === 'jwt' || p.type === 'oauth2-introspection') {
+    for (const m of requirementProblems(p as RequirementsConfig)) out.push({ path: `${at}.${m.split(':')[0]}`, message: m.slice(m.indexOf(':') + 2) });
+  }
+  if (p.type === 'auth') {
+    for (const list of ['anyOf', 'allOf'] as const) {
+      (p[list] as PolicyLike[] | undefined)?.forEach((m, i) => out.push(...policyIdentityIssues(m, `${at}.${list}[${i}]`, consumerIds)));
+    }
+  }
+  return out;
+}
+
+export function identityIssues(cfg: {
+  consumers: readonly ConsumerConfig[];
+  listen: readonly { tls?: ListenerTlsConfig | undefined }[];
+  policies: readonly PolicyLike[];
+  routes: readonly ({ policies: readonly PolicyLike[] } | undefined)[];
+}): Issue[] {
+  const out = consumerIssues(cfg.consumers);
+  const ids = new Set(cfg.consumers.map((c) => c.id));
+  cfg.listen.forEach((l, i) => {
+    const why = l.tls ? tlsProblem(l.tls) : undefined;
+    if (why) out.push({ path: `listen[${i}].tls`, message: why });
+  });
+  cfg.policies.forEach((p, i) => out.push(...policyIdentityIssues(p, `policies[${i}]`, ids)));
+  cfg.routes.forEach((r, i) => r?.policies.forEach((p, j) => out.push(...policyIdentityIssues(p, `routes[${i}].policies[${j}]`, ids))));
+  return out;
+}

@@ -1,0 +1,58 @@
+// `type: mtls` — the client certificate of a TLS listener (`listen[].tls` with `clientCa`),
+// verified by the TLS layer against the configured CAs, mapped to a consumer by a SAN entry or
+// the subject CN (credential type `mtls`). The outcome is remembered per connection: the
+// certificate cannot change on a TLS connection (renegotiation is off in node).
+import { z } from 'zod';
+import type { TLSSocket } from 'node:tls';
+import type { Socket } from 'node:net';
+import { definePolicy, type RequestContext } from '../types.js';
+import { authPolicy, type Authenticator, type AuthOutcome } from '../../identity/authenticator.js';
+import { Anonymous } from '../../identity/auth-options.js';
+import { identityOf, type ConsumerRegistry } from '../../identity/registry.js';
+
+export const mtlsSchema = z.strictObject({
+  type: z.literal('mtls'),
+  anonymous: Anonymous,
+});
+
+export type MtlsConfig = z.output<typeof mtlsSchema>;
+
+const NOT_TLS: AuthOutcome = { ok: false, absent: true, reason: 'not a TLS connection (mtls needs a listen[].tls listener with clientCa)' };
+const NO_CERT: AuthOutcome = { ok: false, absent: true, reason: 'no client certificate' };
+
+export function mtlsAuthenticator(consumers: ConsumerRegistry): Authenticator {
+  const seen = new WeakMap<Socket, AuthOutcome>();
+  const decide = (sock: TLSSocket): AuthOutcome => {
+    const cert = sock.getPeerCertificate();
+    if (!cert || Object.keys(cert).length === 0) return NO_CERT;
+    if (!sock.authorized) return { ok: false, reason: `client certificate not verified: ${String(sock.authorizationError)}` };
+    const sans = (cert.subjectaltname ?? '').split(', ').filter(Boolean).map((s) => s.slice(s.indexOf(':') + 1));
+    for (const san of sans) {
+      const e = consumers.certSan(san);
+      if (e) return { ok: true, identity: identityOf(e.consumer, e.credentialId, 'mtls') };
+    }
+    const cn = cert.subject?.CN;
+    const e = typeof cn === 'string' ? consumers.certSubject(cn) : undefined;
+    if (e) return { ok: true, identity: identityOf(e.consumer, e.credentialId, 'mtls') };
+    return { ok: false, reason: `client certificate (CN ${JSON.stringify(cn)}, SAN ${JSON.stringify(cert.subjectaltname ?? '')}) maps to no consumer` };
+  };
+  return {
+    method: 'mtls',
+    challenge: 'Mutual realm="gatehouse"',
+    authenticate(ctx: RequestContext): AuthOutcome {
+      const sock = ctx.req.socket as TLSSocket;
+      if (!sock.encrypted) return NOT_TLS;
+      let r = seen.get(sock);
+      if (r === undefined) seen.set(sock, (r = decide(sock)));
+      return r;
+    },
+  };
+}
+
+export const mtlsPolicy = definePolicy({
+  type: 'mtls',
+  description: 'Authenticate by a verified TLS client certificate (credential type mtls).',
+  schema: mtlsSchema,
+  phases: ['access'],
+  create: (config, env) => authPolicy(mtlsAuthenticator(env.consumers), { anonymous: config.anonymous, hideCredentials: false }, env),
+});

@@ -1,0 +1,68 @@
+// With `workers: 2`, a consumer added through the admin API authenticates on every worker, and a
+// reload of the config file replaces admin edits (documented: the file is the source of truth).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { request } from 'undici';
+import { startUpstream, type Upstream } from './helpers/upstream.js';
+import { freePort, killAllChildren, startChild, tempDir, waitFor, type GatewayChild, type TempDir } from './helpers/child.js';
+
+let dir: TempDir;
+let up: Upstream;
+let gw: GatewayChild;
+let file: string;
+
+const config = (port: number, key: string) => `
+workers: 2
+accessLog: false
+log: { level: warn }
+listen: [{ port: ${port}, host: 127.0.0.1 }]
+admin: { port: 0, host: 127.0.0.1 }
+services:
+  up: { targets: [{ url: "${up.url}" }] }
+consumers: [{id: bench, credentials: [{type: api-key, key: ${key}}]}]
+routes:
+  - name: all
+    service: up
+    policies:
+      - type: key-auth
+`;
+
+let port: number;
+before(async () => {
+  dir = await tempDir();
+  up = await startUpstream();
+  port = await freePort();
+  file = await dir.file('gatehouse.yaml', config(port, 'bench-key-0123456789'));
+  gw = await startChild(file, { timeoutMs: 15_000 });
+});
+after(async () => {
+  await killAllChildren();
+  await up?.close();
+  await dir?.remove();
+});
+
+/** Status of one request on a fresh connection (so the cluster spreads them over the workers). */
+async function status(key: string): Promise<number> {
+  const res = await request(`${gw.url}/x`, { reset: true, headers: { 'x-api-key': key } });
+  await res.body.dump();
+  return res.statusCode;
+}
+
+test('the perf-compare config authenticates on every worker', async () => {
+  for (let i = 0; i < 6; i++) assert.equal(await status('bench-key-0123456789'), 200);
+  assert.equal(await status('wrong'), 401);
+});
+
+test('an admin-added consumer works on every worker; a file reload replaces admin edits', async () => {
+  const res = await request(`${gw.adminUrl}/consumers`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ id: 'new', credentials: [{ type: 'api-key', key: 'new-key-0123456789' }] }),
+  });
+  assert.equal(res.statusCode, 201, await res.body.text());
+  for (let i = 0; i < 6; i++) assert.equal(await status('new-key-0123456789'), 200);
+  await writeFile(file, config(port, 'bench-key-rotated-0123456789'));
+  await waitFor('the file reload', async () => (await status('bench-key-rotated-0123456789')) === 200, 10_000);
+  for (let i = 0; i < 4; i++) assert.equal(await status('new-key-0123456789'), 401);
+});
