@@ -10,7 +10,8 @@ import { compileRewrite, compileStripPrefix, type PathRewriter } from '../datapl
 import { TrustedProxies } from '../dataplane/trusted-proxies.js';
 import { compileService, type ConnectTarget, type ServiceRuntime } from '../upstream/service.js';
 import { policyDefinition } from '../policies/index.js';
-import type { Phase, Policy } from '../policies/types.js';
+import type { Phase, Policy, PolicyEnv } from '../policies/types.js';
+import { StoreRegistry } from '../store/registry.js';
 
 export interface CompiledPolicy { type: string; scope: 'global' | 'route'; phases: readonly Phase[]; policy: Policy }
 
@@ -45,12 +46,14 @@ export const noConnect: ConnectTarget = () => ({
   dispatcher: undefined as never,
 });
 
-export function compilePlan(config: GatehouseConfig, connect: ConnectTarget, version = nextVersion++): Plan {
+/** `stores`: the data plane's rate-limit stores; a plan compiled only to be checked gets its own, never connected. */
+export function compilePlan(config: GatehouseConfig, connect: ConnectTarget, version = nextVersion++, stores = new StoreRegistry()): Plan {
   const services = new Map<string, ServiceRuntime>();
   for (const [name, svc] of Object.entries(config.services)) services.set(name, compileService(name, svc, connect));
 
-  const globalPolicies = config.policies.map((p) => instantiate(p, 'global'));
-  const routes = config.routes.map((r, index) => compileRoute(r, index, services, globalPolicies));
+  const env: PolicyEnv = { config, stores, routeName: undefined };
+  const globalPolicies = config.policies.map((p) => instantiate(p, 'global', env));
+  const routes = config.routes.map((r, index) => compileRoute(r, index, services, globalPolicies, { ...env, routeName: r.name }));
   return {
     version,
     config,
@@ -62,13 +65,13 @@ export function compilePlan(config: GatehouseConfig, connect: ConnectTarget, ver
   };
 }
 
-function instantiate(p: { type: string }, scope: CompiledPolicy['scope']): CompiledPolicy {
+function instantiate(p: { type: string }, scope: CompiledPolicy['scope'], env: PolicyEnv): CompiledPolicy {
   const def = policyDefinition(p.type);
   if (!def) throw new Error(`unknown policy type "${p.type}"`); // validation rejects this first
-  return { type: p.type, scope, phases: def.phases, policy: def.create(p) };
+  return { type: p.type, scope, phases: def.phases, policy: def.create(p, env) };
 }
 
-function compileRoute(r: RouteConfig, index: number, services: Map<string, ServiceRuntime>, globals: CompiledPolicy[]): CompiledRoute {
+function compileRoute(r: RouteConfig, index: number, services: Map<string, ServiceRuntime>, globals: CompiledPolicy[], env: PolicyEnv): CompiledRoute {
   const service = services.get(r.service);
   if (!service) throw new Error(`route ${r.name}: service ${r.service} is not defined`); // validation rejects this first
   const matcher: RouteMatcher = {
@@ -80,7 +83,7 @@ function compileRoute(r: RouteConfig, index: number, services: Map<string, Servi
     headers: Object.entries(r.match.headers ?? {}).map(([k, v]) => compileValueMatcher(k.toLowerCase(), v)),
     query: Object.entries(r.match.query ?? {}).map(([k, v]) => compileValueMatcher(k, v)),
   };
-  const policies = [...globals, ...r.policies.map((p) => instantiate(p, 'route'))];
+  const policies = [...globals, ...r.policies.map((p) => instantiate(p, 'route', env))];
   const inPhase = (phase: Phase) => policies.filter((p) => p.policy[phase]).map((p) => p.policy);
   return {
     name: r.name,

@@ -5,6 +5,8 @@
 import { z } from 'zod';
 import { DURATION_PATTERN, SIZE_PATTERN } from './units.js';
 import { POLICY_DEFINITIONS } from '../policies/index.js';
+import { StoreConfigSchema, DEFAULT_STORE } from '../store/schema.js';
+import { PlanSchema } from '../policies/rate-limit/schema.js';
 
 export const Duration = z
   .union([
@@ -130,6 +132,9 @@ export const ConfigSchema = z
     services: z.record(Name, Service).default({}),
     routes: z.array(Route).default([]),
     policies: z.array(Policy).default([]).meta({ description: 'Global policies, run for every route before its own.' }),
+    store: StoreConfigSchema.default(DEFAULT_STORE),
+    plans: z.record(Name, PlanSchema).default({}).meta({ description: 'Rate-limit plans (tiers); a consumer\'s plan selects them for `rate-limit` with `limits: plan`.' }),
+    defaultPlan: Name.optional().meta({ description: 'The plan of traffic without a consumer or whose plan is not defined.' }),
   })
   .meta({ title: 'Gatehouse configuration' });
 

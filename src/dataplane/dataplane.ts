@@ -10,6 +10,7 @@ import { createAccessLog, type AccessLog } from '../observability/access-log.js'
 import type { Logger } from '../observability/logger.js';
 import { errorBody, type ErrorCode } from '../errors.js';
 import { Exchange, REFUSED } from './exchange.js';
+import { StoreRegistry } from '../store/registry.js';
 
 export interface BoundListener { host: string; port: number }
 
@@ -30,6 +31,8 @@ export class DataPlane {
   private readonly states = new Map<Plan, PlanState>();
   private readonly pools = new PoolRegistry();
   private readonly servers: http.Server[] = [];
+  /** Rate-limit stores, shared by every plan of this data plane (counts survive reloads). */
+  readonly stores = new StoreRegistry({ live: true, clusterWorker: process.env.GATEHOUSE_WORKER === '1' });
 
   private accessLog: AccessLog | undefined;
   private accessLogSetting: string;
@@ -56,7 +59,7 @@ export class DataPlane {
         });
         poolKeys.push(key);
         return { key, dispatcher: pool };
-      });
+      }, undefined, this.stores);
       const st: PlanState = { plan, active: 0, retired: false, poolKeys };
       this.states.set(plan, st);
       return st;
@@ -171,6 +174,7 @@ export class DataPlane {
       await closed;
     }
     await this.pools.closeAll();
+    await this.stores.close();
     this.accessLog?.flush();
   }
 
@@ -178,6 +182,7 @@ export class DataPlane {
   async destroy(): Promise<void> {
     for (const s of this.servers) { s.closeAllConnections(); s.close(); }
     await this.pools.destroyAll();
+    await this.stores.close();
   }
 }
 

@@ -4,6 +4,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { z } from 'zod';
 import type { ErrorCode } from '../errors.js';
+import type { GatehouseConfig } from '../config/schema.js';
+import type { StoreRegistry } from '../store/registry.js';
 
 /** Lifecycle phases, in the order a request passes them. */
 export type Phase = 'access' | 'upstreamRequest' | 'response' | 'log';
@@ -88,7 +90,17 @@ export interface PolicyDefinition<S extends z.ZodType = z.ZodType> {
   description: string;
   schema: S;
   phases: readonly Phase[];
-  create(config: z.output<S>): Policy;
+  create(config: z.output<S>, env: PolicyEnv): Policy;
+}
+
+/** What a policy may read at compile time besides its own options. */
+export interface PolicyEnv {
+  /** The whole config (top-level sections such as `store` and `plans`). */
+  config: GatehouseConfig;
+  /** The data plane's shared stores (rate-limit counters survive reloads). */
+  stores: StoreRegistry;
+  /** The route the policy is attached to; undefined for a global policy. */
+  routeName: string | undefined;
 }
 
 export function definePolicy<S extends z.ZodType>(def: PolicyDefinition<S>): PolicyDefinition<S> {

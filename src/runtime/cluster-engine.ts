@@ -9,6 +9,7 @@ import type { BoundListener } from '../dataplane/dataplane.js';
 import type { Logger } from '../observability/logger.js';
 import type { Engine } from './engine.js';
 import type { ToPrimary, ToWorker } from './messages.js';
+import { PrimaryDecisions } from '../store/ipc.js';
 
 interface Slot { worker: Worker; version: number; configured: boolean; listening: boolean }
 
@@ -24,6 +25,8 @@ export class ClusterEngine implements Engine {
   private stopping = false;
   private listeners: BoundListener[] = [];
   private recentDeaths: number[] = [];
+  /** The one memory rate-limit store of this instance, shared by its workers. */
+  private readonly decisions = new PrimaryDecisions();
 
   constructor(config: GatehouseConfig, private readonly log: Logger) {
     this.workerCount = workerCount(config.workers);
@@ -44,7 +47,9 @@ export class ClusterEngine implements Engine {
     this.slots.set(worker.id, slot);
     return new Promise<void>((resolve, reject) => {
       worker.on('message', (m: ToPrimary) => {
-        if (m.t === 'up') {
+        if (m.t === 'rl') {
+          this.decisions.answer(worker, m);
+        } else if (m.t === 'up') {
           slot.configured = true;
           this.send(worker, { t: 'config', config: this.config, version: this.version });
         } else if (m.t === 'listening') {
