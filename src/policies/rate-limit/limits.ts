@@ -22,7 +22,8 @@ export interface CompiledLimit {
   keyPrefix: string;
 }
 
-export function compileLimit(l: LimitConfig, algorithm: AlgorithmName, defaultName: string | undefined, scope: string): CompiledLimit {
+/** `plan`: the limit belongs to that plan; alone in it, it is named after it, else prefixed with it. */
+export function compileLimit(l: LimitConfig, algorithm: AlgorithmName, scope: string, plan?: { name: string; single: boolean }): CompiledLimit {
   const bucket = isBucket(algorithm);
   let kind: Kind;
   let a: number;
@@ -46,7 +47,7 @@ export function compileLimit(l: LimitConfig, algorithm: AlgorithmName, defaultNa
     b = parseDuration(l.window!);
     auto = `${a}-per-${spanText(l.window!)}`;
   }
-  const name = l.name ?? defaultName ?? auto;
+  const name = l.name ?? (plan ? (plan.single ? plan.name : `${plan.name}-${auto}`) : auto);
   const q = bucket ? c : a;
   // w: the window in seconds (the refill period for buckets); a calendar month has no fixed one.
   const w = kind === Kind.Month ? '' : `;w=${Math.max(1, Math.ceil(b / 1000))}`;

@@ -52,12 +52,12 @@ class RateLimit {
       this.plans = new Map();
       for (const [name, plan] of Object.entries(top.plans ?? {})) {
         const single = plan.limits.length === 1;
-        this.plans.set(name, limitSet(plan.limits.map((l) => compileLimit(l, l.algorithm ?? 'sliding-window', single ? name : undefined, `${scope}|plan:${name}`))));
+        this.plans.set(name, limitSet(plan.limits.map((l) => compileLimit(l, l.algorithm ?? 'sliding-window', `${scope}|plan:${name}`, { name, single }))));
       }
       this.defaultPlan = top.defaultPlan !== undefined ? this.plans.get(top.defaultPlan) : undefined;
     } else {
       const limits = config.limits ?? [config];
-      this.fixed = limitSet(limits.map((l) => compileLimit(l, ('algorithm' in l && l.algorithm) || config.algorithm, undefined, scope)));
+      this.fixed = limitSet(limits.map((l) => compileLimit(l, ('algorithm' in l && l.algorithm) || config.algorithm, scope)));
     }
     this.key = compileKey(config.by, config.fallbackBy);
     if (typeof config.cost === 'number') {
