@@ -38,12 +38,14 @@ export class RedisStore implements RateStore {
       enableAutoPipelining: true,
       commandTimeout: opts.timeoutMs,
       connectTimeout: Math.max(1000, opts.timeoutMs),
-      // Never queue a decision for later: it answers now or the policy's onStoreError does.
-      enableOfflineQueue: false,
+      // Only the first connection queues decisions (each still bounded by the timeout); once
+      // connected, a decision never waits for a reconnect: it fails and onStoreError answers.
+      enableOfflineQueue: true,
       maxRetriesPerRequest: 0,
       retryStrategy: (times) => Math.min(100 * times, 1000),
     });
     client.on('error', () => {}); // reported through failed calls and the breaker; reconnects on its own
+    client.once('ready', () => { client.options.enableOfflineQueue = false; });
     client.defineCommand('ghFixed', { numberOfKeys: 1, lua: FIXED_WINDOW });
     client.defineCommand('ghMonth', { numberOfKeys: 1, lua: CALENDAR_MONTH });
     client.defineCommand('ghSliding', { numberOfKeys: 1, lua: SLIDING_WINDOW });
@@ -105,6 +107,12 @@ export class RedisStore implements RateStore {
         throw new StoreUnavailableError(`rate-limit store: ${err.message}`);
       },
     );
+  }
+
+  /** Resolves once connected (tests; a gateway serves at once and lets onStoreError cover the start). */
+  ready(): Promise<void> {
+    if (this.client.status === 'ready') return Promise.resolve();
+    return new Promise((resolve) => this.client.once('ready', () => resolve()));
   }
 
   async close(): Promise<void> {
