@@ -60,6 +60,23 @@ export const SCENARIOS: readonly Scenario[] = [
       return undefined;
     },
   },
+  {
+    name: 'ratelimit',
+    description: 'route /* with the perf-compare rate limit: sliding window, 1e9 per minute, by consumer (no consumer: by ip), memory store',
+    path: LOAD_PATH,
+    route: 'all',
+    routes: () =>
+      route('all', ['/*']) +
+      `    policies:
+      - { type: rate-limit, algorithm: sliding-window, limit: 1000000000, window: 1m, by: consumer }
+`,
+    async check(gw) {
+      const res = await fetch(gw + LOAD_PATH);
+      await res.arrayBuffer();
+      if (!/^"1000000000-per-1m";r=\d+;t=\d+$/.test(res.headers.get('ratelimit') ?? '')) return `RateLimit field missing or wrong: ${res.headers.get('ratelimit')}`;
+      return undefined;
+    },
+  },
 ];
 
 function route(name: string, paths: string[]): string {
