@@ -90,3 +90,33 @@ test('a reload keeps the counts; a changed limit applies at once', async () => {
   assert.equal(after.statusCode, 200);
   assert.match(String(after.headers.ratelimit), /^"10-per-1h";r=9;/);
 });
+
+test('shadow mode: never refuses, sends the fields, and the access log names the limit that would have', async () => {
+  const { tempDir, waitFor } = await import('./helpers/child.js');
+  const { readFile } = await import('node:fs/promises');
+  const dir = await tempDir();
+  const log = `${dir.path}/access.log`;
+  const shadow = await startTestGateway({
+    accessLog: { path: log },
+    services: { api: { targets: [{ url: up.url }] } },
+    routes: [{ name: 'shadowed', service: 'api', policies: [{ type: 'rate-limit', algorithm: 'fixed-window', limit: 1, window: '1h', by: 'ip', mode: 'shadow' }] }],
+  });
+  try {
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await request(`${shadow.url}/s`);
+      await res.body.text();
+      statuses.push(res.statusCode);
+      assert.match(String(res.headers.ratelimit), /^"1-per-1h";r=0;t=\d+$/);
+    }
+    assert.deepEqual(statuses, [200, 200, 200]);
+    const lines = await waitFor('three access-log lines', async () => {
+      const l = (await readFile(log, 'utf8').catch(() => '')).trim().split('\n').filter(Boolean);
+      return l.length === 3 ? l.map((x) => JSON.parse(x) as { shadowLimited?: string }) : undefined;
+    });
+    assert.deepEqual(lines.map((l) => l.shadowLimited), [undefined, '1-per-1h', '1-per-1h']);
+  } finally {
+    await shadow.stop();
+    await dir.remove();
+  }
+});

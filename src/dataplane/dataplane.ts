@@ -126,6 +126,7 @@ export class DataPlane {
         upstreamMs: ex.upstreamMs >= 0 ? round(ex.upstreamMs) : undefined,
         error: ex.errorCode,
         aborted: !ex.res.writableFinished,
+        shadowLimited: ex.shadowLimited,
       });
     }
   }

@@ -18,6 +18,7 @@ import { normalizeHost } from './host-pattern.js';
 import { addForwardingHeaders, resolveClient, responseHeaders, scanHeaders, type ClientInfo, type ScannedHeaders } from './forwarding.js';
 import { sendError, sendVerdict } from './respond.js';
 import type { DataPlane } from './dataplane.js';
+import { SHADOW_LIMITED } from '../policies/rate-limit/shadow.js';
 
 const VALID_REQUEST_ID = /^[A-Za-z0-9._:@+/=-]{1,200}$/;
 /** Set on a socket whose request the gateway refused as malformed: nothing after it is served. */
@@ -112,6 +113,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.dp.log.error({ err, requestId: this.requestId, route: this.route?.name }, 'policy failed');
       if (!this.res.headersSent) this.fail('GW_INTERNAL');
     }
+  }
+
+  /** The limit a shadow-mode rate-limit policy would have refused this request with (access log). */
+  get shadowLimited(): string | undefined {
+    return this.ctx?.locals.get(SHADOW_LIMITED) as string | undefined;
   }
 
   /** The context policies see; built only for routes that have policies. */

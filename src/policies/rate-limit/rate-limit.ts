@@ -9,6 +9,7 @@ import { rateLimitSchema, type RateLimitConfig } from './schema.js';
 import { compileLimit, decide, localShare, type CompiledLimit } from './limits.js';
 import { compileKey } from './keys.js';
 import { decisionHeaders, type LimitSet } from './headers.js';
+import { SHADOW_LIMITED } from './shadow.js';
 
 let nextId = 0;
 
@@ -145,7 +146,7 @@ class RateLimit {
     const limit = set.limits[pick]!;
     const headers = this.headers || this.legacy ? decisionHeaders(set, limit, d, this.headers, this.legacy) : undefined;
     if (rejected) {
-      if (this.shadow) ctx.locals.set('rate-limit.shadow-rejected', limit.name);
+      if (this.shadow) ctx.locals.set(SHADOW_LIMITED, limit.name); // the access log's shadowLimited
       else {
         const out: Record<string, string> = { 'retry-after': String(Math.max(1, Math.ceil(d.retryAfterMs / 1000))) };
         if (headers) for (let i = 0; i < headers.length; i += 2) out[headers[i]!] = headers[i + 1]!;
