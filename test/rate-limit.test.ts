@@ -120,3 +120,28 @@ test('shadow mode: never refuses, sends the fields, and the access log names the
     await dir.remove();
   }
 });
+
+test('the gateway\'s own answers on a limited route (upstream down, a later policy\'s verdict) carry the fields too', async () => {
+  const { closedPort } = await import('./helpers/wire.js');
+  const port = await closedPort();
+  const down = await startTestGateway({
+    services: { gone: { targets: [{ url: `http://127.0.0.1:${port}` }] } },
+    routes: [
+      { name: 'down', match: { paths: ['/down/*'] }, service: 'gone', policies: [{ type: 'rate-limit', algorithm: 'fixed-window', limit: 5, window: '1h', by: 'ip' }] },
+      { name: 'closed', match: { paths: ['/closed/*'] }, service: 'gone', policies: [{ type: 'rate-limit', algorithm: 'fixed-window', limit: 5, window: '1h', by: 'ip' }, { type: 'request-termination', status: 503, message: 'maintenance' }] },
+    ],
+  });
+  try {
+    const res = await request(`${down.url}/down/x`);
+    await res.body.text();
+    assert.equal(res.statusCode, 502);
+    assert.equal(res.headers['ratelimit-policy'], '"5-per-1h";q=5;w=3600');
+    assert.match(String(res.headers.ratelimit), /^"5-per-1h";r=4;t=\d+$/);
+    const closed = await request(`${down.url}/closed/x`);
+    await closed.body.text();
+    assert.equal(closed.statusCode, 503);
+    assert.match(String(closed.headers.ratelimit), /^"5-per-1h";r=4;t=\d+$/);
+  } finally {
+    await down.stop();
+  }
+});

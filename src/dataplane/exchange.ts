@@ -19,6 +19,7 @@ import { addForwardingHeaders, resolveClient, responseHeaders, scanHeaders, type
 import { sendError, sendVerdict } from './respond.js';
 import type { DataPlane } from './dataplane.js';
 import { SHADOW_LIMITED } from '../policies/rate-limit/shadow.js';
+import { ERROR_HEADERS } from '../policies/error-headers.js';
 
 const VALID_REQUEST_ID = /^[A-Za-z0-9._:@+/=-]{1,200}$/;
 /** Set on a socket whose request the gateway refused as malformed: nothing after it is served. */
@@ -232,13 +233,26 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.closeIfDraining();
     this.status = v.status;
     this.errorCode = v.code;
+    const extra = this.ctx?.locals.get(ERROR_HEADERS) as string[] | undefined;
+    if (extra !== undefined) {
+      // An earlier policy's headers (e.g. RateLimit fields), unless this verdict sets its own.
+      const headers: Record<string, string> = {};
+      for (let i = 0; i < extra.length; i += 2) headers[extra[i]!] = extra[i + 1]!;
+      v = { ...v, headers: { ...headers, ...v.headers } };
+    }
     sendVerdict(this.res, v, this.requestId);
   }
 
   private fail(code: ErrorCode, opts?: { allow?: string; close?: boolean }): void {
     this.closeIfDraining();
     this.errorCode = code;
-    const headers = opts?.allow !== undefined ? { allow: opts.allow } : undefined;
+    let headers: Record<string, string> | undefined = opts?.allow !== undefined ? { allow: opts.allow } : undefined;
+    // Headers earlier policies want on every answer (e.g. RateLimit fields); see ERROR_HEADERS.
+    const extra = this.ctx?.locals.get(ERROR_HEADERS) as string[] | undefined;
+    if (extra !== undefined) {
+      headers ??= {};
+      for (let i = 0; i < extra.length; i += 2) headers[extra[i]!] = extra[i + 1]!;
+    }
     sendError(this.res, code, this.requestId, { headers, close: opts?.close });
     this.status = this.res.statusCode;
   }

@@ -10,6 +10,7 @@ import { compileLimit, decide, localShare, type CompiledLimit } from './limits.j
 import { compileKey } from './keys.js';
 import { decisionHeaders, type LimitSet } from './headers.js';
 import { SHADOW_LIMITED } from './shadow.js';
+import { ERROR_HEADERS } from '../error-headers.js';
 
 let nextId = 0;
 
@@ -153,7 +154,13 @@ class RateLimit {
         return { status: limit.status, code: 'GW_RATE_LIMITED', headers: out } satisfies RespondVerdict;
       }
     }
-    if (headers) ctx.locals.set(this.local, headers);
+    if (headers) {
+      ctx.locals.set(this.local, headers);
+      // Also on the gateway's own errors (upstream down or slow), which skip the response phase.
+      const onError = ctx.locals.get(ERROR_HEADERS) as string[] | undefined;
+      if (onError === undefined) ctx.locals.set(ERROR_HEADERS, headers.slice());
+      else for (let i = 0; i < headers.length; i++) onError.push(headers[i]!);
+    }
     return undefined;
   }
 
