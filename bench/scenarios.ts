@@ -132,6 +132,44 @@ ${Array.from({ length: 1000 }, (_, i) => `      - url: ${url}/t${i}\n`).join('')
       return undefined;
     },
   },
+  {
+    name: 'keyauth-ratelimit',
+    description: 'route /* with key-auth and the sliding-window rate limit by consumer: the perf-compare gatehouse-policies config',
+    path: LOAD_PATH,
+    route: 'all',
+    headers: { 'x-api-key': 'bench-key-0123456789' },
+    consumers: () => `consumers: [{id: bench, credentials: [{type: api-key, key: bench-key-0123456789}]}]\n`,
+    routes: () =>
+      route('all', ['/*']) +
+      `    policies:
+      - type: key-auth
+      - { type: rate-limit, algorithm: sliding-window, limit: 1000000000, window: 1m, by: consumer }
+`,
+    async check(gw) {
+      const res = await fetch(gw + LOAD_PATH, { headers: { 'x-api-key': 'bench-key-0123456789' } });
+      await res.arrayBuffer();
+      if (res.status !== 200) return `with the key: ${res.status}, expected 200`;
+      if (!/^"1000000000-per-1m";r=\d+;t=\d+$/.test(res.headers.get('ratelimit') ?? '')) return `RateLimit field missing or wrong: ${res.headers.get('ratelimit')}`;
+      return undefined;
+    },
+  },
+  {
+    name: 'ratelimit',
+    description: 'route /* with the perf-compare rate limit: sliding window, 1e9 per minute, by consumer (no consumer: by ip), memory store',
+    path: LOAD_PATH,
+    route: 'all',
+    routes: () =>
+      route('all', ['/*']) +
+      `    policies:
+      - { type: rate-limit, algorithm: sliding-window, limit: 1000000000, window: 1m, by: consumer }
+`,
+    async check(gw) {
+      const res = await fetch(gw + LOAD_PATH);
+      await res.arrayBuffer();
+      if (!/^"1000000000-per-1m";r=\d+;t=\d+$/.test(res.headers.get('ratelimit') ?? '')) return `RateLimit field missing or wrong: ${res.headers.get('ratelimit')}`;
+      return undefined;
+    },
+  },
 ];
 
 function route(name: string, paths: string[]): string {

@@ -15,6 +15,7 @@ import { policyDefinition } from '../policies/index.js';
 import type { Phase, Policy, PolicyEnv } from '../policies/types.js';
 import { ConsumerRegistry } from '../identity/registry.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
+import { StoreRegistry } from '../store/registry.js';
 
 export interface CompiledPolicy { type: string; scope: 'global' | 'route'; phases: readonly Phase[]; policy: Policy }
 
@@ -55,14 +56,15 @@ export const noConnect: UpstreamHost = {
   serviceState: (name) => new ServiceState(name, systemClock, undefined, 'off'),
 };
 
-export function compilePlan(config: GatehouseConfig, host: UpstreamHost, version = nextVersion++, log: Logger = silentLogger): Plan {
+/** `stores`: the data plane's rate-limit stores; a plan compiled only to be checked gets its own, never connected. */
+export function compilePlan(config: GatehouseConfig, host: UpstreamHost, version = nextVersion++, log: Logger = silentLogger, stores = new StoreRegistry()): Plan {
   const services = new Map<string, ServiceRuntime>();
   for (const [name, svc] of Object.entries(config.services)) services.set(name, new ServiceRuntime(name, svc, host.serviceState(name), host));
 
   const consumers = new ConsumerRegistry(config.consumers);
-  const env: PolicyEnv = { consumers, log };
+  const env: PolicyEnv = { consumers, log, config, stores, routeName: undefined };
   const globalPolicies = config.policies.map((p) => instantiate(p, 'global', env));
-  const routes = config.routes.map((r, index) => compileRoute(r, index, services, globalPolicies, env));
+  const routes = config.routes.map((r, index) => compileRoute(r, index, services, globalPolicies, { ...env, routeName: r.name }));
   return {
     version,
     config,

@@ -9,6 +9,8 @@ import { BALANCERS, HashOn, HealthCheck, Retries, CircuitBreaker } from './resil
 import { POLICY_DEFINITIONS } from '../policies/index.js';
 import { Consumers } from '../identity/consumer-schema.js';
 import { ListenerTls } from '../dataplane/tls-schema.js';
+import { StoreConfigSchema, DEFAULT_STORE } from '../store/schema.js';
+import { PlanSchema } from '../policies/rate-limit/schema.js';
 
 export { Duration, Size };
 
@@ -167,6 +169,9 @@ export const ConfigSchema = z
     routes: z.array(Route).default([]),
     policies: z.array(Policy).default([]).meta({ description: 'Global policies, run for every route before its own.' }),
     consumers: Consumers,
+    store: StoreConfigSchema.default(DEFAULT_STORE),
+    plans: z.record(Name, PlanSchema).default({}).meta({ description: 'Rate-limit plans (tiers); a consumer\'s plan selects them for `rate-limit` with `limits: plan`.' }),
+    defaultPlan: Name.optional().meta({ description: 'The plan of traffic without a consumer or whose plan is not defined.' }),
   })
   .meta({ title: 'Gatehouse configuration' });
 

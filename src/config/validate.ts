@@ -8,6 +8,7 @@ import { parsePathPattern } from '../dataplane/path-pattern.js';
 import { parseHostPattern } from '../dataplane/host-pattern.js';
 import { parseCidr } from '../dataplane/trusted-proxies.js';
 import { identityIssues } from '../identity/validate-identity.js';
+import { trafficIssues } from '../policies/rate-limit/validate.js';
 
 export interface ConfigIssue { path: string; message: string }
 export type ValidationResult = { ok: true; config: GatehouseConfig } | { ok: false; errors: ConfigIssue[] };
@@ -59,7 +60,7 @@ export function validateConfig(doc: unknown): ValidationResult {
   // The checks below still run on the parts that pass the schema, so one run reports every
   // error (a missing service as well as a bad duration) rather than one batch per fix.
   if (!parsed.success) return { ok: false, errors: [...zodIssues(parsed.error), ...semanticIssues(salvage(doc))] };
-  const errors = semanticIssues(parsed.data);
+  const errors = [...semanticIssues(parsed.data), ...trafficIssues(parsed.data)];
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config: parsed.data };
 }
 

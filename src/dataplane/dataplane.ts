@@ -22,6 +22,7 @@ import { findHeader } from './header-list.js';
 import { applyServerLimits, compileServerLimits, serverOptions, type ServerLimits } from '../edge/server-limits.js';
 import { LoadShedder } from '../edge/load-shedder.js';
 import { randomUUID } from 'node:crypto';
+import { StoreRegistry } from '../store/registry.js';
 
 export interface BoundListener { host: string; port: number }
 
@@ -46,6 +47,8 @@ export class DataPlane {
   private readonly pools = new PoolRegistry();
   readonly upstreams: StateRegistry;
   private readonly servers: (http.Server | https.Server)[] = [];
+  /** Rate-limit stores, shared by every plan of this data plane (counts survive reloads). */
+  readonly stores = new StoreRegistry({ live: true, clusterWorker: process.env.GATEHOUSE_WORKER === '1' });
 
   private accessLog: AccessLog | undefined;
   private accessLogSetting: string;
@@ -83,7 +86,7 @@ export class DataPlane {
           serviceNames.push(name);
           return this.upstreams.acquire(name);
         },
-      }, undefined, this.log);
+      }, undefined, this.log, this.stores);
       for (const s of plan.services.values()) s.follow();
       const st: PlanState = { plan, active: 0, retired: false, poolKeys, serviceNames };
       this.states.set(plan, st);
@@ -189,6 +192,7 @@ export class DataPlane {
         upstreamMs: ex.upstreamMs >= 0 ? round(ex.upstreamMs) : undefined,
         error: ex.errorCode,
         aborted: !ex.res.writableFinished,
+        shadowLimited: ex.shadowLimited,
       });
     }
   }
@@ -242,6 +246,7 @@ export class DataPlane {
     }
     this.upstreams.closeAll();
     await this.pools.closeAll();
+    await this.stores.close();
     this.accessLog?.flush();
   }
 
@@ -251,6 +256,7 @@ export class DataPlane {
     for (const s of this.servers) { s.closeAllConnections(); s.close(); }
     this.upstreams.closeAll();
     await this.pools.destroyAll();
+    await this.stores.close();
   }
 }
 

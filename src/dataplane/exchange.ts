@@ -25,6 +25,8 @@ import { removeHeader } from './header-list.js';
 import { BodyLimit } from '../edge/body-limit.js';
 import { isValidHostHeader } from '../edge/host-syntax.js';
 import { addIdentityHeaders } from '../identity/identity-headers.js';
+import { SHADOW_LIMITED } from '../policies/rate-limit/shadow.js';
+import { ERROR_HEADERS } from '../policies/error-headers.js';
 
 const VALID_REQUEST_ID = /^[A-Za-z0-9._:@+/=-]{1,200}$/;
 /** Set on a socket whose request the gateway refused as malformed: nothing after it is served. */
@@ -156,6 +158,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.dp.log.error({ err, requestId: this.requestId, route: this.route?.name }, 'policy failed');
       if (!this.res.headersSent) this.fail('GW_INTERNAL');
     }
+  }
+
+  /** The limit a shadow-mode rate-limit policy would have refused this request with (access log). */
+  get shadowLimited(): string | undefined {
+    return this.ctx?.locals.get(SHADOW_LIMITED) as string | undefined;
   }
 
   /** The context policies see; built only for routes that have policies. */
@@ -469,6 +476,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.setServerHeader();
     // An answer that closes the connection (e.g. 413 with the body unread) serves nothing pipelined behind it.
     if (v.headers?.connection === 'close') this.markRefused();
+    const extra = this.ctx?.locals.get(ERROR_HEADERS) as string[] | undefined;
+    if (extra !== undefined) {
+      // An earlier policy's headers (e.g. RateLimit fields), unless this verdict sets its own.
+      const headers: Record<string, string> = {};
+      for (let i = 0; i < extra.length; i += 2) headers[extra[i]!] = extra[i + 1]!;
+      v = { ...v, headers: { ...headers, ...v.headers } };
+    }
     sendVerdict(this.res, v, this.requestId);
   }
 
@@ -477,7 +491,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.errorCode = code;
     this.setServerHeader();
     if (opts?.close) this.markRefused();
-    sendError(this.res, code, this.requestId, { headers: opts?.headers, close: opts?.close });
+    let headers = opts?.headers;
+    // Headers earlier policies want on every answer (e.g. RateLimit fields); see ERROR_HEADERS.
+    const extra = this.ctx?.locals.get(ERROR_HEADERS) as string[] | undefined;
+    if (extra !== undefined) {
+      headers = { ...headers };
+      for (let i = 0; i < extra.length; i += 2) headers[extra[i]!] = extra[i + 1]!;
+    }
+    sendError(this.res, code, this.requestId, { headers, close: opts?.close });
     this.status = this.res.statusCode;
   }
 

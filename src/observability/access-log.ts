@@ -17,6 +17,8 @@ export interface AccessRecord {
   upstreamMs: number | undefined;
   error: string | undefined;
   aborted: boolean;
+  /** The limit that would have refused this request, had its rate-limit policy not been in shadow mode. */
+  shadowLimited?: string;
 }
 
 export interface AccessLog {

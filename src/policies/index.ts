@@ -13,6 +13,8 @@ import { introspectionPolicy } from './oauth2-introspection/oauth2-introspection
 import { mtlsPolicy } from './mtls/mtls.js';
 import { aclPolicy } from './acl/acl.js';
 import { authCombinationPolicy } from './auth/auth.js';
+import { rateLimitPolicy } from './rate-limit/rate-limit.js';
+import { concurrencyLimitPolicy } from './concurrency-limit/concurrency-limit.js';
 
 export const POLICY_DEFINITIONS: readonly PolicyDefinition[] = [
   headersPolicy as unknown as PolicyDefinition,
@@ -29,6 +31,8 @@ export const POLICY_DEFINITIONS: readonly PolicyDefinition[] = [
   mtlsPolicy as unknown as PolicyDefinition,
   authCombinationPolicy as unknown as PolicyDefinition,
   aclPolicy as unknown as PolicyDefinition,
+  rateLimitPolicy as unknown as PolicyDefinition,
+  concurrencyLimitPolicy as unknown as PolicyDefinition,
 ];
 
 const byType = new Map(POLICY_DEFINITIONS.map((d) => [d.type, d]));

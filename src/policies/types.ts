@@ -6,6 +6,8 @@ import type { z } from 'zod';
 import type { ErrorCode } from '../errors.js';
 import type { ConsumerRegistry } from '../identity/registry.js';
 import type { Logger } from '../observability/logger.js';
+import type { GatehouseConfig } from '../config/schema.js';
+import type { StoreRegistry } from '../store/registry.js';
 
 /** Lifecycle phases, in the order a request passes them. */
 export type Phase = 'access' | 'upstreamRequest' | 'response' | 'log';
@@ -95,6 +97,12 @@ export interface PolicyEnv {
   consumers: ConsumerRegistry;
   /** The gateway's own log (why a request was refused, etc.). */
   log: Logger;
+  /** The whole config (top-level sections such as `store` and `plans`). */
+  config: GatehouseConfig;
+  /** The data plane's shared stores (rate-limit counters survive reloads). */
+  stores: StoreRegistry;
+  /** The route the policy is attached to; undefined for a global policy. */
+  routeName: string | undefined;
 }
 
 /** A policy type: its config schema, the phases it uses, and its factory. */

@@ -10,6 +10,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Engine, InspectQuery } from './engine.js';
 import type { ToPrimary, ToWorker } from './messages.js';
 import { ProbeSupervisor } from './probe-supervisor.js';
+import { PrimaryDecisions } from '../store/ipc.js';
 
 interface Slot { worker: Worker; version: number; configured: boolean; listening: boolean }
 
@@ -29,6 +30,8 @@ export class ClusterEngine implements Engine {
   private nextInspect = 1;
   /** Active health checks run here, once for the whole instance. */
   private readonly probes: ProbeSupervisor;
+  /** The one memory rate-limit store of this instance, shared by its workers. */
+  private readonly decisions = new PrimaryDecisions();
 
   constructor(config: GatehouseConfig, private readonly log: Logger) {
     this.probes = new ProbeSupervisor(log, (m) => { for (const s of this.slots.values()) if (s.listening) this.send(s.worker, m); });
@@ -51,7 +54,9 @@ export class ClusterEngine implements Engine {
     this.slots.set(worker.id, slot);
     return new Promise<void>((resolve, reject) => {
       worker.on('message', (m: ToPrimary) => {
-        if (m.t === 'up') {
+        if (m.t === 'rl') {
+          this.decisions.answer(worker, m);
+        } else if (m.t === 'up') {
           slot.configured = true;
           this.send(worker, { t: 'config', config: this.config, version: this.version });
         } else if (m.t === 'listening') {

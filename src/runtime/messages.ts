@@ -2,6 +2,7 @@
 import type { GatehouseConfig } from '../config/schema.js';
 import type { BoundListener } from '../dataplane/dataplane.js';
 import type { InspectQuery } from './engine.js';
+import type { DecisionRequest } from '../store/ipc.js';
 
 export type ToWorker =
   | { t: 'config'; config: GatehouseConfig; version: number }
@@ -14,4 +15,5 @@ export type ToPrimary =
   | { t: 'listening'; version: number; listeners: BoundListener[] }
   | { t: 'applied'; version: number }
   | { t: 'failed'; message: string }
-  | { t: 'inspected'; id: number; data: unknown };
+  | { t: 'inspected'; id: number; data: unknown }
+  | DecisionRequest; // a rate-limit decision for the primary's shared memory store

@@ -3,6 +3,8 @@ import type { IncomingMessage } from 'node:http';
 import type { PolicyEnv, RequestContext } from '../../src/policies/types.js';
 import { ConsumerRegistry } from '../../src/identity/registry.js';
 import { silentLogger } from '../../src/observability/logger.js';
+import { validateConfig } from '../../src/config/validate.js';
+import { StoreRegistry } from '../../src/store/registry.js';
 
 export function testContext(opts: { method?: string; clientIp?: string; headers?: Record<string, string> } = {}): RequestContext {
   const rawHeaders = Object.entries(opts.headers ?? {}).flat();
@@ -22,7 +24,9 @@ export function testContext(opts: { method?: string; clientIp?: string; headers?
   };
 }
 
-/** What a policy is compiled with, for policies that need no consumers. */
-export function testEnv(): PolicyEnv {
-  return { consumers: new ConsumerRegistry([]), log: silentLogger };
+/** What a policy is compiled with: no consumers, an empty config, fresh stores, unless given. */
+export function testEnv(over: Partial<PolicyEnv> = {}): PolicyEnv {
+  const r = validateConfig({});
+  if (!r.ok) throw new Error('the empty config is invalid');
+  return { consumers: new ConsumerRegistry([]), log: silentLogger, config: r.config, stores: new StoreRegistry(), routeName: undefined, ...over };
 }

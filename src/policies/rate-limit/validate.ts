@@ -1,0 +1,21 @@
+// What the rate-limit schema alone cannot check: references between `plans`, `defaultPlan`,
+// `limits: plan` and `store`.
+import type { GatehouseConfig } from '../../config/schema.js';
+
+export function trafficIssues(cfg: GatehouseConfig): { path: string; message: string }[] {
+  const out: { path: string; message: string }[] = [];
+  if (cfg.store.type === 'redis' && cfg.store.url === undefined) out.push({ path: 'store.url', message: 'store type redis needs a url (redis://host:port)' });
+  const plans = Object.keys(cfg.plans);
+  if (cfg.defaultPlan !== undefined && !Object.hasOwn(cfg.plans, cfg.defaultPlan)) {
+    out.push({ path: 'defaultPlan', message: `plan "${cfg.defaultPlan}" is not defined${plans.length ? ` (defined: ${plans.join(', ')})` : ''}` });
+  }
+  const check = (policies: GatehouseConfig['policies'], at: string) =>
+    policies.forEach((p, i) => {
+      if (p.type === 'rate-limit' && (p as { limits?: unknown }).limits === 'plan' && plans.length === 0) {
+        out.push({ path: `${at}[${i}].limits`, message: 'limits: plan needs top-level plans' });
+      }
+    });
+  check(cfg.policies, 'policies');
+  cfg.routes.forEach((r, i) => check(r.policies, `routes[${i}].policies`));
+  return out;
+}

@@ -1,0 +1,61 @@
+// The stores of one data plane, shared by every plan it compiles: a reload keeps the counts.
+// Stores are created on first request from a policy and closed with the data plane.
+import { parseDuration } from '../config/units.js';
+import { IpcStore } from './ipc.js';
+import { MemoryStore } from './memory.js';
+import { RedisStore } from './redis.js';
+import type { StoreConfig } from './schema.js';
+import type { Clock, RateStore } from './types.js';
+
+export interface StoreRegistryOptions {
+  /** A serving data plane (connects at once) rather than a plan compiled only to be checked. */
+  live?: boolean;
+  /** A cluster worker: memory-store decisions are made by the primary. */
+  clusterWorker?: boolean;
+  clock?: Clock;
+}
+
+export class StoreRegistry {
+  private readonly stores = new Map<string, RateStore>();
+  private readonly locals = new Map<string, MemoryStore>();
+  /** In-flight counts of concurrency-limit policies, kept across reloads. */
+  readonly inflight = new Map<string, number>();
+
+  constructor(readonly opts: StoreRegistryOptions = {}) {}
+
+  /** The store for `cfg`; one per distinct store config. */
+  get(cfg: StoreConfig): RateStore {
+    const id = storeId(cfg);
+    let store = this.stores.get(id);
+    if (!store) {
+      if (cfg.type === 'redis') {
+        store = new RedisStore({ url: cfg.url!, prefix: cfg.prefix, timeoutMs: parseDuration(cfg.timeout), connect: this.opts.live });
+      } else if (this.opts.clusterWorker) {
+        store = new IpcStore(cfg.prefix, cfg.maxKeys);
+      } else {
+        store = new MemoryStore({ maxKeys: cfg.maxKeys, clock: this.opts.clock });
+      }
+      this.stores.set(id, store);
+    }
+    return store;
+  }
+
+  /** The in-process fallback for `onStoreError: local`. */
+  local(cfg: StoreConfig): MemoryStore {
+    const id = storeId(cfg);
+    let store = this.locals.get(id);
+    if (!store) this.locals.set(id, (store = new MemoryStore({ maxKeys: cfg.maxKeys, clock: this.opts.clock })));
+    return store;
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.stores.values(), ...this.locals.values()];
+    this.stores.clear();
+    this.locals.clear();
+    await Promise.all(all.map(async (s) => { try { await s.close(); } catch { /* closing anyway */ } }));
+  }
+}
+
+function storeId(cfg: StoreConfig): string {
+  return `${cfg.type}|${cfg.url ?? ''}|${cfg.prefix}|${cfg.timeout}|${cfg.maxKeys}`;
+}
