@@ -62,11 +62,17 @@ function cookieValue(header: string, name: string): string | undefined {
   return undefined;
 }
 
-/** claim → header mappings, compiled; values with control characters are never forwarded. */
-export function compileClaimHeaders(map: Record<string, string> | undefined): ((claims: Record<string, unknown>, out: HeaderList) => void) | undefined {
+/**
+ * claim → header mappings, compiled into an upstreamRequest step. It runs on every request of the
+ * route: the client's own copies of the mapped headers are removed even when `method` did not
+ * authenticate this request. Values with control characters are never forwarded.
+ */
+export function compileClaimHeaders(map: Record<string, string> | undefined, method: string): ((ctx: RequestContext, out: HeaderList) => void) | undefined {
   const entries = Object.entries(map ?? {}).map(([h, c]) => [h.toLowerCase(), c] as const);
   if (entries.length === 0) return undefined;
-  return (claims, out) => {
+  return (ctx, out) => {
+    const id = ctx.identity;
+    const claims = id !== undefined && id.method === method && id.claims !== undefined ? (id.claims as Record<string, unknown>) : {};
     for (const [h, c] of entries) {
       removeHeader(out, h);
       const v = claims[c];

@@ -98,7 +98,7 @@ export function jwtAuthenticator(config: JwtConfig, consumers: ConsumerRegistry,
   };
   const source = new TokenSource(config);
   const check = compileRequirements(config);
-  const claimHeaders = compileClaimHeaders(config.claimHeaders);
+  const claimHeaders = compileClaimHeaders(config.claimHeaders, 'jwt');
   const maxSize = config.maxTokenSize;
   const consumerClaim = config.consumerClaim;
   const now = opts.now;
@@ -165,11 +165,7 @@ export function jwtAuthenticator(config: JwtConfig, consumers: ConsumerRegistry,
     hide(_ctx: RequestContext, out: HeaderList) {
       source.hide(out);
     },
-    upstream: claimHeaders && ((ctx: RequestContext, out: HeaderList) => {
-      // Always called: it also removes the client's own copies of the mapped headers.
-      const id = ctx.identity;
-      claimHeaders(id !== undefined && id.method === 'jwt' && id.claims !== undefined ? (id.claims as Record<string, unknown>) : {}, out);
-    }),
+    upstream: claimHeaders,
   };
 }
 

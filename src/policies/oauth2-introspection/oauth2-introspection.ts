@@ -49,7 +49,7 @@ export function introspectionAuthenticator(config: IntrospectionConfig, consumer
   const authorization = 'Basic ' + Buffer.from(`${encodeURIComponent(config.clientId)}:${encodeURIComponent(config.clientSecret)}`).toString('base64');
   const source = new TokenSource(config);
   const check = compileRequirements(config);
-  const claimHeaders = compileClaimHeaders(config.claimHeaders);
+  const claimHeaders = compileClaimHeaders(config.claimHeaders, 'oauth2-introspection');
   let calls = 0;
 
   async function introspect(token: string): Promise<Answer> {
@@ -131,10 +131,7 @@ export function introspectionAuthenticator(config: IntrospectionConfig, consumer
     hide(_ctx: RequestContext, out: HeaderList) {
       source.hide(out);
     },
-    upstream: claimHeaders && ((ctx: RequestContext, out: HeaderList) => {
-      const id = ctx.identity;
-      claimHeaders(id !== undefined && id.method === 'oauth2-introspection' && id.claims !== undefined ? (id.claims as Record<string, unknown>) : {}, out);
-    }),
+    upstream: claimHeaders,
   };
 }
 
