@@ -133,6 +133,7 @@ export function jwtAuthenticator(config: JwtConfig, consumers: ConsumerRegistry,
       return { ok: false, reason: `${e.code ?? e.name}: ${e.message}` };
     }
     const claims = payload as Record<string, unknown>;
+    if (depthOver(claims, MAX_CLAIM_DEPTH)) return { ok: false, reason: `claims nested deeper than ${MAX_CLAIM_DEPTH} levels` };
     const scopes = scopesOf(claims);
     const who = claims[consumerClaim];
     const consumer = typeof who === 'string' ? consumers.find(who) : undefined;
@@ -167,6 +168,16 @@ export function jwtAuthenticator(config: JwtConfig, consumers: ConsumerRegistry,
     },
     upstream: claimHeaders,
   };
+}
+
+/** Claims nested deeper than this are refused even when signed: nothing legitimate needs it. */
+const MAX_CLAIM_DEPTH = 16;
+
+function depthOver(v: unknown, limit: number): boolean {
+  if (typeof v !== 'object' || v === null) return false;
+  if (limit === 0) return true;
+  for (const x of Array.isArray(v) ? v : Object.values(v)) if (depthOver(x, limit - 1)) return true;
+  return false;
 }
 
 export const jwtPolicy = definePolicy({
