@@ -48,6 +48,12 @@ before(async () => {
           maxAge: '10m',
         }],
       },
+      {
+        name: 'cors-auth',
+        match: { paths: ['/cors-auth/*'] },
+        service: 'api',
+        policies: [{ type: 'cors', origins: ['https://app.example.com'], credentials: true }, { type: 'key-auth' }],
+      },
       { name: 'ip', match: { paths: ['/ip/*'] }, service: 'api', policies: [{ type: 'ip-restriction', allow: ['10.0.0.0/8', '2001:db8::/32'], deny: ['10.6.6.0/24'] }] },
       { name: 'ip-direct', match: { paths: ['/ip-direct/*'] }, service: 'api', policies: [{ type: 'ip-restriction', deny: ['127.0.0.0/8'] }] },
       { name: 'limit', match: { paths: ['/limit/*'] }, service: 'api', policies: [{ type: 'request-size-limit', maxBody: '1kb' }] },
@@ -66,6 +72,21 @@ async function errorCode(res: Awaited<ReturnType<typeof request>>): Promise<stri
 }
 
 describe('cors', () => {
+  test('a refusal by a later policy (401) still carries the allow headers, so the page can read it', async () => {
+    const hits = up.hits;
+    const res = await request(`${gw.url}/cors-auth/items`, { headers: { origin: 'https://app.example.com' } });
+    assert.equal(res.statusCode, 401);
+    assert.equal(await errorCode(res), 'GW_UNAUTHORIZED');
+    assert.equal(res.headers['access-control-allow-origin'], 'https://app.example.com');
+    assert.equal(res.headers['access-control-allow-credentials'], 'true');
+    assert.equal(res.headers.vary, 'Origin');
+    const other = await request(`${gw.url}/cors-auth/items`, { headers: { origin: 'https://evil.example' } });
+    assert.equal(other.statusCode, 401);
+    await other.body.dump();
+    assert.equal(other.headers['access-control-allow-origin'], undefined);
+    assert.equal(up.hits, hits);
+  });
+
   const preflight = (origin: string, method: string, headers?: string) =>
     request(`${gw.url}/cors/items`, {
       method: 'OPTIONS',

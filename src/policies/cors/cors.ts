@@ -6,6 +6,7 @@
 //   origin (the origin itself, or "*" when any origin is allowed without credentials) and always
 //   `Vary: Origin`. CORS headers the upstream set are replaced, so a service that reflects every
 //   origin cannot widen the policy.
+import { addErrorHeaders } from '../error-headers.js';
 import { z } from 'zod';
 import { definePolicy, type HeaderList, type RespondVerdict } from '../types.js';
 import { DURATION_PATTERN, parseDuration } from '../../config/units.js';
@@ -68,13 +69,27 @@ export const corsPolicy = definePolicy({
       return true;
     };
 
+    /** The allow headers of an actual (not preflight) response, then `vary: Origin` last. */
+    const allowHeadersFor = (origin: string): string[] => {
+      const h = ['access-control-allow-origin', star ? '*' : origin];
+      if (credentials) h.push('access-control-allow-credentials', 'true');
+      if (expose) h.push('access-control-expose-headers', expose);
+      h.push('vary', 'Origin');
+      return h;
+    };
+
     return {
       access(ctx) {
-        if (ctx.method !== 'OPTIONS') return undefined;
         const raw = ctx.req.rawHeaders;
-        const asked = findHeader(raw, 'access-control-request-method');
         const origin = findHeader(raw, 'origin');
-        if (asked === undefined || origin === undefined) return undefined; // not a preflight
+        if (origin === undefined) return undefined;
+        const asked = ctx.method === 'OPTIONS' ? findHeader(raw, 'access-control-request-method') : undefined;
+        if (asked === undefined) {
+          // Not a preflight. A later refusal (401, 429, …) or a gateway error skips the response
+          // phase: it must still carry the allow headers, or the browser hides it from the page.
+          if (origins.matches(origin)) addErrorHeaders(ctx, allowHeadersFor(origin));
+          return undefined;
+        }
         const askedHeaders = findHeader(raw, 'access-control-request-headers');
         if (!origins.matches(origin) || !methods.has(asked.toUpperCase())) return forbidden;
         if (askedHeaders !== undefined && !headersAllowed(askedHeaders)) return forbidden;
@@ -98,9 +113,8 @@ export const corsPolicy = definePolicy({
         addVaryOrigin(out);
         const origin = findHeader(ctx.req.rawHeaders, 'origin');
         if (origin === undefined || !origins.matches(origin)) return;
-        out.push('access-control-allow-origin', star ? '*' : origin);
-        if (credentials) out.push('access-control-allow-credentials', 'true');
-        if (expose) out.push('access-control-expose-headers', expose);
+        const add = allowHeadersFor(origin);
+        for (let i = 0; i < add.length - 2; i++) out.push(add[i]!); // all but the trailing vary
       },
     };
   },

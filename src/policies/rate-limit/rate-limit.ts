@@ -10,7 +10,7 @@ import { compileLimit, decide, localShare, type CompiledLimit } from './limits.j
 import { compileKey } from './keys.js';
 import { decisionHeaders, type LimitSet } from './headers.js';
 import { SHADOW_LIMITED } from './shadow.js';
-import { ERROR_HEADERS } from '../error-headers.js';
+import { addErrorHeaders } from '../error-headers.js';
 
 let nextId = 0;
 
@@ -157,9 +157,7 @@ class RateLimit {
     if (headers) {
       ctx.locals.set(this.local, headers);
       // Also on the gateway's own errors (upstream down or slow), which skip the response phase.
-      const onError = ctx.locals.get(ERROR_HEADERS) as string[] | undefined;
-      if (onError === undefined) ctx.locals.set(ERROR_HEADERS, headers.slice());
-      else for (let i = 0; i < headers.length; i++) onError.push(headers[i]!);
+      addErrorHeaders(ctx, headers);
     }
     return undefined;
   }
