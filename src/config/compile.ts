@@ -14,6 +14,7 @@ import { systemClock } from '../upstream/clock.js';
 import { policyDefinition } from '../policies/index.js';
 import type { Phase, Policy, PolicyEnv } from '../policies/types.js';
 import { ConsumerRegistry } from '../identity/registry.js';
+import { claimHeaderNames } from '../identity/claim-header-names.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { StoreRegistry } from '../store/registry.js';
 
@@ -46,6 +47,11 @@ export interface Plan {
   drainTimeout: number;
   /** Consumers and their credentials, indexed for the authentication policies. */
   consumers: ConsumerRegistry;
+  /**
+   * Request headers no client may send upstream on any route: every claim→header mapping of the
+   * config (the fixed identity headers are dropped by the header scan itself).
+   */
+  identityHeaders: readonly string[];
 }
 
 let nextVersion = 1;
@@ -72,6 +78,7 @@ export function compilePlan(config: GatehouseConfig, host: UpstreamHost, version
     services,
     router: new Router(routes),
     trustedProxies: new TrustedProxies(config.trustedProxies),
+    identityHeaders: claimHeaderNames([...config.policies, ...config.routes.flatMap((r) => r.policies)]),
     drainTimeout: parseDuration(config.shutdown.drainTimeout),
     consumers,
   };

@@ -221,6 +221,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     headers.push('host', '');
     addForwardingHeaders(headers, this.scan, this.client!, (this.req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http', this.requestId);
     const ctx = this.ctx;
+    const claimHeaders = this.plan.identityHeaders;
+    for (let i = 0; i < claimHeaders.length; i++) removeHeader(headers, claimHeaders[i]!);
     if (ctx?.identity !== undefined) addIdentityHeaders(headers, ctx.identity);
     const up = route.upstreamRequest;
     for (let i = 0; i < up.length; i++) up[i]!.upstreamRequest!(this.context(), headers);
