@@ -150,3 +150,14 @@ test('resilience settings: bad balancer, hashOn spelling and misuse, inverted ba
   Object.assign(doc3.services.users, { hashOn: 'cookie:session' });
   assert.ok(validateConfig(doc3).ok);
 });
+
+test('a consumer naming an undefined plan is refused once plans are in use', () => {
+  const doc = {
+    ...base(),
+    plans: { free: { limits: [{ algorithm: 'fixed-window', limit: 1, window: '1m' }] } },
+    consumers: [{ id: 'a', plan: 'gold', credentials: [{ type: 'api-key', key: 'k' }] }],
+  };
+  assert.deepEqual(errorsOf(doc), ['consumers[0].plan: plan "gold" is not defined (defined: free)']);
+  doc.consumers[0]!.plan = 'free';
+  assert.ok(validateConfig(doc).ok);
+});

@@ -1,5 +1,5 @@
 // What the rate-limit schema alone cannot check: references between `plans`, `defaultPlan`,
-// `limits: plan` and `store`.
+// `limits: plan`, consumers' plans and `store`.
 import type { GatehouseConfig } from '../../config/schema.js';
 
 export function trafficIssues(cfg: GatehouseConfig): { path: string; message: string }[] {
@@ -8,6 +8,15 @@ export function trafficIssues(cfg: GatehouseConfig): { path: string; message: st
   const plans = Object.keys(cfg.plans);
   if (cfg.defaultPlan !== undefined && !Object.hasOwn(cfg.plans, cfg.defaultPlan)) {
     out.push({ path: 'defaultPlan', message: `plan "${cfg.defaultPlan}" is not defined${plans.length ? ` (defined: ${plans.join(', ')})` : ''}` });
+  }
+  // A consumer's plan must exist once plans are in use: a misspelt plan would silently get the
+  // default plan's limits.
+  if (plans.length > 0) {
+    (cfg.consumers ?? []).forEach((c, i) => {
+      if (c.plan !== undefined && !Object.hasOwn(cfg.plans, c.plan)) {
+        out.push({ path: `consumers[${i}].plan`, message: `plan "${c.plan}" is not defined (defined: ${plans.join(', ')})` });
+      }
+    });
   }
   const check = (policies: GatehouseConfig['policies'], at: string) =>
     policies.forEach((p, i) => {
