@@ -52,8 +52,12 @@ test('a consumer\'s plan selects its limits; every key of a consumer shares one 
   assert.equal(bob[0]!.policy, '"free";q=2;w=3600');
   assert.equal((await call(gw, 'wrong-key')).status, 401, 'authentication comes first');
   assert.equal(up.hits, 6);
-  // The upstream learns who called.
-  assert.equal(up.seen[0]!.headers['x-consumer-id'], 'alice');
+  // The upstream learns who called, under its own Host, with the client's address forwarded.
+  const seen = up.seen[0]!.headers;
+  assert.equal(seen['x-consumer-id'], 'alice');
+  assert.equal(seen.host, new URL(up.url).host);
+  assert.equal(seen['x-forwarded-for'], '127.0.0.1');
+  assert.equal(seen['x-api-key'], undefined);
 });
 
 test('by: credential counts each key on its own', async () => {

@@ -319,6 +319,43 @@ describe('concurrency limit and queue', () => {
   });
 });
 
+describe('admission and reloads', () => {
+  test('a slow uploader does not hold a concurrency slot while its small body is read', async () => {
+    const [a] = await upstreams('a');
+    const gw = await gateway({ targets: [{ url: a!.url }], retries: { attempts: 2 }, circuitBreaker: { maxConcurrent: 1, maxQueue: 0, minRequests: 1000 } });
+    const net = await import('node:net');
+    const slow = net.connect(gw.port, '127.0.0.1');
+    await new Promise((r) => slow.once('connect', r));
+    slow.write('PUT /x HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n0123456789'); // 10 of 100 bytes
+    await sleep(100);
+    const r = await get(gw);
+    assert.equal(r.status, 200, 'the slot was free');
+    slow.write('x'.repeat(90));
+    const answer = await new Promise<string>((resolve) => { let t = ''; slow.on('data', (c) => { t += c; if (t.includes('\r\n\r\n')) resolve(t); }); });
+    assert.match(answer, /^HTTP\/1\.1 200/);
+    slow.destroy();
+  });
+
+  test('a reload that drops the circuit breaker while a half-open probe is in flight does not break the request or the process', async () => {
+    const [a] = await upstreams('a');
+    a!.mode = 'fail';
+    const gw = await gateway({ targets: [{ url: a!.url }], circuitBreaker: { consecutiveFailures: 1, openDuration: '100ms' } });
+    assert.equal((await get(gw)).status, 503);
+    await sleep(150);
+    a!.mode = 'hang';
+    const probe = get(gw);
+    await waitFor('the probe upstream', () => a!.hits === 2, 3000, 10);
+    const cfg = (await (await request(`${gw.adminUrl}/config`)).body.json()) as { services: { svc: Record<string, unknown> } };
+    delete cfg.services.svc.circuitBreaker;
+    const applied = await request(`${gw.adminUrl}/config`, { method: 'POST', body: JSON.stringify(cfg), headers: { 'content-type': 'application/json' } });
+    assert.equal(applied.statusCode, 200, await applied.body.text());
+    a!.mode = 'ok';
+    a!.releaseHung();
+    assert.equal((await probe).status, 200);
+    assert.equal((await get(gw)).status, 200);
+  });
+});
+
 describe('balancing through the gateway', () => {
   test('weights 70/30 split 1,000 requests within ±5 %; weight 0 receives nothing', async () => {
     const [a, b, c] = await upstreams('a', 'b', 'c');

@@ -14,14 +14,15 @@ import type { CompiledRoute, Plan } from '../config/compile.js';
 import type { ErrorCode } from '../errors.js';
 import type { RequestContext, Verdict, HeaderList } from '../policies/types.js';
 import type { TargetRuntime } from '../upstream/service.js';
-import type { Admission } from '../upstream/circuit-breaker.js';
+import type { Admission, CircuitBreaker } from '../upstream/circuit-breaker.js';
+import type { AdmissionControl } from '../upstream/admission.js';
 import { countsAsFailure, failureKind, type AttemptFailure } from '../upstream/attempt-result.js';
 import { canonicalizePath, encodePathForUpstream } from './canonical-path.js';
 import { normalizeHost } from './host-pattern.js';
 import { addForwardingHeaders, resolveClient, responseHeaders, scanHeaders, type ClientInfo, type ScannedHeaders } from './forwarding.js';
 import { sendError, sendVerdict } from './respond.js';
 import type { DataPlane } from './dataplane.js';
-import { removeHeader } from './header-list.js';
+import { findHeader, removeHeader } from './header-list.js';
 import { BodyLimit } from '../edge/body-limit.js';
 import { isValidHostHeader } from '../edge/host-syntax.js';
 import { addIdentityHeaders } from '../identity/identity-headers.js';
@@ -69,7 +70,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private hostIndex = 0;
   private upstreamPath = '';
   private upstreamQuery = '';
+  private breaker: CircuitBreaker | undefined;
   private breakerAdmission: Admission | undefined;
+  private breakerCycle = 0;
+  private admission: AdmissionControl | undefined;
+  private streamBody = false;
+  /** The gateway answered while the upstream call was still running (a response policy failed). */
+  private answeredEarly = false;
   private slotHeld = false;
   private cancelQueued: (() => void) | undefined;
 
@@ -183,16 +190,53 @@ export class Exchange implements Dispatcher.DispatchHandler {
     });
   }
 
-  /** Upstream admission: the circuit breaker, then the service's concurrency limit and queue. */
+  /**
+   * After the access policies. The body is settled first — a small one is read whole when it may
+   * have to be replayed — so that a slow uploader never holds a concurrency slot or the breaker's
+   * half-open probe; then the request is admitted.
+   */
   private forward(): void {
+    const route = this.route!;
+    const scan = this.scan;
+    const hasBody = scan.transferEncoding !== undefined || (scan.contentLength !== undefined && scan.contentLength !== '0');
+    const retry = route.service.retry;
+    const method = this.req.method!;
+    this.retryable = retry !== undefined && (retry.methods.has(method) || route.retryMethods.has(method));
+    if (!hasBody) return this.admit();
+    const idle = this.dp.limits.bodyIdleTimeout;
+    if (idle > 0) {
+      // Armed only while the body streams in: node destroys the socket when it fires.
+      this.req.socket.setTimeout(idle);
+      this.req.once('end', disarmIdleTimeout);
+    }
+    if (this.retryable && scan.transferEncoding === undefined && Number(scan.contentLength) <= retry!.bodyLimit) {
+      const chunks: Buffer[] = [];
+      this.req.on('data', (c: Buffer) => chunks.push(c));
+      this.req.once('end', () => {
+        if (this.clientGone) return;
+        this.body = Buffer.concat(chunks);
+        this.admit();
+      });
+      return;
+    }
+    this.retryable = false; // a streamed body cannot be sent twice
+    this.streamBody = true;
+    this.admit();
+  }
+
+  /** Upstream admission: the circuit breaker, then the service's concurrency limit and queue. */
+  private admit(): void {
     const state = this.route!.service.state;
-    const breaker = state.breaker;
+    // Kept on the exchange: a reload may replace or drop the service's breaker or limit while
+    // this request runs, and its outcome and slot belong to the ones that admitted it.
+    const breaker = (this.breaker = state.breaker);
     if (breaker) {
       const a = breaker.admit();
-      if (a === 'reject') return this.circuitOpen();
+      if (a === 'reject') return this.circuitOpen(breaker);
       this.breakerAdmission = a;
+      this.breakerCycle = breaker.cycle;
     }
-    const admission = state.admission;
+    const admission = (this.admission = state.admission);
     if (admission) {
       const r = admission.acquire();
       if (r === false) return this.overloaded();
@@ -212,13 +256,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.prepare();
   }
 
-  /** Builds the upstream request once; a small body is kept whole when it may have to be replayed. */
+  /** Builds the upstream request once; each attempt only sets its target's Host. */
   private prepare(): void {
     const route = this.route!;
-    const service = route.service;
     const headers = this.scan.forward;
-    this.hostIndex = headers.length + 1;
-    headers.push('host', '');
     addForwardingHeaders(headers, this.scan, this.client!, (this.req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http', this.requestId);
     const ctx = this.ctx;
     const claimHeaders = this.plan.identityHeaders;
@@ -226,43 +267,22 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (ctx?.identity !== undefined) addIdentityHeaders(headers, ctx.identity);
     const up = route.upstreamRequest;
     for (let i = 0; i < up.length; i++) up[i]!.upstreamRequest!(this.context(), headers);
+    // Host goes last, once nothing else will move the list: a policy that set one keeps it.
+    if (up.length > 0 && findHeader(headers, 'host') !== undefined) this.hostIndex = -1;
+    else {
+      headers.push('host', '');
+      this.hostIndex = headers.length - 1;
+    }
     const rewritten = route.rewrite ? route.rewrite(this.path, this.params, this.rest) : this.path;
     this.upstreamPath = encodePathForUpstream(rewritten);
     this.upstreamQuery = ctx !== undefined ? ctx.query : this.query; // a policy may have hidden a credential in it
-
-    const scan = this.scan;
-    const hasBody = scan.transferEncoding !== undefined || (scan.contentLength !== undefined && scan.contentLength !== '0');
-    const retry = service.retry;
-    const method = this.req.method!;
-    this.retryable = retry !== undefined && (retry.methods.has(method) || route.retryMethods.has(method));
-    service.state.budget?.recordRequest();
-    if (hasBody) {
-      const idle = this.dp.limits.bodyIdleTimeout;
-      if (idle > 0) {
-        // Armed only while the body streams in: node destroys the socket when it fires.
-        this.req.socket.setTimeout(idle);
-        this.req.once('end', disarmIdleTimeout);
-      }
-    }
-    if (!hasBody) {
-      this.body = null;
-    } else if (this.retryable && scan.transferEncoding === undefined && Number(scan.contentLength) <= retry!.bodyLimit) {
-      // Small enough to keep: read it whole so that a retry can send it again.
-      const chunks: Buffer[] = [];
-      this.req.on('data', (c: Buffer) => chunks.push(c));
-      this.req.once('end', () => {
-        if (this.clientGone) return;
-        this.body = Buffer.concat(chunks);
-        this.attemptUpstream();
-      });
-      return;
-    } else {
+    if (this.streamBody) {
       // A Content-Length body was checked against the limit up front (request-size-limit); a
       // chunked one is counted as it streams.
-      const chunked = scan.transferEncoding !== undefined;
+      const chunked = this.scan.transferEncoding !== undefined;
       this.body = chunked && route.maxBodyBytes !== Infinity ? this.req.pipe(new BodyLimit(route.maxBodyBytes)) : this.req;
-      this.retryable = false; // a streamed body cannot be sent twice
     }
+    route.service.state.budget?.recordRequest();
     this.attemptUpstream();
   }
 
@@ -281,7 +301,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.attempt++;
     this.target = target;
     const headers = this.scan.forward;
-    headers[this.hostIndex] = this.route!.preserveHost && this.scan.host !== undefined ? this.scan.host : target.host;
+    if (this.hostIndex >= 0) headers[this.hostIndex] = this.route!.preserveHost && this.scan.host !== undefined ? this.scan.host : target.host;
     const path = target.basePath + this.upstreamPath;
     service.onStart(target);
     this.attemptTarget = target;
@@ -339,10 +359,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const a = this.breakerAdmission;
     if (a === undefined) return;
     this.breakerAdmission = undefined;
-    const breaker = this.route!.service.state.breaker!;
+    const breaker = this.breaker!;
     if (failed === undefined) {
-      if (a === 'probe') breaker.cancelProbe();
-    } else breaker.record(failed, a);
+      if (a === 'probe') breaker.cancelProbe(this.breakerCycle);
+    } else breaker.record(failed, a, this.breakerCycle);
   }
 
   // ---- undici dispatch handler (the upstream call) ----
@@ -362,8 +382,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.lastStatus = statusCode;
       return true;
     }
-    const state = this.route!.service.state;
-    if (state.breaker) this.breakerOutcome(countsAsFailure(state.breakerFailOn, statusCode, undefined));
+    if (this.breakerAdmission !== undefined) this.breakerOutcome(countsAsFailure(this.route!.service.state.breakerFailOn, statusCode, undefined));
     if (this.dp.timed) this.upstreamMs = performance.now() - this.upstreamStarted;
     this.resumeUpstream = resume;
     const headers = responseHeaders(rawHeaders, this.requestId);
@@ -374,15 +393,25 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     const route = this.route!;
     let status = statusCode;
-    if (route.response.length) {
-      const info = { status, headers };
-      for (const p of route.response) p.response!(this.context(), info);
-      status = info.status;
-    }
-    this.status = status;
     const res = this.res;
-    this.closeIfDraining();
-    res.writeHead(status, headers as unknown as HeaderList);
+    try {
+      if (route.response.length) {
+        const info = { status, headers };
+        for (const p of route.response) p.response!(this.context(), info);
+        status = info.status;
+      }
+      this.status = status;
+      this.closeIfDraining();
+      res.writeHead(status, headers as unknown as HeaderList);
+    } catch (err) {
+      // A response policy (or an invalid header it set) failed: the gateway's fault, not the
+      // target's. Stop the upstream call and answer 500.
+      this.dp.log.error({ err, requestId: this.requestId, route: route.name }, 'response phase failed');
+      this.answeredEarly = true;
+      this.abortUpstream?.(err as Error);
+      if (!res.headersSent) this.fail('GW_INTERNAL');
+      return false;
+    }
     res.on('drain', () => this.resumeUpstream!());
     return true;
   }
@@ -413,7 +442,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   onError(err: Error): void {
     this.abortUpstream = undefined;
     this.endAttempt();
-    if (this.clientGone) return;
+    if (this.clientGone || this.answeredEarly) return;
     const res = this.res;
     const kind = failureKind(err);
     if (res.headersSent) {
@@ -439,19 +468,19 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   /** No more tries: answer with the last failure. */
   private upstreamFailed(err: Error | undefined): void {
-    const state = this.route!.service.state;
     if (err === undefined) {
       // Every try was a retryable status and the last target is gone: say so plainly.
       this.breakerOutcome(true);
       return this.fail('GW_UPSTREAM_UNAVAILABLE', { close: this.req.readableEnded === false });
     }
-    if (state.breaker) this.breakerOutcome(countsAsFailure(state.breakerFailOn, undefined, failureKind(err)));
+    // A body over the limit says nothing about the service: no outcome for the breaker.
+    const kind = failureKind(err);
+    this.breakerOutcome(kind === undefined ? undefined : countsAsFailure(this.route!.service.state.breakerFailOn, undefined, kind));
     // The client's body may be unread: do not reuse this connection.
     this.fail(upstreamErrorCode(err), { close: this.req.readableEnded === false });
   }
 
-  private circuitOpen(): void {
-    const breaker = this.route!.service.state.breaker!;
+  private circuitOpen(breaker: CircuitBreaker): void {
     const fb = this.route!.service.fallback;
     if (fb) return this.answer({ status: fb.status, headers: fb.headers, body: fb.body });
     this.fail('GW_CIRCUIT_OPEN', { headers: { 'retry-after': String(Math.max(1, Math.ceil(breaker.retryAfterMs() / 1000))) } });
@@ -465,7 +494,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private releaseSlot(): void {
     if (!this.slotHeld) return;
     this.slotHeld = false;
-    this.route!.service.state.admission?.release();
+    this.admission!.release();
   }
 
   // ---- endings ----

@@ -28,7 +28,9 @@ export function failureKind(err: Error): AttemptFailure | 'protocol' | undefined
       return 'protocol';
     default:
       if (code?.startsWith('HPE_') || err.name === 'HTTPParserError' || code?.startsWith('UND_ERR_RES') || code === 'UND_ERR_INFO') return 'protocol';
-      return 'connect-error';
+      // Another system error on the socket is the connection failing; anything else (a bug, a
+      // policy that threw) says nothing about the target.
+      return code !== undefined && /^E[A-Z]+$/.test(code) ? 'connect-error' : undefined;
   }
 }
 

@@ -107,3 +107,22 @@ test('a cancelled probe frees its slot', () => {
   b.cancelProbe();
   assert.equal(b.admit(), 'probe');
 });
+
+test('a probe from an earlier half-open period cannot decide the current one', () => {
+  const { b, run, clock } = setup({ consecutiveFailures: 1 });
+  run(true);
+  clock.advance(1000);
+  const early1 = b.admit();
+  const early2 = b.admit();
+  const cycle1 = b.cycle;
+  b.record(true, early2, cycle1); // fails: open again (2 s)
+  clock.advance(2000);
+  const now1 = b.admit();
+  assert.equal(now1, 'probe');
+  b.record(false, early1, cycle1); // late success of the old period: ignored
+  assert.equal(b.state, 'half-open');
+  assert.equal(b.admit(), 'probe', 'the late probe did not take a slot of this period');
+  assert.equal(b.admit(), 'reject');
+  b.cancelProbe(cycle1); // ignored too
+  assert.equal(b.admit(), 'reject');
+});

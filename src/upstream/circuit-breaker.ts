@@ -30,6 +30,8 @@ export class CircuitBreaker {
   openedAt = 0;
   openUntil = 0;
   totalTrips = 0;
+  /** Counts half-open periods, so that a probe from an earlier one cannot decide the current one. */
+  cycle = 0;
   private consecutive = 0;
   private probesInFlight = 0;
   private probeSuccesses = 0;
@@ -53,6 +55,7 @@ export class CircuitBreaker {
     if (this.state === 'closed') return 'allow';
     if (this.state === 'open') {
       if (this.clock.now() < this.openUntil) return 'reject';
+      this.cycle++;
       this.move('half-open', 'open duration elapsed');
     }
     if (this.probesInFlight + this.probeSuccesses >= this.settings.halfOpenRequests) return 'reject';
@@ -65,9 +68,10 @@ export class CircuitBreaker {
     return this.state === 'open' ? Math.max(0, this.openUntil - this.clock.now()) : 0;
   }
 
-  /** The outcome of a request admitted with `allow` or `probe`. */
-  record(failed: boolean, admission: Admission): void {
+  /** The outcome of a request admitted with `allow` or `probe` (in half-open period `cycle`). */
+  record(failed: boolean, admission: Admission, cycle = this.cycle): void {
     if (admission === 'probe') {
+      if (cycle !== this.cycle) return; // a probe of an earlier half-open period finished late
       this.probesInFlight = Math.max(0, this.probesInFlight - 1);
       if (this.state !== 'half-open') return;
       if (failed) return this.trip('a half-open probe failed');
@@ -97,7 +101,8 @@ export class CircuitBreaker {
   }
 
   /** A probe that never got an outcome (client went away before the upstream answered). */
-  cancelProbe(): void {
+  cancelProbe(cycle = this.cycle): void {
+    if (cycle !== this.cycle) return;
     this.probesInFlight = Math.max(0, this.probesInFlight - 1);
   }
 

@@ -80,3 +80,47 @@ test('failures that are not in failOn do not count', async () => {
   assert.equal(countsAsFailure(new Set(['5xx']), 502, undefined), true);
   assert.equal(countsAsFailure(new Set(['5xx']), 404, undefined), false);
 });
+
+function activeService(active: boolean, dnsTtl = '1h', url = 'http://127.0.0.1:1'): ServiceConfig {
+  const r = validateConfig({
+    services: { s: { dnsTtl, targets: [{ url }, { url: 'http://127.0.0.1:2' }], ...(active ? { healthCheck: { active: {} } } : {}) } },
+  });
+  assert.ok(r.ok);
+  return r.config.services.s!;
+}
+
+test('remote probing: a verdict for a target not known yet applies when it appears; turning checks off restores it', () => {
+  const clock = new ManualClock();
+  const state = new ServiceState('s', clock, undefined, 'remote');
+  state.setActiveVerdict('http://127.0.0.1:1', false, 'active check answered 500');
+  state.configure(activeService(true));
+  const t = state.targets.get('http://127.0.0.1:1')!;
+  assert.equal(t.available(clock.now()), false);
+  let changes = 0;
+  state.subscribe(() => changes++);
+  state.configure(activeService(false));
+  assert.equal(t.available(clock.now()), true);
+  assert.equal(changes, 1);
+});
+
+test('a new dnsTtl keeps the resolved addresses and their health', async () => {
+  const clock = new ManualClock();
+  const lookup = async () => [{ address: '10.0.0.1', family: 4 }, { address: '10.0.0.2', family: 4 }];
+  const state = new ServiceState('s', clock, undefined, 'local', lookup);
+  const cfg = (ttl: string) => {
+    const r = validateConfig({ services: { s: { dnsTtl: ttl, targets: [{ url: 'http://backend.internal:80' }], healthCheck: { passive: { consecutiveFailures: 1 } } } } });
+    assert.ok(r.ok);
+    return r.config.services.s!;
+  };
+  state.configure(cfg('1h'));
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(state.members.map((m) => m.key), ['http://backend.internal:80|10.0.0.1', 'http://backend.internal:80|10.0.0.2']);
+  const first = state.targets.get('http://backend.internal:80|10.0.0.1')!;
+  state.recordPassive(first, true, 'x');
+  assert.equal(first.available(clock.now()), false);
+  state.configure(cfg('2h'));
+  assert.deepEqual(state.members.map((m) => m.key), ['http://backend.internal:80|10.0.0.1', 'http://backend.internal:80|10.0.0.2']);
+  assert.equal(state.targets.get('http://backend.internal:80|10.0.0.1'), first);
+  assert.equal(first.available(clock.now()), false);
+  state.close();
+});

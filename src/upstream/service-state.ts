@@ -39,6 +39,10 @@ export class ServiceState {
   members: Member[] = [];
   private config: ServiceConfig | undefined;
   private readonly resolvers = new Map<string, { resolver: DnsResolver; intervalMs: number }>();
+  /** The last addresses each name resolved to, kept when its resolver is replaced (a new dnsTtl). */
+  private readonly lastAddresses = new Map<string, readonly string[]>();
+  /** Active verdicts from the cluster primary (remote probing), by target key. */
+  private readonly remoteVerdicts = new Map<string, { healthy: boolean; reason: string }>();
   breaker: CircuitBreaker | undefined;
   budget: RetryBudget | undefined;
   admission: AdmissionControl | undefined;
@@ -90,6 +94,20 @@ export class ServiceState {
     this.config = cfg;
     this.syncResolvers(cfg);
     this.updateMembers();
+    if (!this.active) this.forgetActiveVerdicts();
+  }
+
+  /** Active checks are off: only passive health applies, whoever was probing before. */
+  private forgetActiveVerdicts(): void {
+    this.remoteVerdicts.clear();
+    let changed = false;
+    for (const h of this.targets.values()) {
+      if (h.activeHealthy) continue;
+      h.activeHealthy = true;
+      h.note(this.clock.now(), 'healthy', 'active checks turned off');
+      changed = true;
+    }
+    if (changed) this.changed();
   }
 
   /** Keeps one resolver per host name of the current targets (none for tools that only compile). */
@@ -100,6 +118,7 @@ export class ServiceState {
       if (want.includes(name) && r.intervalMs === intervalMs) continue;
       r.resolver.stop();
       this.resolvers.delete(name);
+      if (!want.includes(name)) this.lastAddresses.delete(name);
     }
     for (const hostname of want) {
       if (this.resolvers.has(hostname)) continue;
@@ -108,6 +127,7 @@ export class ServiceState {
         intervalMs,
         lookup: this.lookup,
         onChange: (addresses) => {
+          this.lastAddresses.set(hostname, addresses);
           this.log?.info({ service: this.name, hostname, addresses }, 'target addresses changed');
           this.updateMembers();
           this.changed();
@@ -121,7 +141,10 @@ export class ServiceState {
 
   private updateMembers(): void {
     if (!this.config) return;
-    this.members = expandMembers(this.config, (h) => this.resolvers.get(h)?.resolver.addresses ?? []);
+    this.members = expandMembers(this.config, (h) => {
+      const now = this.resolvers.get(h)?.resolver.addresses;
+      return now !== undefined && now.length > 0 ? now : (this.lastAddresses.get(h) ?? []);
+    });
     const keys = new Set(this.members.map((m) => m.key));
     // Forget targets that are gone (a version still using one holds its own reference).
     for (const key of this.targets.keys()) if (!keys.has(key)) this.targets.delete(key);
@@ -164,6 +187,11 @@ export class ServiceState {
     let h = this.targets.get(key);
     if (!h) {
       h = new TargetHealth(key, url);
+      const verdict = this.remoteVerdicts.get(key);
+      if (verdict !== undefined && !verdict.healthy) {
+        h.activeHealthy = false;
+        h.note(this.clock.now(), 'unhealthy', verdict.reason);
+      }
       this.targets.set(key, h);
     }
     return h;
@@ -225,6 +253,8 @@ export class ServiceState {
 
   /** An active-check verdict reached elsewhere (the cluster primary probes for every worker). */
   setActiveVerdict(key: string, healthy: boolean, reason: string): void {
+    // Kept for a target this process does not know yet (its DNS answer may come later).
+    this.remoteVerdicts.set(key, { healthy, reason });
     const h = this.targets.get(key);
     if (!h || h.activeHealthy === healthy) return;
     h.activeHealthy = healthy;
