@@ -20,6 +20,7 @@ function serve(host: string, port: number, name: string): Promise<http.Server> {
     res.writeHead(200, { 'x-host-seen': req.headers.host ?? '' });
     res.end(name);
   });
+  s.keepAliveTimeout = 60_000; // idle connections stay unless the gateway closes them
   servers.push(s);
   return new Promise((resolve, reject) => {
     s.once('error', reject);
@@ -79,6 +80,8 @@ test('each address of a DNS name is a target; changes are followed; failures kee
     for (let i = 0; i < 6; i++) if ((await call()).body !== 'two') return false;
     return true;
   }, 5000);
+  // The pool of the address that went away is closed: its keep-alive connections end.
+  await waitFor('the old address\'s connections to close', () => new Promise<boolean>((r) => one.getConnections((_e, n) => r(n === 0))), 5000);
   const health = dp.inspect({ what: 'health', service: 'svc' }) as { targets: { target: string }[] };
   assert.ok(health.targets.some((t) => t.target === `http://backend.internal:${port} (127.0.0.2)`));
 });

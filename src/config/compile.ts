@@ -59,6 +59,7 @@ let nextVersion = 1;
 /** For tools that compile but never forward (validate, routes, explain): no pools, no probes. */
 export const noConnect: UpstreamHost = {
   connect: () => ({ key: '', dispatcher: undefined as never }),
+  release: () => {},
   serviceState: (name) => new ServiceState(name, systemClock, undefined, 'off'),
 };
 

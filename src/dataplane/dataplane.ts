@@ -82,6 +82,12 @@ export class DataPlane {
           poolKeys.push(key);
           return { key, dispatcher: pool };
         },
+        release: (key) => {
+          const i = poolKeys.indexOf(key);
+          if (i === -1) return;
+          poolKeys.splice(i, 1);
+          this.pools.release(key);
+        },
         serviceState: (name) => {
           serviceNames.push(name);
           return this.upstreams.acquire(name);

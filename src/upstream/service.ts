@@ -44,6 +44,8 @@ export interface FallbackResponse { status: number; headers: Record<string, stri
 /** What a config version needs from the process that serves it. */
 export interface UpstreamHost {
   connect(origin: string, svc: ServiceConfig, servername?: string): { key: string; dispatcher: Dispatcher };
+  /** Gives back a pool obtained with `connect`. */
+  release(poolKey: string): void;
   /** The long-lived state of a service (created on first use). */
   serviceState(name: string): ServiceState;
 }
@@ -138,6 +140,9 @@ export class ServiceRuntime {
       }
       next.set(m.key, t);
     }
+    // A DNS address that went away: its pool closes once its requests are done (unless another
+    // version still uses the same origin).
+    for (const [key, t] of this.byKey) if (!next.has(key)) this.host.release(t.poolKey);
     this.byKey = next;
     this.targets = [...next.values()];
   }
