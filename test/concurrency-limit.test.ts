@@ -66,3 +66,45 @@ test('the slot frees when the upstream fails, before or during the response body
   await assert.rejects(cut.body.text());
   await waitFor('the slot back after a cut body', async () => (await status('/fast')) === 200);
 });
+
+test('a client that leaves while an earlier asynchronous policy decides never takes a slot', async () => {
+  // An introspection endpoint that answers only when told: the policy before concurrency-limit
+  // is still deciding when the client goes away.
+  const pending: (() => void)[] = [];
+  const idp = await startUpstream((_req, res) => {
+    pending.push(() => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ active: true, sub: 'x', exp: Math.floor(Date.now() / 1000) + 60 }));
+    });
+  });
+  const gw2 = await startTestGateway({
+    services: { api: { targets: [{ url: up.url }] } },
+    routes: [{
+      name: 'auth-then-limit',
+      service: 'api',
+      policies: [
+        { type: 'oauth2-introspection', endpoint: idp.url, clientId: 'g', clientSecret: 's', unknownConsumer: 'anonymous' },
+        { type: 'concurrency-limit', limit: 1, by: 'global' },
+      ],
+    }],
+  });
+  try {
+    const ac = new AbortController();
+    const leaving = request(`${gw2.url}/x`, { headers: { authorization: 'Bearer t1' }, signal: ac.signal }).catch(() => 'aborted');
+    await waitFor('the introspection call', () => pending.length === 1, 3000, 10);
+    ac.abort();
+    assert.equal(await leaving, 'aborted');
+    await new Promise((r) => setTimeout(r, 50));
+    pending.shift()!(); // the policy now finishes, after the client left
+    await new Promise((r) => setTimeout(r, 50));
+    const next = request(`${gw2.url}/x`, { headers: { authorization: 'Bearer t1' } });
+    await waitFor('the second introspection call', () => pending.length >= 1 || false, 3000, 10).catch(() => undefined);
+    while (pending.length) pending.shift()!();
+    const res = await next;
+    await res.body.dump();
+    assert.equal(res.statusCode, 200, 'the slot was not leaked');
+  } finally {
+    await gw2.stop();
+    await idp.close();
+  }
+});

@@ -156,7 +156,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
     try {
       let v = await pending;
       const access = this.route!.access;
-      for (let i = index + 1; v === undefined && i < access.length; i++) v = await access[i]!.access!(this.context());
+      for (let i = index + 1; v === undefined && i < access.length; i++) {
+        // The client left (the log phase already ran): a later policy must not take a slot or a
+        // count that nothing would give back.
+        if (this.clientGone) return;
+        v = await access[i]!.access!(this.context());
+      }
       if (this.clientGone) return;
       if (v !== undefined) this.answer(v);
       else if (this.preflightAllow !== undefined) this.fail('GW_METHOD_NOT_ALLOWED', { headers: { allow: this.preflightAllow } });
@@ -502,6 +507,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** A policy's answer. */
   private answer(v: Exclude<Verdict, undefined>): void {
     this.closeIfDraining();
+    this.closeIfBodyUnread();
     this.status = v.status;
     this.errorCode = v.code;
     this.setServerHeader();
@@ -519,6 +525,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   private fail(code: ErrorCode, opts?: { headers?: Record<string, string>; close?: boolean }): void {
     this.closeIfDraining();
+    this.closeIfBodyUnread();
     this.errorCode = code;
     this.setServerHeader();
     if (opts?.close) this.markRefused();
@@ -531,6 +538,16 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     sendError(this.res, code, this.requestId, { headers, close: opts?.close });
     this.status = this.res.statusCode;
+  }
+
+  /**
+   * Answered before the request body was read (a 401, 403, 429 …): node would read and drop the
+   * rest on a keep-alive connection with no idle limit, so a slow sender could hold it. Close it.
+   */
+  private closeIfBodyUnread(): void {
+    if (!this.req.complete && (this.scan.transferEncoding !== undefined || (this.scan.contentLength !== undefined && this.scan.contentLength !== '0'))) {
+      this.res.shouldKeepAlive = false;
+    }
   }
 
   /**

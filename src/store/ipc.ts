@@ -3,7 +3,7 @@
 // each decision over the cluster IPC channel and awaits the answer.
 import type { Worker } from 'node:cluster';
 import { MemoryStore } from './memory.js';
-import type { Decision, RateStore, StoreMethod } from './types.js';
+import { StoreUnavailableError, type Decision, type RateStore, type StoreMethod } from './types.js';
 
 export interface DecisionRequest { t: 'rl'; i: number; s: string; n: number; m: StoreMethod; k: string; a: number[] }
 export interface DecisionReply { t: 'rl'; i: number; d: [number, number, number, number, number] }
@@ -11,24 +11,40 @@ export interface DecisionReply { t: 'rl'; i: number; d: [number, number, number,
 /** The worker's side: a store whose every decision is made by the primary. */
 export class IpcStore implements RateStore {
   private next = 1;
-  private readonly pending = new Map<number, (d: Decision) => void>();
+  private readonly pending = new Map<number, { resolve: (d: Decision) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   private readonly onMessage = (m: DecisionReply) => {
     if (m?.t !== 'rl') return;
-    const resolve = this.pending.get(m.i);
-    if (!resolve) return;
+    const p = this.pending.get(m.i);
+    if (!p) return;
     this.pending.delete(m.i);
+    clearTimeout(p.timer);
     const d = m.d;
-    resolve({ allowed: d[0] === 1, remaining: d[1], resetMs: d[2], retryAfterMs: d[3], limit: d[4] });
+    p.resolve({ allowed: d[0] === 1, remaining: d[1], resetMs: d[2], retryAfterMs: d[3], limit: d[4] });
+  };
+  /** The primary is gone: nothing will answer. */
+  private readonly onDisconnect = () => {
+    for (const [i, p] of this.pending) {
+      clearTimeout(p.timer);
+      this.pending.delete(i);
+      p.reject(new StoreUnavailableError('rate-limit store: the primary process is gone'));
+    }
   };
 
-  constructor(private readonly storeId: string, private readonly maxKeys: number) {
+  /** `timeoutMs`: as for Redis, a decision not back in time fails and `onStoreError` applies. */
+  constructor(private readonly storeId: string, private readonly maxKeys: number, private readonly timeoutMs: number) {
     process.on('message', this.onMessage);
+    process.on('disconnect', this.onDisconnect);
   }
 
   private ask(m: StoreMethod, k: string, a: number[]): Promise<Decision> {
+    if (!process.connected) return Promise.reject(new StoreUnavailableError('rate-limit store: the primary process is gone'));
     const i = this.next++;
-    return new Promise<Decision>((resolve) => {
-      this.pending.set(i, resolve);
+    return new Promise<Decision>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(i);
+        reject(new StoreUnavailableError(`rate-limit store: no answer from the primary within ${this.timeoutMs}ms`));
+      }, this.timeoutMs);
+      this.pending.set(i, { resolve, reject, timer });
       process.send!({ t: 'rl', i, s: this.storeId, n: this.maxKeys, m, k, a } satisfies DecisionRequest);
     });
   }
@@ -51,6 +67,7 @@ export class IpcStore implements RateStore {
 
   close(): void {
     process.off('message', this.onMessage);
+    process.off('disconnect', this.onDisconnect);
   }
 }
 

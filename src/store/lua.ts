@@ -122,7 +122,8 @@ local retry = 0
 if allowAt <= now then
   allowed = 1
   held = nxt - now
-  redis.call('SET', KEYS[1], tostring(nxt), 'PX', math.ceil(held) + 1000)
+  -- %.17g: tostring keeps 14 digits, 0.1 ms of an epoch-ms time, too coarse for fast buckets.
+  redis.call('SET', KEYS[1], string.format('%.17g', nxt), 'PX', math.ceil(held) + 1000)
 elseif cost > burst then retry = held
 else retry = allowAt - now end
 return {allowed, math.max(0, math.floor((burst * interval - held) / interval)), math.ceil(held), math.ceil(retry)}

@@ -31,7 +31,7 @@ export class StoreRegistry {
       if (cfg.type === 'redis') {
         store = new RedisStore({ url: cfg.url!, prefix: cfg.prefix, timeoutMs: parseDuration(cfg.timeout), connect: this.opts.live });
       } else if (this.opts.clusterWorker) {
-        store = new IpcStore(cfg.prefix, cfg.maxKeys);
+        store = new IpcStore(cfg.prefix, cfg.maxKeys, parseDuration(cfg.timeout));
       } else {
         store = new MemoryStore({ maxKeys: cfg.maxKeys, clock: this.opts.clock });
       }

@@ -6,11 +6,28 @@ type Reader = (ctx: RequestContext) => string | undefined;
 const READERS: Record<string, Reader> = {
   consumer: (ctx) => (ctx.identity?.consumerId !== undefined ? 'c=' + ctx.identity.consumerId : undefined),
   credential: (ctx) => (ctx.identity?.credentialId !== undefined ? 'k=' + ctx.identity.credentialId : undefined),
-  ip: (ctx) => 'i=' + ctx.clientIp,
+  ip: (ctx) => 'i=' + ipKey(ctx.clientIp),
   route: (ctx) => 'r=' + ctx.routeName,
   service: (ctx) => 's=' + ctx.serviceName,
   global: () => 'g',
 };
+
+/**
+ * An IPv6 client is counted by its /64: one host usually holds a whole /64, and counting single
+ * addresses would let it take a fresh counter — and push others' counters out of the memory
+ * store — with every request.
+ */
+export function ipKey(ip: string): string {
+  if (!ip.includes(':')) return ip;
+  if (/^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(ip)) return ip.slice(7); // IPv4-mapped
+  const zone = ip.indexOf('%');
+  const bare = zone === -1 ? ip : ip.slice(0, zone);
+  const [head = '', tail] = bare.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail !== undefined && tail !== '' ? tail.split(':') : [];
+  const groups = tail === undefined ? left : [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return groups.slice(0, 4).map((g) => (parseInt(g, 16) || 0).toString(16)).join(':') + '::/64';
+}
 
 function headerReader(name: string): Reader {
   const lower = name.toLowerCase();

@@ -167,3 +167,12 @@ test('invalid limits are refused with their path', () => {
   });
   assert.deepEqual(again.ok ? [] : again.errors.map((e) => e.path).sort(), ['defaultPlan', 'routes[0].policies[0].limits', 'store.url']);
 });
+
+test('by ip: IPv6 clients are counted per /64, IPv4-mapped ones as IPv4', async () => {
+  const { ipKey } = await import('./keys.js');
+  assert.equal(ipKey('203.0.113.9'), '203.0.113.9');
+  assert.equal(ipKey('2001:db8::1'), ipKey('2001:DB8:0:0:ffff::2'));
+  assert.equal(ipKey('2001:db8:1:2:3:4:5:6'), '2001:db8:1:2::/64');
+  assert.notEqual(ipKey('2001:db8:0:1::1'), ipKey('2001:db8:0:2::1'));
+  assert.equal(ipKey('::ffff:10.0.0.1'), '10.0.0.1');
+});
