@@ -31,7 +31,9 @@ export class StoreRegistry {
       if (cfg.type === 'redis') {
         store = new RedisStore({ url: cfg.url!, prefix: cfg.prefix, timeoutMs: parseDuration(cfg.timeout), connect: this.opts.live });
       } else if (this.opts.clusterWorker) {
-        store = new IpcStore(cfg.prefix, cfg.maxKeys, parseDuration(cfg.timeout));
+        // The primary answers in microseconds unless it is busy (a reload, the admin API): a floor of
+        // 1 s keeps a busy moment from failing decisions, and still bounds the wait.
+        store = new IpcStore(cfg.prefix, cfg.maxKeys, Math.max(parseDuration(cfg.timeout), 1000));
       } else {
         store = new MemoryStore({ maxKeys: cfg.maxKeys, clock: this.opts.clock });
       }
