@@ -99,3 +99,25 @@ test('replace and delete a consumer', async () => {
   assert.equal((await admin('DELETE', '/consumers/bob')).status, 404);
   assert.equal((await admin('PATCH', '/consumers/alice')).status, 405);
 });
+
+test('a consumer edit racing with POST /config is made on the config that wins, never undoing it', async () => {
+  for (let round = 0; round < 5; round++) {
+    const base = {
+      accessLog: false,
+      listen: [{ port: 0, host: '127.0.0.1' }],
+      admin: { port: 0, host: '127.0.0.1', token: 'admin-token-123' },
+      log: { level: 'silent' },
+      services: { up: { targets: [{ url: up.url }] } },
+      consumers: [{ id: 'guest' }, { id: 'alice', groups: ['staff'], credentials: [{ type: 'api-key', key: 'alice-key-0123456789' }, { type: 'api-key', key: 'alice-key-two-0123456789' }] }],
+      routes: [
+        { name: 'api', match: { paths: ['/*'] }, service: 'up', policies: [{ type: 'key-auth' }] },
+        { name: `extra-${round}`, match: { paths: [`/extra-${round}`] }, service: 'up' },
+      ],
+    };
+    const [replaced, edited] = await Promise.all([admin('POST', '/config', base), admin('PUT', `/consumers/racer-${round}`, {})]);
+    assert.equal(replaced.status, 200, replaced.text);
+    assert.ok(edited.status === 200 || edited.status === 201, edited.text);
+    const cfg = await admin('GET', '/config');
+    assert.ok(cfg.json.routes.some((r: { name: string }) => r.name === `extra-${round}`), `round ${round}: the consumer edit undid POST /config`);
+  }
+});

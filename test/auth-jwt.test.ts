@@ -71,6 +71,7 @@ before(async () => {
     routes: [
       { name: 'hs', match: { paths: ['/hs/*'] }, service: 'up', policies: [{ type: 'jwt', algorithms: ['HS256'], keys: [{ secret: HS_SECRET }], ...base, claimHeaders: { 'x-user-email': 'email' } }] },
       { name: 'inline', match: { paths: ['/inline/*'] }, service: 'up', policies: [{ type: 'jwt', algorithms: ['RS256', 'ES256'], keys: [{ kid: 'rs1', pem: rsaPem }, { kid: 'ec1', jwk: await exportJWK(ec.publicKey) }], ...base }] },
+      { name: 'pem-and-jwks', match: { paths: ['/pem-and-jwks/*'] }, service: 'up', policies: [{ type: 'jwt', algorithms: ['RS256', 'PS256'], keys: [{ pem: rsaPem }], jwksUri: `${jwks.url}/keys`, ...base }] },
       { name: 'mixed', match: { paths: ['/mixed/*'] }, service: 'up', policies: [{ type: 'jwt', algorithms: ['HS256', 'RS256'], keys: [{ pem: rsaPem }], ...base }] },
       { name: 'jwks', match: { paths: ['/jwks/*'] }, service: 'up', policies: [{ type: 'jwt', algorithms: ['EdDSA', 'PS256'], jwksUri: `${jwks.url}/keys`, jwksCooldown: '1h', ...base }] },
       { name: 'fast', match: { paths: ['/fast/*'] }, service: 'up', policies: [{ type: 'jwt', algorithms: ['RS256'], jwksUri: `${fastJwks.url}/keys`, jwksCooldown: '0ms', jwksCacheTtl: '0ms', verifiedCacheTtl: 0, ...base }] },
@@ -127,6 +128,16 @@ describe('jwt accepted', () => {
     assert.equal(h.authorization, undefined);
   });
 
+  test('a claim outside printable ASCII reaches the upstream percent-encoded, never as a failed request', async () => {
+    const r = await call('/hs/a', await hs({ email: '李@例え.jp' }));
+    assert.equal(r.status, 200);
+    assert.equal(r.seen!.headers['x-user-email'], encodeURIComponent('李@例え.jp'));
+    const ctl = await call('/hs/a', await hs({ email: 'a\r\nx-evil: 1' }));
+    assert.equal(ctl.status, 200);
+    assert.equal(ctl.seen!.headers['x-evil'], undefined);
+    assert.equal(ctl.seen!.headers['x-user-email'], 'a%0D%0Ax-evil%3A%201');
+  });
+
   test('a mapped claim header sent by the client is removed on routes without that mapping too', async () => {
     const rs = await new SignJWT(claims()).setProtectedHeader({ alg: 'RS256', kid: 'rs1' }).sign(rsa.privateKey);
     const r = await call('/inline/a', rs, { headers: { 'x-user-email': 'forged@evil.test' } });
@@ -152,11 +163,33 @@ describe('jwt accepted', () => {
     assert.ok(jwks.hits - before <= 1);
   });
 
+  test('an inline key without kid does not hide the JWKS: a kid it does not name is looked up there', async () => {
+    const fromJwks = await new SignJWT(claims()).setProtectedHeader({ alg: 'PS256', kid: 'ps1' }).sign(rsa2.privateKey);
+    assert.equal((await call('/pem-and-jwks/a', fromJwks)).status, 200);
+    const fromPem = await new SignJWT(claims()).setProtectedHeader({ alg: 'RS256' }).sign(rsa.privateKey);
+    assert.equal((await call('/pem-and-jwks/a', fromPem)).status, 200);
+  });
+
   test('OIDC discovery from the issuer', async () => {
     const t = await new SignJWT({ ...claims(), iss: oidc.url }).setProtectedHeader({ alg: 'ES256', kid: 'oidc1' }).sign(ec.privateKey);
     const r = await call('/oidc/a', t);
     assert.equal(r.status, 200);
     assert.equal(r.seen!.headers['x-consumer-id'], 'alice');
+  });
+
+  test('cookie spellings: a space before "=", or the token in a second Cookie header; it never reaches the upstream', async () => {
+    const t = await hs();
+    let r = await call('/cookie/a', undefined, { headers: { cookie: `theme=dark; session =${t}` } });
+    assert.equal(r.status, 200);
+    assert.equal(r.seen!.headers.cookie, 'theme=dark');
+    const before = up.hits;
+    const res = await request(gw.url + '/cookie/a', { headers: ['cookie', 'a=1; b=2', 'cookie', `session=${t}`] });
+    await res.body.dump();
+    assert.equal(res.statusCode, 200);
+    assert.equal(up.hits, before + 1);
+    assert.equal(up.seen.at(-1)!.headers.cookie, 'a=1; b=2');
+    r = await call('/cookie/a', undefined, { headers: { cookie: 'theme=dark' } });
+    assert.equal(r.status, 401);
   });
 
   test('token from a cookie or a header; the cookie is removed, the others kept', async () => {

@@ -75,6 +75,15 @@ describe('key-auth', () => {
     r = await call('/keys/q?x=1&api_key=bob-key-0123456789&y=2');
     assert.equal(r.status, 200);
     assert.equal(r.seen!.url, '/keys/q?x=1&y=2');
+    // Another spelling of the name is the same parameter to the upstream: it never gets through.
+    r = await call('/keys/q?api_key=bob-key-0123456789&api%5Fkey=zzz');
+    assert.equal(r.status, 200);
+    assert.equal(r.seen!.url, '/keys/q');
+    r = await call('/keys/q?api%5Fkey=bob-key-0123456789');
+    assert.equal(r.status, 200);
+    // An empty first header does not hide a key in the second.
+    r = await call('/keys/b', { 'x-api-key': '', apikey: 'bob-key-0123456789' });
+    assert.equal(r.status, 200);
   });
 
   test('hideCredentials: false forwards the key', async () => {
@@ -168,6 +177,10 @@ describe('several methods', () => {
     assert.equal(r.status, 200);
     assert.equal(r.seen!.headers['x-api-key'], undefined);
     assert.equal(r.seen!.headers.authorization, undefined);
+    // Both valid, but of two different consumers: not one caller.
+    const mixed = await call('/both/a', { 'x-api-key': 'alice-key-0123456789', authorization: basic('bob', 'bob-secret') });
+    assert.equal(mixed.status, 401);
+    assert.equal(mixed.reached, false);
   });
 
   test('anonymous: no or a bad credential passes as the anonymous consumer, flagged', async () => {

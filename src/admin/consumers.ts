@@ -79,58 +79,63 @@ export class ConsumerEndpoints {
 
   private async edit(req: IncomingMessage, method: string, id: string | undefined, depth: number, credId: string | undefined): Promise<AdminAnswer> {
     const body = method === 'DELETE' ? undefined : await this.readBody(req);
-    const consumers = [...this.ctl.config.consumers];
     let status = 200;
-    let answer: () => unknown;
-    if (id === undefined) {
-      const c = parse(Consumer, body, 'consumer');
-      if (consumers.some((x) => x.id === c.id)) throw new Refusal('ADMIN_CONFLICT', `consumer "${c.id}" exists; use PUT /consumers/${c.id} to replace it`);
-      consumers.push(c);
-      status = 201;
-      answer = () => publicConsumer(c);
-    } else if (depth === 1) {
-      const at = consumers.findIndex((x) => x.id === id);
-      if (method === 'DELETE') {
-        if (at === -1) throw notFound(id);
-        consumers.splice(at, 1);
-        answer = () => ({ deleted: id });
-      } else {
-        const doc = isRecord(body) ? { id, ...body } : body;
-        const c = parse(Consumer, doc, 'consumer');
-        if (c.id !== id) throw new Refusal('CONFIG_INVALID', `the body names consumer "${c.id}", the path "${id}"`);
-        if (at === -1) { consumers.push(c); status = 201; } else consumers[at] = c;
-        answer = () => publicConsumer(c);
-      }
-    } else {
-      const at = consumers.findIndex((x) => x.id === id);
-      if (at === -1) throw notFound(id);
-      const c = pinIds(consumers[at]!);
-      const creds = [...c.credentials];
-      let shown: unknown;
-      if (depth === 2) {
-        const cred = parse(Credential, body, 'credential');
-        cred.id ??= credentialId(id, cred.type, creds.length, undefined);
-        if (creds.some((x) => x.id === cred.id)) throw new Refusal('ADMIN_CONFLICT', `consumer "${id}" already has a credential "${cred.id}"`);
-        creds.push(cred);
+    let answer: () => unknown = () => undefined;
+    // The edit is made inside the apply queue, on the newest config: an edit queued behind a
+    // reload must not be built on the config the reload replaces (and undo it).
+    const make = (current: GatehouseConfig) => {
+      const consumers = [...current.consumers];
+      if (id === undefined) {
+        const c = parse(Consumer, body, 'consumer');
+        if (consumers.some((x) => x.id === c.id)) throw new Refusal('ADMIN_CONFLICT', `consumer "${c.id}" exists; use PUT /consumers/${c.id} to replace it`);
+        consumers.push(c);
         status = 201;
-        shown = publicCredential(cred, id, creds.length - 1);
-      } else {
-        const ci = creds.findIndex((x) => x.id === credId);
+        answer = () => publicConsumer(c);
+      } else if (depth === 1) {
+        const at = consumers.findIndex((x) => x.id === id);
         if (method === 'DELETE') {
-          if (ci === -1) throw new Refusal('ADMIN_RESOURCE_NOT_FOUND', `consumer "${id}" has no credential "${credId}"`);
-          creds.splice(ci, 1);
-          shown = { deleted: credId };
+          if (at === -1) throw notFound(id);
+          consumers.splice(at, 1);
+          answer = () => ({ deleted: id });
         } else {
-          const cred = parse(Credential, isRecord(body) ? { ...body, id: credId } : body, 'credential');
-          if (ci === -1) { creds.push(cred); status = 201; } else creds[ci] = cred;
-          shown = publicCredential(cred, id, ci === -1 ? creds.length - 1 : ci);
+          const doc = isRecord(body) ? { id, ...body } : body;
+          const c = parse(Consumer, doc, 'consumer');
+          if (c.id !== id) throw new Refusal('CONFIG_INVALID', `the body names consumer "${c.id}", the path "${id}"`);
+          if (at === -1) { consumers.push(c); status = 201; } else consumers[at] = c;
+          answer = () => publicConsumer(c);
         }
+      } else {
+        const at = consumers.findIndex((x) => x.id === id);
+        if (at === -1) throw notFound(id);
+        const c = pinIds(consumers[at]!);
+        const creds = [...c.credentials];
+        let shown: unknown;
+        if (depth === 2) {
+          const cred = parse(Credential, body, 'credential');
+          cred.id ??= credentialId(id, cred.type, creds.length, undefined);
+          if (creds.some((x) => x.id === cred.id)) throw new Refusal('ADMIN_CONFLICT', `consumer "${id}" already has a credential "${cred.id}"`);
+          creds.push(cred);
+          status = 201;
+          shown = publicCredential(cred, id, creds.length - 1);
+        } else {
+          const ci = creds.findIndex((x) => x.id === credId);
+          if (method === 'DELETE') {
+            if (ci === -1) throw new Refusal('ADMIN_RESOURCE_NOT_FOUND', `consumer "${id}" has no credential "${credId}"`);
+            creds.splice(ci, 1);
+            shown = { deleted: credId };
+          } else {
+            const cred = parse(Credential, isRecord(body) ? { ...body, id: credId } : body, 'credential');
+            if (ci === -1) { creds.push(cred); status = 201; } else creds[ci] = cred;
+            shown = publicCredential(cred, id, ci === -1 ? creds.length - 1 : ci);
+          }
+        }
+        consumers[at] = { ...c, credentials: creds };
+        answer = () => shown;
       }
-      consumers[at] = { ...c, credentials: creds };
-      answer = () => shown;
-    }
-    const next: GatehouseConfig = { ...this.ctl.config, consumers };
-    const outcome = await this.ctl.apply(validateConfig(next), 'admin-api:consumers');
+      const next: GatehouseConfig = { ...current, consumers };
+      return validateConfig(next);
+    };
+    const outcome = await this.ctl.applyEdit(make, 'admin-api:consumers');
     if (!outcome.ok) throw new Refusal(outcome.code, undefined, outcome.errors);
     const out = answer();
     return [status, isRecord(out) ? { ...out, configVersion: outcome.version } : out];

@@ -3,18 +3,21 @@
 // OAuth clients) are covered without each remembering to opt in.
 
 const SECRET_KEYS = new Set(['token', 'password', 'key', 'secret', 'clientsecret', 'privatekey', 'apikey']);
+/** The private members of a JWK (RFC 7518 §6): an HMAC key `k`, an RSA or EC private key. */
+const JWK_PRIVATE = new Set(['k', 'd', 'p', 'q', 'dp', 'dq', 'qi', 'oth']);
 export const REDACTED = '[redacted]';
 
 export function redactSecrets<T>(value: T): T {
   return walk(value) as T;
 }
 
-function walk(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(walk);
+function walk(v: unknown, jwk = false): unknown {
+  if (Array.isArray(v)) return v.map((x) => walk(x));
   if (v === null || typeof v !== 'object') return v;
   const out: Record<string, unknown> = {};
   for (const [k, x] of Object.entries(v)) {
-    out[k] = SECRET_KEYS.has(k.toLowerCase()) && typeof x === 'string' && x !== '' ? REDACTED : walk(x);
+    const secret = SECRET_KEYS.has(k.toLowerCase()) || (jwk && JWK_PRIVATE.has(k));
+    out[k] = secret && x !== '' && x !== undefined && (typeof x === 'string' || jwk) ? REDACTED : walk(x, k === 'jwk');
   }
   return out;
 }

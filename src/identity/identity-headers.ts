@@ -12,10 +12,21 @@ export const IDENTITY_HEADERS = [
 ] as const;
 
 export function addIdentityHeaders(out: HeaderList, id: Identity): void {
-  if (id.consumerId !== undefined) out.push('x-consumer-id', id.consumerId);
-  if (id.username !== undefined) out.push('x-consumer-username', id.username);
-  if (id.groups.length > 0) out.push('x-consumer-groups', id.groups.join(', '));
-  if (id.credentialId !== undefined) out.push('x-credential-id', id.credentialId);
-  if (id.scopes !== undefined && id.scopes.length > 0) out.push('x-authenticated-scopes', id.scopes.join(' '));
+  if (id.consumerId !== undefined) out.push('x-consumer-id', asHeaderValue(id.consumerId));
+  if (id.username !== undefined) out.push('x-consumer-username', asHeaderValue(id.username));
+  if (id.groups.length > 0) out.push('x-consumer-groups', id.groups.map(asHeaderValue).join(', '));
+  if (id.credentialId !== undefined) out.push('x-credential-id', asHeaderValue(id.credentialId));
+  if (id.scopes !== undefined && id.scopes.length > 0) out.push('x-authenticated-scopes', id.scopes.map(asHeaderValue).join(' '));
   if (id.anonymous) out.push('x-anonymous-consumer', 'true');
+}
+
+const VISIBLE_ASCII = /^[\x20-\x7e]*$/;
+
+/**
+ * A value as a header can carry it: printable ASCII as is; anything else (non-ASCII names, a
+ * token's control characters) percent-encoded as UTF-8, as encodeURIComponent does — never a
+ * request that fails upstream because of a consumer's name.
+ */
+export function asHeaderValue(s: string): string {
+  return VISIBLE_ASCII.test(s) ? s : encodeURIComponent(s);
 }

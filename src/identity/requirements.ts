@@ -44,6 +44,8 @@ export function compileRequirements(cfg: RequirementsConfig): ((method: string, 
   const base = checksOf(cfg);
   const perMethod = new Map<string, Check[]>();
   for (const [m, r] of Object.entries(cfg.methods ?? {})) perMethod.set(m.toUpperCase(), [...base, ...checksOf(r)]);
+  // HEAD reads what GET reads: unless it has its own entry, it must meet GET's.
+  if (!perMethod.has('HEAD') && perMethod.has('GET')) perMethod.set('HEAD', perMethod.get('GET')!);
   if (base.length === 0 && perMethod.size === 0) return undefined;
   return (method, claims, scopes) => {
     const checks = perMethod.get(method) ?? base;

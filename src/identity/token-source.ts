@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import type { HeaderList, RequestContext } from '../policies/types.js';
 import { findHeader, removeHeader } from '../dataplane/header-list.js';
+import { asHeaderValue } from './identity-headers.js';
 
 const HeaderName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { message: 'not a valid header name' });
 
@@ -31,8 +32,12 @@ export class TokenSource {
       if (v !== undefined && v !== '') return v.trim();
     }
     if (this.cfg.cookie !== undefined) {
-      const c = findHeader(raw, 'cookie');
-      if (c !== undefined) return cookieValue(c, this.cfg.cookie);
+      // Every Cookie header (HTTP/1.1 clients may send several), with one parser for read and hide.
+      for (let i = 0; i < raw.length; i += 2) {
+        if (raw[i]!.length !== 6 || raw[i]!.toLowerCase() !== 'cookie') continue;
+        const v = cookieValue(raw[i + 1]!, this.cfg.cookie);
+        if (v !== undefined) return v;
+      }
     }
     return undefined;
   }
@@ -44,20 +49,29 @@ export class TokenSource {
     }
     if (this.header !== undefined) removeHeader(out, this.header);
     if (this.cfg.cookie !== undefined) {
-      const c = findHeader(out, 'cookie');
-      if (c !== undefined) {
-        const rest = c.split(';').filter((p) => p.trim().split('=', 1)[0] !== this.cfg.cookie).join(';').trim();
-        removeHeader(out, 'cookie');
-        if (rest !== '') out.push('cookie', rest);
+      // The token cookie goes from every Cookie header; the other cookies stay, in one header.
+      const kept: string[] = [];
+      for (let i = 0; i < out.length; i += 2) {
+        if (out[i]!.length !== 6 || out[i]!.toLowerCase() !== 'cookie') continue;
+        for (const part of out[i + 1]!.split(';')) {
+          if (part.trim() !== '' && cookieName(part) !== this.cfg.cookie) kept.push(part.trim());
+        }
       }
+      removeHeader(out, 'cookie');
+      if (kept.length) out.push('cookie', kept.join('; '));
     }
   }
+}
+
+function cookieName(part: string): string {
+  const eq = part.indexOf('=');
+  return (eq === -1 ? part : part.slice(0, eq)).trim();
 }
 
 function cookieValue(header: string, name: string): string | undefined {
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
-    if (eq !== -1 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim() || undefined;
+    if (eq !== -1 && cookieName(part) === name) return part.slice(eq + 1).trim() || undefined;
   }
   return undefined;
 }
@@ -77,8 +91,8 @@ export function compileClaimHeaders(map: Record<string, string> | undefined, met
       removeHeader(out, h);
       const v = claims[c];
       if (v === undefined || v === null) continue;
-      const s = typeof v === 'string' ? v : JSON.stringify(v);
-      if (s.length <= 4096 && !/[\x00-\x1f\x7f]/.test(s)) out.push(h, s);
+      const s = asHeaderValue(typeof v === 'string' ? v : JSON.stringify(v));
+      if (s.length <= 4096) out.push(h, s);
     }
   };
 }

@@ -32,6 +32,8 @@ export interface Controller {
   /** Dry run: would this config be accepted? */
   check(result: ValidationResult): ApplyResult;
   apply(result: ValidationResult, source: string): Promise<ApplyResult>;
+  /** Applies `make(newest config)`, computed in turn with other applies (an edit, not a replacement). */
+  applyEdit(make: (current: GatehouseConfig) => ValidationResult, source: string): Promise<ApplyResult>;
   /** Runtime state of the data planes (health, breakers). */
   inspect(query: InspectQuery): Promise<unknown[]>;
 }
@@ -90,6 +92,12 @@ export class Instance implements Controller {
   /** Applies a validated config everywhere; serialised so reloads never interleave. */
   apply(result: ValidationResult, source: string): Promise<ApplyResult> {
     const run = this.applying.then(() => this.applyNow(result, source));
+    this.applying = run.catch(() => {});
+    return run;
+  }
+
+  applyEdit(make: (current: GatehouseConfig) => ValidationResult, source: string): Promise<ApplyResult> {
+    const run = this.applying.then(() => this.applyNow(make(this.config), source));
     this.applying = run.catch(() => {});
     return run;
   }

@@ -62,8 +62,12 @@ async function runAsync(list: readonly Authenticator[], ctx: RequestContext, fro
 
 function combine(results: AuthOutcome[], any: boolean): AuthOutcome {
   if (!any) {
-    const firstOk = results.find((r) => r.ok && r.identity.consumerId !== undefined) ?? results[0]!;
-    return firstOk;
+    // Every method passed. Those that name a consumer must all name the same one: otherwise one
+    // consumer's leaked key plus another's own password would pass as the first consumer.
+    const named = results.filter((r): r is Extract<AuthOutcome, { ok: true }> => r.ok && r.identity.consumerId !== undefined);
+    const ids = new Set(named.map((r) => r.identity.consumerId));
+    if (ids.size > 1) return { ok: false, absent: false, reason: `allOf: the credentials belong to different consumers (${[...ids].join(', ')})` };
+    return named[0] ?? results[0]!;
   }
   const failed = results.filter((r): r is Extract<AuthOutcome, { ok: false }> => !r.ok);
   const forbidden = failed.find((r) => r.forbidden);

@@ -68,8 +68,12 @@ export class InlineKeys {
     return this.keys.length;
   }
 
-  /** The key for this token header, or undefined: by kid when the token names one, always by algorithm family. */
-  find(header: JWSHeaderParameters): KeyObject | undefined {
+  /**
+   * The key for this token header, or undefined: by kid when the token names one, always by
+   * algorithm family. A key without kid stands in for a token's unknown kid only when
+   * `unnamedForAnyKid` (no other key source could know that kid).
+   */
+  find(header: JWSHeaderParameters, unnamedForAnyKid = true): KeyObject | undefined {
     const alg = header.alg ?? '';
     const family = ALG_FAMILY[alg];
     if (family === undefined) return undefined;
@@ -77,7 +81,7 @@ export class InlineKeys {
     for (const k of this.keys) {
       if (k.family !== family || (k.alg !== undefined && k.alg !== alg)) continue;
       if (header.kid !== undefined && k.kid === header.kid) return k.key;
-      if (k.kid === undefined || header.kid === undefined) fallback ??= k.key;
+      if (header.kid === undefined || (k.kid === undefined && unnamedForAnyKid)) fallback ??= k.key;
     }
     return fallback;
   }

@@ -84,7 +84,8 @@ export function jwtAuthenticator(config: JwtConfig, consumers: ConsumerRegistry,
         })
       : undefined;
   const getKey = async (header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<KeyObject | Awaited<ReturnType<RemoteJwks['getKey']>>> => {
-    const k = inline.find(header);
+    // With a JWKS as well, a kid the inline keys do not name is the JWKS's to find.
+    const k = inline.find(header, remote === undefined);
     if (k !== undefined) return k;
     if (remote !== undefined) return remote.getKey(header, token);
     throw new joseErrors.JWKSNoMatchingKey();

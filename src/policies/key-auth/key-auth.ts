@@ -25,7 +25,7 @@ const UNKNOWN: AuthOutcome = { ok: false, reason: 'unknown API key' };
 export function keyAuthenticator(config: KeyAuthConfig, consumers: ConsumerRegistry): Authenticator {
   const headers = config.headers.map((h) => h.toLowerCase());
   const param = config.query;
-  const paramPrefix = param === undefined ? '' : `${encodeURIComponent(param)}=`;
+  const paramName = param ?? '';
   return {
     method: 'key-auth',
     challenge: `ApiKey realm="gatehouse", header="${headers[0]}"`,
@@ -33,8 +33,8 @@ export function keyAuthenticator(config: KeyAuthConfig, consumers: ConsumerRegis
       let key: string | undefined;
       // rawHeaders, not req.headers: node builds that object lazily, and this path need not pay for it.
       const raw = ctx.req.rawHeaders;
-      for (let i = 0; i < headers.length && key === undefined; i++) key = findHeader(raw, headers[i]!);
-      if (key === undefined && param !== undefined && ctx.query !== '') key = queryValue(ctx.query, paramPrefix);
+      for (let i = 0; i < headers.length && (key === undefined || key === ''); i++) key = findHeader(raw, headers[i]!);
+      if ((key === undefined || key === '') && param !== undefined && ctx.query !== '') key = queryValue(ctx.query, paramName);
       if (key === undefined || key === '') return MISSING;
       const digest = sha256(key);
       const entry = consumers.apiKey(digest);
@@ -43,22 +43,33 @@ export function keyAuthenticator(config: KeyAuthConfig, consumers: ConsumerRegis
     },
     hide(ctx: RequestContext, out: HeaderList) {
       for (const h of headers) if (findHeader(out, h) !== undefined) removeHeader(out, h);
-      if (param !== undefined && ctx.query !== '') ctx.query = withoutParam(ctx.query, paramPrefix);
+      if (param !== undefined && ctx.query !== '') ctx.query = withoutParam(ctx.query, paramName);
     },
   };
 }
 
-function queryValue(query: string, prefix: string): string | undefined {
+/** The name of a query parameter as the upstream will read it (decoded), or undefined if malformed. */
+function paramNameOf(part: string): string | undefined {
+  const eq = part.indexOf('=');
+  try {
+    return decodeURIComponent((eq === -1 ? part : part.slice(0, eq)).replace(/\+/g, ' '));
+  } catch {
+    return undefined;
+  }
+}
+
+function queryValue(query: string, name: string): string | undefined {
   for (const part of query.split('&')) {
-    if (part.startsWith(prefix)) {
-      try { return decodeURIComponent(part.slice(prefix.length).replace(/\+/g, ' ')); } catch { return undefined; }
-    }
+    if (paramNameOf(part) !== name) continue;
+    const eq = part.indexOf('=');
+    try { return decodeURIComponent(part.slice(eq + 1).replace(/\+/g, ' ')); } catch { return undefined; }
   }
   return undefined;
 }
 
-function withoutParam(query: string, prefix: string): string {
-  return query.split('&').filter((p) => !p.startsWith(prefix) && p !== prefix.slice(0, -1)).join('&');
+/** Removes every spelling of the parameter (api_key, api%5Fkey, …): none may reach the upstream. */
+function withoutParam(query: string, name: string): string {
+  return query.split('&').filter((p) => paramNameOf(p) !== name).join('&');
 }
 
 export const keyAuthPolicy = definePolicy({
