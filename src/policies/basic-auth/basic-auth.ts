@@ -26,10 +26,37 @@ const MISSING: AuthOutcome = { ok: false, absent: true, reason: 'no Basic creden
 const MALFORMED: AuthOutcome = { ok: false, reason: 'malformed Basic credentials' };
 const UNKNOWN: AuthOutcome = { ok: false, reason: 'unknown Basic username' };
 const WRONG: AuthOutcome = { ok: false, reason: 'wrong password' };
+const BUSY: AuthOutcome = { ok: false, reason: 'too many password checks waiting (scrypt); refused without checking' };
+
+/**
+ * scrypt runs on libuv's small thread pool, which WebCrypto (jwt) and DNS share. Wrong passwords
+ * for a known user would each cost one run: at most SCRYPT_RUNNING run at once and SCRYPT_WAITING
+ * wait; beyond that a check is refused (401) rather than let the pool starve everything else.
+ */
+const SCRYPT_RUNNING = 2;
+const SCRYPT_WAITING = 128;
+let running = 0;
+const waiting: (() => void)[] = [];
+
+export async function limitedScrypt(password: string, hash: NonNullable<BasicEntry['scrypt']>): Promise<boolean | undefined> {
+  if (running >= SCRYPT_RUNNING) {
+    if (waiting.length >= SCRYPT_WAITING) return undefined;
+    await new Promise<void>((r) => waiting.push(r));
+  } else running++;
+  try {
+    return await verifyScrypt(password, hash);
+  } finally {
+    const next = waiting.shift();
+    if (next) next(); // the slot passes on
+    else running--;
+  }
+}
 
 export function basicAuthenticator(config: BasicAuthConfig, consumers: ConsumerRegistry): Authenticator {
   const ttl = parseDuration(config.verifiedCacheTtl);
   const verified = ttl > 0 ? new LRUCache<string, BasicEntry>({ max: 10_000, ttl }) : undefined;
+  // A password just found wrong is wrong again for a minute: repeating it costs no scrypt run.
+  const refused = new LRUCache<string, true>({ max: 10_000, ttl: 60_000 });
   const ok = (e: BasicEntry): AuthOutcome => ({ ok: true, identity: identityOf(e.consumer, e.credentialId, 'basic-auth') });
   return {
     method: 'basic-auth',
@@ -51,8 +78,13 @@ export function basicAuthenticator(config: BasicAuthConfig, consumers: ConsumerR
       if (entry.plain !== undefined) return sameDigest(digest, entry.plain) ? ok(entry) : WRONG;
       const cacheKey = `${entry.credentialId}\n${digest.toString('base64')}`;
       if (verified?.get(cacheKey) === entry) return ok(entry);
-      return verifyScrypt(password, entry.scrypt!).then((good) => {
-        if (!good) return WRONG;
+      if (refused.get(cacheKey)) return WRONG;
+      return limitedScrypt(password, entry.scrypt!).then((good) => {
+        if (good === undefined) return BUSY;
+        if (!good) {
+          refused.set(cacheKey, true);
+          return WRONG;
+        }
         verified?.set(cacheKey, entry);
         return ok(entry);
       });
