@@ -9,6 +9,7 @@ import { BALANCERS, HashOn, HealthCheck, Retries, CircuitBreaker } from './resil
 import { POLICY_DEFINITIONS } from '../policies/index.js';
 import { Consumers } from '../identity/consumer-schema.js';
 import { ListenerTls } from '../dataplane/tls-schema.js';
+import { AccessLog, Analytics, Metrics, Store, Tracing } from '../observability/schema.js';
 
 export { Duration, Size };
 
@@ -65,13 +66,6 @@ const LoadShedding = z
     retryAfter: Duration.default('1s').meta({ description: 'The Retry-After sent with 503 GW_OVERLOADED (rounded up to seconds).' }),
   })
   .meta({ description: 'Answer 503 GW_OVERLOADED before any work when a threshold is passed. Absent thresholds are off.' });
-
-const AccessLog = z.union([
-  z.boolean(),
-  z.strictObject({
-    path: z.string().min(1).optional().meta({ description: 'A file to append to; stdout when absent.' }),
-  }),
-]);
 
 const Target = z.strictObject({
   url: z.string().meta({ description: 'http://host:port of one instance of the service.' }),
@@ -149,6 +143,10 @@ export const ConfigSchema = z
   .strictObject({
     workers: z.union([z.number().int().min(1).max(256), z.literal('auto')]).default(1),
     accessLog: AccessLog.default(true),
+    metrics: Metrics.default({ enabled: true, consumerLabel: false }),
+    tracing: Tracing.optional(),
+    analytics: Analytics.default({ enabled: true, topK: 10 }),
+    store: Store.default({ type: 'memory', prefix: 'gatehouse:' }),
     log: z
       .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .default({ level: 'info' }),

@@ -21,7 +21,8 @@ import { normalizeHost } from './host-pattern.js';
 import { addForwardingHeaders, resolveClient, responseHeaders, scanHeaders, type ClientInfo, type ScannedHeaders } from './forwarding.js';
 import { sendError, sendVerdict } from './respond.js';
 import type { DataPlane } from './dataplane.js';
-import { removeHeader } from './header-list.js';
+import { findHeader, removeHeader } from './header-list.js';
+import type { RequestTrace } from '../observability/tracing/tracer.js';
 import { BodyLimit } from '../edge/body-limit.js';
 import { isValidHostHeader } from '../edge/host-syntax.js';
 import { addIdentityHeaders } from '../identity/identity-headers.js';
@@ -42,6 +43,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
   started = 0;
   upstreamStarted = 0;
   upstreamMs = -1;
+  /** Observability (issue 7): the policy type that answered, the trace, wire counters. */
+  rejectedBy: string | undefined;
+  trace: RequestTrace | undefined;
+  socketRead = 0;
+  socketWritten = 0;
+  private traceIndex = -1;
+  private attemptStatus: number | undefined;
   private scan!: ScannedHeaders;
   private params: Record<string, string> = {};
   private rest = '';
@@ -80,7 +88,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   run(): void {
     const { req, res, plan } = this;
-    if (this.dp.timed) this.started = performance.now();
+    if (this.dp.timed) {
+      this.started = performance.now();
+      const sock = req.socket;
+      this.socketRead = sock.bytesRead;
+      this.socketWritten = sock.bytesWritten;
+      const tracer = this.dp.tracer;
+      if (tracer !== undefined) this.trace = tracer.start(findHeader(req.rawHeaders, 'traceparent'), findHeader(req.rawHeaders, 'tracestate'));
+    }
     res.once('close', () => this.finish());
     const scan = (this.scan = scanHeaders(req.rawHeaders));
     this.requestId = scan.requestId !== undefined && VALID_REQUEST_ID.test(scan.requestId) ? scan.requestId : randomUUID();
@@ -137,7 +152,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
         this.continueAccessAsync(v as Promise<Verdict>, i);
         return;
       }
-      if (v !== undefined) return this.answer(v as Exclude<Verdict, undefined | Promise<Verdict>>);
+      if (v !== undefined) return this.answer(v as Exclude<Verdict, undefined | Promise<Verdict>>, route.accessTypes[i]);
     }
     if (this.preflightAllow !== undefined) return this.fail('GW_METHOD_NOT_ALLOWED', { headers: { allow: this.preflightAllow } });
     this.forward();
@@ -147,9 +162,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
     try {
       let v = await pending;
       const access = this.route!.access;
-      for (let i = index + 1; v === undefined && i < access.length; i++) v = await access[i]!.access!(this.context());
+      let by = index;
+      for (let i = index + 1; v === undefined && i < access.length; i++) {
+        by = i;
+        v = await access[i]!.access!(this.context());
+      }
       if (this.clientGone) return;
-      if (v !== undefined) this.answer(v);
+      if (v !== undefined) this.answer(v, this.route!.accessTypes[by]);
       else if (this.preflightAllow !== undefined) this.fail('GW_METHOD_NOT_ALLOWED', { headers: { allow: this.preflightAllow } });
       else this.forward();
     } catch (err) {
@@ -174,6 +193,23 @@ export class Exchange implements Dispatcher.DispatchHandler {
       identity: undefined,
       locals: new Map(),
     });
+  }
+
+  /** The caller's consumer id (or username), once an authentication policy has set the identity. */
+  consumer(): string | undefined {
+    const id = this.ctx?.identity;
+    return id === undefined ? undefined : id.consumerId ?? id.username;
+  }
+
+  /**
+   * Request body bytes: the Content-Length of a body read whole; for a chunked one, what the
+   * socket read while this request ran (`socketDelta`, framing included).
+   */
+  bodyBytesIn(socketDelta: number): number {
+    const scan = this.scan;
+    if (scan === undefined || (scan.contentLength === undefined && scan.transferEncoding === undefined)) return 0;
+    if (scan.transferEncoding === undefined) return this.req.complete ? Number(scan.contentLength) || 0 : Math.max(0, socketDelta);
+    return Math.max(0, socketDelta);
   }
 
   /** Upstream admission: the circuit breaker, then the service's concurrency limit and queue. */
@@ -217,6 +253,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (ctx?.identity !== undefined) addIdentityHeaders(headers, ctx.identity);
     const up = route.upstreamRequest;
     for (let i = 0; i < up.length; i++) up[i]!.upstreamRequest!(this.context(), headers);
+    if (this.trace !== undefined) {
+      // Our client span becomes the upstream's parent: the incoming traceparent is replaced per attempt.
+      removeHeader(headers, 'traceparent');
+      this.traceIndex = headers.length + 1;
+      headers.push('traceparent', '');
+    }
     const rewritten = route.rewrite ? route.rewrite(this.path, this.params, this.rest) : this.path;
     this.upstreamPath = encodePathForUpstream(rewritten);
     this.upstreamQuery = ctx !== undefined ? ctx.query : this.query; // a policy may have hidden a credential in it
@@ -273,6 +315,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.target = target;
     const headers = this.scan.forward;
     headers[this.hostIndex] = this.route!.preserveHost && this.scan.host !== undefined ? this.scan.host : target.host;
+    if (this.trace !== undefined) {
+      this.attemptStatus = undefined;
+      headers[this.traceIndex] = this.dp.tracer!.startAttempt(this.trace);
+    }
     const path = target.basePath + this.upstreamPath;
     service.onStart(target);
     this.attemptTarget = target;
@@ -345,6 +391,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onHeaders(statusCode: number, rawHeaders: Buffer[] | string[], resume: () => void): boolean {
     if (statusCode < 200) return true; // interim responses are not relayed yet
+    this.attemptStatus = statusCode;
     this.recordHealth(statusCode, undefined, `status ${statusCode}`);
     if (this.retryable && this.mayRetry(statusCode, undefined)) {
       // Read and drop this answer (the connection stays reusable), then try again.
@@ -385,6 +432,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onComplete(): void {
     this.abortUpstream = undefined;
+    if (this.trace !== undefined) this.traceAttempt(undefined);
     this.endAttempt();
     if (this.discarding) {
       this.discarding = false;
@@ -403,6 +451,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onError(err: Error): void {
     this.abortUpstream = undefined;
+    if (this.trace !== undefined) this.traceAttempt(err);
     this.endAttempt();
     if (this.clientGone) return;
     const res = this.res;
@@ -426,6 +475,21 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.lastStatus = undefined;
     if (this.mayRetry(undefined, kind)) return this.scheduleRetry();
     this.upstreamFailed(err);
+  }
+
+  /** The attempt's client span. */
+  private traceAttempt(err: Error | undefined): void {
+    const t = this.attemptTarget;
+    if (t === undefined) return;
+    const path = t.basePath + this.upstreamPath;
+    this.dp.tracer!.endAttempt(this.trace!, {
+      method: this.req.method!,
+      origin: t.origin,
+      path: this.upstreamQuery ? `${path}?${this.upstreamQuery}` : path,
+      attempt: this.attempt,
+      status: this.attemptStatus,
+      error: err,
+    });
   }
 
   /** No more tries: answer with the last failure. */
@@ -462,8 +526,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
   // ---- endings ----
 
   /** A policy's answer. */
-  private answer(v: Exclude<Verdict, undefined>): void {
+  private answer(v: Exclude<Verdict, undefined>, by?: string): void {
     this.closeIfDraining();
+    this.rejectedBy = by;
     this.status = v.status;
     this.errorCode = v.code;
     this.setServerHeader();

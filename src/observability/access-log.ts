@@ -1,38 +1,123 @@
-// The access log: one JSON line per request. Lines are handed to an asynchronous writer
-// (pino's sonic-boom) so a slow disk or pipe never stalls a request.
-import { pino } from 'pino';
+// The access log: one JSON line per request, formatted by pino and written by its asynchronous
+// destination (sonic-boom), so a slow disk or pipe never stalls a request. A line is made only
+// after the response is finished (DataPlane.completed), never while a request waits for it.
+//
+// `fields` picks what a line carries (compiled once into a list); `sample` keeps a share of
+// ordinary requests, while errors (status >= 500 or a gateway error code) and slow requests
+// (`slowThreshold`) are always written. `reopen()` (SIGUSR1) reopens the file after rotation.
+//
+// With workers, every worker appends its own lines to the same file: the file is opened with
+// O_APPEND, so each write lands at the end whole; the primary forwards SIGUSR1 to the workers.
+import { pino, type Logger } from 'pino';
 import type { GatehouseConfig } from '../config/schema.js';
+import { parseDuration } from '../config/units.js';
+import { ACCESS_LOG_FIELDS, type AccessLogField } from './schema.js';
 
-export interface AccessRecord {
+/** Everything a line may say about one request. */
+export interface AccessFacts {
   requestId: string;
+  traceId: string | undefined;
+  clientIp: string | undefined;
+  consumer: string | undefined;
   method: string;
   host: string | undefined;
   path: string;
   route: string | undefined;
   service: string | undefined;
   target: string | undefined;
-  clientIp: string | undefined;
   status: number;
+  bytesIn: number;
+  bytesOut: number;
   durationMs: number;
   upstreamMs: number | undefined;
+  rejectedBy: string | undefined;
   error: string | undefined;
+  retries: number;
+  cache: string | undefined;
+  userAgent: string | undefined;
   aborted: boolean;
 }
 
-export interface AccessLog {
-  write(rec: AccessRecord): void;
-  flush(): void;
-  reopen(): void;
+const DEFAULT_FIELDS = ACCESS_LOG_FIELDS.filter((f) => f !== 'userAgent' && f !== 'cache');
+
+export interface AccessLogSettings {
+  path: string | undefined;
+  fields: readonly Exclude<AccessLogField, 'time'>[];
+  sample: number;
+  slowMs: number;
+  /** Whether the line needs the User-Agent header (read only then). */
+  userAgent: boolean;
+}
+
+export function accessLogSettings(cfg: GatehouseConfig['accessLog']): AccessLogSettings | undefined {
+  if (cfg === false) return undefined;
+  const o = typeof cfg === 'object' ? cfg : undefined;
+  const chosen = o?.fields ?? DEFAULT_FIELDS;
+  // Written in the canonical order whatever the config's order; `time` is pino's.
+  const fields = ACCESS_LOG_FIELDS.filter((f): f is Exclude<AccessLogField, 'time'> => f !== 'time' && chosen.includes(f));
+  return {
+    path: o?.path,
+    fields,
+    sample: o?.sample ?? 1,
+    slowMs: o?.slowThreshold !== undefined ? parseDuration(o.slowThreshold) : Infinity,
+    userAgent: fields.includes('userAgent'),
+  };
+}
+
+export class AccessLog {
+  private readonly dest: ReturnType<typeof pino.destination>;
+  private readonly logger: Logger;
+  private readonly all: boolean;
+
+  constructor(readonly settings: AccessLogSettings) {
+    const path = settings.path;
+    this.dest = pino.destination({ dest: path ?? 1, sync: false, mkdir: path !== undefined, append: true });
+    this.logger = pino(
+      {
+        base: undefined,
+        timestamp: pino.stdTimeFunctions.isoTime,
+        // No level or message: an access line is a record, not a log event.
+        formatters: { level: () => ({}) },
+      },
+      this.dest,
+    );
+    this.all = settings.fields.length === ACCESS_LOG_FIELDS.length - 1;
+  }
+
+  /** Whether this request gets a line: errors and slow ones always, the rest by `sample`. */
+  wanted(status: number, errorCode: string | undefined, durationMs: number): boolean {
+    const s = this.settings;
+    if (s.sample >= 1) return true;
+    if (status >= 500 || status === 0 || errorCode !== undefined || durationMs >= s.slowMs) return true;
+    return s.sample > 0 && Math.random() < s.sample;
+  }
+
+  write(f: AccessFacts): void {
+    if (this.all) {
+      this.logger.info(f);
+      return;
+    }
+    const line: Record<string, unknown> = {};
+    for (const k of this.settings.fields) line[k] = f[k];
+    this.logger.info(line);
+  }
+
+  flush(): void {
+    try { this.dest.flushSync(); } catch { /* not yet open or already closed */ }
+  }
+
+  reopen(): void {
+    this.dest.reopen();
+  }
+
+  /** Writes what is buffered, then closes the file (a config change replaced this log). */
+  end(): void {
+    this.flush();
+    if (this.settings.path !== undefined) this.dest.end();
+  }
 }
 
 export function createAccessLog(cfg: GatehouseConfig['accessLog']): AccessLog | undefined {
-  if (cfg === false) return undefined;
-  const path = typeof cfg === 'object' ? cfg.path : undefined;
-  const dest = pino.destination({ dest: path ?? 1, sync: false, mkdir: path !== undefined, append: true });
-  return {
-    // A plain JSON line handed to sonic-boom's buffer; the write to the fd happens asynchronously.
-    write: (rec) => dest.write(`{"time":"${new Date().toISOString()}",${JSON.stringify(rec).slice(1)}\n`),
-    flush: () => { try { dest.flushSync(); } catch { /* not yet open or already closed */ } },
-    reopen: () => dest.reopen(),
-  };
+  const s = accessLogSettings(cfg);
+  return s && new AccessLog(s);
 }

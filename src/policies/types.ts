@@ -5,6 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import type { z } from 'zod';
 import type { ErrorCode } from '../errors.js';
 import type { ConsumerRegistry } from '../identity/registry.js';
+import type { PolicyMetrics } from '../observability/metrics.js';
 import type { Logger } from '../observability/logger.js';
 
 /** Lifecycle phases, in the order a request passes them. */
@@ -95,6 +96,8 @@ export interface PolicyEnv {
   consumers: ConsumerRegistry;
   /** The gateway's own log (why a request was refused, etc.). */
   log: Logger;
+  /** Counters policies feed (auth failures, rate-limit decisions); absent when metrics are off. */
+  metrics?: PolicyMetrics | undefined;
 }
 
 /** A policy type: its config schema, the phases it uses, and its factory. */

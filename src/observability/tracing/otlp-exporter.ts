@@ -1,0 +1,128 @@
+// A lean OTLP/HTTP exporter with JSON bodies (https://opentelemetry.io/docs/specs/otlp/).
+// Chosen over the OpenTelemetry SDK: the gateway needs two span kinds and a batch queue, and the
+// SDK's per-span objects, context managers and processors would cost more on the hot path than
+// the whole request. Finished spans go into a bounded queue; a timer (or a full batch) sends them.
+// A full queue drops the span and counts it: a request never waits for the collector.
+import { request } from 'undici';
+import { type AttributeValue, type SpanRecord } from './span.js';
+import { VERSION } from '../../version.js';
+
+export interface ExporterSettings {
+  endpoint: string;
+  serviceName: string;
+  flushIntervalMs: number;
+  maxQueueSize: number;
+  maxBatchSize: number;
+}
+
+export class OtlpExporter {
+  private queue: SpanRecord[] = [];
+  private sending: Promise<void> | undefined;
+  private readonly timer: NodeJS.Timeout;
+  private soon = false;
+  exported = 0;
+  dropped = 0;
+  failedExports = 0;
+  private readonly resource: object;
+
+  constructor(private readonly s: ExporterSettings) {
+    this.timer = setInterval(() => void this.flush(), s.flushIntervalMs);
+    this.timer.unref();
+    this.resource = { attributes: attributes({ 'service.name': s.serviceName, 'service.version': VERSION, 'telemetry.sdk.name': 'gatehouse', 'telemetry.sdk.language': 'nodejs' }) };
+  }
+
+  /** Queues a finished span; drops it (counted) when the queue is full. */
+  add(span: SpanRecord): void {
+    if (this.queue.length >= this.s.maxQueueSize) {
+      this.dropped++;
+      return;
+    }
+    this.queue.push(span);
+    if (this.queue.length >= this.s.maxBatchSize && !this.soon) {
+      this.soon = true;
+      setImmediate(() => { this.soon = false; void this.flush(); });
+    }
+  }
+
+  /** Sends everything queued, one batch at a time; resolves when done (or failed). */
+  async flush(): Promise<void> {
+    while (this.sending) await this.sending;
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.s.maxBatchSize);
+      this.sending = this.send(batch);
+      await this.sending;
+      this.sending = undefined;
+    }
+  }
+
+  private async send(batch: SpanRecord[]): Promise<void> {
+    const body = JSON.stringify({
+      resourceSpans: [{ resource: this.resource, scopeSpans: [{ scope: { name: 'gatehouse', version: VERSION }, spans: batch.map(toOtlp) }] }],
+    });
+    try {
+      const res = await request(this.s.endpoint, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+        headersTimeout: 10_000,
+        bodyTimeout: 10_000,
+      });
+      await res.body.dump();
+      if (res.statusCode >= 200 && res.statusCode < 300) this.exported += batch.length;
+      else this.lost(batch.length);
+    } catch {
+      this.lost(batch.length);
+    }
+  }
+
+  private lost(n: number): void {
+    this.failedExports++;
+    this.dropped += n;
+  }
+
+  /** Last export on shutdown, then no more timers. */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
+  }
+}
+
+function toOtlp(s: SpanRecord): object {
+  const events = s.exception
+    ? [{ name: 'exception', timeUnixNano: nanos(s.endMs), attributes: attributes({ 'exception.type': s.exception.type, 'exception.message': s.exception.message }) }]
+    : [];
+  return {
+    traceId: s.traceId,
+    spanId: s.spanId,
+    ...(s.parentSpanId ? { parentSpanId: s.parentSpanId } : {}),
+    ...(s.traceState ? { traceState: s.traceState } : {}),
+    name: s.name,
+    kind: s.kind,
+    startTimeUnixNano: nanos(s.startMs),
+    endTimeUnixNano: nanos(s.endMs),
+    attributes: attributes(s.attributes),
+    events,
+    // Per the HTTP conventions, a server span is left UNSET unless it failed; so is a client span.
+    status: s.error !== undefined ? { code: 2, message: s.error } : { code: 0 },
+  };
+}
+
+function attributes(a: Record<string, AttributeValue | undefined>): object[] {
+  const out: object[] = [];
+  for (const key in a) {
+    const v = a[key];
+    if (v === undefined) continue;
+    out.push({
+      key,
+      value: typeof v === 'string' ? { stringValue: v } : typeof v === 'boolean' ? { boolValue: v } : Number.isInteger(v) ? { intValue: String(v) } : { doubleValue: v },
+    });
+  }
+  return out;
+}
+
+/** Epoch ms (fractional) → unsigned nanoseconds as a decimal string, without float overflow. */
+export function nanos(ms: number): string {
+  const whole = Math.floor(ms);
+  const frac = Math.round((ms - whole) * 1e6);
+  return (BigInt(whole) * 1_000_000n + BigInt(frac)).toString();
+}
