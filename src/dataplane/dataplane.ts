@@ -180,7 +180,15 @@ export class DataPlane {
     this.inflight--;
     const st = this.states.get(ex.plan);
     if (st && --st.active === 0 && st.retired) this.release(st);
-    if (this.timed) this.obs.completed(ex);
+    // `socket` is set when the request started observed (a reload may have turned it on since).
+    if (this.timed && ex.socket !== undefined) {
+      try {
+        this.obs.completed(ex);
+      } catch (err) {
+        // Observing must never take a request (or the process) down.
+        this.log.error({ err, requestId: ex.requestId }, 'observing a finished request failed');
+      }
+    }
   }
 
   /** Starts the configured listeners. `workerMode` uses SO_REUSEPORT where available. */

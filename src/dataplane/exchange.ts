@@ -48,6 +48,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   trace: RequestTrace | undefined;
   socketRead = 0;
   socketWritten = 0;
+  /** The connection (req.socket is gone by the time a finished request is observed). */
+  socket: import('node:net').Socket | undefined;
   private traceIndex = -1;
   private attemptStatus: number | undefined;
   private scan!: ScannedHeaders;
@@ -90,7 +92,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const { req, res, plan } = this;
     if (this.dp.timed) {
       this.started = performance.now();
-      const sock = req.socket;
+      const sock = (this.socket = req.socket);
       this.socketRead = sock.bytesRead;
       this.socketWritten = sock.bytesWritten;
       const tracer = this.dp.tracer;

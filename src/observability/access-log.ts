@@ -75,8 +75,9 @@ export class AccessLog {
     this.logger = pino(
       {
         base: undefined,
-        timestamp: pino.stdTimeFunctions.isoTime,
-        // No level or message: an access line is a record, not a log event.
+        // No level or message: an access line is a record, not a log event. (With the level
+        // formatter empty, the time must not start with pino's usual comma.)
+        timestamp: isoTime,
         formatters: { level: () => ({}) },
       },
       this.dest,
@@ -120,4 +121,8 @@ export class AccessLog {
 export function createAccessLog(cfg: GatehouseConfig['accessLog']): AccessLog | undefined {
   const s = accessLogSettings(cfg);
   return s && new AccessLog(s);
+}
+
+function isoTime(): string {
+  return `"time":"${new Date().toISOString()}"`;
 }

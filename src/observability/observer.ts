@@ -84,7 +84,7 @@ export class Observability {
         host: ex.req.headers.host,
         path: ex.path,
         query: ex.query,
-        clientIp: ex.client?.ip ?? ex.req.socket.remoteAddress,
+        clientIp: ex.client?.ip ?? ex.socket?.remoteAddress,
         userAgent: findHeader(ex.req.rawHeaders, 'user-agent'),
         protocol: ex.req.httpVersion,
         route: routeName,
@@ -95,7 +95,7 @@ export class Observability {
         aborted,
       });
     }
-    const sock = ex.req.socket;
+    const sock = ex.socket!;
     const bytesOut = sock.bytesWritten - ex.socketWritten;
     const bytesIn = ex.bodyBytesIn(sock.bytesRead - ex.socketRead);
     if (this.metricsOn) {
