@@ -3,6 +3,10 @@
 // workers, the admin API asks every worker for `getMetricsAsJSON()` and adds them up with
 // prom-client's AggregatorRegistry (see metrics-endpoint.ts).
 //
+// The per-request series are plain numbers on the hot path (prom-client's labelled children hash
+// their labels on every observe); they are turned into prom-client's JSON form when scraped, and
+// prom-client does the rest: gauges read at scrape time, process metrics, aggregation, the text.
+//
 // Label cardinality is bounded by the config: route and service names, the method (unknown
 // methods become OTHER), the status class. Never raw paths. Consumers only with
 // `metrics.consumerLabel: true`, in a metric of their own.
@@ -46,41 +50,80 @@ export interface MetricsSource {
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'CONNECT']);
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
-interface RouteSeries {
-  duration: ReturnType<Histogram['labels']>;
-  upstream: ReturnType<Histogram['labels']>;
-  bytesIn: ReturnType<Counter['labels']>;
-  bytesOut: ReturnType<Counter['labels']>;
-  retries: ReturnType<Counter['labels']>;
-  /** `${method} ${statusClass}` → its requests child. */
-  requests: Map<string, ReturnType<Counter['labels']>>;
+/** A histogram's counts: per bucket (not cumulative), then sum and count. */
+class Hist {
+  readonly counts = new Float64Array(LATENCY_BUCKETS.length + 1);
+  sum = 0;
+  count = 0;
+
+  observe(seconds: number): void {
+    let i = 0;
+    while (i < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[i]!) i++;
+    this.counts[i]!++;
+    this.sum += seconds;
+    this.count++;
+  }
+
+  values(name: string, labels: Record<string, string>): object[] {
+    const out: object[] = [];
+    let cum = 0;
+    for (let i = 0; i <= LATENCY_BUCKETS.length; i++) {
+      cum += this.counts[i]!;
+      out.push({ value: cum, metricName: `${name}_bucket`, labels: { le: i < LATENCY_BUCKETS.length ? LATENCY_BUCKETS[i] : '+Inf', ...labels } });
+    }
+    out.push({ value: this.sum, metricName: `${name}_sum`, labels }, { value: this.count, metricName: `${name}_count`, labels });
+    return out;
+  }
 }
+
+interface RouteSeries {
+  labels: { route: string; service: string };
+  duration: Hist;
+  upstream: Hist;
+  bytesIn: number;
+  bytesOut: number;
+  retries: number;
+  /** `${method} ${statusClass}` → count. */
+  requests: Map<string, { method: string; cls: string; n: number }>;
+}
+
+/** Counters keyed by their label values (policy-fed, and per consumer). */
+class LabelledCounts {
+  private readonly m = new Map<string, { labels: Record<string, string>; n: number }>();
+  constructor(private readonly names: readonly string[]) {}
+  inc(values: string[], by = 1): void {
+    const key = values.join('\u0000');
+    const e = this.m.get(key);
+    if (e) e.n += by;
+    else this.m.set(key, { labels: Object.fromEntries(this.names.map((n, i) => [n, values[i]!])), n: by });
+  }
+  values(): object[] {
+    return [...this.m.values()].map((e) => ({ value: e.n, labels: e.labels }));
+  }
+}
+
+const HELP = {
+  requests: 'Requests answered, by route, service, method and status class.',
+  consumer: 'Requests by consumer (only with metrics.consumerLabel: true).',
+  duration: 'Total time from request to the end of the response.',
+  upstream: 'Time from the first upstream attempt to the upstream response headers (gateway overhead = total - upstream).',
+  bytesIn: 'Request body bytes received from clients.',
+  bytesOut: 'Response bytes sent to clients (head and body).',
+  retries: 'Upstream retries (tries after the first).',
+  auth: 'Authentication and authorisation refusals by policy and reason (missing, invalid, forbidden).',
+  rateLimit: 'Rate-limit decisions by route (allowed, limited, shadow).',
+};
 
 export class GatewayMetrics implements PolicyMetrics {
   readonly registry = new Registry();
-  private readonly requests: Counter;
-  private readonly consumerRequests: Counter;
-  private readonly duration: Histogram;
-  private readonly upstream: Histogram;
-  private readonly bytesIn: Counter;
-  private readonly bytesOut: Counter;
-  private readonly retries: Counter;
-  private readonly auth: Counter;
-  private readonly rateLimits: Counter;
   private readonly series = new Map<string, RouteSeries>();
+  private readonly consumers = new LabelledCounts(['route', 'consumer', 'status_class']);
+  private readonly auth = new LabelledCounts(['policy', 'reason']);
+  private readonly rateLimits = new LabelledCounts(['route', 'decision']);
   consumerLabel = false;
 
   constructor(source: MetricsSource, opts: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
-    this.requests = new Counter({ name: 'gatehouse_requests_total', help: 'Requests answered, by route, service, method and status class.', labelNames: ['route', 'service', 'method', 'status_class'], registers });
-    this.consumerRequests = new Counter({ name: 'gatehouse_consumer_requests_total', help: 'Requests by consumer (only with metrics.consumerLabel: true).', labelNames: ['route', 'consumer', 'status_class'], registers });
-    this.duration = new Histogram({ name: 'gatehouse_request_duration_seconds', help: 'Total time from request to the end of the response.', labelNames: ['route', 'service'], buckets: LATENCY_BUCKETS, registers });
-    this.upstream = new Histogram({ name: 'gatehouse_upstream_duration_seconds', help: 'Time from the first upstream attempt to the upstream response headers (gateway overhead = total - upstream).', labelNames: ['route', 'service'], buckets: LATENCY_BUCKETS, registers });
-    this.bytesIn = new Counter({ name: 'gatehouse_request_bytes_total', help: 'Request body bytes received from clients.', labelNames: ['route', 'service'], registers });
-    this.bytesOut = new Counter({ name: 'gatehouse_response_bytes_total', help: 'Response bytes sent to clients (head and body).', labelNames: ['route', 'service'], registers });
-    this.retries = new Counter({ name: 'gatehouse_upstream_retries_total', help: 'Upstream retries (tries after the first).', labelNames: ['route', 'service'], registers });
-    this.auth = new Counter({ name: 'gatehouse_auth_failures_total', help: 'Authentication and authorisation refusals by policy and reason (missing, invalid, forbidden).', labelNames: ['policy', 'reason'], registers });
-    this.rateLimits = new Counter({ name: 'gatehouse_ratelimit_decisions_total', help: 'Rate-limit decisions by route (allowed, limited, shadow).', labelNames: ['route', 'decision'], registers });
     new Gauge({
       name: 'gatehouse_requests_in_flight', help: 'Requests being served now.', registers,
       collect() { this.set(source.inflight()); },
@@ -128,47 +171,52 @@ export class GatewayMetrics implements PolicyMetrics {
 
   /** Called once per finished request (off the response path: after it was sent). */
   record(s: MetricsSample): void {
-    const key = s.routeName + '\0' + s.serviceName;
+    const key = s.routeName + '\u0000' + s.serviceName;
     let r = this.series.get(key);
     if (r === undefined) {
-      r = {
-        duration: this.duration.labels(s.routeName, s.serviceName),
-        upstream: this.upstream.labels(s.routeName, s.serviceName),
-        bytesIn: this.bytesIn.labels(s.routeName, s.serviceName),
-        bytesOut: this.bytesOut.labels(s.routeName, s.serviceName),
-        retries: this.retries.labels(s.routeName, s.serviceName),
-        requests: new Map(),
-      };
+      r = { labels: { route: s.routeName, service: s.serviceName }, duration: new Hist(), upstream: new Hist(), bytesIn: 0, bytesOut: 0, retries: 0, requests: new Map() };
       this.series.set(key, r);
     }
     const cls = statusClass(s.status);
     const method = KNOWN_METHODS.has(s.method) ? s.method : 'OTHER';
     const rk = method + ' ' + cls;
-    let req = r.requests.get(rk);
-    if (req === undefined) {
-      req = this.requests.labels(s.routeName, s.serviceName, method, cls);
-      r.requests.set(rk, req);
-    }
-    req.inc();
+    const req = r.requests.get(rk);
+    if (req === undefined) r.requests.set(rk, { method, cls, n: 1 });
+    else req.n++;
     r.duration.observe(s.durationMs / 1000);
     if (s.upstreamMs >= 0) r.upstream.observe(s.upstreamMs / 1000);
-    if (s.bytesIn > 0) r.bytesIn.inc(s.bytesIn);
-    if (s.bytesOut > 0) r.bytesOut.inc(s.bytesOut);
-    if (s.retries > 0) r.retries.inc(s.retries);
-    if (this.consumerLabel && s.consumer !== undefined) this.consumerRequests.labels(s.routeName, s.consumer, cls).inc();
+    r.bytesIn += s.bytesIn;
+    r.bytesOut += s.bytesOut;
+    r.retries += s.retries;
+    if (this.consumerLabel && s.consumer !== undefined) this.consumers.inc([s.routeName, s.consumer, cls]);
   }
 
   authFailure(policy: string, reason: AuthFailureReason): void {
-    this.auth.labels(policy, reason).inc();
+    this.auth.inc([policy, reason]);
   }
 
   rateLimit(route: string, decision: RateLimitDecision): void {
-    this.rateLimits.labels(route, decision).inc();
+    this.rateLimits.inc([route, decision]);
   }
 
-  /** This plane's metrics as JSON (what the admin API aggregates). */
-  snapshot(): Promise<object[]> {
-    return this.registry.getMetricsAsJSON() as Promise<object[]>;
+  /** This plane's metrics as prom-client JSON (what the admin API aggregates). */
+  async snapshot(): Promise<object[]> {
+    const all = [...this.series.values()];
+    const counter = (name: string, help: string, values: object[]) => ({ name, help, type: 'counter', values, aggregator: 'sum' });
+    const histogram = (name: string, help: string, pick: (r: RouteSeries) => Hist) =>
+      ({ name, help, type: 'histogram', values: all.flatMap((r) => pick(r).values(name, r.labels)), aggregator: 'sum' });
+    const own = [
+      counter('gatehouse_requests_total', HELP.requests, all.flatMap((r) => [...r.requests.values()].map((q) => ({ value: q.n, labels: { ...r.labels, method: q.method, status_class: q.cls } })))),
+      counter('gatehouse_consumer_requests_total', HELP.consumer, this.consumers.values()),
+      histogram('gatehouse_request_duration_seconds', HELP.duration, (r) => r.duration),
+      histogram('gatehouse_upstream_duration_seconds', HELP.upstream, (r) => r.upstream),
+      counter('gatehouse_request_bytes_total', HELP.bytesIn, all.map((r) => ({ value: r.bytesIn, labels: r.labels }))),
+      counter('gatehouse_response_bytes_total', HELP.bytesOut, all.map((r) => ({ value: r.bytesOut, labels: r.labels }))),
+      counter('gatehouse_upstream_retries_total', HELP.retries, all.map((r) => ({ value: r.retries, labels: r.labels }))),
+      counter('gatehouse_auth_failures_total', HELP.auth, this.auth.values()),
+      counter('gatehouse_ratelimit_decisions_total', HELP.rateLimit, this.rateLimits.values()),
+    ];
+    return [...own, ...((await this.registry.getMetricsAsJSON()) as object[])];
   }
 }
 
