@@ -70,8 +70,9 @@ test('SIGUSR1: every worker reopens the access log after rotation', async () => 
   await waitFor('the primary to log the reopen', () => /reopening the access log/.test(gw.stderr));
   // Lines from a worker that had not reopened would go to the renamed file and never arrive here.
   await waitFor('a first line in the new file', async () => { await fresh('/first'); return (await lineCount(logFile)) > 0; });
-  const start = await lineCount(logFile);
   for (let i = 0; i < 20; i++) assert.equal(await fresh(`/after/${i}`), 200);
-  await waitFor('20 more lines in the new file', async () => (await lineCount(logFile)) === start + 20);
+  const paths = async (f: string) => (await readFile(f, 'utf8').catch(() => '')).split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { path: string }).path);
+  await waitFor('all 20 lines in the new file', async () => (await paths(logFile)).filter((p) => p.startsWith('/after/')).length === 20);
+  assert.deepEqual((await paths(`${logFile}.1`)).filter((p) => p.startsWith('/after/')), [], 'no worker kept writing to the rotated file');
   assert.ok(gw.isRunning());
 });

@@ -197,6 +197,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
     });
   }
 
+  /** The Host header as received. */
+  get host(): string | undefined {
+    return this.scan?.host;
+  }
+
   /** The caller's consumer id (or username), once an authentication policy has set the identity. */
   consumer(): string | undefined {
     const id = this.ctx?.identity;

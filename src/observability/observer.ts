@@ -77,11 +77,11 @@ export class Observability {
     const consumer = ex.consumer();
     const aborted = !ex.res.writableFinished;
     const trace = ex.trace;
-    if (trace !== undefined) {
+    if (trace !== undefined && trace.sampled) {
       this.tracer!.end(trace, {
         method: ex.req.method ?? '',
         scheme: (ex.req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http',
-        host: ex.req.headers.host,
+        host: ex.host,
         path: ex.path,
         query: ex.query,
         clientIp: ex.client?.ip ?? ex.socket?.remoteAddress,
@@ -118,7 +118,7 @@ export class Observability {
         clientIp: ex.client?.ip ?? sock.remoteAddress,
         consumer,
         method: ex.req.method ?? '',
-        host: ex.req.headers.host,
+        host: ex.host,
         path: ex.path,
         route: routeName,
         service: serviceName,
