@@ -130,6 +130,14 @@ export function createAccessLog(cfg: GatehouseConfig['accessLog']): AccessLog | 
   return s && new AccessLog(s);
 }
 
+// The formatted time is kept for the millisecond it names: under load many lines share one.
+let lastMs = 0;
+let lastTime = '';
 function isoTime(): string {
-  return `"time":"${new Date().toISOString()}"`;
+  const now = Date.now();
+  if (now !== lastMs) {
+    lastMs = now;
+    lastTime = `,"time":"${new Date(now).toISOString()}"`.slice(1);
+  }
+  return lastTime;
 }
