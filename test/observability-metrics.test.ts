@@ -75,6 +75,9 @@ test('requests, latency, bytes, retries, auth failures, health, breaker, reloads
   assert.equal(value(t, 'gatehouse_upstream_duration_seconds_count{route="items",service="up"}'), 4);
   assert.equal(value(t, 'gatehouse_request_duration_seconds_bucket{le="+Inf",route="items",service="up"}'), 4);
   assert.equal(value(t, 'gatehouse_upstream_retries_total{route="flaky",service="up"}'), 1);
+  assert.equal(value(t, 'gatehouse_gateway_errors_total{route="keyed",service="up",code="GW_UNAUTHORIZED"}'), 2);
+  assert.equal(value(t, 'gatehouse_gateway_errors_total{route="",service="",code="GW_ROUTE_NOT_FOUND"}'), 1);
+  assert.equal(value(t, 'gatehouse_shed_requests_total'), 0);
   assert.ok(value(t, 'gatehouse_response_bytes_total{route="items",service="up"}')! > 0);
   assert.equal(value(t, 'gatehouse_auth_failures_total{policy="key-auth",reason="missing"}'), 1);
   assert.equal(value(t, 'gatehouse_auth_failures_total{policy="key-auth",reason="invalid"}'), 1);

@@ -54,7 +54,7 @@ export class DataPlane {
 
   constructor(config: GatehouseConfig, readonly log: Logger, opts: { clock?: Clock; probes?: ProbeMode; lookup?: LookupAll } = {}) {
     this.upstreams = new StateRegistry(opts.clock ?? systemClock, log, opts.probes ?? 'local', opts.lookup);
-    this.obs = new Observability({ inflight: () => this.inflight, services: () => this.upstreams.all() }, log);
+    this.obs = new Observability({ inflight: () => this.inflight, shed: () => this.shedder.shed, services: () => this.upstreams.all() }, log);
     this.obs.configure(config);
     this.timed = this.obs.active;
     this.tracer = this.obs.tracer;

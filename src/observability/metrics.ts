@@ -39,10 +39,14 @@ export interface MetricsSample {
   bytesOut: number;
   retries: number;
   consumer: string | undefined;
+  /** The gateway error code when the gateway answered. */
+  errorCode: string | undefined;
 }
 
 export interface MetricsSource {
   inflight(): number;
+  /** Requests shed by load shedding so far (answered before any routing). */
+  shed?(): number;
   services(): ServiceState[];
   tracing?(): { exported: number; dropped: number } | undefined;
 }
@@ -83,6 +87,8 @@ interface RouteSeries {
   bytesIn: number;
   bytesOut: number;
   retries: number;
+  /** Gateway error code → count. */
+  errors: Map<string, number>;
   /** `${method} ${statusClass}` → count. */
   requests: Map<string, { method: string; cls: string; n: number }>;
 }
@@ -110,6 +116,7 @@ const HELP = {
   bytesIn: 'Request body bytes received from clients.',
   bytesOut: 'Response bytes sent to clients (head and body).',
   retries: 'Upstream retries (tries after the first).',
+  errors: 'Answers the gateway gave itself, by route, service and error code (GW_...).',
   auth: 'Authentication and authorisation refusals by policy and reason (missing, invalid, forbidden).',
   rateLimit: 'Rate-limit decisions by route (allowed, limited, shadow).',
 };
@@ -154,6 +161,13 @@ export class GatewayMetrics implements PolicyMetrics {
         }
       },
     });
+    if (source.shed) {
+      const shed = source.shed;
+      new Counter({
+        name: 'gatehouse_shed_requests_total', help: 'Requests answered 503 GW_OVERLOADED by load shedding, before any routing.', registers,
+        collect() { this.reset(); this.inc(shed()); },
+      });
+    }
     if (source.tracing) {
       const tracing = source.tracing;
       new Counter({
@@ -174,7 +188,7 @@ export class GatewayMetrics implements PolicyMetrics {
     const key = s.routeName + '\u0000' + s.serviceName;
     let r = this.series.get(key);
     if (r === undefined) {
-      r = { labels: { route: s.routeName, service: s.serviceName }, duration: new Hist(), upstream: new Hist(), bytesIn: 0, bytesOut: 0, retries: 0, requests: new Map() };
+      r = { labels: { route: s.routeName, service: s.serviceName }, duration: new Hist(), upstream: new Hist(), bytesIn: 0, bytesOut: 0, retries: 0, errors: new Map(), requests: new Map() };
       this.series.set(key, r);
     }
     const cls = statusClass(s.status);
@@ -188,6 +202,7 @@ export class GatewayMetrics implements PolicyMetrics {
     r.bytesIn += s.bytesIn;
     r.bytesOut += s.bytesOut;
     r.retries += s.retries;
+    if (s.errorCode !== undefined) r.errors.set(s.errorCode, (r.errors.get(s.errorCode) ?? 0) + 1);
     if (this.consumerLabel && s.consumer !== undefined) this.consumers.inc([s.routeName, s.consumer, cls]);
   }
 
@@ -213,6 +228,7 @@ export class GatewayMetrics implements PolicyMetrics {
       counter('gatehouse_request_bytes_total', HELP.bytesIn, all.map((r) => ({ value: r.bytesIn, labels: r.labels }))),
       counter('gatehouse_response_bytes_total', HELP.bytesOut, all.map((r) => ({ value: r.bytesOut, labels: r.labels }))),
       counter('gatehouse_upstream_retries_total', HELP.retries, all.map((r) => ({ value: r.retries, labels: r.labels }))),
+      counter('gatehouse_gateway_errors_total', HELP.errors, all.flatMap((r) => [...r.errors].map(([code, n]) => ({ value: n, labels: { ...r.labels, code } })))),
       counter('gatehouse_auth_failures_total', HELP.auth, this.auth.values()),
       counter('gatehouse_ratelimit_decisions_total', HELP.rateLimit, this.rateLimits.values()),
     ];

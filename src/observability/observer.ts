@@ -101,7 +101,7 @@ export class Observability {
     if (this.metricsOn) {
       this.metrics!.record({
         routeName: routeName ?? '', serviceName: serviceName ?? '', method: ex.req.method ?? '', status, durationMs,
-        upstreamMs: ex.upstreamMs, bytesIn, bytesOut, retries: ex.retries, consumer,
+        upstreamMs: ex.upstreamMs, bytesIn, bytesOut, retries: ex.retries, consumer, errorCode: ex.errorCode,
       });
     }
     const a = this.analytics;
