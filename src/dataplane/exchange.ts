@@ -22,7 +22,7 @@ import { addForwardingHeaders, resolveClient, responseHeaders, scanHeaders, type
 import { sendError, sendVerdict } from './respond.js';
 import type { DataPlane } from './dataplane.js';
 import { findHeader, removeHeader } from './header-list.js';
-import type { RequestTrace } from '../observability/tracing/tracer.js';
+import type { RequestTrace, Tracer } from '../observability/tracing/tracer.js';
 import { BodyLimit } from '../edge/body-limit.js';
 import { isValidHostHeader } from '../edge/host-syntax.js';
 import { addIdentityHeaders } from '../identity/identity-headers.js';
@@ -46,6 +46,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** Observability (issue 7): the policy type that answered, the trace, wire counters. */
   rejectedBy: string | undefined;
   trace: RequestTrace | undefined;
+  /** The tracer the trace started with (a reload may replace or remove the plane's). */
+  tracer: Tracer | undefined;
   socketRead = 0;
   socketWritten = 0;
   /** The connection (req.socket is gone by the time a finished request is observed). */
@@ -96,6 +98,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.socketRead = sock.bytesRead;
       this.socketWritten = sock.bytesWritten;
       const tracer = this.dp.tracer;
+      if (tracer !== undefined) this.tracer = tracer;
       if (tracer !== undefined) this.trace = tracer.start(findHeader(req.rawHeaders, 'traceparent'), findHeader(req.rawHeaders, 'tracestate'));
     }
     res.once('close', () => this.finish());
@@ -324,7 +327,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     headers[this.hostIndex] = this.route!.preserveHost && this.scan.host !== undefined ? this.scan.host : target.host;
     if (this.trace !== undefined) {
       this.attemptStatus = undefined;
-      headers[this.traceIndex] = this.dp.tracer!.startAttempt(this.trace);
+      headers[this.traceIndex] = this.tracer!.startAttempt(this.trace);
     }
     const path = target.basePath + this.upstreamPath;
     service.onStart(target);
@@ -489,7 +492,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const t = this.attemptTarget;
     if (t === undefined) return;
     const path = t.basePath + this.upstreamPath;
-    this.dp.tracer!.endAttempt(this.trace!, {
+    this.tracer!.endAttempt(this.trace!, {
       method: this.req.method!,
       origin: t.origin,
       path: this.upstreamQuery ? `${path}?${this.upstreamQuery}` : path,

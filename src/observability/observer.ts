@@ -78,7 +78,7 @@ export class Observability {
     const aborted = !ex.res.writableFinished;
     const trace = ex.trace;
     if (trace !== undefined && trace.sampled) {
-      this.tracer!.end(trace, {
+      ex.tracer!.end(trace, {
         method: ex.req.method ?? '',
         scheme: (ex.req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http',
         host: ex.host,

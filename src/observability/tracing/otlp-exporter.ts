@@ -23,6 +23,7 @@ export class OtlpExporter {
   exported = 0;
   dropped = 0;
   failedExports = 0;
+  private closed = false;
   private readonly resource: object;
 
   constructor(private readonly s: ExporterSettings) {
@@ -33,7 +34,8 @@ export class OtlpExporter {
 
   /** Queues a finished span; drops it (counted) when the queue is full. */
   add(span: SpanRecord): void {
-    if (this.queue.length >= this.s.maxQueueSize) {
+    // After close (a reload replaced the tracer), a late span of a request still in flight is dropped.
+    if (this.closed || this.queue.length >= this.s.maxQueueSize) {
       this.dropped++;
       return;
     }
@@ -83,6 +85,7 @@ export class OtlpExporter {
   /** Last export on shutdown, then no more timers. */
   async close(): Promise<void> {
     clearInterval(this.timer);
+    this.closed = true;
     await this.flush();
   }
 }
