@@ -94,6 +94,13 @@ test('fields picks what a line carries', async () => {
   assert.equal(line!.userAgent, 'probe/1.0');
 });
 
+test('fields: [time] alone still makes valid lines', async () => {
+  const { gw, file } = await setup({ fields: ['time'] });
+  assert.equal(await get(`${gw.url}/open/a`), 200);
+  const [line] = await waitFor('access-log lines', async () => { const l = await lines(file); return l.length ? l : undefined; });
+  assert.deepEqual(Object.keys(line!), ['time']);
+});
+
 test('reopen after rotation: new lines go to a new file at the configured path', async () => {
   const { gw, file } = await setup({});
   assert.equal(await get(`${gw.url}/open/before`), 200);
