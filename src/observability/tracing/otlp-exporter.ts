@@ -17,7 +17,8 @@ export interface ExporterSettings {
 
 export class OtlpExporter {
   private queue: SpanRecord[] = [];
-  private sending: Promise<void> | undefined;
+  /** The export loop under way, if any (one at a time). */
+  private running: Promise<void> | undefined;
   private readonly timer: NodeJS.Timeout;
   private soon = false;
   exported = 0;
@@ -41,21 +42,19 @@ export class OtlpExporter {
       return;
     }
     this.queue.push(span);
-    if (this.queue.length >= this.s.maxBatchSize && !this.soon) {
+    if (this.queue.length >= this.s.maxBatchSize && !this.soon && this.running === undefined) {
       this.soon = true;
       setImmediate(() => { this.soon = false; void this.flush(); });
     }
   }
 
-  /** Sends everything queued, one batch at a time; resolves when done (or failed). */
-  async flush(): Promise<void> {
-    while (this.sending) await this.sending;
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.s.maxBatchSize);
-      this.sending = this.send(batch);
-      await this.sending;
-      this.sending = undefined;
-    }
+  /** Sends everything queued, one batch at a time; resolves when the queue is empty. */
+  flush(): Promise<void> {
+    return (this.running ??= this.drain().finally(() => { this.running = undefined; }));
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) await this.send(this.queue.splice(0, this.s.maxBatchSize));
   }
 
   private async send(batch: SpanRecord[]): Promise<void> {
