@@ -31,6 +31,7 @@ export const ERRORS = {
   ADMIN_NOT_FOUND: { status: 404, message: 'No such admin endpoint.' },
   ADMIN_METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed on this admin endpoint.' },
   ADMIN_BAD_BODY: { status: 400, message: 'The request body could not be read as JSON or YAML.' },
+  ADMIN_BAD_QUERY: { status: 400, message: 'A query parameter has a value this endpoint does not accept.' },
   ADMIN_BODY_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
   ADMIN_RESOURCE_NOT_FOUND: { status: 404, message: 'No such resource.' },
   ADMIN_CONFLICT: { status: 409, message: 'The resource already exists.' },

@@ -79,6 +79,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     process.on('SIGTERM', onStop);
     process.on('SIGINT', onStop);
     process.on('SIGHUP', () => void instance.reloadFromFile('SIGHUP', true));
+    process.on('SIGUSR1', () => {
+      log.info('SIGUSR1: reopening the access log');
+      instance.reopenLogs();
+    });
   }
 
   log.info({ listeners, admin, workers: instance.workerCount, configVersion: instance.version }, 'gatehouse started');

@@ -41,6 +41,19 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { 200: ok('Health'), 404: error('No such service (ADMIN_NOT_FOUND)'), 401: error('Token required') },
         },
       },
+      '/metrics': {
+        get: {
+          summary: 'Prometheus metrics (text format 0.0.4): every data plane added up, plus config reloads and version.',
+          responses: { 200: { description: 'Metrics', content: { 'text/plain': { schema: { type: 'string' } } } }, 401: error('Token required') },
+        },
+      },
+      '/analytics': {
+        get: {
+          summary: 'Per route, service and consumer: requests, error rate, p50/p95/p99 latency, rate-limited and auth-failed counts, top client IPs and user agents.',
+          parameters: [{ name: 'window', in: 'query', required: false, schema: { type: 'string', enum: ['1m', '15m', '1h'], default: '1m' } }],
+          responses: { 200: ok('Analytics'), 400: error('Bad window (ADMIN_BAD_QUERY)'), 401: error('Token required') },
+        },
+      },
       '/openapi.json': { get: { summary: 'This document.', responses: { 200: ok('OpenAPI 3.1') } } },
       '/consumers': {
         get: { summary: 'Consumers and their credentials (never secrets).', responses: { 200: ok('Consumers'), 401: error('Token required') } },

@@ -14,10 +14,12 @@ import type { Logger } from '../observability/logger.js';
 import { openApiDocument } from './openapi.js';
 import { ConsumerEndpoints } from './consumers.js';
 import { VERSION } from '../version.js';
+import { analyticsEndpoint, metricsEndpoint } from './observability.js';
 
 const MAX_BODY = 10 * 1024 * 1024;
 
-type Handler = (req: IncomingMessage) => Promise<[number, unknown]> | [number, unknown];
+/** [status, body, content type (default JSON)]. */
+type Handler = (req: IncomingMessage) => Promise<[number, unknown, string?]> | [number, unknown, string?];
 
 export class AdminServer {
   private readonly server: http.Server;
@@ -40,6 +42,8 @@ export class AdminServer {
       '/routes': { GET: () => [200, { configVersion: ctl.version, routes: routeTable(ctl.plan) }] },
       '/services': { GET: () => [200, { configVersion: ctl.version, services: describeServices(ctl.plan) }] },
       '/openapi.json': { GET: () => [200, openApiDocument()] },
+      '/metrics': { GET: () => metricsEndpoint(ctl) },
+      '/analytics': { GET: (req) => analyticsEndpoint(ctl, req) },
     };
     this.consumers = new ConsumerEndpoints(ctl, readBodyDocument);
     this.server = http.createServer((req, res) => void this.handle(req, res));
@@ -64,8 +68,8 @@ export class AdminServer {
       }
       const handler = endpoint[req.method ?? ''];
       if (!handler) return send(res, 405, errorBody('ADMIN_METHOD_NOT_ALLOWED'), { allow: Object.keys(endpoint).join(', ') });
-      const [status, body] = await handler(req);
-      send(res, status, typeof body === 'string' ? body : JSON.stringify(body, null, 2));
+      const [status, body, type] = await handler(req);
+      send(res, status, typeof body === 'string' ? body : JSON.stringify(body, null, 2), type ? { 'content-type': type } : {});
     } catch (err) {
       if (err instanceof AdminError) return send(res, ERRORS[err.code].status, errorBody(err.code, undefined, err.message));
       this.log.error({ err }, 'admin request failed');
@@ -138,7 +142,7 @@ function digest(s: string): Buffer {
 }
 
 function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
   res.end(body);
 }
 

@@ -13,6 +13,7 @@ import { ServiceState } from '../upstream/service-state.js';
 import { systemClock } from '../upstream/clock.js';
 import { policyDefinition } from '../policies/index.js';
 import type { Phase, Policy, PolicyEnv } from '../policies/types.js';
+import type { PolicyMetrics } from '../observability/metrics.js';
 import { ConsumerRegistry } from '../identity/registry.js';
 import { claimHeaderNames } from '../identity/claim-header-names.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
@@ -30,6 +31,8 @@ export interface CompiledRoute {
   retryMethods: ReadonlySet<string>;
   policies: CompiledPolicy[];
   access: Policy[];
+  /** The policy type of each `access` entry (the access log's `rejectedBy`). */
+  accessTypes: string[];
   upstreamRequest: Policy[];
   response: Policy[];
   log: Policy[];
@@ -64,12 +67,12 @@ export const noConnect: UpstreamHost = {
 };
 
 /** `stores`: the data plane's rate-limit stores; a plan compiled only to be checked gets its own, never connected. */
-export function compilePlan(config: GatehouseConfig, host: UpstreamHost, version = nextVersion++, log: Logger = silentLogger, stores = new StoreRegistry()): Plan {
+export function compilePlan(config: GatehouseConfig, host: UpstreamHost, version = nextVersion++, log: Logger = silentLogger, stores = new StoreRegistry(), metrics?: PolicyMetrics): Plan {
   const services = new Map<string, ServiceRuntime>();
   for (const [name, svc] of Object.entries(config.services)) services.set(name, new ServiceRuntime(name, svc, host.serviceState(name), host));
 
   const consumers = new ConsumerRegistry(config.consumers);
-  const env: PolicyEnv = { consumers, log, config, stores, routeName: undefined };
+  const env: PolicyEnv = { consumers, log, config, stores, routeName: undefined, metrics };
   const globalPolicies = config.policies.map((p) => instantiate(p, 'global', env));
   const routes = config.routes.map((r, index) => compileRoute(r, index, services, globalPolicies, { ...env, routeName: r.name }));
   return {
@@ -114,6 +117,7 @@ function compileRoute(r: RouteConfig, index: number, services: Map<string, Servi
     retryMethods: new Set(r.retryMethods.map((m) => m.toUpperCase())),
     policies,
     access: inPhase('access'),
+    accessTypes: policies.filter((p) => p.policy.access).map((p) => p.type),
     upstreamRequest: inPhase('upstreamRequest'),
     response: inPhase('response'),
     log: inPhase('log'),

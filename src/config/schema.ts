@@ -11,6 +11,7 @@ import { Consumers } from '../identity/consumer-schema.js';
 import { ListenerTls } from '../dataplane/tls-schema.js';
 import { StoreConfigSchema, DEFAULT_STORE } from '../store/schema.js';
 import { PlanSchema } from '../policies/rate-limit/schema.js';
+import { AccessLog, Analytics, Metrics, Tracing } from '../observability/schema.js';
 
 export { Duration, Size };
 
@@ -67,13 +68,6 @@ const LoadShedding = z
     retryAfter: Duration.default('1s').meta({ description: 'The Retry-After sent with 503 GW_OVERLOADED (rounded up to seconds).' }),
   })
   .meta({ description: 'Answer 503 GW_OVERLOADED before any work when a threshold is passed. Absent thresholds are off.' });
-
-const AccessLog = z.union([
-  z.boolean(),
-  z.strictObject({
-    path: z.string().min(1).optional().meta({ description: 'A file to append to; stdout when absent.' }),
-  }),
-]);
 
 const Target = z.strictObject({
   url: z.string().meta({ description: 'http://host:port of one instance of the service.' }),
@@ -151,6 +145,9 @@ export const ConfigSchema = z
   .strictObject({
     workers: z.union([z.number().int().min(1).max(256), z.literal('auto')]).default(1),
     accessLog: AccessLog.default(true),
+    metrics: Metrics.default({ enabled: true, consumerLabel: false }),
+    tracing: Tracing.optional(),
+    analytics: Analytics.default({ enabled: true, topK: 10 }),
     log: z
       .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .default({ level: 'info' }),

@@ -12,7 +12,8 @@ import { StateRegistry } from '../upstream/state-registry.js';
 import { systemClock, type Clock } from '../upstream/clock.js';
 import type { ProbeMode } from '../upstream/service-state.js';
 import type { LookupAll } from '../upstream/dns-resolver.js';
-import { createAccessLog, type AccessLog } from '../observability/access-log.js';
+import { Observability } from '../observability/observer.js';
+import type { Tracer } from '../observability/tracing/tracer.js';
 import type { Logger } from '../observability/logger.js';
 import { errorBody, type ErrorCode } from '../errors.js';
 import { Exchange, REFUSED } from './exchange.js';
@@ -50,14 +51,16 @@ export class DataPlane {
   /** Rate-limit stores, shared by every plan of this data plane (counts survive reloads). */
   readonly stores = new StoreRegistry({ live: true, clusterWorker: process.env.GATEHOUSE_WORKER === '1' });
 
-  private accessLog: AccessLog | undefined;
-  private accessLogSetting: string;
+  /** Access log, metrics, analytics, tracing (issue 7). */
+  readonly obs: Observability;
+  tracer: Tracer | undefined;
 
   constructor(config: GatehouseConfig, readonly log: Logger, opts: { clock?: Clock; probes?: ProbeMode; lookup?: LookupAll } = {}) {
     this.upstreams = new StateRegistry(opts.clock ?? systemClock, log, opts.probes ?? 'local', opts.lookup);
-    this.accessLog = createAccessLog(config.accessLog);
-    this.accessLogSetting = JSON.stringify(config.accessLog);
-    this.timed = this.accessLog !== undefined;
+    this.obs = new Observability({ inflight: () => this.inflight, shed: () => this.shedder.shed, services: () => this.upstreams.all() }, log);
+    this.obs.configure(config);
+    this.timed = this.obs.active;
+    this.tracer = this.obs.tracer;
     this.limits = compileServerLimits(config.server);
     this.state = this.compile(config);
     this.shedder.configure(config.loadShedding);
@@ -92,7 +95,7 @@ export class DataPlane {
           serviceNames.push(name);
           return this.upstreams.acquire(name);
         },
-      }, undefined, this.log, this.stores);
+      }, undefined, this.log, this.stores, this.obs.policyMetrics);
       for (const s of plan.services.values()) s.follow();
       const st: PlanState = { plan, active: 0, retired: false, poolKeys, serviceNames };
       this.states.set(plan, st);
@@ -107,7 +110,14 @@ export class DataPlane {
   /** Runtime state for the admin API (answered in the worker that owns it). */
   inspect(query: InspectQuery): unknown {
     if (query.what === 'health') return this.upstreams.get(query.service)?.snapshot();
+    if (query.what === 'metrics') return this.obs.metricsJson();
+    if (query.what === 'analytics') return this.obs.analyticsPart(query.window);
     return undefined;
+  }
+
+  /** SIGUSR1: reopen the access-log file (after rotation). */
+  reopenLogs(): void {
+    this.obs.reopenLogs();
   }
 
   /** Active-check verdicts from the cluster primary. */
@@ -118,16 +128,13 @@ export class DataPlane {
 
   /** Compiles `config` and makes it current. Requests already running keep their plan. */
   apply(config: GatehouseConfig): Plan {
+    // Observability first: the plan's policies count into its metrics.
+    this.obs.configure(config);
+    this.timed = this.obs.active;
+    this.tracer = this.obs.tracer;
     const next = this.compile(config);
     const prev = this.state;
     this.state = next;
-    const setting = JSON.stringify(config.accessLog);
-    if (setting !== this.accessLogSetting) {
-      this.accessLog?.flush();
-      this.accessLog = createAccessLog(config.accessLog);
-      this.accessLogSetting = setting;
-      this.timed = this.accessLog !== undefined;
-    }
     this.shedder.configure(config.loadShedding);
     prev.retired = true;
     if (prev.active === 0) this.release(prev);
@@ -182,24 +189,14 @@ export class DataPlane {
     this.inflight--;
     const st = this.states.get(ex.plan);
     if (st && --st.active === 0 && st.retired) this.release(st);
-    const log = this.accessLog;
-    if (log) {
-      log.write({
-        requestId: ex.requestId,
-        method: ex.req.method ?? '',
-        host: ex.req.headers.host,
-        path: ex.path,
-        route: ex.route?.name,
-        service: ex.route?.service.name,
-        target: ex.target?.url,
-        clientIp: ex.client?.ip ?? ex.req.socket.remoteAddress,
-        status: ex.status,
-        durationMs: round(performance.now() - ex.started),
-        upstreamMs: ex.upstreamMs >= 0 ? round(ex.upstreamMs) : undefined,
-        error: ex.errorCode,
-        aborted: !ex.res.writableFinished,
-        shadowLimited: ex.shadowLimited,
-      });
+    // `socket` is set when the request started observed (a reload may have turned it on since).
+    if (this.timed && ex.socket !== undefined) {
+      try {
+        this.obs.completed(ex);
+      } catch (err) {
+        // Observing must never take a request (or the process) down.
+        this.log.error({ err, requestId: ex.requestId }, 'observing a finished request failed');
+      }
     }
   }
 
@@ -253,7 +250,7 @@ export class DataPlane {
     this.upstreams.closeAll();
     await this.pools.closeAll();
     await this.stores.close();
-    this.accessLog?.flush();
+    await this.obs.close();
   }
 
   /** Immediate stop (tests, fatal errors). */
@@ -263,11 +260,8 @@ export class DataPlane {
     this.upstreams.closeAll();
     await this.pools.destroyAll();
     await this.stores.close();
+    await this.obs.close();
   }
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 1000) / 1000;
 }
 
 const CLIENT_ERRORS: Record<string, [number, ErrorCode, string]> = {

@@ -23,6 +23,7 @@ import { addForwardingHeaders, resolveClient, responseHeaders, scanHeaders, type
 import { sendError, sendVerdict } from './respond.js';
 import type { DataPlane } from './dataplane.js';
 import { findHeader, removeHeader } from './header-list.js';
+import type { RequestTrace, Tracer } from '../observability/tracing/tracer.js';
 import { BodyLimit } from '../edge/body-limit.js';
 import { isValidHostHeader } from '../edge/host-syntax.js';
 import { addIdentityHeaders } from '../identity/identity-headers.js';
@@ -45,6 +46,17 @@ export class Exchange implements Dispatcher.DispatchHandler {
   started = 0;
   upstreamStarted = 0;
   upstreamMs = -1;
+  /** Observability (issue 7): the policy type that answered, the trace, wire counters. */
+  rejectedBy: string | undefined;
+  trace: RequestTrace | undefined;
+  /** The tracer the trace started with (a reload may replace or remove the plane's). */
+  tracer: Tracer | undefined;
+  socketRead = 0;
+  socketWritten = 0;
+  /** The connection (req.socket is gone by the time a finished request is observed). */
+  socket: import('node:net').Socket | undefined;
+  private traceIndex = -1;
+  private attemptStatus: number | undefined;
   private scan!: ScannedHeaders;
   private params: Record<string, string> = {};
   private rest = '';
@@ -89,7 +101,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   run(): void {
     const { req, res, plan } = this;
-    if (this.dp.timed) this.started = performance.now();
+    if (this.dp.timed) {
+      this.started = performance.now();
+      const sock = (this.socket = req.socket);
+      this.socketRead = sock.bytesRead;
+      this.socketWritten = sock.bytesWritten;
+      const tracer = this.dp.tracer;
+      if (tracer !== undefined) this.tracer = tracer;
+      if (tracer !== undefined) this.trace = tracer.start(findHeader(req.rawHeaders, 'traceparent'), findHeader(req.rawHeaders, 'tracestate'));
+    }
     res.once('close', () => this.finish());
     const scan = (this.scan = scanHeaders(req.rawHeaders));
     this.requestId = scan.requestId !== undefined && VALID_REQUEST_ID.test(scan.requestId) ? scan.requestId : randomUUID();
@@ -146,7 +166,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
         this.continueAccessAsync(v as Promise<Verdict>, i);
         return;
       }
-      if (v !== undefined) return this.answer(v as Exclude<Verdict, undefined | Promise<Verdict>>);
+      if (v !== undefined) return this.answer(v as Exclude<Verdict, undefined | Promise<Verdict>>, route.accessTypes[i]);
     }
     if (this.preflightAllow !== undefined) return this.fail('GW_METHOD_NOT_ALLOWED', { headers: { allow: this.preflightAllow } });
     this.forward();
@@ -156,14 +176,16 @@ export class Exchange implements Dispatcher.DispatchHandler {
     try {
       let v = await pending;
       const access = this.route!.access;
+      let by = index;
       for (let i = index + 1; v === undefined && i < access.length; i++) {
         // The client left (the log phase already ran): a later policy must not take a slot or a
         // count that nothing would give back.
         if (this.clientGone) return;
+        by = i;
         v = await access[i]!.access!(this.context());
       }
       if (this.clientGone) return;
-      if (v !== undefined) this.answer(v);
+      if (v !== undefined) this.answer(v, this.route!.accessTypes[by]);
       else if (this.preflightAllow !== undefined) this.fail('GW_METHOD_NOT_ALLOWED', { headers: { allow: this.preflightAllow } });
       else this.forward();
     } catch (err) {
@@ -193,6 +215,28 @@ export class Exchange implements Dispatcher.DispatchHandler {
       identity: undefined,
       locals: new Map(),
     });
+  }
+
+  /** The Host header as received. */
+  get host(): string | undefined {
+    return this.scan?.host;
+  }
+
+  /** The caller's consumer id (or username), once an authentication policy has set the identity. */
+  consumer(): string | undefined {
+    const id = this.ctx?.identity;
+    return id === undefined ? undefined : id.consumerId ?? id.username;
+  }
+
+  /**
+   * Request body bytes: the Content-Length of a body read whole; for a chunked one, what the
+   * socket read while this request ran (`socketDelta`, framing included).
+   */
+  bodyBytesIn(socketDelta: number): number {
+    const scan = this.scan;
+    if (scan === undefined || (scan.contentLength === undefined && scan.transferEncoding === undefined)) return 0;
+    if (scan.transferEncoding === undefined) return this.req.complete ? Number(scan.contentLength) || 0 : Math.max(0, socketDelta);
+    return Math.max(0, socketDelta);
   }
 
   /**
@@ -272,6 +316,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (ctx?.identity !== undefined) addIdentityHeaders(headers, ctx.identity);
     const up = route.upstreamRequest;
     for (let i = 0; i < up.length; i++) up[i]!.upstreamRequest!(this.context(), headers);
+    if (this.trace !== undefined) {
+      // Our client span becomes the upstream's parent: the incoming traceparent is replaced per attempt.
+      removeHeader(headers, 'traceparent');
+      this.traceIndex = headers.length + 1;
+      headers.push('traceparent', '');
+    }
     // Host goes last, once nothing else will move the list: a policy that set one keeps it.
     if (up.length > 0 && findHeader(headers, 'host') !== undefined) this.hostIndex = -1;
     else {
@@ -307,6 +357,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.target = target;
     const headers = this.scan.forward;
     if (this.hostIndex >= 0) headers[this.hostIndex] = this.route!.preserveHost && this.scan.host !== undefined ? this.scan.host : target.host;
+    if (this.trace !== undefined) {
+      this.attemptStatus = undefined;
+      headers[this.traceIndex] = this.tracer!.startAttempt(this.trace);
+    }
     const path = target.basePath + this.upstreamPath;
     service.onStart(target);
     this.attemptTarget = target;
@@ -379,6 +433,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onHeaders(statusCode: number, rawHeaders: Buffer[] | string[], resume: () => void): boolean {
     if (statusCode < 200) return true; // interim responses are not relayed yet
+    this.attemptStatus = statusCode;
     this.recordHealth(statusCode, undefined, `status ${statusCode}`);
     if (this.retryable && this.mayRetry(statusCode, undefined)) {
       // Read and drop this answer (the connection stays reusable), then try again.
@@ -428,6 +483,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onComplete(): void {
     this.abortUpstream = undefined;
+    if (this.trace !== undefined) this.traceAttempt(undefined);
     this.endAttempt();
     if (this.discarding) {
       this.discarding = false;
@@ -446,6 +502,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onError(err: Error): void {
     this.abortUpstream = undefined;
+    if (this.trace !== undefined) this.traceAttempt(err);
     this.endAttempt();
     if (this.clientGone || this.answeredEarly) return;
     const res = this.res;
@@ -469,6 +526,21 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.lastStatus = undefined;
     if (this.mayRetry(undefined, kind)) return this.scheduleRetry();
     this.upstreamFailed(err);
+  }
+
+  /** The attempt's client span. */
+  private traceAttempt(err: Error | undefined): void {
+    const t = this.attemptTarget;
+    if (t === undefined) return;
+    const path = t.basePath + this.upstreamPath;
+    this.tracer!.endAttempt(this.trace!, {
+      method: this.req.method!,
+      origin: t.origin,
+      path: this.upstreamQuery ? `${path}?${this.upstreamQuery}` : path,
+      attempt: this.attempt,
+      status: this.attemptStatus,
+      error: err,
+    });
   }
 
   /** No more tries: answer with the last failure. */
@@ -505,9 +577,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
   // ---- endings ----
 
   /** A policy's answer. */
-  private answer(v: Exclude<Verdict, undefined>): void {
+  private answer(v: Exclude<Verdict, undefined>, by?: string): void {
     this.closeIfDraining();
     this.closeIfBodyUnread();
+    this.rejectedBy = by;
     this.status = v.status;
     this.errorCode = v.code;
     this.setServerHeader();

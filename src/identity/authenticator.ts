@@ -3,7 +3,7 @@
 // (or the route's `anonymous` consumer); a verified caller without the required scopes or claims
 // becomes a 403. The client sees one fixed message per status; the log says precisely why.
 import type { HeaderList, Identity, Policy, PolicyEnv, RequestContext, RespondVerdict, Verdict } from '../policies/types.js';
-import type { Logger } from '../observability/logger.js';
+import type { AuthFailureReason } from '../observability/metrics.js';
 
 export type AuthOutcome =
   | { ok: true; identity: Identity }
@@ -33,8 +33,13 @@ export function forbidden(challenge: string | undefined): RespondVerdict {
   return challenge === undefined ? { status: 403, code: 'GW_FORBIDDEN' } : { status: 403, code: 'GW_FORBIDDEN', headers: { 'www-authenticate': challenge } };
 }
 
-export function logFailure(log: Logger, ctx: RequestContext, method: string, reason: string): void {
-  log.info({ requestId: ctx.requestId, route: ctx.routeName, clientIp: ctx.clientIp, policy: method, reason }, 'authentication refused');
+/**
+ * Logs why a request was refused, and counts it in `gatehouse_auth_failures_total{policy,reason}`
+ * by its kind (the free-text reason would make unbounded labels).
+ */
+export function logFailure(env: Pick<PolicyEnv, 'log' | 'metrics'>, ctx: RequestContext, method: string, reason: string, kind: AuthFailureReason = 'invalid'): void {
+  env.metrics?.authFailure(method, kind);
+  env.log.info({ requestId: ctx.requestId, route: ctx.routeName, clientIp: ctx.clientIp, policy: method, reason }, 'authentication refused');
 }
 
 /** The fallback identity for a route with `anonymous: <consumerId>`. */
@@ -56,7 +61,7 @@ export function authPolicy(a: Authenticator, opts: AuthOptions, env: PolicyEnv):
       ctx.identity = r.identity;
       return undefined;
     }
-    logFailure(env.log, ctx, a.method, r.reason);
+    logFailure(env, ctx, a.method, r.reason, r.absent ? 'missing' : r.forbidden ? 'forbidden' : 'invalid');
     if (r.forbidden) return refused;
     if (anonymous !== undefined) {
       ctx.identity = anonymous;

@@ -5,6 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import type { z } from 'zod';
 import type { ErrorCode } from '../errors.js';
 import type { ConsumerRegistry } from '../identity/registry.js';
+import type { PolicyMetrics } from '../observability/metrics.js';
 import type { Logger } from '../observability/logger.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { StoreRegistry } from '../store/registry.js';
@@ -103,6 +104,8 @@ export interface PolicyEnv {
   stores: StoreRegistry;
   /** The route the policy is attached to; undefined for a global policy. */
   routeName: string | undefined;
+  /** Counters policies feed (auth failures, rate-limit decisions); absent when metrics are off. */
+  metrics?: PolicyMetrics | undefined;
 }
 
 /** A policy type: its config schema, the phases it uses, and its factory. */

@@ -139,6 +139,11 @@ export class ClusterEngine implements Engine {
     return (await Promise.all(asks)).filter((d) => d !== undefined);
   }
 
+  /** Each worker reopens its own access-log file descriptor (O_APPEND, same path). */
+  reopenLogs(): void {
+    for (const s of this.slots.values()) if (s.listening) this.send(s.worker, { t: 'reopenLogs' });
+  }
+
   ready(): boolean {
     if (this.stopping || this.slots.size < this.workerCount) return false;
     for (const s of this.slots.values()) if (!s.listening) return false;

@@ -14,6 +14,15 @@ export interface Engine {
   readonly workerCount: number;
   /** Runtime state from every data plane (one entry each): e.g. `health` of a service. */
   inspect(query: InspectQuery): Promise<unknown[]>;
+  /** SIGUSR1: every data plane reopens its access-log file. */
+  reopenLogs(): void;
 }
 
-export type InspectQuery = { what: 'health'; service: string };
+import type { AnalyticsWindow } from '../observability/analytics/analytics.js';
+
+export type InspectQuery =
+  | { what: 'health'; service: string }
+  /** prom-client JSON of the plane's registry. */
+  | { what: 'metrics' }
+  /** The plane's analytics part over a window (observer.ts AnalyticsPart). */
+  | { what: 'analytics'; window: AnalyticsWindow };

@@ -16,6 +16,7 @@ import type { Engine, InspectQuery } from './engine.js';
 import { LocalEngine } from './local-engine.js';
 import { ClusterEngine, workerCount } from './cluster-engine.js';
 import type { ErrorCode } from '../errors.js';
+import { InstanceMetrics } from '../observability/instance-metrics.js';
 
 export type ApplyResult =
   | { ok: true; version: number; unchanged?: boolean }
@@ -36,6 +37,8 @@ export interface Controller {
   applyEdit(make: (current: GatehouseConfig) => ValidationResult, source: string): Promise<ApplyResult>;
   /** Runtime state of the data planes (health, breakers). */
   inspect(query: InspectQuery): Promise<unknown[]>;
+  /** Instance-level metrics (config reloads, active version), added to the planes' by GET /metrics. */
+  readonly metrics: InstanceMetrics;
 }
 
 const RESTART_KEYS = ['listen', 'admin', 'workers', 'server'] as const;
@@ -50,6 +53,7 @@ export class Instance implements Controller {
   private watcher: FSWatcher | undefined;
   private fileHash: string | undefined;
   private applying: Promise<unknown> = Promise.resolve();
+  readonly metrics = new InstanceMetrics(() => this.version);
 
   constructor(config: GatehouseConfig, readonly log: Logger, readonly configPath?: string) {
     this.config = config;
@@ -66,6 +70,11 @@ export class Instance implements Controller {
 
   inspect(query: InspectQuery): Promise<unknown[]> {
     return this.engine.inspect(query);
+  }
+
+  /** SIGUSR1: reopen access-log files (log rotation), in every data plane. */
+  reopenLogs(): void {
+    this.engine.reopenLogs();
   }
 
   ready(): boolean {
@@ -105,7 +114,10 @@ export class Instance implements Controller {
   private async applyNow(result: ValidationResult, source: string): Promise<ApplyResult> {
     const verdict = this.check(result);
     if (!verdict.ok || !result.ok) {
-      if (!verdict.ok) this.log.error({ source, errors: verdict.errors }, 'config refused; the current config keeps serving');
+      if (!verdict.ok) {
+        this.metrics.reloaded(false);
+        this.log.error({ source, errors: verdict.errors }, 'config refused; the current config keeps serving');
+      }
       return verdict;
     }
     const version = this.version + 1;
@@ -114,6 +126,7 @@ export class Instance implements Controller {
     this.config = result.config;
     this.plan = plan;
     this.version = version;
+    this.metrics.reloaded(true);
     this.log.info({ source, version }, 'config applied');
     return { ok: true, version };
   }

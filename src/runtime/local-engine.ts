@@ -23,7 +23,11 @@ export class LocalEngine implements Engine {
   }
 
   async inspect(query: InspectQuery): Promise<unknown[]> {
-    return this.dp ? [this.dp.inspect(query)] : [];
+    return this.dp ? [await this.dp.inspect(query)] : [];
+  }
+
+  reopenLogs(): void {
+    this.dp?.reopenLogs();
   }
 
   ready(): boolean {

@@ -7,6 +7,7 @@ import type { DecisionRequest } from '../store/ipc.js';
 export type ToWorker =
   | { t: 'config'; config: GatehouseConfig; version: number }
   | { t: 'shutdown' }
+  | { t: 'reopenLogs' }
   | { t: 'inspect'; id: number; query: InspectQuery }
   | { t: 'activeHealth'; service: string; targets: { key: string; healthy: boolean; reason: string }[] };
 

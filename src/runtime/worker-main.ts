@@ -32,7 +32,9 @@ async function handle(m: ToWorker): Promise<void> {
   } else if (m.t === 'activeHealth') {
     dp?.setActiveHealth(m.service, m.targets);
   } else if (m.t === 'inspect') {
-    send({ t: 'inspected', id: m.id, data: dp?.inspect(m.query) });
+    send({ t: 'inspected', id: m.id, data: await dp?.inspect(m.query) });
+  } else if (m.t === 'reopenLogs') {
+    dp?.reopenLogs();
   } else if (m.t === 'shutdown') {
     await shutdown();
   }
@@ -48,4 +50,5 @@ async function shutdown(): Promise<void> {
 process.on('SIGINT', () => {});
 process.on('SIGTERM', () => {});
 process.on('SIGHUP', () => {});
+process.on('SIGUSR1', () => {}); // log rotation: the primary forwards it as a message
 process.on('disconnect', () => void shutdown());

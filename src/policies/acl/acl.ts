@@ -27,19 +27,19 @@ export const aclPolicy = definePolicy({
       access(ctx) {
         const id = ctx.identity;
         if (id === undefined) {
-          logFailure(env.log, ctx, 'acl', 'no authenticated identity (put an authentication policy before acl)');
+          logFailure(env, ctx, 'acl', 'no authenticated identity (put an authentication policy before acl)', 'missing');
           return noIdentity;
         }
         const groups = id.groups;
         for (let i = 0; i < groups.length; i++) {
           if (deny.has(groups[i]!)) {
-            logFailure(env.log, ctx, 'acl', `consumer ${id.consumerId ?? '(none)'} is in denied group ${groups[i]}`);
+            logFailure(env, ctx, 'acl', `consumer ${id.consumerId ?? '(none)'} is in denied group ${groups[i]}`, 'forbidden');
             return refused;
           }
         }
         if (allow === undefined) return undefined;
         for (let i = 0; i < groups.length; i++) if (allow.has(groups[i]!)) return undefined;
-        logFailure(env.log, ctx, 'acl', `consumer ${id.consumerId ?? '(none)'} is in none of the allowed groups`);
+        logFailure(env, ctx, 'acl', `consumer ${id.consumerId ?? '(none)'} is in none of the allowed groups`, 'forbidden');
         return refused;
       },
     };

@@ -146,6 +146,7 @@ class RateLimit {
     const d = ds[pick]!;
     const limit = set.limits[pick]!;
     const headers = this.headers || this.legacy ? decisionHeaders(set, limit, d, this.headers, this.legacy) : undefined;
+    this.env.metrics?.rateLimit(ctx.routeName, !rejected ? 'allowed' : this.shadow ? 'shadow' : 'limited');
     if (rejected) {
       if (this.shadow) ctx.locals.set(SHADOW_LIMITED, limit.name); // the access log's shadowLimited
       else {

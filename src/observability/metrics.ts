@@ -1,0 +1,241 @@
+// Prometheus metrics of one data plane (one process). Each data plane has its own prom-client
+// Registry (never the global one), so several gateways in one process never share series. With
+// workers, the admin API asks every worker for `getMetricsAsJSON()` and adds them up with
+// prom-client's AggregatorRegistry (see metrics-endpoint.ts).
+//
+// The per-request series are plain numbers on the hot path (prom-client's labelled children hash
+// their labels on every observe); they are turned into prom-client's JSON form when scraped, and
+// prom-client does the rest: gauges read at scrape time, process metrics, aggregation, the text.
+//
+// Label cardinality is bounded by the config: route and service names, the method (unknown
+// methods become OTHER), the status class. Never raw paths. Consumers only with
+// `metrics.consumerLabel: true`, in a metric of their own.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ServiceState } from '../upstream/service-state.js';
+
+/** What policies may count (given to them through PolicyEnv.metrics). */
+export interface PolicyMetrics {
+  /** An authentication or authorisation refusal. `reason` is a small fixed set. */
+  authFailure(policy: string, reason: AuthFailureReason): void;
+  /**
+   * A rate-limit decision, exposed as `gatehouse_ratelimit_decisions_total{route,decision}`.
+   * For the rate-limit policy: call it once per request it decides on.
+   */
+  rateLimit(route: string, decision: RateLimitDecision): void;
+}
+
+export type AuthFailureReason = 'missing' | 'invalid' | 'forbidden';
+export type RateLimitDecision = 'allowed' | 'limited' | 'shadow';
+
+/** The per-request facts the metrics need (an Exchange provides them). */
+export interface MetricsSample {
+  routeName: string;
+  serviceName: string;
+  method: string;
+  status: number;
+  durationMs: number;
+  upstreamMs: number;
+  bytesIn: number;
+  bytesOut: number;
+  retries: number;
+  consumer: string | undefined;
+  /** The gateway error code when the gateway answered. */
+  errorCode: string | undefined;
+}
+
+export interface MetricsSource {
+  inflight(): number;
+  /** Requests shed by load shedding so far (answered before any routing). */
+  shed?(): number;
+  services(): ServiceState[];
+  tracing?(): { exported: number; dropped: number } | undefined;
+}
+
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'CONNECT']);
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+/** A histogram's counts: per bucket (not cumulative), then sum and count. */
+class Hist {
+  readonly counts = new Float64Array(LATENCY_BUCKETS.length + 1);
+  sum = 0;
+  count = 0;
+
+  observe(seconds: number): void {
+    let i = 0;
+    while (i < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[i]!) i++;
+    this.counts[i]!++;
+    this.sum += seconds;
+    this.count++;
+  }
+
+  values(name: string, labels: Record<string, string>): object[] {
+    const out: object[] = [];
+    let cum = 0;
+    for (let i = 0; i <= LATENCY_BUCKETS.length; i++) {
+      cum += this.counts[i]!;
+      out.push({ value: cum, metricName: `${name}_bucket`, labels: { le: i < LATENCY_BUCKETS.length ? LATENCY_BUCKETS[i] : '+Inf', ...labels } });
+    }
+    out.push({ value: this.sum, metricName: `${name}_sum`, labels }, { value: this.count, metricName: `${name}_count`, labels });
+    return out;
+  }
+}
+
+interface RouteSeries {
+  labels: { route: string; service: string };
+  duration: Hist;
+  upstream: Hist;
+  bytesIn: number;
+  bytesOut: number;
+  retries: number;
+  /** Gateway error code → count. */
+  errors: Map<string, number>;
+  /** `${method} ${statusClass}` → count. */
+  requests: Map<string, { method: string; cls: string; n: number }>;
+}
+
+/** Counters keyed by their label values (policy-fed, and per consumer). */
+class LabelledCounts {
+  private readonly m = new Map<string, { labels: Record<string, string>; n: number }>();
+  constructor(private readonly names: readonly string[]) {}
+  inc(values: string[], by = 1): void {
+    const key = values.join('\u0000');
+    const e = this.m.get(key);
+    if (e) e.n += by;
+    else this.m.set(key, { labels: Object.fromEntries(this.names.map((n, i) => [n, values[i]!])), n: by });
+  }
+  values(): object[] {
+    return [...this.m.values()].map((e) => ({ value: e.n, labels: e.labels }));
+  }
+}
+
+const HELP = {
+  requests: 'Requests answered, by route, service, method and status class.',
+  consumer: 'Requests by consumer (only with metrics.consumerLabel: true).',
+  duration: 'Total time from request to the end of the response.',
+  upstream: 'Time from the first upstream attempt to the upstream response headers (gateway overhead = total - upstream).',
+  bytesIn: 'Request body bytes received from clients.',
+  bytesOut: 'Response bytes sent to clients (head and body).',
+  retries: 'Upstream retries (tries after the first).',
+  errors: 'Answers the gateway gave itself, by route, service and error code (GW_...).',
+  auth: 'Authentication and authorisation refusals by policy and reason (missing, invalid, forbidden).',
+  rateLimit: 'Rate-limit decisions by route (allowed, limited, shadow).',
+};
+
+export class GatewayMetrics implements PolicyMetrics {
+  readonly registry = new Registry();
+  private readonly series = new Map<string, RouteSeries>();
+  private readonly consumers = new LabelledCounts(['route', 'consumer', 'status_class']);
+  private readonly auth = new LabelledCounts(['policy', 'reason']);
+  private readonly rateLimits = new LabelledCounts(['route', 'decision']);
+  consumerLabel = false;
+
+  constructor(source: MetricsSource, opts: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'gatehouse_requests_in_flight', help: 'Requests being served now.', registers,
+      collect() { this.set(source.inflight()); },
+    });
+    new Gauge({
+      name: 'gatehouse_target_healthy', help: 'Whether a target gets traffic (1) or not (0): active checks and passive ejection. With workers: the minimum over workers.',
+      labelNames: ['service', 'target'], registers, aggregator: 'min',
+      collect() {
+        this.reset();
+        for (const s of source.services()) {
+          const now = s.clock.now();
+          for (const m of s.members) {
+            const h = s.targets.get(m.key);
+            if (h) this.set({ service: s.name, target: h.url }, h.available(now) ? 1 : 0);
+          }
+        }
+      },
+    });
+    new Gauge({
+      name: 'gatehouse_circuit_breaker_state', help: 'Circuit breaker state per service: 1 for the current state (closed, open, half-open). With workers: the maximum over workers.',
+      labelNames: ['service', 'state'], registers, aggregator: 'max',
+      collect() {
+        this.reset();
+        for (const s of source.services()) {
+          const b = s.breaker;
+          if (!b) continue;
+          for (const st of ['closed', 'open', 'half-open'] as const) this.set({ service: s.name, state: st }, b.state === st ? 1 : 0);
+        }
+      },
+    });
+    if (source.shed) {
+      const shed = source.shed;
+      new Counter({
+        name: 'gatehouse_shed_requests_total', help: 'Requests answered 503 GW_OVERLOADED by load shedding, before any routing.', registers,
+        collect() { this.reset(); this.inc(shed()); },
+      });
+    }
+    if (source.tracing) {
+      const tracing = source.tracing;
+      new Counter({
+        name: 'gatehouse_tracing_spans_exported_total', help: 'Spans sent to the OTLP collector.', registers,
+        collect() { const t = tracing(); if (t) { this.reset(); this.inc(t.exported); } },
+      });
+      new Counter({
+        name: 'gatehouse_tracing_spans_dropped_total', help: 'Spans dropped: the export queue was full or the collector failed.', registers,
+        collect() { const t = tracing(); if (t) { this.reset(); this.inc(t.dropped); } },
+      });
+    }
+    // Process metrics and event-loop lag (nodejs_eventloop_lag_*), per process.
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Called once per finished request (off the response path: after it was sent). */
+  record(s: MetricsSample): void {
+    const key = s.routeName + '\u0000' + s.serviceName;
+    let r = this.series.get(key);
+    if (r === undefined) {
+      r = { labels: { route: s.routeName, service: s.serviceName }, duration: new Hist(), upstream: new Hist(), bytesIn: 0, bytesOut: 0, retries: 0, errors: new Map(), requests: new Map() };
+      this.series.set(key, r);
+    }
+    const cls = statusClass(s.status);
+    const method = KNOWN_METHODS.has(s.method) ? s.method : 'OTHER';
+    const rk = method + ' ' + cls;
+    const req = r.requests.get(rk);
+    if (req === undefined) r.requests.set(rk, { method, cls, n: 1 });
+    else req.n++;
+    r.duration.observe(s.durationMs / 1000);
+    if (s.upstreamMs >= 0) r.upstream.observe(s.upstreamMs / 1000);
+    r.bytesIn += s.bytesIn;
+    r.bytesOut += s.bytesOut;
+    r.retries += s.retries;
+    if (s.errorCode !== undefined) r.errors.set(s.errorCode, (r.errors.get(s.errorCode) ?? 0) + 1);
+    if (this.consumerLabel && s.consumer !== undefined) this.consumers.inc([s.routeName, s.consumer, cls]);
+  }
+
+  authFailure(policy: string, reason: AuthFailureReason): void {
+    this.auth.inc([policy, reason]);
+  }
+
+  rateLimit(route: string, decision: RateLimitDecision): void {
+    this.rateLimits.inc([route, decision]);
+  }
+
+  /** This plane's metrics as prom-client JSON (what the admin API aggregates). */
+  async snapshot(): Promise<object[]> {
+    const all = [...this.series.values()];
+    const counter = (name: string, help: string, values: object[]) => ({ name, help, type: 'counter', values, aggregator: 'sum' });
+    const histogram = (name: string, help: string, pick: (r: RouteSeries) => Hist) =>
+      ({ name, help, type: 'histogram', values: all.flatMap((r) => pick(r).values(name, r.labels)), aggregator: 'sum' });
+    const own = [
+      counter('gatehouse_requests_total', HELP.requests, all.flatMap((r) => [...r.requests.values()].map((q) => ({ value: q.n, labels: { ...r.labels, method: q.method, status_class: q.cls } })))),
+      counter('gatehouse_consumer_requests_total', HELP.consumer, this.consumers.values()),
+      histogram('gatehouse_request_duration_seconds', HELP.duration, (r) => r.duration),
+      histogram('gatehouse_upstream_duration_seconds', HELP.upstream, (r) => r.upstream),
+      counter('gatehouse_request_bytes_total', HELP.bytesIn, all.map((r) => ({ value: r.bytesIn, labels: r.labels }))),
+      counter('gatehouse_response_bytes_total', HELP.bytesOut, all.map((r) => ({ value: r.bytesOut, labels: r.labels }))),
+      counter('gatehouse_upstream_retries_total', HELP.retries, all.map((r) => ({ value: r.retries, labels: r.labels }))),
+      counter('gatehouse_gateway_errors_total', HELP.errors, all.flatMap((r) => [...r.errors].map(([code, n]) => ({ value: n, labels: { ...r.labels, code } })))),
+      counter('gatehouse_auth_failures_total', HELP.auth, this.auth.values()),
+      counter('gatehouse_ratelimit_decisions_total', HELP.rateLimit, this.rateLimits.values()),
+    ];
+    return [...own, ...((await this.registry.getMetricsAsJSON()) as object[])];
+  }
+}
+
+export function statusClass(status: number): string {
+  return status >= 100 && status < 600 ? `${(status / 100) | 0}xx` : 'none';
+}

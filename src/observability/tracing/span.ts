@@ -1,0 +1,28 @@
+// A finished span as the tracer records it; the exporter turns it into OTLP JSON later, in a
+// batch, so a request pays only for filling in this object.
+
+export const SPAN_KIND_SERVER = 2;
+export const SPAN_KIND_CLIENT = 3;
+
+export type AttributeValue = string | number | boolean;
+
+export interface SpanRecord {
+  traceId: string;
+  spanId: string;
+  parentSpanId: string | undefined;
+  traceState: string | undefined;
+  name: string;
+  kind: typeof SPAN_KIND_SERVER | typeof SPAN_KIND_CLIENT;
+  /** Epoch milliseconds (fractional). */
+  startMs: number;
+  endMs: number;
+  attributes: Record<string, AttributeValue | undefined>;
+  /** An error: the span's status is ERROR with this message; `exception` adds an exception event. */
+  error: string | undefined;
+  exception: { type: string; message: string } | undefined;
+}
+
+/** Epoch milliseconds now, with sub-millisecond precision. */
+export function epochMs(): number {
+  return performance.timeOrigin + performance.now();
+}

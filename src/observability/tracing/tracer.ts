@@ -1,0 +1,171 @@
+// The gateway's tracer: one SERVER span per request and one CLIENT span per upstream attempt,
+// with attributes from the OpenTelemetry HTTP semantic conventions. Sampling is parent-based: a
+// request with a valid `traceparent` follows its sampled flag; a new trace is sampled with
+// `sampleRatio`. Unsampled requests still get ids (for the access log and for propagation) but
+// record nothing.
+import type { GatehouseConfig } from '../../config/schema.js';
+import { parseDuration } from '../../config/units.js';
+import { OtlpExporter } from './otlp-exporter.js';
+import { SPAN_KIND_CLIENT, SPAN_KIND_SERVER, epochMs, type SpanRecord } from './span.js';
+import { acceptTracestate, formatTraceparent, newSpanId, newTraceId, parseTraceparent } from './trace-context.js';
+
+/** The trace of one request. */
+export class RequestTrace {
+  readonly spanId = newSpanId();
+  readonly startMs: number;
+  /** The span id of the upstream attempt in flight (its client span). */
+  attemptSpanId = '';
+  attemptStartMs = 0;
+
+  constructor(
+    readonly traceId: string,
+    readonly parentSpanId: string | undefined,
+    readonly sampled: boolean,
+    readonly traceState: string | undefined,
+  ) {
+    this.startMs = sampled ? epochMs() : 0;
+  }
+}
+
+/** What the server span says about the request (semconv names are filled in here). */
+export interface ServerFacts {
+  method: string;
+  scheme: string;
+  host: string | undefined;
+  path: string;
+  query: string;
+  clientIp: string | undefined;
+  userAgent: string | undefined;
+  protocol: string;
+  route: string | undefined;
+  service: string | undefined;
+  status: number;
+  errorCode: string | undefined;
+  requestId: string;
+  aborted: boolean;
+}
+
+export interface AttemptFacts {
+  method: string;
+  /** scheme://host:port of the target. */
+  origin: string;
+  path: string;
+  attempt: number;
+  status: number | undefined;
+  error: Error | undefined;
+}
+
+export class Tracer {
+  readonly exporter: OtlpExporter;
+  private readonly ratio: number;
+
+  constructor(cfg: NonNullable<GatehouseConfig['tracing']>) {
+    this.ratio = cfg.sampleRatio;
+    this.exporter = new OtlpExporter({
+      endpoint: cfg.endpoint,
+      serviceName: cfg.serviceName,
+      flushIntervalMs: parseDuration(cfg.flushInterval),
+      maxQueueSize: cfg.maxQueueSize,
+      maxBatchSize: cfg.maxBatchSize,
+    });
+  }
+
+  /** Starts the trace of a request from its `traceparent`/`tracestate` (valid ones only). */
+  start(traceparent: string | undefined, tracestate: string | undefined): RequestTrace {
+    const parent = parseTraceparent(traceparent);
+    if (parent) return new RequestTrace(parent.traceId, parent.spanId, parent.sampled, acceptTracestate(tracestate));
+    const ratio = this.ratio;
+    return new RequestTrace(newTraceId(), undefined, ratio >= 1 || (ratio > 0 && Math.random() < ratio), undefined);
+  }
+
+  /** A new upstream attempt: its span id and the `traceparent` the upstream gets. */
+  startAttempt(t: RequestTrace): string {
+    t.attemptSpanId = newSpanId();
+    if (t.sampled) t.attemptStartMs = epochMs();
+    return formatTraceparent(t.traceId, t.attemptSpanId, t.sampled);
+  }
+
+  endAttempt(t: RequestTrace, a: AttemptFacts): void {
+    if (!t.sampled || t.attemptSpanId === '') return;
+    const failed = a.error !== undefined || (a.status !== undefined && a.status >= 400);
+    const { host, port } = splitOrigin(a.origin);
+    const span: SpanRecord = {
+      traceId: t.traceId,
+      spanId: t.attemptSpanId,
+      parentSpanId: t.spanId,
+      traceState: t.traceState,
+      name: a.method,
+      kind: SPAN_KIND_CLIENT,
+      startMs: t.attemptStartMs,
+      endMs: epochMs(),
+      attributes: {
+        'http.request.method': a.method,
+        'server.address': host,
+        'server.port': port,
+        'url.full': a.origin + a.path,
+        'http.response.status_code': a.status,
+        'http.request.resend_count': a.attempt > 1 ? a.attempt - 1 : undefined,
+        'error.type': a.error ? errorType(a.error) : failed ? String(a.status) : undefined,
+      },
+      error: failed ? (a.error ? a.error.message : `HTTP ${a.status}`) : undefined,
+      exception: a.error ? { type: errorType(a.error), message: a.error.message } : undefined,
+    };
+    t.attemptSpanId = '';
+    this.exporter.add(span);
+  }
+
+  end(t: RequestTrace, f: ServerFacts): void {
+    if (!t.sampled) return;
+    const failed = f.status >= 500 || f.status === 0;
+    const errorType = f.errorCode !== undefined && f.status >= 500 ? f.errorCode : f.status === 0 ? 'aborted' : failed ? String(f.status) : undefined;
+    this.exporter.add({
+      traceId: t.traceId,
+      spanId: t.spanId,
+      parentSpanId: t.parentSpanId,
+      traceState: t.traceState,
+      name: f.route !== undefined ? `${f.method} ${f.route}` : f.method,
+      kind: SPAN_KIND_SERVER,
+      startMs: t.startMs,
+      endMs: epochMs(),
+      attributes: {
+        'http.request.method': f.method,
+        'url.scheme': f.scheme,
+        'url.path': f.path,
+        'url.query': f.query || undefined,
+        'server.address': f.host,
+        'client.address': f.clientIp,
+        'user_agent.original': f.userAgent,
+        'network.protocol.version': f.protocol,
+        'http.response.status_code': f.status || undefined,
+        'error.type': errorType,
+        'gatehouse.route': f.route,
+        'gatehouse.service': f.service,
+        'gatehouse.request_id': f.requestId,
+        'gatehouse.error_code': f.errorCode,
+      },
+      error: failed ? (f.errorCode ?? (f.aborted ? 'client went away' : `HTTP ${f.status}`)) : undefined,
+      exception: undefined,
+    });
+  }
+
+  counts(): { exported: number; dropped: number } {
+    return { exported: this.exporter.exported, dropped: this.exporter.dropped };
+  }
+
+  close(): Promise<void> {
+    return this.exporter.close();
+  }
+}
+
+function errorType(err: Error): string {
+  return (err as NodeJS.ErrnoException).code ?? err.name;
+}
+
+/** "http://host:port" → host and port (only for sampled spans). */
+function splitOrigin(origin: string): { host: string; port: number } {
+  const start = origin.indexOf('://') + 3;
+  const colon = origin.lastIndexOf(':');
+  const bracket = origin.lastIndexOf(']');
+  if (colon > start && colon > bracket) return { host: origin.slice(start, colon).replace(/^\[|\]$/g, ''), port: Number(origin.slice(colon + 1)) };
+  return { host: origin.slice(start).replace(/^\[|\]$/g, ''), port: origin.startsWith('https') ? 443 : 80 };
+}
