@@ -34,6 +34,7 @@ async function twoRoutes(extra: Record<string, unknown> = {}): Promise<TestGatew
   });
   cleanup.push(() => up.close());
   const gw = await startTestGateway({
+    analytics: { enabled: true },
     services: { up: { targets: [{ url: up.url }] } },
     consumers: [{ id: 'alice', credentials: [{ type: 'api-key', key: 'alice-key-0123456789' }] }],
     routes: [

@@ -21,6 +21,7 @@ before(async () => {
   gw = await startChild(await dir.file('workers.yaml', `
 workers: 2
 accessLog: { path: "${logFile}" }
+analytics: { enabled: true }
 log: { level: info }
 listen: [{ port: ${port}, host: 127.0.0.1 }]
 admin: { port: 0, host: 127.0.0.1 }

@@ -147,7 +147,7 @@ export const ConfigSchema = z
     accessLog: AccessLog.default(true),
     metrics: Metrics.default({ enabled: true, consumerLabel: false }),
     tracing: Tracing.optional(),
-    analytics: Analytics.default({ enabled: true, topK: 10 }),
+    analytics: Analytics.default({ enabled: false, topK: 10 }),
     log: z
       .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .default({ level: 'info' }),

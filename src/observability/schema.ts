@@ -53,7 +53,7 @@ export const Tracing = z
 
 export const Analytics = z
   .strictObject({
-    enabled: z.boolean().default(true).meta({ description: 'Keep per-route, per-service and per-consumer analytics (admin GET /analytics).' }),
+    enabled: z.boolean().default(false).meta({ description: 'Keep per-route, per-service and per-consumer analytics (admin GET /analytics). Off by default: it costs per-request work.' }),
     topK: z.number().int().min(1).max(100).default(10).meta({ description: 'Top client IPs and user agents reported per entry.' }),
   })
   .meta({ description: 'Request analytics over the last 1m, 15m and 1h, in bounded memory.' });
