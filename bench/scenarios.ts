@@ -187,7 +187,20 @@ ${Array.from({ length: 1000 }, (_, i) => `      - url: ${url}/t${i}\n`).join('')
   },
   {
     name: 'observed',
-    description: 'like quiet, with an access log to a file, metrics, analytics and tracing at 10 % sampling (OTLP to the bench upstream)',
+    description: 'like quiet, with what issue 7 prices: an access log to a file, metrics and tracing at 10 % sampling (OTLP to the bench upstream)',
+    path: LOAD_PATH,
+    route: 'all',
+    routes: () => route('all', ['/*']),
+    observability: (url) =>
+      `accessLog: { path: ${JSON.stringify(join(tmpdir(), `gatehouse-bench-access-${process.pid}.log`))} }
+metrics: { enabled: true }
+analytics: { enabled: false }
+tracing: { endpoint: "${url}/v1/traces", sampleRatio: 0.1 }
+`,
+  },
+  {
+    name: 'observed-all',
+    description: 'observed plus analytics',
     path: LOAD_PATH,
     route: 'all',
     routes: () => route('all', ['/*']),

@@ -93,7 +93,9 @@ export class AccessLog {
     // in batches of BATCH_CHARS (or after BATCH_MS): a write(2) per request cost more than the
     // rest of the line, and sonic-boom re-measures its pending buffer on every write() call.
     this.dest = pino.destination({ dest: path ?? 1, sync: false, mkdir: path !== undefined, append: true });
-    this.all = settings.fields.length === ACCESS_LOG_FIELDS.length - 1;
+    // The record can be serialised as it is when every field left out is one the observer leaves
+    // undefined unless chosen (userAgent) or never sets (cache): JSON.stringify skips undefined.
+    this.all = ACCESS_LOG_FIELDS.every((f) => f === 'time' || f === 'userAgent' || f === 'cache' || (settings.fields as readonly string[]).includes(f));
   }
 
   /** Whether this request gets a line: errors and slow ones always, the rest by `sample`. */
