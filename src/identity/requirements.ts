@@ -1,6 +1,9 @@
 // `requireScopes` and `requireClaims` for the token policies (jwt, oauth2-introspection), for all
 // methods and per method. Compiled once into checks; a failed check is a 403, not a 401.
 import { z } from 'zod';
+import type { RequestContext } from '../policies/types.js';
+import type { AuthOutcome } from './authenticator.js';
+import { identityOf, type ConsumerEntry } from './registry.js';
 
 const ClaimValue = z.union([z.string(), z.number(), z.boolean()]);
 const ClaimRule = z.union([
@@ -39,8 +42,26 @@ export function requirementProblems(cfg: RequirementsConfig): string[] {
   return out;
 }
 
+/** A compiled requirement check: why the request is refused, or undefined. */
+export type RequirementCheck = (method: string, claims: Record<string, unknown>, scopes: readonly string[]) => string | undefined;
+
+/**
+ * The outcome of a verified token (jwt, introspection): its requirements for this method, then
+ * the identity — the consumer's, or an identity without consumer — with its scopes and claims.
+ */
+export function tokenOutcome(check: RequirementCheck | undefined, ctx: RequestContext, claims: Record<string, unknown>, scopes: string[], consumer: ConsumerEntry | undefined, method: string): AuthOutcome {
+  if (check !== undefined) {
+    const why = check(ctx.method, claims, scopes);
+    if (why !== undefined) return { ok: false, forbidden: true, reason: why };
+  }
+  const identity = consumer !== undefined ? identityOf(consumer, undefined, method) : { groups: [] as string[], method };
+  identity.scopes = scopes;
+  identity.claims = claims;
+  return { ok: true, identity };
+}
+
 /** Compiles the requirements into a per-method check list (undefined: nothing to check). */
-export function compileRequirements(cfg: RequirementsConfig): ((method: string, claims: Record<string, unknown>, scopes: readonly string[]) => string | undefined) | undefined {
+export function compileRequirements(cfg: RequirementsConfig): RequirementCheck | undefined {
   const base = checksOf(cfg);
   const perMethod = new Map<string, Check[]>();
   for (const [m, r] of Object.entries(cfg.methods ?? {})) perMethod.set(m.toUpperCase(), [...base, ...checksOf(r)]);

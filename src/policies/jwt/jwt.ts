@@ -9,9 +9,9 @@ import type { KeyObject } from 'node:crypto';
 import { definePolicy, type HeaderList, type RequestContext } from '../types.js';
 import { authPolicy, type Authenticator, type AuthOutcome } from '../../identity/authenticator.js';
 import { Anonymous, Duration, HideCredentials } from '../../identity/auth-options.js';
-import { compileRequirements, RequirementFields, scopesOf } from '../../identity/requirements.js';
+import { compileRequirements, RequirementFields, scopesOf, tokenOutcome } from '../../identity/requirements.js';
 import { ClaimHeaders, compileClaimHeaders, TokenSource, TokenSourceFields } from '../../identity/token-source.js';
-import { identityOf, type ConsumerEntry, type ConsumerRegistry } from '../../identity/registry.js';
+import type { ConsumerEntry, ConsumerRegistry } from '../../identity/registry.js';
 import { sha256 } from '../../identity/secrets.js';
 import { parseDuration } from '../../config/units.js';
 import { ALGORITHMS, InlineKey, InlineKeys } from './inline-keys.js';
@@ -114,14 +114,7 @@ export function jwtAuthenticator(config: JwtConfig, consumers: ConsumerRegistry,
   const skewMs = parseDuration(config.clockSkew);
 
   function accept(ctx: RequestContext, claims: Record<string, unknown>, scopes: string[], consumer: ConsumerEntry | undefined): AuthOutcome {
-    if (check !== undefined) {
-      const why = check(ctx.method, claims, scopes);
-      if (why !== undefined) return { ok: false, forbidden: true, reason: why };
-    }
-    const identity = consumer !== undefined ? identityOf(consumer, undefined, 'jwt') : { groups: [] as string[], method: 'jwt' };
-    identity.scopes = scopes;
-    identity.claims = claims;
-    return { ok: true, identity };
+    return tokenOutcome(check, ctx, claims, scopes, consumer, 'jwt');
   }
 
   async function verify(ctx: RequestContext, token: string, cacheKey: string | undefined): Promise<AuthOutcome> {

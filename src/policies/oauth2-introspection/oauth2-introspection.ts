@@ -7,9 +7,9 @@ import { LRUCache } from 'lru-cache';
 import { definePolicy, type HeaderList, type RequestContext } from '../types.js';
 import { authPolicy, type Authenticator, type AuthOutcome } from '../../identity/authenticator.js';
 import { Anonymous, Duration, HideCredentials } from '../../identity/auth-options.js';
-import { compileRequirements, RequirementFields, scopesOf } from '../../identity/requirements.js';
+import { compileRequirements, RequirementFields, scopesOf, tokenOutcome } from '../../identity/requirements.js';
 import { ClaimHeaders, compileClaimHeaders, TokenSource, TokenSourceFields } from '../../identity/token-source.js';
-import { identityOf, type ConsumerRegistry } from '../../identity/registry.js';
+import type { ConsumerRegistry } from '../../identity/registry.js';
 import { sha256 } from '../../identity/secrets.js';
 import { parseDuration } from '../../config/units.js';
 import { UnknownConsumer } from '../jwt/jwt.js';
@@ -107,14 +107,7 @@ export function introspectionAuthenticator(config: IntrospectionConfig, consumer
     if (consumer === undefined && config.unknownConsumer === 'reject') {
       return { ok: false, reason: `token ${config.consumerClaim} ${JSON.stringify(who)?.slice(0, 100)} is not a known consumer` };
     }
-    if (check !== undefined) {
-      const why = check(ctx.method, claims, scopes);
-      if (why !== undefined) return { ok: false, forbidden: true, reason: why };
-    }
-    const identity = consumer !== undefined ? identityOf(consumer, undefined, 'oauth2-introspection') : { groups: [] as string[], method: 'oauth2-introspection' };
-    identity.scopes = scopes;
-    identity.claims = claims;
-    return { ok: true, identity };
+    return tokenOutcome(check, ctx, claims, scopes, consumer, 'oauth2-introspection');
   }
 
   return {
