@@ -156,8 +156,7 @@ ${Array.from({ length: 1000 }, (_, i) => `      - url: ${url}/t${i}\n`).join('')
       const res = await fetch(gw + LOAD_PATH, { headers: { 'x-api-key': 'bench-key-0123456789' } });
       await res.arrayBuffer();
       if (res.status !== 200) return `with the key: ${res.status}, expected 200`;
-      if (!/^"1000000000-per-1m";r=\d+;t=\d+$/.test(res.headers.get('ratelimit') ?? '')) return `RateLimit field missing or wrong: ${res.headers.get('ratelimit')}`;
-      return undefined;
+      return rateLimitFieldProblem(res);
     },
   },
   {
@@ -173,8 +172,7 @@ ${Array.from({ length: 1000 }, (_, i) => `      - url: ${url}/t${i}\n`).join('')
     async check(gw) {
       const res = await fetch(gw + LOAD_PATH);
       await res.arrayBuffer();
-      if (!/^"1000000000-per-1m";r=\d+;t=\d+$/.test(res.headers.get('ratelimit') ?? '')) return `RateLimit field missing or wrong: ${res.headers.get('ratelimit')}`;
-      return undefined;
+      return rateLimitFieldProblem(res);
     },
   },
   {
@@ -212,6 +210,12 @@ tracing: { endpoint: "${url}/v1/traces", sampleRatio: 0.1 }
 `,
   },
 ];
+
+/** The perf-compare limit's RateLimit field, or why it is missing or wrong. */
+function rateLimitFieldProblem(res: Response): string | undefined {
+  const field = res.headers.get('ratelimit') ?? '';
+  return /^"1000000000-per-1m";r=\d+;t=\d+$/.test(field) ? undefined : `RateLimit field missing or wrong: ${field}`;
+}
 
 function route(name: string, paths: string[]): string {
   return `  - name: ${name}
