@@ -306,6 +306,22 @@ test('start: a data-plane port that is already taken exits 3', async () => {
   }
 });
 
+test('start: a taken port with an access-log file still exits 3 cleanly (the log file not yet open)', async () => {
+  const blocker = net.createServer();
+  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+  try {
+    const port = (blocker.address() as net.AddressInfo).port;
+    const log = `${dir.path}/logs/access-taken.log`;
+    const file = await dir.file('taken-log.yaml', `${GOOD.replace('port: 0, host', `port: ${port}, host`)}\naccessLog: { path: ${JSON.stringify(log)} }\n`);
+    const r = await runCli(['start', '-c', file], { timeoutMs: 10_000 });
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /could not start: address in use/);
+    assertNoStack(r);
+  } finally {
+    blocker.close();
+  }
+});
+
 test('start: an admin port that is already taken exits 3 too', async () => {
   const blocker = net.createServer();
   await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));

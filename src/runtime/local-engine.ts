@@ -13,7 +13,15 @@ export class LocalEngine implements Engine {
 
   async start(config: GatehouseConfig): Promise<BoundListener[]> {
     this.dp = new DataPlane(config, this.log);
-    const bound = await this.dp.listen(config.listen);
+    let bound: BoundListener[];
+    try {
+      bound = await this.dp.listen(config.listen);
+    } catch (err) {
+      // Not started (a port is taken): release what the plane opened (pools, stores, log files).
+      await this.dp.destroy().catch(() => undefined);
+      this.dp = undefined;
+      throw err;
+    }
     this.listening = true;
     return bound;
   }
