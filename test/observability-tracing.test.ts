@@ -44,12 +44,15 @@ async function get(url: string, headers: Record<string, string> = {}): Promise<n
 /** Exports are batched: the gateway's flush sends what is queued. */
 async function exported(gw: TestGateway, rx: OtlpReceiver, n: number): Promise<OtlpSpan[]> {
   const dp = (gw.instance.engine as unknown as { dp: { tracer: { exporter: { flush(): Promise<void> } } } }).dp;
-  await dp.tracer.exporter.flush();
-  return waitFor(`${n} spans`, () => (rx.spans.length >= n ? rx.spans : undefined));
+  // The server span is recorded just after the response is finished: flush until all are in.
+  return waitFor(`${n} spans`, async () => {
+    await dp.tracer.exporter.flush();
+    return rx.spans.length >= n ? rx.spans : undefined;
+  });
 }
 
-test('a sampled parent: server span under it, client span under the server span, upstream sees the client span', async () => {
-  const { gw, up, rx } = await setup({ sampleRatio: 0 });
+for (const protocol of ['http/protobuf', 'http/json'] as const) test(`${protocol}: a sampled parent: server span under it, client span under the server span, upstream sees the client span`, async () => {
+  const { gw, up, rx } = await setup(protocol === 'http/json' ? { sampleRatio: 0, protocol } : { sampleRatio: 0 });
   const status = await get(`${gw.url}/items/7?q=1`, { traceparent: `00-${PARENT_TRACE}-${PARENT_SPAN}-01`, tracestate: 'vendor=abc', 'user-agent': 'tester/2' });
   assert.equal(status, 200);
   const spans = await exported(gw, rx, 2);
@@ -83,6 +86,7 @@ test('a sampled parent: server span under it, client span under the server span,
   const sent = parseTraceparent(up.seen[0]!.headers.traceparent as string)!;
   assert.deepEqual(sent, { traceId: PARENT_TRACE, spanId: client.spanId, sampled: true });
   assert.equal(up.seen[0]!.headers.tracestate, 'vendor=abc');
+  assert.deepEqual([...new Set(rx.contentTypes)], [protocol === 'http/json' ? 'application/json' : 'application/x-protobuf']);
 });
 
 test('one client span per attempt; the failed one is an error; resend count set', async () => {

@@ -106,12 +106,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
       const sock = (this.socket = req.socket);
       this.socketRead = sock.bytesRead;
       this.socketWritten = sock.bytesWritten;
-      const tracer = this.dp.tracer;
-      if (tracer !== undefined) this.tracer = tracer;
-      if (tracer !== undefined) this.trace = tracer.start(findHeader(req.rawHeaders, 'traceparent'), findHeader(req.rawHeaders, 'tracestate'));
     }
     res.once('close', () => this.finish());
     const scan = (this.scan = scanHeaders(req.rawHeaders));
+    const tracer = this.dp.tracer;
+    if (tracer !== undefined && this.socket !== undefined) {
+      this.tracer = tracer;
+      // Several traceparent fields make it invalid (W3C Trace Context §3.2): a new trace starts.
+      this.trace = tracer.start(scan.traceparentCount === 1 ? scan.traceparent : undefined, scan.tracestate);
+    }
     this.requestId = scan.requestId !== undefined && VALID_REQUEST_ID.test(scan.requestId) ? scan.requestId : randomUUID();
     if (this.dp.draining) res.shouldKeepAlive = false;
 
@@ -223,6 +226,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   /** The caller's consumer id (or username), once an authentication policy has set the identity. */
+  /** The client's User-Agent (from the one header scan). */
+  userAgent(): string | undefined {
+    return this.scan?.userAgent;
+  }
+
   consumer(): string | undefined {
     const id = this.ctx?.identity;
     return id === undefined ? undefined : id.consumerId ?? id.username;
@@ -314,11 +322,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const claimHeaders = this.plan.identityHeaders;
     for (let i = 0; i < claimHeaders.length; i++) removeHeader(headers, claimHeaders[i]!);
     if (ctx?.identity !== undefined) addIdentityHeaders(headers, ctx.identity);
+    // Tracing off: the client's traceparent (held back by the scan) goes on as received.
+    if (this.trace === undefined && this.scan.traceparent !== undefined) headers.push('traceparent', this.scan.traceparent);
     const up = route.upstreamRequest;
     for (let i = 0; i < up.length; i++) up[i]!.upstreamRequest!(this.context(), headers);
     if (this.trace !== undefined) {
-      // Our client span becomes the upstream's parent: the incoming traceparent is replaced per attempt.
-      removeHeader(headers, 'traceparent');
+      // Our client span becomes the upstream's parent, set per attempt (whatever a policy set).
+      if (up.length > 0) removeHeader(headers, 'traceparent');
       this.traceIndex = headers.length + 1;
       headers.push('traceparent', '');
     }
@@ -528,10 +538,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.upstreamFailed(err);
   }
 
-  /** The attempt's client span. */
+  /** The attempt's client span (sampled traces only). */
   private traceAttempt(err: Error | undefined): void {
     const t = this.attemptTarget;
-    if (t === undefined) return;
+    if (t === undefined || !this.trace!.sampled) return;
     const path = t.basePath + this.upstreamPath;
     this.tracer!.endAttempt(this.trace!, {
       method: this.req.method!,

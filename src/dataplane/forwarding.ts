@@ -6,7 +6,7 @@ import { plainIp, type TrustedProxies } from './trusted-proxies.js';
 import { IDENTITY_HEADERS } from '../identity/identity-headers.js';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1 plus the legacy ones) and headers the gateway sets itself. */
-const enum Kind { Forward, Drop, Host, RequestId, Xff, Xfp, Xfh, Forwarded, Via, Connection, ContentLength, TransferEncoding }
+const enum Kind { Forward, Drop, Host, RequestId, Xff, Xfp, Xfh, Forwarded, Via, Connection, ContentLength, TransferEncoding, TraceParent, TraceState, UserAgent }
 const KINDS = new Map<string, Kind>([
   ['connection', Kind.Connection],
   ['keep-alive', Kind.Drop],
@@ -29,6 +29,10 @@ const KINDS = new Map<string, Kind>([
   ['via', Kind.Via],
   ['content-length', Kind.ContentLength],
   ['transfer-encoding', Kind.TransferEncoding],
+  // Remembered for tracing and the access log in the same pass (no second scan per request).
+  ['traceparent', Kind.TraceParent],
+  ['tracestate', Kind.TraceState],
+  ['user-agent', Kind.UserAgent],
   // Identity headers are set by the gateway only (identity/identity-headers.ts): a client's copies never pass.
   ...IDENTITY_HEADERS.map((h) => [h, Kind.Drop] as [string, Kind]),
 ]);
@@ -47,6 +51,16 @@ export interface ScannedHeaders {
   connection: string | undefined;
   contentLength: string | undefined;
   transferEncoding: string | undefined;
+  /**
+   * The client's `traceparent`, held back from `forward`: with tracing on the gateway sends its
+   * own, with tracing off this one goes on unchanged (several are joined with ", ").
+   */
+  traceparent: string | undefined;
+  /** Several `traceparent` fields: invalid for tracing (a new trace starts). */
+  traceparentCount: number;
+  /** `tracestate` (several joined with ","), also forwarded as is. */
+  tracestate: string | undefined;
+  userAgent: string | undefined;
 }
 
 const join = (a: string | undefined, b: string) => (a === undefined ? b : `${a}, ${b}`);
@@ -55,6 +69,7 @@ export function scanHeaders(raw: string[]): ScannedHeaders {
   const s: ScannedHeaders = {
     forward: [], host: undefined, hostCount: 0, requestId: undefined, xff: undefined, xfp: undefined, xfh: undefined,
     forwarded: undefined, via: undefined, connection: undefined, contentLength: undefined, transferEncoding: undefined,
+    traceparent: undefined, traceparentCount: 0, tracestate: undefined, userAgent: undefined,
   };
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
@@ -73,6 +88,9 @@ export function scanHeaders(raw: string[]): ScannedHeaders {
       case Kind.Connection: s.connection = join(s.connection, value); break;
       case Kind.ContentLength: s.contentLength = value; s.forward.push(name, value); break;
       case Kind.TransferEncoding: s.transferEncoding = value; break; // undici frames the body itself
+      case Kind.TraceParent: s.traceparent = join(s.traceparent, value); s.traceparentCount++; break;
+      case Kind.TraceState: s.tracestate = s.tracestate === undefined ? value : `${s.tracestate},${value}`; s.forward.push(name, value); break;
+      case Kind.UserAgent: s.userAgent = value; s.forward.push(name, value); break;
       default: s.forward.push(name, value);
     }
   }

@@ -12,33 +12,11 @@ import { pino } from 'pino';
 import type { GatehouseConfig } from '../config/schema.js';
 import { parseDuration } from '../config/units.js';
 import { ACCESS_LOG_FIELDS, type AccessLogField } from './schema.js';
+import { jsonString } from './json-text.js';
+import type { RequestRecord } from './request-record.js';
 
-/** Everything a line may say about one request. */
-export interface AccessFacts {
-  requestId: string;
-  traceId: string | undefined;
-  clientIp: string | undefined;
-  consumer: string | undefined;
-  method: string;
-  host: string | undefined;
-  path: string;
-  route: string | undefined;
-  service: string | undefined;
-  target: string | undefined;
-  status: number;
-  bytesIn: number;
-  bytesOut: number;
-  durationMs: number;
-  upstreamMs: number | undefined;
-  rejectedBy: string | undefined;
-  error: string | undefined;
-  retries: number;
-  cache: string | undefined;
-  userAgent: string | undefined;
-  aborted: boolean;
-  /** The limit that would have refused this request, had its rate-limit policy not been in shadow mode. */
-  shadowLimited?: string;
-}
+/** What a line may say about one request. */
+export type AccessFacts = RequestRecord;
 
 /** A batch of lines goes to the file at this size, or BATCH_MS after its first line. */
 const BATCH_CHARS = 16 * 1024;
@@ -69,9 +47,21 @@ export function accessLogSettings(cfg: GatehouseConfig['accessLog']): AccessLogS
   };
 }
 
+/** pino's destination (sonic-boom) in buffer mode. */
+interface ByteDestination {
+  /** -1 until the file is open. */
+  fd: number;
+  destroyed: boolean;
+  write(bytes: Buffer): boolean;
+  flushSync(): void;
+  reopen(): void;
+  end(): void;
+}
+
 export class AccessLog {
-  private readonly dest: ReturnType<typeof pino.destination>;
-  private readonly all: boolean;
+  private readonly dest: ByteDestination;
+  /** The chosen fields as indexes into ACCESS_LOG_FIELDS, in the order they are written. */
+  private readonly codes: Uint8Array;
   private pending: string[] = [];
   private pendingChars = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -84,7 +74,8 @@ export class AccessLog {
     this.pendingChars = 0;
     const text = this.pending.length === 1 ? this.pending[0]! : this.pending.join('');
     this.pending = [];
-    try { this.dest.write(text); } catch { /* closed by a config change: the line is lost */ }
+    // Lines are ASCII (json-text.ts): a latin1 copy is their UTF-8 bytes.
+    try { this.dest.write(Buffer.from(text, 'latin1')); } catch { /* closed by a config change: the line is lost */ }
   };
 
   constructor(readonly settings: AccessLogSettings) {
@@ -92,34 +83,22 @@ export class AccessLog {
     // pino's destination (sonic-boom), asynchronous. Lines are collected here and handed to it
     // in batches of BATCH_CHARS (or after BATCH_MS): a write(2) per request cost more than the
     // rest of the line, and sonic-boom re-measures its pending buffer on every write() call.
-    this.dest = pino.destination({ dest: path ?? 1, sync: false, mkdir: path !== undefined, append: true });
-    // The record can be serialised as it is when every field left out is one the observer leaves
-    // undefined unless chosen (userAgent) or never sets (cache): JSON.stringify skips undefined.
-    this.all = ACCESS_LOG_FIELDS.every((f) => f === 'time' || f === 'userAgent' || f === 'cache' || (settings.fields as readonly string[]).includes(f));
+    // contentMode 'buffer': sonic-boom takes bytes (its typings know strings only).
+    this.dest = pino.destination({ dest: path ?? 1, sync: false, mkdir: path !== undefined, append: true, contentMode: 'buffer' }) as unknown as ByteDestination;
+    this.codes = Uint8Array.from(settings.fields, (f) => ACCESS_LOG_FIELDS.indexOf(f));
   }
 
   /** Whether this request gets a line: errors and slow ones always, the rest by `sample`. */
-  wanted(status: number, errorCode: string | undefined, durationMs: number): boolean {
+  wanted(r: RequestRecord): boolean {
     const s = this.settings;
     if (s.sample >= 1) return true;
-    if (status >= 500 || status === 0 || errorCode !== undefined || durationMs >= s.slowMs) return true;
+    if (r.status >= 500 || r.status === 0 || r.error !== undefined || r.durationMs >= s.slowMs) return true;
     return s.sample > 0 && Math.random() < s.sample;
   }
 
-  /**
-   * One line in pino's format (`{"time":"<ISO>",…}`, absent fields left out). The record is
-   * serialised by V8's JSON.stringify: about a third of the CPU of pino's generic per-key
-   * serialiser for this fixed-shape record (measured 2.3 µs against 7-11 µs per line).
-   */
+  /** Queues one line; lines reach the file in batches. */
   write(f: AccessFacts): void {
-    let rec: object = f;
-    if (!this.all) {
-      const line: Record<string, unknown> = {};
-      for (const k of this.settings.fields) line[k] = f[k];
-      rec = line;
-    }
-    const body = JSON.stringify(rec);
-    const line = body.length > 2 ? `{${isoTime()},${body.slice(1)}\n` : `{${isoTime()}}\n`;
+    const line = formatLine(f, this.codes);
     this.pending.push(line);
     this.pendingChars += line.length;
     if (this.pendingChars >= BATCH_CHARS) this.writePending();
@@ -139,11 +118,78 @@ export class AccessLog {
     this.dest.reopen();
   }
 
-  /** Writes what is buffered, then closes the file (a config change replaced this log). */
+  /** Writes what is buffered, then closes the file (a config change replaced this log, or exit). */
   end(): void {
     this.flush();
-    if (this.settings.path !== undefined) this.dest.end();
+    if (this.settings.path === undefined) return;
+    if (this.dest.fd === -1) {
+      // The file is not open yet (ended right after start, e.g. the listen failed): nothing was
+      // written. Marked destroyed so pino's exit hook does not flush a stream that is not ready
+      // (sonic-boom throws then, and the process would die with a stack trace).
+      this.dest.destroyed = true;
+      return;
+    }
+    this.dest.end();
   }
+}
+
+/**
+ * One line in pino's format: `{"time":"<ISO>",…}\n`, fields in ACCESS_LOG_FIELDS order, absent
+ * (undefined) ones left out — the text JSON.stringify would write for the same record. Written by
+ * hand: about a third of the CPU of JSON.stringify on the record, which itself was a third of
+ * pino's generic serialiser (bench/access-log-line.ts).
+ */
+export function formatLine(f: AccessFacts, codes: Uint8Array): string {
+  let s = '{"time":"' + isoTime() + '"';
+  for (let i = 0; i < codes.length; i++) {
+    switch (codes[i]) {
+      case F.requestId: s += ',"requestId":' + jsonString(f.requestId); break;
+      case F.traceId: if (f.traceId !== undefined) s += ',"traceId":"' + f.traceId + '"'; break; // hex
+      case F.clientIp: if (f.clientIp !== undefined) s += ',"clientIp":' + jsonString(f.clientIp); break;
+      case F.consumer: if (f.consumer !== undefined) s += ',"consumer":' + jsonString(f.consumer); break;
+      case F.method: s += ',"method":' + jsonString(f.method); break;
+      case F.host: if (f.host !== undefined) s += ',"host":' + jsonString(f.host); break;
+      case F.path: s += ',"path":' + jsonString(f.path); break;
+      case F.route: if (f.route !== undefined) s += ',"route":' + jsonString(f.route); break;
+      case F.service: if (f.service !== undefined) s += ',"service":' + jsonString(f.service); break;
+      case F.target: if (f.target !== undefined) s += ',"target":' + jsonString(f.target); break;
+      case F.status: s += ',"status":' + f.status; break;
+      case F.bytesIn: s += ',"bytesIn":' + f.bytesIn; break;
+      case F.bytesOut: s += ',"bytesOut":' + f.bytesOut; break;
+      case F.durationMs: s += ',"durationMs":' + millis(f.durationMs); break;
+      case F.upstreamMs: if (f.upstreamMs !== undefined) s += ',"upstreamMs":' + millis(f.upstreamMs); break;
+      case F.rejectedBy: if (f.rejectedBy !== undefined) s += ',"rejectedBy":' + jsonString(f.rejectedBy); break;
+      case F.shadowLimited: if (f.shadowLimited !== undefined) s += ',"shadowLimited":' + jsonString(f.shadowLimited); break;
+      case F.error: if (f.error !== undefined) s += ',"error":' + jsonString(f.error); break;
+      case F.retries: s += ',"retries":' + f.retries; break;
+      case F.cache: if (f.cache !== undefined) s += ',"cache":' + jsonString(f.cache); break;
+      case F.userAgent: if (f.userAgent !== undefined) s += ',"userAgent":' + jsonString(f.userAgent); break;
+      case F.aborted: s += f.aborted ? ',"aborted":true' : ',"aborted":false'; break;
+    }
+  }
+  return s + '}\n';
+}
+
+/** Field codes: indexes into ACCESS_LOG_FIELDS (checked by a test). */
+export const enum F {
+  time, requestId, traceId, clientIp, consumer, method, host, path, route, service, target, status, bytesIn, bytesOut,
+  durationMs, upstreamMs, rejectedBy, shadowLimited, error, retries, cache, userAgent, aborted,
+}
+
+/**
+ * Milliseconds rounded to the microsecond, as a JSON number ("12.345", "0.05", "3"), built from
+ * integers: printing a double costs several times more.
+ */
+export function millis(ms: number): string {
+  if (!(ms >= 0 && ms < 1e9)) return Number.isFinite(ms) ? String(Math.round(ms * 1000) / 1000) : 'null';
+  const us = Math.round(ms * 1000);
+  const whole = (us / 1000) | 0;
+  let frac = us - whole * 1000;
+  if (frac === 0) return String(whole);
+  let digits = 3;
+  while (frac % 10 === 0) { frac /= 10; digits--; }
+  const f = String(frac);
+  return whole + (f.length === digits ? '.' : f.length === digits - 1 ? '.0' : '.00') + f;
 }
 
 export function createAccessLog(cfg: GatehouseConfig['accessLog']): AccessLog | undefined {
@@ -158,7 +204,7 @@ function isoTime(): string {
   const now = Date.now();
   if (now !== lastMs) {
     lastMs = now;
-    lastTime = `,"time":"${new Date(now).toISOString()}"`.slice(1);
+    lastTime = new Date(now).toISOString();
   }
   return lastTime;
 }

@@ -12,6 +12,7 @@
 // `metrics.consumerLabel: true`, in a metric of their own.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ServiceState } from '../upstream/service-state.js';
+import type { RequestRecord } from './request-record.js';
 
 /** What policies may count (given to them through PolicyEnv.metrics). */
 export interface PolicyMetrics {
@@ -27,22 +28,6 @@ export interface PolicyMetrics {
 export type AuthFailureReason = 'missing' | 'invalid' | 'forbidden';
 export type RateLimitDecision = 'allowed' | 'limited' | 'shadow';
 
-/** The per-request facts the metrics need (an Exchange provides them). */
-export interface MetricsSample {
-  routeName: string;
-  serviceName: string;
-  method: string;
-  status: number;
-  durationMs: number;
-  upstreamMs: number;
-  bytesIn: number;
-  bytesOut: number;
-  retries: number;
-  consumer: string | undefined;
-  /** The gateway error code when the gateway answered. */
-  errorCode: string | undefined;
-}
-
 export interface MetricsSource {
   inflight(): number;
   /** Requests shed by load shedding so far (answered before any routing). */
@@ -51,7 +36,11 @@ export interface MetricsSource {
   tracing?(): { exported: number; dropped: number } | undefined;
 }
 
-const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'CONNECT']);
+/** Methods with a label of their own; any other is counted as OTHER (the last index). */
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'CONNECT', 'OTHER'] as const;
+const METHOD_INDEX = new Map<string, number>(METHODS.map((m, i) => [m, i]));
+/** Status classes by index: 0 = none (no status: the client left first), 1..5 = 1xx..5xx. */
+const CLASSES = ['none', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 /** A histogram's counts: per bucket (not cumulative), then sum and count. */
@@ -89,8 +78,8 @@ interface RouteSeries {
   retries: number;
   /** Gateway error code → count. */
   errors: Map<string, number>;
-  /** `${method} ${statusClass}` → count. */
-  requests: Map<string, { method: string; cls: string; n: number }>;
+  /** Requests by METHODS index × CLASSES.length + class index. */
+  requests: Float64Array;
 }
 
 /** Counters keyed by their label values (policy-fed, and per consumer). */
@@ -123,7 +112,8 @@ const HELP = {
 
 export class GatewayMetrics implements PolicyMetrics {
   readonly registry = new Registry();
-  private readonly series = new Map<string, RouteSeries>();
+  /** Route name → service name → series. */
+  private readonly series = new Map<string, Map<string, RouteSeries>>();
   private readonly consumers = new LabelledCounts(['route', 'consumer', 'status_class']);
   private readonly auth = new LabelledCounts(['policy', 'reason']);
   private readonly rateLimits = new LabelledCounts(['route', 'decision']);
@@ -183,27 +173,29 @@ export class GatewayMetrics implements PolicyMetrics {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 
-  /** Called once per finished request (off the response path: after it was sent). */
-  record(s: MetricsSample): void {
-    const key = s.routeName + '\u0000' + s.serviceName;
-    let r = this.series.get(key);
+  /**
+   * Called once per finished request (off the response path: after it was sent). Route and
+   * service names come from the config, so the nested lookups hash no new string.
+   */
+  record(s: RequestRecord): void {
+    const routeName = s.route ?? '';
+    const serviceName = s.service ?? '';
+    let byService = this.series.get(routeName);
+    if (byService === undefined) this.series.set(routeName, (byService = new Map()));
+    let r = byService.get(serviceName);
     if (r === undefined) {
-      r = { labels: { route: s.routeName, service: s.serviceName }, duration: new Hist(), upstream: new Hist(), bytesIn: 0, bytesOut: 0, retries: 0, errors: new Map(), requests: new Map() };
-      this.series.set(key, r);
+      r = { labels: { route: routeName, service: serviceName }, duration: new Hist(), upstream: new Hist(), bytesIn: 0, bytesOut: 0, retries: 0, errors: new Map(), requests: new Float64Array(METHODS.length * CLASSES.length) };
+      byService.set(serviceName, r);
     }
-    const cls = statusClass(s.status);
-    const method = KNOWN_METHODS.has(s.method) ? s.method : 'OTHER';
-    const rk = method + ' ' + cls;
-    const req = r.requests.get(rk);
-    if (req === undefined) r.requests.set(rk, { method, cls, n: 1 });
-    else req.n++;
+    const cls = classIndex(s.status);
+    r.requests[(METHOD_INDEX.get(s.method) ?? METHODS.length - 1) * CLASSES.length + cls]!++;
     r.duration.observe(s.durationMs / 1000);
-    if (s.upstreamMs >= 0) r.upstream.observe(s.upstreamMs / 1000);
+    if (s.upstreamMs !== undefined) r.upstream.observe(s.upstreamMs / 1000);
     r.bytesIn += s.bytesIn;
     r.bytesOut += s.bytesOut;
     r.retries += s.retries;
-    if (s.errorCode !== undefined) r.errors.set(s.errorCode, (r.errors.get(s.errorCode) ?? 0) + 1);
-    if (this.consumerLabel && s.consumer !== undefined) this.consumers.inc([s.routeName, s.consumer, cls]);
+    if (s.error !== undefined) r.errors.set(s.error, (r.errors.get(s.error) ?? 0) + 1);
+    if (this.consumerLabel && s.consumer !== undefined) this.consumers.inc([routeName, s.consumer, CLASSES[cls]!]);
   }
 
   authFailure(policy: string, reason: AuthFailureReason): void {
@@ -216,12 +208,12 @@ export class GatewayMetrics implements PolicyMetrics {
 
   /** This plane's metrics as prom-client JSON (what the admin API aggregates). */
   async snapshot(): Promise<object[]> {
-    const all = [...this.series.values()];
+    const all = [...this.series.values()].flatMap((byService) => [...byService.values()]);
     const counter = (name: string, help: string, values: object[]) => ({ name, help, type: 'counter', values, aggregator: 'sum' });
     const histogram = (name: string, help: string, pick: (r: RouteSeries) => Hist) =>
       ({ name, help, type: 'histogram', values: all.flatMap((r) => pick(r).values(name, r.labels)), aggregator: 'sum' });
     const own = [
-      counter('gatehouse_requests_total', HELP.requests, all.flatMap((r) => [...r.requests.values()].map((q) => ({ value: q.n, labels: { ...r.labels, method: q.method, status_class: q.cls } })))),
+      counter('gatehouse_requests_total', HELP.requests, all.flatMap((r) => requestValues(r))),
       counter('gatehouse_consumer_requests_total', HELP.consumer, this.consumers.values()),
       histogram('gatehouse_request_duration_seconds', HELP.duration, (r) => r.duration),
       histogram('gatehouse_upstream_duration_seconds', HELP.upstream, (r) => r.upstream),
@@ -236,6 +228,15 @@ export class GatewayMetrics implements PolicyMetrics {
   }
 }
 
-export function statusClass(status: number): string {
-  return status >= 100 && status < 600 ? `${(status / 100) | 0}xx` : 'none';
+function requestValues(r: RouteSeries): object[] {
+  const out: object[] = [];
+  for (let i = 0; i < r.requests.length; i++) {
+    const n = r.requests[i]!;
+    if (n > 0) out.push({ value: n, labels: { ...r.labels, method: METHODS[(i / CLASSES.length) | 0]!, status_class: CLASSES[i % CLASSES.length]! } });
+  }
+  return out;
+}
+
+function classIndex(status: number): number {
+  return status >= 100 && status < 600 ? (status / 100) | 0 : 0;
 }

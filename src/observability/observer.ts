@@ -9,8 +9,8 @@ import { Analytics, type AnalyticsWindow } from './analytics/analytics.js';
 import { mergeSummaries, reportOf, type Summary } from './analytics/entry.js';
 import { RedisAnalytics } from './analytics/redis-store.js';
 import { Tracer } from './tracing/tracer.js';
-import { findHeader } from '../dataplane/header-list.js';
 import type { Logger } from './logger.js';
+import type { RequestRecord } from './request-record.js';
 
 /** One data plane's answer to an analytics query. */
 export interface AnalyticsPart { source: 'local' | 'redis'; summary: Summary; storeError?: string }
@@ -25,11 +25,15 @@ export class Observability {
   private keys = { accessLog: '', tracing: '', analytics: '' };
   /** Some per-request work is configured. */
   active = false;
+  /** Records of finished requests not yet seen by the observers (processPending). */
+  private pending: RequestRecord[] = [];
+  private scheduled = false;
 
   constructor(private readonly source: Omit<MetricsSource, 'tracing'>, private readonly log: Logger) {}
 
   /** Applies the observability parts of a config; unchanged parts are kept as they are. */
   configure(config: GatehouseConfig): void {
+    this.processPending(); // records taken under the previous settings are observed under them
     const accessKey = JSON.stringify(config.accessLog);
     if (accessKey !== this.keys.accessLog) {
       this.accessLog?.end();
@@ -67,84 +71,85 @@ export class Observability {
     return this.metricsOn ? this.metrics : undefined;
   }
 
-  /** One finished (or abandoned) request. Runs after its response, never before. */
+  /**
+   * One finished (or abandoned) request. Runs after its response, never before. It only takes
+   * the record; the observers see records in batches (processPending), once per turn of the event
+   * loop: the same code run over many records in a row stays hot in the CPU's caches, which
+   * measured about twice as cheap as running every observer once per request.
+   */
   completed(ex: Exchange): void {
     const durationMs = performance.now() - ex.started;
     const route = ex.route;
-    const routeName = route?.name;
-    const serviceName = route?.service.name;
-    const status = ex.status;
-    const consumer = ex.consumer();
-    const aborted = !ex.res.writableFinished;
-    const trace = ex.trace;
-    if (trace !== undefined && trace.sampled) {
-      ex.tracer!.end(trace, {
-        method: ex.req.method ?? '',
-        scheme: (ex.req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http',
-        host: ex.host,
-        path: ex.path,
-        query: ex.query,
-        clientIp: ex.client?.ip ?? ex.socket?.remoteAddress,
-        userAgent: findHeader(ex.req.rawHeaders, 'user-agent'),
-        protocol: ex.req.httpVersion,
-        route: routeName,
-        service: serviceName,
-        status: aborted && status === 0 ? 0 : status,
-        errorCode: ex.errorCode,
-        requestId: ex.requestId,
-        aborted,
-      });
-    }
     const sock = ex.socket!;
-    const bytesOut = sock.bytesWritten - ex.socketWritten;
-    const bytesIn = ex.bodyBytesIn(sock.bytesRead - ex.socketRead);
-    if (this.metricsOn) {
-      this.metrics!.record({
-        routeName: routeName ?? '', serviceName: serviceName ?? '', method: ex.req.method ?? '', status, durationMs,
-        upstreamMs: ex.upstreamMs, bytesIn, bytesOut, retries: ex.retries, consumer, errorCode: ex.errorCode,
-      });
-    }
-    const a = this.analytics;
-    let userAgent: string | undefined;
-    if (a !== undefined) {
-      userAgent = findHeader(ex.req.rawHeaders, 'user-agent');
-      a.record({ route: routeName, service: serviceName, consumer, status, durationMs, errorCode: ex.errorCode, clientIp: ex.client?.ip, userAgent });
-    }
-    const log = this.accessLog;
-    if (log !== undefined && log.wanted(status, ex.errorCode, durationMs)) {
-      log.write({
-        requestId: ex.requestId,
-        traceId: trace?.traceId,
-        clientIp: ex.client?.ip ?? sock.remoteAddress,
-        consumer,
-        method: ex.req.method ?? '',
-        host: ex.host,
-        path: ex.path,
-        route: routeName,
-        service: serviceName,
-        target: ex.target?.url,
-        status,
-        bytesIn,
-        bytesOut,
-        durationMs: round(durationMs),
-        upstreamMs: ex.upstreamMs >= 0 ? round(ex.upstreamMs) : undefined,
-        rejectedBy: ex.rejectedBy,
-        shadowLimited: ex.shadowLimited,
-        error: ex.errorCode,
-        retries: ex.retries,
-        cache: undefined,
-        userAgent: log.settings.userAgent ? (userAgent ?? findHeader(ex.req.rawHeaders, 'user-agent')) : undefined,
-        aborted,
-      });
+    const trace = ex.trace;
+    this.pending.push({
+      requestId: ex.requestId,
+      traceId: trace?.traceId,
+      clientIp: ex.client?.ip ?? sock.remoteAddress,
+      consumer: ex.consumer(),
+      method: ex.req.method ?? '',
+      scheme: (sock as { encrypted?: boolean }).encrypted ? 'https' : 'http',
+      protocol: ex.req.httpVersion,
+      host: ex.host,
+      path: ex.path,
+      query: ex.query,
+      route: route?.name,
+      service: route?.service.name,
+      target: ex.target?.url,
+      status: ex.status,
+      bytesIn: ex.bodyBytesIn(sock.bytesRead - ex.socketRead),
+      bytesOut: sock.bytesWritten - ex.socketWritten,
+      durationMs,
+      upstreamMs: ex.upstreamMs >= 0 ? ex.upstreamMs : undefined,
+      rejectedBy: ex.rejectedBy,
+      shadowLimited: ex.shadowLimited,
+      error: ex.errorCode,
+      retries: ex.retries,
+      cache: undefined,
+      userAgent: ex.userAgent(),
+      aborted: !ex.res.writableFinished,
+      trace: trace !== undefined && trace.sampled ? trace : undefined,
+      tracer: ex.tracer,
+    });
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.processPending);
     }
   }
 
+  /** Hands the records taken so far to every observer. */
+  readonly processPending = (): void => {
+    this.scheduled = false;
+    const batch = this.pending;
+    if (batch.length === 0) return;
+    this.pending = [];
+    const metrics = this.metricsOn ? this.metrics : undefined;
+    const log = this.accessLog;
+    const a = this.analytics;
+    for (let i = 0; i < batch.length; i++) {
+      const r = batch[i]!;
+      try {
+        if (r.trace !== undefined) r.tracer!.end(r.trace, r);
+        if (metrics !== undefined) metrics.record(r);
+        if (a !== undefined) {
+          a.record({ route: r.route, service: r.service, consumer: r.consumer, status: r.status, durationMs: r.durationMs, errorCode: r.error, clientIp: r.clientIp, userAgent: r.userAgent });
+        }
+        if (log !== undefined && log.wanted(r)) log.write(r);
+      } catch (err) {
+        // Observing must never take a request (or the process) down.
+        this.log.error({ err, requestId: r.requestId }, 'observing a finished request failed');
+      }
+    }
+  };
+
   reopenLogs(): void {
+    this.processPending();
     this.accessLog?.reopen();
   }
 
   /** This plane's metrics as prom-client JSON (empty when metrics are off). */
   async metricsJson(): Promise<object[]> {
+    this.processPending();
     return this.metricsOn && this.metrics ? this.metrics.snapshot() : [];
   }
 
@@ -152,6 +157,7 @@ export class Observability {
   async analyticsPart(window: AnalyticsWindow): Promise<AnalyticsPart | undefined> {
     const a = this.analytics;
     if (!a) return undefined;
+    this.processPending();
     if (this.redis) {
       try {
         return { source: 'redis', summary: await this.redis.read(a.minutes(window), a.topK) };
@@ -164,6 +170,7 @@ export class Observability {
   }
 
   async close(): Promise<void> {
+    this.processPending();
     this.accessLog?.end();
     await Promise.all([this.tracer?.close(), this.redis?.close()]);
   }
@@ -177,6 +184,3 @@ export function analyticsReport(parts: AnalyticsPart[], window: AnalyticsWindow,
   return { window, source: redis ? 'redis' : 'local', planes: parts.length, ...(storeError ? { storeError } : {}), ...reportOf(merged, topK) };
 }
 
-function round(ms: number): number {
-  return Math.round(ms * 1000) / 1000;
-}

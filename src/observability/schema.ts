@@ -41,8 +41,12 @@ export const Metrics = z
 
 export const Tracing = z
   .strictObject({
-    exporter: z.literal('otlp').default('otlp').meta({ description: 'OTLP over HTTP with JSON bodies.' }),
+    exporter: z.literal('otlp').default('otlp').meta({ description: 'OTLP over HTTP.' }),
     endpoint: z.url({ protocol: /^https?$/ }).meta({ description: 'The collector\'s traces URL, e.g. http://otel-collector:4318/v1/traces.' }),
+    protocol: z
+      .enum(['http/protobuf', 'http/json'])
+      .default('http/protobuf')
+      .meta({ description: 'Body encoding, as OTEL_EXPORTER_OTLP_PROTOCOL names it: protobuf (the OpenTelemetry SDKs\' default; about half the bytes and CPU) or JSON.' }),
     sampleRatio: z.number().min(0).max(1).default(1).meta({ description: 'Share of new traces sampled; a request with a traceparent follows its parent\'s decision.' }),
     serviceName: z.string().min(1).default('gatehouse').meta({ description: 'service.name of the exported spans.' }),
     flushInterval: Duration.default('5s').meta({ description: 'Longest time a finished span waits before it is exported.' }),

@@ -1,14 +1,19 @@
-// A lean OTLP/HTTP exporter with JSON bodies (https://opentelemetry.io/docs/specs/otlp/).
+// A lean OTLP/HTTP exporter (https://opentelemetry.io/docs/specs/otlp/), protobuf bodies by
+// default (otlp-proto.ts), JSON with `protocol: http/json`.
 // Chosen over the OpenTelemetry SDK: the gateway needs two span kinds and a batch queue, and the
 // SDK's per-span objects, context managers and processors would cost more on the hot path than
 // the whole request. Finished spans go into a bounded queue; a timer (or a full batch) sends them.
 // A full queue drops the span and counts it: a request never waits for the collector.
 import { request } from 'undici';
-import { type AttributeValue, type SpanRecord } from './span.js';
+import { type AttributeList, type SpanRecord } from './span.js';
 import { VERSION } from '../../version.js';
+import { jsonString } from '../json-text.js';
+import { encodeHead, encodeRequest, encodeSpan, type RequestHead } from './otlp-proto.js';
 
 export interface ExporterSettings {
   endpoint: string;
+  /** http/protobuf (default) or http/json. */
+  protocol?: 'http/protobuf' | 'http/json';
   serviceName: string;
   flushIntervalMs: number;
   maxQueueSize: number;
@@ -16,11 +21,16 @@ export interface ExporterSettings {
 }
 
 export class OtlpExporter {
-  private queue: SpanRecord[] = [];
+  /** Finished spans: encoded (protobuf) or as recorded (JSON, encoded when sent). */
+  private queue: (Buffer | SpanRecord)[] = [];
+  private readonly json: boolean;
+  private readonly head: RequestHead;
   /** The export loop under way, if any (one at a time). */
   private running: Promise<void> | undefined;
   private readonly timer: NodeJS.Timeout;
   private soon = false;
+  /** Send partial batches too (a flush was asked for), not only full ones. */
+  private all = false;
   exported = 0;
   dropped = 0;
   failedExports = 0;
@@ -31,7 +41,10 @@ export class OtlpExporter {
   constructor(private readonly s: ExporterSettings) {
     this.timer = setInterval(() => void this.flush(), s.flushIntervalMs);
     this.timer.unref();
-    this.resource = `{"attributes":${attributesJson({ 'service.name': s.serviceName, 'service.version': VERSION, 'telemetry.sdk.name': 'gatehouse', 'telemetry.sdk.language': 'nodejs' })}}`;
+    const resource = { 'service.name': s.serviceName, 'service.version': VERSION, 'telemetry.sdk.name': 'gatehouse', 'telemetry.sdk.language': 'nodejs' };
+    this.json = s.protocol === 'http/json';
+    this.resource = `{"attributes":${attributesJson(Object.entries(resource).flat())}}`;
+    this.head = encodeHead(Object.entries(resource).flat(), { name: 'gatehouse', version: VERSION });
   }
 
   /** Queues a finished span; drops it (counted) when the queue is full. */
@@ -41,30 +54,53 @@ export class OtlpExporter {
       this.dropped++;
       return;
     }
-    this.queue.push(span);
+    this.queue.push(this.json ? span : encodeSpan(span));
     if (this.queue.length >= this.s.maxBatchSize && !this.soon && this.running === undefined) {
       this.soon = true;
-      setImmediate(() => { this.soon = false; void this.flush(); });
+      setImmediate(() => { this.soon = false; void this.drainRunning(); });
     }
   }
 
   /** Sends everything queued, one batch at a time; resolves when the queue is empty. */
   flush(): Promise<void> {
+    this.all = true;
+    return this.drainRunning();
+  }
+
+  private drainRunning(): Promise<void> {
     return (this.running ??= this.drain().finally(() => { this.running = undefined; }));
   }
 
+  /**
+   * Full batches go out as soon as they are full; a partial one waits for the interval (or an
+   * explicit flush), as OpenTelemetry's batch span processor does. Sending whatever had queued
+   * the moment an export returned meant an export request every few milliseconds under load,
+   * each costing more than the spans it carried.
+   */
   private async drain(): Promise<void> {
-    while (this.queue.length > 0) await this.send(this.queue.splice(0, this.s.maxBatchSize));
+    for (;;) {
+      const n = this.queue.length;
+      if (n === 0 || (n < this.s.maxBatchSize && !this.all)) break;
+      await this.send(this.queue.splice(0, this.s.maxBatchSize));
+    }
+    this.all = false;
   }
 
-  private async send(batch: SpanRecord[]): Promise<void> {
-    let spans = '';
-    for (let i = 0; i < batch.length; i++) spans += (i ? ',' : '') + spanJson(batch[i]!);
-    const body = `{"resourceSpans":[{"resource":${this.resource},"scopeSpans":[{"scope":{"name":"gatehouse","version":${JSON.stringify(VERSION)}},"spans":[${spans}]}]}]}`;
+  private async send(batch: (Buffer | SpanRecord)[]): Promise<void> {
+    let body: string | Buffer;
+    if (this.json) {
+      // One join, not `+=` per span: a long chain of concatenations is a deep rope that V8 must
+      // flatten (slowly) before the body can be written.
+      const parts = new Array<string>(batch.length);
+      for (let i = 0; i < batch.length; i++) parts[i] = spanJson(batch[i] as SpanRecord);
+      body = `{"resourceSpans":[{"resource":${this.resource},"scopeSpans":[{"scope":{"name":"gatehouse","version":${JSON.stringify(VERSION)}},"spans":[${parts.join(',')}]}]}]}`;
+    } else {
+      body = encodeRequest(this.head, batch as Buffer[]);
+    }
     try {
       const res = await request(this.s.endpoint, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': this.json ? 'application/json' : 'application/x-protobuf' },
         body,
         headersTimeout: 10_000,
         bodyTimeout: 10_000,
@@ -92,29 +128,30 @@ export class OtlpExporter {
 
 // OTLP/JSON is written directly as text: a span is ~15 attributes, and building an object per
 // attribute only to stringify it again cost about twice as much CPU. Keys are constants; every
-// value that comes from a request goes through JSON.stringify.
+// value that comes from a request is escaped as JSON.stringify would (json-text.ts).
 function spanJson(s: SpanRecord): string {
   let out = `{"traceId":"${s.traceId}","spanId":"${s.spanId}"`;
   if (s.parentSpanId) out += `,"parentSpanId":"${s.parentSpanId}"`;
-  if (s.traceState) out += `,"traceState":${JSON.stringify(s.traceState)}`;
-  out += `,"name":${JSON.stringify(s.name)},"kind":${s.kind},"startTimeUnixNano":"${nanos(s.startMs)}","endTimeUnixNano":"${nanos(s.endMs)}","attributes":${attributesJson(s.attributes)}`;
+  if (s.traceState) out += `,"traceState":${jsonString(s.traceState)}`;
+  out += `,"name":${jsonString(s.name)},"kind":${s.kind},"startTimeUnixNano":"${nanos(s.startMs)}","endTimeUnixNano":"${nanos(s.endMs)}","attributes":${attributesJson(s.attributes)}`;
   out += s.exception
-    ? `,"events":[{"name":"exception","timeUnixNano":"${nanos(s.endMs)}","attributes":${attributesJson({ 'exception.type': s.exception.type, 'exception.message': s.exception.message })}}]`
+    ? `,"events":[{"name":"exception","timeUnixNano":"${nanos(s.endMs)}","attributes":${attributesJson(['exception.type', s.exception.type, 'exception.message', s.exception.message])}}]`
     : ',"events":[]';
   // Per the HTTP conventions a span is left UNSET (0) unless it failed (ERROR, 2).
-  out += s.error !== undefined ? `,"status":{"code":2,"message":${JSON.stringify(s.error)}}}` : ',"status":{"code":0}}';
+  out += s.error !== undefined ? `,"status":{"code":2,"message":${jsonString(s.error)}}}` : ',"status":{"code":0}}';
   return out;
 }
 
-export function attributesJson(a: Record<string, AttributeValue | undefined>): string {
+export function attributesJson(a: AttributeList): string {
   let out = '[';
-  for (const key in a) {
-    const v = a[key];
+  for (let i = 0; i < a.length; i += 2) {
+    const key = a[i] as string;
+    const v = a[i + 1];
     if (v === undefined) continue;
     if (out.length > 1) out += ',';
-    out += `{"key":${JSON.stringify(key)},"value":`;
+    out += `{"key":"${key}","value":`; // keys are the tracer's own constants (plain ASCII)
     out += typeof v === 'string'
-      ? `{"stringValue":${JSON.stringify(v)}}}`
+      ? `{"stringValue":${jsonString(v)}}}`
       : typeof v === 'boolean'
         ? `{"boolValue":${v}}}`
         : Number.isInteger(v)

@@ -6,6 +6,12 @@ export const SPAN_KIND_CLIENT = 3;
 
 export type AttributeValue = string | number | boolean;
 
+/**
+ * Attributes as a flat list: key, value, key, value… (an undefined value is left out when
+ * encoded). A list, not an object: walking an object's keys per span cost more than encoding.
+ */
+export type AttributeList = (string | AttributeValue | undefined)[];
+
 export interface SpanRecord {
   traceId: string;
   spanId: string;
@@ -16,7 +22,7 @@ export interface SpanRecord {
   /** Epoch milliseconds (fractional). */
   startMs: number;
   endMs: number;
-  attributes: Record<string, AttributeValue | undefined>;
+  attributes: AttributeList;
   /** An error: the span's status is ERROR with this message; `exception` adds an exception event. */
   error: string | undefined;
   exception: { type: string; message: string } | undefined;

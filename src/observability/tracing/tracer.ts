@@ -6,12 +6,14 @@
 import type { GatehouseConfig } from '../../config/schema.js';
 import { parseDuration } from '../../config/units.js';
 import { OtlpExporter } from './otlp-exporter.js';
+import type { RequestRecord } from '../request-record.js';
 import { SPAN_KIND_CLIENT, SPAN_KIND_SERVER, epochMs, type SpanRecord } from './span.js';
 import { acceptTracestate, formatTraceparent, newSpanId, newTraceId, parseTraceparent } from './trace-context.js';
 
 /** The trace of one request. */
 export class RequestTrace {
-  readonly spanId = newSpanId();
+  /** The server span's id; only a sampled trace has one (nothing refers to it otherwise). */
+  readonly spanId: string;
   readonly startMs: number;
   /** The span id of the upstream attempt in flight (its client span). */
   attemptSpanId = '';
@@ -23,26 +25,9 @@ export class RequestTrace {
     readonly sampled: boolean,
     readonly traceState: string | undefined,
   ) {
+    this.spanId = sampled ? newSpanId() : '';
     this.startMs = sampled ? epochMs() : 0;
   }
-}
-
-/** What the server span says about the request (semconv names are filled in here). */
-export interface ServerFacts {
-  method: string;
-  scheme: string;
-  host: string | undefined;
-  path: string;
-  query: string;
-  clientIp: string | undefined;
-  userAgent: string | undefined;
-  protocol: string;
-  route: string | undefined;
-  service: string | undefined;
-  status: number;
-  errorCode: string | undefined;
-  requestId: string;
-  aborted: boolean;
 }
 
 export interface AttemptFacts {
@@ -63,6 +48,7 @@ export class Tracer {
     this.ratio = cfg.sampleRatio;
     this.exporter = new OtlpExporter({
       endpoint: cfg.endpoint,
+      protocol: cfg.protocol,
       serviceName: cfg.serviceName,
       flushIntervalMs: parseDuration(cfg.flushInterval),
       maxQueueSize: cfg.maxQueueSize,
@@ -98,15 +84,15 @@ export class Tracer {
       kind: SPAN_KIND_CLIENT,
       startMs: t.attemptStartMs,
       endMs: epochMs(),
-      attributes: {
-        'http.request.method': a.method,
-        'server.address': host,
-        'server.port': port,
-        'url.full': a.origin + a.path,
-        'http.response.status_code': a.status,
-        'http.request.resend_count': a.attempt > 1 ? a.attempt - 1 : undefined,
-        'error.type': a.error ? errorType(a.error) : failed ? String(a.status) : undefined,
-      },
+      attributes: [
+        'http.request.method', a.method,
+        'server.address', host,
+        'server.port', port,
+        'url.full', a.origin + a.path,
+        'http.response.status_code', a.status,
+        'http.request.resend_count', a.attempt > 1 ? a.attempt - 1 : undefined,
+        'error.type', a.error ? errorType(a.error) : failed ? String(a.status) : undefined,
+      ],
       error: failed ? (a.error ? a.error.message : `HTTP ${a.status}`) : undefined,
       exception: a.error ? { type: errorType(a.error), message: a.error.message } : undefined,
     };
@@ -114,10 +100,11 @@ export class Tracer {
     this.exporter.add(span);
   }
 
-  end(t: RequestTrace, f: ServerFacts): void {
+  /** The server span, from the finished request's record. */
+  end(t: RequestTrace, f: RequestRecord): void {
     if (!t.sampled) return;
     const failed = f.status >= 500 || f.status === 0;
-    const errorType = f.errorCode !== undefined && f.status >= 500 ? f.errorCode : f.status === 0 ? 'aborted' : failed ? String(f.status) : undefined;
+    const errorType = f.error !== undefined && f.status >= 500 ? f.error : f.status === 0 ? 'aborted' : failed ? String(f.status) : undefined;
     this.exporter.add({
       traceId: t.traceId,
       spanId: t.spanId,
@@ -127,23 +114,23 @@ export class Tracer {
       kind: SPAN_KIND_SERVER,
       startMs: t.startMs,
       endMs: epochMs(),
-      attributes: {
-        'http.request.method': f.method,
-        'url.scheme': f.scheme,
-        'url.path': f.path,
-        'url.query': f.query || undefined,
-        'server.address': f.host,
-        'client.address': f.clientIp,
-        'user_agent.original': f.userAgent,
-        'network.protocol.version': f.protocol,
-        'http.response.status_code': f.status || undefined,
-        'error.type': errorType,
-        'gatehouse.route': f.route,
-        'gatehouse.service': f.service,
-        'gatehouse.request_id': f.requestId,
-        'gatehouse.error_code': f.errorCode,
-      },
-      error: failed ? (f.errorCode ?? (f.aborted ? 'client went away' : `HTTP ${f.status}`)) : undefined,
+      attributes: [
+        'http.request.method', f.method,
+        'url.scheme', f.scheme,
+        'url.path', f.path,
+        'url.query', f.query || undefined,
+        'server.address', f.host,
+        'client.address', f.clientIp,
+        'user_agent.original', f.userAgent,
+        'network.protocol.version', f.protocol,
+        'http.response.status_code', f.status || undefined,
+        'error.type', errorType,
+        'gatehouse.route', f.route,
+        'gatehouse.service', f.service,
+        'gatehouse.request_id', f.requestId,
+        'gatehouse.error_code', f.error,
+      ],
+      error: failed ? (f.error ?? (f.aborted ? 'client went away' : `HTTP ${f.status}`)) : undefined,
       exception: undefined,
     });
   }

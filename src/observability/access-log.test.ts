@@ -1,0 +1,60 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { F, formatLine, millis, accessLogSettings } from './access-log.js';
+import { jsonString } from './json-text.js';
+import { ACCESS_LOG_FIELDS } from './schema.js';
+import type { RequestRecord } from './request-record.js';
+
+const record = (o: Partial<RequestRecord> = {}): RequestRecord => ({
+  requestId: 'a1b2c3d4-e5f6-4711-8899-aabbccddeeff', traceId: '0af7651916cd43dd8448eb211c80319c', clientIp: '10.0.0.7', consumer: 'acme',
+  method: 'GET', scheme: 'http', protocol: '1.1', host: 'api.example.com', path: '/items/42', query: 'a=1', route: 'items', service: 'items-svc',
+  target: 'http://10.0.0.9:8080', status: 200, bytesIn: 12, bytesOut: 345, durationMs: 1.23456, upstreamMs: 0.5, rejectedBy: undefined,
+  shadowLimited: undefined, error: undefined, retries: 0, cache: undefined, userAgent: 'curl/8', aborted: false, trace: undefined, tracer: undefined,
+  ...o,
+});
+
+const codesOf = (fields?: string[]) => Uint8Array.from(accessLogSettings(fields ? { fields: fields as never, sample: 1 } : true)!.fields, (f) => ACCESS_LOG_FIELDS.indexOf(f));
+
+test('field codes are the indexes of ACCESS_LOG_FIELDS', () => {
+  assert.equal(F.time, ACCESS_LOG_FIELDS.indexOf('time'));
+  assert.equal(F.requestId, ACCESS_LOG_FIELDS.indexOf('requestId'));
+  assert.equal(F.durationMs, ACCESS_LOG_FIELDS.indexOf('durationMs'));
+  assert.equal(F.shadowLimited, ACCESS_LOG_FIELDS.indexOf('shadowLimited'));
+  assert.equal(F.aborted, ACCESS_LOG_FIELDS.indexOf('aborted'));
+  assert.equal(F.aborted, ACCESS_LOG_FIELDS.length - 1);
+});
+
+test('a line is the JSON of the chosen fields, in order, absent ones left out, times rounded to µs', () => {
+  const line = formatLine(record(), codesOf());
+  assert.ok(line.endsWith('}\n'));
+  const doc = JSON.parse(line) as Record<string, unknown>;
+  assert.match(doc.time as string, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  delete doc.time;
+  assert.deepEqual(Object.keys(doc), ['requestId', 'traceId', 'clientIp', 'consumer', 'method', 'host', 'path', 'route', 'service', 'target', 'status', 'bytesIn', 'bytesOut', 'durationMs', 'upstreamMs', 'retries', 'aborted']);
+  assert.equal(doc.durationMs, 1.235);
+  assert.equal(doc.upstreamMs, 0.5);
+  const chosen = JSON.parse(formatLine(record({ error: 'GW_TIMEOUT', upstreamMs: undefined }), codesOf(['status', 'error', 'upstreamMs', 'userAgent']))) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(chosen), ['time', 'status', 'error', 'userAgent']);
+});
+
+test('hostile strings survive: quotes, backslashes, control characters, non-ASCII, lone surrogates — and the line stays ASCII', () => {
+  const nasty = ['a"b', 'c\\d', 'e\nf\r\t', '\u0000\u001f\u007f', 'é日本🙂', '\ud800x', 'x\udfff', '</script>'];
+  for (const s of nasty) {
+    const line = formatLine(record({ path: s, userAgent: s, consumer: s, host: s }), codesOf(['path', 'userAgent', 'consumer', 'host']));
+    assert.match(line, /^[\x20-\x7e]*\n$/, `ASCII only for ${JSON.stringify(s)}`);
+    const doc = JSON.parse(line) as Record<string, string>;
+    for (const k of ['path', 'userAgent', 'consumer', 'host']) assert.equal(doc[k], JSON.parse(JSON.stringify(s)), `${k} of ${JSON.stringify(s)}`);
+    assert.equal(JSON.parse(jsonString(s)), JSON.parse(JSON.stringify(s)));
+  }
+});
+
+test('millis: the same number JSON.stringify(Math.round(ms*1000)/1000) gives', () => {
+  for (const ms of [0, 0.0004, 0.0005, 0.05, 0.1, 1, 1.5, 12.3456, 999.9995, 123456.789, 1e9 + 0.5, Number.NaN, Infinity]) {
+    const want = JSON.stringify(Math.round(ms * 1000) / 1000);
+    assert.equal(millis(ms), want, `ms ${ms}`);
+  }
+  for (let i = 0; i < 20_000; i++) {
+    const ms = Math.random() * 10 ** (i % 7);
+    assert.equal(millis(ms), JSON.stringify(Math.round(ms * 1000) / 1000));
+  }
+});

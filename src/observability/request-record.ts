@@ -1,0 +1,45 @@
+// What the observers (metrics, access log, tracing, analytics) learn about one finished request.
+// The observer takes it once, when the request ends, as one object; each observer reads the
+// fields it needs from the same object.
+import type { RequestTrace, Tracer } from './tracing/tracer.js';
+
+export interface RequestRecord {
+  requestId: string;
+  /** The trace id (set with tracing on, sampled or not). */
+  traceId: string | undefined;
+  clientIp: string | undefined;
+  consumer: string | undefined;
+  method: string;
+  scheme: 'http' | 'https';
+  /** The HTTP version, e.g. "1.1". */
+  protocol: string;
+  host: string | undefined;
+  path: string;
+  query: string;
+  route: string | undefined;
+  service: string | undefined;
+  /** The last target tried. */
+  target: string | undefined;
+  /** The status sent (0: none, the client went away first). */
+  status: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Request to end of response, in milliseconds (not rounded). */
+  durationMs: number;
+  /** First upstream attempt to its response headers; undefined when no upstream answered. */
+  upstreamMs: number | undefined;
+  /** The policy type that answered instead of the upstream. */
+  rejectedBy: string | undefined;
+  /** The limit that would have refused this request, had its rate-limit policy not been in shadow mode. */
+  shadowLimited?: string;
+  /** The gateway error code, when the gateway answered with an error. */
+  error: string | undefined;
+  retries: number;
+  cache: string | undefined;
+  userAgent: string | undefined;
+  /** The response was not finished (the client went away or the upstream broke off). */
+  aborted: boolean;
+  /** The request's trace, when it is sampled, and the tracer it belongs to. */
+  trace: RequestTrace | undefined;
+  tracer: Tracer | undefined;
+}

@@ -1,0 +1,108 @@
+// The protobuf encoding of exported spans, decoded by an independent decoder (protobufjs, from the
+// OTLP field numbers) and compared with what was recorded.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { encodeHead, encodeRequest, encodeSpan } from '../src/observability/tracing/otlp-proto.js';
+import { nanos } from '../src/observability/tracing/otlp-exporter.js';
+import type { SpanRecord } from '../src/observability/tracing/span.js';
+import { decodeProtobufExport } from './helpers/otlp-receiver.js';
+
+const base: SpanRecord = {
+  traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+  spanId: '00f067aa0ba902b7',
+  parentSpanId: undefined,
+  traceState: undefined,
+  name: 'GET items',
+  kind: 2,
+  startMs: 1764567890123.456789,
+  endMs: 1764567890124.5,
+  attributes: ['http.request.method', 'GET', 'http.response.status_code', 200],
+  error: undefined,
+  exception: undefined,
+};
+
+function roundTrip(spans: SpanRecord[]) {
+  const head = encodeHead(['service.name', 'edge-gw', 'service.version', '1.2.3'], { name: 'gatehouse', version: '1.2.3' });
+  const doc = decodeProtobufExport(encodeRequest(head, spans.map(encodeSpan)));
+  assert.equal(doc.resourceSpans.length, 1);
+  const rs = doc.resourceSpans[0]!;
+  assert.deepEqual(rs.resource.attributes, [
+    { key: 'service.name', value: { stringValue: 'edge-gw' } },
+    { key: 'service.version', value: { stringValue: '1.2.3' } },
+  ]);
+  assert.deepEqual(rs.scopeSpans[0]!.scope, { name: 'gatehouse', version: '1.2.3' });
+  return rs.scopeSpans[0]!.spans;
+}
+
+test('a span round-trips: ids, name, kind, times to the nanosecond, typed attributes', () => {
+  const [s] = roundTrip([{
+    ...base,
+    parentSpanId: 'b7ad6b7169203331',
+    traceState: 'vendor=abc',
+    attributes: [
+      'http.request.method', 'GET',
+      'url.path', '/é/日本/🙂', // non-ASCII: UTF-8 bytes, counted as such
+      'server.port', 8080,
+      'gatehouse.negative', -5, // int64 two's complement
+      'gatehouse.ratio', 0.25,
+      'gatehouse.flag', true,
+      'gatehouse.absent', undefined,
+      'gatehouse.big', 2 ** 40 + 3,
+    ],
+  }]);
+  assert.equal(s!.traceId, base.traceId);
+  assert.equal(s!.spanId, base.spanId);
+  assert.equal(s!.parentSpanId, 'b7ad6b7169203331');
+  assert.equal(s!.traceState, 'vendor=abc');
+  assert.equal(s!.name, 'GET items');
+  assert.equal(s!.kind, 2);
+  assert.equal(s!.startTimeUnixNano, nanos(base.startMs));
+  assert.equal(s!.endTimeUnixNano, '1764567890124500000');
+  assert.deepEqual(s!.attributes, [
+    { key: 'http.request.method', value: { stringValue: 'GET' } },
+    { key: 'url.path', value: { stringValue: '/é/日本/🙂' } },
+    { key: 'server.port', value: { intValue: '8080' } },
+    { key: 'gatehouse.negative', value: { intValue: '-5' } },
+    { key: 'gatehouse.ratio', value: { doubleValue: 0.25 } },
+    { key: 'gatehouse.flag', value: { boolValue: true } },
+    { key: 'gatehouse.big', value: { intValue: String(2 ** 40 + 3) } },
+  ]);
+  assert.deepEqual(s!.status, { code: 0 }, 'unset unless failed');
+  assert.deepEqual(s!.events, []);
+});
+
+test('a failed span: ERROR status with its message and an exception event', () => {
+  const [s] = roundTrip([{ ...base, error: 'connect ECONNREFUSED', exception: { type: 'ECONNREFUSED', message: 'connect ECONNREFUSED 127.0.0.1:1' } }]);
+  assert.deepEqual(s!.status, { code: 2, message: 'connect ECONNREFUSED' });
+  assert.equal(s!.events.length, 1);
+  assert.equal(s!.events[0]!.name, 'exception');
+  assert.deepEqual(s!.events[0]!.attributes, [
+    { key: 'exception.type', value: { stringValue: 'ECONNREFUSED' } },
+    { key: 'exception.message', value: { stringValue: 'connect ECONNREFUSED 127.0.0.1:1' } },
+  ]);
+});
+
+test('many spans in one request, some larger than 127 bytes of attributes (multi-byte lengths)', () => {
+  const spans = Array.from({ length: 300 }, (_, i) => ({
+    ...base,
+    spanId: i.toString(16).padStart(16, '0').replace(/^0/, '1'),
+    startMs: base.startMs + i,
+    attributes: ['url.full', `http://x/${'a'.repeat(i)}`, 'http.request.resend_count', i],
+  }));
+  const out = roundTrip(spans);
+  assert.equal(out.length, 300);
+  for (let i = 0; i < 300; i++) {
+    assert.equal(out[i]!.spanId, spans[i]!.spanId);
+    assert.equal(out[i]!.startTimeUnixNano, nanos(spans[i]!.startMs));
+    assert.equal(out[i]!.attributes[0]!.value.stringValue, `http://x/${'a'.repeat(i)}`);
+  }
+});
+
+test('nanosecond times are exact across the range of epoch milliseconds', () => {
+  for (const ms of [0.000001, 1, 999.999999, 1764567890123.999999, 4102444800000.5, 2 ** 41 + 0.123456]) {
+    const [s] = roundTrip([{ ...base, startMs: ms, endMs: ms }]);
+    const whole = BigInt(Math.floor(ms));
+    const frac = BigInt(Math.min(999_999, Math.round((ms - Math.floor(ms)) * 1e6)));
+    assert.equal(s!.startTimeUnixNano, String(whole * 1_000_000n + frac), `ms ${ms}`);
+  }
+});
