@@ -33,6 +33,11 @@ test('a line is the JSON of the chosen fields, in order, absent ones left out, t
   assert.deepEqual(Object.keys(doc), ['requestId', 'traceId', 'clientIp', 'consumer', 'method', 'host', 'path', 'route', 'service', 'target', 'status', 'bytesIn', 'bytesOut', 'durationMs', 'upstreamMs', 'retries', 'aborted']);
   assert.equal(doc.durationMs, 1.235);
   assert.equal(doc.upstreamMs, 0.5);
+  for (const n of [0, 7, 10, 99, 100, 1234567, 4294967295, 4294967296, 2 ** 53]) {
+    const d = JSON.parse(formatLine(record({ bytesOut: n, retries: n }), codesOf(['bytesOut', 'retries']))) as Record<string, number>;
+    assert.equal(d.bytesOut, n);
+    assert.equal(d.retries, n);
+  }
   const chosen = JSON.parse(formatLine(record({ error: 'GW_TIMEOUT', upstreamMs: undefined }), codesOf(['status', 'error', 'upstreamMs', 'userAgent']))) as Record<string, unknown>;
   assert.deepEqual(Object.keys(chosen), ['time', 'status', 'error', 'userAgent']);
 });
