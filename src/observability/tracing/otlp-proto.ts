@@ -127,10 +127,13 @@ class Out {
   stringBody(s: string, n: number): void {
     this.varint(n);
     this.room(n);
-    if (n === s.length) {
+    if (n === s.length && n <= 16) {
+      // Short ASCII: copied here, cheaper than a call into C++.
       const buf = this.buf;
       for (let i = 0; i < n; i++) buf[this.pos + i] = s.charCodeAt(i);
       this.pos += n;
+    } else if (n === s.length) {
+      this.pos += this.buf.write(s, this.pos, n, 'latin1');
     } else {
       this.pos += this.buf.write(s, this.pos, n, 'utf8');
     }
@@ -140,8 +143,8 @@ class Out {
     const n = src.length;
     this.room(n);
     const buf = this.buf;
-    // Short runs (attribute keys) are copied in JS: cheaper than a call into C++.
-    if (n <= 64) for (let i = 0; i < n; i++) buf[this.pos + i] = src[i]!;
+    // Short runs are copied in JS: cheaper than a call into C++.
+    if (n <= 16) for (let i = 0; i < n; i++) buf[this.pos + i] = src[i]!;
     else buf.set(src, this.pos);
     this.pos += n;
   }
