@@ -74,8 +74,8 @@ export class Observability {
   /**
    * One finished (or abandoned) request. Runs after its response, never before. It only takes
    * the record; the observers see records in batches (processPending), once per turn of the event
-   * loop: the same code run over many records in a row stays hot in the CPU's caches, which
-   * measured about twice as cheap as running every observer once per request.
+   * loop (about 15 records under load): the same code run over many records in a row stays hot
+   * in the CPU's caches, and a request's own objects are read once, here.
    */
   completed(ex: Exchange): void {
     const durationMs = performance.now() - ex.started;
