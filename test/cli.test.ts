@@ -291,49 +291,37 @@ test('--version, --help, and usage errors', async () => {
   assert.equal(explainArgs.code, 2);
 });
 
-test('start: a data-plane port that is already taken exits 3', async () => {
+/** Runs `gatehouse start` with a config made for a port some other socket holds. */
+async function startOnTakenPort(name: string, config: (port: number) => string) {
   const blocker = net.createServer();
   await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
   try {
-    const port = (blocker.address() as net.AddressInfo).port;
-    const file = await dir.file('taken.yaml', GOOD.replace('port: 0, host', `port: ${port}, host`));
-    const r = await runCli(['start', '-c', file], { timeoutMs: 10_000 });
-    assert.equal(r.code, 3, r.stderr);
-    assert.match(r.stderr, /could not start: address in use/);
-    assertNoStack(r);
+    const file = await dir.file(name, config((blocker.address() as net.AddressInfo).port));
+    return await runCli(['start', '-c', file], { timeoutMs: 10_000 });
   } finally {
     blocker.close();
   }
+}
+
+test('start: a data-plane port that is already taken exits 3', async () => {
+  const r = await startOnTakenPort('taken.yaml', (port) => GOOD.replace('port: 0, host', `port: ${port}, host`));
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /could not start: address in use/);
+  assertNoStack(r);
 });
 
 test('start: a taken port with an access-log file still exits 3 cleanly (the log file not yet open)', async () => {
-  const blocker = net.createServer();
-  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
-  try {
-    const port = (blocker.address() as net.AddressInfo).port;
-    const log = `${dir.path}/logs/access-taken.log`;
-    const file = await dir.file('taken-log.yaml', `${GOOD.replace('port: 0, host', `port: ${port}, host`)}\naccessLog: { path: ${JSON.stringify(log)} }\n`);
-    const r = await runCli(['start', '-c', file], { timeoutMs: 10_000 });
-    assert.equal(r.code, 3, r.stderr);
-    assert.match(r.stderr, /could not start: address in use/);
-    assertNoStack(r);
-  } finally {
-    blocker.close();
-  }
+  const log = `${dir.path}/logs/access-taken.log`;
+  const r = await startOnTakenPort('taken-log.yaml', (port) => `${GOOD.replace('port: 0, host', `port: ${port}, host`)}\naccessLog: { path: ${JSON.stringify(log)} }\n`);
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /could not start: address in use/);
+  assertNoStack(r);
 });
 
 test('start: an admin port that is already taken exits 3 too', async () => {
-  const blocker = net.createServer();
-  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
-  try {
-    const port = (blocker.address() as net.AddressInfo).port;
-    const file = await dir.file('taken-admin.yaml', GOOD.replace('admin: { port: 0 }', `admin: { port: ${port} }`));
-    const r = await runCli(['start', '-c', file], { timeoutMs: 10_000 });
-    assert.equal(r.code, 3, r.stderr);
-    assert.match(r.stderr, /address in use/);
-  } finally {
-    blocker.close();
-  }
+  const r = await startOnTakenPort('taken-admin.yaml', (port) => GOOD.replace('admin: { port: 0 }', `admin: { port: ${port} }`));
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /address in use/);
 });
 
 test('start: an invalid config exits 1 with its errors', async () => {
