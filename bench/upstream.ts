@@ -3,7 +3,8 @@
 // headers it received (the harness checks that a `headers` policy reached the upstream).
 // It reports the TCP connections it accepted and the requests it served when asked, so the
 // harness can see whether the gateway reuses its upstream connections. It exits when the harness
-// goes away (the IPC channel closes), so it is never left behind.
+// goes away (the IPC channel closes), so it is never left behind. Run alone (bench/paired.sh), it
+// listens on $PORT and prints the port.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -40,4 +41,7 @@ if (process.send) {
   process.on('disconnect', () => process.exit(0));
   for (const s of ['SIGTERM', 'SIGINT'] as const) process.on(s, () => process.exit(0));
   server.listen(0, '127.0.0.1', () => send({ t: 'listening', port: (server.address() as AddressInfo).port }));
+} else {
+  for (const s of ['SIGTERM', 'SIGINT'] as const) process.on(s, () => process.exit(0));
+  server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => console.log((server.address() as AddressInfo).port));
 }

@@ -106,3 +106,33 @@ test('nanosecond times are exact across the range of epoch milliseconds', () => 
     assert.equal(s!.startTimeUnixNano, String(whole * 1_000_000n + frac), `ms ${ms}`);
   }
 });
+
+test('exporter: a close() asked for just as a drain ends still sends every queued span', async () => {
+  const { OtlpExporter } = await import('../src/observability/tracing/otlp-exporter.js');
+  for (let depth = 0; depth < 4; depth++) {
+    const e = new OtlpExporter({ endpoint: 'http://127.0.0.1:1/v1/traces', serviceName: 's', flushIntervalMs: 60_000, maxQueueSize: 100, maxBatchSize: 2 });
+    // The network is replaced: the first export waits until released, the others end at once.
+    const x = e as unknown as { send(batch: unknown[]): Promise<void>; running: Promise<void> | undefined; queue: unknown[] };
+    let sent = 0;
+    let release!: () => void;
+    let first = true;
+    x.send = (batch) => {
+      if (!first) { sent += batch.length; return Promise.resolve(); }
+      first = false;
+      return new Promise<void>((r) => { release = () => { sent += batch.length; r(); }; });
+    };
+    e.add(base);
+    e.add(base); // a full batch: its drain starts on the next turn
+    await new Promise((r) => setImmediate(r));
+    e.add(base); // a partial batch, left for the interval by that drain
+    const running = x.running!;
+    release();
+    let p = Promise.resolve();
+    for (let i = 0; i < depth; i++) p = p.then(() => undefined);
+    const closed = p.then(() => e.close());
+    await running;
+    await closed;
+    assert.equal(sent, 3, `close at microtask depth ${depth}: every span sent`);
+    assert.equal(x.queue.length, 0);
+  }
+});

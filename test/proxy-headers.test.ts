@@ -162,6 +162,21 @@ describe('hop-by-hop headers', () => {
     assert.equal(seen.headers.authorization, 'Bearer end-to-end');
   });
 
+  test('tracing off: traceparent and tracestate pass through as received, unless Connection names them', async () => {
+    const tp = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const send = (extra: string) => rawRequest(gw.port, `GET /echo/req HTTP/1.1\r\nHost: client.example\r\nConnection: close${extra}\r\ntraceparent: ${tp}\r\ntracestate: vendor=abc\r\n\r\n`);
+    let [res] = parseResponses(await send(''));
+    assert.equal(res?.status, 200);
+    let seen = lastSeen();
+    assert.equal(seen.headers.traceparent, tp);
+    assert.equal(seen.headers.tracestate, 'vendor=abc');
+    [res] = parseResponses(await send(', traceparent, TraceState'));
+    assert.equal(res?.status, 200);
+    seen = lastSeen();
+    assert.equal(seen.headers.traceparent, undefined, 'named hop-by-hop: not forwarded');
+    assert.equal(seen.headers.tracestate, undefined);
+  });
+
   test('a client Connection header cannot strip the headers the gateway sets', async () => {
     const raw = await rawRequest(
       gw.port,

@@ -90,25 +90,32 @@ export function scanHeaders(raw: string[]): ScannedHeaders {
       case Kind.TransferEncoding: s.transferEncoding = value; break; // undici frames the body itself
       case Kind.TraceParent: s.traceparent = join(s.traceparent, value); s.traceparentCount++; break;
       case Kind.TraceState: s.tracestate = s.tracestate === undefined ? value : `${s.tracestate},${value}`; s.forward.push(name, value); break;
-      case Kind.UserAgent: s.userAgent = value; s.forward.push(name, value); break;
+      case Kind.UserAgent: s.userAgent ??= value; s.forward.push(name, value); break;
       default: s.forward.push(name, value);
     }
   }
-  if (s.connection !== undefined) dropConnectionListed(s.forward, s.connection);
+  if (s.connection !== undefined && dropConnectionListed(s.forward, s.connection)?.has('traceparent')) {
+    // Named hop-by-hop: not passed on (held back from `forward`, so dropped here).
+    s.traceparent = undefined;
+    s.traceparentCount = 0;
+  }
   return s;
 }
 
-/** Removes the headers a `Connection` header names (they are hop-by-hop for this connection). */
-function dropConnectionListed(headers: HeaderList, connection: string): void {
+/**
+ * Removes the headers a `Connection` header names (they are hop-by-hop for this connection);
+ * returns the names, if any.
+ */
+function dropConnectionListed(headers: HeaderList, connection: string): Set<string> | undefined {
   // The usual values name no header: skip the split.
   const plain = connection.length <= 10 ? connection.toLowerCase() : '';
-  if (plain === 'keep-alive' || plain === 'close') return;
+  if (plain === 'keep-alive' || plain === 'close') return undefined;
   const named = new Set<string>();
   for (const t of connection.split(',')) {
     const n = t.trim().toLowerCase();
     if (n && n !== 'close' && n !== 'keep-alive') named.add(n);
   }
-  if (named.size === 0) return;
+  if (named.size === 0) return undefined;
   let w = 0;
   for (let i = 0; i < headers.length; i += 2) {
     if (named.has(headers[i]!.toLowerCase())) continue;
@@ -116,6 +123,7 @@ function dropConnectionListed(headers: HeaderList, connection: string): void {
     headers[w++] = headers[i + 1]!;
   }
   headers.length = w;
+  return named;
 }
 
 export interface ClientInfo {

@@ -6,7 +6,7 @@ import { ACCESS_LOG_FIELDS } from './schema.js';
 import type { RequestRecord } from './request-record.js';
 
 const record = (o: Partial<RequestRecord> = {}): RequestRecord => ({
-  requestId: 'a1b2c3d4-e5f6-4711-8899-aabbccddeeff', traceId: '0af7651916cd43dd8448eb211c80319c', clientIp: '10.0.0.7', consumer: 'acme',
+  requestId: 'a1b2c3d4-e5f6-4711-8899-aabbccddeeff', traceId: '0af7651916cd43dd8448eb211c80319c', clientIp: '10.0.0.7', peerIp: '127.0.0.1', consumer: 'acme',
   method: 'GET', scheme: 'http', protocol: '1.1', host: 'api.example.com', path: '/items/42', query: 'a=1', route: 'items', service: 'items-svc',
   target: 'http://10.0.0.9:8080', status: 200, bytesIn: 12, bytesOut: 345, durationMs: 1.23456, upstreamMs: 0.5, rejectedBy: undefined,
   shadowLimited: undefined, error: undefined, retries: 0, cache: undefined, userAgent: 'curl/8', aborted: false, trace: undefined, tracer: undefined,

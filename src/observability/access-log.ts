@@ -52,7 +52,7 @@ export function accessLogSettings(cfg: GatehouseConfig['accessLog']): AccessLogS
 interface ByteDestination {
   /** -1 until the file is open. */
   fd: number;
-  destroyed: boolean;
+  once(event: 'ready', listener: () => void): void;
   write(bytes: Buffer): boolean;
   flushSync(): void;
   reopen(): void;
@@ -117,14 +117,16 @@ export class AccessLog {
   end(): void {
     this.flush();
     if (this.settings.path === undefined) return;
-    if (this.dest.fd === -1) {
-      // The file is not open yet (ended right after start, e.g. the listen failed): nothing was
-      // written. Marked destroyed so pino's exit hook does not flush a stream that is not ready
-      // (sonic-boom throws then, and the process would die with a stack trace).
-      this.dest.destroyed = true;
+    const dest = this.dest;
+    if (dest.fd === -1) {
+      // The file is not open yet (ended right after start, e.g. the listen failed): end it once
+      // open. Until then pino's exit hook must not flush it synchronously: sonic-boom throws when
+      // not ready, and the process would die with a stack trace.
+      dest.flushSync = () => undefined;
+      dest.once('ready', () => dest.end());
       return;
     }
-    this.dest.end();
+    dest.end();
   }
 }
 
@@ -141,7 +143,7 @@ export function formatLine(f: AccessFacts, codes: Uint8Array): string {
     switch (codes[i]) {
       case F.requestId: s += ',"requestId":' + jsonString(f.requestId); break;
       case F.traceId: if (f.traceId !== undefined) s += ',"traceId":"' + f.traceId + '"'; break; // hex
-      case F.clientIp: if (f.clientIp !== undefined) s += ',"clientIp":' + jsonString(f.clientIp); break;
+      case F.clientIp: { const ip = f.clientIp ?? f.peerIp; if (ip !== undefined) s += ',"clientIp":' + jsonString(ip); break; }
       case F.consumer: if (f.consumer !== undefined) s += ',"consumer":' + jsonString(f.consumer); break;
       case F.method: s += ',"method":' + jsonString(f.method); break;
       case F.host: if (f.host !== undefined) s += ',"host":' + jsonString(f.host); break;

@@ -85,7 +85,8 @@ export class Observability {
     this.pending.push({
       requestId: ex.requestId,
       traceId: trace?.traceId,
-      clientIp: ex.client?.ip ?? sock.remoteAddress,
+      clientIp: ex.client?.ip,
+      peerIp: sock.remoteAddress,
       consumer: ex.consumer(),
       method: ex.req.method ?? '',
       scheme: (sock as { encrypted?: boolean }).encrypted ? 'https' : 'http',

@@ -7,7 +7,10 @@ export interface RequestRecord {
   requestId: string;
   /** The trace id (set with tracing on, sampled or not). */
   traceId: string | undefined;
+  /** The client after trusted-proxy resolution (unset when the request was refused before it). */
   clientIp: string | undefined;
+  /** The socket peer (the access log and the trace fall back to it). */
+  peerIp: string | undefined;
   consumer: string | undefined;
   method: string;
   scheme: 'http' | 'https';

@@ -68,7 +68,7 @@ export class OtlpExporter {
   }
 
   private drainRunning(): Promise<void> {
-    return (this.running ??= this.drain().finally(() => { this.running = undefined; }));
+    return (this.running ??= this.drain());
   }
 
   /**
@@ -78,12 +78,18 @@ export class OtlpExporter {
    * each costing more than the spans it carried.
    */
   private async drain(): Promise<void> {
-    for (;;) {
-      const n = this.queue.length;
-      if (n === 0 || (n < this.s.maxBatchSize && !this.all)) break;
-      await this.send(this.queue.splice(0, this.s.maxBatchSize));
+    try {
+      for (;;) {
+        const n = this.queue.length;
+        if (n === 0 || (n < this.s.maxBatchSize && !this.all)) break;
+        await this.send(this.queue.splice(0, this.s.maxBatchSize));
+      }
+    } finally {
+      // Cleared in the same step as the last check of the queue: a flush() from now on starts a
+      // new drain instead of getting this finished one (and its spans would wait, or be lost on close).
+      this.all = false;
+      this.running = undefined;
     }
-    this.all = false;
   }
 
   private async send(batch: (Buffer | SpanRecord)[]): Promise<void> {

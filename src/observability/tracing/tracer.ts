@@ -113,14 +113,14 @@ export class Tracer {
       name: f.route !== undefined ? `${f.method} ${f.route}` : f.method,
       kind: SPAN_KIND_SERVER,
       startMs: t.startMs,
-      endMs: epochMs(),
+      endMs: t.startMs + f.durationMs, // the span is recorded a little later, in a batch
       attributes: [
         'http.request.method', f.method,
         'url.scheme', f.scheme,
         'url.path', f.path,
         'url.query', f.query || undefined,
         'server.address', f.host,
-        'client.address', f.clientIp,
+        'client.address', f.clientIp ?? f.peerIp,
         'user_agent.original', f.userAgent,
         'network.protocol.version', f.protocol,
         'http.response.status_code', f.status || undefined,

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Paired comparison of two Gatehouse configs: both gateways run at the same time, pinned to the
+# same CPU (cpu0), each under its own wrk (-t1 -c50) on cpu1 with the bench upstream. Whatever
+# else the machine does (a shared VM's neighbours, CPU frequency) hits both alike, so their ratio
+# holds still where sequential runs drift by 10-20 %. A control run of a config against itself
+# gives 1.00 ± 0.02 on the development VM.
+#
+#   bench/paired.sh [A.yaml] [B.yaml] [seconds] [rounds]   (defaults: bench/configs/quiet.yaml,
+#                                                            bench/configs/observed.yaml, 10, 3)
+#
+# Prints per round: requests and gateway CPU µs per request of each, and B/A ratios. Needs wrk and
+# taskset (apt-get install wrk util-linux; perf-compare installs them too) and a build (npx tsc).
+# Configs get GH_PORT, GH_ADMIN_PORT, UPSTREAM_URL and ACCESS_LOG from the environment.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+A=${1:-bench/configs/quiet.yaml}; B=${2:-bench/configs/observed.yaml}; D=${3:-10}; ROUNDS=${4:-3}
+for c in wrk taskset; do command -v $c >/dev/null || { echo "paired.sh: $c is missing (apt-get install wrk util-linux)" >&2; exit 2; }; done
+[ -f dist/src/cli/main.js ] || { echo "paired.sh: build first (npx tsc -p .)" >&2; exit 2; }
+tmp=$(mktemp -d); pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
+trap cleanup EXIT INT TERM
+free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
+cpu() { awk '{print $14+$15}' "/proc/$1/stat"; } # utime+stime in clock ticks
+
+PORT=$(free_port) taskset -c 1 node dist/bench/upstream.js > "$tmp/up.port" & pids+=($!)
+for _ in $(seq 50); do [ -s "$tmp/up.port" ] && break; sleep 0.1; done
+export UPSTREAM_URL="http://127.0.0.1:$(cat "$tmp/up.port")"
+start() { # config, name -> pid; url in $tmp/name.url
+  local port admin; port=$(free_port); admin=$(free_port)
+  GH_PORT=$port GH_ADMIN_PORT=$admin ACCESS_LOG="$tmp/$2-access.log" taskset -c 0 node dist/src/cli/main.js start --config "$1" > "$tmp/$2.out" 2>&1 &
+  echo "http://127.0.0.1:$port/api/items/42" > "$tmp/$2.url"; echo $!
+}
+tick=$(getconf CLK_TCK)
+for r in $(seq "$ROUNDS"); do
+  pa=$(start "$A" a); pb=$(start "$B" b); pids+=("$pa" "$pb")
+  ua=$(cat "$tmp/a.url"); ub=$(cat "$tmp/b.url")
+  for u in "$ua" "$ub"; do for _ in $(seq 100); do curl -sf -o /dev/null "$u" && break; sleep 0.1; done; done
+  taskset -c 1 wrk -t1 -c50 -d5s "$ua" > /dev/null & w=$!; taskset -c 1 wrk -t1 -c50 -d5s "$ub" > /dev/null; wait $w
+  a0=$(cpu "$pa"); b0=$(cpu "$pb")
+  taskset -c 1 wrk -t1 -c50 -d"${D}s" "$ua" > "$tmp/wa" & w=$!; taskset -c 1 wrk -t1 -c50 -d"${D}s" "$ub" > "$tmp/wb"; wait $w
+  a1=$(cpu "$pa"); b1=$(cpu "$pb")
+  kill "$pa" "$pb"; wait "$pa" "$pb" 2>/dev/null || true
+  ra=$(awk '/requests in/{print $1}' "$tmp/wa"); rb=$(awk '/requests in/{print $1}' "$tmp/wb")
+  if grep -q "Non-2xx\|Socket errors" "$tmp/wa" "$tmp/wb"; then echo "round $r: errors:"; grep -h "Non-2xx\|Socket errors" "$tmp/wa" "$tmp/wb"; fi
+  awk -v r="$r" -v ra="$ra" -v rb="$rb" -v ca="$((a1 - a0))" -v cb="$((b1 - b0))" -v t="$tick" -v A="$(basename "$A")" -v B="$(basename "$B")" 'BEGIN {
+    ua = ca * 1e6 / t / ra; ub = cb * 1e6 / t / rb
+    printf "round %d: %s %d req, %.1f CPU µs/req | %s %d req, %.1f CPU µs/req | B/A throughput %.3f, CPU/req %.3f\n", r, A, ra, ua, B, rb, ub, rb / ra, ub / ua }'
+done
