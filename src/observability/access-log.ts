@@ -141,24 +141,27 @@ export function formatLine(f: AccessFacts, codes: Uint8Array): string {
   let s = '{"time":"' + isoTime() + '"';
   for (let i = 0; i < codes.length; i++) {
     switch (codes[i]) {
-      case F.requestId: s += ',"requestId":' + jsonString(f.requestId); break;
+      // Values plain by construction are quoted without a check: request ids (a UUID, or a
+      // client's matching [A-Za-z0-9._:@+/=-]), trace ids (hex), methods (tokens, llhttp's list),
+      // route and service names (the config's name pattern), policy types and GW_ error codes.
+      case F.requestId: s += ',"requestId":"' + f.requestId + '"'; break;
       case F.traceId: if (f.traceId !== undefined) s += ',"traceId":"' + f.traceId + '"'; break; // hex
       case F.clientIp: { const ip = f.clientIp ?? f.peerIp; if (ip !== undefined) s += ',"clientIp":' + jsonString(ip); break; }
       case F.consumer: if (f.consumer !== undefined) s += ',"consumer":' + jsonString(f.consumer); break;
-      case F.method: s += ',"method":' + jsonString(f.method); break;
+      case F.method: s += ',"method":"' + f.method + '"'; break;
       case F.host: if (f.host !== undefined) s += ',"host":' + jsonString(f.host); break;
       case F.path: s += ',"path":' + jsonString(f.path); break;
-      case F.route: if (f.route !== undefined) s += ',"route":' + jsonString(f.route); break;
-      case F.service: if (f.service !== undefined) s += ',"service":' + jsonString(f.service); break;
+      case F.route: if (f.route !== undefined) s += ',"route":"' + f.route + '"'; break;
+      case F.service: if (f.service !== undefined) s += ',"service":"' + f.service + '"'; break;
       case F.target: if (f.target !== undefined) s += ',"target":' + jsonString(f.target); break;
       case F.status: s += ',"status":' + f.status; break;
       case F.bytesIn: s += ',"bytesIn":' + f.bytesIn; break;
       case F.bytesOut: s += ',"bytesOut":' + f.bytesOut; break;
       case F.durationMs: s += ',"durationMs":' + millis(f.durationMs); break;
       case F.upstreamMs: if (f.upstreamMs !== undefined) s += ',"upstreamMs":' + millis(f.upstreamMs); break;
-      case F.rejectedBy: if (f.rejectedBy !== undefined) s += ',"rejectedBy":' + jsonString(f.rejectedBy); break;
+      case F.rejectedBy: if (f.rejectedBy !== undefined) s += ',"rejectedBy":"' + f.rejectedBy + '"'; break;
       case F.shadowLimited: if (f.shadowLimited !== undefined) s += ',"shadowLimited":' + jsonString(f.shadowLimited); break;
-      case F.error: if (f.error !== undefined) s += ',"error":' + jsonString(f.error); break;
+      case F.error: if (f.error !== undefined) s += ',"error":"' + f.error + '"'; break;
       case F.retries: s += ',"retries":' + f.retries; break;
       case F.cache: if (f.cache !== undefined) s += ',"cache":' + jsonString(f.cache); break;
       case F.userAgent: if (f.userAgent !== undefined) s += ',"userAgent":' + jsonString(f.userAgent); break;
