@@ -193,11 +193,6 @@ export function millis(ms: number): string {
   return whole + (f.length === digits ? '.' : f.length === digits - 1 ? '.0' : '.00') + f;
 }
 
-export function createAccessLog(cfg: GatehouseConfig['accessLog']): AccessLog | undefined {
-  const s = accessLogSettings(cfg);
-  return s && new AccessLog(s);
-}
-
 // The formatted time is kept for the millisecond it names: under load many lines share one.
 let lastMs = 0;
 let lastTime = '';
