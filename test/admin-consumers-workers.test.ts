@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { request } from 'undici';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
-import { freePort, killAllChildren, startChild, tempDir, waitFor, type GatewayChild, type TempDir } from './helpers/child.js';
+import { freePort, killAllChildren, startChild, tempDir, waitFor, type GatewayChild, type TempDir, workersHead } from './helpers/child.js';
 
 let dir: TempDir;
 let up: Upstream;
@@ -13,12 +13,7 @@ let gw: GatewayChild;
 let file: string;
 
 const config = (port: number, key: string) => `
-workers: 2
-accessLog: false
-log: { level: warn }
-listen: [{ port: ${port}, host: 127.0.0.1 }]
-admin: { port: 0, host: 127.0.0.1 }
-services:
+${workersHead(port)}services:
   up: { targets: [{ url: "${up.url}" }] }
 consumers: [{id: bench, credentials: [{type: api-key, key: ${key}}]}]
 routes:

@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
-import { childPids, freePort, killAllChildren, startChild, tempDir, waitFor, type GatewayChild, type TempDir } from './helpers/child.js';
+import { childPids, freePort, killAllChildren, startChild, tempDir, waitFor, type GatewayChild, type TempDir, workersHead } from './helpers/child.js';
 
 let dir: TempDir;
 let up: Upstream;
@@ -15,12 +15,7 @@ before(async () => {
   up = await startUpstream((req, res) => res.end(String(process.pid)));
   const port = await freePort();
   gw = await startChild(await dir.file('rl-workers.yaml', `
-workers: 2
-accessLog: false
-log: { level: warn }
-listen: [{ port: ${port}, host: 127.0.0.1 }]
-admin: { port: 0, host: 127.0.0.1 }
-services:
+${workersHead(port)}services:
   up: { targets: [{ url: "${up.url}" }] }
 routes:
   - name: limited

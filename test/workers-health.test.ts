@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
 import { startFlaky, type FlakyUpstream } from './helpers/flaky-upstream.js';
-import { freePort, killAllChildren, startChild, tempDir, waitFor, type GatewayChild, type TempDir } from './helpers/child.js';
+import { freePort, killAllChildren, startChild, tempDir, waitFor, type GatewayChild, type TempDir, workersHead } from './helpers/child.js';
 
 let dir: TempDir;
 let a: FlakyUpstream;
@@ -20,12 +20,7 @@ before(async () => {
     await dir.file(
       'health.yaml',
       `
-workers: 2
-accessLog: false
-log: { level: warn }
-listen: [{ port: ${port}, host: 127.0.0.1 }]
-admin: { port: 0, host: 127.0.0.1 }
-services:
+${workersHead(port)}services:
   svc:
     targets: [{ url: "${a.url}" }, { url: "${b.url}" }]
     healthCheck:

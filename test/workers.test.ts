@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
-import { childPids, freePort, isAlive, killAllChildren, startChild, tempDir, waitFor, type GatewayChild, type TempDir } from './helpers/child.js';
+import { childPids, freePort, isAlive, killAllChildren, startChild, tempDir, waitFor, type GatewayChild, type TempDir, workersHead } from './helpers/child.js';
 
 let dir: TempDir;
 let up: Upstream;
@@ -12,12 +12,7 @@ let gw: GatewayChild;
 let port: number;
 
 const config = (route: string, body: string) => `
-workers: 2
-accessLog: false
-log: { level: info }
-listen: [{ port: ${port}, host: 127.0.0.1 }]
-admin: { port: 0, host: 127.0.0.1 }
-services:
+${workersHead(port, 'info')}services:
   up: { targets: [{ url: "${up.url}" }] }
 routes:
   - name: ${route}

@@ -57,6 +57,11 @@ export async function tempDir(): Promise<TempDir> {
   };
 }
 
+/** The head of a config for a gateway with two workers: no access log, the listener on `port`, the admin API on a free port. */
+export function workersHead(port: number, level = 'warn'): string {
+  return `workers: 2\naccessLog: false\nlog: { level: ${level} }\nlisten: [{ port: ${port}, host: 127.0.0.1 }]\nadmin: { port: 0, host: 127.0.0.1 }\n`;
+}
+
 export interface GatewayChild {
   proc: ChildProcess;
   pid: number;
