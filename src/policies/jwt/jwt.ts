@@ -8,19 +8,15 @@ import { jwtVerify, errors as joseErrors, type JWTPayload, type JWSHeaderParamet
 import type { KeyObject } from 'node:crypto';
 import { definePolicy, type HeaderList, type RequestContext } from '../types.js';
 import { authPolicy, type Authenticator, type AuthOutcome } from '../../identity/authenticator.js';
-import { Anonymous, Duration, HideCredentials } from '../../identity/auth-options.js';
-import { compileRequirements, RequirementFields, scopesOf, tokenOutcome } from '../../identity/requirements.js';
-import { ClaimHeaders, compileClaimHeaders, TokenSource, TokenSourceFields } from '../../identity/token-source.js';
+import { Duration } from '../../identity/auth-options.js';
+import { compileRequirements, scopesOf, tokenOutcome } from '../../identity/requirements.js';
+import { compileClaimHeaders, TokenSource } from '../../identity/token-source.js';
 import type { ConsumerEntry, ConsumerRegistry } from '../../identity/registry.js';
 import { sha256 } from '../../identity/secrets.js';
+import { TokenPolicyFields } from '../../identity/token-policy-fields.js';
 import { parseDuration } from '../../config/units.js';
 import { ALGORITHMS, InlineKey, InlineKeys } from './inline-keys.js';
 import { KeySourceUnavailable, RemoteJwks } from './remote-jwks.js';
-
-export const UnknownConsumer = z
-  .enum(['reject', 'anonymous'])
-  .default('reject')
-  .meta({ description: 'A verified token whose consumerClaim names no consumer: refuse it (401), or pass it as an identity without consumer.' });
 
 export const jwtSchema = z.strictObject({
   type: z.literal('jwt'),
@@ -38,12 +34,7 @@ export const jwtSchema = z.strictObject({
   verifiedCacheTtl: Duration.default('60s').meta({ description: 'Remember a verified token (by its SHA-256) this long, never past its exp; 0 = verify every request.' }),
   verifiedCacheSize: z.number().int().min(0).default(10_000),
   consumerClaim: z.string().min(1).default('sub').meta({ description: 'The claim naming the consumer (by id, else username).' }),
-  unknownConsumer: UnknownConsumer,
-  claimHeaders: ClaimHeaders,
-  ...TokenSourceFields,
-  ...RequirementFields,
-  anonymous: Anonymous,
-  hideCredentials: HideCredentials,
+  ...TokenPolicyFields,
 });
 
 export type JwtConfig = z.output<typeof jwtSchema>;

@@ -6,13 +6,13 @@ import { z } from 'zod';
 import { LRUCache } from 'lru-cache';
 import { definePolicy, type HeaderList, type RequestContext } from '../types.js';
 import { authPolicy, type Authenticator, type AuthOutcome } from '../../identity/authenticator.js';
-import { Anonymous, Duration, HideCredentials } from '../../identity/auth-options.js';
-import { compileRequirements, RequirementFields, scopesOf, tokenOutcome } from '../../identity/requirements.js';
-import { ClaimHeaders, compileClaimHeaders, TokenSource, TokenSourceFields } from '../../identity/token-source.js';
+import { Duration } from '../../identity/auth-options.js';
+import { compileRequirements, scopesOf, tokenOutcome } from '../../identity/requirements.js';
+import { compileClaimHeaders, TokenSource } from '../../identity/token-source.js';
 import type { ConsumerRegistry } from '../../identity/registry.js';
 import { sha256 } from '../../identity/secrets.js';
+import { TokenPolicyFields } from '../../identity/token-policy-fields.js';
 import { parseDuration } from '../../config/units.js';
-import { UnknownConsumer } from '../jwt/jwt.js';
 
 export const introspectionSchema = z.strictObject({
   type: z.literal('oauth2-introspection'),
@@ -25,12 +25,7 @@ export const introspectionSchema = z.strictObject({
   cacheSize: z.number().int().min(0).default(10_000),
   maxTokenSize: z.number().int().min(16).max(65536).default(8192),
   consumerClaim: z.string().min(1).default('sub').meta({ description: 'The introspection field naming the consumer (by id, else username), e.g. sub, username or client_id.' }),
-  unknownConsumer: UnknownConsumer,
-  claimHeaders: ClaimHeaders,
-  ...TokenSourceFields,
-  ...RequirementFields,
-  anonymous: Anonymous,
-  hideCredentials: HideCredentials,
+  ...TokenPolicyFields,
 });
 
 export type IntrospectionConfig = z.output<typeof introspectionSchema>;
