@@ -189,12 +189,7 @@ ${Array.from({ length: 1000 }, (_, i) => `      - url: ${url}/t${i}\n`).join('')
     path: LOAD_PATH,
     route: 'all',
     routes: () => route('all', ['/*']),
-    observability: (url) =>
-      `accessLog: { path: ${JSON.stringify(join(tmpdir(), `gatehouse-bench-access-${process.pid}.log`))} }
-metrics: { enabled: true }
-analytics: { enabled: false }
-tracing: { endpoint: "${url}/v1/traces", sampleRatio: 0.1 }
-`,
+    observability: (url) => observed(url, false),
   },
   {
     name: 'observed-all',
@@ -202,14 +197,18 @@ tracing: { endpoint: "${url}/v1/traces", sampleRatio: 0.1 }
     path: LOAD_PATH,
     route: 'all',
     routes: () => route('all', ['/*']),
-    observability: (url) =>
-      `accessLog: { path: ${JSON.stringify(join(tmpdir(), `gatehouse-bench-access-${process.pid}.log`))} }
-metrics: { enabled: true }
-analytics: { enabled: true }
-tracing: { endpoint: "${url}/v1/traces", sampleRatio: 0.1 }
-`,
+    observability: (url) => observed(url, true),
   },
 ];
+
+/** The `observed` settings: access log to a temp file, metrics, tracing at 10 % to the upstream. */
+function observed(upstreamUrl: string, analytics: boolean): string {
+  return `accessLog: { path: ${JSON.stringify(join(tmpdir(), `gatehouse-bench-access-${process.pid}.log`))} }
+metrics: { enabled: true }
+analytics: { enabled: ${analytics} }
+tracing: { endpoint: "${upstreamUrl}/v1/traces", sampleRatio: 0.1 }
+`;
+}
 
 /** The perf-compare limit's RateLimit field, or why it is missing or wrong. */
 function rateLimitFieldProblem(res: Response): string | undefined {
