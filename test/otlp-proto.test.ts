@@ -2,7 +2,7 @@
 // OTLP field numbers) and compared with what was recorded.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeHead, encodeRequest, encodeSpan } from '../src/observability/tracing/otlp-proto.js';
+import { SpanBytes, encodeHead, encodeRequest } from '../src/observability/tracing/otlp-proto.js';
 import { nanos } from '../src/observability/tracing/otlp-exporter.js';
 import type { SpanRecord } from '../src/observability/tracing/span.js';
 import { decodeProtobufExport } from './helpers/otlp-receiver.js';
@@ -21,9 +21,12 @@ const base: SpanRecord = {
   exception: undefined,
 };
 
-function roundTrip(spans: SpanRecord[]) {
+function roundTrip(spans: SpanRecord[], initialSize?: number) {
   const head = encodeHead(['service.name', 'edge-gw', 'service.version', '1.2.3'], { name: 'gatehouse', version: '1.2.3' });
-  const doc = decodeProtobufExport(encodeRequest(head, spans.map(encodeSpan)));
+  const bytes = new SpanBytes(initialSize);
+  for (const s of spans) bytes.add(s);
+  assert.equal(bytes.count, spans.length);
+  const doc = decodeProtobufExport(encodeRequest(head, bytes));
   assert.equal(doc.resourceSpans.length, 1);
   const rs = doc.resourceSpans[0]!;
   assert.deepEqual(rs.resource.attributes, [
@@ -98,6 +101,55 @@ test('many spans in one request, some larger than 127 bytes of attributes (multi
   }
 });
 
+test('lengths of one, two and three bytes; non-ASCII everywhere; a batch grown from a tiny buffer', () => {
+  const tiny: SpanRecord = { ...base, name: 'x', attributes: [] }; // a body under 128 bytes
+  const huge = 'ü'.repeat(9000) + '🙂'; // an attribute of 18 KB: a span over 16383 bytes
+  const spans: SpanRecord[] = [
+    tiny,
+    { ...base, name: 'GET ünïcode', traceState: 'v=1', attributes: ['url.path', huge, 'ключ', 'значение', 'server.port', 443] },
+    { ...base, error: 'échec 🙂', exception: { type: 'Ërror', message: 'm'.repeat(200) + 'é' } },
+    tiny,
+  ];
+  const out = roundTrip(spans, 16);
+  assert.equal(out.length, 4);
+  assert.equal(out[0]!.name, 'x');
+  assert.deepEqual(out[0]!.attributes, []);
+  assert.equal(out[1]!.name, 'GET ünïcode');
+  assert.equal(out[1]!.traceState, 'v=1');
+  assert.deepEqual(out[1]!.attributes, [
+    { key: 'url.path', value: { stringValue: huge } },
+    { key: 'ключ', value: { stringValue: 'значение' } },
+    { key: 'server.port', value: { intValue: '443' } },
+  ]);
+  assert.deepEqual(out[2]!.status, { code: 2, message: 'échec 🙂' });
+  assert.deepEqual(out[2]!.events[0]!.attributes, [
+    { key: 'exception.type', value: { stringValue: 'Ërror' } },
+    { key: 'exception.message', value: { stringValue: 'm'.repeat(200) + 'é' } },
+  ]);
+  assert.equal(out[3]!.spanId, base.spanId);
+});
+
+test('exporter: spans leave in batches of maxBatchSize; a full queue drops (and counts) the rest', async () => {
+  const { OtlpExporter } = await import('../src/observability/tracing/otlp-exporter.js');
+  const e = new OtlpExporter({ endpoint: 'http://127.0.0.1:1/v1/traces', serviceName: 's', flushIntervalMs: 60_000, maxQueueSize: 5, maxBatchSize: 2 });
+  const x = e as unknown as { send(batch: SpanBytes): Promise<void> };
+  const sizes: number[] = [];
+  const names: string[][] = [];
+  const head = encodeHead([], { name: 'g', version: '1' });
+  x.send = async (batch) => {
+    sizes.push(batch.count);
+    names.push(decodeProtobufExport(encodeRequest(head, batch)).resourceSpans[0]!.scopeSpans[0]!.spans.map((s) => s.name));
+  };
+  e.add({ ...base, name: 'a' });
+  e.add({ ...base, name: 'b' }); // full: sent on the next turn
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(sizes, [2]);
+  for (const n of ['c', 'd', 'e', 'f', 'g', 'h']) e.add({ ...base, name: n }); // room for five
+  assert.equal(e.dropped, 1);
+  await e.close();
+  assert.deepEqual(names, [['a', 'b'], ['c', 'd'], ['e', 'f'], ['g']]);
+});
+
 test('nanosecond times are exact across the range of epoch milliseconds', () => {
   for (const ms of [0.000001, 1, 999.999999, 1764567890123.999999, 4102444800000.5, 2 ** 41 + 0.123456]) {
     const [s] = roundTrip([{ ...base, startMs: ms, endMs: ms }]);
@@ -112,14 +164,14 @@ test('exporter: a close() asked for just as a drain ends still sends every queue
   for (let depth = 0; depth < 4; depth++) {
     const e = new OtlpExporter({ endpoint: 'http://127.0.0.1:1/v1/traces', serviceName: 's', flushIntervalMs: 60_000, maxQueueSize: 100, maxBatchSize: 2 });
     // The network is replaced: the first export waits until released, the others end at once.
-    const x = e as unknown as { send(batch: unknown[]): Promise<void>; running: Promise<void> | undefined; queue: unknown[] };
+    const x = e as unknown as { send(batch: SpanBytes): Promise<void>; running: Promise<void> | undefined; queued: number };
     let sent = 0;
     let release!: () => void;
     let first = true;
     x.send = (batch) => {
-      if (!first) { sent += batch.length; return Promise.resolve(); }
+      if (!first) { sent += batch.count; return Promise.resolve(); }
       first = false;
-      return new Promise<void>((r) => { release = () => { sent += batch.length; r(); }; });
+      return new Promise<void>((r) => { release = () => { sent += batch.count; r(); }; });
     };
     e.add(base);
     e.add(base); // a full batch: its drain starts on the next turn
@@ -133,6 +185,6 @@ test('exporter: a close() asked for just as a drain ends still sends every queue
     await running;
     await closed;
     assert.equal(sent, 3, `close at microtask depth ${depth}: every span sent`);
-    assert.equal(x.queue.length, 0);
+    assert.equal(x.queued, 0);
   }
 });

@@ -8,7 +8,7 @@ import { request } from 'undici';
 import { type AttributeList, type SpanRecord } from './span.js';
 import { VERSION } from '../../version.js';
 import { jsonString } from '../json-text.js';
-import { encodeHead, encodeRequest, encodeSpan, type RequestHead } from './otlp-proto.js';
+import { SpanBytes, encodeHead, encodeRequest, type RequestHead } from './otlp-proto.js';
 
 export interface ExporterSettings {
   endpoint: string;
@@ -20,9 +20,18 @@ export interface ExporterSettings {
   maxBatchSize: number;
 }
 
+/** Spans exported together: encoded as they come (protobuf) or as recorded (JSON, encoded when sent). */
+type Batch = SpanBytes | SpanRecord[];
+
+function spanCount(b: Batch): number {
+  return b instanceof SpanBytes ? b.count : b.length;
+}
+
 export class OtlpExporter {
-  /** Finished spans: encoded (protobuf) or as recorded (JSON, encoded when sent). */
-  private queue: (Buffer | SpanRecord)[] = [];
+  /** Finished spans in batches of at most maxBatchSize, oldest first; only the last one fills. */
+  private batches: Batch[] = [];
+  /** Spans in `batches`. */
+  private queued = 0;
   private readonly json: boolean;
   private readonly head: RequestHead;
   /** The export loop under way, if any (one at a time). */
@@ -50,12 +59,16 @@ export class OtlpExporter {
   /** Queues a finished span; drops it (counted) when the queue is full. */
   add(span: SpanRecord): void {
     // After close (a reload replaced the tracer), a late span of a request still in flight is dropped.
-    if (this.closed || this.queue.length >= this.s.maxQueueSize) {
+    if (this.closed || this.queued >= this.s.maxQueueSize) {
       this.dropped++;
       return;
     }
-    this.queue.push(this.json ? span : encodeSpan(span));
-    if (this.queue.length >= this.s.maxBatchSize && !this.soon && this.running === undefined) {
+    let last = this.batches[this.batches.length - 1];
+    if (last === undefined || spanCount(last) >= this.s.maxBatchSize) this.batches.push((last = this.json ? [] : new SpanBytes(Math.min(this.s.maxBatchSize, 512) * 320)));
+    if (last instanceof SpanBytes) last.add(span);
+    else last.push(span);
+    this.queued++;
+    if (spanCount(this.batches[0]!) >= this.s.maxBatchSize && !this.soon && this.running === undefined) {
       this.soon = true;
       setImmediate(() => { this.soon = false; void this.drainRunning(); });
     }
@@ -80,9 +93,11 @@ export class OtlpExporter {
   private async drain(): Promise<void> {
     try {
       for (;;) {
-        const n = this.queue.length;
-        if (n === 0 || (n < this.s.maxBatchSize && !this.all)) break;
-        await this.send(this.queue.splice(0, this.s.maxBatchSize));
+        const first = this.batches[0];
+        if (first === undefined || (spanCount(first) < this.s.maxBatchSize && !this.all)) break;
+        this.batches.shift();
+        this.queued -= spanCount(first);
+        await this.send(first);
       }
     } finally {
       // Cleared in the same step as the last check of the queue: a flush() from now on starts a
@@ -92,17 +107,18 @@ export class OtlpExporter {
     }
   }
 
-  private async send(batch: (Buffer | SpanRecord)[]): Promise<void> {
+  private async send(batch: Batch): Promise<void> {
     let body: string | Buffer;
-    if (this.json) {
+    if (batch instanceof SpanBytes) {
+      body = encodeRequest(this.head, batch);
+    } else {
       // One join, not `+=` per span: a long chain of concatenations is a deep rope that V8 must
       // flatten (slowly) before the body can be written.
       const parts = new Array<string>(batch.length);
-      for (let i = 0; i < batch.length; i++) parts[i] = spanJson(batch[i] as SpanRecord);
+      for (let i = 0; i < batch.length; i++) parts[i] = spanJson(batch[i]!);
       body = `{"resourceSpans":[{"resource":${this.resource},"scopeSpans":[{"scope":{"name":"gatehouse","version":${JSON.stringify(VERSION)}},"spans":[${parts.join(',')}]}]}]}`;
-    } else {
-      body = encodeRequest(this.head, batch as Buffer[]);
     }
+    const count = spanCount(batch);
     try {
       const res = await request(this.s.endpoint, {
         method: 'POST',
@@ -112,10 +128,10 @@ export class OtlpExporter {
         bodyTimeout: 10_000,
       });
       await res.body.dump();
-      if (res.statusCode >= 200 && res.statusCode < 300) this.exported += batch.length;
-      else this.lost(batch.length);
+      if (res.statusCode >= 200 && res.statusCode < 300) this.exported += count;
+      else this.lost(count);
     } catch {
-      this.lost(batch.length);
+      this.lost(count);
     }
   }
 

@@ -1,5 +1,5 @@
-// A finished span as the tracer records it; the exporter turns it into OTLP JSON later, in a
-// batch, so a request pays only for filling in this object.
+// A finished span as the tracer records it. The exporter encodes it into its batch at once
+// (protobuf) or keeps it until the batch is sent (JSON).
 
 export const SPAN_KIND_SERVER = 2;
 export const SPAN_KIND_CLIENT = 3;
