@@ -11,11 +11,16 @@
 # Prints per round: requests and gateway CPU µs per request of each, and B/A ratios. Needs wrk and
 # taskset (apt-get install wrk util-linux; perf-compare installs them too) and a build (npx tsc).
 # Configs get GH_PORT, GH_ADMIN_PORT, UPSTREAM_URL and ACCESS_LOG from the environment.
+#
+# Two builds of the same config (did a change help?): copy the old build inside the repo and name
+# it, e.g. `cp -r dist dist-old; <change>; npx tsc -p .; A_DIST=dist-old bench/paired.sh X.yaml X.yaml`.
+# A_DIST and B_DIST default to dist.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 A=${1:-bench/configs/quiet.yaml}; B=${2:-bench/configs/observed.yaml}; D=${3:-10}; ROUNDS=${4:-3}
 for c in wrk taskset; do command -v $c >/dev/null || { echo "paired.sh: $c is missing (apt-get install wrk util-linux)" >&2; exit 2; }; done
-[ -f dist/src/cli/main.js ] || { echo "paired.sh: build first (npx tsc -p .)" >&2; exit 2; }
+A_DIST=${A_DIST:-dist}; B_DIST=${B_DIST:-dist}
+for d in "$A_DIST" "$B_DIST"; do [ -f "$d/src/cli/main.js" ] || { echo "paired.sh: no build in $d (npx tsc -p .)" >&2; exit 2; }; done
 tmp=$(mktemp -d); pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
 trap cleanup EXIT INT TERM
@@ -25,14 +30,14 @@ cpu() { awk '{print $14+$15}' "/proc/$1/stat"; } # utime+stime in clock ticks
 PORT=$(free_port) taskset -c 1 node dist/bench/upstream.js > "$tmp/up.port" & pids+=($!)
 for _ in $(seq 50); do [ -s "$tmp/up.port" ] && break; sleep 0.1; done
 export UPSTREAM_URL="http://127.0.0.1:$(cat "$tmp/up.port")"
-start() { # config, name -> pid; url in $tmp/name.url
+start() { # config, name, build -> pid; url in $tmp/name.url
   local port admin; port=$(free_port); admin=$(free_port)
-  GH_PORT=$port GH_ADMIN_PORT=$admin ACCESS_LOG="$tmp/$2-access.log" taskset -c 0 node dist/src/cli/main.js start --config "$1" > "$tmp/$2.out" 2>&1 &
+  GH_PORT=$port GH_ADMIN_PORT=$admin ACCESS_LOG="$tmp/$2-access.log" taskset -c 0 node "$3/src/cli/main.js" start --config "$1" > "$tmp/$2.out" 2>&1 &
   echo "http://127.0.0.1:$port/api/items/42" > "$tmp/$2.url"; echo $!
 }
 tick=$(getconf CLK_TCK)
 for r in $(seq "$ROUNDS"); do
-  pa=$(start "$A" a); pb=$(start "$B" b); pids+=("$pa" "$pb")
+  pa=$(start "$A" a "$A_DIST"); pb=$(start "$B" b "$B_DIST"); pids+=("$pa" "$pb")
   ua=$(cat "$tmp/a.url"); ub=$(cat "$tmp/b.url")
   for u in "$ua" "$ub"; do for _ in $(seq 100); do curl -sf -o /dev/null "$u" && break; sleep 0.1; done; done
   taskset -c 1 wrk -t1 -c50 -d5s "$ua" > /dev/null & w=$!; taskset -c 1 wrk -t1 -c50 -d5s "$ub" > /dev/null; wait $w
