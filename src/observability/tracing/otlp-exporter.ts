@@ -20,12 +20,22 @@ export interface ExporterSettings {
   maxBatchSize: number;
 }
 
-/** Spans exported together: encoded as they come (protobuf) or as recorded (JSON, encoded when sent). */
-type Batch = SpanBytes | SpanRecord[];
-
-function spanCount(b: Batch): number {
-  return b instanceof SpanBytes ? b.count : b.length;
+/** A JSON batch: the spans as recorded, written out when sent. */
+class SpanRecords {
+  readonly spans: SpanRecord[] = [];
+  get count(): number {
+    return this.spans.length;
+  }
+  add(s: SpanRecord): void {
+    this.spans.push(s);
+  }
 }
+
+/** Spans exported together: encoded as they come (protobuf) or as recorded (JSON). */
+type Batch = SpanBytes | SpanRecords;
+
+/** A protobuf batch's first buffer: room for this many bytes a span (a span is about 280). */
+const SPAN_BYTES_GUESS = 320;
 
 export class OtlpExporter {
   /** Finished spans in batches of at most maxBatchSize, oldest first; only the last one fills. */
@@ -64,11 +74,13 @@ export class OtlpExporter {
       return;
     }
     let last = this.batches[this.batches.length - 1];
-    if (last === undefined || spanCount(last) >= this.s.maxBatchSize) this.batches.push((last = this.json ? [] : new SpanBytes(Math.min(this.s.maxBatchSize, 512) * 320)));
-    if (last instanceof SpanBytes) last.add(span);
-    else last.push(span);
+    if (last === undefined || last.count >= this.s.maxBatchSize) {
+      last = this.json ? new SpanRecords() : new SpanBytes(Math.min(this.s.maxBatchSize, 512) * SPAN_BYTES_GUESS);
+      this.batches.push(last);
+    }
+    last.add(span);
     this.queued++;
-    if (spanCount(this.batches[0]!) >= this.s.maxBatchSize && !this.soon && this.running === undefined) {
+    if (this.batches[0]!.count >= this.s.maxBatchSize && !this.soon && this.running === undefined) {
       this.soon = true;
       setImmediate(() => { this.soon = false; void this.drainRunning(); });
     }
@@ -94,9 +106,9 @@ export class OtlpExporter {
     try {
       for (;;) {
         const first = this.batches[0];
-        if (first === undefined || (spanCount(first) < this.s.maxBatchSize && !this.all)) break;
+        if (first === undefined || (first.count < this.s.maxBatchSize && !this.all)) break;
         this.batches.shift();
-        this.queued -= spanCount(first);
+        this.queued -= first.count;
         await this.send(first);
       }
     } finally {
@@ -114,11 +126,12 @@ export class OtlpExporter {
     } else {
       // One join, not `+=` per span: a long chain of concatenations is a deep rope that V8 must
       // flatten (slowly) before the body can be written.
-      const parts = new Array<string>(batch.length);
-      for (let i = 0; i < batch.length; i++) parts[i] = spanJson(batch[i]!);
+      const spans = batch.spans;
+      const parts = new Array<string>(spans.length);
+      for (let i = 0; i < spans.length; i++) parts[i] = spanJson(spans[i]!);
       body = `{"resourceSpans":[{"resource":${this.resource},"scopeSpans":[{"scope":{"name":"gatehouse","version":${JSON.stringify(VERSION)}},"spans":[${parts.join(',')}]}]}]}`;
     }
-    const count = spanCount(batch);
+    const count = batch.count;
     try {
       const res = await request(this.s.endpoint, {
         method: 'POST',
