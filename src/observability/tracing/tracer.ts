@@ -18,6 +18,11 @@ export class RequestTrace {
   /** The span id of the upstream attempt in flight (its client span). */
   attemptSpanId = '';
   attemptStartMs = 0;
+  /**
+   * Finished attempts (sampled traces only), encoded with the server span when the request is
+   * observed: in the observer's batch, after the response, not on the response path.
+   */
+  attempts: AttemptSpan[] | undefined;
 
   constructor(
     readonly traceId: string,
@@ -38,6 +43,13 @@ export interface AttemptFacts {
   attempt: number;
   status: number | undefined;
   error: Error | undefined;
+}
+
+/** A finished upstream attempt, waiting to be encoded as a client span. */
+interface AttemptSpan extends AttemptFacts {
+  spanId: string;
+  startMs: number;
+  endMs: number;
 }
 
 export class Tracer {
@@ -71,19 +83,29 @@ export class Tracer {
     return formatTraceparent(t.traceId, t.attemptSpanId, t.sampled);
   }
 
+  /** Ends the attempt in flight; its client span is encoded later, with the server span (end). */
   endAttempt(t: RequestTrace, a: AttemptFacts): void {
     if (!t.sampled || t.attemptSpanId === '') return;
+    const span: AttemptSpan = {
+      method: a.method, origin: a.origin, path: a.path, attempt: a.attempt, status: a.status, error: a.error,
+      spanId: t.attemptSpanId, startMs: t.attemptStartMs, endMs: epochMs(),
+    };
+    (t.attempts ??= []).push(span);
+    t.attemptSpanId = '';
+  }
+
+  private addAttempt(t: RequestTrace, a: AttemptSpan): void {
     const failed = a.error !== undefined || (a.status !== undefined && a.status >= 400);
     const { host, port } = splitOrigin(a.origin);
-    const span: SpanRecord = {
+    this.exporter.add({
       traceId: t.traceId,
-      spanId: t.attemptSpanId,
+      spanId: a.spanId,
       parentSpanId: t.spanId,
       traceState: t.traceState,
       name: a.method,
       kind: SPAN_KIND_CLIENT,
-      startMs: t.attemptStartMs,
-      endMs: epochMs(),
+      startMs: a.startMs,
+      endMs: a.endMs,
       attributes: [
         'http.request.method', a.method,
         'server.address', host,
@@ -95,14 +117,17 @@ export class Tracer {
       ],
       error: failed ? (a.error ? a.error.message : `HTTP ${a.status}`) : undefined,
       exception: a.error ? { type: errorType(a.error), message: a.error.message } : undefined,
-    };
-    t.attemptSpanId = '';
-    this.exporter.add(span);
+    });
   }
 
   /** The server span, from the finished request's record. */
   end(t: RequestTrace, f: RequestRecord): void {
     if (!t.sampled) return;
+    const attempts = t.attempts;
+    if (attempts !== undefined) {
+      for (let i = 0; i < attempts.length; i++) this.addAttempt(t, attempts[i]!);
+      t.attempts = undefined;
+    }
     const failed = f.status >= 500 || f.status === 0;
     const errorType = f.error !== undefined && f.status >= 500 ? f.error : f.status === 0 ? 'aborted' : failed ? String(f.status) : undefined;
     this.exporter.add({
@@ -148,8 +173,20 @@ function errorType(err: Error): string {
   return (err as NodeJS.ErrnoException).code ?? err.name;
 }
 
+/** The last origin split: attempts mostly go to a few targets. */
+let lastOrigin = '';
+let lastSplit = { host: '', port: 0 };
+
 /** "http://host:port" → host and port (only for sampled spans). */
 function splitOrigin(origin: string): { host: string; port: number } {
+  if (origin !== lastOrigin) {
+    lastSplit = parseOrigin(origin);
+    lastOrigin = origin;
+  }
+  return lastSplit;
+}
+
+function parseOrigin(origin: string): { host: string; port: number } {
   const start = origin.indexOf('://') + 3;
   const colon = origin.lastIndexOf(':');
   const bracket = origin.lastIndexOf(']');
