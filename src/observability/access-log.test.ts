@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { F, formatLine, millis, accessLogSettings } from './access-log.js';
+import { F, formatLine, millis, accessLogSettings, isoTimeOf } from './access-log.js';
 import { jsonString } from './json-text.js';
 import { ACCESS_LOG_FIELDS } from './schema.js';
 import type { RequestRecord } from './request-record.js';
@@ -62,4 +62,15 @@ test('millis: the same number JSON.stringify(Math.round(ms*1000)/1000) gives', (
     const ms = Math.random() * 10 ** (i % 7);
     assert.equal(millis(ms), JSON.stringify(Math.round(ms * 1000) / 1000));
   }
+});
+
+test('isoTimeOf: the same text as toISOString, in order, out of order and across second, minute and year boundaries', () => {
+  const times: number[] = [];
+  const base = Date.UTC(2026, 11, 31, 23, 59, 58, 990);
+  for (let ms = base; ms < base + 2100; ms += 7) times.push(ms); // forwards, over two seconds and a year
+  for (let ms = base + 2100; ms > base; ms -= 13) times.push(ms); // backwards
+  times.push(0, 999, 1000, -1, -1000, -1001, 8.64e15, Date.UTC(1999, 0, 1, 0, 0, 0, 5));
+  let seed = 7;
+  for (let i = 0; i < 2000; i++) { seed = (seed * 1103515245 + 12345) % 2 ** 31; times.push(base + (seed % 5000) - 2500); }
+  for (const ms of times) assert.equal(isoTimeOf(ms), new Date(ms).toISOString(), `at ${ms}`);
 });

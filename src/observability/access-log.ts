@@ -190,14 +190,30 @@ export function millis(ms: number): string {
   return whole + (f.length === digits ? '.' : f.length === digits - 1 ? '.0' : '.00') + f;
 }
 
-// The formatted time is kept for the millisecond it names: under load many lines share one.
-let lastMs = 0;
+// The formatted time is kept for the millisecond it names (under load many lines share one), and
+// its text up to the second for the second: toISOString once a second, not once a millisecond.
+let lastMs = Number.NaN;
 let lastTime = '';
+let secondStart = Number.NaN;
+let secondText = '';
+
 function isoTime(): string {
   const now = Date.now();
   if (now !== lastMs) {
     lastMs = now;
-    lastTime = new Date(now).toISOString();
+    lastTime = isoTimeOf(now);
   }
   return lastTime;
+}
+
+/** `new Date(ms).toISOString()`, from the text of ms's second when that is the last one asked. */
+export function isoTimeOf(ms: number): string {
+  const inSecond = ms - secondStart;
+  if (!(inSecond >= 0 && inSecond < 1000)) {
+    const iso = new Date(ms).toISOString(); // …T22:10:28.123Z
+    secondStart = ms - Number(iso.slice(-4, -1));
+    secondText = iso.slice(0, -4);
+    return iso;
+  }
+  return secondText + (inSecond < 10 ? '00' : inSecond < 100 ? '0' : '') + inSecond + 'Z';
 }
