@@ -59,12 +59,14 @@ function randomHex(bytes: number): string {
   return s;
 }
 
+// An all-zero id is invalid; the first character is checked first: comparing a slice of the pool
+// with a whole string takes V8's slow path.
 export function newTraceId(): string {
   const id = randomHex(16);
-  return id === ZERO_TRACE ? newTraceId() : id;
+  return id.charCodeAt(0) === 48 && id === ZERO_TRACE ? newTraceId() : id;
 }
 
 export function newSpanId(): string {
   const id = randomHex(8);
-  return id === ZERO_SPAN ? newSpanId() : id;
+  return id.charCodeAt(0) === 48 && id === ZERO_SPAN ? newSpanId() : id;
 }
