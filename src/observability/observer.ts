@@ -86,7 +86,8 @@ export class Observability {
       requestId: ex.requestId,
       traceId: trace?.traceId,
       clientIp: ex.client?.ip,
-      peerIp: sock.remoteAddress,
+      // Only a fallback for a request that ended before its client was resolved.
+      peerIp: ex.client === undefined ? sock.remoteAddress : undefined,
       consumer: ex.consumer(),
       method: ex.req.method ?? '',
       scheme: (sock as { encrypted?: boolean }).encrypted ? 'https' : 'http',
