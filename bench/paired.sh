@@ -16,14 +16,21 @@
 # it, e.g. `cp -r dist dist-old; <change>; npx tsc -p .; A_DIST=dist-old bench/paired.sh X.yaml X.yaml`.
 # A_DIST and B_DIST default to dist.
 #
-# WARMUP (seconds, default 5) is the unmeasured wrk run before each round. Code that runs for a
-# few requests in a hundred (the spans of a 10 % trace sample, say) is still being optimised after
-# 5 s, and that compiling is charged to the measured run; WARMUP=20 measures the steady state.
+# MODE=steady (the default): one wrk run per gateway and round, WARMUP + seconds + 3 s long; the
+# requests of the middle `seconds` are counted at the upstream (each gateway's requests carry its
+# own path prefix, /a/ or /b/) with the gateway's CPU over the same span. No connection opens or
+# closes inside the measured span: wrk's 50 connections closing at once abort 50 requests, and
+# V8 then drops and recompiles code that had not seen those paths, more of it the more code a
+# config runs (measured with --trace-deopt: ~5 µs a request of compiling in `observed`, ~2 in
+# `quiet`, after every wrk run). MODE=runs measures separate wrk runs instead (connections open at
+# the start of the measured run and close at its end), as this script did before.
+# WARMUP (seconds, default 5 in runs mode, 20 in steady mode) is load before the measured span.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 A=${1:-bench/configs/quiet.yaml}; B=${2:-bench/configs/observed.yaml}; D=${3:-10}; ROUNDS=${4:-3}
 for c in wrk taskset; do command -v $c >/dev/null || { echo "paired.sh: $c is missing (apt-get install wrk util-linux)" >&2; exit 2; }; done
-A_DIST=${A_DIST:-dist}; B_DIST=${B_DIST:-dist}; WARMUP=${WARMUP:-5}
+A_DIST=${A_DIST:-dist}; B_DIST=${B_DIST:-dist}; MODE=${MODE:-steady}
+if [ "$MODE" = steady ]; then WARMUP=${WARMUP:-20}; else WARMUP=${WARMUP:-5}; fi
 for d in "$A_DIST" "$B_DIST"; do [ -f "$d/src/cli/main.js" ] || { echo "paired.sh: no build in $d (npx tsc -p .)" >&2; exit 2; }; done
 tmp=$(mktemp -d); pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
@@ -37,19 +44,32 @@ export UPSTREAM_URL="http://127.0.0.1:$(cat "$tmp/up.port")"
 start() { # config, name, build -> pid; url in $tmp/name.url
   local port admin; port=$(free_port); admin=$(free_port)
   GH_PORT=$port GH_ADMIN_PORT=$admin ACCESS_LOG="$tmp/$2-access.log" taskset -c 0 node "$3/src/cli/main.js" start --config "$1" > "$tmp/$2.out" 2>&1 &
-  echo "http://127.0.0.1:$port/api/items/42" > "$tmp/$2.url"; echo $!
+  echo "http://127.0.0.1:$port/$2/items/42" > "$tmp/$2.url"; echo $!
 }
 tick=$(getconf CLK_TCK)
 for r in $(seq "$ROUNDS"); do
   pa=$(start "$A" a "$A_DIST"); pb=$(start "$B" b "$B_DIST"); pids+=("$pa" "$pb")
   ua=$(cat "$tmp/a.url"); ub=$(cat "$tmp/b.url")
   for u in "$ua" "$ub"; do for _ in $(seq 100); do curl -sf -o /dev/null "$u" && break; sleep 0.1; done; done
-  taskset -c 1 wrk -t1 -c50 -d"${WARMUP}s" "$ua" > /dev/null & w=$!; taskset -c 1 wrk -t1 -c50 -d"${WARMUP}s" "$ub" > /dev/null; wait $w
-  a0=$(cpu "$pa"); b0=$(cpu "$pb")
-  taskset -c 1 wrk -t1 -c50 -d"${D}s" "$ua" > "$tmp/wa" & w=$!; taskset -c 1 wrk -t1 -c50 -d"${D}s" "$ub" > "$tmp/wb"; wait $w
-  a1=$(cpu "$pa"); b1=$(cpu "$pb")
+  if [ "$MODE" = steady ]; then
+    count() { curl -sf "$UPSTREAM_URL/__count/$1"; }
+    count a > /dev/null; count b > /dev/null # starts the upstream's count of each prefix
+    len=$((WARMUP + D + 3))
+    taskset -c 1 wrk -t1 -c50 -d"${len}s" "$ua" > "$tmp/wa" & w1=$!; taskset -c 1 wrk -t1 -c50 -d"${len}s" "$ub" > "$tmp/wb" & w2=$!
+    sleep "$WARMUP"
+    a0=$(cpu "$pa"); b0=$(cpu "$pb"); na0=$(count a); nb0=$(count b)
+    sleep "$D"
+    a1=$(cpu "$pa"); b1=$(cpu "$pb"); na1=$(count a); nb1=$(count b)
+    wait $w1 $w2
+    ra=$((na1 - na0)); rb=$((nb1 - nb0))
+  else
+    taskset -c 1 wrk -t1 -c50 -d"${WARMUP}s" "$ua" > /dev/null & w=$!; taskset -c 1 wrk -t1 -c50 -d"${WARMUP}s" "$ub" > /dev/null; wait $w
+    a0=$(cpu "$pa"); b0=$(cpu "$pb")
+    taskset -c 1 wrk -t1 -c50 -d"${D}s" "$ua" > "$tmp/wa" & w=$!; taskset -c 1 wrk -t1 -c50 -d"${D}s" "$ub" > "$tmp/wb"; wait $w
+    a1=$(cpu "$pa"); b1=$(cpu "$pb")
+    ra=$(awk '/requests in/{print $1}' "$tmp/wa"); rb=$(awk '/requests in/{print $1}' "$tmp/wb")
+  fi
   kill "$pa" "$pb"; wait "$pa" "$pb" 2>/dev/null || true
-  ra=$(awk '/requests in/{print $1}' "$tmp/wa"); rb=$(awk '/requests in/{print $1}' "$tmp/wb")
   if grep -q "Non-2xx\|Socket errors" "$tmp/wa" "$tmp/wb"; then echo "round $r: errors:"; grep -h "Non-2xx\|Socket errors" "$tmp/wa" "$tmp/wb"; fi
   awk -v r="$r" -v ra="$ra" -v rb="$rb" -v ca="$((a1 - a0))" -v cb="$((b1 - b0))" -v t="$tick" -v A="$(basename "$A")" -v B="$(basename "$B")" 'BEGIN {
     ua = ca * 1e6 / t / ra; ub = cb * 1e6 / t / rb

@@ -2,7 +2,9 @@
 // IPC channel. It answers a 54-byte JSON body on any path, and on GET /__headers the request
 // headers it received (the harness checks that a `headers` policy reached the upstream).
 // It reports the TCP connections it accepted and the requests it served when asked, so the
-// harness can see whether the gateway reuses its upstream connections. It exits when the harness
+// harness can see whether the gateway reuses its upstream connections. GET /__count/<x> answers
+// how many requests it served whose path starts with /<x>/ (bench/paired.sh counts each
+// gateway's requests mid-run this way, by giving each gateway its own path prefix). It exits when the harness
 // goes away (the IPC channel closes), so it is never left behind. Run alone (bench/paired.sh), it
 // listens on $PORT and prints the port.
 import http from 'node:http';
@@ -17,6 +19,8 @@ export type ToUpstream = { t: 'stats' };
 
 let conns = 0;
 let reqs = 0;
+/** Requests served per first path segment (only counted when asked for once, see below). */
+const byPrefix = new Map<string, number>();
 
 const server = http.createServer((req, res) => {
   if (req.url === '/__headers') {
@@ -25,7 +29,22 @@ const server = http.createServer((req, res) => {
     res.end(text);
     return;
   }
+  if (req.url!.startsWith('/__count/')) {
+    // The first ask starts the count for that prefix (other paths are not counted).
+    const prefix = req.url!.slice('/__count/'.length);
+    const text = String(byPrefix.get(prefix) ?? 0);
+    if (!byPrefix.has(prefix)) byPrefix.set(prefix, 0);
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': text.length });
+    res.end(text);
+    return;
+  }
   reqs++;
+  if (byPrefix.size > 0) {
+    const end = req.url!.indexOf('/', 1);
+    const prefix = end > 0 ? req.url!.slice(1, end) : '';
+    const n = byPrefix.get(prefix);
+    if (n !== undefined) byPrefix.set(prefix, n + 1);
+  }
   res.writeHead(200, { 'content-type': 'application/json', 'content-length': BODY.length });
   res.end(BODY);
 });
