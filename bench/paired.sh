@@ -16,7 +16,7 @@
 # it, e.g. `cp -r dist dist-old; <change>; npx tsc -p .; A_DIST=dist-old bench/paired.sh X.yaml X.yaml`.
 # A_DIST and B_DIST default to dist.
 #
-# MODE=steady (the default): one wrk run per gateway and round, WARMUP + seconds + 3 s long; the
+# MODE=steady (the default): after a 2 s cold-start run, one wrk run per gateway and round, WARMUP + seconds + 3 s long; the
 # requests of the middle `seconds` are counted at the upstream (each gateway's requests carry its
 # own path prefix, /a/ or /b/) with the gateway's CPU over the same span. No connection opens or
 # closes inside the measured span: wrk's 50 connections closing at once abort 50 requests, and
