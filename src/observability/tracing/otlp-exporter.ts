@@ -4,11 +4,11 @@
 // SDK's per-span objects, context managers and processors would cost more on the hot path than
 // the whole request. Finished spans go into a bounded queue; a timer (or a full batch) sends them.
 // A full queue drops the span and counts it: a request never waits for the collector.
-import { request } from 'undici';
 import { type AttributeList, type SpanRecord } from './span.js';
 import { VERSION } from '../../version.js';
 import { jsonString } from '../json-text.js';
 import { SpanBytes, encodeHead, encodeRequest, type RequestHead } from './otlp-proto.js';
+import { OtlpSender } from './otlp-sender.js';
 
 export interface ExporterSettings {
   endpoint: string;
@@ -56,6 +56,8 @@ export class OtlpExporter {
   private closed = false;
   /** The resource, as OTLP JSON text. */
   private readonly resource: string;
+  /** Posts the export requests, from a worker thread. */
+  private readonly sender: OtlpSender;
 
   constructor(private readonly s: ExporterSettings) {
     this.timer = setInterval(() => void this.flush(), s.flushIntervalMs);
@@ -64,6 +66,7 @@ export class OtlpExporter {
     this.json = s.protocol === 'http/json';
     this.resource = `{"attributes":${attributesJson(Object.entries(resource).flat())}}`;
     this.head = encodeHead(Object.entries(resource).flat(), { name: 'gatehouse', version: VERSION });
+    this.sender = new OtlpSender(s.endpoint, this.json ? 'application/json' : 'application/x-protobuf');
   }
 
   /** Queues a finished span; drops it (counted) when the queue is full. */
@@ -132,20 +135,8 @@ export class OtlpExporter {
       body = `{"resourceSpans":[{"resource":${this.resource},"scopeSpans":[{"scope":{"name":"gatehouse","version":${JSON.stringify(VERSION)}},"spans":[${parts.join(',')}]}]}]}`;
     }
     const count = batch.count;
-    try {
-      const res = await request(this.s.endpoint, {
-        method: 'POST',
-        headers: { 'content-type': this.json ? 'application/json' : 'application/x-protobuf' },
-        body,
-        headersTimeout: 10_000,
-        bodyTimeout: 10_000,
-      });
-      await res.body.dump();
-      if (res.statusCode >= 200 && res.statusCode < 300) this.exported += count;
-      else this.lost(count);
-    } catch {
-      this.lost(count);
-    }
+    if (await this.sender.send(body)) this.exported += count;
+    else this.lost(count);
   }
 
   private lost(n: number): void {
@@ -158,6 +149,7 @@ export class OtlpExporter {
     clearInterval(this.timer);
     this.closed = true;
     await this.flush();
+    await this.sender.close();
   }
 }
 
