@@ -1,25 +1,41 @@
 // The OTLP sender's worker thread (otlp-sender.ts): POSTs each export it is handed and answers
-// whether the collector took it. It has its own undici, apart from the one proxying requests.
+// whether the collector took it. node:http, not undici: a request or two a second needs nothing
+// more, and the thread stays about 13 MB instead of 25 with undici loaded.
+import http from 'node:http';
+import https from 'node:https';
 import { parentPort } from 'node:worker_threads';
-import { request } from 'undici';
 import type { SendRequest, SendResult } from './otlp-sender.js';
 
 const port = parentPort!;
+const agents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) };
+/** No answer (or no progress) for this long fails the export. */
+const TIMEOUT_MS = 10_000;
 
-async function send(m: SendRequest): Promise<boolean> {
-  try {
-    const res = await request(m.endpoint, {
+function send(m: SendRequest): Promise<boolean> {
+  return new Promise((resolve) => {
+    let url: URL;
+    try {
+      url = new URL(m.endpoint);
+    } catch {
+      return resolve(false);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return resolve(false);
+    const client = url.protocol === 'https:' ? https : http;
+    const body = typeof m.body === 'string' ? Buffer.from(m.body) : m.body;
+    const req = client.request(url, {
       method: 'POST',
-      headers: { 'content-type': m.contentType },
-      body: m.body,
-      headersTimeout: 10_000,
-      bodyTimeout: 10_000,
+      agent: agents[url.protocol],
+      headers: { 'content-type': m.contentType, 'content-length': body.byteLength },
+      timeout: TIMEOUT_MS,
+    }, (res) => {
+      res.resume(); // the answer's body is not needed
+      res.on('end', () => resolve(res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300));
+      res.on('error', () => resolve(false));
     });
-    await res.body.dump();
-    return res.statusCode >= 200 && res.statusCode < 300;
-  } catch {
-    return false;
-  }
+    req.on('timeout', () => req.destroy(new Error('OTLP export timed out')));
+    req.on('error', () => resolve(false));
+    req.end(body);
+  });
 }
 
 port.on('message', (m: SendRequest) => {
