@@ -22,19 +22,23 @@ function send(m: SendRequest): Promise<boolean> {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') return resolve(false);
     const client = url.protocol === 'https:' ? https : http;
     const body = typeof m.body === 'string' ? Buffer.from(m.body) : m.body;
-    const req = client.request(url, {
-      method: 'POST',
-      agent: agents[url.protocol],
-      headers: { 'content-type': m.contentType, 'content-length': body.byteLength },
-      timeout: TIMEOUT_MS,
-    }, (res) => {
-      res.resume(); // the answer's body is not needed
-      res.on('end', () => resolve(res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300));
-      res.on('error', () => resolve(false));
-    });
-    req.on('timeout', () => req.destroy(new Error('OTLP export timed out')));
-    req.on('error', () => resolve(false));
-    req.end(body);
+    try {
+      const req = client.request(url, {
+        method: 'POST',
+        agent: agents[url.protocol],
+        headers: { 'content-type': m.contentType, 'content-length': body.byteLength },
+        timeout: TIMEOUT_MS,
+      }, (res) => {
+        res.resume(); // the answer's body is not needed
+        res.on('end', () => resolve(res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300));
+        res.on('error', () => resolve(false));
+      });
+      req.on('timeout', () => req.destroy(new Error('OTLP export timed out')));
+      req.on('error', () => resolve(false));
+      req.end(body);
+    } catch {
+      resolve(false); // e.g. a header value node:http refuses: this export fails, the worker lives on
+    }
   });
 }
 

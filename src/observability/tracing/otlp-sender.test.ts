@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import type { Worker } from 'node:worker_threads';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +18,7 @@ import { SPAN_KIND_SERVER } from './span.js';
 
 interface Received { contentType: string | undefined; body: Buffer }
 
-async function receiver(status: (n: number) => number | 'hang'): Promise<{ url: string; got: Received[]; arrived(): number; close(): Promise<void> }> {
+async function receiver(status: (n: number) => number | 'hang', delayMs = 0): Promise<{ url: string; got: Received[]; arrived(): number; close(): Promise<void> }> {
   const got: Received[] = [];
   let arrived = 0;
   const server = http.createServer((req, res) => {
@@ -28,7 +29,7 @@ async function receiver(status: (n: number) => number | 'hang'): Promise<{ url: 
       got.push({ contentType: req.headers['content-type'], body: Buffer.concat(chunks) });
       const s = status(got.length);
       if (s === 'hang') return;
-      res.writeHead(s).end();
+      setTimeout(() => res.writeHead(s).end(), delayMs);
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -98,30 +99,61 @@ test('close() settles an export still waiting for its answer (false); a later se
   assert.equal(rx.got[1]!.body.toString(), '{"b":2}');
 });
 
-test('the worker never keeps the process alive', async () => {
-  // The child's only work is an export to a collector (here, in this process) that never answers:
-  // it must exit by itself once its own code is done.
-  const rx = await receiver(() => 'hang');
-  closers.push(rx.close);
-  const module = fileURLToPath(new URL('./otlp-sender.js', import.meta.url));
-  const script = `
-    import { OtlpSender } from ${JSON.stringify(module)};
-    const s = new OtlpSender(${JSON.stringify(rx.url)}, 'application/json');
-    void s.send('{}');
-    setTimeout(() => console.log('sent'), 3000); // the worker has long started and sent by then`;
+/** Runs a module script in a child process with nothing else open; its output and how it ended. */
+async function child(script: string): Promise<{ out: string; code: number | null; signal: string | null }> {
   // A file, not `-e`: a worker inherits the parent's exec flags, and --input-type would stop it.
   const dir = await mkdtemp(join(tmpdir(), 'gh-sender-'));
   closers.push(() => rm(dir, { recursive: true, force: true }));
   const file = join(dir, 'child.mjs');
   await writeFile(file, script);
-  const child = spawn(process.execPath, [file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [file], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  const timer = setTimeout(() => child.kill(), 15_000);
-  const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
+  proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  const timer = setTimeout(() => proc.kill(), 15_000);
+  const [code, signal] = (await once(proc, 'exit')) as [number | null, string | null];
   clearTimeout(timer);
-  assert.equal(signal, null, 'the child exited by itself (not killed after 15 s)');
-  assert.equal(code, 0);
-  assert.equal(out.trim(), 'sent');
-  assert.equal(rx.arrived(), 1, 'the export reached the collector before the child exited');
+  return { out: out.trim(), code, signal };
+}
+const here = (name: string) => JSON.stringify(fileURLToPath(new URL(name, import.meta.url)));
+
+test('an idle worker never keeps the process alive', async () => {
+  const rx = await receiver(() => 204);
+  closers.push(rx.close);
+  const r = await child(`
+    import { OtlpSender } from ${here('./otlp-sender.js')};
+    const s = new OtlpSender(${JSON.stringify(rx.url)}, 'application/json');
+    console.log('sent', await s.send('{}'));`);
+  assert.equal(r.signal, null, 'the child exited by itself (not killed after 15 s)');
+  assert.equal(r.code, 0);
+  assert.equal(r.out, 'sent true');
+  assert.equal(rx.arrived(), 1);
+});
+
+test('an export waiting for its answer keeps the process alive: the last flush on shutdown is delivered', async () => {
+  const rx = await receiver(() => 200, 500);
+  closers.push(rx.close);
+  const r = await child(`
+    import { OtlpExporter } from ${here('./otlp-exporter.js')};
+    const e = new OtlpExporter({ endpoint: ${JSON.stringify(rx.url)}, serviceName: 't', flushIntervalMs: 3600000, maxQueueSize: 10, maxBatchSize: 10 });
+    e.add({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', parentSpanId: undefined, traceState: undefined, name: 'GET',
+      kind: 2, startMs: 1, endMs: 2, attributes: [], error: undefined, exception: undefined });
+    void e.close().then(() => console.log('closed', e.exported, e.dropped));`);
+  assert.equal(r.code, 0);
+  assert.equal(r.out, 'closed 1 0');
+  assert.equal(rx.got.length, 1);
+});
+
+test('a worker that dies fails only the exports it held; the next export goes to a new worker', async () => {
+  const rx = await receiver((n) => (n === 1 ? 'hang' : 204));
+  closers.push(rx.close);
+  const sender = new OtlpSender(rx.url, 'application/json');
+  closers.push(() => sender.close());
+  const held = sender.send('{"a":1}');
+  await new Promise<void>((r) => { const t = setInterval(() => { if (rx.arrived() === 1) { clearInterval(t); r(); } }, 5); });
+  // A message the worker cannot handle throws in it: 'error', then (later) 'exit'.
+  (sender as unknown as { thread: { worker: Worker } }).thread.worker.postMessage(null);
+  assert.equal(await held, false);
+  // Sent at once, before the dead worker's 'exit' arrives: that must not fail this one.
+  assert.equal(await sender.send('{"b":2}'), true);
+  assert.equal(rx.got.at(-1)!.body.toString(), '{"b":2}');
 });

@@ -3,12 +3,12 @@
 // option and handler objects) in that code and compiled the proxy path with slower, generic
 // property loads. A worker has its own V8 heap and its own compiled code, so the proxy path stays
 // as if the exporter were not there, and the export's own work (HTTP, the socket) leaves the
-// request thread. The worker uses node:http (otlp-sender-worker.ts): it stays ~13 MB. Measured with bench/paired.sh: exporting from the main thread cost 1–3 % of
-// throughput against not sending at all.
+// request thread. The worker uses node:http (otlp-sender-worker.ts): it stays ~13 MB.
 //
-// The worker starts at the first export (a gateway that never samples never starts one) and is
-// unref'd: it never keeps the process alive. Should it die, waiting exports count as failed and
-// the next one starts a new worker.
+// The worker starts at the first export (a gateway that never samples never starts one). It
+// keeps the process alive only while an export waits for its answer (so the last flush on
+// shutdown is delivered), never when idle. Should it die, the exports it held count as failed
+// and the next one starts a new worker.
 import { Worker } from 'node:worker_threads';
 
 /** One export: the worker POSTs `body` and answers whether the collector took it (2xx). */
@@ -25,10 +25,15 @@ export interface SendResult {
 
 const WORKER_URL = new URL('./otlp-sender-worker.js', import.meta.url);
 
+/** A worker and the exports it holds (each worker's own: a dying one fails only its exports). */
+interface Thread {
+  worker: Worker;
+  waiting: Map<number, (ok: boolean) => void>;
+}
+
 export class OtlpSender {
-  private worker: Worker | undefined;
+  private thread: Thread | undefined;
   private nextId = 1;
-  private readonly waiting = new Map<number, (ok: boolean) => void>();
 
   constructor(
     private readonly endpoint: string,
@@ -37,48 +42,52 @@ export class OtlpSender {
 
   /** POSTs one body; resolves true when the collector answered 2xx, false otherwise (never rejects). */
   send(body: string | Uint8Array): Promise<boolean> {
-    const worker = this.worker ?? this.start();
+    const t = this.thread ?? this.start();
     const id = this.nextId++;
     return new Promise<boolean>((resolve) => {
-      this.waiting.set(id, resolve);
+      t.waiting.set(id, resolve);
+      if (t.waiting.size === 1) t.worker.ref();
       const msg: SendRequest = { id, endpoint: this.endpoint, contentType: this.contentType, body };
       // A Buffer's memory may be shared with other Buffers (Node's pool): it is copied, not moved.
-      worker.postMessage(msg);
+      t.worker.postMessage(msg);
     });
   }
 
   /** Stops the worker (exports still waiting count as failed). */
   async close(): Promise<void> {
-    const w = this.worker;
-    this.worker = undefined;
-    this.failWaiting();
-    if (w !== undefined) await w.terminate();
+    const t = this.thread;
+    if (t === undefined) return;
+    this.thread = undefined;
+    settle(t);
+    await t.worker.terminate();
   }
 
-  private start(): Worker {
-    const w = new Worker(WORKER_URL);
-    w.on('message', (r: SendResult) => {
-      const resolve = this.waiting.get(r.id);
+  private start(): Thread {
+    const worker = new Worker(WORKER_URL);
+    const t: Thread = { worker, waiting: new Map() };
+    worker.on('message', (r: SendResult) => {
+      const resolve = t.waiting.get(r.id);
       if (resolve === undefined) return;
-      this.waiting.delete(r.id);
+      t.waiting.delete(r.id);
+      if (t.waiting.size === 0) worker.unref();
       resolve(r.ok);
     });
-    // A worker that fails or exits takes its waiting exports with it; the next send starts another.
+    // A worker that fails or exits takes its own waiting exports with it; the next send starts another.
     const gone = (): void => {
-      if (this.worker === w) this.worker = undefined;
-      this.failWaiting();
+      if (this.thread === t) this.thread = undefined;
+      settle(t);
     };
-    w.on('error', gone);
-    w.on('exit', gone);
-    // After the listeners: adding a 'message' listener refs the worker again.
-    w.unref();
-    this.worker = w;
-    return w;
+    worker.on('error', gone);
+    worker.on('exit', gone);
+    worker.unref(); // idle until its first export
+    this.thread = t;
+    return t;
   }
+}
 
-  private failWaiting(): void {
-    const waiting = [...this.waiting.values()];
-    this.waiting.clear();
-    for (const resolve of waiting) resolve(false);
-  }
+/** Fails every export a worker holds. */
+function settle(t: Thread): void {
+  const waiting = [...t.waiting.values()];
+  t.waiting.clear();
+  for (const resolve of waiting) resolve(false);
 }
