@@ -23,6 +23,8 @@ export class RequestTrace {
    * observed: in the observer's batch, after the response, not on the response path.
    */
   attempts: AttemptSpan[] | undefined;
+  /** The server span is recorded: an attempt that ends later (its abort came late) is encoded at once. */
+  ended = false;
 
   constructor(
     readonly traceId: string,
@@ -90,8 +92,9 @@ export class Tracer {
       method: a.method, origin: a.origin, path: a.path, attempt: a.attempt, status: a.status, error: a.error,
       spanId: t.attemptSpanId, startMs: t.attemptStartMs, endMs: epochMs(),
     };
-    (t.attempts ??= []).push(span);
     t.attemptSpanId = '';
+    if (t.ended) this.addAttempt(t, span);
+    else (t.attempts ??= []).push(span);
   }
 
   private addAttempt(t: RequestTrace, a: AttemptSpan): void {
@@ -123,6 +126,7 @@ export class Tracer {
   /** The server span, from the finished request's record. */
   end(t: RequestTrace, f: RequestRecord): void {
     if (!t.sampled) return;
+    t.ended = true;
     const attempts = t.attempts;
     if (attempts !== undefined) {
       for (let i = 0; i < attempts.length; i++) this.addAttempt(t, attempts[i]!);
