@@ -18,7 +18,9 @@
 #
 # MODE=steady (the default): after a 2 s cold-start run, one wrk run per gateway and round, WARMUP + seconds + 3 s long; the
 # requests of the middle `seconds` are counted at the upstream (each gateway's requests carry its
-# own path prefix, /a/ or /b/) with the gateway's CPU over the same span. No connection opens or
+# own path prefix, /a/ or /b/) with the gateway's CPU over the same span. So a config must send
+# every request to the upstream once (a retry counts twice, a request the gateway answers itself
+# not at all); MODE=runs counts wrk's answers instead. No connection opens or
 # closes inside the measured span: wrk's 50 connections closing at once abort 50 requests, and
 # V8 then drops and recompiles code that had not seen those paths, more of it the more code a
 # config runs (--trace-deopt lists the deopts; perf put compiling at 11 µs a request in `observed`
@@ -50,7 +52,10 @@ tick=$(getconf CLK_TCK)
 for r in $(seq "$ROUNDS"); do
   pa=$(start "$A" a "$A_DIST"); pb=$(start "$B" b "$B_DIST"); pids+=("$pa" "$pb")
   ua=$(cat "$tmp/a.url"); ub=$(cat "$tmp/b.url")
-  for u in "$ua" "$ub"; do for _ in $(seq 100); do curl -sf -o /dev/null "$u" && break; sleep 0.1; done; done
+  for u in "$ua" "$ub"; do
+    ok=0; for _ in $(seq 100); do curl -sf -o /dev/null "$u" && { ok=1; break; }; sleep 0.1; done
+    [ $ok = 1 ] || { echo "paired.sh: no 2xx from $u after 10 s (does the config route /a/* and /b/* to the upstream?)" >&2; cat "$tmp/a.out" "$tmp/b.out" >&2; exit 1; }
+  done
   if [ "$MODE" = steady ]; then
     count() { curl -sf "$UPSTREAM_URL/__count/$1"; }
     count a > /dev/null; count b > /dev/null # starts the upstream's count of each prefix
@@ -73,6 +78,7 @@ for r in $(seq "$ROUNDS"); do
     ra=$(awk '/requests in/{print $1}' "$tmp/wa"); rb=$(awk '/requests in/{print $1}' "$tmp/wb")
   fi
   kill "$pa" "$pb"; wait "$pa" "$pb" 2>/dev/null || true
+  if [ "${ra:-0}" -le 0 ] || [ "${rb:-0}" -le 0 ]; then echo "paired.sh: round $r counted no requests (a: ${ra:-none}, b: ${rb:-none})" >&2; exit 1; fi
   for s in a b; do
     if grep -q "Non-2xx\|Socket errors" "$tmp/w$s"; then echo "round $r: errors at $s ($([ $s = a ] && basename "$A" || basename "$B")):"; grep -h "Non-2xx\|Socket errors" "$tmp/w$s"; fi
   done
