@@ -86,17 +86,23 @@ test('an unreachable collector gives false, never a rejection; the exporter coun
   assert.equal(exporter.failedExports, 1);
 });
 
-test('close() settles an export still waiting for its answer (false); a later send starts a new worker', async () => {
+/** A sender whose first export has reached a collector that never answers it (later ones: 204). */
+async function heldExport() {
   const rx = await receiver((n) => (n === 1 ? 'hang' : 204));
   closers.push(rx.close);
   const sender = new OtlpSender(rx.url, 'application/json');
   closers.push(() => sender.close());
-  const waiting = sender.send('{"a":1}');
-  await new Promise<void>((r) => { const t = setInterval(() => { if (rx.got.length === 1) { clearInterval(t); r(); } }, 5); });
+  const held = sender.send('{"a":1}');
+  await new Promise<void>((r) => { const t = setInterval(() => { if (rx.arrived() === 1) { clearInterval(t); r(); } }, 5); });
+  return { rx, sender, held };
+}
+
+test('close() settles an export still waiting for its answer (false); a later send starts a new worker', async () => {
+  const { rx, sender, held: waiting } = await heldExport();
   await sender.close();
   assert.equal(await waiting, false);
   assert.equal(await sender.send('{"b":2}'), true);
-  assert.equal(rx.got[1]!.body.toString(), '{"b":2}');
+  assert.equal(rx.got.at(-1)!.body.toString(), '{"b":2}');
 });
 
 /** Runs a module script in a child process with nothing else open; its output and how it ended. */
@@ -144,12 +150,7 @@ test('an export waiting for its answer keeps the process alive: the last flush o
 });
 
 test('a worker that dies fails only the exports it held; the next export goes to a new worker', async () => {
-  const rx = await receiver((n) => (n === 1 ? 'hang' : 204));
-  closers.push(rx.close);
-  const sender = new OtlpSender(rx.url, 'application/json');
-  closers.push(() => sender.close());
-  const held = sender.send('{"a":1}');
-  await new Promise<void>((r) => { const t = setInterval(() => { if (rx.arrived() === 1) { clearInterval(t); r(); } }, 5); });
+  const { rx, sender, held } = await heldExport();
   // A message the worker cannot handle throws in it: 'error', then (later) 'exit'.
   (sender as unknown as { thread: { worker: Worker } }).thread.worker.postMessage(null);
   assert.equal(await held, false);
