@@ -177,20 +177,8 @@ function errorType(err: Error): string {
   return (err as NodeJS.ErrnoException).code ?? err.name;
 }
 
-/** The last origin split: attempts mostly go to a few targets. */
-let lastOrigin = '';
-let lastSplit = { host: '', port: 0 };
-
 /** "http://host:port" → host and port (only for sampled spans). */
 function splitOrigin(origin: string): { host: string; port: number } {
-  if (origin !== lastOrigin) {
-    lastSplit = parseOrigin(origin);
-    lastOrigin = origin;
-  }
-  return lastSplit;
-}
-
-function parseOrigin(origin: string): { host: string; port: number } {
   const start = origin.indexOf('://') + 3;
   const colon = origin.lastIndexOf(':');
   const bracket = origin.lastIndexOf(']');
