@@ -3,30 +3,35 @@
 // more, and the thread stays about 13 MB instead of 25 with undici loaded.
 import http from 'node:http';
 import https from 'node:https';
-import { parentPort } from 'node:worker_threads';
-import type { SendRequest, SendResult } from './otlp-sender.js';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { SendRequest, SendResult, SenderTarget } from './otlp-sender.js';
 
 const port = parentPort!;
-const agents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) };
+const { endpoint, contentType } = workerData as SenderTarget;
 /** No answer (or no progress) for this long fails the export. */
 const TIMEOUT_MS = 10_000;
 
+/** The collector's URL, parsed once (undefined when it cannot be used: every export then fails). */
+const url = ((): URL | undefined => {
+  try {
+    const u = new URL(endpoint);
+    return u.protocol === 'http:' || u.protocol === 'https:' ? u : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+const client = url?.protocol === 'https:' ? https : http;
+const agent = new client.Agent({ keepAlive: true });
+
 function send(m: SendRequest): Promise<boolean> {
   return new Promise((resolve) => {
-    let url: URL;
-    try {
-      url = new URL(m.endpoint);
-    } catch {
-      return resolve(false);
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') return resolve(false);
-    const client = url.protocol === 'https:' ? https : http;
+    if (url === undefined) return resolve(false);
     const body = typeof m.body === 'string' ? Buffer.from(m.body) : m.body;
     try {
       const req = client.request(url, {
         method: 'POST',
-        agent: agents[url.protocol],
-        headers: { 'content-type': m.contentType, 'content-length': body.byteLength },
+        agent,
+        headers: { 'content-type': contentType, 'content-length': body.byteLength },
         timeout: TIMEOUT_MS,
       }, (res) => {
         res.resume(); // the answer's body is not needed

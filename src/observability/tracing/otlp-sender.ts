@@ -11,11 +11,14 @@
 // and the next one starts a new worker.
 import { Worker } from 'node:worker_threads';
 
+/** Where a worker sends, fixed for its life (its workerData). */
+export interface SenderTarget {
+  endpoint: string;
+  contentType: string;
+}
 /** One export: the worker POSTs `body` and answers whether the collector took it (2xx). */
 export interface SendRequest {
   id: number;
-  endpoint: string;
-  contentType: string;
   body: string | Uint8Array;
 }
 export interface SendResult {
@@ -35,10 +38,11 @@ export class OtlpSender {
   private thread: Thread | undefined;
   private nextId = 1;
 
-  constructor(
-    private readonly endpoint: string,
-    private readonly contentType: string,
-  ) {}
+  private readonly target: SenderTarget;
+
+  constructor(endpoint: string, contentType: string) {
+    this.target = { endpoint, contentType };
+  }
 
   /** POSTs one body; resolves true when the collector answered 2xx, false otherwise (never rejects). */
   send(body: string | Uint8Array): Promise<boolean> {
@@ -47,7 +51,7 @@ export class OtlpSender {
     return new Promise<boolean>((resolve) => {
       t.waiting.set(id, resolve);
       if (t.waiting.size === 1) t.worker.ref();
-      const msg: SendRequest = { id, endpoint: this.endpoint, contentType: this.contentType, body };
+      const msg: SendRequest = { id, body };
       // A Buffer's memory may be shared with other Buffers (Node's pool): it is copied, not moved.
       t.worker.postMessage(msg);
     });
@@ -63,7 +67,7 @@ export class OtlpSender {
   }
 
   private start(): Thread {
-    const worker = new Worker(WORKER_URL);
+    const worker = new Worker(WORKER_URL, { workerData: this.target });
     const t: Thread = { worker, waiting: new Map() };
     worker.on('message', (r: SendResult) => {
       const resolve = t.waiting.get(r.id);
