@@ -16,16 +16,17 @@
 # it, e.g. `cp -r dist dist-old; <change>; npx tsc -p .; A_DIST=dist-old bench/paired.sh X.yaml X.yaml`.
 # A_DIST and B_DIST default to dist.
 #
-# MODE=steady (the default): after a 2 s cold-start run, one wrk run per gateway and round, WARMUP + seconds + 3 s long; the
-# requests of the middle `seconds` are counted at the upstream (each gateway's requests carry its
-# own path prefix, /a/ or /b/) with the gateway's CPU over the same span. So a config must send
-# every request to the upstream once (a retry counts twice, a request the gateway answers itself
-# not at all); MODE=runs counts wrk's answers instead. No connection opens or
-# closes inside the measured span: wrk's 50 connections closing at once abort 50 requests, and
-# V8 then drops and recompiles code that had not seen those paths, more of it the more code a
-# config runs (--trace-deopt lists the deopts; perf put compiling at 11 µs a request in `observed`
-# and 5 in `quiet` in a 10 s run after a 20 s warm-up, under 1 in this mode). MODE=runs measures separate wrk runs instead (connections open at
-# the start of the measured run and close at its end), as this script did before.
+# MODE=steady (the default): after a 2 s cold-start run, one wrk run per gateway and round,
+# WARMUP + seconds + 3 s long; the requests of the middle `seconds` are counted at the upstream
+# (each gateway's requests carry its own path prefix, /a/ or /b/) with the gateway's CPU over the
+# same span. So a config must send every request to the upstream once (a retry counts twice, a
+# request the gateway answers itself not at all). No connection opens or closes inside the
+# measured span: wrk's 50 connections closing at once abort 50 requests, and V8 then drops and
+# recompiles code that had not seen those paths, more of it the more code a config runs
+# (--trace-deopt lists the deopts; perf put compiling at 11 µs a request in `observed` and 5 in
+# `quiet` in a 10 s run after a 20 s warm-up, under 1 in this mode).
+# MODE=runs measures separate wrk runs instead (connections open at the start of the measured run
+# and close at its end; wrk's answers are counted), as this script did before.
 # WARMUP (seconds, default 5 in runs mode, 20 in steady mode) is load before the measured span.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,6 +49,8 @@ start() { # config, name, build -> pid; url in $tmp/name.url
   GH_PORT=$port GH_ADMIN_PORT=$admin ACCESS_LOG="$tmp/$2-access.log" taskset -c 0 node "$3/src/cli/main.js" start --config "$1" > "$tmp/$2.out" 2>&1 &
   echo "http://127.0.0.1:$port/$2/items/42" > "$tmp/$2.url"; echo $!
 }
+# load SECONDS OUT_A OUT_B: both gateways under their own wrk at once ($ua, $ub of the round)
+load() { taskset -c 1 wrk -t1 -c50 -d"$1s" "$ua" > "$2" & local w=$!; taskset -c 1 wrk -t1 -c50 -d"$1s" "$ub" > "$3"; wait $w; }
 tick=$(getconf CLK_TCK)
 for r in $(seq "$ROUNDS"); do
   pa=$(start "$A" a "$A_DIST"); pb=$(start "$B" b "$B_DIST"); pids+=("$pa" "$pb")
@@ -61,19 +64,18 @@ for r in $(seq "$ROUNDS"); do
     count a > /dev/null; count b > /dev/null # starts the upstream's count of each prefix
     # A short first run takes the cold start (both gateways compiling while 50 connections wait:
     # answers of over a second, wrk's 2 s timeouts now and then), so the long run's figures don't.
-    taskset -c 1 wrk -t1 -c50 -d2s "$ua" > /dev/null & w1=$!; taskset -c 1 wrk -t1 -c50 -d2s "$ub" > /dev/null; wait $w1
-    len=$((WARMUP + D + 3))
-    taskset -c 1 wrk -t1 -c50 -d"${len}s" "$ua" > "$tmp/wa" & w1=$!; taskset -c 1 wrk -t1 -c50 -d"${len}s" "$ub" > "$tmp/wb" & w2=$!
+    load 2 /dev/null /dev/null
+    load $((WARMUP + D + 3)) "$tmp/wa" "$tmp/wb" & wl=$!
     sleep "$WARMUP"
     a0=$(cpu "$pa"); b0=$(cpu "$pb"); na0=$(count a); nb0=$(count b)
     sleep "$D"
     a1=$(cpu "$pa"); b1=$(cpu "$pb"); na1=$(count a); nb1=$(count b)
-    wait $w1 $w2
+    wait $wl
     ra=$((na1 - na0)); rb=$((nb1 - nb0))
   else
-    taskset -c 1 wrk -t1 -c50 -d"${WARMUP}s" "$ua" > /dev/null & w=$!; taskset -c 1 wrk -t1 -c50 -d"${WARMUP}s" "$ub" > /dev/null; wait $w
+    load "$WARMUP" /dev/null /dev/null
     a0=$(cpu "$pa"); b0=$(cpu "$pb")
-    taskset -c 1 wrk -t1 -c50 -d"${D}s" "$ua" > "$tmp/wa" & w=$!; taskset -c 1 wrk -t1 -c50 -d"${D}s" "$ub" > "$tmp/wb"; wait $w
+    load "$D" "$tmp/wa" "$tmp/wb"
     a1=$(cpu "$pa"); b1=$(cpu "$pb")
     ra=$(awk '/requests in/{print $1}' "$tmp/wa"); rb=$(awk '/requests in/{print $1}' "$tmp/wb")
   fi
