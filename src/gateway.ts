@@ -7,6 +7,7 @@ import { AdminServer } from './admin/server.js';
 import type { BoundListener } from './dataplane/dataplane.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Instance } from './runtime/instance.js';
+import { guardProcess } from './runtime/crash-guard.js';
 
 export interface GatewayOptions {
   /** A config file: watched for changes and re-read on SIGHUP. */
@@ -18,6 +19,8 @@ export interface GatewayOptions {
   watch?: boolean;
   /** Handle SIGTERM/SIGINT/SIGHUP (default false; the CLI turns it on). */
   signals?: boolean;
+  /** Log uncaught exceptions and rejections instead of exiting (default false; the CLI turns it on). */
+  guardProcess?: boolean;
 }
 
 export interface Gateway {
@@ -42,6 +45,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     config = result.config;
   }
   const log = opts.logger ?? createLogger(config.log.level);
+  if (opts.guardProcess) guardProcess(() => log);
   const instance = new Instance(config, log, opts.configPath);
   const listeners = await instance.start();
 

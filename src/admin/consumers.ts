@@ -50,9 +50,11 @@ export class ConsumerEndpoints {
 
   constructor(private readonly ctl: Controller, private readonly readBody: ReadBody) {}
 
-  /** Handles /consumers[/...]; returns undefined when the path is not one of these endpoints. */
-  handle(req: IncomingMessage, path: string): Promise<AdminAnswer> | undefined {
-    const parts = path.split('/').slice(2).map(decodeURIComponent); // ['', 'consumers', ...]
+  /**
+   * Handles /consumers[/...] given the decoded segments after `consumers`; returns undefined when
+   * they name none of these endpoints.
+   */
+  handle(req: IncomingMessage, parts: string[]): Promise<AdminAnswer> | undefined {
     if (parts.length > 3 || (parts.length >= 2 && parts[1] !== 'credentials')) return undefined;
     const method = req.method ?? '';
     const [id, , credId] = parts;

@@ -17,6 +17,8 @@ import { VERSION } from '../version.js';
 import { analyticsEndpoint, metricsEndpoint } from './observability.js';
 
 const MAX_BODY = 10 * 1024 * 1024;
+/** Endpoints that answer without the token (probes and the API description). */
+const OPEN_PATHS = new Set(['/health', '/ready', '/openapi.json']);
 
 /** [status, body, content type (default JSON)]. */
 type Handler = (req: IncomingMessage) => Promise<[number, unknown, string?]> | [number, unknown, string?];
@@ -49,39 +51,49 @@ export class AdminServer {
     this.server = http.createServer((req, res) => void this.handle(req, res));
   }
 
+  /** Never rejects: whatever a handler throws becomes an answer (and a log line), not a crash. */
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0]!.replace(/\/+$/, '') || '/';
-    const endpoint = this.routes[path] ?? this.paramRoute(path);
     try {
-      if (path === '/consumers' || path.startsWith('/consumers/')) {
-        if (!this.authorized(req)) return send(res, 401, errorBody('ADMIN_UNAUTHORIZED'), { 'www-authenticate': 'Bearer realm="gatehouse-admin"' });
-        const pending = this.consumers.handle(req, path);
-        if (pending) {
-          const [status, body] = await pending;
-          return send(res, status, typeof body === 'string' ? body : JSON.stringify(body, null, 2));
-        }
-      }
-      if (!endpoint) return send(res, 404, errorBody('ADMIN_NOT_FOUND'));
-      const open = path === '/health' || path === '/ready' || path === '/openapi.json';
-      if (!open && !this.authorized(req)) {
-        return send(res, 401, errorBody('ADMIN_UNAUTHORIZED'), { 'www-authenticate': 'Bearer realm="gatehouse-admin"' });
-      }
-      const handler = endpoint[req.method ?? ''];
-      if (!handler) return send(res, 405, errorBody('ADMIN_METHOD_NOT_ALLOWED'), { allow: Object.keys(endpoint).join(', ') });
-      const [status, body, type] = await handler(req);
-      send(res, status, typeof body === 'string' ? body : JSON.stringify(body, null, 2), type ? { 'content-type': type } : {});
+      await this.dispatch(req, res);
     } catch (err) {
-      if (err instanceof AdminError) return send(res, ERRORS[err.code].status, errorBody(err.code, undefined, err.message));
-      this.log.error({ err }, 'admin request failed');
-      send(res, 500, errorBody('GW_INTERNAL'));
+      this.fail(res, err);
     }
   }
 
-  /** Endpoints with a parameter in the path. */
-  private paramRoute(path: string): Partial<Record<string, Handler>> | undefined {
-    const m = /^\/services\/([^/]+)\/health$/.exec(path);
-    if (m) {
-      const name = decodeURIComponent(m[1]!);
+  private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0]!.replace(/\/+$/, '') || '/';
+    // The token is checked before anything else reads the path: no unauthenticated request gets
+    // further than this line, whatever it sends.
+    if (!OPEN_PATHS.has(path) && !this.authorized(req)) {
+      return send(res, 401, errorBody('ADMIN_UNAUTHORIZED'), { 'www-authenticate': 'Bearer realm="gatehouse-admin"' });
+    }
+    const segments = path.split('/').slice(1).map(decodeSegment);
+    if (segments[0] === 'consumers') {
+      const pending = this.consumers.handle(req, segments.slice(1));
+      if (pending) {
+        const [status, body] = await pending;
+        return send(res, status, typeof body === 'string' ? body : JSON.stringify(body, null, 2));
+      }
+    }
+    const endpoint = this.routes[path] ?? this.paramRoute(segments);
+    if (!endpoint) return send(res, 404, errorBody('ADMIN_NOT_FOUND'));
+    const handler = endpoint[req.method ?? ''];
+    if (!handler) return send(res, 405, errorBody('ADMIN_METHOD_NOT_ALLOWED'), { allow: Object.keys(endpoint).join(', ') });
+    const [status, body, type] = await handler(req);
+    send(res, status, typeof body === 'string' ? body : JSON.stringify(body, null, 2), type ? { 'content-type': type } : {});
+  }
+
+  private fail(res: ServerResponse, err: unknown): void {
+    if (err instanceof AdminError && !res.headersSent) return send(res, ERRORS[err.code].status, errorBody(err.code, undefined, err.message));
+    this.log.error({ err }, 'admin request failed');
+    if (res.headersSent) res.destroy(); // the status line is out: a cut connection is the only honest answer
+    else send(res, 500, errorBody('GW_INTERNAL'));
+  }
+
+  /** Endpoints with a parameter in the path (segments are decoded). */
+  private paramRoute(segments: string[]): Partial<Record<string, Handler>> | undefined {
+    if (segments.length === 3 && segments[0] === 'services' && segments[2] === 'health' && segments[1] !== '') {
+      const name = segments[1]!;
       return { GET: () => this.serviceHealth(name) };
     }
     return undefined;
@@ -134,6 +146,16 @@ export class AdminServer {
 class AdminError extends Error {
   constructor(readonly code: ErrorCode, message?: string) {
     super(message ?? ERRORS[code].message);
+  }
+}
+
+/** A path segment, percent-decoded; a malformed escape or invalid UTF-8 is the client's error (400). */
+function decodeSegment(segment: string): string {
+  if (!segment.includes('%')) return segment;
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new AdminError('ADMIN_BAD_PATH');
   }
 }
 

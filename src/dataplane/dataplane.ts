@@ -166,7 +166,12 @@ export class DataPlane {
     const st = this.state;
     st.active++;
     this.inflight++;
-    new Exchange(this, st.plan, req, res).run();
+    const ex = new Exchange(this, st.plan, req, res);
+    try {
+      ex.run();
+    } catch (err) {
+      ex.crashed(err); // a throwing policy costs its request a 500, never the process
+    }
   };
 
   /**

@@ -606,6 +606,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
     sendVerdict(this.res, v, this.requestId);
   }
 
+  /** A bug escaped the request's own handling (e.g. a policy threw): 500 if nothing was sent yet, logged. */
+  crashed(err: unknown): void {
+    this.dp.log.error({ err, requestId: this.requestId, route: this.route?.name }, 'request handling failed');
+    if (!this.res.headersSent) this.fail('GW_INTERNAL', { close: true });
+    else this.res.destroy();
+  }
+
   private fail(code: ErrorCode, opts?: { headers?: Record<string, string>; close?: boolean }): void {
     this.closeIfDraining();
     this.closeIfBodyUnread();

@@ -2,9 +2,11 @@
 import { DataPlane } from '../dataplane/dataplane.js';
 import { createLogger } from '../observability/logger.js';
 import type { ToPrimary, ToWorker } from './messages.js';
+import { guardProcess } from './crash-guard.js';
 
 let dp: DataPlane | undefined;
 let log = createLogger('info');
+guardProcess(() => log);
 const send = (m: ToPrimary) => process.send?.(m);
 
 process.on('message', (m: ToWorker) => {
