@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `gatehouse` command. Exit codes: 0 ok · 1 invalid config · 2 usage error ·
-// 3 could not start (e.g. a port is taken) · 4 `explain`: no route matches.
+// 3 could not start (e.g. a port is taken) · 4 `explain`: no route matches · 70 internal error
+// (a bug: the message is printed, never a stack trace).
 import { parseArgs } from 'node:util';
 import { loadConfigFile } from '../config/load.js';
 import { compilePlan, noConnect } from '../config/compile.js';
@@ -9,7 +10,7 @@ import { configJsonSchemaText } from '../config/json-schema.js';
 import { VERSION } from '../version.js';
 import { hashApiKey, hashPassword } from '../identity/secrets.js';
 
-export const EXIT = { ok: 0, invalidConfig: 1, usage: 2, startFailed: 3, noRoute: 4 } as const;
+export const EXIT = { ok: 0, invalidConfig: 1, usage: 2, startFailed: 3, noRoute: 4, internal: 70 } as const;
 
 const HELP = `gatehouse ${VERSION} — an API gateway
 
@@ -30,7 +31,8 @@ Options:
   -H, --header H      a request header for explain, "name: value" (repeatable)
       --json          machine-readable output
 
-Exit codes: 0 ok, 1 invalid config, 2 usage error, 3 could not start, 4 explain found no route.
+Exit codes: 0 ok, 1 invalid config, 2 usage error, 3 could not start, 4 explain found no route,
+            70 internal error.
 `;
 
 class UsageError extends Error {}
@@ -106,9 +108,11 @@ async function validate(path: string): Promise<number> {
   const result = await load(path);
   if (!result.ok) return EXIT.invalidConfig;
   compilePlan(result.config, noConnect);
-  process.stdout.write(`${path}: ok (${result.config.routes.length} routes, ${Object.keys(result.config.services).length} services)\n`);
+  process.stdout.write(`${path}: ok (${count(result.config.routes.length, 'route')}, ${count(Object.keys(result.config.services).length, 'service')})\n`);
   return EXIT.ok;
 }
+
+const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
 
 async function routes(path: string, json: boolean): Promise<number> {
   const result = await load(path);
@@ -162,10 +166,27 @@ async function start(path: string): Promise<number> {
   }
 }
 
+/**
+ * Exits once everything written has left the process. process.exit() right after a write would
+ * drop what a pipe has not taken yet (a pipe holds 64 KiB; `gatehouse schema | wc -c` once counted
+ * exactly that): an empty write's callback runs after every earlier write has been handed to the OS.
+ */
+function exitAfterOutput(code: number): void {
+  let waiting = 2;
+  const done = () => { if (--waiting === 0) process.exit(code); };
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.destroyed || !stream.writable) done();
+    else stream.write('', done);
+  }
+}
+
+// A reader that goes away (`gatehouse routes | head`) is not an error of ours: stop quietly.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => process.exit(err.code === 'EPIPE' ? EXIT.ok : EXIT.internal));
+
 main(process.argv.slice(2)).then(
-  (code) => { if (code >= 0) process.exit(code); }, // stdout/stderr writes are synchronous on Linux
+  (code) => { if (code >= 0) exitAfterOutput(code); },
   (err: Error) => {
     process.stderr.write(`gatehouse: ${err.message}\n`);
-    process.exit(70);
+    exitAfterOutput(EXIT.internal);
   },
 );
