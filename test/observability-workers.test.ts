@@ -77,3 +77,31 @@ test('SIGUSR1: every worker reopens the access log after rotation', async () => 
   assert.deepEqual((await paths(`${logFile}.1`)).filter((p) => p.startsWith('/after/')), [], 'no worker kept writing to the rotated file');
   assert.ok(gw.isRunning());
 });
+
+test('a killed worker: its counters stay in the totals, which never go down', async () => {
+  const total = async () => {
+    const res = await request(`${gw.adminUrl}/metrics`);
+    const text = await res.body.text();
+    const counts = [...text.matchAll(/^gatehouse_requests_total\{route="all"[^}]*\} (\d+)$/gm)].map((m) => Number(m[1]));
+    const histogram = /^gatehouse_request_duration_seconds_count\{route="all"[^}]*\} (\d+)$/m.exec(text);
+    return { requests: counts.reduce((a, b) => a + b, 0), durations: Number(histogram?.[1] ?? -1) };
+  };
+  for (let i = 0; i < 40; i++) assert.equal(await fresh(`/k/${i}`), 200);
+  const before = await total();
+  assert.ok(before.requests >= 40);
+  const [victim] = childPids(gw.pid);
+  process.kill(victim!, 'SIGKILL');
+  await waitFor('a replacement worker', async () => {
+    const pids = childPids(gw.pid);
+    if (pids.length !== 2 || pids.includes(victim!)) return false;
+    const r = await request(`${gw.adminUrl}/ready`);
+    await r.body.dump();
+    return r.statusCode === 200;
+  }, 15_000);
+  // Nothing was sent since the scrape above: the totals are exactly what they were.
+  assert.deepEqual(await total(), before);
+  for (let i = 0; i < 10; i++) assert.equal(await fresh(`/k2/${i}`), 200);
+  const after = await total();
+  assert.equal(after.requests, before.requests + 10);
+  assert.equal(after.durations, before.durations + 10);
+});

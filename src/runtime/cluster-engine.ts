@@ -11,6 +11,7 @@ import type { Engine, InspectQuery } from './engine.js';
 import type { ToPrimary, ToWorker } from './messages.js';
 import { ProbeSupervisor } from './probe-supervisor.js';
 import { PrimaryDecisions } from '../store/ipc.js';
+import { RetiredMetrics } from '../observability/retired-metrics.js';
 
 interface Slot { worker: Worker; version: number; configured: boolean; listening: boolean }
 
@@ -32,6 +33,8 @@ export class ClusterEngine implements Engine {
   private readonly probes: ProbeSupervisor;
   /** The one memory rate-limit store of this instance, shared by its workers. */
   private readonly decisions = new PrimaryDecisions();
+  /** Counters of dead workers, so the instance's totals never go down. */
+  private readonly retired = new RetiredMetrics();
 
   constructor(config: GatehouseConfig, private readonly log: Logger) {
     this.probes = new ProbeSupervisor(log, (m) => { for (const s of this.slots.values()) if (s.listening) this.send(s.worker, m); });
@@ -81,6 +84,7 @@ export class ClusterEngine implements Engine {
       worker.on('error', (err) => this.log.warn({ worker: worker.id, err: err.message }, 'worker channel error'));
       worker.on('exit', (code, signal) => {
         this.slots.delete(worker.id);
+        this.retired.died(worker.id);
         if (!slot.listening) reject(new Error(`worker exited during start-up (code ${code ?? signal})`));
         if (this.stopping) return;
         this.log.error({ worker: worker.id, code, signal }, 'worker died; starting a replacement');
@@ -134,9 +138,17 @@ export class ClusterEngine implements Engine {
           const timer = setTimeout(() => { this.pending.delete(id); resolve(undefined); }, 2000);
           this.pending.set(id, (data) => { clearTimeout(timer); this.pending.delete(id); resolve(data); });
           this.send(s.worker, { t: 'inspect', id, query });
+        }).then((data) => {
+          if (query.what === 'metrics' && this.slots.has(s.worker.id)) this.retired.seen(s.worker.id, data);
+          return data;
         }),
     );
-    return (await Promise.all(asks)).filter((d) => d !== undefined);
+    const answers = (await Promise.all(asks)).filter((d) => d !== undefined);
+    if (query.what === 'metrics') {
+      const retired = await this.retired.snapshot();
+      if (retired) answers.push(retired);
+    }
+    return answers;
   }
 
   /** Each worker reopens its own access-log file descriptor (O_APPEND, same path). */
