@@ -1,6 +1,6 @@
 // Reading a config: text (YAML or JSON) → document → env interpolation → validation.
 import { readFile } from 'node:fs/promises';
-import { parseDocument } from 'yaml';
+import { isScalar, parseDocument, visit, type Document } from 'yaml';
 import { interpolate } from './interpolate.js';
 import { validateConfig, type ConfigIssue, type ValidationResult } from './validate.js';
 
@@ -12,11 +12,26 @@ export function parseConfigText(text: string): { ok: true; doc: unknown } | { ok
       ok: false,
       errors: doc.errors.map((e) => ({
         path: e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '(document)',
-        message: e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, ''),
+        message: e.code === 'DUPLICATE_KEY' ? duplicateKeyMessage(doc, e.pos[0]) : e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, ''),
       })),
     };
   }
   return { ok: true, doc: doc.toJS({ maxAliasCount: 100 }) };
+}
+
+/** yaml's message ("Map keys must be unique") does not say which key; the key starting at `offset` does. */
+function duplicateKeyMessage(doc: Document, offset: number): string {
+  let key: unknown;
+  visit(doc, {
+    Pair(_, pair) {
+      if (isScalar(pair.key) && pair.key.range?.[0] === offset) {
+        key = pair.key.value;
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  return key === undefined ? 'duplicate key' : `duplicate key ${JSON.stringify(String(key))}`;
 }
 
 /** Interpolates `${VAR}` references and validates. */

@@ -33,8 +33,11 @@ const Admin = z
   .strictObject({
     enabled: z.boolean().default(true),
     port: Port.default(9876),
-    host: z.string().min(1).default('127.0.0.1').meta({ description: 'Keep it on loopback unless a token is set.' }),
-    token: z.string().optional().meta({ description: 'Optional bearer token for every admin request (empty = none).' }),
+    host: z.string().min(1).default('127.0.0.1').meta({ description: 'Loopback (127.0.0.0/8, ::1, localhost) unless a token is set: any other host needs one.' }),
+    token: z.string().optional().meta({ description: 'Bearer token for every admin request (empty = none; required off loopback).' }),
+    // POST /config replaces the whole config, so an open admin API off loopback is refused
+    // unless the user says the network is trusted (validate.ts; the start-up log warns).
+    allowRemoteWithoutToken: z.boolean().optional().meta({ description: 'Serve the admin API off loopback without a token (default false): only on a network you trust. Logged as a warning at start.' }),
   })
   .meta({ description: 'The admin API: its own listener, never on a data-plane port.' });
 
@@ -141,9 +144,12 @@ const Route = z
   })
   .meta({ description: 'Which requests go to which service, and the policies they pass.' });
 
+// Whatever is wrong with `workers`, the message says both forms it takes.
+const WORKERS = { error: 'expected a whole number of processes from 1 to 256, or "auto" (one per core)' };
+
 export const ConfigSchema = z
   .strictObject({
-    workers: z.union([z.number().int().min(1).max(256), z.literal('auto')]).default(1),
+    workers: z.union([z.number().int(WORKERS).min(1, WORKERS).max(256, WORKERS), z.literal('auto')], WORKERS).default(1),
     accessLog: AccessLog.default(true),
     metrics: Metrics.default({ enabled: true, consumerLabel: false }),
     tracing: Tracing.optional(),

@@ -31,7 +31,7 @@ test('unknown keys are refused with their path', () => {
   (doc.routes as Record<string, unknown>[])[0]!.servce = 'x';
   const errs = errorsOf(doc);
   assert.ok(errs.includes('colour: unknown key "colour"'), errs.join('\n'));
-  assert.ok(errs.includes('routes[0].servce: unknown key "servce"'), errs.join('\n'));
+  assert.ok(errs.includes('routes[0].servce: unknown key "servce" (did you mean "service"?)'), errs.join('\n'));
 });
 
 test('dangling references and duplicate names are refused', () => {
@@ -160,4 +160,76 @@ test('a consumer naming an undefined plan is refused once plans are in use', () 
   assert.deepEqual(errorsOf(doc), ['consumers[0].plan: plan "gold" is not defined (defined: free)']);
   doc.consumers[0]!.plan = 'free';
   assert.ok(validateConfig(doc).ok);
+});
+
+// One run reports every error: a schema error in one field does not hide a cross-reference or
+// pattern error elsewhere in the same service or route (issue 15, item 10).
+test('a bad hashOn does not hide a bad target URL of the same service', () => {
+  const doc = base() as any;
+  Object.assign(doc.services.users, { balancer: 'consistent-hash', hashOn: 'header' });
+  doc.services.users.targets.push({ url: 'ftp://x' });
+  const errs = errorsOf(doc);
+  assert.ok(errs.some((e) => e.startsWith('services.users.hashOn: hashOn "header"')), errs.join('\n'));
+  assert.ok(errs.some((e) => e.startsWith('services.users.targets[1].url: only http:// and https://')), errs.join('\n'));
+});
+
+test('a bad path does not hide that the route name is a duplicate', () => {
+  const doc = base() as any;
+  doc.routes.push({ name: 'r', match: { paths: ['no-slash'] }, service: 'users' });
+  const errs = errorsOf(doc);
+  assert.ok(errs.includes('routes[1].match.paths[0]: a path starts with "/"'), errs.join('\n'));
+  assert.ok(errs.some((e) => e.startsWith('routes[1].name: duplicate route name "r"')), errs.join('\n'));
+  assert.equal(errs.length, 2, errs.join('\n'));
+});
+
+test('an unknown key does not hide a dangling service reference', () => {
+  const doc = base() as any;
+  doc.routes[0].service = 'ghost';
+  doc.routes[0].colour = 'blue';
+  const errs = errorsOf(doc);
+  assert.ok(errs.some((e) => e.startsWith('routes[0].colour: unknown key "colour"')), errs.join('\n'));
+  assert.ok(errs.some((e) => e.startsWith('routes[0].service: service "ghost" is not defined')), errs.join('\n'));
+  assert.equal(errs.length, 2, errs.join('\n'));
+});
+
+test('schema errors and plan references are reported together, each once', () => {
+  const errs = errorsOf({ ...base(), workers: 0, defaultPlan: 'free' });
+  assert.ok(errs.some((e) => e.startsWith('workers:')), errs.join('\n'));
+  assert.ok(errs.includes('defaultPlan: plan "free" is not defined'), errs.join('\n'));
+  assert.equal(new Set(errs).size, errs.length, errs.join('\n'));
+});
+
+test('an unknown key suggests the closest known key', () => {
+  const doc = base() as any;
+  doc.services.users.timeout = { connect: '1s' };
+  doc.listn = [{ port: 8080 }];
+  doc.routes[0].match.header = { x: '1' };
+  doc.routes[0].zzzzzz = 1;
+  const errs = errorsOf(doc);
+  assert.ok(errs.includes('services.users.timeout: unknown key "timeout" (did you mean "timeouts"?)'), errs.join('\n'));
+  assert.ok(errs.includes('listn: unknown key "listn" (did you mean "listen"?)'), errs.join('\n'));
+  assert.ok(errs.includes('routes[0].match.header: unknown key "header" (did you mean "headers"?)'), errs.join('\n'));
+  // Nothing close: no guess.
+  assert.ok(errs.includes('routes[0].zzzzzz: unknown key "zzzzzz"'), errs.join('\n'));
+});
+
+test('workers of the wrong type or range says that "auto" is allowed too', () => {
+  for (const workers of ['many', 0, 1.5, true]) {
+    const errs = errorsOf({ ...base(), workers });
+    assert.equal(errs.length, 1, errs.join('\n'));
+    assert.match(errs[0]!, /^workers: .*1 to 256.*"auto"/, String(workers));
+  }
+  assert.ok(validateConfig({ ...base(), workers: 'auto' }).ok);
+});
+
+test('a duplicate YAML key is named', () => {
+  const top = configFromText('workers: 1\nworkers: 2\n');
+  assert.ok(!top.ok);
+  assert.deepEqual(top.errors, [{ path: 'line 2, column 1', message: 'duplicate key "workers"' }]);
+  const nested = configFromText('services:\n  users:\n    targets: []\n    "targets": []\n');
+  assert.ok(!nested.ok);
+  assert.deepEqual(nested.errors, [{ path: 'line 4, column 5', message: 'duplicate key "targets"' }]);
+  const flow = configFromText('admin: { port: 1, port: 2 }\n');
+  assert.ok(!flow.ok);
+  assert.deepEqual(flow.errors, [{ path: 'line 1, column 19', message: 'duplicate key "port"' }]);
 });

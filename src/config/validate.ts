@@ -3,7 +3,10 @@
 // must compile) is checked here, so `gatehouse validate` and the admin API agree exactly.
 import { z } from 'zod';
 import { parseDuration } from './units.js';
-import { ConfigSchema, type GatehouseConfig, type RouteConfig, type ServiceConfig } from './schema.js';
+import { ConfigSchema, type GatehouseConfig, type ServiceConfig } from './schema.js';
+import { checkableConfig, salvage, type Checkable } from './salvage.js';
+import { adminExposureIssues } from './admin-exposure.js';
+import { closestKey } from './closest-key.js';
 import { parsePathPattern } from '../dataplane/path-pattern.js';
 import { parseHostPattern } from '../dataplane/host-pattern.js';
 import { parseCidr } from '../dataplane/trusted-proxies.js';
@@ -22,12 +25,16 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out || '(root)';
 }
 
-function zodIssues(error: z.ZodError): ConfigIssue[] {
+/** `known`: the keys each refusing object schema knows, by the object that had unknown keys. */
+function zodIssues(error: z.ZodError, known: WeakMap<object, string[]>): ConfigIssue[] {
   const out: ConfigIssue[] = [];
   for (const issue of error.issues) {
     if (issue.code === 'unrecognized_keys') {
+      const input = issue.input;
+      const keys = typeof input === 'object' && input !== null ? known.get(input) ?? [] : [];
       for (const key of issue.keys) {
-        out.push({ path: formatPath([...issue.path, key]), message: `unknown key "${key}"` });
+        const guess = closestKey(key, keys);
+        out.push({ path: formatPath([...issue.path, key]), message: `unknown key ${JSON.stringify(key)}${guess ? ` (did you mean ${JSON.stringify(guess)}?)` : ''}` });
       }
       continue;
     }
@@ -35,12 +42,13 @@ function zodIssues(error: z.ZodError): ConfigIssue[] {
       out.push({ path: formatPath(issue.path.at(-1) === 'type' ? issue.path : [...issue.path, 'type']), message: `unknown policy type (known: ${policyTypes().join(', ')})` });
       continue;
     }
-    if (issue.code === 'invalid_union' && issue.errors.length > 0) {
-      // Report the branch that got furthest rather than "Invalid input".
+    // A union with a message of its own in the schema (`workers`) says best what it accepts;
+    // otherwise report the branch that got furthest rather than "Invalid input".
+    if (issue.code === 'invalid_union' && issue.message === 'Invalid input' && issue.errors.length > 0) {
       const best = issue.errors.reduce((a, b) => (b.length < a.length ? b : a));
       const nested = best.map((i) => ({ ...i, path: [...issue.path, ...i.path] })) as z.core.$ZodIssue[];
       if (nested.length > 0) {
-        out.push(...zodIssues(new z.ZodError(nested)));
+        out.push(...zodIssues(new z.ZodError(nested), known));
         continue;
       }
     }
@@ -56,48 +64,33 @@ function policyTypes(): string[] {
 }
 
 export function validateConfig(doc: unknown): ValidationResult {
-  const parsed = ConfigSchema.safeParse(doc ?? {});
+  // zod hands its error map the object schema of an unknown-keys issue; only the message survives
+  // into the result, so the keys that schema knows are kept here, by the object that had the
+  // unknown keys, for "did you mean".
+  const knownKeys = new WeakMap<object, string[]>();
+  const parsed = ConfigSchema.safeParse(doc ?? {}, {
+    reportInput: true,
+    error: (iss) => {
+      if (iss.code === 'unrecognized_keys' && typeof iss.input === 'object' && iss.input !== null) {
+        knownKeys.set(iss.input, Object.keys((iss.inst as { shape?: object } | undefined)?.shape ?? {}));
+      }
+      return undefined;
+    },
+  });
+  if (parsed.success) {
+    const errors = semanticIssues(checkableConfig(parsed.data));
+    return errors.length > 0 ? { ok: false, errors } : { ok: true, config: parsed.data };
+  }
   // The checks below still run on the parts that pass the schema, so one run reports every
   // error (a missing service as well as a bad duration) rather than one batch per fix.
-  if (!parsed.success) return { ok: false, errors: [...zodIssues(parsed.error), ...semanticIssues(salvage(doc))] };
-  const errors = [...semanticIssues(parsed.data), ...trafficIssues(parsed.data)];
-  return errors.length > 0 ? { ok: false, errors } : { ok: true, config: parsed.data };
-}
-
-/** What the semantic checks read. A refused document gives `undefined` for its refused services and routes. */
-interface Checkable extends Pick<GatehouseConfig, 'listen' | 'admin' | 'trustedProxies' | 'consumers' | 'policies'> {
-  /** A refused service keeps its name (routes name it) but is not checked itself. */
-  services: Record<string, ServiceConfig | undefined>;
-  /** A refused route keeps its index (error paths count on it) but is not checked itself. */
-  routes: (RouteConfig | undefined)[];
-}
-
-/** The sections, services and routes of a refused document that pass the schema on their own. */
-function salvage(doc: unknown): Checkable {
-  const d = isRecord(doc) ? doc : {};
-  const shape = ConfigSchema.shape;
-  const serviceSchema = shape.services.unwrap().valueType;
-  const routeSchema = shape.routes.unwrap().element;
-  const services: Checkable['services'] = {};
-  if (isRecord(d.services)) for (const [name, svc] of Object.entries(d.services)) services[name] = tryParse(serviceSchema, svc);
-  return {
-    listen: tryParse(shape.listen, d.listen) ?? [],
-    admin: tryParse(shape.admin, d.admin) ?? { enabled: false, port: 0, host: '' },
-    trustedProxies: tryParse(shape.trustedProxies, d.trustedProxies) ?? [],
-    consumers: tryParse(shape.consumers, d.consumers) ?? [],
-    policies: tryParse(shape.policies, d.policies) ?? [],
-    services,
-    routes: Array.isArray(d.routes) ? d.routes.map((r) => tryParse(routeSchema, r)) : [],
-  };
-}
-
-function tryParse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> | undefined {
-  const r = schema.safeParse(value);
-  return r.success ? r.data : undefined;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+  const errors = zodIssues(parsed.error, knownKeys);
+  const seen = new Set(errors.map((e) => `${e.path}\0${e.message}`));
+  for (const e of semanticIssues(salvage(doc))) {
+    const key = `${e.path}\0${e.message}`;
+    if (!seen.has(key)) errors.push(e);
+    seen.add(key);
+  }
+  return { ok: false, errors };
 }
 
 function semanticIssues(cfg: Checkable): ConfigIssue[] {
@@ -110,25 +103,30 @@ function semanticIssues(cfg: Checkable): ConfigIssue[] {
     if (l.port !== 0 && ports.has(key)) add(`listen[${i}].port`, `${key} is already used by ${ports.get(key)}`);
     ports.set(key, `listen[${i}]`);
   });
-  if (cfg.admin.enabled && cfg.admin.port !== 0 && cfg.listen.some((l) => l.port === cfg.admin.port)) {
-    add('admin.port', `port ${cfg.admin.port} is a data-plane port; the admin API needs its own`);
+  const admin = cfg.admin.data;
+  if (admin.enabled === true && admin.port !== undefined && admin.port !== 0 && cfg.listen.some((l) => l.port === admin.port)) {
+    add('admin.port', `port ${admin.port} is a data-plane port; the admin API needs its own`);
   }
+  if (!['enabled', 'host', 'token', 'allowRemoteWithoutToken'].some((k) => cfg.admin.refused.has(k))) errors.push(...adminExposureIssues(admin));
   cfg.trustedProxies.forEach((c, i) => {
     if (!parseCidr(c)) add(`trustedProxies[${i}]`, `"${c}" is not an IP address or CIDR`);
   });
 
-  for (const [name, svc] of Object.entries(cfg.services)) {
-    if (!svc) continue;
-    svc.targets.forEach((t, i) => {
-      const problem = targetUrlProblem(t.url);
+  for (const [name, { fields, targets }] of Object.entries(cfg.services)) {
+    const svc = fields.data;
+    const has = (key: keyof ServiceConfig) => !fields.refused.has(key);
+    targets.forEach((t, i) => {
+      const problem = t.data.url === undefined ? undefined : targetUrlProblem(t.data.url);
       if (problem) add(`services.${name}.targets[${i}].url`, problem);
     });
-    if (svc.targets.every((t) => t.weight === 0)) add(`services.${name}.targets`, 'every target has weight 0');
-    if (svc.hashOn === undefined && svc.balancer === 'consistent-hash') {
-      add(`services.${name}.hashOn`, 'consistent-hash needs hashOn: ip, consumer, path, header:<name>, cookie:<name> or query:<name>');
-    }
-    if (svc.hashOn !== undefined && svc.balancer !== 'consistent-hash') {
-      add(`services.${name}.hashOn`, `hashOn is only used by balancer: consistent-hash (this service uses ${svc.balancer})`);
+    if (has('targets') && svc.targets?.every((t) => t.weight === 0)) add(`services.${name}.targets`, 'every target has weight 0');
+    if (has('hashOn') && has('balancer')) {
+      if (svc.hashOn === undefined && svc.balancer === 'consistent-hash') {
+        add(`services.${name}.hashOn`, 'consistent-hash needs hashOn: ip, consumer, path, header:<name>, cookie:<name> or query:<name>');
+      }
+      if (svc.hashOn !== undefined && svc.balancer !== 'consistent-hash') {
+        add(`services.${name}.hashOn`, `hashOn is only used by balancer: consistent-hash (this service uses ${svc.balancer})`);
+      }
     }
     const backoff = svc.retries?.backoff;
     if (backoff && parseDuration(backoff.base) > parseDuration(backoff.max)) add(`services.${name}.retries.backoff`, 'base is longer than max');
@@ -137,30 +135,33 @@ function semanticIssues(cfg: Checkable): ConfigIssue[] {
   }
 
   const routeNames = new Map<string, number>();
-  cfg.routes.forEach((r, i) => {
-    if (!r) return;
+  cfg.routes.forEach(({ fields, match, paths, hosts }, i) => {
+    const r = fields.data;
     const at = `routes[${i}]`;
-    const prev = routeNames.get(r.name);
-    if (prev !== undefined) add(`${at}.name`, `duplicate route name "${r.name}" (also routes[${prev}])`);
-    else routeNames.set(r.name, i);
-    if (!Object.hasOwn(cfg.services, r.service)) {
+    if (r.name !== undefined) {
+      const prev = routeNames.get(r.name);
+      if (prev !== undefined) add(`${at}.name`, `duplicate route name "${r.name}" (also routes[${prev}])`);
+      else routeNames.set(r.name, i);
+    }
+    if (r.service !== undefined && !Object.hasOwn(cfg.services, r.service)) {
       const known = Object.keys(cfg.services);
       add(`${at}.service`, `service "${r.service}" is not defined${known.length ? ` (defined: ${known.join(', ')})` : ''}`);
     }
     if (r.stripPrefix !== undefined && r.rewrite !== undefined) add(`${at}.rewrite`, 'use either stripPrefix or rewrite, not both');
-    r.match.hosts?.forEach((h, j) => {
-      const res = parseHostPattern(h);
-      if ('error' in res) add(`${at}.match.hosts[${j}]`, res.error);
+    hosts.forEach((h, j) => {
+      const res = h === undefined ? undefined : parseHostPattern(h);
+      if (res && 'error' in res) add(`${at}.match.hosts[${j}]`, res.error);
     });
     const paramSets: Set<string>[] = [];
-    r.match.paths.forEach((p, j) => {
-      const res = parsePathPattern(p);
-      if ('error' in res) add(`${at}.match.paths[${j}]`, res.error);
-      else paramSets.push(new Set([...res.params, ...(res.wildcard ? ['*'] : [])]));
+    paths.forEach((p, j) => {
+      const res = p === undefined ? undefined : parsePathPattern(p);
+      if (res && 'error' in res) add(`${at}.match.paths[${j}]`, res.error);
+      else if (res) paramSets.push(new Set([...res.params, ...(res.wildcard ? ['*'] : [])]));
     });
     if (r.rewrite !== undefined) {
       const res = parsePathPattern(r.rewrite);
-      const needs = 'error' in res ? [] : [...res.params, ...(res.wildcard ? ['*'] : [])];
+      // Whether every path captures a param is known only when every path is there.
+      const needs = 'error' in res || match.refused.has('paths') ? [] : [...res.params, ...(res.wildcard ? ['*'] : [])];
       for (const need of needs) {
         if (paramSets.some((s) => !s.has(need))) {
           add(`${at}.rewrite`, `"${need === '*' ? '*' : ':' + need}" is not captured by every path of this route`);
@@ -169,14 +170,17 @@ function semanticIssues(cfg: Checkable): ConfigIssue[] {
       if ('error' in res) add(`${at}.rewrite`, res.error);
     }
     for (const kind of ['headers', 'query'] as const) {
-      for (const [k, m] of Object.entries(r.match[kind] ?? {})) {
+      for (const [k, m] of Object.entries(match.data[kind] ?? {})) {
         if (typeof m === 'object' && 'regex' in m) {
           try { new RegExp(m.regex); } catch (e) { add(`${at}.match.${kind}.${k}.regex`, `invalid regular expression: ${(e as Error).message}`); }
         }
       }
     }
   });
-  errors.push(...identityIssues(cfg as Parameters<typeof identityIssues>[0]));
+  const routes = cfg.routes.map((r) => ({ policies: r.fields.data.policies ?? [] }));
+  errors.push(...identityIssues({ ...cfg, routes }));
+  // The plan checks would misread a refused `plans` as "no plans": they run only on well-formed ones.
+  if (cfg.traffic) errors.push(...trafficIssues({ ...cfg.traffic, consumers: cfg.consumers, policies: cfg.policies, routes } as GatehouseConfig));
   return errors;
 }
 

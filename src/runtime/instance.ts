@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { compilePlan, noConnect, type Plan } from '../config/compile.js';
 import { configFromText } from '../config/load.js';
+import { openRemoteAdmin } from '../config/admin-exposure.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { ConfigIssue, ValidationResult } from '../config/validate.js';
 import type { BoundListener } from '../dataplane/dataplane.js';
@@ -63,6 +64,11 @@ export class Instance implements Controller {
   }
 
   async start(): Promise<BoundListener[]> {
+    const admin = this.config.admin;
+    // Validation lets this through only with allowRemoteWithoutToken; say so at every start.
+    if (openRemoteAdmin(admin)) {
+      this.log.warn({ host: admin.host, port: admin.port }, 'admin API reachable from the network without a token (admin.allowRemoteWithoutToken: true): anyone who reaches it can replace the config');
+    }
     this.listeners = await this.engine.start(this.config, this.version);
     if (this.configPath) this.fileHash = hash(await readFile(this.configPath, 'utf8').catch(() => ''));
     return this.listeners;
