@@ -51,3 +51,31 @@ test('--help lists every exit code, 70 included', async () => {
   assert.equal(r.code, 0);
   for (const code of ['0 ok', '1 invalid config', '2 usage error', '3 could not start', '4 explain found no route', '70 internal error']) assert.ok(r.stdout.includes(code), code);
 });
+
+test('explain prints, for every other route whose path matched, why it lost', async () => {
+  const cfg = await dir.file('precedence.yaml', `listen: [{ port: 8080 }]
+services:
+  users: { targets: [{ url: "http://127.0.0.1:3001" }] }
+routes:
+  - name: users-v2
+    match: { paths: ["/api/users/:id"], headers: { x-api-version: "2" } }
+    service: users
+  - name: users-admin
+    match: { hosts: [admin.example.com], paths: ["/api/users/:id"] }
+    service: users
+  - name: users
+    match: { paths: ["/api/users/:id"], methods: [GET] }
+    service: users
+  - name: api-catch-all
+    match: { paths: ["/api/*"] }
+    service: users
+`);
+  const r = await runCli(['explain', '-c', cfg, 'GET', 'http://api.example.com/api/users/42']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /matched: route "users" \(match order #3\)/);
+  assert.match(r.stdout, /other routes whose path matched:\n {4}#1 users-admin \(admin\.example\.com \/api\/users\/:id\): host: "api\.example\.com" is not admin\.example\.com\n {4}#2 users-v2 \(\* \/api\/users\/:id\): header: x-api-version = "2" does not hold\n {4}#4 api-catch-all \(\* \/api\/\*\): its conditions hold, but route "users" \(#3\) comes first on path kind/);
+  const j = await runCli(['explain', '-c', cfg, '--json', 'DELETE', 'http://api.example.com/api/users/42']);
+  const x = JSON.parse(j.stdout) as { candidates: { route: string; outcome: string; reason: string }[] };
+  assert.deepEqual(x.candidates.map((c) => [c.route, c.outcome]), [['users-admin', 'lost'], ['users-v2', 'lost'], ['users', 'lost'], ['api-catch-all', 'matched']]);
+  assert.equal(x.candidates[2]!.reason, 'method: DELETE is not in GET');
+});

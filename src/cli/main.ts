@@ -143,6 +143,11 @@ async function explainCmd(path: string, args: string[], rawHeaders: string[], js
       lines.push(`  policies: ${x.policies.length ? '' : 'none'}`);
       for (const p of x.policies) lines.push(`    - ${p.type} (${p.scope}; phases: ${p.phases.join(', ')})`);
     }
+    const lost = x.candidates?.filter((c) => c.outcome === 'lost') ?? [];
+    if (lost.length) {
+      lines.push(`  ${x.matched ? 'other routes whose path matched' : 'routes whose path matched'}:`);
+      for (const c of lost) lines.push(`    #${c.order} ${c.route} (${c.host} ${c.path}): ${c.reason}`);
+    }
     process.stdout.write(lines.join('\n') + '\n');
   }
   return x.matched ? EXIT.ok : EXIT.noRoute;

@@ -4,7 +4,7 @@ import type { Plan, CompiledRoute } from './compile.js';
 import type { HostPattern } from '../dataplane/host-pattern.js';
 import { canonicalizePath, encodePathForUpstream } from '../dataplane/canonical-path.js';
 import { normalizeHost } from '../dataplane/host-pattern.js';
-import type { RouterEntry } from '../dataplane/router.js';
+import { ANY_BUT_TRACE, hostMatches, precedence, PRECEDENCE, type RouterEntry } from '../dataplane/router.js';
 
 export interface RouteRow {
   order: number;
@@ -80,6 +80,17 @@ export interface Explanation {
   upstream?: { target: string; path: string; host: string };
   policies?: { type: string; scope: string; phases: readonly string[] }[];
   allow?: string[];
+  /** Every route whose path matched, in match order: the winner and why each other one lost. */
+  candidates?: Candidate[];
+}
+
+export interface Candidate {
+  order: number;
+  route: string;
+  host: string;
+  path: string;
+  outcome: 'matched' | 'lost';
+  reason: string;
 }
 
 /** What the gateway would do with a request, without sending anything anywhere. */
@@ -98,10 +109,13 @@ export function explain(plan: Plan, method: string, url: string, headers: Record
   const lower: Record<string, string> = {};
   for (const [k, v] of Object.entries(headers)) lower[k.toLowerCase()] = v;
   lower.host = host;
-  const found = plan.router.find(method.toUpperCase(), normalizeHost(host), path, { headers: lower }, query);
-  if (found === undefined) return { matched: false, status: 404, canonicalPath: path, reason: 'no route matches (GW_ROUTE_NOT_FOUND)' };
+  const verb = method.toUpperCase();
+  const found = plan.router.find(verb, normalizeHost(host), path, { headers: lower }, query);
+  const winner = found !== undefined && 'match' in found ? found.match.entry : undefined;
+  const candidates = plan.router.pathCandidates(path).map((e) => candidate(e, winner, verb, normalizeHost(host), lower, query));
+  if (found === undefined) return { matched: false, status: 404, canonicalPath: path, reason: 'no route matches (GW_ROUTE_NOT_FOUND)', candidates };
   if ('allow' in found) {
-    return { matched: false, status: 405, canonicalPath: path, allow: found.allow, reason: `the path matches, the method does not (allowed: ${found.allow.join(', ')})` };
+    return { matched: false, status: 405, canonicalPath: path, allow: found.allow, reason: `the path matches, the method does not (allowed: ${found.allow.join(', ')})`, candidates };
   }
   const { entry, params, rest } = found.match;
   const route = entry.route;
@@ -126,5 +140,44 @@ export function explain(plan: Plan, method: string, url: string, headers: Record
     params,
     upstream: { target: target.url, path: upstreamPath, host: route.preserveHost ? host : target.host },
     policies: route.policies.map((p) => ({ type: p.type, scope: p.scope, phases: p.phases })),
+    candidates,
   };
+}
+
+type Entry = RouterEntry<CompiledRoute>;
+
+/** One route whose path matched: did it win, and if not, why not (the first condition it fails, or the rule that ranks it below the winner). */
+function candidate(e: Entry, winner: Entry | undefined, method: string, host: string, headers: Record<string, string>, query: string): Candidate {
+  const base = { order: e.rank + 1, route: e.route.name, host: hostText(e.host), path: e.path.source };
+  if (e === winner) return { ...base, outcome: 'matched', reason: 'matched: first in match order whose conditions all hold' };
+  const failed = failedCondition(e, method, host, headers, query);
+  if (failed !== undefined) return { ...base, outcome: 'lost', reason: failed };
+  return { ...base, outcome: 'lost', reason: winner ? rankedBelow(e, winner) : 'not chosen' };
+}
+
+function failedCondition(e: Entry, method: string, host: string, headers: Record<string, string>, rawQuery: string): string | undefined {
+  if (!hostMatches(e.host, host)) return `host: "${host || '(none)'}" is not ${hostText(e.host)}`;
+  const m = e.route.matcher;
+  for (const h of m.headers) if (!h.test(headers[h.name])) return `header: ${h.describe} does not hold`;
+  const query = new URLSearchParams(rawQuery);
+  for (const q of m.query) if (!q.test(query.get(q.name))) return `query: ${q.describe} does not hold`;
+  if (m.methods ? !m.methods.has(method) : method === 'TRACE') return `method: ${method} is not in ${(m.methods ? [...m.methods] : ANY_BUT_TRACE).join(',')}`;
+  return undefined;
+}
+
+const KIND_TEXT = { exact: 'an exact path', param: 'a path with parameters', wildcard: 'a prefix path' } as const;
+
+function rankedBelow(e: Entry, w: Entry): string {
+  const mine = precedence(e);
+  const theirs = precedence(w);
+  const at = mine.findIndex((x, i) => x !== theirs[i]);
+  const by = `its conditions hold, but route "${w.route.name}" (#${w.rank + 1}) comes first on ${PRECEDENCE[at] ?? 'path order within the route'}`;
+  switch (PRECEDENCE[at]) {
+    case 'priority': return `${by}: priority ${e.route.matcher.priority} < ${w.route.matcher.priority}`;
+    case 'host': return `${by}: host ${hostText(e.host)} is less specific than ${hostText(w.host)}`;
+    case 'path kind': return `${by}: ${KIND_TEXT[e.path.kind]} (${e.path.source}) ranks below ${KIND_TEXT[w.path.kind]} (${w.path.source})`;
+    case 'literal prefix length': return `${by}: its literal prefix is shorter than that of ${w.path.source}`;
+    case 'config order': return `${by}: it is later in the config`;
+    default: return by;
+  }
 }

@@ -73,6 +73,13 @@ function hostScore(h: HostPattern | null): number {
 }
 const KIND_SCORE = { exact: 2, param: 1, wildcard: 0 } as const;
 
+/** What decides match order, most significant first: the lower tuple wins. */
+export const PRECEDENCE = ['priority', 'host', 'path kind', 'literal prefix length', 'config order'] as const;
+
+export function precedence(e: Pick<RouterEntry<{ matcher: RouteMatcher }>, 'route' | 'host' | 'path'>): number[] {
+  return [-e.route.matcher.priority, -hostScore(e.host), -KIND_SCORE[e.path.kind], -e.path.literalPrefixLength, e.route.matcher.index];
+}
+
 export class Router<R extends { matcher: RouteMatcher }> {
   readonly entries: RouterEntry<R>[];
   private readonly root: TrieNode<R> = newNode();
@@ -89,10 +96,8 @@ export class Router<R extends { matcher: RouteMatcher }> {
         }
       }
     }
-    const order = (e: Omit<RouterEntry<R>, 'rank'>) =>
-      [-e.route.matcher.priority, -hostScore(e.host), -KIND_SCORE[e.path.kind], -e.path.literalPrefixLength, e.route.matcher.index];
     entries.sort((a, b) => {
-      const x = order(a), y = order(b);
+      const x = precedence(a), y = precedence(b);
       for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
       return a.route.matcher.paths.indexOf(a.path) - b.route.matcher.paths.indexOf(b.path);
     });
@@ -124,6 +129,13 @@ export class Router<R extends { matcher: RouteMatcher }> {
     const lit = node.literal.get(seg);
     if (lit) this.collect(lit, segs, depth + 1, out);
     if (node.param && seg !== '') this.collect(node.param, segs, depth + 1, out);
+  }
+
+  /** Every entry whose path pattern matches `path`, in match order (for `explain`, not the hot path). */
+  pathCandidates(path: string): RouterEntry<R>[] {
+    const out: RouterEntry<R>[] = [];
+    this.collect(this.root, path.slice(1).split('/'), 0, out);
+    return out.sort((a, b) => a.rank - b.rank);
   }
 
   /**
@@ -168,9 +180,9 @@ export class Router<R extends { matcher: RouteMatcher }> {
 }
 
 /** The Allow list of a route without `methods` (it takes any method but TRACE). */
-const ANY_BUT_TRACE = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT'];
+export const ANY_BUT_TRACE = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT'];
 
-function hostMatches(p: HostPattern | null, host: string): boolean {
+export function hostMatches(p: HostPattern | null, host: string): boolean {
   if (p === null) return true;
   if ('exact' in p) return p.exact === host;
   return host.length > p.suffix.length && host.endsWith(p.suffix);
