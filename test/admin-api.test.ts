@@ -272,3 +272,13 @@ describe('with admin.token', () => {
     assert.equal((await admin(gw, 'GET', '/ready')).status, 200);
   });
 });
+
+test('a token written with surrounding whitespace is the token without it (no lock-out)', async () => {
+  const gw = await startTestGateway({ ...V1(), admin: { token: '  spaced-token\n' } });
+  try {
+    assert.equal((await admin(gw, 'GET', '/routes')).status, 401);
+    assert.equal((await admin(gw, 'GET', '/routes', undefined, { authorization: 'Bearer spaced-token' })).status, 200);
+  } finally {
+    await gw.stop();
+  }
+});

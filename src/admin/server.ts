@@ -30,7 +30,8 @@ export class AdminServer {
   private readonly consumers: ConsumerEndpoints;
 
   constructor(private readonly ctl: Controller, token: string | undefined, private readonly log: Logger) {
-    this.tokenDigest = token ? digest(token) : undefined;
+    // Trimmed as the presented token is: surrounding whitespace in a config value must not lock everyone out.
+    this.tokenDigest = token?.trim() ? digest(token.trim()) : undefined;
     this.routes = {
       '/health': { GET: () => [200, { status: 'ok', version: VERSION }] },
       '/ready': {
