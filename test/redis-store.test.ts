@@ -8,6 +8,7 @@ import { RedisStore } from '../src/store/redis.js';
 import { CALENDAR_MONTH, FIXED_WINDOW, LEAKY_BUCKET, SLIDING_WINDOW, TOKEN_BUCKET } from '../src/store/lua.js';
 import { monthBounds } from '../src/store/month.js';
 import { StoreUnavailableError, type Decision } from '../src/store/types.js';
+import { STORE_BREAKER } from '../src/store/breaker.js';
 import { SHARED_REDIS, deleteUnder, delayProxy, inspector, keysUnder, privateRedis, sharedRedisUp, uniquePrefix } from './helpers/redis.js';
 import { sleep, waitFor } from './helpers/child.js';
 
@@ -119,7 +120,10 @@ test('a slow Redis: each call gives up after the timeout, then the breaker stops
     const s = await ready(store(proxy.url, 50));
     assert.equal((await s.fixedWindow('slow', 10, 60_000, 1)).allowed, true);
     proxy.delayMs = 400;
-    for (let i = 0; i < 3; i++) {
+    // Every call failing: the breaker opens as soon as the window holds its minimum of calls (the
+    // one success above is one of them).
+    for (let i = 0; i < STORE_BREAKER.minCalls - 1; i++) {
+      assert.equal(s.breaker.open, false, `open after ${i} failed calls`);
       await assert.rejects(s.fixedWindow('slow', 10, 60_000, 1), (e: Error) => e instanceof StoreUnavailableError && /timed out/i.test(e.message));
     }
     assert.equal(s.breaker.open, true);
