@@ -20,7 +20,7 @@ export function openApiDocument(): Record<string, unknown> {
     security: [{ bearer: [] }, {}],
     paths: {
       '/health': { get: { summary: 'The process is alive.', security: [], responses: { 200: ok('Alive') } } },
-      '/ready': { get: { summary: 'Config loaded and listeners up.', security: [], responses: { 200: ok('Ready'), 503: ok('Not ready') } } },
+      '/ready': { get: { summary: 'Config loaded and listeners up; the state of each rate-limit store (not a readiness condition).', security: [], responses: { 200: ok('Ready'), 503: ok('Not ready') } } },
       '/config': {
         get: { summary: 'The active config, secrets redacted.', responses: { 200: ok('The config', ref('GatehouseConfig')), 401: error('Token required') } },
         post: {

@@ -15,6 +15,7 @@ import { openApiDocument } from './openapi.js';
 import { ConsumerEndpoints } from './consumers.js';
 import { VERSION } from '../version.js';
 import { analyticsEndpoint, metricsEndpoint } from './observability.js';
+import { readyEndpoint } from './ready.js';
 
 const MAX_BODY = 10 * 1024 * 1024;
 /** Endpoints that answer without the token (probes and the API description). */
@@ -34,9 +35,7 @@ export class AdminServer {
     this.tokenDigest = token?.trim() ? digest(token.trim()) : undefined;
     this.routes = {
       '/health': { GET: () => [200, { status: 'ok', version: VERSION }] },
-      '/ready': {
-        GET: () => (ctl.ready() ? [200, { status: 'ready', configVersion: ctl.version, workers: ctl.workerCount }] : [503, { status: 'not ready' }]),
-      },
+      '/ready': { GET: () => readyEndpoint(ctl) },
       '/config': {
         GET: () => [200, redactSecrets(ctl.config)],
         POST: async (req) => this.changeConfig(req, true),

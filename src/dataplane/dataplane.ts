@@ -49,15 +49,16 @@ export class DataPlane {
   readonly upstreams: StateRegistry;
   private readonly servers: (http.Server | https.Server)[] = [];
   /** Rate-limit stores, shared by every plan of this data plane (counts survive reloads). */
-  readonly stores = new StoreRegistry({ live: true, clusterWorker: process.env.GATEHOUSE_WORKER === '1' });
+  readonly stores: StoreRegistry;
 
   /** Access log, metrics, analytics, tracing (issue 7). */
   readonly obs: Observability;
   tracer: Tracer | undefined;
 
   constructor(config: GatehouseConfig, readonly log: Logger, opts: { clock?: Clock; probes?: ProbeMode; lookup?: LookupAll } = {}) {
+    this.stores = new StoreRegistry({ live: true, clusterWorker: process.env.GATEHOUSE_WORKER === '1', log });
     this.upstreams = new StateRegistry(opts.clock ?? systemClock, log, opts.probes ?? 'local', opts.lookup);
-    this.obs = new Observability({ inflight: () => this.inflight, shed: () => this.shedder.shed, services: () => this.upstreams.all() }, log);
+    this.obs = new Observability({ inflight: () => this.inflight, shed: () => this.shedder.shed, services: () => this.upstreams.all(), stores: () => this.stores.health() }, log);
     this.obs.configure(config);
     this.timed = this.obs.active;
     this.tracer = this.obs.tracer;
@@ -112,6 +113,7 @@ export class DataPlane {
     if (query.what === 'health') return this.upstreams.get(query.service)?.snapshot();
     if (query.what === 'metrics') return this.obs.metricsJson();
     if (query.what === 'analytics') return this.obs.analyticsPart(query.window);
+    if (query.what === 'stores') return this.stores.status();
     return undefined;
   }
 

@@ -12,6 +12,7 @@
 // `metrics.consumerLabel: true`, in a metric of their own.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ServiceState } from '../upstream/service-state.js';
+import type { StoreHealth } from '../store/health.js';
 import type { RequestRecord } from './request-record.js';
 
 /** What policies may count (given to them through PolicyEnv.metrics). */
@@ -34,6 +35,8 @@ export interface MetricsSource {
   shed?(): number;
   services(): ServiceState[];
   tracing?(): { exported: number; dropped: number } | undefined;
+  /** The rate-limit stores that can fail (Redis, or a worker's primary). */
+  stores?(): StoreHealth[];
 }
 
 /** Methods with a label of their own; any other is counted as OTHER (the last index). */
@@ -167,6 +170,27 @@ export class GatewayMetrics implements PolicyMetrics {
       new Counter({
         name: 'gatehouse_tracing_spans_dropped_total', help: 'Spans dropped: the export queue was full or the collector failed.', registers,
         collect() { const t = tracing(); if (t) { this.reset(); this.inc(t.dropped); } },
+      });
+    }
+    if (source.stores) {
+      const stores = source.stores;
+      new Counter({
+        name: 'gatehouse_store_errors_total', help: 'Rate-limit decisions the store failed (answered per onStoreError), by store, op (the algorithm) and reason (timeout, error, breaker_open).',
+        labelNames: ['store', 'op', 'reason'], registers,
+        collect() {
+          this.reset();
+          for (const h of stores()) for (const e of h.errorCounts()) this.inc({ store: h.name, op: e.op, reason: e.reason }, e.count);
+        },
+      });
+      new Gauge({
+        name: 'gatehouse_store_up', help: 'Whether a rate-limit store answers (1) or not (0), by its last decision or connection attempt. With workers: the minimum over workers.',
+        labelNames: ['store'], registers, aggregator: 'min',
+        collect() {
+          this.reset();
+          const up = new Map<string, number>();
+          for (const h of stores()) up.set(h.name, Math.min(up.get(h.name) ?? 1, h.state === 'down' ? 0 : 1));
+          for (const [store, v] of up) this.set({ store }, v);
+        },
       });
     }
     // Process metrics and event-loop lag (nodejs_eventloop_lag_*), per process.

@@ -25,4 +25,6 @@ export type InspectQuery =
   /** prom-client JSON of the plane's registry. */
   | { what: 'metrics' }
   /** The plane's analytics part over a window (observer.ts AnalyticsPart). */
-  | { what: 'analytics'; window: AnalyticsWindow };
+  | { what: 'analytics'; window: AnalyticsWindow }
+  /** The plane's rate-limit stores and their state (store/health.ts StoreStatus[]). */
+  | { what: 'stores' };

@@ -2,6 +2,8 @@
 // decisions are made by the cluster primary, which holds the only memory store. A worker sends
 // each decision over the cluster IPC channel and awaits the answer.
 import type { Worker } from 'node:cluster';
+import type { Logger } from '../observability/logger.js';
+import { StoreHealth, type StoreStatus } from './health.js';
 import { MemoryStore } from './memory.js';
 import { StoreUnavailableError, type Decision, type RateStore, type StoreMethod } from './types.js';
 
@@ -19,6 +21,7 @@ export class IpcStore implements RateStore {
     this.pending.delete(m.i);
     clearTimeout(p.timer);
     const d = m.d;
+    this.health.up();
     p.resolve({ allowed: d[0] === 1, remaining: d[1], resetMs: d[2], retryAfterMs: d[3], limit: d[4] });
   };
   /** The primary is gone: nothing will answer. */
@@ -29,19 +32,25 @@ export class IpcStore implements RateStore {
       p.reject(new StoreUnavailableError('rate-limit store: the primary process is gone'));
     }
   };
+  readonly health: StoreHealth;
 
   /** `timeoutMs`: as for Redis, a decision not back in time fails and `onStoreError` applies. */
-  constructor(private readonly storeId: string, private readonly maxKeys: number, private readonly timeoutMs: number) {
+  constructor(private readonly storeId: string, private readonly maxKeys: number, private readonly timeoutMs: number, log?: Logger) {
+    this.health = new StoreHealth('memory', 'memory', storeId, log);
     process.on('message', this.onMessage);
     process.on('disconnect', this.onDisconnect);
   }
 
   private ask(m: StoreMethod, k: string, a: number[]): Promise<Decision> {
-    if (!process.connected) return Promise.reject(new StoreUnavailableError('rate-limit store: the primary process is gone'));
+    if (!process.connected) {
+      this.health.failure(m, 'error', 'the primary process is gone');
+      return Promise.reject(new StoreUnavailableError('rate-limit store: the primary process is gone'));
+    }
     const i = this.next++;
     return new Promise<Decision>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(i);
+        this.health.failure(m, 'timeout', `no answer from the primary within ${this.timeoutMs}ms`);
         reject(new StoreUnavailableError(`rate-limit store: no answer from the primary within ${this.timeoutMs}ms`));
       }, this.timeoutMs);
       this.pending.set(i, { resolve, reject, timer });
@@ -63,6 +72,10 @@ export class IpcStore implements RateStore {
   }
   leakyBucket(key: string, rate: number, perMs: number, burst: number, cost: number): Promise<Decision> {
     return this.ask('leakyBucket', key, [rate, perMs, burst, cost]);
+  }
+
+  status(): StoreStatus {
+    return this.health.status();
   }
 
   close(): void {

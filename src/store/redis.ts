@@ -1,11 +1,14 @@
 // Counters in Redis, shared by every instance. Each decision is one EVALSHA of the algorithm's Lua
 // script (ioredis loads it once and falls back to EVAL on NOSCRIPT), auto-pipelined with whatever
 // else is in flight. Every call has a timeout; a breaker stops calling a Redis that keeps failing.
-// Keys are `<prefix>{<key>}`: the hash tag keeps each key on one Redis Cluster slot.
+// Keys are `<prefix>{<key>}`: the hash tag keeps each key on one Redis Cluster slot. Failures and
+// recoveries, of decisions and of the connection, are reported through a StoreHealth.
 import { Redis } from 'ioredis';
 import { Breaker } from './breaker.js';
+import { StoreHealth, type StoreStatus } from './health.js';
 import { CALENDAR_MONTH, FIXED_WINDOW, LEAKY_BUCKET, SLIDING_WINDOW, TOKEN_BUCKET } from './lua.js';
-import { StoreUnavailableError, type Decision, type RateStore } from './types.js';
+import type { Logger } from '../observability/logger.js';
+import { StoreUnavailableError, type Clock, type Decision, type RateStore, type StoreMethod } from './types.js';
 
 export interface RedisStoreOptions {
   url: string;
@@ -13,6 +16,11 @@ export interface RedisStoreOptions {
   timeoutMs: number;
   /** Connect now (a data plane) or on first use (a plan compiled only to be checked). */
   connect?: boolean;
+  /** Where failures and recoveries are logged, and the `store` label of its metrics. */
+  log?: Logger;
+  name?: string;
+  /** Tests only: the time the scripts use instead of Redis's TIME (see lua.ts). */
+  clock?: Clock;
 }
 
 type Reply = [number, number, number, number];
@@ -28,11 +36,17 @@ interface Scripted {
 export class RedisStore implements RateStore {
   readonly client: Redis & Scripted;
   readonly breaker = new Breaker();
+  readonly health: StoreHealth;
   private readonly prefix: string;
+  private readonly clock: Clock | undefined;
+  /** One rejection for every call the open breaker refuses (no allocation per request). */
   private readonly unavailable: Promise<never>;
+  private closing = false;
 
   constructor(opts: RedisStoreOptions) {
     this.prefix = opts.prefix;
+    this.clock = opts.clock;
+    this.health = new StoreHealth(opts.name ?? 'redis', 'redis', opts.prefix, opts.log);
     const client = new Redis(opts.url, {
       lazyConnect: true,
       enableAutoPipelining: true,
@@ -44,7 +58,10 @@ export class RedisStore implements RateStore {
       maxRetriesPerRequest: 0,
       retryStrategy: (times) => Math.min(100 * times, 1000),
     });
-    client.on('error', () => {}); // reported through failed calls and the breaker; reconnects on its own
+    // ioredis reconnects on its own; the health says the store is down (a dead port is known
+    // before any decision) and, on 'ready', that it is back.
+    client.on('error', (err: Error) => { if (!this.closing) this.health.down(err.message); });
+    client.on('ready', () => this.health.up());
     client.once('ready', () => { client.options.enableOfflineQueue = false; });
     client.defineCommand('ghFixed', { numberOfKeys: 1, lua: FIXED_WINDOW });
     client.defineCommand('ghMonth', { numberOfKeys: 1, lua: CALENDAR_MONTH });
@@ -57,56 +74,54 @@ export class RedisStore implements RateStore {
     if (opts.connect) client.connect().catch(() => {});
   }
 
-  private run(script: Script, key: string, limit: number, windowMs: number, cost: number): Promise<Decision> {
+  /** `a`, `b`, `c`, `d`: the script's ARGV (window scripts take three); `quota`: the Decision's limit. */
+  private run(method: StoreMethod, script: Script, key: string, quota: number, a: number, b: number, c: number, d?: number): Promise<Decision> {
     const breaker = this.breaker;
-    if (!breaker.allow()) return this.unavailable;
+    if (!breaker.allow()) {
+      this.health.failure(method, 'breaker_open', 'the breaker is open');
+      return this.unavailable;
+    }
     if (this.client.status === 'wait') this.client.connect().catch(() => {});
-    return script.call(this.client, this.prefix + '{' + key + '}', limit, windowMs, cost).then(
+    const k = this.prefix + '{' + key + '}';
+    const call = this.clock === undefined
+      ? (d === undefined ? script.call(this.client, k, a, b, c) : script.call(this.client, k, a, b, c, d))
+      : script.call(this.client, k, a, b, c, d ?? 0, this.clock());
+    return call.then(
       (r) => {
         breaker.success();
-        return { allowed: r[0] === 1, remaining: r[1], resetMs: r[2], retryAfterMs: r[3], limit };
+        this.health.up();
+        return { allowed: r[0] === 1, remaining: r[1], resetMs: r[2], retryAfterMs: r[3], limit: quota };
       },
       (err: Error) => {
         breaker.failure();
+        this.health.failure(method, /timed out/i.test(err.message) ? 'timeout' : 'error', err.message);
         throw new StoreUnavailableError(`rate-limit store: ${err.message}`);
       },
     );
   }
 
   fixedWindow(key: string, limit: number, windowMs: number, cost: number): Promise<Decision> {
-    return this.run(this.client.ghFixed, key, limit, windowMs, cost);
+    return this.run('fixedWindow', this.client.ghFixed, key, limit, limit, windowMs, cost);
   }
 
   calendarMonth(key: string, limit: number, cost: number): Promise<Decision> {
-    return this.run(this.client.ghMonth, key, limit, 0, cost);
+    return this.run('calendarMonth', this.client.ghMonth, key, limit, limit, 0, cost);
   }
 
   slidingWindow(key: string, limit: number, windowMs: number, cost: number): Promise<Decision> {
-    return this.run(this.client.ghSliding, key, limit, windowMs, cost);
+    return this.run('slidingWindow', this.client.ghSliding, key, limit, limit, windowMs, cost);
   }
 
   tokenBucket(key: string, rate: number, perMs: number, burst: number, cost: number): Promise<Decision> {
-    return this.bucket(this.client.ghToken, key, rate, perMs, burst, cost);
+    return this.run('tokenBucket', this.client.ghToken, key, burst, rate, perMs, burst, cost);
   }
 
   leakyBucket(key: string, rate: number, perMs: number, burst: number, cost: number): Promise<Decision> {
-    return this.bucket(this.client.ghLeaky, key, rate, perMs, burst, cost);
+    return this.run('leakyBucket', this.client.ghLeaky, key, burst, rate, perMs, burst, cost);
   }
 
-  private bucket(script: Script, key: string, rate: number, perMs: number, burst: number, cost: number): Promise<Decision> {
-    const breaker = this.breaker;
-    if (!breaker.allow()) return this.unavailable;
-    if (this.client.status === 'wait') this.client.connect().catch(() => {});
-    return script.call(this.client, this.prefix + '{' + key + '}', rate, perMs, burst, cost).then(
-      (r) => {
-        breaker.success();
-        return { allowed: r[0] === 1, remaining: r[1], resetMs: r[2], retryAfterMs: r[3], limit: burst };
-      },
-      (err: Error) => {
-        breaker.failure();
-        throw new StoreUnavailableError(`rate-limit store: ${err.message}`);
-      },
-    );
+  status(): StoreStatus {
+    return { ...this.health.status(), breaker: this.breaker.state };
   }
 
   /** Resolves once connected (tests; a gateway serves at once and lets onStoreError cover the start). */
@@ -116,6 +131,7 @@ export class RedisStore implements RateStore {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     this.client.disconnect();
   }
 }

@@ -1,6 +1,8 @@
 // The stores of one data plane, shared by every plan it compiles: a reload keeps the counts.
 // Stores are created on first request from a policy and closed with the data plane.
 import { parseDuration } from '../config/units.js';
+import type { Logger } from '../observability/logger.js';
+import type { StoreHealth, StoreStatus } from './health.js';
 import { IpcStore } from './ipc.js';
 import { MemoryStore } from './memory.js';
 import { RedisStore } from './redis.js';
@@ -13,6 +15,8 @@ export interface StoreRegistryOptions {
   /** A cluster worker: memory-store decisions are made by the primary. */
   clusterWorker?: boolean;
   clock?: Clock;
+  /** Where a store's failures and recoveries are logged. */
+  log?: Logger;
 }
 
 export class StoreRegistry {
@@ -20,6 +24,7 @@ export class StoreRegistry {
   private readonly locals = new Map<string, MemoryStore>();
   /** In-flight counts of concurrency-limit policies, kept across reloads. */
   readonly inflight = new Map<string, number>();
+  private readonly started = new Date().toISOString();
 
   constructor(readonly opts: StoreRegistryOptions = {}) {}
 
@@ -29,11 +34,14 @@ export class StoreRegistry {
     let store = this.stores.get(id);
     if (!store) {
       if (cfg.type === 'redis') {
-        store = new RedisStore({ url: cfg.url!, prefix: cfg.prefix, timeoutMs: parseDuration(cfg.timeout), connect: this.opts.live });
+        store = new RedisStore({
+          url: cfg.url!, prefix: cfg.prefix, timeoutMs: parseDuration(cfg.timeout), connect: this.opts.live,
+          log: this.opts.log, name: storeLabel(cfg), clock: this.opts.clock,
+        });
       } else if (this.opts.clusterWorker) {
         // The primary answers in microseconds unless it is busy (a reload, the admin API): a floor of
         // 1 s keeps a busy moment from failing decisions, and still bounds the wait.
-        store = new IpcStore(cfg.prefix, cfg.maxKeys, Math.max(parseDuration(cfg.timeout), 1000));
+        store = new IpcStore(cfg.prefix, cfg.maxKeys, Math.max(parseDuration(cfg.timeout), 1000), this.opts.log);
       } else {
         store = new MemoryStore({ maxKeys: cfg.maxKeys, clock: this.opts.clock });
       }
@@ -50,11 +58,35 @@ export class StoreRegistry {
     return store;
   }
 
+  /** Every store's state, for the admin API (a memory store in this process never fails). */
+  status(): StoreStatus[] {
+    return [...this.stores.values()].map((s) =>
+      s instanceof RedisStore || s instanceof IpcStore ? s.status() : { store: 'memory', type: 'memory', state: 'up', since: this.started, failedDecisions: 0 },
+    );
+  }
+
+  /** The stores that can fail, for the metrics. */
+  health(): StoreHealth[] {
+    const out: StoreHealth[] = [];
+    for (const s of this.stores.values()) if (s instanceof RedisStore || s instanceof IpcStore) out.push(s.health);
+    return out;
+  }
+
   async close(): Promise<void> {
     const all = [...this.stores.values(), ...this.locals.values()];
     this.stores.clear();
     this.locals.clear();
     await Promise.all(all.map(async (s) => { try { await s.close(); } catch { /* closing anyway */ } }));
+  }
+}
+
+/** The `store` of metrics and log lines: the Redis URL without credentials, or memory. */
+function storeLabel(cfg: StoreConfig): string {
+  try {
+    const u = new URL(cfg.url!);
+    return `${u.protocol}//${u.host}${u.pathname.length > 1 ? u.pathname : ''}`;
+  } catch {
+    return 'redis';
   }
 }
 

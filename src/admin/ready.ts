@@ -1,0 +1,27 @@
+// GET /ready: whether the instance serves its config, and (when there are any) the state of its
+// rate-limit stores. A store that is down does not make the instance unready: each policy's
+// onStoreError answers for it, and pulling every instance off a load balancer because their
+// shared Redis is down would turn a degraded service into none.
+import type { Controller } from '../runtime/instance.js';
+import type { StoreStatus } from '../store/health.js';
+
+/** A probe must answer quickly: when the workers take longer to report, the stores are left out. */
+const STORES_WAIT_MS = 500;
+
+export async function readyEndpoint(ctl: Controller): Promise<[number, unknown]> {
+  if (!ctl.ready()) return [503, { status: 'not ready' }];
+  const body = { status: 'ready', configVersion: ctl.version, workers: ctl.workerCount };
+  const stores = await storeStates(ctl);
+  return [200, stores.length > 0 ? { ...body, stores } : body];
+}
+
+/** Every data plane's stores; with workers each entry says which worker (1..n, as they answered). */
+async function storeStates(ctl: Controller): Promise<(StoreStatus & { worker?: number })[]> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<unknown[]>((resolve) => { timer = setTimeout(() => resolve([]), STORES_WAIT_MS); });
+  const planes = await Promise.race([ctl.inspect({ what: 'stores' }), late]);
+  clearTimeout(timer);
+  const lists = planes.filter((p): p is StoreStatus[] => Array.isArray(p));
+  if (lists.length <= 1) return lists[0] ?? [];
+  return lists.flatMap((list, i) => list.map((s) => ({ worker: i + 1, ...s })));
+}
