@@ -1,10 +1,16 @@
 // One Lua script per algorithm: each decision is one atomic EVALSHA, timed by Redis's own clock
 // (TIME), and every key it writes gets a TTL. Each returns {allowed, remaining, resetMs, retryAfterMs}.
 // Same arithmetic as memory.ts; keep them in step.
+//
+// ARGV[5], when given, is the time instead of TIME: only tests pass it (RedisStore's `clock`), to
+// step through a window without waiting. A gateway never does: every instance must share one clock.
 
 const NOW = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = tonumber(ARGV[5])
+if now == nil then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 `;
 
 const WINDOW = `
@@ -97,12 +103,13 @@ local tokens, ts = tonumber(s[1]), tonumber(s[2])
 if tokens == nil then tokens, ts = burst, now end
 tokens = math.min(burst, tokens + math.max(0, now - ts) * rate / per)
 local allowed = 0
-if tokens >= cost then
+if tokens >= cost - 1e-9 then
   allowed = 1
-  tokens = tokens - cost
+  tokens = math.max(0, tokens - cost)
 end
 local fill = (burst - tokens) * per / rate
-redis.call('HSET', KEYS[1], 't', tostring(tokens), 'ts', now)
+-- %.17g: tostring keeps 14 digits, and a bucket refilled to 0.99999999999999 refuses when it should admit.
+redis.call('HSET', KEYS[1], 't', string.format('%.17g', tokens), 'ts', now)
 redis.call('PEXPIRE', KEYS[1], math.ceil(fill) + 1000)
 local retry = 0
 if allowed == 0 then retry = math.ceil((math.min(cost, burst) - tokens) * per / rate) end

@@ -14,6 +14,8 @@ export interface MemoryStoreOptions {
 }
 
 export const DEFAULT_MAX_KEYS = 100_000;
+/** See tokenBucket (the Lua script uses the same). */
+const TOKEN_SLACK = 1e-9;
 
 export class MemoryStore implements RateStore {
   private cells: LRUCache<string, Cell> | undefined;
@@ -105,8 +107,10 @@ export class MemoryStore implements RateStore {
     const fill = (burst * perMs) / rate;
     const cell = this.cell(key, fill, burst, now, 0);
     const tokens = Math.min(burst, cell.a + ((now - cell.b) * rate) / perMs);
-    const allowed = tokens >= cost;
-    cell.a = allowed ? tokens - cost : tokens;
+    // A billionth of a token of slack: refilled for exactly the announced wait, the sum can come
+    // out a rounding error short of `cost` (seen with rate 2.5), and the client is refused again.
+    const allowed = tokens >= cost - TOKEN_SLACK;
+    cell.a = allowed ? Math.max(0, tokens - cost) : tokens;
     cell.b = now;
     this.touch(key, cell, fill);
     return {

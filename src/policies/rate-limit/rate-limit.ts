@@ -8,7 +8,7 @@ import { DEFAULT_STORE } from '../../store/schema.js';
 import { rateLimitSchema, type RateLimitConfig } from './schema.js';
 import { compileLimit, decide, localShare, type CompiledLimit } from './limits.js';
 import { compileKey } from './keys.js';
-import { decisionHeaders, type LimitSet } from './headers.js';
+import { decisionHeaders, retryAfterSeconds, type LimitSet } from './headers.js';
 import { SHADOW_LIMITED } from './shadow.js';
 import { addErrorHeaders } from '../error-headers.js';
 
@@ -150,7 +150,7 @@ class RateLimit {
     if (rejected) {
       if (this.shadow) ctx.locals.set(SHADOW_LIMITED, limit.name); // the access log's shadowLimited
       else {
-        const out: Record<string, string> = { 'retry-after': String(Math.max(1, Math.ceil(d.retryAfterMs / 1000))) };
+        const out: Record<string, string> = { 'retry-after': String(retryAfterSeconds(d)) };
         if (headers) for (let i = 0; i < headers.length; i += 2) out[headers[i]!] = headers[i + 1]!;
         return { status: limit.status, code: 'GW_RATE_LIMITED', headers: out } satisfies RespondVerdict;
       }
