@@ -71,6 +71,12 @@ const HOSTILE: [string, string][] = [
   ['half-encoded dot segment /.%2e/', get('/api/.%2e/admin')],
   ['encoded single dot segment /%2e/', get('/api/%2e/admin')],
   ['double-encoded dots %252e%252e', get('/api/%252e%252e/admin')],
+  // Tomcat and Spring strip ";params" before resolving dot segments: "..;" climbs like "..".
+  ['dot segment with a path parameter /..;/', get('/api/v1/..;/admin')],
+  ['encoded dot segment with a path parameter /%2e%2e;/', get('/api/v1/%2e%2e;/admin')],
+  ['half-encoded dot segment with parameters /.%2E;x=1/', get('/api/v1/.%2E;x=1/admin')],
+  ['single dot segment with a path parameter /.;/', get('/api/v1/.;/admin')],
+  ['dot segment with an encoded semicolon /..%3B/', get('/api/v1/..%3B/admin')],
   ['double-encoded slash %252f', get('/api/a%252fb')],
   ['double-encoded backslash %255c', get('/api/a%255cb')],
   ['double-encoded NUL %2500', get('/api/a%2500b')],

@@ -34,6 +34,23 @@ test('refuses what could change meaning between hops', () => {
   }
 });
 
+test('a dot segment with path parameters (";") is refused: Java servers read "..;" as ".."', () => {
+  for (const p of [
+    '/api/v1/..;/admin', '/api/v1/.;/admin', '/api/v1/..;', '/..;/x', '/a/..;jsessionid=1/b', '/a/.;x=1',
+    '/api/v1/%2e%2e;/admin', '/api/v1/%2E%2E;/admin', '/a/.%2e;x=1/b', '/a/%2E.;/b', '/a/%2e;/b',
+    '/a/..%3b/b', '/a/..%3B/b', '/a/.%3B/b', '/a//..;/b',
+  ]) {
+    assert.equal(canonicalizePath(p), undefined, p);
+  }
+});
+
+test('";" elsewhere in a segment is an ordinary character', () => {
+  for (const p of ['/a;b', '/a/b;c=d/e', '/a/...;/b', '/a/..x;/b', '/a/;/b', '/a/x..;/b', '/a/b;..']) {
+    assert.equal(canonicalizePath(p), p, p);
+  }
+  assert.equal(canonicalizePath('/a/%41;x/../b'), '/a/b');
+});
+
 test('upstream encoding re-encodes only what must be', () => {
   assert.equal(encodePathForUpstream('/a/b-c_d.e~f'), '/a/b-c_d.e~f');
   assert.equal(encodePathForUpstream('/a b'), '/a%20b');

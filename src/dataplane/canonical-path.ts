@@ -2,10 +2,13 @@
 //
 // Percent-decoded exactly once; encoded "/", "\" and NUL (and other control bytes) refused, as are
 // encoded dot segments and double-encoded "/", "\", ".", NUL; literal "\" refused; dot segments
-// resolved (climbing above "/" refused); repeated slashes merged. Forwarding re-encodes only what
-// must be encoded, so the upstream sees the same resource the gateway routed on.
+// resolved (climbing above "/" refused); repeated slashes merged. A dot segment carrying path
+// parameters ("..;x", ".;") is refused too: Tomcat and Spring drop ";params" before resolving dot
+// segments, so "/svc/..;/admin" would climb out of a rewrite prefix there while it is a plain name
+// here. Forwarding re-encodes only what must be encoded, so the upstream sees the same resource
+// the gateway routed on.
 
-const SLASH = 47, BACKSLASH = 92, DOT = 46, PERCENT = 37, HASH = 35;
+const SLASH = 47, BACKSLASH = 92, DOT = 46, PERCENT = 37, HASH = 35, SEMICOLON = 59;
 
 /** Returns the canonical path, or undefined when the path must be refused (400). */
 export function canonicalizePath(raw: string): string | undefined {
@@ -17,9 +20,10 @@ export function canonicalizePath(raw: string): string | undefined {
     if (c === PERCENT || c === BACKSLASH || c === HASH || c <= 32 || c === 127) simple = false;
     else if (c === SLASH && prev === SLASH) simple = false;
     else if (c === DOT && prev === SLASH) {
+      // "." or ".." ending the segment, or followed by ";" (see above): the slow path decides.
       const n = raw.charCodeAt(i + 1);
       const n2 = raw.charCodeAt(i + 2);
-      if (Number.isNaN(n) || n === SLASH || (n === DOT && (Number.isNaN(n2) || n2 === SLASH))) simple = false;
+      if (Number.isNaN(n) || n === SLASH || n === SEMICOLON || (n === DOT && (Number.isNaN(n2) || n2 === SLASH || n2 === SEMICOLON))) simple = false;
     }
     prev = c;
   }
@@ -39,6 +43,7 @@ function slowCanonicalize(raw: string): string | undefined {
     const last = i === rawSegments.length - 1;
     const seg = decodeSegment(rs);
     if (seg === undefined) return undefined;
+    if (seg.charCodeAt(0) === DOT && isDotWithParams(seg)) return undefined;
     if (seg === '.' || seg === '..') {
       if (rs !== seg) return undefined; // encoded dot segment: a traversal attempt, never a name
       if (seg === '..') {
@@ -52,6 +57,12 @@ function slowCanonicalize(raw: string): string | undefined {
     out.push(seg);
   }
   return '/' + out.join('/');
+}
+
+/** ".;…" or "..;…" (after decoding, so "%2e%2e%3b" counts too). */
+function isDotWithParams(seg: string): boolean {
+  const semi = seg.indexOf(';');
+  return semi === 1 || (semi === 2 && seg.charCodeAt(1) === DOT);
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
