@@ -7,6 +7,7 @@ export const ERRORS = {
   // Data plane
   GW_BAD_REQUEST: { status: 400, message: 'The request is malformed.' },
   GW_BAD_PATH: { status: 400, message: 'The request path is not acceptable.' },
+  GW_UNSUPPORTED_TRANSFER_ENCODING: { status: 501, message: 'The only supported Transfer-Encoding is chunked.' },
   GW_ROUTE_NOT_FOUND: { status: 404, message: 'No route matches this request.' },
   GW_METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed on this path.' },
   GW_IP_FORBIDDEN: { status: 403, message: 'Requests from this address are not allowed.' },

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { request } from 'undici';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
-import { rawRequest, statuses } from './helpers/raw.js';
+import { rawExchange, rawRequest, statuses } from './helpers/raw.js';
 import { looksLikeStackTrace, parseResponses, startRawUpstream, type RawUpstream } from './helpers/wire.js';
 
 let up: Upstream;
@@ -126,6 +126,66 @@ describe('more hostile requests: 400, connection closed, nothing reaches the ups
       const wire = await rawRequest(gw.port, req + FOLLOW);
       assert.ok(!statuses(wire).some((s) => s < 300), wire);
       assert.equal(up.hits, hits);
+    });
+  }
+});
+
+// RFC 9112 §6.1: the gateway implements no transfer coding but chunked. Node's parser lets a list
+// ending in chunked through (it frames the body as chunked); what the other codings meant to the
+// client is unknown, so the request is refused, and closed so nothing behind it is read.
+describe('Transfer-Encoding other than exactly chunked: 501, connection closed, nothing reaches the upstream', () => {
+  const UNSUPPORTED: [string, string][] = [
+    ['identity, chunked', post('Transfer-Encoding: identity, chunked\r\n', '0\r\n\r\n')],
+    ['gzip, chunked', post('Transfer-Encoding: gzip, chunked\r\n', '5\r\nhello\r\n0\r\n\r\n')],
+    ['gzip and chunked on two field lines', post('Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n', '0\r\n\r\n')],
+    ['a coding with parameters before chunked', post('Transfer-Encoding: x-custom;p=1, chunked\r\n', '0\r\n\r\n')],
+    ['an empty list element before chunked', post('Transfer-Encoding: , chunked\r\n', '0\r\n\r\n')],
+    ['a GET with gzip, chunked', `GET /x HTTP/1.1\r\nHost: ${HOST}\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n`],
+  ];
+  for (const [name, req] of UNSUPPORTED) {
+    test(name, async () => {
+      const hits = up.hits;
+      const completed = uploadsCompleted;
+      const { wire, closed } = await rawExchange(gw.port, req + FOLLOW);
+      assert.deepEqual(statuses(wire), [501], `exactly one 501 on the wire:\n${wire}`);
+      const [res] = parseResponses(wire);
+      assert.equal(res?.headers.connection?.toLowerCase(), 'close');
+      assert.equal((JSON.parse(res.body.toString()) as { error: { code: string } }).error.code, 'GW_UNSUPPORTED_TRANSFER_ENCODING');
+      assert.ok(closed, 'the gateway closed the connection');
+      assert.equal(up.hits, hits, `the upstream was called: ${JSON.stringify(up.seen.at(-1))}`);
+      assert.equal(uploadsCompleted, completed);
+    });
+  }
+
+  test('control: Transfer-Encoding: chunked in any letter case is served', async () => {
+    const completed = uploadsCompleted;
+    const wire = await rawRequest(gw.port, post('Transfer-Encoding: Chunked\r\nConnection: close\r\n', '5\r\nhello\r\n0\r\n\r\n'));
+    assert.deepEqual(statuses(wire), [200], wire);
+    assert.equal(uploadsCompleted, completed + 1);
+  });
+});
+
+// RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means the framing is faulty. Node would
+// parse it as chunked and keep a keep-alive connection open; the gateway answers once and closes.
+describe('Transfer-Encoding in an HTTP/1.0 request: answered at most once, connection closed, nothing reaches the upstream', () => {
+  const post10 = (extra: string, body: string) => `POST /upload HTTP/1.0\r\nHost: ${HOST}\r\n${extra}\r\n${body}`;
+  const CASES: [string, string][] = [
+    ['chunked, keep-alive', post10(`Connection: keep-alive\r\n${TE}`, '5\r\nhello\r\n0\r\n\r\n')],
+    ['chunked, no keep-alive', post10(TE, '5\r\nhello\r\n0\r\n\r\n')],
+    ['gzip, chunked, keep-alive', post10('Connection: keep-alive\r\nTransfer-Encoding: gzip, chunked\r\n', '0\r\n\r\n')],
+    ['a GET with chunked, keep-alive', `GET /x HTTP/1.0\r\nHost: ${HOST}\r\nConnection: keep-alive\r\n${TE}\r\n0\r\n\r\n`],
+  ];
+  for (const [name, req] of CASES) {
+    test(name, async () => {
+      const hits = up.hits;
+      const completed = uploadsCompleted;
+      const { wire, closed } = await rawExchange(gw.port, req + FOLLOW);
+      assert.deepEqual(statuses(wire), [400], `exactly one 400 on the wire:\n${wire}`);
+      const [res] = parseResponses(wire);
+      assert.ok(!looksLikeStackTrace(res!.body.toString()));
+      assert.ok(closed, 'the gateway closed the connection');
+      assert.equal(up.hits, hits, `the upstream was called: ${JSON.stringify(up.seen.at(-1))}`);
+      assert.equal(uploadsCompleted, completed);
     });
   }
 });

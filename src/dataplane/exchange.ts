@@ -26,6 +26,7 @@ import { findHeader, removeHeader } from './header-list.js';
 import type { RequestTrace, Tracer } from '../observability/tracing/tracer.js';
 import { BodyLimit } from '../edge/body-limit.js';
 import { isValidHostHeader } from '../edge/host-syntax.js';
+import { transferEncodingFault } from '../edge/transfer-encoding.js';
 import { addIdentityHeaders } from '../identity/identity-headers.js';
 import { SHADOW_LIMITED } from '../policies/rate-limit/shadow.js';
 import { ERROR_HEADERS } from '../policies/error-headers.js';
@@ -117,6 +118,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     this.requestId = scan.requestId !== undefined && VALID_REQUEST_ID.test(scan.requestId) ? scan.requestId : randomUUID();
     if (this.dp.draining) res.shouldKeepAlive = false;
+    const framing = scan.transferEncoding === undefined ? undefined : transferEncodingFault(scan.transferEncoding, req.httpVersion);
+    if (framing !== undefined) return this.refuse(framing.code, framing.message);
 
     // Target and canonical path.
     if (scan.hostCount > 1) return this.refuse('GW_BAD_REQUEST', 'Duplicate Host header.');

@@ -50,6 +50,7 @@ export interface ScannedHeaders {
   via: string | undefined;
   connection: string | undefined;
   contentLength: string | undefined;
+  /** Every Transfer-Encoding field line, joined with ", " (the framing check reads them all). */
   transferEncoding: string | undefined;
   /**
    * The client's `traceparent`, held back from `forward`: with tracing on the gateway sends its
@@ -87,7 +88,7 @@ export function scanHeaders(raw: string[]): ScannedHeaders {
       case Kind.Via: s.via = join(s.via, value); break;
       case Kind.Connection: s.connection = join(s.connection, value); break;
       case Kind.ContentLength: s.contentLength = value; s.forward.push(name, value); break;
-      case Kind.TransferEncoding: s.transferEncoding = value; break; // undici frames the body itself
+      case Kind.TransferEncoding: s.transferEncoding = join(s.transferEncoding, value); break; // undici frames the body itself
       case Kind.TraceParent: s.traceparent = join(s.traceparent, value); s.traceparentCount++; break;
       case Kind.TraceState: s.tracestate = s.tracestate === undefined ? value : `${s.tracestate},${value}`; s.forward.push(name, value); break;
       case Kind.UserAgent: s.userAgent ??= value; s.forward.push(name, value); break;
