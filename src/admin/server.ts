@@ -10,6 +10,7 @@ import { errorBody, ERRORS, type ErrorCode } from '../errors.js';
 import type { ValidationResult } from '../config/validate.js';
 import type { ApplyResult, Controller } from '../runtime/instance.js';
 import type { BoundListener } from '../dataplane/dataplane.js';
+import { listenerUrl } from '../dataplane/listener-url.js';
 import type { Logger } from '../observability/logger.js';
 import { openApiDocument } from './openapi.js';
 import { ConsumerEndpoints } from './consumers.js';
@@ -130,7 +131,8 @@ export class AdminServer {
       this.server.listen(port, host, () => {
         this.server.off('error', reject);
         const a = this.server.address();
-        resolve({ host, port: typeof a === 'object' && a ? a.port : port });
+        const bound = typeof a === 'object' && a ? a.port : port;
+        resolve({ host, port: bound, url: listenerUrl(false, host, bound) });
       });
     });
   }

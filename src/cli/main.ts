@@ -157,7 +157,7 @@ async function start(path: string): Promise<number> {
   const { startGateway, ConfigLoadError } = await import('../gateway.js');
   try {
     const gw = await startGateway({ configPath: path, signals: true, guardProcess: true });
-    const urls = gw.listeners.map((l) => `http://${l.host === '0.0.0.0' ? '127.0.0.1' : l.host}:${l.port}`);
+    const urls = gw.listeners.map((l) => l.url);
     process.stderr.write(`gatehouse ${VERSION}: serving on ${urls.join(', ')}${gw.admin ? `; admin on http://${gw.admin.host}:${gw.admin.port}` : ''}\n`);
     return -1; // keep running
   } catch (err) {

@@ -3,6 +3,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import { tlsServerOptions } from './tls.js';
+import { listenerUrl } from './listener-url.js';
 import type { Socket } from 'node:net';
 import { compilePlan, closePlan, type Plan } from '../config/compile.js';
 import type { GatehouseConfig } from '../config/schema.js';
@@ -25,7 +26,12 @@ import { LoadShedder } from '../edge/load-shedder.js';
 import { randomUUID } from 'node:crypto';
 import { StoreRegistry } from '../store/registry.js';
 
-export interface BoundListener { host: string; port: number }
+export interface BoundListener {
+  host: string;
+  port: number;
+  /** Where to reach it from this machine: https:// for a TLS listener (listener-url.ts). */
+  url: string;
+}
 
 interface PlanState { plan: Plan; active: number; retired: boolean; poolKeys: string[]; serviceNames: string[] }
 
@@ -229,7 +235,8 @@ export class DataPlane {
         });
       });
       const addr = server.address();
-      bound.push({ host: l.host, port: typeof addr === 'object' && addr ? addr.port : l.port });
+      const port = typeof addr === 'object' && addr ? addr.port : l.port;
+      bound.push({ host: l.host, port, url: listenerUrl(l.tls !== undefined, l.host, port) });
     }
     return bound;
   }
