@@ -30,6 +30,7 @@ export const ERRORS = {
   // Admin API
   ADMIN_UNAUTHORIZED: { status: 401, message: 'A valid admin token is required.' },
   ADMIN_NOT_FOUND: { status: 404, message: 'No such admin endpoint.' },
+  ADMIN_FORBIDDEN: { status: 403, message: 'The admin API has no token and refuses requests from other origins or for non-local host names.' },
   ADMIN_BAD_PATH: { status: 400, message: 'The request path is malformed (an invalid percent escape or UTF-8).' },
   ADMIN_METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed on this admin endpoint.' },
   ADMIN_BAD_BODY: { status: 400, message: 'The request body could not be read as JSON or YAML.' },

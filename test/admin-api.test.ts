@@ -282,3 +282,36 @@ test('a token written with surrounding whitespace is the token without it (no lo
     await gw.stop();
   }
 });
+
+test('without a token: a cross-origin page or a rebound host name cannot use the admin API', async () => {
+  const gw = await startTestGateway(V1());
+  try {
+    const evil = toYaml({ ...testConfig(V1()), routes: [{ name: 'stolen', match: { paths: ['/*'] }, service: 'users' }] });
+    // What a page's fetch(…, { method: 'POST', mode: 'no-cors', body }) sends: a foreign Origin, text/plain.
+    const csrf = await admin(gw, 'POST', '/config', evil, { origin: 'https://evil.example', 'content-type': 'text/plain' });
+    assert.equal(csrf.status, 403);
+    assert.equal(csrf.json.error.code, 'ADMIN_FORBIDDEN');
+    const sandboxed = await admin(gw, 'POST', '/validate', evil, { origin: 'null' });
+    assert.equal(sandboxed.status, 403);
+    // DNS rebinding: the page's own name now points at 127.0.0.1, so the Host header carries it.
+    const rebound = await admin(gw, 'GET', '/config', undefined, { host: 'rebind.evil.example:9876' });
+    assert.equal(rebound.status, 403);
+    assert.equal((await admin(gw, 'GET', '/routes')).json.routes[0].route, 'v1', 'nothing was applied');
+    // Tools and the admin API's own pages still work.
+    assert.equal((await admin(gw, 'GET', '/routes', undefined, { host: 'localhost:9876' })).status, 200);
+    const own = `http://127.0.0.1:${new URL(gw.adminUrl).port}`;
+    assert.equal((await admin(gw, 'POST', '/validate', evil, { origin: own })).status, 200);
+  } finally {
+    await gw.stop();
+  }
+});
+
+test('with a token, Origin and Host are not checked (the token is what protects)', async () => {
+  const gw = await startTestGateway({ ...V1(), admin: { token: 'a-token' } });
+  try {
+    const r = await admin(gw, 'GET', '/routes', undefined, { authorization: 'Bearer a-token', origin: 'https://console.example', host: 'gateway.example:9876' });
+    assert.equal(r.status, 200);
+  } finally {
+    await gw.stop();
+  }
+});

@@ -13,6 +13,7 @@ import type { BoundListener } from '../dataplane/dataplane.js';
 import { listenerUrl } from '../dataplane/listener-url.js';
 import type { Logger } from '../observability/logger.js';
 import { openApiDocument } from './openapi.js';
+import { foreignBrowserRequest } from './browser-guard.js';
 import { ConsumerEndpoints } from './consumers.js';
 import { VERSION } from '../version.js';
 import { analyticsEndpoint, metricsEndpoint } from './observability.js';
@@ -30,6 +31,8 @@ export class AdminServer {
   private readonly tokenDigest: Buffer | undefined;
   private readonly routes: Record<string, Partial<Record<string, Handler>>>;
   private readonly consumers: ConsumerEndpoints;
+  /** The host the listener binds (a Host header naming it is not a rebound name). */
+  private host = '127.0.0.1';
 
   constructor(private readonly ctl: Controller, token: string | undefined, private readonly log: Logger) {
     // Trimmed as the presented token is: surrounding whitespace in a config value must not lock everyone out.
@@ -62,11 +65,14 @@ export class AdminServer {
   }
 
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0]!.replace(/\/+$/, '') || '/';
+    const path = requestPath(req.url ?? '/');
     // The token is checked before anything else reads the path: no unauthenticated request gets
     // further than this line, whatever it sends.
     if (!OPEN_PATHS.has(path) && !this.authorized(req)) {
       return send(res, 401, errorBody('ADMIN_UNAUTHORIZED'), { 'www-authenticate': 'Bearer realm="gatehouse-admin"' });
+    }
+    if (this.tokenDigest === undefined && foreignBrowserRequest(req.headers.host, req.headers.origin, this.host)) {
+      return send(res, 403, errorBody('ADMIN_FORBIDDEN'));
     }
     const segments = path.split('/').slice(1).map(decodeSegment);
     if (segments[0] === 'consumers') {
@@ -126,6 +132,7 @@ export class AdminServer {
   }
 
   listen(host: string, port: number): Promise<BoundListener> {
+    this.host = host;
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
@@ -149,6 +156,14 @@ class AdminError extends Error {
   constructor(readonly code: ErrorCode, message?: string) {
     super(message ?? ERRORS[code].message);
   }
+}
+
+/** The path without its query and trailing slashes ("/" for none). A loop: a regex here was quadratic in the slashes. */
+function requestPath(url: string): string {
+  const q = url.indexOf('?');
+  let end = q < 0 ? url.length : q;
+  while (end > 0 && url.charCodeAt(end - 1) === 47 /* / */) end--;
+  return end === 0 ? '/' : url.slice(0, end);
 }
 
 /** A path segment, percent-decoded; a malformed escape or invalid UTF-8 is the client's error (400). */
