@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { startUpstream, echo, type Upstream } from './helpers/upstream.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
-import { rawRequest, statuses } from './helpers/raw.js';
+import { rawExchange, rawRequest, statuses } from './helpers/raw.js';
 import { looksLikeStackTrace, parseResponses } from './helpers/wire.js';
 
 let up: Upstream;
@@ -77,6 +77,14 @@ const HOSTILE: [string, string][] = [
   ['half-encoded dot segment with parameters /.%2E;x=1/', get('/api/v1/.%2E;x=1/admin')],
   ['single dot segment with a path parameter /.;/', get('/api/v1/.;/admin')],
   ['dot segment with an encoded semicolon /..%3B/', get('/api/v1/..%3B/admin')],
+  // Any ";" in the path (server.allowSemicolonInPath off): Java servers drop ";params", so
+  // /api/admin;x/users would route as "admin;x" here and be served as /api/admin/users there.
+  ['a path parameter on a segment /admin;x/', get('/api/admin;x/users')],
+  ['an encoded semicolon %3B in a segment', get('/api/admin%3Bx/users')],
+  ['an encoded semicolon %3b lowercase', get('/api/admin%3bx/users')],
+  ['a semicolon ending the path', get('/api/admin;')],
+  ['a semicolon in the first segment', get('/api;x/admin/users')],
+  ['a double-encoded semicolon %253B', get('/api/admin%253Bx/users')],
   ['double-encoded slash %252f', get('/api/a%252fb')],
   ['double-encoded backslash %255c', get('/api/a%255cb')],
   ['double-encoded NUL %2500', get('/api/a%2500b')],
@@ -120,6 +128,67 @@ describe('hostile requests are refused with 400 and never reach the upstream', (
       }
     });
   }
+});
+
+describe('";" in the path: a protected /api/admin/* beside a public /api/*', () => {
+  const routes = [
+    { name: 'admin', match: { paths: ['/api/admin/*'] }, service: 'api', policies: [{ type: 'ip-restriction', deny: ['127.0.0.0/8'] }] },
+    { name: 'public', match: { paths: ['/api/*'] }, service: 'api' },
+  ];
+  let strict: TestGateway;
+  let matrix: TestGateway;
+  before(async () => {
+    strict = await startTestGateway({ services: { api: { targets: [{ url: up.url }] } }, routes });
+    matrix = await startTestGateway({ services: { api: { targets: [{ url: up.url }] } }, routes, server: { allowSemicolonInPath: true } });
+  });
+  after(async () => {
+    await strict?.stop();
+    await matrix?.stop();
+  });
+
+  test('the admin route itself is refused by ip-restriction', async () => {
+    const hits = up.hits;
+    const wire = await rawRequest(strict.port, get('/api/admin/users', 'Connection: close\r\n'));
+    assert.deepEqual(statuses(wire), [403], wire);
+    assert.equal(up.hits, hits);
+  });
+
+  for (const target of ['/api/admin;x/users', '/api/admin%3Bx/users', '/api/admin%3bx/users']) {
+    test(`by default ${target} → 400 GW_BAD_PATH, never reaching the upstream`, async () => {
+      const hits = up.hits;
+      const { wire, closed } = await rawExchange(strict.port, get(target) + FOLLOW);
+      assert.deepEqual(statuses(wire), [400], wire);
+      assert.equal(up.hits, hits, `the upstream was called: ${JSON.stringify(up.seen.at(-1))}`);
+      const [res] = parseResponses(wire);
+      assert.equal(res!.headers.connection?.toLowerCase(), 'close');
+      assert.ok(closed, 'the connection was closed');
+      assert.equal((JSON.parse(res!.body.toString()) as { error: { code: string } }).error.code, 'GW_BAD_PATH');
+    });
+  }
+
+  const FORWARDED: [string, string][] = [
+    ['/api/admin;x/users', '/api/admin;x/users'],
+    ['/api/admin%3Bx/users', '/api/admin%3Bx/users'],
+    ['/api/admin%3bx/users', '/api/admin%3Bx/users'],
+  ];
+  for (const [target, expected] of FORWARDED) {
+    test(`with server.allowSemicolonInPath ${target} reaches the upstream as ${expected}`, async () => {
+      const hits = up.hits;
+      const wire = await rawRequest(matrix.port, get(target, 'Connection: close\r\n'));
+      assert.equal(parseResponses(wire)[0]?.status, 200, wire);
+      assert.equal(up.hits, hits + 1);
+      assert.equal(up.seen.at(-1)!.url, expected);
+    });
+  }
+
+  test('with server.allowSemicolonInPath a dot segment with parameters is still refused', async () => {
+    const hits = up.hits;
+    for (const target of ['/api/x/..;/admin/users', '/api/x/..%3B/admin/users']) {
+      const wire = await rawRequest(matrix.port, get(target) + FOLLOW);
+      assert.deepEqual(statuses(wire), [400], wire);
+    }
+    assert.equal(up.hits, hits);
+  });
 });
 
 describe('oversized requests', () => {

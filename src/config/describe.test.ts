@@ -57,3 +57,21 @@ test('explain: with no winner (404, 405) each candidate says which condition fai
   assert.match(why.suffix!, /^method: TRACE is not in /);
   assert.match(why.winner!, /^host: "admin\.example\.com" is not api\.example\.com$/);
 });
+
+test('explain applies server.allowSemicolonInPath: ";" refused by default, forwarded as sent with it on', () => {
+  const cfg = (server: Record<string, unknown>) => {
+    const r = validateConfig({ listen: [{ port: 8080 }], server, services: { s: { targets: [{ url: 'http://127.0.0.1:9' }] } }, routes: [{ name: 'api', match: { paths: ['/api/*'] }, service: 's' }] });
+    assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
+    return compilePlan(r.config, noConnect);
+  };
+  const strict = cfg({});
+  for (const p of ['/api/admin;x/users', '/api/admin%3Bx/users', 'http://h.test/api/admin%3bx/users']) {
+    const x = explain(strict, 'GET', p, {});
+    assert.equal(x.status, 400, p);
+    assert.match(x.reason, /GW_BAD_PATH/);
+  }
+  const matrix = cfg({ allowSemicolonInPath: true });
+  assert.equal(explain(matrix, 'GET', '/api/admin;x/users', {}).upstream?.path, '/api/admin;x/users');
+  assert.equal(explain(matrix, 'GET', '/api/admin%3bx/users?q=1', {}).upstream?.path, '/api/admin%3Bx/users?q=1');
+  assert.equal(explain(matrix, 'GET', '/api/..;/x', {}).status, 400);
+});

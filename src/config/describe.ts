@@ -104,7 +104,8 @@ export function explain(plan: Plan, method: string, url: string, headers: Record
   const host = headers.host ?? (/^https?:\/\//i.test(url) ? u.host : '');
   const rawPath = /^https?:\/\//i.test(url) ? u.pathname : url.split('?')[0]!;
   const query = u.search.slice(1);
-  const path = canonicalizePath(rawPath);
+  const allowSemicolon = plan.config.server.allowSemicolonInPath;
+  const path = canonicalizePath(rawPath, allowSemicolon);
   if (path === undefined) return { matched: false, status: 400, reason: `path "${rawPath}" is refused (GW_BAD_PATH)` };
   const lower: Record<string, string> = {};
   for (const [k, v] of Object.entries(headers)) lower[k.toLowerCase()] = v;
@@ -130,7 +131,7 @@ export function explain(plan: Plan, method: string, url: string, headers: Record
   ].filter(Boolean).join(', ');
   const target = route.service.targets.find((t) => t.weight > 0) ?? route.service.targets[0]!;
   const rewritten = route.rewrite ? route.rewrite(path, params, rest) : path;
-  const upstreamPath = target.basePath + encodePathForUpstream(rewritten) + (query ? `?${query}` : '');
+  const upstreamPath = target.basePath + encodePathForUpstream(rewritten, allowSemicolon) + (query ? `?${query}` : '');
   return {
     matched: true,
     status: 200,

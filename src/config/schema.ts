@@ -53,6 +53,7 @@ const Server = z
     maxHeaderCount: z.number().int().min(1).max(10000).default(100).meta({ description: 'Header fields per request; beyond it 431.' }),
     maxUrlLength: z.number().int().min(16).default(8192).meta({ description: 'Request-target length in bytes; beyond it 414.' }),
     serverHeader: z.union([z.string().regex(/^[\x21-\x7e][\x20-\x7e]*$/, { message: 'printable ASCII only' }), z.literal(false)]).default(false).meta({ description: 'A `Server` header for every response (replacing the upstream\'s); false = none on gateway answers, the upstream\'s passed on.' }),
+    allowSemicolonInPath: z.boolean().default(false).meta({ description: 'Accept ";" in request paths (matrix parameters); false = any ";", literal or encoded (%3B), is refused with 400 GW_BAD_PATH. When true, an encoded ";" is forwarded as %3B; a dot segment with parameters ("..;") is refused either way.' }),
   })
   .refine((s) => s.requestTimeout === 0 || s.requestTimeout === '0ms' || toMs(s.headersTimeout) <= toMs(s.requestTimeout), {
     message: 'headersTimeout must not be longer than requestTimeout',

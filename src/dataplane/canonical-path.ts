@@ -7,11 +7,22 @@
 // segments, so "/svc/..;/admin" would climb out of a rewrite prefix there while it is a plain name
 // here. Forwarding re-encodes only what must be encoded, so the upstream sees the same resource
 // the gateway routed on.
+//
+// Any ";" at all, literal or encoded (%3B), is refused by default, as Spring Security's
+// StrictHttpFirewall does: Java servers drop ";params" from every segment, so "/api/admin;x/users"
+// would route here as the segment "admin;x" (a public route) and be served there as
+// "/api/admin/users". With `server.allowSemicolonInPath` a literal ";" is an ordinary character
+// and an encoded one stays encoded: the canonical path spells it "%3B" (a double-encoded ";" is
+// refused, so "%3B" in a canonical path always means an encoded ";") and it is forwarded as "%3B",
+// never as a delimiter.
 
 const SLASH = 47, BACKSLASH = 92, DOT = 46, PERCENT = 37, HASH = 35, SEMICOLON = 59;
 
-/** Returns the canonical path, or undefined when the path must be refused (400). */
-export function canonicalizePath(raw: string): string | undefined {
+/**
+ * Returns the canonical path, or undefined when the path must be refused (400). `allowSemicolon`
+ * is `server.allowSemicolonInPath`: false refuses any ";" (literal or %3B).
+ */
+export function canonicalizePath(raw: string, allowSemicolon = false): string | undefined {
   // Fast path: nothing to decode, no dot segment, no empty segment. Most requests end here.
   let prev = SLASH;
   let simple = raw.charCodeAt(0) === SLASH;
@@ -19,6 +30,7 @@ export function canonicalizePath(raw: string): string | undefined {
     const c = raw.charCodeAt(i);
     if (c === PERCENT || c === BACKSLASH || c === HASH || c <= 32 || c === 127) simple = false;
     else if (c === SLASH && prev === SLASH) simple = false;
+    else if (c === SEMICOLON && !allowSemicolon) return undefined;
     else if (c === DOT && prev === SLASH) {
       // "." or ".." ending the segment, or followed by ";" (see above): the slow path decides.
       const n = raw.charCodeAt(i + 1);
@@ -28,12 +40,13 @@ export function canonicalizePath(raw: string): string | undefined {
     prev = c;
   }
   if (simple) return raw;
-  return slowCanonicalize(raw);
+  return slowCanonicalize(raw, allowSemicolon);
 }
 
-const DANGEROUS_DOUBLE = /%(2e|2f|5c|00)/i;
+const DANGEROUS_DOUBLE = /%(2e|2f|5c|00|3b)/i;
+const ENCODED_SEMICOLON = /%3b/i;
 
-function slowCanonicalize(raw: string): string | undefined {
+function slowCanonicalize(raw: string, allowSemicolon: boolean): string | undefined {
   if (raw.charCodeAt(0) !== SLASH) return undefined;
   // Decode per segment so that a dot segment spelled with %2e can be told apart and refused.
   const rawSegments = raw.slice(1).split('/');
@@ -41,7 +54,7 @@ function slowCanonicalize(raw: string): string | undefined {
   for (let i = 0; i < rawSegments.length; i++) {
     const rs = rawSegments[i]!;
     const last = i === rawSegments.length - 1;
-    const seg = decodeSegment(rs);
+    const seg = decodeSegment(rs, allowSemicolon);
     if (seg === undefined) return undefined;
     if (seg.charCodeAt(0) === DOT && isDotWithParams(seg)) return undefined;
     if (seg === '.' || seg === '..') {
@@ -54,7 +67,7 @@ function slowCanonicalize(raw: string): string | undefined {
       continue;
     }
     if (seg === '' && !last) continue; // merge "//"
-    out.push(seg);
+    out.push(allowSemicolon && ENCODED_SEMICOLON.test(rs) ? keepEncodedSemicolons(rs) : seg);
   }
   return '/' + out.join('/');
 }
@@ -65,13 +78,24 @@ function isDotWithParams(seg: string): boolean {
   return semi === 1 || (semi === 2 && seg.charCodeAt(1) === DOT);
 }
 
+/**
+ * A segment that decodeSegment accepted, decoded with each encoded ";" spelled "%3B" again. "%3B"
+ * is a whole escape in an accepted segment (a "%" is never part of another escape), and ";" is
+ * ASCII, so splitting there cuts no escape and no UTF-8 sequence.
+ */
+function keepEncodedSemicolons(rs: string): string {
+  return rs.split(ENCODED_SEMICOLON_ALL).map((part) => decodeSegment(part, true)!).join('%3B');
+}
+const ENCODED_SEMICOLON_ALL = /%3b/gi;
+
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-function decodeSegment(s: string): string | undefined {
+function decodeSegment(s: string, allowSemicolon: boolean): string | undefined {
   let needsDecode = false;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c === BACKSLASH || c === HASH || c <= 32 || c === 127) return undefined;
+    if (c === SEMICOLON && !allowSemicolon) return undefined;
     if (c === PERCENT) needsDecode = true;
   }
   if (!needsDecode) return s;
@@ -86,12 +110,13 @@ function decodeSegment(s: string): string | undefined {
     const v = hex(s.charCodeAt(i + 1)) * 16 + hex(s.charCodeAt(i + 2));
     if (!(v >= 0)) return undefined; // malformed escape
     if (v === SLASH || v === BACKSLASH || v < 32 || v === 127) return undefined;
+    if (v === SEMICOLON && !allowSemicolon) return undefined;
     bytes.push(v);
     i += 2;
   }
   let text: string;
   try { text = decoder.decode(Uint8Array.from(bytes)); } catch { return undefined; }
-  if (DANGEROUS_DOUBLE.test(text)) return undefined; // double encoding of / \ . NUL
+  if (DANGEROUS_DOUBLE.test(text)) return undefined; // double encoding of / \ . NUL ;
   return text;
 }
 
@@ -105,9 +130,14 @@ function hex(c: number): number {
 // Characters that must be percent-encoded when a canonical path goes upstream.
 const NEEDS_ENCODING = /[^A-Za-z0-9\-._~!$&'()*+,;=:@/]/;
 
-/** The canonical path as a request-target path for the upstream. */
-export function encodePathForUpstream(path: string): string {
+/**
+ * The canonical path as a request-target path for the upstream. With `allowSemicolon`
+ * (`server.allowSemicolonInPath`) a "%3B" in the canonical path is an encoded ";" (see above) and
+ * goes as is; any other "%" is a literal percent, sent as "%25".
+ */
+export function encodePathForUpstream(path: string, allowSemicolon = false): string {
   if (!NEEDS_ENCODING.test(path)) return path;
+  if (allowSemicolon && path.includes('%3B')) return path.split('%3B').map((p) => encodePathForUpstream(p)).join('%3B');
   let out = '';
   for (const ch of path) {
     if (!NEEDS_ENCODING.test(ch)) { out += ch; continue; }

@@ -141,7 +141,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const q = url.indexOf('?');
     const rawPath = q === -1 ? url : url.slice(0, q);
     this.query = q === -1 ? '' : url.slice(q + 1);
-    const path = canonicalizePath(rawPath);
+    const path = canonicalizePath(rawPath, limits.allowSemicolonInPath);
     if (path === undefined) return this.refuse('GW_BAD_PATH');
     this.path = path;
 
@@ -342,7 +342,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.hostIndex = headers.length - 1;
     }
     const rewritten = route.rewrite ? route.rewrite(this.path, this.params, this.rest) : this.path;
-    this.upstreamPath = encodePathForUpstream(rewritten);
+    this.upstreamPath = encodePathForUpstream(rewritten, this.dp.limits.allowSemicolonInPath);
     this.upstreamQuery = ctx !== undefined ? ctx.query : this.query; // a policy may have hidden a credential in it
     if (this.streamBody) {
       // A Content-Length body was checked against the limit up front (request-size-limit); a

@@ -17,6 +17,8 @@ export interface ServerLimits {
   maxUrlLength: number;
   /** The Server header value, or undefined for none. */
   serverHeader: string | undefined;
+  /** A ";" in the path is accepted (matrix parameters); false: refused with 400 GW_BAD_PATH. */
+  allowSemicolonInPath: boolean;
 }
 
 export function compileServerLimits(server: GatehouseConfig['server']): ServerLimits {
@@ -30,6 +32,7 @@ export function compileServerLimits(server: GatehouseConfig['server']): ServerLi
     maxHeaderCount: server.maxHeaderCount,
     maxUrlLength: server.maxUrlLength,
     serverHeader: server.serverHeader === false ? undefined : server.serverHeader,
+    allowSemicolonInPath: server.allowSemicolonInPath,
   };
 }
 
