@@ -11,6 +11,7 @@ import { pino } from 'pino';
 import { DataPlane } from '../src/dataplane/dataplane.js';
 import { validateConfig } from '../src/config/validate.js';
 import { startUpstream } from './helpers/upstream.js';
+import { waitFor } from './helpers/child.js';
 
 const up = await startUpstream();
 after(() => up.close());
@@ -78,4 +79,48 @@ test('the process guard logs an uncaught exception and an unhandled rejection, a
   assert.match(r.stderr, /escaped a handler/);
   assert.match(r.stderr, /unhandled promise rejection; the process keeps serving/);
   assert.match(r.stderr, /nobody awaited this/);
+});
+
+test('a policy that throws in a later step (a replayable body read, a queued slot) answers 500 and gives its slot back', async () => {
+  let release!: () => void;
+  const held = new Promise<void>((r) => { release = r; });
+  const slow = await startUpstream((req, res) => {
+    if (req.url === '/hold') void held.then(() => res.end('held'));
+    else { req.resume(); res.end('ok'); }
+  });
+  const r = validateConfig({
+    accessLog: false,
+    listen: [{ port: 0, host: '127.0.0.1' }],
+    services: { up: { targets: [{ url: slow.url }], retries: { methods: ['POST', 'GET'] }, circuitBreaker: { maxConcurrent: 1, maxQueue: 4 } } },
+    routes: [{ name: 'r', match: { paths: ['/*'] }, service: 'up' }],
+  });
+  assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
+  const { log, lines } = capturingLogger();
+  const dp = new DataPlane(r.config, log);
+  const [bound] = await dp.listen([{ port: 0, host: '127.0.0.1' }]);
+  try {
+    const route = dp.plan.routes[0]!;
+    // Runs once the body was read (POST) or the slot was granted: after run() has returned.
+    route.upstreamRequest.push({ upstreamRequest: (ctx) => { if (ctx.req.headers['x-boom']) throw new Error('late policy bug'); } });
+    const base = `http://127.0.0.1:${bound!.port}`;
+    const post = await request(`${base}/p`, { method: 'POST', body: 'a small replayable body', headers: { 'x-boom': '1' } });
+    assert.equal(post.statusCode, 500);
+    assert.equal(((await post.body.json()) as { error: { code: string } }).error.code, 'GW_INTERNAL');
+    // One request holds the only slot; the next ones queue and fail in the queue's callback.
+    const holder = request(`${base}/hold`, { reset: true });
+    await waitFor('the holder to reach the upstream', () => slow.seen.some((x) => x.url === "/hold"));
+    const queued = Array.from({ length: 3 }, (_, i) => request(`${base}/q${i}`, { headers: { 'x-boom': '1' }, reset: true }));
+    await waitFor('three requests in the queue', () => route.service.state.admission!.queued === 3);
+    release();
+    assert.equal((await holder).statusCode, 200);
+    for (const res of await Promise.all(queued)) { await res.body.dump(); assert.equal(res.statusCode, 500); }
+    // The slot came back every time: a healthy request is served.
+    const fine = await request(`${base}/fine`);
+    await fine.body.dump();
+    assert.equal(fine.statusCode, 200);
+    assert.equal(lines.filter((l) => l.err?.message === 'late policy bug').length, 4);
+  } finally {
+    await dp.destroy();
+    await slow.close();
+  }
 });

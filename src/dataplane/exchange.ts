@@ -272,11 +272,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.retryable && scan.transferEncoding === undefined && Number(scan.contentLength) <= retry!.bodyLimit) {
       const chunks: Buffer[] = [];
       this.req.on('data', (c: Buffer) => chunks.push(c));
-      this.req.once('end', () => {
+      this.req.once('end', () => this.step(() => {
         if (this.clientGone) return;
         this.body = Buffer.concat(chunks);
         this.admit();
-      });
+      }));
       return;
     }
     this.retryable = false; // a streamed body cannot be sent twice
@@ -302,13 +302,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
       if (r === false) return this.overloaded();
       if (r !== true) {
         this.cancelQueued = r.cancel;
-        r.wait.then((ok) => {
+        r.wait.then((ok) => this.step(() => {
           this.cancelQueued = undefined;
           if (ok) this.slotHeld = true;
           if (this.clientGone) return this.releaseSlot();
           if (ok) this.prepare();
           else this.overloaded();
-        });
+        }));
         return;
       }
       this.slotHeld = true;
@@ -416,7 +416,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.retries++;
     // Full jitter: a random wait up to the exponential step, so retries of many clients spread out.
     const cap = Math.min(retry.maxMs, retry.baseMs * 2 ** (this.attempt - 1));
-    this.retryTimer = setTimeout(() => this.attemptUpstream(), Math.random() * cap);
+    this.retryTimer = setTimeout(() => this.step(() => this.attemptUpstream()), Math.random() * cap);
   }
 
   /** Passive health for the attempt's target. */
@@ -609,6 +609,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
     sendVerdict(this.res, v, this.requestId);
   }
 
+  /** Runs a later step of this request from a callback: a throw answers it (500) rather than escaping to the process. */
+  private step(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.crashed(err);
+    }
+  }
+
   /** A bug escaped the request's own handling (e.g. a policy threw): 500 if nothing was sent yet, logged. */
   crashed(err: unknown): void {
     this.dp.log.error({ err, requestId: this.requestId, route: this.route?.name }, 'request handling failed');
@@ -638,7 +647,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
    * rest on a keep-alive connection with no idle limit, so a slow sender could hold it. Close it.
    */
   private closeIfBodyUnread(): void {
-    if (!this.req.complete && (this.scan.transferEncoding !== undefined || (this.scan.contentLength !== undefined && this.scan.contentLength !== '0'))) {
+    // `scan` is unset only when handling failed before the headers were read (see crashed()).
+    if (this.scan !== undefined && !this.req.complete && (this.scan.transferEncoding !== undefined || (this.scan.contentLength !== undefined && this.scan.contentLength !== '0'))) {
       this.res.shouldKeepAlive = false;
     }
   }
