@@ -137,3 +137,28 @@ routes:
   // One line per worker (each has its own store), not one per request.
   assert.equal(gw.stderr.split('\n').filter((l) => l.includes('rate-limit store unavailable')).length, 2);
 });
+
+test('with an admin token, /ready shows store states only to a caller holding it', { skip: !up }, async () => {
+  const upstream: Upstream = await startUpstream();
+  cleanup.push(() => upstream.close());
+  const result = validateConfig(testConfig({
+    admin: { token: 'ready-token' },
+    store: { type: 'redis', url: 'redis://:secret-password@127.0.0.1:6379/0', prefix: uniquePrefix('ready'), timeout: '200ms' },
+    services: { api: { targets: [{ url: upstream.url }] } },
+    routes: [{ name: 'limited', match: { paths: ['/x'] }, service: 'api', policies: [{ type: 'rate-limit', algorithm: 'fixed-window', limit: 1000, window: '1h', by: 'ip' }] }],
+  }));
+  assert.ok(result.ok);
+  const gw = await startGateway({ config: result.config, logger: pino({ level: 'silent' }) });
+  cleanup.push(() => gw.stop());
+  const adminUrl = `http://127.0.0.1:${gw.admin!.port}`;
+  const anonymous = await request(`${adminUrl}/ready`);
+  const open = (await anonymous.body.json()) as Record<string, unknown>;
+  assert.equal(anonymous.statusCode, 200);
+  assert.equal(open.status, 'ready');
+  assert.equal(open.stores, undefined, 'no store detail without the token');
+  const operator = await request(`${adminUrl}/ready`, { headers: { authorization: 'Bearer ready-token' } });
+  const text = await operator.body.text();
+  const detail = JSON.parse(text) as { stores: { store: string }[] };
+  assert.deepEqual(detail.stores.map((s) => s.store), ['redis://127.0.0.1:6379/0']);
+  assert.doesNotMatch(text, /secret-password/);
+});

@@ -12,10 +12,14 @@ import type { StoreStatus } from '../store/health.js';
  */
 const STORES_WAIT_MS = 250;
 
-export async function readyEndpoint(ctl: Controller): Promise<[number, unknown]> {
+/**
+ * `detailed`: the caller holds the admin token (or none is configured). /ready answers probes
+ * without a token, and store states name hosts and carry error text: those are for operators only.
+ */
+export async function readyEndpoint(ctl: Controller, detailed: boolean): Promise<[number, unknown]> {
   if (!ctl.ready()) return [503, { status: 'not ready' }];
   // Without rate limiting there are no stores to ask about, and no worker to wait for.
-  if (!rateLimits(ctl.config)) return [200, { status: 'ready', configVersion: ctl.version, workers: ctl.workerCount }];
+  if (!detailed || !rateLimits(ctl.config)) return [200, { status: 'ready', configVersion: ctl.version, workers: ctl.workerCount }];
   const stores = await storeStates(ctl);
   // A worker that died while we asked: say so now rather than at the next probe.
   if (!ctl.ready()) return [503, { status: 'not ready' }];

@@ -39,7 +39,7 @@ export class AdminServer {
     this.tokenDigest = token?.trim() ? digest(token.trim()) : undefined;
     this.routes = {
       '/health': { GET: () => [200, { status: 'ok', version: VERSION }] },
-      '/ready': { GET: () => readyEndpoint(ctl) },
+      '/ready': { GET: (req) => readyEndpoint(ctl, this.authorized(req)) },
       '/config': {
         GET: () => [200, redactSecrets(ctl.config)],
         POST: async (req) => this.changeConfig(req, true),

@@ -80,11 +80,23 @@ export class StoreRegistry {
   }
 }
 
-/** The `store` of metrics and log lines: the Redis URL without credentials, or memory. */
-function storeLabel(cfg: StoreConfig): string {
+/**
+ * The `store` of metrics, log lines and GET /ready: scheme, host, port and database of the Redis
+ * URL, never its credentials. Only an unambiguous URL is trusted for that (at most one "@", and
+ * before the path; no "#"): with an unencoded "#", "/" or "@" in a password a URL parser takes part
+ * of the password for the host, so such a URL is labelled just "redis".
+ */
+export function storeLabel(cfg: Pick<StoreConfig, 'url'>): string {
+  const url = cfg.url ?? '';
+  const afterScheme = url.indexOf('://') + 3;
+  const at = url.indexOf('@');
+  const pathStart = url.indexOf('/', afterScheme);
+  const ambiguous = url.includes('#') || at !== url.lastIndexOf('@') || (at >= 0 && pathStart >= 0 && at > pathStart);
+  if (afterScheme < 3 || ambiguous) return 'redis';
   try {
-    const u = new URL(cfg.url!);
-    return `${u.protocol}//${u.host}${u.pathname.length > 1 ? u.pathname : ''}`;
+    const u = new URL(url);
+    const db = /^\/\d+$/.test(u.pathname) ? u.pathname : '';
+    return `${u.protocol}//${u.host}${db}`;
   } catch {
     return 'redis';
   }
