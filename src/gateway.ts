@@ -8,6 +8,7 @@ import type { BoundListener } from './dataplane/dataplane.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Instance } from './runtime/instance.js';
 import { guardProcess } from './runtime/crash-guard.js';
+import { adminExposureIssues } from './config/admin-exposure.js';
 
 export interface GatewayOptions {
   /** A config file: watched for changes and re-read on SIGHUP. */
@@ -44,6 +45,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     if (!result.ok) throw new ConfigLoadError(result.errors);
     config = result.config;
   }
+  // A config object from code (the package API) skipped validation's exposure rule: apply it here too.
+  const exposure = adminExposureIssues(config.admin);
+  if (exposure.length) throw new ConfigLoadError(exposure);
   const log = opts.logger ?? createLogger(config.log.level);
   if (opts.guardProcess) guardProcess(() => log);
   const instance = new Instance(config, log, opts.configPath);

@@ -83,3 +83,18 @@ test('POST /config: an admin API on 0.0.0.0 without a token is CONFIG_INVALID at
   const ready = (await (await fetch(gw.adminUrl + '/ready')).json()) as { configVersion: number };
   assert.equal(ready.configVersion, 1);
 });
+
+test('startGateway({ config }) from code applies the same rule (the package API skips the file loader)', async () => {
+  const { startGateway, ConfigLoadError } = await import('../src/gateway.js');
+  const { validateConfig } = await import('../src/config/validate.js');
+  const { silentLogger } = await import('../src/observability/logger.js');
+  const valid = validateConfig(testConfig({ services: { s: { targets: [{ url: 'http://127.0.0.1:3001' }] } }, routes: [{ name: 'r', service: 's' }] }));
+  assert.ok(valid.ok);
+  // A config object built or changed in code, never validated with this admin block.
+  const config = { ...valid.config, admin: { ...valid.config.admin, host: '0.0.0.0', token: undefined } };
+  await assert.rejects(startGateway({ config, logger: silentLogger }), (err: unknown) => {
+    assert.ok(err instanceof ConfigLoadError);
+    assert.deepEqual(err.errors.map((e) => e.path), ['admin.token']);
+    return true;
+  });
+});
