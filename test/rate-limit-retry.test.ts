@@ -64,7 +64,7 @@ const CASES: Case[] = [
   { name: 'token bucket', policy: { algorithm: 'token-bucket', rate: 1, per: '1m', burst: 2 }, before: ['POST'], refused: 'GET' },
   { name: 'token bucket, partly refilled', policy: { algorithm: 'token-bucket', rate: 3, per: '1m', burst: 3 }, before: ['POST', 'GET'], gap: 7_000, refused: 'POST' },
   // Refilled for exactly the announced 23 s, 1/24 + 23/24 of a token came out 0.9999999999999999.
-  { name: 'token bucket, a fractional rate', policy: { algorithm: 'token-bucket', rate: 2.5, per: '1m', burst: 1 }, before: ['GET'], gap: 1_000, refused: 'GET' },
+  { name: 'token bucket, a fractional rate', policy: { algorithm: 'token-bucket', rate: 2.5, per: '1m', burst: 1, cost: 1 }, before: ['GET'], gap: 1_000, refused: 'GET' },
   { name: 'leaky bucket', policy: { algorithm: 'leaky-bucket', rate: 1, per: '1m', burst: 2 }, before: ['POST'], refused: 'GET' },
   { name: 'leaky bucket, partly drained', policy: { algorithm: 'leaky-bucket', rate: 3, per: '1m', burst: 3 }, before: ['POST', 'GET'], gap: 7_000, refused: 'POST' },
 ];

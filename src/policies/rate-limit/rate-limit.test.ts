@@ -176,3 +176,23 @@ test('by ip: IPv6 clients are counted per /64, IPv4-mapped ones as IPv4', async 
   assert.notEqual(ipKey('2001:db8:0:1::1'), ipKey('2001:db8:0:2::1'));
   assert.equal(ipKey('::ffff:10.0.0.1'), '10.0.0.1');
 });
+
+test('a cost no limit can ever admit is a config error (it would be refused forever)', () => {
+  const r = validateConfig({
+    services: { s: { targets: [{ url: 'http://127.0.0.1:1' }] } },
+    plans: { free: { limits: [{ limit: 3, window: '1m' }] } },
+    routes: [
+      { name: 'a', service: 's', policies: [{ type: 'rate-limit', algorithm: 'token-bucket', rate: 1, per: '1s', burst: 2, cost: 5 }] },
+      { name: 'b', service: 's', policies: [{ type: 'rate-limit', limit: 2, window: '1m', cost: { POST: 3, default: 1 } }] },
+      { name: 'c', service: 's', policies: [{ type: 'rate-limit', limits: [{ limit: 10, window: '1s' }, { algorithm: 'leaky-bucket', rate: 2, per: '1s' }], cost: 4 }] },
+      { name: 'd', service: 's', policies: [{ type: 'rate-limit', limits: 'plan', cost: { POST: 4 } }] },
+      { name: 'fits', service: 's', policies: [{ type: 'rate-limit', limit: 2, window: '1m', cost: { POST: 2, default: 1 } }] },
+    ],
+  });
+  assert.equal(r.ok, false);
+  const errors = r.ok ? [] : r.errors;
+  assert.deepEqual(errors.map((e) => e.path).sort(), ['routes[0].policies[0].cost', 'routes[1].policies[0].cost', 'routes[2].policies[0].cost', 'routes[3].policies[0].cost']);
+  assert.match(errors.find((e) => e.path === 'routes[0].policies[0].cost')!.message, /cost 5, more than this limit can ever admit \(burst 2\)/);
+  assert.match(errors.find((e) => e.path === 'routes[2].policies[0].cost')!.message, /^limits\[1\]: .*burst 2/);
+  assert.match(errors.find((e) => e.path === 'routes[3].policies[0].cost')!.message, /^plan "free" limits\[0\]: .*limit 3/);
+});

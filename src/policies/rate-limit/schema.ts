@@ -47,6 +47,27 @@ export function limitProblems(l: LimitConfig, algorithm: AlgorithmName): { path:
   return out;
 }
 
+/** The most units one request can ever take from this limit: its window's limit or its bucket's size. */
+export function capacity(l: LimitConfig, algorithm: AlgorithmName): number | undefined {
+  if (isBucket(algorithm)) return l.rate === undefined ? undefined : l.burst ?? Math.max(1, Math.floor(l.rate));
+  return l.limit;
+}
+
+/** The largest cost a request of any method can have. */
+export function maxCost(cost: number | Record<string, number>): number {
+  return typeof cost === 'number' ? cost : Math.max(0, ...Object.values(cost));
+}
+
+/**
+ * A request that costs more than a limit can ever hold would be refused forever, each time with a
+ * Retry-After that never comes true: refused in the config instead.
+ */
+export function costProblem(cost: number, l: LimitConfig, algorithm: AlgorithmName): string | undefined {
+  const cap = capacity(l, algorithm);
+  if (cap === undefined || cost <= cap) return undefined;
+  return `a request can cost ${cost}, more than this limit can ever admit (${isBucket(algorithm) ? 'burst' : 'limit'} ${cap}): it would be refused forever`;
+}
+
 const ByKey = z.union([
   z.enum(['consumer', 'credential', 'ip', 'route', 'service', 'global']),
   z.string().regex(/^header:[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { message: 'expected consumer, credential, ip, route, service, global or header:<name>' }),
@@ -89,11 +110,15 @@ export const rateLimitSchema = z
       if (Array.isArray(p.limits)) {
         p.limits.forEach((l, i) => {
           for (const issue of limitProblems(l, l.algorithm ?? p.algorithm)) ctx.addIssue({ code: 'custom', path: ['limits', i, issue.path], message: issue.message });
+          const tooDear = costProblem(maxCost(p.cost), l, l.algorithm ?? p.algorithm);
+          if (tooDear) ctx.addIssue({ code: 'custom', path: ['cost'], message: `limits[${i}]: ${tooDear}` });
         });
       }
       return;
     }
     for (const issue of limitProblems(p, p.algorithm)) ctx.addIssue({ code: 'custom', path: [issue.path], message: issue.message });
+    const tooDear = costProblem(maxCost(p.cost), p, p.algorithm);
+    if (tooDear) ctx.addIssue({ code: 'custom', path: ['cost'], message: tooDear });
   });
 
 export type RateLimitConfig = z.output<typeof rateLimitSchema>;

@@ -1,6 +1,7 @@
 // What the rate-limit schema alone cannot check: references between `plans`, `defaultPlan`,
 // `limits: plan`, consumers' plans and `store`.
 import type { GatehouseConfig } from '../../config/schema.js';
+import { costProblem, maxCost, type RateLimitConfig } from './schema.js';
 
 export function trafficIssues(cfg: GatehouseConfig): { path: string; message: string }[] {
   const out: { path: string; message: string }[] = [];
@@ -20,8 +21,16 @@ export function trafficIssues(cfg: GatehouseConfig): { path: string; message: st
   }
   const check = (policies: GatehouseConfig['policies'], at: string) =>
     policies.forEach((p, i) => {
-      if (p.type === 'rate-limit' && (p as { limits?: unknown }).limits === 'plan' && plans.length === 0) {
-        out.push({ path: `${at}[${i}].limits`, message: 'limits: plan needs top-level plans' });
+      if (p.type !== 'rate-limit') return;
+      const rl = p as RateLimitConfig;
+      if (rl.limits !== 'plan') return;
+      if (plans.length === 0) out.push({ path: `${at}[${i}].limits`, message: 'limits: plan needs top-level plans' });
+      // Every plan's limits must admit this policy's dearest request.
+      for (const [name, plan] of Object.entries(cfg.plans)) {
+        plan.limits.forEach((l, j) => {
+          const tooDear = costProblem(maxCost(rl.cost), l, l.algorithm ?? 'sliding-window');
+          if (tooDear) out.push({ path: `${at}[${i}].cost`, message: `plan "${name}" limits[${j}]: ${tooDear}` });
+        });
       }
     });
   check(cfg.policies, 'policies');
