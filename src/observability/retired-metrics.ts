@@ -27,7 +27,11 @@ export class RetiredMetrics {
     const cumulative = metrics.filter((m) => m.type === 'counter' || m.type === 'histogram');
     this.folding = this.folding.then(async () => {
       const parts = this.retired.length ? [this.retired, cumulative] : [cumulative];
-      this.retired = (await AggregatorRegistry.aggregate(parts as object[][]).getMetricsAsJSON()) as MetricsJson;
+      try {
+        this.retired = (await AggregatorRegistry.aggregate(parts as object[][]).getMetricsAsJSON()) as MetricsJson;
+      } catch {
+        // A report that cannot be added up (it came from a worker) is dropped; the totals so far stay.
+      }
     });
   }
 

@@ -131,6 +131,9 @@ export class ClusterEngine implements Engine {
 
   /** Asks every listening worker; one that does not answer within 2 s is left out. */
   async inspect(query: InspectQuery): Promise<unknown[]> {
+    // Dead workers' counters as they stand before asking: a worker that answers and then dies
+    // before the others have is counted once, live, in this answer (and retired in the next).
+    const retired = query.what === 'metrics' ? await this.retired.snapshot() : undefined;
     const asks = [...this.slots.values()].filter((s) => s.listening).map(
       (s) =>
         new Promise<unknown>((resolve) => {
@@ -144,10 +147,7 @@ export class ClusterEngine implements Engine {
         }),
     );
     const answers = (await Promise.all(asks)).filter((d) => d !== undefined);
-    if (query.what === 'metrics') {
-      const retired = await this.retired.snapshot();
-      if (retired) answers.push(retired);
-    }
+    if (retired) answers.push(retired);
     return answers;
   }
 
