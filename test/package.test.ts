@@ -36,6 +36,7 @@ test('npm pack ships the build and the docs, and no compiled test', () => {
   assert.ok(files.includes('dist/src/cli/main.js'), 'the CLI is packed');
   assert.ok(files.includes('schema/gatehouse.schema.json'));
   assert.deepEqual(files.filter((f) => /\.test\.|(^|\/)test\//.test(f)), [], 'no compiled tests');
+  assert.deepEqual(files.filter((f) => f.endsWith('.map')), [], 'no source maps (they point at sources that are not packed)');
 });
 
 test('a scratch project imports the package by name and runs a gateway with it', async () => {
