@@ -25,6 +25,7 @@ test('server: documented defaults', () => {
     maxHeaderCount: 100,
     maxUrlLength: 8192,
     serverHeader: undefined,
+    allowSemicolonInPath: false,
   });
   assert.deepEqual(r.config.loadShedding, { retryAfter: '1s' });
 });
