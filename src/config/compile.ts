@@ -12,7 +12,7 @@ import { ServiceRuntime, type UpstreamHost } from '../upstream/service.js';
 import { ServiceState } from '../upstream/service-state.js';
 import { systemClock } from '../upstream/clock.js';
 import { policyDefinition } from '../policies/index.js';
-import type { Phase, Policy, PolicyEnv } from '../policies/types.js';
+import { phaseMismatch, type Phase, type Policy, type PolicyEnv } from '../policies/types.js';
 import type { PolicyMetrics } from '../observability/metrics.js';
 import { ConsumerRegistry } from '../identity/registry.js';
 import { claimHeaderNames } from '../identity/claim-header-names.js';
@@ -91,7 +91,10 @@ export function compilePlan(config: GatehouseConfig, host: UpstreamHost, version
 function instantiate(p: { type: string }, scope: CompiledPolicy['scope'], env: PolicyEnv): CompiledPolicy {
   const def = policyDefinition(p.type);
   if (!def) throw new Error(`unknown policy type "${p.type}"`); // validation rejects this first
-  return { type: p.type, scope, phases: def.phases, policy: def.create(p, env) };
+  const policy = def.create(p, env);
+  const mismatch = phaseMismatch(def, policy);
+  if (mismatch !== undefined) throw new Error(mismatch);
+  return { type: p.type, scope, phases: def.phases, policy };
 }
 
 function compileRoute(r: RouteConfig, index: number, services: Map<string, ServiceRuntime>, globals: CompiledPolicy[], env: PolicyEnv): CompiledRoute {

@@ -289,6 +289,9 @@ function onClientError(err: NodeJS.ErrnoException, socket: Socket, serverHeader:
     socket.destroy();
     return;
   }
+  // Node has no public API for "the response in flight on this socket" in clientError; its own
+  // server reads socket._httpMessage for exactly this (lib/_http_server.js, socketOnError), so do
+  // we. The hostile-http tests of pipelined bad requests fail if it ever goes away.
   const inFlight = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
   if (inFlight && (inFlight.headersSent || inFlight.req?.complete !== false)) {
     // A response is under way: raw bytes now would land inside its body, or read as the answer

@@ -17,22 +17,22 @@ import { rateLimitPolicy } from './rate-limit/rate-limit.js';
 import { concurrencyLimitPolicy } from './concurrency-limit/concurrency-limit.js';
 
 export const POLICY_DEFINITIONS: readonly PolicyDefinition[] = [
-  headersPolicy as unknown as PolicyDefinition,
-  requestTerminationPolicy as unknown as PolicyDefinition,
-  corsPolicy as unknown as PolicyDefinition,
-  ipRestrictionPolicy as unknown as PolicyDefinition,
-  requestSizeLimitPolicy as unknown as PolicyDefinition,
-  botDetectionPolicy as unknown as PolicyDefinition,
+  headersPolicy,
+  requestTerminationPolicy,
+  corsPolicy,
+  ipRestrictionPolicy,
+  requestSizeLimitPolicy,
+  botDetectionPolicy,
   // Identity: authentication, then authorisation.
-  keyAuthPolicy as unknown as PolicyDefinition,
-  basicAuthPolicy as unknown as PolicyDefinition,
-  jwtPolicy as unknown as PolicyDefinition,
-  introspectionPolicy as unknown as PolicyDefinition,
-  mtlsPolicy as unknown as PolicyDefinition,
-  authCombinationPolicy as unknown as PolicyDefinition,
-  aclPolicy as unknown as PolicyDefinition,
-  rateLimitPolicy as unknown as PolicyDefinition,
-  concurrencyLimitPolicy as unknown as PolicyDefinition,
+  keyAuthPolicy,
+  basicAuthPolicy,
+  jwtPolicy,
+  introspectionPolicy,
+  mtlsPolicy,
+  authCombinationPolicy,
+  aclPolicy,
+  rateLimitPolicy,
+  concurrencyLimitPolicy,
 ];
 
 const byType = new Map(POLICY_DEFINITIONS.map((d) => [d.type, d]));

@@ -113,8 +113,23 @@ export interface PolicyDefinition<S extends z.ZodType = z.ZodType> {
   type: string;
   description: string;
   schema: S;
+  /** The phases it may run in; the policies it creates implement no others (checked when compiled). */
   phases: readonly Phase[];
+  /** A minimal valid entry (without `type`): the contract test compiles it; docs may show it. */
+  example: Record<string, unknown>;
   create(config: z.output<S>, env: PolicyEnv): Policy;
+}
+
+/**
+ * A created policy may leave out a declared phase its config makes a no-op (a `headers` policy
+ * with no request edits has no upstreamRequest), but it must not implement one it does not declare:
+ * the lifecycle runs every phase method it finds, while `explain`, the docs and the ordering read
+ * the declaration. Checked when a policy is compiled, so the definition's author hears of it then.
+ */
+export function phaseMismatch(def: Pick<PolicyDefinition, 'type' | 'phases'>, policy: Policy): string | undefined {
+  const undeclared = PHASES.filter((phase) => typeof policy[phase] === 'function' && !def.phases.includes(phase));
+  if (undeclared.length === 0) return undefined;
+  return `policy type "${def.type}" implements ${undeclared.join(', ')} but declares only [${def.phases.join(', ')}]`;
 }
 
 export function definePolicy<S extends z.ZodType>(def: PolicyDefinition<S>): PolicyDefinition<S> {

@@ -18,6 +18,7 @@ export const aclPolicy = definePolicy({
   description: 'Allow or deny consumers by group.',
   schema: aclSchema,
   phases: ['access'],
+  example: { allow: ['staff'] },
   create(config, env) {
     const allow = config.allow ? new Set(config.allow) : undefined;
     const deny = new Set(config.deny ?? []);

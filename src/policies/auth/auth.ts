@@ -85,6 +85,7 @@ export const authCombinationPolicy = definePolicy({
   description: 'Several authentication methods on one route (anyOf / allOf), with optional anonymous fallback.',
   schema: authSchema,
   phases: ['access', 'upstreamRequest'],
+  example: { anyOf: [{ type: 'key-auth' }, { type: 'basic-auth' }] },
   create(config, env) {
     const any = config.anyOf !== undefined;
     const list = ((config.anyOf ?? config.allOf) as MethodConfig[]).map((m) => authenticatorFor(m, env.consumers));

@@ -100,5 +100,6 @@ export const basicAuthPolicy = definePolicy({
   description: 'Authenticate by HTTP Basic username and password (credential type basic).',
   schema: basicAuthSchema,
   phases: ['access', 'upstreamRequest'],
+  example: {},
   create: (config, env) => authPolicy(basicAuthenticator(config, env.consumers), config, env),
 });

@@ -34,6 +34,7 @@ export const headersPolicy = definePolicy({
   description: 'Set or remove request and response headers.',
   schema,
   phases: ['upstreamRequest', 'response'],
+  example: { response: { set: { 'x-served-by': 'gatehouse' } } },
   create(config) {
     const onRequest = compileEdit(config.request);
     const onResponse = compileEdit(config.response);

@@ -170,5 +170,6 @@ export const jwtPolicy = definePolicy({
   description: 'Authenticate by a signed JWT (inline keys, JWKS URL or OIDC discovery).',
   schema: jwtSchema,
   phases: ['access', 'upstreamRequest'],
+  example: { algorithms: ['RS256'], jwksUri: 'https://idp.example.com/.well-known/jwks.json' },
   create: (config, env) => authPolicy(jwtAuthenticator(config, env.consumers), config, env),
 });

@@ -77,5 +77,6 @@ export const keyAuthPolicy = definePolicy({
   description: 'Authenticate by API key (credential type api-key).',
   schema: keyAuthSchema,
   phases: ['access', 'upstreamRequest'],
+  example: {},
   create: (config, env) => authPolicy(keyAuthenticator(config, env.consumers), config, env),
 });

@@ -54,5 +54,6 @@ export const mtlsPolicy = definePolicy({
   description: 'Authenticate by a verified TLS client certificate (credential type mtls).',
   schema: mtlsSchema,
   phases: ['access'],
+  example: {},
   create: (config, env) => authPolicy(mtlsAuthenticator(env.consumers), { anonymous: config.anonymous, hideCredentials: false }, env),
 });

@@ -128,5 +128,6 @@ export const introspectionPolicy = definePolicy({
   description: 'Authenticate an opaque OAuth 2 token by RFC 7662 introspection.',
   schema: introspectionSchema,
   phases: ['access', 'upstreamRequest'],
+  example: { endpoint: 'https://idp.example.com/oauth2/introspect', clientId: 'gatehouse', clientSecret: 'example-secret' },
   create: (config, env) => authPolicy(introspectionAuthenticator(config, env.consumers), config, env),
 });

@@ -24,6 +24,7 @@ export const rateLimitPolicy = definePolicy({
   description: 'Limit requests per consumer, credential, IP, route, header or globally; plans and quotas; 429 GW_RATE_LIMITED.',
   schema: rateLimitSchema,
   phases: ['access', 'response'],
+  example: { limit: 100, window: '1m' },
   create(config, env) {
     return new RateLimit(config, env);
   },
