@@ -10,7 +10,8 @@ import { closestKey } from './closest-key.js';
 import { parsePathPattern } from '../dataplane/path-pattern.js';
 import { parseHostPattern } from '../dataplane/host-pattern.js';
 import { parseCidr } from '../dataplane/trusted-proxies.js';
-import { identityIssues } from '../identity/validate-identity.js';
+import { identityIssues, type PolicyCheck } from '../identity/validate-identity.js';
+import { policyDefinition } from '../policies/index.js';
 import { trafficIssues } from '../policies/rate-limit/validate.js';
 
 export interface ConfigIssue { path: string; message: string }
@@ -178,10 +179,15 @@ function semanticIssues(cfg: Checkable): ConfigIssue[] {
     }
   });
   const routes = cfg.routes.map((r) => ({ policies: r.fields.data.policies ?? [] }));
-  errors.push(...identityIssues({ ...cfg, routes }));
+  errors.push(...identityIssues({ ...cfg, routes }, definitionCheck(new Set(cfg.consumers.map((c) => c.id)))));
   // The plan checks would misread a refused `plans` as "no plans": they run only on well-formed ones.
   if (cfg.traffic) errors.push(...trafficIssues({ ...cfg.traffic, consumers: cfg.consumers, policies: cfg.policies, routes } as GatehouseConfig));
   return errors;
+}
+
+/** A policy entry's own definition's `validate` hook (the registry decides; no type is named here). */
+function definitionCheck(consumerIds: ReadonlySet<string>): PolicyCheck {
+  return (p, at, nested) => policyDefinition(p.type)?.validate?.(p as never, { consumerIds, nested }, at) ?? [];
 }
 
 function targetUrlProblem(raw: string): string | undefined {

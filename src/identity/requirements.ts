@@ -112,3 +112,8 @@ export function scopesOf(claims: Record<string, unknown>): string[] {
   if (Array.isArray(s)) return s.filter((x): x is string => typeof x === 'string');
   return [];
 }
+
+/** `requireScopes`/`requireClaims` problems as config issues under the policy entry at `at`. */
+export function requirementIssues(config: RequirementsConfig, at: string): { path: string; message: string }[] {
+  return requirementProblems(config).map((m) => ({ path: `${at}.${m.split(':')[0]}`, message: m.slice(m.indexOf(':') + 2) }));
+}

@@ -72,3 +72,18 @@ test('listen tls: unreadable files are refused at validation', () => {
   const e = errors({ listen: [{ port: 0, tls: { cert: '/nonexistent/cert.pem', key: '-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----' } }] });
   assert.ok(e.some((x) => x.path === 'listen[0].tls' && /cannot read/.test(x.message)), JSON.stringify(e));
 });
+
+test('a method nested in auth is checked by its own type (a jwt without keys, a bad key, a bad claim regex)', () => {
+  const e = errors({
+    routes: [{ name: 'r', service: 'up', policies: [
+      { type: 'auth', anyOf: [{ type: 'key-auth' }, { type: 'jwt', algorithms: ['RS256'] }, { type: 'jwt', algorithms: ['HS256'], keys: [{ secret: 'short' }] }] },
+      { type: 'auth', allOf: [{ type: 'oauth2-introspection', endpoint: 'https://idp.example.com/i', clientId: 'c', clientSecret: 's', requireClaims: { x: { regex: '[' } } }] },
+    ] }],
+  });
+  assert.deepEqual(e.map((x) => x.path).sort(), [
+    'routes[0].policies[0].anyOf[1]',
+    'routes[0].policies[0].anyOf[2].keys[0]',
+    'routes[0].policies[1].allOf[0].requireClaims.x.regex',
+  ]);
+  assert.match(e.find((x) => x.path === 'routes[0].policies[0].anyOf[1]')!.message, /needs keys, a jwksUri, or an issuer/);
+});

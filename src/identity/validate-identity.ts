@@ -3,8 +3,6 @@
 import type { ConsumerConfig } from './consumer-schema.js';
 import { apiKeyDigest, apiKeyProblem } from './secrets.js';
 import { credentialId } from './registry.js';
-import { requirementProblems, type RequirementsConfig } from './requirements.js';
-import { keyProblem, type InlineKeyConfig } from '../policies/jwt/inline-keys.js';
 import { tlsProblem } from '../dataplane/tls.js';
 import type { ListenerTlsConfig } from '../dataplane/tls-schema.js';
 
@@ -51,46 +49,35 @@ export function consumerIssues(consumers: readonly ConsumerConfig[]): Issue[] {
   return out;
 }
 
-/** Checks one policy (and the methods nested in an `auth` policy). */
-export function policyIdentityIssues(p: PolicyLike, at: string, consumerIds: ReadonlySet<string>): Issue[] {
+/**
+ * Checks one policy entry: the generic identity rule (an `anonymous` consumer must exist) here, and
+ * whatever its own definition checks (`check`, given by the caller that knows the registry).
+ */
+export function policyIdentityIssues(p: PolicyLike, at: string, consumerIds: ReadonlySet<string>, check: PolicyCheck): Issue[] {
   const out: Issue[] = [];
   if (typeof p.anonymous === 'string' && !consumerIds.has(p.anonymous)) {
     out.push({ path: `${at}.anonymous`, message: `consumer "${p.anonymous}" is not defined in consumers` });
   }
-  if (p.type === 'jwt') {
-    const keys = (p.keys as InlineKeyConfig[] | undefined) ?? [];
-    keys.forEach((k, i) => {
-      const why = keyProblem(k);
-      if (why) out.push({ path: `${at}.keys[${i}]`, message: why });
-    });
-    if (keys.length === 0 && p.jwksUri === undefined && p.issuer === undefined) {
-      out.push({ path: at, message: 'a jwt policy needs keys, a jwksUri, or an issuer to discover keys from' });
-    }
-  }
-  if (p.type === 'jwt' || p.type === 'oauth2-introspection') {
-    for (const m of requirementProblems(p as RequirementsConfig)) out.push({ path: `${at}.${m.split(':')[0]}`, message: m.slice(m.indexOf(':') + 2) });
-  }
-  if (p.type === 'auth') {
-    for (const list of ['anyOf', 'allOf'] as const) {
-      (p[list] as PolicyLike[] | undefined)?.forEach((m, i) => out.push(...policyIdentityIssues(m, `${at}.${list}[${i}]`, consumerIds)));
-    }
-  }
+  out.push(...check(p, at, (entry, nestedAt) => policyIdentityIssues(entry as PolicyLike, nestedAt, consumerIds, check)));
   return out;
 }
+
+/** Runs a policy entry's own definition hook; `nested` checks an entry inside it the same way. */
+export type PolicyCheck = (p: PolicyLike, at: string, nested: (entry: { type: string }, at: string) => Issue[]) => Issue[];
 
 export function identityIssues(cfg: {
   consumers: readonly ConsumerConfig[];
   listen: readonly { tls?: ListenerTlsConfig | undefined }[];
   policies: readonly PolicyLike[];
   routes: readonly ({ policies: readonly PolicyLike[] } | undefined)[];
-}): Issue[] {
+}, check: PolicyCheck): Issue[] {
   const out = consumerIssues(cfg.consumers);
   const ids = new Set(cfg.consumers.map((c) => c.id));
   cfg.listen.forEach((l, i) => {
     const why = l.tls ? tlsProblem(l.tls) : undefined;
     if (why) out.push({ path: `listen[${i}].tls`, message: why });
   });
-  cfg.policies.forEach((p, i) => out.push(...policyIdentityIssues(p, `policies[${i}]`, ids)));
-  cfg.routes.forEach((r, i) => r?.policies.forEach((p, j) => out.push(...policyIdentityIssues(p, `routes[${i}].policies[${j}]`, ids))));
+  cfg.policies.forEach((p, i) => out.push(...policyIdentityIssues(p, `policies[${i}]`, ids, check)));
+  cfg.routes.forEach((r, i) => r?.policies.forEach((p, j) => out.push(...policyIdentityIssues(p, `routes[${i}].policies[${j}]`, ids, check))));
   return out;
 }

@@ -117,7 +117,23 @@ export interface PolicyDefinition<S extends z.ZodType = z.ZodType> {
   phases: readonly Phase[];
   /** A minimal valid entry (without `type`): the contract test compiles it; docs may show it. */
   example: Record<string, unknown>;
+  /**
+   * What the schema cannot check: values that must parse, references into the rest of the config.
+   * Runs on an entry that passed the schema (also when other parts of the document did not);
+   * `at` is the entry's path ("routes[0].policies[1]"), for the issues' paths.
+   */
+  validate?(config: z.output<S>, ctx: PolicyCheckContext, at: string): PolicyIssue[];
   create(config: z.output<S>, env: PolicyEnv): Policy;
+}
+
+export interface PolicyIssue { path: string; message: string }
+
+/** What a definition's `validate` hook sees besides its own entry. */
+export interface PolicyCheckContext {
+  /** The ids of the config's consumers. */
+  readonly consumerIds: ReadonlySet<string>;
+  /** Checks an entry nested in this one (the methods of `auth`) with its own type's hook. */
+  nested(entry: { type: string }, at: string): PolicyIssue[];
 }
 
 /**

@@ -86,6 +86,10 @@ export const authCombinationPolicy = definePolicy({
   schema: authSchema,
   phases: ['access', 'upstreamRequest'],
   example: { anyOf: [{ type: 'key-auth' }, { type: 'basic-auth' }] },
+  validate(config, ctx, at) {
+    // Each method is checked by its own type's hook (keys that must parse, required claims…).
+    return (['anyOf', 'allOf'] as const).flatMap((list) => (config[list] ?? []).flatMap((m, i) => ctx.nested(m, `${at}.${list}[${i}]`)));
+  },
   create(config, env) {
     const any = config.anyOf !== undefined;
     const list = ((config.anyOf ?? config.allOf) as MethodConfig[]).map((m) => authenticatorFor(m, env.consumers));

@@ -9,13 +9,13 @@ import type { KeyObject } from 'node:crypto';
 import { definePolicy, type HeaderList, type RequestContext } from '../types.js';
 import { authPolicy, type Authenticator, type AuthOutcome } from '../../identity/authenticator.js';
 import { Duration } from '../../identity/auth-options.js';
-import { compileRequirements, scopesOf, tokenOutcome } from '../../identity/requirements.js';
+import { compileRequirements, requirementIssues, scopesOf, tokenOutcome } from '../../identity/requirements.js';
 import { compileClaimHeaders, TokenSource } from '../../identity/token-source.js';
 import type { ConsumerEntry, ConsumerRegistry } from '../../identity/registry.js';
 import { sha256 } from '../../identity/secrets.js';
 import { TokenPolicyFields } from '../../identity/token-policy-fields.js';
 import { parseDuration } from '../../config/units.js';
-import { ALGORITHMS, InlineKey, InlineKeys } from './inline-keys.js';
+import { ALGORITHMS, InlineKey, InlineKeys, keyProblem } from './inline-keys.js';
 import { KeySourceUnavailable, RemoteJwks } from './remote-jwks.js';
 
 export const jwtSchema = z.strictObject({
@@ -171,5 +171,16 @@ export const jwtPolicy = definePolicy({
   schema: jwtSchema,
   phases: ['access', 'upstreamRequest'],
   example: { algorithms: ['RS256'], jwksUri: 'https://idp.example.com/.well-known/jwks.json' },
+  validate(config, _ctx, at) {
+    const out: { path: string; message: string }[] = [];
+    config.keys.forEach((k, i) => {
+      const why = keyProblem(k);
+      if (why) out.push({ path: `${at}.keys[${i}]`, message: why });
+    });
+    if (config.keys.length === 0 && config.jwksUri === undefined && config.issuer === undefined) {
+      out.push({ path: at, message: 'a jwt policy needs keys, a jwksUri, or an issuer to discover keys from' });
+    }
+    return [...out, ...requirementIssues(config, at)];
+  },
   create: (config, env) => authPolicy(jwtAuthenticator(config, env.consumers), config, env),
 });

@@ -7,7 +7,7 @@ import { LRUCache } from 'lru-cache';
 import { definePolicy, type HeaderList, type RequestContext } from '../types.js';
 import { authPolicy, type Authenticator, type AuthOutcome } from '../../identity/authenticator.js';
 import { Duration } from '../../identity/auth-options.js';
-import { compileRequirements, scopesOf, tokenOutcome } from '../../identity/requirements.js';
+import { compileRequirements, requirementIssues, scopesOf, tokenOutcome } from '../../identity/requirements.js';
 import { compileClaimHeaders, TokenSource } from '../../identity/token-source.js';
 import type { ConsumerRegistry } from '../../identity/registry.js';
 import { sha256 } from '../../identity/secrets.js';
@@ -129,5 +129,6 @@ export const introspectionPolicy = definePolicy({
   schema: introspectionSchema,
   phases: ['access', 'upstreamRequest'],
   example: { endpoint: 'https://idp.example.com/oauth2/introspect', clientId: 'gatehouse', clientSecret: 'example-secret' },
+  validate: (config, _ctx, at) => requirementIssues(config, at),
   create: (config, env) => authPolicy(introspectionAuthenticator(config, env.consumers), config, env),
 });
