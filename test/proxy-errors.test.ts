@@ -124,7 +124,7 @@ before(async () => {
       sock.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\n');
       return;
     }
-    sock.end(RAW_RESPONSES[mode] ?? RAW_RESPONSES[rawMode]);
+    sock.end(RAW_RESPONSES[mode] ?? RAW_RESPONSES[rawMode]!);
   });
   gw = await startTestGateway({
     services: {

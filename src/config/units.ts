@@ -12,7 +12,7 @@ export function parseDuration(value: number | string): number {
   if (typeof value === 'number') return value;
   const m = DURATION_PATTERN.exec(value.trim());
   if (!m) throw new Error(`invalid duration "${value}" (use e.g. 500ms, 30s, 1m, 1h)`);
-  return Math.round(Number(m[1]) * DURATION_UNITS[m[2]]!);
+  return Math.round(Number(m[1]) * DURATION_UNITS[m[2]!]!);
 }
 
 /** Bytes for a size; throws on a malformed one (the schema rejects those first). */
