@@ -157,3 +157,21 @@ test('config errors name the path (nested methods are checked by their own type\
   assert.deepEqual(errs({ anyOf: [KEY, { type: 'jwt', algorithms: ['RS256'] }] }), ['routes[0].policies[0].anyOf[1]: a jwt policy needs keys, a jwksUri, or an issuer to discover keys from']);
   assert.deepEqual(errs({ allOf: [{ type: 'key-auth', headers: ['bad header'] }] }), ['routes[0].policies[0].allOf[0].headers[0]: not a valid header name']);
 });
+
+test('anonymous and hideCredentials belong to the combination: a nested method\'s own is refused, not silently ignored', () => {
+  const r = validateConfig({
+    consumers,
+    services: { s: { targets: [{ url: 'http://127.0.0.1:1' }] } },
+    routes: [{ name: 'r', service: 's', policies: [{ type: 'auth', anyOf: [{ type: 'key-auth', hideCredentials: false }, { type: 'basic-auth', anonymous: 'x' }] }] }],
+  });
+  assert.equal(r.ok, false);
+  const paths = r.ok ? [] : r.errors.map((e) => e.path);
+  assert.ok(paths.some((p) => p.startsWith('routes[0].policies[0].anyOf[0]')), JSON.stringify(paths));
+  assert.ok(paths.some((p) => p.startsWith('routes[0].policies[0].anyOf[1]')), JSON.stringify(paths));
+  const ok = validateConfig({
+    consumers,
+    services: { s: { targets: [{ url: 'http://127.0.0.1:1' }] } },
+    routes: [{ name: 'r', service: 's', policies: [{ type: 'auth', hideCredentials: false, anyOf: [{ type: 'key-auth' }] }] }],
+  });
+  assert.ok(ok.ok, 'on the combination it is accepted');
+});

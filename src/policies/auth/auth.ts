@@ -13,7 +13,11 @@ import { introspectionAuthenticator, introspectionSchema } from '../oauth2-intro
 import { mtlsAuthenticator, mtlsSchema } from '../mtls/mtls.js';
 import type { ConsumerRegistry } from '../../identity/registry.js';
 
-const nested = <T extends z.ZodObject>(s: T) => s.omit({ anonymous: true } as never);
+// `anonymous` and `hideCredentials` apply to the combination: a nested method's own would be
+// silently ignored, so the schema refuses them there.
+const COMBINATION_ONLY = ['anonymous', 'hideCredentials'];
+const nested = <T extends z.ZodObject>(s: T) =>
+  s.omit(Object.fromEntries(COMBINATION_ONLY.filter((k) => k in s.shape).map((k) => [k, true])) as never);
 
 const Method = z.discriminatedUnion('type', [
   nested(keyAuthSchema),

@@ -79,3 +79,10 @@ test('config errors name the path: bad header name, unknown key, wrong types', (
   assert.deepEqual(errors({ response: { remove: 'server' } }).map((e) => e.split(': ')[0]), ['routes[0].policies[0].response.remove']);
   assert.deepEqual(errors({ request: { set: { 'x-n': 1 } } }).map((e) => e.split(': ')[0]), ['routes[0].policies[0].request.set.x-n']);
 });
+
+test('a value with CR, LF or NUL is a config error (it would split the header on the wire)', () => {
+  assert.deepEqual(errors({ request: { set: { 'x-a': 'one\r\nx-injected: yes' } } }), ['routes[0].policies[0].request.set.x-a: a header value cannot contain CR, LF or NUL']);
+  assert.deepEqual(errors({ response: { set: { 'x-b': 'two\nthree' } } }), ['routes[0].policies[0].response.set.x-b: a header value cannot contain CR, LF or NUL']);
+  assert.deepEqual(errors({ response: { set: { 'x-c': 'nul\u0000' } } }), ['routes[0].policies[0].response.set.x-c: a header value cannot contain CR, LF or NUL']);
+  assert.deepEqual(errors({ response: { set: { 'x-d': 'tabs\tand spaces are fine' } } }), []);
+});

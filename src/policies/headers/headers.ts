@@ -3,10 +3,11 @@
 import { z } from 'zod';
 import { definePolicy, type HeaderList } from '../types.js';
 import { removeHeader, setHeader } from '../../dataplane/header-list.js';
+import { HeaderName, HeaderValue } from '../header-fields.js';
 
 const Edit = z
   .strictObject({
-    set: z.record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { message: 'not a valid header name' }), z.string()).default({}),
+    set: z.record(HeaderName, HeaderValue).default({}),
     remove: z.array(z.string()).default([]),
   })
   .default({ set: {}, remove: [] });

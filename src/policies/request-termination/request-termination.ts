@@ -1,6 +1,7 @@
 // `type: request-termination` — answer at the gateway without calling the service (maintenance
 // pages, mocks, retired API versions). With `code`, the body is the standard JSON error.
 import { z } from 'zod';
+import { HeaderName, HeaderValue } from '../header-fields.js';
 import { definePolicy, type RespondVerdict } from '../types.js';
 import { ERRORS, type ErrorCode } from '../../errors.js';
 
@@ -12,7 +13,7 @@ const schema = z.strictObject({
   code: z.enum(codes).optional().meta({ description: 'Answer with this standard JSON error instead of `body`.' }),
   message: z.string().optional(),
   body: z.string().optional(),
-  headers: z.record(z.string(), z.string()).default({}),
+  headers: z.record(HeaderName, HeaderValue).default({}),
 });
 
 export const requestTerminationPolicy = definePolicy({

@@ -1,0 +1,8 @@
+// Header names and values as a config may write them for the gateway to send (RFC 9110 §5.1,
+// §5.5). A CR or LF in a value would split one header into two on the wire (node refuses to send
+// it, so every request on the route would fail); refused when the config is validated instead.
+import { z } from 'zod';
+
+export const HeaderName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { message: 'not a valid header name' });
+
+export const HeaderValue = z.string().regex(/^[^\r\n\0]*$/, { message: 'a header value cannot contain CR, LF or NUL' });
