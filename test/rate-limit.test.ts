@@ -128,7 +128,7 @@ test('the gateway\'s own answers on a limited route (upstream down, a later poli
     services: { gone: { targets: [{ url: `http://127.0.0.1:${port}` }] } },
     routes: [
       { name: 'down', match: { paths: ['/down/*'] }, service: 'gone', policies: [{ type: 'rate-limit', algorithm: 'fixed-window', limit: 5, window: '1h', by: 'ip' }] },
-      { name: 'closed', match: { paths: ['/closed/*'] }, service: 'gone', policies: [{ type: 'rate-limit', algorithm: 'fixed-window', limit: 5, window: '1h', by: 'ip' }, { type: 'request-termination', status: 503, message: 'maintenance' }] },
+      { name: 'closed', match: { paths: ['/closed/*'] }, service: 'gone', policies: [{ type: 'rate-limit', algorithm: 'fixed-window', limit: 5, window: '1h', by: 'ip' }, { type: 'request-termination', status: 503, body: 'maintenance' }] },
     ],
   });
   try {

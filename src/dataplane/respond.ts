@@ -15,7 +15,7 @@ export function sendError(res: ServerResponse, code: ErrorCode, requestId: strin
   const body = errorBody(code, requestId, opts?.message);
   if (opts?.close) res.shouldKeepAlive = false;
   res.writeHead(opts?.status ?? ERRORS[code].status, {
-    ...opts?.headers,
+    ...lowerCased(opts?.headers),
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
@@ -30,6 +30,18 @@ export function sendVerdict(res: ServerResponse, v: RespondVerdict, requestId: s
     return;
   }
   const body = v.body ?? '';
-  res.writeHead(v.status, { ...v.headers, 'content-length': Buffer.byteLength(body), 'x-request-id': requestId });
+  res.writeHead(v.status, { ...lowerCased(v.headers), 'content-length': Buffer.byteLength(body), 'x-request-id': requestId });
   res.end(body);
+}
+
+/**
+ * Header names from a config or a policy, lower-cased so that the gateway's own fields below them
+ * replace rather than join them: `Content-Length` from a config beside the computed
+ * `content-length` sent both, and clients refuse such a response.
+ */
+function lowerCased(headers: Record<string, string> | undefined): Record<string, string> | undefined {
+  if (headers === undefined) return undefined;
+  const out: Record<string, string> = {};
+  for (const name in headers) out[name.toLowerCase()] = headers[name]!;
+  return out;
 }
