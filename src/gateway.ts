@@ -8,7 +8,7 @@ import type { BoundListener } from './dataplane/dataplane.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Instance } from './runtime/instance.js';
 import { guardProcess } from './runtime/crash-guard.js';
-import { adminExposureIssues } from './config/admin-exposure.js';
+import { validateConfig } from './config/validate.js';
 
 export interface GatewayOptions {
   /** A config file: watched for changes and re-read on SIGHUP. */
@@ -45,9 +45,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     if (!result.ok) throw new ConfigLoadError(result.errors);
     config = result.config;
   }
-  // A config object from code (the package API) skipped validation's exposure rule: apply it here too.
-  const exposure = adminExposureIssues(config.admin);
-  if (exposure.length) throw new ConfigLoadError(exposure);
+  else {
+    // A config object from code (the package API, possibly plain JavaScript) gets the same checks
+    // and defaults as a file: a missing admin.host must become loopback, not "every interface".
+    const result = validateConfig(config);
+    if (!result.ok) throw new ConfigLoadError(result.errors);
+    config = result.config;
+  }
   const log = opts.logger ?? createLogger(config.log.level);
   if (opts.guardProcess) guardProcess(() => log);
   const instance = new Instance(config, log, opts.configPath);

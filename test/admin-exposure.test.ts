@@ -98,3 +98,18 @@ test('startGateway({ config }) from code applies the same rule (the package API 
     return true;
   });
 });
+
+test('startGateway({ config }) with no admin.host listens on loopback, as a file would (it listened on every interface)', async () => {
+  const { startGateway } = await import('../src/gateway.js');
+  const { silentLogger } = await import('../src/observability/logger.js');
+  // A plain JavaScript caller may leave out what the file loader would default.
+  const config = { accessLog: false, log: { level: 'silent' }, listen: [{ port: 0, host: '127.0.0.1' }], admin: { enabled: true, port: 0 } } as never;
+  const gw = await startGateway({ config, logger: silentLogger });
+  try {
+    assert.equal(gw.admin?.host, '127.0.0.1');
+    const res = await fetch(`http://127.0.0.1:${gw.admin!.port}/health`);
+    assert.equal(res.status, 200);
+  } finally {
+    await gw.stop();
+  }
+});

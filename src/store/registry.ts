@@ -89,14 +89,18 @@ export class StoreRegistry {
 export function storeLabel(cfg: Pick<StoreConfig, 'url'>): string {
   const url = cfg.url ?? '';
   const afterScheme = url.indexOf('://') + 3;
-  const at = url.indexOf('@');
-  const pathStart = url.indexOf('/', afterScheme);
-  const ambiguous = url.includes('#') || at !== url.lastIndexOf('@') || (at >= 0 && pathStart >= 0 && at > pathStart);
+  // The authority ends at the first "/", "?" or "#": an "@" past that point, or a second "@",
+  // means a parser would split the password somewhere else than its author meant.
+  const rest = url.slice(afterScheme);
+  const authorityEnd = rest.search(/[/?#]/);
+  const authority = authorityEnd < 0 ? rest : rest.slice(0, authorityEnd);
+  const ats = (url.match(/@/g) ?? []).length;
+  const ambiguous = url.includes('#') || ats > 1 || (ats === 1 && !authority.includes('@'));
   if (afterScheme < 3 || ambiguous) return 'redis';
   try {
     const u = new URL(url);
     const db = /^\/\d+$/.test(u.pathname) ? u.pathname : '';
-    return `${u.protocol}//${u.host}${db}`;
+    return u.host === '' ? 'redis' : `${u.protocol}//${u.host}${db}`;
   } catch {
     return 'redis';
   }
