@@ -2,6 +2,7 @@
 // the headers about to reach the client, names matched case-insensitively; and its config errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { validateHeaderValue } from 'node:http';
 import { testContext, testEnv } from '../../../test/helpers/policy-context.js';
 import { validateConfig } from '../../config/validate.js';
 import { headersPolicy } from './headers.js';
@@ -85,4 +86,17 @@ test('a value with CR, LF or NUL is a config error (it would split the header on
   assert.deepEqual(errors({ response: { set: { 'x-b': 'two\nthree' } } }), ['routes[0].policies[0].response.set.x-b: a header value cannot contain CR, LF or NUL']);
   assert.deepEqual(errors({ response: { set: { 'x-c': 'nul\u0000' } } }), ['routes[0].policies[0].response.set.x-c: a header value cannot contain CR, LF or NUL']);
   assert.deepEqual(errors({ response: { set: { 'x-d': 'tabs\tand spaces are fine' } } }), []);
+});
+
+test('a value node would refuse to send (other control characters, DEL, past Latin-1) is a config error too', () => {
+  const latin1 = 'only Latin-1: caf\u00e9';
+  assert.deepEqual(errors({ response: { set: { 'x-e': latin1 } } }), []);
+  for (const value of ['bell\u0007', 'escape\u001b[31m', 'del\u007f', 'snow \u2603', 'vertical\u000btab']) {
+    const found = errors({ response: { set: { 'x-f': value } } });
+    assert.equal(found.length, 1, JSON.stringify(value));
+    assert.match(found[0]!, /^routes\[0\]\.policies\[0\]\.response\.set\.x-f: a header value may hold only tab, space, visible ASCII and Latin-1/);
+    // What the schema refuses is exactly what node would throw on at run time.
+    assert.throws(() => validateHeaderValue('x-f', value));
+  }
+  assert.doesNotThrow(() => validateHeaderValue('x-e', latin1));
 });
