@@ -105,3 +105,28 @@ test('a killed worker: its counters stay in the totals, which never go down', as
   assert.equal(after.requests, before.requests + 10);
   assert.equal(after.durations, before.durations + 10);
 });
+
+test('a worker that dies while a scrape waits for its answer is still counted (its last report, once)', async () => {
+  const total = async () => {
+    const res = await request(`${gw.adminUrl}/metrics`);
+    const text = await res.body.text();
+    return [...text.matchAll(/^gatehouse_requests_total\{route="all"[^}]*\} (\d+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
+  };
+  for (let i = 0; i < 20; i++) assert.equal(await fresh(`/s/${i}`), 200);
+  const before = await total();
+  const [victim] = childPids(gw.pid);
+  // Stopped, it cannot answer the next scrape; killed while that scrape waits, it dies unanswered.
+  process.kill(victim!, 'SIGSTOP');
+  const scrape = total();
+  await new Promise((r) => setTimeout(r, 300));
+  process.kill(victim!, 'SIGKILL');
+  assert.equal(await scrape, before);
+  await waitFor('a replacement worker', async () => {
+    const pids = childPids(gw.pid);
+    if (pids.length !== 2 || pids.includes(victim!)) return false;
+    const r = await request(`${gw.adminUrl}/ready`);
+    await r.body.dump();
+    return r.statusCode === 200;
+  }, 15_000);
+  assert.equal(await total(), before);
+});

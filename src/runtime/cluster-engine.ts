@@ -131,24 +131,28 @@ export class ClusterEngine implements Engine {
 
   /** Asks every listening worker; one that does not answer within 2 s is left out. */
   async inspect(query: InspectQuery): Promise<unknown[]> {
-    // Dead workers' counters as they stand before asking: a worker that answers and then dies
-    // before the others have is counted once, live, in this answer (and retired in the next).
-    const retired = query.what === 'metrics' ? await this.retired.snapshot() : undefined;
+    const metrics = query.what === 'metrics';
     const asks = [...this.slots.values()].filter((s) => s.listening).map(
       (s) =>
-        new Promise<unknown>((resolve) => {
+        new Promise<{ worker: number; data: unknown }>((resolve) => {
           const id = this.nextInspect++;
-          const timer = setTimeout(() => { this.pending.delete(id); resolve(undefined); }, 2000);
-          this.pending.set(id, (data) => { clearTimeout(timer); this.pending.delete(id); resolve(data); });
+          const timer = setTimeout(() => { this.pending.delete(id); resolve({ worker: s.worker.id, data: undefined }); }, 2000);
+          this.pending.set(id, (data) => { clearTimeout(timer); this.pending.delete(id); resolve({ worker: s.worker.id, data }); });
           this.send(s.worker, { t: 'inspect', id, query });
-        }).then((data) => {
-          if (query.what === 'metrics' && this.slots.has(s.worker.id)) this.retired.seen(s.worker.id, data);
-          return data;
+        }).then((answer) => {
+          if (metrics && this.slots.has(answer.worker)) this.retired.seen(answer.worker, answer.data);
+          return answer;
         }),
     );
-    const answers = (await Promise.all(asks)).filter((d) => d !== undefined);
-    if (retired) answers.push(retired);
-    return answers;
+    const answers = await Promise.all(asks);
+    if (!metrics) return answers.map((a) => a.data).filter((d) => d !== undefined);
+    // Dead workers' counters are read after every answer is in. A worker that died meanwhile is
+    // counted there only (with its last report, which may be the answer it just gave), never twice
+    // and never not at all: its live answer is dropped.
+    const retired = await this.retired.snapshot();
+    const live = answers.filter((a) => a.data !== undefined && this.slots.has(a.worker)).map((a) => a.data);
+    if (retired) live.push(retired);
+    return live;
   }
 
   /** Each worker reopens its own access-log file descriptor (O_APPEND, same path). */
