@@ -68,10 +68,16 @@ export function decide(store: RateStore, l: CompiledLimit, key: string, cost: nu
   }
 }
 
-/** The same limit counted by one of `instances` instances alone (onStoreError: local). */
-export function localShare(l: CompiledLimit, instances: number): CompiledLimit {
+/**
+ * The same limit counted by one of `instances` instances alone (onStoreError: local). The share
+ * never drops below `dearest`, the largest cost a request can have: the config only promises that
+ * the whole limit can admit such a request, and a share smaller than it would refuse that kind of
+ * request on every instance for as long as the store is down. An instance may then admit one such
+ * request beyond its exact share, a bounded overshoot while the store is unreachable.
+ */
+export function localShare(l: CompiledLimit, instances: number, dearest = 1): CompiledLimit {
   if (instances <= 1) return l;
-  const share = (n: number) => Math.max(1, Math.floor(n / instances));
+  const share = (n: number) => Math.max(1, dearest, Math.floor(n / instances));
   return l.kind === Kind.Token || l.kind === Kind.Leaky
     ? { ...l, a: l.a / instances, c: share(l.c) }
     : { ...l, a: share(l.a) };

@@ -5,7 +5,7 @@ import { definePolicy, type PolicyEnv, type RequestContext, type RespondVerdict,
 import { StoreUnavailableError, type Answer, type Decision, type RateStore } from '../../store/types.js';
 import type { StoreConfig } from '../../store/schema.js';
 import { DEFAULT_STORE } from '../../store/schema.js';
-import { rateLimitSchema, type RateLimitConfig } from './schema.js';
+import { maxCost, rateLimitSchema, type RateLimitConfig } from './schema.js';
 import { compileLimit, decide, localShare, type CompiledLimit } from './limits.js';
 import { compileKey } from './keys.js';
 import { decisionHeaders, retryAfterSeconds, type LimitSet } from './headers.js';
@@ -40,6 +40,8 @@ class RateLimit {
   private readonly defaultPlan: LimitSet | undefined;
   private readonly costs: Record<string, number> | undefined;
   private readonly cost: number;
+  /** The largest cost of any request: the floor of a local share (onStoreError: local). */
+  private readonly dearest: number;
   private readonly onStoreError: 'allow' | 'deny' | 'local';
   private readonly shadow: boolean;
   private readonly headers: boolean;
@@ -70,6 +72,7 @@ class RateLimit {
       for (const [m, c] of Object.entries(config.cost)) this.costs[m === 'default' ? m : m.toUpperCase()] = c;
       this.cost = this.costs.default ?? 1;
     }
+    this.dearest = maxCost(config.cost);
     this.shadow = config.mode === 'shadow';
     this.headers = config.headers;
     this.legacy = config.legacyHeaders;
@@ -121,7 +124,7 @@ class RateLimit {
     switch (this.onStoreError) {
       case 'allow': return undefined;
       case 'deny': return STORE_DOWN;
-      case 'local': return decide(this.env.stores.local(this.storeConfig), localShare(l, this.storeConfig.instances), key, cost) as Decision;
+      case 'local': return decide(this.env.stores.local(this.storeConfig), localShare(l, this.storeConfig.instances, this.dearest), key, cost) as Decision;
     }
   }
 
