@@ -301,6 +301,22 @@ test('without a token: a cross-origin page or a rebound host name cannot use the
     assert.equal((await admin(gw, 'GET', '/routes', undefined, { host: 'localhost:9876' })).status, 200);
     const own = `http://127.0.0.1:${new URL(gw.adminUrl).port}`;
     assert.equal((await admin(gw, 'POST', '/validate', evil, { origin: own })).status, 200);
+    // An HTTP/1.0 health check (HAProxy's httpchk) sends no Host: not a browser, answered.
+    const { connect } = await import('node:net');
+    const raw = await new Promise<string>((resolve, reject) => {
+      const sock = connect(Number(new URL(gw.adminUrl).port), '127.0.0.1', () => sock.end('GET /health HTTP/1.0\r\n\r\n'));
+      let text = '';
+      sock.on('data', (c) => (text += c.toString('latin1'))).on('end', () => resolve(text)).on('error', reject);
+    });
+    assert.match(raw, /^HTTP\/1\.1 200 /);
+    // Two Host headers: which one a check would read is a guess, so refused.
+    const twice = await new Promise<string>((resolve, reject) => {
+      const sock = connect(Number(new URL(gw.adminUrl).port), '127.0.0.1', () =>
+        sock.end('GET /routes HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: rebind.evil.example\r\nConnection: close\r\n\r\n'));
+      let text = '';
+      sock.on('data', (c) => (text += c.toString('latin1'))).on('end', () => resolve(text)).on('error', reject);
+    });
+    assert.match(twice, /^HTTP\/1\.1 (403|400) /);
   } finally {
     await gw.stop();
   }

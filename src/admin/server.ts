@@ -71,7 +71,7 @@ export class AdminServer {
     if (!OPEN_PATHS.has(path) && !this.authorized(req)) {
       return send(res, 401, errorBody('ADMIN_UNAUTHORIZED'), { 'www-authenticate': 'Bearer realm="gatehouse-admin"' });
     }
-    if (this.tokenDigest === undefined && foreignBrowserRequest(req.headers.host, req.headers.origin, this.host)) {
+    if (this.tokenDigest === undefined && foreignBrowserRequest(req.headersDistinct, this.host)) {
       return send(res, 403, errorBody('ADMIN_FORBIDDEN'));
     }
     const segments = path.split('/').slice(1).map(decodeSegment);
