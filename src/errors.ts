@@ -24,6 +24,7 @@ export const ERRORS = {
   GW_UNAUTHORIZED: { status: 401, message: 'Authentication is required to access this resource.' },
   GW_FORBIDDEN: { status: 403, message: 'You are not allowed to access this resource.' },
   GW_INTERNAL: { status: 500, message: 'The gateway failed to handle the request.' },
+  GW_POLICY_ERROR: { status: 500, message: 'A plugin policy failed while handling the request.' },
   GW_RATE_LIMITED: { status: 429, message: 'Rate limit exceeded; retry after the time in Retry-After.' },
   GW_RATE_LIMIT_STORE_UNAVAILABLE: { status: 503, message: 'The rate-limit store is unavailable.' },
   GW_CONCURRENCY_LIMITED: { status: 429, message: 'Too many requests in flight; retry shortly.' },

@@ -1,6 +1,6 @@
 // Starting and stopping a whole Gatehouse instance: config, data plane (in-process or workers),
 // admin API, file watching and signals. The CLI's `start` and the integration tests use this.
-import { loadConfigFile } from './config/load.js';
+import { readConfigFile } from './runtime/config-file.js';
 import type { GatehouseConfig } from './config/schema.js';
 import type { ConfigIssue } from './config/validate.js';
 import { AdminServer } from './admin/server.js';
@@ -41,7 +41,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   let config = opts.config;
   if (!config) {
     if (!opts.configPath) throw new Error('startGateway needs configPath or config');
-    const result = await loadConfigFile(opts.configPath);
+    const result = await readConfigFile(opts.configPath);
     if (!result.ok) throw new ConfigLoadError(result.errors);
     config = result.config;
   }

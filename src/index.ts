@@ -1,12 +1,23 @@
 // The package's public entry (`import { startGateway } from 'gatehouse'`): run a gateway in a
-// Node process, and load or validate a config the way `gatehouse validate` does. Everything else
-// under dist/ is internal and may change between versions. The typed plugin API is added here by
-// the extension-point work (issue 16).
+// Node process, load or validate a config the way `gatehouse validate` does, and write policy
+// plugins (docs/plugins.md) with the same `definePolicy` the built-ins use. Everything else under
+// dist/ is internal and may change between versions.
 export { startGateway, ConfigLoadError, type Gateway, type GatewayOptions } from './gateway.js';
-export { loadConfigFile, configFromText, configFromDocument } from './config/load.js';
+export { configFromText, configFromDocument } from './config/load.js';
+/** Reads a config file, loads its plugins (relative to the file) and validates it. */
+export { readConfigFile as loadConfigFile } from './runtime/config-file.js';
 export { validateConfig, type ConfigIssue, type ValidationResult } from './config/validate.js';
 export type { GatehouseConfig, GatehouseConfigInput, ServiceConfig, RouteConfig, PolicyConfig } from './config/schema.js';
 export { ERRORS, type ErrorCode } from './errors.js';
 export type { BoundListener } from './dataplane/dataplane.js';
 export { createLogger, silentLogger, type Logger } from './observability/logger.js';
 export { VERSION } from './version.js';
+
+// Policy plugins. `z` is the zod the gateway validates with: a plugin's schema built with it
+// behaves exactly like a built-in's (one zod instance, one set of error messages).
+export { z } from 'zod';
+export { definePolicy, PHASES } from './policies/types.js';
+export type {
+  Phase, Policy, PolicyDefinition, PolicyEnv, PolicyCheckContext, PolicyIssue, RequestContext, Identity,
+  Verdict, RespondVerdict, ResponseInfo, HeaderList,
+} from './policies/types.js';

@@ -1,10 +1,11 @@
 // The admin API's OpenAPI document, built from the same config schema the validator uses.
 import { configJsonSchema } from '../config/json-schema.js';
+import { ConfigSchema } from '../policies/index.js';
 import { ERRORS } from '../errors.js';
 import { VERSION } from '../version.js';
 
 export function openApiDocument(): Record<string, unknown> {
-  const { $schema: _s, $id: _i, ...configSchema } = configJsonSchema();
+  const { $schema: _s, $id: _i, ...configSchema } = configJsonSchema(ConfigSchema);
   const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
   const json = (schema: unknown) => ({ 'application/json': { schema } });
   const error = (description: string) => ({ description, content: json(ref('Error')) });

@@ -3,10 +3,11 @@
 // 3 could not start (e.g. a port is taken) · 4 `explain`: no route matches · 70 internal error
 // (a bug: the message is printed, never a stack trace).
 import { parseArgs } from 'node:util';
-import { loadConfigFile } from '../config/load.js';
+import { readConfigFile, pluginsSchemaText } from '../runtime/config-file.js';
 import { compilePlan, noConnect } from '../config/compile.js';
 import { explain, formatRouteTable, routeTable } from '../config/describe.js';
 import { configJsonSchemaText } from '../config/json-schema.js';
+import { ConfigSchema } from '../policies/index.js';
 import { VERSION } from '../version.js';
 import { hashApiKey, hashPassword } from '../identity/secrets.js';
 
@@ -20,7 +21,8 @@ Usage:
   gatehouse routes   [--config FILE] [--json]        the compiled route table, in match order
   gatehouse explain  [--config FILE] [--json] METHOD URL [-H 'name: value']...
                                                      which route a request matches, why, and its policies
-  gatehouse schema                                   print the config's JSON Schema
+  gatehouse schema   [--config FILE]                 print the config's JSON Schema (with FILE: including
+                                                     the policy types of the plugins it loads)
   gatehouse hash-password [PASSWORD]                 scrypt hash for a basic credential's password
   gatehouse hash-key [KEY]                           sha256 digest for an api-key credential's key
                                                      (without the argument: read one line from stdin)
@@ -68,7 +70,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'validate': return await validate(values.config);
       case 'routes': return await routes(values.config, values.json);
       case 'explain': return await explainCmd(values.config, rest, values.header, values.json);
-      case 'schema': process.stdout.write(configJsonSchemaText()); return EXIT.ok;
+      case 'schema': return await schemaCmd(argv.some((a) => a === '-c' || a.startsWith('--config')) ? values.config : undefined);
       case 'hash-password': process.stdout.write(`${hashPassword(await secretArg(rest))}\n`); return EXIT.ok;
       case 'hash-key': process.stdout.write(`${hashApiKey(await secretArg(rest))}\n`); return EXIT.ok;
       default: throw new UsageError(`unknown command "${command}"`);
@@ -96,12 +98,27 @@ async function secretArg(rest: string[]): Promise<string> {
 }
 
 async function load(path: string) {
-  const result = await loadConfigFile(path);
+  const result = await readConfigFile(path);
   if (!result.ok) {
     for (const e of result.errors) process.stderr.write(`${e.path}: ${e.message}\n`);
     process.stderr.write(`${path}: ${result.errors.length} error${result.errors.length === 1 ? '' : 's'}\n`);
   }
   return result;
+}
+
+/** The JSON Schema; with a config file, its plugins' policy types are in it too. */
+async function schemaCmd(path: string | undefined): Promise<number> {
+  if (path === undefined) {
+    process.stdout.write(configJsonSchemaText(ConfigSchema));
+    return EXIT.ok;
+  }
+  const result = await pluginsSchemaText(path);
+  if (!result.ok) {
+    for (const e of result.errors) process.stderr.write(`${e.path}: ${e.message}\n`);
+    return EXIT.invalidConfig;
+  }
+  process.stdout.write(result.text);
+  return EXIT.ok;
 }
 
 async function validate(path: string): Promise<number> {

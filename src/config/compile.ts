@@ -11,7 +11,7 @@ import { TrustedProxies } from '../dataplane/trusted-proxies.js';
 import { ServiceRuntime, type UpstreamHost } from '../upstream/service.js';
 import { ServiceState } from '../upstream/service-state.js';
 import { systemClock } from '../upstream/clock.js';
-import { policyDefinition } from '../policies/index.js';
+import { guardPlugin, isBuiltin, policyDefinition, DEFAULT_PLUGIN_TIMEOUT_MS } from '../policies/index.js';
 import { phaseMismatch, type Phase, type Policy, type PolicyEnv } from '../policies/types.js';
 import type { PolicyMetrics } from '../observability/metrics.js';
 import { ConsumerRegistry } from '../identity/registry.js';
@@ -91,9 +91,11 @@ export function compilePlan(config: GatehouseConfig, host: UpstreamHost, version
 function instantiate(p: { type: string }, scope: CompiledPolicy['scope'], env: PolicyEnv): CompiledPolicy {
   const def = policyDefinition(p.type);
   if (!def) throw new Error(`unknown policy type "${p.type}"`); // validation rejects this first
-  const policy = def.create(p, env);
-  const mismatch = phaseMismatch(def, policy);
+  const created = def.create(p, env);
+  const mismatch = phaseMismatch(def, created);
   if (mismatch !== undefined) throw new Error(mismatch);
+  // A plugin's faults are fenced in (plugin-guard.ts); the built-ins run unwrapped.
+  const policy = isBuiltin(def) ? created : guardPlugin(def.type, created, env.log, def.timeout ?? DEFAULT_PLUGIN_TIMEOUT_MS);
   return { type: p.type, scope, phases: def.phases, policy };
 }
 

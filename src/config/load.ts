@@ -1,5 +1,6 @@
 // Reading a config: text (YAML or JSON) → document → env interpolation → validation.
 import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { isScalar, parseDocument, visit, type Document } from 'yaml';
 import { interpolate } from './interpolate.js';
 import { validateConfig, type ConfigIssue, type ValidationResult } from './validate.js';
@@ -42,13 +43,36 @@ export function configFromDocument(doc: unknown, env: NodeJS.ProcessEnv = proces
   return validateConfig(interpolated);
 }
 
+/**
+ * Imports the modules a config's `plugins` names (relative to `baseDir`); gives their resolved
+ * URLs, or why one failed. Config does not load code itself: the caller passes the loader
+ * (runtime/config-file.ts), and a caller that passes none (the admin API) loads nothing.
+ */
+export type PluginLoader = (specs: readonly unknown[], baseDir: string) => Promise<{ resolved: string[]; issues: ConfigIssue[] }>;
+
+/** A config file's text: its plugins are loaded (relative to the file) before it is validated. */
+export async function configFromFileText(text: string, path: string, env: NodeJS.ProcessEnv = process.env, plugins?: PluginLoader): Promise<ValidationResult> {
+  const parsed = parseConfigText(text);
+  if (!parsed.ok) return parsed;
+  const issues: ConfigIssue[] = [];
+  const doc = interpolate(parsed.doc, env, issues);
+  if (issues.length > 0) return { ok: false, errors: issues };
+  const listed = typeof doc === 'object' && doc !== null ? (doc as { plugins?: unknown }).plugins : undefined;
+  if (plugins === undefined || !Array.isArray(listed) || listed.length === 0) return validateConfig(doc);
+  const loaded = await plugins(listed, dirname(path));
+  // The resolved URLs replace the specifiers: workers and reloads import exactly these files.
+  const result = validateConfig({ ...(doc as object), plugins: loaded.resolved });
+  if (loaded.issues.length === 0) return result;
+  return { ok: false, errors: [...loaded.issues, ...(result.ok ? [] : result.errors)] };
+}
+
 export function configFromText(text: string, env: NodeJS.ProcessEnv = process.env): ValidationResult {
   const parsed = parseConfigText(text);
   if (!parsed.ok) return parsed;
   return configFromDocument(parsed.doc, env);
 }
 
-export async function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): Promise<ValidationResult> {
+export async function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env, plugins?: PluginLoader): Promise<ValidationResult> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -57,5 +81,5 @@ export async function loadConfigFile(path: string, env: NodeJS.ProcessEnv = proc
     const why = err.code === 'ENOENT' ? 'file not found' : err.code === 'EISDIR' ? 'is a directory' : err.message;
     return { ok: false, errors: [{ path, message: `cannot read config: ${why}` }] };
   }
-  return configFromText(text, env);
+  return configFromFileText(text, path, env, plugins);
 }

@@ -4,7 +4,7 @@
 // bad path a duplicate route name. A refused part is simply absent: the checks only ever see
 // well-formed values, and a check whose inputs are not all there does not run.
 import type { z } from 'zod';
-import { ConfigSchema, type GatehouseConfig, type RouteConfig, type ServiceConfig } from './schema.js';
+import type { ConfigSchemaType, GatehouseConfig, RouteConfig, ServiceConfig } from './schema.js';
 
 /** The fields of an object that passed the schema on their own, and the names of those that did not. */
 export interface Salvaged<T> { data: Partial<T>; refused: ReadonlySet<string> }
@@ -52,14 +52,20 @@ export function checkableConfig(cfg: GatehouseConfig): Checkable {
   };
 }
 
-const shape = ConfigSchema.shape;
-const serviceSchema = shape.services.unwrap().valueType;
-const targetSchema = serviceSchema.shape.targets.element;
-const routeSchema = shape.routes.unwrap().element;
-const matchSchema = routeSchema.shape.match.unwrap();
+/** The sub-schemas salvage parses with, read once per config schema (one per set of plugins). */
+function partsOf(schema: ConfigSchemaType) {
+  const shape = schema.shape;
+  const serviceSchema = shape.services.unwrap().valueType;
+  const routeSchema = shape.routes.unwrap().element;
+  return { shape, serviceSchema, targetSchema: serviceSchema.shape.targets.element, routeSchema, matchSchema: routeSchema.shape.match.unwrap() };
+}
+const partsCache = new WeakMap<ConfigSchemaType, ReturnType<typeof partsOf>>();
 
 /** The parts of a refused document that pass the schema on their own. */
-export function salvage(doc: unknown): Checkable {
+export function salvage(doc: unknown, schema: ConfigSchemaType): Checkable {
+  let parts = partsCache.get(schema);
+  if (parts === undefined) partsCache.set(schema, (parts = partsOf(schema)));
+  const { shape, serviceSchema, targetSchema } = parts;
   const d = isRecord(doc) ? doc : {};
   const services: Checkable['services'] = {};
   if (isRecord(d.services)) {
@@ -80,12 +86,12 @@ export function salvage(doc: unknown): Checkable {
     consumers: tryParse(shape.consumers, d.consumers) ?? [],
     policies: tryParse(shape.policies, d.policies) ?? [],
     services,
-    routes: Array.isArray(d.routes) ? d.routes.map(salvageRoute) : [],
+    routes: Array.isArray(d.routes) ? d.routes.map((r) => salvageRoute(r, parts)) : [],
     traffic: store && plans && defaultPlan.success ? { store, plans, defaultPlan: defaultPlan.data } : undefined,
   };
 }
 
-function salvageRoute(raw: unknown): CheckedRoute {
+function salvageRoute(raw: unknown, { routeSchema, matchSchema }: ReturnType<typeof partsOf>): CheckedRoute {
   const fields = salvageFields(routeSchema, raw);
   const rawMatch = isRecord(raw) ? raw.match ?? {} : undefined;
   const match = fields.data.match ? whole(fields.data.match) : salvageFields(matchSchema, rawMatch);

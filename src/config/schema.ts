@@ -6,7 +6,6 @@ import { z } from 'zod';
 import { Duration, Size } from './units-schema.js';
 import { parseDuration } from './units.js';
 import { BALANCERS, HashOn, HealthCheck, Retries, CircuitBreaker } from './resilience-schema.js';
-import { POLICY_DEFINITIONS } from '../policies/index.js';
 import { Consumers } from '../identity/consumer-schema.js';
 import { ListenerTls } from '../dataplane/tls-schema.js';
 import { StoreConfigSchema, DEFAULT_STORE } from '../store/schema.js';
@@ -114,13 +113,23 @@ const PathPattern = z
   .regex(/^\//, { message: 'a path starts with "/"' })
   .meta({ description: 'Exact "/a/b", params "/a/:id", or prefix "/a/*" (matches /a and below).' });
 
-const Policy = z.discriminatedUnion(
-  'type',
-  POLICY_DEFINITIONS.map((d) => d.schema) as unknown as [PolicyObject, ...PolicyObject[]],
-);
 type PolicyObject = z.ZodObject<{ type: z.ZodLiteral<string> }, z.core.$loose>;
 
-const Route = z
+/**
+ * What the schema needs of a policy definition (policies/types.ts has the whole contract). The
+ * config layer never imports the policies: whoever builds a schema passes their definitions in
+ * (policies/index.ts for the built-ins, with a config's plugins for validation).
+ */
+export interface PolicySchemaSource { readonly type: string; readonly description: string; readonly schema: z.ZodType }
+
+/** The policy entries of a config whose types are `defs` (the built-ins, plus the plugins it loads). */
+function policyEntry(defs: readonly PolicySchemaSource[]) {
+  // Each entry is described by its definition (editors show it; `gatehouse schema` prints it).
+  const described = defs.map((d) => (d.schema.description === undefined ? d.schema.meta({ description: d.description }) : d.schema));
+  return z.discriminatedUnion('type', described as unknown as [PolicyObject, ...PolicyObject[]]);
+}
+
+const routeSchema = (Policy: ReturnType<typeof policyEntry>) => z
   .strictObject({
     name: Name,
     priority: z.number().int().default(0).meta({ description: 'Higher wins before any other precedence rule.' }),
@@ -148,7 +157,16 @@ const Route = z
 // Whatever is wrong with `workers`, the message says both forms it takes.
 const WORKERS = { error: 'expected a whole number of processes from 1 to 256, or "auto" (one per core)' };
 
-export const ConfigSchema = z
+/**
+ * The schema of a config that may use the policy types `defs`. The built-in one (`ConfigSchema`,
+ * policies/index.ts)
+ * gives the TypeScript types and schema/gatehouse.schema.json; a config that loads plugins is
+ * checked with one that knows their types too (built once per set of plugins).
+ */
+export function buildConfigSchema(defs: readonly PolicySchemaSource[]) {
+  const Policy = policyEntry(defs);
+  const Route = routeSchema(Policy);
+  return z
   .strictObject({
     workers: z.union([z.number().int(WORKERS).min(1, WORKERS).max(256, WORKERS), z.literal('auto')], WORKERS).default(1),
     accessLog: AccessLog.default(true),
@@ -176,13 +194,21 @@ export const ConfigSchema = z
     store: StoreConfigSchema.default(DEFAULT_STORE),
     plans: z.record(Name, PlanSchema).default({}).meta({ description: 'Rate-limit plans (tiers); a consumer\'s plan selects them for `rate-limit` with `limits: plan`.' }),
     defaultPlan: Name.optional().meta({ description: 'The plan of traffic without a consumer or whose plan is not defined.' }),
+    plugins: z
+      .array(z.string().min(1))
+      .default([])
+      .meta({ description: 'Policy plugins: module specifiers (paths relative to the config file, or package names) whose default export is a policy definition; their types work in any `policies` list. Loaded from a config file only (docs/plugins.md).' }),
   })
   .meta({ title: 'Gatehouse configuration' });
+}
+
+/** A config schema; `GatehouseConfig` is its output whatever the plugins (their entries are `{ type: string }` objects). */
+export type ConfigSchemaType = ReturnType<typeof buildConfigSchema>;
 
 /** A config after schema validation, with defaults filled in. */
-export type GatehouseConfig = z.output<typeof ConfigSchema>;
+export type GatehouseConfig = z.output<ConfigSchemaType>;
 /** A config as written by a user. */
-export type GatehouseConfigInput = z.input<typeof ConfigSchema>;
+export type GatehouseConfigInput = z.input<ConfigSchemaType>;
 export type ServiceConfig = GatehouseConfig['services'][string];
 export type RouteConfig = GatehouseConfig['routes'][number];
 export type PolicyConfig = RouteConfig['policies'][number];

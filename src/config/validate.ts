@@ -3,7 +3,7 @@
 // must compile) is checked here, so `gatehouse validate` and the admin API agree exactly.
 import { z } from 'zod';
 import { parseDuration } from './units.js';
-import { ConfigSchema, type GatehouseConfig, type ServiceConfig } from './schema.js';
+import { buildConfigSchema, type ConfigSchemaType, type GatehouseConfig, type ServiceConfig } from './schema.js';
 import { checkableConfig, salvage, type Checkable } from './salvage.js';
 import { adminExposureIssues } from './admin-exposure.js';
 import { closestKey } from './closest-key.js';
@@ -11,7 +11,7 @@ import { parsePathPattern } from '../dataplane/path-pattern.js';
 import { parseHostPattern } from '../dataplane/host-pattern.js';
 import { parseCidr } from '../dataplane/trusted-proxies.js';
 import { identityIssues, type PolicyCheck } from '../identity/validate-identity.js';
-import { policyDefinition } from '../policies/index.js';
+import { BUILTIN_POLICIES, ConfigSchema, loadedPlugin, policyDefinition, policyDefinitions } from '../policies/index.js';
 import { trafficIssues } from '../policies/rate-limit/validate.js';
 
 export interface ConfigIssue { path: string; message: string }
@@ -26,8 +26,8 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out || '(root)';
 }
 
-/** `known`: the keys each refusing object schema knows, by the object that had unknown keys. */
-function zodIssues(error: z.ZodError, known: WeakMap<object, string[]>): ConfigIssue[] {
+/** `known`: the keys each refusing object schema knows, by the object that had unknown keys; `types`: the policy types. */
+function zodIssues(error: z.ZodError, known: WeakMap<object, string[]>, types: readonly string[]): ConfigIssue[] {
   const out: ConfigIssue[] = [];
   for (const issue of error.issues) {
     if (issue.code === 'unrecognized_keys') {
@@ -40,7 +40,7 @@ function zodIssues(error: z.ZodError, known: WeakMap<object, string[]>): ConfigI
       continue;
     }
     if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
-      out.push({ path: formatPath(issue.path.at(-1) === 'type' ? issue.path : [...issue.path, 'type']), message: `unknown policy type (known: ${policyTypes().join(', ')})` });
+      out.push({ path: formatPath(issue.path.at(-1) === 'type' ? issue.path : [...issue.path, 'type']), message: `unknown policy type (known: ${types.join(', ')})` });
       continue;
     }
     // A union with a message of its own in the schema (`workers`) says best what it accepts;
@@ -49,7 +49,7 @@ function zodIssues(error: z.ZodError, known: WeakMap<object, string[]>): ConfigI
       const best = issue.errors.reduce((a, b) => (b.length < a.length ? b : a));
       const nested = best.map((i) => ({ ...i, path: [...issue.path, ...i.path] })) as z.core.$ZodIssue[];
       if (nested.length > 0) {
-        out.push(...zodIssues(new z.ZodError(nested), known));
+        out.push(...zodIssues(new z.ZodError(nested), known, types));
         continue;
       }
     }
@@ -58,10 +58,32 @@ function zodIssues(error: z.ZodError, known: WeakMap<object, string[]>): ConfigI
   return out;
 }
 
-let knownPolicyTypes: string[] | undefined;
-function policyTypes(): string[] {
-  knownPolicyTypes ??= ConfigSchema.shape.policies.unwrap().element.options.map((o) => String(o.shape.type.value));
-  return knownPolicyTypes;
+const BUILTIN = { schema: ConfigSchema as ConfigSchemaType, types: BUILTIN_POLICIES.map((d) => d.type) };
+/** One schema per set of plugins a config loads (few sets in a process's life). */
+const withPlugins = new Map<string, typeof BUILTIN>();
+
+/**
+ * The schema for a document: the built-in one, or one that knows the types of the plugins it
+ * lists. A listed plugin must already be loaded (a config file's are, by load.ts, before this
+ * runs): loading runs code, which a document from the admin API may never cause.
+ */
+function schemaFor(doc: unknown, issues: ConfigIssue[]): typeof BUILTIN {
+  const listed = typeof doc === 'object' && doc !== null ? (doc as { plugins?: unknown }).plugins : undefined;
+  if (!Array.isArray(listed) || listed.length === 0) return BUILTIN;
+  const urls: string[] = [];
+  listed.forEach((u, i) => {
+    if (typeof u !== 'string') return; // the schema reports it
+    if (loadedPlugin(u) !== undefined) urls.push(u);
+    else issues.push({ path: `plugins[${i}]`, message: `plugin ${JSON.stringify(u)} is not loaded: plugins load only from a config file (at start or on reload), never from a config sent to the admin API` });
+  });
+  const key = urls.join('\n');
+  let entry = withPlugins.get(key);
+  if (entry === undefined) {
+    const defs = policyDefinitions(urls);
+    entry = { schema: buildConfigSchema(defs), types: defs.map((d) => d.type) };
+    withPlugins.set(key, entry);
+  }
+  return entry;
 }
 
 export function validateConfig(doc: unknown): ValidationResult {
@@ -69,7 +91,9 @@ export function validateConfig(doc: unknown): ValidationResult {
   // into the result, so the keys that schema knows are kept here, by the object that had the
   // unknown keys, for "did you mean".
   const knownKeys = new WeakMap<object, string[]>();
-  const parsed = ConfigSchema.safeParse(doc ?? {}, {
+  const pluginIssues: ConfigIssue[] = [];
+  const { schema, types } = schemaFor(doc, pluginIssues);
+  const parsed = schema.safeParse(doc ?? {}, {
     reportInput: true,
     error: (iss) => {
       if (iss.code === 'unrecognized_keys' && typeof iss.input === 'object' && iss.input !== null) {
@@ -79,14 +103,14 @@ export function validateConfig(doc: unknown): ValidationResult {
     },
   });
   if (parsed.success) {
-    const errors = semanticIssues(checkableConfig(parsed.data));
+    const errors = [...pluginIssues, ...semanticIssues(checkableConfig(parsed.data))];
     return errors.length > 0 ? { ok: false, errors } : { ok: true, config: parsed.data };
   }
   // The checks below still run on the parts that pass the schema, so one run reports every
   // error (a missing service as well as a bad duration) rather than one batch per fix.
-  const errors = zodIssues(parsed.error, knownKeys);
+  const errors = [...pluginIssues, ...zodIssues(parsed.error, knownKeys, types)];
   const seen = new Set(errors.map((e) => `${e.path}\0${e.message}`));
-  for (const e of semanticIssues(salvage(doc))) {
+  for (const e of semanticIssues(salvage(doc, schema))) {
     const key = `${e.path}\0${e.message}`;
     if (!seen.has(key)) errors.push(e);
     seen.add(key);

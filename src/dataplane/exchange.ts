@@ -195,8 +195,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       else if (this.preflightAllow !== undefined) this.fail('GW_METHOD_NOT_ALLOWED', { headers: { allow: this.preflightAllow } });
       else this.forward();
     } catch (err) {
-      this.dp.log.error({ err, requestId: this.requestId, route: this.route?.name }, 'policy failed');
-      if (!this.res.headersSent) this.fail('GW_INTERNAL');
+      this.crashed(err); // logged; 500 (GW_POLICY_ERROR for a plugin's fault) and the connection closed
     }
   }
 
@@ -621,7 +620,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** A bug escaped the request's own handling (e.g. a policy threw): 500 if nothing was sent yet, logged. */
   crashed(err: unknown): void {
     this.dp.log.error({ err, requestId: this.requestId, route: this.route?.name }, 'request handling failed');
-    if (!this.res.headersSent) this.fail('GW_INTERNAL', { close: true });
+    // A plugin's fault is named as one (plugin-guard.ts); anything else is the gateway's.
+    const code = (err as { gatewayCode?: unknown } | null)?.gatewayCode === 'GW_POLICY_ERROR' ? 'GW_POLICY_ERROR' : 'GW_INTERNAL';
+    if (!this.res.headersSent) this.fail(code, { close: true });
     else this.res.destroy();
   }
 

@@ -3,7 +3,7 @@
 // certificates by subject CN or SAN, consumers by id or username.
 import type { ConsumerConfig } from './consumer-schema.js';
 import { apiKeyDigest, parseScrypt, sha256, type ScryptHash } from './secrets.js';
-import type { Identity } from '../policies/types.js';
+import type { Identity } from './identity.js';
 
 export interface ConsumerEntry {
   id: string;

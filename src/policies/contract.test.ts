@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { POLICY_DEFINITIONS, policyDefinition } from './index.js';
+import { BUILTIN_POLICIES, policyDefinition } from './index.js';
 import { PHASES, phaseMismatch, type Policy } from './types.js';
 import { validateConfig } from '../config/validate.js';
 import { compilePlan, noConnect } from '../config/compile.js';
@@ -20,7 +20,7 @@ const consumers = [{
 }];
 
 test('every type is registered once, under a name the config can use', () => {
-  const types = POLICY_DEFINITIONS.map((d) => d.type);
+  const types = BUILTIN_POLICIES.map((d) => d.type);
   assert.equal(new Set(types).size, types.length, 'no type registered twice');
   for (const t of types) {
     assert.match(t, /^[a-z][a-z0-9-]*$/);
@@ -28,7 +28,7 @@ test('every type is registered once, under a name the config can use', () => {
   }
 });
 
-for (const def of POLICY_DEFINITIONS) {
+for (const def of BUILTIN_POLICIES) {
   test(`${def.type}: documented, its example compiles, it implements only phases it declares, its folder has tests`, () => {
     assert.match(docs, new RegExp(`^#{2,3} \`${def.type}\``, 'm'), `docs/policies.md has a "## \`${def.type}\`" section`);
     assert.ok(def.description.length > 10, 'a description');

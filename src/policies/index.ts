@@ -1,42 +1,30 @@
-// Every policy type Gatehouse knows. The config schema builds its `policies` union from this list.
+// Every policy type a config can use: the built-ins and the plugins loaded in this process
+// (plugins.ts). Lookups by type go through here, so a plugin works wherever a built-in does.
 import type { PolicyDefinition } from './types.js';
-import { headersPolicy } from './headers/headers.js';
-import { requestTerminationPolicy } from './request-termination/request-termination.js';
-import { corsPolicy } from './cors/cors.js';
-import { ipRestrictionPolicy } from './ip-restriction/ip-restriction.js';
-import { requestSizeLimitPolicy } from './request-size-limit/request-size-limit.js';
-import { botDetectionPolicy } from './bot-detection/bot-detection.js';
-import { keyAuthPolicy } from './key-auth/key-auth.js';
-import { basicAuthPolicy } from './basic-auth/basic-auth.js';
-import { jwtPolicy } from './jwt/jwt.js';
-import { introspectionPolicy } from './oauth2-introspection/oauth2-introspection.js';
-import { mtlsPolicy } from './mtls/mtls.js';
-import { aclPolicy } from './acl/acl.js';
-import { authCombinationPolicy } from './auth/auth.js';
-import { rateLimitPolicy } from './rate-limit/rate-limit.js';
-import { concurrencyLimitPolicy } from './concurrency-limit/concurrency-limit.js';
+import { BUILTIN_POLICIES } from './builtins.js';
+import { loadedPlugin, pluginDefinition } from './plugins.js';
+import { buildConfigSchema } from '../config/schema.js';
 
-export const POLICY_DEFINITIONS: readonly PolicyDefinition[] = [
-  headersPolicy,
-  requestTerminationPolicy,
-  corsPolicy,
-  ipRestrictionPolicy,
-  requestSizeLimitPolicy,
-  botDetectionPolicy,
-  // Identity: authentication, then authorisation.
-  keyAuthPolicy,
-  basicAuthPolicy,
-  jwtPolicy,
-  introspectionPolicy,
-  mtlsPolicy,
-  authCombinationPolicy,
-  aclPolicy,
-  rateLimitPolicy,
-  concurrencyLimitPolicy,
-];
+export { BUILTIN_POLICIES, loadedPlugin };
+export { guardPlugin, DEFAULT_PLUGIN_TIMEOUT_MS } from './plugin-guard.js';
 
-const byType = new Map(POLICY_DEFINITIONS.map((d) => [d.type, d]));
+const builtins = new Map(BUILTIN_POLICIES.map((d) => [d.type, d]));
 
+/** A built-in's definition, or a loaded plugin's. */
 export function policyDefinition(type: string): PolicyDefinition | undefined {
-  return byType.get(type);
+  return builtins.get(type) ?? pluginDefinition(type);
 }
+
+/** Whether a definition is one of Gatehouse's own (a plugin's policies are guarded: plugin-guard.ts). */
+export function isBuiltin(def: PolicyDefinition): boolean {
+  return builtins.get(def.type) === def;
+}
+
+/** The built-ins and the definitions of the given plugin URLs (those loaded; see plugins.ts). */
+export function policyDefinitions(pluginUrls: readonly string[] = []): readonly PolicyDefinition[] {
+  if (pluginUrls.length === 0) return BUILTIN_POLICIES;
+  return [...BUILTIN_POLICIES, ...pluginUrls.flatMap((u) => loadedPlugin(u) ?? [])];
+}
+
+/** The schema of a config that uses built-in policy types only: the TypeScript types, `gatehouse schema`. */
+export const ConfigSchema = buildConfigSchema(BUILTIN_POLICIES);

@@ -30,26 +30,8 @@ export interface RespondVerdict {
 /** `undefined` means continue. */
 export type Verdict = RespondVerdict | undefined;
 
-/**
- * Who is calling, once an authentication policy has verified it. Authentication policies set
- * `RequestContext.identity`; authorisation, rate limits, consistent hashing and the access log
- * read it. Nothing a client sends can set it.
- */
-export interface Identity {
-  /** The consumer's id; absent when a verified token maps to no known consumer (anonymous). */
-  consumerId?: string;
-  username?: string;
-  groups: readonly string[];
-  /** The consumer's plan (rate-limit tier). */
-  plan?: string;
-  credentialId?: string;
-  scopes?: readonly string[];
-  claims?: Readonly<Record<string, unknown>>;
-  /** True when the identity is the route's `anonymous` fallback consumer. */
-  anonymous?: boolean;
-  /** The authentication policy type that verified it (e.g. "key-auth"). */
-  method?: string;
-}
+export type { Identity } from '../identity/identity.js';
+import type { Identity } from '../identity/identity.js';
 
 /** Per-request facts a policy can read. Built once per request by the handler. */
 export interface RequestContext {
@@ -123,6 +105,11 @@ export interface PolicyDefinition<S extends z.ZodType = z.ZodType> {
    * `at` is the entry's path ("routes[0].policies[1]"), for the issues' paths.
    */
   validate?(config: z.output<S>, ctx: PolicyCheckContext, at: string): PolicyIssue[];
+  /**
+   * Plugins only: the longest an asynchronous access phase may take, in ms, before the request is
+   * answered 500 GW_POLICY_ERROR (default 10 000). Built-ins bound their own waits.
+   */
+  timeout?: number;
   create(config: z.output<S>, env: PolicyEnv): Policy;
 }
 

@@ -7,7 +7,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { compilePlan, noConnect, type Plan } from '../config/compile.js';
-import { configFromText } from '../config/load.js';
+import { configFromFile } from './config-file.js';
 import { openRemoteAdmin } from '../config/admin-exposure.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { ConfigIssue, ValidationResult } from '../config/validate.js';
@@ -150,7 +150,7 @@ export class Instance implements Controller {
     const h = hash(text);
     if (!force && h === this.fileHash) return undefined;
     this.fileHash = h;
-    return this.apply(configFromText(text), source);
+    return this.apply(await configFromFile(text, this.configPath), source);
   }
 
   /** Watches the config file's directory (editors replace files rather than write them). */

@@ -3,6 +3,7 @@ import { DataPlane } from '../dataplane/dataplane.js';
 import { createLogger } from '../observability/logger.js';
 import type { ToPrimary, ToWorker } from './messages.js';
 import { guardProcess } from './crash-guard.js';
+import { loadResolvedPlugins } from '../policies/plugins.js';
 
 let dp: DataPlane | undefined;
 let log = createLogger('info');
@@ -20,17 +21,14 @@ process.on('message', (m: ToWorker) => {
 // has loaded, and a message sent then is dropped.
 send({ t: 'up' });
 
+/** Configs are applied in the order they came, even while one waits for its plugins to import. */
+let configs: Promise<void> = Promise.resolve();
+
 async function handle(m: ToWorker): Promise<void> {
   if (m.t === 'config') {
-    if (!dp) {
-      log = createLogger(m.config.log.level);
-      dp = new DataPlane(m.config, log, { probes: 'remote' });
-      const listeners = await dp.listen(m.config.listen, { reusePort: true });
-      send({ t: 'listening', version: m.version, listeners });
-    } else {
-      dp.apply(m.config);
-      send({ t: 'applied', version: m.version });
-    }
+    const applied = configs.then(() => applyConfig(m));
+    configs = applied.catch(() => {});
+    await applied;
   } else if (m.t === 'activeHealth') {
     dp?.setActiveHealth(m.service, m.targets);
   } else if (m.t === 'inspect') {
@@ -39,6 +37,20 @@ async function handle(m: ToWorker): Promise<void> {
     dp?.reopenLogs();
   } else if (m.t === 'shutdown') {
     await shutdown();
+  }
+}
+
+async function applyConfig(m: Extract<ToWorker, { t: 'config' }>): Promise<void> {
+  // The primary loaded the config's plugins; this process imports them too (the resolved files).
+  await loadResolvedPlugins(m.config.plugins);
+  if (!dp) {
+    log = createLogger(m.config.log.level);
+    dp = new DataPlane(m.config, log, { probes: 'remote' });
+    const listeners = await dp.listen(m.config.listen, { reusePort: true });
+    send({ t: 'listening', version: m.version, listeners });
+  } else {
+    dp.apply(m.config);
+    send({ t: 'applied', version: m.version });
   }
 }
 
