@@ -70,6 +70,29 @@ export default definePolicy({
 });
 `;
 
+// A plugin that owns a top-level section, as rate-limit owns `plans`.
+const QUOTA = `
+import { definePolicy, section, z } from ${JSON.stringify(api)};
+export default definePolicy({
+  type: 'quota-tag',
+  description: 'Tags requests with the size of a named quota from the top-level quotas section.',
+  schema: z.strictObject({ type: z.literal('quota-tag'), name: z.string() }),
+  phases: ['upstreamRequest'],
+  example: { name: 'gold' },
+  sections: { quotas: z.record(z.string(), z.number().int().min(0)).default({}).meta({ description: 'Named quotas.' }) },
+  validateSections(view) {
+    const quotas = view.sections.quotas;
+    return view.entries
+      .filter((e) => !Object.hasOwn(quotas, e.config.name))
+      .map((e) => ({ path: e.at + '.name', message: 'quota "' + e.config.name + '" is not defined in quotas' }));
+  },
+  create(config, env) {
+    const size = String(section(env.config, 'quotas')[config.name]);
+    return { upstreamRequest(ctx, headers) { headers.push('x-quota', size); } };
+  },
+});
+`;
+
 function config(extra: string, plugins = ['./plugins/tenant.js', './plugins/faulty.js']): string {
   return `
 accessLog: false
@@ -105,6 +128,7 @@ before(async () => {
   mkdirSync(join(dir.path, 'plugins'));
   writeFileSync(join(dir.path, 'plugins', 'tenant.js'), TENANT);
   writeFileSync(join(dir.path, 'plugins', 'faulty.js'), FAULTY);
+  writeFileSync(join(dir.path, 'plugins', 'quota.js'), QUOTA);
   const path = await dir.file('gatehouse.yaml', config(ROUTES));
   gw = await startGateway({ configPath: path, logger: silentLogger, watch: false });
   base = gw.listeners[0]!.url;
@@ -226,4 +250,55 @@ test('workers: 2 load the plugin in every worker', async () => {
     assert.equal(bad.statusCode, 500);
     assert.equal(((await bad.body.json()) as { error: { code: string } }).error.code, 'GW_POLICY_ERROR');
   }
+});
+
+test('a plugin may own a top-level section: validated with the config, read when compiled, in the schema', async () => {
+  const plugins = ['./plugins/quota.js'];
+  const bad = await dir.file('quota-bad.yaml', config(`
+quotas: { gold: 5, silver: -1 }
+routes:
+  - { name: r, service: up, policies: [{ type: quota-tag, name: bronze }] }
+`, plugins));
+  const r = await runCli(['validate', '--config', bad]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^quotas\.silver: /m);
+  // The cross-check waits for a section that passes its schema (it would report "not defined" wrongly).
+  const dangling = await dir.file('quota-dangling.yaml', config(`
+quotas: { gold: 5 }
+routes:
+  - { name: r, service: up, policies: [{ type: quota-tag, name: bronze }] }
+`, plugins));
+  const d = await runCli(['validate', '--config', dangling]);
+  assert.equal(d.stderr.split('\n')[0], 'routes[0].policies[0].name: quota "bronze" is not defined in quotas');
+  const good = await dir.file('quota-good.yaml', config(`
+quotas: { gold: 5 }
+routes:
+  - { name: r, match: { paths: [/q] }, service: up, policies: [{ type: quota-tag, name: gold }] }
+`, plugins));
+  const g = await startGateway({ configPath: good, logger: silentLogger, watch: false });
+  try {
+    const res = await request(`${g.listeners[0]!.url}/q`);
+    await res.body.dump();
+    assert.equal(res.statusCode, 200);
+    assert.equal(up.seen.at(-1)!.headers['x-quota'], '5');
+  } finally {
+    await g.stop();
+  }
+  const schema = await runCli(['schema', '--config', good]);
+  assert.match(schema.stdout, /"quotas": \{/);
+  // Without the plugin, the key is unknown.
+  const without = await dir.file('quota-none.yaml', config('quotas: { gold: 5 }', []));
+  assert.match((await runCli(['validate', '--config', without])).stderr, /^quotas: unknown key "quotas"/m);
+});
+
+test("a plugin cannot take a core key or a built-in's section", async () => {
+  writeFileSync(join(dir.path, 'plugins', 'takes-plans.js'), `import { definePolicy, z } from ${JSON.stringify(api)};
+export default definePolicy({ type: 'takes-plans', description: 'd', schema: z.strictObject({ type: z.literal('takes-plans') }), phases: ['access'], example: {}, sections: { plans: z.string() }, create: () => ({}) });`);
+  writeFileSync(join(dir.path, 'plugins', 'takes-routes.js'), `import { definePolicy, z } from ${JSON.stringify(api)};
+export default definePolicy({ type: 'takes-routes', description: 'd', schema: z.strictObject({ type: z.literal('takes-routes') }), phases: ['access'], example: {}, sections: { routes: z.string() }, create: () => ({}) });`);
+  const path = await dir.file('takes.yaml', config('', ['./plugins/takes-plans.js', './plugins/takes-routes.js']));
+  const r = await runCli(['validate', '--config', path]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^plugins\[0\]: plugin "\.\/plugins\/takes-plans\.js": type "takes-plans" contributes top-level "plans", which is a key of the config itself/m);
+  assert.match(r.stderr, /^plugins\[1\]: plugin "\.\/plugins\/takes-routes\.js": type "takes-routes" contributes top-level "routes"/m);
 });

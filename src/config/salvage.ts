@@ -32,8 +32,13 @@ export interface Checkable extends Pick<GatehouseConfig, 'listen' | 'trustedProx
   services: Record<string, CheckedService>;
   /** Every route, by index (error paths count on it). */
   routes: CheckedRoute[];
-  /** What the plan checks read; absent when `plans`, `defaultPlan` or `store` was refused. */
-  traffic: Pick<GatehouseConfig, 'store' | 'plans' | 'defaultPlan'> | undefined;
+  /**
+   * Every top-level section that passed its schema, by key (`store`, and the sections policies
+   * contribute, such as rate-limit's `plans`): a check runs only when all it reads is here.
+   */
+  sections: Readonly<Record<string, unknown>>;
+  /** The top-level keys that did not pass their schema. */
+  refusedSections: ReadonlySet<string>;
 }
 
 const NONE: ReadonlySet<string> = new Set();
@@ -48,7 +53,8 @@ export function checkableConfig(cfg: GatehouseConfig): Checkable {
     admin: whole(cfg.admin),
     services,
     routes: cfg.routes.map((r) => ({ fields: whole(r), match: whole(r.match), paths: r.match.paths, hosts: r.match.hosts ?? [] })),
-    traffic: cfg,
+    sections: cfg,
+    refusedSections: NONE,
   };
 }
 
@@ -76,9 +82,13 @@ export function salvage(doc: unknown, schema: ConfigSchemaType): Checkable {
       services[name] = { fields, targets };
     }
   }
-  const store = tryParse(shape.store, d.store);
-  const plans = tryParse(shape.plans, d.plans);
-  const defaultPlan = shape.defaultPlan.safeParse(d.defaultPlan);
+  const sections: Record<string, unknown> = {};
+  const refusedSections = new Set<string>();
+  for (const [key, field] of Object.entries(shape as Record<string, z.ZodType>)) {
+    const r = field.safeParse(d[key]);
+    if (r.success) sections[key] = r.data;
+    else refusedSections.add(key);
+  }
   return {
     listen: tryParse(shape.listen, d.listen) ?? [],
     admin: salvageFields(shape.admin.unwrap(), d.admin ?? {}),
@@ -87,7 +97,8 @@ export function salvage(doc: unknown, schema: ConfigSchemaType): Checkable {
     policies: tryParse(shape.policies, d.policies) ?? [],
     services,
     routes: Array.isArray(d.routes) ? d.routes.map((r) => salvageRoute(r, parts)) : [],
-    traffic: store && plans && defaultPlan.success ? { store, plans, defaultPlan: defaultPlan.data } : undefined,
+    sections,
+    refusedSections,
   };
 }
 

@@ -9,12 +9,12 @@ import { BALANCERS, HashOn, HealthCheck, Retries, CircuitBreaker } from './resil
 import { Consumers } from '../identity/consumer-schema.js';
 import { ListenerTls } from '../dataplane/tls-schema.js';
 import { StoreConfigSchema, DEFAULT_STORE } from '../store/schema.js';
-import { PlanSchema } from '../policies/rate-limit/schema.js';
 import { AccessLog, Analytics, Metrics, Tracing } from '../observability/schema.js';
 
 export { Duration, Size };
 
-const Name = z
+/** A name of a service, route, plan …: also used by policies' own top-level sections. */
+export const Name = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, { message: 'names use letters, digits, ".", "_" and "-" (at most 128)' });
 
@@ -120,7 +120,13 @@ type PolicyObject = z.ZodObject<{ type: z.ZodLiteral<string> }, z.core.$loose>;
  * config layer never imports the policies: whoever builds a schema passes their definitions in
  * (policies/index.ts for the built-ins, with a config's plugins for validation).
  */
-export interface PolicySchemaSource { readonly type: string; readonly description: string; readonly schema: z.ZodType }
+export interface PolicySchemaSource {
+  readonly type: string;
+  readonly description: string;
+  readonly schema: z.ZodType;
+  /** Top-level keys the type owns (rate-limit: `plans`, `defaultPlan`). */
+  readonly sections?: Readonly<Record<string, z.ZodType>> | undefined;
+}
 
 /** The policy entries of a config whose types are `defs` (the built-ins, plus the plugins it loads). */
 function policyEntry(defs: readonly PolicySchemaSource[]) {
@@ -166,7 +172,7 @@ const WORKERS = { error: 'expected a whole number of processes from 1 to 256, or
 export function buildConfigSchema(defs: readonly PolicySchemaSource[]) {
   const Policy = policyEntry(defs);
   const Route = routeSchema(Policy);
-  return z
+  const core = z
   .strictObject({
     workers: z.union([z.number().int(WORKERS).min(1, WORKERS).max(256, WORKERS), z.literal('auto')], WORKERS).default(1),
     accessLog: AccessLog.default(true),
@@ -192,14 +198,31 @@ export function buildConfigSchema(defs: readonly PolicySchemaSource[]) {
     policies: z.array(Policy).default([]).meta({ description: 'Global policies, run for every route before its own.' }),
     consumers: Consumers,
     store: StoreConfigSchema.default(DEFAULT_STORE),
-    plans: z.record(Name, PlanSchema).default({}).meta({ description: 'Rate-limit plans (tiers); a consumer\'s plan selects them for `rate-limit` with `limits: plan`.' }),
-    defaultPlan: Name.optional().meta({ description: 'The plan of traffic without a consumer or whose plan is not defined.' }),
     plugins: z
       .array(z.string().min(1))
       .default([])
       .meta({ description: 'Policy plugins: module specifiers (paths relative to the config file, or package names) whose default export is a policy definition; their types work in any `policies` list. Loaded from a config file only (docs/plugins.md).' }),
-  })
-  .meta({ title: 'Gatehouse configuration' });
+  });
+  const sections = contributedSections(defs, Object.keys(core.shape));
+  // The sections policies contribute are typed by their owners (PolicyEnv.config reads them
+  // through `section()`), so the config's static type is the core's.
+  const full = (sections === undefined ? core : core.extend(sections)) as typeof core;
+  return full.meta({ title: 'Gatehouse configuration' });
+}
+
+/** Top-level keys contributed by definitions; a key owned twice, or a core key, is a definition error. */
+export function contributedSections(defs: readonly PolicySchemaSource[], coreKeys: readonly string[]): Record<string, z.ZodType> | undefined {
+  let out: Record<string, z.ZodType> | undefined;
+  const owner = new Map<string, string>(coreKeys.map((k) => [k, 'the core config']));
+  for (const d of defs) {
+    for (const [key, schema] of Object.entries(d.sections ?? {})) {
+      const taken = owner.get(key);
+      if (taken !== undefined) throw new Error(`policy type "${d.type}" contributes top-level "${key}", which ${taken === 'the core config' ? 'is a core key' : `policy type "${taken}" owns`}`);
+      owner.set(key, d.type);
+      (out ??= {})[key] = schema;
+    }
+  }
+  return out;
 }
 
 /** A config schema; `GatehouseConfig` is its output whatever the plugins (their entries are `{ type: string }` objects). */

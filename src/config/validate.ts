@@ -11,8 +11,7 @@ import { parsePathPattern } from '../dataplane/path-pattern.js';
 import { parseHostPattern } from '../dataplane/host-pattern.js';
 import { parseCidr } from '../dataplane/trusted-proxies.js';
 import { identityIssues, type PolicyCheck } from '../identity/validate-identity.js';
-import { BUILTIN_POLICIES, ConfigSchema, loadedPlugin, policyDefinition, policyDefinitions } from '../policies/index.js';
-import { trafficIssues } from '../policies/rate-limit/validate.js';
+import { BUILTIN_POLICIES, ConfigSchema, loadedPlugin, policyDefinition, policyDefinitions, type PolicyDefinition } from '../policies/index.js';
 
 export interface ConfigIssue { path: string; message: string }
 export type ValidationResult = { ok: true; config: GatehouseConfig } | { ok: false; errors: ConfigIssue[] };
@@ -58,7 +57,7 @@ function zodIssues(error: z.ZodError, known: WeakMap<object, string[]>, types: r
   return out;
 }
 
-const BUILTIN = { schema: ConfigSchema as ConfigSchemaType, types: BUILTIN_POLICIES.map((d) => d.type) };
+const BUILTIN = { schema: ConfigSchema as ConfigSchemaType, defs: BUILTIN_POLICIES, types: BUILTIN_POLICIES.map((d) => d.type) };
 /** One schema per set of plugins a config loads (few sets in a process's life). */
 const withPlugins = new Map<string, typeof BUILTIN>();
 
@@ -80,7 +79,7 @@ function schemaFor(doc: unknown, issues: ConfigIssue[]): typeof BUILTIN {
   let entry = withPlugins.get(key);
   if (entry === undefined) {
     const defs = policyDefinitions(urls);
-    entry = { schema: buildConfigSchema(defs), types: defs.map((d) => d.type) };
+    entry = { schema: buildConfigSchema(defs), defs, types: defs.map((d) => d.type) };
     withPlugins.set(key, entry);
   }
   return entry;
@@ -92,7 +91,7 @@ export function validateConfig(doc: unknown): ValidationResult {
   // unknown keys, for "did you mean".
   const knownKeys = new WeakMap<object, string[]>();
   const pluginIssues: ConfigIssue[] = [];
-  const { schema, types } = schemaFor(doc, pluginIssues);
+  const { schema, defs, types } = schemaFor(doc, pluginIssues);
   const parsed = schema.safeParse(doc ?? {}, {
     reportInput: true,
     error: (iss) => {
@@ -103,14 +102,14 @@ export function validateConfig(doc: unknown): ValidationResult {
     },
   });
   if (parsed.success) {
-    const errors = [...pluginIssues, ...semanticIssues(checkableConfig(parsed.data))];
+    const errors = [...pluginIssues, ...semanticIssues(checkableConfig(parsed.data), defs)];
     return errors.length > 0 ? { ok: false, errors } : { ok: true, config: parsed.data };
   }
   // The checks below still run on the parts that pass the schema, so one run reports every
   // error (a missing service as well as a bad duration) rather than one batch per fix.
   const errors = [...pluginIssues, ...zodIssues(parsed.error, knownKeys, types)];
   const seen = new Set(errors.map((e) => `${e.path}\0${e.message}`));
-  for (const e of semanticIssues(salvage(doc, schema))) {
+  for (const e of semanticIssues(salvage(doc, schema), defs)) {
     const key = `${e.path}\0${e.message}`;
     if (!seen.has(key)) errors.push(e);
     seen.add(key);
@@ -118,7 +117,7 @@ export function validateConfig(doc: unknown): ValidationResult {
   return { ok: false, errors };
 }
 
-function semanticIssues(cfg: Checkable): ConfigIssue[] {
+function semanticIssues(cfg: Checkable, defs: readonly PolicyDefinition[]): ConfigIssue[] {
   const errors: ConfigIssue[] = [];
   const add = (path: string, message: string) => errors.push({ path, message });
 
@@ -204,9 +203,31 @@ function semanticIssues(cfg: Checkable): ConfigIssue[] {
   });
   const routes = cfg.routes.map((r) => ({ policies: r.fields.data.policies ?? [] }));
   errors.push(...identityIssues({ ...cfg, routes }, definitionCheck(new Set(cfg.consumers.map((c) => c.id)))));
-  // The plan checks would misread a refused `plans` as "no plans": they run only on well-formed ones.
-  if (cfg.traffic) errors.push(...trafficIssues({ ...cfg.traffic, consumers: cfg.consumers, policies: cfg.policies, routes } as GatehouseConfig));
+  const store = cfg.sections.store as GatehouseConfig['store'] | undefined;
+  if (store?.type === 'redis' && store.url === undefined) add('store.url', 'store type redis needs a url (redis://host:port)');
+  errors.push(...sectionIssues(cfg, routes, defs));
   return errors;
+}
+
+/**
+ * Each definition's `validateSections` hook, when every section it owns passed its schema (a
+ * refused `plans` would read as "no plans" and report errors that are not there).
+ */
+function sectionIssues(cfg: Checkable, routes: readonly { policies: readonly { type: string }[] }[], defs: readonly PolicyDefinition[]): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
+  for (const d of defs) {
+    if (d.validateSections === undefined || d.sections === undefined) continue;
+    const keys = Object.keys(d.sections);
+    if (keys.some((k) => cfg.refusedSections.has(k))) continue;
+    const entries: { at: string; config: Readonly<Record<string, unknown>> }[] = [];
+    const collect = (list: readonly { type: string }[], at: string) =>
+      list.forEach((p, i) => { if (p.type === d.type) entries.push({ at: `${at}[${i}]`, config: p as Readonly<Record<string, unknown>> }); });
+    collect(cfg.policies, 'policies');
+    routes.forEach((r, i) => collect(r.policies, `routes[${i}].policies`));
+    const sections = Object.fromEntries(keys.map((k) => [k, cfg.sections[k]]));
+    out.push(...d.validateSections({ sections, consumers: cfg.consumers, entries }));
+  }
+  return out;
 }
 
 /** A policy entry's own definition's `validate` hook (the registry decides; no type is named here). */

@@ -1,6 +1,8 @@
 // Every policy type a config can use: the built-ins and the plugins loaded in this process
 // (plugins.ts). Lookups by type go through here, so a plugin works wherever a built-in does.
 import type { PolicyDefinition } from './types.js';
+
+export type { PolicyDefinition };
 import { BUILTIN_POLICIES } from './builtins.js';
 import { loadedPlugin, pluginDefinition } from './plugins.js';
 import { buildConfigSchema } from '../config/schema.js';

@@ -13,6 +13,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PHASES, type PolicyDefinition } from './types.js';
 import { BUILTIN_POLICIES } from './builtins.js';
+import { buildConfigSchema } from '../config/schema.js';
 
 export interface PluginIssue { path: string; message: string }
 
@@ -89,9 +90,22 @@ async function importPlugin(url: string): Promise<string | undefined> {
     if (builtinTypes.has(d.type)) return `type "${d.type}" is a built-in policy type; a plugin needs a type of its own`;
     const from = typeSource.get(d.type);
     if (from !== undefined && from !== url) return `type "${d.type}" is already defined by plugin ${from}`;
+    for (const key of Object.keys(d.sections ?? {})) {
+      const owner = sectionOwner(key);
+      if (owner !== undefined && owner !== d.type) return `type "${d.type}" contributes top-level "${key}", which ${owner === '' ? 'is a key of the config itself' : `policy type "${owner}" owns`}`;
+    }
   }
   for (const d of defs as PolicyDefinition[]) typeSource.set(d.type, url);
   modules.set(url, defs as PolicyDefinition[]);
+  return undefined;
+}
+
+let coreKeys: ReadonlySet<string> | undefined;
+/** Who owns a top-level key: '' for the config itself and the built-ins' sections, else a loaded plugin's type. */
+function sectionOwner(key: string): string | undefined {
+  coreKeys ??= new Set(Object.keys(buildConfigSchema(BUILTIN_POLICIES).shape));
+  if (coreKeys.has(key)) return '';
+  for (const defs of modules.values()) for (const d of defs) if (d.sections && Object.hasOwn(d.sections, key)) return d.type;
   return undefined;
 }
 
@@ -110,6 +124,9 @@ function definitionProblem(def: unknown): string | undefined {
     return `type "${d.type}": its schema must be a zod object whose \`type\` is z.literal(${JSON.stringify(d.type)})`;
   }
   if (typeof d.example !== 'object' || d.example === null) return `type "${d.type}": a definition needs an example config (without \`type\`)`;
+  if (d.sections !== undefined && (typeof d.sections !== 'object' || d.sections === null || !Object.values(d.sections).every((s) => typeof (s as { safeParse?: unknown } | null)?.safeParse === 'function'))) {
+    return `type "${d.type}": sections maps top-level keys to zod schemas`;
+  }
   if (d.timeout !== undefined && !(Number.isInteger(d.timeout) && d.timeout > 0)) return `type "${d.type}": timeout is a whole number of milliseconds above 0`;
   return undefined;
 }

@@ -106,6 +106,18 @@ export interface PolicyDefinition<S extends z.ZodType = z.ZodType> {
    */
   validate?(config: z.output<S>, ctx: PolicyCheckContext, at: string): PolicyIssue[];
   /**
+   * Top-level config keys this type owns, a schema each (rate-limit: `plans`, `defaultPlan`).
+   * They are part of every config that knows the type (defaults apply), documented in its JSON
+   * Schema, and read in `create` with `section(env.config, key)`.
+   */
+  sections?: Readonly<Record<string, z.ZodType>>;
+  /**
+   * What the section schemas cannot check: references between this type's sections, the
+   * consumers and its entries anywhere in the config. Runs once per config, when every one of
+   * its sections passed its schema (also when other parts of the document did not).
+   */
+  validateSections?(view: SectionCheckView): PolicyIssue[];
+  /**
    * Plugins only: the longest an asynchronous access phase may take, in ms, before the request is
    * answered 500 GW_POLICY_ERROR (default 10 000). Built-ins bound their own waits.
    */
@@ -114,6 +126,24 @@ export interface PolicyDefinition<S extends z.ZodType = z.ZodType> {
 }
 
 export interface PolicyIssue { path: string; message: string }
+
+/** What a `validateSections` hook reads: its own sections (parsed), the consumers, the entries of its type. */
+export interface SectionCheckView {
+  /** This type's sections, by key, as their schemas output them. */
+  readonly sections: Readonly<Record<string, unknown>>;
+  readonly consumers: readonly { readonly plan?: string | undefined }[];
+  /** Every entry of this type that passed the schema, with its path ("routes[0].policies[1]"). */
+  readonly entries: readonly { readonly at: string; readonly config: Readonly<Record<string, unknown>> }[];
+}
+
+/**
+ * A top-level section a definition contributes (`sections`), as its own schema made it. The
+ * config's static type knows only the core keys; the definition that declared the section is
+ * the one that reads it, so the cast is checked by validation, not by the compiler.
+ */
+export function section<T>(config: object, key: string): T {
+  return (config as Record<string, unknown>)[key] as T;
+}
 
 /** What a definition's `validate` hook sees besides its own entry. */
 export interface PolicyCheckContext {

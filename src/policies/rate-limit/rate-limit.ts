@@ -1,11 +1,12 @@
 // `type: rate-limit` — counts requests per key against one or more limits (or the caller's plan)
 // in the configured store, rejects with 429 GW_RATE_LIMITED when one is exhausted, and sends the
 // IETF RateLimit-Policy / RateLimit fields on every response of the route.
-import { definePolicy, type PolicyEnv, type RequestContext, type RespondVerdict, type Verdict } from '../types.js';
+import { definePolicy, section, type PolicyEnv, type RequestContext, type RespondVerdict, type Verdict } from '../types.js';
 import { StoreUnavailableError, type Answer, type Decision, type RateStore } from '../../store/types.js';
 import type { StoreConfig } from '../../store/schema.js';
 import { DEFAULT_STORE } from '../../store/schema.js';
-import { maxCost, rateLimitSchema, type RateLimitConfig } from './schema.js';
+import { maxCost, rateLimitSchema, rateLimitSections, type Plans, type RateLimitConfig } from './schema.js';
+import { planIssues } from './validate.js';
 import { compileLimit, decide, localShare, type CompiledLimit } from './limits.js';
 import { compileKey } from './keys.js';
 import { decisionHeaders, retryAfterSeconds, type LimitSet } from './headers.js';
@@ -24,6 +25,8 @@ export const rateLimitPolicy = definePolicy({
   description: 'Limit requests per consumer, credential, IP, route, header or globally; plans and quotas; 429 GW_RATE_LIMITED.',
   schema: rateLimitSchema,
   phases: ['access', 'response'],
+  sections: rateLimitSections,
+  validateSections: planIssues,
   example: { limit: 100, window: '1m' },
   create(config, env) {
     return new RateLimit(config, env);
@@ -55,11 +58,12 @@ class RateLimit {
     const scope = env.routeName ?? '*';
     if (config.limits === 'plan') {
       this.plans = new Map();
-      for (const [name, plan] of Object.entries(top.plans ?? {})) {
+      for (const [name, plan] of Object.entries(section<Plans>(top, 'plans'))) {
         const single = plan.limits.length === 1;
         this.plans.set(name, limitSet(plan.limits.map((l) => compileLimit(l, l.algorithm ?? 'sliding-window', `${scope}|plan:${name}`, { name, single }))));
       }
-      this.defaultPlan = top.defaultPlan !== undefined ? this.plans.get(top.defaultPlan) : undefined;
+      const defaultPlan = section<string | undefined>(top, 'defaultPlan');
+      this.defaultPlan = defaultPlan !== undefined ? this.plans.get(defaultPlan) : undefined;
     } else {
       const limits = config.limits ?? [config];
       this.fixed = limitSet(limits.map((l) => compileLimit(l, ('algorithm' in l && l.algorithm) || config.algorithm, scope)));

@@ -1,4 +1,5 @@
 // The options of `type: rate-limit`, and of the limits in top-level `plans`.
+import { Name } from '../../config/schema.js';
 import { z } from 'zod';
 import { DURATION_PATTERN } from '../../config/units.js';
 import { OnStoreError } from '../../store/schema.js';
@@ -134,3 +135,10 @@ export const PlanSchema = z
     });
   })
   .meta({ description: 'A plan (tier): the limits of every consumer on it (limit algorithm default: sliding-window).' });
+
+/** The top-level keys rate-limit owns (PolicyDefinition.sections). */
+export const rateLimitSections = {
+  plans: z.record(Name, PlanSchema).default({}).meta({ description: 'Rate-limit plans (tiers); a consumer\'s plan selects them for `rate-limit` with `limits: plan`.' }),
+  defaultPlan: Name.optional().meta({ description: 'The plan of traffic without a consumer or whose plan is not defined.' }),
+};
+export type Plans = z.output<typeof rateLimitSections.plans>;
