@@ -7,9 +7,12 @@ export interface Decision {
   allowed: boolean;
   /** Units left after this decision (never negative). */
   remaining: number;
-  /** Milliseconds until the counter is fully reset or refilled (never negative). */
+  /** Whole milliseconds, rounded up, until the counter is fully reset or refilled (never negative). */
   resetMs: number;
-  /** Milliseconds until a request of the same cost could pass; 0 when allowed. */
+  /**
+   * Whole milliseconds, rounded up, until a request of the same cost could pass (never shorter: a
+   * request made then passes, unless others came first); 0 when allowed.
+   */
   retryAfterMs: number;
   /** The quota this decision counts against (limit, or burst for buckets). */
   limit: number;
@@ -17,6 +20,11 @@ export interface Decision {
 
 export type Answer = Decision | Promise<Decision>;
 
+/**
+ * Every store answers the same Decision for the same calls on the same clock
+ * (test/store-contract.test.ts). A clock that goes back (an NTP step) never makes a store admit
+ * more than its limit or answer a negative wait.
+ */
 export interface RateStore {
   /** `limit` units per aligned window of `windowMs`. */
   fixedWindow(key: string, limit: number, windowMs: number, cost: number): Answer;
@@ -26,7 +34,7 @@ export interface RateStore {
   slidingWindow(key: string, limit: number, windowMs: number, cost: number): Answer;
   /** A bucket of `burst` tokens refilled with `rate` tokens every `perMs`. */
   tokenBucket(key: string, rate: number, perMs: number, burst: number, cost: number): Answer;
-  /** Leaky bucket as GCRA: `rate` per `perMs`, at most `burst` queued. */
+  /** Leaky bucket: `rate` per `perMs` drain, at most `burst` queued (GCRA's decisions, kept as a level). */
   leakyBucket(key: string, rate: number, perMs: number, burst: number, cost: number): Answer;
   close(): Promise<void> | void;
 }
