@@ -17,8 +17,8 @@ import { Observability } from '../observability/observer.js';
 import type { Tracer } from '../observability/tracing/tracer.js';
 import type { Logger } from '../observability/logger.js';
 import { errorBody, type ErrorCode } from '../errors.js';
-import { Exchange, REFUSED } from './exchange.js';
-import type { InspectQuery } from '../runtime/engine.js';
+import { Exchange, REFUSED, type ExchangeHost } from './exchange.js';
+import type { InspectQuery } from './inspect-query.js';
 import { sendError } from './respond.js';
 import { findHeader } from './header-list.js';
 import { applyServerLimits, compileServerLimits, serverOptions, type ServerLimits } from '../edge/server-limits.js';
@@ -41,7 +41,7 @@ export function hasReusePort(): boolean {
   return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
 }
 
-export class DataPlane {
+export class DataPlane implements ExchangeHost {
   readonly proto = 'http' as const;
   draining = false;
   timed: boolean;
@@ -205,7 +205,7 @@ export class DataPlane {
     // `socket` is set when the request started observed (a reload may have turned it on since).
     if (this.timed && ex.socket !== undefined) {
       try {
-        this.obs.completed(ex);
+        this.obs.completed(ex.record());
       } catch (err) {
         // Observing must never take a request (or the process) down.
         this.log.error({ err, requestId: ex.requestId }, 'observing a finished request failed');

@@ -3,6 +3,17 @@ import type { ServerResponse } from 'node:http';
 import { ERRORS, errorBody, type ErrorCode } from '../errors.js';
 import type { RespondVerdict } from '../policies/types.js';
 
+/**
+ * Everything the gateway answers itself, in one shape: a policy's verdict (`by` names the policy
+ * type, for the access log's `rejectedBy`) or one of the gateway's own errors. `close` closes the
+ * connection after the answer and serves nothing pipelined behind it (malformed input).
+ */
+export type Answer =
+  | { kind: 'verdict'; verdict: RespondVerdict; by?: string | undefined }
+  | { kind: 'error'; code: ErrorCode; headers?: Record<string, string>; close?: boolean; message?: string; status?: number };
+
+export type ErrorAnswer = Extract<Answer, { kind: 'error' }>;
+
 export interface ErrorOptions {
   headers?: Record<string, string>;
   /** Close the connection after this response (malformed input: nothing behind it is trusted). */

@@ -2,7 +2,6 @@
 // and tracing, configured from the config and swapped on reload. When all of it is off, the data
 // plane does no per-request work for it (`active` is false: no clock reads, no records).
 import type { GatehouseConfig } from '../config/schema.js';
-import type { Exchange } from '../dataplane/exchange.js';
 import { AccessLog, accessLogSettings } from './access-log.js';
 import { GatewayMetrics, type MetricsSource, type PolicyMetrics } from './metrics.js';
 import { Analytics, type AnalyticsWindow } from './analytics/analytics.js';
@@ -75,44 +74,10 @@ export class Observability {
    * One finished (or abandoned) request. Runs after its response, never before. It only takes
    * the record; the observers see records in batches (processPending), once per turn of the event
    * loop (about 15 records under load): the same code run over many records in a row stays hot
-   * in the CPU's caches, and a request's own objects are read once, here.
+   * in the CPU's caches. The exchange made the record when its request ended (Exchange.record).
    */
-  completed(ex: Exchange): void {
-    const durationMs = performance.now() - ex.started;
-    const route = ex.route;
-    const sock = ex.socket!;
-    const trace = ex.trace;
-    this.pending.push({
-      requestId: ex.requestId,
-      traceId: trace?.traceId,
-      clientIp: ex.client?.ip,
-      // Only a fallback for a request that ended before its client was resolved.
-      peerIp: ex.client === undefined ? sock.remoteAddress : undefined,
-      consumer: ex.consumer(),
-      method: ex.req.method ?? '',
-      scheme: (sock as { encrypted?: boolean }).encrypted ? 'https' : 'http',
-      protocol: ex.req.httpVersion,
-      host: ex.host,
-      path: ex.path,
-      query: ex.query,
-      route: route?.name,
-      service: route?.service.name,
-      target: ex.target?.url,
-      status: ex.status,
-      bytesIn: ex.bodyBytesIn(sock.bytesRead - ex.socketRead),
-      bytesOut: sock.bytesWritten - ex.socketWritten,
-      durationMs,
-      upstreamMs: ex.upstreamMs >= 0 ? ex.upstreamMs : undefined,
-      rejectedBy: ex.rejectedBy,
-      shadowLimited: ex.shadowLimited,
-      error: ex.errorCode,
-      retries: ex.retries,
-      cache: undefined,
-      userAgent: ex.userAgent(),
-      aborted: !ex.res.writableFinished,
-      trace: trace !== undefined && trace.sampled ? trace : undefined,
-      tracer: ex.tracer,
-    });
+  completed(record: RequestRecord): void {
+    this.pending.push(record);
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(this.processPending);

@@ -1,7 +1,7 @@
 // What the observers (metrics, access log, tracing, analytics) learn about one finished request.
 // The observer takes it once, when the request ends, as one object; each observer reads the
 // fields it needs from the same object.
-import type { RequestTrace, Tracer } from './tracing/tracer.js';
+import type { RequestTrace } from './tracing/request-trace.js';
 
 export interface RequestRecord {
   requestId: string;
@@ -44,5 +44,10 @@ export interface RequestRecord {
   aborted: boolean;
   /** The request's trace, when it is sampled, and the tracer it belongs to. */
   trace: RequestTrace | undefined;
-  tracer: Tracer | undefined;
+  tracer: TraceEnd | undefined;
+}
+
+/** What ends a request's trace from its record (the Tracer; named here so the tracer can import this file). */
+export interface TraceEnd {
+  end(trace: RequestTrace, record: RequestRecord): void;
 }

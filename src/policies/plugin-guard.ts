@@ -25,6 +25,7 @@ export function guardPlugin(type: string, policy: Policy, log: Logger, timeoutMs
   };
   const guarded: { -readonly [K in keyof Policy]: Policy[K] } = {};
   if (policy.maxBodyBytes !== undefined) guarded.maxBodyBytes = policy.maxBodyBytes;
+  if (policy.answersPreflight === true) guarded.answersPreflight = true;
   const { access, upstreamRequest, response, log: logPhase, close } = policy;
   if (access) {
     guarded.access = (ctx) => {

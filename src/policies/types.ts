@@ -49,7 +49,15 @@ export interface RequestContext {
   readonly params: Readonly<Record<string, string>>;
   /** Set by the authentication policy that verified the caller; undefined until then. */
   identity: Identity | undefined;
-  /** Scratch space shared by the policies of one request. */
+  /**
+   * Headers ([name, value, …]) the gateway's own answers of this request carry too: its errors
+   * (502, 504, …) and a later policy's verdict, which skip the response phase (e.g. RateLimit
+   * fields, CORS allow headers). Added with `addErrorHeaders`; a verdict's own headers win.
+   */
+  errorHeaders?: HeaderList | undefined;
+  /** The limit a policy in shadow mode would have refused this request with (the access log's `shadowLimited`). */
+  shadowLimited?: string | undefined;
+  /** A policy's private per-request scratch, under a key of its own; the gateway never reads it. */
   readonly locals: Map<string, unknown>;
 }
 
@@ -70,6 +78,12 @@ export interface Policy {
    * the smallest; a chunked body is counted while it streams and cut off with 413 past it.
    */
   readonly maxBodyBytes?: number;
+  /**
+   * Its access phase answers CORS preflights (OPTIONS with Access-Control-Request-Method). On a
+   * route that does not take OPTIONS, such a request is then routed by the method it asks about,
+   * so that this policy can answer it; it is never forwarded (405 with Allow if nothing answers).
+   */
+  readonly answersPreflight?: boolean;
   /** Releases timers or connections when the config that made it is retired. */
   close?(): void;
 }

@@ -2,6 +2,7 @@
 // Both look the same to the instance and to the admin API.
 import type { GatehouseConfig } from '../config/schema.js';
 import type { BoundListener } from '../dataplane/dataplane.js';
+import type { InspectQuery } from '../dataplane/inspect-query.js';
 
 export interface Engine {
   /** Starts serving `config`; resolves with the bound listener addresses. */
@@ -18,13 +19,4 @@ export interface Engine {
   reopenLogs(): void;
 }
 
-import type { AnalyticsWindow } from '../observability/analytics/analytics.js';
-
-export type InspectQuery =
-  | { what: 'health'; service: string }
-  /** prom-client JSON of the plane's registry. */
-  | { what: 'metrics' }
-  /** The plane's analytics part over a window (observer.ts AnalyticsPart). */
-  | { what: 'analytics'; window: AnalyticsWindow }
-  /** The plane's rate-limit stores and their state (store/health.ts StoreStatus[]). */
-  | { what: 'stores' };
+export type { InspectQuery } from '../dataplane/inspect-query.js';

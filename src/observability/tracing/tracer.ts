@@ -9,50 +9,10 @@ import { OtlpExporter } from './otlp-exporter.js';
 import type { RequestRecord } from '../request-record.js';
 import { SPAN_KIND_CLIENT, SPAN_KIND_SERVER, epochMs, type SpanRecord } from './span.js';
 import { acceptTracestate, formatTraceparent, newSpanId, newTraceId, parseTraceparent } from './trace-context.js';
+import { RequestTrace, type AttemptFacts, type AttemptSpan } from './request-trace.js';
 
-/** The trace of one request. */
-export class RequestTrace {
-  /** The server span's id; only a sampled trace has one (nothing refers to it otherwise). */
-  readonly spanId: string;
-  readonly startMs: number;
-  /** The span id of the upstream attempt in flight (its client span). */
-  attemptSpanId = '';
-  attemptStartMs = 0;
-  /**
-   * Finished attempts (sampled traces only), encoded with the server span when the request is
-   * observed: in the observer's batch, after the response, not on the response path.
-   */
-  attempts: AttemptSpan[] | undefined;
-  /** The server span is recorded: an attempt that ends later (its abort came late) is encoded at once. */
-  ended = false;
+export { RequestTrace, type AttemptFacts } from './request-trace.js';
 
-  constructor(
-    readonly traceId: string,
-    readonly parentSpanId: string | undefined,
-    readonly sampled: boolean,
-    readonly traceState: string | undefined,
-  ) {
-    this.spanId = sampled ? newSpanId() : '';
-    this.startMs = sampled ? epochMs() : 0;
-  }
-}
-
-export interface AttemptFacts {
-  method: string;
-  /** scheme://host:port of the target. */
-  origin: string;
-  path: string;
-  attempt: number;
-  status: number | undefined;
-  error: Error | undefined;
-}
-
-/** A finished upstream attempt, waiting to be encoded as a client span. */
-interface AttemptSpan extends AttemptFacts {
-  spanId: string;
-  startMs: number;
-  endMs: number;
-}
 
 export class Tracer {
   readonly exporter: OtlpExporter;

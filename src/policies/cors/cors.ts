@@ -80,6 +80,7 @@ export const corsPolicy = definePolicy({
     };
 
     return {
+      answersPreflight: true,
       access(ctx) {
         const raw = ctx.req.rawHeaders;
         const origin = findHeader(raw, 'origin');

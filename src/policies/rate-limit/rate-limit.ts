@@ -10,7 +10,6 @@ import { planIssues } from './validate.js';
 import { compileLimit, decide, localShare, type CompiledLimit } from './limits.js';
 import { compileKey } from './keys.js';
 import { decisionHeaders, retryAfterSeconds, type LimitSet } from './headers.js';
-import { SHADOW_LIMITED } from './shadow.js';
 import { addErrorHeaders } from '../error-headers.js';
 
 let nextId = 0;
@@ -156,7 +155,7 @@ class RateLimit {
     const headers = this.headers || this.legacy ? decisionHeaders(set, limit, d, this.headers, this.legacy) : undefined;
     this.env.metrics?.rateLimit(ctx.routeName, !rejected ? 'allowed' : this.shadow ? 'shadow' : 'limited');
     if (rejected) {
-      if (this.shadow) ctx.locals.set(SHADOW_LIMITED, limit.name); // the access log's shadowLimited
+      if (this.shadow) ctx.shadowLimited = limit.name; // the access log's shadowLimited
       else {
         const out: Record<string, string> = { 'retry-after': String(retryAfterSeconds(d)) };
         if (headers) for (let i = 0; i < headers.length; i += 2) out[headers[i]!] = headers[i + 1]!;

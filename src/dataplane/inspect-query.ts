@@ -1,0 +1,13 @@
+// What the runtime may ask a data plane about its state (answered by DataPlane.inspect, in the
+// process or worker that owns the state). Lives beside the data plane so the data plane needs
+// nothing from the runtime above it.
+import type { AnalyticsWindow } from '../observability/analytics/analytics.js';
+
+export type InspectQuery =
+  | { what: 'health'; service: string }
+  /** prom-client JSON of the plane's registry. */
+  | { what: 'metrics' }
+  /** The plane's analytics part over a window (observer.ts AnalyticsPart). */
+  | { what: 'analytics'; window: AnalyticsWindow }
+  /** The plane's rate-limit stores and their state (store/health.ts StoreStatus[]). */
+  | { what: 'stores' };

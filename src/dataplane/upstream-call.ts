@@ -1,0 +1,382 @@
+// One request's call to its route's service: admission (the circuit breaker, then the service's
+// concurrency limit and queue), the attempts (a target from the balancer, retries with backoff
+// within their budget), passive health and the breaker's outcome, and undici's dispatch handler
+// for the attempt in flight.
+//
+// A call has one outcome, told to its owner (the exchange) once: either a response — its head
+// (`upstreamHead`), then its body streamed through (`upstreamData`, `upstreamEnd`, or
+// `upstreamBroke` when it breaks off) — or an answer the gateway gives instead (`respond`: circuit
+// open or its fallback, overloaded, no healthy target, the last attempt's failure). The owner's
+// `end` tells the call the request is over, answered or abandoned, and frees what it holds.
+import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import type { CompiledRoute } from '../config/compile.js';
+import type { ErrorCode } from '../errors.js';
+import type { HeaderList, RequestContext } from '../policies/types.js';
+import type { RetrySettings, TargetRuntime } from '../upstream/service.js';
+import type { Admission, CircuitBreaker } from '../upstream/circuit-breaker.js';
+import type { AdmissionControl } from '../upstream/admission.js';
+import { countsAsFailure, failureKind, type AttemptFailure } from '../upstream/attempt-result.js';
+import type { Logger } from '../observability/logger.js';
+import type { RequestTrace } from '../observability/tracing/request-trace.js';
+import type { Tracer } from '../observability/tracing/tracer.js';
+import type { Answer } from './respond.js';
+
+/** The request as every attempt sends it; only Host and traceparent change from one to the next. */
+export interface UpstreamRequest {
+  method: string;
+  headers: HeaderList;
+  /** Where each attempt writes its Host value; -1 when a policy set Host itself. */
+  hostIndex: number;
+  /** The client's Host, sent instead of the target's (preserveHost); undefined otherwise. */
+  host: string | undefined;
+  /** Where each attempt writes its traceparent; -1 without tracing. */
+  traceIndex: number;
+  /** The encoded path, without the target's base path. */
+  path: string;
+  query: string;
+  body: Buffer | Readable | null;
+}
+
+/** What the call needs from the request it serves, and where its outcome goes. */
+export interface CallOwner {
+  readonly req: IncomingMessage;
+  readonly requestId: string;
+  readonly trace: RequestTrace | undefined;
+  readonly tracer: Tracer | undefined;
+  /** The policies' context (consistent hashing reads it). */
+  context(): RequestContext;
+  /** Runs a later step from a callback; a throw answers the request (500) instead of escaping. */
+  step(fn: () => void): void;
+  /** The client's response has begun: a failure now can only cut it off. */
+  headersSent(): boolean;
+  /** Admitted: build the request and `send` it. */
+  admitted(): void;
+  /** The outcome "the gateway answers instead". */
+  respond(answer: Answer): void;
+  /** The outcome "a response": its head. False: the owner answered instead, stop the body. */
+  upstreamHead(status: number, rawHeaders: Buffer[] | string[], resume: () => void): boolean;
+  upstreamData(chunk: Buffer): boolean;
+  upstreamEnd(): void;
+  /** The response broke off after its head was sent. */
+  upstreamBroke(code: ErrorCode): void;
+}
+
+export class UpstreamCall implements Dispatcher.DispatchHandler {
+  /** The target of the latest attempt (the access log's `target`). */
+  target: TargetRuntime | undefined;
+  /** Attempts made (1 + retries). */
+  attempt = 0;
+  retries = 0;
+  /** First attempt to the response head that was relayed, in ms; -1 when none was. */
+  upstreamMs = -1;
+  /** Retry settings while the request may be sent again (undefined: one attempt only). */
+  private retry: RetrySettings | undefined;
+  private request: UpstreamRequest | undefined;
+  private tried: Set<TargetRuntime> | undefined;
+  private attemptTarget: TargetRuntime | undefined;
+  private attemptStarted = 0;
+  private attemptStatus: number | undefined;
+  private firstStarted = 0;
+  private abortAttempt: ((err: Error) => void) | undefined;
+  /** The attempt in flight got a status that will be retried: its body is read and dropped. */
+  private discarding = false;
+  private lastError: Error | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  // Kept on the call: a reload may replace or drop the service's breaker or limit while the
+  // request runs; its outcome and its slot belong to the ones that admitted it.
+  private breaker: CircuitBreaker | undefined;
+  private breakerAdmission: Admission | undefined;
+  private breakerCycle = 0;
+  private admission: AdmissionControl | undefined;
+  private slotHeld = false;
+  private cancelQueued: (() => void) | undefined;
+  /** The owner answered while an attempt was running (its response phase failed). */
+  private stopped = false;
+  /** The request is over: nothing more is sent or told. */
+  private ended = false;
+
+  constructor(
+    private readonly owner: CallOwner,
+    private readonly route: CompiledRoute,
+    private readonly log: Logger,
+  ) {
+    const retry = route.service.retry;
+    const method = owner.req.method!;
+    if (retry !== undefined && (retry.methods.has(method) || route.retryMethods.has(method))) this.retry = retry;
+  }
+
+  /** The largest body kept to be sent again; -1 when the request is not retried. */
+  get replayableBodyLimit(): number {
+    return this.retry === undefined ? -1 : this.retry.bodyLimit;
+  }
+
+  /** The body streams through once: no attempt after the first. */
+  noReplay(): void {
+    this.retry = undefined;
+  }
+
+  /** The circuit breaker, then the service's concurrency limit and queue; then `owner.admitted()`. */
+  admit(): void {
+    const state = this.route.service.state;
+    const breaker = (this.breaker = state.breaker);
+    if (breaker) {
+      const a = breaker.admit();
+      if (a === 'reject') return this.circuitOpen(breaker);
+      this.breakerAdmission = a;
+      this.breakerCycle = breaker.cycle;
+    }
+    const admission = (this.admission = state.admission);
+    if (admission) {
+      const r = admission.acquire();
+      if (r === false) return this.overloaded();
+      if (r !== true) {
+        this.cancelQueued = r.cancel;
+        r.wait.then((ok) => this.owner.step(() => {
+          this.cancelQueued = undefined;
+          if (ok) this.slotHeld = true;
+          if (this.ended) return this.releaseSlot();
+          if (ok) this.owner.admitted();
+          else this.overloaded();
+        }));
+        return;
+      }
+      this.slotHeld = true;
+    }
+    this.owner.admitted();
+  }
+
+  /** Sends the request: the first attempt. */
+  send(request: UpstreamRequest): void {
+    this.request = request;
+    this.route.service.state.budget?.recordRequest();
+    this.attemptNext();
+  }
+
+  /** The owner answered instead of the response (its response phase failed): stop the attempt. */
+  cancel(err: Error): void {
+    this.stopped = true;
+    this.abortAttempt?.(err);
+  }
+
+  /** The request is over (`clientGone`: abandoned): frees the slot, settles the breaker. */
+  end(clientGone: boolean): void {
+    this.ended = true;
+    if (clientGone) this.abortAttempt?.(new Error('client went away'));
+    if (this.retryTimer !== undefined) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+    }
+    this.cancelQueued?.();
+    this.releaseSlot();
+    this.breakerOutcome(undefined);
+  }
+
+  private attemptNext(): void {
+    this.retryTimer = undefined;
+    const service = this.route.service;
+    // A retry avoids the targets already tried (the balancer picks one again only when nothing else is left).
+    if (this.attempt > 0) (this.tried ??= new Set()).add(this.target!);
+    const target = service.select(service.hashKey?.(this.owner.context()), this.tried);
+    if (target === undefined) {
+      if (this.attempt === 0) {
+        this.breakerOutcome(undefined);
+        return this.owner.respond({ kind: 'error', code: 'GW_NO_HEALTHY_TARGET', headers: { 'retry-after': String(service.state.retryAfterSeconds()) } });
+      }
+      return this.failed(this.lastError);
+    }
+    this.attempt++;
+    this.target = target;
+    const r = this.request!;
+    const headers = r.headers;
+    if (r.hostIndex >= 0) headers[r.hostIndex] = r.host ?? target.host;
+    const trace = this.owner.trace;
+    if (trace !== undefined) {
+      this.attemptStatus = undefined;
+      headers[r.traceIndex] = this.owner.tracer!.startAttempt(trace);
+    }
+    const path = target.basePath + r.path;
+    service.onStart(target);
+    this.attemptTarget = target;
+    this.attemptStarted = performance.now();
+    if (this.attempt === 1) this.firstStarted = this.attemptStarted;
+    target.dispatcher.dispatch(
+      {
+        origin: target.origin,
+        method: r.method,
+        path: r.query ? `${path}?${r.query}` : path,
+        headers,
+        body: r.body,
+        headersTimeout: this.retry !== undefined ? this.retry.perTryTimeoutMs : service.timeouts.response,
+        bodyTimeout: service.timeouts.idle,
+      },
+      this,
+    );
+  }
+
+  // ---- undici dispatch handler (the attempt in flight) ----
+
+  onConnect(abort: (err?: Error) => void): void {
+    if (this.ended) abort(new Error('client went away'));
+    else this.abortAttempt = abort;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[] | string[], resume: () => void): boolean {
+    if (statusCode < 200) return true; // interim responses are not relayed yet
+    this.attemptStatus = statusCode;
+    this.recordHealth(statusCode, undefined, `status ${statusCode}`);
+    if (this.mayRetry(statusCode, undefined)) {
+      // Read and drop this answer (the connection stays reusable), then try again.
+      this.discarding = true;
+      this.lastError = undefined;
+      return true;
+    }
+    if (this.breakerAdmission !== undefined) this.breakerOutcome(countsAsFailure(this.route.service.state.breakerFailOn, statusCode, undefined));
+    this.upstreamMs = performance.now() - this.firstStarted;
+    return this.owner.upstreamHead(statusCode, rawHeaders, resume);
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.discarding) return true;
+    return this.owner.upstreamData(chunk);
+  }
+
+  onComplete(): void {
+    this.abortAttempt = undefined;
+    this.endAttempt(undefined);
+    if (this.discarding) {
+      this.discarding = false;
+      if (!this.ended) this.scheduleRetry();
+      return;
+    }
+    this.owner.upstreamEnd();
+  }
+
+  onError(err: Error): void {
+    this.abortAttempt = undefined;
+    this.endAttempt(err);
+    if (this.ended || this.stopped) return;
+    const kind = failureKind(err);
+    if (this.owner.headersSent()) {
+      // Mid-body failure: the client must not mistake a truncated body for a whole one.
+      this.recordHealth(undefined, kind, errorReason(err));
+      return this.owner.upstreamBroke(upstreamErrorCode(err));
+    }
+    if (this.discarding) {
+      // The dropped answer broke off: the retry was decided already.
+      this.discarding = false;
+      return this.scheduleRetry();
+    }
+    if ((err as NodeJS.ErrnoException).code === 'GW_PAYLOAD_TOO_LARGE') return this.failed(err); // the client's fault
+    this.recordHealth(undefined, kind, errorReason(err));
+    this.log.warn({ requestId: this.owner.requestId, route: this.route.name, target: this.target?.url, attempt: this.attempt, err: { code: (err as NodeJS.ErrnoException).code, message: err.message } }, 'upstream call failed');
+    this.lastError = err;
+    if (this.mayRetry(undefined, kind)) return this.scheduleRetry();
+    this.failed(err);
+  }
+
+  // ---- attempts and retries ----
+
+  /** The attempt in flight has ended (answered, failed or abandoned): balancer bookkeeping, its span. */
+  private endAttempt(err: Error | undefined): void {
+    const t = this.attemptTarget;
+    if (t === undefined) return;
+    this.attemptTarget = undefined;
+    this.route.service.onEnd(t, performance.now() - this.attemptStarted);
+    const trace = this.owner.trace;
+    if (trace !== undefined && trace.sampled) {
+      const r = this.request!;
+      const path = t.basePath + r.path;
+      this.owner.tracer!.endAttempt(trace, {
+        method: r.method,
+        origin: t.origin,
+        path: r.query ? `${path}?${r.query}` : path,
+        attempt: this.attempt,
+        status: this.attemptStatus,
+        error: err,
+      });
+    }
+  }
+
+  /** May the request be tried again after this failure? Takes a retry from the budget if so. */
+  private mayRetry(status: number | undefined, kind: AttemptFailure | 'protocol' | undefined): boolean {
+    const retry = this.retry;
+    if (retry === undefined || this.ended) return false;
+    if (this.attempt >= retry.attempts) return false;
+    const wanted = status !== undefined ? retry.onStatus.has(status) : kind === 'connect-error' ? retry.onConnectError : kind === 'timeout' && retry.onTimeout;
+    if (!wanted) return false;
+    return this.route.service.state.budget?.tryRetry() ?? true;
+  }
+
+  private scheduleRetry(): void {
+    const retry = this.retry!;
+    this.retries++;
+    // Full jitter: a random wait up to the exponential step, so retries of many clients spread out.
+    const cap = Math.min(retry.maxMs, retry.baseMs * 2 ** (this.attempt - 1));
+    this.retryTimer = setTimeout(() => this.owner.step(() => this.attemptNext()), Math.random() * cap);
+  }
+
+  /** Passive health for the attempt's target. */
+  private recordHealth(status: number | undefined, kind: AttemptFailure | 'protocol' | undefined, reason: string): void {
+    const state = this.route.service.state;
+    const passive = state.passive;
+    if (passive) state.recordPassive(this.target!.health, countsAsFailure(passive.failOn, status, kind), reason);
+  }
+
+  /** The request's final upstream outcome, for the circuit breaker (once per request; undefined: none). */
+  private breakerOutcome(failed: boolean | undefined): void {
+    const a = this.breakerAdmission;
+    if (a === undefined) return;
+    this.breakerAdmission = undefined;
+    const breaker = this.breaker!;
+    if (failed === undefined) {
+      if (a === 'probe') breaker.cancelProbe(this.breakerCycle);
+    } else breaker.record(failed, a, this.breakerCycle);
+  }
+
+  // ---- outcomes the gateway answers ----
+
+  /** No more attempts: answer with the last failure (undefined: every try was a retried status). */
+  private failed(err: Error | undefined): void {
+    // The client's body may be unread: do not reuse this connection.
+    const close = this.owner.req.readableEnded === false;
+    if (err === undefined) {
+      // Every try was a retryable status and the last target is gone: say so plainly.
+      this.breakerOutcome(true);
+      return this.owner.respond({ kind: 'error', code: 'GW_UPSTREAM_UNAVAILABLE', close });
+    }
+    // A body over the limit says nothing about the service: no outcome for the breaker.
+    const kind = failureKind(err);
+    this.breakerOutcome(kind === undefined ? undefined : countsAsFailure(this.route.service.state.breakerFailOn, undefined, kind));
+    this.owner.respond({ kind: 'error', code: upstreamErrorCode(err), close });
+  }
+
+  private circuitOpen(breaker: CircuitBreaker): void {
+    const fb = this.route.service.fallback;
+    if (fb) return this.owner.respond({ kind: 'verdict', verdict: { status: fb.status, headers: fb.headers, body: fb.body } });
+    this.owner.respond({ kind: 'error', code: 'GW_CIRCUIT_OPEN', headers: { 'retry-after': String(Math.max(1, Math.ceil(breaker.retryAfterMs() / 1000))) } });
+  }
+
+  private overloaded(): void {
+    this.breakerOutcome(undefined);
+    this.owner.respond({ kind: 'error', code: 'GW_SERVICE_OVERLOADED', headers: { 'retry-after': '1' } });
+  }
+
+  private releaseSlot(): void {
+    if (!this.slotHeld) return;
+    this.slotHeld = false;
+    this.admission!.release();
+  }
+}
+
+function errorReason(err: Error): string {
+  return (err as NodeJS.ErrnoException).code ?? err.message;
+}
+
+function upstreamErrorCode(err: Error): ErrorCode {
+  // The request body went over a request-size-limit (BodyLimit).
+  if ((err as NodeJS.ErrnoException).code === 'GW_PAYLOAD_TOO_LARGE') return 'GW_PAYLOAD_TOO_LARGE';
+  const kind = failureKind(err);
+  return kind === 'timeout' ? 'GW_UPSTREAM_TIMEOUT' : kind === 'protocol' ? 'GW_UPSTREAM_ERROR' : 'GW_UPSTREAM_UNAVAILABLE';
+}
