@@ -3,8 +3,10 @@
 // request id) and an asynchronous phase that never settles is cut off after the definition's
 // `timeout`. The built-ins are not wrapped: they return verdicts and are tested to, and a wrapper
 // costs a closure call per phase on every request.
+import { validateHeaderName, validateHeaderValue } from 'node:http';
 import type { Policy, RequestContext, RespondVerdict, Verdict } from './types.js';
 import type { Logger } from '../observability/logger.js';
+import { ERRORS } from '../errors.js';
 
 /** Thrown out of a plugin's upstreamRequest/response phase: the request is answered 500 GW_POLICY_ERROR. */
 export class PolicyFailure extends Error {
@@ -24,19 +26,37 @@ export function guardPlugin(type: string, policy: Policy, log: Logger, timeoutMs
     return FAILED;
   };
   const guarded: { -readonly [K in keyof Policy]: Policy[K] } = {};
-  if (policy.maxBodyBytes !== undefined) guarded.maxBodyBytes = policy.maxBodyBytes;
+  const maxBodyBytes = policy.maxBodyBytes;
+  if (maxBodyBytes !== undefined) {
+    // The route keeps the smallest of its policies' limits: NaN or a string here would switch
+    // off every other limit on the route (a request-size-limit included).
+    if (!(Number.isSafeInteger(maxBodyBytes) && maxBodyBytes >= 0)) throw new Error(`policy "${type}": maxBodyBytes must be a whole number of bytes`);
+    guarded.maxBodyBytes = maxBodyBytes;
+  }
   if (policy.answersPreflight === true) guarded.answersPreflight = true;
   const { access, upstreamRequest, response, log: logPhase, close } = policy;
   if (access) {
-    guarded.access = (ctx) => {
-      let v: Verdict | Promise<Verdict>;
+    // A verdict is sent as it is, so one that cannot be (status 99, a header with CR/LF, a body
+    // that is not a string, an unregistered code…) is the plugin's fault like a throw.
+    const answer = (ctx: RequestContext, v: unknown): Verdict => {
+      if (v === undefined) return undefined;
+      let checked: RespondVerdict | string;
       try {
-        v = access.call(policy, ctx);
+        checked = verdictOf(v);
       } catch (err) {
         return failed(ctx, 'access', err);
       }
-      if (v === undefined || typeof (v as Promise<Verdict>).then !== 'function') return v;
-      return bounded(v as Promise<Verdict>, timeoutMs, type).catch((err: unknown) => failed(ctx, 'access', err));
+      return typeof checked === 'string' ? failed(ctx, 'access', new Error(`malformed verdict: ${checked}`)) : checked;
+    };
+    guarded.access = (ctx) => {
+      let v: unknown;
+      try {
+        v = access.call(policy, ctx);
+        if (!thenable(v)) return answer(ctx, v);
+      } catch (err) {
+        return failed(ctx, 'access', err);
+      }
+      return bounded(v, timeoutMs, type).then((r) => answer(ctx, r), (err: unknown) => failed(ctx, 'access', err));
     };
   }
   if (upstreamRequest) {
@@ -82,12 +102,63 @@ export function guardPlugin(type: string, policy: Policy, log: Logger, timeoutMs
 }
 
 /** `pending`, or a rejection once `ms` pass without it settling. */
-function bounded<T>(pending: Promise<T>, ms: number, type: string): Promise<T> {
+function bounded<T>(pending: PromiseLike<T>, ms: number, type: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`policy "${type}" did not answer within ${ms} ms`)), ms);
-    pending.then(
-      (v) => { clearTimeout(timer); resolve(v); },
-      (err: unknown) => { clearTimeout(timer); reject(err); },
-    );
+    try {
+      pending.then(
+        (v) => { clearTimeout(timer); resolve(v); },
+        (err: unknown) => { clearTimeout(timer); reject(err); },
+      );
+    } catch (err) {
+      // A thenable whose then() throws: no timer is left behind.
+      clearTimeout(timer);
+      reject(err);
+    }
   });
+}
+
+function thenable(v: unknown): v is PromiseLike<unknown> {
+  return ((typeof v === 'object' && v !== null) || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
+}
+
+/**
+ * A plugin's verdict copied field by field (a getter or a Proxy is read once, so what is checked is
+ * what is sent), or why it cannot be sent. A final answer is 200-599: a 1xx would leave the client
+ * waiting for the real one.
+ */
+function verdictOf(v: unknown): RespondVerdict | string {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'a verdict is undefined or an object { status, code?, message?, headers?, body? }';
+  const { status, code, message, headers, body } = v as Record<string, unknown>;
+  if (!(Number.isInteger(status) && (status as number) >= 200 && (status as number) <= 599)) return 'status must be a whole number from 200 to 599';
+  const out: { -readonly [K in keyof RespondVerdict]: RespondVerdict[K] } = { status: status as number };
+  if (code !== undefined) {
+    if (typeof code !== 'string' || !Object.hasOwn(ERRORS, code)) return 'code must be a registered error code';
+    out.code = code as RespondVerdict['code'];
+  }
+  if (message !== undefined) {
+    if (typeof message !== 'string') return 'message must be a string';
+    out.message = message;
+  }
+  if (body !== undefined) {
+    if (typeof body !== 'string') return 'body must be a string';
+    out.body = body;
+  }
+  if (headers !== undefined) {
+    if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) return 'headers must be an object of header names to strings';
+    const copy: Record<string, string> = {};
+    for (const [name, value] of Object.entries(headers)) {
+      if (typeof value !== 'string') return `header ${JSON.stringify(name)} must be a string`;
+      try {
+        validateHeaderName(name);
+        validateHeaderValue(name, value);
+      } catch {
+        return `header ${JSON.stringify(name)} cannot be sent (a name must be a token; a value has no CR, LF or NUL)`;
+      }
+      if (name.toLowerCase() === 'transfer-encoding') return 'the gateway frames the body itself: no transfer-encoding header';
+      copy[name] = value;
+    }
+    out.headers = copy;
+  }
+  return out;
 }

@@ -80,9 +80,19 @@ async function importPlugin(url: string): Promise<string | undefined> {
     // The module's own failure, without its stack: the message says which file and why.
     return `failed to load: ${(err as Error).message}`;
   }
-  const exported = mod.default;
-  const defs = Array.isArray(exported) ? exported : [exported];
+  // Nothing a module exports may throw out of here (a getter, a Proxy, a schema that is not zod's):
+  // a start would stop with an internal error and a reload would escape as an unhandled rejection.
+  try {
+    return register(url, mod.default);
+  } catch (err) {
+    return `its definition cannot be used: ${(err as Error)?.message ?? String(err)}`;
+  }
+}
+
+function register(url: string, exported: unknown): string | undefined {
+  const defs: unknown[] = Array.isArray(exported) ? [...(exported as unknown[])] : [exported];
   if (exported === undefined || defs.length === 0) return 'its default export must be a policy definition made with definePolicy (or an array of them)';
+  const own = new Set<string>();
   for (const def of defs) {
     const problem = definitionProblem(def);
     if (problem !== undefined) return problem;
@@ -90,11 +100,21 @@ async function importPlugin(url: string): Promise<string | undefined> {
     if (builtinTypes.has(d.type)) return `type "${d.type}" is a built-in policy type; a plugin needs a type of its own`;
     const from = typeSource.get(d.type);
     if (from !== undefined && from !== url) return `type "${d.type}" is already defined by plugin ${from}`;
+    if (own.has(d.type)) return `type "${d.type}" is defined twice in this module`;
+    own.add(d.type);
+    const example = (d.schema as { safeParse: (v: unknown) => { success: boolean; error?: { issues: { path: PropertyKey[]; message: string }[] } } }).safeParse({ ...d.example, type: d.type });
+    if (!example.success) {
+      const first = example.error?.issues[0];
+      return `type "${d.type}": its example does not pass its schema${first ? ` (${first.path.join('.') || '(root)'}: ${first.message})` : ''}`;
+    }
     for (const key of Object.keys(d.sections ?? {})) {
       const owner = sectionOwner(key);
       if (owner !== undefined && owner !== d.type) return `type "${d.type}" contributes top-level "${key}", which ${owner === '' ? 'is a key of the config itself' : `policy type "${owner}" owns`}`;
     }
   }
+  // The config schema must build with them before they are registered: a registered type that
+  // breaks the schema would break every later validation in this process.
+  buildConfigSchema([...BUILTIN_POLICIES, ...(defs as PolicyDefinition[])]);
   for (const d of defs as PolicyDefinition[]) typeSource.set(d.type, url);
   modules.set(url, defs as PolicyDefinition[]);
   return undefined;
@@ -116,6 +136,7 @@ function definitionProblem(def: unknown): string | undefined {
   if (typeof d.type !== 'string' || !TYPE.test(d.type)) return 'a definition needs a `type`: lower-case letters, digits and "-", starting with a letter';
   if (typeof d.description !== 'string' || d.description === '') return `type "${d.type}": a definition needs a description (it documents the type in \`gatehouse schema\`)`;
   if (typeof d.create !== 'function') return `type "${d.type}": a definition needs a create(config, env) function`;
+  if (typeof (d.schema as { safeParse?: unknown } | undefined)?.safeParse !== 'function') return `type "${d.type}": its schema must be a zod object whose \`type\` is z.literal(${JSON.stringify(d.type)})`;
   if (!Array.isArray(d.phases) || d.phases.length === 0 || !d.phases.every((p) => (PHASES as readonly unknown[]).includes(p))) {
     return `type "${d.type}": phases must list some of ${PHASES.join(', ')}`;
   }
