@@ -7,7 +7,6 @@ import type { IncomingMessage } from 'node:http';
 import { Consumer, Credential, type ConsumerConfig, type CredentialConfig } from '../identity/consumer-schema.js';
 import { credentialId } from '../identity/registry.js';
 import { validateConfig, formatPath } from '../config/validate.js';
-import { interpolate } from '../config/interpolate.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { Controller } from '../runtime/instance.js';
 import { ERRORS, errorBody, type ErrorCode } from '../errors.js';
@@ -145,10 +144,8 @@ export class ConsumerEndpoints {
 }
 
 function parse<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } }, body: unknown, what: string): T {
-  const issues: { path: string; message: string }[] = [];
-  const doc = interpolate(body, process.env, issues);
-  if (issues.length) throw new Refusal('CONFIG_INVALID', undefined, issues);
-  const r = schema.safeParse(doc);
+  // Taken literally, as every admin body is: `${VAR}` is expanded only in config files (server.ts).
+  const r = schema.safeParse(body);
   if (!r.success) throw new Refusal('CONFIG_INVALID', `the body is not a valid ${what}`, r.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })));
   return r.data;
 }

@@ -11,7 +11,7 @@ export function openApiDocument(): Record<string, unknown> {
   const error = (description: string) => ({ description, content: json(ref('Error')) });
   const configBody = {
     required: true,
-    description: 'A whole Gatehouse config, as JSON or YAML (`${VAR}` references are interpolated).',
+    description: 'A whole Gatehouse config, as JSON or YAML, taken literally (`${VAR}` references are expanded only in config files).',
     content: { 'application/json': { schema: ref('GatehouseConfig') }, 'application/yaml': { schema: ref('GatehouseConfig') } },
   };
   const ok = (description: string, schema: unknown = { type: 'object' }) => ({ description, content: json(schema) });

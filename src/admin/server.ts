@@ -3,7 +3,8 @@
 // never imports anything from here.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { configFromDocument, parseConfigText } from '../config/load.js';
+import { parseConfigText } from '../config/load.js';
+import { validateConfig } from '../config/validate.js';
 import { redactSecrets } from '../config/redact.js';
 import { describeServices, routeTable } from '../config/describe.js';
 import { errorBody, ERRORS, type ErrorCode } from '../errors.js';
@@ -185,8 +186,13 @@ function send(res: ServerResponse, status: number, body: string, headers: Record
   res.end(body);
 }
 
+/**
+ * A config sent to the admin API is taken literally: `${VAR}` is expanded only in config files.
+ * Expanded here, any value a refusal echoes (an unknown plugin, a bad URL) would hand an admin
+ * client the gateway's environment — its secrets.
+ */
 async function readConfigBody(req: IncomingMessage): Promise<ValidationResult> {
-  return configFromDocument(await readBodyDocument(req));
+  return validateConfig(await readBodyDocument(req));
 }
 
 /** Reads a JSON or YAML body into a plain document (refusals are AdminErrors). */

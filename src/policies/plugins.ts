@@ -7,6 +7,7 @@
 // the admin API may use plugins already loaded but never names a new one (Kong's `plugins =`
 // in kong.conf plays the same part). A module is imported once per process, as node caches it:
 // a plugin's code changes on restart, not on reload.
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
@@ -53,10 +54,36 @@ export async function loadPlugins(specs: readonly unknown[], baseDir: string): P
 }
 
 /** Imports already resolved plugin URLs (a cluster worker, from the config its primary sends). */
-export async function loadResolvedPlugins(urls: readonly string[]): Promise<void> {
+export async function loadResolvedPlugins(urls: readonly string[], digests: Readonly<Record<string, string>> = {}): Promise<void> {
   for (const url of urls) {
+    // A worker started later (a replacement for one that died) reads the file as it is now: it
+    // must run the code the rest of the gateway runs, or none (node cannot import the old text).
+    const expected = digests[url];
+    if (expected !== undefined && !modules.has(url) && fileDigest(url) !== expected) {
+      throw new Error(`plugin ${url} changed on disk since the gateway loaded it: restart the gateway to run the new code`);
+    }
     const problem = await importPlugin(url);
     if (problem !== undefined) throw new Error(`plugin ${url}: ${problem}`);
+  }
+}
+
+/** The sha-256 of each loaded plugin's entry file as it was imported, for the workers to compare. */
+export function pluginDigests(urls: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const url of urls) {
+    const d = digests.get(url);
+    if (d !== undefined) out[url] = d;
+  }
+  return out;
+}
+
+const digests = new Map<string, string>();
+
+function fileDigest(url: string): string | undefined {
+  try {
+    return createHash('sha256').update(readFileSync(fileURLToPath(url))).digest('hex');
+  } catch {
+    return undefined;
   }
 }
 
@@ -73,6 +100,8 @@ export function pluginDefinition(type: string): PolicyDefinition | undefined {
 
 async function importPlugin(url: string): Promise<string | undefined> {
   if (modules.has(url)) return undefined;
+  // Its entry file as it is imported (only that file: what it imports in turn is not covered).
+  const digest = fileDigest(url);
   let mod: { default?: unknown };
   try {
     mod = (await import(url)) as { default?: unknown };
@@ -83,7 +112,9 @@ async function importPlugin(url: string): Promise<string | undefined> {
   // Nothing a module exports may throw out of here (a getter, a Proxy, a schema that is not zod's):
   // a start would stop with an internal error and a reload would escape as an unhandled rejection.
   try {
-    return register(url, mod.default);
+    const problem = register(url, mod.default);
+    if (problem === undefined && digest !== undefined) digests.set(url, digest);
+    return problem;
   } catch (err) {
     return `its definition cannot be used: ${(err as Error)?.message ?? String(err)}`;
   }
@@ -172,7 +203,8 @@ function resolveSpecifier(spec: string, baseDir: string): string {
  * condition is found by reading its package.json (exports "." → import/default, else main).
  */
 function resolvePackage(spec: string, baseDir: string): string {
-  const require = createRequire(join(baseDir, 'gatehouse-config.cjs'));
+  // createRequire needs an absolute path: a config given as `--config gatehouse.yaml` has baseDir ".".
+  const require = createRequire(join(resolve(baseDir), 'gatehouse-config.cjs'));
   try {
     return require.resolve(spec);
   } catch (err) {

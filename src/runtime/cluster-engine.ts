@@ -1,6 +1,7 @@
 // `workers: N|auto`: N cluster workers share the listeners (SO_REUSEPORT where the runtime has it,
 // else the cluster's round-robin hand-off). The primary keeps the config, the admin API and the
 // signals; a worker that dies is replaced; reloads and shutdown reach every worker.
+import { pluginDigests } from '../policies/plugins.js';
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -61,7 +62,7 @@ export class ClusterEngine implements Engine {
           this.decisions.answer(worker, m);
         } else if (m.t === 'up') {
           slot.configured = true;
-          this.send(worker, { t: 'config', config: this.config, version: this.version });
+          this.send(worker, { t: 'config', config: this.config, version: this.version, pluginDigests: pluginDigests(this.config.plugins) });
         } else if (m.t === 'listening') {
           slot.listening = true;
           slot.version = m.version;
@@ -123,7 +124,7 @@ export class ClusterEngine implements Engine {
           const onApplied = (v: number) => { if (v >= version) done(); };
           s.worker.on('gatehouse:applied', onApplied);
           s.worker.once('exit', done);
-          this.send(s.worker, { t: 'config', config, version });
+          this.send(s.worker, { t: 'config', config, version, pluginDigests: pluginDigests(config.plugins) });
         }),
     );
     await Promise.all(acks);

@@ -5,7 +5,8 @@ import type { InspectQuery } from './engine.js';
 import type { DecisionRequest } from '../store/ipc.js';
 
 export type ToWorker =
-  | { t: 'config'; config: GatehouseConfig; version: number }
+  /** `pluginDigests`: each plugin entry file's sha-256 as the primary loaded it (plugins.ts). */
+  | { t: 'config'; config: GatehouseConfig; version: number; pluginDigests: Record<string, string> }
   | { t: 'shutdown' }
   | { t: 'reopenLogs' }
   | { t: 'inspect'; id: number; query: InspectQuery }

@@ -42,7 +42,7 @@ async function handle(m: ToWorker): Promise<void> {
 
 async function applyConfig(m: Extract<ToWorker, { t: 'config' }>): Promise<void> {
   // The primary loaded the config's plugins; this process imports them too (the resolved files).
-  await loadResolvedPlugins(m.config.plugins);
+  await loadResolvedPlugins(m.config.plugins, m.pluginDigests);
   if (!dp) {
     log = createLogger(m.config.log.level);
     dp = new DataPlane(m.config, log, { probes: 'remote' });
