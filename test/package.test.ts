@@ -3,33 +3,17 @@
 // tests are not in it.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, execFile, spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { tempDir } from './helpers/child.js';
 import { startUpstream } from './helpers/upstream.js';
-
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const dir = await tempDir();
-after(() => dir.remove());
-
-const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-const packed = JSON.parse(execFileSync(npm, ['pack', '--json', '--ignore-scripts', '--pack-destination', dir.path], { cwd: root, encoding: 'utf8' })) as { filename: string; files: { path: string }[] }[];
-const files = packed[0]!.files.map((f) => f.path);
+import { packedProject, ROOT as root } from './helpers/packed.js';
 
 // A scratch project: the tarball unpacked as node_modules/gatehouse, its dependencies linked from
 // this checkout (the registry is not needed to test what the package itself contains).
-const project = join(dir.path, 'project');
-const modules = join(project, 'node_modules');
-mkdirSync(join(modules, 'gatehouse'), { recursive: true });
-execFileSync('tar', ['-xzf', join(dir.path, packed[0]!.filename), '-C', join(modules, 'gatehouse'), '--strip-components=1']);
-for (const name of readdirSync(join(root, 'node_modules'))) {
-  if (name.startsWith('.') || name === 'gatehouse') continue;
-  symlinkSync(join(root, 'node_modules', name), join(modules, name));
-}
-writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'scratch', type: 'module', private: true }));
+const { dir, files, project } = await packedProject();
+after(() => dir.remove());
 
 test('npm pack ships the build and the docs, and no compiled test', () => {
   assert.ok(files.includes('dist/src/index.js') && files.includes('dist/src/index.d.ts'), 'the entry is packed');
