@@ -16,8 +16,8 @@ export { VERSION } from './version.js';
 // Policy plugins. `z` is the zod the gateway validates with: a plugin's schema built with it
 // behaves exactly like a built-in's (one zod instance, one set of error messages).
 export { z } from 'zod';
-export { definePolicy, section, PHASES } from './policies/types.js';
+export { definePolicy, section, PHASES, POLICY_ORDER } from './policies/types.js';
 export type {
   Phase, Policy, PolicyDefinition, PolicyEnv, PolicyCheckContext, PolicyIssue, SectionCheckView, RequestContext, Identity,
-  Verdict, RespondVerdict, ResponseInfo, HeaderList,
+  Verdict, RespondVerdict, ResponseInfo, HeaderList, PolicyOrder, Authenticator, AuthOutcome,
 } from './policies/types.js';

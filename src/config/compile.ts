@@ -12,14 +12,14 @@ import { ServiceRuntime, type UpstreamHost } from '../upstream/service.js';
 import { ServiceState } from '../upstream/service-state.js';
 import { systemClock } from '../upstream/clock.js';
 import { guardPlugin, isBuiltin, policyDefinition, DEFAULT_PLUGIN_TIMEOUT_MS } from '../policies/index.js';
-import { phaseMismatch, type Phase, type Policy, type PolicyEnv } from '../policies/types.js';
+import { orderOf, phaseMismatch, POLICY_ORDER, type Phase, type Policy, type PolicyEnv, type PolicyOrder } from '../policies/types.js';
 import type { PolicyMetrics } from '../observability/metrics.js';
 import { ConsumerRegistry } from '../identity/registry.js';
 import { claimHeaderNames } from '../identity/claim-header-names.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { StoreRegistry } from '../store/registry.js';
 
-export interface CompiledPolicy { type: string; scope: 'global' | 'route'; phases: readonly Phase[]; policy: Policy }
+export interface CompiledPolicy { type: string; scope: 'global' | 'route'; phases: readonly Phase[]; order: PolicyOrder; policy: Policy }
 
 export interface CompiledRoute {
   name: string;
@@ -96,7 +96,7 @@ function instantiate(p: { type: string }, scope: CompiledPolicy['scope'], env: P
   if (mismatch !== undefined) throw new Error(mismatch);
   // A plugin's faults are fenced in (plugin-guard.ts); the built-ins run unwrapped.
   const policy = isBuiltin(def) ? created : guardPlugin(def.type, created, env.log, def.timeout ?? DEFAULT_PLUGIN_TIMEOUT_MS);
-  return { type: p.type, scope, phases: def.phases, policy };
+  return { type: p.type, scope, phases: def.phases, order: orderOf(def), policy };
 }
 
 function compileRoute(r: RouteConfig, index: number, services: Map<string, ServiceRuntime>, globals: CompiledPolicy[], env: PolicyEnv): CompiledRoute {
@@ -111,7 +111,9 @@ function compileRoute(r: RouteConfig, index: number, services: Map<string, Servi
     headers: Object.entries(r.match.headers ?? {}).map(([k, v]) => compileValueMatcher(k.toLowerCase(), v)),
     query: Object.entries(r.match.query ?? {}).map(([k, v]) => compileValueMatcher(k, v)),
   };
-  const policies = [...globals, ...r.policies.map((p) => instantiate(p, 'route', env))];
+  // The chain runs class by class (PolicyOrder: edge, authenticate, authorise, limit, transform,
+  // other), whatever the listing order; within a class, globals first, then the listing order.
+  const policies = inClassOrder([...globals, ...r.policies.map((p) => instantiate(p, 'route', env))]);
   const inPhase = (phase: Phase) => policies.filter((p) => p.policy[phase]).map((p) => p.policy);
   return {
     name: r.name,
@@ -128,6 +130,11 @@ function compileRoute(r: RouteConfig, index: number, services: Map<string, Servi
     log: inPhase('log'),
     maxBodyBytes: policies.reduce((min, p) => Math.min(min, p.policy.maxBodyBytes ?? Infinity), Infinity),
   };
+}
+
+/** By ordering class (`orderOf`: a plugin's missing or unknown class counts as `other`); Array#sort is stable. */
+function inClassOrder(policies: CompiledPolicy[]): CompiledPolicy[] {
+  return policies.sort((a, b) => POLICY_ORDER.indexOf(a.order) - POLICY_ORDER.indexOf(b.order));
 }
 
 /** Runs every policy's and service's cleanup when a plan is retired. */

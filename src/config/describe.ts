@@ -78,7 +78,8 @@ export interface Explanation {
   route?: RouteRow;
   params?: Record<string, string>;
   upstream?: { target: string; path: string; host: string };
-  policies?: { type: string; scope: string; phases: readonly string[] }[];
+  /** The route's chain in the order it runs (by ordering class, then globals first, then listing order). */
+  policies?: { type: string; scope: string; order: string; phases: readonly string[] }[];
   allow?: string[];
   /** Every route whose path matched, in match order: the winner and why each other one lost. */
   candidates?: Candidate[];
@@ -140,7 +141,7 @@ export function explain(plan: Plan, method: string, url: string, headers: Record
     route: r,
     params,
     upstream: { target: target.url, path: upstreamPath, host: route.preserveHost ? host : target.host },
-    policies: route.policies.map((p) => ({ type: p.type, scope: p.scope, phases: p.phases })),
+    policies: route.policies.map((p) => ({ type: p.type, scope: p.scope, order: p.order, phases: p.phases })),
     candidates,
   };
 }

@@ -2,26 +2,11 @@
 // caller becomes `ctx.identity`; a missing or wrong credential becomes a 401 naming the scheme
 // (or the route's `anonymous` consumer); a verified caller without the required scopes or claims
 // becomes a 403. The client sees one fixed message per status; the log says precisely why.
-import type { HeaderList, Identity, Policy, PolicyEnv, RequestContext, RespondVerdict, Verdict } from '../policies/types.js';
+import type { Authenticator, AuthOutcome, Identity, Policy, PolicyEnv, RequestContext, RespondVerdict, Verdict } from '../policies/types.js';
 import type { AuthFailureReason } from '../observability/metrics.js';
 
-export type AuthOutcome =
-  | { ok: true; identity: Identity }
-  /** `absent`: the request carried no credential of this kind. `forbidden`: verified but not allowed (403). */
-  | { ok: false; reason: string; absent?: boolean; forbidden?: boolean };
-
-export interface Authenticator {
-  /** The policy type, e.g. "key-auth" (Identity.method and log lines). */
-  readonly method: string;
-  /** The WWW-Authenticate challenge for a 401. */
-  readonly challenge: string;
-  authenticate(ctx: RequestContext): AuthOutcome | Promise<AuthOutcome>;
-  /** Removes the credential from the upstream request (hideCredentials). */
-  hide?(ctx: RequestContext, headers: HeaderList): void;
-  /** Adds what this method tells the upstream besides the identity headers (claim mappings). */
-  upstream?(ctx: RequestContext, headers: HeaderList): void;
-  close?(): void;
-}
+// The method contract lives with the policy contract (PolicyDefinition.authenticator returns one).
+export type { Authenticator, AuthOutcome };
 
 export interface AuthOptions { anonymous?: string | undefined; hideCredentials: boolean }
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUILTIN_POLICIES, policyDefinition } from './index.js';
-import { PHASES, phaseMismatch, type Policy } from './types.js';
+import { PHASES, POLICY_ORDER, phaseMismatch, type Policy } from './types.js';
 import { validateConfig } from '../config/validate.js';
 import { compilePlan, noConnect } from '../config/compile.js';
 
@@ -33,6 +33,7 @@ for (const def of BUILTIN_POLICIES) {
     assert.match(docs, new RegExp(`^#{2,3} \`${def.type}\``, 'm'), `docs/policies.md has a "## \`${def.type}\`" section`);
     assert.ok(def.description.length > 10, 'a description');
     assert.ok(def.phases.length > 0 && def.phases.every((p) => PHASES.includes(p)), 'declared phases are lifecycle phases');
+    assert.ok(POLICY_ORDER.includes(def.order), `declares an ordering class (${POLICY_ORDER.join(', ')}), not ${JSON.stringify(def.order)}`);
 
     const r = validateConfig({
       consumers,
@@ -43,6 +44,7 @@ for (const def of BUILTIN_POLICIES) {
     const plan = compilePlan(r.config, noConnect);
     const compiled = plan.routes[0]!.policies.find((p) => p.type === def.type)!;
     assert.deepEqual(compiled.phases, def.phases);
+    assert.equal(compiled.order, def.order);
     assert.equal(phaseMismatch(def, compiled.policy), undefined);
     for (const phase of PHASES) {
       if (typeof compiled.policy[phase] === 'function') assert.ok(def.phases.includes(phase), `implements ${phase}, which it does not declare`);
@@ -53,6 +55,21 @@ for (const def of BUILTIN_POLICIES) {
     const folder = join(root, 'src/policies', def.type);
     assert.ok(existsSync(folder), `src/policies/${def.type}/ exists`);
     assert.ok(readdirSync(folder).some((f) => f.endsWith('.test.ts')), `src/policies/${def.type}/ has its own *.test.ts`);
+  });
+}
+
+// An authentication policy's authenticator is what `auth` runs: its example works as a method there.
+for (const def of BUILTIN_POLICIES.filter((d) => d.authenticator !== undefined)) {
+  test(`${def.type}: its authenticator works as an auth method (its example nested in anyOf validates and compiles)`, () => {
+    assert.equal(def.order, 'authenticate', 'an authentication policy runs in the authenticate class');
+    const r = validateConfig({
+      consumers,
+      services: { s: { targets: [{ url: 'http://127.0.0.1:1' }] } },
+      routes: [{ name: 'r', service: 's', policies: [{ type: 'auth', anyOf: [{ type: def.type, ...def.example }] }] }],
+    });
+    assert.ok(r.ok, `the nested example validates: ${JSON.stringify(!r.ok && r.errors)}`);
+    const plan = compilePlan(r.config, noConnect);
+    for (const p of plan.routes[0]!.policies) p.policy.close?.();
   });
 }
 

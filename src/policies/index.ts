@@ -6,6 +6,7 @@ export type { PolicyDefinition };
 import { BUILTIN_POLICIES } from './builtins.js';
 import { loadedPlugin, pluginDefinition } from './plugins.js';
 import { buildConfigSchema } from '../config/schema.js';
+import { provideDefinitionLookup } from './definition-lookup.js';
 
 export { BUILTIN_POLICIES, loadedPlugin };
 export { guardPlugin, DEFAULT_PLUGIN_TIMEOUT_MS } from './plugin-guard.js';
@@ -16,6 +17,8 @@ const builtins = new Map(BUILTIN_POLICIES.map((d) => [d.type, d]));
 export function policyDefinition(type: string): PolicyDefinition | undefined {
   return builtins.get(type) ?? pluginDefinition(type);
 }
+// `auth` finds its methods' definitions through this lookup (definition-lookup.ts: no import cycle).
+provideDefinitionLookup(policyDefinition);
 
 /** Whether a definition is one of Gatehouse's own (a plugin's policies are guarded: plugin-guard.ts). */
 export function isBuiltin(def: PolicyDefinition): boolean {

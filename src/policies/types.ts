@@ -104,6 +104,51 @@ export interface PolicyEnv {
   metrics?: PolicyMetrics | undefined;
 }
 
+/**
+ * Where a policy runs in a route's chain, whatever the order it is listed in (as Kong orders
+ * plugins by priority). The chain is the global policies and then the route's own, sorted by
+ * class in this order, stable within a class (listing order kept):
+ * - `edge`: cheap checks and answers that need no identity and shed hostile or foreign traffic
+ *   before anything costly runs (cors, ip-restriction, bot-detection);
+ * - `authenticate`: sets `ctx.identity` (key-auth, basic-auth, jwt, oauth2-introspection, mtls, auth);
+ * - `authorise`: decides on the identity (acl);
+ * - `limit`: counts or bounds what passed (rate-limit, concurrency-limit, request-size-limit), so a
+ *   limit by consumer counts the verified consumer;
+ * - `transform`: changes what goes upstream or back to the client (headers);
+ * - `other`: anything else, last (request-termination: it answers in the service's place, so
+ *   whatever guards the service guards it too).
+ */
+export type PolicyOrder = 'edge' | 'authenticate' | 'authorise' | 'limit' | 'transform' | 'other';
+export const POLICY_ORDER: readonly PolicyOrder[] = ['edge', 'authenticate', 'authorise', 'limit', 'transform', 'other'];
+
+/** A definition's class; `other` when a plugin written in JavaScript left it out or misspelt it. */
+export function orderOf(def: Pick<PolicyDefinition, 'order'>): PolicyOrder {
+  return POLICY_ORDER.includes(def.order) ? def.order : 'other';
+}
+
+/** What one authentication method decided. */
+export type AuthOutcome =
+  | { ok: true; identity: Identity }
+  /** `absent`: the request carried no credential of this kind. `forbidden`: verified but not allowed (403). */
+  | { ok: false; reason: string; absent?: boolean; forbidden?: boolean };
+
+/**
+ * One authentication method, as an authentication policy and the `auth` combination use it
+ * (identity/authenticator.ts turns one into a policy).
+ */
+export interface Authenticator {
+  /** The policy type, e.g. "key-auth" (Identity.method and log lines). */
+  readonly method: string;
+  /** The WWW-Authenticate challenge for a 401. */
+  readonly challenge: string;
+  authenticate(ctx: RequestContext): AuthOutcome | Promise<AuthOutcome>;
+  /** Removes the credential from the upstream request (hideCredentials). */
+  hide?(ctx: RequestContext, headers: HeaderList): void;
+  /** Adds what this method tells the upstream besides the identity headers (claim mappings). */
+  upstream?(ctx: RequestContext, headers: HeaderList): void;
+  close?(): void;
+}
+
 /** A policy type: its config schema, the phases it uses, and its factory. */
 export interface PolicyDefinition<S extends z.ZodType = z.ZodType> {
   type: string;
@@ -111,6 +156,15 @@ export interface PolicyDefinition<S extends z.ZodType = z.ZodType> {
   schema: S;
   /** The phases it may run in; the policies it creates implement no others (checked when compiled). */
   phases: readonly Phase[];
+  /** Its place in a route's chain (see PolicyOrder): the chain runs class by class, whatever the listing order. */
+  order: PolicyOrder;
+  /**
+   * Authentication policies: the method itself, for the `auth` combination (anyOf/allOf), which
+   * finds it through the registry by the nested entry's type. `config` is the nested entry as this
+   * schema outputs it (the combination's own `anonymous`/`hideCredentials` are not in it). A type
+   * without one cannot be an `auth` method (a config error).
+   */
+  authenticator?(config: z.output<S>, env: PolicyEnv): Authenticator;
   /** A minimal valid entry (without `type`): the contract test compiles it; docs may show it. */
   example: Record<string, unknown>;
   /**

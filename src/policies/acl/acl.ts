@@ -18,6 +18,7 @@ export const aclPolicy = definePolicy({
   description: 'Allow or deny consumers by group.',
   schema: aclSchema,
   phases: ['access'],
+  order: 'authorise',
   example: { allow: ['staff'] },
   create(config, env) {
     const allow = config.allow ? new Set(config.allow) : undefined;

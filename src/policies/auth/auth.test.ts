@@ -175,3 +175,11 @@ test('anonymous and hideCredentials belong to the combination: a nested method\'
   });
   assert.ok(ok.ok, 'on the combination it is accepted');
 });
+
+test('a method is found through the registry: an unknown type, or a type without an authenticator, is a config error at its type', () => {
+  const errs = (cfg: Record<string, unknown>) => { const r = check(cfg); return r.ok ? [] : r.errors.map((e) => `${e.path}: ${e.message}`); };
+  assert.deepEqual(errs({ anyOf: [KEY, { type: 'key-auht' }] }), ['routes[0].policies[0].anyOf[1].type: unknown policy type "key-auht"']);
+  assert.deepEqual(errs({ allOf: [{ type: 'acl', allow: ['staff'] }] }), ['routes[0].policies[0].allOf[0].type: policy type "acl" cannot be an auth method: its definition has no authenticator']);
+  assert.deepEqual(errs({ anyOf: [{ type: 'auth', anyOf: [KEY] }] }), ['routes[0].policies[0].anyOf[0].type: policy type "auth" cannot be an auth method: its definition has no authenticator']);
+  assert.deepEqual(errs({ anyOf: [{ type: 'key-auth', header: ['x-key'] }] }), ['routes[0].policies[0].anyOf[0].header: unknown key "header" (did you mean "headers"?)']);
+});

@@ -2,30 +2,26 @@
 // verifies the caller wins (methods without a credential in the request are skipped quickly);
 // `allOf`: every method must verify, and the first one's consumer is the identity. `anonymous`
 // applies to the combination (the nested methods' own `anonymous` is not allowed here).
+//
+// A method is any policy type whose definition declares an `authenticator` (built-in or plugin):
+// it is found through the registry by its `type`, checked against that type's own schema and
+// `validate` hook, and its authenticator is what runs here. No type is named in this folder.
 import { z } from 'zod';
-import { definePolicy, type HeaderList, type RequestContext } from '../types.js';
-import { authPolicy, type Authenticator, type AuthOutcome } from '../../identity/authenticator.js';
+import { definePolicy, type Authenticator, type AuthOutcome, type HeaderList, type PolicyDefinition, type PolicyEnv, type PolicyIssue, type RequestContext } from '../types.js';
+import { authPolicy } from '../../identity/authenticator.js';
 import { Anonymous, HideCredentials } from '../../identity/auth-options.js';
-import { keyAuthenticator, keyAuthSchema } from '../key-auth/key-auth.js';
-import { basicAuthenticator, basicAuthSchema } from '../basic-auth/basic-auth.js';
-import { jwtAuthenticator, jwtSchema } from '../jwt/jwt.js';
-import { introspectionAuthenticator, introspectionSchema } from '../oauth2-introspection/oauth2-introspection.js';
-import { mtlsAuthenticator, mtlsSchema } from '../mtls/mtls.js';
-import type { ConsumerRegistry } from '../../identity/registry.js';
+import { definitionOf } from '../definition-lookup.js';
+import { parseMethod } from './method-issues.js';
 
 // `anonymous` and `hideCredentials` apply to the combination: a nested method's own would be
-// silently ignored, so the schema refuses them there.
-const COMBINATION_ONLY = ['anonymous', 'hideCredentials'];
-const nested = <T extends z.ZodObject>(s: T) =>
-  s.omit(Object.fromEntries(COMBINATION_ONLY.filter((k) => k in s.shape).map((k) => [k, true])) as never);
+// silently ignored, so they are refused there.
+const COMBINATION_ONLY = ['anonymous', 'hideCredentials'] as const;
 
-const Method = z.discriminatedUnion('type', [
-  nested(keyAuthSchema),
-  nested(basicAuthSchema),
-  nested(jwtSchema),
-  nested(introspectionSchema),
-  nested(mtlsSchema),
-] as unknown as [z.ZodObject<{ type: z.ZodLiteral<string> }>, ...z.ZodObject<{ type: z.ZodLiteral<string> }>[]]);
+const Method = z
+  .looseObject({
+    type: z.string().min(1).meta({ description: 'An authentication policy type: one whose definition has an authenticator.' }),
+  })
+  .meta({ description: 'An authentication policy entry with its own options (its type\'s schema), except anonymous and hideCredentials, which belong to the combination.' });
 
 export const authSchema = z
   .strictObject({
@@ -37,17 +33,38 @@ export const authSchema = z
   })
   .refine((c) => (c.anyOf === undefined) !== (c.allOf === undefined), { message: 'an auth policy has exactly one of anyOf or allOf' });
 
-type MethodConfig = { type: string } & Record<string, unknown>;
+type MethodConfig = z.output<typeof Method>;
 
-function authenticatorFor(m: MethodConfig, consumers: ConsumerRegistry): Authenticator {
-  switch (m.type) {
-    case 'key-auth': return keyAuthenticator(m as never, consumers);
-    case 'basic-auth': return basicAuthenticator(m as never, consumers);
-    case 'jwt': return jwtAuthenticator(m as never, consumers);
-    case 'oauth2-introspection': return introspectionAuthenticator(m as never, consumers);
-    case 'mtls': return mtlsAuthenticator(consumers);
-    default: throw new Error(`auth: unknown method ${m.type}`); // the schema refuses this first
+/** The definition of a method's type when it can be one (it declares an authenticator), else why not. */
+function methodDefinition(type: string): { def: PolicyDefinition & Required<Pick<PolicyDefinition, 'authenticator'>> } | { problem: string } {
+  const def = definitionOf(type);
+  if (def === undefined) return { problem: `unknown policy type ${JSON.stringify(type)}` };
+  if (def.authenticator === undefined) return { problem: `policy type ${JSON.stringify(type)} cannot be an auth method: its definition has no authenticator` };
+  return { def: def as PolicyDefinition & Required<Pick<PolicyDefinition, 'authenticator'>> };
+}
+
+/** A method's issues: its type, the combination-only keys, its own schema, its own `validate` hook. */
+function methodIssues(m: MethodConfig, at: string, nested: (entry: { type: string }, at: string) => PolicyIssue[]): PolicyIssue[] {
+  const found = methodDefinition(m.type);
+  if ('problem' in found) return [{ path: `${at}.type`, message: found.problem }];
+  const out: PolicyIssue[] = [];
+  const own: Record<string, unknown> = { ...m };
+  for (const key of COMBINATION_ONLY) {
+    if (!(key in own)) continue;
+    out.push({ path: `${at}.${key}`, message: `unknown key ${JSON.stringify(key)}` });
+    delete own[key];
   }
+  const parsed = parseMethod(found.def.schema, own, at);
+  if (!parsed.ok) return [...out, ...parsed.issues];
+  // Keys that must parse, required claims…: the type's own hook, as for a top-level entry.
+  return [...out, ...nested(parsed.data as { type: string }, at)];
+}
+
+/** The authenticator of a validated method. */
+function authenticatorFor(m: MethodConfig, env: PolicyEnv): Authenticator {
+  const found = methodDefinition(m.type);
+  if ('problem' in found) throw new Error(`auth: ${found.problem}`); // validation refuses this first
+  return found.def.authenticator(found.def.schema.parse(m), env);
 }
 
 /** Runs authenticators in order, possibly asynchronously, without a closure per request. */
@@ -89,14 +106,15 @@ export const authCombinationPolicy = definePolicy({
   description: 'Several authentication methods on one route (anyOf / allOf), with optional anonymous fallback.',
   schema: authSchema,
   phases: ['access', 'upstreamRequest'],
+  order: 'authenticate',
   example: { anyOf: [{ type: 'key-auth' }, { type: 'basic-auth' }] },
   validate(config, ctx, at) {
     // Each method is checked by its own type's hook (keys that must parse, required claims…).
-    return (['anyOf', 'allOf'] as const).flatMap((list) => (config[list] ?? []).flatMap((m, i) => ctx.nested(m, `${at}.${list}[${i}]`)));
+    return (['anyOf', 'allOf'] as const).flatMap((list) => (config[list] ?? []).flatMap((m, i) => methodIssues(m, `${at}.${list}[${i}]`, ctx.nested)));
   },
   create(config, env) {
     const any = config.anyOf !== undefined;
-    const list = ((config.anyOf ?? config.allOf) as MethodConfig[]).map((m) => authenticatorFor(m, env.consumers));
+    const list = (config.anyOf ?? config.allOf ?? []).map((m) => authenticatorFor(m, env));
     const hiders = list.filter((a) => a.hide !== undefined);
     const uppers = list.filter((a) => a.upstream !== undefined);
     const combined: Authenticator = {

@@ -100,6 +100,8 @@ export const basicAuthPolicy = definePolicy({
   description: 'Authenticate by HTTP Basic username and password (credential type basic).',
   schema: basicAuthSchema,
   phases: ['access', 'upstreamRequest'],
+  order: 'authenticate',
   example: {},
+  authenticator: (config, env) => basicAuthenticator(config, env.consumers),
   create: (config, env) => authPolicy(basicAuthenticator(config, env.consumers), config, env),
 });

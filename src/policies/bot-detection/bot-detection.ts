@@ -20,6 +20,7 @@ export const botDetectionPolicy = definePolicy({
   description: 'Refuse clients by User-Agent (built-in list of abusive agents, deny and allow patterns); 403 GW_BOT_FORBIDDEN.',
   schema,
   phases: ['access'],
+  order: 'edge',
   example: {},
   create(config) {
     const deny = unionRegex(config.builtin ? [...BUILTIN_BAD_AGENTS, ...config.deny] : config.deny);

@@ -20,6 +20,7 @@ export const concurrencyLimitPolicy = definePolicy({
   description: 'At most N requests in flight per key; 429 GW_CONCURRENCY_LIMITED beyond.',
   schema,
   phases: ['access', 'log'],
+  order: 'limit',
   example: { limit: 10 },
   create(config, env) {
     const slot = `concurrency-limit#${nextId++}`;

@@ -48,6 +48,7 @@ export const corsPolicy = definePolicy({
   description: 'Cross-origin resource sharing: preflights answered by the gateway, allow headers on responses.',
   schema,
   phases: ['access', 'response'],
+  order: 'edge',
   example: { origins: ['https://app.example.com'] },
   create(config) {
     const origins = compileOrigins(config.origins);

@@ -35,6 +35,7 @@ export const headersPolicy = definePolicy({
   description: 'Set or remove request and response headers.',
   schema,
   phases: ['upstreamRequest', 'response'],
+  order: 'transform',
   example: { response: { set: { 'x-served-by': 'gatehouse' } } },
   create(config) {
     const onRequest = compileEdit(config.request);

@@ -31,6 +31,7 @@ export const ipRestrictionPolicy = definePolicy({
   description: 'Allow or deny clients by IP address or CIDR (IPv4 and IPv6); 403 GW_IP_FORBIDDEN.',
   schema,
   phases: ['access'],
+  order: 'edge',
   example: { allow: ['10.0.0.0/8'] },
   create(config) {
     const allow = config.allow.length > 0 ? blockListOf(config.allow) : undefined;

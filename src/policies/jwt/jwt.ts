@@ -170,6 +170,7 @@ export const jwtPolicy = definePolicy({
   description: 'Authenticate by a signed JWT (inline keys, JWKS URL or OIDC discovery).',
   schema: jwtSchema,
   phases: ['access', 'upstreamRequest'],
+  order: 'authenticate',
   example: { algorithms: ['RS256'], jwksUri: 'https://idp.example.com/.well-known/jwks.json' },
   validate(config, _ctx, at) {
     const out: { path: string; message: string }[] = [];
@@ -182,5 +183,6 @@ export const jwtPolicy = definePolicy({
     }
     return [...out, ...requirementIssues(config, at)];
   },
+  authenticator: (config, env) => jwtAuthenticator(config, env.consumers),
   create: (config, env) => authPolicy(jwtAuthenticator(config, env.consumers), config, env),
 });

@@ -77,6 +77,8 @@ export const keyAuthPolicy = definePolicy({
   description: 'Authenticate by API key (credential type api-key).',
   schema: keyAuthSchema,
   phases: ['access', 'upstreamRequest'],
+  order: 'authenticate',
   example: {},
+  authenticator: (config, env) => keyAuthenticator(config, env.consumers),
   create: (config, env) => authPolicy(keyAuthenticator(config, env.consumers), config, env),
 });

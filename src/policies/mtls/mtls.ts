@@ -54,6 +54,8 @@ export const mtlsPolicy = definePolicy({
   description: 'Authenticate by a verified TLS client certificate (credential type mtls).',
   schema: mtlsSchema,
   phases: ['access'],
+  order: 'authenticate',
   example: {},
+  authenticator: (_config, env) => mtlsAuthenticator(env.consumers),
   create: (config, env) => authPolicy(mtlsAuthenticator(env.consumers), { anonymous: config.anonymous, hideCredentials: false }, env),
 });

@@ -128,7 +128,9 @@ export const introspectionPolicy = definePolicy({
   description: 'Authenticate an opaque OAuth 2 token by RFC 7662 introspection.',
   schema: introspectionSchema,
   phases: ['access', 'upstreamRequest'],
+  order: 'authenticate',
   example: { endpoint: 'https://idp.example.com/oauth2/introspect', clientId: 'gatehouse', clientSecret: 'example-secret' },
   validate: (config, _ctx, at) => requirementIssues(config, at),
+  authenticator: (config, env) => introspectionAuthenticator(config, env.consumers),
   create: (config, env) => authPolicy(introspectionAuthenticator(config, env.consumers), config, env),
 });

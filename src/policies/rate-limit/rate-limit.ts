@@ -24,9 +24,10 @@ export const rateLimitPolicy = definePolicy({
   description: 'Limit requests per consumer, credential, IP, route, header or globally; plans and quotas; 429 GW_RATE_LIMITED.',
   schema: rateLimitSchema,
   phases: ['access', 'response'],
+  order: 'limit',
+  example: { limit: 100, window: '1m' },
   sections: rateLimitSections,
   validateSections: planIssues,
-  example: { limit: 100, window: '1m' },
   create(config, env) {
     return new RateLimit(config, env);
   },

@@ -23,6 +23,7 @@ export const requestSizeLimitPolicy = definePolicy({
   description: 'Refuse request bodies over a size (413 GW_PAYLOAD_TOO_LARGE), up front or while they stream.',
   schema,
   phases: ['access'],
+  order: 'limit',
   example: { maxBody: '1mb' },
   create(config) {
     const max = parseSize(config.maxBody);

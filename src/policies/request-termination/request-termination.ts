@@ -25,6 +25,7 @@ export const requestTerminationPolicy = definePolicy({
   description: 'Respond from the gateway with a fixed status, headers and body.',
   schema,
   phases: ['access'],
+  order: 'other',
   example: { status: 503, body: 'down for maintenance' },
   create(config) {
     // Built once per config; every request gets the same verdict object.
