@@ -40,6 +40,9 @@ export class StoreHealth {
   private since: number;
   private failed = 0;
   private failedSinceLine = 0;
+  /** Failed decisions since the store last went down: what the "available again" line reports. */
+  private failedThisOutage = 0;
+  private counting = false;
   private lastError: string | undefined;
   /** An "unavailable" line is out and its "available again" is not. */
   private announced = false;
@@ -59,13 +62,17 @@ export class StoreHealth {
 
   /** A decision failed (and the request gets its policy's onStoreError). */
   failure(method: StoreMethod, reason: StoreFailure, message: string): void {
+    if (this.state !== 'down') this.failedThisOutage = 0; // this failure starts an outage
     this.failed++;
     this.failedSinceLine++;
+    this.failedThisOutage++;
     const key = method + reason;
     const c = this.counts.get(key);
     if (c) c.count++;
     else this.counts.set(key, { op: OPS[method], reason, count: 1 });
+    this.counting = true;
     this.down(message);
+    this.counting = false;
   }
 
   /** The store cannot be reached: a decision failed, or the connection did. */
@@ -75,6 +82,8 @@ export class StoreHealth {
     if (this.state !== 'down') {
       this.state = 'down';
       this.since = now;
+      // Found down by a dropped connection, not a decision: nothing failed yet.
+      if (!this.counting) this.failedThisOutage = 0;
     }
     if (now - this.lastLine < this.intervalMs) return;
     const fields = { store: this.name, err: message, failedDecisions: this.failedSinceLine };
@@ -93,7 +102,9 @@ export class StoreHealth {
     if (this.state === 'up') return;
     const now = this.now();
     if (this.announced) {
-      this.log?.info({ store: this.name, downForMs: now - this.since, failedDecisions: this.failedSinceLine }, 'rate-limit store available again');
+      // The whole outage's count: the lines before it may have reported some already, and which
+      // came first, a failed decision or the dropped connection, is a race the reader should not see.
+      this.log?.info({ store: this.name, downForMs: now - this.since, failedDecisions: this.failedThisOutage }, 'rate-limit store available again');
       this.announced = false;
       this.lastLine = now;
       this.failedSinceLine = 0;
