@@ -84,7 +84,8 @@ export async function privateRedis(): Promise<PrivateRedis> {
   return self;
 }
 
-export interface DelayProxy { port: number; url: string; delayMs: number; chunks: number; close(): Promise<void> }
+/** `sent`: chunks the client sent towards Redis (replies to earlier calls are not counted). */
+export interface DelayProxy { port: number; url: string; delayMs: number; sent: number; close(): Promise<void> }
 
 /** A TCP proxy to 127.0.0.1:`target` that holds every chunk, either way, for `delayMs` (changeable). */
 export async function delayProxy(target: number, delayMs: number): Promise<DelayProxy> {
@@ -94,7 +95,7 @@ export async function delayProxy(target: number, delayMs: number): Promise<Delay
     sockets.add(client).add(upstream);
     const relay = (from: net.Socket, to: net.Socket) =>
       from.on('data', (chunk) => {
-        proxy.chunks++;
+        if (from === client) proxy.sent++;
         setTimeout(() => { if (!to.destroyed) to.write(chunk); }, proxy.delayMs);
       });
     relay(client, upstream);
@@ -109,7 +110,7 @@ export async function delayProxy(target: number, delayMs: number): Promise<Delay
     port,
     url: `redis://127.0.0.1:${port}`,
     delayMs,
-    chunks: 0,
+    sent: 0,
     close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
   };
   return proxy;
