@@ -13,7 +13,8 @@ import { StateRegistry } from '../upstream/state-registry.js';
 import { systemClock, type Clock } from '../upstream/clock.js';
 import type { ProbeMode } from '../upstream/service-state.js';
 import type { LookupAll } from '../upstream/dns-resolver.js';
-import { Observability } from '../observability/observer.js';
+import { Observability, type ObservabilityChange } from '../observability/observer.js';
+import type { PolicyMetrics } from '../observability/metrics.js';
 import type { Tracer } from '../observability/tracing/tracer.js';
 import type { Logger } from '../observability/logger.js';
 import { errorBody, type ErrorCode } from '../errors.js';
@@ -34,6 +35,14 @@ export interface BoundListener {
 }
 
 interface PlanState { plan: Plan; active: number; retired: boolean; poolKeys: string[]; serviceNames: string[] }
+
+/** A compiled plan not yet serving (DataPlane.prepare). */
+interface PreparedPlan {
+  readonly plan: Plan;
+  readonly config: GatehouseConfig;
+  readonly state: PlanState;
+  readonly obs: ObservabilityChange;
+}
 
 /** Where the runtime supports SO_REUSEPORT in server.listen (Node ≥ 22.12 / ≥ 23.1). */
 export function hasReusePort(): boolean {
@@ -65,11 +74,12 @@ export class DataPlane implements ExchangeHost {
     this.stores = new StoreRegistry({ live: true, clusterWorker: process.env.GATEHOUSE_WORKER === '1', log });
     this.upstreams = new StateRegistry(opts.clock ?? systemClock, log, opts.probes ?? 'local', opts.lookup);
     this.obs = new Observability({ inflight: () => this.inflight, shed: () => this.shedder.shed, services: () => this.upstreams.all(), stores: () => this.stores.health() }, log);
-    this.obs.configure(config);
+    this.limits = compileServerLimits(config.server);
+    const first = this.prepare(config);
+    this.obs.commit(first.obs);
     this.timed = this.obs.active;
     this.tracer = this.obs.tracer;
-    this.limits = compileServerLimits(config.server);
-    this.state = this.compile(config);
+    this.state = first.state;
     this.shedder.configure(config.loadShedding);
   }
 
@@ -77,7 +87,7 @@ export class DataPlane implements ExchangeHost {
     return this.state.plan;
   }
 
-  private compile(config: GatehouseConfig): PlanState {
+  private compile(config: GatehouseConfig, metrics: PolicyMetrics | undefined): PlanState {
     const poolKeys: string[] = [];
     const serviceNames: string[] = [];
     try {
@@ -102,7 +112,7 @@ export class DataPlane implements ExchangeHost {
           serviceNames.push(name);
           return this.upstreams.acquire(name);
         },
-      }, undefined, this.log, this.stores, this.obs.policyMetrics);
+      }, undefined, this.log, this.stores, metrics);
       for (const s of plan.services.values()) s.follow();
       const st: PlanState = { plan, active: 0, retired: false, poolKeys, serviceNames };
       this.states.set(plan, st);
@@ -134,19 +144,42 @@ export class DataPlane implements ExchangeHost {
     if (state) for (const t of targets) state.setActiveVerdict(t.key, t.healthy, t.reason);
   }
 
-  /** Compiles `config` and makes it current. Requests already running keep their plan. */
+  /**
+   * Compiles `config` once and makes it current, all or nothing: a config that does not compile
+   * throws and changes nothing, observability included. Requests already running keep their plan.
+   */
   apply(config: GatehouseConfig): Plan {
-    // Observability first: the plan's policies count into its metrics.
-    this.obs.configure(config);
+    const next = this.prepare(config);
+    this.commit(next);
+    return next.plan;
+  }
+
+  /**
+   * Compiles `config` with everything it needs (pools, service state, its observability) without
+   * changing what serves. A config that does not compile throws here, and nothing has changed.
+   */
+  private prepare(config: GatehouseConfig): PreparedPlan {
+    const obs = this.obs.prepare(config);
+    let state: PlanState;
+    try {
+      state = this.compile(config, obs.metrics);
+    } catch (err) {
+      this.obs.discard(obs);
+      throw err;
+    }
+    return { plan: state.plan, config, state, obs };
+  }
+
+  /** Makes a prepared plan current, its observability included. Never throws. */
+  private commit(next: PreparedPlan): void {
+    this.obs.commit(next.obs);
     this.timed = this.obs.active;
     this.tracer = this.obs.tracer;
-    const next = this.compile(config);
     const prev = this.state;
-    this.state = next;
-    this.shedder.configure(config.loadShedding);
+    this.state = next.state;
+    this.shedder.configure(next.config.loadShedding);
     prev.retired = true;
     if (prev.active === 0) this.release(prev);
-    return next.plan;
   }
 
   private release(st: PlanState): void {

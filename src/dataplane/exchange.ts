@@ -12,12 +12,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
-import type { Readable } from 'node:stream';
 import type { CompiledRoute, Plan } from '../config/compile.js';
 import type { ErrorCode } from '../errors.js';
 import type { RequestContext, Verdict, HeaderList, Policy } from '../policies/types.js';
 import type { ServerLimits } from '../edge/server-limits.js';
-import { BodyLimit } from '../edge/body-limit.js';
 import { addIdentityHeaders } from '../identity/identity-headers.js';
 import type { Logger } from '../observability/logger.js';
 import type { RequestRecord } from '../observability/request-record.js';
@@ -25,10 +23,11 @@ import type { RequestTrace } from '../observability/tracing/request-trace.js';
 import type { Tracer } from '../observability/tracing/tracer.js';
 import { encodePathForUpstream } from './canonical-path.js';
 import { normalizeHost } from './host-pattern.js';
-import { addForwardingHeaders, resolveClient, responseHeaders, scanHeaders, type ClientInfo, type ScannedHeaders } from './forwarding.js';
-import { sendError, sendVerdict, type Answer } from './respond.js';
+import { addForwardingHeaders, requestBodyBytes, resolveClient, responseHeaders, scanHeaders, type ClientInfo, type ScannedHeaders } from './forwarding.js';
+import { closesConnection, sendAnswer, type Answer } from './respond.js';
 import { findHeader, removeHeader } from './header-list.js';
 import { requestTarget } from './request-target.js';
+import { hasBody, readForReplay, streamedBody } from './request-body.js';
 import { UpstreamCall, type CallOwner } from './upstream-call.js';
 
 const VALID_REQUEST_ID = /^[A-Za-z0-9._:@+/=-]{1,200}$/;
@@ -74,6 +73,9 @@ export class Exchange implements CallOwner {
   private body: Buffer | null = null;
   /** A preflight routed by the method it asks about: the `Allow` of its 405 if no policy answers it. */
   private preflightAllow: string | undefined;
+  /** Resumes the paused upstream body (undici's), and whether 'drain' calls it yet. */
+  private resume: (() => void) | undefined;
+  private drainHooked = false;
   private clientGone = false;
   private done = false;
 
@@ -92,7 +94,7 @@ export class Exchange implements CallOwner {
       this.socketRead = sock.bytesRead;
       this.socketWritten = sock.bytesWritten;
     }
-    res.once('close', () => this.finish());
+    res.on('close', () => this.finish()); // emitted once; `on` spares the once-wrapper per request
     const scan = (this.scan = scanHeaders(req.rawHeaders));
     const tracer = plane.tracer;
     if (tracer !== undefined && this.socket !== undefined) {
@@ -183,33 +185,18 @@ export class Exchange implements CallOwner {
     });
   }
 
-  /**
-   * After the access policies. The body is settled first — a small one is read whole when it may
-   * have to be replayed — so that a slow uploader never holds a concurrency slot or the breaker's
-   * half-open probe; then the upstream call is admitted.
-   */
+  /** After the access policies: the body is settled (request-body.ts), then the upstream call admitted. */
   private accessPassed(): void {
     if (this.preflightAllow !== undefined) return this.respond({ kind: 'error', code: 'GW_METHOD_NOT_ALLOWED', headers: { allow: this.preflightAllow } });
     const call = (this.call = new UpstreamCall(this, this.route!, this.plane.log));
     const scan = this.scan!;
-    if (!this.hasBody()) return call.admit();
-    const req = this.req;
-    const idle = this.plane.limits.bodyIdleTimeout;
-    if (idle > 0) {
-      // Armed only while the body streams in: node destroys the socket when it fires.
-      req.socket.setTimeout(idle);
-      req.once('end', disarmIdleTimeout);
-    }
-    if (scan.transferEncoding === undefined && Number(scan.contentLength) <= call.replayableBodyLimit) {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.once('end', () => this.step(() => {
-        if (this.clientGone) return;
-        this.body = Buffer.concat(chunks);
-        call.admit();
-      }));
-      return;
-    }
+    if (!hasBody(scan)) return call.admit();
+    const whole = readForReplay(this.req, scan, this.plane.limits.bodyIdleTimeout, call.replayableBodyLimit, (body) => this.step(() => {
+      if (this.clientGone) return;
+      this.body = body;
+      call.admit();
+    }));
+    if (whole) return;
     call.noReplay(); // a streamed body cannot be sent twice
     call.admit();
   }
@@ -242,10 +229,6 @@ export class Exchange implements CallOwner {
       hostIndex = headers.length - 1;
     }
     const rewritten = route.rewrite ? route.rewrite(this.path, this.params, this.rest) : this.path;
-    // A Content-Length body was checked against the limit up front (request-size-limit); a
-    // chunked one is counted as it streams.
-    let body: Buffer | Readable | null = this.body;
-    if (body === null && this.hasBody()) body = scan.transferEncoding !== undefined && route.maxBodyBytes !== Infinity ? this.req.pipe(new BodyLimit(route.maxBodyBytes)) : this.req;
     this.call!.send({
       method: this.req.method!,
       headers,
@@ -254,7 +237,7 @@ export class Exchange implements CallOwner {
       traceIndex,
       path: encodePathForUpstream(rewritten, this.plane.limits.allowSemicolonInPath),
       query: ctx !== undefined ? ctx.query : this.query, // a policy may have hidden a credential in it
-      body,
+      body: this.body ?? (hasBody(scan) ? streamedBody(this.req, scan, route.maxBodyBytes) : null),
     });
   }
 
@@ -292,12 +275,20 @@ export class Exchange implements CallOwner {
       if (!res.headersSent) this.respond({ kind: 'error', code: 'GW_INTERNAL' });
       return false;
     }
-    res.on('drain', () => resume());
+    this.resume = resume;
     return true;
   }
 
   upstreamData(chunk: Buffer): boolean {
-    return this.res.write(chunk);
+    const res = this.res;
+    if (res.write(chunk)) return true;
+    // Backpressure: undici pauses until the client has taken what is queued. Most responses
+    // never get here, so the listener is added only then (once).
+    if (!this.drainHooked) {
+      this.drainHooked = true;
+      res.on('drain', () => this.resume!());
+    }
+    return false;
   }
 
   upstreamEnd(): void {
@@ -322,28 +313,19 @@ export class Exchange implements CallOwner {
   respond(a: Answer): void {
     const res = this.res;
     // Drain may begin while this request runs: its answer must still say `connection: close`.
-    if (this.plane.draining) res.shouldKeepAlive = false;
-    // Answered before the body was read (a 401, 429 …): node would read and drop the rest on a
-    // keep-alive connection with no idle limit, so a slow sender could hold it. Close it.
-    if (this.scan !== undefined && !this.req.complete && this.hasBody()) res.shouldKeepAlive = false;
-    const serverHeader = this.plane.limits.serverHeader;
-    if (serverHeader !== undefined) res.setHeader('server', serverHeader);
-    // Headers earlier policies want on every answer of this request (e.g. RateLimit fields).
-    const extra = this.ctx?.errorHeaders;
+    // Answered before the body was read (a 401, 429 …), node would read and drop the rest on a
+    // keep-alive connection with no idle limit, so a slow sender could hold it: close it too.
+    if (this.plane.draining || (this.scan !== undefined && !this.req.complete && hasBody(this.scan))) res.shouldKeepAlive = false;
     if (a.kind === 'verdict') {
-      let v = a.verdict;
       this.rejectedBy = a.by;
-      this.errorCode = v.code;
-      // An answer that closes the connection (e.g. 413 with the body unread) serves nothing pipelined behind it.
-      if (v.headers?.connection === 'close') this.markRefused();
-      if (extra !== undefined) v = { ...v, headers: { ...headerRecord(extra), ...v.headers } }; // the verdict's own win
-      sendVerdict(res, v, this.requestId);
-    } else {
-      this.errorCode = a.code;
-      if (a.close) this.markRefused();
-      const headers = extra === undefined ? a.headers : { ...a.headers, ...headerRecord(extra) };
-      sendError(res, a.code, this.requestId, { headers, close: a.close, message: a.message, status: a.status });
+      this.errorCode = a.verdict.code;
+    } else this.errorCode = a.code;
+    if (closesConnection(a)) {
+      // Nothing that arrives on this connection after this request is served.
+      const socket = this.req.socket as unknown as Record<symbol, boolean> | null;
+      if (socket) socket[REFUSED] = true;
     }
+    sendAnswer(res, a, this.requestId, this.plane.limits.serverHeader, this.ctx?.errorHeaders);
     this.status = res.statusCode;
   }
 
@@ -363,17 +345,6 @@ export class Exchange implements CallOwner {
     const code = (err as { gatewayCode?: unknown } | null)?.gatewayCode === 'GW_POLICY_ERROR' ? 'GW_POLICY_ERROR' : 'GW_INTERNAL';
     if (!this.res.headersSent) this.respond({ kind: 'error', code, close: true });
     else this.res.destroy();
-  }
-
-  private hasBody(): boolean {
-    const scan = this.scan!;
-    return scan.transferEncoding !== undefined || (scan.contentLength !== undefined && scan.contentLength !== '0');
-  }
-
-  /** Nothing that arrives on this connection after this request is served. */
-  private markRefused(): void {
-    const socket = this.req.socket as unknown as Record<symbol, boolean> | null;
-    if (socket) socket[REFUSED] = true;
   }
 
   // ---- the end ----
@@ -414,7 +385,7 @@ export class Exchange implements CallOwner {
       service: route?.service.name,
       target: call?.target?.url,
       status: this.status,
-      bytesIn: this.bodyBytesIn(sock.bytesRead - this.socketRead),
+      bytesIn: scan === undefined ? 0 : requestBodyBytes(scan, req.complete, sock.bytesRead - this.socketRead),
       bytesOut: sock.bytesWritten - this.socketWritten,
       durationMs: performance.now() - this.started,
       upstreamMs: call !== undefined && call.upstreamMs >= 0 ? call.upstreamMs : undefined,
@@ -429,29 +400,8 @@ export class Exchange implements CallOwner {
       tracer: this.tracer,
     };
   }
-
-  /**
-   * Request body bytes: the Content-Length of a body read whole; for a chunked one, what the
-   * socket read while this request ran (`socketDelta`, framing included).
-   */
-  private bodyBytesIn(socketDelta: number): number {
-    const scan = this.scan;
-    if (scan === undefined || (scan.contentLength === undefined && scan.transferEncoding === undefined)) return 0;
-    if (scan.transferEncoding === undefined) return this.req.complete ? Number(scan.contentLength) || 0 : Math.max(0, socketDelta);
-    return Math.max(0, socketDelta);
-  }
 }
 
 function answersPreflight(p: Policy): boolean {
   return p.answersPreflight === true;
-}
-
-function headerRecord(list: HeaderList): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (let i = 0; i < list.length; i += 2) out[list[i]!] = list[i + 1]!;
-  return out;
-}
-
-function disarmIdleTimeout(this: IncomingMessage): void {
-  this.socket?.setTimeout(0);
 }

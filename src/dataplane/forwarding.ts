@@ -127,6 +127,16 @@ function dropConnectionListed(headers: HeaderList, connection: string): Set<stri
   return named;
 }
 
+/**
+ * Request body bytes: the Content-Length of a body read whole (`complete`); for a chunked one, or
+ * one cut short, what the socket read while the request ran (`socketDelta`, framing included).
+ */
+export function requestBodyBytes(scan: ScannedHeaders, complete: boolean, socketDelta: number): number {
+  if (scan.contentLength === undefined && scan.transferEncoding === undefined) return 0;
+  if (scan.transferEncoding === undefined && complete) return Number(scan.contentLength) || 0;
+  return Math.max(0, socketDelta);
+}
+
 export interface ClientInfo {
   /** The socket peer. */
   peer: string;

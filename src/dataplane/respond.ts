@@ -14,6 +14,33 @@ export type Answer =
 
 export type ErrorAnswer = Extract<Answer, { kind: 'error' }>;
 
+/** The answer closes the connection: nothing pipelined behind it may be served. */
+export function closesConnection(a: Answer): boolean {
+  return a.kind === 'error' ? a.close === true : a.verdict.headers?.connection === 'close';
+}
+
+/**
+ * Sends an answer with the configured Server header and the headers earlier policies want on
+ * every answer of the request (`extra`, [name, value, …]): a verdict's own headers win over them,
+ * they win over an error's.
+ */
+export function sendAnswer(res: ServerResponse, a: Answer, requestId: string, serverHeader: string | undefined, extra: readonly string[] | undefined): void {
+  if (serverHeader !== undefined) res.setHeader('server', serverHeader);
+  if (a.kind === 'verdict') {
+    const v = a.verdict;
+    sendVerdict(res, extra === undefined ? v : { ...v, headers: { ...headerRecord(extra), ...v.headers } }, requestId);
+  } else {
+    const headers = extra === undefined ? a.headers : { ...a.headers, ...headerRecord(extra) };
+    sendError(res, a.code, requestId, { headers, close: a.close, message: a.message, status: a.status });
+  }
+}
+
+function headerRecord(list: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < list.length; i += 2) out[list[i]!] = list[i + 1]!;
+  return out;
+}
+
 export interface ErrorOptions {
   headers?: Record<string, string>;
   /** Close the connection after this response (malformed input: nothing behind it is trusted). */

@@ -11,6 +11,18 @@ import { Tracer } from './tracing/tracer.js';
 import type { Logger } from './logger.js';
 import type { RequestRecord } from './request-record.js';
 
+/**
+ * A config's observability, built but not yet running (Observability.prepare). A part that is
+ * present replaces the running one (undefined: that feature turns off); an absent part is kept.
+ */
+export interface ObservabilityChange {
+  readonly config: GatehouseConfig;
+  readonly keys: { accessLog: string; tracing: string; analytics: string };
+  readonly parts: { accessLog?: AccessLog | undefined; tracer?: Tracer | undefined; analytics?: Analytics | undefined; redis?: RedisAnalytics | undefined };
+  /** What the config's policies count into (auth failures, rate-limit decisions); undefined when metrics are off. */
+  metrics: PolicyMetrics | undefined;
+}
+
 /** One data plane's answer to an analytics query. */
 export interface AnalyticsPart { source: 'local' | 'redis'; summary: Summary; storeError?: string }
 
@@ -32,42 +44,75 @@ export class Observability {
 
   /** Applies the observability parts of a config; unchanged parts are kept as they are. */
   configure(config: GatehouseConfig): void {
-    this.processPending(); // records taken under the previous settings are observed under them
-    const accessKey = JSON.stringify(config.accessLog);
-    if (accessKey !== this.keys.accessLog) {
-      this.accessLog?.end();
-      const s = accessLogSettings(config.accessLog);
-      this.accessLog = s && new AccessLog(s);
-      this.keys.accessLog = accessKey;
-    }
-    const tracingKey = JSON.stringify(config.tracing ?? null);
-    if (tracingKey !== this.keys.tracing) {
-      void this.tracer?.close();
-      this.tracer = config.tracing ? new Tracer(config.tracing) : undefined;
-      this.keys.tracing = tracingKey;
-    }
-    const analyticsKey = JSON.stringify([config.analytics, config.store]);
-    if (analyticsKey !== this.keys.analytics) {
-      void this.redis?.close();
-      this.redis = undefined;
-      this.analytics = config.analytics.enabled ? new Analytics(config.analytics.topK) : undefined;
-      if (this.analytics && config.store.type === 'redis') {
-        this.redis = RedisAnalytics.connect(config.store.url!, config.store.prefix, config.analytics.topK * 4);
-        this.analytics.sink = this.redis;
+    this.commit(this.prepare(config));
+  }
+
+  /**
+   * Builds what a config changes (a new access log, tracer, analytics) without touching what
+   * runs: a reload that fails later (its plan does not compile) is `discard`ed and leaves this
+   * observability as it was. A throw here leaves nothing behind either.
+   */
+  prepare(config: GatehouseConfig): ObservabilityChange {
+    const change: ObservabilityChange = { config, keys: { ...this.keys }, parts: {}, metrics: undefined };
+    try {
+      const accessKey = JSON.stringify(config.accessLog);
+      if (accessKey !== this.keys.accessLog) {
+        const s = accessLogSettings(config.accessLog);
+        change.parts.accessLog = s && new AccessLog(s);
+        change.keys.accessLog = accessKey;
       }
-      this.keys.analytics = analyticsKey;
+      const tracingKey = JSON.stringify(config.tracing ?? null);
+      if (tracingKey !== this.keys.tracing) {
+        change.parts.tracer = config.tracing ? new Tracer(config.tracing) : undefined;
+        change.keys.tracing = tracingKey;
+      }
+      const analyticsKey = JSON.stringify([config.analytics, config.store]);
+      if (analyticsKey !== this.keys.analytics) {
+        const analytics = config.analytics.enabled ? new Analytics(config.analytics.topK) : undefined;
+        change.parts.analytics = analytics;
+        if (analytics && config.store.type === 'redis') {
+          analytics.sink = change.parts.redis = RedisAnalytics.connect(config.store.url!, config.store.prefix, config.analytics.topK * 4);
+        } else change.parts.redis = undefined;
+        change.keys.analytics = analyticsKey;
+      }
+    } catch (err) {
+      this.discard(change);
+      throw err;
     }
+    // One registry for every version (counters never go back); it only counts once committed.
+    if (config.metrics.enabled) change.metrics = this.metrics ??= new GatewayMetrics({ ...this.source, tracing: () => this.tracer?.counts() });
+    return change;
+  }
+
+  /** Makes a prepared change current; what it replaces is closed. Never throws. */
+  commit(change: ObservabilityChange): void {
+    this.processPending(); // records taken under the previous settings are observed under them
+    const { config, parts } = change;
+    if ('accessLog' in parts) {
+      this.accessLog?.end();
+      this.accessLog = parts.accessLog;
+    }
+    if ('tracer' in parts) {
+      void this.tracer?.close();
+      this.tracer = parts.tracer;
+    }
+    if ('analytics' in parts) {
+      void this.redis?.close();
+      this.analytics = parts.analytics;
+      this.redis = parts.redis;
+    }
+    this.keys = change.keys;
     this.metricsOn = config.metrics.enabled;
-    if (this.metricsOn && !this.metrics) {
-      this.metrics = new GatewayMetrics({ ...this.source, tracing: () => this.tracer?.counts() });
-    }
     if (this.metrics) this.metrics.consumerLabel = config.metrics.consumerLabel;
     this.active = this.accessLog !== undefined || this.tracer !== undefined || this.analytics !== undefined || this.metricsOn;
   }
 
-  /** What policies count into (auth failures, rate-limit decisions). */
-  get policyMetrics(): PolicyMetrics | undefined {
-    return this.metricsOn ? this.metrics : undefined;
+  /** Closes what a prepared change built; what runs is untouched. */
+  discard(change: ObservabilityChange): void {
+    const { parts } = change;
+    parts.accessLog?.end();
+    void parts.tracer?.close();
+    void parts.redis?.close();
   }
 
   /**

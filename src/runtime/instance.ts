@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
-import { compilePlan, noConnect, type Plan } from '../config/compile.js';
+import { compilePlan, noConnect, PluginCreateError, type Plan } from '../config/compile.js';
 import { configFromFile } from './config-file.js';
 import { openRemoteAdmin } from '../config/admin-exposure.js';
 import type { GatehouseConfig } from '../config/schema.js';
@@ -22,6 +22,8 @@ import { InstanceMetrics } from '../observability/instance-metrics.js';
 export type ApplyResult =
   | { ok: true; version: number; unchanged?: boolean }
   | { ok: false; code: Extract<ErrorCode, 'CONFIG_INVALID' | 'CONFIG_RESTART_REQUIRED'>; errors: ConfigIssue[] };
+
+type Refusal = Extract<ApplyResult, { ok: false }>;
 
 /** What the admin API (and tests) may ask of an instance. */
 export interface Controller {
@@ -88,6 +90,15 @@ export class Instance implements Controller {
   }
 
   check(result: ValidationResult): ApplyResult {
+    const prepared = this.prepare(result, 0);
+    return prepared.ok ? { ok: true, version: this.version } : prepared;
+  }
+
+  /**
+   * Validates a config the one way: its schema, the keys that need a restart, then one compile.
+   * That compiled plan is what the instance describes once the config is applied.
+   */
+  private prepare(result: ValidationResult, version: number): { ok: true; config: GatehouseConfig; plan: Plan } | Refusal {
     if (!result.ok) return { ok: false, code: 'CONFIG_INVALID', errors: result.errors };
     const errors: ConfigIssue[] = [];
     for (const key of RESTART_KEYS) {
@@ -97,11 +108,10 @@ export class Instance implements Controller {
     }
     if (errors.length) return { ok: false, code: 'CONFIG_RESTART_REQUIRED', errors };
     try {
-      compilePlan(result.config, noConnect, 0);
+      return { ok: true, config: result.config, plan: compilePlan(result.config, noConnect, version) };
     } catch (err) {
-      return { ok: false, code: 'CONFIG_INVALID', errors: [{ path: '(config)', message: (err as Error).message }] };
+      return { ok: false, code: 'CONFIG_INVALID', errors: [{ path: err instanceof PluginCreateError ? err.path : '(config)', message: (err as Error).message }] };
     }
-    return { ok: true, version: this.version };
   }
 
   /** Applies a validated config everywhere; serialised so reloads never interleave. */
@@ -118,23 +128,28 @@ export class Instance implements Controller {
   }
 
   private async applyNow(result: ValidationResult, source: string): Promise<ApplyResult> {
-    const verdict = this.check(result);
-    if (!verdict.ok || !result.ok) {
-      if (!verdict.ok) {
-        this.metrics.reloaded(false);
-        this.log.error({ source, errors: verdict.errors }, 'config refused; the current config keeps serving');
-      }
-      return verdict;
-    }
     const version = this.version + 1;
-    const plan = compilePlan(result.config, noConnect, version);
-    await this.engine.apply(result.config, version);
-    this.config = result.config;
-    this.plan = plan;
+    const prepared = this.prepare(result, version);
+    if (!prepared.ok) return this.refused(source, prepared);
+    try {
+      // Each data plane compiles its own plan (its pools and policy state live in its process),
+      // all or nothing: one that fails keeps serving the current config.
+      await this.engine.apply(prepared.config, version);
+    } catch (err) {
+      return this.refused(source, { ok: false, code: 'CONFIG_INVALID', errors: [{ path: err instanceof PluginCreateError ? err.path : '(config)', message: (err as Error).message }] });
+    }
+    this.config = prepared.config;
+    this.plan = prepared.plan;
     this.version = version;
     this.metrics.reloaded(true);
     this.log.info({ source, version }, 'config applied');
     return { ok: true, version };
+  }
+
+  private refused(source: string, refusal: Refusal): Refusal {
+    this.metrics.reloaded(false);
+    this.log.error({ source, errors: refusal.errors }, 'config refused; the current config keeps serving');
+    return refusal;
   }
 
   /** Re-reads the config file (SIGHUP, file change). Unchanged content is not re-applied. */

@@ -1,0 +1,42 @@
+// How the client's request body reaches the upstream. It is settled before the upstream call is
+// admitted — a small one that may have to be replayed is read whole, so that a slow uploader never
+// holds a concurrency slot or the breaker's half-open probe — and anything else streams through
+// once, a chunked body counted against the route's limit as it goes.
+import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
+import { BodyLimit } from '../edge/body-limit.js';
+import type { ScannedHeaders } from './forwarding.js';
+
+export function hasBody(scan: ScannedHeaders): boolean {
+  return scan.transferEncoding !== undefined || (scan.contentLength !== undefined && scan.contentLength !== '0');
+}
+
+/**
+ * Reads a body of at most `replayLimit` bytes (by Content-Length) whole and hands it to `done`;
+ * false when the body is not read here (chunked, larger, or no replay wanted: limit -1). Either
+ * way the socket's idle timeout is armed while the body streams in.
+ */
+export function readForReplay(req: IncomingMessage, scan: ScannedHeaders, idleTimeout: number, replayLimit: number, done: (body: Buffer) => void): boolean {
+  if (idleTimeout > 0) {
+    // Node destroys the socket when it fires.
+    req.socket.setTimeout(idleTimeout);
+    req.once('end', disarmIdleTimeout);
+  }
+  if (scan.transferEncoding !== undefined || !(Number(scan.contentLength) <= replayLimit)) return false;
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.once('end', () => done(Buffer.concat(chunks)));
+  return true;
+}
+
+/**
+ * The body as it streams upstream: a Content-Length body was checked against the limit up front
+ * (request-size-limit); a chunked one is counted as it streams and cut off past `maxBodyBytes`.
+ */
+export function streamedBody(req: IncomingMessage, scan: ScannedHeaders, maxBodyBytes: number): Readable {
+  return scan.transferEncoding !== undefined && maxBodyBytes !== Infinity ? req.pipe(new BodyLimit(maxBodyBytes)) : req;
+}
+
+function disarmIdleTimeout(this: IncomingMessage): void {
+  this.socket?.setTimeout(0);
+}
