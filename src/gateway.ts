@@ -7,6 +7,7 @@ import { AdminServer } from './admin/server.js';
 import type { BoundListener } from './dataplane/dataplane.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Instance } from './runtime/instance.js';
+import { PluginCreateError } from './config/compile.js';
 import { guardProcess } from './runtime/crash-guard.js';
 import { validateConfig } from './config/validate.js';
 
@@ -54,7 +55,14 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   }
   const log = opts.logger ?? createLogger(config.log.level);
   if (opts.guardProcess) guardProcess(() => log);
-  const instance = new Instance(config, log, opts.configPath);
+  let instance: Instance;
+  try {
+    instance = new Instance(config, log, opts.configPath);
+  } catch (err) {
+    // A plugin that cannot create its policy is a config error at its entry, like any other.
+    if (err instanceof PluginCreateError) throw new ConfigLoadError([{ path: err.path, message: err.message }]);
+    throw err;
+  }
   const listeners = await instance.start();
 
   let adminServer: AdminServer | undefined;

@@ -263,13 +263,17 @@ test('a plugin limit that is not a number of bytes refuses the config (it would 
   assert.match(JSON.stringify(r.body), /maxBodyBytes must be a whole number of bytes/);
 });
 
-test("a plugin whose create() throws stops `gatehouse validate` with a config error, not an internal one", { todo: 'open: compile.ts instantiate() lets a plugin create() throw escape; cli/main.ts reports it as exit 70 (internal) with the plugin message' }, async () => {
+test("a plugin whose create() throws stops `gatehouse validate` with a config error, not an internal one", async () => {
   const path = await dir.file('create-throw.yaml', configText(`
 routes:
   - { name: r, service: up, policies: [{ type: lifecycle, mode: create-throw }] }
 `, ['./plugins/lifecycle.js']));
   const r = await runCli(['validate', '--config', path]);
-  assert.notEqual(r.code, 70, r.stderr);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /^routes\[0\]\.policies\[0\]: plugin policy "lifecycle" could not be created: /m);
+  const start = await runCli(['start', '--config', path]);
+  assert.equal(start.code, 1, start.stderr);
+  assert.match(start.stderr, /routes\[0\]\.policies\[0\]: plugin policy "lifecycle" could not be created/);
 });
 
 test('a rejection a plugin leaves floating in create() costs no process', async () => {
@@ -284,13 +288,14 @@ routes:
   assert.ok(child.isRunning());
 });
 
-test('a plugin policy whose `access` getter throws is a config error, not an internal one', { todo: 'open: compile.ts phaseMismatch()/guardPlugin read the created policy unguarded; cli/main.ts answers exit 70 with the plugin message' }, async () => {
+test('a plugin policy whose `access` getter throws is a config error, not an internal one', async () => {
   const getter = await dir.file('getter.yaml', configText(`
 routes:
   - { name: g, match: { paths: [/g] }, service: up, policies: [{ type: lifecycle, mode: access-getter-throws }] }
 `, ['./plugins/lifecycle.js']));
   const v = await runCli(['validate', '--config', getter]);
-  assert.notEqual(v.code, 70, v.stderr);
+  assert.equal(v.code, 1, v.stderr);
+  assert.match(v.stderr, /^routes\[0\]\.policies\[0\]: plugin policy "lifecycle" could not be created: /m);
 });
 
 // ---- crafted definitions ----

@@ -1,8 +1,7 @@
-// GET /ready: whether the instance serves its config, and, when it rate-limits, the state of its
-// rate-limit stores. A store that is down does not make the instance unready: each policy's
+// GET /ready: whether the instance serves its config, and the state of the stores its policies
+// count in (rate limits), when there are any. A store that is down does not make the instance unready: each policy's
 // onStoreError answers for it, and pulling every instance off a load balancer because their
 // shared Redis is down would turn a degraded service into none.
-import type { GatehouseConfig } from '../config/schema.js';
 import type { Controller } from '../runtime/instance.js';
 import type { StoreStatus } from '../store/health.js';
 
@@ -18,17 +17,14 @@ const STORES_WAIT_MS = 250;
  */
 export async function readyEndpoint(ctl: Controller, detailed: boolean): Promise<[number, unknown]> {
   if (!ctl.ready()) return [503, { status: 'not ready' }];
-  // Without rate limiting there are no stores to ask about, and no worker to wait for.
-  if (!detailed || !rateLimits(ctl.config)) return [200, { status: 'ready', configVersion: ctl.version, workers: ctl.workerCount }];
+  // Which policies use a store is theirs to know: the data planes list the stores they opened
+  // (none without a policy that counts), so nothing here names a policy type.
+  if (!detailed) return [200, { status: 'ready', configVersion: ctl.version, workers: ctl.workerCount }];
   const stores = await storeStates(ctl);
   // A worker that died while we asked: say so now rather than at the next probe.
   if (!ctl.ready()) return [503, { status: 'not ready' }];
   const body = { status: 'ready', configVersion: ctl.version, workers: ctl.workerCount };
   return [200, stores.length > 0 ? { ...body, stores } : body];
-}
-
-function rateLimits(config: GatehouseConfig): boolean {
-  return [config.policies, ...config.routes.map((r) => r.policies)].some((list) => list.some((p) => p.type === 'rate-limit'));
 }
 
 /** Every data plane's stores; with workers each entry says which worker (1..n, as they answered). */

@@ -4,7 +4,8 @@
 // (a bug: the message is printed, never a stack trace).
 import { parseArgs } from 'node:util';
 import { readConfigFile, pluginsSchemaText } from '../runtime/config-file.js';
-import { compilePlan, noConnect } from '../config/compile.js';
+import { compilePlan, noConnect, PluginCreateError, type Plan } from '../config/compile.js';
+import type { GatehouseConfig } from '../config/schema.js';
 import { explain, formatRouteTable, routeTable } from '../config/describe.js';
 import { configJsonSchemaText } from '../config/json-schema.js';
 import { ConfigSchema } from '../policies/index.js';
@@ -121,10 +122,22 @@ async function schemaCmd(path: string | undefined): Promise<number> {
   return EXIT.ok;
 }
 
-async function validate(path: string): Promise<number> {
+/** A valid config compiled; a plugin that cannot create its policy is reported like any config error. */
+async function loadPlan(path: string): Promise<{ ok: true; config: GatehouseConfig; plan: Plan } | { ok: false }> {
   const result = await load(path);
+  if (!result.ok) return result;
+  try {
+    return { ok: true, config: result.config, plan: compilePlan(result.config, noConnect) };
+  } catch (err) {
+    if (!(err instanceof PluginCreateError)) throw err;
+    process.stderr.write(`${err.path}: ${err.message}\n${path}: 1 error\n`);
+    return { ok: false };
+  }
+}
+
+async function validate(path: string): Promise<number> {
+  const result = await loadPlan(path);
   if (!result.ok) return EXIT.invalidConfig;
-  compilePlan(result.config, noConnect);
   process.stdout.write(`${path}: ok (${count(result.config.routes.length, 'route')}, ${count(Object.keys(result.config.services).length, 'service')})\n`);
   return EXIT.ok;
 }
@@ -132,9 +145,9 @@ async function validate(path: string): Promise<number> {
 const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
 
 async function routes(path: string, json: boolean): Promise<number> {
-  const result = await load(path);
+  const result = await loadPlan(path);
   if (!result.ok) return EXIT.invalidConfig;
-  const rows = routeTable(compilePlan(result.config, noConnect));
+  const rows = routeTable(result.plan);
   process.stdout.write(json ? JSON.stringify(rows, null, 2) + '\n' : formatRouteTable(rows));
   return EXIT.ok;
 }
@@ -147,9 +160,9 @@ async function explainCmd(path: string, args: string[], rawHeaders: string[], js
     if (i <= 0) throw new UsageError(`header "${h}" is not "name: value"`);
     headers[h.slice(0, i).trim().toLowerCase()] = h.slice(i + 1).trim();
   }
-  const result = await load(path);
+  const result = await loadPlan(path);
   if (!result.ok) return EXIT.invalidConfig;
-  const x = explain(compilePlan(result.config, noConnect), args[0]!, args[1]!, headers);
+  const x = explain(result.plan, args[0]!, args[1]!, headers);
   if (json) process.stdout.write(JSON.stringify(x, null, 2) + '\n');
   else {
     const lines = [`${args[0]!.toUpperCase()} ${args[1]} → ${x.status}`, `  ${x.matched ? 'matched' : 'not matched'}: ${x.reason}`];

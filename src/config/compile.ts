@@ -73,7 +73,7 @@ export function compilePlan(config: GatehouseConfig, host: UpstreamHost, version
 
   const consumers = new ConsumerRegistry(config.consumers);
   const env: PolicyEnv = { consumers, log, config, stores, routeName: undefined, metrics };
-  const globalPolicies = config.policies.map((p) => instantiate(p, 'global', env));
+  const globalPolicies = config.policies.map((p, i) => instantiate(p, 'global', env, `policies[${i}]`));
   const routes = config.routes.map((r, index) => compileRoute(r, index, services, globalPolicies, { ...env, routeName: r.name }));
   return {
     version,
@@ -88,15 +88,41 @@ export function compilePlan(config: GatehouseConfig, host: UpstreamHost, version
   };
 }
 
-function instantiate(p: { type: string }, scope: CompiledPolicy['scope'], env: PolicyEnv): CompiledPolicy {
+/** A plugin failed to create its policy from an entry: a config error at the entry's path. */
+export class PluginCreateError extends Error {
+  constructor(readonly path: string, type: string, cause: unknown) {
+    super(`plugin policy "${type}" could not be created: ${describe(cause)}`);
+  }
+}
+
+function describe(err: unknown): string {
+  try {
+    return err instanceof Error ? err.message : String(err);
+  } catch {
+    return 'it threw a value that cannot be shown';
+  }
+}
+
+function instantiate(p: { type: string }, scope: CompiledPolicy['scope'], env: PolicyEnv, at: string): CompiledPolicy {
   const def = policyDefinition(p.type);
   if (!def) throw new Error(`unknown policy type "${p.type}"`); // validation rejects this first
-  const created = def.create(p, env);
-  const mismatch = phaseMismatch(def, created);
-  if (mismatch !== undefined) throw new Error(mismatch);
-  // A plugin's faults are fenced in (plugin-guard.ts); the built-ins run unwrapped.
-  const policy = isBuiltin(def) ? created : guardPlugin(def.type, created, env.log, def.timeout ?? DEFAULT_PLUGIN_TIMEOUT_MS);
-  return { type: p.type, scope, phases: def.phases, order: orderOf(def), policy };
+  if (isBuiltin(def)) {
+    const policy = def.create(p, env);
+    const mismatch = phaseMismatch(def, policy);
+    if (mismatch !== undefined) throw new Error(mismatch);
+    return { type: p.type, scope, phases: def.phases, order: orderOf(def, p), policy };
+  }
+  // A plugin's create() and the policy it returns are its own code: what they throw is a config
+  // error naming the entry, and at run time its faults are fenced in (plugin-guard.ts).
+  try {
+    const created = def.create(p, env);
+    const mismatch = phaseMismatch(def, created);
+    if (mismatch !== undefined) throw new Error(mismatch);
+    const policy = guardPlugin(def.type, created, env.log, def.timeout ?? DEFAULT_PLUGIN_TIMEOUT_MS);
+    return { type: p.type, scope, phases: def.phases, order: orderOf(def, p), policy };
+  } catch (err) {
+    throw new PluginCreateError(at, p.type, err);
+  }
 }
 
 function compileRoute(r: RouteConfig, index: number, services: Map<string, ServiceRuntime>, globals: CompiledPolicy[], env: PolicyEnv): CompiledRoute {
@@ -113,7 +139,7 @@ function compileRoute(r: RouteConfig, index: number, services: Map<string, Servi
   };
   // The chain runs class by class (PolicyOrder: edge, authenticate, authorise, limit, transform,
   // other), whatever the listing order; within a class, globals first, then the listing order.
-  const policies = inClassOrder([...globals, ...r.policies.map((p) => instantiate(p, 'route', env))]);
+  const policies = inClassOrder([...globals, ...r.policies.map((p, j) => instantiate(p, 'route', env, `routes[${index}].policies[${j}]`))]);
   const inPhase = (phase: Phase) => policies.filter((p) => p.policy[phase]).map((p) => p.policy);
   return {
     name: r.name,

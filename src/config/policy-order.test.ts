@@ -67,12 +67,12 @@ test('global and route policies interleave by class; globals first within a clas
   });
   const chain = p.routes[0]!.policies.map((x) => `${x.type}${x.scope === 'global' ? ' (global)' : ''}: ${x.order}`);
   assert.deepEqual(chain, [
+    'rate-limit (global): edge', // keyed by IP: it runs before authentication (limitOrder)
     'bot-detection (global): edge',
     'ip-restriction: edge',
     'cors: edge',
     'key-auth (global): authenticate',
     'acl: authorise',
-    'rate-limit (global): limit',
     'concurrency-limit: limit',
     'headers (global): transform',
     'headers: transform',
@@ -80,13 +80,13 @@ test('global and route policies interleave by class; globals first within a clas
   ]);
   // Every phase follows the chain.
   const route = p.routes[0]!;
-  assert.deepEqual(route.accessTypes, ['bot-detection', 'ip-restriction', 'cors', 'key-auth', 'acl', 'rate-limit', 'concurrency-limit', 'request-termination']);
+  assert.deepEqual(route.accessTypes, ['rate-limit', 'bot-detection', 'ip-restriction', 'cors', 'key-auth', 'acl', 'concurrency-limit', 'request-termination']);
   assert.deepEqual(route.response, route.policies.filter((x) => x.policy.response).map((x) => x.policy));
   // The route table (CLI `routes`, admin GET /routes) and `explain` show the order they run in.
-  assert.deepEqual(routeTable(p)[0]!.policies, ['bot-detection (global)', 'ip-restriction', 'cors', 'key-auth (global)', 'acl', 'rate-limit (global)', 'concurrency-limit', 'headers (global)', 'headers', 'request-termination']);
+  assert.deepEqual(routeTable(p)[0]!.policies, ['rate-limit (global)', 'bot-detection (global)', 'ip-restriction', 'cors', 'key-auth (global)', 'acl', 'concurrency-limit', 'headers (global)', 'headers', 'request-termination']);
   const x = explain(p, 'GET', '/anything', {});
   assert.deepEqual(x.policies!.map((e) => `${e.type}: ${e.order}`), chain.map((c) => c.replace(' (global)', '')));
-  assert.deepEqual(x.policies!.map((e) => e.scope).slice(0, 4), ['global', 'route', 'route', 'global']);
+  assert.deepEqual(x.policies!.map((e) => e.scope).slice(0, 5), ['global', 'global', 'route', 'route', 'global']);
   for (const c of route.policies) c.policy.close?.();
 });
 
@@ -95,4 +95,26 @@ test('a route already listed in class order compiles in that same order', () => 
   const p = plan({ routes: [{ name: 'r', service: 's', policies: listed }] });
   assert.deepEqual(p.routes[0]!.policies.map((x) => x.type), listed.map((l) => l.type));
   for (const c of p.routes[0]!.policies) c.policy.close?.();
+});
+
+test('a rate limit keyed by what the request shows runs before authentication (password guessing is shed first); by consumer or plan, after', async () => {
+  const byIp = { type: 'rate-limit', limit: 2, window: '1m', by: 'ip' };
+  const p = plan({
+    plans: { free: { limits: [{ limit: 5, window: '1m' }] } },
+    routes: [
+      { name: 'ip', match: { paths: ['/ip'] }, service: 's', policies: [{ type: 'basic-auth' }, byIp] },
+      { name: 'composite', match: { paths: ['/c'] }, service: 's', policies: [{ type: 'basic-auth' }, { ...byIp, by: ['ip', 'header:x-tenant'] }] },
+      { name: 'consumer', match: { paths: ['/consumer'] }, service: 's', policies: [{ type: 'basic-auth' }, { ...byIp, by: ['ip', 'consumer'] }] },
+      { name: 'plan', match: { paths: ['/plan'] }, service: 's', policies: [{ type: 'basic-auth' }, { type: 'rate-limit', limits: 'plan', by: 'ip' }] },
+    ],
+  });
+  const order = (i: number) => p.routes[i]!.policies.map((x) => `${x.type}: ${x.order}`);
+  assert.deepEqual(order(0), ['rate-limit: edge', 'basic-auth: authenticate']);
+  assert.deepEqual(order(1), ['rate-limit: edge', 'basic-auth: authenticate']);
+  assert.deepEqual(order(2), ['basic-auth: authenticate', 'rate-limit: limit']);
+  assert.deepEqual(order(3), ['basic-auth: authenticate', 'rate-limit: limit'], 'a plan comes from the verified consumer');
+  // Guessing: every wrong password is counted, and past the limit refused before any hash is checked.
+  const guess = { authorization: 'Basic ' + Buffer.from('alice:wrong').toString('base64') };
+  assert.deepEqual([await access(p.routes[0]!, guess), await access(p.routes[0]!, guess), await access(p.routes[0]!, guess)], [401, 401, 429]);
+  for (const r of p.routes) for (const c of r.policies) c.policy.close?.();
 });

@@ -121,9 +121,13 @@ export interface PolicyEnv {
 export type PolicyOrder = 'edge' | 'authenticate' | 'authorise' | 'limit' | 'transform' | 'other';
 export const POLICY_ORDER: readonly PolicyOrder[] = ['edge', 'authenticate', 'authorise', 'limit', 'transform', 'other'];
 
-/** A definition's class; `other` when a plugin written in JavaScript left it out or misspelt it. */
-export function orderOf(def: Pick<PolicyDefinition, 'order'>): PolicyOrder {
-  return POLICY_ORDER.includes(def.order) ? def.order : 'other';
+/**
+ * An entry's class: the definition's `orderFor(config)` or else its `order`; `other` when a
+ * plugin written in JavaScript left it out or misspelt it.
+ */
+export function orderOf(def: Pick<PolicyDefinition, 'order' | 'orderFor'>, config?: unknown): PolicyOrder {
+  const order = config !== undefined && def.orderFor ? def.orderFor(config) : def.order;
+  return POLICY_ORDER.includes(order) ? order : 'other';
 }
 
 /** What one authentication method decided. */
@@ -158,6 +162,11 @@ export interface PolicyDefinition<S extends z.ZodType = z.ZodType> {
   phases: readonly Phase[];
   /** Its place in a route's chain (see PolicyOrder): the chain runs class by class, whatever the listing order. */
   order: PolicyOrder;
+  /**
+   * An entry's own class when its config changes where it belongs (a rate limit keyed by IP runs
+   * with the edge policies, before authentication; one keyed by consumer after it). Default: `order`.
+   */
+  orderFor?(config: z.output<S>): PolicyOrder;
   /**
    * Authentication policies: the method itself, for the `auth` combination (anyOf/allOf), which
    * finds it through the registry by the nested entry's type. `config` is the nested entry as this

@@ -59,3 +59,14 @@ export function compileKey(by: string | string[], fallbackBy: 'ip' | 'global' | 
     return key;
   };
 }
+
+/**
+ * Where a limit runs (PolicyDefinition.orderFor). Keyed by what the request itself shows (ip, a
+ * header, route, service, global), it runs with the edge policies, before authentication: it then
+ * sheds password guessing and floods before they cost a hash or an introspection call. Keyed by
+ * consumer or credential, or by the caller's plan, it needs the verified identity: after it.
+ */
+export function limitOrder(config: { by: string | readonly string[]; limits?: unknown }): 'edge' | 'limit' {
+  const parts = typeof config.by === 'string' ? [config.by] : config.by;
+  return config.limits === 'plan' || parts.some((p) => p === 'consumer' || p === 'credential') ? 'limit' : 'edge';
+}

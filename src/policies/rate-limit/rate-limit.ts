@@ -8,7 +8,7 @@ import { DEFAULT_STORE } from '../../store/schema.js';
 import { maxCost, rateLimitSchema, rateLimitSections, type Plans, type RateLimitConfig } from './schema.js';
 import { planIssues } from './validate.js';
 import { compileLimit, decide, localShare, type CompiledLimit } from './limits.js';
-import { compileKey } from './keys.js';
+import { compileKey, limitOrder } from './keys.js';
 import { decisionHeaders, retryAfterSeconds, type LimitSet } from './headers.js';
 import { addErrorHeaders } from '../error-headers.js';
 
@@ -25,6 +25,7 @@ export const rateLimitPolicy = definePolicy({
   schema: rateLimitSchema,
   phases: ['access', 'response'],
   order: 'limit',
+  orderFor: limitOrder,
   example: { limit: 100, window: '1m' },
   sections: rateLimitSections,
   validateSections: planIssues,
