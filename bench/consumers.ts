@@ -1,7 +1,7 @@
 // How long 100,000 consumers (one API key each) take to validate and compile, and what a key
 // lookup costs once compiled. Run: npx tsc -p . && node dist/bench/consumers.js [count]
 import { validateConfig } from '../src/config/validate.js';
-import { compilePlan, noConnect } from '../src/config/compile.js';
+import { compilePlan, noConnect } from '../src/dataplane/plan.js';
 import { sha256 } from '../src/identity/secrets.js';
 
 const count = Number(process.argv[2] ?? 100_000);

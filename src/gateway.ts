@@ -7,7 +7,7 @@ import { AdminServer } from './admin/server.js';
 import type { BoundListener } from './dataplane/dataplane.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Instance } from './runtime/instance.js';
-import { PluginCreateError } from './config/compile.js';
+import { PluginCreateError } from './dataplane/plan.js';
 import { guardProcess } from './runtime/crash-guard.js';
 import { validateConfig } from './config/validate.js';
 

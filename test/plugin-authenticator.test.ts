@@ -14,7 +14,7 @@ import { startUpstream, type Upstream } from './helpers/upstream.js';
 import { tempDir, type TempDir } from './helpers/child.js';
 import { startGateway, loadConfigFile, type Gateway } from '../src/index.js';
 import { silentLogger } from '../src/observability/logger.js';
-import { compilePlan, noConnect } from '../src/config/compile.js';
+import { compilePlan, noConnect } from '../src/dataplane/plan.js';
 
 const api = pathToFileURL(fileURLToPath(new URL('../src/index.js', import.meta.url))).href;
 

@@ -6,7 +6,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { parseConfigText } from '../config/load.js';
 import { validateConfig } from '../config/validate.js';
 import { redactSecrets } from '../config/redact.js';
-import { describeServices, routeTable } from '../config/describe.js';
+import { describeServices, routeTable } from '../dataplane/describe.js';
 import { errorBody, ERRORS, type ErrorCode } from '../errors.js';
 import type { ValidationResult } from '../config/validate.js';
 import type { ApplyResult, Controller } from '../runtime/instance.js';

@@ -4,9 +4,9 @@
 // (a bug: the message is printed, never a stack trace).
 import { parseArgs } from 'node:util';
 import { readConfigFile, pluginsSchemaText } from '../runtime/config-file.js';
-import { compilePlan, noConnect, PluginCreateError, type Plan } from '../config/compile.js';
+import { compilePlan, noConnect, PluginCreateError, type Plan } from '../dataplane/plan.js';
 import type { GatehouseConfig } from '../config/schema.js';
-import { explain, formatRouteTable, routeTable } from '../config/describe.js';
+import { explain, formatRouteTable, routeTable } from '../dataplane/describe.js';
 import { configJsonSchemaText } from '../config/json-schema.js';
 import { ConfigSchema } from '../policies/index.js';
 import { VERSION } from '../version.js';

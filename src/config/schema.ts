@@ -1,6 +1,6 @@
 // The one schema of a Gatehouse config. From it come the TypeScript types (`GatehouseConfig`),
 // the validator, the admin API's request schemas and schema/gatehouse.schema.json.
-// It describes the config as written (durations as "30s", sizes as "10mb"); compile.ts turns
+// It describes the config as written (durations as "30s", sizes as "10mb"); dataplane/plan.ts turns
 // that into the runtime plan.
 import { z } from 'zod';
 import { Duration, Size } from './units-schema.js';

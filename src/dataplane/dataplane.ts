@@ -5,7 +5,7 @@ import https from 'node:https';
 import { tlsServerOptions } from './tls.js';
 import { listenerUrl } from './listener-url.js';
 import type { Socket } from 'node:net';
-import { compilePlan, closePlan, type Plan } from '../config/compile.js';
+import { compilePlan, closePlan, type Plan } from './plan.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import { parseDuration } from '../config/units.js';
 import { PoolRegistry } from '../upstream/pool-registry.js';

@@ -12,7 +12,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
-import type { CompiledRoute, Plan } from '../config/compile.js';
+import type { CompiledRoute, Plan } from './plan.js';
 import type { ErrorCode } from '../errors.js';
 import type { RequestContext, Verdict, HeaderList, Policy } from '../policies/types.js';
 import type { ServerLimits } from '../edge/server-limits.js';

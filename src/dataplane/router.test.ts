@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { validateConfig } from '../config/validate.js';
-import { compilePlan, noConnect, type Plan } from '../config/compile.js';
+import { compilePlan, noConnect, type Plan } from './plan.js';
 
 function plan(routes: unknown[]): Plan {
   const r = validateConfig({ services: { s: { targets: [{ url: 'http://127.0.0.1:1' }] } }, routes });

@@ -11,7 +11,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { CompiledRoute } from '../config/compile.js';
+import type { CompiledRoute } from './plan.js';
 import type { ErrorCode } from '../errors.js';
 import type { HeaderList, RequestContext } from '../policies/types.js';
 import type { RetrySettings, TargetRuntime } from '../upstream/service.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { BUILTIN_POLICIES, policyDefinition } from './index.js';
 import { PHASES, POLICY_ORDER, phaseMismatch, type Policy } from './types.js';
 import { validateConfig } from '../config/validate.js';
-import { compilePlan, noConnect } from '../config/compile.js';
+import { compilePlan, noConnect } from '../dataplane/plan.js';
 
 const root = new URL('../../../', import.meta.url).pathname;
 const docs = readFileSync(join(root, 'docs/policies.md'), 'utf8');

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
-import { compilePlan, noConnect, PluginCreateError, type Plan } from '../config/compile.js';
+import { compilePlan, noConnect, PluginCreateError, type Plan } from '../dataplane/plan.js';
 import { configFromFile } from './config-file.js';
 import { openRemoteAdmin } from '../config/admin-exposure.js';
 import type { GatehouseConfig } from '../config/schema.js';

@@ -1,13 +1,13 @@
 // Compiles a validated config into the runtime plan the data plane reads: services with their
 // pools, routes with their matchers, rewriters and policy chains, the router, trusted proxies.
 // Everything that can be decided once per config is decided here, never per request.
-import type { GatehouseConfig, RouteConfig } from './schema.js';
-import { parseDuration } from './units.js';
-import { Router, compileValueMatcher, type RouteMatcher } from '../dataplane/router.js';
-import { parsePathPattern, type PathPattern } from '../dataplane/path-pattern.js';
-import { parseHostPattern, type HostPattern } from '../dataplane/host-pattern.js';
-import { compileRewrite, compileStripPrefix, type PathRewriter } from '../dataplane/rewrite.js';
-import { TrustedProxies } from '../dataplane/trusted-proxies.js';
+import type { GatehouseConfig, RouteConfig } from '../config/schema.js';
+import { parseDuration } from '../config/units.js';
+import { Router, compileValueMatcher, type RouteMatcher } from './router.js';
+import { parsePathPattern, type PathPattern } from './path-pattern.js';
+import { parseHostPattern, type HostPattern } from './host-pattern.js';
+import { compileRewrite, compileStripPrefix, type PathRewriter } from './rewrite.js';
+import { TrustedProxies } from './trusted-proxies.js';
 import { ServiceRuntime, type UpstreamHost } from '../upstream/service.js';
 import { ServiceState } from '../upstream/service-state.js';
 import { systemClock } from '../upstream/clock.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { validateConfig } from './validate.js';
-import { compilePlan, noConnect } from './compile.js';
+import { validateConfig } from '../config/validate.js';
+import { compilePlan, noConnect } from './plan.js';
 import { explain } from './describe.js';
 
 const API = ['api.example.com'];

@@ -3,8 +3,8 @@
 // (issue 16, part 1): what each phase runs, what `explain` and the route table show.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { validateConfig } from './validate.js';
-import { compilePlan, noConnect, type CompiledRoute } from './compile.js';
+import { validateConfig } from '../config/validate.js';
+import { compilePlan, noConnect, type CompiledRoute } from './plan.js';
 import { explain, routeTable } from './describe.js';
 import { testContext } from '../../test/helpers/policy-context.js';
 import type { RespondVerdict } from '../policies/types.js';
