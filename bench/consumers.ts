@@ -1,6 +1,6 @@
 // How long 100,000 consumers (one API key each) take to validate and compile, and what a key
 // lookup costs once compiled. Run: npx tsc -p . && node dist/bench/consumers.js [count]
-import { validateConfig } from '../src/config/validate.js';
+import { validateConfig } from '../src/validation/validate.js';
 import { compilePlan, noConnect } from '../src/dataplane/plan.js';
 import { sha256 } from '../src/identity/secrets.js';
 

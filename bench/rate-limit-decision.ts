@@ -6,7 +6,7 @@ import { silentLogger } from '../src/observability/logger.js';
 import type { IncomingMessage } from 'node:http';
 import { MemoryStore } from '../src/store/memory.js';
 import { StoreRegistry } from '../src/store/registry.js';
-import { validateConfig } from '../src/config/validate.js';
+import { validateConfig } from '../src/validation/validate.js';
 import { rateLimitPolicy } from '../src/policies/rate-limit/rate-limit.js';
 import type { Policy, RequestContext } from '../src/policies/types.js';
 

@@ -2,14 +2,14 @@
 // admin API, file watching and signals. The CLI's `start` and the integration tests use this.
 import { readConfigFile } from './runtime/config-file.js';
 import type { GatehouseConfig } from './config/schema.js';
-import type { ConfigIssue } from './config/validate.js';
+import type { ConfigIssue } from './validation/validate.js';
 import { AdminServer } from './admin/server.js';
 import type { BoundListener } from './dataplane/dataplane.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Instance } from './runtime/instance.js';
 import { PluginCreateError } from './dataplane/plan.js';
 import { guardProcess } from './runtime/crash-guard.js';
-import { validateConfig } from './config/validate.js';
+import { validateConfig } from './validation/validate.js';
 
 export interface GatewayOptions {
   /** A config file: watched for changes and re-read on SIGHUP. */

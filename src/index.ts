@@ -3,10 +3,10 @@
 // plugins (docs/plugins.md) with the same `definePolicy` the built-ins use. Everything else under
 // dist/ is internal and may change between versions.
 export { startGateway, ConfigLoadError, type Gateway, type GatewayOptions } from './gateway.js';
-export { configFromText, configFromDocument } from './config/load.js';
+export { configFromText, configFromDocument } from './validation/load.js';
 /** Reads a config file, loads its plugins (relative to the file) and validates it. */
 export { readConfigFile as loadConfigFile } from './runtime/config-file.js';
-export { validateConfig, type ConfigIssue, type ValidationResult } from './config/validate.js';
+export { validateConfig, type ConfigIssue, type ValidationResult } from './validation/validate.js';
 export type { GatehouseConfig, GatehouseConfigInput, ServiceConfig, RouteConfig, PolicyConfig } from './config/schema.js';
 export { ERRORS, type ErrorCode } from './errors.js';
 export type { BoundListener } from './dataplane/dataplane.js';

@@ -86,7 +86,7 @@ test('POST /config: an admin API on 0.0.0.0 without a token is CONFIG_INVALID at
 
 test('startGateway({ config }) from code applies the same rule (the package API skips the file loader)', async () => {
   const { startGateway, ConfigLoadError } = await import('../src/gateway.js');
-  const { validateConfig } = await import('../src/config/validate.js');
+  const { validateConfig } = await import('../src/validation/validate.js');
   const { silentLogger } = await import('../src/observability/logger.js');
   const valid = validateConfig(testConfig({ services: { s: { targets: [{ url: 'http://127.0.0.1:3001' }] } }, routes: [{ name: 'r', service: 's' }] }));
   assert.ok(valid.ok);

@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { DataPlane } from '../src/dataplane/dataplane.js';
-import { validateConfig } from '../src/config/validate.js';
+import { validateConfig } from '../src/validation/validate.js';
 import { silentLogger } from '../src/observability/logger.js';
 import type { ResolvedAddress } from '../src/upstream/dns-resolver.js';
 import { waitFor } from './helpers/child.js';

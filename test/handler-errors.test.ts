@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import { request } from 'undici';
 import { pino } from 'pino';
 import { DataPlane } from '../src/dataplane/dataplane.js';
-import { validateConfig } from '../src/config/validate.js';
+import { validateConfig } from '../src/validation/validate.js';
 import { startUpstream } from './helpers/upstream.js';
 import { waitFor } from './helpers/child.js';
 

@@ -5,7 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
-import { validateConfig } from '../src/config/validate.js';
+import { validateConfig } from '../src/validation/validate.js';
 import { StoreRegistry } from '../src/store/registry.js';
 import { rateLimitPolicy } from '../src/policies/rate-limit/rate-limit.js';
 import type { Policy, RequestContext, RespondVerdict } from '../src/policies/types.js';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { request } from 'undici';
-import { validateConfig } from '../src/config/validate.js';
+import { validateConfig } from '../src/validation/validate.js';
 import { startGateway, type Gateway } from '../src/gateway.js';
 import { testConfig } from './helpers/gateway.js';
 import { startUpstream, type Upstream } from './helpers/upstream.js';

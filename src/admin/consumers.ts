@@ -4,9 +4,9 @@
 // sent to POST /config, an edit lives in memory: a later reload of the config file replaces it.
 // Secrets (API keys, passwords) are never part of an answer.
 import type { IncomingMessage } from 'node:http';
-import { Consumer, Credential, type ConsumerConfig, type CredentialConfig } from '../identity/consumer-schema.js';
+import { Consumer, Credential, type ConsumerConfig, type CredentialConfig } from '../config/consumer-schema.js';
 import { credentialId } from '../identity/registry.js';
-import { validateConfig, formatPath } from '../config/validate.js';
+import { validateConfig, formatPath } from '../validation/validate.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { Controller } from '../runtime/instance.js';
 import { ERRORS, errorBody, type ErrorCode } from '../errors.js';

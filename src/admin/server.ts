@@ -3,12 +3,12 @@
 // never imports anything from here.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { parseConfigText } from '../config/load.js';
-import { validateConfig } from '../config/validate.js';
+import { parseConfigText } from '../validation/load.js';
+import { validateConfig } from '../validation/validate.js';
 import { redactSecrets } from '../config/redact.js';
 import { describeServices, routeTable } from '../dataplane/describe.js';
 import { errorBody, ERRORS, type ErrorCode } from '../errors.js';
-import type { ValidationResult } from '../config/validate.js';
+import type { ValidationResult } from '../validation/validate.js';
 import type { ApplyResult, Controller } from '../runtime/instance.js';
 import type { BoundListener } from '../dataplane/dataplane.js';
 import { listenerUrl } from '../dataplane/listener-url.js';

@@ -2,7 +2,7 @@
 // explicit `allowRemoteWithoutToken: true`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { validateConfig } from './validate.js';
+import { validateConfig } from '../validation/validate.js';
 
 const withAdmin = (admin: Record<string, unknown>) => ({
   admin: { port: 9876, ...admin },

@@ -2,9 +2,10 @@
 // Part of the one config schema (schema.ts imports it); kept apart so each stays readable.
 import { z } from 'zod';
 import { Duration, Size } from './units-schema.js';
-import { validateHashOn } from '../upstream/balancers/hash-key.js';
+import { validateHashOn } from './hash-on.js';
 
-export { BALANCER_NAMES as BALANCERS } from '../upstream/balancers/index.js';
+/** Every balancer name, in documentation order (upstream/balancers/index.ts implements each one). */
+export const BALANCERS = ['round-robin', 'least-connections', 'random', 'p2c-ewma', 'consistent-hash'] as const;
 
 /** `hashOn`: where consistent-hash takes a request's key from. */
 export const HashOn = z

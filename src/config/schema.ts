@@ -6,10 +6,10 @@ import { z } from 'zod';
 import { Duration, Size } from './units-schema.js';
 import { parseDuration } from './units.js';
 import { BALANCERS, HashOn, HealthCheck, Retries, CircuitBreaker } from './resilience-schema.js';
-import { Consumers } from '../identity/consumer-schema.js';
-import { ListenerTls } from '../dataplane/tls-schema.js';
-import { StoreConfigSchema, DEFAULT_STORE } from '../store/schema.js';
-import { AccessLog, Analytics, Metrics, Tracing } from '../observability/schema.js';
+import { Consumers } from './consumer-schema.js';
+import { ListenerTls } from './tls-schema.js';
+import { StoreConfigSchema, DEFAULT_STORE } from './store-schema.js';
+import { AccessLog, Analytics, Metrics, Tracing } from './observability-schema.js';
 
 export { Duration, Size };
 
@@ -35,7 +35,7 @@ const Admin = z
     host: z.string().min(1).default('127.0.0.1').meta({ description: 'Loopback (127.0.0.0/8, ::1, localhost) unless a token is set: any other host needs one.' }),
     token: z.string().optional().meta({ description: 'Bearer token for every admin request (empty = none; required off loopback).' }),
     // POST /config replaces the whole config, so an open admin API off loopback is refused
-    // unless the user says the network is trusted (validate.ts; the start-up log warns).
+    // unless the user says the network is trusted (validation/validate.ts; the start-up log warns).
     allowRemoteWithoutToken: z.boolean().optional().meta({ description: 'Serve the admin API off loopback without a token (default false): only on a network you trust. Logged as a warning at start.' }),
   })
   .meta({ description: 'The admin API: its own listener, never on a data-plane port.' });

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DataPlane } from './dataplane.js';
-import { validateConfig } from '../config/validate.js';
+import { validateConfig } from '../validation/validate.js';
 import { silentLogger } from '../observability/logger.js';
 import type { GatehouseConfig } from '../config/schema.js';
 

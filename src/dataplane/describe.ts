@@ -1,9 +1,9 @@
 // Human- and machine-readable views of a compiled plan: the route table in match order (CLI
 // `routes`, admin GET /routes), services (GET /services), and `explain` for one request.
 import type { Plan, CompiledRoute } from './plan.js';
-import type { HostPattern } from './host-pattern.js';
+import type { HostPattern } from '../config/host-pattern.js';
 import { canonicalizePath, encodePathForUpstream } from './canonical-path.js';
-import { normalizeHost } from './host-pattern.js';
+import { normalizeHost } from '../config/host-pattern.js';
 import { ANY_BUT_TRACE, hostMatches, precedence, PRECEDENCE, type RouterEntry } from './router.js';
 
 export interface RouteRow {

@@ -22,7 +22,7 @@ import type { RequestRecord } from '../observability/request-record.js';
 import type { RequestTrace } from '../observability/tracing/request-trace.js';
 import type { Tracer } from '../observability/tracing/tracer.js';
 import { encodePathForUpstream } from './canonical-path.js';
-import { normalizeHost } from './host-pattern.js';
+import { normalizeHost } from '../config/host-pattern.js';
 import { addForwardingHeaders, requestBodyBytes, resolveClient, responseHeaders, scanHeaders, type ClientInfo, type ScannedHeaders } from './forwarding.js';
 import { closesConnection, sendAnswer, type Answer } from './respond.js';
 import { findHeader, removeHeader } from './header-list.js';

@@ -4,8 +4,8 @@
 import type { GatehouseConfig, RouteConfig } from '../config/schema.js';
 import { parseDuration } from '../config/units.js';
 import { Router, compileValueMatcher, type RouteMatcher } from './router.js';
-import { parsePathPattern, type PathPattern } from './path-pattern.js';
-import { parseHostPattern, type HostPattern } from './host-pattern.js';
+import { parsePathPattern, type PathPattern } from '../config/path-pattern.js';
+import { parseHostPattern, type HostPattern } from '../config/host-pattern.js';
 import { compileRewrite, compileStripPrefix, type PathRewriter } from './rewrite.js';
 import { TrustedProxies } from './trusted-proxies.js';
 import { ServiceRuntime, type UpstreamHost } from '../upstream/service.js';

@@ -3,7 +3,7 @@
 // (issue 16, part 1): what each phase runs, what `explain` and the route table show.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { validateConfig } from '../config/validate.js';
+import { validateConfig } from '../validation/validate.js';
 import { compilePlan, noConnect, type CompiledRoute } from './plan.js';
 import { explain, routeTable } from './describe.js';
 import { testContext } from '../../test/helpers/policy-context.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { validateConfig } from '../config/validate.js';
+import { validateConfig } from '../validation/validate.js';
 import { compilePlan, noConnect, type Plan } from './plan.js';
 
 function plan(routes: unknown[]): Plan {

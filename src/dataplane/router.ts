@@ -4,8 +4,8 @@
 //   3. exact path, then params, then prefix "/*";  4. longer literal prefix;  5. config order.
 // A segment trie finds every entry whose path pattern matches; the lowest-ranked one whose host,
 // method, headers and query also match wins. The rank order is also what `gatehouse routes` prints.
-import type { HostPattern } from './host-pattern.js';
-import type { PathPattern } from './path-pattern.js';
+import type { HostPattern } from '../config/host-pattern.js';
+import type { PathPattern } from '../config/path-pattern.js';
 import type { ValueMatcherConfig } from '../config/schema.js';
 
 export interface ValueMatcher {

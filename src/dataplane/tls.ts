@@ -2,7 +2,7 @@
 // start; listeners cannot change on reload).
 import { readFileSync } from 'node:fs';
 import type { ServerOptions } from 'node:https';
-import type { ListenerTlsConfig } from './tls-schema.js';
+import type { ListenerTlsConfig } from '../config/tls-schema.js';
 
 export function pem(value: string): string {
   return value.trimStart().startsWith('-----BEGIN') ? value : readFileSync(value, 'utf8');

@@ -1,18 +1,8 @@
 // Which peers may tell us who the client is. Forwarding headers from anyone else are discarded.
 import { BlockList, isIP } from 'node:net';
 
-export interface Cidr { address: string; prefix: number; family: 'ipv4' | 'ipv6' }
-
-export function parseCidr(raw: string): Cidr | undefined {
-  const [addr, bits, extra] = raw.trim().split('/');
-  if (extra !== undefined || !addr) return undefined;
-  const v = isIP(addr);
-  if (v === 0) return undefined;
-  const max = v === 4 ? 32 : 128;
-  const prefix = bits === undefined ? max : Number(bits);
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max || (bits !== undefined && !/^\d+$/.test(bits))) return undefined;
-  return { address: addr, prefix, family: v === 4 ? 'ipv4' : 'ipv6' };
-}
+import { parseCidr } from '../config/cidr.js';
+export { parseCidr, type Cidr } from '../config/cidr.js';
 
 /** Strips the IPv4-mapped IPv6 prefix node reports on dual-stack sockets. */
 export function plainIp(ip: string): string {

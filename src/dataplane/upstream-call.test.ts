@@ -8,7 +8,7 @@ import { DataPlane } from './dataplane.js';
 import { UpstreamCall, type CallOwner, type UpstreamRequest } from './upstream-call.js';
 import type { Answer } from './respond.js';
 import type { RequestContext } from '../policies/types.js';
-import { validateConfig } from '../config/validate.js';
+import { validateConfig } from '../validation/validate.js';
 import { silentLogger } from '../observability/logger.js';
 import { startFlaky, type FlakyUpstream } from '../../test/helpers/flaky-upstream.js';
 import { closedPort } from '../../test/helpers/wire.js';

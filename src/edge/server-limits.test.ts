@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { validateConfig } from '../config/validate.js';
+import { validateConfig } from '../validation/validate.js';
 import { Instance } from '../runtime/instance.js';
 import { silentLogger } from '../observability/logger.js';
 import { compileServerLimits, serverOptions } from './server-limits.js';

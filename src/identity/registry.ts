@@ -1,7 +1,7 @@
 // The consumer registry: built once per config (compile time), read per request. Every lookup a
 // request needs is one Map.get: API keys by SHA-256 digest, Basic users by username, client
 // certificates by subject CN or SAN, consumers by id or username.
-import type { ConsumerConfig } from './consumer-schema.js';
+import type { ConsumerConfig } from '../config/consumer-schema.js';
 import { apiKeyDigest, parseScrypt, sha256, type ScryptHash } from './secrets.js';
 import type { Identity } from './identity.js';
 

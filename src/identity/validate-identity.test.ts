@@ -2,7 +2,7 @@
 // error message that echoes a secret.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { validateConfig } from '../config/validate.js';
+import { validateConfig } from '../validation/validate.js';
 import { hashPassword } from './secrets.js';
 
 const base = (extra: Record<string, unknown>) => ({ services: { up: { targets: [{ url: 'http://127.0.0.1:1' }] } }, ...extra });

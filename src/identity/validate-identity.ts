@@ -1,10 +1,10 @@
 // Checks of the identity sections that the schema cannot express: duplicates, hash formats,
 // references to consumers, keys that must parse, TLS files that must be readable.
-import type { ConsumerConfig } from './consumer-schema.js';
+import type { ConsumerConfig } from '../config/consumer-schema.js';
 import { apiKeyDigest, apiKeyProblem } from './secrets.js';
 import { credentialId } from './registry.js';
 import { tlsProblem } from '../dataplane/tls.js';
-import type { ListenerTlsConfig } from '../dataplane/tls-schema.js';
+import type { ListenerTlsConfig } from '../config/tls-schema.js';
 
 interface Issue { path: string; message: string }
 type PolicyLike = { type: string } & Record<string, unknown>;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { F, formatLine, millis, accessLogSettings, isoTimeOf } from './access-log.js';
 import { jsonString } from './json-text.js';
-import { ACCESS_LOG_FIELDS } from './schema.js';
+import { ACCESS_LOG_FIELDS } from '../config/observability-schema.js';
 import type { RequestRecord } from './request-record.js';
 
 const record = (o: Partial<RequestRecord> = {}): RequestRecord => ({

@@ -11,7 +11,7 @@
 import { pino } from 'pino';
 import type { GatehouseConfig } from '../config/schema.js';
 import { parseDuration } from '../config/units.js';
-import { ACCESS_LOG_FIELDS, type AccessLogField } from './schema.js';
+import { ACCESS_LOG_FIELDS, type AccessLogField } from '../config/observability-schema.js';
 import { LineBuffer } from './line-buffer.js';
 import { jsonString } from './json-text.js';
 import type { RequestRecord } from './request-record.js';

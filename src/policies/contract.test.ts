@@ -7,7 +7,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUILTIN_POLICIES, policyDefinition } from './index.js';
 import { PHASES, POLICY_ORDER, phaseMismatch, type Policy } from './types.js';
-import { validateConfig } from '../config/validate.js';
+import { validateConfig } from '../validation/validate.js';
 import { compilePlan, noConnect } from '../dataplane/plan.js';
 
 const root = new URL('../../../', import.meta.url).pathname;

@@ -1,15 +1,15 @@
 // Reading a config file the way `gatehouse start`, `validate` and a reload do: with its plugins
-// loaded relative to the file. (config/load.ts reads and validates; loading code is done here,
+// loaded relative to the file. (validation/load.ts reads and validates; loading code is done here,
 // above it, so config depends on nothing that runs users' modules.)
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { configFromFileText, loadConfigFile, parseConfigText } from '../config/load.js';
+import { configFromFileText, loadConfigFile, parseConfigText } from '../validation/load.js';
 import { interpolate } from '../config/interpolate.js';
 import { buildConfigSchema } from '../config/schema.js';
 import { configJsonSchemaText } from '../config/json-schema.js';
-import type { ConfigIssue } from '../config/validate.js';
+import type { ConfigIssue } from '../validation/validate.js';
 import { policyDefinitions } from '../policies/index.js';
-import type { ValidationResult } from '../config/validate.js';
+import type { ValidationResult } from '../validation/validate.js';
 import { loadPlugins } from '../policies/plugins.js';
 
 /** Reads, loads the plugins of and validates a config file. */

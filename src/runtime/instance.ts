@@ -10,7 +10,7 @@ import { compilePlan, noConnect, PluginCreateError, type Plan } from '../datapla
 import { configFromFile } from './config-file.js';
 import { openRemoteAdmin } from '../config/admin-exposure.js';
 import type { GatehouseConfig } from '../config/schema.js';
-import type { ConfigIssue, ValidationResult } from '../config/validate.js';
+import type { ConfigIssue, ValidationResult } from '../validation/validate.js';
 import type { BoundListener } from '../dataplane/dataplane.js';
 import type { Logger } from '../observability/logger.js';
 import type { Engine, InspectQuery } from './engine.js';

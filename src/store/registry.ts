@@ -6,7 +6,7 @@ import type { StoreHealth, StoreStatus } from './health.js';
 import { IpcStore } from './ipc.js';
 import { MemoryStore } from './memory.js';
 import { RedisStore } from './redis.js';
-import type { StoreConfig } from './schema.js';
+import type { StoreConfig } from '../config/store-schema.js';
 import type { Clock, RateStore } from './types.js';
 
 export interface StoreRegistryOptions {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from './clock.js';
 import { ServiceState } from './service-state.js';
-import { validateConfig } from '../config/validate.js';
+import { validateConfig } from '../validation/validate.js';
 import type { ServiceConfig } from '../config/schema.js';
 
 function service(extra: object): ServiceConfig {

@@ -1,5 +1,5 @@
 // Starts a real gateway in this process on 127.0.0.1:0 (admin too) from a config object.
-import { validateConfig } from '../../src/config/validate.js';
+import { validateConfig } from '../../src/validation/validate.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import { silentLogger } from '../../src/observability/logger.js';
 

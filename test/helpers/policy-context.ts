@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { PolicyEnv, RequestContext } from '../../src/policies/types.js';
 import { ConsumerRegistry } from '../../src/identity/registry.js';
 import { silentLogger } from '../../src/observability/logger.js';
-import { validateConfig } from '../../src/config/validate.js';
+import { validateConfig } from '../../src/validation/validate.js';
 import { StoreRegistry } from '../../src/store/registry.js';
 
 export function testContext(opts: { method?: string; clientIp?: string; headers?: Record<string, string> } = {}): RequestContext {

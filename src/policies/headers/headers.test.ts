@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { validateHeaderValue } from 'node:http';
 import { testContext, testEnv } from '../../../test/helpers/policy-context.js';
-import { validateConfig } from '../../config/validate.js';
+import { validateConfig } from '../../validation/validate.js';
 import { headersPolicy } from './headers.js';
 import type { Policy } from '../types.js';
 

@@ -4,7 +4,7 @@
 import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
 import { definePolicy, type RespondVerdict } from '../types.js';
-import { parseCidr } from '../../dataplane/trusted-proxies.js';
+import { parseCidr } from '../../config/cidr.js';
 
 const Cidr = z.string().refine((s) => parseCidr(s) !== undefined, { message: 'not an IP address or CIDR' });
 

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { testContext, testEnv } from '../../../test/helpers/policy-context.js';
-import { validateConfig } from '../../config/validate.js';
+import { validateConfig } from '../../validation/validate.js';
 import { ConsumerRegistry } from '../../identity/registry.js';
 import { keyAuthPolicy } from './key-auth.js';
 import type { Policy, PolicyEnv, RequestContext, RespondVerdict } from '../types.js';

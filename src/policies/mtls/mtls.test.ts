@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { testContext, testEnv } from '../../../test/helpers/policy-context.js';
-import { validateConfig } from '../../config/validate.js';
+import { validateConfig } from '../../validation/validate.js';
 import { ConsumerRegistry } from '../../identity/registry.js';
 import { mtlsPolicy } from './mtls.js';
 import type { Policy, RequestContext, RespondVerdict } from '../types.js';

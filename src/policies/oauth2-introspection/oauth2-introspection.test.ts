@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { testContext, testEnv } from '../../../test/helpers/policy-context.js';
-import { validateConfig } from '../../config/validate.js';
+import { validateConfig } from '../../validation/validate.js';
 import { ConsumerRegistry } from '../../identity/registry.js';
 import { introspectionAuthenticator, introspectionPolicy, introspectionSchema } from './oauth2-introspection.js';
 import type { Policy, RequestContext, RespondVerdict } from '../types.js';

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { testEnv } from '../../../test/helpers/policy-context.js';
 import type { IncomingMessage } from 'node:http';
-import { validateConfig } from '../../config/validate.js';
+import { validateConfig } from '../../validation/validate.js';
 import { StoreRegistry } from '../../store/registry.js';
 import { rateLimitPolicy } from './rate-limit.js';
 import type { Identity, Policy, RequestContext, RespondVerdict } from '../types.js';

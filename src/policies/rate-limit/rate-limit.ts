@@ -3,8 +3,8 @@
 // IETF RateLimit-Policy / RateLimit fields on every response of the route.
 import { definePolicy, section, type PolicyEnv, type RequestContext, type RespondVerdict, type Verdict } from '../types.js';
 import { StoreUnavailableError, type Answer, type Decision, type RateStore } from '../../store/types.js';
-import type { StoreConfig } from '../../store/schema.js';
-import { DEFAULT_STORE } from '../../store/schema.js';
+import type { StoreConfig } from '../../config/store-schema.js';
+import { DEFAULT_STORE } from '../../config/store-schema.js';
 import { maxCost, rateLimitSchema, rateLimitSections, type Plans, type RateLimitConfig } from './schema.js';
 import { planIssues } from './validate.js';
 import { compileLimit, decide, localShare, type CompiledLimit } from './limits.js';

@@ -2,7 +2,7 @@
 import { Name } from '../../config/schema.js';
 import { z } from 'zod';
 import { DURATION_PATTERN } from '../../config/units.js';
-import { OnStoreError } from '../../store/schema.js';
+import { OnStoreError } from '../../config/store-schema.js';
 
 export const ALGORITHMS = ['fixed-window', 'sliding-window', 'token-bucket', 'leaky-bucket'] as const;
 export const Algorithm = z.enum(ALGORITHMS);

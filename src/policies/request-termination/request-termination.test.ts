@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { testContext, testEnv } from '../../../test/helpers/policy-context.js';
-import { validateConfig } from '../../config/validate.js';
+import { validateConfig } from '../../validation/validate.js';
 import { sendVerdict } from '../../dataplane/respond.js';
 import { requestTerminationPolicy } from './request-termination.js';
 import type { Policy, RespondVerdict } from '../types.js';

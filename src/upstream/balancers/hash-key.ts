@@ -26,31 +26,9 @@ export interface HashKeyInput {
 
 export type HashKeyFn = (input: HashKeyInput) => string | undefined;
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const QUERY_NAME = /^[^\s&=#]+$/;
-const FORMS = 'header:<name>, cookie:<name>, ip, consumer, path or query:<name>';
-
-/** Returns why `spec` is not a valid hashOn, or undefined when it is. */
-export function validateHashOn(spec: string): string | undefined {
-  const colon = spec.indexOf(':');
-  const kind = colon < 0 ? spec : spec.slice(0, colon);
-  const name = colon < 0 ? undefined : spec.slice(colon + 1);
-  switch (kind) {
-    case 'ip':
-    case 'consumer':
-    case 'path':
-      return name === undefined ? undefined : `hashOn "${spec}": "${kind}" takes no name; expected ${FORMS}`;
-    case 'header':
-    case 'cookie':
-      if (name !== undefined && TOKEN.test(name)) return undefined;
-      return `hashOn "${spec}": "${kind}:" needs a ${kind} name made of letters, digits and !#$%&'*+-.^_\`|~`;
-    case 'query':
-      if (name !== undefined && QUERY_NAME.test(name)) return undefined;
-      return `hashOn "${spec}": "query:" needs a parameter name without spaces, "&", "=" or "#"`;
-    default:
-      return `hashOn "${spec}" is not valid: expected ${FORMS}`;
-  }
-}
+// The spelling is config's to check (config/hash-on.ts); compiling it is the balancer's.
+export { validateHashOn } from '../../config/hash-on.js';
+import { validateHashOn } from '../../config/hash-on.js';
 
 /** Compiles a valid hashOn spelling; throws with validateHashOn's message otherwise. */
 export function compileHashOn(spec: string): HashKeyFn {

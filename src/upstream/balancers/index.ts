@@ -7,16 +7,11 @@ import { RandomBalancer } from './random.js';
 import { RoundRobinBalancer } from './round-robin.js';
 
 export type { Balancer, BalancerName, BalancerTarget } from './balancer.js';
+import { BALANCERS } from '../../config/resilience-schema.js';
 export { compileHashOn, validateHashOn, type HashKeyInput, type HashKeyFn } from './hash-key.js';
 
-/** Every balancer name, in documentation order (for z.enum in the schema). */
-export const BALANCER_NAMES = [
-  'round-robin',
-  'least-connections',
-  'random',
-  'p2c-ewma',
-  'consistent-hash',
-] as const satisfies readonly BalancerName[];
+/** Every balancer name, in documentation order (the config schema's list; each one is a BalancerName). */
+export const BALANCER_NAMES = BALANCERS satisfies readonly BalancerName[];
 
 export interface BalancerOptions {
   /** Uniform in [0, 1) for random and p2c-ewma; Math.random by default. */

@@ -2,7 +2,7 @@
 // written plain, as `${ENV}` (interpolated at load), or hashed (`sha256:<hex>` for API keys,
 // `scrypt:...` for Basic passwords, see secrets.ts).
 import { z } from 'zod';
-import { apiKeyProblem, passwordProblem } from './secrets.js';
+import { apiKeyProblem, passwordProblem } from './secret-formats.js';
 
 const ConsumerId = z
   .string()

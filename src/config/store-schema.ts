@@ -1,6 +1,6 @@
 // Top-level `store:` — where rate-limit counters live.
 import { z } from 'zod';
-import { DURATION_PATTERN } from '../config/units.js';
+import { DURATION_PATTERN } from './units.js';
 
 export const OnStoreError = z
   .enum(['allow', 'deny', 'local'])

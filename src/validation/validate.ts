@@ -2,14 +2,14 @@
 // Schema checks come from zod; what a schema cannot say (references, duplicates, patterns that
 // must compile) is checked here, so `gatehouse validate` and the admin API agree exactly.
 import { z } from 'zod';
-import { parseDuration } from './units.js';
-import { buildConfigSchema, type ConfigSchemaType, type GatehouseConfig, type ServiceConfig } from './schema.js';
+import { parseDuration } from '../config/units.js';
+import { buildConfigSchema, type ConfigSchemaType, type GatehouseConfig, type ServiceConfig } from '../config/schema.js';
 import { checkableConfig, salvage, type Checkable } from './salvage.js';
-import { adminExposureIssues } from './admin-exposure.js';
-import { closestKey } from './closest-key.js';
-import { parsePathPattern } from '../dataplane/path-pattern.js';
-import { parseHostPattern } from '../dataplane/host-pattern.js';
-import { parseCidr } from '../dataplane/trusted-proxies.js';
+import { adminExposureIssues } from '../config/admin-exposure.js';
+import { closestKey } from '../config/closest-key.js';
+import { parsePathPattern } from '../config/path-pattern.js';
+import { parseHostPattern } from '../config/host-pattern.js';
+import { parseCidr } from '../config/cidr.js';
 import { identityIssues, type PolicyCheck } from '../identity/validate-identity.js';
 import { BUILTIN_POLICIES, ConfigSchema, loadedPlugin, policyDefinition, policyDefinitions, type PolicyDefinition } from '../policies/index.js';
 

@@ -1,7 +1,7 @@
 // Config of the observability features (issue 7): access log, metrics, tracing, and the shared
 // store that analytics use across instances. Imported by config/schema.ts.
 import { z } from 'zod';
-import { Duration } from '../config/units-schema.js';
+import { Duration } from './units-schema.js';
 
 /** Every field an access-log line can carry, in the order they are written. */
 export const ACCESS_LOG_FIELDS = [

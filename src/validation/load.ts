@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { isScalar, parseDocument, visit, type Document } from 'yaml';
-import { interpolate } from './interpolate.js';
+import { interpolate } from '../config/interpolate.js';
 import { validateConfig, type ConfigIssue, type ValidationResult } from './validate.js';
 
 /** Parses YAML or JSON text (JSON is YAML) into a plain document. */

@@ -4,7 +4,7 @@
 // bad path a duplicate route name. A refused part is simply absent: the checks only ever see
 // well-formed values, and a check whose inputs are not all there does not run.
 import type { z } from 'zod';
-import type { ConfigSchemaType, GatehouseConfig, RouteConfig, ServiceConfig } from './schema.js';
+import type { ConfigSchemaType, GatehouseConfig, RouteConfig, ServiceConfig } from '../config/schema.js';
 
 /** The fields of an object that passed the schema on their own, and the names of those that did not. */
 export interface Salvaged<T> { data: Partial<T>; refused: ReadonlySet<string> }
