@@ -46,6 +46,17 @@ async function fresh(path: string): Promise<number> {
   return res.statusCode;
 }
 
+/** Waits until `victim` is gone, two workers run again and the instance is ready. */
+async function replaced(victim: number): Promise<void> {
+  await waitFor('a replacement worker', async () => {
+    const pids = childPids(gw.pid);
+    if (pids.length !== 2 || pids.includes(victim)) return false;
+    const r = await request(`${gw.adminUrl}/ready`);
+    await r.body.dump();
+    return r.statusCode === 200;
+  }, 15_000);
+}
+
 async function lineCount(path: string): Promise<number> {
   return (await readFile(path, 'utf8').catch(() => '')).split('\n').filter(Boolean).length;
 }
@@ -91,13 +102,7 @@ test('a killed worker: its counters stay in the totals, which never go down', as
   assert.ok(before.requests >= 40);
   const [victim] = childPids(gw.pid);
   process.kill(victim!, 'SIGKILL');
-  await waitFor('a replacement worker', async () => {
-    const pids = childPids(gw.pid);
-    if (pids.length !== 2 || pids.includes(victim!)) return false;
-    const r = await request(`${gw.adminUrl}/ready`);
-    await r.body.dump();
-    return r.statusCode === 200;
-  }, 15_000);
+  await replaced(victim!);
   // Nothing was sent since the scrape above: the totals are exactly what they were.
   assert.deepEqual(await total(), before);
   for (let i = 0; i < 10; i++) assert.equal(await fresh(`/k2/${i}`), 200);
@@ -121,12 +126,6 @@ test('a worker that dies while a scrape waits for its answer is still counted (i
   await new Promise((r) => setTimeout(r, 300));
   process.kill(victim!, 'SIGKILL');
   assert.equal(await scrape, before);
-  await waitFor('a replacement worker', async () => {
-    const pids = childPids(gw.pid);
-    if (pids.length !== 2 || pids.includes(victim!)) return false;
-    const r = await request(`${gw.adminUrl}/ready`);
-    await r.body.dump();
-    return r.statusCode === 200;
-  }, 15_000);
+  await replaced(victim!);
   assert.equal(await total(), before);
 });

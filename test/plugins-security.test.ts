@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { request } from 'undici';
+import { pluginConfig } from './helpers/plugin-config.js';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
 import { childPids, freePort, killAllChildren, runCli, sleep, startChild, tempDir, waitFor, type TempDir } from './helpers/child.js';
 import { startGateway, type Gateway } from '../src/gateway.js';
@@ -99,15 +100,7 @@ let adminUrl: string;
 const logLines: Record<string, unknown>[] = [];
 
 function configText(extra: string, plugins: string[]): string {
-  return `
-accessLog: false
-log: { level: info }
-listen: [{ port: 0, host: 127.0.0.1 }]
-admin: { port: 0, host: 127.0.0.1 }
-plugins: ${JSON.stringify(plugins)}
-services:
-  up: { targets: [{ url: "${up.url}" }] }
-${extra}`;
+  return pluginConfig(up.url, extra, plugins, 'info');
 }
 
 const MODES = ['status99', 'status1000', 'status103', 'statusText', 'crlfHeader', 'badHeaderName', 'headersString', 'bodyNumber', 'bodyObject', 'unknownCode', 'protoCode', 'nullVerdict', 'stringVerdict', 'trueVerdict', 'thenGetterThrows'];

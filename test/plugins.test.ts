@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
+import { pluginConfig } from './helpers/plugin-config.js';
 import { freePort, killAllChildren, runCli, startChild, tempDir, type TempDir } from './helpers/child.js';
 import { startGateway, type Gateway } from '../src/gateway.js';
 import { silentLogger } from '../src/observability/logger.js';
@@ -94,15 +95,7 @@ export default definePolicy({
 `;
 
 function config(extra: string, plugins = ['./plugins/tenant.js', './plugins/faulty.js']): string {
-  return `
-accessLog: false
-log: { level: silent }
-listen: [{ port: 0, host: 127.0.0.1 }]
-admin: { port: 0, host: 127.0.0.1 }
-plugins: ${JSON.stringify(plugins)}
-services:
-  up: { targets: [{ url: "${up.url}" }] }
-${extra}`;
+  return pluginConfig(up.url, extra, plugins);
 }
 
 const ROUTES = `

@@ -5,6 +5,7 @@
 // than it holds; and each announced wait must be the whole ms rounded up of the true one: the same
 // call then is admitted, one ms earlier it is still refused (checked on the memory store by
 // replaying the walk up to the refusal). The decision table is in store-contract*.test.ts.
+import { seededRandom } from '../src/upstream/balancers/seeded-random.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryStore } from '../src/store/memory.js';
@@ -15,16 +16,7 @@ import { B2001, HOUR, MIN, SEC, T0, ask, cm, decideNow, fmt, fw, lb, sharedRedis
 const redis = await sharedRedis('contract-walk');
 
 /** mulberry32: the same walk on every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const random = seededRandom;
 
 interface Walk {
   name: string; base: number; period: number; capacity: number;
