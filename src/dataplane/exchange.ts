@@ -168,20 +168,11 @@ export class Exchange implements CallOwner {
   /** The context policies see; built only for routes that have policies. */
   context(): RequestContext {
     return (this.ctx ??= {
-      req: this.req,
-      requestId: this.requestId,
-      method: this.req.method!,
-      host: normalizeHost(this.scan!.host),
-      path: this.path,
-      query: this.query,
-      clientIp: this.client?.ip ?? '',
-      routeName: this.route?.name ?? '',
-      serviceName: this.route?.service.name ?? '',
-      params: this.params,
-      identity: undefined,
-      errorHeaders: undefined,
-      shadowLimited: undefined,
-      locals: new Map(),
+      req: this.req, requestId: this.requestId, method: this.req.method!, host: normalizeHost(this.scan!.host),
+      path: this.path, query: this.query, clientIp: this.client?.ip ?? '',
+      routeName: this.route?.name ?? '', serviceName: this.route?.service.name ?? '', params: this.params,
+      // What policies tell the gateway (typed), and their private scratch.
+      identity: undefined, errorHeaders: undefined, shadowLimited: undefined, locals: new Map(),
     });
   }
 
@@ -242,6 +233,10 @@ export class Exchange implements CallOwner {
   }
 
   // ---- the upstream call's outcome ----
+
+  get observed(): boolean {
+    return this.socket !== undefined;
+  }
 
   headersSent(): boolean {
     return this.res.headersSent;
@@ -375,29 +370,18 @@ export class Exchange implements CallOwner {
       // Only a fallback for a request that ended before its client was resolved.
       peerIp: this.client === undefined ? sock.remoteAddress : undefined,
       consumer: identity === undefined ? undefined : identity.consumerId ?? identity.username,
-      method: req.method ?? '',
-      scheme: (sock as { encrypted?: boolean }).encrypted ? 'https' : 'http',
-      protocol: req.httpVersion,
-      host: scan?.host,
-      path: this.path,
-      query: this.query,
-      route: route?.name,
-      service: route?.service.name,
-      target: call?.target?.url,
+      method: req.method ?? '', scheme: (sock as { encrypted?: boolean }).encrypted ? 'https' : 'http', protocol: req.httpVersion,
+      host: scan?.host, path: this.path, query: this.query,
+      route: route?.name, service: route?.service.name, target: call?.target?.url,
       status: this.status,
       bytesIn: scan === undefined ? 0 : requestBodyBytes(scan, req.complete, sock.bytesRead - this.socketRead),
       bytesOut: sock.bytesWritten - this.socketWritten,
       durationMs: performance.now() - this.started,
       upstreamMs: call !== undefined && call.upstreamMs >= 0 ? call.upstreamMs : undefined,
-      rejectedBy: this.rejectedBy,
-      shadowLimited: this.ctx?.shadowLimited,
-      error: this.errorCode,
-      retries: call?.retries ?? 0,
-      cache: undefined,
-      userAgent: scan?.userAgent,
+      rejectedBy: this.rejectedBy, shadowLimited: this.ctx?.shadowLimited, error: this.errorCode,
+      retries: call?.retries ?? 0, cache: undefined, userAgent: scan?.userAgent,
       aborted: !this.res.writableFinished,
-      trace: trace !== undefined && trace.sampled ? trace : undefined,
-      tracer: this.tracer,
+      trace: trace !== undefined && trace.sampled ? trace : undefined, tracer: this.tracer,
     };
   }
 }

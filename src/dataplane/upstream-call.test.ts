@@ -51,6 +51,7 @@ function owner(method = 'GET'): { owner: CallOwner; told: Told; attach(call: Ups
     requestId: 'test',
     trace: undefined,
     tracer: undefined,
+    observed: true,
     context: () => ({}) as RequestContext,
     step: (fn) => fn(),
     headersSent: () => told.status !== undefined,

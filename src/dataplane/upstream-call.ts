@@ -45,6 +45,8 @@ export interface CallOwner {
   readonly requestId: string;
   readonly trace: RequestTrace | undefined;
   readonly tracer: Tracer | undefined;
+  /** The request is observed (access log, metrics…): `upstreamMs` is measured. */
+  readonly observed: boolean;
   /** The policies' context (consistent hashing reads it). */
   context(): RequestContext;
   /** Runs a later step from a callback; a throw answers the request (500) instead of escaping. */
@@ -69,7 +71,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   /** Attempts made (1 + retries). */
   attempt = 0;
   retries = 0;
-  /** First attempt to the response head that was relayed, in ms; -1 when none was. */
+  /** First attempt to the response head that was relayed, in ms (observed requests); -1 when none was. */
   upstreamMs = -1;
   /** Retry settings while the request may be sent again (undefined: one attempt only). */
   private retry: RetrySettings | undefined;
@@ -233,7 +235,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
       return true;
     }
     if (this.breakerAdmission !== undefined) this.breakerOutcome(countsAsFailure(this.route.service.state.breakerFailOn, statusCode, undefined));
-    this.upstreamMs = performance.now() - this.firstStarted;
+    if (this.owner.observed) this.upstreamMs = performance.now() - this.firstStarted; // a clock read costs: only for the record
     return this.owner.upstreamHead(statusCode, rawHeaders, resume);
   }
 
