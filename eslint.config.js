@@ -25,6 +25,7 @@ export default tseslint.config(
       // Numbers and booleans print unambiguously; objects, undefined and null in a message are the
       // mistakes this rule is for.
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+      '@typescript-eslint/restrict-plus-operands': ['error', { allowNumberAndString: true }],
       // `() => void x()` and `(v) => resolve(v)` as callbacks are clear; only statements are checked.
       '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true }],
     },
