@@ -23,6 +23,6 @@ export class InstanceMetrics {
   }
 
   snapshot(): Promise<object[]> {
-    return this.registry.getMetricsAsJSON() as Promise<object[]>;
+    return this.registry.getMetricsAsJSON();
   }
 }

@@ -7,6 +7,7 @@
 // bytes by a plain copy instead of a UTF-8 encoding pass.
 
 /** Characters that must or will be escaped: quote, backslash, control characters, non-ASCII. */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what it looks for
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\uffff]/;
 const NON_ASCII = /[\u007f-\uffff]/g;
 

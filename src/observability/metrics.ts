@@ -10,7 +10,7 @@
 // Label cardinality is bounded by the config: route and service names, the method (unknown
 // methods become OTHER), the status class. Never raw paths. Consumers only with
 // `metrics.consumerLabel: true`, in a metric of their own.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ServiceState } from '../upstream/service-state.js';
 import type { StoreHealth } from '../store/health.js';
 import type { RequestRecord } from './request-record.js';
@@ -32,11 +32,11 @@ export type RateLimitDecision = 'allowed' | 'limited' | 'shadow';
 export interface MetricsSource {
   inflight(): number;
   /** Requests shed by load shedding so far (answered before any routing). */
-  shed?(): number;
+  shed?: () => number;
   services(): ServiceState[];
-  tracing?(): { exported: number; dropped: number } | undefined;
+  tracing?: () => { exported: number; dropped: number } | undefined;
   /** The rate-limit stores that can fail (Redis, or a worker's primary). */
-  stores?(): StoreHealth[];
+  stores?: () => StoreHealth[];
 }
 
 /** Methods with a label of their own; any other is counted as OTHER (the last index). */
@@ -205,7 +205,7 @@ export class GatewayMetrics implements PolicyMetrics {
     const routeName = s.route ?? '';
     const serviceName = s.service ?? '';
     let byService = this.series.get(routeName);
-    if (byService === undefined) this.series.set(routeName, (byService = new Map()));
+    if (byService === undefined) this.series.set(routeName, (byService = new Map<string, RouteSeries>()));
     let r = byService.get(serviceName);
     if (r === undefined) {
       r = { labels: { route: routeName, service: serviceName }, duration: new Hist(), upstream: new Hist(), bytesIn: 0, bytesOut: 0, retries: 0, errors: new Map(), requests: new Float64Array(METHODS.length * CLASSES.length) };

@@ -28,7 +28,7 @@ export class RetiredMetrics {
     this.folding = this.folding.then(async () => {
       const parts = this.retired.length ? [this.retired, cumulative] : [cumulative];
       try {
-        this.retired = (await AggregatorRegistry.aggregate(parts as object[][]).getMetricsAsJSON()) as MetricsJson;
+        this.retired = await AggregatorRegistry.aggregate(parts).getMetricsAsJSON();
       } catch {
         // A report that cannot be added up (it came from a worker) is dropped; the totals so far stay.
       }

@@ -16,7 +16,8 @@ interface Minute { minute: number; entries: Map<string, Entry>; consumers: numbe
 export interface AnalyticsSink { add(minute: number, key: string, s: AnalyticsSample, bucket: number): void }
 
 export class Analytics {
-  private readonly ring: Minute[] = [];
+  /** Indexed by minute modulo 60: a slot not yet reached is a hole. */
+  private readonly ring: (Minute | undefined)[] = [];
   private readonly topCapacity: number;
   sink: AnalyticsSink | undefined;
 

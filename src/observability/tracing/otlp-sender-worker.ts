@@ -25,7 +25,10 @@ const agent = new client.Agent({ keepAlive: true });
 
 function send(m: SendRequest): Promise<boolean> {
   return new Promise((resolve) => {
-    if (url === undefined) return resolve(false);
+    if (url === undefined) {
+      resolve(false);
+      return;
+    }
     const body = typeof m.body === 'string' ? Buffer.from(m.body) : m.body;
     try {
       const req = client.request(url, {

@@ -46,7 +46,7 @@ after(async () => { for (const c of closers) await c(); });
 
 test('bodies (bytes and text) arrive whole with the content type; 2xx is true, anything else false', async () => {
   const rx = await receiver((n) => (n === 3 ? 500 : 200));
-  closers.push(rx.close);
+  closers.push(() => rx.close());
   const sender = new OtlpSender(rx.url, 'application/x-protobuf');
   closers.push(() => sender.close());
   // A Buffer from Node's shared pool: copied to the worker, the pool stays usable here.
@@ -89,7 +89,7 @@ test('an unreachable collector gives false, never a rejection; the exporter coun
 /** A sender whose first export has reached a collector that never answers it (later ones: 204). */
 async function heldExport() {
   const rx = await receiver((n) => (n === 1 ? 'hang' : 204));
-  closers.push(rx.close);
+  closers.push(() => rx.close());
   const sender = new OtlpSender(rx.url, 'application/json');
   closers.push(() => sender.close());
   const held = sender.send('{"a":1}');
@@ -124,7 +124,7 @@ const here = (name: string) => JSON.stringify(fileURLToPath(new URL(name, import
 
 test('an idle worker never keeps the process alive', async () => {
   const rx = await receiver(() => 204);
-  closers.push(rx.close);
+  closers.push(() => rx.close());
   const r = await child(`
     import { OtlpSender } from ${here('./otlp-sender.js')};
     const s = new OtlpSender(${JSON.stringify(rx.url)}, 'application/json');
@@ -137,7 +137,7 @@ test('an idle worker never keeps the process alive', async () => {
 
 test('an export waiting for its answer keeps the process alive: the last flush on shutdown is delivered', async () => {
   const rx = await receiver(() => 200, 500);
-  closers.push(rx.close);
+  closers.push(() => rx.close());
   const r = await child(`
     import { OtlpExporter } from ${here('./otlp-exporter.js')};
     const e = new OtlpExporter({ endpoint: ${JSON.stringify(rx.url)}, serviceName: 't', flushIntervalMs: 3600000, maxQueueSize: 10, maxBatchSize: 10 });

@@ -7,7 +7,7 @@ import type { GatehouseConfig } from '../../config/schema.js';
 import { parseDuration } from '../../config/units.js';
 import { OtlpExporter } from './otlp-exporter.js';
 import type { RequestRecord } from '../request-record.js';
-import { SPAN_KIND_CLIENT, SPAN_KIND_SERVER, epochMs, type SpanRecord } from './span.js';
+import { SPAN_KIND_CLIENT, SPAN_KIND_SERVER, epochMs } from './span.js';
 import { acceptTracestate, formatTraceparent, newSpanId, newTraceId, parseTraceparent } from './trace-context.js';
 import { RequestTrace, type AttemptFacts, type AttemptSpan } from './request-trace.js';
 
