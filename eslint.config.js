@@ -26,8 +26,9 @@ export default tseslint.config(
       // mistakes this rule is for.
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
       '@typescript-eslint/restrict-plus-operands': ['error', { allowNumberAndString: true }],
-      // `() => void x()` and `(v) => resolve(v)` as callbacks are clear; only statements are checked.
-      '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true }],
+      // `() => void x()` and `(v) => resolve(v)` as callbacks are clear, and so is
+      // `if (bad) return this.fail(...)` for an early exit from a function that returns nothing.
+      '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true, ignoreVoidReturningFunctions: true }],
     },
   },
   { files: ['**/*.js', '**/*.mjs', '**/*.cjs'], ...tseslint.configs.disableTypeChecked },
