@@ -129,8 +129,7 @@ export class DataPlane implements ExchangeHost {
     if (query.what === 'health') return this.upstreams.get(query.service)?.snapshot();
     if (query.what === 'metrics') return this.obs.metricsJson();
     if (query.what === 'analytics') return this.obs.analyticsPart(query.window);
-    if (query.what === 'stores') return this.stores.status();
-    return undefined;
+    return this.stores.status(); // 'stores'
   }
 
   /** SIGUSR1: reopen the access-log file (after rotation). */
@@ -326,18 +325,18 @@ function onClientError(err: NodeJS.ErrnoException, socket: Socket, serverHeader:
   // server reads socket._httpMessage for exactly this (lib/_http_server.js, socketOnError), so do
   // we. The hostile-http tests of pipelined bad requests fail if it ever goes away.
   const inFlight = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
-  if (inFlight && (inFlight.headersSent || inFlight.req?.complete !== false)) {
+  if (inFlight && (inFlight.headersSent || inFlight.req.complete)) {
     // A response is under way: raw bytes now would land inside its body, or read as the answer
     // to an earlier, valid request. Flush what is queued and close without answering. (A bad
     // body of the request being answered, before its headers went out, is answered below.)
     socket.destroySoon();
     return;
   }
-  const [status, code, message] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'GW_BAD_REQUEST' as ErrorCode, 'The request is malformed.'];
+  const [status, code, message] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'GW_BAD_REQUEST', 'The request is malformed.'];
   const body = errorBody(code, undefined, message);
   const reason = http.STATUS_CODES[status] ?? 'Bad Request';
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${serverHeader !== undefined ? `server: ${serverHeader}\r\n` : ''}connection: close\r\n\r\n${body}`,
   );
-  socket.destroySoon?.();
+  socket.destroySoon();
 }

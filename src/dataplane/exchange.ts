@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { CompiledRoute, Plan } from './plan.js';
 import type { ErrorCode } from '../errors.js';
-import type { RequestContext, Verdict, HeaderList, Policy } from '../policies/types.js';
+import type { RequestContext, Verdict, Policy } from '../policies/types.js';
 import type { ServerLimits } from '../edge/server-limits.js';
 import { addIdentityHeaders } from '../identity/identity-headers.js';
 import type { Logger } from '../observability/logger.js';
@@ -261,7 +261,7 @@ export class Exchange implements CallOwner {
       }
       this.status = status;
       if (this.plane.draining) res.shouldKeepAlive = false;
-      res.writeHead(status, headers as unknown as HeaderList);
+      res.writeHead(status, headers);
     } catch (err) {
       // A response policy (or an invalid header it set) failed: the gateway's fault, not the
       // target's. Stop the upstream call and answer 500.
@@ -292,7 +292,7 @@ export class Exchange implements CallOwner {
       // connection and the rest of the body with it, so this client connection is stuck
       // mid-request and can never carry another one. Close it once the response is out.
       const socket = this.req.socket;
-      this.res.once('finish', () => socket?.destroySoon());
+      this.res.once('finish', () => socket.destroySoon());
     }
     this.res.end();
   }

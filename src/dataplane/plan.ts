@@ -140,7 +140,7 @@ function compileRoute(r: RouteConfig, index: number, services: Map<string, Servi
   // The chain runs class by class (PolicyOrder: edge, authenticate, authorise, limit, transform,
   // other), whatever the listing order; within a class, globals first, then the listing order.
   const policies = inClassOrder([...globals, ...r.policies.map((p, j) => instantiate(p, 'route', env, `routes[${index}].policies[${j}]`))]);
-  const inPhase = (phase: Phase) => policies.filter((p) => p.policy[phase]).map((p) => p.policy);
+  const inPhase = (phase: Phase) => policies.filter((p) => typeof p.policy[phase] === 'function').map((p) => p.policy);
   return {
     name: r.name,
     matcher,
@@ -150,7 +150,7 @@ function compileRoute(r: RouteConfig, index: number, services: Map<string, Servi
     retryMethods: new Set(r.retryMethods.map((m) => m.toUpperCase())),
     policies,
     access: inPhase('access'),
-    accessTypes: policies.filter((p) => p.policy.access).map((p) => p.type),
+    accessTypes: policies.filter((p) => typeof p.policy.access === 'function').map((p) => p.type),
     upstreamRequest: inPhase('upstreamRequest'),
     response: inPhase('response'),
     log: inPhase('log'),

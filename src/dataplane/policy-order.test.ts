@@ -81,7 +81,7 @@ test('global and route policies interleave by class; globals first within a clas
   // Every phase follows the chain.
   const route = p.routes[0]!;
   assert.deepEqual(route.accessTypes, ['rate-limit', 'bot-detection', 'ip-restriction', 'cors', 'key-auth', 'acl', 'concurrency-limit', 'request-termination']);
-  assert.deepEqual(route.response, route.policies.filter((x) => x.policy.response).map((x) => x.policy));
+  assert.deepEqual(route.response, route.policies.filter((x) => typeof x.policy.response === 'function').map((x) => x.policy));
   // The route table (CLI `routes`, admin GET /routes) and `explain` show the order they run in.
   assert.deepEqual(routeTable(p)[0]!.policies, ['rate-limit (global)', 'bot-detection (global)', 'ip-restriction', 'cors', 'key-auth (global)', 'acl', 'concurrency-limit', 'headers (global)', 'headers', 'request-termination']);
   const x = explain(p, 'GET', '/anything', {});

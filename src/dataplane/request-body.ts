@@ -38,5 +38,6 @@ export function streamedBody(req: IncomingMessage, scan: ScannedHeaders, maxBody
 }
 
 function disarmIdleTimeout(this: IncomingMessage): void {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- typed non-null, but node detaches it (null) once the response is done
   this.socket?.setTimeout(0);
 }

@@ -3,7 +3,6 @@
 // what it holds (concurrency slot, breaker probe) when the request ends.
 import { test, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import type { IncomingMessage } from 'node:http';
 import { DataPlane } from './dataplane.js';
 import { UpstreamCall, type CallOwner, type UpstreamRequest } from './upstream-call.js';
 import type { Answer } from './respond.js';
@@ -47,7 +46,7 @@ function owner(method = 'GET'): { owner: CallOwner; told: Told; attach(call: Ups
   let call: UpstreamCall | undefined;
   const request = (): UpstreamRequest => ({ method, headers: ['host', ''], hostIndex: 1, host: undefined, traceIndex: -1, path: '/x', query: '', body: null });
   const o: CallOwner = {
-    req: { method, readableEnded: true } as IncomingMessage,
+    req: { method, readableEnded: true },
     requestId: 'test',
     trace: undefined,
     tracer: undefined,

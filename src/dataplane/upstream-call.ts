@@ -41,7 +41,8 @@ export interface UpstreamRequest {
 
 /** What the call needs from the request it serves, and where its outcome goes. */
 export interface CallOwner {
-  readonly req: IncomingMessage;
+  /** What the call reads of the client's request: its method, and whether its body was read whole. */
+  readonly req: Pick<IncomingMessage, 'method' | 'readableEnded'>;
   readonly requestId: string;
   readonly trace: RequestTrace | undefined;
   readonly tracer: Tracer | undefined;
@@ -135,7 +136,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
       if (r === false) return this.overloaded();
       if (r !== true) {
         this.cancelQueued = r.cancel;
-        r.wait.then((ok) => this.owner.step(() => {
+        void r.wait.then((ok) => this.owner.step(() => {
           this.cancelQueued = undefined;
           if (ok) this.slotHeld = true;
           if (this.ended) return this.releaseSlot();
@@ -342,7 +343,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   /** No more attempts: answer with the last failure (undefined: every try was a retried status). */
   private failed(err: Error | undefined): void {
     // The client's body may be unread: do not reuse this connection.
-    const close = this.owner.req.readableEnded === false;
+    const close = !this.owner.req.readableEnded;
     if (err === undefined) {
       // Every try was a retryable status and the last target is gone: say so plainly.
       this.breakerOutcome(true);
