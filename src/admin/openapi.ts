@@ -5,7 +5,9 @@ import { ERRORS } from '../errors.js';
 import { VERSION } from '../version.js';
 
 export function openApiDocument(): Record<string, unknown> {
-  const { $schema: _s, $id: _i, ...configSchema } = configJsonSchema(ConfigSchema);
+  const configSchema = configJsonSchema(ConfigSchema);
+  delete configSchema.$schema;
+  delete configSchema.$id;
   const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
   const json = (schema: unknown) => ({ 'application/json': { schema } });
   const error = (description: string) => ({ description, content: json(ref('Error')) });

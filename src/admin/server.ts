@@ -70,23 +70,32 @@ export class AdminServer {
     // The token is checked before anything else reads the path: no unauthenticated request gets
     // further than this line, whatever it sends.
     if (!OPEN_PATHS.has(path) && !this.authorized(req)) {
-      return send(res, 401, errorBody('ADMIN_UNAUTHORIZED'), { 'www-authenticate': 'Bearer realm="gatehouse-admin"' });
+      send(res, 401, errorBody('ADMIN_UNAUTHORIZED'), { 'www-authenticate': 'Bearer realm="gatehouse-admin"' });
+      return;
     }
     if (this.tokenDigest === undefined && foreignBrowserRequest(req.headersDistinct, this.host)) {
-      return send(res, 403, errorBody('ADMIN_FORBIDDEN'));
+      send(res, 403, errorBody('ADMIN_FORBIDDEN'));
+      return;
     }
     const segments = path.split('/').slice(1).map(decodeSegment);
     if (segments[0] === 'consumers') {
       const pending = this.consumers.handle(req, segments.slice(1));
       if (pending) {
         const [status, body] = await pending;
-        return send(res, status, typeof body === 'string' ? body : JSON.stringify(body, null, 2));
+        send(res, status, typeof body === 'string' ? body : JSON.stringify(body, null, 2));
+        return;
       }
     }
     const endpoint = this.routes[path] ?? this.paramRoute(segments);
-    if (!endpoint) return send(res, 404, errorBody('ADMIN_NOT_FOUND'));
+    if (!endpoint) {
+      send(res, 404, errorBody('ADMIN_NOT_FOUND'));
+      return;
+    }
     const handler = endpoint[req.method ?? ''];
-    if (!handler) return send(res, 405, errorBody('ADMIN_METHOD_NOT_ALLOWED'), { allow: Object.keys(endpoint).join(', ') });
+    if (!handler) {
+      send(res, 405, errorBody('ADMIN_METHOD_NOT_ALLOWED'), { allow: Object.keys(endpoint).join(', ') });
+      return;
+    }
     const [status, body, type] = await handler(req);
     send(res, status, typeof body === 'string' ? body : JSON.stringify(body, null, 2), type ? { 'content-type': type } : {});
   }

@@ -220,8 +220,8 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => process.exit(err.code
 
 main(process.argv.slice(2)).then(
   (code) => { if (code >= 0) exitAfterOutput(code); },
-  (err: Error) => {
-    process.stderr.write(`gatehouse: ${err.message}\n`);
+  (err: unknown) => {
+    process.stderr.write(`gatehouse: ${err instanceof Error ? err.message : String(err)}\n`);
     exitAfterOutput(EXIT.internal);
   },
 );

@@ -6,25 +6,25 @@ import { apiKeyProblem, passwordProblem } from './secret-formats.js';
 
 const ConsumerId = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._@:-]{0,127}$/, { message: 'consumer ids use letters, digits, ".", "_", "@", ":" and "-" (at most 128)' });
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._@:-]{0,127}$/, { error: 'consumer ids use letters, digits, ".", "_", "@", ":" and "-" (at most 128)' });
 
 const CredentialId = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._@:-]{0,199}$/, { message: 'credential ids use letters, digits, ".", "_", "@", ":" and "-"' })
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._@:-]{0,199}$/, { error: 'credential ids use letters, digits, ".", "_", "@", ":" and "-"' })
   .optional()
   .meta({ description: 'Stable id sent upstream as X-Credential-Id; default "<consumer>:<type>:<index>".' });
 
 const ApiKeyCredential = z.strictObject({
   type: z.literal('api-key'),
   id: CredentialId,
-  key: z.string().min(1).refine((k) => apiKeyProblem(k) === undefined, { message: 'a hashed key is "sha256:" followed by 64 hex digits' }).meta({ description: 'The key: plain, ${ENV}, or "sha256:<64 hex>" (the SHA-256 of the key).' }),
+  key: z.string().min(1).refine((k) => apiKeyProblem(k) === undefined, { error: 'a hashed key is "sha256:" followed by 64 hex digits' }).meta({ description: 'The key: plain, ${ENV}, or "sha256:<64 hex>" (the SHA-256 of the key).' }),
 });
 
 const BasicCredential = z.strictObject({
   type: z.literal('basic'),
   id: CredentialId,
-  username: z.string().min(1).regex(/^[^:]+$/, { message: 'a Basic username cannot contain ":"' }),
-  password: z.string().min(1).refine((p) => passwordProblem(p) === undefined, { message: passwordProblem('scrypt:') }).meta({ description: 'Plain, ${ENV}, or "scrypt:<N>:<r>:<p>:<saltB64>:<hashB64>" (gatehouse hash-password).' }),
+  username: z.string().min(1).regex(/^[^:]+$/, { error: 'a Basic username cannot contain ":"' }),
+  password: z.string().min(1).refine((p) => passwordProblem(p) === undefined, { error: passwordProblem('scrypt:') }).meta({ description: 'Plain, ${ENV}, or "scrypt:<N>:<r>:<p>:<saltB64>:<hashB64>" (gatehouse hash-password).' }),
 });
 
 const MtlsCredential = z
@@ -34,7 +34,7 @@ const MtlsCredential = z
     subject: z.string().min(1).optional().meta({ description: "The client certificate's subject common name (CN)." }),
     san: z.string().min(1).optional().meta({ description: 'One subjectAltName value (DNS name, URI, email or IP), without its "DNS:" prefix.' }),
   })
-  .refine((c) => (c.subject === undefined) !== (c.san === undefined), { message: 'an mtls credential names exactly one of subject or san' });
+  .refine((c) => (c.subject === undefined) !== (c.san === undefined), { error: 'an mtls credential names exactly one of subject or san' });
 
 export const Credential = z.discriminatedUnion('type', [ApiKeyCredential, BasicCredential, MtlsCredential]);
 
@@ -42,8 +42,10 @@ export const Consumer = z
   .strictObject({
     id: ConsumerId,
     // Sent upstream as header values: no control characters, and no commas inside a group name.
-    username: z.string().min(1).max(256).regex(/^[^\x00-\x1f\x7f]+$/, { message: 'no control characters' }).optional(),
-    groups: z.array(z.string().min(1).max(128).regex(/^[^\x00-\x1f\x7f,]+$/, { message: 'a group name has no commas or control characters' })).default([]),
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what it rejects
+    username: z.string().min(1).max(256).regex(/^[^\x00-\x1f\x7f]+$/, { error: 'no control characters' }).optional(),
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what it rejects
+    groups: z.array(z.string().min(1).max(128).regex(/^[^\x00-\x1f\x7f,]+$/, { error: 'a group name has no commas or control characters' })).default([]),
     plan: z.string().min(1).optional().meta({ description: 'Rate-limit tier name.' }),
     metadata: z.record(z.string(), z.unknown()).optional(),
     credentials: z.array(Credential).default([]),

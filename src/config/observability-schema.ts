@@ -68,5 +68,5 @@ export const Store = z
     url: z.string().min(1).optional().meta({ description: 'redis://host:port/db (type redis).' }),
     prefix: z.string().default('gatehouse:').meta({ description: 'Prefix of every key Gatehouse writes.' }),
   })
-  .refine((s) => s.type !== 'redis' || s.url !== undefined, { message: 'a redis store needs a url', path: ['url'] })
+  .refine((s) => s.type !== 'redis' || s.url !== undefined, { error: 'a redis store needs a url', path: ['url'] })
   .meta({ description: 'Where counters shared between instances live (analytics; rate limits).' });

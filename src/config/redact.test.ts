@@ -2,18 +2,24 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { redactSecrets, REDACTED } from './redact.js';
 
+interface Redacted {
+  admin: { token: string; port: number };
+  consumers: { credentials: Record<string, string>[] }[];
+  routes: { policies: { keys: [{ jwk: Record<string, string> }, { jwk: Record<string, string> }, { secret: string }] }[] }[];
+}
+
 test('secrets are redacted by key name anywhere, and private JWK members inside a jwk', () => {
   const out = redactSecrets({
     admin: { token: 't0ken', port: 9876 },
     consumers: [{ id: 'a', credentials: [{ type: 'api-key', key: 'k1' }, { type: 'basic', username: 'u', password: 'p' }] }],
     routes: [{ policies: [{ type: 'jwt', keys: [{ jwk: { kty: 'oct', k: 'c2VjcmV0', alg: 'HS256' } }, { jwk: { kty: 'RSA', n: 'modulus', e: 'AQAB', d: 'priv', p: 'p1', q: 'q1', dp: 'x', dq: 'y', qi: 'z' } }, { secret: 's' }] }] }],
-  }) as Record<string, any>;
+  }) as unknown as Redacted;
   assert.equal(out.admin.token, REDACTED);
   assert.equal(out.admin.port, 9876);
-  assert.equal(out.consumers[0].credentials[0].key, REDACTED);
-  assert.equal(out.consumers[0].credentials[1].password, REDACTED);
-  assert.equal(out.consumers[0].credentials[1].username, 'u');
-  const [oct, rsa, secret] = out.routes[0].policies[0].keys;
+  assert.equal(out.consumers[0]!.credentials[0]!.key, REDACTED);
+  assert.equal(out.consumers[0]!.credentials[1]!.password, REDACTED);
+  assert.equal(out.consumers[0]!.credentials[1]!.username, 'u');
+  const [oct, rsa, secret] = out.routes[0]!.policies[0]!.keys;
   assert.deepEqual(oct.jwk, { kty: 'oct', k: REDACTED, alg: 'HS256' });
   assert.deepEqual(rsa.jwk, { kty: 'RSA', n: 'modulus', e: 'AQAB', d: REDACTED, p: REDACTED, q: REDACTED, dp: REDACTED, dq: REDACTED, qi: REDACTED });
   assert.equal(secret.secret, REDACTED);

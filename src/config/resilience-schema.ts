@@ -20,7 +20,7 @@ const StatusCode = z.number().int().min(100).max(599);
 
 export const ActiveHealthCheck = z
   .strictObject({
-    path: z.string().regex(/^\//, { message: 'a path starts with "/"' }).default('/health'),
+    path: z.string().regex(/^\//, { error: 'a path starts with "/"' }).default('/health'),
     interval: Duration.default('5s'),
     timeout: Duration.default('1s'),
     healthyThreshold: z.number().int().min(1).default(2).meta({ description: 'Consecutive successes that mark an unhealthy target healthy.' }),

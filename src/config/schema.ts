@@ -16,7 +16,7 @@ export { Duration, Size };
 /** A name of a service, route, plan …: also used by policies' own top-level sections. */
 export const Name = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, { message: 'names use letters, digits, ".", "_" and "-" (at most 128)' });
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, { error: 'names use letters, digits, ".", "_" and "-" (at most 128)' });
 
 const Port = z.number().int().min(0).max(65535);
 
@@ -51,11 +51,11 @@ const Server = z
     maxHeaderSize: Size.default('16kb').meta({ description: 'Request line plus header bytes; beyond it 431.' }),
     maxHeaderCount: z.number().int().min(1).max(10000).default(100).meta({ description: 'Header fields per request; beyond it 431.' }),
     maxUrlLength: z.number().int().min(16).default(8192).meta({ description: 'Request-target length in bytes; beyond it 414.' }),
-    serverHeader: z.union([z.string().regex(/^[\x21-\x7e][\x20-\x7e]*$/, { message: 'printable ASCII only' }), z.literal(false)]).default(false).meta({ description: 'A `Server` header for every response (replacing the upstream\'s); false = none on gateway answers, the upstream\'s passed on.' }),
+    serverHeader: z.union([z.string().regex(/^[\x21-\x7e][\x20-\x7e]*$/, { error: 'printable ASCII only' }), z.literal(false)]).default(false).meta({ description: 'A `Server` header for every response (replacing the upstream\'s); false = none on gateway answers, the upstream\'s passed on.' }),
     allowSemicolonInPath: z.boolean().default(false).meta({ description: 'Accept ";" in request paths (matrix parameters); false = any ";", literal or encoded (%3B), is refused with 400 GW_BAD_PATH. When true, an encoded ";" is forwarded as %3B; a dot segment with parameters ("..;") is refused either way.' }),
   })
   .refine((s) => s.requestTimeout === 0 || s.requestTimeout === '0ms' || toMs(s.headersTimeout) <= toMs(s.requestTimeout), {
-    message: 'headersTimeout must not be longer than requestTimeout',
+    error: 'headersTimeout must not be longer than requestTimeout',
     path: ['headersTimeout'],
   })
   .meta({ description: 'Data-plane listener hardening: timeouts and limits for slow or hostile clients. Changing it needs a restart.' });
@@ -79,7 +79,7 @@ const Target = z.strictObject({
 
 const Service = z
   .strictObject({
-    targets: z.array(Target).min(1, { message: 'a service needs at least one target' }),
+    targets: z.array(Target).min(1, { error: 'a service needs at least one target' }),
     timeouts: z
       .strictObject({
         connect: Duration.default('5s'),
@@ -110,7 +110,7 @@ const ValueMatcher = z.union([
 
 const PathPattern = z
   .string()
-  .regex(/^\//, { message: 'a path starts with "/"' })
+  .regex(/^\//, { error: 'a path starts with "/"' })
   .meta({ description: 'Exact "/a/b", params "/a/:id", or prefix "/a/*" (matches /a and below).' });
 
 type PolicyObject = z.ZodObject<{ type: z.ZodLiteral<string> }, z.core.$loose>;
@@ -142,18 +142,18 @@ const routeSchema = (Policy: ReturnType<typeof policyEntry>) => z
     match: z
       .strictObject({
         hosts: z.array(z.string().min(1)).optional(),
-        methods: z.array(z.string().regex(/^[A-Za-z]+$/, { message: 'a method is a word such as GET' })).optional(),
+        methods: z.array(z.string().regex(/^[A-Za-z]+$/, { error: 'a method is a word such as GET' })).optional(),
         paths: z.array(PathPattern).min(1).default(['/*']),
         headers: z.record(z.string(), ValueMatcher).optional(),
         query: z.record(z.string(), ValueMatcher).optional(),
       })
       .default({ paths: ['/*'] }),
     service: Name,
-    stripPrefix: z.string().regex(/^\//, { message: 'a prefix starts with "/"' }).optional(),
-    rewrite: z.string().regex(/^\//, { message: 'a rewrite starts with "/"' }).optional(),
+    stripPrefix: z.string().regex(/^\//, { error: 'a prefix starts with "/"' }).optional(),
+    rewrite: z.string().regex(/^\//, { error: 'a rewrite starts with "/"' }).optional(),
     preserveHost: z.boolean().default(false),
     retryMethods: z
-      .array(z.string().regex(/^[A-Za-z]+$/, { message: 'a method is a word such as POST' }))
+      .array(z.string().regex(/^[A-Za-z]+$/, { error: 'a method is a word such as POST' }))
       .default([])
       .meta({ description: "Methods retried on this route besides the service's retries.methods (e.g. POST for an idempotent endpoint)." }),
     policies: z.array(Policy).default([]),

@@ -9,11 +9,11 @@ export const OnStoreError = z
 export const StoreConfigSchema = z
   .strictObject({
     type: z.enum(['memory', 'redis']).default('memory'),
-    url: z.string().regex(/^rediss?:\/\//, { message: 'a Redis URL starts with redis:// or rediss://' }).optional()
+    url: z.string().regex(/^rediss?:\/\//, { error: 'a Redis URL starts with redis:// or rediss://' }).optional()
       .meta({ description: 'redis://[:password@]host:port[/db]; required for type: redis.' }),
     prefix: z.string().max(100).default('gatehouse:rl:').meta({ description: 'Prefix of every key this gateway writes.' }),
     timeout: z
-      .union([z.number().positive(), z.string().regex(DURATION_PATTERN, { message: 'expected a duration such as 50ms' })])
+      .union([z.number().positive(), z.string().regex(DURATION_PATTERN, { error: 'expected a duration such as 50ms' })])
       .default('50ms')
       .meta({ description: 'Longest a request waits for one store decision.' }),
     onStoreError: OnStoreError.default('allow'),

@@ -5,13 +5,13 @@ import { DURATION_PATTERN, SIZE_PATTERN } from './units.js';
 export const Duration = z
   .union([
     z.number().nonnegative(),
-    z.string().regex(DURATION_PATTERN, { message: 'expected a duration such as 500ms, 30s, 1m, 1h or a number of milliseconds' }),
+    z.string().regex(DURATION_PATTERN, { error: 'expected a duration such as 500ms, 30s, 1m, 1h or a number of milliseconds' }),
   ])
   .meta({ description: 'A duration: "500ms", "30s", "1m", "1h", "1d", or a number of milliseconds.' });
 
 export const Size = z
   .union([
     z.number().int().nonnegative(),
-    z.string().regex(SIZE_PATTERN, { message: 'expected a size such as 512kb or 10mb, or a number of bytes' }),
+    z.string().regex(SIZE_PATTERN, { error: 'expected a size such as 512kb or 10mb, or a number of bytes' }),
   ])
   .meta({ description: 'A size: "512kb", "10mb", "1gb", or a number of bytes.' });

@@ -26,8 +26,8 @@ ${admin ? `  curl ${admin}/routes                     # the admin API: routes, s
 `);
 }
 
-main().catch((err: Error) => {
+main().catch((err: unknown) => {
   if (err instanceof ConfigLoadError) process.stderr.write(err.message + '\n');
-  else process.stderr.write(`quickstart failed: ${err.message}\n`);
+  else process.stderr.write(`quickstart failed: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

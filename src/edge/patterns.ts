@@ -11,7 +11,7 @@ export function compiles(source: string): boolean {
   }
 }
 
-export const RegexSource = z.string().min(1).refine(compiles, { message: 'not a valid regular expression' });
+export const RegexSource = z.string().min(1).refine(compiles, { error: 'not a valid regular expression' });
 
 /** One case-insensitive regex matching any of `sources`; undefined when there are none. */
 export function unionRegex(sources: readonly string[]): RegExp | undefined {

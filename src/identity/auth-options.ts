@@ -16,5 +16,5 @@ export const HideCredentials = z
 /** A duration ("30s", "5m" or milliseconds); the same as the config's, kept here to avoid an import cycle with schema.ts. */
 export const Duration = z.union([
   z.number().nonnegative(),
-  z.string().regex(DURATION_PATTERN, { message: 'expected a duration such as 500ms, 30s, 1m, 1h or a number of milliseconds' }),
+  z.string().regex(DURATION_PATTERN, { error: 'expected a duration such as 500ms, 30s, 1m, 1h or a number of milliseconds' }),
 ]);

@@ -54,8 +54,8 @@ export function authPolicy(a: Authenticator, opts: AuthOptions, env: PolicyEnv):
     }
     return denied;
   };
-  const hide = opts.hideCredentials ? a.hide : undefined;
-  const upstream = a.upstream;
+  const hide = opts.hideCredentials ? a.hide?.bind(a) : undefined;
+  const upstream = a.upstream?.bind(a);
   return {
     access(ctx) {
       const r = a.authenticate(ctx);
@@ -65,8 +65,8 @@ export function authPolicy(a: Authenticator, opts: AuthOptions, env: PolicyEnv):
     upstreamRequest:
       hide || upstream
         ? (ctx, headers) => {
-            hide?.call(a, ctx, headers);
-            upstream?.call(a, ctx, headers);
+            hide?.(ctx, headers);
+            upstream?.(ctx, headers);
           }
         : undefined,
     close: a.close ? () => a.close!() : undefined,

@@ -6,9 +6,9 @@
 export function claimHeaderNames(policies: readonly unknown[]): string[] {
   const names = new Set<string>();
   const visit = (v: unknown): void => {
-    if (Array.isArray(v)) return v.forEach(visit);
+    if (Array.isArray(v)) return (v as unknown[]).forEach(visit);
     if (typeof v !== 'object' || v === null) return;
-    for (const [k, x] of Object.entries(v)) {
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
       if (k === 'claimHeaders' && typeof x === 'object' && x !== null) for (const h of Object.keys(x)) names.add(h.toLowerCase());
       else visit(x);
     }

@@ -5,7 +5,7 @@ import type { HeaderList, RequestContext } from '../policies/types.js';
 import { findHeader, removeHeader } from '../dataplane/header-list.js';
 import { asHeaderValue } from './identity-headers.js';
 
-const HeaderName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { message: 'not a valid header name' });
+const HeaderName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: 'not a valid header name' });
 
 export const TokenSourceFields = {
   bearer: z.boolean().default(true).meta({ description: 'Read the token from "Authorization: Bearer <token>".' }),

@@ -58,7 +58,7 @@ export function policyIdentityIssues(p: PolicyLike, at: string, consumerIds: Rea
   if (typeof p.anonymous === 'string' && !consumerIds.has(p.anonymous)) {
     out.push({ path: `${at}.anonymous`, message: `consumer "${p.anonymous}" is not defined in consumers` });
   }
-  out.push(...check(p, at, (entry, nestedAt) => policyIdentityIssues(entry as PolicyLike, nestedAt, consumerIds, check)));
+  out.push(...check(p, at, (entry, nestedAt) => policyIdentityIssues(entry, nestedAt, consumerIds, check)));
   return out;
 }
 
