@@ -34,6 +34,7 @@ export function guardPlugin(type: string, policy: Policy, log: Logger, timeoutMs
     guarded.maxBodyBytes = maxBodyBytes;
   }
   if (policy.answersPreflight === true) guarded.answersPreflight = true;
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- each phase is read once and called with .call(policy, …) below: a plugin's `this` is kept
   const { access, upstreamRequest, response, log: logPhase, close } = policy;
   if (access) {
     // A verdict is sent as it is, so one that cannot be (status 99, a header with CR/LF, a body
@@ -108,11 +109,13 @@ function bounded<T>(pending: PromiseLike<T>, ms: number, type: string): Promise<
     try {
       pending.then(
         (v) => { clearTimeout(timer); resolve(v); },
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the plugin's own reason, passed on as it is (it is logged)
         (err: unknown) => { clearTimeout(timer); reject(err); },
       );
     } catch (err) {
       // A thenable whose then() throws: no timer is left behind.
       clearTimeout(timer);
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- what the plugin's then() threw, passed on as it is
       reject(err);
     }
   });

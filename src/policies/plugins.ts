@@ -116,7 +116,7 @@ async function importPlugin(url: string): Promise<string | undefined> {
     if (problem === undefined && digest !== undefined) digests.set(url, digest);
     return problem;
   } catch (err) {
-    return `its definition cannot be used: ${(err as Error)?.message ?? String(err)}`;
+    return `its definition cannot be used: ${err instanceof Error ? err.message : String(err)}`;
   }
 }
 
@@ -175,7 +175,9 @@ function definitionProblem(def: unknown): string | undefined {
   if (schema?.shape?.type?.value !== d.type) {
     return `type "${d.type}": its schema must be a zod object whose \`type\` is z.literal(${JSON.stringify(d.type)})`;
   }
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a JavaScript plugin may give example: null
   if (typeof d.example !== 'object' || d.example === null) return `type "${d.type}": a definition needs an example config (without \`type\`)`;
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a JavaScript plugin may give sections: null
   if (d.sections !== undefined && (typeof d.sections !== 'object' || d.sections === null || !Object.values(d.sections).every((s) => typeof (s as { safeParse?: unknown } | null)?.safeParse === 'function'))) {
     return `type "${d.type}": sections maps top-level keys to zod schemas`;
   }

@@ -218,6 +218,7 @@ export interface SectionCheckView {
  * config's static type knows only the core keys; the definition that declared the section is
  * the one that reads it, so the cast is checked by validation, not by the compiler.
  */
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- public plugin API: T is the caller's word for the section's type, checked by validation (above); plugins call section<T>()
 export function section<T>(config: object, key: string): T {
   return (config as Record<string, unknown>)[key] as T;
 }

@@ -27,7 +27,7 @@ function compile(policies: Record<string, unknown>[], over: Partial<PolicyEnv> =
   const r = check(policies);
   if (!r.ok) throw new Error(JSON.stringify(r.errors));
   const env = testEnv({ config: r.config, consumers: new ConsumerRegistry(r.config.consumers), routeName: 'r', ...over });
-  return r.config.routes[0]!.policies.map((cfg) => (cfg.type === 'acl' ? aclPolicy : keyAuthPolicy).create(cfg as never, env) as Policy);
+  return r.config.routes[0]!.policies.map((cfg) => (cfg.type === 'acl' ? aclPolicy : keyAuthPolicy).create(cfg as never, env));
 }
 const acl = (cfg: Record<string, unknown>, over: Partial<PolicyEnv> = {}) => compile([{ type: 'acl', ...cfg }], over)[0]!;
 const who = (...groups: string[]): Identity => ({ consumerId: 'c', groups });
@@ -61,8 +61,8 @@ test('deny wins over allow; deny alone lets every other identity through', () =>
 test('no identity (no authentication policy ran before): 401 GW_UNAUTHORIZED with WWW-Authenticate', () => {
   const v = run(acl({ allow: ['staff'] }), undefined);
   assert.equal(v?.status, 401);
-  assert.equal(v?.code, 'GW_UNAUTHORIZED');
-  assert.equal(v?.headers?.['www-authenticate'], 'Bearer realm="gatehouse"');
+  assert.equal(v.code, 'GW_UNAUTHORIZED');
+  assert.equal(v.headers?.['www-authenticate'], 'Bearer realm="gatehouse"');
   assert.equal(run(acl({ deny: ['suspended'] }), undefined)?.status, 401, 'deny-only does not let an unknown caller through');
 });
 

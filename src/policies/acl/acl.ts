@@ -11,7 +11,7 @@ export const aclSchema = z
     allow: z.array(z.string().min(1)).optional().meta({ description: 'Groups allowed (any one suffices).' }),
     deny: z.array(z.string().min(1)).optional().meta({ description: 'Groups refused (wins over allow).' }),
   })
-  .refine((c) => (c.allow?.length ?? 0) + (c.deny?.length ?? 0) > 0, { message: 'an acl needs allow or deny groups' });
+  .refine((c) => (c.allow?.length ?? 0) + (c.deny?.length ?? 0) > 0, { error: 'an acl needs allow or deny groups' });
 
 export const aclPolicy = definePolicy({
   type: 'acl',

@@ -38,7 +38,7 @@ function make(policy: Record<string, unknown>, over: Partial<PolicyEnv> = {}): P
 }
 async function run(p: Policy, headers: Record<string, string> = {}): Promise<{ verdict: RespondVerdict | undefined; ctx: RequestContext }> {
   const ctx = testContext({ headers });
-  const verdict = (await p.access!(ctx)) as RespondVerdict | undefined;
+  const verdict = await p.access!(ctx);
   return { verdict, ctx };
 }
 
@@ -88,8 +88,8 @@ test('allOf: every method must verify, for the same consumer; the first method\'
   ] as Record<string, string>[]) {
     const { verdict, ctx } = await run(p, headers);
     assert.equal(verdict?.status, 401, JSON.stringify(headers));
-    assert.equal(verdict?.code, 'GW_UNAUTHORIZED');
-    assert.equal(verdict?.headers?.['www-authenticate'], challenge);
+    assert.equal(verdict.code, 'GW_UNAUTHORIZED');
+    assert.equal(verdict.headers?.['www-authenticate'], challenge);
     assert.equal(ctx.identity, undefined);
   }
 });
@@ -103,12 +103,12 @@ test('anonymous on the combination: a missing or wrong credential passes as the 
   }
   const real = await run(anyOf, { 'x-api-key': 'bob-key' });
   assert.equal(real.ctx.identity?.consumerId, 'bob');
-  assert.equal(real.ctx.identity?.anonymous, undefined);
+  assert.equal(real.ctx.identity.anonymous, undefined);
   const allOf = make({ allOf: [KEY, BASIC], anonymous: 'guest' });
   const half = await run(allOf, { 'x-api-key': 'alice-key' });
   assert.equal(half.verdict, undefined);
   assert.equal(half.ctx.identity?.consumerId, 'guest');
-  assert.equal(half.ctx.identity?.anonymous, true);
+  assert.equal(half.ctx.identity.anonymous, true);
 });
 
 test('a verified caller without the required scope → 403 GW_FORBIDDEN (the anonymous fallback does not apply)', async () => {
@@ -120,7 +120,7 @@ test('a verified caller without the required scope → 403 GW_FORBIDDEN (the ano
   const reader = await run(make({ anyOf: [{ ...jwt, requireScopes: ['orders.read'] }, KEY], anonymous: 'guest' }), { Authorization: `Bearer ${token}` });
   assert.equal(reader.verdict, undefined);
   assert.equal(reader.ctx.identity?.consumerId, 'alice');
-  assert.equal(reader.ctx.identity?.method, 'jwt');
+  assert.equal(reader.ctx.identity.method, 'jwt');
   const writer = await run(make({ anyOf: [{ ...jwt, requireScopes: ['orders.write'] }, KEY], anonymous: 'guest' }), { Authorization: `Bearer ${token}` });
   assert.deepEqual(writer.verdict, { status: 403, code: 'GW_FORBIDDEN', headers: { 'www-authenticate': 'Bearer error="insufficient_scope"' } });
   assert.equal(writer.ctx.identity, undefined);
@@ -132,7 +132,7 @@ test('upstreamRequest: the credentials of every method are removed, unless hideC
   const headers = ['X-Api-Key', 'alice-key', 'Authorization', basic('x', 'y'), 'Accept', '*/*'];
   p.upstreamRequest!(ctx, headers);
   assert.deepEqual(headers, ['Accept', '*/*']);
-  assert.equal(make({ anyOf: [KEY, BASIC], hideCredentials: false }).upstreamRequest, undefined);
+  assert.equal(typeof make({ anyOf: [KEY, BASIC], hideCredentials: false }).upstreamRequest, 'undefined');
 });
 
 test('refusals are counted under the policy type "auth": missing when no method found a credential, else invalid', async () => {
@@ -165,7 +165,7 @@ test('anonymous and hideCredentials belong to the combination: a nested method\'
     routes: [{ name: 'r', service: 's', policies: [{ type: 'auth', anyOf: [{ type: 'key-auth', hideCredentials: false }, { type: 'basic-auth', anonymous: 'x' }] }] }],
   });
   assert.equal(r.ok, false);
-  const paths = r.ok ? [] : r.errors.map((e) => e.path);
+  const paths = r.errors.map((e) => e.path);
   assert.ok(paths.some((p) => p.startsWith('routes[0].policies[0].anyOf[0]')), JSON.stringify(paths));
   assert.ok(paths.some((p) => p.startsWith('routes[0].policies[0].anyOf[1]')), JSON.stringify(paths));
   const ok = validateConfig({

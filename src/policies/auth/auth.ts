@@ -31,7 +31,7 @@ export const authSchema = z
     anonymous: Anonymous,
     hideCredentials: HideCredentials,
   })
-  .refine((c) => (c.anyOf === undefined) !== (c.allOf === undefined), { message: 'an auth policy has exactly one of anyOf or allOf' });
+  .refine((c) => (c.anyOf === undefined) !== (c.allOf === undefined), { error: 'an auth policy has exactly one of anyOf or allOf' });
 
 type MethodConfig = z.output<typeof Method>;
 
@@ -48,12 +48,10 @@ function methodIssues(m: MethodConfig, at: string, nested: (entry: { type: strin
   const found = methodDefinition(m.type);
   if ('problem' in found) return [{ path: `${at}.type`, message: found.problem }];
   const out: PolicyIssue[] = [];
-  const own: Record<string, unknown> = { ...m };
   for (const key of COMBINATION_ONLY) {
-    if (!(key in own)) continue;
-    out.push({ path: `${at}.${key}`, message: `unknown key ${JSON.stringify(key)}` });
-    delete own[key];
+    if (key in m) out.push({ path: `${at}.${key}`, message: `unknown key ${JSON.stringify(key)}` });
   }
+  const own = Object.fromEntries(Object.entries(m).filter(([key]) => !(COMBINATION_ONLY as readonly string[]).includes(key)));
   const parsed = parseMethod(found.def.schema, own, at);
   if (!parsed.ok) return [...out, ...parsed.issues];
   // Keys that must parse, required claims…: the type's own hook, as for a top-level entry.
@@ -110,7 +108,7 @@ export const authCombinationPolicy = definePolicy({
   example: { anyOf: [{ type: 'key-auth' }, { type: 'basic-auth' }] },
   validate(config, ctx, at) {
     // Each method is checked by its own type's hook (keys that must parse, required claims…).
-    return (['anyOf', 'allOf'] as const).flatMap((list) => (config[list] ?? []).flatMap((m, i) => methodIssues(m, `${at}.${list}[${i}]`, ctx.nested)));
+    return (['anyOf', 'allOf'] as const).flatMap((list) => (config[list] ?? []).flatMap((m, i) => methodIssues(m, `${at}.${list}[${i}]`, (entry, nestedAt) => ctx.nested(entry, nestedAt))));
   },
   create(config, env) {
     const any = config.anyOf !== undefined;

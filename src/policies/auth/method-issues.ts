@@ -20,7 +20,7 @@ export function parseMethod(schema: z.ZodType, entry: unknown, at: string): { ok
   const parsed = schema.safeParse(entry, {
     reportInput: true,
     error: (iss) => {
-      if (iss.code === 'unrecognized_keys' && typeof iss.input === 'object' && iss.input !== null) {
+      if (iss.code === 'unrecognized_keys' && typeof iss.input === 'object') {
         known.set(iss.input, Object.keys((iss.inst as { shape?: object } | undefined)?.shape ?? {}));
       }
       return undefined;
@@ -35,7 +35,7 @@ function issuesOf(issues: readonly z.core.$ZodIssue[], at: string, known: WeakMa
   for (const issue of issues) {
     if (issue.code === 'unrecognized_keys') {
       const input = issue.input;
-      const keys = typeof input === 'object' && input !== null ? known.get(input) ?? [] : [];
+      const keys = typeof input === 'object' ? known.get(input) ?? [] : [];
       for (const key of issue.keys) {
         const guess = closestKey(key, keys);
         out.push({ path: pathAt(at, [...issue.path, key]), message: `unknown key ${JSON.stringify(key)}${guess ? ` (did you mean ${JSON.stringify(guess)}?)` : ''}` });
@@ -46,7 +46,7 @@ function issuesOf(issues: readonly z.core.$ZodIssue[], at: string, known: WeakMa
     if (issue.code === 'invalid_union' && issue.message === 'Invalid input' && issue.errors.length > 0) {
       const best = issue.errors.reduce((a, b) => (b.length < a.length ? b : a));
       if (best.length > 0) {
-        out.push(...issuesOf(best.map((i) => ({ ...i, path: [...issue.path, ...i.path] })) as z.core.$ZodIssue[], at, known));
+        out.push(...issuesOf(best.map((i) => ({ ...i, path: [...issue.path, ...i.path] })), at, known));
         continue;
       }
     }

@@ -14,7 +14,7 @@ import { parseDuration } from '../../config/units.js';
 
 export const basicAuthSchema = z.strictObject({
   type: z.literal('basic-auth'),
-  realm: z.string().regex(/^[^"\\\r\n]*$/, { message: 'a realm cannot contain quotes, backslashes or line breaks' }).default('gatehouse'),
+  realm: z.string().regex(/^[^"\\\r\n]*$/, { error: 'a realm cannot contain quotes, backslashes or line breaks' }).default('gatehouse'),
   verifiedCacheTtl: Duration.default('5m').meta({ description: 'How long a verified scrypt password is remembered (0 = verify every time).' }),
   anonymous: Anonymous,
   hideCredentials: HideCredentials,

@@ -61,7 +61,7 @@ test('preflight refused: unknown origin, null origin, method or header not allow
     preflight(p, 'https://app.example.com', 'GET', 'content-type, x-secret'),
   ]) {
     assert.equal(v?.status, 403);
-    assert.equal(v?.code, 'GW_CORS_FORBIDDEN');
+    assert.equal(v.code, 'GW_CORS_FORBIDDEN');
   }
 });
 

@@ -19,9 +19,9 @@ const Origin = z.union([
     const problem = originProblem(s);
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   }),
-  z.strictObject({ regex: z.string().refine(compiles, { message: 'not a valid regular expression' }) }),
+  z.strictObject({ regex: z.string().refine(compiles, { error: 'not a valid regular expression' }) }),
 ]);
-const Token = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { message: 'not a valid token' });
+const Token = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: 'not a valid token' });
 
 const schema = z
   .strictObject({
@@ -32,12 +32,12 @@ const schema = z
     exposedHeaders: z.array(Token).default([]),
     credentials: z.boolean().default(false),
     maxAge: z
-      .union([z.number().nonnegative(), z.string().regex(DURATION_PATTERN, { message: 'expected a duration such as 10m' })])
+      .union([z.number().nonnegative(), z.string().regex(DURATION_PATTERN, { error: 'expected a duration such as 10m' })])
       .default('10m')
       .meta({ description: 'How long browsers may cache a preflight answer.' }),
   })
   .refine((c) => !(c.credentials && c.origins.includes('*')), {
-    message: '"*" with credentials would let any site make credentialed calls; list the origins',
+    error: '"*" with credentials would let any site make credentialed calls; list the origins',
     path: ['origins'],
   });
 

@@ -52,14 +52,14 @@ test('response: set and remove on the response headers; the status is left alone
 
 test('a side without edits has no phase; request edits never touch the response and vice versa', () => {
   const onlyResponse = make({ response: { set: { 'x-a': '1' } } });
-  assert.equal(onlyResponse.upstreamRequest, undefined);
+  assert.equal(typeof onlyResponse.upstreamRequest, 'undefined');
   assert.equal(typeof onlyResponse.response, 'function');
   const onlyRequest = make({ request: { remove: ['cookie'] } });
-  assert.equal(onlyRequest.response, undefined);
+  assert.equal(typeof onlyRequest.response, 'undefined');
   assert.equal(typeof onlyRequest.upstreamRequest, 'function');
   const neither = make({ request: {}, response: { set: {}, remove: [] } });
-  assert.equal(neither.upstreamRequest, undefined);
-  assert.equal(neither.response, undefined);
+  assert.equal(typeof neither.upstreamRequest, 'undefined');
+  assert.equal(typeof neither.response, 'undefined');
 });
 
 test('an empty value is set as an empty value (not treated as a removal)', () => {

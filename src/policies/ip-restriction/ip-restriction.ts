@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { definePolicy, type RespondVerdict } from '../types.js';
 import { parseCidr } from '../../config/cidr.js';
 
-const Cidr = z.string().refine((s) => parseCidr(s) !== undefined, { message: 'not an IP address or CIDR' });
+const Cidr = z.string().refine((s) => parseCidr(s) !== undefined, { error: 'not an IP address or CIDR' });
 
 const schema = z
   .strictObject({
@@ -15,7 +15,7 @@ const schema = z
     deny: z.array(Cidr).default([]).meta({ description: 'These addresses/CIDRs are refused, even when also allowed.' }),
     message: z.string().optional(),
   })
-  .refine((c) => c.allow.length > 0 || c.deny.length > 0, { message: 'give at least one "allow" or "deny" entry' });
+  .refine((c) => c.allow.length > 0 || c.deny.length > 0, { error: 'give at least one "allow" or "deny" entry' });
 
 export function blockListOf(cidrs: readonly string[]): BlockList {
   const list = new BlockList();

@@ -13,7 +13,7 @@ export const InlineKey = z
     jwk: z.record(z.string(), z.unknown()).optional().meta({ description: 'A public JWK, or an "oct" JWK for HS*.' }),
     secret: z.string().min(1).optional().meta({ description: 'An HMAC secret (HS*), as UTF-8 text; ${ENV} recommended.' }),
   })
-  .refine((k) => [k.pem, k.jwk, k.secret].filter((x) => x !== undefined).length === 1, { message: 'a key has exactly one of pem, jwk or secret' });
+  .refine((k) => [k.pem, k.jwk, k.secret].filter((x) => x !== undefined).length === 1, { error: 'a key has exactly one of pem, jwk or secret' });
 
 export type InlineKeyConfig = z.output<typeof InlineKey>;
 
@@ -42,7 +42,7 @@ export function loadKey(k: InlineKeyConfig): Loaded {
   let key: KeyObject;
   if (k.secret !== undefined) key = createSecretKey(Buffer.from(k.secret, 'utf8'));
   else if (k.pem !== undefined) key = createPublicKey(k.pem);
-  else if (k.jwk!.kty === 'oct') key = createSecretKey(Buffer.from(String(k.jwk!.k ?? ''), 'base64url'));
+  else if (k.jwk!.kty === 'oct') key = createSecretKey(Buffer.from(typeof k.jwk!.k === 'string' ? k.jwk!.k : '', 'base64url'));
   else key = createPublicKey({ key: k.jwk as JsonWebKey, format: 'jwk' });
   return { kid: k.kid ?? (typeof k.jwk?.kid === 'string' ? k.jwk.kid : undefined), alg: k.alg ?? (typeof k.jwk?.alg === 'string' ? k.jwk.alg : undefined), key, family: familyOf(key) };
 }

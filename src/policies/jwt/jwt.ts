@@ -22,7 +22,7 @@ export const jwtSchema = z.strictObject({
   type: z.literal('jwt'),
   algorithms: z.array(z.enum(ALGORITHMS)).min(1).meta({ description: 'Accepted signature algorithms (the token cannot choose others).' }),
   keys: z.array(InlineKey).default([]),
-  jwksUri: z.string().regex(/^https?:\/\//, { message: 'a jwksUri is an http(s) URL' }).optional(),
+  jwksUri: z.string().regex(/^https?:\/\//, { error: 'a jwksUri is an http(s) URL' }).optional(),
   issuer: z.string().min(1).optional().meta({ description: 'Required "iss"; without keys and jwksUri, also the OIDC issuer to discover the JWKS from.' }),
   audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional().meta({ description: 'Required "aud" (one of these).' }),
   requireExp: z.boolean().default(true),
@@ -123,6 +123,7 @@ export function jwtAuthenticator(config: JwtConfig, consumers: ConsumerRegistry,
     const who = claims[consumerClaim];
     const consumer = typeof who === 'string' ? consumers.find(who) : undefined;
     if (consumer === undefined && config.unknownConsumer === 'reject') {
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JSON.stringify(undefined) is undefined (a token without the claim), whatever its type says
       return { ok: false, reason: `token ${consumerClaim} ${JSON.stringify(who)?.slice(0, 100)} is not a known consumer` };
     }
     if (cacheKey !== undefined) {

@@ -43,6 +43,7 @@ export class RemoteJwks {
   readonly getKey = async (header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<Key> => {
     if (this.set === undefined) {
       await this.refresh();
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- refresh() sets it, unless the fetch failed
       if (this.set === undefined) throw new KeySourceUnavailable('no key set could be fetched yet');
     } else if (this.now() - this.fetchedAt > this.opts.cacheTtl) {
       void this.refresh().catch(() => {}); // stale-while-revalidate, and stale while the endpoint fails
@@ -81,7 +82,7 @@ export class RemoteJwks {
     if (!isRecord(doc) || typeof doc.jwks_uri !== 'string' || !/^https?:\/\//.test(doc.jwks_uri)) {
       throw new KeySourceUnavailable(`${url} names no http(s) jwks_uri`);
     }
-    if (doc.issuer !== undefined && doc.issuer !== issuer) throw new KeySourceUnavailable(`${url} is for issuer ${String(doc.issuer)}, not ${issuer}`);
+    if (doc.issuer !== undefined && doc.issuer !== issuer) throw new KeySourceUnavailable(`${url} is for issuer ${typeof doc.issuer === 'string' ? doc.issuer : JSON.stringify(doc.issuer)}, not ${issuer}`);
     return doc.jwks_uri;
   }
 }

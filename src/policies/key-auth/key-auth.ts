@@ -10,7 +10,7 @@ import { Anonymous, HideCredentials } from '../../identity/auth-options.js';
 
 export const keyAuthSchema = z.strictObject({
   type: z.literal('key-auth'),
-  headers: z.array(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { message: 'not a valid header name' })).min(1).default(['x-api-key'])
+  headers: z.array(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: 'not a valid header name' })).min(1).default(['x-api-key'])
     .meta({ description: 'Header names the key may come in, tried in order.' }),
   query: z.string().min(1).optional().meta({ description: 'A query parameter the key may come in (off by default: URLs end up in logs).' }),
   anonymous: Anonymous,

@@ -84,7 +84,7 @@ function errors(policy: Record<string, unknown>): string[] {
 }
 async function run(p: Policy, headers: Record<string, string>, method = 'GET'): Promise<{ verdict: RespondVerdict | undefined; ctx: RequestContext }> {
   const ctx = testContext({ headers, method });
-  const verdict = (await p.access!(ctx)) as RespondVerdict | undefined;
+  const verdict = await p.access!(ctx);
   return { verdict, ctx };
 }
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });

@@ -16,7 +16,7 @@ import { parseDuration } from '../../config/units.js';
 
 export const introspectionSchema = z.strictObject({
   type: z.literal('oauth2-introspection'),
-  endpoint: z.string().regex(/^https?:\/\//, { message: 'the introspection endpoint is an http(s) URL' }),
+  endpoint: z.string().regex(/^https?:\/\//, { error: 'the introspection endpoint is an http(s) URL' }),
   clientId: z.string().min(1),
   clientSecret: z.string().min(1).meta({ description: 'Use ${ENV}.' }),
   tokenTypeHint: z.string().min(1).default('access_token'),
@@ -100,6 +100,7 @@ export function introspectionAuthenticator(config: IntrospectionConfig, consumer
     const who = claims[config.consumerClaim];
     const consumer = typeof who === 'string' ? consumers.find(who) : undefined;
     if (consumer === undefined && config.unknownConsumer === 'reject') {
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JSON.stringify(undefined) is undefined (an answer without the claim), whatever its type says
       return { ok: false, reason: `token ${config.consumerClaim} ${JSON.stringify(who)?.slice(0, 100)} is not a known consumer` };
     }
     return tokenOutcome(check, ctx, claims, scopes, consumer, 'oauth2-introspection');

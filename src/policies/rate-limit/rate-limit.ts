@@ -4,7 +4,6 @@
 import { definePolicy, section, type PolicyEnv, type RequestContext, type RespondVerdict, type Verdict } from '../types.js';
 import { StoreUnavailableError, type Answer, type Decision, type RateStore } from '../../store/types.js';
 import type { StoreConfig } from '../../config/store-schema.js';
-import { DEFAULT_STORE } from '../../config/store-schema.js';
 import { maxCost, rateLimitSchema, rateLimitSections, type Plans, type RateLimitConfig } from './schema.js';
 import { planIssues } from './validate.js';
 import { compileLimit, decide, localShare, type CompiledLimit } from './limits.js';
@@ -53,7 +52,7 @@ class RateLimit {
 
   constructor(config: RateLimitConfig, private readonly env: PolicyEnv) {
     const top = env.config;
-    this.storeConfig = top.store ?? DEFAULT_STORE;
+    this.storeConfig = top.store;
     this.store = env.stores.get(this.storeConfig);
     this.onStoreError = config.onStoreError ?? this.storeConfig.onStoreError;
     const scope = env.routeName ?? '*';
@@ -103,9 +102,9 @@ class RateLimit {
     for (const l of limits) {
       const d = this.guard(l, l.keyPrefix + key, cost);
       if (d !== undefined && typeof (d as Promise<Decision>).then === 'function') pending = true;
-      answers.push(d as Decision | Promise<Decision | undefined> | undefined);
+      answers.push(d);
     }
-    if (pending) return Promise.all(answers).then((ds) => this.conclude(ctx, set, ds.includes(undefined) ? undefined : (ds as Decision[])));
+    if (pending) return Promise.all(answers.map((d) => Promise.resolve(d))).then((ds) => this.conclude(ctx, set, ds.includes(undefined) ? undefined : (ds as Decision[])));
     return this.conclude(ctx, set, answers.includes(undefined) ? undefined : (answers as Decision[]));
   }
 

@@ -10,10 +10,10 @@ export type AlgorithmName = z.output<typeof Algorithm>;
 export const isBucket = (a: AlgorithmName) => a === 'token-bucket' || a === 'leaky-bucket';
 
 const Span = z
-  .union([z.number().positive(), z.string().regex(DURATION_PATTERN, { message: 'expected a duration such as 1s, 1m, 1h, 30d' })])
+  .union([z.number().positive(), z.string().regex(DURATION_PATTERN, { error: 'expected a duration such as 1s, 1m, 1h, 30d' })])
   .meta({ description: 'A duration: "1s", "1m", "1h", "30d", or milliseconds.' });
 
-const LimitName = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { message: 'a limit name uses letters, digits, ".", "_" and "-" (at most 64)' });
+const LimitName = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'a limit name uses letters, digits, ".", "_" and "-" (at most 64)' });
 
 /** The fields that describe one limit; inline on the policy or an item of `limits`. */
 const limitFields = {
@@ -71,7 +71,7 @@ export function costProblem(cost: number, l: LimitConfig, algorithm: AlgorithmNa
 
 const ByKey = z.union([
   z.enum(['consumer', 'credential', 'ip', 'route', 'service', 'global']),
-  z.string().regex(/^header:[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { message: 'expected consumer, credential, ip, route, service, global or header:<name>' }),
+  z.string().regex(/^header:[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: 'expected consumer, credential, ip, route, service, global or header:<name>' }),
 ]);
 export const By = z
   .union([ByKey, z.array(ByKey).min(1)])
@@ -80,7 +80,7 @@ export const FallbackBy = z
   .enum(['ip', 'global', 'skip'])
   .meta({ description: 'When a request lacks a `by` value (e.g. no consumer): count it by ip (default), in one global counter, or not at all.' });
 
-const Method = z.string().regex(/^[A-Za-z]+$/, { message: 'a method is a word such as GET' });
+const Method = z.string().regex(/^[A-Za-z]+$/, { error: 'a method is a word such as GET' });
 const Cost = z.union([
   z.number().int().min(0),
   z.record(z.union([Method, z.literal('default')]), z.number().int().min(0)),

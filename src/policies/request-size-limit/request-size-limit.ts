@@ -10,7 +10,7 @@ import { findHeader } from '../../dataplane/header-list.js';
 // Like the config's Size (schema.ts cannot be imported here: it imports every policy).
 const Size = z.union([
   z.number().int().nonnegative(),
-  z.string().regex(SIZE_PATTERN, { message: 'expected a size such as 512kb or 10mb, or a number of bytes' }),
+  z.string().regex(SIZE_PATTERN, { error: 'expected a size such as 512kb or 10mb, or a number of bytes' }),
 ]);
 
 const schema = z.strictObject({

@@ -30,7 +30,7 @@ function errors(policy: Record<string, unknown>): string[] {
 function verdictOf(p: Policy, opts: Parameters<typeof testContext>[0] = {}): RespondVerdict {
   const v = p.access!(testContext(opts));
   assert.ok(v !== undefined && !(v instanceof Promise), 'a fixed, synchronous answer');
-  return v as RespondVerdict;
+  return v;
 }
 /** What a client receives for the verdict, as the data plane sends it. */
 async function render(v: RespondVerdict, requestId = 'rt-1'): Promise<{ status: number; headers: Headers; body: string }> {
@@ -80,14 +80,14 @@ test('with code: the standard JSON error with the configured status and message;
   // Without a message, the code's standard message; without a status, still 503 (not the code's own).
   const plain = verdictOf(make({ code: 'GW_FORBIDDEN' }));
   assert.deepEqual(plain, { status: 503, code: 'GW_FORBIDDEN', headers: {} });
-  const body = JSON.parse((await render(plain, 'rt-3')).body);
+  const body: unknown = JSON.parse((await render(plain, 'rt-3')).body);
   assert.deepEqual(body, { error: { code: 'GW_FORBIDDEN', message: 'You are not allowed to access this resource.', requestId: 'rt-3' } });
 });
 
 test('access only: the upstream is never involved', () => {
   const p = make({ status: 410 });
-  assert.equal(p.upstreamRequest, undefined);
-  assert.equal(p.response, undefined);
+  assert.equal(typeof p.upstreamRequest, 'undefined');
+  assert.equal(typeof p.response, 'undefined');
   assert.deepEqual(requestTerminationPolicy.phases, ['access']);
 });
 
