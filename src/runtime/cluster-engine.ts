@@ -75,6 +75,7 @@ export class ClusterEngine implements Engine {
           worker.emit('gatehouse:applied', m.version);
         } else if (m.t === 'inspected') {
           this.pending.get(m.id)?.(m.data);
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a plugin in the worker may process.send() anything: what is not ours is ignored
         } else if (m.t === 'failed') {
           this.log.error({ worker: worker.id, message: m.message }, 'worker failed');
           reject(new Error(m.message));
@@ -86,6 +87,7 @@ export class ClusterEngine implements Engine {
       worker.on('exit', (code, signal) => {
         this.slots.delete(worker.id);
         this.retired.died(worker.id);
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- code is null when a signal ended the worker (node's documentation; its types say number)
         if (!slot.listening) reject(new Error(`worker exited during start-up (code ${code ?? signal})`));
         if (this.stopping) return;
         this.log.error({ worker: worker.id, code, signal }, 'worker died; starting a replacement');
@@ -101,7 +103,7 @@ export class ClusterEngine implements Engine {
     // Crash loops back off instead of spinning the CPU.
     const delay = this.recentDeaths.length > 3 ? Math.min(5_000, 250 * 2 ** (this.recentDeaths.length - 3)) : 0;
     setTimeout(() => {
-      if (!this.stopping) this.spawn().catch((err) => this.log.error({ err }, 'replacement worker failed'));
+      if (!this.stopping) this.spawn().catch((err: unknown) => this.log.error({ err }, 'replacement worker failed'));
     }, delay).unref();
   }
 

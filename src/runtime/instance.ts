@@ -175,7 +175,7 @@ export class Instance implements Controller {
     let timer: NodeJS.Timeout | undefined;
     try {
       this.watcher = watch(dirname(file), { persistent: false }, (_event, name) => {
-        if (name !== null && name.toString() !== basename(file)) return;
+        if (name !== null && name !== basename(file)) return;
         clearTimeout(timer);
         timer = setTimeout(() => void this.reloadFromFile('file-watch'), 100);
       });

@@ -26,8 +26,9 @@ export class LocalEngine implements Engine {
     return bound;
   }
 
-  async apply(config: GatehouseConfig): Promise<void> {
+  apply(config: GatehouseConfig): Promise<void> {
     this.dp!.apply(config);
+    return Promise.resolve();
   }
 
   async inspect(query: InspectQuery): Promise<unknown[]> {

@@ -2,6 +2,7 @@
 import { DataPlane } from '../dataplane/dataplane.js';
 import { createLogger } from '../observability/logger.js';
 import type { ToPrimary, ToWorker } from './messages.js';
+import type { DecisionReply } from '../store/ipc.js';
 import { guardProcess } from './crash-guard.js';
 import { loadResolvedPlugins } from '../policies/plugins.js';
 
@@ -10,10 +11,11 @@ let log = createLogger('info');
 guardProcess(() => log);
 const send = (m: ToPrimary) => process.send?.(m);
 
-process.on('message', (m: ToWorker) => {
-  void handle(m).catch((err: Error) => {
+// The primary's rate-limit answers come this way too (the IpcStore takes them): they fall through.
+process.on('message', (m: ToWorker | DecisionReply) => {
+  void handle(m).catch((err: unknown) => {
     log.error({ err }, 'worker error');
-    send({ t: 'failed', message: err.message });
+    send({ t: 'failed', message: err instanceof Error ? err.message : String(err) });
     process.exit(1);
   });
 });
@@ -24,7 +26,7 @@ send({ t: 'up' });
 /** Configs are applied in the order they came, even while one waits for its plugins to import. */
 let configs: Promise<void> = Promise.resolve();
 
-async function handle(m: ToWorker): Promise<void> {
+async function handle(m: ToWorker | DecisionReply): Promise<void> {
   if (m.t === 'config') {
     const applied = configs.then(() => applyConfig(m));
     configs = applied.catch(() => {});

@@ -13,7 +13,7 @@ function capture() {
 }
 
 test('the "available again" line counts the whole outage when a decision found it down first', () => {
-  let now = 0;
+  const now = 0;
   const { lines, log } = capture();
   const h = new StoreHealth('redis://x', 'redis', 'gh:', log, () => now, 1000);
   h.up();

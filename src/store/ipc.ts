@@ -10,12 +10,17 @@ import { StoreUnavailableError, type Decision, type RateStore, type StoreMethod 
 export interface DecisionRequest { t: 'rl'; i: number; s: string; n: number; m: StoreMethod; k: string; a: number[] }
 export interface DecisionReply { t: 'rl'; i: number; d: [number, number, number, number, number] }
 
+function isDecisionReply(m: unknown): m is DecisionReply {
+  return typeof m === 'object' && m !== null && (m as { t?: unknown }).t === 'rl';
+}
+
 /** The worker's side: a store whose every decision is made by the primary. */
 export class IpcStore implements RateStore {
   private next = 1;
   private readonly pending = new Map<number, { resolve: (d: Decision) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
-  private readonly onMessage = (m: DecisionReply) => {
-    if (m?.t !== 'rl') return;
+  /** Every message the primary sends this process arrives here, not only replies. */
+  private readonly onMessage = (m: unknown) => {
+    if (!isDecisionReply(m)) return;
     const p = this.pending.get(m.i);
     if (!p) return;
     this.pending.delete(m.i);

@@ -92,10 +92,11 @@ export class RedisStore implements RateStore {
         this.health.up();
         return { allowed: r[0] === 1, remaining: r[1], resetMs: r[2], retryAfterMs: r[3], limit: quota };
       },
-      (err: Error) => {
+      (err: unknown) => {
+        const message = err instanceof Error ? err.message : String(err);
         breaker.failure();
-        this.health.failure(method, /timed out/i.test(err.message) ? 'timeout' : 'error', err.message);
-        throw new StoreUnavailableError(`rate-limit store: ${err.message}`);
+        this.health.failure(method, /timed out/i.test(message) ? 'timeout' : 'error', message);
+        throw new StoreUnavailableError(`rate-limit store: ${message}`);
       },
     );
   }
@@ -130,8 +131,9 @@ export class RedisStore implements RateStore {
     return new Promise((resolve) => this.client.once('ready', () => resolve()));
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.closing = true;
     this.client.disconnect();
+    return Promise.resolve();
   }
 }
