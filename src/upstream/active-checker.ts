@@ -39,6 +39,7 @@ export class ActiveChecker {
   private async tick(): Promise<void> {
     if (this.stopped) return;
     const result = await this.probe();
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() may have run while the probe was out
     if (this.stopped) return;
     this.onResult(result);
     this.cancel = this.clock.setTimer(() => void this.tick(), this.settings.intervalMs);

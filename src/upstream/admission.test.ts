@@ -15,8 +15,8 @@ test('admits maxConcurrent, queues maxQueue in order, refuses the rest', async (
   assert.equal(a.acquire(), false);
   assert.equal(a.queued, 2);
   const order: number[] = [];
-  (q1 as { wait: Promise<boolean> }).wait.then((ok) => order.push(ok ? 1 : -1));
-  (q2 as { wait: Promise<boolean> }).wait.then((ok) => order.push(ok ? 2 : -2));
+  void (q1 as { wait: Promise<boolean> }).wait.then((ok) => order.push(ok ? 1 : -1));
+  void (q2 as { wait: Promise<boolean> }).wait.then((ok) => order.push(ok ? 2 : -2));
   a.release(); // the slot goes to q1
   a.release(); // and then to q2
   await new Promise((r) => setImmediate(r));

@@ -105,7 +105,7 @@ test('remote probing: a verdict for a target not known yet applies when it appea
 
 test('a new dnsTtl keeps the resolved addresses and their health', async () => {
   const clock = new ManualClock();
-  const lookup = async () => [{ address: '10.0.0.1', family: 4 }, { address: '10.0.0.2', family: 4 }];
+  const lookup = () => Promise.resolve([{ address: '10.0.0.1', family: 4 }, { address: '10.0.0.2', family: 4 }]);
   const state = new ServiceState('s', clock, undefined, 'local', lookup);
   const cfg = (ttl: string) => {
     const r = validateConfig({ services: { s: { dnsTtl: ttl, targets: [{ url: 'http://backend.internal:80' }], healthCheck: { passive: { consecutiveFailures: 1 } } } } });

@@ -22,17 +22,17 @@ export function parseConfigText(text: string): { ok: true; doc: unknown } | { ok
 
 /** yaml's message ("Map keys must be unique") does not say which key; the key starting at `offset` does. */
 function duplicateKeyMessage(doc: Document, offset: number): string {
-  let key: unknown;
+  let key: string | undefined;
   visit(doc, {
     Pair(_, pair) {
       if (isScalar(pair.key) && pair.key.range?.[0] === offset) {
-        key = pair.key.value;
+        key = pair.key.toString();
         return visit.BREAK;
       }
       return undefined;
     },
   });
-  return key === undefined ? 'duplicate key' : `duplicate key ${JSON.stringify(String(key))}`;
+  return key === undefined ? 'duplicate key' : `duplicate key ${JSON.stringify(key)}`;
 }
 
 /** Interpolates `${VAR}` references and validates. */

@@ -122,7 +122,7 @@ function salvageRoute(raw: unknown, { routeSchema, matchSchema }: ReturnType<typ
 export function salvageFields<S extends z.ZodObject>(schema: S, value: unknown): Salvaged<z.output<S>> {
   const data: Record<string, unknown> = {};
   const refused = new Set<string>();
-  for (const [key, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+  for (const [key, field] of Object.entries<z.ZodType>(schema.shape)) {
     const r = isRecord(value) ? field.safeParse(value[key]) : undefined;
     if (r?.success) {
       if (r.data !== undefined) data[key] = r.data;

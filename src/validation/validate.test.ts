@@ -3,7 +3,15 @@ import assert from 'node:assert/strict';
 import { validateConfig } from './validate.js';
 import { configFromText } from './load.js';
 
-const base = () => ({
+// A config document as a test edits it: a few known fields, and any other key it adds (right or wrong).
+interface Route { match: { paths: string[]; [key: string]: unknown }; [key: string]: unknown }
+interface Doc {
+  services: { users: { targets: { url: string }[]; [key: string]: unknown } };
+  routes: [Route, ...Route[]];
+  [key: string]: unknown;
+}
+
+const base = (): Doc => ({
   services: { users: { targets: [{ url: 'http://127.0.0.1:3001' }] } },
   routes: [{ name: 'r', match: { paths: ['/users/*'] }, service: 'users' }],
 });
@@ -11,7 +19,7 @@ const base = () => ({
 function errorsOf(doc: unknown): string[] {
   const r = validateConfig(doc);
   assert.equal(r.ok, false, 'expected the config to be refused');
-  return r.ok ? [] : r.errors.map((e) => `${e.path}: ${e.message}`);
+  return r.errors.map((e) => `${e.path}: ${e.message}`);
 }
 
 test('a minimal config is valid and gets defaults', () => {
@@ -43,7 +51,7 @@ test('dangling references and duplicate names are refused', () => {
 });
 
 test('invalid values are refused with readable messages', () => {
-  const doc = base() as any;
+  const doc = base();
   doc.services.users.timeouts = { connect: '5 parsecs' };
   doc.routes[0].match.paths.push('nope');
   doc.workers = 0;
@@ -53,7 +61,7 @@ test('invalid values are refused with readable messages', () => {
   has('routes[0].match.paths[1]: a path starts with "/"');
   has('workers:');
   // Cross-reference and pattern checks (they also run beside schema errors; see the CLI tests).
-  const doc2 = base() as any;
+  const doc2 = base();
   doc2.services.users.targets.push({ url: 'ftp://x' });
   doc2.routes[0].match.paths.push('/a/*/b');
   doc2.routes[0].match.hosts = ['bad host'];
@@ -68,7 +76,7 @@ test('invalid values are refused with readable messages', () => {
 });
 
 test('stripPrefix and rewrite are exclusive; rewrite params must be captured', () => {
-  const doc = base() as any;
+  const doc = base();
   doc.routes[0].stripPrefix = '/users';
   doc.routes[0].rewrite = '/u/:id';
   const errs = errorsOf(doc);
@@ -77,7 +85,7 @@ test('stripPrefix and rewrite are exclusive; rewrite params must be captured', (
 });
 
 test('unknown policy types are named', () => {
-  const doc = base() as any;
+  const doc = base();
   doc.routes[0].policies = [{ type: 'telepathy' }];
   const errs = errorsOf(doc);
   assert.ok(errs.some((e) => e.startsWith('routes[0].policies[0].type: unknown policy type')), errs.join('\n'));
@@ -165,7 +173,7 @@ test('a consumer naming an undefined plan is refused once plans are in use', () 
 // One run reports every error: a schema error in one field does not hide a cross-reference or
 // pattern error elsewhere in the same service or route (issue 15, item 10).
 test('a bad hashOn does not hide a bad target URL of the same service', () => {
-  const doc = base() as any;
+  const doc = base();
   Object.assign(doc.services.users, { balancer: 'consistent-hash', hashOn: 'header' });
   doc.services.users.targets.push({ url: 'ftp://x' });
   const errs = errorsOf(doc);
@@ -174,7 +182,7 @@ test('a bad hashOn does not hide a bad target URL of the same service', () => {
 });
 
 test('a bad path does not hide that the route name is a duplicate', () => {
-  const doc = base() as any;
+  const doc = base();
   doc.routes.push({ name: 'r', match: { paths: ['no-slash'] }, service: 'users' });
   const errs = errorsOf(doc);
   assert.ok(errs.includes('routes[1].match.paths[0]: a path starts with "/"'), errs.join('\n'));
@@ -183,7 +191,7 @@ test('a bad path does not hide that the route name is a duplicate', () => {
 });
 
 test('an unknown key does not hide a dangling service reference', () => {
-  const doc = base() as any;
+  const doc = base();
   doc.routes[0].service = 'ghost';
   doc.routes[0].colour = 'blue';
   const errs = errorsOf(doc);
@@ -200,7 +208,7 @@ test('schema errors and plan references are reported together, each once', () =>
 });
 
 test('an unknown key suggests the closest known key', () => {
-  const doc = base() as any;
+  const doc = base();
   doc.services.users.timeout = { connect: '1s' };
   doc.listn = [{ port: 8080 }];
   doc.routes[0].match.header = { x: '1' };

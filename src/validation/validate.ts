@@ -3,7 +3,7 @@
 // must compile) is checked here, so `gatehouse validate` and the admin API agree exactly.
 import { z } from 'zod';
 import { parseDuration } from '../config/units.js';
-import { buildConfigSchema, type ConfigSchemaType, type GatehouseConfig, type ServiceConfig } from '../config/schema.js';
+import { buildConfigSchema, type GatehouseConfig, type ServiceConfig } from '../config/schema.js';
 import { checkableConfig, salvage, type Checkable } from './salvage.js';
 import { adminExposureIssues } from '../config/admin-exposure.js';
 import { closestKey } from '../config/closest-key.js';
@@ -31,7 +31,7 @@ function zodIssues(error: z.ZodError, known: WeakMap<object, string[]>, types: r
   for (const issue of error.issues) {
     if (issue.code === 'unrecognized_keys') {
       const input = issue.input;
-      const keys = typeof input === 'object' && input !== null ? known.get(input) ?? [] : [];
+      const keys = typeof input === 'object' ? known.get(input) ?? [] : [];
       for (const key of issue.keys) {
         const guess = closestKey(key, keys);
         out.push({ path: formatPath([...issue.path, key]), message: `unknown key ${JSON.stringify(key)}${guess ? ` (did you mean ${JSON.stringify(guess)}?)` : ''}` });
@@ -57,7 +57,7 @@ function zodIssues(error: z.ZodError, known: WeakMap<object, string[]>, types: r
   return out;
 }
 
-const BUILTIN = { schema: ConfigSchema as ConfigSchemaType, defs: BUILTIN_POLICIES, types: BUILTIN_POLICIES.map((d) => d.type) };
+const BUILTIN = { schema: ConfigSchema, defs: BUILTIN_POLICIES, types: BUILTIN_POLICIES.map((d) => d.type) };
 /** One schema per set of plugins a config loads (few sets in a process's life). */
 const withPlugins = new Map<string, typeof BUILTIN>();
 
@@ -95,7 +95,7 @@ export function validateConfig(doc: unknown): ValidationResult {
   const parsed = schema.safeParse(doc ?? {}, {
     reportInput: true,
     error: (iss) => {
-      if (iss.code === 'unrecognized_keys' && typeof iss.input === 'object' && iss.input !== null) {
+      if (iss.code === 'unrecognized_keys' && typeof iss.input === 'object') {
         knownKeys.set(iss.input, Object.keys((iss.inst as { shape?: object } | undefined)?.shape ?? {}));
       }
       return undefined;
@@ -221,7 +221,7 @@ function sectionIssues(cfg: Checkable, routes: readonly { policies: readonly { t
     if (keys.some((k) => cfg.refusedSections.has(k))) continue;
     const entries: { at: string; config: Readonly<Record<string, unknown>> }[] = [];
     const collect = (list: readonly { type: string }[], at: string) =>
-      list.forEach((p, i) => { if (p.type === d.type) entries.push({ at: `${at}[${i}]`, config: p as Readonly<Record<string, unknown>> }); });
+      list.forEach((p, i) => { if (p.type === d.type) entries.push({ at: `${at}[${i}]`, config: p }); });
     collect(cfg.policies, 'policies');
     routes.forEach((r, i) => collect(r.policies, `routes[${i}].policies`));
     const sections = Object.fromEntries(keys.map((k) => [k, cfg.sections[k]]));
@@ -232,7 +232,7 @@ function sectionIssues(cfg: Checkable, routes: readonly { policies: readonly { t
 
 /** A policy entry's own definition's `validate` hook (the registry decides; no type is named here). */
 function definitionCheck(consumerIds: ReadonlySet<string>): PolicyCheck {
-  return (p, at, nested) => policyDefinition(p.type)?.validate?.(p as never, { consumerIds, nested }, at) ?? [];
+  return (p, at, nested) => policyDefinition(p.type)?.validate?.(p, { consumerIds, nested }, at) ?? [];
 }
 
 function targetUrlProblem(raw: string): string | undefined {

@@ -60,7 +60,7 @@ export class ConsistentHashBalancer<T extends BalancerTarget = BalancerTarget> i
     t.inFlight++;
   }
 
-  onEnd(t: T, _latencyMs: number): void {
+  onEnd(t: T): void {
     if (t.inFlight > 0) t.inFlight--;
   }
 }

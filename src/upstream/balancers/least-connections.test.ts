@@ -14,8 +14,8 @@ test('least-connections: the target with the fewest in flight wins', () => {
   b.onStart(bb);
   b.onStart(bb);
   assert.equal(b.pick(undefined), c, 'c: 1 in flight, a and b: 2');
-  b.onEnd(a, 5);
-  b.onEnd(a, 5);
+  b.onEnd(a);
+  b.onEnd(a);
   assert.equal(b.pick(undefined), a, 'a is back to 0');
 });
 
@@ -47,7 +47,7 @@ test('least-connections: a slow target (requests stay in flight longer) gets les
   for (let round = 0; round < 1_000; round++) {
     for (let i = open.length - 1; i >= 0; i--) {
       if (open[i]!.until <= round) {
-        b.onEnd(open[i]!.t, 1);
+        b.onEnd(open[i]!.t);
         open.splice(i, 1);
       }
     }
@@ -81,7 +81,7 @@ test('least-connections: in-flight counts survive a new target set', () => {
   b.onStart(ts[0]!);
   b.onStart(ts[1]!);
   b.setTargets(ts.slice(0, 2).concat(makeTargets([0])));
-  b.onEnd(ts[2]!, 1); // a target no longer in the set: ignored by the heap, no crash
+  b.onEnd(ts[2]!); // a target no longer in the set: ignored by the heap, no crash
   const c = simulate(b, 10, 1, () => 1);
   assert.equal((c.a ?? 0) + (c.b ?? 0), 10);
 });

@@ -71,7 +71,7 @@ export class LeastConnectionsBalancer<T extends BalancerTarget = BalancerTarget>
     if (e !== undefined) this.heap.update(e);
   }
 
-  onEnd(t: T, _latencyMs: number): void {
+  onEnd(t: T): void {
     if (t.inFlight > 0) t.inFlight--;
     const e = this.entries.get(t);
     if (e !== undefined) this.heap.update(e);

@@ -28,7 +28,7 @@ test('p2c-ewma: a slow response counts at once (peak), fast ones pull it down wi
   assert.equal(a.ewmaMs, 500, 'peak');
   clock.t += 1_000; // one decay time later, a 10 ms response: weight e^-1 on the old estimate
   b.onEnd(a, 10);
-  assert.ok(Math.abs(a.ewmaMs - (500 * Math.exp(-1) + 10 * (1 - Math.exp(-1)))) < 1e-9, `${a.ewmaMs}`);
+  assert.ok(Math.abs(a.ewmaMs - (500 * Math.exp(-1) + 10 * (1 - Math.exp(-1)))) < 1e-9, `${a.ewmaMs as number}`); // (the assert.equal calls above narrowed its type to a literal)
   // Many fast responses at the same instant do not move it: the average is weighted by time.
   const before = a.ewmaMs;
   for (let i = 0; i < 100; i++) b.onEnd(a, 10);

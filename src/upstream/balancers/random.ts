@@ -52,7 +52,7 @@ export class RandomBalancer<T extends BalancerTarget = BalancerTarget> implement
     t.inFlight++;
   }
 
-  onEnd(t: T, _latencyMs: number): void {
+  onEnd(t: T): void {
     if (t.inFlight > 0) t.inFlight--;
   }
 }

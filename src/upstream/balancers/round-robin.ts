@@ -77,7 +77,7 @@ export class RoundRobinBalancer<T extends BalancerTarget = BalancerTarget> imple
     t.inFlight++;
   }
 
-  onEnd(t: T, _latencyMs: number): void {
+  onEnd(t: T): void {
     if (t.inFlight > 0) t.inFlight--;
   }
 
