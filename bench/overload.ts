@@ -63,7 +63,7 @@ function startGateway(configPath: string): Promise<{ proc: ChildProcess; url: st
   let out = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`Gatehouse did not start\n${out}`)); }, 10_000);
-    proc.stderr!.setEncoding('utf8').on('data', (c: string) => {
+    proc.stderr.setEncoding('utf8').on('data', (c: string) => {
       out = (out + c).slice(-8000);
       const m = /serving on (http:\/\/[^\s,;]+)/.exec(out);
       if (m) { clearTimeout(timer); resolve({ proc, url: m[1]! }); }
@@ -80,7 +80,7 @@ function load(url: string): Promise<Result> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const inst = autocannon({ url: url + '/api/items/42', connections: CONNECTIONS, overallRate: RATE, duration: DURATION, timeout: 30 }, (err, r) => {
-      if (err) return reject(err);
+      if (err) { reject(err instanceof Error ? err : new Error(String(err))); return; }
       resolve({ admitted: lat.length, shed, other, errors: r.errors, seconds: (performance.now() - t0) / 1000, lat: lat.sort((a, b) => a - b) });
     });
     inst.on('response', (_c, status, _b, ms) => {
@@ -138,5 +138,5 @@ if (process.argv[2] === 'backend') {
   void runBackend().then((b) => process.send!({ url: b.url }));
   process.on('disconnect', () => process.exit(0));
 } else {
-  main().catch((err) => { console.error(err); process.exit(1); });
+  main().catch((err: unknown) => { console.error(err); process.exit(1); });
 }

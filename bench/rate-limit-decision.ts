@@ -8,7 +8,7 @@ import { MemoryStore } from '../src/store/memory.js';
 import { StoreRegistry } from '../src/store/registry.js';
 import { validateConfig } from '../src/validation/validate.js';
 import { rateLimitPolicy } from '../src/policies/rate-limit/rate-limit.js';
-import type { Policy, RequestContext } from '../src/policies/types.js';
+import type { RequestContext } from '../src/policies/types.js';
 
 const N = Number(process.env.N ?? 2_000_000);
 
@@ -34,9 +34,9 @@ const result = validateConfig({
   routes: [{ name: 'r', service: 's', policies: [{ type: 'rate-limit', algorithm: 'sliding-window', limit: 1000000000, window: '1m', by: 'consumer' }] }],
 });
 if (!result.ok) throw new Error(JSON.stringify(result.errors));
-const policy = rateLimitPolicy.create(result.config.routes[0]!.policies[0] as never, { config: result.config, stores: new StoreRegistry(), routeName: 'r', consumers: new ConsumerRegistry([]), log: silentLogger }) as Policy;
+const policy = rateLimitPolicy.create(result.config.routes[0]!.policies[0] as never, { config: result.config, stores: new StoreRegistry(), routeName: 'r', consumers: new ConsumerRegistry([]), log: silentLogger });
 const ctxs: RequestContext[] = Array.from({ length: 1000 }, (_, i) => ({
-  req: { headers: {} } as IncomingMessage,
+  req: { headers: {} } as unknown as IncomingMessage,
   requestId: 'x', method: 'GET', host: 'h', path: '/', query: '', clientIp: '127.0.0.1',
   routeName: 'r', serviceName: 's', params: {},
   identity: { consumerId: `consumer-${i}`, groups: [] }, locals: new Map(),

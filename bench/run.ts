@@ -240,7 +240,7 @@ function load(url: string, connections: number, duration: number, headers?: Reco
     const instance = autocannon({ url, connections, duration, timeout: 10, sampleInt: 250, headers }, (err, result) => {
       current = undefined;
       clearTimeout(watchdog);
-      if (err) return reject(err);
+      if (err) { reject(err instanceof Error ? err : new Error(String(err))); return; }
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       resolve({ requests: n, seconds, latenciesMs: lat.slice(0, n).sort(), non2xx, errors: result.errors, timeouts: result.timeouts });
     });
@@ -299,7 +299,7 @@ async function measure(
   const r = await load(url, s.connections, s.duration, headers);
   const after = snap();
   const stats1 = await upstream.stats();
-  const d = (k: keyof typeof before) => (before[k] === undefined || after[k] === undefined ? undefined : after[k]! - before[k]!);
+  const d = (k: keyof typeof before) => (before[k] === undefined || after[k] === undefined ? undefined : after[k] - before[k]);
   const perReq = (ticks: number | undefined) => (ticks === undefined || r.requests === 0 ? undefined : ((ticks / CLK_TCK) * 1e6) / r.requests);
   const ours = (d('gw') ?? 0) + (d('up') ?? 0) + (d('me') ?? 0);
   const other = d('all') === undefined ? undefined : Math.max(0, d('all')! - ours);
@@ -426,6 +426,7 @@ async function main(): Promise<number> {
     try {
       row = await run();
     } catch (err) {
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the SIGINT handler sets it while run() is awaited; the compiler keeps the narrowing from the check above
       if (interrupted) return;
       row = { target: what, description: '', url: '', ok: false, problem: (err as Error).message };
     }
@@ -464,8 +465,8 @@ async function main(): Promise<number> {
 main()
   .then(
     async (code) => { await cleanup(); if (!interrupted) process.exit(code); },
-    async (err: Error) => {
-      process.stderr.write(`\nbench: ${err.stack ?? err.message}\n`);
+    async (err: unknown) => {
+      process.stderr.write(`\nbench: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
       await cleanup();
       process.exit(1);
     },

@@ -54,8 +54,9 @@ server.headersTimeout = 121_000;
 
 if (process.send) {
   const send = (m: FromUpstream) => process.send!(m);
-  process.on('message', (m: ToUpstream) => {
-    if (m.t === 'stats') send({ t: 'stats', conns, reqs });
+  // The harness sends only ToUpstream; the channel itself carries anything, so the kind is checked.
+  process.on('message', (m: unknown) => {
+    if (typeof m === 'object' && m !== null && 't' in m && m.t === 'stats') send({ t: 'stats', conns, reqs });
   });
   process.on('disconnect', () => process.exit(0));
   for (const s of ['SIGTERM', 'SIGINT'] as const) process.on(s, () => process.exit(0));

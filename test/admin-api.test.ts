@@ -8,6 +8,14 @@ import { startUpstream, type Upstream } from './helpers/upstream.js';
 import { startTestGateway, testConfig, type TestGateway } from './helpers/gateway.js';
 
 interface ErrorJson { error: { code: string; message: string; details?: { path: string; message: string }[] } }
+interface RoutesJson { configVersion: number; routes: { route: string; path: string; service: string }[] }
+interface ServicesJson { services: { name: string; targets: { url: string; weight: number }[]; routes: string[] }[] }
+interface OpenApiJson {
+  openapi: string;
+  info: { title: unknown; version: unknown };
+  paths: Record<string, { post?: { requestBody?: unknown } }>;
+  components: { schemas: { GatehouseConfig: { type: unknown; properties: Record<string, unknown> } } };
+}
 
 let up: Upstream;
 before(async () => { up = await startUpstream(); });
@@ -28,7 +36,7 @@ async function admin(gw: TestGateway, method: string, path: string, body?: strin
   const text = await res.body.text();
   let json: unknown;
   try { json = JSON.parse(text); } catch { json = undefined; }
-  return { status: res.statusCode, headers: res.headers, text, json: json as any };
+  return { status: res.statusCode, headers: res.headers, text, json };
 }
 
 async function dataStatus(gw: TestGateway, path: string): Promise<number> {
@@ -45,8 +53,9 @@ describe('without a token', () => {
   test('GET /health and /ready', async () => {
     const h = await admin(gw, 'GET', '/health');
     assert.equal(h.status, 200);
-    assert.equal(h.json.status, 'ok');
-    assert.equal(typeof h.json.version, 'string');
+    const health = h.json as { status: string; version: unknown };
+    assert.equal(health.status, 'ok');
+    assert.equal(typeof health.version, 'string');
     assert.match(String(h.headers['content-type']), /^application\/json/);
     const r = await admin(gw, 'GET', '/ready');
     assert.equal(r.status, 200);
@@ -56,25 +65,27 @@ describe('without a token', () => {
   test('GET /routes and /services describe the running config', async () => {
     const r = await admin(gw, 'GET', '/routes');
     assert.equal(r.status, 200);
-    assert.equal(r.json.configVersion, gw.instance.version);
-    assert.deepEqual(r.json.routes.map((x: { route: string; path: string; service: string }) => [x.route, x.path, x.service]), [['v1', '/v1/*', 'users']]);
+    const routes = r.json as RoutesJson;
+    assert.equal(routes.configVersion, gw.instance.version);
+    assert.deepEqual(routes.routes.map((x: { route: string; path: string; service: string }) => [x.route, x.path, x.service]), [['v1', '/v1/*', 'users']]);
     const s = await admin(gw, 'GET', '/services');
     assert.equal(s.status, 200);
-    assert.equal(s.json.services.length, 1);
-    assert.equal(s.json.services[0].name, 'users');
-    assert.deepEqual(s.json.services[0].targets, [{ url: up.url, weight: 1 }]);
-    assert.deepEqual(s.json.services[0].routes, ['v1']);
+    const svcs = (s.json as ServicesJson).services;
+    assert.equal(svcs.length, 1);
+    assert.equal(svcs[0]?.name, 'users');
+    assert.deepEqual(svcs[0].targets, [{ url: up.url, weight: 1 }]);
+    assert.deepEqual(svcs[0].routes, ['v1']);
   });
 
   test('GET /openapi.json is an OpenAPI 3.1 document with the config schema', async () => {
     const r = await admin(gw, 'GET', '/openapi.json');
     assert.equal(r.status, 200);
-    const doc = r.json;
+    const doc = r.json as OpenApiJson;
     assert.match(doc.openapi, /^3\.1\.\d+$/);
     assert.equal(typeof doc.info.title, 'string');
     assert.equal(typeof doc.info.version, 'string');
     for (const p of ['/health', '/ready', '/config', '/validate', '/routes', '/services', '/openapi.json']) assert.ok(doc.paths[p], `paths lacks ${p}`);
-    assert.ok(doc.paths['/config'].post.requestBody);
+    assert.ok(doc.paths['/config']?.post?.requestBody);
     const cfg = doc.components.schemas.GatehouseConfig;
     assert.equal(cfg.type, 'object');
     for (const k of ['listen', 'admin', 'services', 'routes', 'workers']) assert.ok(cfg.properties[k], `GatehouseConfig lacks ${k}`);
@@ -83,8 +94,8 @@ describe('without a token', () => {
     assert.ok(refs.length > 0);
     for (const ref of refs) {
       assert.match(ref, /^#\//, ref);
-      let node: any = doc;
-      for (const part of ref.slice(2).split('/')) node = node?.[part.replace(/~1/g, '/').replace(/~0/g, '~')];
+      let node: unknown = doc;
+      for (const part of ref.slice(2).split('/')) node = (node as Record<string, unknown> | null | undefined)?.[part.replace(/~1/g, '/').replace(/~0/g, '~')];
       assert.ok(node !== undefined, `unresolved $ref ${ref}`);
     }
   });
@@ -119,8 +130,8 @@ describe('without a token', () => {
     assert.equal(res.statusCode, 200);
     assert.equal(((await res.body.json()) as { url: string }).url, '/hello');
     const routes = await admin(gw, 'GET', '/routes');
-    assert.equal(routes.json.configVersion, before + 1);
-    assert.deepEqual(routes.json.routes.map((x: { route: string }) => x.route).sort(), ['v1', 'v2']);
+    assert.equal((routes.json as RoutesJson).configVersion, before + 1);
+    assert.deepEqual((routes.json as RoutesJson).routes.map((x: { route: string }) => x.route).sort(), ['v1', 'v2']);
   });
 
   test('POST /config (YAML) applies too', async () => {
@@ -131,7 +142,7 @@ describe('without a token', () => {
     });
     const r = await admin(gw, 'POST', '/config', toYaml(next), { 'content-type': 'application/yaml' });
     assert.equal(r.status, 200, r.text);
-    assert.equal(r.json.configVersion, before + 1);
+    assert.equal((r.json as { configVersion: number }).configVersion, before + 1);
     assert.equal(await dataStatus(gw, '/from-yaml/a'), 200);
     assert.equal(await dataStatus(gw, '/v1/a'), 404);
   });
@@ -146,17 +157,17 @@ describe('without a token', () => {
         { name: 'slow', match: { paths: ['/s'] }, service: 'users' },
       ],
     });
-    (bad.services as any).users.timeouts = { response: '5 parsecs' };
+    (bad.services as { users: Record<string, unknown> }).users.timeouts = { response: '5 parsecs' };
     const r = await admin(gw, 'POST', '/config', bad);
     assert.equal(r.status, 400, r.text);
     const e = r.json as ErrorJson;
     assert.equal(e.error.code, 'CONFIG_INVALID');
     assert.ok(Array.isArray(e.error.details));
-    for (const d of e.error.details!) {
+    for (const d of e.error.details) {
       assert.deepEqual(Object.keys(d).sort(), ['message', 'path']);
       assert.equal(typeof d.message, 'string');
     }
-    const paths = e.error.details!.map((d) => d.path);
+    const paths = e.error.details.map((d) => d.path);
     assert.ok(paths.includes('services.users.timeouts.response'), paths.join(', '));
     assert.ok(paths.includes('routes[0].service'), paths.join(', '));
     // Nothing changed.
@@ -247,9 +258,10 @@ describe('with admin.token', () => {
   test('the right token is 200; GET /config redacts the token', async () => {
     const r = await admin(gw, 'GET', '/config', undefined, auth);
     assert.equal(r.status, 200, r.text);
-    assert.equal(r.json.admin.token, '[redacted]');
+    const config = r.json as { admin: { token: string }; routes: { name: string }[] };
+    assert.equal(config.admin.token, '[redacted]');
     assert.doesNotMatch(r.text, new RegExp(TOKEN));
-    assert.deepEqual(r.json.routes.map((x: { name: string }) => x.name), ['v1']);
+    assert.deepEqual(config.routes.map((x: { name: string }) => x.name), ['v1']);
     assert.equal((await admin(gw, 'GET', '/routes', undefined, auth)).status, 200);
     assert.equal((await admin(gw, 'GET', '/services', undefined, { authorization: `bearer ${TOKEN}` })).status, 200);
   });
@@ -290,13 +302,13 @@ test('without a token: a cross-origin page or a rebound host name cannot use the
     // What a page's fetch(…, { method: 'POST', mode: 'no-cors', body }) sends: a foreign Origin, text/plain.
     const csrf = await admin(gw, 'POST', '/config', evil, { origin: 'https://evil.example', 'content-type': 'text/plain' });
     assert.equal(csrf.status, 403);
-    assert.equal(csrf.json.error.code, 'ADMIN_FORBIDDEN');
+    assert.equal((csrf.json as ErrorJson).error.code, 'ADMIN_FORBIDDEN');
     const sandboxed = await admin(gw, 'POST', '/validate', evil, { origin: 'null' });
     assert.equal(sandboxed.status, 403);
     // DNS rebinding: the page's own name now points at 127.0.0.1, so the Host header carries it.
     const rebound = await admin(gw, 'GET', '/config', undefined, { host: 'rebind.evil.example:9876' });
     assert.equal(rebound.status, 403);
-    assert.equal((await admin(gw, 'GET', '/routes')).json.routes[0].route, 'v1', 'nothing was applied');
+    assert.equal(((await admin(gw, 'GET', '/routes')).json as RoutesJson).routes[0]?.route, 'v1', 'nothing was applied');
     // Tools and the admin API's own pages still work.
     assert.equal((await admin(gw, 'GET', '/routes', undefined, { host: 'localhost:9876' })).status, 200);
     const own = `http://127.0.0.1:${new URL(gw.adminUrl).port}`;

@@ -122,8 +122,8 @@ export function startChild(configPath: string, opts: { env?: NodeJS.ProcessEnv; 
       clearTimeout(timer);
       void child.kill().then(() => reject(err));
     };
-    proc.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    proc.stderr!.setEncoding('utf8').on('data', (c: string) => {
+    proc.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    proc.stderr.setEncoding('utf8').on('data', (c: string) => {
       stderr += c;
       const m = /serving on http:\/\/([^:]+):(\d+).*?; admin on http:\/\/([^:]+):(\d+)/.exec(stderr);
       if (m && !settled) {
@@ -177,7 +177,7 @@ export async function waitFor<T>(what: string, check: () => T | Falsy | Promise<
   for (;;) {
     try {
       const v = await check();
-      if (v) return v as T;
+      if (v) return v;
     } catch (err) {
       last = err;
     }

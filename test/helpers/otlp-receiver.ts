@@ -33,14 +33,17 @@ const root = protobuf.Root.fromJSON({
 });
 const ExportRequest = root.lookupType('ExportTraceServiceRequest');
 
-export type ExportDoc = {
-  resourceSpans: { resource: { attributes: { key: string; value: { stringValue?: string } }[] }; scopeSpans: { scope?: { name: string; version: string }; spans: OtlpSpan[] }[] }[];
+export type ExportDoc<Span = OtlpSpan> = {
+  resourceSpans: { resource: { attributes: { key: string; value: { stringValue?: string } }[] }; scopeSpans: { scope?: { name: string; version: string }; spans: Span[] }[] }[];
 };
 
-/** Protobuf → the OTLP/JSON shape (hex ids, nanoseconds and int64 as decimal strings). */
-function fromProtobuf(body: Buffer): ExportDoc {
+/** A span as toObject() gives it with defaults: false: a Status not sent is absent, and so is a code of 0 (proto3 leaves it off the wire). arrays: true gives every repeated field, empty or not. */
+type DecodedSpan = Omit<OtlpSpan, 'status'> & { status?: { code?: number; message?: string } };
+
+/** Protobuf → the OTLP/JSON shape (nanoseconds and int64 as decimal strings; ids still base64, see hexIds). */
+function fromProtobuf(body: Buffer): ExportDoc<DecodedSpan> {
   const msg = ExportRequest.decode(body);
-  return ExportRequest.toObject(msg, { longs: String, bytes: String, defaults: false, arrays: true, oneofs: false, json: true }) as unknown as ExportDoc;
+  return ExportRequest.toObject(msg, { longs: String, bytes: String, defaults: false, arrays: true, oneofs: false, json: true }) as unknown as ExportDoc<DecodedSpan>;
 }
 
 /** A protobuf export body as the OTLP/JSON document (what the receiver keeps). */
@@ -50,7 +53,8 @@ export function decodeProtobufExport(body: Buffer): ExportDoc {
   return doc;
 }
 
-function hexIds(doc: ExportDoc): void {
+/** Ids to hex, and the status OTLP/JSON always has; the decoded document is then an ExportDoc. */
+function hexIds(doc: ExportDoc<DecodedSpan>): asserts doc is ExportDoc {
   for (const rs of doc.resourceSpans) {
     for (const ss of rs.scopeSpans) {
       for (const s of ss.spans) {
@@ -58,11 +62,8 @@ function hexIds(doc: ExportDoc): void {
         s.traceId = Buffer.from(s.traceId, 'base64').toString('hex');
         s.spanId = Buffer.from(s.spanId, 'base64').toString('hex');
         if (s.parentSpanId) s.parentSpanId = Buffer.from(s.parentSpanId, 'base64').toString('hex');
-        s.attributes ??= [];
-        s.events ??= [];
         s.status ??= { code: 0 };
         s.status.code ??= 0;
-        for (const e of s.events) e.attributes ??= [];
       }
     }
   }
@@ -111,10 +112,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       const body = Buffer.concat(chunks);
       let doc: ExportDoc;
       if (type === 'application/json') doc = JSON.parse(body.toString('utf8')) as ExportDoc;
-      else {
-        doc = fromProtobuf(body);
-        hexIds(doc);
-      }
+      else doc = decodeProtobufExport(body);
       for (const rs of doc.resourceSpans) {
         const service = rs.resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue;
         for (const ss of rs.scopeSpans) for (const s of ss.spans) rx.spans.push({ ...s, service });
