@@ -16,9 +16,7 @@ const files = [];
     else if (name.endsWith('.test.js')) files.push(p);
   }
 })(root);
-const chosen = files
-  .filter((f) => filters.length === 0 || filters.some((x) => relative(root, f).includes(x)))
-  .sort();
+const chosen = files.filter((f) => filters.length === 0 || filters.some((x) => relative(root, f).includes(x))).sort();
 if (chosen.length === 0) {
   console.error('no test files found under dist/ (did the build run?)');
   process.exit(1);

@@ -66,11 +66,21 @@ test('schema: defaults, and path: message for what it refuses', () => {
   assert.deepEqual(c.upstreamHeaders, {});
   assert.equal(c.claim, undefined);
 
-  assert.ok(refused({}).some((l) => l.startsWith('allow: ')), 'allow is required');
-  assert.ok(refused({ allow: [] }).some((l) => l.startsWith('allow: ')), 'allow is not empty');
+  assert.ok(
+    refused({}).some((l) => l.startsWith('allow: ')),
+    'allow is required',
+  );
+  assert.ok(
+    refused({ allow: [] }).some((l) => l.startsWith('allow: ')),
+    'allow is not empty',
+  );
   assert.ok(refused({ allow: ['acme corp'] }).some((l) => l.startsWith('allow.0: a tenant id')));
   assert.ok(refused({ allow: ['acme'], header: 'X Tenant' }).some((l) => l.startsWith('header: a lower-case header name')));
-  assert.ok(refused({ allow: ['acme'], upstreamHeaders: { acme: { 'bad header': 'x' } } }).some((l) => l.startsWith('upstreamHeaders.acme.bad header: ')));
+  assert.ok(
+    refused({ allow: ['acme'], upstreamHeaders: { acme: { 'bad header': 'x' } } }).some((l) =>
+      l.startsWith('upstreamHeaders.acme.bad header: '),
+    ),
+  );
   assert.ok(refused({ allow: ['acme'], hedaer: 'x-t' }).length > 0, 'unknown keys are refused (strict)');
 });
 
@@ -88,7 +98,11 @@ test('access: an allowed tenant passes; a missing or unknown one is answered 403
   const config = parse({ allow: ['acme', 'globex'] });
   assert.equal((await run(config, context({ 'x-tenant': 'acme' }))).verdict, undefined);
   assert.deepEqual((await run(config, context())).verdict, { status: 403, code: 'GW_FORBIDDEN', message: 'This request names no tenant.' });
-  assert.deepEqual((await run(config, context({ 'x-tenant': 'initech' }))).verdict, { status: 403, code: 'GW_FORBIDDEN', message: 'This tenant is not allowed here.' });
+  assert.deepEqual((await run(config, context({ 'x-tenant': 'initech' }))).verdict, {
+    status: 403,
+    code: 'GW_FORBIDDEN',
+    message: 'This tenant is not allowed here.',
+  });
   // Another header name, when configured.
   const other = parse({ allow: ['acme'], header: 'x-org' });
   assert.equal((await run(other, context({ 'x-org': 'acme' }))).verdict, undefined);

@@ -10,16 +10,26 @@
 import { definePolicy, z, type HeaderList, type RequestContext } from 'gatehouse';
 
 /** An HTTP header name (an RFC 9110 token), written in lower case as node reports them. */
-const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9a-z-]+$/, 'a lower-case header name (letters, digits and !#$%&\'*+.^_`|~-)');
-const tenantId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a tenant id: 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit');
+const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9a-z-]+$/, "a lower-case header name (letters, digits and !#$%&'*+.^_`|~-)");
+const tenantId = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a tenant id: 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit');
 
 const schema = z.strictObject({
   type: z.literal('tenant'),
   header: headerName.default('x-tenant').meta({ description: 'The request header that names the tenant (ignored when `claim` is set).' }),
-  claim: z.string().min(1).optional().meta({ description: "Read the tenant from this claim of the verified caller's token instead of a header (needs an authentication policy before it)." }),
+  claim: z.string().min(1).optional().meta({
+    description:
+      "Read the tenant from this claim of the verified caller's token instead of a header (needs an authentication policy before it).",
+  }),
   allow: z.array(tenantId).min(1).meta({ description: 'The tenants that may pass.' }),
-  forwardAs: headerName.default('x-tenant-id').meta({ description: 'The header the upstream receives the tenant in (any such header from the client is dropped).' }),
-  upstreamHeaders: z.record(tenantId, z.record(headerName, z.string())).default({}).meta({ description: 'Extra headers sent upstream for a tenant, by tenant id.' }),
+  forwardAs: headerName
+    .default('x-tenant-id')
+    .meta({ description: 'The header the upstream receives the tenant in (any such header from the client is dropped).' }),
+  upstreamHeaders: z
+    .record(tenantId, z.record(headerName, z.string()))
+    .default({})
+    .meta({ description: 'Extra headers sent upstream for a tenant, by tenant id.' }),
 });
 
 /** This policy's key in the per-request `ctx.locals`: the tenant the access phase let through. */
@@ -27,7 +37,8 @@ const LOCAL = 'gatehouse-plugin-tenant';
 
 export default definePolicy({
   type: 'tenant',
-  description: 'Requires a tenant id from an allow list (a header, or a claim of a verified token), forwards it upstream, and answers 403 otherwise.',
+  description:
+    'Requires a tenant id from an allow list (a header, or a claim of a verified token), forwards it upstream, and answers 403 otherwise.',
   schema,
   phases: ['access', 'upstreamRequest'],
   // After authentication (so that `ctx.identity` is set), before limits and transforms.
@@ -51,7 +62,10 @@ export default definePolicy({
       access(ctx) {
         const tenant = tenantOf(ctx);
         if (typeof tenant !== 'string' || !allow.has(tenant)) {
-          env.log.debug({ requestId: ctx.requestId, route: ctx.routeName, tenant: typeof tenant === 'string' ? tenant : undefined }, 'tenant refused');
+          env.log.debug(
+            { requestId: ctx.requestId, route: ctx.routeName, tenant: typeof tenant === 'string' ? tenant : undefined },
+            'tenant refused',
+          );
           const message = tenant === undefined ? 'This request names no tenant.' : 'This tenant is not allowed here.';
           return { status: 403, code: 'GW_FORBIDDEN', message };
         }
