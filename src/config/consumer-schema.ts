@@ -38,14 +38,17 @@ const MtlsCredential = z
 
 export const Credential = z.discriminatedUnion('type', [ApiKeyCredential, BasicCredential, MtlsCredential]);
 
+// Sent upstream as header values: no control characters, and no commas inside a group name.
+// eslint-disable-next-line no-control-regex -- control characters are exactly what it rejects
+const NO_CONTROL_CHARACTERS = /^[^\x00-\x1f\x7f]+$/;
+// eslint-disable-next-line no-control-regex -- control characters are exactly what it rejects
+const NO_COMMAS_OR_CONTROL_CHARACTERS = /^[^\x00-\x1f\x7f,]+$/;
+
 export const Consumer = z
   .strictObject({
     id: ConsumerId,
-    // Sent upstream as header values: no control characters, and no commas inside a group name.
-    // eslint-disable-next-line no-control-regex -- control characters are exactly what it rejects
-    username: z.string().min(1).max(256).regex(/^[^\x00-\x1f\x7f]+$/, { error: 'no control characters' }).optional(),
-    // eslint-disable-next-line no-control-regex -- control characters are exactly what it rejects
-    groups: z.array(z.string().min(1).max(128).regex(/^[^\x00-\x1f\x7f,]+$/, { error: 'a group name has no commas or control characters' })).default([]),
+    username: z.string().min(1).max(256).regex(NO_CONTROL_CHARACTERS, { error: 'no control characters' }).optional(),
+    groups: z.array(z.string().min(1).max(128).regex(NO_COMMAS_OR_CONTROL_CHARACTERS, { error: 'a group name has no commas or control characters' })).default([]),
     plan: z.string().min(1).optional().meta({ description: 'Rate-limit tier name.' }),
     metadata: z.record(z.string(), z.unknown()).optional(),
     credentials: z.array(Credential).default([]),

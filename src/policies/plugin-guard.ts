@@ -109,8 +109,11 @@ function bounded<T>(pending: PromiseLike<T>, ms: number, type: string): Promise<
     try {
       pending.then(
         (v) => { clearTimeout(timer); resolve(v); },
-        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the plugin's own reason, passed on as it is (it is logged)
-        (err: unknown) => { clearTimeout(timer); reject(err); },
+        (err: unknown) => {
+          clearTimeout(timer);
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the plugin's own reason, passed on as it is (it is logged)
+          reject(err);
+        },
       );
     } catch (err) {
       // A thenable whose then() throws: no timer is left behind.

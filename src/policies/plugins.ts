@@ -175,10 +175,11 @@ function definitionProblem(def: unknown): string | undefined {
   if (schema?.shape?.type?.value !== d.type) {
     return `type "${d.type}": its schema must be a zod object whose \`type\` is z.literal(${JSON.stringify(d.type)})`;
   }
-  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a JavaScript plugin may give example: null
-  if (typeof d.example !== 'object' || d.example === null) return `type "${d.type}": a definition needs an example config (without \`type\`)`;
-  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a JavaScript plugin may give sections: null
-  if (d.sections !== undefined && (typeof d.sections !== 'object' || d.sections === null || !Object.values(d.sections).every((s) => typeof (s as { safeParse?: unknown } | null)?.safeParse === 'function'))) {
+  // A JavaScript plugin is not held to the types: its example and sections may be anything, null included.
+  const example: unknown = d.example;
+  const sections: unknown = d.sections;
+  if (typeof example !== 'object' || example === null) return `type "${d.type}": a definition needs an example config (without \`type\`)`;
+  if (sections !== undefined && (typeof sections !== 'object' || sections === null || !Object.values(sections).every((s) => typeof (s as { safeParse?: unknown } | null)?.safeParse === 'function'))) {
     return `type "${d.type}": sections maps top-level keys to zod schemas`;
   }
   if (d.timeout !== undefined && !(Number.isInteger(d.timeout) && d.timeout > 0)) return `type "${d.type}": timeout is a whole number of milliseconds above 0`;
