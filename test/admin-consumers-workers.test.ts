@@ -6,6 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { request } from 'undici';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
 import { freePort, killAllChildren, startChild, tempDir, waitFor, type GatewayChild, type TempDir, workersHead } from './helpers/child.js';
+import { maybeUnset } from './helpers/hooks.js';
 
 let dir: TempDir;
 let up: Upstream;
@@ -33,8 +34,8 @@ before(async () => {
 });
 after(async () => {
   await killAllChildren();
-  await up?.close();
-  await dir?.remove();
+  await maybeUnset(up)?.close();
+  await maybeUnset(dir)?.remove();
 });
 
 /** Status of one request on a fresh connection (so the cluster spreads them over the workers). */

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
+import { maybeUnset } from './helpers/hooks.js';
 import { introspectionAuthenticator, introspectionSchema } from '../src/policies/oauth2-introspection/oauth2-introspection.js';
 import { ConsumerRegistry } from '../src/identity/registry.js';
 import type { RequestContext } from '../src/policies/types.js';
@@ -66,9 +67,9 @@ before(async () => {
 });
 
 after(async () => {
-  await gw?.stop();
-  await up?.close();
-  await idp?.close();
+  await maybeUnset(gw)?.stop();
+  await maybeUnset(up)?.close();
+  await maybeUnset(idp)?.close();
 });
 
 async function call(path: string, token?: string, method = 'GET') {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { request } from 'undici';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
+import { maybeUnset } from './helpers/hooks.js';
 import { hashApiKey, hashPassword } from '../src/identity/secrets.js';
 
 let up: Upstream;
@@ -41,8 +42,8 @@ before(async () => {
 });
 
 after(async () => {
-  await gw?.stop();
-  await up?.close();
+  await maybeUnset(gw)?.stop();
+  await maybeUnset(up)?.close();
 });
 
 async function call(path: string, headers: Record<string, string> = {}) {

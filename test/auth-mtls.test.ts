@@ -7,6 +7,7 @@ import { Agent, request } from 'undici';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { makePki, type Pair, type TestPki } from './helpers/certs.js';
+import { maybeUnset } from './helpers/hooks.js';
 
 let pki: TestPki;
 let up: Upstream;
@@ -36,9 +37,9 @@ before(async () => {
 });
 
 after(async () => {
-  await gw?.stop();
-  await up?.close();
-  pki?.cleanup();
+  await maybeUnset(gw)?.stop();
+  await maybeUnset(up)?.close();
+  maybeUnset(pki)?.cleanup();
 });
 
 async function call(path: string, client?: Pair) {

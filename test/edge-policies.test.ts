@@ -9,6 +9,7 @@ import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { rawRequest, statuses } from './helpers/raw.js';
 import { parseResponses } from './helpers/wire.js';
 import { sleep } from './helpers/child.js';
+import { maybeUnset } from './helpers/hooks.js';
 
 let up: Upstream;
 let gw: TestGateway;
@@ -63,8 +64,8 @@ before(async () => {
 });
 
 after(async () => {
-  await gw?.stop();
-  await up?.close();
+  await maybeUnset(gw)?.stop();
+  await maybeUnset(up)?.close();
 });
 
 async function errorCode(res: Awaited<ReturnType<typeof request>>): Promise<string> {

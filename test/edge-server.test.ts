@@ -10,6 +10,7 @@ import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { rawRequest, statuses } from './helpers/raw.js';
 import { parseResponses } from './helpers/wire.js';
 import { sleep, waitFor } from './helpers/child.js';
+import { maybeUnset } from './helpers/hooks.js';
 
 let up: Upstream;
 let gw: TestGateway;
@@ -48,8 +49,8 @@ before(async () => {
 });
 
 after(async () => {
-  await gw?.stop();
-  await up?.close();
+  await maybeUnset(gw)?.stop();
+  await maybeUnset(up)?.close();
 });
 
 interface Conn { data(): string; closedByServer: Promise<boolean>; sock: net.Socket }

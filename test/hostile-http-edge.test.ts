@@ -10,6 +10,7 @@ import { startUpstream, type Upstream } from './helpers/upstream.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { rawExchange, rawRequest, statuses } from './helpers/raw.js';
 import { looksLikeStackTrace, parseResponses, startRawUpstream, type RawUpstream } from './helpers/wire.js';
+import { maybeUnset } from './helpers/hooks.js';
 
 let up: Upstream;
 let raw: RawUpstream;
@@ -59,9 +60,9 @@ before(async () => {
 });
 
 after(async () => {
-  await gw?.stop();
-  await up?.close();
-  await raw?.close();
+  await maybeUnset(gw)?.stop();
+  await maybeUnset(up)?.close();
+  await maybeUnset(raw)?.close();
 });
 
 const HOST = 'gateway.example';

@@ -8,6 +8,7 @@ import { startUpstream, echo, type Upstream } from './helpers/upstream.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { rawExchange, rawRequest, statuses } from './helpers/raw.js';
 import { looksLikeStackTrace, parseResponses } from './helpers/wire.js';
+import { maybeUnset } from './helpers/hooks.js';
 
 let up: Upstream;
 let gw: TestGateway;
@@ -47,8 +48,8 @@ before(async () => {
 });
 
 after(async () => {
-  await gw?.stop();
-  await up?.close();
+  await maybeUnset(gw)?.stop();
+  await maybeUnset(up)?.close();
 });
 
 const HOST = 'gateway.example';
@@ -142,8 +143,8 @@ describe('";" in the path: a protected /api/admin/* beside a public /api/*', () 
     matrix = await startTestGateway({ services: { api: { targets: [{ url: up.url }] } }, routes, server: { allowSemicolonInPath: true } });
   });
   after(async () => {
-    await strict?.stop();
-    await matrix?.stop();
+    await maybeUnset(strict)?.stop();
+    await maybeUnset(matrix)?.stop();
   });
 
   test('the admin route itself is refused by ip-restriction', async () => {

@@ -11,6 +11,7 @@ import { request } from 'undici';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
 import { pluginConfig } from './helpers/plugin-config.js';
 import { freePort, killAllChildren, runCli, startChild, tempDir, type TempDir } from './helpers/child.js';
+import { maybeUnset } from './helpers/hooks.js';
 import { startGateway, type Gateway } from '../src/gateway.js';
 import { silentLogger } from '../src/observability/logger.js';
 
@@ -128,7 +129,7 @@ before(async () => {
   adminUrl = `http://127.0.0.1:${gw.admin!.port}`;
 });
 after(async () => {
-  await gw?.stop();
+  await maybeUnset(gw)?.stop();
   await killAllChildren();
   await up.close();
   await dir.remove();
