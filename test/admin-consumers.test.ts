@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { request } from 'undici';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
+import { maybeUnset } from './helpers/hooks.js';
 
 let up: Upstream;
 let gw: TestGateway;
@@ -21,9 +22,12 @@ before(async () => {
 });
 
 after(async () => {
-  await gw?.stop();
-  await up?.close();
+  await maybeUnset(gw)?.stop();
+  await maybeUnset(up)?.close();
 });
+
+interface ErrorJson { error: { code: string } }
+interface ConsumersJson { configVersion: number; consumers: { id: string }[] }
 
 async function admin(method: string, path: string, body?: unknown, token = 'admin-token-123') {
   const res = await request(gw.adminUrl + path, {
@@ -32,7 +36,7 @@ async function admin(method: string, path: string, body?: unknown, token = 'admi
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.body.text();
-  return { status: res.statusCode, text, json: JSON.parse(text) as any };
+  return { status: res.statusCode, text, json: JSON.parse(text) as unknown };
 }
 
 async function withKey(key: string): Promise<{ status: number; consumer?: string; credential?: string }> {
@@ -49,12 +53,12 @@ test('needs the admin token', async () => {
 test('list and read: credentials without secrets', async () => {
   const r = await admin('GET', '/consumers');
   assert.equal(r.status, 200);
-  assert.deepEqual(r.json.consumers.map((c: { id: string }) => c.id), ['guest', 'alice']);
+  assert.deepEqual((r.json as ConsumersJson).consumers.map((c: { id: string }) => c.id), ['guest', 'alice']);
   assert.doesNotMatch(r.text, /alice-key/);
   const a = await admin('GET', '/consumers/alice');
-  assert.deepEqual(a.json.credentials, [{ id: 'alice:api-key:0', type: 'api-key' }, { id: 'alice:api-key:1', type: 'api-key' }]);
-  assert.equal((await admin('GET', '/consumers/nobody')).json.error.code, 'ADMIN_RESOURCE_NOT_FOUND');
-  assert.equal((await admin('GET', '/consumers/alice/credentials/alice:api-key:1')).json.type, 'api-key');
+  assert.deepEqual((a.json as { credentials: unknown }).credentials, [{ id: 'alice:api-key:0', type: 'api-key' }, { id: 'alice:api-key:1', type: 'api-key' }]);
+  assert.equal(((await admin('GET', '/consumers/nobody')).json as ErrorJson).error.code, 'ADMIN_RESOURCE_NOT_FOUND');
+  assert.equal(((await admin('GET', '/consumers/alice/credentials/alice:api-key:1')).json as { type: string }).type, 'api-key');
   const cfg = await request(gw.adminUrl + '/config', { headers: { authorization: 'Bearer admin-token-123' } });
   assert.doesNotMatch(await cfg.body.text(), /alice-key/);
 });
@@ -66,19 +70,19 @@ test('create a consumer with a key: served at once; duplicate id 409; bad body 4
   assert.doesNotMatch(r.text, /bob-key/);
   assert.equal((await withKey('bob-key-0123456789')).consumer, 'bob');
   assert.equal((await admin('POST', '/consumers', { id: 'bob' })).status, 409);
-  const version = (await admin('GET', '/consumers')).json.configVersion;
+  const version = ((await admin('GET', '/consumers')).json as ConsumersJson).configVersion;
   const bad = await admin('POST', '/consumers', { id: 'carol', credentials: [{ type: 'api-key', key: 'alice-key-0123456789' }] });
   assert.equal(bad.status, 400);
-  assert.equal(bad.json.error.code, 'CONFIG_INVALID');
+  assert.equal((bad.json as ErrorJson).error.code, 'CONFIG_INVALID');
   assert.doesNotMatch(bad.text, /alice-key/);
   assert.equal((await admin('POST', '/consumers', { id: 'carol', credentials: [{ type: 'api-key' }] })).status, 400);
-  assert.equal((await admin('GET', '/consumers')).json.configVersion, version);
+  assert.equal(((await admin('GET', '/consumers')).json as ConsumersJson).configVersion, version);
 });
 
 test('credentials: add, remove (ids of the others stay), replace', async () => {
   const added = await admin('POST', '/consumers/alice/credentials', { type: 'api-key', key: 'alice-key-three-0123456789' });
   assert.equal(added.status, 201, added.text);
-  assert.equal(added.json.id, 'alice:api-key:2');
+  assert.equal((added.json as { id: string }).id, 'alice:api-key:2');
   assert.equal((await withKey('alice-key-three-0123456789')).credential, 'alice:api-key:2');
   assert.equal((await admin('DELETE', '/consumers/alice/credentials/alice:api-key:0')).status, 200);
   assert.equal((await withKey('alice-key-0123456789')).status, 401);
@@ -118,6 +122,6 @@ test('a consumer edit racing with POST /config is made on the config that wins, 
     assert.equal(replaced.status, 200, replaced.text);
     assert.ok(edited.status === 200 || edited.status === 201, edited.text);
     const cfg = await admin('GET', '/config');
-    assert.ok(cfg.json.routes.some((r: { name: string }) => r.name === `extra-${round}`), `round ${round}: the consumer edit undid POST /config`);
+    assert.ok((cfg.json as { routes: { name: string }[] }).routes.some((r: { name: string }) => r.name === `extra-${round}`), `round ${round}: the consumer edit undid POST /config`);
   }
 });

@@ -107,7 +107,7 @@ test('startGateway({ config }) with no admin.host listens on loopback, as a file
   const gw = await startGateway({ config, logger: silentLogger });
   try {
     assert.equal(gw.admin?.host, '127.0.0.1');
-    const res = await fetch(`http://127.0.0.1:${gw.admin!.port}/health`);
+    const res = await fetch(`http://127.0.0.1:${gw.admin.port}/health`);
     assert.equal(res.status, 200);
   } finally {
     await gw.stop();

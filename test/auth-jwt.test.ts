@@ -10,6 +10,7 @@ import { request } from 'undici';
 import { SignJWT, exportJWK, type JWK } from 'jose';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
+import { maybeUnset } from './helpers/hooks.js';
 
 const HS_SECRET = 'an-hmac-secret-of-at-least-32-bytes!!';
 const ISS = 'https://issuer.test';
@@ -85,8 +86,8 @@ before(async () => {
 });
 
 after(async () => {
-  await gw?.stop();
-  await Promise.all([up, jwks, fastJwks, oidc, evil].map((s) => s?.close()));
+  await maybeUnset(gw)?.stop();
+  await Promise.all([up, jwks, fastJwks, oidc, evil].map(async (s) => { await maybeUnset(s)?.close(); }));
 });
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -102,8 +103,8 @@ const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringi
 function handmade(header: Record<string, unknown>, payload: unknown, key: KeyObject | Buffer | string, alg = 'RS256'): string {
   const input = `${b64(header)}.${typeof payload === 'string' && !payload.startsWith('{') ? payload : b64(payload)}`;
   let sig: Buffer;
-  if (alg.startsWith('HS')) sig = createHmac('sha256', key as Buffer).update(input).digest();
-  else sig = createSign('RSA-SHA256').update(input).sign(key as KeyObject);
+  if (alg.startsWith('HS')) sig = createHmac('sha256', key).update(input).digest();
+  else sig = createSign('RSA-SHA256').update(input).sign(key);
   return `${input}.${sig.toString('base64url')}`;
 }
 
@@ -304,7 +305,7 @@ describe('jwt negative corpus: 401, upstream never called', () => {
   cases.push(['whitespace inside the token', async () => { const t = await hs(); return t.replace('.', ' .'); }]);
   cases.push(['a 12 KiB token (over maxTokenSize)', () => hs({ pad: 'x'.repeat(9 * 1024) })]);
   cases.push(['deeply nested JSON claims', () => handmade({ alg: 'HS256' }, '{"a":'.repeat(1000) + '1' + '}'.repeat(1000), Buffer.from('wrong-secret'), 'HS256')]);
-  cases.push(['deeply nested JSON claims, right key, under maxTokenSize', () => handmade({ alg: 'HS256' }, { ...claims(), deep: JSON.parse('{"a":'.repeat(40) + '1' + '}'.repeat(40)) }, Buffer.from(HS_SECRET), 'HS256')]);
+  cases.push(['deeply nested JSON claims, right key, under maxTokenSize', () => handmade({ alg: 'HS256' }, { ...claims(), deep: JSON.parse('{"a":'.repeat(40) + '1' + '}'.repeat(40)) as unknown }, Buffer.from(HS_SECRET), 'HS256')]);
   cases.push(['deeply nested JSON claims, right key (over maxTokenSize)', () => handmade({ alg: 'HS256' }, '{"a":'.repeat(1400) + '1' + '}'.repeat(1400), Buffer.from(HS_SECRET), 'HS256')]);
   cases.push(['a payload that is not JSON', () => handmade({ alg: 'HS256' }, b64('not json'), Buffer.from(HS_SECRET), 'HS256')]);
   cases.push(['a header that is not JSON', () => `${b64('nope')}.${b64(payload())}.AAAA`]);
@@ -331,6 +332,6 @@ describe('jwt negative corpus: 401, upstream never called', () => {
     const r = await call('/hs/a', signed);
     assert.equal(r.status, 401);
     assert.equal(r.reached, false);
-    assert.equal(JSON.parse(r.text).error.code, 'GW_UNAUTHORIZED');
+    assert.equal((JSON.parse(r.text) as { error: { code: string } }).error.code, 'GW_UNAUTHORIZED');
   });
 });

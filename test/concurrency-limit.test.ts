@@ -50,7 +50,7 @@ test('a second request while one is in flight is refused; the slot frees on comp
 
 test('the slot frees when the client aborts', async () => {
   const ac = new AbortController();
-  const first = request(`${gw.url}/hold`, { signal: ac.signal }).catch((e: Error) => e);
+  const first = request(`${gw.url}/hold`, { signal: ac.signal }).catch((e: unknown) => e);
   await waitFor('the held request upstream', () => held.length === 1);
   assert.equal(await status('/fast'), 429);
   ac.abort();

@@ -35,11 +35,11 @@ test('each address of a DNS name is a target; changes are followed; failures kee
 
   let answer: string[] | Error = ['127.0.0.1'];
   let lookups = 0;
-  const lookup = async (hostname: string): Promise<ResolvedAddress[]> => {
+  const lookup = (hostname: string): Promise<ResolvedAddress[]> => {
     lookups++;
     assert.equal(hostname, 'backend.internal');
-    if (answer instanceof Error) throw answer;
-    return answer.map((address) => ({ address, family: 4 }));
+    if (answer instanceof Error) return Promise.reject(answer);
+    return Promise.resolve(answer.map((address) => ({ address, family: 4 })));
   };
   const r = validateConfig({
     accessLog: false,

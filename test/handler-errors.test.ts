@@ -18,7 +18,7 @@ after(() => up.close());
 
 function capturingLogger() {
   const lines: { msg: string; err?: { message: string } }[] = [];
-  const dest = new Writable({ write(chunk, _enc, cb) { lines.push(JSON.parse(String(chunk))); cb(); } });
+  const dest = new Writable({ write(chunk, _enc, cb) { lines.push(JSON.parse(String(chunk)) as (typeof lines)[number]); cb(); } });
   return { log: pino({ level: 'error' }, dest), lines };
 }
 
@@ -42,7 +42,7 @@ test('a policy that throws answers 500 GW_INTERNAL, is logged, and the next requ
     const route = (name: string) => dp.plan.routes.find((x) => x.name === name)!;
     route('sync').access.push({ access: () => { throw new Error('sync policy bug'); } });
     route('sync').accessTypes.push('buggy');
-    route('async').access.push({ access: async () => { throw new Error('async policy bug'); } });
+    route('async').access.push({ access: () => Promise.reject(new Error('async policy bug')) });
     route('async').accessTypes.push('buggy');
     const base = `http://127.0.0.1:${bound!.port}`;
     for (const path of ['/sync', '/async', '/sync']) {

@@ -14,7 +14,7 @@ const base: SpanRecord = {
   traceState: undefined,
   name: 'GET items',
   kind: 2,
-  startMs: 1764567890123.456789,
+  startMs: 1764567890123.4568, // the double nearest 1764567890123.456789
   endMs: 1764567890124.5,
   attributes: ['http.request.method', 'GET', 'http.response.status_code', 200],
   error: undefined,
@@ -136,9 +136,10 @@ test('exporter: spans leave in batches of maxBatchSize; a full queue drops (and 
   const sizes: number[] = [];
   const names: string[][] = [];
   const head = encodeHead([], { name: 'g', version: '1' });
-  x.send = async (batch) => {
+  x.send = (batch) => {
     sizes.push(batch.count);
     names.push(decodeProtobufExport(encodeRequest(head, batch)).resourceSpans[0]!.scopeSpans[0]!.spans.map((s) => s.name));
+    return Promise.resolve();
   };
   e.add({ ...base, name: 'a' });
   e.add({ ...base, name: 'b' }); // full: sent on the next turn
@@ -151,7 +152,8 @@ test('exporter: spans leave in batches of maxBatchSize; a full queue drops (and 
 });
 
 test('nanosecond times are exact across the range of epoch milliseconds', () => {
-  for (const ms of [0.000001, 1, 999.999999, 1764567890123.999999, 4102444800000.5, 2 ** 41 + 0.123456]) {
+  // 1764567890124: what 1764567890123.999999 is as a double (at this magnitude doubles are 1/4096 ms apart).
+  for (const ms of [0.000001, 1, 999.999999, 1764567890124, 4102444800000.5, 2 ** 41 + 0.123456]) {
     const [s] = roundTrip([{ ...base, startMs: ms, endMs: ms }]);
     const whole = BigInt(Math.floor(ms));
     const frac = BigInt(Math.min(999_999, Math.round((ms - Math.floor(ms)) * 1e6)));

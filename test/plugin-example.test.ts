@@ -14,6 +14,7 @@ import { SignJWT } from 'jose';
 import { request } from 'undici';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
 import { packedProject, ROOT, TSC, type PackedProject } from './helpers/packed.js';
+import { maybeUnset } from './helpers/hooks.js';
 
 const run = promisify(execFile);
 const example = join(ROOT, 'examples/plugins/tenant');
@@ -43,7 +44,7 @@ function start(config: string, env: NodeJS.ProcessEnv): Promise<string> {
     gateway = proc;
     let stderr = '';
     const timer = setTimeout(() => reject(new Error(`the gateway did not start in time\n${stderr}`)), 10_000);
-    proc.stderr!.setEncoding('utf8').on('data', (c: string) => {
+    proc.stderr.setEncoding('utf8').on('data', (c: string) => {
       stderr += c;
       const m = /serving on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
       if (m) {
@@ -72,13 +73,14 @@ after(async () => {
     gateway.kill('SIGKILL');
     await exited;
   }
-  await up?.close();
-  await pkg?.dir.remove();
+  await maybeUnset(up)?.close();
+  await maybeUnset(pkg)?.dir.remove();
 });
 
 test('the plugin compiles against the packed gatehouse types (NodeNext, strict) and its own tests pass', async () => {
-  const built = await run(process.execPath, [TSC, '-p', 'tsconfig.json'], { cwd: plugin, encoding: 'utf8', timeout: 60_000 }).catch((err: { stdout: string; stderr: string }) => {
-    assert.fail(`tsc failed:\n${err.stdout}${err.stderr}`);
+  const built = await run(process.execPath, [TSC, '-p', 'tsconfig.json'], { cwd: plugin, encoding: 'utf8', timeout: 60_000 }).catch((err: unknown) => {
+    const { stdout, stderr } = err as { stdout: string; stderr: string }; // execFile's error carries the output
+    assert.fail(`tsc failed:\n${stdout}${stderr}`);
   });
   assert.equal(built.stderr, '');
   const declared = readFileSync(join(plugin, 'dist/index.d.ts'), 'utf8');
@@ -86,8 +88,8 @@ test('the plugin compiles against the packed gatehouse types (NodeNext, strict) 
   // Without this runner's NODE_TEST_CONTEXT, which would make the child report to it instead.
   const env = { ...process.env };
   delete env.NODE_TEST_CONTEXT;
-  const own = await run(process.execPath, ['--test', '--test-reporter=tap', 'dist/index.test.js'], { cwd: plugin, env, encoding: 'utf8', timeout: 30_000 }).catch((err: { stdout: string }) => {
-    assert.fail(`the plugin's own tests failed:\n${err.stdout}`);
+  const own = await run(process.execPath, ['--test', '--test-reporter=tap', 'dist/index.test.js'], { cwd: plugin, env, encoding: 'utf8', timeout: 30_000 }).catch((err: unknown) => {
+    assert.fail(`the plugin's own tests failed:\n${(err as { stdout: string }).stdout}`);
   });
   assert.match(own.stdout, /^# fail 0$/m);
   assert.match(own.stdout, /^# pass [1-9]/m);

@@ -13,6 +13,7 @@ import { request } from 'undici';
 import { pluginConfig } from './helpers/plugin-config.js';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
 import { childPids, freePort, killAllChildren, runCli, sleep, startChild, tempDir, waitFor, type TempDir } from './helpers/child.js';
+import { maybeUnset } from './helpers/hooks.js';
 import { startGateway, type Gateway } from '../src/gateway.js';
 
 const api = pathToFileURL(fileURLToPath(new URL('../src/index.js', import.meta.url))).href;
@@ -133,7 +134,7 @@ before(async () => {
   adminUrl = `http://127.0.0.1:${gw.admin!.port}`;
 });
 after(async () => {
-  await gw?.stop();
+  await maybeUnset(gw)?.stop();
   await killAllChildren();
   await up.close();
   await dir.remove();
@@ -204,7 +205,7 @@ for (const kind of ['sync', 'async']) {
   test(`a malformed verdict (${kind}) answers 500 GW_POLICY_ERROR, within its time, with nothing of it sent, and is logged with type and request id`, async () => {
     const wrong: string[] = [];
     for (const mode of MODES) {
-      const r = await get(`/${kind}/${mode}`).catch((err: Error) => ({ status: -1, headers: {} as Record<string, unknown>, text: err.message }));
+      const r = await get(`/${kind}/${mode}`).catch((err: unknown) => ({ status: -1, headers: {}, text: err instanceof Error ? err.message : String(err) }));
       const code = r.status === 500 ? (JSON.parse(r.text) as { error: { code: string } }).error.code : '';
       if (r.status !== 500 || code !== 'GW_POLICY_ERROR' || 'x-injected' in r.headers || 'x-ok' in r.headers || /secret/.test(r.text)) {
         wrong.push(`${mode}: ${r.status} ${code || r.text.slice(0, 80)}`);
@@ -230,7 +231,7 @@ test('a phase that answers after its timeout: one 500 GW_POLICY_ERROR; the late 
   assert.match(r.text, /GW_POLICY_ERROR/);
   await waitFor('the late answer', () => (globalThis as { __gatehouseLateSettled?: boolean }).__gatehouseLateSettled, 2000);
   assert.equal((await get('/plain')).status, 200, 'the gateway goes on');
-  assert.ok(logLines.some((l) => l['policy'] === 'late' && typeof l['requestId'] === 'string' && String((l['err'] as { message?: string })?.message).includes('did not answer within 100 ms')));
+  assert.ok(logLines.some((l) => l['policy'] === 'late' && typeof l['requestId'] === 'string' && String((l['err'] as { message?: string } | undefined)?.message).includes('did not answer within 100 ms')));
 });
 
 // ---- create() and close() ----

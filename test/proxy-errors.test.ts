@@ -11,6 +11,7 @@ import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { rawRequest } from './helpers/raw.js';
 import { closedPort, looksLikeStackTrace, parseResponses, startRawUpstream, type RawUpstream } from './helpers/wire.js';
 import { waitFor } from './helpers/child.js';
+import { maybeUnset } from './helpers/hooks.js';
 
 interface ErrorJson { error: { code: string; message: string; requestId?: string; details?: unknown } }
 
@@ -47,7 +48,7 @@ let up: Upstream;
 let raw: RawUpstream;
 let gw: TestGateway;
 let deadPort: number;
-let rawMode = 'cl-and-te';
+const rawMode = 'cl-and-te';
 const pending = new Set<ServerResponse>();
 
 const RAW_RESPONSES: Record<string, string> = {
@@ -149,9 +150,9 @@ before(async () => {
 
 after(async () => {
   for (const r of pending) r.destroy();
-  await gw?.stop();
-  await up?.close();
-  await raw?.close();
+  await maybeUnset(gw)?.stop();
+  await maybeUnset(up)?.close();
+  await maybeUnset(raw)?.close();
 });
 
 describe('upstream failures', () => {

@@ -9,6 +9,7 @@ import { startUpstream, echo, type Upstream } from './helpers/upstream.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { rawRequest } from './helpers/raw.js';
 import { parseResponses, startRawUpstream, type RawUpstream } from './helpers/wire.js';
+import { maybeUnset } from './helpers/hooks.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -18,8 +19,6 @@ let hopUp: RawUpstream;
 const seenBodies = new Map<object, Buffer>();
 let gw: TestGateway;
 let trustedGw: TestGateway;
-
-interface Echo { method: string; url: string; headers: Record<string, string | undefined> }
 
 before(async () => {
   up = await startUpstream((req, res) => {
@@ -106,11 +105,11 @@ before(async () => {
 });
 
 after(async () => {
-  await gw?.stop();
-  await trustedGw?.stop();
-  await up?.close();
-  await never?.close();
-  await hopUp?.close();
+  await maybeUnset(gw)?.stop();
+  await maybeUnset(trustedGw)?.stop();
+  await maybeUnset(up)?.close();
+  await maybeUnset(never)?.close();
+  await maybeUnset(hopUp)?.close();
 });
 
 function lastSeen() {

@@ -12,6 +12,7 @@ import { request, Agent } from 'undici';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { freePort, killAllChildren, startChild, tempDir, waitFor, sleep, type GatewayChild, type TempDir } from './helpers/child.js';
+import { maybeUnset } from './helpers/hooks.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -19,7 +20,7 @@ const GiB = 1024 * MiB;
 const CHUNK = Buffer.alloc(64 * KiB, 'gatehouse-stream-');
 
 /** `total` bytes as reused 64 KiB chunks (the last one shortened). */
-async function* chunks(total: number): AsyncGenerator<Buffer> {
+function* chunks(total: number): Generator<Buffer> {
   for (let sent = 0; sent < total; sent += CHUNK.length) {
     yield total - sent >= CHUNK.length ? CHUNK : CHUNK.subarray(0, total - sent);
   }
@@ -123,10 +124,10 @@ describe('1 GiB through a gateway child process, with flat memory', () => {
   });
 
   after(async () => {
-    await agent?.close();
+    await maybeUnset(agent)?.close();
     await killAllChildren();
-    await up?.close();
-    await dir?.remove();
+    await maybeUnset(up)?.close();
+    await maybeUnset(dir)?.remove();
   });
 
   test('1 GiB upload (content-length) arrives exact; gateway RSS stays flat', async (t) => {
@@ -238,8 +239,8 @@ describe('in-process streaming', () => {
   });
 
   after(async () => {
-    await gw?.stop();
-    await up?.close();
+    await maybeUnset(gw)?.stop();
+    await maybeUnset(up)?.close();
   });
 
   test('an upload arrives byte for byte (varying chunk sizes, chunked)', async () => {
@@ -249,7 +250,7 @@ describe('in-process streaming', () => {
     const total = parts.reduce((s, p) => s + p.length, 0);
     const res = await request(`${gw.url}/hash`, {
       method: 'POST',
-      body: Readable.from((async function* () { for (const p of parts) yield p; })()),
+      body: Readable.from((function* () { for (const p of parts) yield p; })()),
     });
     assert.equal(res.statusCode, 200);
     assert.deepEqual(await res.body.json(), { bytes: total, sha256: expected });

@@ -51,7 +51,7 @@ test('Redis up: counted in Redis; Redis down: allow, deny or count locally; Redi
 
   const deny = await get('/deny/x');
   assert.equal(deny.status, 503);
-  assert.equal(JSON.parse(deny.body).error.code, 'GW_RATE_LIMIT_STORE_UNAVAILABLE');
+  assert.equal((JSON.parse(deny.body) as { error: { code: string } }).error.code, 'GW_RATE_LIMIT_STORE_UNAVAILABLE');
   assert.equal(deny.retryAfter, '1');
 
   // local: 4 / 2 instances = 2 per instance while Redis is away.

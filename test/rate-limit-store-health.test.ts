@@ -26,7 +26,7 @@ async function gateway(storeUrl: string, onStoreError: string) {
   const upstream: Upstream = await startUpstream();
   cleanup.push(() => upstream.close());
   const lines: Line[] = [];
-  const dest = new Writable({ write(chunk, _enc, cb) { lines.push(JSON.parse(String(chunk))); cb(); } });
+  const dest = new Writable({ write(chunk, _enc, cb) { lines.push(JSON.parse(String(chunk)) as Line); cb(); } });
   const log = pino({ level: 'info', formatters: { level: (label) => ({ level: label }) } }, dest);
   const result = validateConfig(testConfig({
     store: { type: 'redis', url: storeUrl, prefix: uniquePrefix('health'), timeout: '50ms', onStoreError },

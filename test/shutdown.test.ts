@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { Agent, request } from 'undici';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
-import { killAllChildren, startChild, tempDir, waitFor, type GatewayChild, type TempDir } from './helpers/child.js';
+import { killAllChildren, startChild, tempDir, waitFor, type TempDir } from './helpers/child.js';
 
 let dir: TempDir;
 let up: Upstream;
