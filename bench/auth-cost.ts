@@ -15,7 +15,15 @@ const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url')
 const now = Math.floor(Date.now() / 1000);
 const input = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub: 'bench', iss: 'https://bench.test', aud: 'bench', iat: now, exp: now + 86_400 })}`;
 const token = `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
-const jwtConfig = (cache: string) => jwtSchema.parse({ type: 'jwt', algorithms: ['HS256'], keys: [{ secret }], issuer: 'https://bench.test', audience: 'bench', verifiedCacheTtl: cache });
+const jwtConfig = (cache: string) =>
+  jwtSchema.parse({
+    type: 'jwt',
+    algorithms: ['HS256'],
+    keys: [{ secret }],
+    issuer: 'https://bench.test',
+    audience: 'bench',
+    verifiedCacheTtl: cache,
+  });
 const ctx = (rawHeaders: string[]) => ({ req: { rawHeaders }, method: 'GET' }) as unknown as RequestContext;
 
 async function perCall(name: string, a: Authenticator, c: RequestContext, n: number): Promise<void> {
@@ -29,6 +37,21 @@ async function perCall(name: string, a: Authenticator, c: RequestContext, n: num
   console.log(`${name.padEnd(22)} ${(Number(process.hrtime.bigint() - t) / 1e3 / n).toFixed(1)} µs per request`);
 }
 
-await perCall('key-auth', keyAuthenticator(keyAuthSchema.parse({ type: 'key-auth' }), registry), ctx(['Host', 'x', 'x-api-key', 'bench-key-0123456789']), 200_000);
-await perCall('jwt (cached)', jwtAuthenticator(jwtConfig('60s'), registry), ctx(['Host', 'x', 'Authorization', `Bearer ${token}`]), 200_000);
-await perCall('jwt (verify each time)', jwtAuthenticator(jwtConfig('0s'), registry), ctx(['Host', 'x', 'Authorization', `Bearer ${token}`]), 20_000);
+await perCall(
+  'key-auth',
+  keyAuthenticator(keyAuthSchema.parse({ type: 'key-auth' }), registry),
+  ctx(['Host', 'x', 'x-api-key', 'bench-key-0123456789']),
+  200_000,
+);
+await perCall(
+  'jwt (cached)',
+  jwtAuthenticator(jwtConfig('60s'), registry),
+  ctx(['Host', 'x', 'Authorization', `Bearer ${token}`]),
+  200_000,
+);
+await perCall(
+  'jwt (verify each time)',
+  jwtAuthenticator(jwtConfig('0s'), registry),
+  ctx(['Host', 'x', 'Authorization', `Bearer ${token}`]),
+  20_000,
+);

@@ -106,13 +106,22 @@ for (const v of variants) {
       sets.push(setMs);
       ejects.push(ejectMs);
     }
-    rows.push([v.label, String(n), median(picks).toFixed(1), median(cycles).toFixed(1), median(sets).toFixed(3), median(ejects).toFixed(3)]);
+    rows.push([
+      v.label,
+      String(n),
+      median(picks).toFixed(1),
+      median(cycles).toFixed(1),
+      median(sets).toFixed(3),
+      median(ejects).toFixed(3),
+    ]);
   }
 }
 
 const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
 const line = (r: string[]) => r.map((x, c) => (c === 0 ? x.padEnd(widths[c]!) : x.padStart(widths[c]!))).join('  ');
-console.log(`node ${process.version}, ${PICKS.toLocaleString('en')} picks × ${ROUNDS} rounds (median), ${IN_FLIGHT} in flight for the full cycle`);
+console.log(
+  `node ${process.version}, ${PICKS.toLocaleString('en')} picks × ${ROUNDS} rounds (median), ${IN_FLIGHT} in flight for the full cycle`,
+);
 console.log(line(rows[0]!));
 console.log(widths.map((w) => '-'.repeat(w)).join('  '));
 for (const r of rows.slice(1)) console.log(line(r));

@@ -7,7 +7,11 @@ import { sha256 } from '../src/identity/secrets.js';
 const count = Number(process.argv[2] ?? 100_000);
 const doc = {
   services: { up: { targets: [{ url: 'http://127.0.0.1:9' }] } },
-  consumers: Array.from({ length: count }, (_, i) => ({ id: `c${i}`, groups: ['g'], credentials: [{ type: 'api-key', key: `key-${i}-0123456789abcdef` }] })),
+  consumers: Array.from({ length: count }, (_, i) => ({
+    id: `c${i}`,
+    groups: ['g'],
+    credentials: [{ type: 'api-key', key: `key-${i}-0123456789abcdef` }],
+  })),
   routes: [{ name: 'all', service: 'up', policies: [{ type: 'key-auth' }] }],
 };
 
@@ -27,4 +31,6 @@ for (let i = 0; i < lookups; i++) if (plan.consumers.apiKey(sha256(`key-${i % co
 const lookupNs = (ms(t) * 1e6) / lookups;
 if (found !== lookups) throw new Error(`found ${found} of ${lookups}`);
 
-console.log(`${count} consumers: validate ${validateMs.toFixed(0)} ms, compile (registry) ${compileMs.toFixed(0)} ms; key lookup incl. SHA-256 ${lookupNs.toFixed(0)} ns`);
+console.log(
+  `${count} consumers: validate ${validateMs.toFixed(0)} ms, compile (registry) ${compileMs.toFixed(0)} ms; key lookup incl. SHA-256 ${lookupNs.toFixed(0)} ns`,
+);

@@ -54,7 +54,15 @@ function runBackend(): Promise<{ url: string; close(): void }> {
   const server = http.createServer((_req, res) => (busy < CAPACITY ? serve(res) : queue.push(res)));
   server.keepAliveTimeout = 120_000;
   return new Promise((r) =>
-    server.listen(0, '127.0.0.1', () => r({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => { server.closeAllConnections(); server.close(); } })),
+    server.listen(0, '127.0.0.1', () =>
+      r({
+        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        close: () => {
+          server.closeAllConnections();
+          server.close();
+        },
+      }),
+    ),
   );
 }
 
@@ -62,16 +70,29 @@ function startGateway(configPath: string): Promise<{ proc: ChildProcess; url: st
   const proc = spawn(process.execPath, [CLI, 'start', '--config', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
   let out = '';
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`Gatehouse did not start\n${out}`)); }, 10_000);
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`Gatehouse did not start\n${out}`));
+    }, 10_000);
     proc.stderr.setEncoding('utf8').on('data', (c: string) => {
       out = (out + c).slice(-8000);
       const m = /serving on (http:\/\/[^\s,;]+)/.exec(out);
-      if (m) { clearTimeout(timer); resolve({ proc, url: m[1]! }); }
+      if (m) {
+        clearTimeout(timer);
+        resolve({ proc, url: m[1]! });
+      }
     });
   });
 }
 
-interface Result { admitted: number; shed: number; other: number; errors: number; seconds: number; lat: number[] }
+interface Result {
+  admitted: number;
+  shed: number;
+  other: number;
+  errors: number;
+  seconds: number;
+  lat: number[];
+}
 
 function load(url: string): Promise<Result> {
   const lat: number[] = [];
@@ -79,10 +100,23 @@ function load(url: string): Promise<Result> {
   let other = 0;
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const inst = autocannon({ url: url + '/api/items/42', connections: CONNECTIONS, overallRate: RATE, duration: DURATION, timeout: 30 }, (err, r) => {
-      if (err) { reject(err instanceof Error ? err : new Error(String(err))); return; }
-      resolve({ admitted: lat.length, shed, other, errors: r.errors, seconds: (performance.now() - t0) / 1000, lat: lat.sort((a, b) => a - b) });
-    });
+    const inst = autocannon(
+      { url: url + '/api/items/42', connections: CONNECTIONS, overallRate: RATE, duration: DURATION, timeout: 30 },
+      (err, r) => {
+        if (err) {
+          reject(err instanceof Error ? err : new Error(String(err)));
+          return;
+        }
+        resolve({
+          admitted: lat.length,
+          shed,
+          other,
+          errors: r.errors,
+          seconds: (performance.now() - t0) / 1000,
+          lat: lat.sort((a, b) => a - b),
+        });
+      },
+    );
     inst.on('response', (_c, status, _b, ms) => {
       if (status === 200) lat.push(ms);
       else if (status === 503) shed++;
@@ -128,7 +162,9 @@ routes:
     backend.close();
     await rm(dir, { recursive: true, force: true });
   }
-  console.log(`backend: ${CAPACITY} at a time × ${SERVICE_MS} ms (≈ ${Math.round((CAPACITY * 1000) / SERVICE_MS)} req/s); load: ${RATE} req/s offered over ${CONNECTIONS} connections × ${DURATION} s\n`);
+  console.log(
+    `backend: ${CAPACITY} at a time × ${SERVICE_MS} ms (≈ ${Math.round((CAPACITY * 1000) / SERVICE_MS)} req/s); load: ${RATE} req/s offered over ${CONNECTIONS} connections × ${DURATION} s\n`,
+  );
   console.log('| shedding | admitted req/s | p50 ms | p99 ms | max ms | shed (503) req/s | other/errors |');
   console.log('|---|---|---|---|---|---|---|');
   for (const r of rows) console.log(r);
@@ -138,5 +174,8 @@ if (process.argv[2] === 'backend') {
   void runBackend().then((b) => process.send!({ url: b.url }));
   process.on('disconnect', () => process.exit(0));
 } else {
-  main().catch((err: unknown) => { console.error(err); process.exit(1); });
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
 }

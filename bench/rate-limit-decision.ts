@@ -31,15 +31,35 @@ measure('memory leaky-bucket (GCRA), 10,000 keys', (i) => store.leakyBucket(keys
 // The whole policy: the perf-compare config, key by consumer, headers prepared.
 const result = validateConfig({
   services: { s: { targets: [{ url: 'http://127.0.0.1:1' }] } },
-  routes: [{ name: 'r', service: 's', policies: [{ type: 'rate-limit', algorithm: 'sliding-window', limit: 1000000000, window: '1m', by: 'consumer' }] }],
+  routes: [
+    {
+      name: 'r',
+      service: 's',
+      policies: [{ type: 'rate-limit', algorithm: 'sliding-window', limit: 1000000000, window: '1m', by: 'consumer' }],
+    },
+  ],
 });
 if (!result.ok) throw new Error(JSON.stringify(result.errors));
-const policy = rateLimitPolicy.create(result.config.routes[0]!.policies[0] as never, { config: result.config, stores: new StoreRegistry(), routeName: 'r', consumers: new ConsumerRegistry([]), log: silentLogger });
+const policy = rateLimitPolicy.create(result.config.routes[0]!.policies[0] as never, {
+  config: result.config,
+  stores: new StoreRegistry(),
+  routeName: 'r',
+  consumers: new ConsumerRegistry([]),
+  log: silentLogger,
+});
 const ctxs: RequestContext[] = Array.from({ length: 1000 }, (_, i) => ({
   req: { headers: {} } as unknown as IncomingMessage,
-  requestId: 'x', method: 'GET', host: 'h', path: '/', query: '', clientIp: '127.0.0.1',
-  routeName: 'r', serviceName: 's', params: {},
-  identity: { consumerId: `consumer-${i}`, groups: [] }, locals: new Map(),
+  requestId: 'x',
+  method: 'GET',
+  host: 'h',
+  path: '/',
+  query: '',
+  clientIp: '127.0.0.1',
+  routeName: 'r',
+  serviceName: 's',
+  params: {},
+  identity: { consumerId: `consumer-${i}`, groups: [] },
+  locals: new Map(),
 }));
 // Each request has fresh locals in the gateway: clear them, as a new request would start.
 measure('rate-limit policy access() (perf-compare config), 1,000 consumers', (i) => {

@@ -49,7 +49,10 @@ function num(name: string, def: number, min: number, max: number, integer = fals
 }
 
 function settings(): Settings {
-  const names = (process.env.SCENARIOS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const names = (process.env.SCENARIOS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const unknown = names.filter((n) => !SCENARIOS.some((s) => s.name === n));
   if (unknown.length) throw new UsageError(`SCENARIOS: unknown ${unknown.join(', ')} (known: ${SCENARIOS.map((s) => s.name).join(', ')})`);
   return {
@@ -86,7 +89,9 @@ async function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
   if (exited(child)) return;
   const gone = new Promise<void>((r) => child.once('exit', () => r()));
   child.kill('SIGTERM');
-  const timer = setTimeout(() => { if (!exited(child)) child.kill('SIGKILL'); }, graceMs);
+  const timer = setTimeout(() => {
+    if (!exited(child)) child.kill('SIGKILL');
+  }, graceMs);
   await gone;
   clearTimeout(timer);
 }
@@ -100,7 +105,13 @@ async function cleanup(): Promise<void> {
 
 // Last resort: a child still running when this process exits is killed by its pid.
 process.on('exit', () => {
-  for (const c of children) if (!exited(c) && c.pid) try { process.kill(c.pid, 'SIGKILL'); } catch { /* gone */ }
+  for (const c of children)
+    if (!exited(c) && c.pid)
+      try {
+        process.kill(c.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
@@ -148,7 +159,11 @@ function machineBusyTicks(): number | undefined {
 
 // ---------------------------------------------------------------- the upstream
 
-interface Upstream { proc: ChildProcess; url: string; stats(): Promise<{ conns: number; reqs: number }> }
+interface Upstream {
+  proc: ChildProcess;
+  url: string;
+  stats(): Promise<{ conns: number; reqs: number }>;
+}
 
 function startUpstream(): Promise<Upstream> {
   const proc = track(fork(UPSTREAM, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
@@ -168,9 +183,17 @@ function startUpstream(): Promise<Upstream> {
             res({ conns: r.conns, reqs: r.reqs });
           };
           proc.on('message', on);
-          if (!proc.connected) { clearTimeout(t); proc.off('message', on); return rej(new Error('the upstream is gone')); }
+          if (!proc.connected) {
+            clearTimeout(t);
+            proc.off('message', on);
+            return rej(new Error('the upstream is gone'));
+          }
           proc.send({ t: 'stats' } satisfies ToUpstream, (err) => {
-            if (err) { clearTimeout(t); proc.off('message', on); rej(new Error(`the upstream is gone (${err.message})`)); }
+            if (err) {
+              clearTimeout(t);
+              proc.off('message', on);
+              rej(new Error(`the upstream is gone (${err.message})`));
+            }
           });
         });
       resolve({ proc, url: `http://127.0.0.1:${m.port}`, stats });
@@ -180,13 +203,20 @@ function startUpstream(): Promise<Upstream> {
 
 // ---------------------------------------------------------------- Gatehouse
 
-interface Gateway { proc: ChildProcess; url: string; adminUrl: string; output(): string }
+interface Gateway {
+  proc: ChildProcess;
+  url: string;
+  adminUrl: string;
+  output(): string;
+}
 
 /** `gatehouse start --config file`; resolves once it prints where it serves. */
 function startGateway(configPath: string): Promise<Gateway> {
   const proc = track(spawn(process.execPath, [CLI, 'start', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] }));
   let out = '';
-  const keep = (c: string) => { out = (out + c).slice(-8000); }; // always drained: a full pipe would block it
+  const keep = (c: string) => {
+    out = (out + c).slice(-8000);
+  }; // always drained: a full pipe would block it
   proc.stdout!.setEncoding('utf8').on('data', keep);
   let started = false;
   return new Promise((resolve, reject) => {
@@ -195,7 +225,9 @@ function startGateway(configPath: string): Promise<Gateway> {
       void stopChild(proc).then(() => reject(new Error(`${why}\n${out.trim()}`)));
     };
     const timer = setTimeout(() => fail('Gatehouse did not start in 10 s'), 10_000);
-    proc.once('exit', (code, signal) => { if (!started) fail(`Gatehouse exited during start-up (${code ?? signal})`); });
+    proc.once('exit', (code, signal) => {
+      if (!started) fail(`Gatehouse exited during start-up (${code ?? signal})`);
+    });
     proc.stderr!.setEncoding('utf8').on('data', (c: string) => {
       keep(c);
       const m = /serving on (http:\/\/[^\s,;]+).*?; admin on (http:\/\/\S+)/.exec(out);
@@ -212,7 +244,9 @@ function startGateway(configPath: string): Promise<Gateway> {
 function explainRoute(configPath: string, path: string): string | undefined {
   try {
     const text = execFileSync(process.execPath, [CLI, 'explain', '--config', configPath, '--json', 'GET', path], {
-      encoding: 'utf8', timeout: 15_000, stdio: ['ignore', 'pipe', 'pipe'],
+      encoding: 'utf8',
+      timeout: 15_000,
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     return (JSON.parse(text) as { route?: { route?: string } }).route?.route;
   } catch {
@@ -240,7 +274,10 @@ function load(url: string, connections: number, duration: number, headers?: Reco
     const instance = autocannon({ url, connections, duration, timeout: 10, sampleInt: 250, headers }, (err, result) => {
       current = undefined;
       clearTimeout(watchdog);
-      if (err) { reject(err instanceof Error ? err : new Error(String(err))); return; }
+      if (err) {
+        reject(err instanceof Error ? err : new Error(String(err)));
+        return;
+      }
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       resolve({ requests: n, seconds, latenciesMs: lat.slice(0, n).sort(), non2xx, errors: result.errors, timeouts: result.timeouts });
     });
@@ -248,8 +285,15 @@ function load(url: string, connections: number, duration: number, headers?: Reco
     // autocannon stops itself after `duration`; this only guards against a stuck run.
     const watchdog = setTimeout(() => instance.stop(), (duration + 15) * 1000);
     instance.on('response', (_client, status, _bytes, ms) => {
-      if (status < 200 || status > 299) { non2xx++; return; }
-      if (n === lat.length) { const bigger = new Float64Array(lat.length * 2); bigger.set(lat); lat = bigger; }
+      if (status < 200 || status > 299) {
+        non2xx++;
+        return;
+      }
+      if (n === lat.length) {
+        const bigger = new Float64Array(lat.length * 2);
+        bigger.set(lat);
+        lat = bigger;
+      }
       lat[n++] = ms;
     });
   });
@@ -289,7 +333,13 @@ interface Row {
 }
 
 async function measure(
-  s: Settings, target: string, description: string, url: string, upstream: Upstream, gatewayPid?: number, headers?: Record<string, string>,
+  s: Settings,
+  target: string,
+  description: string,
+  url: string,
+  upstream: Upstream,
+  gatewayPid?: number,
+  headers?: Record<string, string>,
 ): Promise<Row> {
   if (s.warmup > 0) await load(url, s.connections, s.warmup, headers);
   if (interrupted) throw new Error('interrupted');
@@ -300,12 +350,15 @@ async function measure(
   const after = snap();
   const stats1 = await upstream.stats();
   const d = (k: keyof typeof before) => (before[k] === undefined || after[k] === undefined ? undefined : after[k] - before[k]);
-  const perReq = (ticks: number | undefined) => (ticks === undefined || r.requests === 0 ? undefined : ((ticks / CLK_TCK) * 1e6) / r.requests);
+  const perReq = (ticks: number | undefined) =>
+    ticks === undefined || r.requests === 0 ? undefined : ((ticks / CLK_TCK) * 1e6) / r.requests;
   const ours = (d('gw') ?? 0) + (d('up') ?? 0) + (d('me') ?? 0);
   const other = d('all') === undefined ? undefined : Math.max(0, d('all')! - ours);
   const bad = r.non2xx + r.errors;
   const row: Row = {
-    target, description, url,
+    target,
+    description,
+    url,
     ok: r.requests > 0 && bad <= r.requests * 0.001,
     reqPerSec: r.requests / r.seconds,
     p50Ms: percentile(r.latenciesMs, 50),
@@ -358,7 +411,20 @@ function fmt(v: number | undefined, digits: number): string {
 }
 
 function table(rows: Row[]): string {
-  const head = ['target', 'req/s', 'p50 ms', 'p99 ms', 'req/s ×', 'p50 ×', 'p99 ×', 'gw CPU µs/req', 'up CPU µs/req', 'other CPU %', 'up conns', 'errors'];
+  const head = [
+    'target',
+    'req/s',
+    'p50 ms',
+    'p99 ms',
+    'req/s ×',
+    'p50 ×',
+    'p99 ×',
+    'gw CPU µs/req',
+    'up CPU µs/req',
+    'other CPU %',
+    'up conns',
+    'errors',
+  ];
   const body = rows.map((r) =>
     r.reqPerSec === undefined
       ? [r.target, 'FAILED', '', '', '', '', '', '', '', '', '', '']
@@ -379,7 +445,11 @@ function table(rows: Row[]): string {
   );
   const all = [head, ...body];
   const width = head.map((_, i) => Math.max(...all.map((l) => l[i]!.length)));
-  const line = (l: string[]) => l.map((c, i) => (i === 0 ? c.padEnd(width[i]!) : c.padStart(width[i]!))).join('  ').trimEnd();
+  const line = (l: string[]) =>
+    l
+      .map((c, i) => (i === 0 ? c.padEnd(width[i]!) : c.padStart(width[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(head), line(width.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
 }
 
@@ -390,7 +460,10 @@ async function main(): Promise<number> {
   try {
     s = settings();
   } catch (err) {
-    if (err instanceof UsageError) { process.stderr.write(`bench: ${err.message}\n`); return 2; }
+    if (err instanceof UsageError) {
+      process.stderr.write(`bench: ${err.message}\n`);
+      return 2;
+    }
     throw err;
   }
   const require = createRequire(import.meta.url);
@@ -409,8 +482,8 @@ async function main(): Promise<number> {
   };
   process.stderr.write(
     `bench: node ${meta.node}, autocannon ${meta.autocannon}, ${meta.cpus} CPUs, load average ${meta.loadavgAtStart.join(' ')}\n` +
-    `bench: ${s.connections} connections, ${s.warmup} s warm-up + ${s.duration} s measured per target; ` +
-    `targets: direct, ${meta.scenarios.join(', ')}, direct-end\n`,
+      `bench: ${s.connections} connections, ${s.warmup} s warm-up + ${s.duration} s measured per target; ` +
+      `targets: direct, ${meta.scenarios.join(', ')}, direct-end\n`,
   );
 
   tmp = await mkdtemp(join(tmpdir(), 'gatehouse-bench-'));
@@ -431,7 +504,9 @@ async function main(): Promise<number> {
       row = { target: what, description: '', url: '', ok: false, problem: (err as Error).message };
     }
     rows.push(row);
-    process.stderr.write(row.reqPerSec === undefined ? ` FAILED: ${row.problem}\n` : ` ${fmt(row.reqPerSec, 0)} req/s${row.ok ? '' : ` (${row.problem})`}\n`);
+    process.stderr.write(
+      row.reqPerSec === undefined ? ` FAILED: ${row.problem}\n` : ` ${fmt(row.reqPerSec, 0)} req/s${row.ok ? '' : ` (${row.problem})`}\n`,
+    );
   };
 
   await step('direct', () => measure(s, 'direct', 'load straight at the upstream (the baseline)', directUrl, upstream));
@@ -449,9 +524,9 @@ async function main(): Promise<number> {
   process.stdout.write('\n' + table(rows) + '\n\n');
   process.stdout.write(
     '× = ratio to `direct` (req/s: higher is better; latency: lower is better). CPU = utime+stime from /proc per 2xx response.\n' +
-    'other CPU % = what the rest of the machine used meanwhile (100 = one core): high values make a row unreliable.\n' +
-    'up conns = TCP connections the upstream accepted during the measured phase: for direct, the load generator\'s own;\n' +
-    '  for Gatehouse, up to CONNECTIONS replace those cut when the warm-up ended; far more means no reuse. See bench/README.md.\n',
+      'other CPU % = what the rest of the machine used meanwhile (100 = one core): high values make a row unreliable.\n' +
+      "up conns = TCP connections the upstream accepted during the measured phase: for direct, the load generator's own;\n" +
+      '  for Gatehouse, up to CONNECTIONS replace those cut when the warm-up ended; far more means no reuse. See bench/README.md.\n',
   );
   for (const r of rows) if (!r.ok) process.stdout.write(`(!) ${r.target}: ${r.problem}\n`);
 
@@ -462,12 +537,14 @@ async function main(): Promise<number> {
   return rows.every((r) => r.ok) ? 0 : 1;
 }
 
-main()
-  .then(
-    async (code) => { await cleanup(); if (!interrupted) process.exit(code); },
-    async (err: unknown) => {
-      process.stderr.write(`\nbench: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
-      await cleanup();
-      process.exit(1);
-    },
-  );
+main().then(
+  async (code) => {
+    await cleanup();
+    if (!interrupted) process.exit(code);
+  },
+  async (err: unknown) => {
+    process.stderr.write(`\nbench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    await cleanup();
+    process.exit(1);
+  },
+);

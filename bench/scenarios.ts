@@ -161,7 +161,8 @@ ${Array.from({ length: 1000 }, (_, i) => `      - url: ${url}/t${i}\n`).join('')
   },
   {
     name: 'ratelimit',
-    description: 'route /* with the perf-compare rate limit: sliding window, 1e9 per minute, by consumer (no consumer: by ip), memory store',
+    description:
+      'route /* with the perf-compare rate limit: sliding window, 1e9 per minute, by consumer (no consumer: by ip), memory store',
     path: LOAD_PATH,
     route: 'all',
     routes: () =>
@@ -185,7 +186,8 @@ ${Array.from({ length: 1000 }, (_, i) => `      - url: ${url}/t${i}\n`).join('')
   },
   {
     name: 'observed',
-    description: 'like quiet, with what issue 7 prices: an access log to a file, metrics and tracing at 10 % sampling (OTLP to the bench upstream)',
+    description:
+      'like quiet, with what issue 7 prices: an access log to a file, metrics and tracing at 10 % sampling (OTLP to the bench upstream)',
     path: LOAD_PATH,
     route: 'all',
     routes: () => route('all', ['/*']),

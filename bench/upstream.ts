@@ -12,9 +12,7 @@ import type { AddressInfo } from 'node:net';
 
 const BODY = Buffer.from(JSON.stringify({ ok: true, service: 'upstream', id: 42, msg: 'hello' }));
 
-export type FromUpstream =
-  | { t: 'listening'; port: number }
-  | { t: 'stats'; conns: number; reqs: number };
+export type FromUpstream = { t: 'listening'; port: number } | { t: 'stats'; conns: number; reqs: number };
 export type ToUpstream = { t: 'stats' };
 
 let conns = 0;
@@ -48,7 +46,9 @@ const server = http.createServer((req, res) => {
   res.writeHead(200, { 'content-type': 'application/json', 'content-length': BODY.length });
   res.end(BODY);
 });
-server.on('connection', () => { conns++; });
+server.on('connection', () => {
+  conns++;
+});
 server.keepAliveTimeout = 120_000; // longer than the gateway's idle timeout: the gateway closes first
 server.headersTimeout = 121_000;
 

@@ -1,7 +1,10 @@
 // The one registry of error codes Gatehouse answers with. docs/errors.md documents each; a test
 // fails when a code is undocumented, or documented but not in this registry or never used.
 
-export interface ErrorSpec { status: number; message: string }
+export interface ErrorSpec {
+  status: number;
+  message: string;
+}
 
 export const ERRORS = {
   // Data plane
@@ -31,7 +34,10 @@ export const ERRORS = {
   // Admin API
   ADMIN_UNAUTHORIZED: { status: 401, message: 'A valid admin token is required.' },
   ADMIN_NOT_FOUND: { status: 404, message: 'No such admin endpoint.' },
-  ADMIN_FORBIDDEN: { status: 403, message: 'The admin API has no token and refuses requests from other origins or for non-local host names.' },
+  ADMIN_FORBIDDEN: {
+    status: 403,
+    message: 'The admin API has no token and refuses requests from other origins or for non-local host names.',
+  },
   ADMIN_BAD_PATH: { status: 400, message: 'The request path is malformed (an invalid percent escape or UTF-8).' },
   ADMIN_METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed on this admin endpoint.' },
   ADMIN_BAD_BODY: { status: 400, message: 'The request body could not be read as JSON or YAML.' },
@@ -40,7 +46,10 @@ export const ERRORS = {
   ADMIN_RESOURCE_NOT_FOUND: { status: 404, message: 'No such resource.' },
   ADMIN_CONFLICT: { status: 409, message: 'The resource already exists.' },
   CONFIG_INVALID: { status: 400, message: 'The configuration is invalid.' },
-  CONFIG_RESTART_REQUIRED: { status: 409, message: 'This change needs a restart: listen, admin, workers and server cannot change on reload.' },
+  CONFIG_RESTART_REQUIRED: {
+    status: 409,
+    message: 'This change needs a restart: listen, admin, workers and server cannot change on reload.',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -45,8 +45,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     const result = await readConfigFile(opts.configPath);
     if (!result.ok) throw new ConfigLoadError(result.errors);
     config = result.config;
-  }
-  else {
+  } else {
     // A config object from code (the package API, possibly plain JavaScript) gets the same checks
     // and defaults as a file: a missing admin.host must become loopback, not "every interface".
     const result = validateConfig(config);

@@ -18,6 +18,20 @@ export { VERSION } from './version.js';
 export { z } from 'zod';
 export { definePolicy, section, PHASES, POLICY_ORDER } from './policies/types.js';
 export type {
-  Phase, Policy, PolicyDefinition, PolicyEnv, PolicyCheckContext, PolicyIssue, SectionCheckView, RequestContext, Identity,
-  Verdict, RespondVerdict, ResponseInfo, HeaderList, PolicyOrder, Authenticator, AuthOutcome,
+  Phase,
+  Policy,
+  PolicyDefinition,
+  PolicyEnv,
+  PolicyCheckContext,
+  PolicyIssue,
+  SectionCheckView,
+  RequestContext,
+  Identity,
+  Verdict,
+  RespondVerdict,
+  ResponseInfo,
+  HeaderList,
+  PolicyOrder,
+  Authenticator,
+  AuthOutcome,
 } from './policies/types.js';

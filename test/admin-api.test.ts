@@ -7,9 +7,16 @@ import { stringify as toYaml } from 'yaml';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
 import { startTestGateway, testConfig, type TestGateway } from './helpers/gateway.js';
 
-interface ErrorJson { error: { code: string; message: string; details?: { path: string; message: string }[] } }
-interface RoutesJson { configVersion: number; routes: { route: string; path: string; service: string }[] }
-interface ServicesJson { services: { name: string; targets: { url: string; weight: number }[]; routes: string[] }[] }
+interface ErrorJson {
+  error: { code: string; message: string; details?: { path: string; message: string }[] };
+}
+interface RoutesJson {
+  configVersion: number;
+  routes: { route: string; path: string; service: string }[];
+}
+interface ServicesJson {
+  services: { name: string; targets: { url: string; weight: number }[]; routes: string[] }[];
+}
 interface OpenApiJson {
   openapi: string;
   info: { title: unknown; version: unknown };
@@ -18,8 +25,12 @@ interface OpenApiJson {
 }
 
 let up: Upstream;
-before(async () => { up = await startUpstream(); });
-after(async () => { await up.close(); });
+before(async () => {
+  up = await startUpstream();
+});
+after(async () => {
+  await up.close();
+});
 
 const services = () => ({ users: { targets: [{ url: up.url }] } });
 const V1 = () => ({
@@ -35,7 +46,11 @@ async function admin(gw: TestGateway, method: string, path: string, body?: strin
   });
   const text = await res.body.text();
   let json: unknown;
-  try { json = JSON.parse(text); } catch { json = undefined; }
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
   return { status: res.statusCode, headers: res.headers, text, json };
 }
 
@@ -47,8 +62,12 @@ async function dataStatus(gw: TestGateway, path: string): Promise<number> {
 
 describe('without a token', () => {
   let gw: TestGateway;
-  before(async () => { gw = await startTestGateway(V1()); });
-  after(async () => { await gw.stop(); });
+  before(async () => {
+    gw = await startTestGateway(V1());
+  });
+  after(async () => {
+    await gw.stop();
+  });
 
   test('GET /health and /ready', async () => {
     const h = await admin(gw, 'GET', '/health');
@@ -67,7 +86,10 @@ describe('without a token', () => {
     assert.equal(r.status, 200);
     const routes = r.json as RoutesJson;
     assert.equal(routes.configVersion, gw.instance.version);
-    assert.deepEqual(routes.routes.map((x: { route: string; path: string; service: string }) => [x.route, x.path, x.service]), [['v1', '/v1/*', 'users']]);
+    assert.deepEqual(
+      routes.routes.map((x: { route: string; path: string; service: string }) => [x.route, x.path, x.service]),
+      [['v1', '/v1/*', 'users']],
+    );
     const s = await admin(gw, 'GET', '/services');
     assert.equal(s.status, 200);
     const svcs = (s.json as ServicesJson).services;
@@ -84,7 +106,8 @@ describe('without a token', () => {
     assert.match(doc.openapi, /^3\.1\.\d+$/);
     assert.equal(typeof doc.info.title, 'string');
     assert.equal(typeof doc.info.version, 'string');
-    for (const p of ['/health', '/ready', '/config', '/validate', '/routes', '/services', '/openapi.json']) assert.ok(doc.paths[p], `paths lacks ${p}`);
+    for (const p of ['/health', '/ready', '/config', '/validate', '/routes', '/services', '/openapi.json'])
+      assert.ok(doc.paths[p], `paths lacks ${p}`);
     assert.ok(doc.paths['/config']?.post?.requestBody);
     const cfg = doc.components.schemas.GatehouseConfig;
     assert.equal(cfg.type, 'object');
@@ -95,7 +118,8 @@ describe('without a token', () => {
     for (const ref of refs) {
       assert.match(ref, /^#\//, ref);
       let node: unknown = doc;
-      for (const part of ref.slice(2).split('/')) node = (node as Record<string, unknown> | null | undefined)?.[part.replace(/~1/g, '/').replace(/~0/g, '~')];
+      for (const part of ref.slice(2).split('/'))
+        node = (node as Record<string, unknown> | null | undefined)?.[part.replace(/~1/g, '/').replace(/~0/g, '~')];
       assert.ok(node !== undefined, `unresolved $ref ${ref}`);
     }
   });
@@ -196,10 +220,16 @@ describe('without a token', () => {
     assert.equal(r.status, 409, r.text);
     const e = r.json as ErrorJson;
     assert.equal(e.error.code, 'CONFIG_RESTART_REQUIRED');
-    assert.deepEqual(e.error.details!.map((d) => d.path), ['listen']);
+    assert.deepEqual(
+      e.error.details!.map((d) => d.path),
+      ['listen'],
+    );
     const w = await admin(gw, 'POST', '/config', { ...next, listen: testConfig({}).listen, workers: 2 });
     assert.equal(w.status, 409, w.text);
-    assert.deepEqual((w.json as ErrorJson).error.details!.map((d) => d.path), ['workers']);
+    assert.deepEqual(
+      (w.json as ErrorJson).error.details!.map((d) => d.path),
+      ['workers'],
+    );
     assert.equal(gw.instance.version, before);
     assert.equal(await dataStatus(gw, '/moved'), 404);
   });
@@ -214,7 +244,10 @@ describe('without a token', () => {
     const bad = await admin(gw, 'POST', '/validate', { ...next, routes: [{ name: 'dry', service: 'nowhere' }] });
     assert.equal(bad.status, 400);
     assert.equal((bad.json as ErrorJson).error.code, 'CONFIG_INVALID');
-    assert.deepEqual((bad.json as ErrorJson).error.details!.map((d) => d.path), ['routes[0].service']);
+    assert.deepEqual(
+      (bad.json as ErrorJson).error.details!.map((d) => d.path),
+      ['routes[0].service'],
+    );
     const restart = await admin(gw, 'POST', '/validate', { ...next, listen: [{ port: 1, host: '127.0.0.1' }] });
     assert.equal(restart.status, 409);
     // Nothing changed.
@@ -227,12 +260,22 @@ describe('without a token', () => {
 describe('with admin.token', () => {
   const TOKEN = 's3cret-admin-token';
   let gw: TestGateway;
-  before(async () => { gw = await startTestGateway({ ...V1(), admin: { token: TOKEN } }); });
-  after(async () => { await gw.stop(); });
+  before(async () => {
+    gw = await startTestGateway({ ...V1(), admin: { token: TOKEN } });
+  });
+  after(async () => {
+    await gw.stop();
+  });
   const auth = { authorization: `Bearer ${TOKEN}` };
 
   test('requests without a token or with a wrong one are 401 ADMIN_UNAUTHORIZED', async () => {
-    const attempts: Record<string, string>[] = [{}, { authorization: 'Bearer wrong' }, { authorization: `Bearer ${TOKEN}x` }, { authorization: TOKEN }, { authorization: `Basic ${TOKEN}` }];
+    const attempts: Record<string, string>[] = [
+      {},
+      { authorization: 'Bearer wrong' },
+      { authorization: `Bearer ${TOKEN}x` },
+      { authorization: TOKEN },
+      { authorization: `Basic ${TOKEN}` },
+    ];
     for (const headers of attempts) {
       for (const path of ['/config', '/routes', '/services']) {
         const r = await admin(gw, 'GET', path, undefined, headers);
@@ -246,7 +289,11 @@ describe('with admin.token', () => {
 
   test('an unauthorized POST /config changes nothing', async () => {
     const before = gw.instance.version;
-    const next = testConfig({ services: services(), routes: [{ name: 'sneaky', match: { paths: ['/sneaky'] }, service: 'users' }], admin: { token: TOKEN } });
+    const next = testConfig({
+      services: services(),
+      routes: [{ name: 'sneaky', match: { paths: ['/sneaky'] }, service: 'users' }],
+      admin: { token: TOKEN },
+    });
     for (const path of ['/config', '/validate']) {
       const r = await admin(gw, 'POST', path, next, { authorization: 'Bearer wrong' });
       assert.equal(r.status, 401);
@@ -261,13 +308,20 @@ describe('with admin.token', () => {
     const config = r.json as { admin: { token: string }; routes: { name: string }[] };
     assert.equal(config.admin.token, '[redacted]');
     assert.doesNotMatch(r.text, new RegExp(TOKEN));
-    assert.deepEqual(config.routes.map((x: { name: string }) => x.name), ['v1']);
+    assert.deepEqual(
+      config.routes.map((x: { name: string }) => x.name),
+      ['v1'],
+    );
     assert.equal((await admin(gw, 'GET', '/routes', undefined, auth)).status, 200);
     assert.equal((await admin(gw, 'GET', '/services', undefined, { authorization: `bearer ${TOKEN}` })).status, 200);
   });
 
   test('POST /config with the right token applies', async () => {
-    const next = testConfig({ services: services(), routes: [{ name: 'authed', match: { paths: ['/authed'] }, service: 'users' }], admin: { token: TOKEN } });
+    const next = testConfig({
+      services: services(),
+      routes: [{ name: 'authed', match: { paths: ['/authed'] }, service: 'users' }],
+      admin: { token: TOKEN },
+    });
     const r = await admin(gw, 'POST', '/config', next, auth);
     assert.equal(r.status, 200, r.text);
     assert.equal(await dataStatus(gw, '/authed'), 200);
@@ -318,15 +372,22 @@ test('without a token: a cross-origin page or a rebound host name cannot use the
     const raw = await new Promise<string>((resolve, reject) => {
       const sock = connect(Number(new URL(gw.adminUrl).port), '127.0.0.1', () => sock.end('GET /health HTTP/1.0\r\n\r\n'));
       let text = '';
-      sock.on('data', (c) => (text += c.toString('latin1'))).on('end', () => resolve(text)).on('error', reject);
+      sock
+        .on('data', (c) => (text += c.toString('latin1')))
+        .on('end', () => resolve(text))
+        .on('error', reject);
     });
     assert.match(raw, /^HTTP\/1\.1 200 /);
     // Two Host headers: which one a check would read is a guess, so refused.
     const twice = await new Promise<string>((resolve, reject) => {
       const sock = connect(Number(new URL(gw.adminUrl).port), '127.0.0.1', () =>
-        sock.end('GET /routes HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: rebind.evil.example\r\nConnection: close\r\n\r\n'));
+        sock.end('GET /routes HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: rebind.evil.example\r\nConnection: close\r\n\r\n'),
+      );
       let text = '';
-      sock.on('data', (c) => (text += c.toString('latin1'))).on('end', () => resolve(text)).on('error', reject);
+      sock
+        .on('data', (c) => (text += c.toString('latin1')))
+        .on('end', () => resolve(text))
+        .on('error', reject);
     });
     assert.match(twice, /^HTTP\/1\.1 (403|400) /);
   } finally {
@@ -337,7 +398,11 @@ test('without a token: a cross-origin page or a rebound host name cannot use the
 test('with a token, Origin and Host are not checked (the token is what protects)', async () => {
   const gw = await startTestGateway({ ...V1(), admin: { token: 'a-token' } });
   try {
-    const r = await admin(gw, 'GET', '/routes', undefined, { authorization: 'Bearer a-token', origin: 'https://console.example', host: 'gateway.example:9876' });
+    const r = await admin(gw, 'GET', '/routes', undefined, {
+      authorization: 'Bearer a-token',
+      origin: 'https://console.example',
+      host: 'gateway.example:9876',
+    });
     assert.equal(r.status, 200);
   } finally {
     await gw.stop();

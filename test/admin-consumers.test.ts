@@ -15,8 +15,18 @@ before(async () => {
   gw = await startTestGateway({
     admin: { token: 'admin-token-123' },
     services: { up: { targets: [{ url: up.url }] } },
-    consumers: [{ id: 'guest' }, { id: 'alice', groups: ['staff'], credentials: [{ type: 'api-key', key: 'alice-key-0123456789' }, { type: 'api-key', key: 'alice-key-two-0123456789' }] }],
-    routes: [{ name: 'api', match: { paths: ['/*'] }, service: 'up', policies: [{ type: 'key-auth' }] }, ],
+    consumers: [
+      { id: 'guest' },
+      {
+        id: 'alice',
+        groups: ['staff'],
+        credentials: [
+          { type: 'api-key', key: 'alice-key-0123456789' },
+          { type: 'api-key', key: 'alice-key-two-0123456789' },
+        ],
+      },
+    ],
+    routes: [{ name: 'api', match: { paths: ['/*'] }, service: 'up', policies: [{ type: 'key-auth' }] }],
     policies: [],
   });
 });
@@ -26,8 +36,13 @@ after(async () => {
   await maybeUnset(up)?.close();
 });
 
-interface ErrorJson { error: { code: string } }
-interface ConsumersJson { configVersion: number; consumers: { id: string }[] }
+interface ErrorJson {
+  error: { code: string };
+}
+interface ConsumersJson {
+  configVersion: number;
+  consumers: { id: string }[];
+}
 
 async function admin(method: string, path: string, body?: unknown, token = 'admin-token-123') {
   const res = await request(gw.adminUrl + path, {
@@ -43,7 +58,11 @@ async function withKey(key: string): Promise<{ status: number; consumer?: string
   const res = await request(gw.url + '/x', { headers: { 'x-api-key': key } });
   await res.body.text();
   const seen = res.statusCode === 200 ? up.seen.at(-1)! : undefined;
-  return { status: res.statusCode, consumer: seen?.headers['x-consumer-id'] as string, credential: seen?.headers['x-credential-id'] as string };
+  return {
+    status: res.statusCode,
+    consumer: seen?.headers['x-consumer-id'] as string,
+    credential: seen?.headers['x-credential-id'] as string,
+  };
 }
 
 test('needs the admin token', async () => {
@@ -53,10 +72,16 @@ test('needs the admin token', async () => {
 test('list and read: credentials without secrets', async () => {
   const r = await admin('GET', '/consumers');
   assert.equal(r.status, 200);
-  assert.deepEqual((r.json as ConsumersJson).consumers.map((c: { id: string }) => c.id), ['guest', 'alice']);
+  assert.deepEqual(
+    (r.json as ConsumersJson).consumers.map((c: { id: string }) => c.id),
+    ['guest', 'alice'],
+  );
   assert.doesNotMatch(r.text, /alice-key/);
   const a = await admin('GET', '/consumers/alice');
-  assert.deepEqual((a.json as { credentials: unknown }).credentials, [{ id: 'alice:api-key:0', type: 'api-key' }, { id: 'alice:api-key:1', type: 'api-key' }]);
+  assert.deepEqual((a.json as { credentials: unknown }).credentials, [
+    { id: 'alice:api-key:0', type: 'api-key' },
+    { id: 'alice:api-key:1', type: 'api-key' },
+  ]);
   assert.equal(((await admin('GET', '/consumers/nobody')).json as ErrorJson).error.code, 'ADMIN_RESOURCE_NOT_FOUND');
   assert.equal(((await admin('GET', '/consumers/alice/credentials/alice:api-key:1')).json as { type: string }).type, 'api-key');
   const cfg = await request(gw.adminUrl + '/config', { headers: { authorization: 'Bearer admin-token-123' } });
@@ -65,7 +90,11 @@ test('list and read: credentials without secrets', async () => {
 
 test('create a consumer with a key: served at once; duplicate id 409; bad body 400 and nothing changes', async () => {
   assert.equal((await withKey('bob-key-0123456789')).status, 401);
-  const r = await admin('POST', '/consumers', { id: 'bob', groups: ['partners'], credentials: [{ type: 'api-key', key: 'bob-key-0123456789' }] });
+  const r = await admin('POST', '/consumers', {
+    id: 'bob',
+    groups: ['partners'],
+    credentials: [{ type: 'api-key', key: 'bob-key-0123456789' }],
+  });
   assert.equal(r.status, 201, r.text);
   assert.doesNotMatch(r.text, /bob-key/);
   assert.equal((await withKey('bob-key-0123456789')).consumer, 'bob');
@@ -112,7 +141,17 @@ test('a consumer edit racing with POST /config is made on the config that wins, 
       admin: { port: 0, host: '127.0.0.1', token: 'admin-token-123' },
       log: { level: 'silent' },
       services: { up: { targets: [{ url: up.url }] } },
-      consumers: [{ id: 'guest' }, { id: 'alice', groups: ['staff'], credentials: [{ type: 'api-key', key: 'alice-key-0123456789' }, { type: 'api-key', key: 'alice-key-two-0123456789' }] }],
+      consumers: [
+        { id: 'guest' },
+        {
+          id: 'alice',
+          groups: ['staff'],
+          credentials: [
+            { type: 'api-key', key: 'alice-key-0123456789' },
+            { type: 'api-key', key: 'alice-key-two-0123456789' },
+          ],
+        },
+      ],
       routes: [
         { name: 'api', match: { paths: ['/*'] }, service: 'up', policies: [{ type: 'key-auth' }] },
         { name: `extra-${round}`, match: { paths: [`/extra-${round}`] }, service: 'up' },
@@ -122,6 +161,9 @@ test('a consumer edit racing with POST /config is made on the config that wins, 
     assert.equal(replaced.status, 200, replaced.text);
     assert.ok(edited.status === 200 || edited.status === 201, edited.text);
     const cfg = await admin('GET', '/config');
-    assert.ok((cfg.json as { routes: { name: string }[] }).routes.some((r: { name: string }) => r.name === `extra-${round}`), `round ${round}: the consumer edit undid POST /config`);
+    assert.ok(
+      (cfg.json as { routes: { name: string }[] }).routes.some((r: { name: string }) => r.name === `extra-${round}`),
+      `round ${round}: the consumer edit undid POST /config`,
+    );
   }
 });

@@ -32,7 +32,11 @@ routes:
 const ADMIN_TOKEN_ERROR = /^admin\.token: the admin API listens on 0\.0\.0\.0 \(not loopback\) and has no token/m;
 
 test('validate: an admin API on 0.0.0.0 without a token exits 1 with an admin.token error', async () => {
-  for (const admin of ['{ port: 0, host: 0.0.0.0 }', '{ port: 0, host: 0.0.0.0, token: "  " }', '{ port: 0, host: 0.0.0.0, token: "${GH_NO_SUCH_VAR:-}" }']) {
+  for (const admin of [
+    '{ port: 0, host: 0.0.0.0 }',
+    '{ port: 0, host: 0.0.0.0, token: "  " }',
+    '{ port: 0, host: 0.0.0.0, token: "${GH_NO_SUCH_VAR:-}" }',
+  ]) {
     const file = await dir.file('open-admin.yaml', config(admin));
     const r = await runCli(['validate', '-c', file]);
     assert.equal(r.code, 1, `${admin}\n${r.stdout}${r.stderr}`);
@@ -41,7 +45,13 @@ test('validate: an admin API on 0.0.0.0 without a token exits 1 with an admin.to
 });
 
 test('validate: loopback without a token, a token, or the opt-out pass', async () => {
-  for (const admin of ['{ port: 0, host: 127.0.0.1 }', '{ port: 0, host: "::1" }', '{ port: 0, host: localhost }', '{ port: 0, host: 0.0.0.0, token: s3cret }', '{ port: 0, host: 0.0.0.0, allowRemoteWithoutToken: true }']) {
+  for (const admin of [
+    '{ port: 0, host: 127.0.0.1 }',
+    '{ port: 0, host: "::1" }',
+    '{ port: 0, host: localhost }',
+    '{ port: 0, host: 0.0.0.0, token: s3cret }',
+    '{ port: 0, host: 0.0.0.0, allowRemoteWithoutToken: true }',
+  ]) {
     const file = await dir.file('admin-ok.yaml', config(admin));
     const r = await runCli(['validate', '-c', file]);
     assert.equal(r.code, 0, `${admin}\n${r.stdout}${r.stderr}`);
@@ -60,7 +70,10 @@ test('start: allowRemoteWithoutToken starts and logs a warning naming the risk',
   const file = await dir.file('start-optout.yaml', config('{ port: 0, host: 0.0.0.0, allowRemoteWithoutToken: true }'));
   const child = await startChild(file);
   try {
-    const warnings = child.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: string; msg: string; host?: string })
+    const warnings = child.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { level: string; msg: string; host?: string })
       .filter((l) => l.level === 'warn' && /admin API/.test(l.msg));
     assert.equal(warnings.length, 1, child.stderr);
     assert.match(warnings[0]!.msg, /without a token/);
@@ -71,13 +84,24 @@ test('start: allowRemoteWithoutToken starts and logs a warning naming the risk',
 });
 
 test('POST /config: an admin API on 0.0.0.0 without a token is CONFIG_INVALID at admin.token', async () => {
-  const body = testConfig({ services: { s: { targets: [{ url: 'http://127.0.0.1:3001' }] } }, routes: [{ name: 'r', service: 's' }], admin: { host: '0.0.0.0' } });
+  const body = testConfig({
+    services: { s: { targets: [{ url: 'http://127.0.0.1:3001' }] } },
+    routes: [{ name: 'r', service: 's' }],
+    admin: { host: '0.0.0.0' },
+  });
   for (const path of ['/config', '/validate']) {
-    const res = await fetch(gw.adminUrl + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetch(gw.adminUrl + path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     const json = (await res.json()) as { error: { code: string; details: { path: string; message: string }[] } };
     assert.equal(res.status, 400, JSON.stringify(json));
     assert.equal(json.error.code, 'CONFIG_INVALID');
-    assert.deepEqual(json.error.details.map((d) => d.path), ['admin.token']);
+    assert.deepEqual(
+      json.error.details.map((d) => d.path),
+      ['admin.token'],
+    );
   }
   // Nothing changed.
   const ready = (await (await fetch(gw.adminUrl + '/ready')).json()) as { configVersion: number };
@@ -88,13 +112,18 @@ test('startGateway({ config }) from code applies the same rule (the package API 
   const { startGateway, ConfigLoadError } = await import('../src/gateway.js');
   const { validateConfig } = await import('../src/validation/validate.js');
   const { silentLogger } = await import('../src/observability/logger.js');
-  const valid = validateConfig(testConfig({ services: { s: { targets: [{ url: 'http://127.0.0.1:3001' }] } }, routes: [{ name: 'r', service: 's' }] }));
+  const valid = validateConfig(
+    testConfig({ services: { s: { targets: [{ url: 'http://127.0.0.1:3001' }] } }, routes: [{ name: 'r', service: 's' }] }),
+  );
   assert.ok(valid.ok);
   // A config object built or changed in code, never validated with this admin block.
   const config = { ...valid.config, admin: { ...valid.config.admin, host: '0.0.0.0', token: undefined } };
   await assert.rejects(startGateway({ config, logger: silentLogger }), (err: unknown) => {
     assert.ok(err instanceof ConfigLoadError);
-    assert.deepEqual(err.errors.map((e) => e.path), ['admin.token']);
+    assert.deepEqual(
+      err.errors.map((e) => e.path),
+      ['admin.token'],
+    );
     return true;
   });
 });
@@ -103,7 +132,12 @@ test('startGateway({ config }) with no admin.host listens on loopback, as a file
   const { startGateway } = await import('../src/gateway.js');
   const { silentLogger } = await import('../src/observability/logger.js');
   // A plain JavaScript caller may leave out what the file loader would default.
-  const config = { accessLog: false, log: { level: 'silent' }, listen: [{ port: 0, host: '127.0.0.1' }], admin: { enabled: true, port: 0 } } as never;
+  const config = {
+    accessLog: false,
+    log: { level: 'silent' },
+    listen: [{ port: 0, host: '127.0.0.1' }],
+    admin: { enabled: true, port: 0 },
+  } as never;
   const gw = await startGateway({ config, logger: silentLogger });
   try {
     assert.equal(gw.admin?.host, '127.0.0.1');

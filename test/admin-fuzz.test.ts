@@ -23,7 +23,9 @@ before(async () => {
   up = await startUpstream();
   dir = await tempDir();
   const port = await freePort();
-  const cfg = await dir.file('gw.yaml', `
+  const cfg = await dir.file(
+    'gw.yaml',
+    `
 workers: 2
 accessLog: false
 log: { level: warn }
@@ -35,7 +37,8 @@ routes:
   - name: users
     match: { paths: ["/users/*"] }
     service: users
-`);
+`,
+  );
   gw = await startChild(cfg, { timeoutMs: 20_000 });
 });
 
@@ -73,7 +76,10 @@ test('an unauthenticated malformed escape is refused with 401, and the gateway k
 
 test('every admin endpoint × hostile path values × odd methods, with and without the token', async () => {
   const templates = await adminPaths();
-  assert.ok(templates.includes('/services/{name}/health') && templates.includes('/consumers/{id}/credentials/{credId}'), 'openapi lists the parameterised endpoints');
+  assert.ok(
+    templates.includes('/services/{name}/health') && templates.includes('/consumers/{id}/credentials/{credId}'),
+    'openapi lists the parameterised endpoints',
+  );
   const cases: { method: string; path: string; token: boolean; template: string; bad: boolean }[] = [];
   for (const template of templates) {
     const params = template.includes('{');
@@ -86,23 +92,40 @@ test('every admin endpoint × hostile path values × odd methods, with and witho
     }
   }
   // Whole paths that are hostile on their own.
-  for (const path of ['/' + 'x'.repeat(20_000), '/%ZZ', '/consumers/%ZZ/credentials/%ZZ', '//', '/services//health', '/%2e%2e/config', '*']) {
+  for (const path of [
+    '/' + 'x'.repeat(20_000),
+    '/%ZZ',
+    '/consumers/%ZZ/credentials/%ZZ',
+    '//',
+    '/services//health',
+    '/%2e%2e/config',
+    '*',
+  ]) {
     for (const token of [false, true]) cases.push({ method: 'GET', path, token, template: path.slice(0, 40), bad: false });
   }
   const open = new Set(['/health', '/ready', '/openapi.json']);
   const failures: string[] = [];
   let next = 0;
-  await Promise.all(Array.from({ length: 8 }, async () => {
-    while (next < cases.length) {
-      const c = cases[next++]!;
-      const status = await send(c.method, c.path, c.token);
-      const where = `${c.method} ${c.path.slice(0, 60)} (token: ${c.token}) → ${status}`;
-      // Node's parser answers an unknown method or an oversized head itself (400/431): still an answer.
-      if (status === 0 || status >= 500) failures.push(where);
-      else if (!c.token && !open.has(c.path) && status !== 401 && status !== 400 && status !== 431) failures.push(`${where}: expected 401 without the token`);
-      else if (c.token && c.bad && ![400, 405].includes(status) && ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD'].includes(c.method)) failures.push(`${where}: expected 400 for a malformed escape`);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next < cases.length) {
+        const c = cases[next++]!;
+        const status = await send(c.method, c.path, c.token);
+        const where = `${c.method} ${c.path.slice(0, 60)} (token: ${c.token}) → ${status}`;
+        // Node's parser answers an unknown method or an oversized head itself (400/431): still an answer.
+        if (status === 0 || status >= 500) failures.push(where);
+        else if (!c.token && !open.has(c.path) && status !== 401 && status !== 400 && status !== 431)
+          failures.push(`${where}: expected 401 without the token`);
+        else if (
+          c.token &&
+          c.bad &&
+          ![400, 405].includes(status) &&
+          ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD'].includes(c.method)
+        )
+          failures.push(`${where}: expected 400 for a malformed escape`);
+      }
+    }),
+  );
   assert.deepEqual(failures, [], `${failures.length} of ${cases.length} requests were mishandled`);
   assert.ok(gw.isRunning(), 'the gateway is still running');
   assert.doesNotMatch(gw.stderr, /uncaught exception|unhandled promise rejection/, 'nothing escaped the handlers');

@@ -13,7 +13,12 @@ import { introspectionAuthenticator, introspectionSchema } from '../src/policies
 import { ConsumerRegistry } from '../src/identity/registry.js';
 import type { RequestContext } from '../src/policies/types.js';
 
-interface Introspector { url: string; calls: number; auth: string[]; close(): Promise<void> }
+interface Introspector {
+  url: string;
+  calls: number;
+  auth: string[];
+  close(): Promise<void>;
+}
 
 const now = () => Math.floor(Date.now() / 1000);
 const TOKENS: Record<string, Record<string, unknown>> = {
@@ -43,7 +48,11 @@ async function startIntrospector(): Promise<Introspector> {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   s.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/introspect`;
-  s.close = () => new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); });
+  s.close = () =>
+    new Promise<void>((r) => {
+      server.close(() => r());
+      server.closeAllConnections();
+    });
   return s;
 }
 
@@ -59,9 +68,26 @@ before(async () => {
     services: { up: { targets: [{ url: up.url }] } },
     consumers: [{ id: 'alice', groups: ['staff'] }],
     routes: [
-      { name: 'api', match: { paths: ['/api/*'] }, service: 'up', policies: [{ ...base, requireScopes: ['read'], methods: { DELETE: { requireScopes: ['write'] } }, claimHeaders: { 'x-user-email': 'email' } }] },
+      {
+        name: 'api',
+        match: { paths: ['/api/*'] },
+        service: 'up',
+        policies: [
+          {
+            ...base,
+            requireScopes: ['read'],
+            methods: { DELETE: { requireScopes: ['write'] } },
+            claimHeaders: { 'x-user-email': 'email' },
+          },
+        ],
+      },
       { name: 'badclient', match: { paths: ['/badclient/*'] }, service: 'up', policies: [{ ...base, clientSecret: 'wrong' }] },
-      { name: 'down', match: { paths: ['/down/*'] }, service: 'up', policies: [{ ...base, endpoint: 'http://127.0.0.1:1/introspect', timeout: '1s' }] },
+      {
+        name: 'down',
+        match: { paths: ['/down/*'] },
+        service: 'up',
+        policies: [{ ...base, endpoint: 'http://127.0.0.1:1/introspect', timeout: '1s' }],
+      },
     ],
   });
 });
@@ -76,7 +102,13 @@ async function call(path: string, token?: string, method = 'GET') {
   const before = up.hits;
   const res = await request(gw.url + path, { method: method as 'GET', headers: token ? { authorization: `Bearer ${token}` } : {} });
   const text = await res.body.text();
-  return { status: res.statusCode, headers: res.headers, text, reached: up.hits > before, seen: up.hits > before ? up.seen.at(-1)! : undefined };
+  return {
+    status: res.statusCode,
+    headers: res.headers,
+    text,
+    reached: up.hits > before,
+    seen: up.hits > before ? up.seen.at(-1)! : undefined,
+  };
 }
 
 test('an active token: identity, scopes and claim header reach the upstream; the answer is cached', async () => {
@@ -100,7 +132,13 @@ test('concurrent requests with one token make one introspection call', async () 
 });
 
 test('inactive, unknown-consumer, expired tokens, and a refused client: 401, upstream never called', async () => {
-  for (const [path, t] of [['/api/a', 'tok-unknown'], ['/api/a', 'tok-nobody'], ['/api/a', 'tok-expired'], ['/badclient/a', 'tok-alice'], ['/api/a', undefined]] as const) {
+  for (const [path, t] of [
+    ['/api/a', 'tok-unknown'],
+    ['/api/a', 'tok-nobody'],
+    ['/api/a', 'tok-expired'],
+    ['/badclient/a', 'tok-alice'],
+    ['/api/a', undefined],
+  ] as const) {
     const r = await call(path, t);
     assert.equal(r.status, 401, `${path} ${t}`);
     assert.equal(r.reached, false);
@@ -117,9 +155,17 @@ test('per-method scopes: DELETE needs write', async () => {
 
 test('a cached answer lives until the token exp, and never beyond cacheTtl (injected clock)', async () => {
   let clock = Date.now();
-  const cfg = introspectionSchema.parse({ type: 'oauth2-introspection', endpoint: idp.url, clientId: 'gatehouse', clientSecret: 's3cret', cacheTtl: '10m', unknownConsumer: 'anonymous' });
+  const cfg = introspectionSchema.parse({
+    type: 'oauth2-introspection',
+    endpoint: idp.url,
+    clientId: 'gatehouse',
+    clientSecret: 's3cret',
+    cacheTtl: '10m',
+    unknownConsumer: 'anonymous',
+  });
   const a = introspectionAuthenticator(cfg, new ConsumerRegistry([]), { now: () => clock });
-  const ctx = (token: string) => ({ req: { rawHeaders: ['Authorization', `Bearer ${token}`] }, method: 'GET' }) as unknown as RequestContext;
+  const ctx = (token: string) =>
+    ({ req: { rawHeaders: ['Authorization', `Bearer ${token}`] }, method: 'GET' }) as unknown as RequestContext;
   const ok = async (t: string) => (await a.authenticate(ctx(t))).ok;
   TOKENS['tok-clock'] = { active: true, sub: 'x', exp: Math.floor(clock / 1000) + 60 };
   assert.equal(await ok('tok-clock'), true);

@@ -17,24 +17,54 @@ before(async () => {
   gw = await startTestGateway({
     services: { up: { targets: [{ url: up.url }] } },
     consumers: [
-      { id: 'alice', username: 'alice@example.com', groups: ['staff', 'beta'], plan: 'gold', credentials: [
-        { type: 'api-key', key: 'alice-key-0123456789' },
-        { type: 'basic', id: 'alice-basic', username: 'alice', password: 'correct horse battery' },
-      ] },
-      { id: 'bob', groups: ['partners'], credentials: [
-        { type: 'api-key', key: hashApiKey('bob-key-0123456789') },
-        { type: 'basic', username: 'bob', password: hashPassword('bob-secret', 1024) },
-      ] },
+      {
+        id: 'alice',
+        username: 'alice@example.com',
+        groups: ['staff', 'beta'],
+        plan: 'gold',
+        credentials: [
+          { type: 'api-key', key: 'alice-key-0123456789' },
+          { type: 'basic', id: 'alice-basic', username: 'alice', password: 'correct horse battery' },
+        ],
+      },
+      {
+        id: 'bob',
+        groups: ['partners'],
+        credentials: [
+          { type: 'api-key', key: hashApiKey('bob-key-0123456789') },
+          { type: 'basic', username: 'bob', password: hashPassword('bob-secret', 1024) },
+        ],
+      },
       { id: 'guest', groups: ['public'] },
     ],
     routes: [
-      { name: 'keys', match: { paths: ['/keys/*'] }, service: 'up', policies: [{ type: 'key-auth', headers: ['x-api-key', 'apikey'], query: 'api_key' }] },
+      {
+        name: 'keys',
+        match: { paths: ['/keys/*'] },
+        service: 'up',
+        policies: [{ type: 'key-auth', headers: ['x-api-key', 'apikey'], query: 'api_key' }],
+      },
       { name: 'visible', match: { paths: ['/visible/*'] }, service: 'up', policies: [{ type: 'key-auth', hideCredentials: false }] },
       { name: 'basic', match: { paths: ['/basic/*'] }, service: 'up', policies: [{ type: 'basic-auth', realm: 'api' }] },
       { name: 'staff', match: { paths: ['/staff/*'] }, service: 'up', policies: [{ type: 'key-auth' }, { type: 'acl', allow: ['staff'] }] },
-      { name: 'nobeta', match: { paths: ['/nobeta/*'] }, service: 'up', policies: [{ type: 'key-auth' }, { type: 'acl', allow: ['staff', 'partners'], deny: ['beta'] }] },
-      { name: 'either', match: { paths: ['/either/*'] }, service: 'up', policies: [{ type: 'auth', anyOf: [{ type: 'key-auth' }, { type: 'basic-auth' }] }] },
-      { name: 'both', match: { paths: ['/both/*'] }, service: 'up', policies: [{ type: 'auth', allOf: [{ type: 'key-auth' }, { type: 'basic-auth' }] }] },
+      {
+        name: 'nobeta',
+        match: { paths: ['/nobeta/*'] },
+        service: 'up',
+        policies: [{ type: 'key-auth' }, { type: 'acl', allow: ['staff', 'partners'], deny: ['beta'] }],
+      },
+      {
+        name: 'either',
+        match: { paths: ['/either/*'] },
+        service: 'up',
+        policies: [{ type: 'auth', anyOf: [{ type: 'key-auth' }, { type: 'basic-auth' }] }],
+      },
+      {
+        name: 'both',
+        match: { paths: ['/both/*'] },
+        service: 'up',
+        policies: [{ type: 'auth', allOf: [{ type: 'key-auth' }, { type: 'basic-auth' }] }],
+      },
       { name: 'optional', match: { paths: ['/optional/*'] }, service: 'up', policies: [{ type: 'key-auth', anonymous: 'guest' }] },
       { name: 'open', match: { paths: ['/open/*'] }, service: 'up' },
     ],
@@ -95,7 +125,13 @@ describe('key-auth', () => {
 
   test('missing, unknown, or the hash itself as key: 401 with a challenge, same body, no upstream hit', async () => {
     const bodies = new Set<string>();
-    for (const headers of [{}, { 'x-api-key': 'nope' }, { 'x-api-key': hashApiKey('bob-key-0123456789') }, { 'x-api-key': 'alice-key-012345678' }, { 'x-api-key': '' }] as Record<string, string>[]) {
+    for (const headers of [
+      {},
+      { 'x-api-key': 'nope' },
+      { 'x-api-key': hashApiKey('bob-key-0123456789') },
+      { 'x-api-key': 'alice-key-012345678' },
+      { 'x-api-key': '' },
+    ] as Record<string, string>[]) {
       const r = await call('/keys/a', headers);
       assert.equal(r.status, 401, JSON.stringify(headers));
       assert.equal(r.reached, false);
@@ -110,9 +146,23 @@ describe('key-auth', () => {
 
 describe('identity headers from clients', () => {
   test('are removed on a route without auth', async () => {
-    const r = await call('/open/x', { 'x-consumer-id': 'admin', 'X-Consumer-Groups': 'root', 'x-credential-id': 'c', 'x-authenticated-scopes': 'all', 'x-consumer-username': 'root', 'x-anonymous-consumer': 'false' });
+    const r = await call('/open/x', {
+      'x-consumer-id': 'admin',
+      'X-Consumer-Groups': 'root',
+      'x-credential-id': 'c',
+      'x-authenticated-scopes': 'all',
+      'x-consumer-username': 'root',
+      'x-anonymous-consumer': 'false',
+    });
     assert.equal(r.status, 200);
-    for (const h of ['x-consumer-id', 'x-consumer-groups', 'x-credential-id', 'x-authenticated-scopes', 'x-consumer-username', 'x-anonymous-consumer']) {
+    for (const h of [
+      'x-consumer-id',
+      'x-consumer-groups',
+      'x-credential-id',
+      'x-authenticated-scopes',
+      'x-consumer-username',
+      'x-anonymous-consumer',
+    ]) {
       assert.equal(r.seen!.headers[h], undefined, h);
     }
   });
@@ -139,7 +189,15 @@ describe('basic-auth', () => {
   });
 
   test('wrong password, unknown user, malformed: 401 Basic challenge, no upstream hit', async () => {
-    for (const a of [basic('alice', 'wrong'), basic('bob', 'bob-secreT'), basic('mallory', 'x'), 'Basic !!!', 'Basic ' + Buffer.from('nocolon').toString('base64'), 'Bearer abc', '']) {
+    for (const a of [
+      basic('alice', 'wrong'),
+      basic('bob', 'bob-secreT'),
+      basic('mallory', 'x'),
+      'Basic !!!',
+      'Basic ' + Buffer.from('nocolon').toString('base64'),
+      'Bearer abc',
+      '',
+    ]) {
       const r = await call('/basic/a', a ? { authorization: a } : {});
       assert.equal(r.status, 401, a);
       assert.equal(r.reached, false);

@@ -48,7 +48,13 @@ async function call(path: string, client?: Pair) {
     const before = up.hits;
     const res = await request(`https://127.0.0.1:${gw.port}${path}`, { dispatcher: agent });
     const text = await res.body.text();
-    return { status: res.statusCode, headers: res.headers, text, reached: up.hits > before, seen: up.hits > before ? up.seen.at(-1)! : undefined };
+    return {
+      status: res.statusCode,
+      headers: res.headers,
+      text,
+      reached: up.hits > before,
+      seen: up.hits > before ? up.seen.at(-1)! : undefined,
+    };
   } finally {
     await agent.close();
   }
@@ -67,7 +73,11 @@ test('a certificate maps to its consumer by SAN or subject CN', async () => {
 });
 
 test('no certificate, an unknown one, or one from another CA: 401, upstream never called', async () => {
-  for (const [name, c] of [['none', undefined], ['unknown consumer', carol], ['self-signed with a known CN', rogue]] as const) {
+  for (const [name, c] of [
+    ['none', undefined],
+    ['unknown consumer', carol],
+    ['self-signed with a known CN', rogue],
+  ] as const) {
     const r = await call('/secure/a', c);
     assert.equal(r.status, 401, name);
     assert.equal(r.reached, false, name);

@@ -7,13 +7,16 @@ import { fileURLToPath } from 'node:url';
 import { runCli, tempDir, startChild, killAllChildren, type TempDir, type RunResult } from './helpers/child.js';
 
 let dir: TempDir;
-before(async () => { dir = await tempDir(); });
+before(async () => {
+  dir = await tempDir();
+});
 after(async () => {
   await killAllChildren();
   await dir.remove();
 });
 
-const pkgVersion = (JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string }).version;
+const pkgVersion = (JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string })
+  .version;
 
 /** No JavaScript stack trace anywhere in the output. */
 function assertNoStack(r: RunResult): void {
@@ -46,7 +49,9 @@ test('validate: a good config exits 0 and says so', async () => {
 });
 
 test('validate: a broken config exits 1 and prints every error as "path: message", no stack trace', async () => {
-  const file = await dir.file('broken.yaml', `
+  const file = await dir.file(
+    'broken.yaml',
+    `
 listen: [{ port: 0, host: 127.0.0.1 }]
 bogus: true
 services:
@@ -69,7 +74,8 @@ routes:
   - name: uses-broken-service
     match: { paths: ["/u"] }
     service: users
-`);
+`,
+  );
   const r = await runCli(['validate', '-c', file]);
   assert.equal(r.code, 1, r.stdout + r.stderr);
   assertNoStack(r);
@@ -114,7 +120,9 @@ test('validate: a missing file exits 1 with a clear message', async () => {
 });
 
 test('validate: ${VAR} and ${VAR:-default} are interpolated from the environment', async () => {
-  const file = await dir.file('env.yaml', `
+  const file = await dir.file(
+    'env.yaml',
+    `
 listen:
   - port: \${GH_TEST_PORT}
     host: \${GH_TEST_HOST:-127.0.0.1}
@@ -124,7 +132,8 @@ services:
 routes:
   - name: "\${GH_TEST_ROUTE:-users}"
     service: users
-`);
+`,
+  );
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('GH_TEST_')));
 
   // Required variable set, defaults used.
@@ -195,7 +204,10 @@ test('routes: the table in match order (priority, host, path kind, prefix length
   assert.match(head!, /^#\s+ROUTE\s+PRIO\s+HOST\s+PATH\s+METHODS/);
   const names = rows.map((l) => l.split(/\s+/)[1]);
   assert.deepEqual(names, EXPECTED_ORDER);
-  assert.deepEqual(rows.map((l) => Number(l.split(/\s+/)[0])), EXPECTED_ORDER.map((_, i) => i + 1));
+  assert.deepEqual(
+    rows.map((l) => Number(l.split(/\s+/)[0])),
+    EXPECTED_ORDER.map((_, i) => i + 1),
+  );
   const hExact = rows.find((l) => l.split(/\s+/)[1] === 'h-exact')!;
   assert.match(hExact, /api\.example\.com\s+\/h\/:id/);
 });
@@ -205,8 +217,14 @@ test('routes --json: the same order as structured rows', async () => {
   const r = await runCli(['routes', '-c', file, '--json']);
   assert.equal(r.code, 0, r.stderr);
   const rows = JSON.parse(r.stdout) as { order: number; route: string; priority: number; host: string; path: string; service: string }[];
-  assert.deepEqual(rows.map((x) => x.route), EXPECTED_ORDER);
-  assert.deepEqual(rows.map((x) => x.order), EXPECTED_ORDER.map((_, i) => i + 1));
+  assert.deepEqual(
+    rows.map((x) => x.route),
+    EXPECTED_ORDER,
+  );
+  assert.deepEqual(
+    rows.map((x) => x.order),
+    EXPECTED_ORDER.map((_, i) => i + 1),
+  );
   assert.deepEqual(rows[0], { ...rows[0], route: 'prio', priority: 5, host: '*', path: '/zzz/*', service: 's' });
   assert.deepEqual(rows[2], { ...rows[2], route: 'h-wild', host: '*.example.com', path: '/h/:id' });
 });
@@ -243,12 +261,21 @@ test('explain: names the route, params, upstream path and policies; exit 0', asy
 
   const j = await runCli(['explain', '-c', file, '--json', 'GET', 'http://api.example.com/api/v1/users/42', '-H', 'x-api-version: 1']);
   assert.equal(j.code, 0, j.stderr);
-  const x = JSON.parse(j.stdout) as { matched: boolean; route: { route: string }; params: Record<string, string>; upstream: { path: string }; policies: { type: string }[] };
+  const x = JSON.parse(j.stdout) as {
+    matched: boolean;
+    route: { route: string };
+    params: Record<string, string>;
+    upstream: { path: string };
+    policies: { type: string }[];
+  };
   assert.equal(x.matched, true);
   assert.equal(x.route.route, 'users-v1');
   assert.deepEqual(x.params, { id: '42' });
   assert.equal(x.upstream.path, '/users/42');
-  assert.deepEqual(x.policies.map((p) => p.type), ['headers']);
+  assert.deepEqual(
+    x.policies.map((p) => p.type),
+    ['headers'],
+  );
 
   // Without the header the versioned route does not match; the wildcard-host one does.
   const other = await runCli(['explain', '-c', file, 'GET', 'http://api.example.com/api/v1/users/42']);
@@ -311,7 +338,10 @@ test('start: a data-plane port that is already taken exits 3', async () => {
 
 test('start: a taken port with an access-log file still exits 3 cleanly (the log file not yet open)', async () => {
   const log = `${dir.path}/logs/access-taken.log`;
-  const r = await startOnTakenPort('taken-log.yaml', (port) => `${GOOD.replace('port: 0, host', `port: ${port}, host`)}\naccessLog: { path: ${JSON.stringify(log)} }\n`);
+  const r = await startOnTakenPort(
+    'taken-log.yaml',
+    (port) => `${GOOD.replace('port: 0, host', `port: ${port}, host`)}\naccessLog: { path: ${JSON.stringify(log)} }\n`,
+  );
   assert.equal(r.code, 3, r.stderr);
   assert.match(r.stderr, /could not start: address in use/);
   assertNoStack(r);

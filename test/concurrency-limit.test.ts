@@ -16,8 +16,11 @@ before(async () => {
   up = await startUpstream((req, res) => {
     if (req.url === '/hold') held.push(res);
     else if (req.url === '/boom') req.socket.destroy();
-    else if (req.url === '/cut') { res.writeHead(200, { 'content-length': '100' }); res.write('partial'); setTimeout(() => req.socket.destroy(), 20); }
-    else res.end('ok');
+    else if (req.url === '/cut') {
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('partial');
+      setTimeout(() => req.socket.destroy(), 20);
+    } else res.end('ok');
   });
   gw = await startTestGateway({
     services: { api: { targets: [{ url: up.url }] } },
@@ -44,7 +47,7 @@ test('a second request while one is in flight is refused; the slot frees on comp
   assert.equal(((await r.body.json()) as { error: { code: string } }).error.code, 'GW_CONCURRENCY_LIMITED');
   assert.equal(r.headers['retry-after'], '1');
   held.shift()!.end('done');
-  assert.equal((await (await first).body.text()), 'done');
+  assert.equal(await (await first).body.text(), 'done');
   await waitFor('the slot back after completion', async () => (await status('/fast')) === 200);
 });
 
@@ -79,14 +82,16 @@ test('a client that leaves while an earlier asynchronous policy decides never ta
   });
   const gw2 = await startTestGateway({
     services: { api: { targets: [{ url: up.url }] } },
-    routes: [{
-      name: 'auth-then-limit',
-      service: 'api',
-      policies: [
-        { type: 'oauth2-introspection', endpoint: idp.url, clientId: 'g', clientSecret: 's', unknownConsumer: 'anonymous' },
-        { type: 'concurrency-limit', limit: 1, by: 'global' },
-      ],
-    }],
+    routes: [
+      {
+        name: 'auth-then-limit',
+        service: 'api',
+        policies: [
+          { type: 'oauth2-introspection', endpoint: idp.url, clientId: 'g', clientSecret: 's', unknownConsumer: 'anonymous' },
+          { type: 'concurrency-limit', limit: 1, by: 'global' },
+        ],
+      },
+    ],
   });
   try {
     const ac = new AbortController();

@@ -13,7 +13,12 @@ import type { ResolvedAddress } from '../src/upstream/dns-resolver.js';
 import { waitFor } from './helpers/child.js';
 
 const servers: http.Server[] = [];
-after(() => { for (const s of servers) { s.closeAllConnections(); s.close(); } });
+after(() => {
+  for (const s of servers) {
+    s.closeAllConnections();
+    s.close();
+  }
+});
 
 function serve(host: string, port: number, name: string): Promise<http.Server> {
   const s = http.createServer((req, res) => {
@@ -61,11 +66,15 @@ test('each address of a DNS name is a target; changes are followed; failures kee
   assert.deepEqual(first, { body: 'one', host: `backend.internal:${port}` }, 'the upstream sees the name as Host');
 
   answer = ['127.0.0.1', '127.0.0.2'];
-  const seen = await waitFor('both addresses to be used', async () => {
-    const names = new Set<string>();
-    for (let i = 0; i < 10; i++) names.add((await call()).body);
-    return names.size === 2 && names;
-  }, 5000);
+  const seen = await waitFor(
+    'both addresses to be used',
+    async () => {
+      const names = new Set<string>();
+      for (let i = 0; i < 10; i++) names.add((await call()).body);
+      return names.size === 2 && names;
+    },
+    5000,
+  );
   assert.deepEqual([...seen].sort(), ['one', 'two']);
 
   answer = new Error('SERVFAIL');
@@ -76,12 +85,20 @@ test('each address of a DNS name is a target; changes are followed; failures kee
   assert.deepEqual([...during].sort(), ['one', 'two'], 'the last good addresses stay');
 
   answer = ['127.0.0.2'];
-  await waitFor('only the second address', async () => {
-    for (let i = 0; i < 6; i++) if ((await call()).body !== 'two') return false;
-    return true;
-  }, 5000);
+  await waitFor(
+    'only the second address',
+    async () => {
+      for (let i = 0; i < 6; i++) if ((await call()).body !== 'two') return false;
+      return true;
+    },
+    5000,
+  );
   // The pool of the address that went away is closed: its keep-alive connections end.
-  await waitFor('the old address\'s connections to close', () => new Promise<boolean>((r) => one.getConnections((_e, n) => r(n === 0))), 5000);
+  await waitFor(
+    "the old address's connections to close",
+    () => new Promise<boolean>((r) => one.getConnections((_e, n) => r(n === 0))),
+    5000,
+  );
   const health = dp.inspect({ what: 'health', service: 'svc' }) as { targets: { target: string }[] };
   assert.ok(health.targets.some((t) => t.target === `http://backend.internal:${port} (127.0.0.2)`));
 });

@@ -27,7 +27,10 @@ function markdownFiles(): string[] {
   return out;
 }
 
-interface Block { where: string; text: string }
+interface Block {
+  where: string;
+  text: string;
+}
 
 function completeConfigs(): Block[] {
   const blocks: Block[] = [];
@@ -44,15 +47,22 @@ function completeConfigs(): Block[] {
 }
 
 let dir: TempDir;
-before(async () => { dir = await tempDir(); });
-after(async () => { await dir.remove(); });
+before(async () => {
+  dir = await tempDir();
+});
+after(async () => {
+  await dir.remove();
+});
 
 test('every complete config in README.md and docs/ passes gatehouse validate', async () => {
   const blocks = completeConfigs();
   // README's minimal config, configuration.md's top level, resilience.md's retries: the rule
   // must keep finding them, or this test would pass by checking nothing.
   for (const where of ['README.md:', 'docs/configuration.md:', 'docs/resilience.md:']) {
-    assert.ok(blocks.some((b) => b.where.startsWith(where)), `no complete config found in ${where}`);
+    assert.ok(
+      blocks.some((b) => b.where.startsWith(where)),
+      `no complete config found in ${where}`,
+    );
   }
   const failures: string[] = [];
   for (const [i, b] of blocks.entries()) {

@@ -21,7 +21,10 @@ before(async () => {
     if (req.url?.startsWith('/limit/')) {
       let n = 0;
       req.on('data', (c: Buffer) => (n += c.length));
-      req.on('end', () => { uploads.push(n); res.end(String(n)); });
+      req.on('end', () => {
+        uploads.push(n);
+        res.end(String(n));
+      });
       return;
     }
     if (req.url?.startsWith('/cors/')) {
@@ -39,15 +42,17 @@ before(async () => {
         name: 'cors',
         match: { paths: ['/cors/*'], methods: ['GET', 'PUT'] },
         service: 'api',
-        policies: [{
-          type: 'cors',
-          origins: ['https://app.example.com', 'https://*.example.org'],
-          methods: ['GET', 'PUT'],
-          headers: ['content-type', 'x-token'],
-          exposedHeaders: ['x-total'],
-          credentials: true,
-          maxAge: '10m',
-        }],
+        policies: [
+          {
+            type: 'cors',
+            origins: ['https://app.example.com', 'https://*.example.org'],
+            methods: ['GET', 'PUT'],
+            headers: ['content-type', 'x-token'],
+            exposedHeaders: ['x-total'],
+            credentials: true,
+            maxAge: '10m',
+          },
+        ],
       },
       {
         name: 'cors-auth',
@@ -55,8 +60,18 @@ before(async () => {
         service: 'api',
         policies: [{ type: 'cors', origins: ['https://app.example.com'], credentials: true }, { type: 'key-auth' }],
       },
-      { name: 'ip', match: { paths: ['/ip/*'] }, service: 'api', policies: [{ type: 'ip-restriction', allow: ['10.0.0.0/8', '2001:db8::/32'], deny: ['10.6.6.0/24'] }] },
-      { name: 'ip-direct', match: { paths: ['/ip-direct/*'] }, service: 'api', policies: [{ type: 'ip-restriction', deny: ['127.0.0.0/8'] }] },
+      {
+        name: 'ip',
+        match: { paths: ['/ip/*'] },
+        service: 'api',
+        policies: [{ type: 'ip-restriction', allow: ['10.0.0.0/8', '2001:db8::/32'], deny: ['10.6.6.0/24'] }],
+      },
+      {
+        name: 'ip-direct',
+        match: { paths: ['/ip-direct/*'] },
+        service: 'api',
+        policies: [{ type: 'ip-restriction', deny: ['127.0.0.0/8'] }],
+      },
       { name: 'limit', match: { paths: ['/limit/*'] }, service: 'api', policies: [{ type: 'request-size-limit', maxBody: '1kb' }] },
       { name: 'bots', match: { paths: ['/bots/*'] }, service: 'api', policies: [{ type: 'bot-detection', deny: ['^BadCrawler'] }] },
     ],
@@ -209,7 +224,10 @@ describe('request-size-limit', () => {
 
   test('Content-Length over the limit → 413 up front; the upstream is never called', async () => {
     const hits = up.hits;
-    const wire = await rawRequest(gw.port, HEAD('Content-Length: 2000\r\n') + 'x'.repeat(2000) + 'GET /limit/pipelined HTTP/1.1\r\nHost: gw.example\r\n\r\n');
+    const wire = await rawRequest(
+      gw.port,
+      HEAD('Content-Length: 2000\r\n') + 'x'.repeat(2000) + 'GET /limit/pipelined HTTP/1.1\r\nHost: gw.example\r\n\r\n',
+    );
     assert.deepEqual(statuses(wire), [413], wire);
     const [res] = parseResponses(wire);
     assert.equal(res?.status, 413, wire);
@@ -222,7 +240,15 @@ describe('request-size-limit', () => {
     const a = await request(`${gw.url}/limit/a`, { method: 'POST', body: 'x'.repeat(1024) });
     assert.equal(a.statusCode, 200);
     assert.equal(await a.body.text(), '1024');
-    const wire = await rawRequest(gw.port, HEAD('Transfer-Encoding: chunked\r\nConnection: close\r\n') + '200\r\n' + 'y'.repeat(512) + '\r\n200\r\n' + 'y'.repeat(512) + '\r\n0\r\n\r\n');
+    const wire = await rawRequest(
+      gw.port,
+      HEAD('Transfer-Encoding: chunked\r\nConnection: close\r\n') +
+        '200\r\n' +
+        'y'.repeat(512) +
+        '\r\n200\r\n' +
+        'y'.repeat(512) +
+        '\r\n0\r\n\r\n',
+    );
     const [res] = parseResponses(wire);
     assert.equal(res?.status, 200, wire);
     assert.equal(res.body.toString(), '1024');
@@ -231,7 +257,10 @@ describe('request-size-limit', () => {
   test('a chunked body over the limit → 413 while streaming; the upstream never gets a whole body', async () => {
     const done = uploads.length;
     const chunk = '190\r\n' + 'z'.repeat(400) + '\r\n'; // 400 bytes a chunk; the 3rd passes 1 KiB
-    const wire = await rawRequest(gw.port, HEAD('Transfer-Encoding: chunked\r\n') + chunk.repeat(6) + '0\r\n\r\n' + 'GET /limit/pipelined HTTP/1.1\r\nHost: gw.example\r\n\r\n');
+    const wire = await rawRequest(
+      gw.port,
+      HEAD('Transfer-Encoding: chunked\r\n') + chunk.repeat(6) + '0\r\n\r\n' + 'GET /limit/pipelined HTTP/1.1\r\nHost: gw.example\r\n\r\n',
+    );
     assert.deepEqual(statuses(wire), [413], wire);
     const [res] = parseResponses(wire);
     assert.equal((JSON.parse(res!.body.toString()) as { error: { code: string } }).error.code, 'GW_PAYLOAD_TOO_LARGE');

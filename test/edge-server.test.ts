@@ -21,7 +21,10 @@ before(async () => {
     if (req.url?.startsWith('/upload')) {
       let n = 0;
       req.on('data', (c: Buffer) => (n += c.length));
-      req.on('end', () => { uploads.push(n); res.end(String(n)); });
+      req.on('end', () => {
+        uploads.push(n);
+        res.end(String(n));
+      });
       return;
     }
     res.setHeader('server', 'upstream/1.0');
@@ -53,7 +56,11 @@ after(async () => {
   await maybeUnset(up)?.close();
 });
 
-interface Conn { data(): string; closedByServer: Promise<boolean>; sock: net.Socket }
+interface Conn {
+  data(): string;
+  closedByServer: Promise<boolean>;
+  sock: net.Socket;
+}
 
 /** A raw connection; `closedByServer` resolves true when the gateway ends it, false after `timeoutMs`. */
 function connect(port: number, timeoutMs = 10_000): Promise<Conn> {
@@ -63,8 +70,14 @@ function connect(port: number, timeoutMs = 10_000): Promise<Conn> {
     sock.on('data', (c: Buffer) => chunks.push(c));
     sock.on('error', () => {});
     const closedByServer = new Promise<boolean>((r) => {
-      const t = setTimeout(() => { r(false); sock.destroy(); }, timeoutMs);
-      sock.on('close', () => { clearTimeout(t); r(true); });
+      const t = setTimeout(() => {
+        r(false);
+        sock.destroy();
+      }, timeoutMs);
+      sock.on('close', () => {
+        clearTimeout(t);
+        r(true);
+      });
     });
     sock.on('connect', () => resolve({ sock, closedByServer, data: () => Buffer.concat(chunks).toString('latin1') }));
   });
@@ -92,7 +105,11 @@ describe('slow clients', () => {
         await res.body.dump();
         served++;
       }
-      assert.deepEqual(await closed, slow.map(() => true), 'every slow connection was closed by the gateway');
+      assert.deepEqual(
+        await closed,
+        slow.map(() => true),
+        'every slow connection was closed by the gateway',
+      );
       assert.equal(served, 20);
       for (const c of slow) {
         const s = statuses(c.data());
@@ -117,7 +134,10 @@ describe('slow clients', () => {
   test('a body that keeps arriving, however slowly, is not cut off', async () => {
     const c = await connect(gw.port);
     c.sock.write(`POST /upload HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 10\r\nConnection: close\r\n\r\n`);
-    for (let n = 0; n < 10; n++) { c.sock.write('x'); await sleep(100); } // 1 s in all, > bodyIdleTimeout
+    for (let n = 0; n < 10; n++) {
+      c.sock.write('x');
+      await sleep(100);
+    } // 1 s in all, > bodyIdleTimeout
     assert.equal(await c.closedByServer, true);
     const [res] = parseResponses(c.data());
     assert.equal(res?.status, 200, c.data());
@@ -145,7 +165,10 @@ describe('size limits', () => {
   test('more header fields than maxHeaderCount → 431, never reaching the upstream', async () => {
     const hits = up.hits;
     const extra = Array.from({ length: 25 }, (_, n) => `X-H${n}: v\r\n`).join('');
-    const wire = await rawRequest(gw.port, `GET /many HTTP/1.1\r\nHost: ${HOST}\r\n${extra}\r\nGET /after HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`);
+    const wire = await rawRequest(
+      gw.port,
+      `GET /many HTTP/1.1\r\nHost: ${HOST}\r\n${extra}\r\nGET /after HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`,
+    );
     assert.deepEqual(statuses(wire), [431], wire);
     const [res] = parseResponses(wire);
     assert.equal((JSON.parse(res!.body.toString()) as { error: { code: string } }).error.code, 'GW_BAD_REQUEST');
@@ -189,7 +212,7 @@ describe('methods and response headers', () => {
     assert.equal(up.seen.at(-1)!.method, 'TRACE');
   });
 
-  test('the configured Server header replaces the upstream\'s; X-Powered-By never reaches the client', async () => {
+  test("the configured Server header replaces the upstream's; X-Powered-By never reaches the client", async () => {
     const res = await request(`${gw.url}/hdr`);
     await res.body.dump();
     assert.equal(res.headers.server, 'gatehouse');
@@ -237,7 +260,10 @@ describe('load shedding', () => {
       assert.equal(((await res.body.json()) as { error: { code: string } }).error.code, 'GW_OVERLOADED');
       assert.equal(slowUp.hits, 2, 'the shed request reached the upstream');
       // A shed request with a body: closed rather than read; nothing pipelined behind it is served.
-      const wire = await rawRequest(shed.port, `POST /c HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 5\r\n\r\nhelloGET /d HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`);
+      const wire = await rawRequest(
+        shed.port,
+        `POST /c HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 5\r\n\r\nhelloGET /d HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`,
+      );
       assert.deepEqual(statuses(wire), [503], wire);
       assert.equal(parseResponses(wire)[0]!.headers.connection, 'close');
       assert.equal(slowUp.hits, 2);
@@ -245,7 +271,10 @@ describe('load shedding', () => {
       assert.equal(health.statusCode, 200);
       await health.body.dump();
       for (const release of held) release();
-      for (const r of await Promise.all(first)) { assert.equal(r.statusCode, 200); await r.body.dump(); }
+      for (const r of await Promise.all(first)) {
+        assert.equal(r.statusCode, 200);
+        await r.body.dump();
+      }
       const after = await request(`${shed.url}/d`);
       assert.equal(after.statusCode, 200);
       await after.body.dump();
@@ -268,7 +297,9 @@ describe('load shedding', () => {
       c.sock.write(`GET /lagged HTTP/1.1\r\nHost: ${HOST}\r\nConnection: close\r\n\r\n`);
       // Block this process's event loop (the gateway's too): the request is read once it is free.
       const until = performance.now() + 300;
-      while (performance.now() < until) { /* busy */ }
+      while (performance.now() < until) {
+        /* busy */
+      }
       await c.closedByServer;
       const [res] = parseResponses(c.data());
       assert.equal(res?.status, 503, c.data());

@@ -18,7 +18,12 @@ after(() => up.close());
 
 function capturingLogger() {
   const lines: { msg: string; err?: { message: string } }[] = [];
-  const dest = new Writable({ write(chunk, _enc, cb) { lines.push(JSON.parse(String(chunk)) as (typeof lines)[number]); cb(); } });
+  const dest = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(JSON.parse(String(chunk)) as (typeof lines)[number]);
+      cb();
+    },
+  });
   return { log: pino({ level: 'error' }, dest), lines };
 }
 
@@ -40,7 +45,11 @@ test('a policy that throws answers 500 GW_INTERNAL, is logged, and the next requ
   try {
     // Stand-ins for a buggy policy (user plugins will be able to bring one), put into the compiled plan.
     const route = (name: string) => dp.plan.routes.find((x) => x.name === name)!;
-    route('sync').access.push({ access: () => { throw new Error('sync policy bug'); } });
+    route('sync').access.push({
+      access: () => {
+        throw new Error('sync policy bug');
+      },
+    });
     route('sync').accessTypes.push('buggy');
     route('async').access.push({ access: () => Promise.reject(new Error('async policy bug')) });
     route('async').accessTypes.push('buggy');
@@ -55,7 +64,10 @@ test('a policy that throws answers 500 GW_INTERNAL, is logged, and the next requ
     const fine = await request(base + '/fine');
     await fine.body.dump();
     assert.equal(fine.statusCode, 200);
-    assert.deepEqual(lines.map((l) => l.err?.message), ['sync policy bug', 'async policy bug', 'sync policy bug']);
+    assert.deepEqual(
+      lines.map((l) => l.err?.message),
+      ['sync policy bug', 'async policy bug', 'sync policy bug'],
+    );
   } finally {
     await dp.destroy();
   }
@@ -72,7 +84,11 @@ test('the process guard logs an uncaught exception and an unhandled rejection, a
     setTimeout(() => { Promise.reject(new Error('nobody awaited this')); }, 5);
     setTimeout(() => { process.stdout.write('still alive'); }, 50);
   `;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', cwd: fileURLToPath(new URL('../../', import.meta.url)), timeout: 10_000 });
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    cwd: fileURLToPath(new URL('../../', import.meta.url)),
+    timeout: 10_000,
+  });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, 'still alive');
   assert.match(r.stderr, /uncaught exception; the process keeps serving/);
@@ -83,15 +99,22 @@ test('the process guard logs an uncaught exception and an unhandled rejection, a
 
 test('a policy that throws in a later step (a replayable body read, a queued slot) answers 500 and gives its slot back', async () => {
   let release!: () => void;
-  const held = new Promise<void>((r) => { release = r; });
+  const held = new Promise<void>((r) => {
+    release = r;
+  });
   const slow = await startUpstream((req, res) => {
     if (req.url === '/hold') void held.then(() => res.end('held'));
-    else { req.resume(); res.end('ok'); }
+    else {
+      req.resume();
+      res.end('ok');
+    }
   });
   const r = validateConfig({
     accessLog: false,
     listen: [{ port: 0, host: '127.0.0.1' }],
-    services: { up: { targets: [{ url: slow.url }], retries: { methods: ['POST', 'GET'] }, circuitBreaker: { maxConcurrent: 1, maxQueue: 4 } } },
+    services: {
+      up: { targets: [{ url: slow.url }], retries: { methods: ['POST', 'GET'] }, circuitBreaker: { maxConcurrent: 1, maxQueue: 4 } },
+    },
     routes: [{ name: 'r', match: { paths: ['/*'] }, service: 'up' }],
   });
   assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
@@ -101,19 +124,26 @@ test('a policy that throws in a later step (a replayable body read, a queued slo
   try {
     const route = dp.plan.routes[0]!;
     // Runs once the body was read (POST) or the slot was granted: after run() has returned.
-    route.upstreamRequest.push({ upstreamRequest: (ctx) => { if (ctx.req.headers['x-boom']) throw new Error('late policy bug'); } });
+    route.upstreamRequest.push({
+      upstreamRequest: (ctx) => {
+        if (ctx.req.headers['x-boom']) throw new Error('late policy bug');
+      },
+    });
     const base = `http://127.0.0.1:${bound!.port}`;
     const post = await request(`${base}/p`, { method: 'POST', body: 'a small replayable body', headers: { 'x-boom': '1' } });
     assert.equal(post.statusCode, 500);
     assert.equal(((await post.body.json()) as { error: { code: string } }).error.code, 'GW_INTERNAL');
     // One request holds the only slot; the next ones queue and fail in the queue's callback.
     const holder = request(`${base}/hold`, { reset: true });
-    await waitFor('the holder to reach the upstream', () => slow.seen.some((x) => x.url === "/hold"));
+    await waitFor('the holder to reach the upstream', () => slow.seen.some((x) => x.url === '/hold'));
     const queued = Array.from({ length: 3 }, (_, i) => request(`${base}/q${i}`, { headers: { 'x-boom': '1' }, reset: true }));
     await waitFor('three requests in the queue', () => route.service.state.admission!.queued === 3);
     release();
     assert.equal((await holder).statusCode, 200);
-    for (const res of await Promise.all(queued)) { await res.body.dump(); assert.equal(res.statusCode, 500); }
+    for (const res of await Promise.all(queued)) {
+      await res.body.dump();
+      assert.equal(res.statusCode, 500);
+    }
     // The slot came back every time: a healthy request is served.
     const fine = await request(`${base}/fine`);
     await fine.body.dump();

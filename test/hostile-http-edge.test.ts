@@ -31,14 +31,28 @@ const BROKEN: Record<string, string> = {
 before(async () => {
   up = await startUpstream((req, res) => {
     req.resume();
-    req.on('end', () => { uploadsCompleted++; res.end('ok'); });
+    req.on('end', () => {
+      uploadsCompleted++;
+      res.end('ok');
+    });
   });
   raw = await startRawUpstream((sock, head) => {
     const path = /^[A-Z]+ (\S+)/.exec(head)?.[1] ?? '';
     const mode = path.split('/')[2] ?? '';
-    if (BROKEN[mode] !== undefined) { sock.write(BROKEN[mode]); return; }
-    if (mode === 'truncated-head') { sock.write('HTTP/1.1 200 OK\r\nContent-Le'); setTimeout(() => sock.end(), 20); return; }
-    if (mode === 'truncated-body') { sock.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b'); setTimeout(() => sock.end(), 20); return; }
+    if (BROKEN[mode] !== undefined) {
+      sock.write(BROKEN[mode]);
+      return;
+    }
+    if (mode === 'truncated-head') {
+      sock.write('HTTP/1.1 200 OK\r\nContent-Le');
+      setTimeout(() => sock.end(), 20);
+      return;
+    }
+    if (mode === 'truncated-body') {
+      sock.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b');
+      setTimeout(() => sock.end(), 20);
+      return;
+    }
     if (mode === 'smuggle') {
       // One response, then a second one nobody asked for: it must never answer the next request.
       sock.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled');
@@ -209,7 +223,10 @@ describe('an upstream with broken framing', () => {
       assert.equal(res.statusCode, 502);
       const text = await res.body.text();
       assert.ok(!looksLikeStackTrace(text), text);
-      assert.ok(['GW_UPSTREAM_ERROR', 'GW_UPSTREAM_UNAVAILABLE'].includes((JSON.parse(text) as { error: { code: string } }).error.code), text);
+      assert.ok(
+        ['GW_UPSTREAM_ERROR', 'GW_UPSTREAM_UNAVAILABLE'].includes((JSON.parse(text) as { error: { code: string } }).error.code),
+        text,
+      );
       const next = await request(`${gw.url}/raw/ok/after-${mode}`);
       assert.equal(next.statusCode, 200);
       assert.equal(await next.body.text(), 'ok');

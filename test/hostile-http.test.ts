@@ -21,14 +21,20 @@ before(async () => {
       res.writeHead(200, { 'content-type': 'text/plain' });
       let n = 0;
       const t = setInterval(() => {
-        if (++n === 50) { clearInterval(t); res.end('end\n'); } else res.write('x'.repeat(100));
+        if (++n === 50) {
+          clearInterval(t);
+          res.end('end\n');
+        } else res.write('x'.repeat(100));
       }, 20);
       res.on('close', () => clearInterval(t));
       return;
     }
     if (req.url === '/api/upload') {
       req.resume();
-      req.on('end', () => { uploadsCompleted++; echo(req, res); });
+      req.on('end', () => {
+        uploadsCompleted++;
+        echo(req, res);
+      });
       return;
     }
     if (req.url === '/api/delay') {
@@ -101,11 +107,20 @@ const HOSTILE: [string, string][] = [
   ['duplicate Host headers', `GET /api/x HTTP/1.1\r\nHost: ${HOST}\r\nHost: evil.example\r\n\r\n`],
   ['duplicate identical Host headers', `GET /api/x HTTP/1.1\r\nHost: ${HOST}\r\nHost: ${HOST}\r\n\r\n`],
   ['missing Host header (HTTP/1.1)', 'GET /api/x HTTP/1.1\r\n\r\n'],
-  ['Content-Length with Transfer-Encoding', `POST /api/x HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`],
-  ['Transfer-Encoding with Content-Length', `POST /api/x HTTP/1.1\r\nHost: ${HOST}\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n`],
+  [
+    'Content-Length with Transfer-Encoding',
+    `POST /api/x HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+  ],
+  [
+    'Transfer-Encoding with Content-Length',
+    `POST /api/x HTTP/1.1\r\nHost: ${HOST}\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n`,
+  ],
   ['two different Content-Length values', `POST /api/x HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!`],
   ['a Content-Length list', `POST /api/x HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 5, 6\r\n\r\nhello!`],
-  ['Transfer-Encoding not ending in chunked', `POST /api/x HTTP/1.1\r\nHost: ${HOST}\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n`],
+  [
+    'Transfer-Encoding not ending in chunked',
+    `POST /api/x HTTP/1.1\r\nHost: ${HOST}\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n`,
+  ],
   ['obs-fold header continuation', `GET /api/x HTTP/1.1\r\nHost: ${HOST}\r\nX-Folded: a\r\n  b\r\n\r\n`],
   ['space before the header colon', `GET /api/x HTTP/1.1\r\nHost : ${HOST}\r\n\r\n`],
   ['a bare LF line ending', `GET /api/x HTTP/1.1\nHost: ${HOST}\n\n`],
@@ -260,8 +275,14 @@ describe('pipelining', () => {
     const hits = up.hits;
     const wire = await rawRequest(gw.port, get('/api/one') + get('/api/two') + get('/api/three', 'Connection: close\r\n'));
     const all = parseResponses(wire);
-    assert.deepEqual(all.map((r) => r.status), [200, 200, 200]);
-    assert.deepEqual(all.map((r) => (JSON.parse(r.body.toString()) as { url: string }).url), ['/api/one', '/api/two', '/api/three']);
+    assert.deepEqual(
+      all.map((r) => r.status),
+      [200, 200, 200],
+    );
+    assert.deepEqual(
+      all.map((r) => (JSON.parse(r.body.toString()) as { url: string }).url),
+      ['/api/one', '/api/two', '/api/three'],
+    );
     assert.equal(up.hits, hits + 3);
   });
 
@@ -287,7 +308,10 @@ describe('pipelining', () => {
 
   test('a HEAD response has no body, so a request pipelined behind it is framed correctly', async () => {
     const hits = up.hits;
-    const wire = await rawRequest(gw.port, `HEAD /api/head HTTP/1.1\r\nHost: ${HOST}\r\n\r\n` + get('/api/after-head', 'Connection: close\r\n'));
+    const wire = await rawRequest(
+      gw.port,
+      `HEAD /api/head HTTP/1.1\r\nHost: ${HOST}\r\n\r\n` + get('/api/after-head', 'Connection: close\r\n'),
+    );
     assert.deepEqual(statuses(wire), [200, 200], wire);
     const afterHead = wire.slice(wire.indexOf('\r\n\r\n') + 4);
     assert.match(afterHead, /^HTTP\/1\.1 200 /, 'the HEAD response is followed directly by the next response');
@@ -341,14 +365,23 @@ describe('a parse error behind a request that is still being answered', () => {
       sock.on('error', () => {});
       sock.on('connect', () => {
         sock.write(first);
-        if (waitForBytes === 0) { sent = true; sock.write(then); }
+        if (waitForBytes === 0) {
+          sent = true;
+          sock.write(then);
+        }
       });
       sock.on('data', (c: Buffer) => {
         chunks.push(c);
         got += c.length;
-        if (!sent && got >= waitForBytes) { sent = true; sock.write(then); }
+        if (!sent && got >= waitForBytes) {
+          sent = true;
+          sock.write(then);
+        }
       });
-      sock.on('close', () => { clearTimeout(timer); resolve(Buffer.concat(chunks).toString('latin1')); });
+      sock.on('close', () => {
+        clearTimeout(timer);
+        resolve(Buffer.concat(chunks).toString('latin1'));
+      });
     });
   }
 

@@ -9,10 +9,19 @@ import { startFlaky } from './helpers/flaky-upstream.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 
 const cleanups: (() => Promise<void>)[] = [];
-after(async () => { for (const c of cleanups.reverse()) await c(); });
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
 
 const consumers = [
-  { id: 'alice', plan: 'pro', credentials: [{ type: 'api-key', key: 'alice-key-1' }, { type: 'api-key', key: 'alice-key-2' }] },
+  {
+    id: 'alice',
+    plan: 'pro',
+    credentials: [
+      { type: 'api-key', key: 'alice-key-1' },
+      { type: 'api-key', key: 'alice-key-2' },
+    ],
+  },
   { id: 'bob', credentials: [{ type: 'api-key', key: 'bob-key' }] },
 ];
 
@@ -37,18 +46,25 @@ async function call(gw: TestGateway, key: string) {
   return { status: res.statusCode, policy: res.headers['ratelimit-policy'], limit: res.headers['ratelimit'] };
 }
 
-test('a consumer\'s plan selects its limits; every key of a consumer shares one count; plans differ per consumer', async () => {
+test("a consumer's plan selects its limits; every key of a consumer shares one count; plans differ per consumer", async () => {
   const up = await startUpstream();
   cleanups.push(() => up.close());
   const gw = await gateway(up, [{ type: 'rate-limit', limits: 'plan', by: 'consumer' }]);
   const alice = [];
   for (const key of ['alice-key-1', 'alice-key-2', 'alice-key-1', 'alice-key-2', 'alice-key-1']) alice.push(await call(gw, key));
-  assert.deepEqual(alice.map((r) => r.status), [200, 200, 200, 200, 429]);
+  assert.deepEqual(
+    alice.map((r) => r.status),
+    [200, 200, 200, 200, 429],
+  );
   assert.equal(alice[0]!.policy, '"pro";q=4;w=3600');
   assert.match(alice[0]!.limit as string, /^"pro";r=3;t=\d+$/);
   const bob = [];
   for (let i = 0; i < 3; i++) bob.push(await call(gw, 'bob-key'));
-  assert.deepEqual(bob.map((r) => r.status), [200, 200, 429], 'bob has no plan: defaultPlan free');
+  assert.deepEqual(
+    bob.map((r) => r.status),
+    [200, 200, 429],
+    'bob has no plan: defaultPlan free',
+  );
   assert.equal(bob[0]!.policy, '"free";q=2;w=3600');
   assert.equal((await call(gw, 'wrong-key')).status, 401, 'authentication comes first');
   assert.equal(up.hits, 6);
@@ -65,13 +81,16 @@ test('by: credential counts each key on its own', async () => {
   cleanups.push(() => up.close());
   const gw = await gateway(up, [{ type: 'rate-limit', algorithm: 'fixed-window', limit: 2, window: '1h', by: 'credential' }]);
   const statuses = [];
-  for (const key of ['alice-key-1', 'alice-key-1', 'alice-key-1', 'alice-key-2', 'alice-key-2']) statuses.push((await call(gw, key)).status);
+  for (const key of ['alice-key-1', 'alice-key-1', 'alice-key-1', 'alice-key-2', 'alice-key-2'])
+    statuses.push((await call(gw, key)).status);
   assert.deepEqual(statuses, [200, 200, 429, 200, 200]);
 });
 
 test('consistent-hash on consumer: each consumer stays on one target', async () => {
   const targets = await Promise.all(['a', 'b', 'c', 'd'].map((n) => startFlaky(n)));
-  cleanups.push(async () => { for (const t of targets) await t.close(); });
+  cleanups.push(async () => {
+    for (const t of targets) await t.close();
+  });
   const many = Array.from({ length: 12 }, (_, i) => ({ id: `c${i}`, credentials: [{ type: 'api-key', key: `key-${i}` }] }));
   const gw = await startTestGateway({
     consumers: many,

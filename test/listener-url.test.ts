@@ -19,7 +19,9 @@ after(async () => {
 });
 
 test('a TLS listener is announced as https://, a plain one as http://', async () => {
-  const file = await dir.file('tls.yaml', `
+  const file = await dir.file(
+    'tls.yaml',
+    `
 log: { level: info }
 accessLog: false
 listen:
@@ -30,7 +32,8 @@ services:
   up: { targets: [{ url: "http://127.0.0.1:9" }] }
 routes:
   - { name: up, match: { paths: ["/up/*"] }, service: up }
-`);
+`,
+  );
   const gw = await startChild(file);
   const line = /serving on (.*?); admin on/.exec(gw.stderr);
   assert.ok(line, gw.stderr);
@@ -39,10 +42,16 @@ routes:
   assert.match(secure!, /^https:\/\/127\.0\.0\.1:\d+$/, line[0]);
 
   // The log line says the same.
-  const started = gw.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg?: string; listeners?: { url?: string }[] })
+  const started = gw.stderr
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { msg?: string; listeners?: { url?: string }[] })
     .find((l) => l.msg === 'gatehouse started');
   assert.ok(started, gw.stderr);
-  assert.deepEqual(started.listeners?.map((l) => l.url), [plain, secure]);
+  assert.deepEqual(
+    started.listeners?.map((l) => l.url),
+    [plain, secure],
+  );
 
   // And the https URL is the TLS listener: it answers a TLS client (404: no route for /).
   const dispatcher = new Agent({ connect: { ca: pki.ca.cert } });

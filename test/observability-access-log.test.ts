@@ -10,17 +10,28 @@ import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { tempDir, waitFor, type TempDir } from './helpers/child.js';
 
 const cleanup: (() => Promise<unknown>)[] = [];
-after(async () => { for (const c of cleanup.reverse()) await c(); });
+after(async () => {
+  for (const c of cleanup.reverse()) await c();
+});
 
 async function lines(path: string): Promise<Record<string, unknown>[]> {
   const text = await readFile(path, 'utf8').catch(() => '');
-  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-async function setup(accessLog: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<{ gw: TestGateway; up: Upstream; dir: TempDir; file: string }> {
+async function setup(
+  accessLog: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+): Promise<{ gw: TestGateway; up: Upstream; dir: TempDir; file: string }> {
   const up = await startUpstream((req, res) => {
     if (req.url?.startsWith('/slow')) return void setTimeout(() => echo(req, res), 150);
-    if (req.url?.startsWith('/boom')) { res.writeHead(500); return void res.end('no'); }
+    if (req.url?.startsWith('/boom')) {
+      res.writeHead(500);
+      return void res.end('no');
+    }
     echo(req, res);
   });
   cleanup.push(() => up.close());
@@ -49,8 +60,14 @@ async function get(url: string, headers: Record<string, string> = {}, body?: str
 
 test('every field of a proxied request, the consumer and the bytes', async () => {
   const { gw, file } = await setup({});
-  assert.equal(await get(`${gw.url}/keyed/a?x=1`, { 'x-api-key': 'alice-key-0123456789', 'content-type': 'text/plain' }, 'hello body'), 200);
-  const [line] = await waitFor('access-log lines', async () => { const l = await lines(file); return l.length >= 1 ? l : undefined; });
+  assert.equal(
+    await get(`${gw.url}/keyed/a?x=1`, { 'x-api-key': 'alice-key-0123456789', 'content-type': 'text/plain' }, 'hello body'),
+    200,
+  );
+  const [line] = await waitFor('access-log lines', async () => {
+    const l = await lines(file);
+    return l.length >= 1 ? l : undefined;
+  });
   assert.equal(line!.route, 'keyed');
   assert.equal(line!.service, 'up');
   assert.equal(line!.consumer, 'alice');
@@ -78,8 +95,14 @@ test('the policy that refused a request is named; sampling 0 still logs errors a
   assert.equal(await get(`${gw.url}/nowhere`), 404); // no route: a gateway error
   assert.equal(await get(`${gw.url}/open/fast-again`), 200); // sampled out
   assert.equal(await get(`${gw.url}/nowhere-last`), 404); // written after everything above
-  const got = await waitFor('access-log lines', async () => { const l = await lines(file); return l.some((x) => x.path === '/nowhere-last') ? l : undefined; });
-  assert.deepEqual(got.map((l) => l.path), ['/keyed/x', '/boom/x', '/slow/x', '/nowhere', '/nowhere-last']);
+  const got = await waitFor('access-log lines', async () => {
+    const l = await lines(file);
+    return l.some((x) => x.path === '/nowhere-last') ? l : undefined;
+  });
+  assert.deepEqual(
+    got.map((l) => l.path),
+    ['/keyed/x', '/boom/x', '/slow/x', '/nowhere', '/nowhere-last'],
+  );
   const refused = got.find((l) => l.path === '/keyed/x')!;
   assert.equal(refused.rejectedBy, 'key-auth');
   assert.equal(refused.error, 'GW_UNAUTHORIZED');
@@ -89,7 +112,10 @@ test('the policy that refused a request is named; sampling 0 still logs errors a
 test('fields picks what a line carries', async () => {
   const { gw, file } = await setup({ fields: ['status', 'route', 'userAgent'] });
   assert.equal(await get(`${gw.url}/open/a`, { 'user-agent': 'probe/1.0' }), 200);
-  const [line] = await waitFor('access-log lines', async () => { const l = await lines(file); return l.length ? l : undefined; });
+  const [line] = await waitFor('access-log lines', async () => {
+    const l = await lines(file);
+    return l.length ? l : undefined;
+  });
   assert.deepEqual(Object.keys(line!).sort(), ['route', 'status', 'time', 'userAgent']);
   assert.equal(line!.userAgent, 'probe/1.0');
 });
@@ -97,7 +123,10 @@ test('fields picks what a line carries', async () => {
 test('fields: [time] alone still makes valid lines', async () => {
   const { gw, file } = await setup({ fields: ['time'] });
   assert.equal(await get(`${gw.url}/open/a`), 200);
-  const [line] = await waitFor('access-log lines', async () => { const l = await lines(file); return l.length ? l : undefined; });
+  const [line] = await waitFor('access-log lines', async () => {
+    const l = await lines(file);
+    return l.length ? l : undefined;
+  });
   assert.deepEqual(Object.keys(line!), ['time']);
 });
 
@@ -108,18 +137,30 @@ test('reopen after rotation: new lines go to a new file at the configured path',
   await rename(file, `${file}.1`);
   gw.instance.reopenLogs();
   assert.equal(await get(`${gw.url}/open/after`), 200);
-  const fresh = await waitFor('access-log lines', async () => { const l = await lines(file); return l.length ? l : undefined; });
+  const fresh = await waitFor('access-log lines', async () => {
+    const l = await lines(file);
+    return l.length ? l : undefined;
+  });
   assert.equal(fresh[0]!.path, '/open/after');
-  assert.deepEqual((await lines(`${file}.1`)).map((l) => l.path), ['/open/before']);
+  assert.deepEqual(
+    (await lines(`${file}.1`)).map((l) => l.path),
+    ['/open/before'],
+  );
 });
 
 test('accessLog: false does no per-request observation when nothing else is on', async () => {
   const up = await startUpstream();
   const gw = await startTestGateway({
-    accessLog: false, metrics: { enabled: false }, analytics: { enabled: false },
-    services: { up: { targets: [{ url: up.url }] } }, routes: [{ name: 'r', service: 'up' }],
+    accessLog: false,
+    metrics: { enabled: false },
+    analytics: { enabled: false },
+    services: { up: { targets: [{ url: up.url }] } },
+    routes: [{ name: 'r', service: 'up' }],
   });
-  cleanup.push(() => up.close(), () => gw.stop());
+  cleanup.push(
+    () => up.close(),
+    () => gw.stop(),
+  );
   const dp = (gw.instance.engine as unknown as { dp: { timed: boolean } }).dp;
   assert.equal(dp.timed, false);
   assert.equal(await get(`${gw.url}/x`), 200);

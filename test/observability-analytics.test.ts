@@ -9,7 +9,9 @@ import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { deleteUnder, inspector, sharedRedisUp, SHARED_REDIS, uniquePrefix } from './helpers/redis.js';
 
 const cleanup: (() => Promise<unknown>)[] = [];
-after(async () => { for (const c of cleanup.reverse()) await c(); });
+after(async () => {
+  for (const c of cleanup.reverse()) await c();
+});
 
 async function get(url: string, headers: Record<string, string> = {}): Promise<number> {
   const res = await request(url, { headers });
@@ -17,8 +19,24 @@ async function get(url: string, headers: Record<string, string> = {}): Promise<n
   return res.statusCode;
 }
 
-interface Entry { name: string; requests: number; errors: number; errorRate: number; rateLimited: number; authFailed: number; latencyMs: { p50: number; p95: number; p99: number }; topClientIps: { value: string; count: number }[]; topUserAgents: { value: string; count: number }[] }
-interface Report { window: string; source: string; routes: Entry[]; services: Entry[]; consumers: Entry[] }
+interface Entry {
+  name: string;
+  requests: number;
+  errors: number;
+  errorRate: number;
+  rateLimited: number;
+  authFailed: number;
+  latencyMs: { p50: number; p95: number; p99: number };
+  topClientIps: { value: string; count: number }[];
+  topUserAgents: { value: string; count: number }[];
+}
+interface Report {
+  window: string;
+  source: string;
+  routes: Entry[];
+  services: Entry[];
+  consumers: Entry[];
+}
 
 async function analytics(gw: TestGateway, window = '1m'): Promise<Report> {
   const res = await request(`${gw.adminUrl}/analytics?window=${window}`);
@@ -28,8 +46,14 @@ async function analytics(gw: TestGateway, window = '1m'): Promise<Report> {
 
 async function twoRoutes(extra: Record<string, unknown> = {}): Promise<TestGateway> {
   const up = await startUpstream((req, res) => {
-    if (req.url?.startsWith('/busy')) { res.writeHead(429); return void res.end(); }
-    if (req.url?.startsWith('/fail')) { res.writeHead(500); return void res.end(); }
+    if (req.url?.startsWith('/busy')) {
+      res.writeHead(429);
+      return void res.end();
+    }
+    if (req.url?.startsWith('/fail')) {
+      res.writeHead(500);
+      return void res.end();
+    }
     echo(req, res);
   });
   cleanup.push(() => up.close());
@@ -69,7 +93,10 @@ test('per route, service and consumer over a window', async () => {
   const keyed = r.routes.find((e) => e.name === 'keyed')!;
   assert.equal(keyed.authFailed, 1);
   assert.equal(r.services.find((e) => e.name === 'up')!.requests, 8);
-  assert.deepEqual(r.consumers.map((c) => [c.name, c.requests]), [['alice', 1]]);
+  assert.deepEqual(
+    r.consumers.map((c) => [c.name, c.requests]),
+    [['alice', 1]],
+  );
 });
 
 test('a window that is not 1m, 15m or 1h: 400 ADMIN_BAD_QUERY', async () => {
@@ -83,7 +110,14 @@ test('store: redis — two instances show the totals of both', async (t) => {
   const skip = (await sharedRedisUp()) ? undefined : 'SKIPPED: no Redis at 127.0.0.1:6379';
   if (skip) return t.skip(skip);
   const prefix = uniquePrefix('analytics');
-  cleanup.push(async () => { const r = inspector(); try { await deleteUnder(r, prefix); } finally { r.disconnect(); } });
+  cleanup.push(async () => {
+    const r = inspector();
+    try {
+      await deleteUnder(r, prefix);
+    } finally {
+      r.disconnect();
+    }
+  });
   const store = { type: 'redis', url: SHARED_REDIS, prefix };
   const a = await twoRoutes({ store });
   const b = await twoRoutes({ store });
@@ -97,7 +131,13 @@ test('store: redis — two instances show the totals of both', async (t) => {
   const open = r.routes.find((e) => e.name === 'open')!;
   assert.equal(open.requests, 6);
   assert.equal(open.errors, 1);
-  assert.deepEqual(open.topUserAgents, [{ value: 'from-b', count: 3 }, { value: 'from-a', count: 3 }].sort((x, y) => (x.value < y.value ? -1 : 1)));
+  assert.deepEqual(
+    open.topUserAgents,
+    [
+      { value: 'from-b', count: 3 },
+      { value: 'from-a', count: 3 },
+    ].sort((x, y) => (x.value < y.value ? -1 : 1)),
+  );
   assert.equal(typeof open.latencyMs.p99, 'number');
   // The other instance sees the same totals.
   const fromB = (await analytics(b, '15m')).routes.find((e) => e.name === 'open')!;

@@ -8,7 +8,9 @@ import { startUpstream, echo } from './helpers/upstream.js';
 import { startTestGateway, testConfig } from './helpers/gateway.js';
 
 const cleanup: (() => Promise<unknown>)[] = [];
-after(async () => { for (const c of cleanup.reverse()) await c(); });
+after(async () => {
+  for (const c of cleanup.reverse()) await c();
+});
 
 async function get(url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<number> {
   const res = await request(url, { headers, method });
@@ -29,7 +31,10 @@ function value(text: string, series: string): number | undefined {
 test('requests, latency, bytes, retries, auth failures, health, breaker, reloads', async () => {
   let flaky = 0;
   const up = await startUpstream((req, res) => {
-    if (req.url?.startsWith('/flaky') && flaky++ % 2 === 0) { res.writeHead(503); return void res.end(); }
+    if (req.url?.startsWith('/flaky') && flaky++ % 2 === 0) {
+      res.writeHead(503);
+      return void res.end();
+    }
     echo(req, res);
   });
   cleanup.push(() => up.close());
@@ -57,10 +62,18 @@ test('requests, latency, bytes, retries, auth failures, health, breaker, reloads
   assert.equal(await get(`${gw.url}/keyed/1`, { 'x-api-key': 'alice-key-0123456789' }), 200);
   assert.equal(await get(`${gw.url}/none`), 404);
   // A config change that is refused, then one that is applied.
-  const bad = await request(`${gw.adminUrl}/config`, { method: 'POST', headers: { authorization: 'Bearer admin-secret' }, body: JSON.stringify({ routes: [{ name: 'x', service: 'missing' }] }) });
+  const bad = await request(`${gw.adminUrl}/config`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer admin-secret' },
+    body: JSON.stringify({ routes: [{ name: 'x', service: 'missing' }] }),
+  });
   assert.equal(bad.statusCode, 400);
   await bad.body.dump();
-  const good = await request(`${gw.adminUrl}/config`, { method: 'POST', headers: { authorization: 'Bearer admin-secret' }, body: JSON.stringify(testConfig(config)) });
+  const good = await request(`${gw.adminUrl}/config`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer admin-secret' },
+    body: JSON.stringify(testConfig(config)),
+  });
   assert.equal(good.statusCode, 200, await good.body.text());
 
   const m = await metrics(gw.adminUrl, 'admin-secret');
@@ -102,7 +115,13 @@ test('consumer labels only with metrics.consumerLabel; unknown methods become OT
     metrics: { consumerLabel: true },
     services: { up: { targets: [{ url: up.url }] } },
     consumers: [{ id: 'alice', credentials: [{ type: 'api-key', key: 'alice-key-0123456789' }] }],
-    routes: [{ name: 'keyed', service: 'up', policies: [{ type: 'key-auth' }, { type: 'rate-limit', algorithm: 'fixed-window', limit: 2, window: '1h' }] }],
+    routes: [
+      {
+        name: 'keyed',
+        service: 'up',
+        policies: [{ type: 'key-auth' }, { type: 'rate-limit', algorithm: 'fixed-window', limit: 2, window: '1h' }],
+      },
+    ],
   });
   cleanup.push(() => gw.stop());
   assert.equal(await get(`${gw.url}/a`, { 'x-api-key': 'alice-key-0123456789' }), 200);
@@ -118,7 +137,11 @@ test('consumer labels only with metrics.consumerLabel; unknown methods become OT
 test('metrics.enabled: false: the endpoint still answers (instance metrics), with no request series', async () => {
   const up = await startUpstream();
   cleanup.push(() => up.close());
-  const gw = await startTestGateway({ metrics: { enabled: false }, services: { up: { targets: [{ url: up.url }] } }, routes: [{ name: 'r', service: 'up' }] });
+  const gw = await startTestGateway({
+    metrics: { enabled: false },
+    services: { up: { targets: [{ url: up.url }] } },
+    routes: [{ name: 'r', service: 'up' }],
+  });
   cleanup.push(() => gw.stop());
   assert.equal(await get(`${gw.url}/a`), 200);
   const t = (await metrics(gw.adminUrl)).text;

@@ -13,12 +13,18 @@ import { tempDir, waitFor } from './helpers/child.js';
 import { parseTraceparent } from '../src/observability/tracing/trace-context.js';
 
 const cleanup: (() => Promise<unknown>)[] = [];
-after(async () => { for (const c of cleanup.reverse()) await c(); });
+after(async () => {
+  for (const c of cleanup.reverse()) await c();
+});
 
 const PARENT_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT_SPAN = '00f067aa0ba902b7';
 
-async function setup(tracing: Record<string, unknown>, handler = echo, accessLog: unknown = false): Promise<{ gw: TestGateway; up: Upstream; rx: OtlpReceiver }> {
+async function setup(
+  tracing: Record<string, unknown>,
+  handler = echo,
+  accessLog: unknown = false,
+): Promise<{ gw: TestGateway; up: Upstream; rx: OtlpReceiver }> {
   const rx = await startOtlpReceiver();
   cleanup.push(() => rx.close());
   const up = await startUpstream(handler);
@@ -51,48 +57,56 @@ async function exported(gw: TestGateway, rx: OtlpReceiver, n: number): Promise<O
   });
 }
 
-for (const protocol of ['http/protobuf', 'http/json'] as const) test(`${protocol}: a sampled parent: server span under it, client span under the server span, upstream sees the client span`, async () => {
-  const { gw, up, rx } = await setup(protocol === 'http/json' ? { sampleRatio: 0, protocol } : { sampleRatio: 0 });
-  const status = await get(`${gw.url}/items/7?q=1`, { traceparent: `00-${PARENT_TRACE}-${PARENT_SPAN}-01`, tracestate: 'vendor=abc', 'user-agent': 'tester/2' });
-  assert.equal(status, 200);
-  const spans = await exported(gw, rx, 2);
-  assert.equal(spans.length, 2);
-  const server = spans.find((s) => s.kind === 2)!;
-  const client = spans.find((s) => s.kind === 3)!;
-  assert.equal(server.service, 'edge-gw');
-  assert.equal(server.traceId, PARENT_TRACE);
-  assert.equal(server.parentSpanId, PARENT_SPAN);
-  assert.equal(server.traceState, 'vendor=abc');
-  assert.equal(server.name, 'GET items');
-  assert.equal(attr(server, 'http.request.method'), 'GET');
-  assert.equal(attr(server, 'url.path'), '/items/7');
-  assert.equal(attr(server, 'url.query'), 'q=1');
-  assert.equal(attr(server, 'url.scheme'), 'http');
-  assert.equal(attr(server, 'http.response.status_code'), 200);
-  assert.equal(attr(server, 'client.address'), '127.0.0.1');
-  assert.equal(attr(server, 'user_agent.original'), 'tester/2');
-  assert.equal(attr(server, 'gatehouse.route'), 'items');
-  assert.equal(server.status.code, 0);
-  assert.equal(client.traceId, PARENT_TRACE);
-  assert.equal(client.parentSpanId, server.spanId);
-  assert.equal(attr(client, 'http.request.method'), 'GET');
-  assert.equal(attr(client, 'server.address'), '127.0.0.1');
-  assert.equal(attr(client, 'server.port'), up.port);
-  assert.equal(attr(client, 'url.full'), `${up.url}/items/7?q=1`);
-  assert.equal(attr(client, 'http.response.status_code'), 200);
-  assert.ok(BigInt(server.startTimeUnixNano) <= BigInt(client.startTimeUnixNano));
-  assert.ok(BigInt(client.endTimeUnixNano) <= BigInt(server.endTimeUnixNano));
-  // The upstream's parent is the client span, in the same trace, sampled.
-  const sent = parseTraceparent(up.seen[0]!.headers.traceparent as string)!;
-  assert.deepEqual(sent, { traceId: PARENT_TRACE, spanId: client.spanId, sampled: true });
-  assert.equal(up.seen[0]!.headers.tracestate, 'vendor=abc');
-  assert.deepEqual([...new Set(rx.contentTypes)], [protocol === 'http/json' ? 'application/json' : 'application/x-protobuf']);
-});
+for (const protocol of ['http/protobuf', 'http/json'] as const)
+  test(`${protocol}: a sampled parent: server span under it, client span under the server span, upstream sees the client span`, async () => {
+    const { gw, up, rx } = await setup(protocol === 'http/json' ? { sampleRatio: 0, protocol } : { sampleRatio: 0 });
+    const status = await get(`${gw.url}/items/7?q=1`, {
+      traceparent: `00-${PARENT_TRACE}-${PARENT_SPAN}-01`,
+      tracestate: 'vendor=abc',
+      'user-agent': 'tester/2',
+    });
+    assert.equal(status, 200);
+    const spans = await exported(gw, rx, 2);
+    assert.equal(spans.length, 2);
+    const server = spans.find((s) => s.kind === 2)!;
+    const client = spans.find((s) => s.kind === 3)!;
+    assert.equal(server.service, 'edge-gw');
+    assert.equal(server.traceId, PARENT_TRACE);
+    assert.equal(server.parentSpanId, PARENT_SPAN);
+    assert.equal(server.traceState, 'vendor=abc');
+    assert.equal(server.name, 'GET items');
+    assert.equal(attr(server, 'http.request.method'), 'GET');
+    assert.equal(attr(server, 'url.path'), '/items/7');
+    assert.equal(attr(server, 'url.query'), 'q=1');
+    assert.equal(attr(server, 'url.scheme'), 'http');
+    assert.equal(attr(server, 'http.response.status_code'), 200);
+    assert.equal(attr(server, 'client.address'), '127.0.0.1');
+    assert.equal(attr(server, 'user_agent.original'), 'tester/2');
+    assert.equal(attr(server, 'gatehouse.route'), 'items');
+    assert.equal(server.status.code, 0);
+    assert.equal(client.traceId, PARENT_TRACE);
+    assert.equal(client.parentSpanId, server.spanId);
+    assert.equal(attr(client, 'http.request.method'), 'GET');
+    assert.equal(attr(client, 'server.address'), '127.0.0.1');
+    assert.equal(attr(client, 'server.port'), up.port);
+    assert.equal(attr(client, 'url.full'), `${up.url}/items/7?q=1`);
+    assert.equal(attr(client, 'http.response.status_code'), 200);
+    assert.ok(BigInt(server.startTimeUnixNano) <= BigInt(client.startTimeUnixNano));
+    assert.ok(BigInt(client.endTimeUnixNano) <= BigInt(server.endTimeUnixNano));
+    // The upstream's parent is the client span, in the same trace, sampled.
+    const sent = parseTraceparent(up.seen[0]!.headers.traceparent as string)!;
+    assert.deepEqual(sent, { traceId: PARENT_TRACE, spanId: client.spanId, sampled: true });
+    assert.equal(up.seen[0]!.headers.tracestate, 'vendor=abc');
+    assert.deepEqual([...new Set(rx.contentTypes)], [protocol === 'http/json' ? 'application/json' : 'application/x-protobuf']);
+  });
 
 test('one client span per attempt; the failed one is an error; resend count set', async () => {
   let n = 0;
   const { gw, rx, up } = await setup({ sampleRatio: 1 }, (req, res) => {
-    if (n++ === 0) { res.writeHead(503); res.end('busy'); } else echo(req, res);
+    if (n++ === 0) {
+      res.writeHead(503);
+      res.end('busy');
+    } else echo(req, res);
   });
   assert.equal(await get(`${gw.url}/items/1`), 200);
   const spans = await exported(gw, rx, 3);

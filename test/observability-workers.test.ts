@@ -18,7 +18,10 @@ before(async () => {
   up = await startUpstream();
   const port = await freePort();
   logFile = join(dir.path, 'access.log');
-  gw = await startChild(await dir.file('workers.yaml', `
+  gw = await startChild(
+    await dir.file(
+      'workers.yaml',
+      `
 workers: 2
 accessLog: { path: "${logFile}" }
 analytics: { enabled: true }
@@ -30,8 +33,15 @@ services:
 routes:
   - name: all
     service: up
-`), { timeoutMs: 15_000 });
-  await waitFor('readiness', async () => { const r = await request(`${gw.adminUrl}/ready`); await r.body.dump(); return r.statusCode === 200; });
+`,
+    ),
+    { timeoutMs: 15_000 },
+  );
+  await waitFor('readiness', async () => {
+    const r = await request(`${gw.adminUrl}/ready`);
+    await r.body.dump();
+    return r.statusCode === 200;
+  });
 });
 after(async () => {
   await killAllChildren();
@@ -48,13 +58,17 @@ async function fresh(path: string): Promise<number> {
 
 /** Waits until `victim` is gone, two workers run again and the instance is ready. */
 async function replaced(victim: number): Promise<void> {
-  await waitFor('a replacement worker', async () => {
-    const pids = childPids(gw.pid);
-    if (pids.length !== 2 || pids.includes(victim)) return false;
-    const r = await request(`${gw.adminUrl}/ready`);
-    await r.body.dump();
-    return r.statusCode === 200;
-  }, 15_000);
+  await waitFor(
+    'a replacement worker',
+    async () => {
+      const pids = childPids(gw.pid);
+      if (pids.length !== 2 || pids.includes(victim)) return false;
+      const r = await request(`${gw.adminUrl}/ready`);
+      await r.body.dump();
+      return r.statusCode === 200;
+    },
+    15_000,
+  );
 }
 
 async function lineCount(path: string): Promise<number> {
@@ -81,11 +95,22 @@ test('SIGUSR1: every worker reopens the access log after rotation', async () => 
   process.kill(gw.pid, 'SIGUSR1');
   await waitFor('the primary to log the reopen', () => /reopening the access log/.test(gw.stderr));
   // Lines from a worker that had not reopened would go to the renamed file and never arrive here.
-  await waitFor('a first line in the new file', async () => { await fresh('/first'); return (await lineCount(logFile)) > 0; });
+  await waitFor('a first line in the new file', async () => {
+    await fresh('/first');
+    return (await lineCount(logFile)) > 0;
+  });
   for (let i = 0; i < 20; i++) assert.equal(await fresh(`/after/${i}`), 200);
-  const paths = async (f: string) => (await readFile(f, 'utf8').catch(() => '')).split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { path: string }).path);
+  const paths = async (f: string) =>
+    (await readFile(f, 'utf8').catch(() => ''))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => (JSON.parse(l) as { path: string }).path);
   await waitFor('all 20 lines in the new file', async () => (await paths(logFile)).filter((p) => p.startsWith('/after/')).length === 20);
-  assert.deepEqual((await paths(`${logFile}.1`)).filter((p) => p.startsWith('/after/')), [], 'no worker kept writing to the rotated file');
+  assert.deepEqual(
+    (await paths(`${logFile}.1`)).filter((p) => p.startsWith('/after/')),
+    [],
+    'no worker kept writing to the rotated file',
+  );
   assert.ok(gw.isRunning());
 });
 

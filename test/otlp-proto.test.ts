@@ -38,21 +38,31 @@ function roundTrip(spans: SpanRecord[], initialSize?: number) {
 }
 
 test('a span round-trips: ids, name, kind, times to the nanosecond, typed attributes', () => {
-  const [s] = roundTrip([{
-    ...base,
-    parentSpanId: 'b7ad6b7169203331',
-    traceState: 'vendor=abc',
-    attributes: [
-      'http.request.method', 'GET',
-      'url.path', '/é/日本/🙂', // non-ASCII: UTF-8 bytes, counted as such
-      'server.port', 8080,
-      'gatehouse.negative', -5, // int64 two's complement
-      'gatehouse.ratio', 0.25,
-      'gatehouse.flag', true,
-      'gatehouse.absent', undefined,
-      'gatehouse.big', 2 ** 40 + 3,
-    ],
-  }]);
+  const [s] = roundTrip([
+    {
+      ...base,
+      parentSpanId: 'b7ad6b7169203331',
+      traceState: 'vendor=abc',
+      attributes: [
+        'http.request.method',
+        'GET',
+        'url.path',
+        '/é/日本/🙂', // non-ASCII: UTF-8 bytes, counted as such
+        'server.port',
+        8080,
+        'gatehouse.negative',
+        -5, // int64 two's complement
+        'gatehouse.ratio',
+        0.25,
+        'gatehouse.flag',
+        true,
+        'gatehouse.absent',
+        undefined,
+        'gatehouse.big',
+        2 ** 40 + 3,
+      ],
+    },
+  ]);
   assert.equal(s!.traceId, base.traceId);
   assert.equal(s!.spanId, base.spanId);
   assert.equal(s!.parentSpanId, 'b7ad6b7169203331');
@@ -75,7 +85,9 @@ test('a span round-trips: ids, name, kind, times to the nanosecond, typed attrib
 });
 
 test('a failed span: ERROR status with its message and an exception event', () => {
-  const [s] = roundTrip([{ ...base, error: 'connect ECONNREFUSED', exception: { type: 'ECONNREFUSED', message: 'connect ECONNREFUSED 127.0.0.1:1' } }]);
+  const [s] = roundTrip([
+    { ...base, error: 'connect ECONNREFUSED', exception: { type: 'ECONNREFUSED', message: 'connect ECONNREFUSED 127.0.0.1:1' } },
+  ]);
   assert.deepEqual(s!.status, { code: 2, message: 'connect ECONNREFUSED' });
   assert.equal(s!.events.length, 1);
   assert.equal(s!.events[0]!.name, 'exception');
@@ -131,7 +143,13 @@ test('lengths of one, two and three bytes; non-ASCII everywhere; a batch grown f
 
 test('exporter: spans leave in batches of maxBatchSize; a full queue drops (and counts) the rest', async () => {
   const { OtlpExporter } = await import('../src/observability/tracing/otlp-exporter.js');
-  const e = new OtlpExporter({ endpoint: 'http://127.0.0.1:1/v1/traces', serviceName: 's', flushIntervalMs: 60_000, maxQueueSize: 5, maxBatchSize: 2 });
+  const e = new OtlpExporter({
+    endpoint: 'http://127.0.0.1:1/v1/traces',
+    serviceName: 's',
+    flushIntervalMs: 60_000,
+    maxQueueSize: 5,
+    maxBatchSize: 2,
+  });
   const x = e as unknown as { send(batch: SpanBytes): Promise<void> };
   const sizes: number[] = [];
   const names: string[][] = [];
@@ -164,16 +182,30 @@ test('nanosecond times are exact across the range of epoch milliseconds', () => 
 test('exporter: a close() asked for just as a drain ends still sends every queued span', async () => {
   const { OtlpExporter } = await import('../src/observability/tracing/otlp-exporter.js');
   for (let depth = 0; depth < 4; depth++) {
-    const e = new OtlpExporter({ endpoint: 'http://127.0.0.1:1/v1/traces', serviceName: 's', flushIntervalMs: 60_000, maxQueueSize: 100, maxBatchSize: 2 });
+    const e = new OtlpExporter({
+      endpoint: 'http://127.0.0.1:1/v1/traces',
+      serviceName: 's',
+      flushIntervalMs: 60_000,
+      maxQueueSize: 100,
+      maxBatchSize: 2,
+    });
     // The network is replaced: the first export waits until released, the others end at once.
     const x = e as unknown as { send(batch: SpanBytes): Promise<void>; running: Promise<void> | undefined; queued: number };
     let sent = 0;
     let release!: () => void;
     let first = true;
     x.send = (batch) => {
-      if (!first) { sent += batch.count; return Promise.resolve(); }
+      if (!first) {
+        sent += batch.count;
+        return Promise.resolve();
+      }
       first = false;
-      return new Promise<void>((r) => { release = () => { sent += batch.count; r(); }; });
+      return new Promise<void>((r) => {
+        release = () => {
+          sent += batch.count;
+          r();
+        };
+      });
     };
     e.add(base);
     e.add(base); // a full batch: its drain starts on the next turn

@@ -19,14 +19,24 @@ test('npm pack ships the build and the docs, and no compiled test', () => {
   assert.ok(files.includes('dist/src/index.js') && files.includes('dist/src/index.d.ts'), 'the entry is packed');
   assert.ok(files.includes('dist/src/cli/main.js'), 'the CLI is packed');
   assert.ok(files.includes('schema/gatehouse.schema.json'));
-  assert.deepEqual(files.filter((f) => /\.test\.|(^|\/)test\//.test(f)), [], 'no compiled tests');
-  assert.deepEqual(files.filter((f) => f.endsWith('.map')), [], 'no source maps (they point at sources that are not packed)');
+  assert.deepEqual(
+    files.filter((f) => /\.test\.|(^|\/)test\//.test(f)),
+    [],
+    'no compiled tests',
+  );
+  assert.deepEqual(
+    files.filter((f) => f.endsWith('.map')),
+    [],
+    'no source maps (they point at sources that are not packed)',
+  );
 });
 
 test('a scratch project imports the package by name and runs a gateway with it', async () => {
   const up = await startUpstream();
   try {
-    writeFileSync(join(project, 'run.mjs'), `
+    writeFileSync(
+      join(project, 'run.mjs'),
+      `
       import { startGateway, validateConfig, silentLogger, ERRORS, VERSION } from 'gatehouse';
       const r = validateConfig({
         accessLog: false, log: { level: 'silent' },
@@ -40,7 +50,8 @@ test('a scratch project imports the package by name and runs a gateway with it',
       await res.arrayBuffer();
       await gw.stop();
       console.log(JSON.stringify({ status: res.status, version: VERSION, code: ERRORS.GW_ROUTE_NOT_FOUND.status }));
-    `);
+    `,
+    );
     // Asynchronously: the upstream answering it lives in this process.
     const r = await promisify(execFile)(process.execPath, ['run.mjs'], { cwd: project, encoding: 'utf8', timeout: 30_000 });
     const out = JSON.parse(r.stdout.trim()) as { status: number; version: string; code: number };
@@ -53,7 +64,9 @@ test('a scratch project imports the package by name and runs a gateway with it',
 });
 
 test('TypeScript resolves the package types (NodeNext, strict)', () => {
-  writeFileSync(join(project, 'check.ts'), `
+  writeFileSync(
+    join(project, 'check.ts'),
+    `
     import { startGateway, validateConfig, type GatehouseConfig, type Gateway } from 'gatehouse';
     const r = validateConfig({});
     export async function run(config: GatehouseConfig): Promise<Gateway> { return startGateway({ config }); }
@@ -61,8 +74,27 @@ test('TypeScript resolves the package types (NodeNext, strict)', () => {
     // @ts-expect-error: internals are not part of the public entry
     import { DataPlane } from 'gatehouse/dist/src/dataplane/dataplane.js';
     void DataPlane;
-  `);
-  writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, skipLibCheck: true, types: ['node'] }, files: ['check.ts'] }));
-  const r = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: project, encoding: 'utf8', timeout: 60_000 });
+  `,
+  );
+  writeFileSync(
+    join(project, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        target: 'ES2022',
+        strict: true,
+        noEmit: true,
+        skipLibCheck: true,
+        types: ['node'],
+      },
+      files: ['check.ts'],
+    }),
+  );
+  const r = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], {
+    cwd: project,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   assert.equal(r.status, 0, r.stdout + r.stderr);
 });

@@ -125,7 +125,9 @@ before(async () => {
   writeFileSync(join(dir.path, 'plugins', 'token.js'), TOKEN_AUTH);
   writeFileSync(join(dir.path, 'plugins', 'per-consumer.js'), PER_CONSUMER);
   writeFileSync(join(dir.path, 'plugins', 'who.js'), NO_CLASS);
-  const path = await dir.file('gatehouse.yaml', config(`
+  const path = await dir.file(
+    'gatehouse.yaml',
+    config(`
 routes:
   - name: either
     match: { paths: [/either/*] }
@@ -135,7 +137,8 @@ routes:
     match: { paths: [/ordered/*] }
     service: up
     policies: [{ type: who }, { type: one-per-consumer }, { type: key-auth }]
-`));
+`),
+  );
   gw = await startGateway({ configPath: path, logger: silentLogger, watch: false });
   base = gw.listeners[0]!.url;
 });
@@ -156,7 +159,7 @@ test('a plugin authenticator inside auth: verifies, hides its credential, and jo
   const byToken = await call('/either/a', { 'x-token': 'bob.s3cret-s3cret' });
   assert.equal(byToken.status, 200);
   assert.equal(byToken.seen?.headers['x-consumer-id'], 'bob');
-  assert.equal(byToken.seen.headers['x-token'], undefined, 'the combination hides the plugin method\'s credential');
+  assert.equal(byToken.seen.headers['x-token'], undefined, "the combination hides the plugin method's credential");
   const byKey = await call('/either/a', { 'x-api-key': 'alice-key-0123456789' });
   assert.equal(byKey.seen?.headers['x-consumer-id'], 'alice');
   const wrong = await call('/either/a', { 'x-token': 'bob.wrong' });
@@ -166,7 +169,9 @@ test('a plugin authenticator inside auth: verifies, hides its credential, and jo
 });
 
 test('a plugin method is validated by its own schema and hook, at paths inside the combination', async () => {
-  const path = await dir.file('bad.yaml', config(`
+  const path = await dir.file(
+    'bad.yaml',
+    config(`
 routes:
   - name: r
     service: up
@@ -177,7 +182,8 @@ routes:
           - { type: tenant-token, secret: has spaces in it, heder: x }
           - { type: tenant-token, secret: long-enough, anonymous: alice }
           - { type: one-per-consumer }
-`));
+`),
+  );
   const r = await loadConfigFile(path);
   assert.equal(r.ok, false);
   const errors = r.errors.map((e) => `${e.path}: ${e.message}`);
@@ -187,12 +193,17 @@ routes:
     'routes[0].policies[0].allOf[2].anonymous: unknown key "anonymous"',
     'routes[0].policies[0].allOf[3].type: policy type "one-per-consumer" cannot be an auth method: its definition has no authenticator',
   ]);
-  const hook = await dir.file('hook.yaml', config(`
+  const hook = await dir.file(
+    'hook.yaml',
+    config(`
 routes:
   - { name: r, service: up, policies: [{ type: auth, anyOf: [{ type: key-auth }, { type: tenant-token, secret: has spaces in it }] }] }
-`));
+`),
+  );
   const h = await loadConfigFile(hook);
-  assert.deepEqual(h.ok ? [] : h.errors.map((e) => `${e.path}: ${e.message}`), ['routes[0].policies[0].anyOf[1].secret: no spaces in a secret']);
+  assert.deepEqual(h.ok ? [] : h.errors.map((e) => `${e.path}: ${e.message}`), [
+    'routes[0].policies[0].anyOf[1].secret: no spaces in a secret',
+  ]);
 });
 
 test('policies run by class, plugins included: a limit listed before key-auth sees the consumer; a plugin without a class runs as other, last', async () => {
@@ -205,5 +216,8 @@ test('policies run by class, plugins included: a limit listed before key-auth se
   const loaded = await loadConfigFile(join(dir.path, 'gatehouse.yaml'));
   assert.ok(loaded.ok);
   const chain = compilePlan(loaded.config, noConnect).routes.find((r) => r.name === 'ordered')!.policies;
-  assert.deepEqual(chain.map((p) => `${p.type}:${p.order}`), ['key-auth:authenticate', 'one-per-consumer:limit', 'who:other']);
+  assert.deepEqual(
+    chain.map((p) => `${p.type}:${p.order}`),
+    ['key-auth:authenticate', 'one-per-consumer:limit', 'who:other'],
+  );
 });

@@ -40,7 +40,11 @@ async function cli(args: string[], cwd: string): Promise<{ code: number; stdout:
 /** `gatehouse start` from the packed package; resolves with its listener's URL once it serves. */
 function start(config: string, env: NodeJS.ProcessEnv): Promise<string> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [pkg.cli, 'start', '--config', config], { cwd: pkg.project, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(process.execPath, [pkg.cli, 'start', '--config', config], {
+      cwd: pkg.project,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     gateway = proc;
     let stderr = '';
     const timer = setTimeout(() => reject(new Error(`the gateway did not start in time\n${stderr}`)), 10_000);
@@ -78,17 +82,24 @@ after(async () => {
 });
 
 test('the plugin compiles against the packed gatehouse types (NodeNext, strict) and its own tests pass', async () => {
-  const built = await run(process.execPath, [TSC, '-p', 'tsconfig.json'], { cwd: plugin, encoding: 'utf8', timeout: 60_000 }).catch((err: unknown) => {
-    const { stdout, stderr } = err as { stdout: string; stderr: string }; // execFile's error carries the output
-    assert.fail(`tsc failed:\n${stdout}${stderr}`);
-  });
+  const built = await run(process.execPath, [TSC, '-p', 'tsconfig.json'], { cwd: plugin, encoding: 'utf8', timeout: 60_000 }).catch(
+    (err: unknown) => {
+      const { stdout, stderr } = err as { stdout: string; stderr: string }; // execFile's error carries the output
+      assert.fail(`tsc failed:\n${stdout}${stderr}`);
+    },
+  );
   assert.equal(built.stderr, '');
   const declared = readFileSync(join(plugin, 'dist/index.d.ts'), 'utf8');
   assert.match(declared, /PolicyDefinition</, 'its types are declared for users of the plugin');
   // Without this runner's NODE_TEST_CONTEXT, which would make the child report to it instead.
   const env = { ...process.env };
   delete env.NODE_TEST_CONTEXT;
-  const own = await run(process.execPath, ['--test', '--test-reporter=tap', 'dist/index.test.js'], { cwd: plugin, env, encoding: 'utf8', timeout: 30_000 }).catch((err: unknown) => {
+  const own = await run(process.execPath, ['--test', '--test-reporter=tap', 'dist/index.test.js'], {
+    cwd: plugin,
+    env,
+    encoding: 'utf8',
+    timeout: 30_000,
+  }).catch((err: unknown) => {
     assert.fail(`the plugin's own tests failed:\n${(err as { stdout: string }).stdout}`);
   });
   assert.match(own.stdout, /^# fail 0$/m);
@@ -144,8 +155,14 @@ test('a gateway loads the plugin by package name and guards real traffic with it
   assert.equal(up.hits, hits);
 
   // The claim route: the tenant comes from the token jwt verified, not from a header.
-  const token = (org: string) => new SignJWT({ org }).setProtectedHeader({ alg: 'HS256' }).setIssuer('https://idp.example.com')
-    .setAudience('reports').setSubject('user-1').setExpirationTime('5m').sign(new TextEncoder().encode(SECRET));
+  const token = (org: string) =>
+    new SignJWT({ org })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer('https://idp.example.com')
+      .setAudience('reports')
+      .setSubject('user-1')
+      .setExpirationTime('5m')
+      .sign(new TextEncoder().encode(SECRET));
   const mine = await get('/reports/q3', { authorization: `Bearer ${await token('acme')}` });
   assert.equal(mine.status, 200, mine.text);
   assert.equal(up.seen.at(-1)!.headers['x-tenant-id'], 'acme');

@@ -27,14 +27,24 @@ for (const [name, pkg] of [
 ] as const) {
   mkdirSync(join(dir.path, 'node_modules', name), { recursive: true });
   writeFileSync(join(dir.path, 'node_modules', name, 'package.json'), JSON.stringify(pkg));
-  writeFileSync(join(dir.path, 'node_modules', name, 'index.js'), name.endsWith('main') ? PLUGIN : PLUGIN.replace("'stamp'", "'stamp2'").replace("z.literal('stamp')", "z.literal('stamp2')"));
+  writeFileSync(
+    join(dir.path, 'node_modules', name, 'index.js'),
+    name.endsWith('main') ? PLUGIN : PLUGIN.replace("'stamp'", "'stamp2'").replace("z.literal('stamp')", "z.literal('stamp2')"),
+  );
 }
-const config = await dir.file('gatehouse.yaml', `plugins: [gatehouse-plugin-main, gatehouse-plugin-esm]
+const config = await dir.file(
+  'gatehouse.yaml',
+  `plugins: [gatehouse-plugin-main, gatehouse-plugin-esm]
 services: { up: { targets: [{ url: "http://127.0.0.1:9" }] } }
 routes: [{ name: r, service: up, policies: [{ type: stamp }, { type: stamp2 }] }]
-`);
+`,
+);
 
-for (const [how, path] of [['an absolute', config], ['a relative', 'gatehouse.yaml'], ['a ./relative', './gatehouse.yaml']] as const) {
+for (const [how, path] of [
+  ['an absolute', config],
+  ['a relative', 'gatehouse.yaml'],
+  ['a ./relative', './gatehouse.yaml'],
+] as const) {
   test(`package-name plugins load with ${how} config path`, async () => {
     const r = await runCli(['validate', '--config', path], { cwd: dir.path });
     assert.equal(r.code, 0, r.stderr);

@@ -104,7 +104,23 @@ function configText(extra: string, plugins: string[]): string {
   return pluginConfig(up.url, extra, plugins, 'info');
 }
 
-const MODES = ['status99', 'status1000', 'status103', 'statusText', 'crlfHeader', 'badHeaderName', 'headersString', 'bodyNumber', 'bodyObject', 'unknownCode', 'protoCode', 'nullVerdict', 'stringVerdict', 'trueVerdict', 'thenGetterThrows'];
+const MODES = [
+  'status99',
+  'status1000',
+  'status103',
+  'statusText',
+  'crlfHeader',
+  'badHeaderName',
+  'headersString',
+  'bodyNumber',
+  'bodyObject',
+  'unknownCode',
+  'protoCode',
+  'nullVerdict',
+  'stringVerdict',
+  'trueVerdict',
+  'thenGetterThrows',
+];
 
 const ROUTES = `
 routes:
@@ -127,7 +143,12 @@ before(async () => {
   writeFileSync(join(dir.path, 'plugins', 'verdict.js'), VERDICT);
   writeFileSync(join(dir.path, 'plugins', 'lifecycle.js'), LIFECYCLE);
   writeFileSync(join(dir.path, 'plugins', 'late.js'), LATE);
-  const sink = new Writable({ write(chunk: Buffer, _enc, cb) { for (const l of chunk.toString().split('\n')) if (l) logLines.push(JSON.parse(l) as Record<string, unknown>); cb(); } });
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString().split('\n')) if (l) logLines.push(JSON.parse(l) as Record<string, unknown>);
+      cb();
+    },
+  });
   const path = await dir.file('gatehouse.yaml', configText(ROUTES, PLUGINS));
   gw = await startGateway({ configPath: path, logger: pino({ level: 'info' }, sink), watch: false });
   base = gw.listeners[0]!.url;
@@ -147,8 +168,15 @@ async function get(path: string) {
 }
 
 async function admin(method: 'GET' | 'POST', path: string, body?: unknown) {
-  const res = await request(adminUrl + path, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  return { status: res.statusCode, body: (await res.body.json()) as { error?: { code: string; details?: { path: string; message: string }[] } } & Record<string, unknown> };
+  const res = await request(adminUrl + path, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return {
+    status: res.statusCode,
+    body: (await res.body.json()) as { error?: { code: string; details?: { path: string; message: string }[] } } & Record<string, unknown>,
+  };
 }
 
 // ---- the admin API never loads, reads or probes a module ----
@@ -205,7 +233,11 @@ for (const kind of ['sync', 'async']) {
   test(`a malformed verdict (${kind}) answers 500 GW_POLICY_ERROR, within its time, with nothing of it sent, and is logged with type and request id`, async () => {
     const wrong: string[] = [];
     for (const mode of MODES) {
-      const r = await get(`/${kind}/${mode}`).catch((err: unknown) => ({ status: -1, headers: {}, text: err instanceof Error ? err.message : String(err) }));
+      const r = await get(`/${kind}/${mode}`).catch((err: unknown) => ({
+        status: -1,
+        headers: {},
+        text: err instanceof Error ? err.message : String(err),
+      }));
       const code = r.status === 500 ? (JSON.parse(r.text) as { error: { code: string } }).error.code : '';
       if (r.status !== 500 || code !== 'GW_POLICY_ERROR' || 'x-injected' in r.headers || 'x-ok' in r.headers || /secret/.test(r.text)) {
         wrong.push(`${mode}: ${r.status} ${code || r.text.slice(0, 80)}`);
@@ -231,14 +263,27 @@ test('a phase that answers after its timeout: one 500 GW_POLICY_ERROR; the late 
   assert.match(r.text, /GW_POLICY_ERROR/);
   await waitFor('the late answer', () => (globalThis as { __gatehouseLateSettled?: boolean }).__gatehouseLateSettled, 2000);
   assert.equal((await get('/plain')).status, 200, 'the gateway goes on');
-  assert.ok(logLines.some((l) => l['policy'] === 'late' && typeof l['requestId'] === 'string' && String((l['err'] as { message?: string } | undefined)?.message).includes('did not answer within 100 ms')));
+  assert.ok(
+    logLines.some(
+      (l) =>
+        l['policy'] === 'late' &&
+        typeof l['requestId'] === 'string' &&
+        String((l['err'] as { message?: string } | undefined)?.message).includes('did not answer within 100 ms'),
+    ),
+  );
 });
 
 // ---- create() and close() ----
 
 test("a plugin's create() that throws refuses the config (admin: 400), never a crash; close() that throws is only logged", async () => {
   const current = (await admin('GET', '/config')).body as unknown as { routes: unknown[] };
-  const withThrow = { ...current, routes: [...current.routes, { name: 'ct', match: { paths: ['/ct'] }, service: 'up', policies: [{ type: 'lifecycle', mode: 'create-throw' }] }] };
+  const withThrow = {
+    ...current,
+    routes: [
+      ...current.routes,
+      { name: 'ct', match: { paths: ['/ct'] }, service: 'up', policies: [{ type: 'lifecycle', mode: 'create-throw' }] },
+    ],
+  };
   for (const endpoint of ['/validate', '/config']) {
     const r = await admin('POST', endpoint, withThrow);
     assert.equal(r.status, 400, `${endpoint}: ${JSON.stringify(r.body)}`);
@@ -250,18 +295,38 @@ test("a plugin's create() that throws refuses the config (admin: 400), never a c
   assert.equal((await get('/plain')).status, 200);
 });
 
-test('a plugin limit that is not a number of bytes refuses the config (it would switch off the route\'s request-size-limit)', async () => {
+test("a plugin limit that is not a number of bytes refuses the config (it would switch off the route's request-size-limit)", async () => {
   const current = (await admin('GET', '/config')).body as unknown as { routes: unknown[] };
-  const r = await admin('POST', '/validate', { ...current, routes: [...current.routes, { name: 'nan', match: { paths: ['/nan'] }, service: 'up', policies: [{ type: 'request-size-limit', maxBody: 10 }, { type: 'lifecycle', mode: 'nan-limit' }] }] });
+  const r = await admin('POST', '/validate', {
+    ...current,
+    routes: [
+      ...current.routes,
+      {
+        name: 'nan',
+        match: { paths: ['/nan'] },
+        service: 'up',
+        policies: [
+          { type: 'request-size-limit', maxBody: 10 },
+          { type: 'lifecycle', mode: 'nan-limit' },
+        ],
+      },
+    ],
+  });
   assert.equal(r.status, 400, JSON.stringify(r.body));
   assert.match(JSON.stringify(r.body), /maxBodyBytes must be a whole number of bytes/);
 });
 
-test("a plugin whose create() throws stops `gatehouse validate` with a config error, not an internal one", async () => {
-  const path = await dir.file('create-throw.yaml', configText(`
+test('a plugin whose create() throws stops `gatehouse validate` with a config error, not an internal one', async () => {
+  const path = await dir.file(
+    'create-throw.yaml',
+    configText(
+      `
 routes:
   - { name: r, service: up, policies: [{ type: lifecycle, mode: create-throw }] }
-`, ['./plugins/lifecycle.js']));
+`,
+      ['./plugins/lifecycle.js'],
+    ),
+  );
   const r = await runCli(['validate', '--config', path]);
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /^routes\[0\]\.policies\[0\]: plugin policy "lifecycle" could not be created: /m);
@@ -271,10 +336,16 @@ routes:
 });
 
 test('a rejection a plugin leaves floating in create() costs no process', async () => {
-  const path = await dir.file('floating.yaml', configText(`
+  const path = await dir.file(
+    'floating.yaml',
+    configText(
+      `
 routes:
   - { name: f, match: { paths: [/f] }, service: up, policies: [{ type: lifecycle, mode: floating-reject }] }
-`, ['./plugins/lifecycle.js']));
+`,
+      ['./plugins/lifecycle.js'],
+    ),
+  );
   const child = await startChild(path);
   const res = await request(`${child.url}/f`);
   await res.body.dump();
@@ -283,10 +354,16 @@ routes:
 });
 
 test('a plugin policy whose `access` getter throws is a config error, not an internal one', async () => {
-  const getter = await dir.file('getter.yaml', configText(`
+  const getter = await dir.file(
+    'getter.yaml',
+    configText(
+      `
 routes:
   - { name: g, match: { paths: [/g] }, service: up, policies: [{ type: lifecycle, mode: access-getter-throws }] }
-`, ['./plugins/lifecycle.js']));
+`,
+      ['./plugins/lifecycle.js'],
+    ),
+  );
   const v = await runCli(['validate', '--config', getter]);
   assert.equal(v.code, 1, v.stderr);
   assert.match(v.stderr, /^routes\[0\]\.policies\[0\]: plugin policy "lifecycle" could not be created: /m);
@@ -323,18 +400,38 @@ export default definePolicy({ type: 'bad-example', description: 'd', schema: z.s
 
 test('a plugin reload that brings a crafted definition leaves the running config serving', async () => {
   writeFileSync(join(dir.path, 'plugins', 'proxy2.js'), `export default new Proxy({}, { get() { throw new Error('proxy secret'); } });`);
-  const path = await dir.file('reload.yaml', configText(`
+  const path = await dir.file(
+    'reload.yaml',
+    configText(
+      `
 routes:
   - { name: plain, match: { paths: [/plain] }, service: up }
-`, []));
+`,
+      [],
+    ),
+  );
   const child = await startChild(path);
-  writeFileSync(path, configText(`
+  writeFileSync(
+    path,
+    configText(
+      `
 routes:
   - { name: plain, match: { paths: [/plain] }, service: up }
-`, ['./plugins/proxy2.js']));
+`,
+      ['./plugins/proxy2.js'],
+    ),
+  );
   process.kill(child.pid, 'SIGHUP');
-  await waitFor('the reload to be refused', () => /config refused|plugins\[0\]/.test(child.stderr) || /unhandled|uncaught/.test(child.stderr), 5000);
-  assert.doesNotMatch(child.stderr, /unhandled promise rejection|uncaught exception/, 'a refused plugin is a refused config, not an escaped error');
+  await waitFor(
+    'the reload to be refused',
+    () => /config refused|plugins\[0\]/.test(child.stderr) || /unhandled|uncaught/.test(child.stderr),
+    5000,
+  );
+  assert.doesNotMatch(
+    child.stderr,
+    /unhandled promise rejection|uncaught exception/,
+    'a refused plugin is a refused config, not an escaped error',
+  );
   const res = await request(`${child.url}/plain`);
   await res.body.dump();
   assert.equal(res.statusCode, 200);
@@ -348,10 +445,16 @@ export default definePolicy({ type: 'ver', description: 'd', schema: z.strictObj
   create: () => ({ access: () => ({ status: 200, body: '${tag}' }) }) });`;
   writeFileSync(join(dir.path, 'plugins', 'ver.js'), plugin('v1'));
   const port = await freePort();
-  const path = await dir.file('ver.yaml', configText(`
+  const path = await dir.file(
+    'ver.yaml',
+    configText(
+      `
 routes:
   - { name: v, match: { paths: [/v] }, service: up, policies: [{ type: ver }] }
-`, ['./plugins/ver.js']).replace('listen: [{ port: 0, host: 127.0.0.1 }]', `workers: 2\nlisten: [{ port: ${port}, host: 127.0.0.1 }]`));
+`,
+      ['./plugins/ver.js'],
+    ).replace('listen: [{ port: 0, host: 127.0.0.1 }]', `workers: 2\nlisten: [{ port: ${port}, host: 127.0.0.1 }]`),
+  );
   const child = await startChild(path, { timeoutMs: 20_000 });
   writeFileSync(join(dir.path, 'plugins', 'ver.js'), plugin('v2')); // edited on disk, no restart
   const [first] = childPids(child.pid);

@@ -161,23 +161,37 @@ test('a plugin that throws, rejects, never answers, or throws upstream answers 5
 });
 
 test("a plugin's config is validated like a built-in's: path: message, and its validate hook runs", async () => {
-  const bad = await dir.file('bad.yaml', config(`
+  const bad = await dir.file(
+    'bad.yaml',
+    config(`
 routes:
   - name: r
     service: up
     policies: [{ type: tenant, allow: [], hedaer: x }, { type: tenant, allow: [a] }, { type: tenantt }]
-`));
+`),
+  );
   const r = await runCli(['validate', '--config', bad]);
   assert.equal(r.code, 1);
   const lines = r.stderr.trim().split('\n');
   assert.ok(lines.includes('routes[0].policies[0].hedaer: unknown key "hedaer" (did you mean "header"?)'), r.stderr);
-  assert.ok(lines.some((l) => l.startsWith('routes[0].policies[0].allow: ')), r.stderr);
-  assert.ok(lines.some((l) => l.startsWith('routes[0].policies[2].type: unknown policy type (known: ') && l.includes('tenant') && l.includes('faulty')), r.stderr);
+  assert.ok(
+    lines.some((l) => l.startsWith('routes[0].policies[0].allow: ')),
+    r.stderr,
+  );
+  assert.ok(
+    lines.some(
+      (l) => l.startsWith('routes[0].policies[2].type: unknown policy type (known: ') && l.includes('tenant') && l.includes('faulty'),
+    ),
+    r.stderr,
+  );
   // Its own cross-field check (the definition's validate hook), on an otherwise valid config.
-  const star = await dir.file('star.yaml', config(`
+  const star = await dir.file(
+    'star.yaml',
+    config(`
 routes:
   - { name: r, service: up, policies: [{ type: tenant, allow: ['*'] }] }
-`));
+`),
+  );
   const s = await runCli(['validate', '--config', star]);
   assert.equal(s.code, 1);
   assert.equal(s.stderr.split('\n')[0], 'routes[0].policies[0].allow: "*" is not a tenant');
@@ -195,46 +209,79 @@ test('gatehouse schema --config includes the plugin types; without it, the built
 
 test('bad plugin modules are config errors at plugins[i], never a crash', async () => {
   writeFileSync(join(dir.path, 'plugins', 'nodefault.js'), 'export const x = 1;');
-  writeFileSync(join(dir.path, 'plugins', 'builtin.js'), `import { definePolicy, z } from ${JSON.stringify(api)};
-export default definePolicy({ type: 'acl', description: 'd', schema: z.strictObject({ type: z.literal('acl') }), phases: ['access'], example: {}, create: () => ({}) });`);
-  writeFileSync(join(dir.path, 'plugins', 'mismatch.js'), `import { definePolicy, z } from ${JSON.stringify(api)};
-export default definePolicy({ type: 'one', description: 'd', schema: z.strictObject({ type: z.literal('two') }), phases: ['access'], example: {}, create: () => ({}) });`);
+  writeFileSync(
+    join(dir.path, 'plugins', 'builtin.js'),
+    `import { definePolicy, z } from ${JSON.stringify(api)};
+export default definePolicy({ type: 'acl', description: 'd', schema: z.strictObject({ type: z.literal('acl') }), phases: ['access'], example: {}, create: () => ({}) });`,
+  );
+  writeFileSync(
+    join(dir.path, 'plugins', 'mismatch.js'),
+    `import { definePolicy, z } from ${JSON.stringify(api)};
+export default definePolicy({ type: 'one', description: 'd', schema: z.strictObject({ type: z.literal('two') }), phases: ['access'], example: {}, create: () => ({}) });`,
+  );
   writeFileSync(join(dir.path, 'plugins', 'broken.js'), 'export default {;');
-  const path = await dir.file('mods.yaml', config('', ['./plugins/missing.js', './plugins/nodefault.js', './plugins/builtin.js', './plugins/mismatch.js', './plugins/broken.js', 'no-such-package-gatehouse']));
+  const path = await dir.file(
+    'mods.yaml',
+    config('', [
+      './plugins/missing.js',
+      './plugins/nodefault.js',
+      './plugins/builtin.js',
+      './plugins/mismatch.js',
+      './plugins/broken.js',
+      'no-such-package-gatehouse',
+    ]),
+  );
   const r = await runCli(['validate', '--config', path]);
   assert.equal(r.code, 1);
   const lines = r.stderr.trim().split('\n');
   assert.match(lines[0]!, /^plugins\[0\]: cannot find plugin "\.\/plugins\/missing\.js": no such file/);
   assert.match(lines[1]!, /^plugins\[1\]: plugin "\.\/plugins\/nodefault\.js": its default export must be a policy definition/);
   assert.match(lines[2]!, /^plugins\[2\]: plugin "\.\/plugins\/builtin\.js": type "acl" is a built-in policy type/);
-  assert.match(lines[3]!, /^plugins\[3\]: plugin "\.\/plugins\/mismatch\.js": type "one": its schema must be a zod object whose `type` is z\.literal\("one"\)/);
+  assert.match(
+    lines[3]!,
+    /^plugins\[3\]: plugin "\.\/plugins\/mismatch\.js": type "one": its schema must be a zod object whose `type` is z\.literal\("one"\)/,
+  );
   assert.match(lines[4]!, /^plugins\[4\]: plugin "\.\/plugins\/broken\.js": failed to load: /);
   assert.match(lines[5]!, /^plugins\[5\]: cannot find plugin "no-such-package-gatehouse"/);
 });
 
 test('the admin API may use loaded plugins but never loads a module', async () => {
-  const current = await (await request(`${adminUrl}/config`)).body.json() as { plugins: string[] };
+  const current = (await (await request(`${adminUrl}/config`)).body.json()) as { plugins: string[] };
   assert.equal(current.plugins.length, 2);
-  assert.ok(current.plugins.every((u) => u.startsWith('file://')), 'resolved URLs');
+  assert.ok(
+    current.plugins.every((u) => u.startsWith('file://')),
+    'resolved URLs',
+  );
   writeFileSync(join(dir.path, 'plugins', 'evil.js'), 'globalThis.__gatehouseEvilRan = true; export default {};');
   const evil = pathToFileURL(join(dir.path, 'plugins', 'evil.js')).href;
   for (const spec of [evil, './plugins/evil.js']) {
-    const res = await request(`${adminUrl}/config`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...current, plugins: [...current.plugins, spec] }) });
-    const body = await res.body.json() as { error: { code: string; details?: { path: string; message: string }[] } };
+    const res = await request(`${adminUrl}/config`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...current, plugins: [...current.plugins, spec] }),
+    });
+    const body = (await res.body.json()) as { error: { code: string; details?: { path: string; message: string }[] } };
     assert.equal(res.statusCode, 400);
     assert.equal(body.error.code, 'CONFIG_INVALID');
     assert.match(JSON.stringify(body), /plugins\[2\]: |"path":"plugins\[2\]"/);
   }
   assert.equal((globalThis as { __gatehouseEvilRan?: boolean }).__gatehouseEvilRan, undefined, 'the module never ran');
   // The loaded ones may be posted back (a config round-trips through GET/POST).
-  const again = await request(`${adminUrl}/config`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(current) });
+  const again = await request(`${adminUrl}/config`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(current),
+  });
   await again.body.dump();
   assert.equal(again.statusCode, 200);
 });
 
 test('workers: 2 load the plugin in every worker', async () => {
   const port = await freePort();
-  const path = await dir.file('workers.yaml', config(ROUTES).replace('listen: [{ port: 0, host: 127.0.0.1 }]', `workers: 2\nlisten: [{ port: ${port}, host: 127.0.0.1 }]`));
+  const path = await dir.file(
+    'workers.yaml',
+    config(ROUTES).replace('listen: [{ port: 0, host: 127.0.0.1 }]', `workers: 2\nlisten: [{ port: ${port}, host: 127.0.0.1 }]`),
+  );
   const child = await startChild(path, { timeoutMs: 20_000 });
   for (let i = 0; i < 6; i++) {
     const res = await request(`${child.url}/t/${i}`, { headers: { 'x-tenant': 'acme' }, reset: true });
@@ -248,27 +295,45 @@ test('workers: 2 load the plugin in every worker', async () => {
 
 test('a plugin may own a top-level section: validated with the config, read when compiled, in the schema', async () => {
   const plugins = ['./plugins/quota.js'];
-  const bad = await dir.file('quota-bad.yaml', config(`
+  const bad = await dir.file(
+    'quota-bad.yaml',
+    config(
+      `
 quotas: { gold: 5, silver: -1 }
 routes:
   - { name: r, service: up, policies: [{ type: quota-tag, name: bronze }] }
-`, plugins));
+`,
+      plugins,
+    ),
+  );
   const r = await runCli(['validate', '--config', bad]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /^quotas\.silver: /m);
   // The cross-check waits for a section that passes its schema (it would report "not defined" wrongly).
-  const dangling = await dir.file('quota-dangling.yaml', config(`
+  const dangling = await dir.file(
+    'quota-dangling.yaml',
+    config(
+      `
 quotas: { gold: 5 }
 routes:
   - { name: r, service: up, policies: [{ type: quota-tag, name: bronze }] }
-`, plugins));
+`,
+      plugins,
+    ),
+  );
   const d = await runCli(['validate', '--config', dangling]);
   assert.equal(d.stderr.split('\n')[0], 'routes[0].policies[0].name: quota "bronze" is not defined in quotas');
-  const good = await dir.file('quota-good.yaml', config(`
+  const good = await dir.file(
+    'quota-good.yaml',
+    config(
+      `
 quotas: { gold: 5 }
 routes:
   - { name: r, match: { paths: [/q] }, service: up, policies: [{ type: quota-tag, name: gold }] }
-`, plugins));
+`,
+      plugins,
+    ),
+  );
   const g = await startGateway({ configPath: good, logger: silentLogger, watch: false });
   try {
     const res = await request(`${g.listeners[0]!.url}/q`);
@@ -286,13 +351,22 @@ routes:
 });
 
 test("a plugin cannot take a core key or a built-in's section", async () => {
-  writeFileSync(join(dir.path, 'plugins', 'takes-plans.js'), `import { definePolicy, z } from ${JSON.stringify(api)};
-export default definePolicy({ type: 'takes-plans', description: 'd', schema: z.strictObject({ type: z.literal('takes-plans') }), phases: ['access'], example: {}, sections: { plans: z.string() }, create: () => ({}) });`);
-  writeFileSync(join(dir.path, 'plugins', 'takes-routes.js'), `import { definePolicy, z } from ${JSON.stringify(api)};
-export default definePolicy({ type: 'takes-routes', description: 'd', schema: z.strictObject({ type: z.literal('takes-routes') }), phases: ['access'], example: {}, sections: { routes: z.string() }, create: () => ({}) });`);
+  writeFileSync(
+    join(dir.path, 'plugins', 'takes-plans.js'),
+    `import { definePolicy, z } from ${JSON.stringify(api)};
+export default definePolicy({ type: 'takes-plans', description: 'd', schema: z.strictObject({ type: z.literal('takes-plans') }), phases: ['access'], example: {}, sections: { plans: z.string() }, create: () => ({}) });`,
+  );
+  writeFileSync(
+    join(dir.path, 'plugins', 'takes-routes.js'),
+    `import { definePolicy, z } from ${JSON.stringify(api)};
+export default definePolicy({ type: 'takes-routes', description: 'd', schema: z.strictObject({ type: z.literal('takes-routes') }), phases: ['access'], example: {}, sections: { routes: z.string() }, create: () => ({}) });`,
+  );
   const path = await dir.file('takes.yaml', config('', ['./plugins/takes-plans.js', './plugins/takes-routes.js']));
   const r = await runCli(['validate', '--config', path]);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /^plugins\[0\]: plugin "\.\/plugins\/takes-plans\.js": type "takes-plans" contributes top-level "plans", which is a key of the config itself/m);
+  assert.match(
+    r.stderr,
+    /^plugins\[0\]: plugin "\.\/plugins\/takes-plans\.js": type "takes-plans" contributes top-level "plans", which is a key of the config itself/m,
+  );
   assert.match(r.stderr, /^plugins\[1\]: plugin "\.\/plugins\/takes-routes\.js": type "takes-routes" contributes top-level "routes"/m);
 });

@@ -13,7 +13,9 @@ import { closedPort, looksLikeStackTrace, parseResponses, startRawUpstream, type
 import { waitFor } from './helpers/child.js';
 import { maybeUnset } from './helpers/hooks.js';
 
-interface ErrorJson { error: { code: string; message: string; requestId?: string; details?: unknown } }
+interface ErrorJson {
+  error: { code: string; message: string; requestId?: string; details?: unknown };
+}
 
 /** Reads a gateway error: status, JSON content type, the standard shape, the request id, no stack. */
 async function expectError(
@@ -35,7 +37,9 @@ async function expectError(
 }
 
 /** What the upstream saw of one request: whether it was closed before it had answered. */
-interface Observed { closedBeforeAnswer: Promise<boolean> }
+interface Observed {
+  closedBeforeAnswer: Promise<boolean>;
+}
 const observed: Observed[] = [];
 
 function observe(res: ServerResponse): Observed {
@@ -75,7 +79,9 @@ before(async () => {
     if (url.startsWith('/slow/delay')) {
       // Answers after 3 s unless the gateway gave up first.
       const o = observe(res);
-      const t = setTimeout(() => { if (!res.destroyed) res.end('late'); }, 3000);
+      const t = setTimeout(() => {
+        if (!res.destroyed) res.end('late');
+      }, 3000);
       void o.closedBeforeAnswer.then(() => clearTimeout(t));
       return;
     }
@@ -112,7 +118,10 @@ before(async () => {
   });
   raw = await startRawUpstream((sock, head) => {
     const mode = /^GET \/raw\/([a-z-]+)/.exec(head)?.[1] ?? rawMode;
-    if (mode === 'hangup') { sock.destroy(); return; }
+    if (mode === 'hangup') {
+      sock.destroy();
+      return;
+    }
     if (mode === 'short-body') {
       sock.end('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b');
       return;
@@ -277,7 +286,12 @@ describe('client aborts', () => {
     sock.on('error', () => {});
     sock.write('GET /slow/stream HTTP/1.1\r\nHost: a.example\r\n\r\n');
     let got = 0;
-    await new Promise<void>((resolve) => sock.on('data', (c: Buffer) => { got += c.length; if (got > 4096) resolve(); }));
+    await new Promise<void>((resolve) =>
+      sock.on('data', (c: Buffer) => {
+        got += c.length;
+        if (got > 4096) resolve();
+      }),
+    );
     sock.destroy();
     const t0 = performance.now();
     await waitFor('the upstream to see the request', () => observed.length === n + 1);
@@ -301,7 +315,9 @@ describe('client aborts', () => {
   test('a client that disconnects while its request waits for a pooled connection is never sent upstream', async () => {
     const before = up.seen.length;
     const first = request(`${gw.url}/single/first`);
-    await waitFor('the first request to occupy the only connection', () => up.seen.slice(before).some((s) => s.url === '/single/single/first'));
+    await waitFor('the first request to occupy the only connection', () =>
+      up.seen.slice(before).some((s) => s.url === '/single/single/first'),
+    );
     const sock = net.connect(gw.port, '127.0.0.1');
     sock.on('error', () => {});
     sock.write('GET /single/second HTTP/1.1\r\nHost: a.example\r\n\r\n');
@@ -349,7 +365,10 @@ describe('client aborts', () => {
     sock.write('GET /ok HTTP/1.1\r\nHost: a.example\r\n\r\n');
     const outcome = await Promise.race([
       closed.then(() => 'closed'),
-      waitFor('a second response', () => parseResponses(wire)[1]?.complete, 3000).then(() => 'served', () => 'stuck'),
+      waitFor('a second response', () => parseResponses(wire)[1]?.complete, 3000).then(
+        () => 'served',
+        () => 'stuck',
+      ),
     ]);
     sock.destroy();
     assert.notEqual(outcome, 'stuck', `the connection neither closed nor served the next request:\n${wire}`);

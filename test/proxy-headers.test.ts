@@ -150,7 +150,19 @@ describe('hop-by-hop headers', () => {
     assert.equal(up.hits, hits + 1);
     const seen = lastSeen();
     const names = rawNames(seen.rawHeaders);
-    for (const hop of ['keep-alive', 'te', 'trailer', 'upgrade', 'proxy-connection', 'proxy-authorization', 'x-hop-one', 'x-hop-two', 'x-forwarded-port', 'x-forwarded-prefix', 'x-real-ip']) {
+    for (const hop of [
+      'keep-alive',
+      'te',
+      'trailer',
+      'upgrade',
+      'proxy-connection',
+      'proxy-authorization',
+      'x-hop-one',
+      'x-hop-two',
+      'x-forwarded-port',
+      'x-forwarded-prefix',
+      'x-real-ip',
+    ]) {
       assert.ok(!names.includes(hop), `${hop} must not reach the upstream (saw ${names.join(', ')})`);
     }
     // The upstream connection has its own Connection header (set by the gateway's client),
@@ -163,7 +175,11 @@ describe('hop-by-hop headers', () => {
 
   test('tracing off: traceparent and tracestate pass through as received, unless Connection names them', async () => {
     const tp = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
-    const send = (extra: string) => rawRequest(gw.port, `GET /echo/req HTTP/1.1\r\nHost: client.example\r\nConnection: close${extra}\r\ntraceparent: ${tp}\r\ntracestate: vendor=abc\r\n\r\n`);
+    const send = (extra: string) =>
+      rawRequest(
+        gw.port,
+        `GET /echo/req HTTP/1.1\r\nHost: client.example\r\nConnection: close${extra}\r\ntraceparent: ${tp}\r\ntracestate: vendor=abc\r\n\r\n`,
+      );
     let [res] = parseResponses(await send(''));
     assert.equal(res?.status, 200);
     let seen = lastSeen();
@@ -234,7 +250,9 @@ describe('interim responses', () => {
       const timer = setTimeout(() => sock.destroy(), 3000);
       sock.on('error', reject);
       sock.on('connect', () => {
-        sock.write('POST /echo/expect HTTP/1.1\r\nHost: a.example\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n');
+        sock.write(
+          'POST /echo/expect HTTP/1.1\r\nHost: a.example\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n',
+        );
       });
       sock.on('data', (c: Buffer) => {
         text += c.toString('latin1');
@@ -244,10 +262,17 @@ describe('interim responses', () => {
           sock.write('hello');
         }
       });
-      sock.on('close', () => { clearTimeout(timer); resolve(text); });
+      sock.on('close', () => {
+        clearTimeout(timer);
+        resolve(text);
+      });
     });
     const all = parseResponses(wire);
-    assert.deepEqual(all.map((r) => r.status), [100, 200], wire);
+    assert.deepEqual(
+      all.map((r) => r.status),
+      [100, 200],
+      wire,
+    );
     assert.equal(up.hits, hits + 1);
     const seen = lastSeen();
     assert.ok(!rawNames(seen.rawHeaders).includes('expect'), 'Expect must not be forwarded');
@@ -257,7 +282,11 @@ describe('interim responses', () => {
   test('an upstream 103 is not relayed; the final response is', async () => {
     const raw = await rawRequest(gw.port, 'GET /early HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n');
     const all = parseResponses(raw);
-    assert.deepEqual(all.map((r) => r.status), [200], raw);
+    assert.deepEqual(
+      all.map((r) => r.status),
+      [200],
+      raw,
+    );
     assert.equal(all[0]!.body.toString(), 'final');
   });
 });
@@ -352,7 +381,10 @@ describe('X-Request-Id', () => {
   ] as const) {
     test(`an invalid incoming id (${what}) is replaced by a generated UUID`, async () => {
       const hits = up.hits;
-      const raw = await rawRequest(gw.port, `GET /echo/id HTTP/1.1\r\nHost: a.example\r\nX-Request-Id: ${bad}\r\nConnection: close\r\n\r\n`);
+      const raw = await rawRequest(
+        gw.port,
+        `GET /echo/id HTTP/1.1\r\nHost: a.example\r\nX-Request-Id: ${bad}\r\nConnection: close\r\n\r\n`,
+      );
       const [res] = parseResponses(raw);
       assert.equal(res?.status, 200, raw);
       assert.equal(up.hits, hits + 1);

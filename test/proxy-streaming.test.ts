@@ -66,12 +66,20 @@ function rssBytes(pid: number): number {
 function sampleRss(pid: number): { stop(): number } {
   let peak = rssBytes(pid);
   const t = setInterval(() => {
-    try { peak = Math.max(peak, rssBytes(pid)); } catch { /* process gone: the test fails elsewhere */ }
+    try {
+      peak = Math.max(peak, rssBytes(pid));
+    } catch {
+      /* process gone: the test fails elsewhere */
+    }
   }, 50);
   return {
     stop() {
       clearInterval(t);
-      try { peak = Math.max(peak, rssBytes(pid)); } catch { /* ignore */ }
+      try {
+        peak = Math.max(peak, rssBytes(pid));
+      } catch {
+        /* ignore */
+      }
       return peak;
     },
   };
@@ -90,7 +98,10 @@ describe('1 GiB through a gateway child process, with flat memory', () => {
       const m = /^\/download\/(\d+)(\?chunked)?$/.exec(url);
       if (m) {
         const total = Number(m[1]);
-        res.writeHead(200, m[2] ? { 'content-type': 'application/octet-stream' } : { 'content-type': 'application/octet-stream', 'content-length': total });
+        res.writeHead(
+          200,
+          m[2] ? { 'content-type': 'application/octet-stream' } : { 'content-type': 'application/octet-stream', 'content-length': total },
+        );
         streamOut(res, total);
         return;
       }
@@ -154,7 +165,10 @@ describe('1 GiB through a gateway child process, with flat memory', () => {
     assert.equal(result.bytes, GiB);
     assert.equal(result.cl, String(GiB));
     assert.ok(child.isRunning());
-    assert.ok(peak - baseline < MAX_GROWTH, `RSS grew by ${((peak - baseline) / MiB).toFixed(1)} MiB (baseline ${(baseline / MiB).toFixed(1)} MiB) in ${secs.toFixed(1)} s`);
+    assert.ok(
+      peak - baseline < MAX_GROWTH,
+      `RSS grew by ${((peak - baseline) / MiB).toFixed(1)} MiB (baseline ${(baseline / MiB).toFixed(1)} MiB) in ${secs.toFixed(1)} s`,
+    );
     assert.ok(secs < 60, `took ${secs.toFixed(1)} s`);
   });
 
@@ -196,7 +210,10 @@ describe('1 GiB through a gateway child process, with flat memory', () => {
       t.diagnostic(`gateway RSS ${(baseline / MiB).toFixed(1)} → peak ${(peak / MiB).toFixed(1)} MiB`);
       assert.equal(n, GiB);
       assert.ok(child.isRunning());
-      assert.ok(peak - baseline < MAX_GROWTH, `RSS grew by ${((peak - baseline) / MiB).toFixed(1)} MiB (baseline ${(baseline / MiB).toFixed(1)} MiB)`);
+      assert.ok(
+        peak - baseline < MAX_GROWTH,
+        `RSS grew by ${((peak - baseline) / MiB).toFixed(1)} MiB (baseline ${(baseline / MiB).toFixed(1)} MiB)`,
+      );
     });
   }
 });
@@ -212,7 +229,10 @@ describe('in-process streaming', () => {
       if (url === '/hash') {
         const h = createHash('sha256');
         let n = 0;
-        req.on('data', (c: Buffer) => { h.update(c); n += c.length; });
+        req.on('data', (c: Buffer) => {
+          h.update(c);
+          n += c.length;
+        });
         req.on('end', () => res.end(JSON.stringify({ bytes: n, sha256: h.digest('hex') })));
         return;
       }
@@ -250,7 +270,11 @@ describe('in-process streaming', () => {
     const total = parts.reduce((s, p) => s + p.length, 0);
     const res = await request(`${gw.url}/hash`, {
       method: 'POST',
-      body: Readable.from((function* () { for (const p of parts) yield p; })()),
+      body: Readable.from(
+        (function* () {
+          for (const p of parts) yield p;
+        })(),
+      ),
     });
     assert.equal(res.statusCode, 200);
     assert.deepEqual(await res.body.json(), { bytes: total, sha256: expected });
@@ -276,7 +300,12 @@ describe('in-process streaming', () => {
       await new Promise<void>((r) => sock.once('connect', () => r()));
       sock.write('GET /firehose HTTP/1.1\r\nHost: a.example\r\n\r\n');
       // Read the head, then stop reading.
-      await new Promise<void>((r) => sock.once('data', () => { sock.pause(); r(); }));
+      await new Promise<void>((r) =>
+        sock.once('data', () => {
+          sock.pause();
+          r();
+        }),
+      );
       await waitFor('the upstream to start writing', () => progress.written > 0);
       await sleep(1000);
       const stalled = progress.written;

@@ -52,16 +52,21 @@ routes:
   gateways.push(...(await Promise.all([0, 1, 2].map(() => startChild(file, { timeoutMs: 15_000 })))));
   // Each instance connected to Redis (onStoreError: deny answers 503 until it is).
   for (const gw of gateways) {
-    await waitFor('the gateway counting in Redis', async () => {
-      const pool = new Pool(gw.url, { connections: 1 });
-      try {
-        const res = await pool.request({ path: '/warm', method: 'GET' });
-        await res.body.dump();
-        return res.statusCode === 200;
-      } finally {
-        await pool.close();
-      }
-    }, 10_000, 100);
+    await waitFor(
+      'the gateway counting in Redis',
+      async () => {
+        const pool = new Pool(gw.url, { connections: 1 });
+        try {
+          const res = await pool.request({ path: '/warm', method: 'GET' });
+          await res.body.dump();
+          return res.statusCode === 200;
+        } finally {
+          await pool.close();
+        }
+      },
+      10_000,
+      100,
+    );
   }
 });
 after(async () => {
@@ -74,7 +79,13 @@ after(async () => {
   await dir.remove();
 });
 
-interface Sample { id: number; route: number; sent: number; got: number; status: number }
+interface Sample {
+  id: number;
+  route: number;
+  sent: number;
+  got: number;
+  status: number;
+}
 
 test('3 instances, 64 clients, 100/s for 5 s: no window over the limit, none under 99 % of it', { skip: !up }, async () => {
   const pools = gateways.map((g) => new Pool(g.url, { connections: Math.ceil(CLIENTS / gateways.length), pipelining: 1 }));
@@ -121,7 +132,8 @@ test('3 instances, 64 clients, 100/s for 5 s: no window over the limit, none und
       if (certain > bound) failures.push(`${name} second ${(w - start) / 1000}: ${certain} admitted > ${bound}`);
       if (offered >= 2 * LIMIT) {
         overloaded++;
-        if (atMost < LIMIT * 0.99) failures.push(`${name} second ${(w - start) / 1000}: only ${atMost} admitted of ${offered} offered (< 99 %)`);
+        if (atMost < LIMIT * 0.99)
+          failures.push(`${name} second ${(w - start) / 1000}: only ${atMost} admitted of ${offered} offered (< 99 %)`);
       }
     }
   }

@@ -4,7 +4,17 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
-import { childPids, freePort, killAllChildren, startChild, tempDir, waitFor, type GatewayChild, type TempDir, workersHead } from './helpers/child.js';
+import {
+  childPids,
+  freePort,
+  killAllChildren,
+  startChild,
+  tempDir,
+  waitFor,
+  type GatewayChild,
+  type TempDir,
+  workersHead,
+} from './helpers/child.js';
 
 let dir: TempDir;
 let up: Upstream;
@@ -14,7 +24,10 @@ before(async () => {
   dir = await tempDir();
   up = await startUpstream((req, res) => res.end(String(process.pid)));
   const port = await freePort();
-  gw = await startChild(await dir.file('rl-workers.yaml', `
+  gw = await startChild(
+    await dir.file(
+      'rl-workers.yaml',
+      `
 ${workersHead(port)}services:
   up: { targets: [{ url: "${up.url}" }] }
 routes:
@@ -23,7 +36,10 @@ routes:
     policies:
       - { type: rate-limit, algorithm: fixed-window, limit: 50, window: 1h, by: global }
       - { type: headers, response: { set: { x-worker: "yes" } } }
-`), { timeoutMs: 15_000 });
+`,
+    ),
+    { timeoutMs: 15_000 },
+  );
   await waitFor('two workers', () => childPids(gw.pid).length === 2, 10_000);
 });
 after(async () => {
@@ -44,6 +60,12 @@ test('two workers, one count: exactly the limit passes across fresh connections'
   assert.equal(results.filter((r) => r.status === 200).length, 50);
   assert.equal(results.filter((r) => r.status === 429).length, 70);
   // Every remaining value 0..49 was handed out exactly once: one counter, not two.
-  const remaining = results.filter((r) => r.status === 200).map((r) => Number(r.remaining)).sort((a, b) => a - b);
-  assert.deepEqual(remaining, Array.from({ length: 50 }, (_, i) => i));
+  const remaining = results
+    .filter((r) => r.status === 200)
+    .map((r) => Number(r.remaining))
+    .sort((a, b) => a - b);
+  assert.deepEqual(
+    remaining,
+    Array.from({ length: 50 }, (_, i) => i),
+  );
 });

@@ -13,8 +13,18 @@ function config(limit: number) {
   return {
     services: { api: { targets: [{ url: up.url }] } },
     routes: [
-      { name: 'limited', match: { paths: ['/limited/*'] }, service: 'api', policies: [{ type: 'rate-limit', algorithm: 'fixed-window', limit, window: '1h', by: 'ip', legacyHeaders: true }] },
-      { name: 'by-tenant', match: { paths: ['/tenant/*'] }, service: 'api', policies: [{ type: 'rate-limit', algorithm: 'token-bucket', rate: 1, per: '1h', burst: 2, by: 'header:x-tenant' }] },
+      {
+        name: 'limited',
+        match: { paths: ['/limited/*'] },
+        service: 'api',
+        policies: [{ type: 'rate-limit', algorithm: 'fixed-window', limit, window: '1h', by: 'ip', legacyHeaders: true }],
+      },
+      {
+        name: 'by-tenant',
+        match: { paths: ['/tenant/*'] },
+        service: 'api',
+        policies: [{ type: 'rate-limit', algorithm: 'token-bucket', rate: 1, per: '1h', burst: 2, by: 'header:x-tenant' }],
+      },
       { name: 'free', match: { paths: ['/free/*'] }, service: 'api' },
     ],
   };
@@ -78,12 +88,20 @@ test('a reload keeps the counts; a changed limit applies at once', async () => {
   const before = await request(`${gw.url}/limited/b`);
   await before.body.text();
   assert.equal(before.statusCode, 429); // exhausted by the first test
-  const res = await request(`${gw.adminUrl}/config`, { method: 'POST', body: JSON.stringify(testConfig(config(3))), headers: { 'content-type': 'application/json' } });
+  const res = await request(`${gw.adminUrl}/config`, {
+    method: 'POST',
+    body: JSON.stringify(testConfig(config(3))),
+    headers: { 'content-type': 'application/json' },
+  });
   assert.equal(res.statusCode, 200, await res.body.text());
   const same = await request(`${gw.url}/limited/b`);
   await same.body.text();
   assert.equal(same.statusCode, 429);
-  const raised = await request(`${gw.adminUrl}/config`, { method: 'POST', body: JSON.stringify(testConfig(config(10))), headers: { 'content-type': 'application/json' } });
+  const raised = await request(`${gw.adminUrl}/config`, {
+    method: 'POST',
+    body: JSON.stringify(testConfig(config(10))),
+    headers: { 'content-type': 'application/json' },
+  });
   assert.equal(raised.statusCode, 200, await raised.body.text());
   const after = await request(`${gw.url}/limited/b`);
   await after.body.text();
@@ -99,7 +117,13 @@ test('shadow mode: never refuses, sends the fields, and the access log names the
   const shadow = await startTestGateway({
     accessLog: { path: log },
     services: { api: { targets: [{ url: up.url }] } },
-    routes: [{ name: 'shadowed', service: 'api', policies: [{ type: 'rate-limit', algorithm: 'fixed-window', limit: 1, window: '1h', by: 'ip', mode: 'shadow' }] }],
+    routes: [
+      {
+        name: 'shadowed',
+        service: 'api',
+        policies: [{ type: 'rate-limit', algorithm: 'fixed-window', limit: 1, window: '1h', by: 'ip', mode: 'shadow' }],
+      },
+    ],
   });
   try {
     const statuses: number[] = [];
@@ -114,21 +138,37 @@ test('shadow mode: never refuses, sends the fields, and the access log names the
       const l = (await readFile(log, 'utf8').catch(() => '')).trim().split('\n').filter(Boolean);
       return l.length === 3 ? l.map((x) => JSON.parse(x) as { shadowLimited?: string }) : undefined;
     });
-    assert.deepEqual(lines.map((l) => l.shadowLimited), [undefined, '1-per-1h', '1-per-1h']);
+    assert.deepEqual(
+      lines.map((l) => l.shadowLimited),
+      [undefined, '1-per-1h', '1-per-1h'],
+    );
   } finally {
     await shadow.stop();
     await dir.remove();
   }
 });
 
-test('the gateway\'s own answers on a limited route (upstream down, a later policy\'s verdict) carry the fields too', async () => {
+test("the gateway's own answers on a limited route (upstream down, a later policy's verdict) carry the fields too", async () => {
   const { closedPort } = await import('./helpers/wire.js');
   const port = await closedPort();
   const down = await startTestGateway({
     services: { gone: { targets: [{ url: `http://127.0.0.1:${port}` }] } },
     routes: [
-      { name: 'down', match: { paths: ['/down/*'] }, service: 'gone', policies: [{ type: 'rate-limit', algorithm: 'fixed-window', limit: 5, window: '1h', by: 'ip' }] },
-      { name: 'closed', match: { paths: ['/closed/*'] }, service: 'gone', policies: [{ type: 'rate-limit', algorithm: 'fixed-window', limit: 5, window: '1h', by: 'ip' }, { type: 'request-termination', status: 503, body: 'maintenance' }] },
+      {
+        name: 'down',
+        match: { paths: ['/down/*'] },
+        service: 'gone',
+        policies: [{ type: 'rate-limit', algorithm: 'fixed-window', limit: 5, window: '1h', by: 'ip' }],
+      },
+      {
+        name: 'closed',
+        match: { paths: ['/closed/*'] },
+        service: 'gone',
+        policies: [
+          { type: 'rate-limit', algorithm: 'fixed-window', limit: 5, window: '1h', by: 'ip' },
+          { type: 'request-termination', status: 503, body: 'maintenance' },
+        ],
+      },
     ],
   });
   try {

@@ -30,7 +30,9 @@ async function ready(s: RedisStore): Promise<RedisStore> {
   return s;
 }
 
-before(() => { if (up) r = inspector(); });
+before(() => {
+  if (up) r = inspector();
+});
 after(async () => {
   await Promise.all(stores.map((s) => s.close()));
   if (up) {
@@ -79,7 +81,11 @@ test('token bucket and leaky bucket: the burst passes, then one per interval', {
 test('three instances on one Redis share one exact count', { skip: !up }, async () => {
   const a = await ready(store());
   const prefix = prefixes.at(-1)!;
-  const others = [1, 2].map(() => { const s = new RedisStore({ url: SHARED_REDIS, prefix, timeoutMs: 1000, connect: true }); stores.push(s); return s; });
+  const others = [1, 2].map(() => {
+    const s = new RedisStore({ url: SHARED_REDIS, prefix, timeoutMs: 1000, connect: true });
+    stores.push(s);
+    return s;
+  });
   await Promise.all(others.map((o) => o.ready()));
   const all = [a, ...others];
   const ds = await Promise.all(Array.from({ length: 300 }, (_, i) => all[i % 3]!.fixedWindow('shared', 100, 3_600_000, 1)));
@@ -95,11 +101,20 @@ test('10,000 distinct keys: every key has a TTL and a hash tag; the scripts are 
   for (let i = 0; i < 10_000; i++) {
     const k = `user-${i}`;
     switch (i % 5) {
-      case 0: calls.push(s.fixedWindow(k, 10, 60_000, 1)); break;
-      case 1: calls.push(s.slidingWindow(k, 10, 60_000, 1)); break;
-      case 2: calls.push(s.tokenBucket(k, 10, 60_000, 10, 1)); break;
-      case 3: calls.push(s.leakyBucket(k, 10, 60_000, 10, 1)); break;
-      default: calls.push(s.calendarMonth(k, 10, 1));
+      case 0:
+        calls.push(s.fixedWindow(k, 10, 60_000, 1));
+        break;
+      case 1:
+        calls.push(s.slidingWindow(k, 10, 60_000, 1));
+        break;
+      case 2:
+        calls.push(s.tokenBucket(k, 10, 60_000, 10, 1));
+        break;
+      case 3:
+        calls.push(s.leakyBucket(k, 10, 60_000, 10, 1));
+        break;
+      default:
+        calls.push(s.calendarMonth(k, 10, 1));
     }
   }
   await Promise.all(calls);
@@ -108,9 +123,14 @@ test('10,000 distinct keys: every key has a TTL and a hash tag; the scripts are 
   const pipeline = r.pipeline();
   for (const k of keys) pipeline.pttl(k);
   const ttls = (await pipeline.exec())!.map(([, v]) => v as number);
-  assert.ok(ttls.every((t) => t > 0), `keys without TTL: ${ttls.filter((t) => t <= 0).length}`);
+  assert.ok(
+    ttls.every((t) => t > 0),
+    `keys without TTL: ${ttls.filter((t) => t <= 0).length}`,
+  );
   for (const k of keys) assert.match(k, /^gh-test:store:[0-9a-f]+:\{user-\d+\}$/);
-  const shas = [FIXED_WINDOW, SLIDING_WINDOW, TOKEN_BUCKET, LEAKY_BUCKET, CALENDAR_MONTH].map((l) => createHash('sha1').update(l).digest('hex'));
+  const shas = [FIXED_WINDOW, SLIDING_WINDOW, TOKEN_BUCKET, LEAKY_BUCKET, CALENDAR_MONTH].map((l) =>
+    createHash('sha1').update(l).digest('hex'),
+  );
   assert.deepEqual(await r.script('EXISTS', ...shas), [1, 1, 1, 1, 1]);
 });
 
@@ -126,7 +146,10 @@ test('a slow Redis: each call gives up after the timeout, then the breaker stops
     // one success above is one of them).
     for (let i = 0; i < STORE_BREAKER.minCalls - 1; i++) {
       assert.equal(s.breaker.open, false, `open after ${i} failed calls`);
-      await assert.rejects(s.fixedWindow('slow', LIMIT, 60_000, 1), (e: Error) => e instanceof StoreUnavailableError && /timed out/i.test(e.message));
+      await assert.rejects(
+        s.fixedWindow('slow', LIMIT, 60_000, 1),
+        (e: Error) => e instanceof StoreUnavailableError && /timed out/i.test(e.message),
+      );
     }
     assert.equal(s.breaker.open, true);
     const sent = proxy.sent;
@@ -136,7 +159,12 @@ test('a slow Redis: each call gives up after the timeout, then the breaker stops
     assert.equal(proxy.sent, sent, 'an open breaker sends nothing to Redis');
     proxy.delayMs = 0;
     await sleep(450); // let the slow replies drain
-    await waitFor('the store back after the cooldown', async () => (await s.fixedWindow('slow', LIMIT, 60_000, 1).catch(() => undefined))?.allowed, 5000, 100);
+    await waitFor(
+      'the store back after the cooldown',
+      async () => (await s.fixedWindow('slow', LIMIT, 60_000, 1).catch(() => undefined))?.allowed,
+      5000,
+      100,
+    );
     assert.equal(s.breaker.open, false);
   } finally {
     await proxy.close();
@@ -151,7 +179,12 @@ test('Redis stopped and started again: calls fail at once while it is down, and 
     await redis.stop();
     for (let i = 0; i < 4; i++) await assert.rejects(s.fixedWindow('x', 10, 60_000, 1), StoreUnavailableError);
     await redis.start();
-    const back = await waitFor('the store back after Redis restarted', async () => s.fixedWindow('x', 10, 60_000, 1).catch(() => undefined), 8000, 100);
+    const back = await waitFor(
+      'the store back after Redis restarted',
+      async () => s.fixedWindow('x', 10, 60_000, 1).catch(() => undefined),
+      8000,
+      100,
+    );
     assert.equal(back.remaining, 9); // a fresh Redis: the count starts again
   } finally {
     await redis.stop();

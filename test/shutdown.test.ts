@@ -40,7 +40,10 @@ routes:
 function tryConnect(port: number): Promise<string> {
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => { s.destroy(); resolve('connected'); });
+    s.once('connect', () => {
+      s.destroy();
+      resolve('connected');
+    });
     s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
   });
 }
@@ -55,7 +58,11 @@ test('SIGTERM: the in-flight request completes with 200, new connections are ref
     assert.equal(await warm.body.text(), 'done /warm');
 
     const hitsBefore = up.hits;
-    const slow = request(`${gw.url}/slow/1`, { dispatcher: agent }).then(async (r) => ({ status: r.statusCode, body: await r.body.text(), connection: r.headers.connection }));
+    const slow = request(`${gw.url}/slow/1`, { dispatcher: agent }).then(async (r) => ({
+      status: r.statusCode,
+      body: await r.body.text(),
+      connection: r.headers.connection,
+    }));
     await waitFor('the slow request to reach the upstream', () => up.hits > hitsBefore, 2000, 10);
     const signalled = Date.now();
     gw.proc.kill('SIGTERM');

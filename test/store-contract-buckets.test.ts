@@ -12,7 +12,8 @@ const CASES: Case[] = [
   // ---- token bucket: `burst` tokens, refilled at rate/per
   {
     name: 'token bucket: the burst, exactly empty, one over, the refill, capped at the burst',
-    base: T0, quota: 3,
+    base: T0,
+    quota: 3,
     steps: [
       [0, tb('a', 1, SEC, 3, 1), ok(2, 1_000)],
       [0, tb('a', 1, SEC, 3, 2), ok(0, 3_000)], // exactly empty
@@ -27,7 +28,8 @@ const CASES: Case[] = [
   },
   {
     name: 'token bucket: cost > 1, cost > burst, keys separate',
-    base: T0, quota: 5, // 10 per minute: a token every 6 s
+    base: T0,
+    quota: 5, // 10 per minute: a token every 6 s
     steps: [
       [0, tb('a', 10, MIN, 5, 5), ok(0, 30_000)],
       [0, tb('b', 10, MIN, 5, 1), ok(4, 6_000)],
@@ -39,7 +41,8 @@ const CASES: Case[] = [
   },
   {
     name: 'token bucket: a fractional rate, 2.5 per minute (a token every 24 s)',
-    base: T0, quota: 1,
+    base: T0,
+    quota: 1,
     steps: [
       [0, tb('a', 2.5, MIN, 1, 1), ok(0, 24_000)],
       [1_000, tb('a', 2.5, MIN, 1, 1), no(0, 23_000, 23_000)], // 1/24 of a token
@@ -49,7 +52,8 @@ const CASES: Case[] = [
   },
   {
     name: 'token bucket: a fractional rate, 0.5 per second',
-    base: T0, quota: 2,
+    base: T0,
+    quota: 2,
     steps: [
       [0, tb('a', 0.5, SEC, 2, 2), ok(0, 4_000)],
       [1_000, tb('a', 0.5, SEC, 2, 1), no(0, 3_000, 1_000)],
@@ -58,7 +62,8 @@ const CASES: Case[] = [
   },
   {
     name: 'token bucket: a refill time that is not a whole millisecond is rounded up (3 per second)',
-    base: T0, quota: 3,
+    base: T0,
+    quota: 3,
     steps: [
       [0, tb('a', 3, SEC, 3, 3), ok(0, 1_000)],
       [0, tb('a', 3, SEC, 3, 1), no(0, 1_000, 334)], // 333.33 ms
@@ -68,7 +73,8 @@ const CASES: Case[] = [
 
   {
     name: 'token bucket: cost = burst',
-    base: T0, quota: 4, // 2 per second: a token every 500 ms
+    base: T0,
+    quota: 4, // 2 per second: a token every 500 ms
     steps: [
       [0, tb('a', 2, SEC, 4, 4), ok(0, 2_000)],
       [500, tb('a', 2, SEC, 4, 4), no(1, 1_500, 1_500)], // 1 token: 3 more to come
@@ -78,7 +84,8 @@ const CASES: Case[] = [
   },
   {
     name: 'token bucket: 7 per second: a burst of 7 admits exactly 7, then one every 142.86 ms (waits rounded up)',
-    base: T0, quota: 7,
+    base: T0,
+    quota: 7,
     steps: [
       [0, tb('a', 7, SEC, 7, 1), ok(6, 143)],
       [0, tb('a', 7, SEC, 7, 1), ok(5, 286)],
@@ -95,7 +102,8 @@ const CASES: Case[] = [
   },
   {
     name: 'token bucket: the clock goes back (NTP step): nothing refills twice',
-    base: T0, quota: 2,
+    base: T0,
+    quota: 2,
     steps: [
       [10_000, tb('a', 1, SEC, 2, 2), ok(0, 2_000)],
       // 5 s back: no refill until the clock is past 10 s again; waits on the clock as it reads.
@@ -110,7 +118,8 @@ const CASES: Case[] = [
   // ---- leaky bucket: the level drains one unit every per/rate; admitted while level + cost ≤ burst
   {
     name: 'leaky bucket: the burst, exactly full, one over, the drain',
-    base: T0, quota: 3,
+    base: T0,
+    quota: 3,
     steps: [
       [0, lb('a', 1, SEC, 3, 1), ok(2, 1_000)],
       [0, lb('a', 1, SEC, 3, 1), ok(1, 2_000)],
@@ -124,7 +133,8 @@ const CASES: Case[] = [
   },
   {
     name: 'leaky bucket: cost > 1, cost > burst, keys separate',
-    base: T0, quota: 3,
+    base: T0,
+    quota: 3,
     steps: [
       [0, lb('a', 1, SEC, 3, 2), ok(1, 2_000)],
       [0, lb('a', 1, SEC, 3, 2), no(1, 2_000, 1_000)],
@@ -137,7 +147,8 @@ const CASES: Case[] = [
   },
   {
     name: 'leaky bucket: a fractional rate, 2.5 per second (one every 400 ms)',
-    base: T0, quota: 2,
+    base: T0,
+    quota: 2,
     steps: [
       [0, lb('a', 2.5, SEC, 2, 1), ok(1, 400)],
       [0, lb('a', 2.5, SEC, 2, 1), ok(0, 800)],
@@ -148,7 +159,8 @@ const CASES: Case[] = [
   },
   {
     name: 'leaky bucket: an interval that is not a whole millisecond: the whole burst passes, waits rounded up (1.5 per second)',
-    base: T0, quota: 2,
+    base: T0,
+    quota: 2,
     steps: [
       [0, lb('a', 1.5, SEC, 2, 1), ok(1, 667)], // 666.67 ms
       [0, lb('a', 1.5, SEC, 2, 1), ok(0, 1_334)], // 1 333.33 ms
@@ -159,7 +171,8 @@ const CASES: Case[] = [
   },
   {
     name: 'leaky bucket: 6 per second: a burst of 6 admits exactly 6',
-    base: T0, quota: 6,
+    base: T0,
+    quota: 6,
     steps: [
       [0, lb('a', 6, SEC, 6, 1), ok(5, 167)],
       [0, lb('a', 6, SEC, 6, 1), ok(4, 334)],
@@ -173,7 +186,8 @@ const CASES: Case[] = [
   },
   {
     name: 'leaky bucket: 7 per second: a burst of 7 admits exactly 7',
-    base: T0, quota: 7,
+    base: T0,
+    quota: 7,
     steps: [
       [0, lb('a', 7, SEC, 7, 1), ok(6, 143)],
       [0, lb('a', 7, SEC, 7, 1), ok(5, 286)],
@@ -188,7 +202,8 @@ const CASES: Case[] = [
   },
   {
     name: 'leaky bucket: cost = burst',
-    base: T0, quota: 3,
+    base: T0,
+    quota: 3,
     steps: [
       [0, lb('a', 1, SEC, 3, 3), ok(0, 3_000)],
       [1_000, lb('a', 1, SEC, 3, 3), no(1, 2_000, 2_000)], // 2 still queued
@@ -198,7 +213,8 @@ const CASES: Case[] = [
   },
   {
     name: 'leaky bucket: the clock goes back (NTP step): nothing drains twice',
-    base: T0, quota: 2,
+    base: T0,
+    quota: 2,
     steps: [
       [10_000, lb('a', 1, SEC, 2, 2), ok(0, 2_000)],
       // 5 s back: nothing drains until the clock is past 10 s again; waits on the clock as it reads.
@@ -216,17 +232,33 @@ runTable(CASES, redis);
 
 // ---- a key written by the Lua script before issue 16 ------------------------------------------
 
-test('leaky bucket: a key holding a theoretical arrival time (the script before issue 16) is read as the level it stands for', { skip: redis.skip }, async () => {
-  await redis.store!.ready();
-  const r = inspector();
-  try {
-    // Two units queued at 1.5 per second: the arrival time 1333.33 ms ahead, as that script wrote it.
-    await r.set(`${redis.prefix}{legacy:l}`, String(T0 + 2 * (SEC / 1.5)), 'PX', 60_000);
-    redis.clock.now = T0;
-    assert.deepEqual(await redis.store!.leakyBucket('legacy:l', 1.5, SEC, 2, 1), { allowed: false, remaining: 0, resetMs: 1_334, retryAfterMs: 667, limit: 2 });
-    redis.clock.now = T0 + 667;
-    assert.deepEqual(await redis.store!.leakyBucket('legacy:l', 1.5, SEC, 2, 1), { allowed: true, remaining: 0, resetMs: 1_333, retryAfterMs: 0, limit: 2 });
-  } finally {
-    r.disconnect();
-  }
-});
+test(
+  'leaky bucket: a key holding a theoretical arrival time (the script before issue 16) is read as the level it stands for',
+  { skip: redis.skip },
+  async () => {
+    await redis.store!.ready();
+    const r = inspector();
+    try {
+      // Two units queued at 1.5 per second: the arrival time 1333.33 ms ahead, as that script wrote it.
+      await r.set(`${redis.prefix}{legacy:l}`, String(T0 + 2 * (SEC / 1.5)), 'PX', 60_000);
+      redis.clock.now = T0;
+      assert.deepEqual(await redis.store!.leakyBucket('legacy:l', 1.5, SEC, 2, 1), {
+        allowed: false,
+        remaining: 0,
+        resetMs: 1_334,
+        retryAfterMs: 667,
+        limit: 2,
+      });
+      redis.clock.now = T0 + 667;
+      assert.deepEqual(await redis.store!.leakyBucket('legacy:l', 1.5, SEC, 2, 1), {
+        allowed: true,
+        remaining: 0,
+        resetMs: 1_333,
+        retryAfterMs: 0,
+        limit: 2,
+      });
+    } finally {
+      r.disconnect();
+    }
+  },
+);

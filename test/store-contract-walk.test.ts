@@ -19,7 +19,10 @@ const redis = await sharedRedis('contract-walk');
 const random = seededRandom;
 
 interface Walk {
-  name: string; base: number; period: number; capacity: number;
+  name: string;
+  base: number;
+  period: number;
+  capacity: number;
   call: (key: string, cost: number) => Call;
   /** Windows: the window (start or index) a time falls in. */
   windowOf?: (t: number) => number;
@@ -28,18 +31,81 @@ interface Walk {
 }
 
 const WALKS: Walk[] = [
-  { name: 'fixed window 5 per 10 s', base: T0, period: 10 * SEC, capacity: 5, call: (k, n) => fw(k, 5, 10 * SEC, n), windowOf: (t) => Math.floor(t / (10 * SEC)) },
-  { name: 'fixed window 3 per 1000.5 ms', base: B2001, period: 1000.5, capacity: 3, call: (k, n) => fw(k, 3, 1000.5, n), windowOf: (t) => Math.floor(t / 1000.5) },
-  { name: 'calendar month 4, around a new year', base: Date.UTC(2025, 11, 31, 20), period: HOUR, capacity: 4, call: (k, n) => cm(k, 4, n), windowOf: (t) => monthBounds(t)[0] },
-  { name: 'sliding window 6 per 10 s', base: T0, period: 10 * SEC, capacity: 6, call: (k, n) => sw(k, 6, 10 * SEC, n), windowOf: (t) => Math.floor(t / (10 * SEC)) },
-  { name: 'sliding window 7 per 1000.5 ms', base: B2001, period: 1000.5, capacity: 7, call: (k, n) => sw(k, 7, 1000.5, n), windowOf: (t) => Math.floor(t / 1000.5) },
-  { name: 'token bucket 2.5 per second, burst 3', base: T0, period: SEC, capacity: 3, call: (k, n) => tb(k, 2.5, SEC, 3, n), perMs: 2.5 / SEC },
+  {
+    name: 'fixed window 5 per 10 s',
+    base: T0,
+    period: 10 * SEC,
+    capacity: 5,
+    call: (k, n) => fw(k, 5, 10 * SEC, n),
+    windowOf: (t) => Math.floor(t / (10 * SEC)),
+  },
+  {
+    name: 'fixed window 3 per 1000.5 ms',
+    base: B2001,
+    period: 1000.5,
+    capacity: 3,
+    call: (k, n) => fw(k, 3, 1000.5, n),
+    windowOf: (t) => Math.floor(t / 1000.5),
+  },
+  {
+    name: 'calendar month 4, around a new year',
+    base: Date.UTC(2025, 11, 31, 20),
+    period: HOUR,
+    capacity: 4,
+    call: (k, n) => cm(k, 4, n),
+    windowOf: (t) => monthBounds(t)[0],
+  },
+  {
+    name: 'sliding window 6 per 10 s',
+    base: T0,
+    period: 10 * SEC,
+    capacity: 6,
+    call: (k, n) => sw(k, 6, 10 * SEC, n),
+    windowOf: (t) => Math.floor(t / (10 * SEC)),
+  },
+  {
+    name: 'sliding window 7 per 1000.5 ms',
+    base: B2001,
+    period: 1000.5,
+    capacity: 7,
+    call: (k, n) => sw(k, 7, 1000.5, n),
+    windowOf: (t) => Math.floor(t / 1000.5),
+  },
+  {
+    name: 'token bucket 2.5 per second, burst 3',
+    base: T0,
+    period: SEC,
+    capacity: 3,
+    call: (k, n) => tb(k, 2.5, SEC, 3, n),
+    perMs: 2.5 / SEC,
+  },
   { name: 'token bucket 7 per second, burst 7', base: T0, period: SEC, capacity: 7, call: (k, n) => tb(k, 7, SEC, 7, n), perMs: 7 / SEC },
-  { name: 'token bucket 1.5 per minute, burst 2', base: T0, period: MIN, capacity: 2, call: (k, n) => tb(k, 1.5, MIN, 2, n), perMs: 1.5 / MIN },
-  { name: 'leaky bucket 1.5 per second, burst 2', base: T0, period: SEC, capacity: 2, call: (k, n) => lb(k, 1.5, SEC, 2, n), perMs: 1.5 / SEC },
+  {
+    name: 'token bucket 1.5 per minute, burst 2',
+    base: T0,
+    period: MIN,
+    capacity: 2,
+    call: (k, n) => tb(k, 1.5, MIN, 2, n),
+    perMs: 1.5 / MIN,
+  },
+  {
+    name: 'leaky bucket 1.5 per second, burst 2',
+    base: T0,
+    period: SEC,
+    capacity: 2,
+    call: (k, n) => lb(k, 1.5, SEC, 2, n),
+    perMs: 1.5 / SEC,
+  },
   { name: 'leaky bucket 6 per second, burst 6', base: T0, period: SEC, capacity: 6, call: (k, n) => lb(k, 6, SEC, 6, n), perMs: 6 / SEC },
   { name: 'leaky bucket 7 per second, burst 7', base: T0, period: SEC, capacity: 7, call: (k, n) => lb(k, 7, SEC, 7, n), perMs: 7 / SEC },
-  { name: 'leaky bucket 2.5 per minute, burst 3', base: T0, period: MIN, capacity: 3, call: (k, n) => lb(k, 2.5, MIN, 3, n), perMs: 2.5 / MIN },
+  {
+    name: 'leaky bucket 2.5 per minute, burst 3',
+    base: T0,
+    period: MIN,
+    capacity: 3,
+    call: (k, n) => lb(k, 2.5, MIN, 3, n),
+    perMs: 2.5 / MIN,
+  },
 ];
 
 const WALK_STEPS = 300;
@@ -53,10 +119,14 @@ function walkSteps(w: Walk, seed: number): { dt: (lastWait: number) => number; k
     const r = rnd();
     const size = rnd();
     const dt = (lastWait: number) =>
-      r < 0.3 ? 0
-        : r < 0.65 ? 1 + Math.floor(size * w.period / 4)
-          : r < 0.8 ? Math.floor(size * 2.5 * w.period)
-            : r < 0.9 ? -(1 + Math.floor(size * 1.5 * w.period)) // the clock goes back
+      r < 0.3
+        ? 0
+        : r < 0.65
+          ? 1 + Math.floor((size * w.period) / 4)
+          : r < 0.8
+            ? Math.floor(size * 2.5 * w.period)
+            : r < 0.9
+              ? -(1 + Math.floor(size * 1.5 * w.period)) // the clock goes back
               : lastWait;
     const c = rnd();
     const cost = c < 0.1 ? 0 : c < 0.25 ? w.capacity : 1 + Math.floor(rnd() * Math.min(3, w.capacity));
@@ -65,7 +135,13 @@ function walkSteps(w: Walk, seed: number): { dt: (lastWait: number) => number; k
 }
 
 /** Plays a walk; returns each step's time and decision. */
-async function playWalk(w: Walk, seed: number, store: RateStore, clock: { now: number }, keyPrefix = ''): Promise<{ t: number; call: Call; d: Decision }[]> {
+async function playWalk(
+  w: Walk,
+  seed: number,
+  store: RateStore,
+  clock: { now: number },
+  keyPrefix = '',
+): Promise<{ t: number; call: Call; d: Decision }[]> {
   const out: { t: number; call: Call; d: Decision }[] = [];
   let now = w.base;
   let lastWait = 0;
@@ -89,7 +165,8 @@ function checkWalk(w: Walk, steps: { t: number; call: Call; d: Decision }[]): vo
   steps.forEach(({ t, call, d }, i) => {
     const at = `step ${i + 1}, t=${t - w.base} ${show(call)}: ${fmt(d)}`;
     const cost = call.args[call.method === 'calendarMonth' ? 1 : call.method === 'tokenBucket' || call.method === 'leakyBucket' ? 3 : 2]!;
-    for (const v of [d.remaining, d.resetMs, d.retryAfterMs]) assert.ok(Number.isInteger(v) && v >= 0 && !Object.is(v, -0), `${at}: a whole, non-negative number`);
+    for (const v of [d.remaining, d.resetMs, d.retryAfterMs])
+      assert.ok(Number.isInteger(v) && v >= 0 && !Object.is(v, -0), `${at}: a whole, non-negative number`);
     assert.ok(d.remaining <= w.capacity, `${at}: remaining above the capacity`);
     assert.equal(d.limit, w.capacity, at);
     if (d.allowed) assert.equal(d.retryAfterMs, 0, `${at}: admitted with a wait`);
@@ -135,7 +212,10 @@ WALKS.forEach((w, n) => {
         const { t: at, call, d } = fromMemory[i]!;
         if (d.allowed) continue;
         probes++;
-        for (const [dt, admitted] of [[d.retryAfterMs, true], [d.retryAfterMs - 1, false]] as const) {
+        for (const [dt, admitted] of [
+          [d.retryAfterMs, true],
+          [d.retryAfterMs - 1, false],
+        ] as const) {
           const clock = { now: w.base };
           const replay = new MemoryStore({ maxKeys: 64, clock: () => clock.now });
           try {
@@ -150,7 +230,11 @@ WALKS.forEach((w, n) => {
             }
             clock.now = at + dt;
             const again = decideNow(replay, call);
-            assert.equal(again.allowed, admitted, `step ${i + 1}, t=${at - w.base} ${show(call)}: refused with a wait of ${d.retryAfterMs} ms; ${dt} ms later: ${fmt(again)}`);
+            assert.equal(
+              again.allowed,
+              admitted,
+              `step ${i + 1}, t=${at - w.base} ${show(call)}: refused with a wait of ${d.retryAfterMs} ms; ${dt} ms later: ${fmt(again)}`,
+            );
           } finally {
             replay.close();
           }

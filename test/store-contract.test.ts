@@ -10,7 +10,8 @@ const CASES: Case[] = [
   // ---- fixed window: a counter per window aligned to the epoch
   {
     name: 'fixed window: exactly the limit, one over, the wait is the window end, then a fresh window',
-    base: T0, quota: 3,
+    base: T0,
+    quota: 3,
     steps: [
       [10_000, fw('a', 3, MIN, 1), ok(2, 50_000)],
       [10_000, fw('a', 3, MIN, 1), ok(1, 50_000)],
@@ -22,7 +23,8 @@ const CASES: Case[] = [
   },
   {
     name: 'fixed window: cost > 1, a refusal counts nothing, cost 0 passes at the limit, cost = limit, cost > limit',
-    base: T0, quota: 10,
+    base: T0,
+    quota: 10,
     steps: [
       [0, fw('a', 10, MIN, 7), ok(3, 60_000)],
       [1_000, fw('a', 10, MIN, 4), no(3, 59_000, 59_000)],
@@ -34,8 +36,9 @@ const CASES: Case[] = [
     ],
   },
   {
-    name: 'fixed window: windows align to the epoch, not to a key\'s first call; keys count separately',
-    base: T0, quota: 2,
+    name: "fixed window: windows align to the epoch, not to a key's first call; keys count separately",
+    base: T0,
+    quota: 2,
     steps: [
       [2_500, fw('a', 2, 10 * SEC, 1), ok(1, 7_500)],
       [2_500, fw('b', 2, 10 * SEC, 1), ok(1, 7_500)],
@@ -50,7 +53,8 @@ const CASES: Case[] = [
 
   {
     name: 'fixed window: a window that is not a whole number of ms (1000.5 ms): waits rounded up',
-    base: B2001, quota: 1,
+    base: B2001,
+    quota: 1,
     steps: [
       [0, fw('a', 1, 1000.5, 1), ok(0, 1_001)], // 1000.5 ms to the window end
       [1, fw('a', 1, 1000.5, 1), no(0, 1_000, 1_000)], // 999.5
@@ -61,7 +65,8 @@ const CASES: Case[] = [
   },
   {
     name: 'fixed window: the clock goes back (NTP step): the window does not, nothing is counted twice',
-    base: T0, quota: 2,
+    base: T0,
+    quota: 2,
     steps: [
       [60_000, fw('a', 2, MIN, 2), ok(0, 60_000)], // cost = limit fills the window [60 s, 120 s)
       // 1 s back, into the window before: still the later window's count, its end 61 s away.
@@ -78,7 +83,8 @@ const CASES: Case[] = [
   // ---- calendar month (UTC)
   {
     name: 'calendar month: December rolls over into January of the next year',
-    base: Date.UTC(2025, 11, 31, 23), quota: 2, // 31 Dec 2025 23:00, one hour before 2026
+    base: Date.UTC(2025, 11, 31, 23),
+    quota: 2, // 31 Dec 2025 23:00, one hour before 2026
     steps: [
       [0, cm('q', 2, 1), ok(1, HOUR)],
       [0, cm('q', 2, 1), ok(0, HOUR)],
@@ -91,7 +97,8 @@ const CASES: Case[] = [
   },
   {
     name: 'calendar month: a leap February ends after the 29th; cost > 1 and cost 0',
-    base: Date.UTC(2024, 1, 29, 12), quota: 5, // 29 Feb 2024 noon
+    base: Date.UTC(2024, 1, 29, 12),
+    quota: 5, // 29 Feb 2024 noon
     steps: [
       [0, cm('q', 5, 5), ok(0, 12 * HOUR)],
       [0, cm('q', 5, 0), ok(0, 12 * HOUR)],
@@ -101,7 +108,8 @@ const CASES: Case[] = [
   },
   {
     name: 'calendar month: February has 29 days in 2000 and 2024, 28 in 2026 and 2100 (Gregorian rules)',
-    base: 0, quota: 1, // t is the epoch time itself
+    base: 0,
+    quota: 1, // t is the epoch time itself
     steps: [
       [Date.UTC(2000, 1, 1), cm('y2000', 1, 1), ok(0, 29 * DAY)],
       [Date.UTC(2024, 1, 1), cm('y2024', 1, 1), ok(0, 29 * DAY)],
@@ -112,8 +120,9 @@ const CASES: Case[] = [
     ],
   },
   {
-    name: 'calendar month: the clock goes back across the month\'s start: the quota does not start over',
-    base: Date.UTC(2026, 0, 1), quota: 2, // 1 Jan 2026 00:00
+    name: "calendar month: the clock goes back across the month's start: the quota does not start over",
+    base: Date.UTC(2026, 0, 1),
+    quota: 2, // 1 Jan 2026 00:00
     steps: [
       [1_000, cm('q', 2, 2), ok(0, 31 * DAY - 1_000)], // cost = limit
       [-2_000, cm('q', 2, 1), no(0, 31 * DAY + 2_000, 31 * DAY + 2_000)], // 31 Dec 2025 23:59:58: January's count
@@ -125,7 +134,8 @@ const CASES: Case[] = [
   // ---- sliding window: used = previous × (share of it still inside the window) + current
   {
     name: 'sliding window: exactly the limit, one over; the previous window weighs in by its remaining share',
-    base: T0, quota: 10,
+    base: T0,
+    quota: 10,
     steps: [
       [0, sw('a', 10, MIN, 4), ok(6, 60_000)],
       [30_000, sw('a', 10, MIN, 6), ok(0, 30_000)], // exactly at the limit
@@ -142,7 +152,8 @@ const CASES: Case[] = [
   },
   {
     name: 'sliding window: a quiet window forgets the one before; cost 0 reads the weighted count; cost > limit; keys separate',
-    base: T0, quota: 4,
+    base: T0,
+    quota: 4,
     steps: [
       [0, sw('a', 4, MIN, 4), ok(0, 60_000)],
       [0, sw('b', 4, MIN, 1), ok(3, 60_000)],
@@ -157,7 +168,8 @@ const CASES: Case[] = [
   },
   {
     name: 'sliding window: a wait that is not a whole millisecond is rounded up',
-    base: T0, quota: 7,
+    base: T0,
+    quota: 7,
     steps: [
       [0, sw('a', 7, MIN, 7), ok(0, 60_000)],
       // 7 × (60 000 − e)/60 000 + 1 ≤ 7 from e = 60 000/7 = 8 571.43 ms
@@ -169,7 +181,8 @@ const CASES: Case[] = [
 
   {
     name: 'sliding window: cost = limit, against a full previous window and alone',
-    base: T0, quota: 5,
+    base: T0,
+    quota: 5,
     steps: [
       [0, sw('a', 5, MIN, 5), ok(0, 60_000)],
       [60_000, sw('a', 5, MIN, 5), no(0, 60_000, 60_000)], // the previous 5 weigh fully until the window ends
@@ -179,7 +192,8 @@ const CASES: Case[] = [
   },
   {
     name: 'sliding window: a window that is not a whole number of ms (1000.5 ms): waits rounded up, at least 1 ms',
-    base: B2001, quota: 2,
+    base: B2001,
+    quota: 2,
     steps: [
       [0, sw('a', 2, 1000.5, 2), ok(0, 1_001)], // 1000.5 ms to the window end
       // e = 0.5 ms into the next window: 2 × 1000/1000.5 = 1.999 count; 2 × (1000.5 − e)/1000.5 + 1 ≤ 2
@@ -191,7 +205,8 @@ const CASES: Case[] = [
   },
   {
     name: 'sliding window: the clock goes back (NTP step): the window does not, the previous one counts in full',
-    base: T0, quota: 10,
+    base: T0,
+    quota: 10,
     steps: [
       [0, sw('a', 10, MIN, 6), ok(4, 60_000)],
       [60_000, sw('a', 10, MIN, 4), ok(0, 60_000)], // 6 × 1 + 4

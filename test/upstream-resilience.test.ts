@@ -17,7 +17,12 @@ after(async () => {
 
 async function upstreams(...names: string[]): Promise<FlakyUpstream[]> {
   const ups = await Promise.all(names.map((n) => startFlaky(n)));
-  cleanups.push(async () => { for (const u of ups) { u.releaseHung(); await u.close(); } });
+  cleanups.push(async () => {
+    for (const u of ups) {
+      u.releaseHung();
+      await u.close();
+    }
+  });
   return ups;
 }
 
@@ -33,13 +38,25 @@ async function gateway(service: Record<string, unknown>, route: Record<string, u
 async function get(gw: TestGateway, path = '/x', opts: { method?: string; body?: string } = {}) {
   const res = await request(gw.url + path, { method: (opts.method ?? 'GET') as 'GET', body: opts.body });
   const text = await res.body.text();
-  return { status: res.statusCode, headers: res.headers, text, code: text.startsWith('{') ? (JSON.parse(text) as { error?: { code: string } }).error?.code : undefined };
+  return {
+    status: res.statusCode,
+    headers: res.headers,
+    text,
+    code: text.startsWith('{') ? (JSON.parse(text) as { error?: { code: string } }).error?.code : undefined,
+  };
 }
 
 async function health(gw: TestGateway, service = 'svc') {
   const res = await request(`${gw.adminUrl}/services/${service}/health`);
   return (await res.body.json()) as {
-    targets: { target: string; available: boolean; active: string; ejected: boolean; ejections: number; events: { change: string; reason: string }[] }[];
+    targets: {
+      target: string;
+      available: boolean;
+      active: string;
+      ejected: boolean;
+      ejections: number;
+      events: { change: string; reason: string }[];
+    }[];
     circuitBreaker?: { state: string; trips: number };
     admission?: { inFlight: number; queued: number };
   };
@@ -52,7 +69,10 @@ describe('retries', () => {
   test('a 503 from one target is retried on the other; the client sees only 200s', async () => {
     const [a, b] = await upstreams('a', 'b');
     a!.mode = 'fail';
-    const gw = await gateway({ targets: [{ url: a!.url }, { url: b!.url }], retries: { attempts: 2, backoff: { base: '1ms', max: '2ms' }, budget: { ratio: 1 } } });
+    const gw = await gateway({
+      targets: [{ url: a!.url }, { url: b!.url }],
+      retries: { attempts: 2, backoff: { base: '1ms', max: '2ms' }, budget: { ratio: 1 } },
+    });
     for (let i = 0; i < 10; i++) {
       const r = await get(gw);
       assert.equal(r.status, 200, r.text);
@@ -65,7 +85,10 @@ describe('retries', () => {
   test('a refused connection is retried on another target', async () => {
     const [b] = await upstreams('b');
     const dead = `http://127.0.0.1:${await closedPort()}`;
-    const gw = await gateway({ targets: [{ url: dead }, { url: b!.url }], retries: { attempts: 2, backoff: { base: '1ms', max: '2ms' }, budget: { ratio: 1 } } });
+    const gw = await gateway({
+      targets: [{ url: dead }, { url: b!.url }],
+      retries: { attempts: 2, backoff: { base: '1ms', max: '2ms' }, budget: { ratio: 1 } },
+    });
     for (let i = 0; i < 6; i++) assert.equal((await get(gw)).status, 200);
     assert.equal(b!.hits, 6);
   });
@@ -86,7 +109,10 @@ describe('retries', () => {
   test('POST is not retried by default; retryMethods opts it in, and the body is replayed intact', async () => {
     const [a, b] = await upstreams('a', 'b');
     a!.mode = 'fail';
-    const svc = { targets: [{ url: a!.url }, { url: b!.url }], retries: { attempts: 2, backoff: { base: '1ms', max: '2ms' }, budget: { ratio: 1 } } };
+    const svc = {
+      targets: [{ url: a!.url }, { url: b!.url }],
+      retries: { attempts: 2, backoff: { base: '1ms', max: '2ms' }, budget: { ratio: 1 } },
+    };
     const plain = await gateway(svc);
     const statuses = [];
     for (let i = 0; i < 4; i++) statuses.push((await get(plain, '/x', { method: 'POST', body: 'hello' })).status);
@@ -105,7 +131,10 @@ describe('retries', () => {
   test('a body larger than retryBodyLimit is streamed and never retried', async () => {
     const [a, b] = await upstreams('a', 'b');
     a!.mode = 'fail';
-    const gw = await gateway({ targets: [{ url: a!.url }, { url: b!.url }], retries: { attempts: 2, retryBodyLimit: 4, backoff: { base: '1ms', max: '2ms' } } });
+    const gw = await gateway({
+      targets: [{ url: a!.url }, { url: b!.url }],
+      retries: { attempts: 2, retryBodyLimit: 4, backoff: { base: '1ms', max: '2ms' } },
+    });
     const statuses = [];
     for (let i = 0; i < 4; i++) statuses.push((await get(gw, '/x', { method: 'PUT', body: 'more than four bytes' })).status);
     assert.equal(statuses.filter((s) => s === 503).length, a!.hits);
@@ -116,7 +145,10 @@ describe('retries', () => {
     const [a, b] = await upstreams('a', 'b');
     a!.mode = 'fail';
     b!.mode = 'fail';
-    const gw = await gateway({ targets: [{ url: a!.url }, { url: b!.url }], retries: { attempts: 3, backoff: { base: '1ms', max: '1ms' } } });
+    const gw = await gateway({
+      targets: [{ url: a!.url }, { url: b!.url }],
+      retries: { attempts: 3, backoff: { base: '1ms', max: '1ms' } },
+    });
     const n = 200;
     for (let i = 0; i < n; i++) assert.equal((await get(gw)).status, 503);
     const attempts = a!.hits + b!.hits;
@@ -157,7 +189,11 @@ describe('health', () => {
       healthCheck: { active: { path: '/health', interval: '50ms', timeout: '500ms', healthyThreshold: 1, unhealthyThreshold: 2 } },
     });
     a!.healthStatus = 500;
-    await waitFor('a to be unhealthy', async () => (await health(gw)).targets.find((t) => t.target === a!.url)?.active === 'unhealthy', 3000);
+    await waitFor(
+      'a to be unhealthy',
+      async () => (await health(gw)).targets.find((t) => t.target === a!.url)?.active === 'unhealthy',
+      3000,
+    );
     const before = a!.hits;
     for (let i = 0; i < 10; i++) assert.equal((await get(gw)).text, 'b');
     assert.equal(a!.hits, before);
@@ -201,13 +237,20 @@ describe('health', () => {
   test('target health survives a config reload', async () => {
     const [a, b] = await upstreams('a', 'b');
     a!.mode = 'fail';
-    const service = { targets: [{ url: a!.url }, { url: b!.url }], healthCheck: { passive: { consecutiveFailures: 1, baseEjection: '30s' } } };
+    const service = {
+      targets: [{ url: a!.url }, { url: b!.url }],
+      healthCheck: { passive: { consecutiveFailures: 1, baseEjection: '30s' } },
+    };
     const gw = await gateway(service);
     for (let i = 0; i < 4; i++) await get(gw);
     assert.equal(a!.hits, 1);
     const cfg = (await (await request(`${gw.adminUrl}/config`)).body.json()) as Record<string, unknown>;
     (cfg.routes as { name: string }[])[0]!.name = 'renamed';
-    const applied = await request(`${gw.adminUrl}/config`, { method: 'POST', body: JSON.stringify(cfg), headers: { 'content-type': 'application/json' } });
+    const applied = await request(`${gw.adminUrl}/config`, {
+      method: 'POST',
+      body: JSON.stringify(cfg),
+      headers: { 'content-type': 'application/json' },
+    });
     assert.equal(applied.statusCode, 200, await applied.body.text());
     for (let i = 0; i < 6; i++) assert.equal((await get(gw)).text, 'b');
     assert.equal(a!.hits, 1);
@@ -281,7 +324,10 @@ describe('concurrency limit and queue', () => {
   test('beyond maxConcurrent + maxQueue: 503 GW_SERVICE_OVERLOADED at once; queued requests run when a slot frees', async () => {
     const [a] = await upstreams('a');
     a!.mode = 'hang';
-    const gw = await gateway({ targets: [{ url: a!.url }], circuitBreaker: { maxConcurrent: 2, maxQueue: 1, queueTimeout: '5s', minRequests: 1000 } });
+    const gw = await gateway({
+      targets: [{ url: a!.url }],
+      circuitBreaker: { maxConcurrent: 2, maxQueue: 1, queueTimeout: '5s', minRequests: 1000 },
+    });
     const running = [get(gw), get(gw), get(gw)];
     await waitFor('two requests upstream', () => a!.hits === 2, 3000, 10);
     assert.equal((await health(gw)).admission!.queued, 1);
@@ -292,7 +338,10 @@ describe('concurrency limit and queue', () => {
     a!.mode = 'ok';
     a!.releaseHung();
     const done = await Promise.all(running);
-    assert.deepEqual(done.map((r) => r.status), [200, 200, 200]);
+    assert.deepEqual(
+      done.map((r) => r.status),
+      [200, 200, 200],
+    );
     assert.equal(a!.hits, 3);
     assert.deepEqual((await health(gw)).admission, { inFlight: 0, queued: 0 });
   });
@@ -300,7 +349,10 @@ describe('concurrency limit and queue', () => {
   test('a queued request gives up after queueTimeout; a client that leaves the queue frees its place', async () => {
     const [a] = await upstreams('a');
     a!.mode = 'hang';
-    const gw = await gateway({ targets: [{ url: a!.url }], circuitBreaker: { maxConcurrent: 1, maxQueue: 1, queueTimeout: '300ms', minRequests: 1000 } });
+    const gw = await gateway({
+      targets: [{ url: a!.url }],
+      circuitBreaker: { maxConcurrent: 1, maxQueue: 1, queueTimeout: '300ms', minRequests: 1000 },
+    });
     const first = get(gw);
     await waitFor('one request upstream', () => a!.hits === 1, 3000, 10);
     const queued = await get(gw);
@@ -323,7 +375,11 @@ describe('concurrency limit and queue', () => {
 describe('admission and reloads', () => {
   test('a slow uploader does not hold a concurrency slot while its small body is read', async () => {
     const [a] = await upstreams('a');
-    const gw = await gateway({ targets: [{ url: a!.url }], retries: { attempts: 2 }, circuitBreaker: { maxConcurrent: 1, maxQueue: 0, minRequests: 1000 } });
+    const gw = await gateway({
+      targets: [{ url: a!.url }],
+      retries: { attempts: 2 },
+      circuitBreaker: { maxConcurrent: 1, maxQueue: 0, minRequests: 1000 },
+    });
     const net = await import('node:net');
     const slow = net.connect(gw.port, '127.0.0.1');
     await new Promise((r) => slow.once('connect', r));
@@ -332,7 +388,13 @@ describe('admission and reloads', () => {
     const r = await get(gw);
     assert.equal(r.status, 200, 'the slot was free');
     slow.write('x'.repeat(90));
-    const answer = await new Promise<string>((resolve) => { let t = ''; slow.on('data', (c: Buffer) => { t += c.toString(); if (t.includes('\r\n\r\n')) resolve(t); }); });
+    const answer = await new Promise<string>((resolve) => {
+      let t = '';
+      slow.on('data', (c: Buffer) => {
+        t += c.toString();
+        if (t.includes('\r\n\r\n')) resolve(t);
+      });
+    });
     assert.match(answer, /^HTTP\/1\.1 200/);
     slow.destroy();
   });
@@ -348,7 +410,11 @@ describe('admission and reloads', () => {
     await waitFor('the probe upstream', () => a!.hits === 2, 3000, 10);
     const cfg = (await (await request(`${gw.adminUrl}/config`)).body.json()) as { services: { svc: Record<string, unknown> } };
     delete cfg.services.svc.circuitBreaker;
-    const applied = await request(`${gw.adminUrl}/config`, { method: 'POST', body: JSON.stringify(cfg), headers: { 'content-type': 'application/json' } });
+    const applied = await request(`${gw.adminUrl}/config`, {
+      method: 'POST',
+      body: JSON.stringify(cfg),
+      headers: { 'content-type': 'application/json' },
+    });
     assert.equal(applied.statusCode, 200, await applied.body.text());
     a!.mode = 'ok';
     a!.releaseHung();
@@ -360,7 +426,13 @@ describe('admission and reloads', () => {
 describe('balancing through the gateway', () => {
   test('weights 70/30 split 1,000 requests within ±5 %; weight 0 receives nothing', async () => {
     const [a, b, c] = await upstreams('a', 'b', 'c');
-    const gw = await gateway({ targets: [{ url: a!.url, weight: 70 }, { url: b!.url, weight: 30 }, { url: c!.url, weight: 0 }] });
+    const gw = await gateway({
+      targets: [
+        { url: a!.url, weight: 70 },
+        { url: b!.url, weight: 30 },
+        { url: c!.url, weight: 0 },
+      ],
+    });
     for (let i = 0; i < 1000; i++) await get(gw);
     assert.ok(Math.abs(a!.hits - 700) <= 50, `a got ${a!.hits}`);
     assert.ok(Math.abs(b!.hits - 300) <= 50, `b got ${b!.hits}`);

@@ -40,7 +40,9 @@ after(async () => {
   await dir.remove();
 });
 
-interface WorkerHealth { targets: { target: string; active: string; available: boolean }[] }
+interface WorkerHealth {
+  targets: { target: string; active: string; available: boolean }[];
+}
 
 async function workers(): Promise<WorkerHealth[]> {
   const res = await request(`${gw.adminUrl}/services/svc/health`);
@@ -54,10 +56,14 @@ test('one prober per target for the instance; every worker takes the unhealthy t
   assert.equal(a.healthSources.size, 1, `probes came from ${a.healthSources.size} connections`);
 
   a.healthStatus = 500;
-  await waitFor('both workers to see a unhealthy', async () => {
-    const w = await workers();
-    return w.length === 2 && w.every((x) => x.targets.find((t) => t.target === a.url)?.active === 'unhealthy');
-  }, 5000);
+  await waitFor(
+    'both workers to see a unhealthy',
+    async () => {
+      const w = await workers();
+      return w.length === 2 && w.every((x) => x.targets.find((t) => t.target === a.url)?.active === 'unhealthy');
+    },
+    5000,
+  );
   const before = a.hits;
   for (let i = 0; i < 20; i++) {
     const res = await request(gw.url + '/x', { reset: true });
@@ -66,7 +72,11 @@ test('one prober per target for the instance; every worker takes the unhealthy t
   assert.equal(a.hits, before);
 
   a.healthStatus = 200;
-  await waitFor('both workers to see a healthy', async () => (await workers()).every((x) => x.targets.find((t) => t.target === a.url)?.available), 5000);
+  await waitFor(
+    'both workers to see a healthy',
+    async () => (await workers()).every((x) => x.targets.find((t) => t.target === a.url)?.available),
+    5000,
+  );
   for (let i = 0; i < 20; i++) await (await request(gw.url + '/x', { reset: true })).body.dump();
   assert.ok(a.hits > before);
   assert.doesNotMatch(gw.stderr, /"level":(50|60)/, 'no errors logged');

@@ -4,7 +4,18 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
-import { childPids, freePort, isAlive, killAllChildren, startChild, tempDir, waitFor, type GatewayChild, type TempDir, workersHead } from './helpers/child.js';
+import {
+  childPids,
+  freePort,
+  isAlive,
+  killAllChildren,
+  startChild,
+  tempDir,
+  waitFor,
+  type GatewayChild,
+  type TempDir,
+  workersHead,
+} from './helpers/child.js';
 
 let dir: TempDir;
 let up: Upstream;
@@ -30,7 +41,14 @@ const asJson = (route: string, body: string) => ({
   listen: [{ port, host: '127.0.0.1' }],
   admin: { port: 0, host: '127.0.0.1' },
   services: { up: { targets: [{ url: up.url }] } },
-  routes: [{ name: route, match: { paths: [`/${route}/*`] }, service: 'up', policies: [{ type: 'headers', response: { set: { 'x-config': body } } }] }],
+  routes: [
+    {
+      name: route,
+      match: { paths: [`/${route}/*`] },
+      service: 'up',
+      policies: [{ type: 'headers', response: { set: { 'x-config': body } } }],
+    },
+  ],
 });
 
 /** One request on a fresh connection (so the cluster spreads them over the workers). */
@@ -58,7 +76,10 @@ after(async () => {
 });
 
 test('ready reports 2 workers; requests are served by both', async () => {
-  const r = await waitFor('readiness', async () => { const x = await ready(); return x.status === 200 && x; });
+  const r = await waitFor('readiness', async () => {
+    const x = await ready();
+    return x.status === 200 && x;
+  });
   assert.equal(r.body.status, 'ready');
   assert.equal(r.body.workers, 2);
   assert.equal(childPids(gw.pid).length, 2);
@@ -87,21 +108,31 @@ test('a worker killed with SIGKILL is replaced and requests keep succeeding', as
   );
   assert.deepEqual(during, []);
   assert.ok(isAlive(replacement));
-  await waitFor('ready with 2 workers again', async () => { const x = await ready(); return x.status === 200 && x.body.workers === 2; });
+  await waitFor('ready with 2 workers again', async () => {
+    const x = await ready();
+    return x.status === 200 && x.body.workers === 2;
+  });
   for (let i = 0; i < 20; i++) assert.deepEqual(await fresh(`/one/after-${i}`), { status: 200, config: 'v1' });
   assert.ok(gw.isRunning());
 });
 
 test('POST /config reaches every worker: all fresh connections see the new config at once', async () => {
   const before = (await ready()).body.configVersion!;
-  const res = await request(`${gw.adminUrl}/config`, { method: 'POST', body: JSON.stringify(asJson('two', 'v2')), headers: { 'content-type': 'application/json' } });
+  const res = await request(`${gw.adminUrl}/config`, {
+    method: 'POST',
+    body: JSON.stringify(asJson('two', 'v2')),
+    headers: { 'content-type': 'application/json' },
+  });
   const text = await res.body.text();
   assert.equal(res.statusCode, 200, text);
   assert.equal((JSON.parse(text) as { configVersion: number }).configVersion, before + 1);
   const results = await Promise.all(Array.from({ length: 40 }, (_, i) => fresh(`/two/${i}`)));
   assert.deepEqual(results, Array(40).fill({ status: 200, config: 'v2' }));
   const old = await Promise.all(Array.from({ length: 20 }, (_, i) => fresh(`/one/${i}`)));
-  assert.deepEqual(old.map((r) => r.status), Array(20).fill(404));
+  assert.deepEqual(
+    old.map((r) => r.status),
+    Array(20).fill(404),
+  );
 });
 
 test('a reload racing with a replacement worker start-up still reaches it', async () => {
@@ -115,7 +146,11 @@ test('a reload racing with a replacement worker start-up still reaches it', asyn
   while ((await ready()).status !== 200) {
     assert.ok(n < 2000, 'the replacement never became ready');
     last = `v3-${n++}`;
-    const res = await request(`${gw.adminUrl}/config`, { method: 'POST', body: JSON.stringify(asJson('three', last)), headers: { 'content-type': 'application/json' } });
+    const res = await request(`${gw.adminUrl}/config`, {
+      method: 'POST',
+      body: JSON.stringify(asJson('three', last)),
+      headers: { 'content-type': 'application/json' },
+    });
     assert.equal(res.statusCode, 200, await res.body.text());
   }
   assert.equal(childPids(gw.pid).length, 2);

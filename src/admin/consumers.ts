@@ -15,16 +15,25 @@ export type AdminAnswer = [number, unknown];
 export type ReadBody = (req: IncomingMessage) => Promise<unknown>;
 
 class Refusal extends Error {
-  constructor(readonly code: ErrorCode, message?: string, readonly details?: unknown) { super(message ?? ERRORS[code].message); }
+  constructor(
+    readonly code: ErrorCode,
+    message?: string,
+    readonly details?: unknown,
+  ) {
+    super(message ?? ERRORS[code].message);
+  }
 }
 
 /** A credential as the admin API shows it: its id and type, and for basic/mtls who it names — never a secret. */
 export function publicCredential(c: CredentialConfig, consumerId: string, index: number): Record<string, unknown> {
   const id = credentialId(consumerId, c.type, index, c.id);
   switch (c.type) {
-    case 'api-key': return { id, type: c.type };
-    case 'basic': return { id, type: c.type, username: c.username };
-    case 'mtls': return { id, type: c.type, ...(c.subject !== undefined ? { subject: c.subject } : { san: c.san }) };
+    case 'api-key':
+      return { id, type: c.type };
+    case 'basic':
+      return { id, type: c.type, username: c.username };
+    case 'mtls':
+      return { id, type: c.type, ...(c.subject !== undefined ? { subject: c.subject } : { san: c.san }) };
   }
 }
 
@@ -47,7 +56,10 @@ function pinIds(c: ConsumerConfig): ConsumerConfig {
 export class ConsumerEndpoints {
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly ctl: Controller, private readonly readBody: ReadBody) {}
+  constructor(
+    private readonly ctl: Controller,
+    private readonly readBody: ReadBody,
+  ) {}
 
   /**
    * Handles /consumers[/...] given the decoded segments after `consumers`; returns undefined when
@@ -57,9 +69,19 @@ export class ConsumerEndpoints {
     if (parts.length > 3 || (parts.length >= 2 && parts[1] !== 'credentials')) return undefined;
     const method = req.method ?? '';
     const [id, , credId] = parts;
-    const allowed = id === undefined ? ['GET', 'POST'] : parts.length === 1 ? ['GET', 'PUT', 'DELETE'] : parts.length === 2 ? ['GET', 'POST'] : ['GET', 'PUT', 'DELETE'];
+    const allowed =
+      id === undefined
+        ? ['GET', 'POST']
+        : parts.length === 1
+          ? ['GET', 'PUT', 'DELETE']
+          : parts.length === 2
+            ? ['GET', 'POST']
+            : ['GET', 'PUT', 'DELETE'];
     if (!allowed.includes(method)) return Promise.resolve([405, errorBody('ADMIN_METHOD_NOT_ALLOWED')]);
-    if (method === 'GET') return Promise.resolve().then(() => this.read(id, parts.length, credId)).catch(answerRefusal);
+    if (method === 'GET')
+      return Promise.resolve()
+        .then(() => this.read(id, parts.length, credId))
+        .catch(answerRefusal);
     // Edits are serialised: each one reads the config the previous one produced.
     const run = this.queue.then(() => this.edit(req, method, id, parts.length, credId));
     this.queue = run.catch(() => {});
@@ -78,7 +100,13 @@ export class ConsumerEndpoints {
     return [200, cred];
   }
 
-  private async edit(req: IncomingMessage, method: string, id: string | undefined, depth: number, credId: string | undefined): Promise<AdminAnswer> {
+  private async edit(
+    req: IncomingMessage,
+    method: string,
+    id: string | undefined,
+    depth: number,
+    credId: string | undefined,
+  ): Promise<AdminAnswer> {
     const body = method === 'DELETE' ? undefined : await this.readBody(req);
     let status = 200;
     let answer: () => unknown = () => undefined;
@@ -88,7 +116,8 @@ export class ConsumerEndpoints {
       const consumers = [...current.consumers];
       if (id === undefined) {
         const c = parse(Consumer, body, 'consumer');
-        if (consumers.some((x) => x.id === c.id)) throw new Refusal('ADMIN_CONFLICT', `consumer "${c.id}" exists; use PUT /consumers/${c.id} to replace it`);
+        if (consumers.some((x) => x.id === c.id))
+          throw new Refusal('ADMIN_CONFLICT', `consumer "${c.id}" exists; use PUT /consumers/${c.id} to replace it`);
         consumers.push(c);
         status = 201;
         answer = () => publicConsumer(c);
@@ -102,7 +131,10 @@ export class ConsumerEndpoints {
           const doc = isRecord(body) ? { id, ...body } : body;
           const c = parse(Consumer, doc, 'consumer');
           if (c.id !== id) throw new Refusal('CONFIG_INVALID', `the body names consumer "${c.id}", the path "${id}"`);
-          if (at === -1) { consumers.push(c); status = 201; } else consumers[at] = c;
+          if (at === -1) {
+            consumers.push(c);
+            status = 201;
+          } else consumers[at] = c;
           answer = () => publicConsumer(c);
         }
       } else {
@@ -114,7 +146,8 @@ export class ConsumerEndpoints {
         if (depth === 2) {
           const cred = parse(Credential, body, 'credential');
           cred.id ??= credentialId(id, cred.type, creds.length, undefined);
-          if (creds.some((x) => x.id === cred.id)) throw new Refusal('ADMIN_CONFLICT', `consumer "${id}" already has a credential "${cred.id}"`);
+          if (creds.some((x) => x.id === cred.id))
+            throw new Refusal('ADMIN_CONFLICT', `consumer "${id}" already has a credential "${cred.id}"`);
           creds.push(cred);
           status = 201;
           shown = publicCredential(cred, id, creds.length - 1);
@@ -126,7 +159,10 @@ export class ConsumerEndpoints {
             shown = { deleted: credId };
           } else {
             const cred = parse(Credential, isRecord(body) ? { ...body, id: credId } : body, 'credential');
-            if (ci === -1) { creds.push(cred); status = 201; } else creds[ci] = cred;
+            if (ci === -1) {
+              creds.push(cred);
+              status = 201;
+            } else creds[ci] = cred;
             shown = publicCredential(cred, id, ci === -1 ? creds.length - 1 : ci);
           }
         }
@@ -143,10 +179,21 @@ export class ConsumerEndpoints {
   }
 }
 
-function parse<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } }, body: unknown, what: string): T {
+function parse<T>(
+  schema: {
+    safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } };
+  },
+  body: unknown,
+  what: string,
+): T {
   // Taken literally, as every admin body is: `${VAR}` is expanded only in config files (server.ts).
   const r = schema.safeParse(body);
-  if (!r.success) throw new Refusal('CONFIG_INVALID', `the body is not a valid ${what}`, r.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })));
+  if (!r.success)
+    throw new Refusal(
+      'CONFIG_INVALID',
+      `the body is not a valid ${what}`,
+      r.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })),
+    );
   return r.data;
 }
 

@@ -17,7 +17,7 @@ export async function metricsEndpoint(ctl: Controller): Promise<[number, string,
 
 export async function analyticsEndpoint(ctl: Controller, req: IncomingMessage): Promise<[number, unknown]> {
   const q = (req.url ?? '').indexOf('?');
-  const window = (q === -1 ? '1m' : new URLSearchParams((req.url ?? '').slice(q + 1)).get('window') ?? '1m') as AnalyticsWindow;
+  const window = (q === -1 ? '1m' : (new URLSearchParams((req.url ?? '').slice(q + 1)).get('window') ?? '1m')) as AnalyticsWindow;
   if (!Object.hasOwn(WINDOWS, window)) {
     return [400, errorBody('ADMIN_BAD_QUERY', undefined, `window must be one of ${Object.keys(WINDOWS).join(', ')}.`)];
   }

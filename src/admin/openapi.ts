@@ -23,23 +23,44 @@ export function openApiDocument(): Record<string, unknown> {
     security: [{ bearer: [] }, {}],
     paths: {
       '/health': { get: { summary: 'The process is alive.', security: [], responses: { 200: ok('Alive') } } },
-      '/ready': { get: { summary: 'Config loaded and listeners up; the state of each rate-limit store (not a readiness condition).', security: [], responses: { 200: ok('Ready'), 503: ok('Not ready') } } },
+      '/ready': {
+        get: {
+          summary: 'Config loaded and listeners up; the state of each rate-limit store (not a readiness condition).',
+          security: [],
+          responses: { 200: ok('Ready'), 503: ok('Not ready') },
+        },
+      },
       '/config': {
-        get: { summary: 'The active config, secrets redacted.', responses: { 200: ok('The config', ref('GatehouseConfig')), 401: error('Token required') } },
+        get: {
+          summary: 'The active config, secrets redacted.',
+          responses: { 200: ok('The config', ref('GatehouseConfig')), 401: error('Token required') },
+        },
         post: {
           summary: 'Validate a new config and apply it atomically.',
           requestBody: configBody,
-          responses: { 200: ok('Applied'), 400: error('Invalid (CONFIG_INVALID, ADMIN_BAD_BODY)'), 409: error('Needs a restart (CONFIG_RESTART_REQUIRED)'), 401: error('Token required') },
+          responses: {
+            200: ok('Applied'),
+            400: error('Invalid (CONFIG_INVALID, ADMIN_BAD_BODY)'),
+            409: error('Needs a restart (CONFIG_RESTART_REQUIRED)'),
+            401: error('Token required'),
+          },
         },
       },
       '/validate': {
-        post: { summary: 'Dry run: would this config be accepted?', requestBody: configBody, responses: { 200: ok('Valid'), 400: error('Invalid'), 409: error('Needs a restart'), 401: error('Token required') } },
+        post: {
+          summary: 'Dry run: would this config be accepted?',
+          requestBody: configBody,
+          responses: { 200: ok('Valid'), 400: error('Invalid'), 409: error('Needs a restart'), 401: error('Token required') },
+        },
       },
-      '/routes': { get: { summary: 'The compiled route table in match order.', responses: { 200: ok('Routes'), 401: error('Token required') } } },
+      '/routes': {
+        get: { summary: 'The compiled route table in match order.', responses: { 200: ok('Routes'), 401: error('Token required') } },
+      },
       '/services': { get: { summary: 'Services and their targets.', responses: { 200: ok('Services'), 401: error('Token required') } } },
       '/services/{name}/health': {
         get: {
-          summary: 'Target health (active checks, ejections and their reasons), circuit breaker and queue of one service; with workers, one entry per worker.',
+          summary:
+            'Target health (active checks, ejections and their reasons), circuit breaker and queue of one service; with workers, one entry per worker.',
           parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }],
           responses: { 200: ok('Health'), 404: error('No such service (ADMIN_NOT_FOUND)'), 401: error('Token required') },
         },
@@ -47,36 +68,78 @@ export function openApiDocument(): Record<string, unknown> {
       '/metrics': {
         get: {
           summary: 'Prometheus metrics (text format 0.0.4): every data plane added up, plus config reloads and version.',
-          responses: { 200: { description: 'Metrics', content: { 'text/plain': { schema: { type: 'string' } } } }, 401: error('Token required') },
+          responses: {
+            200: { description: 'Metrics', content: { 'text/plain': { schema: { type: 'string' } } } },
+            401: error('Token required'),
+          },
         },
       },
       '/analytics': {
         get: {
-          summary: 'Per route, service and consumer: requests, error rate, p50/p95/p99 latency, rate-limited and auth-failed counts, top client IPs and user agents.',
-          parameters: [{ name: 'window', in: 'query', required: false, schema: { type: 'string', enum: ['1m', '15m', '1h'], default: '1m' } }],
+          summary:
+            'Per route, service and consumer: requests, error rate, p50/p95/p99 latency, rate-limited and auth-failed counts, top client IPs and user agents.',
+          parameters: [
+            { name: 'window', in: 'query', required: false, schema: { type: 'string', enum: ['1m', '15m', '1h'], default: '1m' } },
+          ],
           responses: { 200: ok('Analytics'), 400: error('Bad window (ADMIN_BAD_QUERY)'), 401: error('Token required') },
         },
       },
       '/openapi.json': { get: { summary: 'This document.', responses: { 200: ok('OpenAPI 3.1') } } },
       '/consumers': {
-        get: { summary: 'Consumers and their credentials (never secrets).', responses: { 200: ok('Consumers'), 401: error('Token required') } },
-        post: { summary: 'Add a consumer (applied like POST /config).', requestBody: { required: true, content: json(ref('Consumer')) }, responses: { 201: ok('Created'), 400: error('Invalid (CONFIG_INVALID)'), 409: error('Exists (ADMIN_CONFLICT)'), 401: error('Token required') } },
+        get: {
+          summary: 'Consumers and their credentials (never secrets).',
+          responses: { 200: ok('Consumers'), 401: error('Token required') },
+        },
+        post: {
+          summary: 'Add a consumer (applied like POST /config).',
+          requestBody: { required: true, content: json(ref('Consumer')) },
+          responses: {
+            201: ok('Created'),
+            400: error('Invalid (CONFIG_INVALID)'),
+            409: error('Exists (ADMIN_CONFLICT)'),
+            401: error('Token required'),
+          },
+        },
       },
       '/consumers/{id}': {
         parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
         get: { summary: 'One consumer.', responses: { 200: ok('Consumer'), 404: error('ADMIN_RESOURCE_NOT_FOUND') } },
-        put: { summary: 'Create or replace a consumer.', requestBody: { required: true, content: json(ref('Consumer')) }, responses: { 200: ok('Replaced'), 201: ok('Created'), 400: error('Invalid') } },
-        delete: { summary: 'Remove a consumer.', responses: { 200: ok('Deleted'), 404: error('ADMIN_RESOURCE_NOT_FOUND'), 400: error('Still referenced (CONFIG_INVALID)') } },
+        put: {
+          summary: 'Create or replace a consumer.',
+          requestBody: { required: true, content: json(ref('Consumer')) },
+          responses: { 200: ok('Replaced'), 201: ok('Created'), 400: error('Invalid') },
+        },
+        delete: {
+          summary: 'Remove a consumer.',
+          responses: { 200: ok('Deleted'), 404: error('ADMIN_RESOURCE_NOT_FOUND'), 400: error('Still referenced (CONFIG_INVALID)') },
+        },
       },
       '/consumers/{id}/credentials': {
         parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
-        get: { summary: "A consumer's credentials (ids and types, never secrets).", responses: { 200: ok('Credentials'), 404: error('ADMIN_RESOURCE_NOT_FOUND') } },
-        post: { summary: 'Add a credential; its id defaults to <consumer>:<type>:<index>.', requestBody: { required: true, content: json({ type: 'object' }) }, responses: { 201: ok('Created'), 400: error('Invalid'), 409: error('ADMIN_CONFLICT') } },
+        get: {
+          summary: "A consumer's credentials (ids and types, never secrets).",
+          responses: { 200: ok('Credentials'), 404: error('ADMIN_RESOURCE_NOT_FOUND') },
+        },
+        post: {
+          summary: 'Add a credential; its id defaults to <consumer>:<type>:<index>.',
+          requestBody: { required: true, content: json({ type: 'object' }) },
+          responses: { 201: ok('Created'), 400: error('Invalid'), 409: error('ADMIN_CONFLICT') },
+        },
       },
       '/consumers/{id}/credentials/{credId}': {
-        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, { name: 'credId', in: 'path', required: true, schema: { type: 'string' } }],
-        get: { summary: 'One credential (never its secret).', responses: { 200: ok('Credential'), 404: error('ADMIN_RESOURCE_NOT_FOUND') } },
-        put: { summary: 'Create or replace a credential (e.g. rotate a key).', requestBody: { required: true, content: json({ type: 'object' }) }, responses: { 200: ok('Replaced'), 201: ok('Created'), 400: error('Invalid') } },
+        parameters: [
+          { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
+          { name: 'credId', in: 'path', required: true, schema: { type: 'string' } },
+        ],
+        get: {
+          summary: 'One credential (never its secret).',
+          responses: { 200: ok('Credential'), 404: error('ADMIN_RESOURCE_NOT_FOUND') },
+        },
+        put: {
+          summary: 'Create or replace a credential (e.g. rotate a key).',
+          requestBody: { required: true, content: json({ type: 'object' }) },
+          responses: { 200: ok('Replaced'), 201: ok('Created'), 400: error('Invalid') },
+        },
         delete: { summary: 'Remove a credential.', responses: { 200: ok('Deleted'), 404: error('ADMIN_RESOURCE_NOT_FOUND') } },
       },
     },
@@ -96,7 +159,10 @@ export function openApiDocument(): Record<string, unknown> {
                 code: { type: 'string', enum: Object.keys(ERRORS) },
                 message: { type: 'string' },
                 requestId: { type: 'string' },
-                details: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } } },
+                details: {
+                  type: 'array',
+                  items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } },
+                },
               },
             },
           },

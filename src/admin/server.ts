@@ -35,7 +35,11 @@ export class AdminServer {
   /** The host the listener binds (a Host header naming it is not a rebound name). */
   private host = '127.0.0.1';
 
-  constructor(private readonly ctl: Controller, token: string | undefined, private readonly log: Logger) {
+  constructor(
+    private readonly ctl: Controller,
+    token: string | undefined,
+    private readonly log: Logger,
+  ) {
     // Trimmed as the presented token is: surrounding whitespace in a config value must not lock everyone out.
     this.tokenDigest = token?.trim() ? digest(token.trim()) : undefined;
     this.routes = {
@@ -101,9 +105,11 @@ export class AdminServer {
   }
 
   private fail(res: ServerResponse, err: unknown): void {
-    if (err instanceof AdminError && !res.headersSent) return send(res, ERRORS[err.code].status, errorBody(err.code, undefined, err.message));
+    if (err instanceof AdminError && !res.headersSent)
+      return send(res, ERRORS[err.code].status, errorBody(err.code, undefined, err.message));
     this.log.error({ err }, 'admin request failed');
-    if (res.headersSent) res.destroy(); // the status line is out: a cut connection is the only honest answer
+    if (res.headersSent)
+      res.destroy(); // the status line is out: a cut connection is the only honest answer
     else send(res, 500, errorBody('GW_INTERNAL'));
   }
 
@@ -163,7 +169,10 @@ export class AdminServer {
 }
 
 class AdminError extends Error {
-  constructor(readonly code: ErrorCode, message?: string) {
+  constructor(
+    readonly code: ErrorCode,
+    message?: string,
+  ) {
     super(message ?? ERRORS[code].message);
   }
 }
@@ -191,7 +200,12 @@ function digest(s: string): Buffer {
 }
 
 function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    ...headers,
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+  });
   res.end(body);
 }
 
@@ -216,6 +230,7 @@ async function readBodyDocument(req: IncomingMessage): Promise<unknown> {
   const text = Buffer.concat(chunks).toString('utf8');
   if (text.trim() === '') throw new AdminError('ADMIN_BAD_BODY', 'The request body is empty; send JSON or YAML.');
   const parsed = parseConfigText(text);
-  if (!parsed.ok) throw new AdminError('ADMIN_BAD_BODY', `The body is not valid JSON or YAML: ${parsed.errors[0]!.path}: ${parsed.errors[0]!.message}`);
+  if (!parsed.ok)
+    throw new AdminError('ADMIN_BAD_BODY', `The body is not valid JSON or YAML: ${parsed.errors[0]!.path}: ${parsed.errors[0]!.message}`);
   return parsed.doc;
 }

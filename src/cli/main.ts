@@ -59,7 +59,10 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.usage;
   }
   const { values, positionals } = parsed;
-  if (values.version) { process.stdout.write(`${VERSION}\n`); return EXIT.ok; }
+  if (values.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return EXIT.ok;
+  }
   const [command, ...rest] = positionals;
   if (values.help || command === undefined || command === 'help') {
     process.stdout.write(HELP);
@@ -67,14 +70,24 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     switch (command) {
-      case 'start': return await start(values.config);
-      case 'validate': return await validate(values.config);
-      case 'routes': return await routes(values.config, values.json);
-      case 'explain': return await explainCmd(values.config, rest, values.header, values.json);
-      case 'schema': return await schemaCmd(argv.some((a) => a === '-c' || a.startsWith('--config')) ? values.config : undefined);
-      case 'hash-password': process.stdout.write(`${hashPassword(await secretArg(rest))}\n`); return EXIT.ok;
-      case 'hash-key': process.stdout.write(`${hashApiKey(await secretArg(rest))}\n`); return EXIT.ok;
-      default: throw new UsageError(`unknown command "${command}"`);
+      case 'start':
+        return await start(values.config);
+      case 'validate':
+        return await validate(values.config);
+      case 'routes':
+        return await routes(values.config, values.json);
+      case 'explain':
+        return await explainCmd(values.config, rest, values.header, values.json);
+      case 'schema':
+        return await schemaCmd(argv.some((a) => a === '-c' || a.startsWith('--config')) ? values.config : undefined);
+      case 'hash-password':
+        process.stdout.write(`${hashPassword(await secretArg(rest))}\n`);
+        return EXIT.ok;
+      case 'hash-key':
+        process.stdout.write(`${hashApiKey(await secretArg(rest))}\n`);
+        return EXIT.ok;
+      default:
+        throw new UsageError(`unknown command "${command}"`);
     }
   } catch (err) {
     if (err instanceof UsageError) {
@@ -138,7 +151,9 @@ async function loadPlan(path: string): Promise<{ ok: true; config: GatehouseConf
 async function validate(path: string): Promise<number> {
   const result = await loadPlan(path);
   if (!result.ok) return EXIT.invalidConfig;
-  process.stdout.write(`${path}: ok (${count(result.config.routes.length, 'route')}, ${count(Object.keys(result.config.services).length, 'service')})\n`);
+  process.stdout.write(
+    `${path}: ok (${count(result.config.routes.length, 'route')}, ${count(Object.keys(result.config.services).length, 'service')})\n`,
+  );
   return EXIT.ok;
 }
 
@@ -167,7 +182,12 @@ async function explainCmd(path: string, args: string[], rawHeaders: string[], js
   else {
     const lines = [`${args[0]!.toUpperCase()} ${args[1]} → ${x.status}`, `  ${x.matched ? 'matched' : 'not matched'}: ${x.reason}`];
     if (x.canonicalPath !== undefined) lines.push(`  canonical path: ${x.canonicalPath}`);
-    if (x.params && Object.keys(x.params).length) lines.push(`  params: ${Object.entries(x.params).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+    if (x.params && Object.keys(x.params).length)
+      lines.push(
+        `  params: ${Object.entries(x.params)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(', ')}`,
+      );
     if (x.upstream) lines.push(`  upstream: ${x.upstream.target} ${x.upstream.path} (Host: ${x.upstream.host})`);
     if (x.policies) {
       lines.push(`  policies: ${x.policies.length ? '' : 'none'}`);
@@ -188,7 +208,9 @@ async function start(path: string): Promise<number> {
   try {
     const gw = await startGateway({ configPath: path, signals: true, guardProcess: true });
     const urls = gw.listeners.map((l) => l.url);
-    process.stderr.write(`gatehouse ${VERSION}: serving on ${urls.join(', ')}${gw.admin ? `; admin on http://${gw.admin.host}:${gw.admin.port}` : ''}\n`);
+    process.stderr.write(
+      `gatehouse ${VERSION}: serving on ${urls.join(', ')}${gw.admin ? `; admin on http://${gw.admin.host}:${gw.admin.port}` : ''}\n`,
+    );
     return -1; // keep running
   } catch (err) {
     if (err instanceof ConfigLoadError) {
@@ -208,7 +230,9 @@ async function start(path: string): Promise<number> {
  */
 function exitAfterOutput(code: number): void {
   let waiting = 2;
-  const done = () => { if (--waiting === 0) process.exit(code); };
+  const done = () => {
+    if (--waiting === 0) process.exit(code);
+  };
   for (const stream of [process.stdout, process.stderr]) {
     if (stream.destroyed || !stream.writable) done();
     else stream.write('', done);
@@ -219,7 +243,9 @@ function exitAfterOutput(code: number): void {
 process.stdout.on('error', (err: NodeJS.ErrnoException) => process.exit(err.code === 'EPIPE' ? EXIT.ok : EXIT.internal));
 
 main(process.argv.slice(2)).then(
-  (code) => { if (code >= 0) exitAfterOutput(code); },
+  (code) => {
+    if (code >= 0) exitAfterOutput(code);
+  },
   (err: unknown) => {
     process.stderr.write(`gatehouse: ${err instanceof Error ? err.message : String(err)}\n`);
     exitAfterOutput(EXIT.internal);

@@ -39,7 +39,16 @@ test('an empty or whitespace token is no token', () => {
 });
 
 test('loopback hosts need no token', () => {
-  for (const host of ['127.0.0.1', '127.1.2.3', '127.255.255.254', '::1', '0:0:0:0:0:0:0:1', 'localhost', 'LOCALHOST', '::ffff:127.0.0.1']) {
+  for (const host of [
+    '127.0.0.1',
+    '127.1.2.3',
+    '127.255.255.254',
+    '::1',
+    '0:0:0:0:0:0:0:1',
+    'localhost',
+    'LOCALHOST',
+    '::ffff:127.0.0.1',
+  ]) {
     assert.deepEqual(adminErrors({ host }), [], host);
   }
   // Defaults: loopback.
@@ -53,11 +62,20 @@ test('a token, the opt-out, or a disabled admin API make any host acceptable', (
   const r = validateConfig(withAdmin({ host: '0.0.0.0', allowRemoteWithoutToken: true }));
   assert.ok(r.ok);
   assert.equal(r.config.admin.allowRemoteWithoutToken, true);
-  assert.deepEqual(adminErrors({ host: '0.0.0.0', allowRemoteWithoutToken: 'yes' }).map((e) => e.split(':')[0]), ['admin.allowRemoteWithoutToken']);
+  assert.deepEqual(
+    adminErrors({ host: '0.0.0.0', allowRemoteWithoutToken: 'yes' }).map((e) => e.split(':')[0]),
+    ['admin.allowRemoteWithoutToken'],
+  );
 });
 
 test('the admin check still runs beside schema errors elsewhere in admin', () => {
   const errs = adminErrors({ host: '0.0.0.0', tokn: 'x' });
-  assert.ok(errs.some((e) => e.startsWith('admin.tokn: unknown key')), errs.join('\n'));
-  assert.ok(errs.some((e) => e.startsWith('admin.token: ')), errs.join('\n'));
+  assert.ok(
+    errs.some((e) => e.startsWith('admin.tokn: unknown key')),
+    errs.join('\n'),
+  );
+  assert.ok(
+    errs.some((e) => e.startsWith('admin.token: ')),
+    errs.join('\n'),
+  );
 });

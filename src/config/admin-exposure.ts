@@ -34,11 +34,14 @@ export function openRemoteAdmin(admin: Admin): boolean {
 export function adminExposureIssues(admin: Admin): { path: string; message: string }[] {
   if (admin.enabled !== true) return [];
   if (openRemoteAdmin(admin) && admin.allowRemoteWithoutToken !== true) {
-    return [{
-      path: 'admin.token',
-      message: `the admin API listens on ${admin.host} (not loopback) and has no token: anyone who reaches it can replace the config. ` +
-        'Set admin.token, keep admin.host on loopback (127.0.0.1, ::1, localhost), or set admin.allowRemoteWithoutToken: true for a network you trust',
-    }];
+    return [
+      {
+        path: 'admin.token',
+        message:
+          `the admin API listens on ${admin.host} (not loopback) and has no token: anyone who reaches it can replace the config. ` +
+          'Set admin.token, keep admin.host on loopback (127.0.0.1, ::1, localhost), or set admin.allowRemoteWithoutToken: true for a network you trust',
+      },
+    ];
   }
   if (admin.token !== undefined && admin.token !== '' && !hasToken(admin)) {
     // The server would demand it, and no bearer token (read trimmed) can match: nobody gets in.

@@ -1,7 +1,11 @@
 // An IP address or CIDR as a config writes it (trustedProxies, ip-restriction).
 import { isIP } from 'node:net';
 
-export interface Cidr { address: string; prefix: number; family: 'ipv4' | 'ipv6' }
+export interface Cidr {
+  address: string;
+  prefix: number;
+  family: 'ipv4' | 'ipv6';
+}
 
 export function parseCidr(raw: string): Cidr | undefined {
   const [addr, bits, extra] = raw.trim().split('/');

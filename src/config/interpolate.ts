@@ -1,17 +1,15 @@
 // `${VAR}` and `${VAR:-default}` in config text. Interpolation runs on the parsed document's
 // string values, not on the raw text, so a value can never inject YAML structure.
 
-export interface InterpolationIssue { path: string; message: string }
+export interface InterpolationIssue {
+  path: string;
+  message: string;
+}
 
 const WHOLE_REF = /^\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}$/;
 const REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\$\{/g;
 
-export function interpolateString(
-  s: string,
-  env: NodeJS.ProcessEnv,
-  path: string,
-  issues: InterpolationIssue[],
-): string {
+export function interpolateString(s: string, env: NodeJS.ProcessEnv, path: string, issues: InterpolationIssue[]): string {
   if (!s.includes('${')) return s;
   return s.replace(REF, (whole, name: string | undefined, fallback: string | undefined) => {
     if (whole === '$${') return '${'; // "$${" escapes a literal "${"

@@ -6,7 +6,11 @@ import { ConfigSchema } from '../policies/index.js';
 
 test('schema/gatehouse.schema.json matches the schema (regenerate with `npm run schema`)', () => {
   const committed = readFileSync(new URL('../../../schema/gatehouse.schema.json', import.meta.url), 'utf8');
-  assert.equal(committed, configJsonSchemaText(ConfigSchema), 'schema/gatehouse.schema.json drifted: run `npm run build && npm run schema`');
+  assert.equal(
+    committed,
+    configJsonSchemaText(ConfigSchema),
+    'schema/gatehouse.schema.json drifted: run `npm run build && npm run schema`',
+  );
 });
 
 test('the JSON Schema carries the binding keys', () => {

@@ -19,8 +19,13 @@ export function parsePathPattern(source: string): PathPattern | { error: string 
   if (/[?#%\\\s]/.test(source)) return { error: 'a path pattern holds no "?", "#", "%", "\\" or spaces; write it decoded' };
   let body = source;
   let wildcard = false;
-  if (body === '/*') { body = ''; wildcard = true; }
-  else if (body.endsWith('/*')) { body = body.slice(0, -2); wildcard = true; }
+  if (body === '/*') {
+    body = '';
+    wildcard = true;
+  } else if (body.endsWith('/*')) {
+    body = body.slice(0, -2);
+    wildcard = true;
+  }
   const parts = body === '' ? (wildcard ? [] : ['']) : body.slice(1).split('/');
   const segments: Segment[] = [];
   const params: string[] = [];

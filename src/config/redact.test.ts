@@ -11,8 +11,29 @@ interface Redacted {
 test('secrets are redacted by key name anywhere, and private JWK members inside a jwk', () => {
   const out = redactSecrets({
     admin: { token: 't0ken', port: 9876 },
-    consumers: [{ id: 'a', credentials: [{ type: 'api-key', key: 'k1' }, { type: 'basic', username: 'u', password: 'p' }] }],
-    routes: [{ policies: [{ type: 'jwt', keys: [{ jwk: { kty: 'oct', k: 'c2VjcmV0', alg: 'HS256' } }, { jwk: { kty: 'RSA', n: 'modulus', e: 'AQAB', d: 'priv', p: 'p1', q: 'q1', dp: 'x', dq: 'y', qi: 'z' } }, { secret: 's' }] }] }],
+    consumers: [
+      {
+        id: 'a',
+        credentials: [
+          { type: 'api-key', key: 'k1' },
+          { type: 'basic', username: 'u', password: 'p' },
+        ],
+      },
+    ],
+    routes: [
+      {
+        policies: [
+          {
+            type: 'jwt',
+            keys: [
+              { jwk: { kty: 'oct', k: 'c2VjcmV0', alg: 'HS256' } },
+              { jwk: { kty: 'RSA', n: 'modulus', e: 'AQAB', d: 'priv', p: 'p1', q: 'q1', dp: 'x', dq: 'y', qi: 'z' } },
+              { secret: 's' },
+            ],
+          },
+        ],
+      },
+    ],
   }) as unknown as Redacted;
   assert.equal(out.admin.token, REDACTED);
   assert.equal(out.admin.port, 9876);
@@ -21,6 +42,16 @@ test('secrets are redacted by key name anywhere, and private JWK members inside 
   assert.equal(out.consumers[0]!.credentials[1]!.username, 'u');
   const [oct, rsa, secret] = out.routes[0]!.policies[0]!.keys;
   assert.deepEqual(oct.jwk, { kty: 'oct', k: REDACTED, alg: 'HS256' });
-  assert.deepEqual(rsa.jwk, { kty: 'RSA', n: 'modulus', e: 'AQAB', d: REDACTED, p: REDACTED, q: REDACTED, dp: REDACTED, dq: REDACTED, qi: REDACTED });
+  assert.deepEqual(rsa.jwk, {
+    kty: 'RSA',
+    n: 'modulus',
+    e: 'AQAB',
+    d: REDACTED,
+    p: REDACTED,
+    q: REDACTED,
+    dp: REDACTED,
+    dq: REDACTED,
+    qi: REDACTED,
+  });
   assert.equal(secret.secret, REDACTED);
 });

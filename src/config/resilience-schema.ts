@@ -23,8 +23,18 @@ export const ActiveHealthCheck = z
     path: z.string().regex(/^\//, { error: 'a path starts with "/"' }).default('/health'),
     interval: Duration.default('5s'),
     timeout: Duration.default('1s'),
-    healthyThreshold: z.number().int().min(1).default(2).meta({ description: 'Consecutive successes that mark an unhealthy target healthy.' }),
-    unhealthyThreshold: z.number().int().min(1).default(3).meta({ description: 'Consecutive failures that mark a healthy target unhealthy.' }),
+    healthyThreshold: z
+      .number()
+      .int()
+      .min(1)
+      .default(2)
+      .meta({ description: 'Consecutive successes that mark an unhealthy target healthy.' }),
+    unhealthyThreshold: z
+      .number()
+      .int()
+      .min(1)
+      .default(3)
+      .meta({ description: 'Consecutive failures that mark a healthy target unhealthy.' }),
     expectStatus: z.array(StatusCode).min(1).optional().meta({ description: 'Statuses counted as healthy; default: any 2xx or 3xx.' }),
   })
   .meta({ description: 'Active checks: one prober per target per instance, off the request path.' });
@@ -35,7 +45,9 @@ export const PassiveHealthCheck = z
   .strictObject({
     consecutiveFailures: z.number().int().min(1).default(5),
     failOn: z.array(z.enum(PASSIVE_FAILURES)).min(1).default(['connect-error', 'timeout', '5xx']),
-    baseEjection: Duration.default('30s').meta({ description: 'First ejection; the n-th consecutive ejection lasts n × baseEjection (capped at maxEjection).' }),
+    baseEjection: Duration.default('30s').meta({
+      description: 'First ejection; the n-th consecutive ejection lasts n × baseEjection (capped at maxEjection).',
+    }),
     maxEjection: Duration.default('5m'),
     maxEjectionPercent: z.number().min(0).max(100).default(50).meta({ description: 'Never eject more than this share of the targets.' }),
   })
@@ -45,12 +57,10 @@ export const HealthCheck = z
   .strictObject({
     active: ActiveHealthCheck.optional(),
     passive: PassiveHealthCheck.optional(),
-    panicThreshold: z
-      .number()
-      .min(0)
-      .max(100)
-      .default(0)
-      .meta({ description: 'When the healthy share of targets falls below this percent, spread over all targets (0 = never; answer 503 when none is healthy).' }),
+    panicThreshold: z.number().min(0).max(100).default(0).meta({
+      description:
+        'When the healthy share of targets falls below this percent, spread over all targets (0 = never; answer 503 when none is healthy).',
+    }),
   })
   .meta({ description: 'How target health is judged.' });
 
@@ -68,7 +78,9 @@ export const Retries = z
       .default({ base: '25ms', max: '250ms' })
       .meta({ description: 'Full-jitter exponential backoff between tries.' }),
     perTryTimeout: Duration.optional().meta({ description: 'Time to response headers for each try (default: timeouts.response).' }),
-    retryBodyLimit: Size.default('64kb').meta({ description: 'Bodies up to this size (by Content-Length) are kept for replay; larger or chunked ones are never retried once sent.' }),
+    retryBodyLimit: Size.default('64kb').meta({
+      description: 'Bodies up to this size (by Content-Length) are kept for replay; larger or chunked ones are never retried once sent.',
+    }),
     methods: z
       .array(z.string().regex(/^[A-Za-z]+$/))
       .default(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'])
@@ -77,7 +89,12 @@ export const Retries = z
       .strictObject({
         ratio: z.number().min(0).max(10).default(0.2),
         window: Duration.default('10s'),
-        minRetries: z.number().int().min(0).default(3).meta({ description: 'Retries always allowed per window (a floor), so a quiet service can still retry.' }),
+        minRetries: z
+          .number()
+          .int()
+          .min(0)
+          .default(3)
+          .meta({ description: 'Retries always allowed per window (a floor), so a quiet service can still retry.' }),
       })
       .default({ ratio: 0.2, window: '10s', minRetries: 3 })
       .meta({ description: 'Retries at most max(minRetries, ratio × requests) per window.' }),
@@ -103,7 +120,12 @@ export const CircuitBreaker = z
     maxOpenDuration: Duration.default('5m'),
     halfOpenRequests: z.number().int().min(1).default(1),
     fallback: Fallback.optional(),
-    maxConcurrent: z.number().int().min(1).optional().meta({ description: 'Requests in flight to the service at most; more wait in the queue.' }),
+    maxConcurrent: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .meta({ description: 'Requests in flight to the service at most; more wait in the queue.' }),
     maxQueue: z.number().int().min(0).default(0),
     queueTimeout: Duration.default('1s'),
   })

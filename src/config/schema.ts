@@ -32,27 +32,52 @@ const Admin = z
   .strictObject({
     enabled: z.boolean().default(true),
     port: Port.default(9876),
-    host: z.string().min(1).default('127.0.0.1').meta({ description: 'Loopback (127.0.0.0/8, ::1, localhost) unless a token is set: any other host needs one.' }),
+    host: z
+      .string()
+      .min(1)
+      .default('127.0.0.1')
+      .meta({ description: 'Loopback (127.0.0.0/8, ::1, localhost) unless a token is set: any other host needs one.' }),
     token: z.string().optional().meta({ description: 'Bearer token for every admin request (empty = none; required off loopback).' }),
     // POST /config replaces the whole config, so an open admin API off loopback is refused
     // unless the user says the network is trusted (validation/validate.ts; the start-up log warns).
-    allowRemoteWithoutToken: z.boolean().optional().meta({ description: 'Serve the admin API off loopback without a token (default false): only on a network you trust. Logged as a warning at start.' }),
+    allowRemoteWithoutToken: z.boolean().optional().meta({
+      description:
+        'Serve the admin API off loopback without a token (default false): only on a network you trust. Logged as a warning at start.',
+    }),
   })
   .meta({ description: 'The admin API: its own listener, never on a data-plane port.' });
 
 // Listener hardening (issue 6). Applied when the listeners start, so a change needs a restart.
 const Server = z
   .strictObject({
-    headersTimeout: Duration.default('10s').meta({ description: 'Longest time for a request head to arrive (slowloris); then 408 and close.' }),
+    headersTimeout: Duration.default('10s').meta({
+      description: 'Longest time for a request head to arrive (slowloris); then 408 and close.',
+    }),
     requestTimeout: Duration.default('5m').meta({ description: 'Longest time for a whole request (head and body) to arrive; 0 = none.' }),
-    bodyIdleTimeout: Duration.default('30s').meta({ description: 'Longest pause while a request body streams in; then the connection is closed.' }),
+    bodyIdleTimeout: Duration.default('30s').meta({
+      description: 'Longest pause while a request body streams in; then the connection is closed.',
+    }),
     keepAliveTimeout: Duration.default('5s').meta({ description: 'How long an idle keep-alive connection stays open.' }),
-    maxRequestsPerSocket: z.number().int().min(0).default(1000).meta({ description: 'Requests one connection may carry before it is closed; 0 = no limit.' }),
+    maxRequestsPerSocket: z
+      .number()
+      .int()
+      .min(0)
+      .default(1000)
+      .meta({ description: 'Requests one connection may carry before it is closed; 0 = no limit.' }),
     maxHeaderSize: Size.default('16kb').meta({ description: 'Request line plus header bytes; beyond it 431.' }),
     maxHeaderCount: z.number().int().min(1).max(10000).default(100).meta({ description: 'Header fields per request; beyond it 431.' }),
     maxUrlLength: z.number().int().min(16).default(8192).meta({ description: 'Request-target length in bytes; beyond it 414.' }),
-    serverHeader: z.union([z.string().regex(/^[\x21-\x7e][\x20-\x7e]*$/, { error: 'printable ASCII only' }), z.literal(false)]).default(false).meta({ description: 'A `Server` header for every response (replacing the upstream\'s); false = none on gateway answers, the upstream\'s passed on.' }),
-    allowSemicolonInPath: z.boolean().default(false).meta({ description: 'Accept ";" in request paths (matrix parameters); false = any ";", literal or encoded (%3B), is refused with 400 GW_BAD_PATH. When true, an encoded ";" is forwarded as %3B; a dot segment with parameters ("..;") is refused either way.' }),
+    serverHeader: z
+      .union([z.string().regex(/^[\x21-\x7e][\x20-\x7e]*$/, { error: 'printable ASCII only' }), z.literal(false)])
+      .default(false)
+      .meta({
+        description:
+          "A `Server` header for every response (replacing the upstream's); false = none on gateway answers, the upstream's passed on.",
+      }),
+    allowSemicolonInPath: z.boolean().default(false).meta({
+      description:
+        'Accept ";" in request paths (matrix parameters); false = any ";", literal or encoded (%3B), is refused with 400 GW_BAD_PATH. When true, an encoded ";" is forwarded as %3B; a dot segment with parameters ("..;") is refused either way.',
+    }),
   })
   .refine((s) => s.requestTimeout === 0 || s.requestTimeout === '0ms' || toMs(s.headersTimeout) <= toMs(s.requestTimeout), {
     error: 'headersTimeout must not be longer than requestTimeout',
@@ -61,7 +86,11 @@ const Server = z
   .meta({ description: 'Data-plane listener hardening: timeouts and limits for slow or hostile clients. Changing it needs a restart.' });
 const SERVER_DEFAULTS = Server.parse({});
 function toMs(d: number | string): number {
-  try { return parseDuration(d); } catch { return 0; } // a malformed duration is reported by its own check
+  try {
+    return parseDuration(d);
+  } catch {
+    return 0;
+  } // a malformed duration is reported by its own check
 }
 
 const LoadShedding = z
@@ -135,30 +164,33 @@ function policyEntry(defs: readonly PolicySchemaSource[]) {
   return z.discriminatedUnion('type', described as unknown as [PolicyObject, ...PolicyObject[]]);
 }
 
-const routeSchema = (Policy: ReturnType<typeof policyEntry>) => z
-  .strictObject({
-    name: Name,
-    priority: z.number().int().default(0).meta({ description: 'Higher wins before any other precedence rule.' }),
-    match: z
-      .strictObject({
-        hosts: z.array(z.string().min(1)).optional(),
-        methods: z.array(z.string().regex(/^[A-Za-z]+$/, { error: 'a method is a word such as GET' })).optional(),
-        paths: z.array(PathPattern).min(1).default(['/*']),
-        headers: z.record(z.string(), ValueMatcher).optional(),
-        query: z.record(z.string(), ValueMatcher).optional(),
-      })
-      .default({ paths: ['/*'] }),
-    service: Name,
-    stripPrefix: z.string().regex(/^\//, { error: 'a prefix starts with "/"' }).optional(),
-    rewrite: z.string().regex(/^\//, { error: 'a rewrite starts with "/"' }).optional(),
-    preserveHost: z.boolean().default(false),
-    retryMethods: z
-      .array(z.string().regex(/^[A-Za-z]+$/, { error: 'a method is a word such as POST' }))
-      .default([])
-      .meta({ description: "Methods retried on this route besides the service's retries.methods (e.g. POST for an idempotent endpoint)." }),
-    policies: z.array(Policy).default([]),
-  })
-  .meta({ description: 'Which requests go to which service, and the policies they pass.' });
+const routeSchema = (Policy: ReturnType<typeof policyEntry>) =>
+  z
+    .strictObject({
+      name: Name,
+      priority: z.number().int().default(0).meta({ description: 'Higher wins before any other precedence rule.' }),
+      match: z
+        .strictObject({
+          hosts: z.array(z.string().min(1)).optional(),
+          methods: z.array(z.string().regex(/^[A-Za-z]+$/, { error: 'a method is a word such as GET' })).optional(),
+          paths: z.array(PathPattern).min(1).default(['/*']),
+          headers: z.record(z.string(), ValueMatcher).optional(),
+          query: z.record(z.string(), ValueMatcher).optional(),
+        })
+        .default({ paths: ['/*'] }),
+      service: Name,
+      stripPrefix: z.string().regex(/^\//, { error: 'a prefix starts with "/"' }).optional(),
+      rewrite: z.string().regex(/^\//, { error: 'a rewrite starts with "/"' }).optional(),
+      preserveHost: z.boolean().default(false),
+      retryMethods: z
+        .array(z.string().regex(/^[A-Za-z]+$/, { error: 'a method is a word such as POST' }))
+        .default([])
+        .meta({
+          description: "Methods retried on this route besides the service's retries.methods (e.g. POST for an idempotent endpoint).",
+        }),
+      policies: z.array(Policy).default([]),
+    })
+    .meta({ description: 'Which requests go to which service, and the policies they pass.' });
 
 // Whatever is wrong with `workers`, the message says both forms it takes.
 const WORKERS = { error: 'expected a whole number of processes from 1 to 256, or "auto" (one per core)' };
@@ -172,8 +204,7 @@ const WORKERS = { error: 'expected a whole number of processes from 1 to 256, or
 export function buildConfigSchema(defs: readonly PolicySchemaSource[]) {
   const Policy = policyEntry(defs);
   const Route = routeSchema(Policy);
-  const core = z
-  .strictObject({
+  const core = z.strictObject({
     workers: z.union([z.number().int(WORKERS).min(1, WORKERS).max(256, WORKERS), z.literal('auto')], WORKERS).default(1),
     accessLog: AccessLog.default(true),
     metrics: Metrics.default({ enabled: true, consumerLabel: false }),
@@ -182,7 +213,10 @@ export function buildConfigSchema(defs: readonly PolicySchemaSource[]) {
     log: z
       .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .default({ level: 'info' }),
-    listen: z.array(Listener).min(1).default([{ port: 8080, host: '0.0.0.0' }]),
+    listen: z
+      .array(Listener)
+      .min(1)
+      .default([{ port: 8080, host: '0.0.0.0' }]),
     admin: Admin.default({ enabled: true, port: 9876, host: '127.0.0.1' }),
     server: Server.default(SERVER_DEFAULTS),
     loadShedding: LoadShedding.default({ retryAfter: '1s' }),
@@ -190,18 +224,16 @@ export function buildConfigSchema(defs: readonly PolicySchemaSource[]) {
       .array(z.string())
       .default([])
       .meta({ description: 'IPs or CIDRs whose X-Forwarded-*/Forwarded headers are believed.' }),
-    shutdown: z
-      .strictObject({ drainTimeout: Duration.default('30s') })
-      .default({ drainTimeout: '30s' }),
+    shutdown: z.strictObject({ drainTimeout: Duration.default('30s') }).default({ drainTimeout: '30s' }),
     services: z.record(Name, Service).default({}),
     routes: z.array(Route).default([]),
     policies: z.array(Policy).default([]).meta({ description: 'Global policies, run for every route before its own.' }),
     consumers: Consumers,
     store: StoreConfigSchema.default(DEFAULT_STORE),
-    plugins: z
-      .array(z.string().min(1))
-      .default([])
-      .meta({ description: 'Policy plugins: module specifiers (paths relative to the config file, or package names) whose default export is a policy definition; their types work in any `policies` list. Loaded from a config file only (docs/plugins.md).' }),
+    plugins: z.array(z.string().min(1)).default([]).meta({
+      description:
+        'Policy plugins: module specifiers (paths relative to the config file, or package names) whose default export is a policy definition; their types work in any `policies` list. Loaded from a config file only (docs/plugins.md).',
+    }),
   });
   const sections = contributedSections(defs, Object.keys(core.shape));
   // The sections policies contribute are typed by their owners (PolicyEnv.config reads them
@@ -211,13 +243,19 @@ export function buildConfigSchema(defs: readonly PolicySchemaSource[]) {
 }
 
 /** Top-level keys contributed by definitions; a key owned twice, or a core key, is a definition error. */
-export function contributedSections(defs: readonly PolicySchemaSource[], coreKeys: readonly string[]): Record<string, z.ZodType> | undefined {
+export function contributedSections(
+  defs: readonly PolicySchemaSource[],
+  coreKeys: readonly string[],
+): Record<string, z.ZodType> | undefined {
   let out: Record<string, z.ZodType> | undefined;
   const owner = new Map<string, string>(coreKeys.map((k) => [k, 'the core config']));
   for (const d of defs) {
     for (const [key, schema] of Object.entries(d.sections ?? {})) {
       const taken = owner.get(key);
-      if (taken !== undefined) throw new Error(`policy type "${d.type}" contributes top-level "${key}", which ${taken === 'the core config' ? 'is a core key' : `policy type "${taken}" owns`}`);
+      if (taken !== undefined)
+        throw new Error(
+          `policy type "${d.type}" contributes top-level "${key}", which ${taken === 'the core config' ? 'is a core key' : `policy type "${taken}" owns`}`,
+        );
       owner.set(key, d.type);
       (out ??= {})[key] = schema;
     }

@@ -10,14 +10,23 @@ export function apiKeyProblem(configured: string): string | undefined {
   return undefined;
 }
 
-export interface ScryptHash { N: number; r: number; p: number; salt: Buffer; hash: Buffer }
+export interface ScryptHash {
+  N: number;
+  r: number;
+  p: number;
+  salt: Buffer;
+  hash: Buffer;
+}
 
 export function parseScrypt(s: string): ScryptHash | undefined {
   const m = SCRYPT.exec(s);
   if (!m) return undefined;
-  const N = Number(m[1]), r = Number(m[2]), p = Number(m[3]);
+  const N = Number(m[1]),
+    r = Number(m[2]),
+    p = Number(m[3]);
   const hash = Buffer.from(m[5]!, 'base64');
-  if (N < 2 || (N & (N - 1)) !== 0 || N > 2 ** 20 || r < 1 || r > 32 || p < 1 || p > 16 || hash.length < 16 || hash.length > 128) return undefined;
+  if (N < 2 || (N & (N - 1)) !== 0 || N > 2 ** 20 || r < 1 || r > 32 || p < 1 || p > 16 || hash.length < 16 || hash.length > 128)
+    return undefined;
   return { N, r, p, salt: Buffer.from(m[4]!, 'base64'), hash };
 }
 

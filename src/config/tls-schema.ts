@@ -7,8 +7,13 @@ export const ListenerTls = z
   .strictObject({
     cert: Pem.meta({ description: 'Server certificate chain: inline PEM or a PEM file path.' }),
     key: Pem.meta({ description: 'Server private key: inline PEM or a PEM file path.' }),
-    clientCa: Pem.optional().meta({ description: 'CA certificates that client certificates are verified against (inline PEM or file path).' }),
-    requestCert: z.boolean().optional().meta({ description: 'Ask clients for a certificate (default: true when clientCa is set). Unverified or absent certificates do not fail the handshake; the mtls policy answers 401.' }),
+    clientCa: Pem.optional().meta({
+      description: 'CA certificates that client certificates are verified against (inline PEM or file path).',
+    }),
+    requestCert: z.boolean().optional().meta({
+      description:
+        'Ask clients for a certificate (default: true when clientCa is set). Unverified or absent certificates do not fail the handshake; the mtls policy answers 401.',
+    }),
   })
   .meta({ description: 'TLS for this listener (HTTPS).' });
 

@@ -25,7 +25,11 @@ test('a config that does not compile changes nothing, observability included', a
     const before = dp.plan;
     assert.equal(dp.timed, false);
     // Valid, then broken where only compiling notices (a route naming a service that is gone).
-    const next = config({ accessLog: { path: '/dev/null' }, metrics: { enabled: true }, tracing: { endpoint: 'http://127.0.0.1:1/v1/traces' } });
+    const next = config({
+      accessLog: { path: '/dev/null' },
+      metrics: { enabled: true },
+      tracing: { endpoint: 'http://127.0.0.1:1/v1/traces' },
+    });
     const broken: GatehouseConfig = { ...next, routes: [{ ...next.routes[0]!, service: 'missing' }] };
     assert.throws(() => dp.apply(broken), /service missing is not defined/);
     assert.equal(dp.plan, before);

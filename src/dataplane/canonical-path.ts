@@ -16,7 +16,12 @@
 // refused, so "%3B" in a canonical path always means an encoded ";") and it is forwarded as "%3B",
 // never as a delimiter.
 
-const SLASH = 47, BACKSLASH = 92, DOT = 46, PERCENT = 37, HASH = 35, SEMICOLON = 59;
+const SLASH = 47,
+  BACKSLASH = 92,
+  DOT = 46,
+  PERCENT = 37,
+  HASH = 35,
+  SEMICOLON = 59;
 
 /**
  * Returns the canonical path, or undefined when the path must be refused (400). `allowSemicolon`
@@ -35,7 +40,8 @@ export function canonicalizePath(raw: string, allowSemicolon = false): string | 
       // "." or ".." ending the segment, or followed by ";" (see above): the slow path decides.
       const n = raw.charCodeAt(i + 1);
       const n2 = raw.charCodeAt(i + 2);
-      if (Number.isNaN(n) || n === SLASH || n === SEMICOLON || (n === DOT && (Number.isNaN(n2) || n2 === SLASH || n2 === SEMICOLON))) simple = false;
+      if (Number.isNaN(n) || n === SLASH || n === SEMICOLON || (n === DOT && (Number.isNaN(n2) || n2 === SLASH || n2 === SEMICOLON)))
+        simple = false;
     }
     prev = c;
   }
@@ -84,7 +90,10 @@ function isDotWithParams(seg: string): boolean {
  * ASCII, so splitting there cuts no escape and no UTF-8 sequence.
  */
 function keepEncodedSemicolons(rs: string): string {
-  return rs.split(ENCODED_SEMICOLON_ALL).map((part) => decodeSegment(part, true)!).join('%3B');
+  return rs
+    .split(ENCODED_SEMICOLON_ALL)
+    .map((part) => decodeSegment(part, true)!)
+    .join('%3B');
 }
 const ENCODED_SEMICOLON_ALL = /%3b/gi;
 
@@ -115,7 +124,11 @@ function decodeSegment(s: string, allowSemicolon: boolean): string | undefined {
     i += 2;
   }
   let text: string;
-  try { text = decoder.decode(Uint8Array.from(bytes)); } catch { return undefined; }
+  try {
+    text = decoder.decode(Uint8Array.from(bytes));
+  } catch {
+    return undefined;
+  }
   if (DANGEROUS_DOUBLE.test(text)) return undefined; // double encoding of / \ . NUL ;
   return text;
 }
@@ -137,10 +150,17 @@ const NEEDS_ENCODING = /[^A-Za-z0-9\-._~!$&'()*+,;=:@/]/;
  */
 export function encodePathForUpstream(path: string, allowSemicolon = false): string {
   if (!NEEDS_ENCODING.test(path)) return path;
-  if (allowSemicolon && path.includes('%3B')) return path.split('%3B').map((p) => encodePathForUpstream(p)).join('%3B');
+  if (allowSemicolon && path.includes('%3B'))
+    return path
+      .split('%3B')
+      .map((p) => encodePathForUpstream(p))
+      .join('%3B');
   let out = '';
   for (const ch of path) {
-    if (!NEEDS_ENCODING.test(ch)) { out += ch; continue; }
+    if (!NEEDS_ENCODING.test(ch)) {
+      out += ch;
+      continue;
+    }
     for (const b of Buffer.from(ch, 'utf8')) out += '%' + (b < 16 ? '0' : '') + b.toString(16).toUpperCase();
   }
   return out;

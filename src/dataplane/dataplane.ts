@@ -34,7 +34,13 @@ export interface BoundListener {
   url: string;
 }
 
-interface PlanState { plan: Plan; active: number; retired: boolean; poolKeys: string[]; serviceNames: string[] }
+interface PlanState {
+  plan: Plan;
+  active: number;
+  retired: boolean;
+  poolKeys: string[];
+  serviceNames: string[];
+}
 
 /** A compiled plan not yet serving (DataPlane.prepare). */
 interface PreparedPlan {
@@ -70,10 +76,22 @@ export class DataPlane implements ExchangeHost {
   readonly obs: Observability;
   tracer: Tracer | undefined;
 
-  constructor(config: GatehouseConfig, readonly log: Logger, opts: { clock?: Clock; probes?: ProbeMode; lookup?: LookupAll } = {}) {
+  constructor(
+    config: GatehouseConfig,
+    readonly log: Logger,
+    opts: { clock?: Clock; probes?: ProbeMode; lookup?: LookupAll } = {},
+  ) {
     this.stores = new StoreRegistry({ live: true, clusterWorker: process.env.GATEHOUSE_WORKER === '1', log });
     this.upstreams = new StateRegistry(opts.clock ?? systemClock, log, opts.probes ?? 'local', opts.lookup);
-    this.obs = new Observability({ inflight: () => this.inflight, shed: () => this.shedder.shed, services: () => this.upstreams.all(), stores: () => this.stores.health() }, log);
+    this.obs = new Observability(
+      {
+        inflight: () => this.inflight,
+        shed: () => this.shedder.shed,
+        services: () => this.upstreams.all(),
+        stores: () => this.stores.health(),
+      },
+      log,
+    );
     this.limits = compileServerLimits(config.server);
     const first = this.prepare(config);
     this.obs.commit(first.obs);
@@ -91,28 +109,35 @@ export class DataPlane implements ExchangeHost {
     const poolKeys: string[] = [];
     const serviceNames: string[] = [];
     try {
-      const plan = compilePlan(config, {
-        connect: (origin, svc, servername) => {
-          const { key, pool } = this.pools.acquire(origin, {
-            connectTimeout: parseDuration(svc.timeouts.connect),
-            maxConnections: svc.pool.maxConnections,
-            keepAliveTimeout: parseDuration(svc.pool.keepAliveTimeout),
-            servername,
-          });
-          poolKeys.push(key);
-          return { key, dispatcher: pool };
+      const plan = compilePlan(
+        config,
+        {
+          connect: (origin, svc, servername) => {
+            const { key, pool } = this.pools.acquire(origin, {
+              connectTimeout: parseDuration(svc.timeouts.connect),
+              maxConnections: svc.pool.maxConnections,
+              keepAliveTimeout: parseDuration(svc.pool.keepAliveTimeout),
+              servername,
+            });
+            poolKeys.push(key);
+            return { key, dispatcher: pool };
+          },
+          release: (key) => {
+            const i = poolKeys.indexOf(key);
+            if (i === -1) return;
+            poolKeys.splice(i, 1);
+            this.pools.release(key);
+          },
+          serviceState: (name) => {
+            serviceNames.push(name);
+            return this.upstreams.acquire(name);
+          },
         },
-        release: (key) => {
-          const i = poolKeys.indexOf(key);
-          if (i === -1) return;
-          poolKeys.splice(i, 1);
-          this.pools.release(key);
-        },
-        serviceState: (name) => {
-          serviceNames.push(name);
-          return this.upstreams.acquire(name);
-        },
-      }, undefined, this.log, this.stores, metrics);
+        undefined,
+        this.log,
+        this.stores,
+        metrics,
+      );
       for (const s of plan.services.values()) s.follow();
       const st: PlanState = { plan, active: 0, retired: false, poolKeys, serviceNames };
       this.states.set(plan, st);
@@ -281,10 +306,14 @@ export class DataPlane implements ExchangeHost {
     this.draining = true;
     this.shedder.stop();
     const closed = Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
-    const sweep = setInterval(() => { for (const s of this.servers) s.closeIdleConnections(); }, 50);
+    const sweep = setInterval(() => {
+      for (const s of this.servers) s.closeIdleConnections();
+    }, 50);
     for (const s of this.servers) s.closeIdleConnections();
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), timeoutMs); });
+    const timedOut = new Promise<'timeout'>((r) => {
+      timer = setTimeout(() => r('timeout'), timeoutMs);
+    });
     const outcome = await Promise.race([closed, timedOut]);
     clearInterval(sweep);
     clearTimeout(timer);
@@ -302,7 +331,10 @@ export class DataPlane implements ExchangeHost {
   /** Immediate stop (tests, fatal errors). */
   async destroy(): Promise<void> {
     this.shedder.stop();
-    for (const s of this.servers) { s.closeAllConnections(); s.close(); }
+    for (const s of this.servers) {
+      s.closeAllConnections();
+      s.close();
+    }
     this.upstreams.closeAll();
     await this.pools.destroyAll();
     await this.stores.close();

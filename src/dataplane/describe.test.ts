@@ -5,7 +5,11 @@ import { compilePlan, noConnect } from './plan.js';
 import { explain } from './describe.js';
 
 const API = ['api.example.com'];
-const route = (name: string, paths: string[], extra: Record<string, unknown> = {}) => ({ name, match: { hosts: API, paths, ...extra }, service: 's' });
+const route = (name: string, paths: string[], extra: Record<string, unknown> = {}) => ({
+  name,
+  match: { hosts: API, paths, ...extra },
+  service: 's',
+});
 
 const result = validateConfig({
   listen: [{ port: 8080 }],
@@ -31,16 +35,40 @@ test('explain: every route whose path matched, with why each one lost', () => {
   const x = explain(plan, 'GET', 'http://api.example.com/api/users/42', {});
   assert.equal(x.matched, true);
   const why = Object.fromEntries(x.candidates!.map((c) => [c.route, c.reason]));
-  assert.deepEqual(Object.keys(why).sort(), ['admin', 'beta', 'fallback', 'generic', 'later', 'prefix', 'suffix', 'v2', 'winner', 'writes']);
-  assert.deepEqual(x.candidates!.map((c) => c.order), [...x.candidates!.map((c) => c.order)].sort((a, b) => a - b), 'in match order');
-  assert.equal(x.candidates!.filter((c) => c.outcome === 'matched').map((c) => c.route).join(), 'winner');
+  assert.deepEqual(Object.keys(why).sort(), [
+    'admin',
+    'beta',
+    'fallback',
+    'generic',
+    'later',
+    'prefix',
+    'suffix',
+    'v2',
+    'winner',
+    'writes',
+  ]);
+  assert.deepEqual(
+    x.candidates!.map((c) => c.order),
+    [...x.candidates!.map((c) => c.order)].sort((a, b) => a - b),
+    'in match order',
+  );
+  assert.equal(
+    x
+      .candidates!.filter((c) => c.outcome === 'matched')
+      .map((c) => c.route)
+      .join(),
+    'winner',
+  );
   assert.match(why.v2!, /^header: x-api-version = "2" does not hold$/);
   assert.match(why.beta!, /^query: beta present does not hold$/);
   assert.match(why.writes!, /^method: GET is not in POST$/);
   assert.match(why.admin!, /^host: "api\.example\.com" is not admin\.example\.com$/);
   assert.match(why.later!, /route "winner" \(#\d+\) comes first on config order: it is later in the config$/);
   assert.match(why.generic!, /comes first on literal prefix length: its literal prefix is shorter than that of \/api\/users\/:id$/);
-  assert.match(why.prefix!, /comes first on path kind: a prefix path \(\/api\/\*\) ranks below a path with parameters \(\/api\/users\/:id\)$/);
+  assert.match(
+    why.prefix!,
+    /comes first on path kind: a prefix path \(\/api\/\*\) ranks below a path with parameters \(\/api\/users\/:id\)$/,
+  );
   assert.match(why.suffix!, /comes first on host: host \*\.example\.com is less specific than api\.example\.com$/);
   assert.match(why.fallback!, /comes first on priority: priority -1 < 0$/);
 });
@@ -60,7 +88,12 @@ test('explain: with no winner (404, 405) each candidate says which condition fai
 
 test('explain applies server.allowSemicolonInPath: ";" refused by default, forwarded as sent with it on', () => {
   const cfg = (server: Record<string, unknown>) => {
-    const r = validateConfig({ listen: [{ port: 8080 }], server, services: { s: { targets: [{ url: 'http://127.0.0.1:9' }] } }, routes: [{ name: 'api', match: { paths: ['/api/*'] }, service: 's' }] });
+    const r = validateConfig({
+      listen: [{ port: 8080 }],
+      server,
+      services: { s: { targets: [{ url: 'http://127.0.0.1:9' }] } },
+      routes: [{ name: 'api', match: { paths: ['/api/*'] }, service: 's' }],
+    });
     assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
     return compilePlan(r.config, noConnect);
   };

@@ -53,12 +53,28 @@ export function routeTable(plan: Plan): RouteRow[] {
 export function formatRouteTable(rows: RouteRow[]): string {
   const head = ['#', 'ROUTE', 'PRIO', 'HOST', 'PATH', 'METHODS', 'CONDITIONS', 'SERVICE', 'REWRITE', 'POLICIES'];
   const body = rows.map((r) => [
-    String(r.order), r.route, String(r.priority), r.host, r.path, r.methods?.join(',') ?? '*',
+    String(r.order),
+    r.route,
+    String(r.priority),
+    r.host,
+    r.path,
+    r.methods?.join(',') ?? '*',
     [...r.headers.map((h) => 'header ' + h), ...r.query.map((q) => 'query ' + q)].join('; ') || '-',
-    r.service, r.rewrite ?? '-', r.policies.join(', ') || '-',
+    r.service,
+    r.rewrite ?? '-',
+    r.policies.join(', ') || '-',
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  return [head, ...body].map((cols) => cols.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    [head, ...body]
+      .map((cols) =>
+        cols
+          .map((c, i) => c.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 export function describeServices(plan: Plan): Record<string, unknown>[] {
@@ -115,9 +131,17 @@ export function explain(plan: Plan, method: string, url: string, headers: Record
   const found = plan.router.find(verb, normalizeHost(host), path, { headers: lower }, query);
   const winner = found !== undefined && 'match' in found ? found.match.entry : undefined;
   const candidates = plan.router.pathCandidates(path).map((e) => candidate(e, winner, verb, normalizeHost(host), lower, query));
-  if (found === undefined) return { matched: false, status: 404, canonicalPath: path, reason: 'no route matches (GW_ROUTE_NOT_FOUND)', candidates };
+  if (found === undefined)
+    return { matched: false, status: 404, canonicalPath: path, reason: 'no route matches (GW_ROUTE_NOT_FOUND)', candidates };
   if ('allow' in found) {
-    return { matched: false, status: 405, canonicalPath: path, allow: found.allow, reason: `the path matches, the method does not (allowed: ${found.allow.join(', ')})`, candidates };
+    return {
+      matched: false,
+      status: 405,
+      canonicalPath: path,
+      allow: found.allow,
+      reason: `the path matches, the method does not (allowed: ${found.allow.join(', ')})`,
+      candidates,
+    };
   }
   const { entry, params, rest } = found.match;
   const route = entry.route;
@@ -129,7 +153,9 @@ export function explain(plan: Plan, method: string, url: string, headers: Record
     r.methods ? `method in ${r.methods.join(',')}` : null,
     ...r.headers.map((h) => `header ${h}`),
     ...r.query.map((q) => `query ${q}`),
-  ].filter(Boolean).join(', ');
+  ]
+    .filter(Boolean)
+    .join(', ');
   const target = route.service.targets.find((t) => t.weight > 0) ?? route.service.targets[0]!;
   const rewritten = route.rewrite ? route.rewrite(path, params, rest) : path;
   const upstreamPath = target.basePath + encodePathForUpstream(rewritten, allowSemicolon) + (query ? `?${query}` : '');
@@ -149,7 +175,14 @@ export function explain(plan: Plan, method: string, url: string, headers: Record
 type Entry = RouterEntry<CompiledRoute>;
 
 /** One route whose path matched: did it win, and if not, why not (the first condition it fails, or the rule that ranks it below the winner). */
-function candidate(e: Entry, winner: Entry | undefined, method: string, host: string, headers: Record<string, string>, query: string): Candidate {
+function candidate(
+  e: Entry,
+  winner: Entry | undefined,
+  method: string,
+  host: string,
+  headers: Record<string, string>,
+  query: string,
+): Candidate {
   const base = { order: e.rank + 1, route: e.route.name, host: hostText(e.host), path: e.path.source };
   if (e === winner) return { ...base, outcome: 'matched', reason: 'matched: first in match order whose conditions all hold' };
   const failed = failedCondition(e, method, host, headers, query);
@@ -163,7 +196,8 @@ function failedCondition(e: Entry, method: string, host: string, headers: Record
   for (const h of m.headers) if (!h.test(headers[h.name])) return `header: ${h.describe} does not hold`;
   const query = new URLSearchParams(rawQuery);
   for (const q of m.query) if (!q.test(query.get(q.name))) return `query: ${q.describe} does not hold`;
-  if (m.methods ? !m.methods.has(method) : method === 'TRACE') return `method: ${method} is not in ${(m.methods ? [...m.methods] : ANY_BUT_TRACE).join(',')}`;
+  if (m.methods ? !m.methods.has(method) : method === 'TRACE')
+    return `method: ${method} is not in ${(m.methods ? [...m.methods] : ANY_BUT_TRACE).join(',')}`;
   return undefined;
 }
 
@@ -175,11 +209,17 @@ function rankedBelow(e: Entry, w: Entry): string {
   const at = mine.findIndex((x, i) => x !== theirs[i]);
   const by = `its conditions hold, but route "${w.route.name}" (#${w.rank + 1}) comes first on ${PRECEDENCE[at] ?? 'path order within the route'}`;
   switch (PRECEDENCE[at]) {
-    case 'priority': return `${by}: priority ${e.route.matcher.priority} < ${w.route.matcher.priority}`;
-    case 'host': return `${by}: host ${hostText(e.host)} is less specific than ${hostText(w.host)}`;
-    case 'path kind': return `${by}: ${KIND_TEXT[e.path.kind]} (${e.path.source}) ranks below ${KIND_TEXT[w.path.kind]} (${w.path.source})`;
-    case 'literal prefix length': return `${by}: its literal prefix is shorter than that of ${w.path.source}`;
-    case 'config order': return `${by}: it is later in the config`;
-    default: return by;
+    case 'priority':
+      return `${by}: priority ${e.route.matcher.priority} < ${w.route.matcher.priority}`;
+    case 'host':
+      return `${by}: host ${hostText(e.host)} is less specific than ${hostText(w.host)}`;
+    case 'path kind':
+      return `${by}: ${KIND_TEXT[e.path.kind]} (${e.path.source}) ranks below ${KIND_TEXT[w.path.kind]} (${w.path.source})`;
+    case 'literal prefix length':
+      return `${by}: its literal prefix is shorter than that of ${w.path.source}`;
+    case 'config order':
+      return `${by}: it is later in the config`;
+    default:
+      return by;
   }
 }

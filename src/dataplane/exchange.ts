@@ -23,7 +23,15 @@ import type { RequestTrace } from '../observability/tracing/request-trace.js';
 import type { Tracer } from '../observability/tracing/tracer.js';
 import { encodePathForUpstream } from './canonical-path.js';
 import { normalizeHost } from '../config/host-pattern.js';
-import { addForwardingHeaders, requestBodyBytes, resolveClient, responseHeaders, scanHeaders, type ClientInfo, type ScannedHeaders } from './forwarding.js';
+import {
+  addForwardingHeaders,
+  requestBodyBytes,
+  resolveClient,
+  responseHeaders,
+  scanHeaders,
+  type ClientInfo,
+  type ScannedHeaders,
+} from './forwarding.js';
 import { closesConnection, sendAnswer, type Answer } from './respond.js';
 import { findHeader, removeHeader } from './header-list.js';
 import { requestTarget } from './request-target.js';
@@ -140,7 +148,8 @@ export class Exchange implements CallOwner {
         void this.continueAccessAsync(v as Promise<Verdict>, i);
         return;
       }
-      if (v !== undefined) return this.respond({ kind: 'verdict', verdict: v as Exclude<Verdict, undefined | Promise<Verdict>>, by: route.accessTypes[i] });
+      if (v !== undefined)
+        return this.respond({ kind: 'verdict', verdict: v as Exclude<Verdict, undefined | Promise<Verdict>>, by: route.accessTypes[i] });
     }
     this.accessPassed();
   }
@@ -168,25 +177,38 @@ export class Exchange implements CallOwner {
   /** The context policies see; built only for routes that have policies. */
   context(): RequestContext {
     return (this.ctx ??= {
-      req: this.req, requestId: this.requestId, method: this.req.method!, host: normalizeHost(this.scan!.host),
-      path: this.path, query: this.query, clientIp: this.client?.ip ?? '',
-      routeName: this.route?.name ?? '', serviceName: this.route?.service.name ?? '', params: this.params,
+      req: this.req,
+      requestId: this.requestId,
+      method: this.req.method!,
+      host: normalizeHost(this.scan!.host),
+      path: this.path,
+      query: this.query,
+      clientIp: this.client?.ip ?? '',
+      routeName: this.route?.name ?? '',
+      serviceName: this.route?.service.name ?? '',
+      params: this.params,
       // What policies tell the gateway (typed), and their private scratch.
-      identity: undefined, errorHeaders: undefined, shadowLimited: undefined, locals: new Map(),
+      identity: undefined,
+      errorHeaders: undefined,
+      shadowLimited: undefined,
+      locals: new Map(),
     });
   }
 
   /** After the access policies: the body is settled (request-body.ts), then the upstream call admitted. */
   private accessPassed(): void {
-    if (this.preflightAllow !== undefined) return this.respond({ kind: 'error', code: 'GW_METHOD_NOT_ALLOWED', headers: { allow: this.preflightAllow } });
+    if (this.preflightAllow !== undefined)
+      return this.respond({ kind: 'error', code: 'GW_METHOD_NOT_ALLOWED', headers: { allow: this.preflightAllow } });
     const call = (this.call = new UpstreamCall(this, this.route!, this.plane.log));
     const scan = this.scan!;
     if (!hasBody(scan)) return call.admit();
-    const whole = readForReplay(this.req, scan, this.plane.limits.bodyIdleTimeout, call.replayableBodyLimit, (body) => this.step(() => {
-      if (this.clientGone) return;
-      this.body = body;
-      call.admit();
-    }));
+    const whole = readForReplay(this.req, scan, this.plane.limits.bodyIdleTimeout, call.replayableBodyLimit, (body) =>
+      this.step(() => {
+        if (this.clientGone) return;
+        this.body = body;
+        call.admit();
+      }),
+    );
     if (whole) return;
     call.noReplay(); // a streamed body cannot be sent twice
     call.admit();
@@ -197,7 +219,13 @@ export class Exchange implements CallOwner {
     const route = this.route!;
     const scan = this.scan!;
     const headers = scan.forward;
-    addForwardingHeaders(headers, scan, this.client!, (this.req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http', this.requestId);
+    addForwardingHeaders(
+      headers,
+      scan,
+      this.client!,
+      (this.req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http',
+      this.requestId,
+    );
     const ctx = this.ctx;
     const claimHeaders = this.plan.identityHeaders;
     for (let i = 0; i < claimHeaders.length; i++) removeHeader(headers, claimHeaders[i]!);
@@ -352,7 +380,11 @@ export class Exchange implements CallOwner {
     const route = this.route;
     if (route && route.log.length) {
       for (const p of route.log) {
-        try { p.log!(this.context(), this.status); } catch { /* logging must not break the request */ }
+        try {
+          p.log!(this.context(), this.status);
+        } catch {
+          /* logging must not break the request */
+        }
       }
     }
     this.plane.completed(this);
@@ -369,19 +401,30 @@ export class Exchange implements CallOwner {
       clientIp: this.client?.ip,
       // Only a fallback for a request that ended before its client was resolved.
       peerIp: this.client === undefined ? sock.remoteAddress : undefined,
-      consumer: identity === undefined ? undefined : identity.consumerId ?? identity.username,
-      method: req.method ?? '', scheme: (sock as { encrypted?: boolean }).encrypted ? 'https' : 'http', protocol: req.httpVersion,
-      host: scan?.host, path: this.path, query: this.query,
-      route: route?.name, service: route?.service.name, target: call?.target?.url,
+      consumer: identity === undefined ? undefined : (identity.consumerId ?? identity.username),
+      method: req.method ?? '',
+      scheme: (sock as { encrypted?: boolean }).encrypted ? 'https' : 'http',
+      protocol: req.httpVersion,
+      host: scan?.host,
+      path: this.path,
+      query: this.query,
+      route: route?.name,
+      service: route?.service.name,
+      target: call?.target?.url,
       status: this.status,
       bytesIn: scan === undefined ? 0 : requestBodyBytes(scan, req.complete, sock.bytesRead - this.socketRead),
       bytesOut: sock.bytesWritten - this.socketWritten,
       durationMs: performance.now() - this.started,
       upstreamMs: call !== undefined && call.upstreamMs >= 0 ? call.upstreamMs : undefined,
-      rejectedBy: this.rejectedBy, shadowLimited: this.ctx?.shadowLimited, error: this.errorCode,
-      retries: call?.retries ?? 0, cache: undefined, userAgent: scan?.userAgent,
+      rejectedBy: this.rejectedBy,
+      shadowLimited: this.ctx?.shadowLimited,
+      error: this.errorCode,
+      retries: call?.retries ?? 0,
+      cache: undefined,
+      userAgent: scan?.userAgent,
       aborted: !this.res.writableFinished,
-      trace: trace !== undefined && trace.sampled ? trace : undefined, tracer: this.tracer,
+      trace: trace !== undefined && trace.sampled ? trace : undefined,
+      tracer: this.tracer,
     };
   }
 }

@@ -6,7 +6,23 @@ import { plainIp, type TrustedProxies } from './trusted-proxies.js';
 import { IDENTITY_HEADERS } from '../identity/identity-headers.js';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1 plus the legacy ones) and headers the gateway sets itself. */
-const enum Kind { Forward, Drop, Host, RequestId, Xff, Xfp, Xfh, Forwarded, Via, Connection, ContentLength, TransferEncoding, TraceParent, TraceState, UserAgent }
+const enum Kind {
+  Forward,
+  Drop,
+  Host,
+  RequestId,
+  Xff,
+  Xfp,
+  Xfh,
+  Forwarded,
+  Via,
+  Connection,
+  ContentLength,
+  TransferEncoding,
+  TraceParent,
+  TraceState,
+  UserAgent,
+}
 const KINDS = new Map<string, Kind>([
   ['connection', Kind.Connection],
   ['keep-alive', Kind.Drop],
@@ -68,31 +84,79 @@ const join = (a: string | undefined, b: string) => (a === undefined ? b : `${a},
 
 export function scanHeaders(raw: string[]): ScannedHeaders {
   const s: ScannedHeaders = {
-    forward: [], host: undefined, hostCount: 0, requestId: undefined, xff: undefined, xfp: undefined, xfh: undefined,
-    forwarded: undefined, via: undefined, connection: undefined, contentLength: undefined, transferEncoding: undefined,
-    traceparent: undefined, traceparentCount: 0, tracestate: undefined, userAgent: undefined,
+    forward: [],
+    host: undefined,
+    hostCount: 0,
+    requestId: undefined,
+    xff: undefined,
+    xfp: undefined,
+    xfh: undefined,
+    forwarded: undefined,
+    via: undefined,
+    connection: undefined,
+    contentLength: undefined,
+    transferEncoding: undefined,
+    traceparent: undefined,
+    traceparentCount: 0,
+    tracestate: undefined,
+    userAgent: undefined,
   };
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
     const kind = KINDS.get(name.toLowerCase());
     switch (kind) {
-      case undefined: s.forward.push(name, value); break;
-      case Kind.Drop: break;
-      case Kind.Host: s.host = value; s.hostCount++; break;
-      case Kind.RequestId: s.requestId = value; break;
-      case Kind.Xff: s.xff = join(s.xff, value); break;
-      case Kind.Xfp: s.xfp = value; break;
-      case Kind.Xfh: s.xfh = value; break;
-      case Kind.Forwarded: s.forwarded = join(s.forwarded, value); break;
-      case Kind.Via: s.via = join(s.via, value); break;
-      case Kind.Connection: s.connection = join(s.connection, value); break;
-      case Kind.ContentLength: s.contentLength = value; s.forward.push(name, value); break;
-      case Kind.TransferEncoding: s.transferEncoding = join(s.transferEncoding, value); break; // undici frames the body itself
-      case Kind.TraceParent: s.traceparent = join(s.traceparent, value); s.traceparentCount++; break;
-      case Kind.TraceState: s.tracestate = s.tracestate === undefined ? value : `${s.tracestate},${value}`; s.forward.push(name, value); break;
-      case Kind.UserAgent: s.userAgent ??= value; s.forward.push(name, value); break;
-      default: s.forward.push(name, value);
+      case undefined:
+        s.forward.push(name, value);
+        break;
+      case Kind.Drop:
+        break;
+      case Kind.Host:
+        s.host = value;
+        s.hostCount++;
+        break;
+      case Kind.RequestId:
+        s.requestId = value;
+        break;
+      case Kind.Xff:
+        s.xff = join(s.xff, value);
+        break;
+      case Kind.Xfp:
+        s.xfp = value;
+        break;
+      case Kind.Xfh:
+        s.xfh = value;
+        break;
+      case Kind.Forwarded:
+        s.forwarded = join(s.forwarded, value);
+        break;
+      case Kind.Via:
+        s.via = join(s.via, value);
+        break;
+      case Kind.Connection:
+        s.connection = join(s.connection, value);
+        break;
+      case Kind.ContentLength:
+        s.contentLength = value;
+        s.forward.push(name, value);
+        break;
+      case Kind.TransferEncoding:
+        s.transferEncoding = join(s.transferEncoding, value);
+        break; // undici frames the body itself
+      case Kind.TraceParent:
+        s.traceparent = join(s.traceparent, value);
+        s.traceparentCount++;
+        break;
+      case Kind.TraceState:
+        s.tracestate = s.tracestate === undefined ? value : `${s.tracestate},${value}`;
+        s.forward.push(name, value);
+        break;
+      case Kind.UserAgent:
+        s.userAgent ??= value;
+        s.forward.push(name, value);
+        break;
+      default:
+        s.forward.push(name, value);
     }
   }
   if (s.connection !== undefined && dropConnectionListed(s.forward, s.connection)?.has('traceparent')) {
@@ -195,7 +259,18 @@ export function addForwardingHeaders(
 
 // Response headers from the upstream that must not be passed on (hop-by-hop), lowercase.
 // X-Powered-By is not hop-by-hop, but it only tells an attacker what to aim at.
-const RESPONSE_DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'x-request-id', 'x-powered-by']);
+const RESPONSE_DROP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-authenticate',
+  'x-request-id',
+  'x-powered-by',
+]);
 
 /**
  * Converts undici's raw response headers into a flat list for the client, without hop-by-hop
@@ -213,7 +288,10 @@ export function responseHeaders(raw: Buffer[] | string[], requestId: string): He
       if (lower === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
       continue;
     }
-    if (lower === 'via') { via = via === undefined ? value : `${via}, ${value}`; continue; }
+    if (lower === 'via') {
+      via = via === undefined ? value : `${via}, ${value}`;
+      continue;
+    }
     out.push(name, value);
   }
   if (connection !== undefined) dropConnectionListed(out, connection);

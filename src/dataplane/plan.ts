@@ -19,7 +19,13 @@ import { claimHeaderNames } from '../identity/claim-header-names.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { StoreRegistry } from '../store/registry.js';
 
-export interface CompiledPolicy { type: string; scope: 'global' | 'route'; phases: readonly Phase[]; order: PolicyOrder; policy: Policy }
+export interface CompiledPolicy {
+  type: string;
+  scope: 'global' | 'route';
+  phases: readonly Phase[];
+  order: PolicyOrder;
+  policy: Policy;
+}
 
 export interface CompiledRoute {
   name: string;
@@ -67,9 +73,17 @@ export const noConnect: UpstreamHost = {
 };
 
 /** `stores`: the data plane's rate-limit stores; a plan compiled only to be checked gets its own, never connected. */
-export function compilePlan(config: GatehouseConfig, host: UpstreamHost, version = nextVersion++, log: Logger = silentLogger, stores = new StoreRegistry(), metrics?: PolicyMetrics): Plan {
+export function compilePlan(
+  config: GatehouseConfig,
+  host: UpstreamHost,
+  version = nextVersion++,
+  log: Logger = silentLogger,
+  stores = new StoreRegistry(),
+  metrics?: PolicyMetrics,
+): Plan {
   const services = new Map<string, ServiceRuntime>();
-  for (const [name, svc] of Object.entries(config.services)) services.set(name, new ServiceRuntime(name, svc, host.serviceState(name), host));
+  for (const [name, svc] of Object.entries(config.services))
+    services.set(name, new ServiceRuntime(name, svc, host.serviceState(name), host));
 
   const consumers = new ConsumerRegistry(config.consumers);
   const env: PolicyEnv = { consumers, log, config, stores, routeName: undefined, metrics };
@@ -90,7 +104,11 @@ export function compilePlan(config: GatehouseConfig, host: UpstreamHost, version
 
 /** A plugin failed to create its policy from an entry: a config error at the entry's path. */
 export class PluginCreateError extends Error {
-  constructor(readonly path: string, type: string, cause: unknown) {
+  constructor(
+    readonly path: string,
+    type: string,
+    cause: unknown,
+  ) {
     super(`plugin policy "${type}" could not be created: ${describe(cause)}`);
   }
 }
@@ -125,7 +143,13 @@ function instantiate(p: { type: string }, scope: CompiledPolicy['scope'], env: P
   }
 }
 
-function compileRoute(r: RouteConfig, index: number, services: Map<string, ServiceRuntime>, globals: CompiledPolicy[], env: PolicyEnv): CompiledRoute {
+function compileRoute(
+  r: RouteConfig,
+  index: number,
+  services: Map<string, ServiceRuntime>,
+  globals: CompiledPolicy[],
+  env: PolicyEnv,
+): CompiledRoute {
   const service = services.get(r.service);
   if (!service) throw new Error(`route ${r.name}: service ${r.service} is not defined`); // validation rejects this first
   const matcher: RouteMatcher = {
@@ -145,7 +169,8 @@ function compileRoute(r: RouteConfig, index: number, services: Map<string, Servi
     name: r.name,
     matcher,
     service,
-    rewrite: r.rewrite !== undefined ? compileRewrite(r.rewrite) : r.stripPrefix !== undefined ? compileStripPrefix(r.stripPrefix) : undefined,
+    rewrite:
+      r.rewrite !== undefined ? compileRewrite(r.rewrite) : r.stripPrefix !== undefined ? compileStripPrefix(r.stripPrefix) : undefined,
     preserveHost: r.preserveHost,
     retryMethods: new Set(r.retryMethods.map((m) => m.toUpperCase())),
     policies,
@@ -167,9 +192,14 @@ function inClassOrder(policies: CompiledPolicy[]): CompiledPolicy[] {
 export function closePlan(plan: Plan): void {
   for (const s of plan.services.values()) s.close();
   const seen = new Set<Policy>();
-  for (const r of plan.routes) for (const p of r.policies) {
-    if (seen.has(p.policy)) continue;
-    seen.add(p.policy);
-    try { p.policy.close?.(); } catch { /* a policy's cleanup must not stop the others */ }
-  }
+  for (const r of plan.routes)
+    for (const p of r.policies) {
+      if (seen.has(p.policy)) continue;
+      seen.add(p.policy);
+      try {
+        p.policy.close?.();
+      } catch {
+        /* a policy's cleanup must not stop the others */
+      }
+    }
 }

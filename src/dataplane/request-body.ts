@@ -16,7 +16,13 @@ export function hasBody(scan: ScannedHeaders): boolean {
  * false when the body is not read here (chunked, larger, or no replay wanted: limit -1). Either
  * way the socket's idle timeout is armed while the body streams in.
  */
-export function readForReplay(req: IncomingMessage, scan: ScannedHeaders, idleTimeout: number, replayLimit: number, done: (body: Buffer) => void): boolean {
+export function readForReplay(
+  req: IncomingMessage,
+  scan: ScannedHeaders,
+  idleTimeout: number,
+  replayLimit: number,
+  done: (body: Buffer) => void,
+): boolean {
   if (idleTimeout > 0) {
     // Node destroys the socket when it fires.
     req.socket.setTimeout(idleTimeout);

@@ -24,7 +24,13 @@ export function closesConnection(a: Answer): boolean {
  * every answer of the request (`extra`, [name, value, …]): a verdict's own headers win over them,
  * they win over an error's.
  */
-export function sendAnswer(res: ServerResponse, a: Answer, requestId: string, serverHeader: string | undefined, extra: readonly string[] | undefined): void {
+export function sendAnswer(
+  res: ServerResponse,
+  a: Answer,
+  requestId: string,
+  serverHeader: string | undefined,
+  extra: readonly string[] | undefined,
+): void {
   if (serverHeader !== undefined) res.setHeader('server', serverHeader);
   if (a.kind === 'verdict') {
     const v = a.verdict;

@@ -17,7 +17,10 @@ export function compileStripPrefix(prefix: string): PathRewriter {
 export function compileRewrite(template: string): PathRewriter {
   let body = template;
   let wildcard = false;
-  if (body.endsWith('/*')) { body = body.slice(0, -2); wildcard = true; }
+  if (body.endsWith('/*')) {
+    body = body.slice(0, -2);
+    wildcard = true;
+  }
   const parts: (string | { param: string })[] = [];
   for (const piece of body.split(/(:[A-Za-z_][A-Za-z0-9_]*)/)) {
     if (piece.startsWith(':')) parts.push({ param: piece.slice(1) });
@@ -25,7 +28,7 @@ export function compileRewrite(template: string): PathRewriter {
   }
   return (_path, params, rest) => {
     let out = '';
-    for (const part of parts) out += typeof part === 'string' ? part : params[part.param] ?? '';
+    for (const part of parts) out += typeof part === 'string' ? part : (params[part.param] ?? '');
     if (wildcard && rest) out += '/' + rest;
     return out || '/';
   };

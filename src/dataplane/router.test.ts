@@ -96,5 +96,8 @@ test('the route table lists entries in match order', () => {
     { name: 'b', match: { paths: ['/*'] }, service: 's' },
     { name: 'a', match: { hosts: ['x.io'], paths: ['/a', '/a/*'] }, service: 's' },
   ]);
-  assert.deepEqual(p.router.entries.map((e) => `${e.route.name} ${e.path.source}`), ['a /a', 'a /a/*', 'b /*']);
+  assert.deepEqual(
+    p.router.entries.map((e) => `${e.route.name} ${e.path.source}`),
+    ['a /a', 'a /a/*', 'b /*'],
+  );
 });

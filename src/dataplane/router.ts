@@ -36,7 +36,9 @@ export interface RouteMatcher {
   query: ValueMatcher[];
 }
 
-export interface HeaderSource { readonly headers: Record<string, string | string[] | undefined> }
+export interface HeaderSource {
+  readonly headers: Record<string, string | string[] | undefined>;
+}
 
 export interface RouterEntry<R> {
   rank: number;
@@ -91,13 +93,16 @@ export class Router<R extends { matcher: RouteMatcher }> {
       for (const host of m.hosts ?? [null]) {
         for (const path of m.paths) {
           const paramPositions: number[] = [];
-          path.segments.forEach((s, i) => { if ('param' in s) paramPositions.push(i); });
+          path.segments.forEach((s, i) => {
+            if ('param' in s) paramPositions.push(i);
+          });
           entries.push({ route, host, path, paramPositions });
         }
       }
     }
     entries.sort((a, b) => {
-      const x = precedence(a), y = precedence(b);
+      const x = precedence(a),
+        y = precedence(b);
       for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
       return a.route.matcher.paths.indexOf(a.path) - b.route.matcher.paths.indexOf(b.path);
     });

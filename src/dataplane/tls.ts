@@ -27,7 +27,11 @@ export function tlsProblem(tls: ListenerTlsConfig): string | undefined {
   for (const k of ['cert', 'key', 'clientCa'] as const) {
     const v = tls[k];
     if (v === undefined) continue;
-    try { if (!pem(v).includes('-----BEGIN')) return `${k}: not PEM`; } catch (err) { return `${k}: cannot read ${v}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`; }
+    try {
+      if (!pem(v).includes('-----BEGIN')) return `${k}: not PEM`;
+    } catch (err) {
+      return `${k}: cannot read ${v}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+    }
   }
   return undefined;
 }

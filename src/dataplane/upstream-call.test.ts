@@ -20,7 +20,10 @@ after(async () => {
 
 async function upstream(name: string): Promise<FlakyUpstream> {
   const up = await startFlaky(name);
-  cleanups.push(async () => { up.releaseHung(); await up.close(); });
+  cleanups.push(async () => {
+    up.releaseHung();
+    await up.close();
+  });
   return up;
 }
 
@@ -38,13 +41,28 @@ function plane(service: Record<string, unknown>): DataPlane {
 }
 
 /** What the call told its owner, in order. */
-interface Told { events: string[]; answer: Answer | undefined; status: number | undefined; body: string; done: Promise<void> }
+interface Told {
+  events: string[];
+  answer: Answer | undefined;
+  status: number | undefined;
+  body: string;
+  done: Promise<void>;
+}
 
 function owner(method = 'GET'): { owner: CallOwner; told: Told; attach(call: UpstreamCall): void } {
   let settle!: () => void;
   const told: Told = { events: [], answer: undefined, status: undefined, body: '', done: new Promise((r) => (settle = r)) };
   let call: UpstreamCall | undefined;
-  const request = (): UpstreamRequest => ({ method, headers: ['host', ''], hostIndex: 1, host: undefined, traceIndex: -1, path: '/x', query: '', body: null });
+  const request = (): UpstreamRequest => ({
+    method,
+    headers: ['host', ''],
+    hostIndex: 1,
+    host: undefined,
+    traceIndex: -1,
+    path: '/x',
+    query: '',
+    body: null,
+  });
   const o: CallOwner = {
     req: { method, readableEnded: true },
     requestId: 'test',
@@ -54,14 +72,40 @@ function owner(method = 'GET'): { owner: CallOwner; told: Told; attach(call: Ups
     context: () => ({}) as RequestContext,
     step: (fn) => fn(),
     headersSent: () => told.status !== undefined,
-    admitted: () => { told.events.push('admitted'); call!.send(request()); },
-    respond: (a) => { told.events.push('respond'); told.answer = a; settle(); },
-    upstreamHead: (status) => { told.events.push('head'); told.status = status; return true; },
-    upstreamData: (chunk) => { told.body += chunk.toString(); return true; },
-    upstreamEnd: () => { told.events.push('end'); settle(); },
-    upstreamBroke: () => { told.events.push('broke'); settle(); },
+    admitted: () => {
+      told.events.push('admitted');
+      call!.send(request());
+    },
+    respond: (a) => {
+      told.events.push('respond');
+      told.answer = a;
+      settle();
+    },
+    upstreamHead: (status) => {
+      told.events.push('head');
+      told.status = status;
+      return true;
+    },
+    upstreamData: (chunk) => {
+      told.body += chunk.toString();
+      return true;
+    },
+    upstreamEnd: () => {
+      told.events.push('end');
+      settle();
+    },
+    upstreamBroke: () => {
+      told.events.push('broke');
+      settle();
+    },
   };
-  return { owner: o, told, attach: (c) => { call = c; } };
+  return {
+    owner: o,
+    told,
+    attach: (c) => {
+      call = c;
+    },
+  };
 }
 
 function start(dp: DataPlane, method = 'GET'): { call: UpstreamCall; told: Told } {
@@ -91,7 +135,11 @@ describe('an upstream call has one outcome', () => {
     const bad = await upstream('bad');
     const good = await upstream('good');
     bad.mode = 'fail';
-    const dp = plane({ targets: [{ url: bad.url }, { url: good.url }], balancer: 'round-robin', retries: { attempts: 2, on: [503], backoff: { base: '1ms', max: '2ms' } } });
+    const dp = plane({
+      targets: [{ url: bad.url }, { url: good.url }],
+      balancer: 'round-robin',
+      retries: { attempts: 2, on: [503], backoff: { base: '1ms', max: '2ms' } },
+    });
     // Round robin: one of two calls starts on the failing target; its retry avoids it.
     const calls = [start(dp), start(dp)];
     for (const { call, told } of calls) {
@@ -107,7 +155,12 @@ describe('an upstream call has one outcome', () => {
 
   test('every attempt fails to connect: the gateway answers GW_UPSTREAM_UNAVAILABLE, never a head', async () => {
     const port = await closedPort();
-    const { call, told } = start(plane({ targets: [{ url: `http://127.0.0.1:${port}` }], retries: { attempts: 2, on: ['connect-error'], backoff: { base: '1ms', max: '2ms' } } }));
+    const { call, told } = start(
+      plane({
+        targets: [{ url: `http://127.0.0.1:${port}` }],
+        retries: { attempts: 2, on: ['connect-error'], backoff: { base: '1ms', max: '2ms' } },
+      }),
+    );
     await told.done;
     call.end(false);
     assert.deepEqual(told.events, ['admitted', 'respond']);
@@ -128,7 +181,10 @@ describe('an upstream call has one outcome', () => {
   test('an open circuit answers with its fallback and never admits', async () => {
     const a = await upstream('a');
     a.mode = 'fail';
-    const dp = plane({ targets: [{ url: a.url }], circuitBreaker: { consecutiveFailures: 1, openDuration: '10s', fallback: { status: 200, headers: {}, body: 'later' } } });
+    const dp = plane({
+      targets: [{ url: a.url }],
+      circuitBreaker: { consecutiveFailures: 1, openDuration: '10s', fallback: { status: 200, headers: {}, body: 'later' } },
+    });
     const first = start(dp);
     await first.told.done;
     first.call.end(false);

@@ -136,13 +136,15 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
       if (r === false) return this.overloaded();
       if (r !== true) {
         this.cancelQueued = r.cancel;
-        void r.wait.then((ok) => this.owner.step(() => {
-          this.cancelQueued = undefined;
-          if (ok) this.slotHeld = true;
-          if (this.ended) return this.releaseSlot();
-          if (ok) this.owner.admitted();
-          else this.overloaded();
-        }));
+        void r.wait.then((ok) =>
+          this.owner.step(() => {
+            this.cancelQueued = undefined;
+            if (ok) this.slotHeld = true;
+            if (this.ended) return this.releaseSlot();
+            if (ok) this.owner.admitted();
+            else this.overloaded();
+          }),
+        );
         return;
       }
       this.slotHeld = true;
@@ -185,7 +187,11 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     if (target === undefined) {
       if (this.attempt === 0) {
         this.breakerOutcome(undefined);
-        return this.owner.respond({ kind: 'error', code: 'GW_NO_HEALTHY_TARGET', headers: { 'retry-after': String(service.state.retryAfterSeconds()) } });
+        return this.owner.respond({
+          kind: 'error',
+          code: 'GW_NO_HEALTHY_TARGET',
+          headers: { 'retry-after': String(service.state.retryAfterSeconds()) },
+        });
       }
       return this.failed(this.lastError);
     }
@@ -235,7 +241,8 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
       this.lastError = undefined;
       return true;
     }
-    if (this.breakerAdmission !== undefined) this.breakerOutcome(countsAsFailure(this.route.service.state.breakerFailOn, statusCode, undefined));
+    if (this.breakerAdmission !== undefined)
+      this.breakerOutcome(countsAsFailure(this.route.service.state.breakerFailOn, statusCode, undefined));
     if (this.owner.observed) this.upstreamMs = performance.now() - this.firstStarted; // a clock read costs: only for the record
     return this.owner.upstreamHead(statusCode, rawHeaders, resume);
   }
@@ -273,7 +280,16 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     }
     if ((err as NodeJS.ErrnoException).code === 'GW_PAYLOAD_TOO_LARGE') return this.failed(err); // the client's fault
     this.recordHealth(undefined, kind, errorReason(err));
-    this.log.warn({ requestId: this.owner.requestId, route: this.route.name, target: this.target?.url, attempt: this.attempt, err: { code: (err as NodeJS.ErrnoException).code, message: err.message } }, 'upstream call failed');
+    this.log.warn(
+      {
+        requestId: this.owner.requestId,
+        route: this.route.name,
+        target: this.target?.url,
+        attempt: this.attempt,
+        err: { code: (err as NodeJS.ErrnoException).code, message: err.message },
+      },
+      'upstream call failed',
+    );
     this.lastError = err;
     if (this.mayRetry(undefined, kind)) return this.scheduleRetry();
     this.failed(err);
@@ -307,7 +323,12 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     const retry = this.retry;
     if (retry === undefined || this.ended) return false;
     if (this.attempt >= retry.attempts) return false;
-    const wanted = status !== undefined ? retry.onStatus.has(status) : kind === 'connect-error' ? retry.onConnectError : kind === 'timeout' && retry.onTimeout;
+    const wanted =
+      status !== undefined
+        ? retry.onStatus.has(status)
+        : kind === 'connect-error'
+          ? retry.onConnectError
+          : kind === 'timeout' && retry.onTimeout;
     if (!wanted) return false;
     return this.route.service.state.budget?.tryRetry() ?? true;
   }
@@ -358,7 +379,11 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   private circuitOpen(breaker: CircuitBreaker): void {
     const fb = this.route.service.fallback;
     if (fb) return this.owner.respond({ kind: 'verdict', verdict: { status: fb.status, headers: fb.headers, body: fb.body } });
-    this.owner.respond({ kind: 'error', code: 'GW_CIRCUIT_OPEN', headers: { 'retry-after': String(Math.max(1, Math.ceil(breaker.retryAfterMs() / 1000))) } });
+    this.owner.respond({
+      kind: 'error',
+      code: 'GW_CIRCUIT_OPEN',
+      headers: { 'retry-after': String(Math.max(1, Math.ceil(breaker.retryAfterMs() / 1000))) },
+    });
   }
 
   private overloaded(): void {

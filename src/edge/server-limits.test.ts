@@ -39,7 +39,10 @@ test('server: the strict parser always, and node checks timeouts often enough fo
 });
 
 test('server: invalid values are refused with their path', () => {
-  const errors = (doc: unknown) => { const r = validateConfig(doc); return r.ok ? [] : r.errors.map((e) => e.path); };
+  const errors = (doc: unknown) => {
+    const r = validateConfig(doc);
+    return r.ok ? [] : r.errors.map((e) => e.path);
+  };
   assert.deepEqual(errors(base({ server: { headersTimeout: '2m', requestTimeout: '1m' } })), ['server.headersTimeout']);
   assert.deepEqual(errors(base({ server: { serverHeader: 'a\r\nx-injected: 1' } })), ['server.serverHeader']);
   assert.deepEqual(errors(base({ server: { maxHeaderCount: 0 } })), ['server.maxHeaderCount']);
@@ -55,6 +58,9 @@ test('server needs a restart; loadShedding is reloadable', () => {
   const server = inst.check(validateConfig(base({ server: { maxUrlLength: 1000 } })));
   assert.equal(server.ok, false);
   assert.equal(server.code, 'CONFIG_RESTART_REQUIRED');
-  assert.deepEqual(server.errors.map((e) => e.path), ['server']);
+  assert.deepEqual(
+    server.errors.map((e) => e.path),
+    ['server'],
+  );
   assert.deepEqual(inst.check(validateConfig(base({ loadShedding: { maxInflight: 10 } }))), { ok: true, version: 1 });
 });

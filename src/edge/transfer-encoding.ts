@@ -6,7 +6,10 @@
 // and keeps alive. Called only when the request has the header: it costs nothing otherwise.
 import type { ErrorCode } from '../errors.js';
 
-export interface FramingFault { code: ErrorCode; message: string }
+export interface FramingFault {
+  code: ErrorCode;
+  message: string;
+}
 
 const HTTP10: FramingFault = { code: 'GW_BAD_REQUEST', message: 'Transfer-Encoding in an HTTP/1.0 request: the framing is faulty.' };
 const NOT_FINAL: FramingFault = { code: 'GW_BAD_REQUEST', message: 'Transfer-Encoding must end in chunked.' };
@@ -22,7 +25,10 @@ export function transferEncodingFault(value: string, httpVersion: string): Frami
   if (httpVersion === '1.0') return HTTP10;
   if (value.length === 7 && value.toLowerCase() === 'chunked') return undefined;
   // §6.3: chunked must be the final coding, and only once; otherwise the length is unknowable.
-  const codings = value.toLowerCase().split(',').map((c) => c.trim());
+  const codings = value
+    .toLowerCase()
+    .split(',')
+    .map((c) => c.trim());
   if (codings.indexOf('chunked') !== codings.length - 1) return NOT_FINAL;
   // §6.1: a transfer coding the gateway does not implement (gzip, identity, …): 501.
   return UNSUPPORTED;

@@ -2,11 +2,10 @@
 import { z } from 'zod';
 import { DURATION_PATTERN } from '../config/units.js';
 
-export const Anonymous = z
-  .string()
-  .min(1)
-  .optional()
-  .meta({ description: 'A consumer id to use when authentication fails or no credential is sent (optional auth). Sent upstream with X-Anonymous-Consumer: true.' });
+export const Anonymous = z.string().min(1).optional().meta({
+  description:
+    'A consumer id to use when authentication fails or no credential is sent (optional auth). Sent upstream with X-Anonymous-Consumer: true.',
+});
 
 export const HideCredentials = z
   .boolean()

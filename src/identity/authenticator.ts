@@ -2,29 +2,52 @@
 // caller becomes `ctx.identity`; a missing or wrong credential becomes a 401 naming the scheme
 // (or the route's `anonymous` consumer); a verified caller without the required scopes or claims
 // becomes a 403. The client sees one fixed message per status; the log says precisely why.
-import type { Authenticator, AuthOutcome, Identity, Policy, PolicyEnv, RequestContext, RespondVerdict, Verdict } from '../policies/types.js';
+import type {
+  Authenticator,
+  AuthOutcome,
+  Identity,
+  Policy,
+  PolicyEnv,
+  RequestContext,
+  RespondVerdict,
+  Verdict,
+} from '../policies/types.js';
 import type { AuthFailureReason } from '../observability/metrics.js';
 
 // The method contract lives with the policy contract (PolicyDefinition.authenticator returns one).
 export type { Authenticator, AuthOutcome };
 
-export interface AuthOptions { anonymous?: string | undefined; hideCredentials: boolean }
+export interface AuthOptions {
+  anonymous?: string | undefined;
+  hideCredentials: boolean;
+}
 
 export function unauthorized(challenge: string): RespondVerdict {
   return { status: 401, code: 'GW_UNAUTHORIZED', headers: { 'www-authenticate': challenge } };
 }
 
 export function forbidden(challenge: string | undefined): RespondVerdict {
-  return challenge === undefined ? { status: 403, code: 'GW_FORBIDDEN' } : { status: 403, code: 'GW_FORBIDDEN', headers: { 'www-authenticate': challenge } };
+  return challenge === undefined
+    ? { status: 403, code: 'GW_FORBIDDEN' }
+    : { status: 403, code: 'GW_FORBIDDEN', headers: { 'www-authenticate': challenge } };
 }
 
 /**
  * Logs why a request was refused, and counts it in `gatehouse_auth_failures_total{policy,reason}`
  * by its kind (the free-text reason would make unbounded labels).
  */
-export function logFailure(env: Pick<PolicyEnv, 'log' | 'metrics'>, ctx: RequestContext, method: string, reason: string, kind: AuthFailureReason = 'invalid'): void {
+export function logFailure(
+  env: Pick<PolicyEnv, 'log' | 'metrics'>,
+  ctx: RequestContext,
+  method: string,
+  reason: string,
+  kind: AuthFailureReason = 'invalid',
+): void {
   env.metrics?.authFailure(method, kind);
-  env.log.info({ requestId: ctx.requestId, route: ctx.routeName, clientIp: ctx.clientIp, policy: method, reason }, 'authentication refused');
+  env.log.info(
+    { requestId: ctx.requestId, route: ctx.routeName, clientIp: ctx.clientIp, policy: method, reason },
+    'authentication refused',
+  );
 }
 
 /** The fallback identity for a route with `anonymous: <consumerId>`. */

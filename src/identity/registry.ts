@@ -12,7 +12,11 @@ export interface ConsumerEntry {
   plan: string | undefined;
 }
 
-export interface KeyEntry { consumer: ConsumerEntry; credentialId: string; digest: Buffer }
+export interface KeyEntry {
+  consumer: ConsumerEntry;
+  credentialId: string;
+  digest: Buffer;
+}
 export interface BasicEntry {
   consumer: ConsumerEntry;
   credentialId: string;
@@ -20,7 +24,10 @@ export interface BasicEntry {
   plain: Buffer | undefined;
   scrypt: ScryptHash | undefined;
 }
-export interface CertEntry { consumer: ConsumerEntry; credentialId: string }
+export interface CertEntry {
+  consumer: ConsumerEntry;
+  credentialId: string;
+}
 
 /** The default credential id: stable as long as the consumer's credential list keeps its order. */
 export function credentialId(consumerId: string, type: string, index: number, explicit: string | undefined): string {
@@ -50,7 +57,12 @@ export class ConsumerRegistry {
           }
           case 'basic': {
             const scrypt = cred.password.startsWith('scrypt:') ? parseScrypt(cred.password) : undefined;
-            this.basic.set(cred.username, { consumer: entry, credentialId: credId, scrypt, plain: scrypt ? undefined : sha256(cred.password) });
+            this.basic.set(cred.username, {
+              consumer: entry,
+              credentialId: credId,
+              scrypt,
+              plain: scrypt ? undefined : sha256(cred.password),
+            });
             break;
           }
           case 'mtls':

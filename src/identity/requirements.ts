@@ -13,8 +13,14 @@ const ClaimRule = z.union([
 ]);
 
 const Requirements = {
-  requireScopes: z.array(z.string().min(1)).optional().meta({ description: 'Every one of these scopes must be granted (claim "scope" or "scp").' }),
-  requireClaims: z.record(z.string().min(1), ClaimRule).optional().meta({ description: 'Claim (dotted path) → value, { oneOf: [...] } or { regex }.' }),
+  requireScopes: z
+    .array(z.string().min(1))
+    .optional()
+    .meta({ description: 'Every one of these scopes must be granted (claim "scope" or "scp").' }),
+  requireClaims: z
+    .record(z.string().min(1), ClaimRule)
+    .optional()
+    .meta({ description: 'Claim (dotted path) → value, { oneOf: [...] } or { regex }.' }),
 };
 
 export const RequirementFields = {
@@ -34,11 +40,16 @@ type Check = (claims: Record<string, unknown>, scopes: readonly string[]) => str
 export function requirementProblems(cfg: RequirementsConfig): string[] {
   const out: string[] = [];
   const all = [cfg, ...Object.values(cfg.methods ?? {})];
-  for (const r of all) for (const [name, rule] of Object.entries(r.requireClaims ?? {})) {
-    if (typeof rule === 'object' && 'regex' in rule) {
-      try { new RegExp(rule.regex); } catch (e) { out.push(`requireClaims.${name}.regex: ${(e as Error).message}`); }
+  for (const r of all)
+    for (const [name, rule] of Object.entries(r.requireClaims ?? {})) {
+      if (typeof rule === 'object' && 'regex' in rule) {
+        try {
+          new RegExp(rule.regex);
+        } catch (e) {
+          out.push(`requireClaims.${name}.regex: ${(e as Error).message}`);
+        }
+      }
     }
-  }
   return out;
 }
 
@@ -49,7 +60,14 @@ export type RequirementCheck = (method: string, claims: Record<string, unknown>,
  * The outcome of a verified token (jwt, introspection): its requirements for this method, then
  * the identity — the consumer's, or an identity without consumer — with its scopes and claims.
  */
-export function tokenOutcome(check: RequirementCheck | undefined, ctx: RequestContext, claims: Record<string, unknown>, scopes: string[], consumer: ConsumerEntry | undefined, method: string): AuthOutcome {
+export function tokenOutcome(
+  check: RequirementCheck | undefined,
+  ctx: RequestContext,
+  claims: Record<string, unknown>,
+  scopes: string[],
+  consumer: ConsumerEntry | undefined,
+  method: string,
+): AuthOutcome {
   if (check !== undefined) {
     const why = check(ctx.method, claims, scopes);
     if (why !== undefined) return { ok: false, forbidden: true, reason: why };
@@ -85,8 +103,13 @@ function checksOf(r: ReqConfig): Check[] {
     const path = name.split('.');
     let test: (v: unknown) => boolean;
     if (typeof rule !== 'object') test = (v) => v === rule;
-    else if ('oneOf' in rule) { const set = new Set<unknown>(rule.oneOf); test = (v) => set.has(v); }
-    else { const re = new RegExp(rule.regex); test = (v) => typeof v === 'string' && re.test(v); }
+    else if ('oneOf' in rule) {
+      const set = new Set<unknown>(rule.oneOf);
+      test = (v) => set.has(v);
+    } else {
+      const re = new RegExp(rule.regex);
+      test = (v) => typeof v === 'string' && re.test(v);
+    }
     checks.push((claims) => {
       const v = dig(claims, path);
       const pass = Array.isArray(v) ? v.some(test) : test(v);

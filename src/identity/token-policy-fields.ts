@@ -6,10 +6,9 @@ import { Anonymous, HideCredentials } from './auth-options.js';
 import { RequirementFields } from './requirements.js';
 import { ClaimHeaders, TokenSourceFields } from './token-source.js';
 
-export const UnknownConsumer = z
-  .enum(['reject', 'anonymous'])
-  .default('reject')
-  .meta({ description: 'A verified token whose consumerClaim names no consumer: refuse it (401), or pass it as an identity without consumer.' });
+export const UnknownConsumer = z.enum(['reject', 'anonymous']).default('reject').meta({
+  description: 'A verified token whose consumerClaim names no consumer: refuse it (401), or pass it as an identity without consumer.',
+});
 
 export const TokenPolicyFields = {
   unknownConsumer: UnknownConsumer,

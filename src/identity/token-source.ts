@@ -10,10 +10,18 @@ const HeaderName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: 'n
 export const TokenSourceFields = {
   bearer: z.boolean().default(true).meta({ description: 'Read the token from "Authorization: Bearer <token>".' }),
   header: HeaderName.optional().meta({ description: 'Also read the token from this header (the whole value).' }),
-  cookie: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/).optional().meta({ description: 'Also read the token from this cookie.' }),
+  cookie: z
+    .string()
+    .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/)
+    .optional()
+    .meta({ description: 'Also read the token from this cookie.' }),
 };
 
-export interface TokenSourceConfig { bearer: boolean; header?: string | undefined; cookie?: string | undefined }
+export interface TokenSourceConfig {
+  bearer: boolean;
+  header?: string | undefined;
+  cookie?: string | undefined;
+}
 
 export class TokenSource {
   private readonly header: string | undefined;
@@ -81,7 +89,10 @@ function cookieValue(header: string, name: string): string | undefined {
  * route: the client's own copies of the mapped headers are removed even when `method` did not
  * authenticate this request. Values with control characters are never forwarded.
  */
-export function compileClaimHeaders(map: Record<string, string> | undefined, method: string): ((ctx: RequestContext, out: HeaderList) => void) | undefined {
+export function compileClaimHeaders(
+  map: Record<string, string> | undefined,
+  method: string,
+): ((ctx: RequestContext, out: HeaderList) => void) | undefined {
   const entries = Object.entries(map ?? {}).map(([h, c]) => [h.toLowerCase(), c] as const);
   if (entries.length === 0) return undefined;
   return (ctx, out) => {

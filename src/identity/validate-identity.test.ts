@@ -12,20 +12,59 @@ const errors = (doc: Record<string, unknown>) => {
 };
 
 test('a valid identity config passes, with defaults', () => {
-  const r = validateConfig(base({
-    consumers: [{ id: 'a', credentials: [{ type: 'api-key', key: 'k-0123456789' }, { type: 'basic', username: 'a', password: hashPassword('pw', 1024) }, { type: 'mtls', san: 'spiffe://a' }] }, { id: 'guest' }],
-    routes: [{ name: 'r', service: 'up', policies: [{ type: 'key-auth', anonymous: 'guest' }, { type: 'acl', allow: ['x'] }] }],
-  }));
+  const r = validateConfig(
+    base({
+      consumers: [
+        {
+          id: 'a',
+          credentials: [
+            { type: 'api-key', key: 'k-0123456789' },
+            { type: 'basic', username: 'a', password: hashPassword('pw', 1024) },
+            { type: 'mtls', san: 'spiffe://a' },
+          ],
+        },
+        { id: 'guest' },
+      ],
+      routes: [
+        {
+          name: 'r',
+          service: 'up',
+          policies: [
+            { type: 'key-auth', anonymous: 'guest' },
+            { type: 'acl', allow: ['x'] },
+          ],
+        },
+      ],
+    }),
+  );
   assert.equal(r.ok, true, JSON.stringify(!r.ok && r.errors));
   assert.deepEqual(r.config.consumers[1]!.groups, []);
 });
 
 test('duplicates: consumer ids, usernames, keys (also as sha256), basic usernames, credential ids, certificates', () => {
-  const e = errors({ consumers: [
-    { id: 'a', username: 'u', credentials: [{ type: 'api-key', key: 'secret-key-1' }, { type: 'basic', username: 'b', password: 'p' }, { type: 'mtls', subject: 'cn' }] },
-    { id: 'a', username: 'u', credentials: [{ type: 'api-key', key: 'sha256:' + '0'.repeat(64) }] },
-    { id: 'c', credentials: [{ type: 'api-key', key: 'secret-key-1' }, { type: 'basic', username: 'b', password: 'q' }, { type: 'mtls', subject: 'cn' }, { type: 'api-key', id: 'c:basic:1', key: 'other-key-2' }] },
-  ] });
+  const e = errors({
+    consumers: [
+      {
+        id: 'a',
+        username: 'u',
+        credentials: [
+          { type: 'api-key', key: 'secret-key-1' },
+          { type: 'basic', username: 'b', password: 'p' },
+          { type: 'mtls', subject: 'cn' },
+        ],
+      },
+      { id: 'a', username: 'u', credentials: [{ type: 'api-key', key: 'sha256:' + '0'.repeat(64) }] },
+      {
+        id: 'c',
+        credentials: [
+          { type: 'api-key', key: 'secret-key-1' },
+          { type: 'basic', username: 'b', password: 'q' },
+          { type: 'mtls', subject: 'cn' },
+          { type: 'api-key', id: 'c:basic:1', key: 'other-key-2' },
+        ],
+      },
+    ],
+  });
   const paths = e.map((x) => x.path);
   assert.ok(paths.includes('consumers[1].id'));
   assert.ok(paths.includes('consumers[1].username'));
@@ -37,14 +76,28 @@ test('duplicates: consumer ids, usernames, keys (also as sha256), basic username
 });
 
 test('hash formats, mtls shape, header-unsafe names', () => {
-  const e = errors({ consumers: [{ id: 'a', groups: ['a,b'], credentials: [
-    { type: 'api-key', key: 'sha256:abc' },
-    { type: 'basic', username: 'x', password: 'scrypt:1000:8:1:AAAA:AAAA' },
-    { type: 'mtls' },
-    { type: 'basic', username: 'a:b', password: 'p' },
-  ] }] });
+  const e = errors({
+    consumers: [
+      {
+        id: 'a',
+        groups: ['a,b'],
+        credentials: [
+          { type: 'api-key', key: 'sha256:abc' },
+          { type: 'basic', username: 'x', password: 'scrypt:1000:8:1:AAAA:AAAA' },
+          { type: 'mtls' },
+          { type: 'basic', username: 'a:b', password: 'p' },
+        ],
+      },
+    ],
+  });
   const paths = e.map((x) => x.path);
-  for (const p of ['consumers[0].groups[0]', 'consumers[0].credentials[0].key', 'consumers[0].credentials[1].password', 'consumers[0].credentials[2]', 'consumers[0].credentials[3].username']) {
+  for (const p of [
+    'consumers[0].groups[0]',
+    'consumers[0].credentials[0].key',
+    'consumers[0].credentials[1].password',
+    'consumers[0].credentials[2]',
+    'consumers[0].credentials[3].username',
+  ]) {
     assert.ok(paths.includes(p), `${p} in ${JSON.stringify(e)}`);
   }
 });
@@ -53,15 +106,33 @@ test('policies: unknown anonymous consumer (also nested in auth), jwt without ke
   const e = errors({
     consumers: [{ id: 'a' }],
     policies: [{ type: 'key-auth', anonymous: 'ghost' }],
-    routes: [{ name: 'r', service: 'up', policies: [
-      { type: 'jwt', algorithms: ['RS256'] },
-      { type: 'jwt', algorithms: ['RS256'], keys: [{ pem: 'not a key' }, { secret: 'short' }], requireClaims: { x: { regex: '(' } } },
-      { type: 'key-auth' },
-      { type: 'auth', anyOf: [{ type: 'basic-auth' }], anonymous: 'nobody' },
-    ] }, { name: 's', service: 'up', policies: [{ type: 'auth', anyOf: [{ type: 'key-auth' }], allOf: [{ type: 'key-auth' }] }, { type: 'acl' }] }],
+    routes: [
+      {
+        name: 'r',
+        service: 'up',
+        policies: [
+          { type: 'jwt', algorithms: ['RS256'] },
+          { type: 'jwt', algorithms: ['RS256'], keys: [{ pem: 'not a key' }, { secret: 'short' }], requireClaims: { x: { regex: '(' } } },
+          { type: 'key-auth' },
+          { type: 'auth', anyOf: [{ type: 'basic-auth' }], anonymous: 'nobody' },
+        ],
+      },
+      {
+        name: 's',
+        service: 'up',
+        policies: [{ type: 'auth', anyOf: [{ type: 'key-auth' }], allOf: [{ type: 'key-auth' }] }, { type: 'acl' }],
+      },
+    ],
   });
   const paths = e.map((x) => x.path);
-  for (const p of ['policies[0].anonymous', 'routes[0].policies[0]', 'routes[0].policies[1].keys[0]', 'routes[0].policies[1].keys[1]', 'routes[0].policies[1].requireClaims.x.regex', 'routes[0].policies[3].anonymous']) {
+  for (const p of [
+    'policies[0].anonymous',
+    'routes[0].policies[0]',
+    'routes[0].policies[1].keys[0]',
+    'routes[0].policies[1].keys[1]',
+    'routes[0].policies[1].requireClaims.x.regex',
+    'routes[0].policies[3].anonymous',
+  ]) {
     assert.ok(paths.includes(p), `${p} in ${JSON.stringify(e)}`);
   }
   assert.ok(e.some((x) => x.path.startsWith('routes[1].policies[0]')));
@@ -69,16 +140,45 @@ test('policies: unknown anonymous consumer (also nested in auth), jwt without ke
 });
 
 test('listen tls: unreadable files are refused at validation', () => {
-  const e = errors({ listen: [{ port: 0, tls: { cert: '/nonexistent/cert.pem', key: '-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----' } }] });
-  assert.ok(e.some((x) => x.path === 'listen[0].tls' && /cannot read/.test(x.message)), JSON.stringify(e));
+  const e = errors({
+    listen: [{ port: 0, tls: { cert: '/nonexistent/cert.pem', key: '-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----' } }],
+  });
+  assert.ok(
+    e.some((x) => x.path === 'listen[0].tls' && /cannot read/.test(x.message)),
+    JSON.stringify(e),
+  );
 });
 
 test('a method nested in auth is checked by its own type (a jwt without keys, a bad key, a bad claim regex)', () => {
   const e = errors({
-    routes: [{ name: 'r', service: 'up', policies: [
-      { type: 'auth', anyOf: [{ type: 'key-auth' }, { type: 'jwt', algorithms: ['RS256'] }, { type: 'jwt', algorithms: ['HS256'], keys: [{ secret: 'short' }] }] },
-      { type: 'auth', allOf: [{ type: 'oauth2-introspection', endpoint: 'https://idp.example.com/i', clientId: 'c', clientSecret: 's', requireClaims: { x: { regex: '[' } } }] },
-    ] }],
+    routes: [
+      {
+        name: 'r',
+        service: 'up',
+        policies: [
+          {
+            type: 'auth',
+            anyOf: [
+              { type: 'key-auth' },
+              { type: 'jwt', algorithms: ['RS256'] },
+              { type: 'jwt', algorithms: ['HS256'], keys: [{ secret: 'short' }] },
+            ],
+          },
+          {
+            type: 'auth',
+            allOf: [
+              {
+                type: 'oauth2-introspection',
+                endpoint: 'https://idp.example.com/i',
+                clientId: 'c',
+                clientSecret: 's',
+                requireClaims: { x: { regex: '[' } },
+              },
+            ],
+          },
+        ],
+      },
+    ],
   });
   assert.deepEqual(e.map((x) => x.path).sort(), [
     'routes[0].policies[0].anyOf[1]',

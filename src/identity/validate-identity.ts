@@ -6,7 +6,10 @@ import { credentialId } from './registry.js';
 import { tlsProblem } from '../dataplane/tls.js';
 import type { ListenerTlsConfig } from '../config/tls-schema.js';
 
-interface Issue { path: string; message: string }
+interface Issue {
+  path: string;
+  message: string;
+}
 type PolicyLike = { type: string } & Record<string, unknown>;
 
 export function consumerIssues(consumers: readonly ConsumerConfig[]): Issue[] {
@@ -22,7 +25,8 @@ export function consumerIssues(consumers: readonly ConsumerConfig[]): Issue[] {
     if (ids.has(c.id)) out.push({ path: `${at}.id`, message: `duplicate consumer id "${c.id}" (also consumers[${ids.get(c.id)}])` });
     else ids.set(c.id, i);
     if (c.username !== undefined) {
-      if (usernames.has(c.username)) out.push({ path: `${at}.username`, message: `duplicate username "${c.username}" (also consumers[${usernames.get(c.username)}])` });
+      if (usernames.has(c.username))
+        out.push({ path: `${at}.username`, message: `duplicate username "${c.username}" (also consumers[${usernames.get(c.username)}])` });
       else usernames.set(c.username, i);
     }
     c.credentials.forEach((cred, j) => {
@@ -37,7 +41,11 @@ export function consumerIssues(consumers: readonly ConsumerConfig[]): Issue[] {
         if (keys.has(d)) out.push({ path: `${cat}.key`, message: `this API key is already used by ${keys.get(d)}` });
         else keys.set(d, cat);
       } else if (cred.type === 'basic') {
-        if (basics.has(cred.username)) out.push({ path: `${cat}.username`, message: `Basic username "${cred.username}" is already used by ${basics.get(cred.username)}` });
+        if (basics.has(cred.username))
+          out.push({
+            path: `${cat}.username`,
+            message: `Basic username "${cred.username}" is already used by ${basics.get(cred.username)}`,
+          });
         else basics.set(cred.username, cat);
       } else {
         const k = cred.subject !== undefined ? `subject:${cred.subject}` : `san:${cred.san}`;
@@ -65,12 +73,15 @@ export function policyIdentityIssues(p: PolicyLike, at: string, consumerIds: Rea
 /** Runs a policy entry's own definition hook; `nested` checks an entry inside it the same way. */
 export type PolicyCheck = (p: PolicyLike, at: string, nested: (entry: { type: string }, at: string) => Issue[]) => Issue[];
 
-export function identityIssues(cfg: {
-  consumers: readonly ConsumerConfig[];
-  listen: readonly { tls?: ListenerTlsConfig | undefined }[];
-  policies: readonly PolicyLike[];
-  routes: readonly ({ policies: readonly PolicyLike[] } | undefined)[];
-}, check: PolicyCheck): Issue[] {
+export function identityIssues(
+  cfg: {
+    consumers: readonly ConsumerConfig[];
+    listen: readonly { tls?: ListenerTlsConfig | undefined }[];
+    policies: readonly PolicyLike[];
+    routes: readonly ({ policies: readonly PolicyLike[] } | undefined)[];
+  },
+  check: PolicyCheck,
+): Issue[] {
   const out = consumerIssues(cfg.consumers);
   const ids = new Set(cfg.consumers.map((c) => c.id));
   cfg.listen.forEach((l, i) => {
@@ -78,6 +89,8 @@ export function identityIssues(cfg: {
     if (why) out.push({ path: `listen[${i}].tls`, message: why });
   });
   cfg.policies.forEach((p, i) => out.push(...policyIdentityIssues(p, `policies[${i}]`, ids, check)));
-  cfg.routes.forEach((r, i) => r?.policies.forEach((p, j) => out.push(...policyIdentityIssues(p, `routes[${i}].policies[${j}]`, ids, check))));
+  cfg.routes.forEach((r, i) =>
+    r?.policies.forEach((p, j) => out.push(...policyIdentityIssues(p, `routes[${i}].policies[${j}]`, ids, check))),
+  );
   return out;
 }

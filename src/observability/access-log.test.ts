@@ -6,14 +6,39 @@ import { ACCESS_LOG_FIELDS } from '../config/observability-schema.js';
 import type { RequestRecord } from './request-record.js';
 
 const record = (o: Partial<RequestRecord> = {}): RequestRecord => ({
-  requestId: 'a1b2c3d4-e5f6-4711-8899-aabbccddeeff', traceId: '0af7651916cd43dd8448eb211c80319c', clientIp: '10.0.0.7', peerIp: '127.0.0.1', consumer: 'acme',
-  method: 'GET', scheme: 'http', protocol: '1.1', host: 'api.example.com', path: '/items/42', query: 'a=1', route: 'items', service: 'items-svc',
-  target: 'http://10.0.0.9:8080', status: 200, bytesIn: 12, bytesOut: 345, durationMs: 1.23456, upstreamMs: 0.5, rejectedBy: undefined,
-  shadowLimited: undefined, error: undefined, retries: 0, cache: undefined, userAgent: 'curl/8', aborted: false, trace: undefined, tracer: undefined,
+  requestId: 'a1b2c3d4-e5f6-4711-8899-aabbccddeeff',
+  traceId: '0af7651916cd43dd8448eb211c80319c',
+  clientIp: '10.0.0.7',
+  peerIp: '127.0.0.1',
+  consumer: 'acme',
+  method: 'GET',
+  scheme: 'http',
+  protocol: '1.1',
+  host: 'api.example.com',
+  path: '/items/42',
+  query: 'a=1',
+  route: 'items',
+  service: 'items-svc',
+  target: 'http://10.0.0.9:8080',
+  status: 200,
+  bytesIn: 12,
+  bytesOut: 345,
+  durationMs: 1.23456,
+  upstreamMs: 0.5,
+  rejectedBy: undefined,
+  shadowLimited: undefined,
+  error: undefined,
+  retries: 0,
+  cache: undefined,
+  userAgent: 'curl/8',
+  aborted: false,
+  trace: undefined,
+  tracer: undefined,
   ...o,
 });
 
-const codesOf = (fields?: string[]) => Uint8Array.from(accessLogSettings(fields ? { fields: fields as never, sample: 1 } : true)!.fields, (f) => ACCESS_LOG_FIELDS.indexOf(f));
+const codesOf = (fields?: string[]) =>
+  Uint8Array.from(accessLogSettings(fields ? { fields: fields as never, sample: 1 } : true)!.fields, (f) => ACCESS_LOG_FIELDS.indexOf(f));
 
 test('field codes are the indexes of ACCESS_LOG_FIELDS', () => {
   assert.equal(F.time, ACCESS_LOG_FIELDS.indexOf('time'));
@@ -30,7 +55,25 @@ test('a line is the JSON of the chosen fields, in order, absent ones left out, t
   const doc = JSON.parse(line) as Record<string, unknown>;
   assert.match(doc.time as string, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   delete doc.time;
-  assert.deepEqual(Object.keys(doc), ['requestId', 'traceId', 'clientIp', 'consumer', 'method', 'host', 'path', 'route', 'service', 'target', 'status', 'bytesIn', 'bytesOut', 'durationMs', 'upstreamMs', 'retries', 'aborted']);
+  assert.deepEqual(Object.keys(doc), [
+    'requestId',
+    'traceId',
+    'clientIp',
+    'consumer',
+    'method',
+    'host',
+    'path',
+    'route',
+    'service',
+    'target',
+    'status',
+    'bytesIn',
+    'bytesOut',
+    'durationMs',
+    'upstreamMs',
+    'retries',
+    'aborted',
+  ]);
   assert.equal(doc.durationMs, 1.235);
   assert.equal(doc.upstreamMs, 0.5);
   for (const n of [0, 7, 10, 99, 100, 1234567, 4294967295, 4294967296, 2 ** 53]) {
@@ -38,7 +81,9 @@ test('a line is the JSON of the chosen fields, in order, absent ones left out, t
     assert.equal(d.bytesOut, n);
     assert.equal(d.retries, n);
   }
-  const chosen = JSON.parse(formatLine(record({ error: 'GW_TIMEOUT', upstreamMs: undefined }), codesOf(['status', 'error', 'upstreamMs', 'userAgent']))) as Record<string, unknown>;
+  const chosen = JSON.parse(
+    formatLine(record({ error: 'GW_TIMEOUT', upstreamMs: undefined }), codesOf(['status', 'error', 'upstreamMs', 'userAgent'])),
+  ) as Record<string, unknown>;
   assert.deepEqual(Object.keys(chosen), ['time', 'status', 'error', 'userAgent']);
 });
 
@@ -48,7 +93,8 @@ test('hostile strings survive: quotes, backslashes, control characters, non-ASCI
     const line = formatLine(record({ path: s, userAgent: s, consumer: s, host: s }), codesOf(['path', 'userAgent', 'consumer', 'host']));
     assert.match(line, /^[\x20-\x7e]*\n$/, `ASCII only for ${JSON.stringify(s)}`);
     const doc = JSON.parse(line) as Record<string, string>;
-    for (const k of ['path', 'userAgent', 'consumer', 'host']) assert.equal(doc[k], JSON.parse(JSON.stringify(s)), `${k} of ${JSON.stringify(s)}`);
+    for (const k of ['path', 'userAgent', 'consumer', 'host'])
+      assert.equal(doc[k], JSON.parse(JSON.stringify(s)), `${k} of ${JSON.stringify(s)}`);
     assert.equal(JSON.parse(jsonString(s)), JSON.parse(JSON.stringify(s)));
   }
 });
@@ -71,6 +117,9 @@ test('isoTimeOf: the same text as toISOString, in order, out of order and across
   for (let ms = base + 2100; ms > base; ms -= 13) times.push(ms); // backwards
   times.push(0, 999, 1000, -1, -1000, -1001, 8.64e15, Date.UTC(1999, 0, 1, 0, 0, 0, 5));
   let seed = 7;
-  for (let i = 0; i < 2000; i++) { seed = (seed * 1103515245 + 12345) % 2 ** 31; times.push(base + (seed % 5000) - 2500); }
+  for (let i = 0; i < 2000; i++) {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    times.push(base + (seed % 5000) - 2500);
+  }
   for (const ms of times) assert.equal(isoTimeOf(ms), new Date(ms).toISOString(), `at ${ms}`);
 });

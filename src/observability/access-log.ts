@@ -69,7 +69,11 @@ export class AccessLog {
       this.timer = undefined;
     }
     if (this.lines.pos === 0) return;
-    try { this.dest.write(this.lines.take()); } catch { /* closed by a config change: the lines are lost */ }
+    try {
+      this.dest.write(this.lines.take());
+    } catch {
+      /* closed by a config change: the lines are lost */
+    }
   };
 
   constructor(readonly settings: AccessLogSettings) {
@@ -78,7 +82,13 @@ export class AccessLog {
     // in batches of BATCH_BYTES (or after BATCH_MS): a write(2) per request cost more than the
     // rest of the line, and sonic-boom re-measures its pending buffer on every write() call.
     // contentMode 'buffer': sonic-boom takes bytes (its typings know strings only).
-    this.dest = pino.destination({ dest: path ?? 1, sync: false, mkdir: path !== undefined, append: true, contentMode: 'buffer' }) as unknown as ByteDestination;
+    this.dest = pino.destination({
+      dest: path ?? 1,
+      sync: false,
+      mkdir: path !== undefined,
+      append: true,
+      contentMode: 'buffer',
+    }) as unknown as ByteDestination;
     this.codes = Uint8Array.from(settings.fields, (f) => ACCESS_LOG_FIELDS.indexOf(f));
   }
 
@@ -103,7 +113,11 @@ export class AccessLog {
   /** Writes what is buffered now (on stop and when the log is replaced). */
   flush(): void {
     this.writePending();
-    try { this.dest.flushSync(); } catch { /* not yet open or already closed */ }
+    try {
+      this.dest.flushSync();
+    } catch {
+      /* not yet open or already closed */
+    }
   }
 
   reopen(): void {
@@ -141,28 +155,74 @@ export function formatLine(f: RequestRecord, codes: Uint8Array): string {
       // Values plain by construction are quoted without a check: request ids (a UUID, or a
       // client's matching [A-Za-z0-9._:@+/=-]), trace ids (hex), methods (tokens, llhttp's list),
       // route and service names (the config's name pattern), policy types and GW_ error codes.
-      case F.requestId: s += ',"requestId":"' + f.requestId + '"'; break;
-      case F.traceId: if (f.traceId !== undefined) s += ',"traceId":"' + f.traceId + '"'; break; // hex
-      case F.clientIp: { const ip = f.clientIp ?? f.peerIp; if (ip !== undefined) s += ',"clientIp":' + jsonString(ip); break; }
-      case F.consumer: if (f.consumer !== undefined) s += ',"consumer":' + jsonString(f.consumer); break;
-      case F.method: s += ',"method":"' + f.method + '"'; break;
-      case F.host: if (f.host !== undefined) s += ',"host":' + jsonString(f.host); break;
-      case F.path: s += ',"path":' + jsonString(f.path); break;
-      case F.route: if (f.route !== undefined) s += ',"route":"' + f.route + '"'; break;
-      case F.service: if (f.service !== undefined) s += ',"service":"' + f.service + '"'; break;
-      case F.target: if (f.target !== undefined) s += ',"target":' + jsonString(f.target); break;
-      case F.status: s += ',"status":' + f.status; break;
-      case F.bytesIn: s += ',"bytesIn":' + f.bytesIn; break;
-      case F.bytesOut: s += ',"bytesOut":' + f.bytesOut; break;
-      case F.durationMs: s += ',"durationMs":' + millis(f.durationMs); break;
-      case F.upstreamMs: if (f.upstreamMs !== undefined) s += ',"upstreamMs":' + millis(f.upstreamMs); break;
-      case F.rejectedBy: if (f.rejectedBy !== undefined) s += ',"rejectedBy":"' + f.rejectedBy + '"'; break;
-      case F.shadowLimited: if (f.shadowLimited !== undefined) s += ',"shadowLimited":' + jsonString(f.shadowLimited); break;
-      case F.error: if (f.error !== undefined) s += ',"error":"' + f.error + '"'; break;
-      case F.retries: s += ',"retries":' + f.retries; break;
-      case F.cache: if (f.cache !== undefined) s += ',"cache":' + jsonString(f.cache); break;
-      case F.userAgent: if (f.userAgent !== undefined) s += ',"userAgent":' + jsonString(f.userAgent); break;
-      case F.aborted: s += f.aborted ? ',"aborted":true' : ',"aborted":false'; break;
+      case F.requestId:
+        s += ',"requestId":"' + f.requestId + '"';
+        break;
+      case F.traceId:
+        if (f.traceId !== undefined) s += ',"traceId":"' + f.traceId + '"';
+        break; // hex
+      case F.clientIp: {
+        const ip = f.clientIp ?? f.peerIp;
+        if (ip !== undefined) s += ',"clientIp":' + jsonString(ip);
+        break;
+      }
+      case F.consumer:
+        if (f.consumer !== undefined) s += ',"consumer":' + jsonString(f.consumer);
+        break;
+      case F.method:
+        s += ',"method":"' + f.method + '"';
+        break;
+      case F.host:
+        if (f.host !== undefined) s += ',"host":' + jsonString(f.host);
+        break;
+      case F.path:
+        s += ',"path":' + jsonString(f.path);
+        break;
+      case F.route:
+        if (f.route !== undefined) s += ',"route":"' + f.route + '"';
+        break;
+      case F.service:
+        if (f.service !== undefined) s += ',"service":"' + f.service + '"';
+        break;
+      case F.target:
+        if (f.target !== undefined) s += ',"target":' + jsonString(f.target);
+        break;
+      case F.status:
+        s += ',"status":' + f.status;
+        break;
+      case F.bytesIn:
+        s += ',"bytesIn":' + f.bytesIn;
+        break;
+      case F.bytesOut:
+        s += ',"bytesOut":' + f.bytesOut;
+        break;
+      case F.durationMs:
+        s += ',"durationMs":' + millis(f.durationMs);
+        break;
+      case F.upstreamMs:
+        if (f.upstreamMs !== undefined) s += ',"upstreamMs":' + millis(f.upstreamMs);
+        break;
+      case F.rejectedBy:
+        if (f.rejectedBy !== undefined) s += ',"rejectedBy":"' + f.rejectedBy + '"';
+        break;
+      case F.shadowLimited:
+        if (f.shadowLimited !== undefined) s += ',"shadowLimited":' + jsonString(f.shadowLimited);
+        break;
+      case F.error:
+        if (f.error !== undefined) s += ',"error":"' + f.error + '"';
+        break;
+      case F.retries:
+        s += ',"retries":' + f.retries;
+        break;
+      case F.cache:
+        if (f.cache !== undefined) s += ',"cache":' + jsonString(f.cache);
+        break;
+      case F.userAgent:
+        if (f.userAgent !== undefined) s += ',"userAgent":' + jsonString(f.userAgent);
+        break;
+      case F.aborted:
+        s += f.aborted ? ',"aborted":true' : ',"aborted":false';
+        break;
     }
   }
   return s + '}\n';
@@ -170,8 +230,29 @@ export function formatLine(f: RequestRecord, codes: Uint8Array): string {
 
 /** Field codes: indexes into ACCESS_LOG_FIELDS (checked by a test). */
 export const enum F {
-  time, requestId, traceId, clientIp, consumer, method, host, path, route, service, target, status, bytesIn, bytesOut,
-  durationMs, upstreamMs, rejectedBy, shadowLimited, error, retries, cache, userAgent, aborted,
+  time,
+  requestId,
+  traceId,
+  clientIp,
+  consumer,
+  method,
+  host,
+  path,
+  route,
+  service,
+  target,
+  status,
+  bytesIn,
+  bytesOut,
+  durationMs,
+  upstreamMs,
+  rejectedBy,
+  shadowLimited,
+  error,
+  retries,
+  cache,
+  userAgent,
+  aborted,
 }
 
 /**
@@ -185,7 +266,10 @@ export function millis(ms: number): string {
   let frac = us - whole * 1000;
   if (frac === 0) return String(whole);
   let digits = 3;
-  while (frac % 10 === 0) { frac /= 10; digits--; }
+  while (frac % 10 === 0) {
+    frac /= 10;
+    digits--;
+  }
   const f = String(frac);
   return whole + (f.length === digits ? '.' : f.length === digits - 1 ? '.0' : '.00') + f;
 }

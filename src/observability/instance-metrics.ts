@@ -9,12 +9,22 @@ export class InstanceMetrics {
 
   constructor(version: () => number) {
     const registers = [this.registry];
-    this.reloads = new Counter({ name: 'gatehouse_config_reloads_total', help: 'Config changes applied (ok) or refused (failed).', labelNames: ['result'], registers });
+    this.reloads = new Counter({
+      name: 'gatehouse_config_reloads_total',
+      help: 'Config changes applied (ok) or refused (failed).',
+      labelNames: ['result'],
+      registers,
+    });
     this.reloads.labels('ok').inc(0);
     this.reloads.labels('failed').inc(0);
     new Gauge({
-      name: 'gatehouse_config_version', help: 'The version of the config being served (1 at start, +1 per applied change).', registers, aggregator: 'max',
-      collect() { this.set(version()); },
+      name: 'gatehouse_config_version',
+      help: 'The version of the config being served (1 at start, +1 per applied change).',
+      registers,
+      aggregator: 'max',
+      collect() {
+        this.set(version());
+      },
     });
   }
 

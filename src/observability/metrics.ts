@@ -65,7 +65,11 @@ class Hist {
     let cum = 0;
     for (let i = 0; i <= LATENCY_BUCKETS.length; i++) {
       cum += this.counts[i]!;
-      out.push({ value: cum, metricName: `${name}_bucket`, labels: { le: i < LATENCY_BUCKETS.length ? LATENCY_BUCKETS[i] : '+Inf', ...labels } });
+      out.push({
+        value: cum,
+        metricName: `${name}_bucket`,
+        labels: { le: i < LATENCY_BUCKETS.length ? LATENCY_BUCKETS[i] : '+Inf', ...labels },
+      });
     }
     out.push({ value: this.sum, metricName: `${name}_sum`, labels }, { value: this.count, metricName: `${name}_count`, labels });
     return out;
@@ -125,12 +129,19 @@ export class GatewayMetrics implements PolicyMetrics {
   constructor(source: MetricsSource, opts: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
     new Gauge({
-      name: 'gatehouse_requests_in_flight', help: 'Requests being served now.', registers,
-      collect() { this.set(source.inflight()); },
+      name: 'gatehouse_requests_in_flight',
+      help: 'Requests being served now.',
+      registers,
+      collect() {
+        this.set(source.inflight());
+      },
     });
     new Gauge({
-      name: 'gatehouse_target_healthy', help: 'Whether a target gets traffic (1) or not (0): active checks and passive ejection. With workers: the minimum over workers.',
-      labelNames: ['service', 'target'], registers, aggregator: 'min',
+      name: 'gatehouse_target_healthy',
+      help: 'Whether a target gets traffic (1) or not (0): active checks and passive ejection. With workers: the minimum over workers.',
+      labelNames: ['service', 'target'],
+      registers,
+      aggregator: 'min',
       collect() {
         this.reset();
         for (const s of source.services()) {
@@ -143,8 +154,11 @@ export class GatewayMetrics implements PolicyMetrics {
       },
     });
     new Gauge({
-      name: 'gatehouse_circuit_breaker_state', help: 'Circuit breaker state per service: 1 for the current state (closed, open, half-open). With workers: the maximum over workers.',
-      labelNames: ['service', 'state'], registers, aggregator: 'max',
+      name: 'gatehouse_circuit_breaker_state',
+      help: 'Circuit breaker state per service: 1 for the current state (closed, open, half-open). With workers: the maximum over workers.',
+      labelNames: ['service', 'state'],
+      registers,
+      aggregator: 'max',
       collect() {
         this.reset();
         for (const s of source.services()) {
@@ -157,34 +171,60 @@ export class GatewayMetrics implements PolicyMetrics {
     if (source.shed) {
       const shed = source.shed;
       new Counter({
-        name: 'gatehouse_shed_requests_total', help: 'Requests answered 503 GW_OVERLOADED by load shedding, before any routing.', registers,
-        collect() { this.reset(); this.inc(shed()); },
+        name: 'gatehouse_shed_requests_total',
+        help: 'Requests answered 503 GW_OVERLOADED by load shedding, before any routing.',
+        registers,
+        collect() {
+          this.reset();
+          this.inc(shed());
+        },
       });
     }
     if (source.tracing) {
       const tracing = source.tracing;
       new Counter({
-        name: 'gatehouse_tracing_spans_exported_total', help: 'Spans sent to the OTLP collector.', registers,
-        collect() { const t = tracing(); if (t) { this.reset(); this.inc(t.exported); } },
+        name: 'gatehouse_tracing_spans_exported_total',
+        help: 'Spans sent to the OTLP collector.',
+        registers,
+        collect() {
+          const t = tracing();
+          if (t) {
+            this.reset();
+            this.inc(t.exported);
+          }
+        },
       });
       new Counter({
-        name: 'gatehouse_tracing_spans_dropped_total', help: 'Spans dropped: the export queue was full or the collector failed.', registers,
-        collect() { const t = tracing(); if (t) { this.reset(); this.inc(t.dropped); } },
+        name: 'gatehouse_tracing_spans_dropped_total',
+        help: 'Spans dropped: the export queue was full or the collector failed.',
+        registers,
+        collect() {
+          const t = tracing();
+          if (t) {
+            this.reset();
+            this.inc(t.dropped);
+          }
+        },
       });
     }
     if (source.stores) {
       const stores = source.stores;
       new Counter({
-        name: 'gatehouse_store_errors_total', help: 'Rate-limit decisions the store failed (answered per onStoreError), by store, op (the algorithm) and reason (timeout, error, breaker_open).',
-        labelNames: ['store', 'op', 'reason'], registers,
+        name: 'gatehouse_store_errors_total',
+        help: 'Rate-limit decisions the store failed (answered per onStoreError), by store, op (the algorithm) and reason (timeout, error, breaker_open).',
+        labelNames: ['store', 'op', 'reason'],
+        registers,
         collect() {
           this.reset();
           for (const h of stores()) for (const e of h.errorCounts()) this.inc({ store: h.name, op: e.op, reason: e.reason }, e.count);
         },
       });
       new Gauge({
-        name: 'gatehouse_store_up', help: 'Whether a rate-limit store answers (1) or not (0), by its last decision or connection attempt. With workers: the minimum over workers.',
-        labelNames: ['store'], registers, aggregator: 'min',
+        name: 'gatehouse_store_up',
+        help: 'Whether a rate-limit store answers (1) or not (0), by its last decision or connection attempt. With workers: the minimum over workers.',
+        labelNames: ['store'],
+        registers,
+        aggregator: 'min',
         collect() {
           this.reset();
           const up = new Map<string, number>();
@@ -208,7 +248,16 @@ export class GatewayMetrics implements PolicyMetrics {
     if (byService === undefined) this.series.set(routeName, (byService = new Map<string, RouteSeries>()));
     let r = byService.get(serviceName);
     if (r === undefined) {
-      r = { labels: { route: routeName, service: serviceName }, duration: new Hist(), upstream: new Hist(), bytesIn: 0, bytesOut: 0, retries: 0, errors: new Map(), requests: new Float64Array(METHODS.length * CLASSES.length) };
+      r = {
+        labels: { route: routeName, service: serviceName },
+        duration: new Hist(),
+        upstream: new Hist(),
+        bytesIn: 0,
+        bytesOut: 0,
+        retries: 0,
+        errors: new Map(),
+        requests: new Float64Array(METHODS.length * CLASSES.length),
+      };
       byService.set(serviceName, r);
     }
     const cls = classIndex(s.status);
@@ -234,17 +283,42 @@ export class GatewayMetrics implements PolicyMetrics {
   async snapshot(): Promise<object[]> {
     const all = [...this.series.values()].flatMap((byService) => [...byService.values()]);
     const counter = (name: string, help: string, values: object[]) => ({ name, help, type: 'counter', values, aggregator: 'sum' });
-    const histogram = (name: string, help: string, pick: (r: RouteSeries) => Hist) =>
-      ({ name, help, type: 'histogram', values: all.flatMap((r) => pick(r).values(name, r.labels)), aggregator: 'sum' });
+    const histogram = (name: string, help: string, pick: (r: RouteSeries) => Hist) => ({
+      name,
+      help,
+      type: 'histogram',
+      values: all.flatMap((r) => pick(r).values(name, r.labels)),
+      aggregator: 'sum',
+    });
     const own = [
-      counter('gatehouse_requests_total', HELP.requests, all.flatMap((r) => requestValues(r))),
+      counter(
+        'gatehouse_requests_total',
+        HELP.requests,
+        all.flatMap((r) => requestValues(r)),
+      ),
       counter('gatehouse_consumer_requests_total', HELP.consumer, this.consumers.values()),
       histogram('gatehouse_request_duration_seconds', HELP.duration, (r) => r.duration),
       histogram('gatehouse_upstream_duration_seconds', HELP.upstream, (r) => r.upstream),
-      counter('gatehouse_request_bytes_total', HELP.bytesIn, all.map((r) => ({ value: r.bytesIn, labels: r.labels }))),
-      counter('gatehouse_response_bytes_total', HELP.bytesOut, all.map((r) => ({ value: r.bytesOut, labels: r.labels }))),
-      counter('gatehouse_upstream_retries_total', HELP.retries, all.map((r) => ({ value: r.retries, labels: r.labels }))),
-      counter('gatehouse_gateway_errors_total', HELP.errors, all.flatMap((r) => [...r.errors].map(([code, n]) => ({ value: n, labels: { ...r.labels, code } })))),
+      counter(
+        'gatehouse_request_bytes_total',
+        HELP.bytesIn,
+        all.map((r) => ({ value: r.bytesIn, labels: r.labels })),
+      ),
+      counter(
+        'gatehouse_response_bytes_total',
+        HELP.bytesOut,
+        all.map((r) => ({ value: r.bytesOut, labels: r.labels })),
+      ),
+      counter(
+        'gatehouse_upstream_retries_total',
+        HELP.retries,
+        all.map((r) => ({ value: r.retries, labels: r.labels })),
+      ),
+      counter(
+        'gatehouse_gateway_errors_total',
+        HELP.errors,
+        all.flatMap((r) => [...r.errors].map(([code, n]) => ({ value: n, labels: { ...r.labels, code } }))),
+      ),
       counter('gatehouse_auth_failures_total', HELP.auth, this.auth.values()),
       counter('gatehouse_ratelimit_decisions_total', HELP.rateLimit, this.rateLimits.values()),
     ];
@@ -256,7 +330,11 @@ function requestValues(r: RouteSeries): object[] {
   const out: object[] = [];
   for (let i = 0; i < r.requests.length; i++) {
     const n = r.requests[i]!;
-    if (n > 0) out.push({ value: n, labels: { ...r.labels, method: METHODS[(i / CLASSES.length) | 0]!, status_class: CLASSES[i % CLASSES.length]! } });
+    if (n > 0)
+      out.push({
+        value: n,
+        labels: { ...r.labels, method: METHODS[(i / CLASSES.length) | 0]!, status_class: CLASSES[i % CLASSES.length]! },
+      });
   }
   return out;
 }

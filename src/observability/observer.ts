@@ -18,13 +18,22 @@ import type { RequestRecord } from './request-record.js';
 export interface ObservabilityChange {
   readonly config: GatehouseConfig;
   readonly keys: { accessLog: string; tracing: string; analytics: string };
-  readonly parts: { accessLog?: AccessLog | undefined; tracer?: Tracer | undefined; analytics?: Analytics | undefined; redis?: RedisAnalytics | undefined };
+  readonly parts: {
+    accessLog?: AccessLog | undefined;
+    tracer?: Tracer | undefined;
+    analytics?: Analytics | undefined;
+    redis?: RedisAnalytics | undefined;
+  };
   /** What the config's policies count into (auth failures, rate-limit decisions); undefined when metrics are off. */
   metrics: PolicyMetrics | undefined;
 }
 
 /** One data plane's answer to an analytics query. */
-export interface AnalyticsPart { source: 'local' | 'redis'; summary: Summary; storeError?: string }
+export interface AnalyticsPart {
+  source: 'local' | 'redis';
+  summary: Summary;
+  storeError?: string;
+}
 
 export class Observability {
   accessLog: AccessLog | undefined;
@@ -40,7 +49,10 @@ export class Observability {
   private pending: RequestRecord[] = [];
   private scheduled = false;
 
-  constructor(private readonly source: Omit<MetricsSource, 'tracing'>, private readonly log: Logger) {}
+  constructor(
+    private readonly source: Omit<MetricsSource, 'tracing'>,
+    private readonly log: Logger,
+  ) {}
 
   /** Applies the observability parts of a config; unchanged parts are kept as they are. */
   configure(config: GatehouseConfig): void {
@@ -80,7 +92,8 @@ export class Observability {
       throw err;
     }
     // One registry for every version (counters never go back); it only counts once committed.
-    if (config.metrics.enabled) change.metrics = this.metrics ??= new GatewayMetrics({ ...this.source, tracing: () => this.tracer?.counts() });
+    if (config.metrics.enabled)
+      change.metrics = this.metrics ??= new GatewayMetrics({ ...this.source, tracing: () => this.tracer?.counts() });
     return change;
   }
 
@@ -144,7 +157,16 @@ export class Observability {
         if (r.trace !== undefined) r.tracer!.end(r.trace, r);
         if (metrics !== undefined) metrics.record(r);
         if (a !== undefined) {
-          a.record({ route: r.route, service: r.service, consumer: r.consumer, status: r.status, durationMs: r.durationMs, errorCode: r.error, clientIp: r.clientIp, userAgent: r.userAgent });
+          a.record({
+            route: r.route,
+            service: r.service,
+            consumer: r.consumer,
+            status: r.status,
+            durationMs: r.durationMs,
+            errorCode: r.error,
+            clientIp: r.clientIp,
+            userAgent: r.userAgent,
+          });
         }
         if (log !== undefined && log.wanted(r)) log.write(r);
       } catch (err) {
@@ -193,6 +215,11 @@ export function analyticsReport(parts: AnalyticsPart[], window: AnalyticsWindow,
   const redis = parts.find((p) => p.source === 'redis');
   const merged: Summary = redis ? redis.summary : mergeSummaries(parts.map((p) => p.summary));
   const storeError = parts.find((p) => p.storeError)?.storeError;
-  return { window, source: redis ? 'redis' : 'local', planes: parts.length, ...(storeError ? { storeError } : {}), ...reportOf(merged, topK) };
+  return {
+    window,
+    source: redis ? 'redis' : 'local',
+    planes: parts.length,
+    ...(storeError ? { storeError } : {}),
+    ...reportOf(merged, topK),
+  };
 }
-

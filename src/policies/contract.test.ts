@@ -14,10 +14,16 @@ const root = new URL('../../../', import.meta.url).pathname;
 const docs = readFileSync(join(root, 'docs/policies.md'), 'utf8');
 
 /** What identity policies need around them: a consumer with a key and a password, in group "staff". */
-const consumers = [{
-  id: 'contract', groups: ['staff'],
-  credentials: [{ type: 'api-key', key: 'contract-key-0123456789' }, { type: 'basic', username: 'contract', password: 'contract-password-1' }],
-}];
+const consumers = [
+  {
+    id: 'contract',
+    groups: ['staff'],
+    credentials: [
+      { type: 'api-key', key: 'contract-key-0123456789' },
+      { type: 'basic', username: 'contract', password: 'contract-password-1' },
+    ],
+  },
+];
 
 test('every type is registered once, under a name the config can use', () => {
   const types = BUILTIN_POLICIES.map((d) => d.type);
@@ -33,7 +39,10 @@ for (const def of BUILTIN_POLICIES) {
     assert.match(docs, new RegExp(`^#{2,3} \`${def.type}\``, 'm'), `docs/policies.md has a "## \`${def.type}\`" section`);
     assert.ok(def.description.length > 10, 'a description');
     assert.ok(def.phases.length > 0 && def.phases.every((p) => PHASES.includes(p)), 'declared phases are lifecycle phases');
-    assert.ok(POLICY_ORDER.includes(def.order), `declares an ordering class (${POLICY_ORDER.join(', ')}), not ${JSON.stringify(def.order)}`);
+    assert.ok(
+      POLICY_ORDER.includes(def.order),
+      `declares an ordering class (${POLICY_ORDER.join(', ')}), not ${JSON.stringify(def.order)}`,
+    );
 
     const r = validateConfig({
       consumers,
@@ -47,14 +56,21 @@ for (const def of BUILTIN_POLICIES) {
     assert.equal(compiled.order, def.order);
     assert.equal(phaseMismatch(def, compiled.policy), undefined);
     for (const phase of PHASES) {
-      if (typeof compiled.policy[phase] === 'function') assert.ok(def.phases.includes(phase), `implements ${phase}, which it does not declare`);
+      if (typeof compiled.policy[phase] === 'function')
+        assert.ok(def.phases.includes(phase), `implements ${phase}, which it does not declare`);
     }
-    assert.ok(def.phases.some((phase) => typeof compiled.policy[phase] === 'function'), 'its example runs in at least one declared phase');
+    assert.ok(
+      def.phases.some((phase) => typeof compiled.policy[phase] === 'function'),
+      'its example runs in at least one declared phase',
+    );
     for (const p of plan.routes[0]!.policies) p.policy.close?.();
 
     const folder = join(root, 'src/policies', def.type);
     assert.ok(existsSync(folder), `src/policies/${def.type}/ exists`);
-    assert.ok(readdirSync(folder).some((f) => f.endsWith('.test.ts')), `src/policies/${def.type}/ has its own *.test.ts`);
+    assert.ok(
+      readdirSync(folder).some((f) => f.endsWith('.test.ts')),
+      `src/policies/${def.type}/ has its own *.test.ts`,
+    );
   });
 }
 

@@ -12,5 +12,6 @@ export const HeaderValue = z
   .regex(/^[^\r\n\0]*$/, { error: 'a header value cannot contain CR, LF or NUL' })
   // eslint-disable-next-line no-control-regex -- control characters are exactly what it rejects
   .regex(/^[^\x01-\x08\x0b\x0c\x0e-\x1f\x7f\u0100-\uffff]*$/, {
-    error: 'a header value may hold only tab, space, visible ASCII and Latin-1 characters (no other control characters, no DEL, nothing past U+00FF)',
+    error:
+      'a header value may hold only tab, space, visible ASCII and Latin-1 characters (no other control characters, no DEL, nothing past U+00FF)',
   });

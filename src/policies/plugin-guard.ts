@@ -11,7 +11,10 @@ import { ERRORS } from '../errors.js';
 /** Thrown out of a plugin's upstreamRequest/response phase: the request is answered 500 GW_POLICY_ERROR. */
 export class PolicyFailure extends Error {
   readonly gatewayCode = 'GW_POLICY_ERROR';
-  constructor(readonly policyType: string, cause: unknown) {
+  constructor(
+    readonly policyType: string,
+    cause: unknown,
+  ) {
     super(`policy "${policyType}" failed`, { cause });
   }
 }
@@ -30,7 +33,8 @@ export function guardPlugin(type: string, policy: Policy, log: Logger, timeoutMs
   if (maxBodyBytes !== undefined) {
     // The route keeps the smallest of its policies' limits: NaN or a string here would switch
     // off every other limit on the route (a request-size-limit included).
-    if (!(Number.isSafeInteger(maxBodyBytes) && maxBodyBytes >= 0)) throw new Error(`policy "${type}": maxBodyBytes must be a whole number of bytes`);
+    if (!(Number.isSafeInteger(maxBodyBytes) && maxBodyBytes >= 0))
+      throw new Error(`policy "${type}": maxBodyBytes must be a whole number of bytes`);
     guarded.maxBodyBytes = maxBodyBytes;
   }
   if (policy.answersPreflight === true) guarded.answersPreflight = true;
@@ -57,7 +61,10 @@ export function guardPlugin(type: string, policy: Policy, log: Logger, timeoutMs
       } catch (err) {
         return failed(ctx, 'access', err);
       }
-      return bounded(v, timeoutMs, type).then((r) => answer(ctx, r), (err: unknown) => failed(ctx, 'access', err));
+      return bounded(v, timeoutMs, type).then(
+        (r) => answer(ctx, r),
+        (err: unknown) => failed(ctx, 'access', err),
+      );
     };
   }
   if (upstreamRequest) {
@@ -108,7 +115,10 @@ function bounded<T>(pending: PromiseLike<T>, ms: number, type: string): Promise<
     const timer = setTimeout(() => reject(new Error(`policy "${type}" did not answer within ${ms} ms`)), ms);
     try {
       pending.then(
-        (v) => { clearTimeout(timer); resolve(v); },
+        (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
         (err: unknown) => {
           clearTimeout(timer);
           // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the plugin's own reason, passed on as it is (it is logged)
@@ -134,9 +144,11 @@ function thenable(v: unknown): v is PromiseLike<unknown> {
  * waiting for the real one.
  */
 function verdictOf(v: unknown): RespondVerdict | string {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'a verdict is undefined or an object { status, code?, message?, headers?, body? }';
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    return 'a verdict is undefined or an object { status, code?, message?, headers?, body? }';
   const { status, code, message, headers, body } = v as Record<string, unknown>;
-  if (!(Number.isInteger(status) && (status as number) >= 200 && (status as number) <= 599)) return 'status must be a whole number from 200 to 599';
+  if (!(Number.isInteger(status) && (status as number) >= 200 && (status as number) <= 599))
+    return 'status must be a whole number from 200 to 599';
   const out: { -readonly [K in keyof RespondVerdict]: RespondVerdict[K] } = { status: status as number };
   if (code !== undefined) {
     if (typeof code !== 'string' || !Object.hasOwn(ERRORS, code)) return 'code must be a registered error code';
@@ -151,7 +163,8 @@ function verdictOf(v: unknown): RespondVerdict | string {
     out.body = body;
   }
   if (headers !== undefined) {
-    if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) return 'headers must be an object of header names to strings';
+    if (typeof headers !== 'object' || headers === null || Array.isArray(headers))
+      return 'headers must be an object of header names to strings';
     const copy: Record<string, string> = {};
     for (const [name, value] of Object.entries(headers)) {
       if (typeof value !== 'string') return `header ${JSON.stringify(name)} must be a string`;

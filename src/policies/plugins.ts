@@ -16,7 +16,10 @@ import { PHASES, type PolicyDefinition } from './types.js';
 import { BUILTIN_POLICIES } from './builtins.js';
 import { buildConfigSchema } from '../config/schema.js';
 
-export interface PluginIssue { path: string; message: string }
+export interface PluginIssue {
+  path: string;
+  message: string;
+}
 
 const TYPE = /^[a-z][a-z0-9-]{0,63}$/;
 const builtinTypes = new Set(BUILTIN_POLICIES.map((d) => d.type));
@@ -81,7 +84,9 @@ const digests = new Map<string, string>();
 
 function fileDigest(url: string): string | undefined {
   try {
-    return createHash('sha256').update(readFileSync(fileURLToPath(url))).digest('hex');
+    return createHash('sha256')
+      .update(readFileSync(fileURLToPath(url)))
+      .digest('hex');
   } catch {
     return undefined;
   }
@@ -122,7 +127,8 @@ async function importPlugin(url: string): Promise<string | undefined> {
 
 function register(url: string, exported: unknown): string | undefined {
   const defs: unknown[] = Array.isArray(exported) ? [...(exported as unknown[])] : [exported];
-  if (exported === undefined || defs.length === 0) return 'its default export must be a policy definition made with definePolicy (or an array of them)';
+  if (exported === undefined || defs.length === 0)
+    return 'its default export must be a policy definition made with definePolicy (or an array of them)';
   const own = new Set<string>();
   for (const def of defs) {
     const problem = definitionProblem(def);
@@ -133,14 +139,17 @@ function register(url: string, exported: unknown): string | undefined {
     if (from !== undefined && from !== url) return `type "${d.type}" is already defined by plugin ${from}`;
     if (own.has(d.type)) return `type "${d.type}" is defined twice in this module`;
     own.add(d.type);
-    const example = (d.schema as { safeParse: (v: unknown) => { success: boolean; error?: { issues: { path: PropertyKey[]; message: string }[] } } }).safeParse({ ...d.example, type: d.type });
+    const example = (
+      d.schema as { safeParse: (v: unknown) => { success: boolean; error?: { issues: { path: PropertyKey[]; message: string }[] } } }
+    ).safeParse({ ...d.example, type: d.type });
     if (!example.success) {
       const first = example.error?.issues[0];
       return `type "${d.type}": its example does not pass its schema${first ? ` (${first.path.join('.') || '(root)'}: ${first.message})` : ''}`;
     }
     for (const key of Object.keys(d.sections ?? {})) {
       const owner = sectionOwner(key);
-      if (owner !== undefined && owner !== d.type) return `type "${d.type}" contributes top-level "${key}", which ${owner === '' ? 'is a key of the config itself' : `policy type "${owner}" owns`}`;
+      if (owner !== undefined && owner !== d.type)
+        return `type "${d.type}" contributes top-level "${key}", which ${owner === '' ? 'is a key of the config itself' : `policy type "${owner}" owns`}`;
     }
   }
   // The config schema must build with them before they are registered: a registered type that
@@ -162,12 +171,16 @@ function sectionOwner(key: string): string | undefined {
 
 /** What makes an exported value unusable as a definition (checked before anything uses it). */
 function definitionProblem(def: unknown): string | undefined {
-  if (typeof def !== 'object' || def === null) return 'its default export must be a policy definition made with definePolicy (or an array of them)';
+  if (typeof def !== 'object' || def === null)
+    return 'its default export must be a policy definition made with definePolicy (or an array of them)';
   const d = def as Partial<PolicyDefinition>;
-  if (typeof d.type !== 'string' || !TYPE.test(d.type)) return 'a definition needs a `type`: lower-case letters, digits and "-", starting with a letter';
-  if (typeof d.description !== 'string' || d.description === '') return `type "${d.type}": a definition needs a description (it documents the type in \`gatehouse schema\`)`;
+  if (typeof d.type !== 'string' || !TYPE.test(d.type))
+    return 'a definition needs a `type`: lower-case letters, digits and "-", starting with a letter';
+  if (typeof d.description !== 'string' || d.description === '')
+    return `type "${d.type}": a definition needs a description (it documents the type in \`gatehouse schema\`)`;
   if (typeof d.create !== 'function') return `type "${d.type}": a definition needs a create(config, env) function`;
-  if (typeof (d.schema as { safeParse?: unknown } | undefined)?.safeParse !== 'function') return `type "${d.type}": its schema must be a zod object whose \`type\` is z.literal(${JSON.stringify(d.type)})`;
+  if (typeof (d.schema as { safeParse?: unknown } | undefined)?.safeParse !== 'function')
+    return `type "${d.type}": its schema must be a zod object whose \`type\` is z.literal(${JSON.stringify(d.type)})`;
   if (!Array.isArray(d.phases) || d.phases.length === 0 || !d.phases.every((p) => (PHASES as readonly unknown[]).includes(p))) {
     return `type "${d.type}": phases must list some of ${PHASES.join(', ')}`;
   }
@@ -179,10 +192,16 @@ function definitionProblem(def: unknown): string | undefined {
   const example: unknown = d.example;
   const sections: unknown = d.sections;
   if (typeof example !== 'object' || example === null) return `type "${d.type}": a definition needs an example config (without \`type\`)`;
-  if (sections !== undefined && (typeof sections !== 'object' || sections === null || !Object.values(sections).every((s) => typeof (s as { safeParse?: unknown } | null)?.safeParse === 'function'))) {
+  if (
+    sections !== undefined &&
+    (typeof sections !== 'object' ||
+      sections === null ||
+      !Object.values(sections).every((s) => typeof (s as { safeParse?: unknown } | null)?.safeParse === 'function'))
+  ) {
     return `type "${d.type}": sections maps top-level keys to zod schemas`;
   }
-  if (d.timeout !== undefined && !(Number.isInteger(d.timeout) && d.timeout > 0)) return `type "${d.type}": timeout is a whole number of milliseconds above 0`;
+  if (d.timeout !== undefined && !(Number.isInteger(d.timeout) && d.timeout > 0))
+    return `type "${d.type}": timeout is a whole number of milliseconds above 0`;
   return undefined;
 }
 

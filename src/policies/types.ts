@@ -202,7 +202,10 @@ export interface PolicyDefinition<S extends z.ZodType = z.ZodType> {
   create(config: z.output<S>, env: PolicyEnv): Policy;
 }
 
-export interface PolicyIssue { path: string; message: string }
+export interface PolicyIssue {
+  path: string;
+  message: string;
+}
 
 /** What a `validateSections` hook reads: its own sections (parsed), the consumers, the entries of its type. */
 export interface SectionCheckView {

@@ -14,7 +14,12 @@ import { ProbeSupervisor } from './probe-supervisor.js';
 import { PrimaryDecisions } from '../store/ipc.js';
 import { RetiredMetrics } from '../observability/retired-metrics.js';
 
-interface Slot { worker: Worker; version: number; configured: boolean; listening: boolean }
+interface Slot {
+  worker: Worker;
+  version: number;
+  configured: boolean;
+  listening: boolean;
+}
 
 export function workerCount(setting: GatehouseConfig['workers']): number {
   return setting === 'auto' ? availableParallelism() : setting;
@@ -37,8 +42,13 @@ export class ClusterEngine implements Engine {
   /** Counters of dead workers, so the instance's totals never go down. */
   private readonly retired = new RetiredMetrics();
 
-  constructor(config: GatehouseConfig, private readonly log: Logger) {
-    this.probes = new ProbeSupervisor(log, (m) => { for (const s of this.slots.values()) if (s.listening) this.send(s.worker, m); });
+  constructor(
+    config: GatehouseConfig,
+    private readonly log: Logger,
+  ) {
+    this.probes = new ProbeSupervisor(log, (m) => {
+      for (const s of this.slots.values()) if (s.listening) this.send(s.worker, m);
+    });
     this.workerCount = workerCount(config.workers);
     cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)) });
   }
@@ -122,8 +132,14 @@ export class ClusterEngine implements Engine {
           // starting applies this one at once, before or after it listens: wait for it too.
           if (!s.configured) return resolve();
           // Both listeners go once either fires: a long-lived worker must not collect one per reload.
-          const done = () => { s.worker.off('gatehouse:applied', onApplied); s.worker.off('exit', done); resolve(); };
-          const onApplied = (v: number) => { if (v >= version) done(); };
+          const done = () => {
+            s.worker.off('gatehouse:applied', onApplied);
+            s.worker.off('exit', done);
+            resolve();
+          };
+          const onApplied = (v: number) => {
+            if (v >= version) done();
+          };
           s.worker.on('gatehouse:applied', onApplied);
           s.worker.once('exit', done);
           this.send(s.worker, { t: 'config', config, version, pluginDigests: pluginDigests(config.plugins) });
@@ -135,18 +151,26 @@ export class ClusterEngine implements Engine {
   /** Asks every listening worker; one that does not answer within 2 s is left out. */
   async inspect(query: InspectQuery): Promise<unknown[]> {
     const metrics = query.what === 'metrics';
-    const asks = [...this.slots.values()].filter((s) => s.listening).map(
-      (s) =>
+    const asks = [...this.slots.values()]
+      .filter((s) => s.listening)
+      .map((s) =>
         new Promise<{ worker: number; data: unknown }>((resolve) => {
           const id = this.nextInspect++;
-          const timer = setTimeout(() => { this.pending.delete(id); resolve({ worker: s.worker.id, data: undefined }); }, 2000);
-          this.pending.set(id, (data) => { clearTimeout(timer); this.pending.delete(id); resolve({ worker: s.worker.id, data }); });
+          const timer = setTimeout(() => {
+            this.pending.delete(id);
+            resolve({ worker: s.worker.id, data: undefined });
+          }, 2000);
+          this.pending.set(id, (data) => {
+            clearTimeout(timer);
+            this.pending.delete(id);
+            resolve({ worker: s.worker.id, data });
+          });
           this.send(s.worker, { t: 'inspect', id, query });
         }).then((answer) => {
           if (metrics && this.slots.has(answer.worker)) this.retired.seen(answer.worker, answer.data);
           return answer;
         }),
-    );
+      );
     const answers = await Promise.all(asks);
     if (!metrics) return answers.map((a) => a.data).filter((d) => d !== undefined);
     // Dead workers' counters are read after every answer is in. A worker that died meanwhile is

@@ -22,12 +22,14 @@ export function configFromFile(text: string, path: string, env: NodeJS.ProcessEn
   return configFromFileText(text, path, env, loadPlugins);
 }
 
-
 /**
  * The JSON Schema for a config file's policy types: the built-ins and those of the plugins it
  * lists (the rest of the file need not be valid, so an editor schema can come first).
  */
-export async function pluginsSchemaText(path: string, env: NodeJS.ProcessEnv = process.env): Promise<{ ok: true; text: string } | { ok: false; errors: ConfigIssue[] }> {
+export async function pluginsSchemaText(
+  path: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ ok: true; text: string } | { ok: false; errors: ConfigIssue[] }> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');

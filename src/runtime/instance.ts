@@ -58,7 +58,11 @@ export class Instance implements Controller {
   private applying: Promise<unknown> = Promise.resolve();
   readonly metrics = new InstanceMetrics(() => this.version);
 
-  constructor(config: GatehouseConfig, readonly log: Logger, readonly configPath?: string) {
+  constructor(
+    config: GatehouseConfig,
+    readonly log: Logger,
+    readonly configPath?: string,
+  ) {
     this.config = config;
     this.plan = compilePlan(config, noConnect, this.version);
     this.workerCount = workerCount(config.workers);
@@ -69,7 +73,10 @@ export class Instance implements Controller {
     const admin = this.config.admin;
     // Validation lets this through only with allowRemoteWithoutToken; say so at every start.
     if (openRemoteAdmin(admin)) {
-      this.log.warn({ host: admin.host, port: admin.port }, 'admin API reachable from the network without a token (admin.allowRemoteWithoutToken: true): anyone who reaches it can replace the config');
+      this.log.warn(
+        { host: admin.host, port: admin.port },
+        'admin API reachable from the network without a token (admin.allowRemoteWithoutToken: true): anyone who reaches it can replace the config',
+      );
     }
     this.listeners = await this.engine.start(this.config, this.version);
     if (this.configPath) this.fileHash = hash(await readFile(this.configPath, 'utf8').catch(() => ''));
@@ -110,7 +117,11 @@ export class Instance implements Controller {
     try {
       return { ok: true, config: result.config, plan: compilePlan(result.config, noConnect, version) };
     } catch (err) {
-      return { ok: false, code: 'CONFIG_INVALID', errors: [{ path: err instanceof PluginCreateError ? err.path : '(config)', message: (err as Error).message }] };
+      return {
+        ok: false,
+        code: 'CONFIG_INVALID',
+        errors: [{ path: err instanceof PluginCreateError ? err.path : '(config)', message: (err as Error).message }],
+      };
     }
   }
 
@@ -136,7 +147,11 @@ export class Instance implements Controller {
       // all or nothing: one that fails keeps serving the current config.
       await this.engine.apply(prepared.config, version);
     } catch (err) {
-      return this.refused(source, { ok: false, code: 'CONFIG_INVALID', errors: [{ path: err instanceof PluginCreateError ? err.path : '(config)', message: (err as Error).message }] });
+      return this.refused(source, {
+        ok: false,
+        code: 'CONFIG_INVALID',
+        errors: [{ path: err instanceof PluginCreateError ? err.path : '(config)', message: (err as Error).message }],
+      });
     }
     this.config = prepared.config;
     this.plan = prepared.plan;

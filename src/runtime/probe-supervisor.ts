@@ -10,7 +10,10 @@ export class ProbeSupervisor {
   private readonly registry: StateRegistry;
   private readonly watched = new Map<string, () => void>();
 
-  constructor(log: Logger, private readonly broadcast: (m: ToWorker) => void) {
+  constructor(
+    log: Logger,
+    private readonly broadcast: (m: ToWorker) => void,
+  ) {
     this.registry = new StateRegistry(systemClock, log, 'local');
   }
 
@@ -19,10 +22,15 @@ export class ProbeSupervisor {
       if (!svc.healthCheck?.active) continue;
       if (!this.watched.has(name)) {
         const state = this.registry.acquire(name);
-        this.watched.set(name, state.subscribe(() => this.broadcast(this.verdicts(name)!)));
+        this.watched.set(
+          name,
+          state.subscribe(() => this.broadcast(this.verdicts(name)!)),
+        );
       }
       // Only active checking runs here: passive health needs traffic, which only workers see.
-      this.registry.get(name)!.configure({ ...svc, circuitBreaker: undefined, retries: undefined, healthCheck: { ...svc.healthCheck, passive: undefined } });
+      this.registry
+        .get(name)!
+        .configure({ ...svc, circuitBreaker: undefined, retries: undefined, healthCheck: { ...svc.healthCheck, passive: undefined } });
     }
     for (const [name, unsubscribe] of this.watched) {
       if (config.services[name]?.healthCheck?.active) continue;

@@ -18,7 +18,10 @@ function clocked() {
 
 test('a busy moment: a few failures in a row among many successes leave the breaker closed', () => {
   const { breaker, call, advance } = clocked();
-  for (let i = 0; i < 100; i++) { call(true); advance(10); }
+  for (let i = 0; i < 100; i++) {
+    call(true);
+    advance(10);
+  }
   for (let i = 0; i < 5; i++) assert.equal(call(false), 'sent');
   assert.equal(breaker.open, false);
   assert.equal(breaker.state, 'closed');

@@ -32,7 +32,10 @@ export class Breaker {
   private readonly calls: RollingCounter;
   private readonly settings: BreakerSettings;
 
-  constructor(private readonly now: Clock = Date.now, settings: Partial<BreakerSettings> = {}) {
+  constructor(
+    private readonly now: Clock = Date.now,
+    settings: Partial<BreakerSettings> = {},
+  ) {
     this.settings = { ...STORE_BREAKER, ...settings };
     this.calls = new RollingCounter(this.settings.windowMs, { ...systemClock, now }, 2);
   }

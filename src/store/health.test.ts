@@ -20,7 +20,10 @@ test('the "available again" line counts the whole outage when a decision found i
   for (let i = 0; i < 60; i++) h.failure('fixedWindow', 'error', 'ECONNREFUSED');
   h.down('connection closed'); // the connection's own event, after the first failed decision
   h.up();
-  assert.deepEqual(lines.map((l) => l.msg.split(':')[0]), ['rate-limit store unavailable', 'rate-limit store available again']);
+  assert.deepEqual(
+    lines.map((l) => l.msg.split(':')[0]),
+    ['rate-limit store unavailable', 'rate-limit store available again'],
+  );
   assert.equal(lines[0]!.fields.failedDecisions, 1);
   assert.equal(lines[1]!.fields.failedDecisions, 60);
 });
@@ -35,7 +38,10 @@ test('... and when the dropped connection found it down first, with reminders in
   now = 1500;
   for (let i = 0; i < 30; i++) h.failure('slidingWindow', 'timeout', 'timed out');
   h.up();
-  assert.deepEqual(lines.map((l) => l.msg.split(':')[0]), ['rate-limit store unavailable', 'rate-limit store still unavailable', 'rate-limit store available again']);
+  assert.deepEqual(
+    lines.map((l) => l.msg.split(':')[0]),
+    ['rate-limit store unavailable', 'rate-limit store still unavailable', 'rate-limit store available again'],
+  );
   assert.equal(lines[0]!.fields.failedDecisions, 0);
   assert.equal(lines[1]!.fields.failedDecisions, 31);
   assert.equal(lines[2]!.fields.failedDecisions, 60);

@@ -90,7 +90,10 @@ export class StoreHealth {
     if (this.announced) {
       this.log?.warn({ ...fields, downForMs: now - this.since }, 'rate-limit store still unavailable');
     } else {
-      this.log?.warn(fields, "rate-limit store unavailable: until it is back, each rate-limit policy's onStoreError decides (allow, deny or local)");
+      this.log?.warn(
+        fields,
+        "rate-limit store unavailable: until it is back, each rate-limit policy's onStoreError decides (allow, deny or local)",
+      );
       this.announced = true;
     }
     this.lastLine = now;
@@ -104,7 +107,10 @@ export class StoreHealth {
     if (this.announced) {
       // The whole outage's count: the lines before it may have reported some already, and which
       // came first, a failed decision or the dropped connection, is a race the reader should not see.
-      this.log?.info({ store: this.name, downForMs: now - this.since, failedDecisions: this.failedThisOutage }, 'rate-limit store available again');
+      this.log?.info(
+        { store: this.name, downForMs: now - this.since, failedDecisions: this.failedThisOutage },
+        'rate-limit store available again',
+      );
       this.announced = false;
       this.lastLine = now;
       this.failedSinceLine = 0;
@@ -119,7 +125,14 @@ export class StoreHealth {
   }
 
   status(): StoreStatus {
-    const s: StoreStatus = { store: this.name, type: this.type, prefix: this.prefix, state: this.state, since: new Date(this.since).toISOString(), failedDecisions: this.failed };
+    const s: StoreStatus = {
+      store: this.name,
+      type: this.type,
+      prefix: this.prefix,
+      state: this.state,
+      since: new Date(this.since).toISOString(),
+      failedDecisions: this.failed,
+    };
     if (this.lastError !== undefined) s.lastError = this.lastError;
     return s;
   }

@@ -7,8 +7,20 @@ import { StoreHealth, type StoreStatus } from './health.js';
 import { MemoryStore } from './memory.js';
 import { StoreUnavailableError, type Decision, type RateStore, type StoreMethod } from './types.js';
 
-export interface DecisionRequest { t: 'rl'; i: number; s: string; n: number; m: StoreMethod; k: string; a: number[] }
-export interface DecisionReply { t: 'rl'; i: number; d: [number, number, number, number, number] }
+export interface DecisionRequest {
+  t: 'rl';
+  i: number;
+  s: string;
+  n: number;
+  m: StoreMethod;
+  k: string;
+  a: number[];
+}
+export interface DecisionReply {
+  t: 'rl';
+  i: number;
+  d: [number, number, number, number, number];
+}
 
 function isDecisionReply(m: unknown): m is DecisionReply {
   return typeof m === 'object' && m !== null && (m as { t?: unknown }).t === 'rl';
@@ -40,7 +52,12 @@ export class IpcStore implements RateStore {
   readonly health: StoreHealth;
 
   /** `timeoutMs`: as for Redis, a decision not back in time fails and `onStoreError` applies. */
-  constructor(private readonly storeId: string, private readonly maxKeys: number, private readonly timeoutMs: number, log?: Logger) {
+  constructor(
+    private readonly storeId: string,
+    private readonly maxKeys: number,
+    private readonly timeoutMs: number,
+    log?: Logger,
+  ) {
     this.health = new StoreHealth('memory', 'memory', storeId, log);
     process.on('message', this.onMessage);
     process.on('disconnect', this.onDisconnect);
@@ -99,13 +116,25 @@ export class PrimaryDecisions {
     const a = m.a;
     let d: Decision;
     switch (m.m) {
-      case 'fixedWindow': d = store.fixedWindow(m.k, a[0]!, a[1]!, a[2]!); break;
-      case 'calendarMonth': d = store.calendarMonth(m.k, a[0]!, a[1]!); break;
-      case 'slidingWindow': d = store.slidingWindow(m.k, a[0]!, a[1]!, a[2]!); break;
-      case 'tokenBucket': d = store.tokenBucket(m.k, a[0]!, a[1]!, a[2]!, a[3]!); break;
-      case 'leakyBucket': d = store.leakyBucket(m.k, a[0]!, a[1]!, a[2]!, a[3]!); break;
-      default: return;
+      case 'fixedWindow':
+        d = store.fixedWindow(m.k, a[0]!, a[1]!, a[2]!);
+        break;
+      case 'calendarMonth':
+        d = store.calendarMonth(m.k, a[0]!, a[1]!);
+        break;
+      case 'slidingWindow':
+        d = store.slidingWindow(m.k, a[0]!, a[1]!, a[2]!);
+        break;
+      case 'tokenBucket':
+        d = store.tokenBucket(m.k, a[0]!, a[1]!, a[2]!, a[3]!);
+        break;
+      case 'leakyBucket':
+        d = store.leakyBucket(m.k, a[0]!, a[1]!, a[2]!, a[3]!);
+        break;
+      default:
+        return;
     }
-    if (worker.isConnected()) worker.send({ t: 'rl', i: m.i, d: [d.allowed ? 1 : 0, d.remaining, d.resetMs, d.retryAfterMs, d.limit] } satisfies DecisionReply);
+    if (worker.isConnected())
+      worker.send({ t: 'rl', i: m.i, d: [d.allowed ? 1 : 0, d.remaining, d.resetMs, d.retryAfterMs, d.limit] } satisfies DecisionReply);
   }
 }

@@ -6,7 +6,14 @@ import { monthBounds } from './month.js';
 function clocked(start = 1_000_000_000_000) {
   let now = start;
   const store = new MemoryStore({ clock: () => now });
-  return { store, at: (ms: number) => (now = start + ms), advance: (ms: number) => (now += ms), get now() { return now; } };
+  return {
+    store,
+    at: (ms: number) => (now = start + ms),
+    advance: (ms: number) => (now += ms),
+    get now() {
+      return now;
+    },
+  };
 }
 
 test('fixed window: exactly `limit` per aligned window, then a fresh window', () => {
@@ -77,7 +84,8 @@ test('sliding window: under steady overload every window admits the limit and no
   const perWindow = new Map<number, number>();
   for (let t = 0; t < 10_000; t += 2) {
     c.at(t);
-    if (c.store.slidingWindow('s', 100, 1000, 1).allowed) perWindow.set(Math.floor(t / 1000), (perWindow.get(Math.floor(t / 1000)) ?? 0) + 1);
+    if (c.store.slidingWindow('s', 100, 1000, 1).allowed)
+      perWindow.set(Math.floor(t / 1000), (perWindow.get(Math.floor(t / 1000)) ?? 0) + 1);
   }
   for (const [w, n] of perWindow) assert.ok(n >= 99 && n <= 101, `window ${w}: ${n}`);
 });

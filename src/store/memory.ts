@@ -6,7 +6,12 @@ import { monthBounds } from './month.js';
 import type { Clock, Decision, RateStore } from './types.js';
 
 /** One key's state; the fields mean different things per algorithm (see each method). */
-interface Cell { a: number; b: number; c: number; d: number }
+interface Cell {
+  a: number;
+  b: number;
+  c: number;
+  d: number;
+}
 
 export interface MemoryStoreOptions {
   maxKeys?: number;
@@ -163,7 +168,13 @@ export class MemoryStore implements RateStore {
       else if (room >= 0) retry = Math.max(1, (windowMs * (p - room)) / p - elapsed) + ahead;
       else retry = resetMs + (windowMs * (c - limit + cost)) / c;
     }
-    return { allowed, remaining: Math.max(0, Math.floor(limit - used)), resetMs: Math.ceil(resetMs), retryAfterMs: Math.ceil(retry), limit };
+    return {
+      allowed,
+      remaining: Math.max(0, Math.floor(limit - used)),
+      resetMs: Math.ceil(resetMs),
+      retryAfterMs: Math.ceil(retry),
+      limit,
+    };
   }
 
   // a = tokens, b = time of the last refill (never moved back)
@@ -248,4 +259,3 @@ export class MemoryStore implements RateStore {
     this.cells?.clear();
   }
 }
-

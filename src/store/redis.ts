@@ -60,9 +60,13 @@ export class RedisStore implements RateStore {
     });
     // ioredis reconnects on its own; the health says the store is down (a dead port is known
     // before any decision) and, on 'ready', that it is back.
-    client.on('error', (err: Error) => { if (!this.closing) this.health.down(err.message); });
+    client.on('error', (err: Error) => {
+      if (!this.closing) this.health.down(err.message);
+    });
     client.on('ready', () => this.health.up());
-    client.once('ready', () => { client.options.enableOfflineQueue = false; });
+    client.once('ready', () => {
+      client.options.enableOfflineQueue = false;
+    });
     client.defineCommand('ghFixed', { numberOfKeys: 1, lua: FIXED_WINDOW });
     client.defineCommand('ghMonth', { numberOfKeys: 1, lua: CALENDAR_MONTH });
     client.defineCommand('ghSliding', { numberOfKeys: 1, lua: SLIDING_WINDOW });
@@ -75,7 +79,16 @@ export class RedisStore implements RateStore {
   }
 
   /** `a`, `b`, `c`, `d`: the script's ARGV (window scripts take three); `quota`: the Decision's limit. */
-  private run(method: StoreMethod, script: Script, key: string, quota: number, a: number, b: number, c: number, d?: number): Promise<Decision> {
+  private run(
+    method: StoreMethod,
+    script: Script,
+    key: string,
+    quota: number,
+    a: number,
+    b: number,
+    c: number,
+    d?: number,
+  ): Promise<Decision> {
     const breaker = this.breaker;
     if (!breaker.allow()) {
       this.health.failure(method, 'breaker_open', 'the breaker is open');
@@ -83,9 +96,12 @@ export class RedisStore implements RateStore {
     }
     if (this.client.status === 'wait') this.client.connect().catch(() => {});
     const k = this.prefix + '{' + key + '}';
-    const call = this.clock === undefined
-      ? (d === undefined ? script.call(this.client, k, a, b, c) : script.call(this.client, k, a, b, c, d))
-      : script.call(this.client, k, a, b, c, d ?? 0, this.clock());
+    const call =
+      this.clock === undefined
+        ? d === undefined
+          ? script.call(this.client, k, a, b, c)
+          : script.call(this.client, k, a, b, c, d)
+        : script.call(this.client, k, a, b, c, d ?? 0, this.clock());
     return call.then(
       (r) => {
         breaker.success();

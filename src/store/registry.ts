@@ -35,8 +35,13 @@ export class StoreRegistry {
     if (!store) {
       if (cfg.type === 'redis') {
         store = new RedisStore({
-          url: cfg.url!, prefix: cfg.prefix, timeoutMs: parseDuration(cfg.timeout), connect: this.opts.live,
-          log: this.opts.log, name: storeLabel(cfg), clock: this.opts.clock,
+          url: cfg.url!,
+          prefix: cfg.prefix,
+          timeoutMs: parseDuration(cfg.timeout),
+          connect: this.opts.live,
+          log: this.opts.log,
+          name: storeLabel(cfg),
+          clock: this.opts.clock,
         });
       } else if (this.opts.clusterWorker) {
         // The primary answers in microseconds unless it is busy (a reload, the admin API): a floor of
@@ -61,7 +66,9 @@ export class StoreRegistry {
   /** Every store's state, for the admin API (a memory store in this process never fails). */
   status(): StoreStatus[] {
     return [...this.stores.values()].map((s) =>
-      s instanceof RedisStore || s instanceof IpcStore ? s.status() : { store: 'memory', type: 'memory', state: 'up', since: this.started, failedDecisions: 0 },
+      s instanceof RedisStore || s instanceof IpcStore
+        ? s.status()
+        : { store: 'memory', type: 'memory', state: 'up', since: this.started, failedDecisions: 0 },
     );
   }
 
@@ -76,7 +83,15 @@ export class StoreRegistry {
     const all = [...this.stores.values(), ...this.locals.values()];
     this.stores.clear();
     this.locals.clear();
-    await Promise.all(all.map(async (s) => { try { await s.close(); } catch { /* closing anyway */ } }));
+    await Promise.all(
+      all.map(async (s) => {
+        try {
+          await s.close();
+        } catch {
+          /* closing anyway */
+        }
+      }),
+    );
   }
 }
 

@@ -62,7 +62,9 @@ export class ActiveChecker {
       const ok = expectStatus ? expectStatus.has(res.statusCode) : res.statusCode >= 200 && res.statusCode < 400;
       return ok ? { ok: true } : { ok: false, reason: `active check answered ${res.statusCode}` };
     } catch (err) {
-      const reason = abort.signal.aborted ? `active check timed out after ${timeoutMs}ms` : `active check failed: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+      const reason = abort.signal.aborted
+        ? `active check timed out after ${timeoutMs}ms`
+        : `active check failed: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
       return { ok: false, reason };
     } finally {
       clearTimeout(timer);

@@ -2,9 +2,17 @@
 // FIFO order for up to `queueTimeout`; the rest are refused at once.
 import type { Clock } from './clock.js';
 
-export interface AdmissionSettings { maxConcurrent: number; maxQueue: number; queueTimeoutMs: number }
+export interface AdmissionSettings {
+  maxConcurrent: number;
+  maxQueue: number;
+  queueTimeoutMs: number;
+}
 
-interface Waiter { resolve: (ok: boolean) => void; cancelTimer: () => void; done: boolean }
+interface Waiter {
+  resolve: (ok: boolean) => void;
+  cancelTimer: () => void;
+  done: boolean;
+}
 
 export class AdmissionControl {
   inFlight = 0;
@@ -12,7 +20,10 @@ export class AdmissionControl {
   private head = 0;
   private waiting = 0;
 
-  constructor(public settings: AdmissionSettings, private readonly clock: Clock) {}
+  constructor(
+    public settings: AdmissionSettings,
+    private readonly clock: Clock,
+  ) {}
 
   get queued(): number {
     return this.waiting;

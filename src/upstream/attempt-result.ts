@@ -27,7 +27,8 @@ export function failureKind(err: Error): AttemptFailure | 'protocol' | undefined
     case 'UND_ERR_HEADERS_OVERFLOW':
       return 'protocol';
     default:
-      if (code?.startsWith('HPE_') || err.name === 'HTTPParserError' || code?.startsWith('UND_ERR_RES') || code === 'UND_ERR_INFO') return 'protocol';
+      if (code?.startsWith('HPE_') || err.name === 'HTTPParserError' || code?.startsWith('UND_ERR_RES') || code === 'UND_ERR_INFO')
+        return 'protocol';
       // Another system error on the socket is the connection failing; anything else (a bug, a
       // policy that threw) says nothing about the target.
       return code !== undefined && /^E[A-Z]+$/.test(code) ? 'connect-error' : undefined;
@@ -35,7 +36,11 @@ export function failureKind(err: Error): AttemptFailure | 'protocol' | undefined
 }
 
 /** Does a status or error count as a failure under `failOn`? */
-export function countsAsFailure(failOn: ReadonlySet<string>, status: number | undefined, failure: AttemptFailure | 'protocol' | undefined): boolean {
+export function countsAsFailure(
+  failOn: ReadonlySet<string>,
+  status: number | undefined,
+  failure: AttemptFailure | 'protocol' | undefined,
+): boolean {
   if (status !== undefined) return status >= 500 && failOn.has('5xx');
   if (failure === 'protocol') return failOn.has('5xx'); // a broken response is a server fault
   return failure !== undefined && failOn.has(failure);

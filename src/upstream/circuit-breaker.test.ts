@@ -53,7 +53,11 @@ test('old outcomes leave the rolling window', () => {
 
 test('opens after consecutiveFailures; a success resets the streak', () => {
   const { b, run } = setup({ consecutiveFailures: 3, minRequests: 1000 });
-  run(true); run(true); run(false); run(true); run(true);
+  run(true);
+  run(true);
+  run(false);
+  run(true);
+  run(true);
   assert.equal(b.state, 'closed');
   run(true);
   assert.equal(b.state, 'open');
@@ -92,7 +96,10 @@ test('successful probes close it; a failed probe re-opens it for twice as long, 
   assert.equal(b.state, 'half-open');
   b.record(false, p2);
   assert.equal(b.state, 'closed');
-  assert.deepEqual(moves.map((m) => m.to), ['open', 'half-open', 'open', 'half-open', 'open', 'half-open', 'closed']);
+  assert.deepEqual(
+    moves.map((m) => m.to),
+    ['open', 'half-open', 'open', 'half-open', 'open', 'half-open', 'closed'],
+  );
   // After closing, the next trip starts again at openDuration.
   run(true);
   assert.equal(b.retryAfterMs(), 1000);

@@ -18,7 +18,12 @@ export interface BreakerSettings {
 /** What `admit` decided for one request. */
 export type Admission = 'allow' | 'probe' | 'reject';
 
-export interface BreakerTransition { from: BreakerState; to: BreakerState; reason: string; openMs?: number }
+export interface BreakerTransition {
+  from: BreakerState;
+  to: BreakerState;
+  reason: string;
+  openMs?: number;
+}
 
 const REQ = 0;
 const FAIL = 1;

@@ -28,7 +28,9 @@ export class ManualClock implements Clock {
   setTimer(fn: () => void, ms: number): () => void {
     const timer = { at: this.t + ms, fn, live: true };
     this.timers.push(timer);
-    return () => { timer.live = false; };
+    return () => {
+      timer.live = false;
+    };
   }
 
   /** Moves time forward, firing due timers in order. */

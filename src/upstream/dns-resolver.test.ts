@@ -60,7 +60,10 @@ test('dns resolver: notifies on the first answer and on changes only, every inte
   assert.deepEqual(changes, [['10.0.0.1', '10.0.0.2']], 'no change, no call');
   timers.fire();
   await flush();
-  assert.deepEqual(changes, [['10.0.0.1', '10.0.0.2'], ['10.0.0.1', '10.0.0.3']]);
+  assert.deepEqual(changes, [
+    ['10.0.0.1', '10.0.0.2'],
+    ['10.0.0.1', '10.0.0.3'],
+  ]);
   assert.deepEqual(r.addresses, ['10.0.0.1', '10.0.0.3']);
   assert.equal(script.calls, 3);
   r.stop();

@@ -127,10 +127,13 @@ export class DnsResolver {
       }
     }
     // The next round is scheduled only once this one ended, so a slow resolver never piles up.
-    this.timer = this.timers.setTimeout(() => {
-      this.timer = undefined;
-      void this.resolve();
-    }, next === undefined ? this.retryMs : this.options.intervalMs);
+    this.timer = this.timers.setTimeout(
+      () => {
+        this.timer = undefined;
+        void this.resolve();
+      },
+      next === undefined ? this.retryMs : this.options.intervalMs,
+    );
   }
 
   private report(err: unknown): void {

@@ -11,7 +11,10 @@ export interface PoolSettings {
   servername?: string;
 }
 
-interface Held { pool: Pool; refs: number }
+interface Held {
+  pool: Pool;
+  refs: number;
+}
 
 export class PoolRegistry {
   private readonly pools = new Map<string, Held>();

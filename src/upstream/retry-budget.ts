@@ -3,7 +3,11 @@
 import type { Clock } from './clock.js';
 import { RollingCounter } from './rolling-counter.js';
 
-export interface BudgetSettings { ratio: number; windowMs: number; minRetries: number }
+export interface BudgetSettings {
+  ratio: number;
+  windowMs: number;
+  minRetries: number;
+}
 
 const REQUESTS = 0;
 const RETRIES = 1;
@@ -11,7 +15,10 @@ const RETRIES = 1;
 export class RetryBudget {
   private counter: RollingCounter;
 
-  constructor(private settings: BudgetSettings, private readonly clock: Clock) {
+  constructor(
+    private settings: BudgetSettings,
+    private readonly clock: Clock,
+  ) {
     this.counter = new RollingCounter(settings.windowMs, clock, 2);
   }
 

@@ -7,7 +7,17 @@ import type { ServiceConfig } from '../config/schema.js';
 
 function service(extra: object): ServiceConfig {
   const r = validateConfig({
-    services: { s: { targets: [{ url: 'http://127.0.0.1:1' }, { url: 'http://127.0.0.1:2' }, { url: 'http://127.0.0.1:3' }, { url: 'http://127.0.0.1:4' }], ...extra } },
+    services: {
+      s: {
+        targets: [
+          { url: 'http://127.0.0.1:1' },
+          { url: 'http://127.0.0.1:2' },
+          { url: 'http://127.0.0.1:3' },
+          { url: 'http://127.0.0.1:4' },
+        ],
+        ...extra,
+      },
+    },
   });
   assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
   return r.config.services.s!;
@@ -42,7 +52,10 @@ test('ejected after consecutiveFailures, back after baseEjection; the next eject
   clock.advance(20_000);
   for (let i = 0; i < 3; i++) state.recordPassive(a, true, 'x');
   assert.equal(a.ejectedUntil - clock.now(), 25_000, 'capped at maxEjection');
-  assert.deepEqual(a.events.map((e) => e.change), ['ejected', 'returned', 'ejected', 'returned', 'ejected']);
+  assert.deepEqual(
+    a.events.map((e) => e.change),
+    ['ejected', 'returned', 'ejected', 'returned', 'ejected'],
+  );
 });
 
 test('a success resets the failure count; a long healthy stretch forgives the ejection streak', () => {
@@ -68,7 +81,10 @@ test('maxEjectionPercent bounds how many targets are ejected at once', () => {
   state.recordPassive(b, true, 'x');
   state.recordPassive(c, true, 'x'); // 3 of 4 would be 75 %
   const now = clock.now();
-  assert.deepEqual([a, b, c].map((t) => t.available(now)), [false, false, true]);
+  assert.deepEqual(
+    [a, b, c].map((t) => t.available(now)),
+    [false, false, true],
+  );
 });
 
 test('failures that are not in failOn do not count', async () => {
@@ -105,21 +121,35 @@ test('remote probing: a verdict for a target not known yet applies when it appea
 
 test('a new dnsTtl keeps the resolved addresses and their health', async () => {
   const clock = new ManualClock();
-  const lookup = () => Promise.resolve([{ address: '10.0.0.1', family: 4 }, { address: '10.0.0.2', family: 4 }]);
+  const lookup = () =>
+    Promise.resolve([
+      { address: '10.0.0.1', family: 4 },
+      { address: '10.0.0.2', family: 4 },
+    ]);
   const state = new ServiceState('s', clock, undefined, 'local', lookup);
   const cfg = (ttl: string) => {
-    const r = validateConfig({ services: { s: { dnsTtl: ttl, targets: [{ url: 'http://backend.internal:80' }], healthCheck: { passive: { consecutiveFailures: 1 } } } } });
+    const r = validateConfig({
+      services: {
+        s: { dnsTtl: ttl, targets: [{ url: 'http://backend.internal:80' }], healthCheck: { passive: { consecutiveFailures: 1 } } },
+      },
+    });
     assert.ok(r.ok);
     return r.config.services.s!;
   };
   state.configure(cfg('1h'));
   await new Promise((r) => setTimeout(r, 20));
-  assert.deepEqual(state.members.map((m) => m.key), ['http://backend.internal:80|10.0.0.1', 'http://backend.internal:80|10.0.0.2']);
+  assert.deepEqual(
+    state.members.map((m) => m.key),
+    ['http://backend.internal:80|10.0.0.1', 'http://backend.internal:80|10.0.0.2'],
+  );
   const first = state.targets.get('http://backend.internal:80|10.0.0.1')!;
   state.recordPassive(first, true, 'x');
   assert.equal(first.available(clock.now()), false);
   state.configure(cfg('2h'));
-  assert.deepEqual(state.members.map((m) => m.key), ['http://backend.internal:80|10.0.0.1', 'http://backend.internal:80|10.0.0.2']);
+  assert.deepEqual(
+    state.members.map((m) => m.key),
+    ['http://backend.internal:80|10.0.0.1', 'http://backend.internal:80|10.0.0.2'],
+  );
   assert.equal(state.targets.get('http://backend.internal:80|10.0.0.1'), first);
   assert.equal(first.available(clock.now()), false);
   state.close();

@@ -24,8 +24,10 @@ interface PassiveSettings {
   maxEjectionPercent: number;
 }
 
-interface ActiveSettings extends ActiveCheckSettings { healthyThreshold: number; unhealthyThreshold: number }
-
+interface ActiveSettings extends ActiveCheckSettings {
+  healthyThreshold: number;
+  unhealthyThreshold: number;
+}
 
 /** Probes share one small agent, apart from the request pools. */
 let probeAgent: Agent | undefined;
@@ -132,7 +134,11 @@ export class ServiceState {
           this.updateMembers();
           this.changed();
         },
-        onError: (err) => this.log?.warn({ service: this.name, hostname, err: (err as Error).message }, 'target name did not resolve; keeping the last addresses'),
+        onError: (err) =>
+          this.log?.warn(
+            { service: this.name, hostname, err: (err as Error).message },
+            'target name did not resolve; keeping the last addresses',
+          ),
       });
       this.resolvers.set(hostname, { resolver, intervalMs });
       void resolver.start();
@@ -173,11 +179,18 @@ export class ServiceState {
     else {
       this.breaker = new CircuitBreaker(s, this.clock, (t) => {
         const level = t.to === 'open' ? 'warn' : 'info';
-        this.log?.[level]({ service: this.name, breaker: t.to, from: t.from, reason: t.reason, openMs: t.openMs }, `circuit breaker ${t.to}`);
+        this.log?.[level](
+          { service: this.name, breaker: t.to, from: t.from, reason: t.reason, openMs: t.openMs },
+          `circuit breaker ${t.to}`,
+        );
       });
     }
     if (cb.maxConcurrent !== undefined) {
-      const a: AdmissionSettings = { maxConcurrent: cb.maxConcurrent, maxQueue: cb.maxQueue, queueTimeoutMs: parseDuration(cb.queueTimeout) };
+      const a: AdmissionSettings = {
+        maxConcurrent: cb.maxConcurrent,
+        maxQueue: cb.maxQueue,
+        queueTimeoutMs: parseDuration(cb.queueTimeout),
+      };
       if (this.admission) this.admission.settings = a;
       else this.admission = new AdmissionControl(a, this.clock);
     } else this.admission = undefined;
@@ -347,17 +360,19 @@ export class ServiceState {
     const b = this.breaker;
     return {
       service: this.name,
-      targets: this.members.map((m) => this.targets.get(m.key)!).map((h) => ({
-        target: h.url,
-        key: h.key,
-        available: h.available(now),
-        active: this.active ? (h.activeHealthy ? 'healthy' : 'unhealthy') : 'unchecked',
-        ejected: h.ejectedUntil > now,
-        ejectedForMs: Math.max(0, h.ejectedUntil - now),
-        ejections: h.totalEjections,
-        consecutiveFailures: h.consecutiveFailures,
-        events: h.events.map((e) => ({ at: new Date(e.at).toISOString(), change: e.change, reason: e.reason })),
-      })),
+      targets: this.members
+        .map((m) => this.targets.get(m.key)!)
+        .map((h) => ({
+          target: h.url,
+          key: h.key,
+          available: h.available(now),
+          active: this.active ? (h.activeHealthy ? 'healthy' : 'unhealthy') : 'unchecked',
+          ejected: h.ejectedUntil > now,
+          ejectedForMs: Math.max(0, h.ejectedUntil - now),
+          ejections: h.totalEjections,
+          consecutiveFailures: h.consecutiveFailures,
+          events: h.events.map((e) => ({ at: new Date(e.at).toISOString(), change: e.change, reason: e.reason })),
+        })),
       circuitBreaker: b && { state: b.state, trips: b.totalTrips, retryAfterMs: b.retryAfterMs() },
       admission: this.admission && { inFlight: this.admission.inFlight, queued: this.admission.queued },
     };

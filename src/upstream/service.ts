@@ -24,7 +24,11 @@ export interface TargetRuntime extends BalancerTarget {
   health: TargetHealth;
 }
 
-export interface ServiceTimeouts { connect: number; response: number; idle: number }
+export interface ServiceTimeouts {
+  connect: number;
+  response: number;
+  idle: number;
+}
 
 export interface RetrySettings {
   attempts: number;
@@ -39,7 +43,11 @@ export interface RetrySettings {
   methods: ReadonlySet<string>;
 }
 
-export interface FallbackResponse { status: number; headers: Record<string, string>; body: string }
+export interface FallbackResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
 
 /** What a config version needs from the process that serves it. */
 export interface UpstreamHost {
@@ -69,7 +77,12 @@ export class ServiceRuntime {
   private available = 0;
   private unsubscribe: () => void = () => {};
 
-  constructor(readonly name: string, readonly config: ServiceConfig, readonly state: ServiceState, private readonly host: UpstreamHost) {
+  constructor(
+    readonly name: string,
+    readonly config: ServiceConfig,
+    readonly state: ServiceState,
+    private readonly host: UpstreamHost,
+  ) {
     this.timeouts = {
       connect: parseDuration(config.timeouts.connect),
       response: parseDuration(config.timeouts.response),
@@ -136,7 +149,20 @@ export class ServiceRuntime {
       let t = this.byKey.get(m.key);
       if (!t) {
         const { key, dispatcher } = this.host.connect(m.origin, this.config, m.servername);
-        t = { key: m.key, url: m.url, origin: m.origin, basePath: m.basePath, host: m.host, weight, inFlight: 0, ewmaMs: 0, ewmaAt: 0, dispatcher, poolKey: key, health: this.state.health(m.key, m.url) };
+        t = {
+          key: m.key,
+          url: m.url,
+          origin: m.origin,
+          basePath: m.basePath,
+          host: m.host,
+          weight,
+          inFlight: 0,
+          ewmaMs: 0,
+          ewmaAt: 0,
+          dispatcher,
+          poolKey: key,
+          health: this.state.health(m.key, m.url),
+        };
       }
       next.set(m.key, t);
     }
@@ -149,7 +175,8 @@ export class ServiceRuntime {
 }
 
 function hashKeyOf(fn: HashKeyFn): (ctx: RequestContext) => string | undefined {
-  return (ctx) => fn({ headers: ctx.req.headers, clientIp: ctx.clientIp, consumerId: ctx.identity?.consumerId, path: ctx.path, query: ctx.query });
+  return (ctx) =>
+    fn({ headers: ctx.req.headers, clientIp: ctx.clientIp, consumerId: ctx.identity?.consumerId, path: ctx.path, query: ctx.query });
 }
 
 function compileRetries(config: ServiceConfig, responseMs: number): RetrySettings | undefined {

@@ -2,7 +2,11 @@
 // ejections from real traffic. Kept across config reloads (it belongs to the target, not to a
 // config version), so a reload neither forgets a dead target nor resets its ejection history.
 
-export interface HealthEvent { at: number; change: string; reason: string }
+export interface HealthEvent {
+  at: number;
+  change: string;
+  reason: string;
+}
 
 export class TargetHealth {
   /** The active checker's verdict (true until checks say otherwise). */
@@ -19,7 +23,10 @@ export class TargetHealth {
   /** The latest state changes, newest last (at most 10). */
   readonly events: HealthEvent[] = [];
 
-  constructor(readonly key: string, readonly url: string) {}
+  constructor(
+    readonly key: string,
+    readonly url: string,
+  ) {}
 
   available(now: number): boolean {
     return this.activeHealthy && now >= this.ejectedUntil;

@@ -13,7 +13,10 @@ export function parseConfigText(text: string): { ok: true; doc: unknown } | { ok
       ok: false,
       errors: doc.errors.map((e) => ({
         path: e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '(document)',
-        message: e.code === 'DUPLICATE_KEY' ? duplicateKeyMessage(doc, e.pos[0]) : e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, ''),
+        message:
+          e.code === 'DUPLICATE_KEY'
+            ? duplicateKeyMessage(doc, e.pos[0])
+            : e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, ''),
       })),
     };
   }
@@ -51,7 +54,12 @@ export function configFromDocument(doc: unknown, env: NodeJS.ProcessEnv = proces
 export type PluginLoader = (specs: readonly unknown[], baseDir: string) => Promise<{ resolved: string[]; issues: ConfigIssue[] }>;
 
 /** A config file's text: its plugins are loaded (relative to the file) before it is validated. */
-export async function configFromFileText(text: string, path: string, env: NodeJS.ProcessEnv = process.env, plugins?: PluginLoader): Promise<ValidationResult> {
+export async function configFromFileText(
+  text: string,
+  path: string,
+  env: NodeJS.ProcessEnv = process.env,
+  plugins?: PluginLoader,
+): Promise<ValidationResult> {
   const parsed = parseConfigText(text);
   if (!parsed.ok) return parsed;
   const issues: ConfigIssue[] = [];
@@ -72,7 +80,11 @@ export function configFromText(text: string, env: NodeJS.ProcessEnv = process.en
   return configFromDocument(parsed.doc, env);
 }
 
-export async function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env, plugins?: PluginLoader): Promise<ValidationResult> {
+export async function loadConfigFile(
+  path: string,
+  env: NodeJS.ProcessEnv = process.env,
+  plugins?: PluginLoader,
+): Promise<ValidationResult> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');

@@ -7,7 +7,10 @@ import type { z } from 'zod';
 import type { ConfigSchemaType, GatehouseConfig, RouteConfig, ServiceConfig } from '../config/schema.js';
 
 /** The fields of an object that passed the schema on their own, and the names of those that did not. */
-export interface Salvaged<T> { data: Partial<T>; refused: ReadonlySet<string> }
+export interface Salvaged<T> {
+  data: Partial<T>;
+  refused: ReadonlySet<string>;
+}
 
 type TargetConfig = ServiceConfig['targets'][number];
 type MatchConfig = RouteConfig['match'];
@@ -63,7 +66,13 @@ function partsOf(schema: ConfigSchemaType) {
   const shape = schema.shape;
   const serviceSchema = shape.services.unwrap().valueType;
   const routeSchema = shape.routes.unwrap().element;
-  return { shape, serviceSchema, targetSchema: serviceSchema.shape.targets.element, routeSchema, matchSchema: routeSchema.shape.match.unwrap() };
+  return {
+    shape,
+    serviceSchema,
+    targetSchema: serviceSchema.shape.targets.element,
+    routeSchema,
+    matchSchema: routeSchema.shape.match.unwrap(),
+  };
 }
 const partsCache = new WeakMap<ConfigSchemaType, ReturnType<typeof partsOf>>();
 
@@ -104,7 +113,7 @@ export function salvage(doc: unknown, schema: ConfigSchemaType): Checkable {
 
 function salvageRoute(raw: unknown, { routeSchema, matchSchema }: ReturnType<typeof partsOf>): CheckedRoute {
   const fields = salvageFields(routeSchema, raw);
-  const rawMatch = isRecord(raw) ? raw.match ?? {} : undefined;
+  const rawMatch = isRecord(raw) ? (raw.match ?? {}) : undefined;
   const match = fields.data.match ? whole(fields.data.match) : salvageFields(matchSchema, rawMatch);
   const each = (key: 'paths' | 'hosts'): (string | undefined)[] => {
     const ok = match.data[key];

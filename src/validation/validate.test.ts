@@ -4,7 +4,10 @@ import { validateConfig } from './validate.js';
 import { configFromText } from './load.js';
 
 // A config document as a test edits it: a few known fields, and any other key it adds (right or wrong).
-interface Route { match: { paths: string[]; [key: string]: unknown }; [key: string]: unknown }
+interface Route {
+  match: { paths: string[]; [key: string]: unknown };
+  [key: string]: unknown;
+}
 interface Doc {
   services: { users: { targets: { url: string }[]; [key: string]: unknown } };
   routes: [Route, ...Route[]];
@@ -46,8 +49,14 @@ test('dangling references and duplicate names are refused', () => {
   const doc = base();
   doc.routes.push({ name: 'r', match: { paths: ['/x'] }, service: 'nope' });
   const errs = errorsOf(doc);
-  assert.ok(errs.some((e) => e.startsWith('routes[1].name: duplicate route name "r"')), errs.join('\n'));
-  assert.ok(errs.some((e) => e.startsWith('routes[1].service: service "nope" is not defined')), errs.join('\n'));
+  assert.ok(
+    errs.some((e) => e.startsWith('routes[1].name: duplicate route name "r"')),
+    errs.join('\n'),
+  );
+  assert.ok(
+    errs.some((e) => e.startsWith('routes[1].service: service "nope" is not defined')),
+    errs.join('\n'),
+  );
 });
 
 test('invalid values are refused with readable messages', () => {
@@ -56,7 +65,11 @@ test('invalid values are refused with readable messages', () => {
   doc.routes[0].match.paths.push('nope');
   doc.workers = 0;
   let errs = errorsOf(doc);
-  const has = (prefix: string) => assert.ok(errs.some((e) => e.startsWith(prefix)), `${prefix}\n---\n${errs.join('\n')}`);
+  const has = (prefix: string) =>
+    assert.ok(
+      errs.some((e) => e.startsWith(prefix)),
+      `${prefix}\n---\n${errs.join('\n')}`,
+    );
   has('services.users.timeouts.connect: expected a duration');
   has('routes[0].match.paths[1]: a path starts with "/"');
   has('workers:');
@@ -80,15 +93,24 @@ test('stripPrefix and rewrite are exclusive; rewrite params must be captured', (
   doc.routes[0].stripPrefix = '/users';
   doc.routes[0].rewrite = '/u/:id';
   const errs = errorsOf(doc);
-  assert.ok(errs.some((e) => e.startsWith('routes[0].rewrite: use either stripPrefix or rewrite')), errs.join('\n'));
-  assert.ok(errs.some((e) => e.startsWith('routes[0].rewrite: ":id" is not captured')), errs.join('\n'));
+  assert.ok(
+    errs.some((e) => e.startsWith('routes[0].rewrite: use either stripPrefix or rewrite')),
+    errs.join('\n'),
+  );
+  assert.ok(
+    errs.some((e) => e.startsWith('routes[0].rewrite: ":id" is not captured')),
+    errs.join('\n'),
+  );
 });
 
 test('unknown policy types are named', () => {
   const doc = base();
   doc.routes[0].policies = [{ type: 'telepathy' }];
   const errs = errorsOf(doc);
-  assert.ok(errs.some((e) => e.startsWith('routes[0].policies[0].type: unknown policy type')), errs.join('\n'));
+  assert.ok(
+    errs.some((e) => e.startsWith('routes[0].policies[0].type: unknown policy type')),
+    errs.join('\n'),
+  );
 });
 
 test('the admin API may not share a data-plane port', () => {
@@ -134,9 +156,18 @@ test('resilience settings: bad balancer, hashOn spelling and misuse, inverted ba
     circuitBreaker: { failureRatio: 2 },
   });
   const errs = errorsOf(doc);
-  assert.ok(errs.some((e) => e.startsWith('services.users.balancer:')), errs.join('\n'));
-  assert.ok(errs.some((e) => e.startsWith('services.users.retries.on[0]:')), errs.join('\n'));
-  assert.ok(errs.some((e) => e.startsWith('services.users.circuitBreaker.failureRatio:')), errs.join('\n'));
+  assert.ok(
+    errs.some((e) => e.startsWith('services.users.balancer:')),
+    errs.join('\n'),
+  );
+  assert.ok(
+    errs.some((e) => e.startsWith('services.users.retries.on[0]:')),
+    errs.join('\n'),
+  );
+  assert.ok(
+    errs.some((e) => e.startsWith('services.users.circuitBreaker.failureRatio:')),
+    errs.join('\n'),
+  );
 
   const doc2 = base() as { services: { users: Record<string, unknown> } };
   Object.assign(doc2.services.users, {
@@ -152,9 +183,13 @@ test('resilience settings: bad balancer, hashOn spelling and misuse, inverted ba
 
   const doc3 = base() as { services: { users: Record<string, unknown> } };
   Object.assign(doc3.services.users, { balancer: 'consistent-hash', hashOn: 'header' });
-  assert.deepEqual(errorsOf(doc3), ['services.users.hashOn: hashOn "header": "header:" needs a header name made of letters, digits and !#$%&\'*+-.^_`|~']);
+  assert.deepEqual(errorsOf(doc3), [
+    'services.users.hashOn: hashOn "header": "header:" needs a header name made of letters, digits and !#$%&\'*+-.^_`|~',
+  ]);
   delete (doc3.services.users as { hashOn?: string }).hashOn;
-  assert.deepEqual(errorsOf(doc3), ['services.users.hashOn: consistent-hash needs hashOn: ip, consumer, path, header:<name>, cookie:<name> or query:<name>']);
+  assert.deepEqual(errorsOf(doc3), [
+    'services.users.hashOn: consistent-hash needs hashOn: ip, consumer, path, header:<name>, cookie:<name> or query:<name>',
+  ]);
   Object.assign(doc3.services.users, { hashOn: 'cookie:session' });
   assert.ok(validateConfig(doc3).ok);
 });
@@ -177,8 +212,14 @@ test('a bad hashOn does not hide a bad target URL of the same service', () => {
   Object.assign(doc.services.users, { balancer: 'consistent-hash', hashOn: 'header' });
   doc.services.users.targets.push({ url: 'ftp://x' });
   const errs = errorsOf(doc);
-  assert.ok(errs.some((e) => e.startsWith('services.users.hashOn: hashOn "header"')), errs.join('\n'));
-  assert.ok(errs.some((e) => e.startsWith('services.users.targets[1].url: only http:// and https://')), errs.join('\n'));
+  assert.ok(
+    errs.some((e) => e.startsWith('services.users.hashOn: hashOn "header"')),
+    errs.join('\n'),
+  );
+  assert.ok(
+    errs.some((e) => e.startsWith('services.users.targets[1].url: only http:// and https://')),
+    errs.join('\n'),
+  );
 });
 
 test('a bad path does not hide that the route name is a duplicate', () => {
@@ -186,7 +227,10 @@ test('a bad path does not hide that the route name is a duplicate', () => {
   doc.routes.push({ name: 'r', match: { paths: ['no-slash'] }, service: 'users' });
   const errs = errorsOf(doc);
   assert.ok(errs.includes('routes[1].match.paths[0]: a path starts with "/"'), errs.join('\n'));
-  assert.ok(errs.some((e) => e.startsWith('routes[1].name: duplicate route name "r"')), errs.join('\n'));
+  assert.ok(
+    errs.some((e) => e.startsWith('routes[1].name: duplicate route name "r"')),
+    errs.join('\n'),
+  );
   assert.equal(errs.length, 2, errs.join('\n'));
 });
 
@@ -195,14 +239,23 @@ test('an unknown key does not hide a dangling service reference', () => {
   doc.routes[0].service = 'ghost';
   doc.routes[0].colour = 'blue';
   const errs = errorsOf(doc);
-  assert.ok(errs.some((e) => e.startsWith('routes[0].colour: unknown key "colour"')), errs.join('\n'));
-  assert.ok(errs.some((e) => e.startsWith('routes[0].service: service "ghost" is not defined')), errs.join('\n'));
+  assert.ok(
+    errs.some((e) => e.startsWith('routes[0].colour: unknown key "colour"')),
+    errs.join('\n'),
+  );
+  assert.ok(
+    errs.some((e) => e.startsWith('routes[0].service: service "ghost" is not defined')),
+    errs.join('\n'),
+  );
   assert.equal(errs.length, 2, errs.join('\n'));
 });
 
 test('schema errors and plan references are reported together, each once', () => {
   const errs = errorsOf({ ...base(), workers: 0, defaultPlan: 'free' });
-  assert.ok(errs.some((e) => e.startsWith('workers:')), errs.join('\n'));
+  assert.ok(
+    errs.some((e) => e.startsWith('workers:')),
+    errs.join('\n'),
+  );
   assert.ok(errs.includes('defaultPlan: plan "free" is not defined'), errs.join('\n'));
   assert.equal(new Set(errs).size, errs.length, errs.join('\n'));
 });

@@ -11,9 +11,19 @@ import { parsePathPattern } from '../config/path-pattern.js';
 import { parseHostPattern } from '../config/host-pattern.js';
 import { parseCidr } from '../config/cidr.js';
 import { identityIssues, type PolicyCheck } from '../identity/validate-identity.js';
-import { BUILTIN_POLICIES, ConfigSchema, loadedPlugin, policyDefinition, policyDefinitions, type PolicyDefinition } from '../policies/index.js';
+import {
+  BUILTIN_POLICIES,
+  ConfigSchema,
+  loadedPlugin,
+  policyDefinition,
+  policyDefinitions,
+  type PolicyDefinition,
+} from '../policies/index.js';
 
-export interface ConfigIssue { path: string; message: string }
+export interface ConfigIssue {
+  path: string;
+  message: string;
+}
 export type ValidationResult = { ok: true; config: GatehouseConfig } | { ok: false; errors: ConfigIssue[] };
 
 export function formatPath(path: readonly PropertyKey[]): string {
@@ -31,15 +41,21 @@ function zodIssues(error: z.ZodError, known: WeakMap<object, string[]>, types: r
   for (const issue of error.issues) {
     if (issue.code === 'unrecognized_keys') {
       const input = issue.input;
-      const keys = typeof input === 'object' ? known.get(input) ?? [] : [];
+      const keys = typeof input === 'object' ? (known.get(input) ?? []) : [];
       for (const key of issue.keys) {
         const guess = closestKey(key, keys);
-        out.push({ path: formatPath([...issue.path, key]), message: `unknown key ${JSON.stringify(key)}${guess ? ` (did you mean ${JSON.stringify(guess)}?)` : ''}` });
+        out.push({
+          path: formatPath([...issue.path, key]),
+          message: `unknown key ${JSON.stringify(key)}${guess ? ` (did you mean ${JSON.stringify(guess)}?)` : ''}`,
+        });
       }
       continue;
     }
     if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
-      out.push({ path: formatPath(issue.path.at(-1) === 'type' ? issue.path : [...issue.path, 'type']), message: `unknown policy type (known: ${types.join(', ')})` });
+      out.push({
+        path: formatPath(issue.path.at(-1) === 'type' ? issue.path : [...issue.path, 'type']),
+        message: `unknown policy type (known: ${types.join(', ')})`,
+      });
       continue;
     }
     // A union with a message of its own in the schema (`workers`) says best what it accepts;
@@ -73,7 +89,11 @@ function schemaFor(doc: unknown, issues: ConfigIssue[]): typeof BUILTIN {
   listed.forEach((u, i) => {
     if (typeof u !== 'string') return; // the schema reports it
     if (loadedPlugin(u) !== undefined) urls.push(u);
-    else issues.push({ path: `plugins[${i}]`, message: `plugin ${JSON.stringify(u)} is not loaded: plugins load only from a config file (at start or on reload), never from a config sent to the admin API` });
+    else
+      issues.push({
+        path: `plugins[${i}]`,
+        message: `plugin ${JSON.stringify(u)} is not loaded: plugins load only from a config file (at start or on reload), never from a config sent to the admin API`,
+      });
   });
   const key = urls.join('\n');
   let entry = withPlugins.get(key);
@@ -131,7 +151,8 @@ function semanticIssues(cfg: Checkable, defs: readonly PolicyDefinition[]): Conf
   if (admin.enabled === true && admin.port !== undefined && admin.port !== 0 && cfg.listen.some((l) => l.port === admin.port)) {
     add('admin.port', `port ${admin.port} is a data-plane port; the admin API needs its own`);
   }
-  if (!['enabled', 'host', 'token', 'allowRemoteWithoutToken'].some((k) => cfg.admin.refused.has(k))) errors.push(...adminExposureIssues(admin));
+  if (!['enabled', 'host', 'token', 'allowRemoteWithoutToken'].some((k) => cfg.admin.refused.has(k)))
+    errors.push(...adminExposureIssues(admin));
   cfg.trustedProxies.forEach((c, i) => {
     if (!parseCidr(c)) add(`trustedProxies[${i}]`, `"${c}" is not an IP address or CIDR`);
   });
@@ -153,9 +174,11 @@ function semanticIssues(cfg: Checkable, defs: readonly PolicyDefinition[]): Conf
       }
     }
     const backoff = svc.retries?.backoff;
-    if (backoff && parseDuration(backoff.base) > parseDuration(backoff.max)) add(`services.${name}.retries.backoff`, 'base is longer than max');
+    if (backoff && parseDuration(backoff.base) > parseDuration(backoff.max))
+      add(`services.${name}.retries.backoff`, 'base is longer than max');
     const cb = svc.circuitBreaker;
-    if (cb && parseDuration(cb.openDuration) > parseDuration(cb.maxOpenDuration)) add(`services.${name}.circuitBreaker.openDuration`, 'openDuration is longer than maxOpenDuration');
+    if (cb && parseDuration(cb.openDuration) > parseDuration(cb.maxOpenDuration))
+      add(`services.${name}.circuitBreaker.openDuration`, 'openDuration is longer than maxOpenDuration');
   }
 
   const routeNames = new Map<string, number>();
@@ -196,7 +219,11 @@ function semanticIssues(cfg: Checkable, defs: readonly PolicyDefinition[]): Conf
     for (const kind of ['headers', 'query'] as const) {
       for (const [k, m] of Object.entries(match.data[kind] ?? {})) {
         if (typeof m === 'object' && 'regex' in m) {
-          try { new RegExp(m.regex); } catch (e) { add(`${at}.match.${kind}.${k}.regex`, `invalid regular expression: ${(e as Error).message}`); }
+          try {
+            new RegExp(m.regex);
+          } catch (e) {
+            add(`${at}.match.${kind}.${k}.regex`, `invalid regular expression: ${(e as Error).message}`);
+          }
         }
       }
     }
@@ -213,7 +240,11 @@ function semanticIssues(cfg: Checkable, defs: readonly PolicyDefinition[]): Conf
  * Each definition's `validateSections` hook, when every section it owns passed its schema (a
  * refused `plans` would read as "no plans" and report errors that are not there).
  */
-function sectionIssues(cfg: Checkable, routes: readonly { policies: readonly { type: string }[] }[], defs: readonly PolicyDefinition[]): ConfigIssue[] {
+function sectionIssues(
+  cfg: Checkable,
+  routes: readonly { policies: readonly { type: string }[] }[],
+  defs: readonly PolicyDefinition[],
+): ConfigIssue[] {
   const out: ConfigIssue[] = [];
   for (const d of defs) {
     if (d.validateSections === undefined || d.sections === undefined) continue;
@@ -221,7 +252,9 @@ function sectionIssues(cfg: Checkable, routes: readonly { policies: readonly { t
     if (keys.some((k) => cfg.refusedSections.has(k))) continue;
     const entries: { at: string; config: Readonly<Record<string, unknown>> }[] = [];
     const collect = (list: readonly { type: string }[], at: string) =>
-      list.forEach((p, i) => { if (p.type === d.type) entries.push({ at: `${at}[${i}]`, config: p }); });
+      list.forEach((p, i) => {
+        if (p.type === d.type) entries.push({ at: `${at}[${i}]`, config: p });
+      });
     collect(cfg.policies, 'policies');
     routes.forEach((r, i) => collect(r.policies, `routes[${i}].policies`));
     const sections = Object.fromEntries(keys.map((k) => [k, cfg.sections[k]]));
@@ -237,7 +270,11 @@ function definitionCheck(consumerIds: ReadonlySet<string>): PolicyCheck {
 
 function targetUrlProblem(raw: string): string | undefined {
   let u: URL;
-  try { u = new URL(raw); } catch { return `"${raw}" is not a URL`; }
+  try {
+    u = new URL(raw);
+  } catch {
+    return `"${raw}" is not a URL`;
+  }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') return `only http:// and https:// targets are supported, not ${u.protocol}`;
   if (u.username || u.password) return 'credentials in a target URL are not supported';
   if (u.search || u.hash) return 'a target URL has no query or fragment';

@@ -5,8 +5,19 @@ import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export interface Pair { cert: string; key: string; certPath: string; keyPath: string }
-export interface TestPki { dir: string; ca: Pair; server: Pair; client(name: string, cn: string, san?: string, selfSigned?: boolean): Pair; cleanup(): void }
+export interface Pair {
+  cert: string;
+  key: string;
+  certPath: string;
+  keyPath: string;
+}
+export interface TestPki {
+  dir: string;
+  ca: Pair;
+  server: Pair;
+  client(name: string, cn: string, san?: string, selfSigned?: boolean): Pair;
+  cleanup(): void;
+}
 
 export function makePki(): TestPki {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-pki-'));
@@ -27,7 +38,23 @@ export function makePki(): TestPki {
     ssl('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
     const ext = join(dir, `${name}.ext`);
     writeFileSync(ext, san ? `subjectAltName=${san}\n` : 'basicConstraints=CA:FALSE\n');
-    ssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', '3650', '-extfile', ext);
+    ssl(
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      `${name}.pem`,
+      '-days',
+      '3650',
+      '-extfile',
+      ext,
+    );
   };
   issue('server', 'localhost', 'IP:127.0.0.1,DNS:localhost');
   return {

@@ -11,12 +11,21 @@ import { fileURLToPath } from 'node:url';
 /** dist/src/cli/main.js (this file compiles to dist/test/helpers/child.js). */
 export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
-export interface RunResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
 
 /** Runs the CLI to completion (killed after `timeoutMs`). */
 export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: opts.env ?? process.env,
+      cwd: opts.cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
@@ -51,7 +60,11 @@ function canBind(port: number): Promise<boolean> {
   });
 }
 
-export interface TempDir { path: string; file(name: string, text: string): Promise<string>; remove(): Promise<void> }
+export interface TempDir {
+  path: string;
+  file(name: string, text: string): Promise<string>;
+  remove(): Promise<void>;
+}
 
 export async function tempDir(): Promise<TempDir> {
   const path = await mkdtemp(join(tmpdir(), 'gatehouse-test-'));
@@ -92,11 +105,16 @@ const running = new Set<GatewayChild>();
 /** Starts `gatehouse start -c configPath`; resolves once it prints where it serves. */
 export function startChild(configPath: string, opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<GatewayChild> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [CLI, 'start', '-c', configPath], { env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [CLI, 'start', '-c', configPath], {
+      env: opts.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     let settled = false;
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => proc.on('exit', (code, signal) => r({ code, signal })));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+      proc.on('exit', (code, signal) => r({ code, signal })),
+    );
     const child: GatewayChild = {
       proc,
       pid: proc.pid!,
@@ -104,8 +122,12 @@ export function startChild(configPath: string, opts: { env?: NodeJS.ProcessEnv; 
       adminPort: 0,
       url: '',
       adminUrl: '',
-      get stdout() { return stdout; },
-      get stderr() { return stderr; },
+      get stdout() {
+        return stdout;
+      },
+      get stderr() {
+        return stderr;
+      },
       exited,
       isRunning: () => proc.exitCode === null && proc.signalCode === null,
       async kill() {

@@ -12,16 +12,35 @@ const root = protobuf.Root.fromJSON({
   nested: {
     AnyValue: {
       oneofs: { value: { oneof: ['stringValue', 'boolValue', 'intValue', 'doubleValue'] } },
-      fields: { stringValue: { type: 'string', id: 1 }, boolValue: { type: 'bool', id: 2 }, intValue: { type: 'int64', id: 3 }, doubleValue: { type: 'double', id: 4 } },
+      fields: {
+        stringValue: { type: 'string', id: 1 },
+        boolValue: { type: 'bool', id: 2 },
+        intValue: { type: 'int64', id: 3 },
+        doubleValue: { type: 'double', id: 4 },
+      },
     },
     KeyValue: kv,
-    Event: { fields: { timeUnixNano: { type: 'fixed64', id: 1 }, name: { type: 'string', id: 2 }, attributes: { rule: 'repeated', type: 'KeyValue', id: 3 } } },
+    Event: {
+      fields: {
+        timeUnixNano: { type: 'fixed64', id: 1 },
+        name: { type: 'string', id: 2 },
+        attributes: { rule: 'repeated', type: 'KeyValue', id: 3 },
+      },
+    },
     Status: { fields: { message: { type: 'string', id: 2 }, code: { type: 'int32', id: 3 } } },
     Span: {
       fields: {
-        traceId: { type: 'bytes', id: 1 }, spanId: { type: 'bytes', id: 2 }, traceState: { type: 'string', id: 3 }, parentSpanId: { type: 'bytes', id: 4 },
-        name: { type: 'string', id: 5 }, kind: { type: 'int32', id: 6 }, startTimeUnixNano: { type: 'fixed64', id: 7 }, endTimeUnixNano: { type: 'fixed64', id: 8 },
-        attributes: { rule: 'repeated', type: 'KeyValue', id: 9 }, events: { rule: 'repeated', type: 'Event', id: 11 }, status: { type: 'Status', id: 15 },
+        traceId: { type: 'bytes', id: 1 },
+        spanId: { type: 'bytes', id: 2 },
+        traceState: { type: 'string', id: 3 },
+        parentSpanId: { type: 'bytes', id: 4 },
+        name: { type: 'string', id: 5 },
+        kind: { type: 'int32', id: 6 },
+        startTimeUnixNano: { type: 'fixed64', id: 7 },
+        endTimeUnixNano: { type: 'fixed64', id: 8 },
+        attributes: { rule: 'repeated', type: 'KeyValue', id: 9 },
+        events: { rule: 'repeated', type: 'Event', id: 11 },
+        status: { type: 'Status', id: 15 },
       },
     },
     Scope: { fields: { name: { type: 'string', id: 1 }, version: { type: 'string', id: 2 } } },
@@ -34,7 +53,10 @@ const root = protobuf.Root.fromJSON({
 const ExportRequest = root.lookupType('ExportTraceServiceRequest');
 
 export type ExportDoc<Span = OtlpSpan> = {
-  resourceSpans: { resource: { attributes: { key: string; value: { stringValue?: string } }[] }; scopeSpans: { scope?: { name: string; version: string }; spans: Span[] }[] }[];
+  resourceSpans: {
+    resource: { attributes: { key: string; value: { stringValue?: string } }[] };
+    scopeSpans: { scope?: { name: string; version: string }; spans: Span[] }[];
+  }[];
 };
 
 /** A span as toObject() gives it with defaults: false: a Status not sent is absent, and so is a code of 0 (proto3 leaves it off the wire). arrays: true gives every repeated field, empty or not. */
@@ -43,7 +65,14 @@ type DecodedSpan = Omit<OtlpSpan, 'status'> & { status?: { code?: number; messag
 /** Protobuf → the OTLP/JSON shape (nanoseconds and int64 as decimal strings; ids still base64, see hexIds). */
 function fromProtobuf(body: Buffer): ExportDoc<DecodedSpan> {
   const msg = ExportRequest.decode(body);
-  return ExportRequest.toObject(msg, { longs: String, bytes: String, defaults: false, arrays: true, oneofs: false, json: true }) as unknown as ExportDoc<DecodedSpan>;
+  return ExportRequest.toObject(msg, {
+    longs: String,
+    bytes: String,
+    defaults: false,
+    arrays: true,
+    oneofs: false,
+    json: true,
+  }) as unknown as ExportDoc<DecodedSpan>;
 }
 
 /** A protobuf export body as the OTLP/JSON document (what the receiver keeps). */
@@ -124,7 +153,11 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const port = (server.address() as AddressInfo).port;
   return Object.assign(rx, {
     url: `http://127.0.0.1:${port}/v1/traces`,
-    close: () => new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
   });
 }
 

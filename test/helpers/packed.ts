@@ -28,7 +28,9 @@ export interface PackedProject {
 export async function packedProject(): Promise<PackedProject> {
   const dir = await tempDir();
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-  const packed = JSON.parse(execFileSync(npm, ['pack', '--json', '--ignore-scripts', '--pack-destination', dir.path], { cwd: ROOT, encoding: 'utf8' })) as { filename: string; files: { path: string }[] }[];
+  const packed = JSON.parse(
+    execFileSync(npm, ['pack', '--json', '--ignore-scripts', '--pack-destination', dir.path], { cwd: ROOT, encoding: 'utf8' }),
+  ) as { filename: string; files: { path: string }[] }[];
   const files = packed[0]!.files.map((f) => f.path);
   const project = join(dir.path, 'project');
   const modules = join(project, 'node_modules');

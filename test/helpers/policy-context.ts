@@ -28,5 +28,12 @@ export function testContext(opts: { method?: string; clientIp?: string; headers?
 export function testEnv(over: Partial<PolicyEnv> = {}): PolicyEnv {
   const r = validateConfig({});
   if (!r.ok) throw new Error('the empty config is invalid');
-  return { consumers: new ConsumerRegistry([]), log: silentLogger, config: r.config, stores: new StoreRegistry(), routeName: undefined, ...over };
+  return {
+    consumers: new ConsumerRegistry([]),
+    log: silentLogger,
+    config: r.config,
+    stores: new StoreRegistry(),
+    routeName: undefined,
+    ...over,
+  };
 }

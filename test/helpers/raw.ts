@@ -14,10 +14,15 @@ export function rawExchange(port: number, data: string | Buffer, timeoutMs = 300
     const sock = net.connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
     let timedOut = false;
-    const timer = setTimeout(() => { timedOut = true; sock.destroy(); }, timeoutMs);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      sock.destroy();
+    }, timeoutMs);
     sock.on('connect', () => sock.write(data));
     sock.on('data', (c) => chunks.push(c));
-    sock.on('error', (err) => { if ((err as NodeJS.ErrnoException).code !== 'ECONNRESET') reject(err); });
+    sock.on('error', (err) => {
+      if ((err as NodeJS.ErrnoException).code !== 'ECONNRESET') reject(err);
+    });
     sock.on('close', () => {
       clearTimeout(timer);
       resolve({ wire: Buffer.concat(chunks).toString('latin1'), closed: !timedOut });

@@ -16,7 +16,8 @@ export const SHARED_REDIS = 'redis://127.0.0.1:6379';
 export async function sharedRedisUp(): Promise<boolean> {
   const ok = await ping(6379);
   if (!ok && process.env.CI === 'true') throw new Error('CI=true but no Redis at 127.0.0.1:6379');
-  if (!ok) console.warn('\n!!! SKIPPING Redis tests: no Redis at 127.0.0.1:6379 (they run when one is up; CI=true makes this a failure) !!!\n');
+  if (!ok)
+    console.warn('\n!!! SKIPPING Redis tests: no Redis at 127.0.0.1:6379 (they run when one is up; CI=true makes this a failure) !!!\n');
   return ok;
 }
 
@@ -25,9 +26,15 @@ function ping(port: number): Promise<boolean> {
     const sock = net.connect(port, '127.0.0.1');
     sock.setTimeout(500);
     sock.once('connect', () => sock.write('PING\r\n'));
-    sock.once('data', (d) => { sock.destroy(); resolve(d.toString().startsWith('+PONG')); });
+    sock.once('data', (d) => {
+      sock.destroy();
+      resolve(d.toString().startsWith('+PONG'));
+    });
     sock.once('error', () => resolve(false));
-    sock.once('timeout', () => { sock.destroy(); resolve(false); });
+    sock.once('timeout', () => {
+      sock.destroy();
+      resolve(false);
+    });
   });
 }
 
@@ -58,7 +65,12 @@ export async function deleteUnder(r: Redis, prefix: string): Promise<void> {
   for (let i = 0; i < keys.length; i += 500) await r.del(...keys.slice(i, i + 500));
 }
 
-export interface PrivateRedis { port: number; url: string; start(): Promise<void>; stop(): Promise<void> }
+export interface PrivateRedis {
+  port: number;
+  url: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
 
 /** A redis-server of this test alone, on a free port; stop() and start() again on the same port. */
 export async function privateRedis(): Promise<PrivateRedis> {
@@ -68,7 +80,9 @@ export async function privateRedis(): Promise<PrivateRedis> {
     port,
     url: `redis://127.0.0.1:${port}`,
     async start() {
-      proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+      proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+        stdio: 'ignore',
+      });
       await waitFor(`redis-server on port ${port}`, () => ping(port), 5000);
     },
     async stop() {
@@ -85,7 +99,13 @@ export async function privateRedis(): Promise<PrivateRedis> {
 }
 
 /** `sent`: chunks the client sent towards Redis (replies to earlier calls are not counted). */
-export interface DelayProxy { port: number; url: string; delayMs: number; sent: number; close(): Promise<void> }
+export interface DelayProxy {
+  port: number;
+  url: string;
+  delayMs: number;
+  sent: number;
+  close(): Promise<void>;
+}
 
 /** A TCP proxy to 127.0.0.1:`target` that holds every chunk, either way, for `delayMs` (changeable). */
 export async function delayProxy(target: number, delayMs: number): Promise<DelayProxy> {
@@ -96,11 +116,18 @@ export async function delayProxy(target: number, delayMs: number): Promise<Delay
     const relay = (from: net.Socket, to: net.Socket) =>
       from.on('data', (chunk) => {
         if (from === client) proxy.sent++;
-        setTimeout(() => { if (!to.destroyed) to.write(chunk); }, proxy.delayMs);
+        setTimeout(() => {
+          if (!to.destroyed) to.write(chunk);
+        }, proxy.delayMs);
       });
     relay(client, upstream);
     relay(upstream, client);
-    const end = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream); };
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
     client.on('close', end).on('error', end);
     upstream.on('close', end).on('error', end);
   });
@@ -111,7 +138,11 @@ export async function delayProxy(target: number, delayMs: number): Promise<Delay
     url: `redis://127.0.0.1:${port}`,
     delayMs,
     sent: 0,
-    close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
   };
   return proxy;
 }

@@ -32,30 +32,65 @@ export const B2001 = Math.ceil(T0 / 2001) * 2001;
 
 // ---- the table's vocabulary -------------------------------------------------------------------
 
-export interface Call { method: StoreMethod; key: string; args: number[] }
+export interface Call {
+  method: StoreMethod;
+  key: string;
+  args: number[];
+}
 export type Want = Omit<Decision, 'limit'>;
 /** [t, call, the decision without `limit` (the case's `quota`)] */
 export type Step = [number, Call, Want];
-export interface Case { name: string; base: number; quota: number; steps: Step[] }
+export interface Case {
+  name: string;
+  base: number;
+  quota: number;
+  steps: Step[];
+}
 
-export const fw = (key: string, limit: number, windowMs: number, cost: number): Call => ({ method: 'fixedWindow', key, args: [limit, windowMs, cost] });
+export const fw = (key: string, limit: number, windowMs: number, cost: number): Call => ({
+  method: 'fixedWindow',
+  key,
+  args: [limit, windowMs, cost],
+});
 export const cm = (key: string, limit: number, cost: number): Call => ({ method: 'calendarMonth', key, args: [limit, cost] });
-export const sw = (key: string, limit: number, windowMs: number, cost: number): Call => ({ method: 'slidingWindow', key, args: [limit, windowMs, cost] });
-export const tb = (key: string, rate: number, perMs: number, burst: number, cost: number): Call => ({ method: 'tokenBucket', key, args: [rate, perMs, burst, cost] });
-export const lb = (key: string, rate: number, perMs: number, burst: number, cost: number): Call => ({ method: 'leakyBucket', key, args: [rate, perMs, burst, cost] });
+export const sw = (key: string, limit: number, windowMs: number, cost: number): Call => ({
+  method: 'slidingWindow',
+  key,
+  args: [limit, windowMs, cost],
+});
+export const tb = (key: string, rate: number, perMs: number, burst: number, cost: number): Call => ({
+  method: 'tokenBucket',
+  key,
+  args: [rate, perMs, burst, cost],
+});
+export const lb = (key: string, rate: number, perMs: number, burst: number, cost: number): Call => ({
+  method: 'leakyBucket',
+  key,
+  args: [rate, perMs, burst, cost],
+});
 export const ok = (remaining: number, resetMs: number): Want => ({ allowed: true, remaining, resetMs, retryAfterMs: 0 });
-export const no = (remaining: number, resetMs: number, retryAfterMs: number): Want => ({ allowed: false, remaining, resetMs, retryAfterMs });
+export const no = (remaining: number, resetMs: number, retryAfterMs: number): Want => ({
+  allowed: false,
+  remaining,
+  resetMs,
+  retryAfterMs,
+});
 
 // ---- running it -------------------------------------------------------------------------------
 
 export function ask(store: RateStore, c: Call): Promise<Decision> {
   const a = c.args;
   switch (c.method) {
-    case 'fixedWindow': return Promise.resolve(store.fixedWindow(c.key, a[0]!, a[1]!, a[2]!));
-    case 'calendarMonth': return Promise.resolve(store.calendarMonth(c.key, a[0]!, a[1]!));
-    case 'slidingWindow': return Promise.resolve(store.slidingWindow(c.key, a[0]!, a[1]!, a[2]!));
-    case 'tokenBucket': return Promise.resolve(store.tokenBucket(c.key, a[0]!, a[1]!, a[2]!, a[3]!));
-    case 'leakyBucket': return Promise.resolve(store.leakyBucket(c.key, a[0]!, a[1]!, a[2]!, a[3]!));
+    case 'fixedWindow':
+      return Promise.resolve(store.fixedWindow(c.key, a[0]!, a[1]!, a[2]!));
+    case 'calendarMonth':
+      return Promise.resolve(store.calendarMonth(c.key, a[0]!, a[1]!));
+    case 'slidingWindow':
+      return Promise.resolve(store.slidingWindow(c.key, a[0]!, a[1]!, a[2]!));
+    case 'tokenBucket':
+      return Promise.resolve(store.tokenBucket(c.key, a[0]!, a[1]!, a[2]!, a[3]!));
+    case 'leakyBucket':
+      return Promise.resolve(store.leakyBucket(c.key, a[0]!, a[1]!, a[2]!, a[3]!));
   }
 }
 
@@ -63,11 +98,16 @@ export function ask(store: RateStore, c: Call): Promise<Decision> {
 export function decideNow(store: MemoryStore, c: Call): Decision {
   const a = c.args;
   switch (c.method) {
-    case 'fixedWindow': return store.fixedWindow(c.key, a[0]!, a[1]!, a[2]!);
-    case 'calendarMonth': return store.calendarMonth(c.key, a[0]!, a[1]!);
-    case 'slidingWindow': return store.slidingWindow(c.key, a[0]!, a[1]!, a[2]!);
-    case 'tokenBucket': return store.tokenBucket(c.key, a[0]!, a[1]!, a[2]!, a[3]!);
-    case 'leakyBucket': return store.leakyBucket(c.key, a[0]!, a[1]!, a[2]!, a[3]!);
+    case 'fixedWindow':
+      return store.fixedWindow(c.key, a[0]!, a[1]!, a[2]!);
+    case 'calendarMonth':
+      return store.calendarMonth(c.key, a[0]!, a[1]!);
+    case 'slidingWindow':
+      return store.slidingWindow(c.key, a[0]!, a[1]!, a[2]!);
+    case 'tokenBucket':
+      return store.tokenBucket(c.key, a[0]!, a[1]!, a[2]!, a[3]!);
+    case 'leakyBucket':
+      return store.leakyBucket(c.key, a[0]!, a[1]!, a[2]!, a[3]!);
   }
 }
 

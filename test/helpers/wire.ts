@@ -49,19 +49,31 @@ export function parseResponses(raw: string, opts: { head?: boolean } = {}): Wire
       res.complete = false;
       for (;;) {
         const lineEnd = buf.indexOf('\r\n', pos, 'latin1');
-        if (lineEnd === -1) { pos = buf.length; break; }
+        if (lineEnd === -1) {
+          pos = buf.length;
+          break;
+        }
         const size = parseInt(buf.subarray(pos, lineEnd).toString('latin1'), 16);
-        if (Number.isNaN(size)) { pos = buf.length; break; }
+        if (Number.isNaN(size)) {
+          pos = buf.length;
+          break;
+        }
         if (size === 0) {
           const trailerEnd = buf.indexOf('\r\n\r\n', lineEnd, 'latin1');
-          if (trailerEnd === -1) { pos = buf.length; break; }
+          if (trailerEnd === -1) {
+            pos = buf.length;
+            break;
+          }
           pos = trailerEnd + 4;
           res.complete = true;
           break;
         }
         const start = lineEnd + 2;
         parts.push(buf.subarray(start, Math.min(start + size, buf.length)));
-        if (start + size + 2 > buf.length) { pos = buf.length; break; }
+        if (start + size + 2 > buf.length) {
+          pos = buf.length;
+          break;
+        }
         pos = start + size + 2;
       }
       res.body = Buffer.concat(parts);

@@ -21,7 +21,11 @@ test('space-saving keeps the heavy hitters within a fixed number of counters', (
 test('latency buckets: percentiles within one bucket (20 %) of the truth', () => {
   const counts = new Array<number>(BUCKETS).fill(0);
   for (let ms = 1; ms <= 1000; ms++) counts[bucketOf(ms)]!++;
-  for (const [q, truth] of [[0.5, 500], [0.95, 950], [0.99, 990]] as const) {
+  for (const [q, truth] of [
+    [0.5, 500],
+    [0.95, 950],
+    [0.99, 990],
+  ] as const) {
     const got = quantile(counts, 1000, q)!;
     assert.ok(got >= truth && got <= truth * 1.2, `p${q * 100}: ${got} vs ${truth}`);
   }
@@ -30,7 +34,15 @@ test('latency buckets: percentiles within one bucket (20 %) of the truth', () =>
 });
 
 const sample = (o: Partial<AnalyticsSample>): AnalyticsSample => ({
-  route: 'r', service: 's', consumer: undefined, status: 200, durationMs: 5, errorCode: undefined, clientIp: '10.0.0.1', userAgent: 'ua', ...o,
+  route: 'r',
+  service: 's',
+  consumer: undefined,
+  status: 200,
+  durationMs: 5,
+  errorCode: undefined,
+  clientIp: '10.0.0.1',
+  userAgent: 'ua',
+  ...o,
 });
 
 test('windows: 1m is this minute, 15m and 1h reach back; old minutes fall out of the ring', () => {
@@ -45,12 +57,18 @@ test('windows: 1m is this minute, 15m and 1h reach back; old minutes fall out of
   assert.equal(one.routes[0]!.rateLimited, 1);
   assert.equal(one.routes[0]!.authFailed, 1);
   assert.equal(one.routes[0]!.errors, 0);
-  assert.deepEqual(one.consumers.map((c) => [c.name, c.requests]), [['alice', 1]]);
+  assert.deepEqual(
+    one.consumers.map((c) => [c.name, c.requests]),
+    [['alice', 1]],
+  );
   const fifteen = reportOf(a.summary('15m'), 3);
   assert.equal(fifteen.services[0]!.requests, 3);
   assert.equal(fifteen.services[0]!.errors, 1);
   assert.equal(fifteen.services[0]!.errorRate, 0.3333);
-  assert.deepEqual(fifteen.routes[0]!.topClientIps, [{ value: '10.0.0.1', count: 2 }, { value: '10.0.0.2', count: 1 }]);
+  assert.deepEqual(fifteen.routes[0]!.topClientIps, [
+    { value: '10.0.0.1', count: 2 },
+    { value: '10.0.0.2', count: 1 },
+  ]);
   assert.deepEqual(fifteen.routes[0]!.topUserAgents[0], { value: 'ua', count: 2 });
   now += 60 * 60_000; // an hour later: everything is outside every window
   a.record(sample({}));
@@ -61,5 +79,12 @@ test('consumers per minute are bounded: the rest count as (other)', () => {
   const a = new Analytics(3, () => 0, 2);
   for (const c of ['a', 'b', 'c', 'd', 'a']) a.record(sample({ consumer: c }));
   const r = reportOf(a.summary('1m'), 3);
-  assert.deepEqual(r.consumers.map((c) => [c.name, c.requests]), [['(other)', 2], ['a', 2], ['b', 1]]);
+  assert.deepEqual(
+    r.consumers.map((c) => [c.name, c.requests]),
+    [
+      ['(other)', 2],
+      ['a', 2],
+      ['b', 1],
+    ],
+  );
 });

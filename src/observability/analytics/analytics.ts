@@ -10,10 +10,16 @@ export type AnalyticsWindow = keyof typeof WINDOWS;
 const MINUTES = 60;
 const MINUTE_MS = 60_000;
 
-interface Minute { minute: number; entries: Map<string, Entry>; consumers: number }
+interface Minute {
+  minute: number;
+  entries: Map<string, Entry>;
+  consumers: number;
+}
 
 /** Sees each finished request; a store (Redis) may also take them to share across instances. */
-export interface AnalyticsSink { add(minute: number, key: string, s: AnalyticsSample, bucket: number): void }
+export interface AnalyticsSink {
+  add(minute: number, key: string, s: AnalyticsSample, bucket: number): void;
+}
 
 export class Analytics {
   /** Indexed by minute modulo 60: a slot not yet reached is a hole. */
@@ -21,7 +27,11 @@ export class Analytics {
   private readonly topCapacity: number;
   sink: AnalyticsSink | undefined;
 
-  constructor(readonly topK: number, private readonly now: () => number = Date.now, readonly maxConsumers = 1000) {
+  constructor(
+    readonly topK: number,
+    private readonly now: () => number = Date.now,
+    readonly maxConsumers = 1000,
+  ) {
     // Space-saving needs more counters than it reports to rank the top ones well.
     this.topCapacity = topK * 4;
   }
@@ -35,7 +45,10 @@ export class Analytics {
     if (s.route !== undefined) this.entry(m, 'route\u0000' + s.route, false).add(s, bucket);
     if (s.service !== undefined) this.entry(m, 'service\u0000' + s.service, false).add(s, bucket);
     if (s.consumer !== undefined) {
-      const key = m.consumers < this.maxConsumers || m.entries.has('consumer\u0000' + s.consumer) ? 'consumer\u0000' + s.consumer : 'consumer\u0000(other)';
+      const key =
+        m.consumers < this.maxConsumers || m.entries.has('consumer\u0000' + s.consumer)
+          ? 'consumer\u0000' + s.consumer
+          : 'consumer\u0000(other)';
       this.entry(m, key, true).add(s, bucket);
     }
     const sink = this.sink;

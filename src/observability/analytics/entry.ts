@@ -63,8 +63,14 @@ export class Entry {
     const latency: Record<string, number> = {};
     for (let i = 0; i < BUCKETS; i++) if (this.latency[i]) latency[i] = this.latency[i]!;
     return {
-      requests: this.requests, errors: this.errors, clientErrors: this.clientErrors, rateLimited: this.rateLimited, authFailed: this.authFailed,
-      latency, ips: Object.fromEntries(this.ips.counts), agents: Object.fromEntries(this.agents.counts),
+      requests: this.requests,
+      errors: this.errors,
+      clientErrors: this.clientErrors,
+      rateLimited: this.rateLimited,
+      authFailed: this.authFailed,
+      latency,
+      ips: Object.fromEntries(this.ips.counts),
+      agents: Object.fromEntries(this.agents.counts),
     };
   }
 }
@@ -123,7 +129,11 @@ export function reportOf(summary: Summary, topK: number): Record<'routes' | 'ser
       clientErrors: d.clientErrors,
       rateLimited: d.rateLimited,
       authFailed: d.authFailed,
-      latencyMs: { p50: quantile(counts, d.requests, 0.5), p95: quantile(counts, d.requests, 0.95), p99: quantile(counts, d.requests, 0.99) },
+      latencyMs: {
+        p50: quantile(counts, d.requests, 0.5),
+        p95: quantile(counts, d.requests, 0.95),
+        p99: quantile(counts, d.requests, 0.99),
+      },
       topClientIps: topOf(d.ips, topK),
       topUserAgents: topOf(d.agents, topK),
     });

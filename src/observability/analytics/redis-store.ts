@@ -36,7 +36,9 @@ export class RedisAnalytics implements AnalyticsSink {
     // No offline queue: while Redis is away a flush fails at once (its counts are lost, the local
     // ones are kept) instead of piling up in memory.
     const redis = new Redis(url, { lazyConnect: false, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
-    redis.on('error', () => { /* reported through lastError by the flush that fails */ });
+    redis.on('error', () => {
+      /* reported through lastError by the flush that fails */
+    });
     return new RedisAnalytics(redis, prefix, topCapacity);
   }
 
@@ -54,7 +56,11 @@ export class RedisAnalytics implements AnalyticsSink {
     const batch = this.pending;
     this.pending = new Map();
     this.flushing = this.write(batch);
-    try { await this.flushing; } finally { this.flushing = undefined; }
+    try {
+      await this.flushing;
+    } finally {
+      this.flushing = undefined;
+    }
   }
 
   private async write(batch: Map<string, Entry>): Promise<void> {

@@ -18,7 +18,11 @@ export class TopK {
     }
     let minItem = '';
     let min = Infinity;
-    for (const [k, v] of this.counts) if (v < min) { min = v; minItem = k; }
+    for (const [k, v] of this.counts)
+      if (v < min) {
+        min = v;
+        minItem = k;
+      }
     this.counts.delete(minItem);
     this.counts.set(item, min + n);
   }

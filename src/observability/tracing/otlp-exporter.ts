@@ -62,7 +62,12 @@ export class OtlpExporter {
   constructor(private readonly s: ExporterSettings) {
     this.timer = setInterval(() => void this.flush(), s.flushIntervalMs);
     this.timer.unref();
-    const resource = { 'service.name': s.serviceName, 'service.version': VERSION, 'telemetry.sdk.name': 'gatehouse', 'telemetry.sdk.language': 'nodejs' };
+    const resource = {
+      'service.name': s.serviceName,
+      'service.version': VERSION,
+      'telemetry.sdk.name': 'gatehouse',
+      'telemetry.sdk.language': 'nodejs',
+    };
     this.json = s.protocol === 'http/json';
     this.resource = `{"attributes":${attributesJson(Object.entries(resource).flat())}}`;
     this.head = encodeHead(Object.entries(resource).flat(), { name: 'gatehouse', version: VERSION });
@@ -85,7 +90,10 @@ export class OtlpExporter {
     this.queued++;
     if (this.batches[0]!.count >= this.s.maxBatchSize && !this.soon && this.running === undefined) {
       this.soon = true;
-      setImmediate(() => { this.soon = false; void this.drainRunning(); });
+      setImmediate(() => {
+        this.soon = false;
+        void this.drainRunning();
+      });
     }
   }
 
@@ -177,13 +185,14 @@ export function attributesJson(a: AttributeList): string {
     if (v === undefined) continue;
     if (out.length > 1) out += ',';
     out += `{"key":"${key}","value":`; // keys are the tracer's own constants (plain ASCII)
-    out += typeof v === 'string'
-      ? `{"stringValue":${jsonString(v)}}}`
-      : typeof v === 'boolean'
-        ? `{"boolValue":${v}}}`
-        : Number.isInteger(v)
-          ? `{"intValue":"${v}"}}`
-          : `{"doubleValue":${Number.isFinite(v) ? v : 0}}}`;
+    out +=
+      typeof v === 'string'
+        ? `{"stringValue":${jsonString(v)}}}`
+        : typeof v === 'boolean'
+          ? `{"boolValue":${v}}}`
+          : Number.isInteger(v)
+            ? `{"intValue":"${v}"}}`
+            : `{"doubleValue":${Number.isFinite(v) ? v : 0}}}`;
   }
   return out + ']';
 }

@@ -31,16 +31,20 @@ function send(m: SendRequest): Promise<boolean> {
     }
     const body = typeof m.body === 'string' ? Buffer.from(m.body) : m.body;
     try {
-      const req = client.request(url, {
-        method: 'POST',
-        agent,
-        headers: { 'content-type': contentType, 'content-length': body.byteLength },
-        timeout: TIMEOUT_MS,
-      }, (res) => {
-        res.resume(); // the answer's body is not needed
-        res.on('end', () => resolve(res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300));
-        res.on('error', () => resolve(false));
-      });
+      const req = client.request(
+        url,
+        {
+          method: 'POST',
+          agent,
+          headers: { 'content-type': contentType, 'content-length': body.byteLength },
+          timeout: TIMEOUT_MS,
+        },
+        (res) => {
+          res.resume(); // the answer's body is not needed
+          res.on('end', () => resolve(res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300));
+          res.on('error', () => resolve(false));
+        },
+      );
       req.on('timeout', () => req.destroy(new Error('OTLP export timed out')));
       req.on('error', () => resolve(false));
       req.end(body);

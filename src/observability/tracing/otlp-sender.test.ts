@@ -16,9 +16,15 @@ import { OtlpSender } from './otlp-sender.js';
 import { OtlpExporter } from './otlp-exporter.js';
 import { SPAN_KIND_SERVER } from './span.js';
 
-interface Received { contentType: string | undefined; body: Buffer }
+interface Received {
+  contentType: string | undefined;
+  body: Buffer;
+}
 
-async function receiver(status: (n: number) => number | 'hang', delayMs = 0): Promise<{ url: string; got: Received[]; arrived(): number; close(): Promise<void> }> {
+async function receiver(
+  status: (n: number) => number | 'hang',
+  delayMs = 0,
+): Promise<{ url: string; got: Received[]; arrived(): number; close(): Promise<void> }> {
   const got: Received[] = [];
   let arrived = 0;
   const server = http.createServer((req, res) => {
@@ -37,12 +43,18 @@ async function receiver(status: (n: number) => number | 'hang', delayMs = 0): Pr
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`,
     got,
     arrived: () => arrived,
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
 const closers: (() => Promise<void>)[] = [];
-after(async () => { for (const c of closers) await c(); });
+after(async () => {
+  for (const c of closers) await c();
+});
 
 test('bodies (bytes and text) arrive whole with the content type; 2xx is true, anything else false', async () => {
   const rx = await receiver((n) => (n === 3 ? 500 : 200));
@@ -76,8 +88,17 @@ test('an unreachable collector gives false, never a rejection; the exporter coun
   closers.push(() => exporter.close());
   for (let i = 0; i < 3; i++) {
     exporter.add({
-      traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: `00f067aa0ba902b${i}`, parentSpanId: undefined, traceState: undefined,
-      name: 'GET', kind: SPAN_KIND_SERVER, startMs: 1, endMs: 2, attributes: ['http.request.method', 'GET'], error: undefined, exception: undefined,
+      traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+      spanId: `00f067aa0ba902b${i}`,
+      parentSpanId: undefined,
+      traceState: undefined,
+      name: 'GET',
+      kind: SPAN_KIND_SERVER,
+      startMs: 1,
+      endMs: 2,
+      attributes: ['http.request.method', 'GET'],
+      error: undefined,
+      exception: undefined,
     });
   }
   await exporter.flush();
@@ -93,7 +114,14 @@ async function heldExport() {
   const sender = new OtlpSender(rx.url, 'application/json');
   closers.push(() => sender.close());
   const held = sender.send('{"a":1}');
-  await new Promise<void>((r) => { const t = setInterval(() => { if (rx.arrived() === 1) { clearInterval(t); r(); } }, 5); });
+  await new Promise<void>((r) => {
+    const t = setInterval(() => {
+      if (rx.arrived() === 1) {
+        clearInterval(t);
+        r();
+      }
+    }, 5);
+  });
   return { rx, sender, held };
 }
 

@@ -11,9 +11,19 @@ test('traceparent: valid ones are read, every malformed one is refused', () => {
   assert.deepEqual(parseTraceparent(`00-${T}-${S}-00`), { traceId: T, spanId: S, sampled: false });
   assert.deepEqual(parseTraceparent(`01-${T}-${S}-03-future`), { traceId: T, spanId: S, sampled: true }, 'a later version may add fields');
   for (const bad of [
-    undefined, '', `ff-${T}-${S}-01`, `00-${T}-${S}-01-extra`, `00-${T.toUpperCase()}-${S}-01`, `00-${'0'.repeat(32)}-${S}-01`,
-    `00-${T}-${'0'.repeat(16)}-01`, `00-${T}-${S}-0g`, `00_${T}-${S}-01`, `00-${T.slice(1)}-${S}-01`, `01-${T}-${S}-01x`,
-  ]) assert.equal(parseTraceparent(bad), undefined, String(bad));
+    undefined,
+    '',
+    `ff-${T}-${S}-01`,
+    `00-${T}-${S}-01-extra`,
+    `00-${T.toUpperCase()}-${S}-01`,
+    `00-${'0'.repeat(32)}-${S}-01`,
+    `00-${T}-${'0'.repeat(16)}-01`,
+    `00-${T}-${S}-0g`,
+    `00_${T}-${S}-01`,
+    `00-${T.slice(1)}-${S}-01`,
+    `01-${T}-${S}-01x`,
+  ])
+    assert.equal(parseTraceparent(bad), undefined, String(bad));
 });
 
 test('ids are lowercase hex of the right length and differ', () => {

@@ -8,21 +8,61 @@ import { startOtlpReceiver } from '../../../test/helpers/otlp-receiver.js';
 import type { RequestRecord } from '../request-record.js';
 
 const closers: (() => Promise<void>)[] = [];
-after(async () => { for (const c of closers.reverse()) await c(); });
+after(async () => {
+  for (const c of closers.reverse()) await c();
+});
 
 const record = (status: number): RequestRecord => ({
-  requestId: 'r1', traceId: undefined, clientIp: '10.0.0.7', peerIp: undefined, consumer: undefined, method: 'GET', scheme: 'http',
-  protocol: '1.1', host: 'api.example.com', path: '/items/1', query: '', route: 'items', service: 'up', target: 'http://127.0.0.1:9',
-  status, bytesIn: 0, bytesOut: 10, durationMs: 2, upstreamMs: 1, rejectedBy: undefined, error: undefined, retries: 1, cache: undefined,
-  userAgent: undefined, aborted: status === 0, trace: undefined, tracer: undefined,
+  requestId: 'r1',
+  traceId: undefined,
+  clientIp: '10.0.0.7',
+  peerIp: undefined,
+  consumer: undefined,
+  method: 'GET',
+  scheme: 'http',
+  protocol: '1.1',
+  host: 'api.example.com',
+  path: '/items/1',
+  query: '',
+  route: 'items',
+  service: 'up',
+  target: 'http://127.0.0.1:9',
+  status,
+  bytesIn: 0,
+  bytesOut: 10,
+  durationMs: 2,
+  upstreamMs: 1,
+  rejectedBy: undefined,
+  error: undefined,
+  retries: 1,
+  cache: undefined,
+  userAgent: undefined,
+  aborted: status === 0,
+  trace: undefined,
+  tracer: undefined,
 });
-const attempt = (n: number, status: number | undefined, error?: Error): AttemptFacts =>
-  ({ method: 'GET', origin: 'http://127.0.0.1:9', path: '/items/1', attempt: n, status, error });
+const attempt = (n: number, status: number | undefined, error?: Error): AttemptFacts => ({
+  method: 'GET',
+  origin: 'http://127.0.0.1:9',
+  path: '/items/1',
+  attempt: n,
+  status,
+  error,
+});
 
 async function tracerWithReceiver() {
   const rx = await startOtlpReceiver();
   closers.push(() => rx.close());
-  const tracer = new Tracer({ exporter: 'otlp', endpoint: rx.url, protocol: 'http/protobuf', sampleRatio: 1, serviceName: 't', flushInterval: '1h', maxQueueSize: 100, maxBatchSize: 100 });
+  const tracer = new Tracer({
+    exporter: 'otlp',
+    endpoint: rx.url,
+    protocol: 'http/protobuf',
+    sampleRatio: 1,
+    serviceName: 't',
+    flushInterval: '1h',
+    maxQueueSize: 100,
+    maxBatchSize: 100,
+  });
   closers.push(() => tracer.close());
   return { rx, tracer };
 }

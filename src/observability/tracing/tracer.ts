@@ -13,7 +13,6 @@ import { RequestTrace, type AttemptFacts, type AttemptSpan } from './request-tra
 
 export { RequestTrace, type AttemptFacts } from './request-trace.js';
 
-
 export class Tracer {
   readonly exporter: OtlpExporter;
   private readonly ratio: number;
@@ -49,8 +48,15 @@ export class Tracer {
   endAttempt(t: RequestTrace, a: AttemptFacts): void {
     if (!t.sampled || t.attemptSpanId === '') return;
     const span: AttemptSpan = {
-      method: a.method, origin: a.origin, path: a.path, attempt: a.attempt, status: a.status, error: a.error,
-      spanId: t.attemptSpanId, startMs: t.attemptStartMs, endMs: epochMs(),
+      method: a.method,
+      origin: a.origin,
+      path: a.path,
+      attempt: a.attempt,
+      status: a.status,
+      error: a.error,
+      spanId: t.attemptSpanId,
+      startMs: t.attemptStartMs,
+      endMs: epochMs(),
     };
     t.attemptSpanId = '';
     if (t.ended) this.addAttempt(t, span);
@@ -70,13 +76,20 @@ export class Tracer {
       startMs: a.startMs,
       endMs: a.endMs,
       attributes: [
-        'http.request.method', a.method,
-        'server.address', host,
-        'server.port', port,
-        'url.full', a.origin + a.path,
-        'http.response.status_code', a.status,
-        'http.request.resend_count', a.attempt > 1 ? a.attempt - 1 : undefined,
-        'error.type', a.error ? errorType(a.error) : failed ? String(a.status) : undefined,
+        'http.request.method',
+        a.method,
+        'server.address',
+        host,
+        'server.port',
+        port,
+        'url.full',
+        a.origin + a.path,
+        'http.response.status_code',
+        a.status,
+        'http.request.resend_count',
+        a.attempt > 1 ? a.attempt - 1 : undefined,
+        'error.type',
+        a.error ? errorType(a.error) : failed ? String(a.status) : undefined,
       ],
       error: failed ? (a.error ? a.error.message : `HTTP ${a.status}`) : undefined,
       exception: a.error ? { type: errorType(a.error), message: a.error.message } : undefined,
@@ -93,7 +106,8 @@ export class Tracer {
       t.attempts = undefined;
     }
     const failed = f.status >= 500 || f.status === 0;
-    const errorType = f.error !== undefined && f.status >= 500 ? f.error : f.status === 0 ? 'aborted' : failed ? String(f.status) : undefined;
+    const errorType =
+      f.error !== undefined && f.status >= 500 ? f.error : f.status === 0 ? 'aborted' : failed ? String(f.status) : undefined;
     this.exporter.add({
       traceId: t.traceId,
       spanId: t.spanId,
@@ -104,20 +118,34 @@ export class Tracer {
       startMs: t.startMs,
       endMs: t.startMs + f.durationMs, // the span is recorded a little later, in a batch
       attributes: [
-        'http.request.method', f.method,
-        'url.scheme', f.scheme,
-        'url.path', f.path,
-        'url.query', f.query || undefined,
-        'server.address', f.host,
-        'client.address', f.clientIp ?? f.peerIp,
-        'user_agent.original', f.userAgent,
-        'network.protocol.version', f.protocol,
-        'http.response.status_code', f.status || undefined,
-        'error.type', errorType,
-        'gatehouse.route', f.route,
-        'gatehouse.service', f.service,
-        'gatehouse.request_id', f.requestId,
-        'gatehouse.error_code', f.error,
+        'http.request.method',
+        f.method,
+        'url.scheme',
+        f.scheme,
+        'url.path',
+        f.path,
+        'url.query',
+        f.query || undefined,
+        'server.address',
+        f.host,
+        'client.address',
+        f.clientIp ?? f.peerIp,
+        'user_agent.original',
+        f.userAgent,
+        'network.protocol.version',
+        f.protocol,
+        'http.response.status_code',
+        f.status || undefined,
+        'error.type',
+        errorType,
+        'gatehouse.route',
+        f.route,
+        'gatehouse.service',
+        f.service,
+        'gatehouse.request_id',
+        f.requestId,
+        'gatehouse.error_code',
+        f.error,
       ],
       error: failed ? (f.error ?? (f.aborted ? 'client went away' : `HTTP ${f.status}`)) : undefined,
       exception: undefined,
@@ -142,6 +170,7 @@ function splitOrigin(origin: string): { host: string; port: number } {
   const start = origin.indexOf('://') + 3;
   const colon = origin.lastIndexOf(':');
   const bracket = origin.lastIndexOf(']');
-  if (colon > start && colon > bracket) return { host: origin.slice(start, colon).replace(/^\[|\]$/g, ''), port: Number(origin.slice(colon + 1)) };
+  if (colon > start && colon > bracket)
+    return { host: origin.slice(start, colon).replace(/^\[|\]$/g, ''), port: Number(origin.slice(colon + 1)) };
   return { host: origin.slice(start).replace(/^\[|\]$/g, ''), port: origin.startsWith('https') ? 443 : 80 };
 }

@@ -66,8 +66,11 @@ test('no identity (no authentication policy ran before): 401 GW_UNAUTHORIZED wit
   assert.equal(run(acl({ deny: ['suspended'] }), undefined)?.status, 401, 'deny-only does not let an unknown caller through');
 });
 
-test('after key-auth: the verified consumer\'s groups decide; the anonymous fallback is judged by its own groups', () => {
-  const [auth, staffOnly] = compile([{ type: 'key-auth', anonymous: 'guest' }, { type: 'acl', allow: ['staff'] }]);
+test("after key-auth: the verified consumer's groups decide; the anonymous fallback is judged by its own groups", () => {
+  const [auth, staffOnly] = compile([
+    { type: 'key-auth', anonymous: 'guest' },
+    { type: 'acl', allow: ['staff'] },
+  ]);
   const ann = testContext({ headers: { 'x-api-key': 'ann-key' } });
   assert.equal(auth!.access!(ann), undefined);
   assert.equal(staffOnly!.access!(ann), undefined);
@@ -81,7 +84,10 @@ test('after key-auth: the verified consumer\'s groups decide; the anonymous fall
 
 test('refusals are counted as acl failures: forbidden for a refused identity, missing without one', () => {
   const calls: string[] = [];
-  const metrics = { authFailure: (policy: string, reason: string) => calls.push(`${policy}:${reason}`), rateLimit: () => {} } as unknown as PolicyMetrics;
+  const metrics = {
+    authFailure: (policy: string, reason: string) => calls.push(`${policy}:${reason}`),
+    rateLimit: () => {},
+  } as unknown as PolicyMetrics;
   const p = acl({ allow: ['staff'], deny: ['suspended'] }, { metrics });
   run(p, who('staff'));
   run(p, who('staff', 'suspended'));
@@ -91,11 +97,20 @@ test('refusals are counted as acl failures: forbidden for a refused identity, mi
 });
 
 test('config errors name the path', () => {
-  const errs = (cfg: Record<string, unknown>) => { const r = check([{ type: 'acl', ...cfg }]); return r.ok ? [] : r.errors.map((e) => `${e.path}: ${e.message}`); };
+  const errs = (cfg: Record<string, unknown>) => {
+    const r = check([{ type: 'acl', ...cfg }]);
+    return r.ok ? [] : r.errors.map((e) => `${e.path}: ${e.message}`);
+  };
   assert.deepEqual(errs({ allow: ['staff'], deny: ['suspended'] }), []);
   assert.deepEqual(errs({}), ['routes[0].policies[0]: an acl needs allow or deny groups']);
   assert.deepEqual(errs({ allow: [], deny: [] }), ['routes[0].policies[0]: an acl needs allow or deny groups']);
-  assert.deepEqual(errs({ allow: ['staff', ''] }).map((e) => e.split(': ')[0]), ['routes[0].policies[0].allow[1]']);
-  assert.deepEqual(errs({ deny: 'suspended' }).map((e) => e.split(': ')[0]), ['routes[0].policies[0].deny']);
+  assert.deepEqual(
+    errs({ allow: ['staff', ''] }).map((e) => e.split(': ')[0]),
+    ['routes[0].policies[0].allow[1]'],
+  );
+  assert.deepEqual(
+    errs({ deny: 'suspended' }).map((e) => e.split(': ')[0]),
+    ['routes[0].policies[0].deny'],
+  );
   assert.deepEqual(errs({ allow: ['staff'], groups: ['x'] }), ['routes[0].policies[0].groups: unknown key "groups"']);
 });

@@ -7,7 +7,16 @@
 // it is found through the registry by its `type`, checked against that type's own schema and
 // `validate` hook, and its authenticator is what runs here. No type is named in this folder.
 import { z } from 'zod';
-import { definePolicy, type Authenticator, type AuthOutcome, type HeaderList, type PolicyDefinition, type PolicyEnv, type PolicyIssue, type RequestContext } from '../types.js';
+import {
+  definePolicy,
+  type Authenticator,
+  type AuthOutcome,
+  type HeaderList,
+  type PolicyDefinition,
+  type PolicyEnv,
+  type PolicyIssue,
+  type RequestContext,
+} from '../types.js';
 import { authPolicy } from '../../identity/authenticator.js';
 import { Anonymous, HideCredentials } from '../../identity/auth-options.js';
 import { definitionOf } from '../definition-lookup.js';
@@ -21,7 +30,10 @@ const Method = z
   .looseObject({
     type: z.string().min(1).meta({ description: 'An authentication policy type: one whose definition has an authenticator.' }),
   })
-  .meta({ description: 'An authentication policy entry with its own options (its type\'s schema), except anonymous and hideCredentials, which belong to the combination.' });
+  .meta({
+    description:
+      "An authentication policy entry with its own options (its type's schema), except anonymous and hideCredentials, which belong to the combination.",
+  });
 
 export const authSchema = z
   .strictObject({
@@ -36,10 +48,13 @@ export const authSchema = z
 type MethodConfig = z.output<typeof Method>;
 
 /** The definition of a method's type when it can be one (it declares an authenticator), else why not. */
-function methodDefinition(type: string): { def: PolicyDefinition & Required<Pick<PolicyDefinition, 'authenticator'>> } | { problem: string } {
+function methodDefinition(
+  type: string,
+): { def: PolicyDefinition & Required<Pick<PolicyDefinition, 'authenticator'>> } | { problem: string } {
   const def = definitionOf(type);
   if (def === undefined) return { problem: `unknown policy type ${JSON.stringify(type)}` };
-  if (def.authenticator === undefined) return { problem: `policy type ${JSON.stringify(type)} cannot be an auth method: its definition has no authenticator` };
+  if (def.authenticator === undefined)
+    return { problem: `policy type ${JSON.stringify(type)} cannot be an auth method: its definition has no authenticator` };
   return { def: def as PolicyDefinition & Required<Pick<PolicyDefinition, 'authenticator'>> };
 }
 
@@ -66,9 +81,16 @@ function authenticatorFor(m: MethodConfig, env: PolicyEnv): Authenticator {
 }
 
 /** Runs authenticators in order, possibly asynchronously, without a closure per request. */
-async function runAsync(list: readonly Authenticator[], ctx: RequestContext, from: number, first: Promise<AuthOutcome>, any: boolean, acc: AuthOutcome[]): Promise<AuthOutcome> {
+async function runAsync(
+  list: readonly Authenticator[],
+  ctx: RequestContext,
+  from: number,
+  first: Promise<AuthOutcome>,
+  any: boolean,
+  acc: AuthOutcome[],
+): Promise<AuthOutcome> {
   let r = await first;
-  for (let i = from; ; ) {
+  for (let i = from; ;) {
     acc.push(r);
     if (any && r.ok) return r;
     if (!any && !r.ok) return r;
@@ -85,7 +107,8 @@ function combine(results: AuthOutcome[], any: boolean): AuthOutcome {
     // consumer's leaked key plus another's own password would pass as the first consumer.
     const named = results.filter((r): r is Extract<AuthOutcome, { ok: true }> => r.ok && r.identity.consumerId !== undefined);
     const ids = new Set(named.map((r) => r.identity.consumerId));
-    if (ids.size > 1) return { ok: false, absent: false, reason: `allOf: the credentials belong to different consumers (${[...ids].join(', ')})` };
+    if (ids.size > 1)
+      return { ok: false, absent: false, reason: `allOf: the credentials belong to different consumers (${[...ids].join(', ')})` };
     return named[0] ?? results[0]!;
   }
   const failed = results.filter((r): r is Extract<AuthOutcome, { ok: false }> => !r.ok);
@@ -108,7 +131,9 @@ export const authCombinationPolicy = definePolicy({
   example: { anyOf: [{ type: 'key-auth' }, { type: 'basic-auth' }] },
   validate(config, ctx, at) {
     // Each method is checked by its own type's hook (keys that must parse, required claims…).
-    return (['anyOf', 'allOf'] as const).flatMap((list) => (config[list] ?? []).flatMap((m, i) => methodIssues(m, `${at}.${list}[${i}]`, (entry, nestedAt) => ctx.nested(entry, nestedAt))));
+    return (['anyOf', 'allOf'] as const).flatMap((list) =>
+      (config[list] ?? []).flatMap((m, i) => methodIssues(m, `${at}.${list}[${i}]`, (entry, nestedAt) => ctx.nested(entry, nestedAt))),
+    );
   },
   create(config, env) {
     const any = config.anyOf !== undefined;
@@ -129,8 +154,16 @@ export const authCombinationPolicy = definePolicy({
         }
         return combine(acc, any);
       },
-      hide: hiders.length ? (ctx: RequestContext, out: HeaderList) => { for (const a of hiders) a.hide!(ctx, out); } : undefined,
-      upstream: uppers.length ? (ctx: RequestContext, out: HeaderList) => { for (const a of uppers) a.upstream!(ctx, out); } : undefined,
+      hide: hiders.length
+        ? (ctx: RequestContext, out: HeaderList) => {
+            for (const a of hiders) a.hide!(ctx, out);
+          }
+        : undefined,
+      upstream: uppers.length
+        ? (ctx: RequestContext, out: HeaderList) => {
+            for (const a of uppers) a.upstream!(ctx, out);
+          }
+        : undefined,
     };
     return authPolicy(combined, config, env);
   },

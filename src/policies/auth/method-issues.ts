@@ -14,7 +14,11 @@ function pathAt(at: string, path: readonly PropertyKey[]): string {
 }
 
 /** Parses `entry` with `schema`; the issues, at paths under `at`, or the parsed entry. */
-export function parseMethod(schema: z.ZodType, entry: unknown, at: string): { ok: true; data: unknown } | { ok: false; issues: PolicyIssue[] } {
+export function parseMethod(
+  schema: z.ZodType,
+  entry: unknown,
+  at: string,
+): { ok: true; data: unknown } | { ok: false; issues: PolicyIssue[] } {
   // The keys each object schema that refused unknown keys knows, by the refused object (did you mean).
   const known = new WeakMap<object, string[]>();
   const parsed = schema.safeParse(entry, {
@@ -35,10 +39,13 @@ function issuesOf(issues: readonly z.core.$ZodIssue[], at: string, known: WeakMa
   for (const issue of issues) {
     if (issue.code === 'unrecognized_keys') {
       const input = issue.input;
-      const keys = typeof input === 'object' ? known.get(input) ?? [] : [];
+      const keys = typeof input === 'object' ? (known.get(input) ?? []) : [];
       for (const key of issue.keys) {
         const guess = closestKey(key, keys);
-        out.push({ path: pathAt(at, [...issue.path, key]), message: `unknown key ${JSON.stringify(key)}${guess ? ` (did you mean ${JSON.stringify(guess)}?)` : ''}` });
+        out.push({
+          path: pathAt(at, [...issue.path, key]),
+          message: `unknown key ${JSON.stringify(key)}${guess ? ` (did you mean ${JSON.stringify(guess)}?)` : ''}`,
+        });
       }
       continue;
     }
@@ -46,7 +53,13 @@ function issuesOf(issues: readonly z.core.$ZodIssue[], at: string, known: WeakMa
     if (issue.code === 'invalid_union' && issue.message === 'Invalid input' && issue.errors.length > 0) {
       const best = issue.errors.reduce((a, b) => (b.length < a.length ? b : a));
       if (best.length > 0) {
-        out.push(...issuesOf(best.map((i) => ({ ...i, path: [...issue.path, ...i.path] })), at, known));
+        out.push(
+          ...issuesOf(
+            best.map((i) => ({ ...i, path: [...issue.path, ...i.path] })),
+            at,
+            known,
+          ),
+        );
         continue;
       }
     }

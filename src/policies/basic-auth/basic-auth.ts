@@ -14,8 +14,13 @@ import { parseDuration } from '../../config/units.js';
 
 export const basicAuthSchema = z.strictObject({
   type: z.literal('basic-auth'),
-  realm: z.string().regex(/^[^"\\\r\n]*$/, { error: 'a realm cannot contain quotes, backslashes or line breaks' }).default('gatehouse'),
-  verifiedCacheTtl: Duration.default('5m').meta({ description: 'How long a verified scrypt password is remembered (0 = verify every time).' }),
+  realm: z
+    .string()
+    .regex(/^[^"\\\r\n]*$/, { error: 'a realm cannot contain quotes, backslashes or line breaks' })
+    .default('gatehouse'),
+  verifiedCacheTtl: Duration.default('5m').meta({
+    description: 'How long a verified scrypt password is remembered (0 = verify every time).',
+  }),
   anonymous: Anonymous,
   hideCredentials: HideCredentials,
 });
@@ -47,7 +52,8 @@ export async function limitedScrypt(password: string, hash: NonNullable<BasicEnt
     return await verifyScrypt(password, hash);
   } finally {
     const next = waiting.shift();
-    if (next) next(); // the slot passes on
+    if (next)
+      next(); // the slot passes on
     else running--;
   }
 }

@@ -11,14 +11,27 @@ const code = (p: ReturnType<typeof make>, ua?: string) =>
 
 test('the built-in list refuses common attack tools, case-insensitively', () => {
   const p = make();
-  for (const ua of ['sqlmap/1.7.2#stable (https://sqlmap.org)', 'Mozilla/5.00 (Nikto/2.1.6)', 'Mozilla/5.0 zgrab/0.x', 'Nuclei - Open-source project', 'WPScan v3.8', 'SQLMAP']) {
+  for (const ua of [
+    'sqlmap/1.7.2#stable (https://sqlmap.org)',
+    'Mozilla/5.00 (Nikto/2.1.6)',
+    'Mozilla/5.0 zgrab/0.x',
+    'Nuclei - Open-source project',
+    'WPScan v3.8',
+    'SQLMAP',
+  ]) {
     assert.equal(code(p, ua), 'GW_BOT_FORBIDDEN', ua);
   }
 });
 
 test('ordinary clients and generic HTTP libraries pass', () => {
   const p = make();
-  for (const ua of ['Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0', 'curl/8.5.0', 'python-requests/2.32', 'Go-http-client/1.1', 'undici']) {
+  for (const ua of [
+    'Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0',
+    'curl/8.5.0',
+    'python-requests/2.32',
+    'Go-http-client/1.1',
+    'undici',
+  ]) {
     assert.equal(code(p, ua), undefined, ua);
   }
 });

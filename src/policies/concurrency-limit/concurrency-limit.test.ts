@@ -23,9 +23,17 @@ function make(policy: Record<string, unknown>, stores = new StoreRegistry(), rou
 function ctx(opts: { identity?: Identity; ip?: string; headers?: Record<string, string> } = {}): RequestContext {
   return {
     req: { headers: opts.headers ?? {}, rawHeaders: Object.entries(opts.headers ?? {}).flat() } as unknown as IncomingMessage,
-    requestId: 'x', method: 'GET', host: 'h', path: '/', query: '',
-    clientIp: opts.ip ?? '10.0.0.1', routeName: 'r', serviceName: 's', params: {},
-    identity: opts.identity, locals: new Map(),
+    requestId: 'x',
+    method: 'GET',
+    host: 'h',
+    path: '/',
+    query: '',
+    clientIp: opts.ip ?? '10.0.0.1',
+    routeName: 'r',
+    serviceName: 's',
+    params: {},
+    identity: opts.identity,
+    locals: new Map(),
   };
 }
 const alice: Identity = { consumerId: 'alice', groups: [] };
@@ -33,7 +41,9 @@ const bob: Identity = { consumerId: 'bob', groups: [] };
 
 test('limit 2 (global by default): two in flight, the third refused with 429 GW_CONCURRENCY_LIMITED and Retry-After: 1', () => {
   const p = make({ limit: 2 });
-  const a = ctx(), b = ctx({ ip: '10.0.0.2' }), c = ctx({ ip: '10.0.0.3' });
+  const a = ctx(),
+    b = ctx({ ip: '10.0.0.2' }),
+    c = ctx({ ip: '10.0.0.3' });
   assert.equal(p.access!(a), undefined);
   assert.equal(p.access!(b), undefined);
   assert.deepEqual(p.access!(c), { status: 429, code: 'GW_CONCURRENCY_LIMITED', headers: { 'retry-after': '1' } });
@@ -95,7 +105,10 @@ test('counts live in the shared stores: a recompiled policy (reload) sees the sl
 });
 
 test('config errors name the path', () => {
-  const errs = (policy: Record<string, unknown>) => { const r = check(policy); return r.ok ? [] : r.errors.map((e) => e.path); };
+  const errs = (policy: Record<string, unknown>) => {
+    const r = check(policy);
+    return r.ok ? [] : r.errors.map((e) => e.path);
+  };
   assert.deepEqual(errs({ limit: 3, by: ['consumer', 'header:x-tenant'], fallbackBy: 'global' }), []);
   assert.deepEqual(errs({}), ['routes[0].policies[0].limit']);
   assert.deepEqual(errs({ limit: 0 }), ['routes[0].policies[0].limit']);

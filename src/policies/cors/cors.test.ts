@@ -39,7 +39,13 @@ test('origin matching: exact, wildcard subdomains, regex; null only when listed'
 });
 
 test('preflight from an allowed origin → 204 with the allow headers, never forwarded', () => {
-  const p = make({ origins: ['https://app.example.com'], methods: ['GET', 'PUT'], headers: ['Content-Type', 'X-Token'], credentials: true, maxAge: '1h' });
+  const p = make({
+    origins: ['https://app.example.com'],
+    methods: ['GET', 'PUT'],
+    headers: ['Content-Type', 'X-Token'],
+    credentials: true,
+    maxAge: '1h',
+  });
   const v = preflight(p, 'https://app.example.com', 'PUT', 'content-type, x-token')!;
   assert.equal(v.status, 204);
   assert.deepEqual(v.headers, {
@@ -85,7 +91,12 @@ test('responses: allowed origin echoed with credentials, Vary: Origin always, up
   assert.equal(ok['access-control-expose-headers'], 'X-Total');
   assert.equal(ok.vary, 'Accept-Encoding, Origin');
   // An upstream that reflects every origin does not widen the policy.
-  const evil = respond(p, 'https://evil.example', ['Access-Control-Allow-Origin', 'https://evil.example', 'Access-Control-Allow-Credentials', 'true']);
+  const evil = respond(p, 'https://evil.example', [
+    'Access-Control-Allow-Origin',
+    'https://evil.example',
+    'Access-Control-Allow-Credentials',
+    'true',
+  ]);
   assert.equal(evil['access-control-allow-origin'], undefined);
   assert.equal(evil['access-control-allow-credentials'], undefined);
   assert.equal(evil.vary, 'Origin');
@@ -101,9 +112,19 @@ test('"*" without credentials answers "*"; with credentials the schema refuses i
 });
 
 test('schema: malformed origins are refused', () => {
-  for (const o of ['app.example.com', 'https://app.example.com/', 'https://app.example.com/path', 'https://*.*.example.com', 'https://a*.example.com', '*.example.com']) {
+  for (const o of [
+    'app.example.com',
+    'https://app.example.com/',
+    'https://app.example.com/path',
+    'https://*.*.example.com',
+    'https://a*.example.com',
+    '*.example.com',
+  ]) {
     assert.equal(corsPolicy.schema.safeParse({ type: 'cors', origins: [o] }).success, false, o);
   }
   assert.equal(corsPolicy.schema.safeParse({ type: 'cors', origins: [{ regex: '(' }] }).success, false);
-  assert.equal(corsPolicy.schema.safeParse({ type: 'cors', origins: ['https://*.example.com:8443', 'http://localhost:3000', 'null'] }).success, true);
+  assert.equal(
+    corsPolicy.schema.safeParse({ type: 'cors', origins: ['https://*.example.com:8443', 'http://localhost:3000', 'null'] }).success,
+    true,
+  );
 });

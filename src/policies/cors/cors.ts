@@ -26,9 +26,15 @@ const Token = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: 'not a 
 const schema = z
   .strictObject({
     type: z.literal('cors'),
-    origins: z.array(Origin).min(1).meta({ description: 'Exact "https://app.example.com", wildcard "https://*.example.com", {regex}, "null", or "*".' }),
+    origins: z
+      .array(Origin)
+      .min(1)
+      .meta({ description: 'Exact "https://app.example.com", wildcard "https://*.example.com", {regex}, "null", or "*".' }),
     methods: z.array(Token).default(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']),
-    headers: z.array(Token).optional().meta({ description: 'Request headers a preflight may ask for; absent = those asked for are allowed.' }),
+    headers: z
+      .array(Token)
+      .optional()
+      .meta({ description: 'Request headers a preflight may ask for; absent = those asked for are allowed.' }),
     exposedHeaders: z.array(Token).default([]),
     credentials: z.boolean().default(false),
     maxAge: z

@@ -10,7 +10,10 @@ export interface OriginMatcher {
   matches(origin: string): boolean;
 }
 
-interface Wildcard { prefix: string; suffix: string }
+interface Wildcard {
+  prefix: string;
+  suffix: string;
+}
 
 // What may stand for "*" in a wildcard origin: one or more DNS labels, no port, no userinfo.
 const LABELS = /^[a-z0-9-]+(?:\.[a-z0-9-]+)*$/;

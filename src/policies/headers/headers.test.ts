@@ -77,14 +77,26 @@ test('config errors name the path: bad header name, unknown key, wrong types', (
   // Only set and remove exist: there is no "add".
   assert.deepEqual(errors({ response: { add: { 'x-a': '1' } } }), ['routes[0].policies[0].response.add: unknown key "add"']);
   assert.deepEqual(errors({ upstream: {} }), ['routes[0].policies[0].upstream: unknown key "upstream"']);
-  assert.deepEqual(errors({ response: { remove: 'server' } }).map((e) => e.split(': ')[0]), ['routes[0].policies[0].response.remove']);
-  assert.deepEqual(errors({ request: { set: { 'x-n': 1 } } }).map((e) => e.split(': ')[0]), ['routes[0].policies[0].request.set.x-n']);
+  assert.deepEqual(
+    errors({ response: { remove: 'server' } }).map((e) => e.split(': ')[0]),
+    ['routes[0].policies[0].response.remove'],
+  );
+  assert.deepEqual(
+    errors({ request: { set: { 'x-n': 1 } } }).map((e) => e.split(': ')[0]),
+    ['routes[0].policies[0].request.set.x-n'],
+  );
 });
 
 test('a value with CR, LF or NUL is a config error (it would split the header on the wire)', () => {
-  assert.deepEqual(errors({ request: { set: { 'x-a': 'one\r\nx-injected: yes' } } }), ['routes[0].policies[0].request.set.x-a: a header value cannot contain CR, LF or NUL']);
-  assert.deepEqual(errors({ response: { set: { 'x-b': 'two\nthree' } } }), ['routes[0].policies[0].response.set.x-b: a header value cannot contain CR, LF or NUL']);
-  assert.deepEqual(errors({ response: { set: { 'x-c': 'nul\u0000' } } }), ['routes[0].policies[0].response.set.x-c: a header value cannot contain CR, LF or NUL']);
+  assert.deepEqual(errors({ request: { set: { 'x-a': 'one\r\nx-injected: yes' } } }), [
+    'routes[0].policies[0].request.set.x-a: a header value cannot contain CR, LF or NUL',
+  ]);
+  assert.deepEqual(errors({ response: { set: { 'x-b': 'two\nthree' } } }), [
+    'routes[0].policies[0].response.set.x-b: a header value cannot contain CR, LF or NUL',
+  ]);
+  assert.deepEqual(errors({ response: { set: { 'x-c': 'nul\u0000' } } }), [
+    'routes[0].policies[0].response.set.x-c: a header value cannot contain CR, LF or NUL',
+  ]);
   assert.deepEqual(errors({ response: { set: { 'x-d': 'tabs\tand spaces are fine' } } }), []);
 });
 
@@ -94,7 +106,10 @@ test('a value node would refuse to send (other control characters, DEL, past Lat
   for (const value of ['bell\u0007', 'escape\u001b[31m', 'del\u007f', 'snow \u2603', 'vertical\u000btab']) {
     const found = errors({ response: { set: { 'x-f': value } } });
     assert.equal(found.length, 1, JSON.stringify(value));
-    assert.match(found[0]!, /^routes\[0\]\.policies\[0\]\.response\.set\.x-f: a header value may hold only tab, space, visible ASCII and Latin-1/);
+    assert.match(
+      found[0]!,
+      /^routes\[0\]\.policies\[0\]\.response\.set\.x-f: a header value may hold only tab, space, visible ASCII and Latin-1/,
+    );
     // What the schema refuses is exactly what node would throw on at run time.
     assert.throws(() => validateHeaderValue('x-f', value));
   }

@@ -13,11 +13,18 @@ export const InlineKey = z
     jwk: z.record(z.string(), z.unknown()).optional().meta({ description: 'A public JWK, or an "oct" JWK for HS*.' }),
     secret: z.string().min(1).optional().meta({ description: 'An HMAC secret (HS*), as UTF-8 text; ${ENV} recommended.' }),
   })
-  .refine((k) => [k.pem, k.jwk, k.secret].filter((x) => x !== undefined).length === 1, { error: 'a key has exactly one of pem, jwk or secret' });
+  .refine((k) => [k.pem, k.jwk, k.secret].filter((x) => x !== undefined).length === 1, {
+    error: 'a key has exactly one of pem, jwk or secret',
+  });
 
 export type InlineKeyConfig = z.output<typeof InlineKey>;
 
-interface Loaded { kid: string | undefined; alg: string | undefined; key: KeyObject; family: string }
+interface Loaded {
+  kid: string | undefined;
+  alg: string | undefined;
+  key: KeyObject;
+  family: string;
+}
 
 /** The algorithm family a key object can verify: "HS", "RSA" (RS/PS), "EC:P-256"..., "OKP". */
 function familyOf(key: KeyObject): string {
@@ -30,10 +37,20 @@ function familyOf(key: KeyObject): string {
 }
 
 const ALG_FAMILY: Record<string, string> = {
-  HS256: 'HS', HS384: 'HS', HS512: 'HS',
-  RS256: 'RSA', RS384: 'RSA', RS512: 'RSA', PS256: 'RSA', PS384: 'RSA', PS512: 'RSA',
-  ES256: 'EC:prime256v1', ES384: 'EC:secp384r1', ES512: 'EC:secp521r1',
-  EdDSA: 'OKP', Ed25519: 'OKP',
+  HS256: 'HS',
+  HS384: 'HS',
+  HS512: 'HS',
+  RS256: 'RSA',
+  RS384: 'RSA',
+  RS512: 'RSA',
+  PS256: 'RSA',
+  PS384: 'RSA',
+  PS512: 'RSA',
+  ES256: 'EC:prime256v1',
+  ES384: 'EC:secp384r1',
+  ES512: 'EC:secp521r1',
+  EdDSA: 'OKP',
+  Ed25519: 'OKP',
 };
 
 export const ALGORITHMS = Object.keys(ALG_FAMILY) as [string, ...string[]];
@@ -44,7 +61,12 @@ export function loadKey(k: InlineKeyConfig): Loaded {
   else if (k.pem !== undefined) key = createPublicKey(k.pem);
   else if (k.jwk!.kty === 'oct') key = createSecretKey(Buffer.from(typeof k.jwk!.k === 'string' ? k.jwk!.k : '', 'base64url'));
   else key = createPublicKey({ key: k.jwk as JsonWebKey, format: 'jwk' });
-  return { kid: k.kid ?? (typeof k.jwk?.kid === 'string' ? k.jwk.kid : undefined), alg: k.alg ?? (typeof k.jwk?.alg === 'string' ? k.jwk.alg : undefined), key, family: familyOf(key) };
+  return {
+    kid: k.kid ?? (typeof k.jwk?.kid === 'string' ? k.jwk.kid : undefined),
+    alg: k.alg ?? (typeof k.jwk?.alg === 'string' ? k.jwk.alg : undefined),
+    key,
+    family: familyOf(key),
+  };
 }
 
 export function keyProblem(k: InlineKeyConfig): string | undefined {

@@ -28,7 +28,11 @@ test('a verified token is remembered until its exp, never past it (injected cloc
   const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
   const input = `${b64({ alg: 'HS256' })}.${b64({ sub: 'a', exp: clock / 1000 + 60 })}`;
   const token = `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
-  const a = jwtAuthenticator(jwtSchema.parse({ type: 'jwt', algorithms: ['HS256'], keys: [{ secret }], clockSkew: '0s', verifiedCacheTtl: '5m' }), new ConsumerRegistry([{ id: 'a', groups: [], credentials: [] }]), { now: () => clock });
+  const a = jwtAuthenticator(
+    jwtSchema.parse({ type: 'jwt', algorithms: ['HS256'], keys: [{ secret }], clockSkew: '0s', verifiedCacheTtl: '5m' }),
+    new ConsumerRegistry([{ id: 'a', groups: [], credentials: [] }]),
+    { now: () => clock },
+  );
   const ctx = { req: { rawHeaders: ['authorization', `Bearer ${token}`] }, method: 'GET' } as never;
   const first = a.authenticate(ctx);
   assert.ok(first instanceof Promise);

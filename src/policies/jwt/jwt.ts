@@ -22,16 +22,30 @@ export const jwtSchema = z.strictObject({
   type: z.literal('jwt'),
   algorithms: z.array(z.enum(ALGORITHMS)).min(1).meta({ description: 'Accepted signature algorithms (the token cannot choose others).' }),
   keys: z.array(InlineKey).default([]),
-  jwksUri: z.string().regex(/^https?:\/\//, { error: 'a jwksUri is an http(s) URL' }).optional(),
-  issuer: z.string().min(1).optional().meta({ description: 'Required "iss"; without keys and jwksUri, also the OIDC issuer to discover the JWKS from.' }),
-  audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional().meta({ description: 'Required "aud" (one of these).' }),
+  jwksUri: z
+    .string()
+    .regex(/^https?:\/\//, { error: 'a jwksUri is an http(s) URL' })
+    .optional(),
+  issuer: z
+    .string()
+    .min(1)
+    .optional()
+    .meta({ description: 'Required "iss"; without keys and jwksUri, also the OIDC issuer to discover the JWKS from.' }),
+  audience: z
+    .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+    .optional()
+    .meta({ description: 'Required "aud" (one of these).' }),
   requireExp: z.boolean().default(true),
   clockSkew: Duration.default('30s').meta({ description: 'Tolerance for exp, nbf and iat.' }),
   maxTokenSize: z.number().int().min(256).max(65536).default(8192).meta({ description: 'Longer tokens are refused before parsing.' }),
-  jwksCacheTtl: Duration.default('10m').meta({ description: 'Refresh the JWKS after this long (the old keys serve until a refresh succeeds).' }),
+  jwksCacheTtl: Duration.default('10m').meta({
+    description: 'Refresh the JWKS after this long (the old keys serve until a refresh succeeds).',
+  }),
   jwksCooldown: Duration.default('30s').meta({ description: 'At most one JWKS fetch per this interval (unknown kid).' }),
   jwksTimeout: Duration.default('5s'),
-  verifiedCacheTtl: Duration.default('60s').meta({ description: 'Remember a verified token (by its SHA-256) this long, never past its exp; 0 = verify every request.' }),
+  verifiedCacheTtl: Duration.default('60s').meta({
+    description: 'Remember a verified token (by its SHA-256) this long, never past its exp; 0 = verify every request.',
+  }),
   verifiedCacheSize: z.number().int().min(0).default(10_000),
   consumerClaim: z.string().min(1).default('sub').meta({ description: 'The claim naming the consumer (by id, else username).' }),
   ...TokenPolicyFields,
@@ -61,7 +75,11 @@ export function tokenShapeProblem(token: string, maxSize: number): string | unde
   return undefined;
 }
 
-export function jwtAuthenticator(config: JwtConfig, consumers: ConsumerRegistry, opts: { now?: () => number } = {}): Authenticator & { remote: RemoteJwks | undefined } {
+export function jwtAuthenticator(
+  config: JwtConfig,
+  consumers: ConsumerRegistry,
+  opts: { now?: () => number } = {},
+): Authenticator & { remote: RemoteJwks | undefined } {
   const inline = new InlineKeys(config.keys);
   const remote =
     config.jwksUri !== undefined || (inline.size === 0 && config.issuer !== undefined)
@@ -74,7 +92,10 @@ export function jwtAuthenticator(config: JwtConfig, consumers: ConsumerRegistry,
           now: opts.now,
         })
       : undefined;
-  const getKey = async (header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<KeyObject | Awaited<ReturnType<RemoteJwks['getKey']>>> => {
+  const getKey = async (
+    header: JWSHeaderParameters,
+    token: FlattenedJWSInput,
+  ): Promise<KeyObject | Awaited<ReturnType<RemoteJwks['getKey']>>> => {
     // With a JWKS as well, a kid the inline keys do not name is the JWKS's to find.
     const k = inline.find(header, remote === undefined);
     if (k !== undefined) return k;
@@ -99,12 +120,20 @@ export function jwtAuthenticator(config: JwtConfig, consumers: ConsumerRegistry,
   // token many times. A verified token is remembered by its SHA-256 (tokens are canonical, so one
   // token has one spelling) until its exp, at most verifiedCacheTtl. Requirements still run per request.
   const cacheTtl = parseDuration(config.verifiedCacheTtl);
-  const verified = cacheTtl > 0 && config.verifiedCacheSize > 0
-    ? new LRUCache<string, { claims: Record<string, unknown>; scopes: string[]; consumer: ConsumerEntry | undefined; until: number }>({ max: config.verifiedCacheSize })
-    : undefined;
+  const verified =
+    cacheTtl > 0 && config.verifiedCacheSize > 0
+      ? new LRUCache<string, { claims: Record<string, unknown>; scopes: string[]; consumer: ConsumerEntry | undefined; until: number }>({
+          max: config.verifiedCacheSize,
+        })
+      : undefined;
   const skewMs = parseDuration(config.clockSkew);
 
-  function accept(ctx: RequestContext, claims: Record<string, unknown>, scopes: string[], consumer: ConsumerEntry | undefined): AuthOutcome {
+  function accept(
+    ctx: RequestContext,
+    claims: Record<string, unknown>,
+    scopes: string[],
+    consumer: ConsumerEntry | undefined,
+  ): AuthOutcome {
     return tokenOutcome(check, ctx, claims, scopes, consumer, 'jwt');
   }
 

@@ -62,7 +62,9 @@ export class RemoteJwks {
     if (this.pending) return this.pending;
     if (this.now() - this.attemptedAt < this.opts.cooldown && this.set !== undefined) return Promise.resolve();
     this.attemptedAt = this.now();
-    this.pending = this.load().finally(() => { this.pending = undefined; });
+    this.pending = this.load().finally(() => {
+      this.pending = undefined;
+    });
     return this.pending;
   }
 
@@ -82,7 +84,10 @@ export class RemoteJwks {
     if (!isRecord(doc) || typeof doc.jwks_uri !== 'string' || !/^https?:\/\//.test(doc.jwks_uri)) {
       throw new KeySourceUnavailable(`${url} names no http(s) jwks_uri`);
     }
-    if (doc.issuer !== undefined && doc.issuer !== issuer) throw new KeySourceUnavailable(`${url} is for issuer ${typeof doc.issuer === 'string' ? doc.issuer : JSON.stringify(doc.issuer)}, not ${issuer}`);
+    if (doc.issuer !== undefined && doc.issuer !== issuer)
+      throw new KeySourceUnavailable(
+        `${url} is for issuer ${typeof doc.issuer === 'string' ? doc.issuer : JSON.stringify(doc.issuer)}, not ${issuer}`,
+      );
     return doc.jwks_uri;
   }
 }

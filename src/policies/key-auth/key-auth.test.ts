@@ -13,7 +13,13 @@ import type { Policy, PolicyEnv, RequestContext, RespondVerdict } from '../types
 import type { PolicyMetrics } from '../../observability/metrics.js';
 
 const consumers = [
-  { id: 'alice', username: 'Alice', groups: ['staff'], plan: 'gold', credentials: [{ type: 'api-key', id: 'alice-key', key: 'alice-secret' }] },
+  {
+    id: 'alice',
+    username: 'Alice',
+    groups: ['staff'],
+    plan: 'gold',
+    credentials: [{ type: 'api-key', id: 'alice-key', key: 'alice-secret' }],
+  },
   { id: 'bob', credentials: [{ type: 'api-key', key: 'sha256:' + createHash('sha256').update('bob secret+1').digest('hex') }] },
   { id: 'guest', groups: ['public'] },
 ];
@@ -37,17 +43,28 @@ function errors(policy: Record<string, unknown>): string[] {
   const r = check(policy);
   return r.ok ? [] : r.errors.map((e) => `${e.path}: ${e.message}`);
 }
-async function run(p: Policy, headers: Record<string, string> = {}, query = ''): Promise<{ verdict: RespondVerdict | undefined; ctx: RequestContext }> {
+async function run(
+  p: Policy,
+  headers: Record<string, string> = {},
+  query = '',
+): Promise<{ verdict: RespondVerdict | undefined; ctx: RequestContext }> {
   const ctx = testContext({ headers });
   ctx.query = query;
   const verdict = await p.access!(ctx);
   return { verdict, ctx };
 }
 
-test('a known key in x-api-key sets the consumer\'s identity, with the credential id and method', async () => {
+test("a known key in x-api-key sets the consumer's identity, with the credential id and method", async () => {
   const { verdict, ctx } = await run(make(), { 'X-Api-Key': 'alice-secret' });
   assert.equal(verdict, undefined);
-  assert.deepEqual(ctx.identity, { consumerId: 'alice', username: 'Alice', groups: ['staff'], plan: 'gold', credentialId: 'alice-key', method: 'key-auth' });
+  assert.deepEqual(ctx.identity, {
+    consumerId: 'alice',
+    username: 'Alice',
+    groups: ['staff'],
+    plan: 'gold',
+    credentialId: 'alice-key',
+    method: 'key-auth',
+  });
   // A key configured as its SHA-256 matches the key itself; the default credential id is consumer:type:index.
   const hashed = await run(make(), { 'x-api-key': 'bob secret+1' });
   assert.equal(hashed.verdict, undefined);
@@ -59,7 +76,14 @@ test('a known key in x-api-key sets the consumer\'s identity, with the credentia
 
 test('missing, empty or unknown key → 401 GW_UNAUTHORIZED with the ApiKey challenge; no identity', async () => {
   const p = make();
-  for (const headers of [{}, { 'x-api-key': '' }, { 'x-api-key': 'nope' }, { 'x-api-key': 'ALICE-SECRET' }, { 'x-other': 'alice-secret' }, { Authorization: 'Bearer alice-secret' }] as Record<string, string>[]) {
+  for (const headers of [
+    {},
+    { 'x-api-key': '' },
+    { 'x-api-key': 'nope' },
+    { 'x-api-key': 'ALICE-SECRET' },
+    { 'x-other': 'alice-secret' },
+    { Authorization: 'Bearer alice-secret' },
+  ] as Record<string, string>[]) {
     const { verdict, ctx } = await run(p, headers);
     assert.deepEqual(verdict, DENIED, JSON.stringify(headers));
     assert.equal(ctx.identity, undefined);
@@ -73,7 +97,11 @@ test('headers are tried in order; the challenge names the first; an empty first 
   assert.equal((await run(p, { 'x-key': '', apikey: 'bob secret+1' })).ctx.identity?.consumerId, 'bob');
   // The default header is no longer read.
   const { verdict } = await run(p, { 'x-api-key': 'alice-secret' });
-  assert.deepEqual(verdict, { status: 401, code: 'GW_UNAUTHORIZED', headers: { 'www-authenticate': 'ApiKey realm="gatehouse", header="x-key"' } });
+  assert.deepEqual(verdict, {
+    status: 401,
+    code: 'GW_UNAUTHORIZED',
+    headers: { 'www-authenticate': 'ApiKey realm="gatehouse", header="x-key"' },
+  });
 });
 
 test('query: the key from its parameter, percent- and plus-decoded, also under another spelling of the name', async () => {
@@ -94,7 +122,11 @@ test('query: the key from its parameter, percent- and plus-decoded, also under a
 
 test('upstreamRequest hides the key: every configured header and every spelling of the parameter; the rest stays', async () => {
   const p = make({ headers: ['x-api-key', 'apikey'], query: 'api_key' });
-  const { ctx } = await run(p, { 'x-api-key': 'alice-secret' }, 'a=1&api_key=alice-secret&b=2&api%5Fkey=x&API_KEY=kept&api_key&api_keys=kept');
+  const { ctx } = await run(
+    p,
+    { 'x-api-key': 'alice-secret' },
+    'a=1&api_key=alice-secret&b=2&api%5Fkey=x&API_KEY=kept&api_key&api_keys=kept',
+  );
   const headers = ['Host', 'api.example', 'X-API-KEY', 'alice-secret', 'Accept', '*/*', 'apikey', 'other', 'x-api-key', 'second copy'];
   p.upstreamRequest!(ctx, headers);
   assert.deepEqual(headers, ['Host', 'api.example', 'Accept', '*/*']);
@@ -128,14 +160,24 @@ test('anonymous: a missing or wrong key passes as the fallback consumer, flagged
   for (const headers of [{}, { 'x-api-key': 'nope' }] as Record<string, string>[]) {
     const { verdict, ctx } = await run(p, headers);
     assert.equal(verdict, undefined);
-    assert.deepEqual(ctx.identity, { consumerId: 'guest', username: undefined, groups: ['public'], plan: undefined, anonymous: true, method: 'anonymous' });
+    assert.deepEqual(ctx.identity, {
+      consumerId: 'guest',
+      username: undefined,
+      groups: ['public'],
+      plan: undefined,
+      anonymous: true,
+      method: 'anonymous',
+    });
   }
   assert.equal((await run(p, { 'x-api-key': 'alice-secret' })).ctx.identity?.consumerId, 'alice');
 });
 
 test('refusals are counted: missing when no key was sent, invalid for an unknown one', async () => {
   const calls: string[] = [];
-  const metrics = { authFailure: (policy: string, reason: string) => calls.push(`${policy}:${reason}`), rateLimit: () => {} } as unknown as PolicyMetrics;
+  const metrics = {
+    authFailure: (policy: string, reason: string) => calls.push(`${policy}:${reason}`),
+    rateLimit: () => {},
+  } as unknown as PolicyMetrics;
   const p = make({}, { metrics });
   await run(p);
   await run(p, { 'x-api-key': 'nope' });
@@ -146,10 +188,22 @@ test('refusals are counted: missing when no key was sent, invalid for an unknown
 test('config errors name the path', () => {
   assert.deepEqual(errors({ headers: ['x-key', 'apikey'], query: 'k', hideCredentials: false, anonymous: 'guest' }), []);
   assert.deepEqual(errors({ headers: ['bad header'] }), ['routes[0].policies[0].headers[0]: not a valid header name']);
-  assert.deepEqual(errors({ headers: [] }).map((e) => e.split(': ')[0]), ['routes[0].policies[0].headers']);
-  assert.deepEqual(errors({ headers: 'x-api-key' }).map((e) => e.split(': ')[0]), ['routes[0].policies[0].headers']);
-  assert.deepEqual(errors({ query: '' }).map((e) => e.split(': ')[0]), ['routes[0].policies[0].query']);
-  assert.deepEqual(errors({ hideCredentials: 'yes' }).map((e) => e.split(': ')[0]), ['routes[0].policies[0].hideCredentials']);
+  assert.deepEqual(
+    errors({ headers: [] }).map((e) => e.split(': ')[0]),
+    ['routes[0].policies[0].headers'],
+  );
+  assert.deepEqual(
+    errors({ headers: 'x-api-key' }).map((e) => e.split(': ')[0]),
+    ['routes[0].policies[0].headers'],
+  );
+  assert.deepEqual(
+    errors({ query: '' }).map((e) => e.split(': ')[0]),
+    ['routes[0].policies[0].query'],
+  );
+  assert.deepEqual(
+    errors({ hideCredentials: 'yes' }).map((e) => e.split(': ')[0]),
+    ['routes[0].policies[0].hideCredentials'],
+  );
   assert.deepEqual(errors({ anonymous: 'nobody' }), ['routes[0].policies[0].anonymous: consumer "nobody" is not defined in consumers']);
   assert.deepEqual(errors({ header: 'x-key' }), ['routes[0].policies[0].header: unknown key "header" (did you mean "headers"?)']);
 });

@@ -10,7 +10,10 @@ import { Anonymous, HideCredentials } from '../../identity/auth-options.js';
 
 export const keyAuthSchema = z.strictObject({
   type: z.literal('key-auth'),
-  headers: z.array(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: 'not a valid header name' })).min(1).default(['x-api-key'])
+  headers: z
+    .array(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: 'not a valid header name' }))
+    .min(1)
+    .default(['x-api-key'])
     .meta({ description: 'Header names the key may come in, tried in order.' }),
   query: z.string().min(1).optional().meta({ description: 'A query parameter the key may come in (off by default: URLs end up in logs).' }),
   anonymous: Anonymous,
@@ -62,14 +65,21 @@ function queryValue(query: string, name: string): string | undefined {
   for (const part of query.split('&')) {
     if (paramNameOf(part) !== name) continue;
     const eq = part.indexOf('=');
-    try { return decodeURIComponent(part.slice(eq + 1).replace(/\+/g, ' ')); } catch { return undefined; }
+    try {
+      return decodeURIComponent(part.slice(eq + 1).replace(/\+/g, ' '));
+    } catch {
+      return undefined;
+    }
   }
   return undefined;
 }
 
 /** Removes every spelling of the parameter (api_key, api%5Fkey, …): none may reach the upstream. */
 function withoutParam(query: string, name: string): string {
-  return query.split('&').filter((p) => paramNameOf(p) !== name).join('&');
+  return query
+    .split('&')
+    .filter((p) => paramNameOf(p) !== name)
+    .join('&');
 }
 
 export const keyAuthPolicy = definePolicy({

@@ -16,7 +16,13 @@ import type { Policy, RequestContext, RespondVerdict } from '../types.js';
 const consumers = [
   { id: 'alice', credentials: [{ type: 'mtls', san: 'spiffe://test/alice' }] },
   { id: 'bob', username: 'Bob', groups: ['ops'], credentials: [{ type: 'mtls', id: 'bob-cert', subject: 'bob.example' }] },
-  { id: 'carol', credentials: [{ type: 'mtls', id: 'carol-ip', san: '10.0.0.7' }, { type: 'mtls', id: 'carol-mail', san: 'carol@example.com' }] },
+  {
+    id: 'carol',
+    credentials: [
+      { type: 'mtls', id: 'carol-ip', san: '10.0.0.7' },
+      { type: 'mtls', id: 'carol-mail', san: 'carol@example.com' },
+    ],
+  },
   { id: 'guest', groups: ['public'] },
 ];
 const DENIED = { status: 401, code: 'GW_UNAUTHORIZED', headers: { 'www-authenticate': 'Mutual realm="gatehouse"' } };
@@ -31,17 +37,32 @@ function check(policy: Record<string, unknown>, extraConsumers: unknown[] = []) 
 function make(policy: Record<string, unknown> = {}): Policy {
   const r = check(policy);
   if (!r.ok) throw new Error(JSON.stringify(r.errors));
-  return mtlsPolicy.create(r.config.routes[0]!.policies[0]! as never, testEnv({ config: r.config, consumers: new ConsumerRegistry(r.config.consumers), routeName: 'r' }));
+  return mtlsPolicy.create(
+    r.config.routes[0]!.policies[0]! as never,
+    testEnv({ config: r.config, consumers: new ConsumerRegistry(r.config.consumers), routeName: 'r' }),
+  );
 }
 function errors(policy: Record<string, unknown>, extraConsumers: unknown[] = []): string[] {
   const r = check(policy, extraConsumers);
   return r.ok ? [] : r.errors.map((e) => `${e.path}: ${e.message}`);
 }
 
-interface PeerCert { subject?: Record<string, unknown>; subjectaltname?: string }
+interface PeerCert {
+  subject?: Record<string, unknown>;
+  subjectaltname?: string;
+}
 /** What the policy reads from a TLS socket; `reads` counts getPeerCertificate() calls. */
 function tlsSocket(cert: PeerCert | Record<string, never>, authorized = true, authorizationError?: string) {
-  const sock = { encrypted: true, authorized, authorizationError, reads: 0, getPeerCertificate() { sock.reads++; return cert; } };
+  const sock = {
+    encrypted: true,
+    authorized,
+    authorizationError,
+    reads: 0,
+    getPeerCertificate() {
+      sock.reads++;
+      return cert;
+    },
+  };
   return sock;
 }
 function onSocket(socket: object): RequestContext {
@@ -58,7 +79,14 @@ test('a verified certificate maps to its consumer by a SAN entry, without its pr
   const p = make();
   const alice = await run(p, tlsSocket({ subject: { CN: 'alice-client' }, subjectaltname: 'DNS:alice.example, URI:spiffe://test/alice' }));
   assert.equal(alice.verdict, undefined);
-  assert.deepEqual(alice.ctx.identity, { consumerId: 'alice', username: undefined, groups: [], plan: undefined, credentialId: 'alice:mtls:0', method: 'mtls' });
+  assert.deepEqual(alice.ctx.identity, {
+    consumerId: 'alice',
+    username: undefined,
+    groups: [],
+    plan: undefined,
+    credentialId: 'alice:mtls:0',
+    method: 'mtls',
+  });
   const byIp = await run(p, tlsSocket({ subject: { CN: 'x' }, subjectaltname: 'IP Address:10.0.0.7' }));
   assert.deepEqual([byIp.ctx.identity?.consumerId, byIp.ctx.identity?.credentialId], ['carol', 'carol-ip']);
   const byMail = await run(p, tlsSocket({ subject: { CN: 'x' }, subjectaltname: 'email:carol@example.com' }));
@@ -67,10 +95,20 @@ test('a verified certificate maps to its consumer by a SAN entry, without its pr
 
 test('a verified certificate whose SANs map to no one maps by its subject CN', async () => {
   const p = make();
-  for (const cert of [{ subject: { CN: 'bob.example', O: 'Example' } }, { subject: { CN: 'bob.example' }, subjectaltname: 'DNS:unknown.example' }]) {
+  for (const cert of [
+    { subject: { CN: 'bob.example', O: 'Example' } },
+    { subject: { CN: 'bob.example' }, subjectaltname: 'DNS:unknown.example' },
+  ]) {
     const { verdict, ctx } = await run(p, tlsSocket(cert));
     assert.equal(verdict, undefined, JSON.stringify(cert));
-    assert.deepEqual(ctx.identity, { consumerId: 'bob', username: 'Bob', groups: ['ops'], plan: undefined, credentialId: 'bob-cert', method: 'mtls' });
+    assert.deepEqual(ctx.identity, {
+      consumerId: 'bob',
+      username: 'Bob',
+      groups: ['ops'],
+      plan: undefined,
+      credentialId: 'bob-cert',
+      method: 'mtls',
+    });
   }
   // The SAN is tried first: a certificate naming both consumers is the SAN's.
   const both = await run(p, tlsSocket({ subject: { CN: 'bob.example' }, subjectaltname: 'URI:spiffe://test/alice' }));
@@ -83,9 +121,21 @@ test('a verified certificate whose SANs map to no one maps by its subject CN', a
 test('no TLS, no client certificate, an unverified or unknown certificate → 401 GW_UNAUTHORIZED with the Mutual challenge', async () => {
   const p = make();
   const cases: [string, object][] = [
-    ['plain TCP', { encrypted: undefined, authorized: false, getPeerCertificate: () => { throw new Error('not a TLS socket'); } }],
+    [
+      'plain TCP',
+      {
+        encrypted: undefined,
+        authorized: false,
+        getPeerCertificate: () => {
+          throw new Error('not a TLS socket');
+        },
+      },
+    ],
     ['no certificate', tlsSocket({}, false, 'UNABLE_TO_GET_ISSUER_CERT')],
-    ['a known SAN, not verified', tlsSocket({ subject: { CN: 'x' }, subjectaltname: 'URI:spiffe://test/alice' }, false, 'DEPTH_ZERO_SELF_SIGNED_CERT')],
+    [
+      'a known SAN, not verified',
+      tlsSocket({ subject: { CN: 'x' }, subjectaltname: 'URI:spiffe://test/alice' }, false, 'DEPTH_ZERO_SELF_SIGNED_CERT'),
+    ],
     ['a known CN, not verified', tlsSocket({ subject: { CN: 'bob.example' } }, false, 'CERT_HAS_EXPIRED')],
     ['verified, unknown', tlsSocket({ subject: { CN: 'dave.example' }, subjectaltname: 'DNS:dave.example' })],
     ['verified, no CN and no SAN', tlsSocket({ subject: { O: 'Example' } })],
@@ -103,7 +153,14 @@ test('anonymous: no certificate or an unverified one passes as the fallback cons
   for (const sock of [{ encrypted: false }, tlsSocket({}), tlsSocket({ subject: { CN: 'bob.example' } }, false, 'CERT_HAS_EXPIRED')]) {
     const { verdict, ctx } = await run(p, sock);
     assert.equal(verdict, undefined);
-    assert.deepEqual(ctx.identity, { consumerId: 'guest', username: undefined, groups: ['public'], plan: undefined, anonymous: true, method: 'anonymous' });
+    assert.deepEqual(ctx.identity, {
+      consumerId: 'guest',
+      username: undefined,
+      groups: ['public'],
+      plan: undefined,
+      anonymous: true,
+      method: 'anonymous',
+    });
   }
   assert.equal((await run(p, tlsSocket({ subject: { CN: 'bob.example' } }))).ctx.identity?.consumerId, 'bob');
 });
@@ -133,8 +190,16 @@ test('config errors name the path: the policy entry and the mtls credentials', (
   assert.deepEqual(errors({ hideCredentials: false }), ['routes[0].policies[0].hideCredentials: unknown key "hideCredentials"']);
   assert.deepEqual(errors({ subject: 'bob.example' }), ['routes[0].policies[0].subject: unknown key "subject"']);
   // An mtls credential names exactly one of subject or san, and each is used once.
-  assert.deepEqual(errors({}, [{ id: 'eve', credentials: [{ type: 'mtls' }] }]), ['consumers[4].credentials[0]: an mtls credential names exactly one of subject or san']);
-  assert.deepEqual(errors({}, [{ id: 'eve', credentials: [{ type: 'mtls', subject: 'eve', san: 'eve.example' }] }]), ['consumers[4].credentials[0]: an mtls credential names exactly one of subject or san']);
-  assert.deepEqual(errors({}, [{ id: 'eve', credentials: [{ type: 'mtls', subject: 'bob.example' }] }]), ['consumers[4].credentials[0]: this certificate subject is already used by consumers[1].credentials[0]']);
-  assert.deepEqual(errors({}, [{ id: 'eve', credentials: [{ type: 'mtls', san: 'spiffe://test/alice' }] }]), ['consumers[4].credentials[0]: this certificate san is already used by consumers[0].credentials[0]']);
+  assert.deepEqual(errors({}, [{ id: 'eve', credentials: [{ type: 'mtls' }] }]), [
+    'consumers[4].credentials[0]: an mtls credential names exactly one of subject or san',
+  ]);
+  assert.deepEqual(errors({}, [{ id: 'eve', credentials: [{ type: 'mtls', subject: 'eve', san: 'eve.example' }] }]), [
+    'consumers[4].credentials[0]: an mtls credential names exactly one of subject or san',
+  ]);
+  assert.deepEqual(errors({}, [{ id: 'eve', credentials: [{ type: 'mtls', subject: 'bob.example' }] }]), [
+    'consumers[4].credentials[0]: this certificate subject is already used by consumers[1].credentials[0]',
+  ]);
+  assert.deepEqual(errors({}, [{ id: 'eve', credentials: [{ type: 'mtls', san: 'spiffe://test/alice' }] }]), [
+    'consumers[4].credentials[0]: this certificate san is already used by consumers[0].credentials[0]',
+  ]);
 });

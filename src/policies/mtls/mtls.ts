@@ -32,7 +32,10 @@ export function mtlsAuthenticator(consumers: ConsumerRegistry): Authenticator {
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- null once the socket is destroyed (node's documentation; not in its types)
     if (!cert || Object.keys(cert).length === 0) return NO_CERT;
     if (!sock.authorized) return { ok: false, reason: `client certificate not verified: ${String(sock.authorizationError)}` };
-    const sans = (cert.subjectaltname ?? '').split(', ').filter(Boolean).map((s) => s.slice(s.indexOf(':') + 1));
+    const sans = (cert.subjectaltname ?? '')
+      .split(', ')
+      .filter(Boolean)
+      .map((s) => s.slice(s.indexOf(':') + 1));
     for (const san of sans) {
       const e = consumers.certSan(san);
       if (e) return { ok: true, identity: identityOf(e.consumer, e.credentialId, 'mtls') };
@@ -41,7 +44,10 @@ export function mtlsAuthenticator(consumers: ConsumerRegistry): Authenticator {
     const cn = cert.subject?.CN;
     const e = typeof cn === 'string' ? consumers.certSubject(cn) : undefined;
     if (e) return { ok: true, identity: identityOf(e.consumer, e.credentialId, 'mtls') };
-    return { ok: false, reason: `client certificate (CN ${JSON.stringify(cn)}, SAN ${JSON.stringify(cert.subjectaltname ?? '')}) maps to no consumer` };
+    return {
+      ok: false,
+      reason: `client certificate (CN ${JSON.stringify(cn)}, SAN ${JSON.stringify(cert.subjectaltname ?? '')}) maps to no consumer`,
+    };
   };
   return {
     method: 'mtls',

@@ -25,7 +25,13 @@ const INSUFFICIENT = { status: 403, code: 'GW_FORBIDDEN', headers: { 'www-authen
 // ---- the introspection endpoint ----
 
 type Reply = { status?: number; json?: unknown; text?: string; location?: string } | 'hang';
-interface Call { method: string; path: string; authorization: string | undefined; contentType: string | undefined; form: URLSearchParams }
+interface Call {
+  method: string;
+  path: string;
+  authorization: string | undefined;
+  contentType: string | undefined;
+  form: URLSearchParams;
+}
 let server: Server;
 let endpoint: string;
 /** Token → the endpoint's answer; an unlisted token is inactive. */
@@ -40,13 +46,19 @@ before(async () => {
     req.on('data', (c: string) => (body += c));
     req.on('end', () => {
       const form = new URLSearchParams(body);
-      calls.push({ method: req.method!, path: req.url!, authorization: req.headers.authorization, contentType: req.headers['content-type'], form });
+      calls.push({
+        method: req.method!,
+        path: req.url!,
+        authorization: req.headers.authorization,
+        contentType: req.headers['content-type'],
+        form,
+      });
       if (req.url !== '/introspect') {
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ active: true, sub: 'alice' }));
         return;
       }
       const r = replies.get(form.get('token') ?? '');
-      const reply = typeof r === 'function' ? r() : r ?? { json: { active: false } };
+      const reply = typeof r === 'function' ? r() : (r ?? { json: { active: false } });
       if (reply === 'hang') return;
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (reply.location !== undefined) headers.location = reply.location;
@@ -70,19 +82,32 @@ function check(policy: Record<string, unknown>) {
   return validateConfig({
     consumers,
     services: { s: { targets: [{ url: 'http://127.0.0.1:1' }] } },
-    routes: [{ name: 'r', service: 's', policies: [{ type: 'oauth2-introspection', endpoint, clientId: 'gatehouse', clientSecret: 'p@ss:word', ...policy }] }],
+    routes: [
+      {
+        name: 'r',
+        service: 's',
+        policies: [{ type: 'oauth2-introspection', endpoint, clientId: 'gatehouse', clientSecret: 'p@ss:word', ...policy }],
+      },
+    ],
   });
 }
 function make(policy: Record<string, unknown> = {}): Policy {
   const r = check(policy);
   if (!r.ok) throw new Error(JSON.stringify(r.errors));
-  return introspectionPolicy.create(r.config.routes[0]!.policies[0]! as never, testEnv({ config: r.config, consumers: new ConsumerRegistry(r.config.consumers), routeName: 'r' }));
+  return introspectionPolicy.create(
+    r.config.routes[0]!.policies[0]! as never,
+    testEnv({ config: r.config, consumers: new ConsumerRegistry(r.config.consumers), routeName: 'r' }),
+  );
 }
 function errors(policy: Record<string, unknown>): string[] {
   const r = check(policy);
   return r.ok ? [] : r.errors.map((e) => `${e.path}: ${e.message}`);
 }
-async function run(p: Policy, headers: Record<string, string>, method = 'GET'): Promise<{ verdict: RespondVerdict | undefined; ctx: RequestContext }> {
+async function run(
+  p: Policy,
+  headers: Record<string, string>,
+  method = 'GET',
+): Promise<{ verdict: RespondVerdict | undefined; ctx: RequestContext }> {
   const ctx = testContext({ headers, method });
   const verdict = await p.access!(ctx);
   return { verdict, ctx };
@@ -95,12 +120,24 @@ test('asks the endpoint as RFC 7662 says: POST, form body with the token and its
   const call = calls.find((c) => c.form.get('token') === 'tok-ask')!;
   assert.equal(call.method, 'POST');
   assert.equal(call.contentType, 'application/x-www-form-urlencoded');
-  assert.deepEqual([...call.form.entries()], [['token', 'tok-ask'], ['token_type_hint', 'access_token']]);
+  assert.deepEqual(
+    [...call.form.entries()],
+    [
+      ['token', 'tok-ask'],
+      ['token_type_hint', 'access_token'],
+    ],
+  );
   assert.match(call.authorization!, /^Basic /);
   const [id, secret] = Buffer.from(call.authorization!.slice(6), 'base64').toString().split(':').map(decodeURIComponent);
   assert.deepEqual([id, secret], ['gatehouse', 'p@ss:word']);
   await run(make({ tokenTypeHint: 'refresh_token' }), bearer('tok-ask'));
-  assert.equal(calls.filter((c) => c.form.get('token') === 'tok-ask').at(-1)!.form.get('token_type_hint'), 'refresh_token');
+  assert.equal(
+    calls
+      .filter((c) => c.form.get('token') === 'tok-ask')
+      .at(-1)!
+      .form.get('token_type_hint'),
+    'refresh_token',
+  );
 });
 
 test('an active token → the consumer named by sub, with the granted scopes and the claims', async () => {
@@ -109,7 +146,12 @@ test('an active token → the consumer named by sub, with the granted scopes and
   const { verdict, ctx } = await run(make(), bearer('tok-alice'));
   assert.equal(verdict, undefined);
   assert.deepEqual(ctx.identity, {
-    consumerId: 'alice', username: 'Alice', groups: ['staff'], plan: 'gold', credentialId: undefined, method: 'oauth2-introspection',
+    consumerId: 'alice',
+    username: 'Alice',
+    groups: ['staff'],
+    plan: 'gold',
+    credentialId: undefined,
+    method: 'oauth2-introspection',
     scopes: ['orders.read', 'profile'],
     claims: { active: true, sub: 'alice', scope: 'orders.read profile', client_id: 'app', exp },
   });
@@ -125,7 +167,12 @@ test('a token naming no consumer: 401 by default; with unknownConsumer: anonymou
   assert.deepEqual((await run(make(), bearer('tok-zed'))).verdict, DENIED);
   const { verdict, ctx } = await run(make({ unknownConsumer: 'anonymous' }), bearer('tok-zed'));
   assert.equal(verdict, undefined);
-  assert.deepEqual(ctx.identity, { groups: [], method: 'oauth2-introspection', scopes: ['x'], claims: { active: true, sub: 'zed', scope: 'x' } });
+  assert.deepEqual(ctx.identity, {
+    groups: [],
+    method: 'oauth2-introspection',
+    scopes: ['x'],
+    claims: { active: true, sub: 'zed', scope: 'x' },
+  });
 });
 
 test('fails closed: inactive, expired, not yet valid, endpoint error, not JSON, not an object → 401 with the Bearer challenge', async () => {
@@ -173,7 +220,13 @@ test('endpoint down, redirecting, or slower than timeout → 401 (the redirect i
 test('missing, too long or malformed token → 401 without asking the endpoint', async () => {
   const p = make({ maxTokenSize: 16 });
   const before = calls.length;
-  for (const headers of [{}, { Authorization: 'Bearer ' }, { Authorization: 'Basic dXNlcjpwdw==' }, bearer('x'.repeat(17)), bearer('tok\u00e9-alice')] as Record<string, string>[]) {
+  for (const headers of [
+    {},
+    { Authorization: 'Bearer ' },
+    { Authorization: 'Basic dXNlcjpwdw==' },
+    bearer('x'.repeat(17)),
+    bearer('tok\u00e9-alice'),
+  ] as Record<string, string>[]) {
     assert.deepEqual((await run(p, headers)).verdict, DENIED, JSON.stringify(headers));
   }
   assert.equal(calls.length, before);
@@ -223,7 +276,10 @@ test('concurrent requests with the same token share one call', async () => {
   replies.set('tok-burst', { json: { active: true, sub: 'bob' } });
   const p = make({ cacheSize: 0 });
   const results = await Promise.all(Array.from({ length: 5 }, () => run(p, bearer('tok-burst'))));
-  assert.deepEqual(results.map((r) => r.ctx.identity?.consumerId), ['bob', 'bob', 'bob', 'bob', 'bob']);
+  assert.deepEqual(
+    results.map((r) => r.ctx.identity?.consumerId),
+    ['bob', 'bob', 'bob', 'bob', 'bob'],
+  );
   assert.equal(hits('tok-burst'), 1);
   // Once it is answered (and nothing is cached), the next request asks again.
   await run(p, bearer('tok-burst'));
@@ -236,7 +292,11 @@ test('cache: an active answer is reused until its exp and at most cacheTtl; inac
   if (!valid.ok) throw new Error(JSON.stringify(valid.errors));
   const registry = new ConsumerRegistry(valid.config.consumers);
   const auth = (cfg: Record<string, unknown>) =>
-    introspectionAuthenticator(introspectionSchema.parse({ type: 'oauth2-introspection', endpoint, clientId: 'gatehouse', clientSecret: 's', ...cfg }), registry, { now: () => clock });
+    introspectionAuthenticator(
+      introspectionSchema.parse({ type: 'oauth2-introspection', endpoint, clientId: 'gatehouse', clientSecret: 's', ...cfg }),
+      registry,
+      { now: () => clock },
+    );
   const ctx = (token: string, method = 'GET') => testContext({ headers: bearer(token), method });
 
   // Until exp (60 s away), though cacheTtl is 5 minutes.
@@ -289,20 +349,62 @@ test('cache: an active answer is reused until its exp and at most cacheTtl; inac
 });
 
 test('config errors name the path', () => {
-  assert.deepEqual(errors({ timeout: '2s', cacheTtl: 0, cacheSize: 0, consumerClaim: 'client_id', unknownConsumer: 'anonymous', requireScopes: ['a'], anonymous: 'guest' }), []);
-  assert.deepEqual(errors({ endpoint: 'ftp://idp.example/introspect' }), ['routes[0].policies[0].endpoint: the introspection endpoint is an http(s) URL']);
-  assert.deepEqual(errors({ endpoint: 'idp.example/introspect' }), ['routes[0].policies[0].endpoint: the introspection endpoint is an http(s) URL']);
-  assert.deepEqual(errors({ clientId: '' }).map((e) => e.split(': ')[0]), ['routes[0].policies[0].clientId']);
-  assert.deepEqual(errors({ clientSecret: undefined }).map((e) => e.split(': ')[0]), ['routes[0].policies[0].clientSecret']);
-  assert.deepEqual(errors({ timeout: 'soon' }).map((e) => e.split(': ')[0]), ['routes[0].policies[0].timeout']);
-  assert.deepEqual(errors({ cacheSize: -1 }).map((e) => e.split(': ')[0]), ['routes[0].policies[0].cacheSize']);
-  assert.deepEqual(errors({ maxTokenSize: 8 }).map((e) => e.split(': ')[0]), ['routes[0].policies[0].maxTokenSize']);
-  assert.deepEqual(errors({ unknownConsumer: 'allow' }).map((e) => e.split(': ')[0]), ['routes[0].policies[0].unknownConsumer']);
-  assert.deepEqual(errors({ claimHeaders: { 'bad name': 'email' } }).map((e) => e.split(': ')[0]), ['routes[0].policies[0].claimHeaders.bad name']);
-  assert.deepEqual(errors({ requireScopes: [''] }).map((e) => e.split(': ')[0]), ['routes[0].policies[0].requireScopes[0]']);
+  assert.deepEqual(
+    errors({
+      timeout: '2s',
+      cacheTtl: 0,
+      cacheSize: 0,
+      consumerClaim: 'client_id',
+      unknownConsumer: 'anonymous',
+      requireScopes: ['a'],
+      anonymous: 'guest',
+    }),
+    [],
+  );
+  assert.deepEqual(errors({ endpoint: 'ftp://idp.example/introspect' }), [
+    'routes[0].policies[0].endpoint: the introspection endpoint is an http(s) URL',
+  ]);
+  assert.deepEqual(errors({ endpoint: 'idp.example/introspect' }), [
+    'routes[0].policies[0].endpoint: the introspection endpoint is an http(s) URL',
+  ]);
+  assert.deepEqual(
+    errors({ clientId: '' }).map((e) => e.split(': ')[0]),
+    ['routes[0].policies[0].clientId'],
+  );
+  assert.deepEqual(
+    errors({ clientSecret: undefined }).map((e) => e.split(': ')[0]),
+    ['routes[0].policies[0].clientSecret'],
+  );
+  assert.deepEqual(
+    errors({ timeout: 'soon' }).map((e) => e.split(': ')[0]),
+    ['routes[0].policies[0].timeout'],
+  );
+  assert.deepEqual(
+    errors({ cacheSize: -1 }).map((e) => e.split(': ')[0]),
+    ['routes[0].policies[0].cacheSize'],
+  );
+  assert.deepEqual(
+    errors({ maxTokenSize: 8 }).map((e) => e.split(': ')[0]),
+    ['routes[0].policies[0].maxTokenSize'],
+  );
+  assert.deepEqual(
+    errors({ unknownConsumer: 'allow' }).map((e) => e.split(': ')[0]),
+    ['routes[0].policies[0].unknownConsumer'],
+  );
+  assert.deepEqual(
+    errors({ claimHeaders: { 'bad name': 'email' } }).map((e) => e.split(': ')[0]),
+    ['routes[0].policies[0].claimHeaders.bad name'],
+  );
+  assert.deepEqual(
+    errors({ requireScopes: [''] }).map((e) => e.split(': ')[0]),
+    ['routes[0].policies[0].requireScopes[0]'],
+  );
   const regex = errors({ requireClaims: { email: { regex: '(' } } });
   assert.equal(regex.length, 1);
   assert.match(regex[0]!, /^routes\[0\]\.policies\[0\]\.requireClaims\.email\.regex: Invalid regular expression/);
   assert.deepEqual(errors({ anonymous: 'nobody' }), ['routes[0].policies[0].anonymous: consumer "nobody" is not defined in consumers']);
-  assert.deepEqual(errors({ introspectionUrl: endpoint }).map((e) => e.split(': ')[0]), ['routes[0].policies[0].introspectionUrl']);
+  assert.deepEqual(
+    errors({ introspectionUrl: endpoint }).map((e) => e.split(': ')[0]),
+    ['routes[0].policies[0].introspectionUrl'],
+  );
 });

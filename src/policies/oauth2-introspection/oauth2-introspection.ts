@@ -24,7 +24,11 @@ export const introspectionSchema = z.strictObject({
   cacheTtl: Duration.default('5m').meta({ description: 'Longest time an active answer is reused (never beyond the token exp).' }),
   cacheSize: z.number().int().min(0).default(10_000),
   maxTokenSize: z.number().int().min(16).max(65536).default(8192),
-  consumerClaim: z.string().min(1).default('sub').meta({ description: 'The introspection field naming the consumer (by id, else username), e.g. sub, username or client_id.' }),
+  consumerClaim: z
+    .string()
+    .min(1)
+    .default('sub')
+    .meta({ description: 'The introspection field naming the consumer (by id, else username), e.g. sub, username or client_id.' }),
   ...TokenPolicyFields,
 });
 
@@ -35,13 +39,21 @@ type Answer = { active: true; claims: Record<string, unknown> } | { active: fals
 const MISSING: AuthOutcome = { ok: false, absent: true, reason: 'no token in the request' };
 const TOKEN_CHARS = /^[\x21-\x7e]+$/;
 
-export function introspectionAuthenticator(config: IntrospectionConfig, consumers: ConsumerRegistry, opts: { now?: () => number } = {}): Authenticator & { calls: () => number } {
+export function introspectionAuthenticator(
+  config: IntrospectionConfig,
+  consumers: ConsumerRegistry,
+  opts: { now?: () => number } = {},
+): Authenticator & { calls: () => number } {
   const now = opts.now ?? Date.now;
   const maxTtl = parseDuration(config.cacheTtl);
   const timeout = parseDuration(config.timeout);
-  const cache = config.cacheSize > 0 && maxTtl > 0 ? new LRUCache<string, { claims: Record<string, unknown>; until: number }>({ max: config.cacheSize }) : undefined;
+  const cache =
+    config.cacheSize > 0 && maxTtl > 0
+      ? new LRUCache<string, { claims: Record<string, unknown>; until: number }>({ max: config.cacheSize })
+      : undefined;
   const inflight = new Map<string, Promise<Answer>>();
-  const authorization = 'Basic ' + Buffer.from(`${encodeURIComponent(config.clientId)}:${encodeURIComponent(config.clientSecret)}`).toString('base64');
+  const authorization =
+    'Basic ' + Buffer.from(`${encodeURIComponent(config.clientId)}:${encodeURIComponent(config.clientSecret)}`).toString('base64');
   const source = new TokenSource(config);
   const check = compileRequirements(config);
   const claimHeaders = compileClaimHeaders(config.claimHeaders, 'oauth2-introspection');
@@ -64,8 +76,13 @@ export function introspectionAuthenticator(config: IntrospectionConfig, consumer
     const text = await res.text().catch(() => '');
     if (res.status !== 200) return { active: false, why: `introspection endpoint answered ${res.status}` };
     let doc: unknown;
-    try { doc = JSON.parse(text); } catch { return { active: false, why: 'introspection answer is not JSON' }; }
-    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return { active: false, why: 'introspection answer is not an object' };
+    try {
+      doc = JSON.parse(text);
+    } catch {
+      return { active: false, why: 'introspection answer is not JSON' };
+    }
+    if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+      return { active: false, why: 'introspection answer is not an object' };
     const claims = doc as Record<string, unknown>;
     if (claims.active !== true) return { active: false, why: 'token is not active' };
     if (typeof claims.exp === 'number' && claims.exp * 1000 <= now()) return { active: false, why: 'token expired (exp in the past)' };
@@ -113,7 +130,8 @@ export function introspectionAuthenticator(config: IntrospectionConfig, consumer
     authenticate(ctx) {
       const token = source.read(ctx);
       if (token === undefined || token === '') return MISSING;
-      if (token.length > config.maxTokenSize || !TOKEN_CHARS.test(token)) return { ok: false, reason: 'token too long or with characters no token has' };
+      if (token.length > config.maxTokenSize || !TOKEN_CHARS.test(token))
+        return { ok: false, reason: 'token too long or with characters no token has' };
       const a = lookup(token);
       return a instanceof Promise ? a.then((x) => settle(ctx, x)) : settle(ctx, a);
     },

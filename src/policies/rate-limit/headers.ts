@@ -5,7 +5,10 @@
 import type { Decision } from '../../store/types.js';
 import type { CompiledLimit } from './limits.js';
 
-export interface LimitSet { limits: CompiledLimit[]; policyField: string }
+export interface LimitSet {
+  limits: CompiledLimit[];
+  policyField: string;
+}
 
 /** Retry-After of a refusal: whole seconds, at least 1, never earlier than the store's answer. */
 export function retryAfterSeconds(d: Decision): number {

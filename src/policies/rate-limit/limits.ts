@@ -4,7 +4,13 @@ import { parseDuration } from '../../config/units.js';
 import type { Answer, RateStore } from '../../store/types.js';
 import { isBucket, type AlgorithmName, type LimitConfig } from './schema.js';
 
-export const enum Kind { Fixed, Month, Sliding, Token, Leaky }
+export const enum Kind {
+  Fixed,
+  Month,
+  Sliding,
+  Token,
+  Leaky,
+}
 
 export interface CompiledLimit {
   name: string;
@@ -23,7 +29,12 @@ export interface CompiledLimit {
 }
 
 /** `plan`: the limit belongs to that plan; alone in it, it is named after it, else prefixed with it. */
-export function compileLimit(l: LimitConfig, algorithm: AlgorithmName, scope: string, plan?: { name: string; single: boolean }): CompiledLimit {
+export function compileLimit(
+  l: LimitConfig,
+  algorithm: AlgorithmName,
+  scope: string,
+  plan?: { name: string; single: boolean },
+): CompiledLimit {
   const bucket = isBucket(algorithm);
   let kind: Kind;
   let a: number;
@@ -60,11 +71,16 @@ function spanText(s: number | string): string {
 
 export function decide(store: RateStore, l: CompiledLimit, key: string, cost: number): Answer {
   switch (l.kind) {
-    case Kind.Fixed: return store.fixedWindow(key, l.a, l.b, cost);
-    case Kind.Month: return store.calendarMonth(key, l.a, cost);
-    case Kind.Sliding: return store.slidingWindow(key, l.a, l.b, cost);
-    case Kind.Token: return store.tokenBucket(key, l.a, l.b, l.c, cost);
-    case Kind.Leaky: return store.leakyBucket(key, l.a, l.b, l.c, cost);
+    case Kind.Fixed:
+      return store.fixedWindow(key, l.a, l.b, cost);
+    case Kind.Month:
+      return store.calendarMonth(key, l.a, cost);
+    case Kind.Sliding:
+      return store.slidingWindow(key, l.a, l.b, cost);
+    case Kind.Token:
+      return store.tokenBucket(key, l.a, l.b, l.c, cost);
+    case Kind.Leaky:
+      return store.leakyBucket(key, l.a, l.b, l.c, cost);
   }
 }
 
@@ -78,7 +94,5 @@ export function decide(store: RateStore, l: CompiledLimit, key: string, cost: nu
 export function localShare(l: CompiledLimit, instances: number, dearest = 1): CompiledLimit {
   if (instances <= 1) return l;
   const share = (n: number) => Math.max(1, dearest, Math.floor(n / instances));
-  return l.kind === Kind.Token || l.kind === Kind.Leaky
-    ? { ...l, a: l.a / instances, c: share(l.c) }
-    : { ...l, a: share(l.a) };
+  return l.kind === Kind.Token || l.kind === Kind.Leaky ? { ...l, a: l.a / instances, c: share(l.c) } : { ...l, a: share(l.a) };
 }

@@ -23,9 +23,17 @@ function setup(policy: Record<string, unknown>, top: Record<string, unknown> = {
   const call = (opts: { identity?: Identity; ip?: string; method?: string; headers?: Record<string, string> } = {}) => {
     const ctx: RequestContext = {
       req: { headers: opts.headers ?? {} } as unknown as IncomingMessage,
-      requestId: 'x', method: opts.method ?? 'GET', host: 'h', path: '/', query: '',
-      clientIp: opts.ip ?? '10.0.0.1', routeName: 'r', serviceName: 's', params: {},
-      identity: opts.identity, locals: new Map(),
+      requestId: 'x',
+      method: opts.method ?? 'GET',
+      host: 'h',
+      path: '/',
+      query: '',
+      clientIp: opts.ip ?? '10.0.0.1',
+      routeName: 'r',
+      serviceName: 's',
+      params: {},
+      identity: opts.identity,
+      locals: new Map(),
     };
     const verdict = p.access!(ctx) as RespondVerdict | undefined;
     const res = { status: 200, headers: [] as string[] };
@@ -73,13 +81,18 @@ test('by a list: consumer and header combined', () => {
   assert.equal(call({ identity: alice, headers: { 'x-tenant': 'a' } }).verdict?.status, 429);
 });
 
-test('plans: the consumer\'s plan selects its limits; no consumer (or an unknown plan) gets defaultPlan', () => {
+test("plans: the consumer's plan selects its limits; no consumer (or an unknown plan) gets defaultPlan", () => {
   const { call } = setup(
     { limits: 'plan' },
     {
       plans: {
         free: { limits: [{ algorithm: 'fixed-window', limit: 1, window: '1m' }] },
-        pro: { limits: [{ algorithm: 'fixed-window', limit: 3, window: '1m' }, { name: 'pro-monthly', algorithm: 'fixed-window', limit: 1000, window: 'month' }] },
+        pro: {
+          limits: [
+            { algorithm: 'fixed-window', limit: 3, window: '1m' },
+            { name: 'pro-monthly', algorithm: 'fixed-window', limit: 1000, window: 'month' },
+          ],
+        },
         anon: { limits: [{ algorithm: 'fixed-window', limit: 2, window: '1m' }] },
       },
       defaultPlan: 'anon',
@@ -101,7 +114,10 @@ test('plans: the consumer\'s plan selects its limits; no consumer (or an unknown
 test('several limits: all are counted, the one closest to exhaustion is reported, the first exhausted rejects', () => {
   const { call, advance } = setup({
     algorithm: 'fixed-window',
-    limits: [{ name: 'per-second', limit: 5, window: '1s' }, { name: 'per-hour', limit: 8, window: '1h' }],
+    limits: [
+      { name: 'per-second', limit: 5, window: '1s' },
+      { name: 'per-hour', limit: 8, window: '1h' },
+    ],
   });
   assert.equal(call().headers.ratelimit, '"per-second";r=4;t=1'); // 4/5 left beats 7/8 left
   for (let i = 0; i < 4; i++) call();
@@ -117,7 +133,14 @@ test('several limits: all are counted, the one closest to exhaustion is reported
 });
 
 test('cost per method; shadow mode counts and reports but never rejects; legacy headers', () => {
-  const { call } = setup({ algorithm: 'fixed-window', limit: 10, window: '1m', cost: { POST: 4, default: 1 }, mode: 'shadow', legacyHeaders: true });
+  const { call } = setup({
+    algorithm: 'fixed-window',
+    limit: 10,
+    window: '1m',
+    cost: { POST: 4, default: 1 },
+    mode: 'shadow',
+    legacyHeaders: true,
+  });
   assert.equal(call({ method: 'POST' }).headers.ratelimit, '"10-per-1m";r=6;t=60');
   assert.equal(call().headers['x-ratelimit-remaining'], '5');
   call({ method: 'POST' });
@@ -158,7 +181,8 @@ test('invalid limits are refused with their path', () => {
   });
   assert.equal(r.ok, false);
   const paths = r.errors.map((e) => e.path);
-  for (const p of ['routes[0].policies[0].rate', 'routes[1].policies[0].window', 'routes[3].policies[0].by']) assert.ok(paths.includes(p), `${p} in ${paths.join(', ')}`);
+  for (const p of ['routes[0].policies[0].rate', 'routes[1].policies[0].window', 'routes[3].policies[0].by'])
+    assert.ok(paths.includes(p), `${p} in ${paths.join(', ')}`);
   const again = validateConfig({
     services: { s: { targets: [{ url: 'http://127.0.0.1:1' }] } },
     routes: [{ name: 'c', service: 's', policies: [{ type: 'rate-limit', limits: 'plan' }] }],
@@ -184,15 +208,36 @@ test('a cost no limit can ever admit is a config error (it would be refused fore
     routes: [
       { name: 'a', service: 's', policies: [{ type: 'rate-limit', algorithm: 'token-bucket', rate: 1, per: '1s', burst: 2, cost: 5 }] },
       { name: 'b', service: 's', policies: [{ type: 'rate-limit', limit: 2, window: '1m', cost: { POST: 3, default: 1 } }] },
-      { name: 'c', service: 's', policies: [{ type: 'rate-limit', limits: [{ limit: 10, window: '1s' }, { algorithm: 'leaky-bucket', rate: 2, per: '1s' }], cost: 4 }] },
+      {
+        name: 'c',
+        service: 's',
+        policies: [
+          {
+            type: 'rate-limit',
+            limits: [
+              { limit: 10, window: '1s' },
+              { algorithm: 'leaky-bucket', rate: 2, per: '1s' },
+            ],
+            cost: 4,
+          },
+        ],
+      },
       { name: 'd', service: 's', policies: [{ type: 'rate-limit', limits: 'plan', cost: { POST: 4 } }] },
       { name: 'fits', service: 's', policies: [{ type: 'rate-limit', limit: 2, window: '1m', cost: { POST: 2, default: 1 } }] },
     ],
   });
   assert.equal(r.ok, false);
   const errors = r.errors;
-  assert.deepEqual(errors.map((e) => e.path).sort(), ['routes[0].policies[0].cost', 'routes[1].policies[0].cost', 'routes[2].policies[0].cost', 'routes[3].policies[0].cost']);
-  assert.match(errors.find((e) => e.path === 'routes[0].policies[0].cost')!.message, /cost 5, more than this limit can ever admit \(burst 2\)/);
+  assert.deepEqual(errors.map((e) => e.path).sort(), [
+    'routes[0].policies[0].cost',
+    'routes[1].policies[0].cost',
+    'routes[2].policies[0].cost',
+    'routes[3].policies[0].cost',
+  ]);
+  assert.match(
+    errors.find((e) => e.path === 'routes[0].policies[0].cost')!.message,
+    /cost 5, more than this limit can ever admit \(burst 2\)/,
+  );
   assert.match(errors.find((e) => e.path === 'routes[2].policies[0].cost')!.message, /^limits\[1\]: .*burst 2/);
   assert.match(errors.find((e) => e.path === 'routes[3].policies[0].cost')!.message, /^plan "free" limits\[0\]: .*limit 3/);
 });

@@ -50,7 +50,10 @@ class RateLimit {
   private readonly headers: boolean;
   private readonly legacy: boolean;
 
-  constructor(config: RateLimitConfig, private readonly env: PolicyEnv) {
+  constructor(
+    config: RateLimitConfig,
+    private readonly env: PolicyEnv,
+  ) {
     const top = env.config;
     this.storeConfig = top.store;
     this.store = env.stores.get(this.storeConfig);
@@ -60,7 +63,10 @@ class RateLimit {
       this.plans = new Map();
       for (const [name, plan] of Object.entries(section<Plans>(top, 'plans'))) {
         const single = plan.limits.length === 1;
-        this.plans.set(name, limitSet(plan.limits.map((l) => compileLimit(l, l.algorithm ?? 'sliding-window', `${scope}|plan:${name}`, { name, single }))));
+        this.plans.set(
+          name,
+          limitSet(plan.limits.map((l) => compileLimit(l, l.algorithm ?? 'sliding-window', `${scope}|plan:${name}`, { name, single }))),
+        );
       }
       const defaultPlan = section<string | undefined>(top, 'defaultPlan');
       this.defaultPlan = defaultPlan !== undefined ? this.plans.get(defaultPlan) : undefined;
@@ -104,7 +110,10 @@ class RateLimit {
       if (d !== undefined && typeof (d as Promise<Decision>).then === 'function') pending = true;
       answers.push(d);
     }
-    if (pending) return Promise.all(answers.map((d) => Promise.resolve(d))).then((ds) => this.conclude(ctx, set, ds.includes(undefined) ? undefined : (ds as Decision[])));
+    if (pending)
+      return Promise.all(answers.map((d) => Promise.resolve(d))).then((ds) =>
+        this.conclude(ctx, set, ds.includes(undefined) ? undefined : (ds as Decision[])),
+      );
     return this.conclude(ctx, set, answers.includes(undefined) ? undefined : (answers as Decision[]));
   }
 
@@ -126,9 +135,17 @@ class RateLimit {
   private storeFailed(err: unknown, l: CompiledLimit, key: string, cost: number): Decision | undefined {
     if (!(err instanceof StoreUnavailableError)) throw err;
     switch (this.onStoreError) {
-      case 'allow': return undefined;
-      case 'deny': return STORE_DOWN;
-      case 'local': return decide(this.env.stores.local(this.storeConfig), localShare(l, this.storeConfig.instances, this.dearest), key, cost) as Decision;
+      case 'allow':
+        return undefined;
+      case 'deny':
+        return STORE_DOWN;
+      case 'local':
+        return decide(
+          this.env.stores.local(this.storeConfig),
+          localShare(l, this.storeConfig.instances, this.dearest),
+          key,
+          cost,
+        ) as Decision;
     }
   }
 
@@ -156,7 +173,8 @@ class RateLimit {
     const headers = this.headers || this.legacy ? decisionHeaders(set, limit, d, this.headers, this.legacy) : undefined;
     this.env.metrics?.rateLimit(ctx.routeName, !rejected ? 'allowed' : this.shadow ? 'shadow' : 'limited');
     if (rejected) {
-      if (this.shadow) ctx.shadowLimited = limit.name; // the access log's shadowLimited
+      if (this.shadow)
+        ctx.shadowLimited = limit.name; // the access log's shadowLimited
       else {
         const out: Record<string, string> = { 'retry-after': String(retryAfterSeconds(d)) };
         if (headers) for (let i = 0; i < headers.length; i += 2) out[headers[i]!] = headers[i + 1]!;

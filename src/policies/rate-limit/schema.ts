@@ -19,12 +19,20 @@ const LimitName = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'a limit n
 const limitFields = {
   name: LimitName.optional().meta({ description: 'Its name in the RateLimit headers (default e.g. "100-per-1m", or the plan name).' }),
   limit: z.number().int().positive().optional().meta({ description: 'Window algorithms: units per window.' }),
-  window: z.union([Span, z.literal('month')]).optional()
+  window: z
+    .union([Span, z.literal('month')])
+    .optional()
     .meta({ description: 'Window algorithms: the window ("1s", "1m", "1d", "30d"), or "month" (calendar month, UTC; fixed-window only).' }),
   rate: z.number().positive().optional().meta({ description: 'Bucket algorithms: units added (token) or drained (leaky) per `per`.' }),
   per: Span.optional().meta({ description: 'Bucket algorithms: the period of `rate`.' }),
   burst: z.number().int().positive().optional().meta({ description: 'Bucket algorithms: bucket size (default: rate, at least 1).' }),
-  status: z.number().int().min(400).max(599).optional().meta({ description: 'Status when this limit rejects (default 429), e.g. 403 for an exhausted quota.' }),
+  status: z
+    .number()
+    .int()
+    .min(400)
+    .max(599)
+    .optional()
+    .meta({ description: 'Status when this limit rejects (default 429), e.g. 403 for an exhausted quota.' }),
 };
 
 export const LimitSchema = z
@@ -38,19 +46,28 @@ export function limitProblems(l: LimitConfig, algorithm: AlgorithmName): { path:
   if (isBucket(algorithm)) {
     if (l.rate === undefined) out.push({ path: 'rate', message: `${algorithm} needs rate (and per)` });
     if (l.per === undefined) out.push({ path: 'per', message: `${algorithm} needs per (and rate)` });
-    if (l.limit !== undefined || l.window !== undefined) out.push({ path: l.limit !== undefined ? 'limit' : 'window', message: `${algorithm} takes rate, per and burst, not limit and window` });
+    if (l.limit !== undefined || l.window !== undefined)
+      out.push({
+        path: l.limit !== undefined ? 'limit' : 'window',
+        message: `${algorithm} takes rate, per and burst, not limit and window`,
+      });
   } else {
     if (l.limit === undefined) out.push({ path: 'limit', message: `${algorithm} needs limit (and window)` });
     if (l.window === undefined) out.push({ path: 'window', message: `${algorithm} needs window (and limit)` });
-    if (l.rate !== undefined || l.per !== undefined || l.burst !== undefined) out.push({ path: l.rate !== undefined ? 'rate' : l.per !== undefined ? 'per' : 'burst', message: `${algorithm} takes limit and window, not rate, per or burst` });
-    if (l.window === 'month' && algorithm !== 'fixed-window') out.push({ path: 'window', message: 'window: month (calendar month) needs algorithm: fixed-window' });
+    if (l.rate !== undefined || l.per !== undefined || l.burst !== undefined)
+      out.push({
+        path: l.rate !== undefined ? 'rate' : l.per !== undefined ? 'per' : 'burst',
+        message: `${algorithm} takes limit and window, not rate, per or burst`,
+      });
+    if (l.window === 'month' && algorithm !== 'fixed-window')
+      out.push({ path: 'window', message: 'window: month (calendar month) needs algorithm: fixed-window' });
   }
   return out;
 }
 
 /** The most units one request can ever take from this limit: its window's limit or its bucket's size. */
 export function capacity(l: LimitConfig, algorithm: AlgorithmName): number | undefined {
-  if (isBucket(algorithm)) return l.rate === undefined ? undefined : l.burst ?? Math.max(1, Math.floor(l.rate));
+  if (isBucket(algorithm)) return l.rate === undefined ? undefined : (l.burst ?? Math.max(1, Math.floor(l.rate)));
   return l.limit;
 }
 
@@ -71,20 +88,21 @@ export function costProblem(cost: number, l: LimitConfig, algorithm: AlgorithmNa
 
 const ByKey = z.union([
   z.enum(['consumer', 'credential', 'ip', 'route', 'service', 'global']),
-  z.string().regex(/^header:[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: 'expected consumer, credential, ip, route, service, global or header:<name>' }),
+  z
+    .string()
+    .regex(/^header:[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: 'expected consumer, credential, ip, route, service, global or header:<name>' }),
 ]);
-export const By = z
-  .union([ByKey, z.array(ByKey).min(1)])
-  .meta({ description: 'What is counted separately: consumer, credential, ip, route, service, header:<name>, global, or a list combining them.' });
-export const FallbackBy = z
-  .enum(['ip', 'global', 'skip'])
-  .meta({ description: 'When a request lacks a `by` value (e.g. no consumer): count it by ip (default), in one global counter, or not at all.' });
+export const By = z.union([ByKey, z.array(ByKey).min(1)]).meta({
+  description: 'What is counted separately: consumer, credential, ip, route, service, header:<name>, global, or a list combining them.',
+});
+export const FallbackBy = z.enum(['ip', 'global', 'skip']).meta({
+  description: 'When a request lacks a `by` value (e.g. no consumer): count it by ip (default), in one global counter, or not at all.',
+});
 
 const Method = z.string().regex(/^[A-Za-z]+$/, { error: 'a method is a word such as GET' });
-const Cost = z.union([
-  z.number().int().min(0),
-  z.record(z.union([Method, z.literal('default')]), z.number().int().min(0)),
-]).meta({ description: 'Units a request costs (default 1): a number, or per method, e.g. { POST: 5, default: 1 }.' });
+const Cost = z
+  .union([z.number().int().min(0), z.record(z.union([Method, z.literal('default')]), z.number().int().min(0))])
+  .meta({ description: 'Units a request costs (default 1): a number, or per method, e.g. { POST: 5, default: 1 }.' });
 
 export const rateLimitSchema = z
   .strictObject({
@@ -110,7 +128,8 @@ export const rateLimitSchema = z
       }
       if (Array.isArray(p.limits)) {
         p.limits.forEach((l, i) => {
-          for (const issue of limitProblems(l, l.algorithm ?? p.algorithm)) ctx.addIssue({ code: 'custom', path: ['limits', i, issue.path], message: issue.message });
+          for (const issue of limitProblems(l, l.algorithm ?? p.algorithm))
+            ctx.addIssue({ code: 'custom', path: ['limits', i, issue.path], message: issue.message });
           const tooDear = costProblem(maxCost(p.cost), l, l.algorithm ?? p.algorithm);
           if (tooDear) ctx.addIssue({ code: 'custom', path: ['cost'], message: `limits[${i}]: ${tooDear}` });
         });
@@ -131,14 +150,18 @@ export const PlanSchema = z
   })
   .superRefine((p, ctx) => {
     p.limits.forEach((l, i) => {
-      for (const issue of limitProblems(l, l.algorithm ?? 'sliding-window')) ctx.addIssue({ code: 'custom', path: ['limits', i, issue.path], message: issue.message });
+      for (const issue of limitProblems(l, l.algorithm ?? 'sliding-window'))
+        ctx.addIssue({ code: 'custom', path: ['limits', i, issue.path], message: issue.message });
     });
   })
   .meta({ description: 'A plan (tier): the limits of every consumer on it (limit algorithm default: sliding-window).' });
 
 /** The top-level keys rate-limit owns (PolicyDefinition.sections). */
 export const rateLimitSections = {
-  plans: z.record(Name, PlanSchema).default({}).meta({ description: 'Rate-limit plans (tiers); a consumer\'s plan selects them for `rate-limit` with `limits: plan`.' }),
+  plans: z
+    .record(Name, PlanSchema)
+    .default({})
+    .meta({ description: "Rate-limit plans (tiers); a consumer's plan selects them for `rate-limit` with `limits: plan`." }),
   defaultPlan: Name.optional().meta({ description: 'The plan of traffic without a consumer or whose plan is not defined.' }),
 };
 export type Plans = z.output<typeof rateLimitSections.plans>;

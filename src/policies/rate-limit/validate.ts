@@ -10,7 +10,10 @@ export function planIssues(view: SectionCheckView): PolicyIssue[] {
   const defaultPlan = view.sections.defaultPlan as string | undefined;
   const names = Object.keys(plans);
   if (defaultPlan !== undefined && !Object.hasOwn(plans, defaultPlan)) {
-    out.push({ path: 'defaultPlan', message: `plan "${defaultPlan}" is not defined${names.length ? ` (defined: ${names.join(', ')})` : ''}` });
+    out.push({
+      path: 'defaultPlan',
+      message: `plan "${defaultPlan}" is not defined${names.length ? ` (defined: ${names.join(', ')})` : ''}`,
+    });
   }
   // A consumer's plan must exist once plans are in use: a misspelt plan would silently get the
   // default plan's limits.

@@ -93,32 +93,70 @@ test('access only: the upstream is never involved', () => {
 
 test('config errors name the path: status range, unknown or non-gateway code, header names and values, unknown keys', () => {
   assert.deepEqual(errors({ status: 410, code: 'GW_ROUTE_NOT_FOUND', message: 'gone', headers: { 'retry-after': '60' } }), []);
-  assert.deepEqual(errors({ status: 99 }).map((e) => e.split(': ')[0]), ['routes[0].policies[0].status']);
-  assert.deepEqual(errors({ status: 600 }).map((e) => e.split(': ')[0]), ['routes[0].policies[0].status']);
-  assert.deepEqual(errors({ status: 503.5 }).map((e) => e.split(': ')[0]), ['routes[0].policies[0].status']);
-  assert.deepEqual(errors({ status: '503' }).map((e) => e.split(': ')[0]), ['routes[0].policies[0].status']);
-  assert.deepEqual(errors({ code: 'GW_NOPE' }).map((e) => e.split(': ')[0]), ['routes[0].policies[0].code']);
-  assert.deepEqual(errors({ code: 'ADMIN_NOT_FOUND' }).map((e) => e.split(': ')[0]), ['routes[0].policies[0].code'], 'admin codes are not a gateway answer');
-  assert.deepEqual(errors({ body: 42 }).map((e) => e.split(': ')[0]), ['routes[0].policies[0].body']);
-  assert.deepEqual(errors({ headers: { 'bad name': 'x' } }).map((e) => e.split(': ')[0]), ['routes[0].policies[0].headers.bad name']);
-  assert.deepEqual(errors({ headers: { 'x-a': 'one\r\nx-injected: yes' } }), ['routes[0].policies[0].headers.x-a: a header value cannot contain CR, LF or NUL']);
-  assert.deepEqual(errors({ headers: { 'x-n': 5 } }).map((e) => e.split(': ')[0]), ['routes[0].policies[0].headers.x-n']);
+  assert.deepEqual(
+    errors({ status: 99 }).map((e) => e.split(': ')[0]),
+    ['routes[0].policies[0].status'],
+  );
+  assert.deepEqual(
+    errors({ status: 600 }).map((e) => e.split(': ')[0]),
+    ['routes[0].policies[0].status'],
+  );
+  assert.deepEqual(
+    errors({ status: 503.5 }).map((e) => e.split(': ')[0]),
+    ['routes[0].policies[0].status'],
+  );
+  assert.deepEqual(
+    errors({ status: '503' }).map((e) => e.split(': ')[0]),
+    ['routes[0].policies[0].status'],
+  );
+  assert.deepEqual(
+    errors({ code: 'GW_NOPE' }).map((e) => e.split(': ')[0]),
+    ['routes[0].policies[0].code'],
+  );
+  assert.deepEqual(
+    errors({ code: 'ADMIN_NOT_FOUND' }).map((e) => e.split(': ')[0]),
+    ['routes[0].policies[0].code'],
+    'admin codes are not a gateway answer',
+  );
+  assert.deepEqual(
+    errors({ body: 42 }).map((e) => e.split(': ')[0]),
+    ['routes[0].policies[0].body'],
+  );
+  assert.deepEqual(
+    errors({ headers: { 'bad name': 'x' } }).map((e) => e.split(': ')[0]),
+    ['routes[0].policies[0].headers.bad name'],
+  );
+  assert.deepEqual(errors({ headers: { 'x-a': 'one\r\nx-injected: yes' } }), [
+    'routes[0].policies[0].headers.x-a: a header value cannot contain CR, LF or NUL',
+  ]);
+  assert.deepEqual(
+    errors({ headers: { 'x-n': 5 } }).map((e) => e.split(': ')[0]),
+    ['routes[0].policies[0].headers.x-n'],
+  );
   assert.deepEqual(errors({ stauts: 410 }), ['routes[0].policies[0].stauts: unknown key "stauts" (did you mean "status"?)']);
 });
 
-test('header names from the config are matched without regard to case: the gateway\'s own length wins, one of each reaches the client', async () => {
-  const literal = await render(verdictOf(make({ status: 200, body: 'hello, world', headers: { 'Content-Length': '4', 'Content-Type': 'text/plain' } })));
+test("header names from the config are matched without regard to case: the gateway's own length wins, one of each reaches the client", async () => {
+  const literal = await render(
+    verdictOf(make({ status: 200, body: 'hello, world', headers: { 'Content-Length': '4', 'Content-Type': 'text/plain' } })),
+  );
   assert.equal(literal.status, 200, 'a client accepts the answer (two Content-Length fields would be refused)');
   assert.equal(literal.body, 'hello, world');
   assert.equal(literal.headers.get('content-length'), '12');
   assert.equal(literal.headers.get('content-type'), 'text/plain');
-  const json = await render(verdictOf(make({ status: 410, code: 'GW_ROUTE_NOT_FOUND', message: 'gone', headers: { 'Content-Type': 'text/html' } })));
+  const json = await render(
+    verdictOf(make({ status: 410, code: 'GW_ROUTE_NOT_FOUND', message: 'gone', headers: { 'Content-Type': 'text/html' } })),
+  );
   assert.equal(json.status, 410);
   assert.equal(json.headers.get('content-type'), 'application/json; charset=utf-8');
   assert.equal((JSON.parse(json.body) as { error: { message: string } }).error.message, 'gone');
 });
 
 test('message needs code, body excludes code: a field the answer would ignore is a config error', () => {
-  assert.deepEqual(errors({ status: 503, message: 'maintenance' }), ['routes[0].policies[0].message: message is the text of a JSON error: it needs code (or use body for a literal answer)']);
-  assert.deepEqual(errors({ status: 410, code: 'GW_ROUTE_NOT_FOUND', body: 'gone' }), ['routes[0].policies[0].body: with code the body is the standard JSON error: give message, not body']);
+  assert.deepEqual(errors({ status: 503, message: 'maintenance' }), [
+    'routes[0].policies[0].message: message is the text of a JSON error: it needs code (or use body for a literal answer)',
+  ]);
+  assert.deepEqual(errors({ status: 410, code: 'GW_ROUTE_NOT_FOUND', body: 'gone' }), [
+    'routes[0].policies[0].body: with code the body is the standard JSON error: give message, not body',
+  ]);
 });

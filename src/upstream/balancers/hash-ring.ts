@@ -121,8 +121,7 @@ export class HashRing<M extends { readonly key: string }> {
     for (let k = 0; k < out.points.length; k++) {
       const takeA =
         j >= b.points.length ||
-        (i < a.points.length &&
-          (a.points[i]! < b.points[j]! || (a.points[i] === b.points[j] && this.tieLess(a, i, b, j, members))));
+        (i < a.points.length && (a.points[i]! < b.points[j]! || (a.points[i] === b.points[j] && this.tieLess(a, i, b, j, members))));
       const src = takeA ? a : b;
       const s = takeA ? i++ : j++;
       out.points[k] = src.points[s]!;

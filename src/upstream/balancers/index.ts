@@ -26,10 +26,7 @@ export interface BalancerOptions {
   replicas?: number;
 }
 
-export function createBalancer<T extends BalancerTarget = BalancerTarget>(
-  name: BalancerName,
-  options: BalancerOptions = {},
-): Balancer<T> {
+export function createBalancer<T extends BalancerTarget = BalancerTarget>(name: BalancerName, options: BalancerOptions = {}): Balancer<T> {
   switch (name) {
     case 'round-robin':
       return new RoundRobinBalancer<T>();

@@ -14,7 +14,13 @@ test('p2c-ewma: a faster target gets most of the traffic', () => {
   const { b, clock } = balancer();
   b.setTargets(makeTargets([1, 1, 1]));
   const latency = { a: 10, b: 100, c: 30 } as Record<string, number>;
-  const c = simulate(b, 3_000, 4, (t) => latency[t.name]!, () => (clock.t += 5));
+  const c = simulate(
+    b,
+    3_000,
+    4,
+    (t) => latency[t.name]!,
+    () => (clock.t += 5),
+  );
   assert.ok(c.a! > c.c! && c.c! > c.b!, JSON.stringify(c));
   assert.ok(c.a! > 1_500, JSON.stringify(c));
 });

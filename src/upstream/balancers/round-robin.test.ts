@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { NGINX_MAX_TARGETS, RoundRobinBalancer } from './round-robin.js';
 import { counts, makeTargets, sequence, type TestTarget } from '../../../test/helpers/balancer-targets.js';
 
-test('round-robin: 5/1/1 gives nginx\'s smooth order a a b a c a a, cycle after cycle', () => {
+test("round-robin: 5/1/1 gives nginx's smooth order a a b a c a a, cycle after cycle", () => {
   const b = new RoundRobinBalancer<TestTarget>();
   b.setTargets(makeTargets([5, 1, 1]));
   assert.deepEqual(sequence(b, 14).join(' '), 'a a b a c a a a a b a c a a');

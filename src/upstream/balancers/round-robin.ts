@@ -9,7 +9,13 @@ import { EntryHeap, type HeapEntry } from './entry-heap.js';
 /** Up to this many targets with different weights, nginx's exact O(n) loop is used. */
 export const NGINX_MAX_TARGETS = 32;
 
-const enum Mode { Empty, Single, Rotation, Nginx, Stride }
+const enum Mode {
+  Empty,
+  Single,
+  Rotation,
+  Nginx,
+  Stride,
+}
 
 interface StrideEntry<T> extends HeapEntry {
   readonly t: T;
