@@ -17,9 +17,9 @@ const STORES_WAIT_MS = 250;
  */
 export async function readyEndpoint(ctl: Controller, detailed: boolean): Promise<[number, unknown]> {
   if (!ctl.ready()) return [503, { status: 'not ready' }];
-  // Which policies use a store is theirs to know: the data planes list the stores they opened
-  // (none without a policy that counts), so nothing here names a policy type.
-  if (!detailed) return [200, { status: 'ready', configVersion: ctl.version, workers: ctl.workerCount }];
+  // Which policies use a store is theirs to know (compiling the plan tells: nothing here names a
+  // policy type). Without one there is nothing to ask the data planes, and no worker to wait for.
+  if (!detailed || !ctl.plan.usesStores) return [200, { status: 'ready', configVersion: ctl.version, workers: ctl.workerCount }];
   const stores = await storeStates(ctl);
   // A worker that died while we asked: say so now rather than at the next probe.
   if (!ctl.ready()) return [503, { status: 'not ready' }];

@@ -61,6 +61,11 @@ export interface Plan {
    * config (the fixed identity headers are dropped by the header scan itself).
    */
   identityHeaders: readonly string[];
+  /**
+   * A policy opened a store (a rate limit counts somewhere). Read on a plan compiled with its own
+   * registry (the instance's check plan); a data plane's registry outlives its plans.
+   */
+  usesStores: boolean;
 }
 
 let nextVersion = 1;
@@ -99,6 +104,8 @@ export function compilePlan(
     identityHeaders: claimHeaderNames([...config.policies, ...config.routes.flatMap((r) => r.policies)]),
     drainTimeout: parseDuration(config.shutdown.drainTimeout),
     consumers,
+    // Whether a policy opened a store while compiling (rate limits): who counts is the policies' to know.
+    usesStores: stores.status().length > 0,
   };
 }
 
