@@ -33,6 +33,7 @@ cd "$(dirname "$0")/.."
 A=${1:-bench/configs/quiet.yaml}; B=${2:-bench/configs/observed.yaml}; D=${3:-10}; ROUNDS=${4:-3}
 for c in wrk taskset; do command -v $c >/dev/null || { echo "paired.sh: $c is missing (apt-get install wrk util-linux)" >&2; exit 2; }; done
 A_DIST=${A_DIST:-dist}; B_DIST=${B_DIST:-dist}; MODE=${MODE:-steady}
+# REQ_QUERY: a query string for every request (e.g. an API key for bench/configs/keyed.yaml).
 if [ "$MODE" = steady ]; then WARMUP=${WARMUP:-20}; else WARMUP=${WARMUP:-5}; fi
 for d in "$A_DIST" "$B_DIST"; do [ -f "$d/src/cli/main.js" ] || { echo "paired.sh: no build in $d (npx tsc -p .)" >&2; exit 2; }; done
 tmp=$(mktemp -d); pids=()
@@ -47,7 +48,7 @@ export UPSTREAM_URL="http://127.0.0.1:$(cat "$tmp/up.port")"
 start() { # config, name, build -> pid; url in $tmp/name.url
   local port admin; port=$(free_port); admin=$(free_port)
   GH_PORT=$port GH_ADMIN_PORT=$admin ACCESS_LOG="$tmp/$2-access.log" taskset -c 0 node "$3/src/cli/main.js" start --config "$1" > "$tmp/$2.out" 2>&1 &
-  echo "http://127.0.0.1:$port/$2/items/42" > "$tmp/$2.url"; echo $!
+  echo "http://127.0.0.1:$port/$2/items/42${REQ_QUERY:+?$REQ_QUERY}" > "$tmp/$2.url"; echo $!
 }
 # load SECONDS OUT_A OUT_B: both gateways under their own wrk at once ($ua, $ub of the round)
 load() { taskset -c 1 wrk -t1 -c50 -d"$1s" "$ua" > "$2" & local w=$!; taskset -c 1 wrk -t1 -c50 -d"$1s" "$ub" > "$3"; wait $w; }
