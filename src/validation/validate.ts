@@ -6,7 +6,7 @@ import { parseDuration } from '../config/units.js';
 import { buildConfigSchema, type GatehouseConfig, type ServiceConfig } from '../config/schema.js';
 import { checkableConfig, salvage, type Checkable } from './salvage.js';
 import { adminExposureIssues } from '../config/admin-exposure.js';
-import { closestKey } from '../config/closest-key.js';
+import { formatPath, issueLines, parseKeepingKeys, type KnownKeys } from '../config/zod-issues.js';
 import { parsePathPattern } from '../config/path-pattern.js';
 import { parseHostPattern } from '../config/host-pattern.js';
 import { parseCidr } from '../config/cidr.js';
@@ -26,51 +26,18 @@ export interface ConfigIssue {
 }
 export type ValidationResult = { ok: true; config: GatehouseConfig } | { ok: false; errors: ConfigIssue[] };
 
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const p of path) {
-    if (typeof p === 'number') out += `[${p}]`;
-    else out += out ? `.${String(p)}` : String(p);
-  }
-  return out || '(root)';
-}
+export { formatPath } from '../config/zod-issues.js';
 
-/** `known`: the keys each refusing object schema knows, by the object that had unknown keys; `types`: the policy types. */
-function zodIssues(error: z.ZodError, known: WeakMap<object, string[]>, types: readonly string[]): ConfigIssue[] {
-  const out: ConfigIssue[] = [];
-  for (const issue of error.issues) {
-    if (issue.code === 'unrecognized_keys') {
-      const input = issue.input;
-      const keys = typeof input === 'object' ? (known.get(input) ?? []) : [];
-      for (const key of issue.keys) {
-        const guess = closestKey(key, keys);
-        out.push({
-          path: formatPath([...issue.path, key]),
-          message: `unknown key ${JSON.stringify(key)}${guess ? ` (did you mean ${JSON.stringify(guess)}?)` : ''}`,
-        });
-      }
-      continue;
-    }
-    if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
-      out.push({
-        path: formatPath(issue.path.at(-1) === 'type' ? issue.path : [...issue.path, 'type']),
-        message: `unknown policy type (known: ${types.join(', ')})`,
-      });
-      continue;
-    }
-    // A union with a message of its own in the schema (`workers`) says best what it accepts;
-    // otherwise report the branch that got furthest rather than "Invalid input".
-    if (issue.code === 'invalid_union' && issue.message === 'Invalid input' && issue.errors.length > 0) {
-      const best = issue.errors.reduce((a, b) => (b.length < a.length ? b : a));
-      const nested = best.map((i) => ({ ...i, path: [...issue.path, ...i.path] })) as z.core.$ZodIssue[];
-      if (nested.length > 0) {
-        out.push(...zodIssues(new z.ZodError(nested), known, types));
-        continue;
-      }
-    }
-    out.push({ path: formatPath(issue.path), message: issue.message });
-  }
-  return out;
+/** The schema's issues as lines; an unknown policy type names the types this config knows. */
+function zodIssues(issues: readonly z.core.$ZodIssue[], known: KnownKeys, types: readonly string[]): ConfigIssue[] {
+  return issueLines(issues, known, '', (issue) =>
+    issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator'
+      ? {
+          path: formatPath(issue.path.at(-1) === 'type' ? issue.path : [...issue.path, 'type']),
+          message: `unknown policy type (known: ${types.join(', ')})`,
+        }
+      : undefined,
+  );
 }
 
 const BUILTIN = { schema: ConfigSchema, defs: BUILTIN_POLICIES, types: BUILTIN_POLICIES.map((d) => d.type) };
@@ -106,28 +73,16 @@ function schemaFor(doc: unknown, issues: ConfigIssue[]): typeof BUILTIN {
 }
 
 export function validateConfig(doc: unknown): ValidationResult {
-  // zod hands its error map the object schema of an unknown-keys issue; only the message survives
-  // into the result, so the keys that schema knows are kept here, by the object that had the
-  // unknown keys, for "did you mean".
-  const knownKeys = new WeakMap<object, string[]>();
   const pluginIssues: ConfigIssue[] = [];
   const { schema, defs, types } = schemaFor(doc, pluginIssues);
-  const parsed = schema.safeParse(doc ?? {}, {
-    reportInput: true,
-    error: (iss) => {
-      if (iss.code === 'unrecognized_keys' && typeof iss.input === 'object') {
-        knownKeys.set(iss.input, Object.keys((iss.inst as { shape?: object } | undefined)?.shape ?? {}));
-      }
-      return undefined;
-    },
-  });
+  const parsed = parseKeepingKeys(schema, doc ?? {});
   if (parsed.success) {
     const errors = [...pluginIssues, ...semanticIssues(checkableConfig(parsed.data), defs)];
     return errors.length > 0 ? { ok: false, errors } : { ok: true, config: parsed.data };
   }
   // The checks below still run on the parts that pass the schema, so one run reports every
   // error (a missing service as well as a bad duration) rather than one batch per fix.
-  const errors = [...pluginIssues, ...zodIssues(parsed.error, knownKeys, types)];
+  const errors = [...pluginIssues, ...zodIssues(parsed.issues, parsed.known, types)];
   const seen = new Set(errors.map((e) => `${e.path}\0${e.message}`));
   for (const e of semanticIssues(salvage(doc, schema), defs)) {
     const key = `${e.path}\0${e.message}`;
