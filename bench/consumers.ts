@@ -2,7 +2,6 @@
 // lookup costs once compiled. Run: npx tsc -p . && node dist/bench/consumers.js [count]
 import { validateConfig } from '../src/validation/validate.js';
 import { compilePlan, noConnect } from '../src/dataplane/plan.js';
-import { sha256 } from '../src/identity/secrets.js';
 
 const count = Number(process.argv[2] ?? 100_000);
 const doc = {
@@ -24,13 +23,18 @@ t = process.hrtime.bigint();
 const plan = compilePlan(result.config, noConnect);
 const compileMs = ms(t);
 
-const lookups = 1_000_000;
+const keys = Array.from({ length: count }, (_, i) => `key-${i}-0123456789abcdef`);
+// First sight of each key: SHA-256 and the digest map; after that the registry knows the key.
 t = process.hrtime.bigint();
 let found = 0;
-for (let i = 0; i < lookups; i++) if (plan.consumers.apiKey(sha256(`key-${i % count}-0123456789abcdef`)) !== undefined) found++;
+for (const k of keys) if (plan.consumers.apiKey(k) !== undefined) found++;
+const coldNs = (ms(t) * 1e6) / count;
+const lookups = 1_000_000;
+t = process.hrtime.bigint();
+for (let i = 0; i < lookups; i++) if (plan.consumers.apiKey(keys[i % count]!) !== undefined) found++;
 const lookupNs = (ms(t) * 1e6) / lookups;
-if (found !== lookups) throw new Error(`found ${found} of ${lookups}`);
+if (found !== lookups + count) throw new Error(`found ${found} of ${lookups + count}`);
 
 console.log(
-  `${count} consumers: validate ${validateMs.toFixed(0)} ms, compile (registry) ${compileMs.toFixed(0)} ms; key lookup incl. SHA-256 ${lookupNs.toFixed(0)} ns`,
+  `${count} consumers: validate ${validateMs.toFixed(0)} ms, compile (registry) ${compileMs.toFixed(0)} ms; key lookup: first ${coldNs.toFixed(0)} ns (SHA-256), then ${lookupNs.toFixed(0)} ns`,
 );

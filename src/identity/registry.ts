@@ -2,7 +2,7 @@
 // request needs is one Map.get: API keys by SHA-256 digest, Basic users by username, client
 // certificates by subject CN or SAN, consumers by id or username.
 import type { ConsumerConfig } from '../config/consumer-schema.js';
-import { apiKeyDigest, parseScrypt, sha256, type ScryptHash } from './secrets.js';
+import { apiKeyDigest, parseScrypt, sameDigest, sha256, type ScryptHash } from './secrets.js';
 import type { Identity } from './identity.js';
 
 export interface ConsumerEntry {
@@ -38,6 +38,13 @@ export class ConsumerRegistry {
   readonly byId = new Map<string, ConsumerEntry>();
   private readonly byUsername = new Map<string, ConsumerEntry>();
   private readonly keys = new Map<string, KeyEntry>();
+  /**
+   * Keys already verified, by the key as presented: a known key skips its SHA-256 (about a third
+   * of key-auth's cost). Only a key whose digest matched an entry goes in, so the map holds at most
+   * one string per api-key credential and an attacker's guesses never enter it. It lives and dies
+   * with this registry (a reload or consumer change builds a new one). Decision 0002.
+   */
+  private readonly verified = new Map<string, KeyEntry>();
   private readonly basic = new Map<string, BasicEntry>();
   private readonly subjects = new Map<string, CertEntry>();
   private readonly sans = new Map<string, CertEntry>();
@@ -78,9 +85,15 @@ export class ConsumerRegistry {
     return this.byId.size;
   }
 
-  /** The API key's entry; `digest` is the SHA-256 of the presented key. */
-  apiKey(digest: Buffer): KeyEntry | undefined {
-    return this.keys.get(digest.toString('base64'));
+  /** The entry of a presented API key: looked up by its SHA-256, compared in constant time. */
+  apiKey(key: string): KeyEntry | undefined {
+    const known = this.verified.get(key);
+    if (known !== undefined) return known;
+    const digest = sha256(key);
+    const entry = this.keys.get(digest.toString('base64'));
+    if (entry === undefined || !sameDigest(entry.digest, digest)) return undefined;
+    this.verified.set(key, entry);
+    return entry;
   }
 
   basicUser(username: string): BasicEntry | undefined {

@@ -90,6 +90,24 @@ test('missing, empty or unknown key → 401 GW_UNAUTHORIZED with the ApiKey chal
   }
 });
 
+test('a key seen before is known without its digest: only verified keys are kept, one per credential, per registry', () => {
+  const r = check({});
+  assert.ok(r.ok);
+  const registry = new ConsumerRegistry(r.config.consumers);
+  const verified = () => (registry as unknown as { verified: Map<string, unknown> }).verified;
+  assert.equal(registry.apiKey('nope'), undefined);
+  assert.equal(registry.apiKey('ALICE-SECRET'), undefined);
+  assert.equal(verified().size, 0, 'an unknown key never enters');
+  const first = registry.apiKey('alice-secret');
+  assert.equal(first?.consumer.id, 'alice');
+  assert.equal(registry.apiKey('alice-secret'), first);
+  assert.equal(registry.apiKey('bob secret+1')?.consumer.id, 'bob');
+  for (let i = 0; i < 1000; i++) assert.equal(registry.apiKey(`guess-${i}`), undefined);
+  assert.deepEqual([...verified().keys()].sort(), ['alice-secret', 'bob secret+1']);
+  // Another registry (a reload) starts empty: a removed key is unknown there.
+  assert.equal(new ConsumerRegistry([]).apiKey('alice-secret'), undefined);
+});
+
 test('headers are tried in order; the challenge names the first; an empty first header falls through to the next', async () => {
   const p = make({ headers: ['X-Key', 'apikey'] });
   assert.equal((await run(p, { apikey: 'alice-secret' })).ctx.identity?.consumerId, 'alice');
@@ -111,7 +129,7 @@ test('query: the key from its parameter, percent- and plus-decoded, also under a
   assert.equal((await run(p, {}, 'api%5Fkey=alice-secret')).ctx.identity?.consumerId, 'alice');
   // The header still wins over the parameter.
   assert.equal((await run(p, { 'x-api-key': 'alice-secret' }, 'api_key=bob+secret%2B1')).ctx.identity?.consumerId, 'alice');
-  for (const q of ['', 'api_key=', 'api_key=nope', 'apikey=alice-secret', 'x_api_key=alice-secret', 'api_key=%E0%A4%A']) {
+  for (const q of ['', 'api_key', 'api_key=', 'api_key=nope', 'apikey=alice-secret', 'x_api_key=alice-secret', 'api_key=%E0%A4%A']) {
     const { verdict, ctx } = await run(p, {}, q);
     assert.deepEqual(verdict, DENIED, q);
     assert.equal(ctx.identity, undefined, q);

@@ -5,7 +5,6 @@ import { definePolicy, type HeaderList, type RequestContext } from '../types.js'
 import { authPolicy, type Authenticator, type AuthOutcome } from '../../identity/authenticator.js';
 import { findHeader, removeHeader } from '../../dataplane/header-list.js';
 import { identityOf, type ConsumerRegistry } from '../../identity/registry.js';
-import { sameDigest, sha256 } from '../../identity/secrets.js';
 import { Anonymous, HideCredentials } from '../../identity/auth-options.js';
 
 export const keyAuthSchema = z.strictObject({
@@ -39,9 +38,8 @@ export function keyAuthenticator(config: KeyAuthConfig, consumers: ConsumerRegis
       for (let i = 0; i < headers.length && (key === undefined || key === ''); i++) key = findHeader(raw, headers[i]!);
       if ((key === undefined || key === '') && param !== undefined && ctx.query !== '') key = queryValue(ctx.query, paramName);
       if (key === undefined || key === '') return MISSING;
-      const digest = sha256(key);
-      const entry = consumers.apiKey(digest);
-      if (entry === undefined || !sameDigest(entry.digest, digest)) return UNKNOWN;
+      const entry = consumers.apiKey(key);
+      if (entry === undefined) return UNKNOWN;
       return { ok: true, identity: identityOf(entry.consumer, entry.credentialId, 'key-auth') };
     },
     hide(ctx: RequestContext, out: HeaderList) {
@@ -51,25 +49,28 @@ export function keyAuthenticator(config: KeyAuthConfig, consumers: ConsumerRegis
   };
 }
 
-/** The name of a query parameter as the upstream will read it (decoded), or undefined if malformed. */
-function paramNameOf(part: string): string | undefined {
-  const eq = part.indexOf('=');
+/** A query component as the upstream will read it (`+` is a space), or undefined if malformed. */
+function decoded(s: string): string | undefined {
+  // Most names and keys have nothing to decode: no regex, no decodeURIComponent, no try.
+  if (s.indexOf('%') === -1 && s.indexOf('+') === -1) return s;
   try {
-    return decodeURIComponent((eq === -1 ? part : part.slice(0, eq)).replace(/\+/g, ' '));
+    return decodeURIComponent(s.replace(/\+/g, ' '));
   } catch {
     return undefined;
   }
+}
+
+/** The name of a query parameter as the upstream will read it (decoded), or undefined if malformed. */
+function paramNameOf(part: string): string | undefined {
+  const eq = part.indexOf('=');
+  return decoded(eq === -1 ? part : part.slice(0, eq));
 }
 
 function queryValue(query: string, name: string): string | undefined {
   for (const part of query.split('&')) {
     if (paramNameOf(part) !== name) continue;
     const eq = part.indexOf('=');
-    try {
-      return decodeURIComponent(part.slice(eq + 1).replace(/\+/g, ' '));
-    } catch {
-      return undefined;
-    }
+    return decoded(eq === -1 ? '' : part.slice(eq + 1));
   }
   return undefined;
 }
