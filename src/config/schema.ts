@@ -10,6 +10,7 @@ import { Consumers } from './consumer-schema.js';
 import { ListenerTls } from './tls-schema.js';
 import { StoreConfigSchema, DEFAULT_STORE } from './store-schema.js';
 import { AccessLog, Analytics, Metrics, Tracing } from './observability-schema.js';
+import { RouteWebSocket } from './websocket-schema.js';
 
 export { Duration, Size };
 
@@ -189,6 +190,7 @@ const routeSchema = (Policy: ReturnType<typeof policyEntry>) =>
           description: "Methods retried on this route besides the service's retries.methods (e.g. POST for an idempotent endpoint).",
         }),
       policies: z.array(Policy).default([]),
+      websocket: RouteWebSocket.default(false),
     })
     .meta({ description: 'Which requests go to which service, and the policies they pass.' });
 
