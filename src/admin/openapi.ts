@@ -84,6 +84,13 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { 200: ok('Analytics'), 400: error('Bad window (ADMIN_BAD_QUERY)'), 401: error('Token required') },
         },
       },
+      '/certificates': {
+        get: {
+          summary:
+            'The certificates each TLS listener serves now: subject, names, issuer, validity, serial number, SHA-256 fingerprint, listener, whether it is the default, and the last renewal that could not be used.',
+          responses: { 200: ok('Certificates', ref('Certificates')), 401: error('Token required') },
+        },
+      },
       '/openapi.json': { get: { summary: 'This document.', responses: { 200: ok('OpenAPI 3.1') } } },
       '/consumers': {
         get: {
@@ -147,6 +154,53 @@ export function openApiDocument(): Record<string, unknown> {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
       schemas: {
         GatehouseConfig: configSchema,
+        Certificates: {
+          type: 'object',
+          required: ['configVersion', 'certificates'],
+          properties: {
+            configVersion: { type: 'integer' },
+            certificates: {
+              type: 'array',
+              items: {
+                type: 'object',
+                required: [
+                  'listener',
+                  'at',
+                  'default',
+                  'subject',
+                  'names',
+                  'issuer',
+                  'notBefore',
+                  'notAfter',
+                  'serialNumber',
+                  'fingerprint256',
+                ],
+                properties: {
+                  listener: { type: 'string', description: 'The listener address, host:port.' },
+                  at: { type: 'string', description: 'Where the config writes it, e.g. listen[0].tls.certificates[1].' },
+                  default: { type: 'boolean', description: 'Served to clients without SNI or with an unknown name.' },
+                  subject: { type: 'string' },
+                  names: { type: 'array', items: { type: 'string' }, description: 'The names SNI selects it for.' },
+                  subjectAltName: { type: 'string' },
+                  issuer: { type: 'string' },
+                  notBefore: { type: 'string', format: 'date-time' },
+                  notAfter: { type: 'string', format: 'date-time' },
+                  expiresInSeconds: { type: 'integer' },
+                  serialNumber: { type: 'string' },
+                  fingerprint256: { type: 'string' },
+                  files: { type: 'array', items: { type: 'string' } },
+                  loadedAt: { type: 'string', format: 'date-time' },
+                  workers: { type: 'integer', description: 'With workers: how many serve it.' },
+                  reloadError: {
+                    type: 'object',
+                    properties: { message: { type: 'string' }, at: { type: 'string', format: 'date-time' } },
+                    description: 'The last change of its files that could not be used; this certificate keeps serving.',
+                  },
+                },
+              },
+            },
+          },
+        },
         Consumer: (configSchema as { properties: { consumers: { items: unknown } } }).properties.consumers.items,
         Error: {
           type: 'object',

@@ -19,6 +19,7 @@ import { ConsumerEndpoints } from './consumers.js';
 import { VERSION } from '../version.js';
 import { analyticsEndpoint, metricsEndpoint } from './observability.js';
 import { readyEndpoint } from './ready.js';
+import { certificatesEndpoint } from './certificates.js';
 
 const MAX_BODY = 10 * 1024 * 1024;
 /** Endpoints that answer without the token (probes and the API description). */
@@ -55,6 +56,7 @@ export class AdminServer {
       '/openapi.json': { GET: () => [200, openApiDocument()] },
       '/metrics': { GET: () => metricsEndpoint(ctl) },
       '/analytics': { GET: (req) => analyticsEndpoint(ctl, req) },
+      '/certificates': { GET: () => certificatesEndpoint(ctl) },
     };
     this.consumers = new ConsumerEndpoints(ctl, readBodyDocument);
     this.server = http.createServer((req, res) => void this.handle(req, res));

@@ -28,7 +28,6 @@ export const ACCESS_LOG_FIELDS = [
   'cache',
   'userAgent',
   'aborted',
-  'closeCode',
 ] as const;
 export type AccessLogField = (typeof ACCESS_LOG_FIELDS)[number];
 

@@ -2,7 +2,7 @@
 // A value is secret by its key name, whatever section it is in, so later sections (credentials,
 // OAuth clients) are covered without each remembering to opt in.
 
-const SECRET_KEYS = new Set(['token', 'password', 'key', 'secret', 'clientsecret', 'privatekey', 'apikey']);
+const SECRET_KEYS = new Set(['token', 'password', 'key', 'secret', 'clientsecret', 'privatekey', 'apikey', 'passphrase']);
 /** The private members of a JWK (RFC 7518 §6): an HMAC key `k`, an RSA or EC private key. */
 const JWK_PRIVATE = new Set(['k', 'd', 'p', 'q', 'dp', 'dq', 'qi', 'oth']);
 export const REDACTED = '[redacted]';

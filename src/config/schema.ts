@@ -7,10 +7,9 @@ import { Duration, Size } from './units-schema.js';
 import { parseDuration } from './units.js';
 import { BALANCERS, HashOn, HealthCheck, Retries, CircuitBreaker } from './resilience-schema.js';
 import { Consumers } from './consumer-schema.js';
-import { ListenerTls } from './tls-schema.js';
+import { ListenerTls, RedirectHttps } from './tls-schema.js';
 import { StoreConfigSchema, DEFAULT_STORE } from './store-schema.js';
 import { AccessLog, Analytics, Metrics, Tracing } from './observability-schema.js';
-import { RouteWebSocket } from './websocket-schema.js';
 
 export { Duration, Size };
 
@@ -26,6 +25,9 @@ const Listener = z
     port: Port,
     host: z.string().min(1).default('0.0.0.0'),
     tls: ListenerTls.optional(),
+    redirectHttps: RedirectHttps.optional().meta({
+      description: 'A plain-HTTP listener answers every request with 308 to HTTPS (before routing); true or { port }.',
+    }),
   })
   .meta({ description: 'A data-plane listener.' });
 
@@ -183,6 +185,9 @@ const routeSchema = (Policy: ReturnType<typeof policyEntry>) =>
       stripPrefix: z.string().regex(/^\//, { error: 'a prefix starts with "/"' }).optional(),
       rewrite: z.string().regex(/^\//, { error: 'a rewrite starts with "/"' }).optional(),
       preserveHost: z.boolean().default(false),
+      redirectHttps: RedirectHttps.optional().meta({
+        description: 'Requests of this route that arrive over plain HTTP get 308 to HTTPS (before any policy); true or { port }.',
+      }),
       retryMethods: z
         .array(z.string().regex(/^[A-Za-z]+$/, { error: 'a method is a word such as POST' }))
         .default([])
@@ -190,7 +195,6 @@ const routeSchema = (Policy: ReturnType<typeof policyEntry>) =>
           description: "Methods retried on this route besides the service's retries.methods (e.g. POST for an idempotent endpoint).",
         }),
       policies: z.array(Policy).default([]),
-      websocket: RouteWebSocket.default(false),
     })
     .meta({ description: 'Which requests go to which service, and the policies they pass.' });
 

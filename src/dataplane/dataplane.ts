@@ -2,7 +2,8 @@
 // and the bookkeeping that lets in-flight requests finish on the plan they started with.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
-import { tlsServerOptions } from './tls.js';
+import { TlsListeners } from '../edge/tls/tls-listeners.js';
+import { compileRedirect, type HttpsRedirect } from './https-redirect.js';
 import { listenerUrl } from './listener-url.js';
 import type { Socket } from 'node:net';
 import { compilePlan, closePlan, type Plan } from './plan.js';
@@ -26,7 +27,6 @@ import { applyServerLimits, compileServerLimits, serverOptions, type ServerLimit
 import { LoadShedder } from '../edge/load-shedder.js';
 import { randomUUID } from 'node:crypto';
 import { StoreRegistry } from '../store/registry.js';
-import { WebSocketHub } from './websocket/hub.js';
 
 export interface BoundListener {
   host: string;
@@ -72,8 +72,8 @@ export class DataPlane implements ExchangeHost {
   private readonly servers: (http.Server | https.Server)[] = [];
   /** Rate-limit stores, shared by every plan of this data plane (counts survive reloads). */
   readonly stores: StoreRegistry;
-  /** WebSocket upgrades and open connections (websocket/hub.ts). */
-  readonly websockets: WebSocketHub = new WebSocketHub(this);
+  /** The certificates of the TLS listeners; they follow reloads and their files (edge/tls). */
+  private readonly tls: TlsListeners;
 
   /** Access log, metrics, analytics, tracing (issue 7). */
   readonly obs: Observability;
@@ -86,13 +86,14 @@ export class DataPlane implements ExchangeHost {
   ) {
     this.stores = new StoreRegistry({ live: true, clusterWorker: process.env.GATEHOUSE_WORKER === '1', log });
     this.upstreams = new StateRegistry(opts.clock ?? systemClock, log, opts.probes ?? 'local', opts.lookup);
+    this.tls = new TlsListeners(log);
     this.obs = new Observability(
       {
         inflight: () => this.inflight,
         shed: () => this.shedder.shed,
         services: () => this.upstreams.all(),
         stores: () => this.stores.health(),
-        websockets: () => this.websockets.stats(),
+        certificates: () => this.tls.expiries(),
       },
       log,
     );
@@ -157,6 +158,7 @@ export class DataPlane implements ExchangeHost {
   inspect(query: InspectQuery): unknown {
     if (query.what === 'health') return this.upstreams.get(query.service)?.snapshot();
     if (query.what === 'metrics') return this.obs.metricsJson();
+    if (query.what === 'certificates') return this.tls.certificates();
     if (query.what === 'analytics') return this.obs.analyticsPart(query.window);
     return this.stores.status(); // 'stores'
   }
@@ -177,8 +179,11 @@ export class DataPlane implements ExchangeHost {
    * throws and changes nothing, observability included. Requests already running keep their plan.
    */
   apply(config: GatehouseConfig): Plan {
+    // The TLS listeners' certificates first (read again from their files): nothing changes if one fails.
+    const tls = this.tls.prepare(config.listen);
     const next = this.prepare(config);
     this.commit(next);
+    this.tls.commit(tls);
     return next.plan;
   }
 
@@ -217,7 +222,14 @@ export class DataPlane implements ExchangeHost {
     for (const n of st.serviceNames) this.upstreams.release(n);
   }
 
-  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => this.serve(req, res, undefined);
+
+  /** The handler of a plain listener with `redirectHttps`. */
+  private redirecting(to: HttpsRedirect): (req: IncomingMessage, res: ServerResponse) => void {
+    return (req, res) => this.serve(req, res, to);
+  }
+
+  private serve(req: IncomingMessage, res: ServerResponse, redirect: HttpsRedirect | undefined): void {
     if ((req.socket as unknown as Record<symbol, boolean>)[REFUSED]) {
       // Pipelined behind a refused request: never served, never answered. Destroying the socket
       // here would also lose the refusal and any response still queued before it; the refusal
@@ -228,7 +240,7 @@ export class DataPlane implements ExchangeHost {
       // Pipelined behind a response still under way: wait for it. What the request before this
       // one turns out to be (a body over a limit, cut short, refused) is known only once it is
       // answered, and may mean this request must never be served (REFUSED, checked on re-entry).
-      res.once('socket', () => this.handle(req, res));
+      res.once('socket', () => this.serve(req, res, redirect));
       return;
     }
     if (this.shedder.overloaded(this.inflight)) return this.shed(req, res);
@@ -236,19 +248,12 @@ export class DataPlane implements ExchangeHost {
     st.active++;
     this.inflight++;
     const ex = new Exchange(this, st.plan, req, res);
+    if (redirect !== undefined) ex.listenerRedirect = redirect;
     try {
       ex.run();
     } catch (err) {
       ex.crashed(err); // a throwing policy costs its request a 500, never the process
     }
-  };
-
-  /** Counts a new exchange in flight on the current plan (`completed` gives it back): the WebSocket handshakes. */
-  enter(): Plan {
-    const st = this.state;
-    st.active++;
-    this.inflight++;
-    return st.plan;
   }
 
   /**
@@ -285,13 +290,15 @@ export class DataPlane implements ExchangeHost {
   /** Starts the configured listeners. `workerMode` uses SO_REUSEPORT where available. */
   async listen(listeners: GatehouseConfig['listen'], opts: { reusePort?: boolean } = {}): Promise<BoundListener[]> {
     const bound: BoundListener[] = [];
-    for (const l of listeners) {
+    for (const [i, l] of listeners.entries()) {
       const httpOptions = serverOptions(this.limits);
-      const server = l.tls
-        ? https.createServer({ ...httpOptions, ...tlsServerOptions(l.tls) }, this.handle)
-        : http.createServer(httpOptions, this.handle);
+      const redirect = compileRedirect(l.redirectHttps);
+      const handler = redirect === undefined ? this.handle : this.redirecting(redirect);
+      const tls = this.tls.open(l, i);
+      const server = tls
+        ? tls.attach(https.createServer({ ...httpOptions, ...tls.options, ALPNProtocols: tls.alpnWithout('h2') }, handler)) // HTTP/1.1 only
+        : http.createServer(httpOptions, handler);
       applyServerLimits(server, this.limits);
-      this.websockets.attach(server);
       const serverHeader = this.limits.serverHeader;
       server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => onClientError(err, socket, serverHeader));
       this.servers.push(server);
@@ -306,6 +313,7 @@ export class DataPlane implements ExchangeHost {
       });
       const addr = server.address();
       const port = typeof addr === 'object' && addr ? addr.port : l.port;
+      this.tls.bound(i, l.host, port);
       bound.push({ host: l.host, port, url: listenerUrl(l.tls !== undefined, l.host, port) });
     }
     return bound;
@@ -318,7 +326,6 @@ export class DataPlane implements ExchangeHost {
   async drain(timeoutMs = this.plan.drainTimeout): Promise<void> {
     this.draining = true;
     this.shedder.stop();
-    this.websockets.goingAway(); // close frames (1001) to both sides of every open WebSocket
     const closed = Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
     const sweep = setInterval(() => {
       for (const s of this.servers) s.closeIdleConnections();
@@ -333,10 +340,10 @@ export class DataPlane implements ExchangeHost {
     clearTimeout(timer);
     if (outcome === 'timeout') {
       this.log.warn({ inflight: this.inflight }, 'drain timeout reached; closing remaining connections');
-      this.websockets.destroyAll(); // upgraded sockets are no longer the servers' to close
       for (const s of this.servers) s.closeAllConnections();
       await closed;
     }
+    this.tls.close();
     this.upstreams.closeAll();
     await this.pools.closeAll();
     await this.stores.close();
@@ -346,11 +353,11 @@ export class DataPlane implements ExchangeHost {
   /** Immediate stop (tests, fatal errors). */
   async destroy(): Promise<void> {
     this.shedder.stop();
-    this.websockets.destroyAll();
     for (const s of this.servers) {
       s.closeAllConnections();
       s.close();
     }
+    this.tls.close();
     this.upstreams.closeAll();
     await this.pools.destroyAll();
     await this.stores.close();

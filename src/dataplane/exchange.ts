@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { CompiledRoute, Plan } from './plan.js';
 import type { ErrorCode } from '../errors.js';
-import type { RequestContext, Verdict } from '../policies/types.js';
+import type { RequestContext, Verdict, Policy } from '../policies/types.js';
 import type { ServerLimits } from '../edge/server-limits.js';
 import { addIdentityHeaders } from '../identity/identity-headers.js';
 import type { Logger } from '../observability/logger.js';
@@ -37,6 +37,7 @@ import { findHeader, removeHeader } from './header-list.js';
 import { requestTarget } from './request-target.js';
 import { hasBody, readForReplay, streamedBody } from './request-body.js';
 import { UpstreamCall, type CallOwner } from './upstream-call.js';
+import { httpsRedirect, type HttpsRedirect } from './https-redirect.js';
 
 const VALID_REQUEST_ID = /^[A-Za-z0-9._:@+/=-]{1,200}$/;
 /** Set on a socket whose request the gateway refused as malformed: nothing after it is served. */
@@ -61,22 +62,24 @@ export class Exchange implements CallOwner {
   tracer: Tracer | undefined;
   /** The connection, when the request is observed (req.socket is gone by the time it ends). */
   socket: Socket | undefined;
+  /** Set by the data plane for a plain listener with `redirectHttps`: every request is redirected. */
+  listenerRedirect: HttpsRedirect | undefined;
   private started = 0;
   private socketRead = 0;
   private socketWritten = 0;
   private path = '';
   private query = '';
-  protected route: CompiledRoute | undefined;
+  private route: CompiledRoute | undefined;
   private client: ClientInfo | undefined;
-  protected status = 0;
+  private status = 0;
   private errorCode: ErrorCode | undefined;
   /** The policy type that answered instead of the upstream. */
   private rejectedBy: string | undefined;
-  protected scan: ScannedHeaders | undefined;
+  private scan: ScannedHeaders | undefined;
   private params: Record<string, string> = {};
   private rest = '';
   private ctx: RequestContext | undefined;
-  protected call: UpstreamCall | undefined;
+  private call: UpstreamCall | undefined;
   /** The body read whole to be replayed; null until then, or for a streamed one. */
   private body: Buffer | null = null;
   /** A preflight routed by the method it asks about: the `Allow` of its 405 if no policy answers it. */
@@ -118,6 +121,12 @@ export class Exchange implements CallOwner {
     if ('kind' in target) return this.respond(target);
     const path = (this.path = target.path);
     const query = (this.query = target.query);
+    if (this.listenerRedirect !== undefined) {
+      // Before routing: a listener that only sends clients to HTTPS knows no routes.
+      this.client = resolveClient(req.socket.remoteAddress, scan, plan.trustedProxies);
+      const to = httpsRedirect(this.listenerRedirect, req, scan, this.client);
+      if (to !== undefined) return this.respond(to);
+    }
 
     // Route.
     const hostname = normalizeHost(scan.host);
@@ -129,7 +138,7 @@ export class Exchange implements CallOwner {
       // route answers preflights. It is never forwarded (preflightAllow).
       const asked = req.method === 'OPTIONS' ? req.headers['access-control-request-method'] : undefined;
       const pre = asked ? plan.router.find(asked.toUpperCase(), hostname, path, req, query) : undefined;
-      if (pre === undefined || 'allow' in pre || !pre.match.entry.route.access.some((p) => p.answersPreflight === true)) {
+      if (pre === undefined || 'allow' in pre || !pre.match.entry.route.access.some(answersPreflight)) {
         return this.respond({ kind: 'error', code: 'GW_METHOD_NOT_ALLOWED', headers: { allow } });
       }
       this.preflightAllow = allow;
@@ -139,12 +148,12 @@ export class Exchange implements CallOwner {
     this.params = found.match.params;
     this.rest = found.match.rest;
     this.client = resolveClient(req.socket.remoteAddress, scan, plan.trustedProxies);
+    if (route.redirectHttps !== undefined) {
+      const to = httpsRedirect(route.redirectHttps, req, scan, this.client);
+      if (to !== undefined) return this.respond(to);
+    }
 
-    this.runAccess(route);
-  }
-
-  /** Access policies (may be asynchronous: JWKS, introspection, shared counters). */
-  protected runAccess(route: CompiledRoute): void {
+    // Access policies (may be asynchronous: JWKS, introspection, shared counters).
     const access = route.access;
     for (let i = 0; i < access.length; i++) {
       const v = access[i]!.access!(this.context());
@@ -200,7 +209,7 @@ export class Exchange implements CallOwner {
   }
 
   /** After the access policies: the body is settled (request-body.ts), then the upstream call admitted. */
-  protected accessPassed(): void {
+  private accessPassed(): void {
     if (this.preflightAllow !== undefined)
       return this.respond({ kind: 'error', code: 'GW_METHOD_NOT_ALLOWED', headers: { allow: this.preflightAllow } });
     const call = (this.call = new UpstreamCall(this, this.route!, this.plane.log));
@@ -376,7 +385,7 @@ export class Exchange implements CallOwner {
 
   // ---- the end ----
 
-  protected finish(): void {
+  private finish(): void {
     if (this.done) return;
     this.done = true;
     if (!this.res.writableFinished) this.clientGone = true;
@@ -431,4 +440,8 @@ export class Exchange implements CallOwner {
       tracer: this.tracer,
     };
   }
+}
+
+function answersPreflight(p: Policy): boolean {
+  return p.answersPreflight === true;
 }

@@ -10,4 +10,6 @@ export type InspectQuery =
   /** The plane's analytics part over a window (observer.ts AnalyticsPart). */
   | { what: 'analytics'; window: AnalyticsWindow }
   /** The plane's rate-limit stores and their state (store/health.ts StoreStatus[]). */
-  | { what: 'stores' };
+  | { what: 'stores' }
+  /** The certificates of the plane's TLS listeners (edge/tls CertificateStatus[]). */
+  | { what: 'certificates' };

@@ -7,8 +7,8 @@ import { Router, compileValueMatcher, type RouteMatcher } from './router.js';
 import { parsePathPattern, type PathPattern } from '../config/path-pattern.js';
 import { parseHostPattern, type HostPattern } from '../config/host-pattern.js';
 import { compileRewrite, compileStripPrefix, type PathRewriter } from './rewrite.js';
+import { compileRedirect, type HttpsRedirect } from './https-redirect.js';
 import { TrustedProxies } from './trusted-proxies.js';
-import { compileWebSocket, type WebSocketSettings } from './websocket/settings.js';
 import { ServiceRuntime, type UpstreamHost } from '../upstream/service.js';
 import { ServiceState } from '../upstream/service-state.js';
 import { systemClock } from '../upstream/clock.js';
@@ -34,6 +34,8 @@ export interface CompiledRoute {
   service: ServiceRuntime;
   rewrite: PathRewriter | undefined;
   preserveHost: boolean;
+  /** `redirectHttps`: plain-HTTP requests of this route get 308 to HTTPS (undefined: no check at all). */
+  redirectHttps: HttpsRedirect | undefined;
   /** Methods retried on this route besides the service's `retries.methods`. */
   retryMethods: ReadonlySet<string>;
   policies: CompiledPolicy[];
@@ -45,8 +47,6 @@ export interface CompiledRoute {
   log: Policy[];
   /** The smallest `maxBodyBytes` of its policies; Infinity when none limits the body. */
   maxBodyBytes: number;
-  /** WebSocket upgrades are proxied, with these limits (undefined: refused). */
-  websocket: WebSocketSettings | undefined;
 }
 
 export interface Plan {
@@ -182,6 +182,7 @@ function compileRoute(
     rewrite:
       r.rewrite !== undefined ? compileRewrite(r.rewrite) : r.stripPrefix !== undefined ? compileStripPrefix(r.stripPrefix) : undefined,
     preserveHost: r.preserveHost,
+    redirectHttps: compileRedirect(r.redirectHttps),
     retryMethods: new Set(r.retryMethods.map((m) => m.toUpperCase())),
     policies,
     access: inPhase('access'),
@@ -190,7 +191,6 @@ function compileRoute(
     response: inPhase('response'),
     log: inPhase('log'),
     maxBodyBytes: policies.reduce((min, p) => Math.min(min, p.policy.maxBodyBytes ?? Infinity), Infinity),
-    websocket: compileWebSocket(r.websocket),
   };
 }
 

@@ -144,7 +144,7 @@ test('listen tls: unreadable files are refused at validation', () => {
     listen: [{ port: 0, tls: { cert: '/nonexistent/cert.pem', key: '-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----' } }],
   });
   assert.ok(
-    e.some((x) => x.path === 'listen[0].tls' && /cannot read/.test(x.message)),
+    e.some((x) => x.path === 'listen[0].tls.cert' && /cannot read/.test(x.message)),
     JSON.stringify(e),
   );
 });

@@ -1,10 +1,8 @@
 // Checks of the identity sections that the schema cannot express: duplicates, hash formats,
-// references to consumers, keys that must parse, TLS files that must be readable.
+// references to consumers, keys that must parse. (A listener's TLS files: edge/tls/validate-tls.ts.)
 import type { ConsumerConfig } from '../config/consumer-schema.js';
 import { apiKeyDigest, apiKeyProblem } from './secrets.js';
 import { credentialId } from './registry.js';
-import { tlsProblem } from '../dataplane/tls.js';
-import type { ListenerTlsConfig } from '../config/tls-schema.js';
 
 interface Issue {
   path: string;
@@ -76,7 +74,6 @@ export type PolicyCheck = (p: PolicyLike, at: string, nested: (entry: { type: st
 export function identityIssues(
   cfg: {
     consumers: readonly ConsumerConfig[];
-    listen: readonly { tls?: ListenerTlsConfig | undefined }[];
     policies: readonly PolicyLike[];
     routes: readonly ({ policies: readonly PolicyLike[] } | undefined)[];
   },
@@ -84,10 +81,6 @@ export function identityIssues(
 ): Issue[] {
   const out = consumerIssues(cfg.consumers);
   const ids = new Set(cfg.consumers.map((c) => c.id));
-  cfg.listen.forEach((l, i) => {
-    const why = l.tls ? tlsProblem(l.tls) : undefined;
-    if (why) out.push({ path: `listen[${i}].tls`, message: why });
-  });
   cfg.policies.forEach((p, i) => out.push(...policyIdentityIssues(p, `policies[${i}]`, ids, check)));
   cfg.routes.forEach((r, i) =>
     r?.policies.forEach((p, j) => out.push(...policyIdentityIssues(p, `routes[${i}].policies[${j}]`, ids, check))),

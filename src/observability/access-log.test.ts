@@ -46,16 +46,7 @@ test('field codes are the indexes of ACCESS_LOG_FIELDS', () => {
   assert.equal(F.durationMs, ACCESS_LOG_FIELDS.indexOf('durationMs'));
   assert.equal(F.shadowLimited, ACCESS_LOG_FIELDS.indexOf('shadowLimited'));
   assert.equal(F.aborted, ACCESS_LOG_FIELDS.indexOf('aborted'));
-  assert.equal(F.closeCode, ACCESS_LOG_FIELDS.indexOf('closeCode'));
-  assert.equal(F.closeCode, ACCESS_LOG_FIELDS.length - 1);
-});
-
-test('closeCode is written for a WebSocket line only (it is absent from any other record)', () => {
-  const plain = JSON.parse(formatLine(record(), codesOf())) as Record<string, unknown>;
-  assert.equal('closeCode' in plain, false);
-  const socket = JSON.parse(formatLine(record({ status: 101, closeCode: 1001 }), codesOf())) as Record<string, unknown>;
-  assert.equal(socket.closeCode, 1001);
-  assert.equal(socket.status, 101);
+  assert.equal(F.aborted, ACCESS_LOG_FIELDS.length - 1);
 });
 
 test('a line is the JSON of the chosen fields, in order, absent ones left out, times rounded to µs', () => {

@@ -223,9 +223,6 @@ export function formatLine(f: RequestRecord, codes: Uint8Array): string {
       case F.aborted:
         s += f.aborted ? ',"aborted":true' : ',"aborted":false';
         break;
-      case F.closeCode:
-        if (f.closeCode !== undefined) s += ',"closeCode":' + f.closeCode;
-        break;
     }
   }
   return s + '}\n';
@@ -256,7 +253,6 @@ export const enum F {
   cache,
   userAgent,
   aborted,
-  closeCode,
 }
 
 /**

@@ -14,7 +14,6 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ServiceState } from '../upstream/service-state.js';
 import type { StoreHealth } from '../store/health.js';
 import type { RequestRecord } from './request-record.js';
-import { registerWebSocketMetrics, type WebSocketRouteStats } from './websocket-metrics.js';
 
 /** What policies may count (given to them through PolicyEnv.metrics). */
 export interface PolicyMetrics {
@@ -38,8 +37,17 @@ export interface MetricsSource {
   tracing?: () => { exported: number; dropped: number } | undefined;
   /** The rate-limit stores that can fail (Redis, or a worker's primary). */
   stores?: () => StoreHealth[];
-  /** WebSocket connections per route and service (websocket-metrics.ts). */
-  websockets?: () => Iterable<WebSocketRouteStats>;
+  /** The certificates the TLS listeners serve now (they change on reload and when their files do). */
+  certificates?: () => readonly CertificateExpiry[];
+}
+
+/** One served certificate, for the expiry gauge. */
+export interface CertificateExpiry {
+  listener: string;
+  /** Its first name (DNS SAN or CN), or its subject. */
+  name: string;
+  fingerprint: string;
+  notAfterMs: number;
 }
 
 /** Methods with a label of their own; any other is counted as OTHER (the last index). */
@@ -236,7 +244,22 @@ export class GatewayMetrics implements PolicyMetrics {
         },
       });
     }
-    if (source.websockets) registerWebSocketMetrics(registers, source.websockets);
+    if (source.certificates) {
+      const certificates = source.certificates;
+      new Gauge({
+        name: 'gatehouse_tls_certificate_expiry_seconds',
+        help: 'Seconds until a served certificate expires (negative: expired), by listener, name and SHA-256 fingerprint. With workers: the minimum over workers.',
+        labelNames: ['listener', 'name', 'fingerprint'],
+        registers,
+        aggregator: 'min',
+        collect() {
+          this.reset();
+          const now = Date.now();
+          for (const c of certificates())
+            this.set({ listener: c.listener, name: c.name, fingerprint: c.fingerprint }, Math.round((c.notAfterMs - now) / 1000));
+        },
+      });
+    }
     // Process metrics and event-loop lag (nodejs_eventloop_lag_*), per process.
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
@@ -266,13 +289,10 @@ export class GatewayMetrics implements PolicyMetrics {
     }
     const cls = classIndex(s.status);
     r.requests[(METHOD_INDEX.get(s.method) ?? METHODS.length - 1) * CLASSES.length + cls]!++;
+    r.duration.observe(s.durationMs / 1000);
     if (s.upstreamMs !== undefined) r.upstream.observe(s.upstreamMs / 1000);
-    if (s.status !== 101) {
-      // A WebSocket (101) lasts as long as its connection: its time and bytes are in gatehouse_websocket_*.
-      r.duration.observe(s.durationMs / 1000);
-      r.bytesIn += s.bytesIn;
-      r.bytesOut += s.bytesOut;
-    }
+    r.bytesIn += s.bytesIn;
+    r.bytesOut += s.bytesOut;
     r.retries += s.retries;
     if (s.error !== undefined) r.errors.set(s.error, (r.errors.get(s.error) ?? 0) + 1);
     if (this.consumerLabel && s.consumer !== undefined) this.consumers.inc([routeName, s.consumer, CLASSES[cls]!]);

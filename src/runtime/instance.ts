@@ -9,6 +9,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { compilePlan, noConnect, PluginCreateError, type Plan } from '../dataplane/plan.js';
 import { configFromFile } from './config-file.js';
 import { openRemoteAdmin } from '../config/admin-exposure.js';
+import { listenerRestartView } from '../config/tls-schema.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { ConfigIssue, ValidationResult } from '../validation/validate.js';
 import type { BoundListener } from '../dataplane/dataplane.js';
@@ -109,7 +110,7 @@ export class Instance implements Controller {
     if (!result.ok) return { ok: false, code: 'CONFIG_INVALID', errors: result.errors };
     const errors: ConfigIssue[] = [];
     for (const key of RESTART_KEYS) {
-      if (JSON.stringify(result.config[key]) !== JSON.stringify(this.config[key])) {
+      if (restartView(result.config, key) !== restartView(this.config, key)) {
         errors.push({ path: key, message: `"${key}" cannot change while running; restart to apply it` });
       }
     }
@@ -204,6 +205,11 @@ export class Instance implements Controller {
     this.watcher?.close();
     await this.engine.stop();
   }
+}
+
+/** What of `key` needs a restart to change: a TLS listener's certificates and TLS settings do not. */
+function restartView(config: GatehouseConfig, key: (typeof RESTART_KEYS)[number]): string {
+  return JSON.stringify(key === 'listen' ? config.listen.map(listenerRestartView) : config[key]);
 }
 
 function hash(text: string): string {

@@ -11,6 +11,7 @@ import { parsePathPattern } from '../config/path-pattern.js';
 import { parseHostPattern } from '../config/host-pattern.js';
 import { parseCidr } from '../config/cidr.js';
 import { identityIssues, type PolicyCheck } from '../identity/validate-identity.js';
+import { tlsIssues } from '../edge/tls/validate-tls.js';
 import {
   BUILTIN_POLICIES,
   ConfigSchema,
@@ -101,6 +102,9 @@ function semanticIssues(cfg: Checkable, defs: readonly PolicyDefinition[]): Conf
     const key = `${l.host}:${l.port}`;
     if (l.port !== 0 && ports.has(key)) add(`listen[${i}].port`, `${key} is already used by ${ports.get(key)}`);
     ports.set(key, `listen[${i}]`);
+    if (l.tls) errors.push(...tlsIssues(l.tls, `listen[${i}]`));
+    if (l.tls && l.redirectHttps !== undefined && l.redirectHttps !== false)
+      add(`listen[${i}].redirectHttps`, 'a TLS listener serves HTTPS already; redirectHttps is for plain-HTTP listeners');
   });
   const admin = cfg.admin.data;
   if (admin.enabled === true && admin.port !== undefined && admin.port !== 0 && cfg.listen.some((l) => l.port === admin.port)) {
