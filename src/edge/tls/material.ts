@@ -194,6 +194,9 @@ function parseCertificates(field: string, pem: string): X509Certificate[] {
 }
 
 function privateKey(pem: string, passphrase: string | undefined): KeyObject {
+  // OpenSSL's answer to an encrypted key without a passphrase is "interrupted or cancelled".
+  if (passphrase === undefined && /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(pem))
+    throw new TlsMaterialError('passphrase', 'the key is encrypted: set passphrase');
   try {
     return createPrivateKey({ key: pem, format: 'pem', passphrase });
   } catch (err) {

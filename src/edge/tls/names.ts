@@ -11,8 +11,9 @@ export function certificateNames(cert: X509Certificate): string[] {
     if (entry.startsWith('DNS:') && !entry.startsWith('DNS:"')) dns.push(entry.slice(4).toLowerCase());
   }
   if (dns.length > 0) return [...new Set(dns)];
-  const cn = /^CN=(.+)$/m.exec(cert.subject)?.[1];
-  return cn !== undefined && !cn.startsWith('"') ? [cn.toLowerCase()] : [];
+  // A CN is used only when it reads as a host name ("Example Server" could never match SNI).
+  const cn = /^CN=(.+)$/m.exec(cert.subject)?.[1]?.toLowerCase();
+  return cn !== undefined && /^(\*\.)?[a-z0-9_-]+(\.[a-z0-9_-]+)*$/.test(cn) ? [cn] : [];
 }
 
 /** Lower case, no trailing dot: the form names are kept and looked up in. */
