@@ -10,6 +10,7 @@ import { Consumers } from './consumer-schema.js';
 import { ListenerTls, RedirectHttps } from './tls-schema.js';
 import { StoreConfigSchema, DEFAULT_STORE } from './store-schema.js';
 import { AccessLog, Analytics, Metrics, Tracing } from './observability-schema.js';
+import { Http2Limits, HTTP2_DEFAULTS, ListenerHttp2, ServiceProtocolSchema } from './http2-schema.js';
 
 export { Duration, Size };
 
@@ -25,6 +26,7 @@ const Listener = z
     port: Port,
     host: z.string().min(1).default('0.0.0.0'),
     tls: ListenerTls.optional(),
+    http2: ListenerHttp2,
     redirectHttps: RedirectHttps.optional().meta({
       description: 'A plain-HTTP listener answers every request with 308 to HTTPS (before routing); true or { port }.',
     }),
@@ -81,6 +83,7 @@ const Server = z
       description:
         'Accept ";" in request paths (matrix parameters); false = any ";", literal or encoded (%3B), is refused with 400 GW_BAD_PATH. When true, an encoded ";" is forwarded as %3B; a dot segment with parameters ("..;") is refused either way.',
     }),
+    http2: Http2Limits.default(HTTP2_DEFAULTS),
   })
   .refine((s) => s.requestTimeout === 0 || s.requestTimeout === '0ms' || toMs(s.headersTimeout) <= toMs(s.requestTimeout), {
     error: 'headersTimeout must not be longer than requestTimeout',
@@ -112,6 +115,7 @@ const Target = z.strictObject({
 const Service = z
   .strictObject({
     targets: z.array(Target).min(1, { error: 'a service needs at least one target' }),
+    protocol: ServiceProtocolSchema,
     timeouts: z
       .strictObject({
         connect: Duration.default('5s'),

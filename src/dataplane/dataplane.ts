@@ -123,6 +123,7 @@ export class DataPlane implements ExchangeHost {
               maxConnections: svc.pool.maxConnections,
               keepAliveTimeout: parseDuration(svc.pool.keepAliveTimeout),
               servername,
+              protocol: svc.protocol,
             });
             poolKeys.push(key);
             return { key, dispatcher: pool };

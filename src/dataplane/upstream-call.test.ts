@@ -64,7 +64,7 @@ function owner(method = 'GET'): { owner: CallOwner; told: Told; attach(call: Ups
     body: null,
   });
   const o: CallOwner = {
-    req: { method, readableEnded: true },
+    req: { method, readableEnded: true, rawTrailers: [] },
     requestId: 'test',
     trace: undefined,
     tracer: undefined,

@@ -41,8 +41,11 @@ export interface UpstreamRequest {
 
 /** What the call needs from the request it serves, and where its outcome goes. */
 export interface CallOwner {
-  /** What the call reads of the client's request: its method, and whether its body was read whole. */
-  readonly req: Pick<IncomingMessage, 'method' | 'readableEnded'>;
+  /**
+   * What the call reads of the client's request: its method, whether its body was read whole, and
+   * its trailers once the body has ended (an HTTP/2 upstream gets them).
+   */
+  readonly req: Pick<IncomingMessage, 'method' | 'readableEnded' | 'rawTrailers'>;
   readonly requestId: string;
   readonly trace: RequestTrace | undefined;
   readonly tracer: Tracer | undefined;
@@ -61,7 +64,8 @@ export interface CallOwner {
   /** The outcome "a response": its head. False: the owner answered instead, stop the body. */
   upstreamHead(status: number, rawHeaders: Buffer[] | string[], resume: () => void): boolean;
   upstreamData(chunk: Buffer): boolean;
-  upstreamEnd(): void;
+  /** The response ended; `trailers` are its trailer fields ([name, value, …]; null or empty: none). */
+  upstreamEnd(trailers?: readonly (Buffer | string)[] | null): void;
   /** The response broke off after its head was sent. */
   upstreamBroke(code: ErrorCode): void;
 }
@@ -217,6 +221,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
         path: r.query ? `${path}?${r.query}` : path,
         headers,
         body: r.body,
+        trailerSource: this.owner.req, // read by an HTTP/2 pool when the body has ended (undici ignores it)
         headersTimeout: this.retry !== undefined ? this.retry.perTryTimeoutMs : service.timeouts.response,
         bodyTimeout: service.timeouts.idle,
       },
@@ -252,7 +257,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     return this.owner.upstreamData(chunk);
   }
 
-  onComplete(): void {
+  onComplete(trailers?: readonly (Buffer | string)[] | null): void {
     this.abortAttempt = undefined;
     this.endAttempt(undefined);
     if (this.discarding) {
@@ -260,7 +265,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
       if (!this.ended) this.scheduleRetry();
       return;
     }
-    this.owner.upstreamEnd();
+    this.owner.upstreamEnd(trailers);
   }
 
   onError(err: Error): void {

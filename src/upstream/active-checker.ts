@@ -20,7 +20,8 @@ export class ActiveChecker {
     private readonly origin: string,
     private readonly hostHeader: string,
     public settings: ActiveCheckSettings,
-    private readonly dispatcher: Dispatcher,
+    /** The probes' agent (replaced when the service's protocol changes on reload). */
+    public dispatcher: Dispatcher,
     private readonly clock: Clock,
     private readonly onResult: (r: ProbeResult) => void,
   ) {}

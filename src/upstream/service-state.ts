@@ -3,6 +3,7 @@
 // version's ServiceRuntime reads it and is told when target availability changes.
 import { Agent } from 'undici';
 import type { ServiceConfig } from '../config/schema.js';
+import type { ServiceProtocol } from '../config/http2-schema.js';
 import { parseDuration } from '../config/units.js';
 import type { Logger } from '../observability/logger.js';
 import { ActiveChecker, type ActiveCheckSettings, type ProbeResult } from './active-checker.js';
@@ -29,10 +30,22 @@ interface ActiveSettings extends ActiveCheckSettings {
   unhealthyThreshold: number;
 }
 
-/** Probes share one small agent, apart from the request pools. */
-let probeAgent: Agent | undefined;
-function probeDispatcher(): Agent {
-  return (probeAgent ??= new Agent({ connections: 2, pipelining: 1, keepAliveTimeout: 10_000 }));
+/**
+ * Probes share one small agent per protocol, apart from the request pools: a target that speaks
+ * only HTTP/2 (an h2c server refuses HTTP/1.1) is probed in HTTP/2. A probe is a GET without a
+ * body, so undici's own HTTP/2 client serves (h2-pool.ts says why requests do not use it).
+ */
+const probeAgents = new Map<ServiceProtocol, Agent>();
+/** Prior-knowledge HTTP/2 on plain TCP: undici's connector reads `useH2c`, its types do not list it. */
+const H2C = { useH2c: true } as unknown as NonNullable<Agent.Options['connect']>;
+function probeDispatcher(protocol: ServiceProtocol = 'http1'): Agent {
+  let a = probeAgents.get(protocol);
+  if (a === undefined) {
+    const base = { connections: 2, pipelining: 1, keepAliveTimeout: 10_000 };
+    a = protocol === 'http1' ? new Agent(base) : new Agent({ ...base, allowH2: true, ...(protocol === 'h2c' ? { connect: H2C } : {}) });
+    probeAgents.set(protocol, a);
+  }
+  return a;
 }
 
 export class ServiceState {
@@ -227,10 +240,13 @@ export class ServiceState {
       const existing = this.checkers.get(key);
       if (existing) {
         existing.settings = this.active!;
+        existing.dispatcher = probeDispatcher(this.config?.protocol); // the protocol may have changed on reload
         continue;
       }
       const h = this.health(key, p.url);
-      const c = new ActiveChecker(p.origin, p.host, this.active!, probeDispatcher(), this.clock, (r) => this.onProbe(h, r));
+      const c = new ActiveChecker(p.origin, p.host, this.active!, probeDispatcher(this.config?.protocol), this.clock, (r) =>
+        this.onProbe(h, r),
+      );
       this.checkers.set(key, c);
       c.start();
     }

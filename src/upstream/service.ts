@@ -1,7 +1,7 @@
 // A service at run time, for one config version: its targets, the balancer that picks among the
 // available ones, and the settings its requests follow (timeouts, retries, fallback). The state
 // that must outlive the version (health, breaker, budget, queue) lives in ServiceState.
-import type { Dispatcher } from 'undici';
+import type { UpstreamPool } from './pool-registry.js';
 import type { ServiceConfig } from '../config/schema.js';
 import { parseDuration, parseSize } from '../config/units.js';
 import type { Balancer, BalancerTarget } from './balancers/balancer.js';
@@ -19,7 +19,7 @@ export interface TargetRuntime extends BalancerTarget {
   basePath: string;
   /** The Host header the target expects (host[:port]). */
   host: string;
-  dispatcher: Dispatcher;
+  dispatcher: UpstreamPool;
   poolKey: string;
   health: TargetHealth;
 }
@@ -51,7 +51,7 @@ export interface FallbackResponse {
 
 /** What a config version needs from the process that serves it. */
 export interface UpstreamHost {
-  connect(origin: string, svc: ServiceConfig, servername?: string): { key: string; dispatcher: Dispatcher };
+  connect(origin: string, svc: ServiceConfig, servername?: string): { key: string; dispatcher: UpstreamPool };
   /** Gives back a pool obtained with `connect`. */
   release(poolKey: string): void;
   /** The long-lived state of a service (created on first use). */

@@ -12,6 +12,7 @@ import { parseHostPattern } from '../config/host-pattern.js';
 import { parseCidr } from '../config/cidr.js';
 import { identityIssues, type PolicyCheck } from '../identity/validate-identity.js';
 import { tlsIssues } from '../edge/tls/validate-tls.js';
+import { protocolSchemeProblem } from '../config/http2-schema.js';
 import {
   BUILTIN_POLICIES,
   ConfigSchema,
@@ -103,6 +104,8 @@ function semanticIssues(cfg: Checkable, defs: readonly PolicyDefinition[]): Conf
     if (l.port !== 0 && ports.has(key)) add(`listen[${i}].port`, `${key} is already used by ${ports.get(key)}`);
     ports.set(key, `listen[${i}]`);
     if (l.tls) errors.push(...tlsIssues(l.tls, `listen[${i}]`));
+    if (l.tls && l.http2 !== undefined)
+      add(`listen[${i}].http2`, 'a TLS listener offers HTTP/2 through ALPN (tls.alpn); http2 is for plain listeners (h2c)');
     if (l.tls && l.redirectHttps !== undefined && l.redirectHttps !== false)
       add(`listen[${i}].redirectHttps`, 'a TLS listener serves HTTPS already; redirectHttps is for plain-HTTP listeners');
   });
@@ -120,7 +123,8 @@ function semanticIssues(cfg: Checkable, defs: readonly PolicyDefinition[]): Conf
     const svc = fields.data;
     const has = (key: keyof ServiceConfig) => !fields.refused.has(key);
     targets.forEach((t, i) => {
-      const problem = t.data.url === undefined ? undefined : targetUrlProblem(t.data.url);
+      const problem =
+        t.data.url === undefined ? undefined : (targetUrlProblem(t.data.url) ?? protocolSchemeProblem(svc.protocol, t.data.url));
       if (problem) add(`services.${name}.targets[${i}].url`, problem);
     });
     if (has('targets') && svc.targets?.every((t) => t.weight === 0)) add(`services.${name}.targets`, 'every target has weight 0');
