@@ -154,6 +154,7 @@ test('mTLS per SNI name: clientCa on one certificate asks for a client certifica
   - { cert: ${a.certPath}, key: ${a.keyPath}, clientCa: ${certs.ca.certPath} }
   - { cert: ${b.certPath}, key: ${b.keyPath} }
   - { cert: ${p12.certPath}, key: ${p12.keyPath}, requestCert: false, default: true }
+  - { cert: ${JSON.stringify(cnOnly.cert)}, key: ${JSON.stringify(cnOnly.key)} }
 clientCa: ${certs.otherCa.certPath}`,
     extra,
   );
@@ -170,6 +171,19 @@ clientCa: ${certs.otherCa.certPath}`,
   const none = await httpsGet(gw.port, '/secure/1', { servername: 'p12.example', cert: mallory.cert, key: mallory.key });
   assert.equal(none.status, 401);
   assert.match(String(none.headers['www-authenticate']), /^Mutual/);
+  // A certificate verified for one name's CAs does not vouch for a Host whose certificate has
+  // other CAs (alice's CA is trusted for a.example only); a Host with the same CAs is fine.
+  const misdirected = await httpsGet(gw.port, '/secure/1', {
+    servername: 'a.example',
+    host: 'b.example',
+    cert: alice.cert,
+    key: alice.key,
+  });
+  assert.equal(misdirected.status, 401);
+  assert.equal(
+    (await httpsGet(gw.port, '/secure/1', { servername: 'b.example', host: 'cn.example', cert: mallory.cert, key: mallory.key })).status,
+    200,
+  );
   // Routes without mtls serve everyone, with or without a certificate.
   assert.equal((await httpsGet(gw.port, '/open/1', { servername: 'a.example' })).status, 200);
   assert.equal((await httpsGet(gw.port, '/open/1', { servername: 'p12.example', cert: alice.cert, key: alice.key })).status, 200);

@@ -21,6 +21,7 @@ import {
   type SharedTlsOptions,
 } from './material.js';
 import { refuseHandshake, setClientCertificateRequest } from './handshake.js';
+import { markScope, markServer, type ScopeSource } from './client-scope.js';
 
 /** A certificate as GET /certificates shows it. */
 export interface CertificateStatus extends CertificateInfo {
@@ -45,6 +46,8 @@ export interface TlsSet {
   readonly fallback: LoadedCertificate;
   readonly refuseUnknown: boolean;
   readonly refuseMissing: boolean;
+  /** Certificates differ in their client-certificate settings (client-scope.ts). */
+  readonly mixedScopes: boolean;
 }
 
 /** The path of a certificate's field in the config, for messages. */
@@ -65,7 +68,7 @@ function loadAll(config: ListenerTlsConfig, at: string): LoadedCertificate[] {
   });
 }
 
-export class ListenerTls {
+export class ListenerTls implements ScopeSource {
   /** For tls.createServer / https.createServer / http2.createSecureServer. */
   readonly options: TlsOptions;
   /** The listener's address for GET /certificates and the metric; the config path until bound. */
@@ -109,7 +112,21 @@ export class ListenerTls {
   /** The server created with `options` (returned): its default certificate follows reloads. */
   attach<S extends TlsServer>(server: S): S {
     this.server = server;
+    markServer(server, this);
     return server;
+  }
+
+  scopeOf(host: string): string | undefined {
+    const set = this.set;
+    return (set.table.find(host) ?? (set.refuseUnknown ? undefined : set.fallback))?.clientScope;
+  }
+
+  get defaultScope(): string | undefined {
+    return this.set.refuseMissing ? undefined : this.set.fallback.clientScope;
+  }
+
+  get mixed(): boolean {
+    return this.set.mixedScopes;
   }
 
   /**
@@ -175,6 +192,7 @@ export class ListenerTls {
       cert = set.fallback;
     }
     setClientCertificateRequest(socket, cert.requestCert);
+    if (set.mixedScopes) markScope(socket, cert.clientScope);
     cb(null, cert.context);
   }
 
@@ -202,6 +220,7 @@ export class ListenerTls {
       fallback: certs.find((c) => c.spec.default) ?? certs[0]!,
       refuseUnknown: config.sni.unknown === 'refuse',
       refuseMissing: (config.sni.missing ?? config.sni.unknown) === 'refuse',
+      mixedScopes: new Set(certs.map((c) => c.clientScope)).size > 1,
     };
   }
 

@@ -2,7 +2,7 @@
 // checked (it parses, the key matches, the chain is in order), described (names, expiry) and made
 // into the SecureContext handshakes use. Used at start, on reload and by validation, so a config
 // error and a bad renewed file are refused for the same reasons, in the same words.
-import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
+import { X509Certificate, createHash, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import tls from 'node:tls';
@@ -61,6 +61,8 @@ export interface LoadedCertificate {
   readonly contextOptions: tls.SecureContextOptions;
   readonly context: tls.SecureContext;
   readonly requestCert: boolean;
+  /** Its client-certificate settings as one key (client-scope.ts): equal keys verify alike. */
+  readonly clientScope: string;
   readonly info: CertificateInfo;
   readonly notAfterMs: number;
   readonly loadedAt: string;
@@ -136,13 +138,20 @@ function describe(
   now: number,
 ): LoadedCertificate {
   const notAfterMs = Date.parse(leaf.validTo);
+  const requestCert = spec.requestCert ?? spec.clientCa !== undefined;
+  const ca = contextOptions.ca;
   return {
     spec,
     files,
     signature,
     contextOptions,
     context,
-    requestCert: spec.requestCert ?? spec.clientCa !== undefined,
+    requestCert,
+    clientScope: requestCert
+      ? `ask:${createHash('sha256')
+          .update(typeof ca === 'string' ? ca : '')
+          .digest('base64')}`
+      : 'none',
     notAfterMs,
     loadedAt: new Date(now).toISOString(),
     info: {

@@ -9,6 +9,7 @@ import { definePolicy, type RequestContext } from '../types.js';
 import { authPolicy, type Authenticator, type AuthOutcome } from '../../identity/authenticator.js';
 import { Anonymous } from '../../identity/auth-options.js';
 import { identityOf, type ConsumerRegistry } from '../../identity/registry.js';
+import { scopeMismatch } from '../../edge/tls/client-scope.js';
 
 export const mtlsSchema = z.strictObject({
   type: z.literal('mtls'),
@@ -55,6 +56,9 @@ export function mtlsAuthenticator(consumers: ConsumerRegistry): Authenticator {
     authenticate(ctx: RequestContext): AuthOutcome {
       const sock = ctx.req.socket;
       if (!isTls(sock)) return NOT_TLS;
+      // With a clientCa per certificate, the certificate was verified for the SNI name's CAs only.
+      const misdirected = scopeMismatch(sock, ctx.host);
+      if (misdirected !== undefined) return { ok: false, reason: misdirected };
       let r = seen.get(sock);
       if (r === undefined) seen.set(sock, (r = decide(sock)));
       return r;
