@@ -31,6 +31,10 @@ export const ERRORS = {
   GW_RATE_LIMITED: { status: 429, message: 'Rate limit exceeded; retry after the time in Retry-After.' },
   GW_RATE_LIMIT_STORE_UNAVAILABLE: { status: 503, message: 'The rate-limit store is unavailable.' },
   GW_CONCURRENCY_LIMITED: { status: 429, message: 'Too many requests in flight; retry shortly.' },
+  GW_WEBSOCKET_NOT_ALLOWED: { status: 400, message: 'This route does not accept WebSocket upgrades.' },
+  GW_WEBSOCKET_BAD_HANDSHAKE: { status: 400, message: 'The WebSocket handshake is not valid.' },
+  GW_WEBSOCKET_ROUTE_LIMIT: { status: 503, message: 'This route has as many open WebSocket connections as it allows; retry later.' },
+  GW_WEBSOCKET_CONSUMER_LIMIT: { status: 429, message: 'You have as many open WebSocket connections on this route as allowed.' },
   // Admin API
   ADMIN_UNAUTHORIZED: { status: 401, message: 'A valid admin token is required.' },
   ADMIN_NOT_FOUND: { status: 404, message: 'No such admin endpoint.' },

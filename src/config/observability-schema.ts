@@ -11,6 +11,7 @@ export const ACCESS_LOG_FIELDS = [
   'clientIp',
   'consumer',
   'method',
+  'protocol',
   'host',
   'path',
   'route',
@@ -28,6 +29,7 @@ export const ACCESS_LOG_FIELDS = [
   'cache',
   'userAgent',
   'aborted',
+  'closeCode',
 ] as const;
 export type AccessLogField = (typeof ACCESS_LOG_FIELDS)[number];
 

@@ -10,6 +10,7 @@ import { Consumers } from './consumer-schema.js';
 import { ListenerTls, RedirectHttps } from './tls-schema.js';
 import { StoreConfigSchema, DEFAULT_STORE } from './store-schema.js';
 import { AccessLog, Analytics, Metrics, Tracing } from './observability-schema.js';
+import { RouteWebSocket } from './websocket-schema.js';
 import { Http2Limits, HTTP2_DEFAULTS, ListenerHttp2, ServiceProtocolSchema } from './http2-schema.js';
 
 export { Duration, Size };
@@ -199,6 +200,7 @@ const routeSchema = (Policy: ReturnType<typeof policyEntry>) =>
           description: "Methods retried on this route besides the service's retries.methods (e.g. POST for an idempotent endpoint).",
         }),
       policies: z.array(Policy).default([]),
+      websocket: RouteWebSocket.default(false),
     })
     .meta({ description: 'Which requests go to which service, and the policies they pass.' });
 

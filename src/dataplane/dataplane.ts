@@ -27,6 +27,7 @@ import { applyServerLimits, compileServerLimits, serverOptions, type ServerLimit
 import { LoadShedder } from '../edge/load-shedder.js';
 import { randomUUID } from 'node:crypto';
 import { StoreRegistry } from '../store/registry.js';
+import { WebSocketHub } from './websocket/hub.js';
 
 export interface BoundListener {
   host: string;
@@ -72,6 +73,8 @@ export class DataPlane implements ExchangeHost {
   private readonly servers: (http.Server | https.Server)[] = [];
   /** Rate-limit stores, shared by every plan of this data plane (counts survive reloads). */
   readonly stores: StoreRegistry;
+  /** WebSocket upgrades and open connections (websocket/hub.ts). */
+  readonly websockets: WebSocketHub = new WebSocketHub(this);
   /** The certificates of the TLS listeners; they follow reloads and their files (edge/tls). */
   private readonly tls: TlsListeners;
 
@@ -93,6 +96,7 @@ export class DataPlane implements ExchangeHost {
         shed: () => this.shedder.shed,
         services: () => this.upstreams.all(),
         stores: () => this.stores.health(),
+        websockets: () => this.websockets.stats(),
         certificates: () => this.tls.expiries(),
       },
       log,
@@ -257,6 +261,14 @@ export class DataPlane implements ExchangeHost {
     }
   }
 
+  /** Counts a new exchange in flight on the current plan (`completed` gives it back): the WebSocket handshakes. */
+  enter(): Plan {
+    const st = this.state;
+    st.active++;
+    this.inflight++;
+    return st.plan;
+  }
+
   /**
    * Overloaded: answer before any work (no routing, no policies). The connection stays open for a
    * bodiless request (a reconnect would cost more than the answer); one with a body is closed
@@ -300,6 +312,7 @@ export class DataPlane implements ExchangeHost {
         ? tls.attach(https.createServer({ ...httpOptions, ...tls.options, ALPNProtocols: tls.alpnWithout('h2') }, handler)) // HTTP/1.1 only
         : http.createServer(httpOptions, handler);
       applyServerLimits(server, this.limits);
+      this.websockets.attach(server);
       const serverHeader = this.limits.serverHeader;
       server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => onClientError(err, socket, serverHeader));
       this.servers.push(server);
@@ -327,6 +340,7 @@ export class DataPlane implements ExchangeHost {
   async drain(timeoutMs = this.plan.drainTimeout): Promise<void> {
     this.draining = true;
     this.shedder.stop();
+    this.websockets.goingAway(); // close frames (1001) to both sides of every open WebSocket
     const closed = Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
     const sweep = setInterval(() => {
       for (const s of this.servers) s.closeIdleConnections();
@@ -341,6 +355,7 @@ export class DataPlane implements ExchangeHost {
     clearTimeout(timer);
     if (outcome === 'timeout') {
       this.log.warn({ inflight: this.inflight }, 'drain timeout reached; closing remaining connections');
+      this.websockets.destroyAll(); // upgraded sockets are no longer the servers' to close
       for (const s of this.servers) s.closeAllConnections();
       await closed;
     }
@@ -354,6 +369,7 @@ export class DataPlane implements ExchangeHost {
   /** Immediate stop (tests, fatal errors). */
   async destroy(): Promise<void> {
     this.shedder.stop();
+    this.websockets.destroyAll();
     for (const s of this.servers) {
       s.closeAllConnections();
       s.close();

@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { CompiledRoute, Plan } from './plan.js';
 import type { ErrorCode } from '../errors.js';
-import type { RequestContext, Verdict, Policy } from '../policies/types.js';
+import type { RequestContext, Verdict } from '../policies/types.js';
 import type { ServerLimits } from '../edge/server-limits.js';
 import { addIdentityHeaders } from '../identity/identity-headers.js';
 import type { Logger } from '../observability/logger.js';
@@ -69,17 +69,17 @@ export class Exchange implements CallOwner {
   private socketWritten = 0;
   private path = '';
   private query = '';
-  private route: CompiledRoute | undefined;
+  protected route: CompiledRoute | undefined;
   private client: ClientInfo | undefined;
-  private status = 0;
+  protected status = 0;
   private errorCode: ErrorCode | undefined;
   /** The policy type that answered instead of the upstream. */
   private rejectedBy: string | undefined;
-  private scan: ScannedHeaders | undefined;
+  protected scan: ScannedHeaders | undefined;
   private params: Record<string, string> = {};
   private rest = '';
   private ctx: RequestContext | undefined;
-  private call: UpstreamCall | undefined;
+  protected call: UpstreamCall | undefined;
   /** The body read whole to be replayed; null until then, or for a streamed one. */
   private body: Buffer | null = null;
   /** A preflight routed by the method it asks about: the `Allow` of its 405 if no policy answers it. */
@@ -138,7 +138,7 @@ export class Exchange implements CallOwner {
       // route answers preflights. It is never forwarded (preflightAllow).
       const asked = req.method === 'OPTIONS' ? req.headers['access-control-request-method'] : undefined;
       const pre = asked ? plan.router.find(asked.toUpperCase(), hostname, path, req, query) : undefined;
-      if (pre === undefined || 'allow' in pre || !pre.match.entry.route.access.some(answersPreflight)) {
+      if (pre === undefined || 'allow' in pre || !pre.match.entry.route.access.some((p) => p.answersPreflight === true)) {
         return this.respond({ kind: 'error', code: 'GW_METHOD_NOT_ALLOWED', headers: { allow } });
       }
       this.preflightAllow = allow;
@@ -153,7 +153,11 @@ export class Exchange implements CallOwner {
       if (to !== undefined) return this.respond(to);
     }
 
-    // Access policies (may be asynchronous: JWKS, introspection, shared counters).
+    this.runAccess(route);
+  }
+
+  /** Access policies (may be asynchronous: JWKS, introspection, shared counters). */
+  protected runAccess(route: CompiledRoute): void {
     const access = route.access;
     for (let i = 0; i < access.length; i++) {
       const v = access[i]!.access!(this.context());
@@ -209,7 +213,7 @@ export class Exchange implements CallOwner {
   }
 
   /** After the access policies: the body is settled (request-body.ts), then the upstream call admitted. */
-  private accessPassed(): void {
+  protected accessPassed(): void {
     if (this.preflightAllow !== undefined)
       return this.respond({ kind: 'error', code: 'GW_METHOD_NOT_ALLOWED', headers: { allow: this.preflightAllow } });
     const call = (this.call = new UpstreamCall(this, this.route!, this.plane.log));
@@ -385,7 +389,7 @@ export class Exchange implements CallOwner {
 
   // ---- the end ----
 
-  private finish(): void {
+  protected finish(): void {
     if (this.done) return;
     this.done = true;
     if (!this.res.writableFinished) this.clientGone = true;
@@ -440,8 +444,4 @@ export class Exchange implements CallOwner {
       tracer: this.tracer,
     };
   }
-}
-
-function answersPreflight(p: Policy): boolean {
-  return p.answersPreflight === true;
 }

@@ -9,6 +9,7 @@ import { parseHostPattern, type HostPattern } from '../config/host-pattern.js';
 import { compileRewrite, compileStripPrefix, type PathRewriter } from './rewrite.js';
 import { compileRedirect, type HttpsRedirect } from './https-redirect.js';
 import { TrustedProxies } from './trusted-proxies.js';
+import { compileWebSocket, type WebSocketSettings } from './websocket/settings.js';
 import { ServiceRuntime, type UpstreamHost } from '../upstream/service.js';
 import { ServiceState } from '../upstream/service-state.js';
 import { systemClock } from '../upstream/clock.js';
@@ -47,6 +48,8 @@ export interface CompiledRoute {
   log: Policy[];
   /** The smallest `maxBodyBytes` of its policies; Infinity when none limits the body. */
   maxBodyBytes: number;
+  /** WebSocket upgrades are proxied, with these limits (undefined: refused). */
+  websocket: WebSocketSettings | undefined;
 }
 
 export interface Plan {
@@ -191,6 +194,7 @@ function compileRoute(
     response: inPhase('response'),
     log: inPhase('log'),
     maxBodyBytes: policies.reduce((min, p) => Math.min(min, p.policy.maxBodyBytes ?? Infinity), Infinity),
+    websocket: compileWebSocket(r.websocket),
   };
 }
 

@@ -8,67 +8,18 @@
 // `upstreamBroke` when it breaks off) — or an answer the gateway gives instead (`respond`: circuit
 // open or its fallback, overloaded, no healthy target, the last attempt's failure). The owner's
 // `end` tells the call the request is over, answered or abandoned, and frees what it holds.
-import type { IncomingMessage } from 'node:http';
-import type { Readable } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { CompiledRoute } from './plan.js';
 import type { ErrorCode } from '../errors.js';
-import type { HeaderList, RequestContext } from '../policies/types.js';
+import type { CallOwner, UpgradeRequest, UpstreamRequest } from './call-owner.js';
 import type { RetrySettings, TargetRuntime } from '../upstream/service.js';
 import type { Admission, CircuitBreaker } from '../upstream/circuit-breaker.js';
 import type { AdmissionControl } from '../upstream/admission.js';
 import { countsAsFailure, failureKind, type AttemptFailure } from '../upstream/attempt-result.js';
 import type { Logger } from '../observability/logger.js';
-import type { RequestTrace } from '../observability/tracing/request-trace.js';
-import type { Tracer } from '../observability/tracing/tracer.js';
-import type { Answer } from './respond.js';
 
-/** The request as every attempt sends it; only Host and traceparent change from one to the next. */
-export interface UpstreamRequest {
-  method: string;
-  headers: HeaderList;
-  /** Where each attempt writes its Host value; -1 when a policy set Host itself. */
-  hostIndex: number;
-  /** The client's Host, sent instead of the target's (preserveHost); undefined otherwise. */
-  host: string | undefined;
-  /** Where each attempt writes its traceparent; -1 without tracing. */
-  traceIndex: number;
-  /** The encoded path, without the target's base path. */
-  path: string;
-  query: string;
-  body: Buffer | Readable | null;
-}
-
-/** What the call needs from the request it serves, and where its outcome goes. */
-export interface CallOwner {
-  /**
-   * What the call reads of the client's request: its method, whether its body was read whole, and
-   * its trailers once the body has ended (an HTTP/2 upstream gets them).
-   */
-  readonly req: Pick<IncomingMessage, 'method' | 'readableEnded' | 'rawTrailers'>;
-  readonly requestId: string;
-  readonly trace: RequestTrace | undefined;
-  readonly tracer: Tracer | undefined;
-  /** The request is observed (access log, metrics…): `upstreamMs` is measured. */
-  readonly observed: boolean;
-  /** The policies' context (consistent hashing reads it). */
-  context(): RequestContext;
-  /** Runs a later step from a callback; a throw answers the request (500) instead of escaping. */
-  step(fn: () => void): void;
-  /** The client's response has begun: a failure now can only cut it off. */
-  headersSent(): boolean;
-  /** Admitted: build the request and `send` it. */
-  admitted(): void;
-  /** The outcome "the gateway answers instead". */
-  respond(answer: Answer): void;
-  /** The outcome "a response": its head. False: the owner answered instead, stop the body. */
-  upstreamHead(status: number, rawHeaders: Buffer[] | string[], resume: () => void): boolean;
-  upstreamData(chunk: Buffer): boolean;
-  /** The response ended; `trailers` are its trailer fields ([name, value, …]; null or empty: none). */
-  upstreamEnd(trailers?: readonly (Buffer | string)[] | null): void;
-  /** The response broke off after its head was sent. */
-  upstreamBroke(code: ErrorCode): void;
-}
+export type { CallOwner, UpgradeRequest, UpstreamRequest } from './call-owner.js';
 
 export class UpstreamCall implements Dispatcher.DispatchHandler {
   /** The target of the latest attempt (the access log's `target`). */
@@ -108,6 +59,8 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     private readonly owner: CallOwner,
     private readonly route: CompiledRoute,
     private readonly log: Logger,
+    /** A protocol upgrade (a WebSocket handshake): its 101 goes to `owner.upstreamUpgrade`. */
+    private readonly upgrade?: UpgradeRequest,
   ) {
     const retry = route.service.retry;
     const method = owner.req.method!;
@@ -222,8 +175,14 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
         headers,
         body: r.body,
         trailerSource: this.owner.req, // read by an HTTP/2 pool when the body has ended (undici ignores it)
-        headersTimeout: this.retry !== undefined ? this.retry.perTryTimeoutMs : service.timeouts.response,
+        headersTimeout:
+          this.upgrade !== undefined
+            ? this.upgrade.timeout
+            : this.retry !== undefined
+              ? this.retry.perTryTimeoutMs
+              : service.timeouts.response,
         bodyTimeout: service.timeouts.idle,
+        upgrade: this.upgrade?.protocol,
       },
       this,
     );
@@ -250,6 +209,19 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
       this.breakerOutcome(countsAsFailure(this.route.service.state.breakerFailOn, statusCode, undefined));
     if (this.owner.observed) this.upstreamMs = performance.now() - this.firstStarted; // a clock read costs: only for the record
     return this.owner.upstreamHead(statusCode, rawHeaders, resume);
+  }
+
+  /** The service switched protocols: the attempt succeeded, and the owner takes the socket. */
+  onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[], socket: Duplex): void {
+    this.abortAttempt = undefined; // the socket is the owner's now: an abort must not reach it
+    this.attemptStatus = statusCode;
+    this.endAttempt(undefined);
+    this.recordHealth(statusCode, undefined, `status ${statusCode}`);
+    this.breakerOutcome(false);
+    if (this.owner.observed) this.upstreamMs = performance.now() - this.firstStarted;
+    this.releaseSlot(); // an open connection holds no slot of the service's concurrency limit
+    if (this.ended) return void socket.destroy();
+    this.owner.upstreamUpgrade!(statusCode, rawHeaders, socket);
   }
 
   onData(chunk: Buffer): boolean {

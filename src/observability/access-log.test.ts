@@ -46,7 +46,16 @@ test('field codes are the indexes of ACCESS_LOG_FIELDS', () => {
   assert.equal(F.durationMs, ACCESS_LOG_FIELDS.indexOf('durationMs'));
   assert.equal(F.shadowLimited, ACCESS_LOG_FIELDS.indexOf('shadowLimited'));
   assert.equal(F.aborted, ACCESS_LOG_FIELDS.indexOf('aborted'));
-  assert.equal(F.aborted, ACCESS_LOG_FIELDS.length - 1);
+  assert.equal(F.closeCode, ACCESS_LOG_FIELDS.indexOf('closeCode'));
+  assert.equal(F.closeCode, ACCESS_LOG_FIELDS.length - 1);
+});
+
+test('closeCode is written for a WebSocket line only (it is absent from any other record)', () => {
+  const plain = JSON.parse(formatLine(record(), codesOf())) as Record<string, unknown>;
+  assert.equal('closeCode' in plain, false);
+  const socket = JSON.parse(formatLine(record({ status: 101, closeCode: 1001 }), codesOf())) as Record<string, unknown>;
+  assert.equal(socket.closeCode, 1001);
+  assert.equal(socket.status, 101);
 });
 
 test('a line is the JSON of the chosen fields, in order, absent ones left out, times rounded to µs', () => {
@@ -61,6 +70,7 @@ test('a line is the JSON of the chosen fields, in order, absent ones left out, t
     'clientIp',
     'consumer',
     'method',
+    'protocol',
     'host',
     'path',
     'route',
@@ -74,6 +84,8 @@ test('a line is the JSON of the chosen fields, in order, absent ones left out, t
     'retries',
     'aborted',
   ]);
+  assert.equal(doc.protocol, 'HTTP/1.1');
+  assert.equal((JSON.parse(formatLine(record({ protocol: '2.0' }), codesOf())) as Record<string, unknown>).protocol, 'HTTP/2.0');
   assert.equal(doc.durationMs, 1.235);
   assert.equal(doc.upstreamMs, 0.5);
   for (const n of [0, 7, 10, 99, 100, 1234567, 4294967295, 4294967296, 2 ** 53]) {

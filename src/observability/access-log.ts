@@ -172,6 +172,9 @@ export function formatLine(f: RequestRecord, codes: Uint8Array): string {
       case F.method:
         s += ',"method":"' + f.method + '"';
         break;
+      case F.protocol:
+        s += ',"protocol":"HTTP/' + f.protocol + '"'; // "1.1", "2.0": node's version strings
+        break;
       case F.host:
         if (f.host !== undefined) s += ',"host":' + jsonString(f.host);
         break;
@@ -223,6 +226,9 @@ export function formatLine(f: RequestRecord, codes: Uint8Array): string {
       case F.aborted:
         s += f.aborted ? ',"aborted":true' : ',"aborted":false';
         break;
+      case F.closeCode:
+        if (f.closeCode !== undefined) s += ',"closeCode":' + f.closeCode;
+        break;
     }
   }
   return s + '}\n';
@@ -236,6 +242,7 @@ export const enum F {
   clientIp,
   consumer,
   method,
+  protocol,
   host,
   path,
   route,
@@ -253,6 +260,7 @@ export const enum F {
   cache,
   userAgent,
   aborted,
+  closeCode,
 }
 
 /**

@@ -14,6 +14,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ServiceState } from '../upstream/service-state.js';
 import type { StoreHealth } from '../store/health.js';
 import type { RequestRecord } from './request-record.js';
+import { registerWebSocketMetrics, type WebSocketRouteStats } from './websocket-metrics.js';
 
 /** What policies may count (given to them through PolicyEnv.metrics). */
 export interface PolicyMetrics {
@@ -37,6 +38,8 @@ export interface MetricsSource {
   tracing?: () => { exported: number; dropped: number } | undefined;
   /** The rate-limit stores that can fail (Redis, or a worker's primary). */
   stores?: () => StoreHealth[];
+  /** WebSocket connections per route and service (websocket-metrics.ts). */
+  websockets?: () => Iterable<WebSocketRouteStats>;
   /** The certificates the TLS listeners serve now (they change on reload and when their files do). */
   certificates?: () => readonly CertificateExpiry[];
 }
@@ -260,6 +263,7 @@ export class GatewayMetrics implements PolicyMetrics {
         },
       });
     }
+    if (source.websockets) registerWebSocketMetrics(registers, source.websockets);
     // Process metrics and event-loop lag (nodejs_eventloop_lag_*), per process.
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
@@ -289,10 +293,13 @@ export class GatewayMetrics implements PolicyMetrics {
     }
     const cls = classIndex(s.status);
     r.requests[(METHOD_INDEX.get(s.method) ?? METHODS.length - 1) * CLASSES.length + cls]!++;
-    r.duration.observe(s.durationMs / 1000);
     if (s.upstreamMs !== undefined) r.upstream.observe(s.upstreamMs / 1000);
-    r.bytesIn += s.bytesIn;
-    r.bytesOut += s.bytesOut;
+    if (s.status !== 101) {
+      // A WebSocket (101) lasts as long as its connection: its time and bytes are in gatehouse_websocket_*.
+      r.duration.observe(s.durationMs / 1000);
+      r.bytesIn += s.bytesIn;
+      r.bytesOut += s.bytesOut;
+    }
     r.retries += s.retries;
     if (s.error !== undefined) r.errors.set(s.error, (r.errors.get(s.error) ?? 0) + 1);
     if (this.consumerLabel && s.consumer !== undefined) this.consumers.inc([routeName, s.consumer, CLASSES[cls]!]);

@@ -42,6 +42,8 @@ export interface RequestRecord {
   userAgent: string | undefined;
   /** The response was not finished (the client went away or the upstream broke off). */
   aborted: boolean;
+  /** A WebSocket connection (status 101): the code of the first close frame either side sent. */
+  closeCode?: number | undefined;
   /** The request's trace, when it is sampled, and the tracer it belongs to. */
   trace: RequestTrace | undefined;
   tracer: TraceEnd | undefined;

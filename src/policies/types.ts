@@ -59,6 +59,11 @@ export interface RequestContext {
   shadowLimited?: string | undefined;
   /** A policy's private per-request scratch, under a key of its own; the gateway never reads it. */
   readonly locals: Map<string, unknown>;
+  /**
+   * The request is a WebSocket handshake on a route that proxies them (set before the access
+   * phase; absent otherwise). Browsers apply no CORS to WebSockets: an origin check must refuse.
+   */
+  readonly websocket?: true;
 }
 
 export interface ResponseInfo {

@@ -4,7 +4,8 @@
 //   header that is not allowed.
 //   Actual requests: forwarded; the response gets Access-Control-Allow-Origin only for an allowed
 //   origin (the origin itself, or "*" when any origin is allowed without credentials) and always
-//   `Vary: Origin`. CORS headers the upstream set are replaced, so a service that reflects every
+//   `Vary: Origin`. A WebSocket handshake from an origin not allowed is refused (403), since
+//   browsers enforce nothing on WebSockets. CORS headers the upstream set are replaced, so a service that reflects every
 //   origin cannot widen the policy.
 import { addErrorHeaders } from '../error-headers.js';
 import { z } from 'zod';
@@ -67,6 +68,7 @@ export const corsPolicy = definePolicy({
     const star = origins.any && !credentials;
     const maxAge = String(Math.floor(parseDuration(config.maxAge) / 1000));
     const forbidden: RespondVerdict = { status: 403, code: 'GW_CORS_FORBIDDEN', headers: { vary: VARY_PREFLIGHT } };
+    const forbiddenSocket: RespondVerdict = { status: 403, code: 'GW_CORS_FORBIDDEN', headers: { vary: 'Origin' } };
 
     const headersAllowed = (requested: string): boolean => {
       if (!allowedHeaders) return true;
@@ -97,6 +99,8 @@ export const corsPolicy = definePolicy({
           // Not a preflight. A later refusal (401, 429, …) or a gateway error skips the response
           // phase: it must still carry the allow headers, or the browser hides it from the page.
           if (origins.matches(origin)) addErrorHeaders(ctx, allowHeadersFor(origin));
+          // Browsers apply no CORS to a WebSocket: the handshake's Origin is the only check there is.
+          else if (ctx.websocket === true) return forbiddenSocket;
           return undefined;
         }
         const askedHeaders = findHeader(raw, 'access-control-request-headers');
