@@ -101,3 +101,31 @@ test('the route table lists entries in match order', () => {
     ['a /a', 'a /a/*', 'b /*'],
   );
 });
+
+test("a wildcard's rest is the path after the pattern's segments, empty segments and trailing slashes kept", () => {
+  const p = plan([
+    { name: 'all', match: { paths: ['/*'] }, service: 's' },
+    { name: 'a', match: { paths: ['/a/*'] }, service: 's' },
+    { name: 'abc', match: { paths: ['/a/b/c/*'] }, service: 's' },
+  ]);
+  const cases: [string, string, string][] = [
+    ['/', 'all', ''],
+    ['/x', 'all', 'x'],
+    ['/x/y/', 'all', 'x/y/'],
+    ['/a', 'a', ''],
+    ['/a/', 'a', ''],
+    ['/a/x//y', 'a', 'x//y'],
+    ['/a/b/c', 'abc', ''],
+    ['/a/b/c/', 'abc', ''],
+    ['/a/b/c/d/e/', 'abc', 'd/e/'],
+  ];
+  for (const [path, route, rest] of cases) {
+    const got = find(p, path);
+    assert.deepEqual([got?.route, got?.rest], [route, rest], path);
+    // The same as the segments after the pattern's, joined again.
+    const n = route === 'all' ? 0 : route === 'a' ? 1 : 3;
+    assert.equal(rest, path.slice(1).split('/').slice(n).join('/'), path);
+  }
+  // Routes without params share one empty, frozen params object.
+  assert.ok(Object.isFrozen(find(p, '/x')?.params));
+});

@@ -176,12 +176,27 @@ export class Router<R extends { matcher: RouteMatcher }> {
       best = e;
     }
     if (!best) return allow ? { allow: [...allow].sort() } : undefined;
-    const params: Record<string, string> = {};
     const names = best.path.params;
-    for (let i = 0; i < names.length; i++) params[names[i]!] = segs[best.paramPositions[i]!]!;
-    const rest = best.path.wildcard ? segs.slice(best.path.segments.length).join('/') : '';
-    return { match: { entry: best, params, rest } };
+    let params = NO_PARAMS;
+    if (names.length > 0) {
+      params = {};
+      for (let i = 0; i < names.length; i++) params[names[i]!] = segs[best.paramPositions[i]!]!;
+    }
+    return { match: { entry: best, params, rest: best.path.wildcard ? restOf(path, best.path.segments.length) : '' } };
   }
+}
+
+/** The params of a path without any: shared, never written (a route's rewrite only reads them). */
+const NO_PARAMS: Record<string, string> = Object.freeze({});
+
+/** What a wildcard matched: the path after its first `n` segments, without the slash before it. */
+function restOf(path: string, n: number): string {
+  let at = 0; // the slash before segment i
+  for (let i = 0; i < n; i++) {
+    at = path.indexOf('/', at + 1);
+    if (at === -1) return '';
+  }
+  return path.slice(at + 1);
 }
 
 /** The Allow list of a route without `methods` (it takes any method but TRACE). */
