@@ -82,6 +82,8 @@ test('a key that does not match, a broken chain, a wrong or missing passphrase',
   assert.deepEqual(errors({ pfx: p12, passphrase: 'wrong' }), ['listen[0].tls.passphrase: cannot open the PKCS#12 file: wrong passphrase']);
   assert.deepEqual(errors({ pfx: p12 }), ['listen[0].tls.passphrase: cannot open the PKCS#12 file: wrong passphrase']);
   assert.match(errors({ pfx: a.certPath })[0]!, /^listen\[0\]\.tls\.pfx: not a usable PKCS#12 file/);
+  // Material where a path is expected is never echoed back.
+  assert.deepEqual(errors({ pfx: a.key }), ['listen[0].tls.pfx: expected the path of a file (inline material is not accepted here)']);
 });
 
 test('an encrypted PEM key needs its passphrase', () => {

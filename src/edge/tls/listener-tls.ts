@@ -77,6 +77,7 @@ export class ListenerTls implements ScopeSource {
   private server: TlsServer | undefined;
   private watch: FileWatch | undefined;
   private watchKey = '';
+  private closed = false;
   private readonly failed = new Map<string, { signature: string; message: string; at: string }>();
 
   constructor(
@@ -180,6 +181,7 @@ export class ListenerTls implements ScopeSource {
   }
 
   close(): void {
+    this.closed = true;
     this.watch?.close();
     this.watch = undefined;
   }
@@ -191,8 +193,12 @@ export class ListenerTls implements ScopeSource {
       if (set.refuseUnknown) return refuseHandshake(socket as Socket, servername, cb);
       cert = set.fallback;
     }
-    setClientCertificateRequest(socket, cert.requestCert);
-    if (set.mixedScopes) markScope(socket, cert.clientScope);
+    try {
+      setClientCertificateRequest(socket, cert.requestCert);
+      if (set.mixedScopes) markScope(socket, cert.clientScope);
+    } catch (err) {
+      return cb(err as Error); // this connection fails its handshake; the listener goes on
+    }
     cb(null, cert.context);
   }
 
@@ -241,6 +247,7 @@ export class ListenerTls implements ScopeSource {
 
   /** Watches the certificate files; the settings and the files may change with each set. */
   private follow(): void {
+    if (this.closed) return;
     const { config } = this.set;
     const files = this.set.certs.flatMap((c) => c.files);
     const key = `${config.watch}|${parseDuration(config.pollInterval)}`;

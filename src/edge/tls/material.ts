@@ -173,6 +173,9 @@ function oneLine(dn: string): string {
 }
 
 function readFile(field: string, path: string): Buffer {
+  // A value that is no path (inline material where a file is expected) is never echoed.
+  if (isInline(path) || path.length > 1024 || /[\r\n]/.test(path))
+    throw new TlsMaterialError(field, 'expected the path of a file (inline material is not accepted here)');
   try {
     return readFileSync(resolve(path));
   } catch (err) {
