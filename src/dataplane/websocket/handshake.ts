@@ -116,6 +116,8 @@ export class WebSocketExchange extends Exchange {
       return this.respond({ kind: 'error', code: 'GW_INTERNAL' });
     }
     const client = this.req.socket;
+    // The client left while the service answered: its socket's 'close' ends the exchange (res is still on it).
+    if (client.destroyed) return void upstream.destroy();
     this.res.detachSocket(client); // from here the socket is the tunnel's; the exchange ends with it
     this.status = 101;
     client.write(head);

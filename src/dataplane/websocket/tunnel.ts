@@ -104,6 +104,8 @@ export class Tunnel {
     if (early.length > 0) this.onChunk(this.up, early);
     client.resume();
     upstream.resume();
+    // A socket that closed before it was handed over will not say so again.
+    for (const s of [client, upstream]) if (s.closed) this.closed(s);
   }
 
   /** Closes with 1001 to both sides at their next frame boundaries; cut after CLOSE_GRACE_MS. */
