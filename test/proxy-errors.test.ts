@@ -12,6 +12,7 @@ import { rawRequest } from './helpers/raw.js';
 import { closedPort, looksLikeStackTrace, parseResponses, startRawUpstream, type RawUpstream } from './helpers/wire.js';
 import { waitFor } from './helpers/child.js';
 import { maybeUnset } from './helpers/hooks.js';
+import { bothClients } from './helpers/clients.js';
 
 interface ErrorJson {
   error: { code: string; message: string; requestId?: string; details?: unknown };
@@ -137,6 +138,7 @@ before(async () => {
     sock.end(RAW_RESPONSES[mode] ?? RAW_RESPONSES[rawMode]!);
   });
   gw = await startTestGateway({
+    listen: [{ port: 0, host: '127.0.0.1', http2: true }], // HTTP/1.1 and h2c: the answers are the same over both
     services: {
       dead: { targets: [{ url: `http://127.0.0.1:${deadPort}` }] },
       slow: { targets: [{ url: up.url }], timeouts: { response: '300ms', idle: '300ms' } },
@@ -157,7 +159,9 @@ before(async () => {
   });
 });
 
+const clients = bothClients();
 after(async () => {
+  for (const c of clients) await c.close();
   for (const r of pending) r.destroy();
   await maybeUnset(gw)?.stop();
   await maybeUnset(up)?.close();
@@ -165,27 +169,29 @@ after(async () => {
 });
 
 describe('upstream failures', () => {
-  test('connection refused → 502 GW_UPSTREAM_UNAVAILABLE', async () => {
-    const res = await request(`${gw.url}/dead/x`);
-    await expectError(res, 502, 'GW_UPSTREAM_UNAVAILABLE');
-  });
+  for (const client of clients) {
+    test(`connection refused → 502 GW_UPSTREAM_UNAVAILABLE (${client.name})`, async () => {
+      const res = await client.request(`${gw.url}/dead/x`);
+      await expectError(res, 502, 'GW_UPSTREAM_UNAVAILABLE');
+    });
 
-  test('connection refused with a request body → 502, and the gateway keeps serving', async () => {
-    const res = await request(`${gw.url}/dead/x`, { method: 'POST', body: 'x'.repeat(100_000) });
-    await expectError(res, 502, 'GW_UPSTREAM_UNAVAILABLE');
-    const ok = await request(`${gw.url}/ok`);
-    assert.equal(ok.statusCode, 200);
-    assert.equal(await ok.body.text(), 'ok');
-  });
+    test(`connection refused with a request body → 502, and the gateway keeps serving (${client.name})`, async () => {
+      const res = await client.request(`${gw.url}/dead/x`, { method: 'POST', body: 'x'.repeat(100_000) });
+      await expectError(res, 502, 'GW_UPSTREAM_UNAVAILABLE');
+      const ok = await client.request(`${gw.url}/ok`);
+      assert.equal(ok.statusCode, 200);
+      assert.equal(await ok.body.text(), 'ok');
+    });
 
-  test('an upstream that never answers → 504 GW_UPSTREAM_TIMEOUT after the response timeout', async () => {
-    const t0 = performance.now();
-    const res = await request(`${gw.url}/slow/never`);
-    const elapsed = performance.now() - t0;
-    await expectError(res, 504, 'GW_UPSTREAM_TIMEOUT');
-    assert.ok(elapsed >= 250, `answered after ${elapsed} ms, before the 300 ms timeout`);
-    assert.ok(elapsed < 1500, `answered after ${elapsed} ms`);
-  });
+    test(`an upstream that never answers → 504 GW_UPSTREAM_TIMEOUT after the response timeout (${client.name})`, async () => {
+      const t0 = performance.now();
+      const res = await client.request(`${gw.url}/slow/never`);
+      const elapsed = performance.now() - t0;
+      await expectError(res, 504, 'GW_UPSTREAM_TIMEOUT');
+      assert.ok(elapsed >= 250, `answered after ${elapsed} ms, before the 300 ms timeout`);
+      assert.ok(elapsed < 1500, `answered after ${elapsed} ms`);
+    });
+  }
 
   test('an upstream that stalls mid-body (content-length) → the client sees the response cut short', async () => {
     const t0 = performance.now();
@@ -243,26 +249,28 @@ describe('upstream failures', () => {
 });
 
 describe('routing errors', () => {
-  test('405 with an Allow header when the path matches but the method does not', async () => {
-    const res = await request(`${gw.url}/things`, { method: 'DELETE' });
-    await expectError(res, 405, 'GW_METHOD_NOT_ALLOWED');
-    assert.equal(res.headers.allow, 'GET, POST, PUT');
-  });
+  for (const client of clients) {
+    test(`405 with an Allow header when the path matches but the method does not (${client.name})`, async () => {
+      const res = await client.request(`${gw.url}/things`, { method: 'DELETE' });
+      await expectError(res, 405, 'GW_METHOD_NOT_ALLOWED');
+      assert.equal(res.headers.allow, 'GET, POST, PUT');
+    });
 
-  test('the allowed methods still reach the upstream', async () => {
-    for (const method of ['GET', 'POST', 'PUT'] as const) {
-      const hits = up.hits;
-      const res = await request(`${gw.url}/things`, { method, body: method === 'GET' ? null : 'x' });
-      assert.equal(res.statusCode, 200, method);
-      await res.body.dump();
-      assert.equal(up.hits, hits + 1);
-    }
-  });
+    test(`the allowed methods still reach the upstream (${client.name})`, async () => {
+      for (const method of ['GET', 'POST', 'PUT'] as const) {
+        const hits = up.hits;
+        const res = await client.request(`${gw.url}/things`, method === 'GET' ? { method } : { method, body: 'x' });
+        assert.equal(res.statusCode, 200, method);
+        await res.body.text();
+        assert.equal(up.hits, hits + 1);
+      }
+    });
 
-  test('404 for an unknown path, with no stack trace', async () => {
-    const res = await request(`${gw.url}/nothing/here`);
-    await expectError(res, 404, 'GW_ROUTE_NOT_FOUND');
-  });
+    test(`404 for an unknown path, with no stack trace (${client.name})`, async () => {
+      const res = await client.request(`${gw.url}/nothing/here`);
+      await expectError(res, 404, 'GW_ROUTE_NOT_FOUND');
+    });
+  }
 });
 
 describe('client aborts', () => {

@@ -1,21 +1,30 @@
 // rate-limit over real HTTP, memory store: the 429 answer, the RateLimit fields on every response
 // of a limited route (proxied or not), and counts that survive a reload.
-import { test, after, before } from 'node:test';
+import { test, after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
 import { startTestGateway, testConfig, type TestGateway } from './helpers/gateway.js';
+import { bothClients } from './helpers/clients.js';
 
 let up: Upstream;
 let gw: TestGateway;
 
 function config(limit: number) {
   return {
+    listen: [{ port: 0, host: '127.0.0.1', http2: true }],
     services: { api: { targets: [{ url: up.url }] } },
     routes: [
       {
         name: 'limited',
         match: { paths: ['/limited/*'] },
+        service: 'api',
+        policies: [{ type: 'rate-limit', algorithm: 'fixed-window', limit, window: '1h', by: 'ip', legacyHeaders: true }],
+      },
+      {
+        // The same limit, counted apart: the first test runs over HTTP/2 here (both clients are 127.0.0.1).
+        name: 'limited-h2',
+        match: { paths: ['/limited-h2/*'] },
         service: 'api',
         policies: [{ type: 'rate-limit', algorithm: 'fixed-window', limit, window: '1h', by: 'ip', legacyHeaders: true }],
       },
@@ -34,38 +43,47 @@ before(async () => {
   up = await startUpstream();
   gw = await startTestGateway(config(3));
 });
+const clients = bothClients();
 after(async () => {
+  for (const c of clients) await c.close();
   await gw.stop();
   await up.close();
 });
 
-test('every response of a limited route carries the RateLimit fields; the one over the limit is 429 GW_RATE_LIMITED', async () => {
-  for (let i = 0; i < 3; i++) {
-    const res = await request(`${gw.url}/limited/a`);
-    assert.equal(res.statusCode, 200);
-    await res.body.text();
-    assert.equal(res.headers['ratelimit-policy'], '"3-per-1h";q=3;w=3600');
-    assert.match(String(res.headers.ratelimit), new RegExp(`^"3-per-1h";r=${2 - i};t=\\d+$`));
-    assert.equal(res.headers['x-ratelimit-remaining'], String(2 - i));
-    assert.equal(res.headers['x-ratelimit-limit'], '3');
-  }
-  const hits = up.hits;
-  const res = await request(`${gw.url}/limited/a`);
-  assert.equal(res.statusCode, 429);
-  const body = (await res.body.json()) as { error: { code: string; requestId: string } };
-  assert.equal(body.error.code, 'GW_RATE_LIMITED');
-  assert.equal(body.error.requestId, res.headers['x-request-id']);
-  const retry = Number(res.headers['retry-after']);
-  assert.ok(Number.isInteger(retry) && retry >= 1 && retry <= 3600, String(res.headers['retry-after']));
-  assert.match(String(res.headers.ratelimit), /^"3-per-1h";r=0;t=\d+$/);
-  assert.equal(res.headers['x-ratelimit-remaining'], '0');
-  assert.equal(up.hits, hits, 'a refused request never reaches the service');
-  // A route without the policy is untouched.
-  const free = await request(`${gw.url}/free/x`);
-  await free.body.text();
-  assert.equal(free.statusCode, 200);
-  assert.equal(free.headers.ratelimit, undefined);
-});
+for (const [client, prefix] of [
+  [clients[0]!, '/limited'],
+  [clients[1]!, '/limited-h2'],
+] as const) {
+  describe(client.name, () => {
+    test('every response of a limited route carries the RateLimit fields; the one over the limit is 429 GW_RATE_LIMITED', async () => {
+      for (let i = 0; i < 3; i++) {
+        const res = await client.request(`${gw.url}${prefix}/a`);
+        assert.equal(res.statusCode, 200);
+        await res.body.text();
+        assert.equal(res.headers['ratelimit-policy'], '"3-per-1h";q=3;w=3600');
+        assert.match(String(res.headers.ratelimit), new RegExp(`^"3-per-1h";r=${2 - i};t=\\d+$`));
+        assert.equal(res.headers['x-ratelimit-remaining'], String(2 - i));
+        assert.equal(res.headers['x-ratelimit-limit'], '3');
+      }
+      const hits = up.hits;
+      const res = await client.request(`${gw.url}${prefix}/a`);
+      assert.equal(res.statusCode, 429);
+      const body = (await res.body.json()) as { error: { code: string; requestId: string } };
+      assert.equal(body.error.code, 'GW_RATE_LIMITED');
+      assert.equal(body.error.requestId, res.headers['x-request-id']);
+      const retry = Number(res.headers['retry-after']);
+      assert.ok(Number.isInteger(retry) && retry >= 1 && retry <= 3600, String(res.headers['retry-after']));
+      assert.match(String(res.headers.ratelimit), /^"3-per-1h";r=0;t=\d+$/);
+      assert.equal(res.headers['x-ratelimit-remaining'], '0');
+      assert.equal(up.hits, hits, 'a refused request never reaches the service');
+      // A route without the policy is untouched.
+      const free = await client.request(`${gw.url}/free/x`);
+      await free.body.text();
+      assert.equal(free.statusCode, 200);
+      assert.equal(free.headers.ratelimit, undefined);
+    });
+  });
+}
 
 test('by header: each value has its own bucket; without the header the client IP is the key', async () => {
   for (const tenant of ['t1', 't2']) {

@@ -18,8 +18,10 @@ import { Observability, type ObservabilityChange } from '../observability/observ
 import type { PolicyMetrics } from '../observability/metrics.js';
 import type { Tracer } from '../observability/tracing/tracer.js';
 import type { Logger } from '../observability/logger.js';
-import { errorBody, type ErrorCode } from '../errors.js';
 import { Exchange, REFUSED, type ExchangeHost } from './exchange.js';
+import { H2Exchange } from './http2/exchange.js';
+import { onClientError } from './client-error.js';
+import { Http2Listener } from './http2/listener.js';
 import type { InspectQuery } from './inspect-query.js';
 import { sendError } from './respond.js';
 import { findHeader } from './header-list.js';
@@ -71,6 +73,8 @@ export class DataPlane implements ExchangeHost {
   private readonly pools = new PoolRegistry();
   readonly upstreams: StateRegistry;
   private readonly servers: (http.Server | https.Server)[] = [];
+  /** HTTP/2 beside HTTP/1.1 on a listener: by ALPN on TLS, by the connection preface with `http2: true`. */
+  private readonly http2: Http2Listener[] = [];
   /** Rate-limit stores, shared by every plan of this data plane (counts survive reloads). */
   readonly stores: StoreRegistry;
   /** WebSocket upgrades and open connections (websocket/hub.ts). */
@@ -252,7 +256,7 @@ export class DataPlane implements ExchangeHost {
     const st = this.state;
     st.active++;
     this.inflight++;
-    const ex = new Exchange(this, st.plan, req, res);
+    const ex = req.httpVersionMajor === 2 ? new H2Exchange(this, st.plan, req, res) : new Exchange(this, st.plan, req, res);
     if (redirect !== undefined) ex.listenerRedirect = redirect;
     try {
       ex.run();
@@ -280,7 +284,8 @@ export class DataPlane implements ExchangeHost {
     const raw = req.rawHeaders;
     const cl = findHeader(raw, 'content-length');
     const body = findHeader(raw, 'transfer-encoding') !== undefined || (cl !== undefined && cl !== '0');
-    if (body) (req.socket as unknown as Record<symbol, boolean>)[REFUSED] = true;
+    // (HTTP/2: the socket is every stream's, and a stream's answer never closes it.)
+    if (body && req.httpVersionMajor !== 2) (req.socket as unknown as Record<symbol, boolean>)[REFUSED] = true;
     sendError(res, 'GW_OVERLOADED', randomUUID(), { close: body, headers: { 'retry-after': this.shedder.retryAfter } });
   }
 
@@ -309,8 +314,10 @@ export class DataPlane implements ExchangeHost {
       const handler = redirect === undefined ? this.handle : this.redirecting(redirect);
       const tls = this.tls.open(l, i);
       const server = tls
-        ? tls.attach(https.createServer({ ...httpOptions, ...tls.options, ALPNProtocols: tls.alpnWithout('h2') }, handler)) // HTTP/1.1 only
+        ? tls.attach(https.createServer({ ...httpOptions, ...tls.options }, handler))
         : http.createServer(httpOptions, handler);
+      if (l.tls ? l.tls.alpn.includes('h2') : l.http2 === true)
+        this.http2.push(new Http2Listener(server, l.tls !== undefined, this.limits, handler, this.log));
       applyServerLimits(server, this.limits);
       this.websockets.attach(server);
       const serverHeader = this.limits.serverHeader;
@@ -341,6 +348,7 @@ export class DataPlane implements ExchangeHost {
     this.draining = true;
     this.shedder.stop();
     this.websockets.goingAway(); // close frames (1001) to both sides of every open WebSocket
+    for (const h of this.http2) h.goAway(); // GOAWAY: streams under way finish, no new ones
     const closed = Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
     const sweep = setInterval(() => {
       for (const s of this.servers) s.closeIdleConnections();
@@ -356,6 +364,7 @@ export class DataPlane implements ExchangeHost {
     if (outcome === 'timeout') {
       this.log.warn({ inflight: this.inflight }, 'drain timeout reached; closing remaining connections');
       this.websockets.destroyAll(); // upgraded sockets are no longer the servers' to close
+      for (const h of this.http2) h.destroyAll();
       for (const s of this.servers) s.closeAllConnections();
       await closed;
     }
@@ -370,6 +379,7 @@ export class DataPlane implements ExchangeHost {
   async destroy(): Promise<void> {
     this.shedder.stop();
     this.websockets.destroyAll();
+    for (const h of this.http2) h.destroyAll();
     for (const s of this.servers) {
       s.closeAllConnections();
       s.close();
@@ -380,35 +390,4 @@ export class DataPlane implements ExchangeHost {
     await this.stores.close();
     await this.obs.close();
   }
-}
-
-const CLIENT_ERRORS: Record<string, [number, ErrorCode, string]> = {
-  HPE_HEADER_OVERFLOW: [431, 'GW_BAD_REQUEST', 'Request header fields too large.'],
-  ERR_HTTP_REQUEST_TIMEOUT: [408, 'GW_BAD_REQUEST', 'Request timeout.'],
-};
-
-/** Node's parser refused the request: answer in our format, then close. Never parse further. */
-function onClientError(err: NodeJS.ErrnoException, socket: Socket, serverHeader: string | undefined): void {
-  if (err.code === 'ECONNRESET' || !socket.writable) {
-    socket.destroy();
-    return;
-  }
-  // Node has no public API for "the response in flight on this socket" in clientError; its own
-  // server reads socket._httpMessage for exactly this (lib/_http_server.js, socketOnError), so do
-  // we. The hostile-http tests of pipelined bad requests fail if it ever goes away.
-  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
-  if (inFlight && (inFlight.headersSent || inFlight.req.complete)) {
-    // A response is under way: raw bytes now would land inside its body, or read as the answer
-    // to an earlier, valid request. Flush what is queued and close without answering. (A bad
-    // body of the request being answered, before its headers went out, is answered below.)
-    socket.destroySoon();
-    return;
-  }
-  const [status, code, message] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'GW_BAD_REQUEST', 'The request is malformed.'];
-  const body = errorBody(code, undefined, message);
-  const reason = http.STATUS_CODES[status] ?? 'Bad Request';
-  socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${serverHeader !== undefined ? `server: ${serverHeader}\r\n` : ''}connection: close\r\n\r\n${body}`,
-  );
-  socket.destroySoon();
 }

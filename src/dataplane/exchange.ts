@@ -12,31 +12,25 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import type { CompiledRoute, Plan } from './plan.js';
 import type { ErrorCode } from '../errors.js';
-import type { RequestContext, Verdict } from '../policies/types.js';
+import type { HeaderList, RequestContext, Verdict } from '../policies/types.js';
 import type { ServerLimits } from '../edge/server-limits.js';
-import { addIdentityHeaders } from '../identity/identity-headers.js';
 import type { Logger } from '../observability/logger.js';
 import type { RequestRecord } from '../observability/request-record.js';
 import type { RequestTrace } from '../observability/tracing/request-trace.js';
 import type { Tracer } from '../observability/tracing/tracer.js';
 import { encodePathForUpstream } from './canonical-path.js';
 import { normalizeHost } from '../config/host-pattern.js';
-import {
-  addForwardingHeaders,
-  requestBodyBytes,
-  resolveClient,
-  responseHeaders,
-  scanHeaders,
-  type ClientInfo,
-  type ScannedHeaders,
-} from './forwarding.js';
+import { requestBodyBytes, resolveClient, responseHeaders, scanHeaders, type ClientInfo, type ScannedHeaders } from './forwarding.js';
 import { closesConnection, sendAnswer, type Answer } from './respond.js';
-import { findHeader, removeHeader } from './header-list.js';
+import { removeHeader } from './header-list.js';
+import { upstreamHeaders } from './upstream-headers.js';
 import { requestTarget } from './request-target.js';
 import { hasBody, readForReplay, streamedBody } from './request-body.js';
 import { UpstreamCall, type CallOwner } from './upstream-call.js';
+import { trailerPairs } from './trailers.js';
 import { httpsRedirect, type HttpsRedirect } from './https-redirect.js';
 
 const VALID_REQUEST_ID = /^[A-Za-z0-9._:@+/=-]{1,200}$/;
@@ -235,46 +229,34 @@ export class Exchange implements CallOwner {
   admitted(): void {
     const route = this.route!;
     const scan = this.scan!;
-    const headers = scan.forward;
-    addForwardingHeaders(
-      headers,
+    const ctx = this.ctx;
+    const https = (this.req.socket as { encrypted?: boolean }).encrypted === true;
+    const up = upstreamHeaders(
+      this,
       scan,
       this.client!,
-      (this.req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http',
-      this.requestId,
+      https ? 'https' : 'http',
+      this.plan.identityHeaders,
+      ctx?.identity,
+      this.trace !== undefined,
+      route.upstreamRequest,
     );
-    const ctx = this.ctx;
-    const claimHeaders = this.plan.identityHeaders;
-    for (let i = 0; i < claimHeaders.length; i++) removeHeader(headers, claimHeaders[i]!);
-    if (ctx?.identity !== undefined) addIdentityHeaders(headers, ctx.identity);
-    // Tracing off: the client's traceparent (held back by the scan) goes on as received.
-    if (this.trace === undefined && scan.traceparent !== undefined) headers.push('traceparent', scan.traceparent);
-    const up = route.upstreamRequest;
-    for (let i = 0; i < up.length; i++) up[i]!.upstreamRequest!(this.context(), headers);
-    let traceIndex = -1;
-    if (this.trace !== undefined) {
-      // Our client span becomes the upstream's parent, set per attempt (whatever a policy set).
-      if (up.length > 0) removeHeader(headers, 'traceparent');
-      traceIndex = headers.length + 1;
-      headers.push('traceparent', '');
-    }
-    // Host goes last, once nothing else will move the list: a policy that set one keeps it.
-    let hostIndex = -1;
-    if (up.length === 0 || findHeader(headers, 'host') === undefined) {
-      headers.push('host', '');
-      hostIndex = headers.length - 1;
-    }
     const rewritten = route.rewrite ? route.rewrite(this.path, this.params, this.rest) : this.path;
     this.call!.send({
       method: this.req.method!,
-      headers,
-      hostIndex,
+      headers: up.headers,
+      hostIndex: up.hostIndex,
       host: route.preserveHost ? scan.host : undefined,
-      traceIndex,
+      traceIndex: up.traceIndex,
       path: encodePathForUpstream(rewritten, this.plane.limits.allowSemicolonInPath),
       query: ctx !== undefined ? ctx.query : this.query, // a policy may have hidden a credential in it
-      body: this.body ?? (hasBody(scan) ? streamedBody(this.req, scan, route.maxBodyBytes) : null),
+      body: this.body ?? (hasBody(scan) ? this.streamBody(scan, route.maxBodyBytes) : null),
     });
+  }
+
+  /** The request body as it streams upstream (HTTP/2 counts it: http2/exchange.ts). */
+  protected streamBody(scan: ScannedHeaders, maxBodyBytes: number): Readable {
+    return streamedBody(this.req, scan, maxBodyBytes);
   }
 
   // ---- the upstream call's outcome ----
@@ -306,7 +288,7 @@ export class Exchange implements CallOwner {
       }
       this.status = status;
       if (this.plane.draining) res.shouldKeepAlive = false;
-      res.writeHead(status, headers);
+      this.writeHead(status, headers);
     } catch (err) {
       // A response policy (or an invalid header it set) failed: the gateway's fault, not the
       // target's. Stop the upstream call and answer 500.
@@ -331,7 +313,12 @@ export class Exchange implements CallOwner {
     return false;
   }
 
-  upstreamEnd(): void {
+  /** The response head to the client (HTTP/2 leaves out what its framing forbids: http2/exchange.ts). */
+  protected writeHead(status: number, headers: HeaderList): void {
+    this.res.writeHead(status, headers);
+  }
+
+  upstreamEnd(trailers?: readonly (Buffer | string)[] | null): void {
     if (!this.req.complete) {
       // The upstream answered before the client's body was all here: undici drops the upstream
       // connection and the rest of the body with it, so this client connection is stuck
@@ -339,6 +326,8 @@ export class Exchange implements CallOwner {
       const socket = this.req.socket;
       this.res.once('finish', () => socket.destroySoon());
     }
+    // Trailers reach a client that said it takes them (TE: trailers), in a chunked body.
+    if (trailers != null && trailers.length > 0 && this.scan!.trailers) this.res.addTrailers(trailerPairs(trailers));
     this.res.end();
   }
 

@@ -22,6 +22,10 @@ const enum Kind {
   TraceParent,
   TraceState,
   UserAgent,
+  Te,
+  /** HTTP/2's :method, :path, :scheme, :protocol: read from the request object, never forwarded. */
+  Pseudo,
+  Authority,
 }
 const KINDS = new Map<string, Kind>([
   ['connection', Kind.Connection],
@@ -29,7 +33,7 @@ const KINDS = new Map<string, Kind>([
   ['proxy-connection', Kind.Drop],
   ['proxy-authorization', Kind.Drop],
   ['proxy-authenticate', Kind.Drop],
-  ['te', Kind.Drop],
+  ['te', Kind.Te],
   ['trailer', Kind.Drop],
   ['upgrade', Kind.Drop],
   ['expect', Kind.Drop], // the gateway answers 100-continue itself
@@ -49,6 +53,13 @@ const KINDS = new Map<string, Kind>([
   ['traceparent', Kind.TraceParent],
   ['tracestate', Kind.TraceState],
   ['user-agent', Kind.UserAgent],
+  // HTTP/2 (node's compatibility API lists pseudo-headers with the fields; an HTTP/1.1 field name
+  // cannot start with ":").
+  [':method', Kind.Pseudo],
+  [':path', Kind.Pseudo],
+  [':scheme', Kind.Pseudo],
+  [':protocol', Kind.Pseudo],
+  [':authority', Kind.Authority],
   // Identity headers are set by the gateway only (identity/identity-headers.ts): a client's copies never pass.
   ...IDENTITY_HEADERS.map((h) => [h, Kind.Drop] as [string, Kind]),
 ]);
@@ -66,7 +77,11 @@ export interface ScannedHeaders {
   via: string | undefined;
   connection: string | undefined;
   contentLength: string | undefined;
-  /** Every Transfer-Encoding field line, joined with ", " (the framing check reads them all). */
+  /**
+   * Every Transfer-Encoding field line, joined with ", " (the framing check reads them all). An
+   * HTTP/2 request with a body and no Content-Length has "chunked" here (http2/request.ts): a body
+   * of unknown length, framed by the protocol, as a chunked one is.
+   */
   transferEncoding: string | undefined;
   /**
    * The client's `traceparent`, held back from `forward`: with tracing on the gateway sends its
@@ -78,6 +93,12 @@ export interface ScannedHeaders {
   /** `tracestate` (several joined with ","), also forwarded as is. */
   tracestate: string | undefined;
   userAgent: string | undefined;
+  /** TE names "trailers": the client takes trailer fields (an HTTP/1.1 response carries them then). */
+  trailers: boolean;
+  /** HTTP/2 pseudo-headers seen (0 for HTTP/1.x). */
+  pseudo: number;
+  /** HTTP/2's :authority; http2/request.ts makes it the request's host. */
+  authority: string | undefined;
 }
 
 const join = (a: string | undefined, b: string) => (a === undefined ? b : `${a}, ${b}`);
@@ -100,6 +121,9 @@ export function scanHeaders(raw: string[]): ScannedHeaders {
     traceparentCount: 0,
     tracestate: undefined,
     userAgent: undefined,
+    trailers: false,
+    pseudo: 0,
+    authority: undefined,
   };
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
@@ -154,6 +178,17 @@ export function scanHeaders(raw: string[]): ScannedHeaders {
       case Kind.UserAgent:
         s.userAgent ??= value;
         s.forward.push(name, value);
+        break;
+      case Kind.Te:
+        // Hop-by-hop, never forwarded; "trailers" tells whether trailer fields may go back to this client.
+        if (!s.trailers && /\btrailers\b/i.test(value)) s.trailers = true;
+        break;
+      case Kind.Pseudo:
+        s.pseudo++;
+        break;
+      case Kind.Authority:
+        s.pseudo++;
+        s.authority = value;
         break;
       default:
         s.forward.push(name, value);

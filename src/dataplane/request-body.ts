@@ -24,9 +24,16 @@ export function readForReplay(
   done: (body: Buffer) => void,
 ): boolean {
   if (idleTimeout > 0) {
-    // Node destroys the socket when it fires.
-    req.socket.setTimeout(idleTimeout);
-    req.once('end', disarmIdleTimeout);
+    if (req.httpVersionMajor === 2) {
+      // The stream's own timer (node destroys the stream when it fires): the connection's belongs
+      // to every stream on it (http2/session-guard.ts).
+      req.setTimeout(idleTimeout);
+      req.once('end', disarmStreamTimeout);
+    } else {
+      // Node destroys the socket when it fires.
+      req.socket.setTimeout(idleTimeout);
+      req.once('end', disarmIdleTimeout);
+    }
   }
   if (scan.transferEncoding !== undefined || !(Number(scan.contentLength) <= replayLimit)) return false;
   const chunks: Buffer[] = [];
@@ -46,4 +53,8 @@ export function streamedBody(req: IncomingMessage, scan: ScannedHeaders, maxBody
 function disarmIdleTimeout(this: IncomingMessage): void {
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- typed non-null, but node detaches it (null) once the response is done
   this.socket?.setTimeout(0);
+}
+
+function disarmStreamTimeout(this: IncomingMessage): void {
+  this.setTimeout(0);
 }

@@ -8,6 +8,7 @@ import { transferEncodingFault } from '../edge/transfer-encoding.js';
 import { canonicalizePath } from './canonical-path.js';
 import type { ScannedHeaders } from './forwarding.js';
 import type { ErrorAnswer } from './respond.js';
+import { http2Request } from './http2/request.js';
 
 export interface RequestTarget {
   /** The canonical path. */
@@ -17,6 +18,11 @@ export interface RequestTarget {
 }
 
 export function requestTarget(req: IncomingMessage, scan: ScannedHeaders, limits: ServerLimits): RequestTarget | ErrorAnswer {
+  if (scan.pseudo > 0) {
+    // HTTP/2: the host from :authority, the header list's size, cookie crumbs, a body's length.
+    const fault = http2Request(req, scan, limits);
+    if (fault !== undefined) return fault;
+  }
   const framing = scan.transferEncoding === undefined ? undefined : transferEncodingFault(scan.transferEncoding, req.httpVersion);
   if (framing !== undefined) return refusal(framing.message, framing.code);
   if (scan.hostCount > 1) return refusal('Duplicate Host header.');
@@ -24,7 +30,8 @@ export function requestTarget(req: IncomingMessage, scan: ScannedHeaders, limits
   if (scan.hostCount === 0 && req.httpVersionMajor === 1 && req.httpVersionMinor >= 1) return refusal('Missing Host header.');
   if (scan.host !== undefined && !isValidHostHeader(scan.host)) return refusal('The Host header is not a valid host.');
   // Node keeps at most maxHeaderCount + 1 fields (server-limits.ts): more means over the limit.
-  if (req.rawHeaders.length > limits.maxHeaderCount * 2) return refusal('Too many header fields.', 'GW_BAD_REQUEST', 431);
+  // HTTP/2's pseudo-headers are not fields.
+  if (req.rawHeaders.length - scan.pseudo * 2 > limits.maxHeaderCount * 2) return refusal('Too many header fields.', 'GW_BAD_REQUEST', 431);
   let url = req.url ?? '';
   if (url.length > limits.maxUrlLength) return refusal('The request target is too long.', 'GW_BAD_REQUEST', 414);
   if (url.charCodeAt(0) !== 47 /* / */) {

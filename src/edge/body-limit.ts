@@ -17,6 +17,11 @@ export class BodyLimit extends Transform {
     super();
   }
 
+  /** Bytes that have passed (or tripped the limit) so far. */
+  get bytes(): number {
+    return this.seen;
+  }
+
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.seen += chunk.length;
     if (this.seen > this.limit) cb(new BodyLimitError(this.limit));

@@ -19,6 +19,24 @@ export interface ServerLimits {
   serverHeader: string | undefined;
   /** A ";" in the path is accepted (matrix parameters); false: refused with 400 GW_BAD_PATH. */
   allowSemicolonInPath: boolean;
+  /** HTTP/2 connections (`server.http2`, and the header limits above in HTTP/2's terms). */
+  http2: Http2Limits;
+}
+
+export interface Http2Limits {
+  maxConcurrentStreams: number;
+  maxEarlyResets: number;
+  /**
+   * SETTINGS_MAX_HEADER_LIST_SIZE: HPACK counts 32 bytes per field beyond its name and value
+   * (RFC 9113 §6.5.2), so the allowance for maxHeaderCount fields (and five pseudo-headers) is
+   * added to maxHeaderSize: a header block that fits HTTP/1.1's limit fits this one.
+   */
+  maxHeaderListSize: number;
+  /**
+   * Fields node accepts before it resets the stream: never fewer than the size limit allows, so a
+   * block with too many fields reaches the exchange and is answered 431, as over HTTP/1.1.
+   */
+  maxHeaderListPairs: number;
 }
 
 export function compileServerLimits(server: GatehouseConfig['server']): ServerLimits {
@@ -33,6 +51,17 @@ export function compileServerLimits(server: GatehouseConfig['server']): ServerLi
     maxUrlLength: server.maxUrlLength,
     serverHeader: server.serverHeader === false ? undefined : server.serverHeader,
     allowSemicolonInPath: server.allowSemicolonInPath,
+    http2: http2Limits(server),
+  };
+}
+
+function http2Limits(server: GatehouseConfig['server']): Http2Limits {
+  const maxHeaderListSize = parseSize(server.maxHeaderSize) + 32 * (server.maxHeaderCount + 5);
+  return {
+    maxConcurrentStreams: server.http2.maxConcurrentStreams,
+    maxEarlyResets: server.http2.maxEarlyResets,
+    maxHeaderListSize,
+    maxHeaderListPairs: Math.ceil(maxHeaderListSize / 32) + 1,
   };
 }
 

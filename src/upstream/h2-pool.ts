@@ -344,15 +344,25 @@ class H2Call {
   }
 }
 
+/**
+ * The stream's header block: Host becomes :authority; connection-specific fields are left out, and
+ * `te: trailers` is always sent — the gateway takes trailer fields (RFC 9113 §8.2.2 allows this one
+ * TE value; gRPC servers require it).
+ */
 function requestHeaders(opts: H2DispatchOptions, pool: H2Pool): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = { ':method': opts.method, ':scheme': pool.scheme, ':path': opts.path, ':authority': pool.authority };
+  const out: OutgoingHttpHeaders = {
+    ':method': opts.method,
+    ':scheme': pool.scheme,
+    ':path': opts.path,
+    ':authority': pool.authority,
+    te: 'trailers',
+  };
   const list = (opts.headers ?? []) as string[];
   for (let i = 0; i < list.length; i += 2) {
     const name = list[i]!.toLowerCase();
     const value = list[i + 1]!;
     if (CONNECTION_SPECIFIC.has(name)) {
       if (name === 'host') out[':authority'] = value;
-      else if (name === 'te' && value.toLowerCase().includes('trailers')) out.te = 'trailers'; // the one TE value h2 allows
       continue;
     }
     const prev = out[name];

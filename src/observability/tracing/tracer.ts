@@ -133,7 +133,7 @@ export class Tracer {
         'user_agent.original',
         f.userAgent,
         'network.protocol.version',
-        f.protocol,
+        f.protocol === '2.0' ? '2' : f.protocol, // the semantic conventions' "2" for HTTP/2
         'http.response.status_code',
         f.status || undefined,
         'error.type',

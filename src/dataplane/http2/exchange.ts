@@ -1,0 +1,102 @@
+// An HTTP/2 request's exchange: the same lifecycle, routing, policies and answers as HTTP/1.1
+// (exchange.ts, over node's compatibility API: Http2ServerRequest/Response stand in for
+// IncomingMessage/ServerResponse), with what differs when a connection carries many streams:
+//
+// - An answer never closes the connection: a refusal ends its own stream only, so `close` and
+//   any `Connection` header are left out (node throws on connection-specific fields in HTTP/2,
+//   RFC 9113 §8.2.2); a response policy's such fields are left out of the head too.
+// - A stream answered before its request body was all here is reset with NO_ERROR once the
+//   answer is out (RFC 9113 §8.1), so the client stops sending; the connection is untouched
+//   (exchange.ts would destroy the socket, which here is every stream's). Body data that arrived
+//   but was not read is let go (node would keep the stream open for it). Whether a request is
+//   "complete" is read from the stream: the compatibility API's `complete` waits until someone
+//   has read the body to its end, which for a GET nobody does.
+// - Trailers of the upstream's response always reach the client (HTTP/2 frames them).
+// - Bytes: the connection's counters belong to all its streams, so a request's bytes are its
+//   body's — what the upstream's response and the gateway's answers wrote, and the request body
+//   as counted while it streamed (or its Content-Length).
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Readable } from 'node:stream';
+import { Exchange } from '../exchange.js';
+import type { Answer } from '../respond.js';
+import type { ScannedHeaders } from '../forwarding.js';
+import type { HeaderList } from '../../policies/types.js';
+import type { RequestRecord } from '../../observability/request-record.js';
+import { BodyLimit } from '../../edge/body-limit.js';
+import { trailerObject } from '../trailers.js';
+
+/** Response fields HTTP/2 forbids (RFC 9113 §8.2.2); node refuses to send them. */
+const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+
+export class H2Exchange extends Exchange {
+  private bytesOut = 0;
+  /** The request body as it streamed upstream, counted (the connection's byte counters are every stream's). */
+  private counted: BodyLimit | undefined;
+
+  override respond(a: Answer): void {
+    super.respond(forHttp2(a));
+    this.bytesOut += Number(this.res.getHeader('content-length')) || 0;
+    this.settleRequest();
+  }
+
+  override upstreamData(chunk: Buffer): boolean {
+    this.bytesOut += chunk.length;
+    return super.upstreamData(chunk);
+  }
+
+  override upstreamEnd(trailers?: readonly (Buffer | string)[] | null): void {
+    if (trailers != null && trailers.length > 0) (this.res as unknown as Http2ServerResponse).addTrailers(trailerObject(trailers));
+    this.settleRequest();
+    this.res.end();
+  }
+
+  override record(): RequestRecord {
+    const r = super.record();
+    r.bytesOut = this.bytesOut;
+    // Streamed: as counted. Read whole (or not at all): its Content-Length once it was all read.
+    r.bytesIn = this.counted?.bytes ?? (this.req.readableEnded ? Number(this.scan?.contentLength) || 0 : 0);
+    return r;
+  }
+
+  protected override writeHead(status: number, headers: HeaderList): void {
+    for (let i = 0; i < headers.length; i += 2) {
+      if (CONNECTION_SPECIFIC.has(headers[i]!.toLowerCase())) {
+        headers.splice(i, 2);
+        i -= 2;
+      }
+    }
+    super.writeHead(status, headers);
+  }
+
+  protected override streamBody(scan: ScannedHeaders, maxBodyBytes: number): Readable {
+    // A body without Content-Length is held to the route's limit as it streams (one with it was
+    // checked up front); either is counted.
+    const counted = (this.counted = new BodyLimit(scan.transferEncoding !== undefined ? maxBodyBytes : Infinity));
+    return this.req.pipe(counted);
+  }
+
+  /**
+   * The request side once the answer is on its way: nothing to do when the body was all read (or
+   * there was none). Else what arrived is let go, and a client still sending is told to stop:
+   * RST_STREAM(NO_ERROR) once the response is out, trailers included ('wantTrailers' comes after
+   * node's compatibility layer has sent them; the response's own 'finish' would wait for the
+   * stream to close, which an unread upload never lets it do).
+   */
+  private settleRequest(): void {
+    const req = this.req as unknown as Http2ServerRequest;
+    const stream = req.stream;
+    if (stream.endAfterHeaders || req.readableEnded) return;
+    req.resume();
+    if (stream.state.remoteClose !== 1) stream.once('wantTrailers', () => process.nextTick(() => stream.destroy()));
+  }
+}
+
+/** The answer without what would close the connection (HTTP/2: a refusal ends its stream only). */
+function forHttp2(a: Answer): Answer {
+  if (a.kind === 'error') return a.close === true ? { ...a, close: false } : a;
+  const headers = a.verdict.headers;
+  if (headers === undefined || !Object.keys(headers).some((n) => CONNECTION_SPECIFIC.has(n.toLowerCase()))) return a;
+  const kept: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) if (!CONNECTION_SPECIFIC.has(name.toLowerCase())) kept[name] = value;
+  return { ...a, verdict: { ...a.verdict, headers: kept } };
+}

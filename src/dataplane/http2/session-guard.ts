@@ -1,0 +1,48 @@
+// What one HTTP/2 session may do, beyond the limits nghttp2 and node enforce on their own (the
+// CONTINUATION cap of nghttp2 ≥ 1.61 against CVE-2024-27316's flood, SETTINGS/PING ack floods
+// ended as "flooded", maxSessionInvalidFrames, maxSessionRejectedStreams, maxSessionMemory, the
+// stream and header limits of our SETTINGS):
+//
+// - Early resets (CVE-2023-44487, "rapid reset"). Streams a client opens and cancels at once
+//   never count against SETTINGS_MAX_CONCURRENT_STREAMS, yet each one is routed and may start an
+//   upstream call. nghttp2's own limit (1000 resets, then 33/s) lets over a thousand streams per
+//   connection through. Like Envoy's premature-reset check, a session whose client has reset
+//   more than `maxEarlyResets` streams before their response, and more than half of all its
+//   streams, is closed: GOAWAY ENHANCE_YOUR_CALM, then the connection. A client that cancels
+//   now and then (a browser leaving a page, a gRPC deadline) stays far below both marks.
+// - Idle: a session without open streams closes (GOAWAY) after keepAliveTimeout, as an idle
+//   HTTP/1.1 keep-alive connection does; a session with open streams is never cut for silence
+//   (a slow upstream or a quiet event stream is the stream's own timeouts' business).
+// - A request budget: after maxRequestsPerSocket streams the session closes gracefully.
+import http2, { type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import type { ServerLimits } from '../../edge/server-limits.js';
+
+const { NGHTTP2_NO_ERROR, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
+
+export function guardSession(session: ServerHttp2Session, limits: ServerLimits, onFlood: () => void): void {
+  const maxEarly = limits.http2.maxEarlyResets;
+  const budget = limits.maxRequestsPerSocket;
+  let streams = 0;
+  let open = 0;
+  let early = 0;
+  session.on('stream', (stream: ServerHttp2Stream) => {
+    streams++;
+    open++;
+    if (budget > 0 && streams === budget) session.close(); // GOAWAY: this stream still runs, no new ones
+    stream.once('close', () => {
+      open--;
+      if (stream.headersSent || stream.rstCode === NGHTTP2_NO_ERROR) return;
+      early++;
+      if (early > maxEarly && early * 2 > streams && !session.destroyed) {
+        session.goaway(NGHTTP2_ENHANCE_YOUR_CALM);
+        session.destroy();
+        onFlood();
+      }
+    });
+  });
+  if (limits.keepAliveTimeout > 0) {
+    session.setTimeout(limits.keepAliveTimeout, () => {
+      if (open === 0 && !session.closed) session.close();
+    });
+  }
+}
