@@ -89,10 +89,11 @@ export class Http2Listener {
   private opened(session: ServerHttp2Session): void {
     this.sessions.add(session);
     session.once('close', () => this.sessions.delete(session));
+    const peer = session.socket.remoteAddress; // read now: a destroyed session has no socket
     guardSession(session, this.limits, () => {
       this.refused++;
       this.log.warn(
-        { peer: session.socket.remoteAddress, limit: this.limits.http2.maxEarlyResets },
+        { peer, limit: this.limits.http2.maxEarlyResets },
         'HTTP/2 connection closed: its client reset most of its streams before their response (rapid reset)',
       );
     });

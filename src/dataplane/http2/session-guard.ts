@@ -25,20 +25,24 @@ export function guardSession(session: ServerHttp2Session, limits: ServerLimits, 
   let streams = 0;
   let open = 0;
   let early = 0;
+  const ended = (stream: ServerHttp2Stream) => {
+    open--;
+    if (stream.headersSent || stream.rstCode === NGHTTP2_NO_ERROR) return;
+    early++;
+    if (early > maxEarly && early * 2 > streams && !session.destroyed) {
+      onFlood();
+      // GOAWAY with the reason, then the connection (destroy sends the GOAWAY itself; without an
+      // error node sends NO_ERROR whatever code is given).
+      session.destroy(new Error('rapid reset: most streams reset before their response'), NGHTTP2_ENHANCE_YOUR_CALM);
+    }
+  };
   session.on('stream', (stream: ServerHttp2Stream) => {
     streams++;
     open++;
     if (budget > 0 && streams === budget) session.close(); // GOAWAY: this stream still runs, no new ones
-    stream.once('close', () => {
-      open--;
-      if (stream.headersSent || stream.rstCode === NGHTTP2_NO_ERROR) return;
-      early++;
-      if (early > maxEarly && early * 2 > streams && !session.destroyed) {
-        session.goaway(NGHTTP2_ENHANCE_YOUR_CALM);
-        session.destroy();
-        onFlood();
-      }
-    });
+    // A stream whose HEADERS and RST_STREAM came in one read may be closed already.
+    if (stream.destroyed) ended(stream);
+    else stream.once('close', () => ended(stream));
   });
   if (limits.keepAliveTimeout > 0) {
     session.setTimeout(limits.keepAliveTimeout, () => {

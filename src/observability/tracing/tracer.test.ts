@@ -98,3 +98,11 @@ test('an attempt that ends after the request was recorded is still exported (not
   assert.equal(clients[0]!.parentSpanId, rx.spans.find((s) => s.kind === 2)!.spanId);
   assert.equal(tracer.counts().dropped, 0);
 });
+
+test('network.protocol.version: "1.1" for HTTP/1.1, "2" for HTTP/2 (the semantic conventions\' value)', async () => {
+  const { rx, tracer } = await tracerWithReceiver();
+  for (const protocol of ['1.1', '2.0']) tracer.end(tracer.start(undefined, undefined), { ...record(200), protocol });
+  await tracer.exporter.flush();
+  const versions = rx.spans.map((s) => String(s.attributes.find((a) => a.key === 'network.protocol.version')?.value.stringValue));
+  assert.deepEqual(versions.sort(), ['1.1', '2']);
+});
