@@ -68,7 +68,7 @@ async function rawClient(): Promise<RawH2> {
   return c;
 }
 
-test('rapid reset: streams opened and cancelled at once get the session closed (GOAWAY ENHANCE_YOUR_CALM) long before nghttp2 would', async () => {
+test('rapid reset: a flood of streams opened and cancelled at once is cut off (GOAWAY) long before nghttp2 would', async () => {
   const hitsBefore = up.hits;
   const c = await rawClient();
   const block = headerBlock(getFields('/r'));
@@ -81,11 +81,28 @@ test('rapid reset: streams opened and cancelled at once get the session closed (
     if (batch === 5) assert.equal(await served(), 200, 'another client is served during the attack');
   }
   assert.ok(await c.closedWithin(), 'the attacking connection was closed');
-  assert.equal(c.goaway?.code, ErrorCode.ENHANCE_YOUR_CALM);
-  // The guard trips past 100 early resets: the streams behind it are never read. (nghttp2's own
-  // limit alone lets over a thousand through.)
+  // The early-reset guard (ENHANCE_YOUR_CALM) or, when a burst fills the stream table before node
+  // sees the resets (node 24), node's own refused-stream limit (INTERNAL_ERROR): either way the
+  // streams behind it are never read. nghttp2's own limit alone lets over a thousand through.
+  assert.ok(c.goaway !== undefined && c.goaway.code !== ErrorCode.NO_ERROR, JSON.stringify(c.goaway));
   assert.ok(c.goaway.lastStreamId < 2 * 400, `last stream ${c.goaway.lastStreamId}`);
   assert.ok(up.hits - hitsBefore < 400, `${up.hits - hitsBefore} requests reached the upstream`);
+  assert.equal(await served(), 200);
+});
+
+test('rapid reset: the guard closes a session past maxEarlyResets streams reset before their response (GOAWAY ENHANCE_YOUR_CALM)', async () => {
+  const c = await rawClient();
+  const block = headerBlock(getFields('/hold'));
+  // Each stream is reset only once its request has reached the upstream: the gateway has surely
+  // started on it, whatever node batches. The 101st early reset (all of them: over half) trips it.
+  for (let i = 0, id = 1; i < 101 && !c.closed; i++, id += 2) {
+    const hits = up.hits;
+    c.write(headers(id, block));
+    for (let t = 0; up.hits === hits && t < 5000; t++) await new Promise((r) => setImmediate(r));
+    c.write(rstStream(id, ErrorCode.CANCEL));
+  }
+  assert.ok(await c.closedWithin(), 'closed');
+  assert.equal(c.goaway?.code, ErrorCode.ENHANCE_YOUR_CALM);
   assert.equal(await served(), 200);
 });
 

@@ -30,8 +30,15 @@ const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connecti
 
 export class H2Exchange extends Exchange {
   private bytesOut = 0;
+  /** Read while the stream is open: `req.socket` reaches the connection only through a live stream. */
+  private encrypted = false;
   /** The request body as it streamed upstream, counted (the connection's byte counters are every stream's). */
   private counted: BodyLimit | undefined;
+
+  override run(): void {
+    this.encrypted = (this.req.socket as { encrypted?: boolean }).encrypted === true;
+    super.run();
+  }
 
   override respond(a: Answer): void {
     super.respond(forHttp2(a));
@@ -52,6 +59,7 @@ export class H2Exchange extends Exchange {
 
   override record(): RequestRecord {
     const r = super.record();
+    r.scheme = this.encrypted ? 'https' : 'http';
     r.bytesOut = this.bytesOut;
     // Streamed: as counted. Read whole (or not at all): its Content-Length once it was all read.
     r.bytesIn = this.counted?.bytes ?? (this.req.readableEnded ? Number(this.scan?.contentLength) || 0 : 0);

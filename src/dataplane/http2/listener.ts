@@ -26,6 +26,8 @@ export class Http2Listener {
   /** The HTTP/2 side: 'request' runs the data plane's handler. */
   readonly server: Http2Server;
   private readonly sessions = new Set<ServerHttp2Session>();
+  /** Plain connections whose first bytes have not told the protocol yet. */
+  private readonly undecided = new Set<Socket>();
   private draining = false;
   /** Sessions closed by the early-reset guard (tests, logs). */
   refused = 0;
@@ -57,7 +59,14 @@ export class Http2Listener {
       });
     } else {
       const timeout = limits.headersTimeout;
-      intercept(listening, 'connection', (socket, http1) => sniff(socket, timeout, (isH2) => (isH2 ? this.take(socket) : http1())));
+      intercept(listening, 'connection', (socket, http1) => {
+        this.undecided.add(socket);
+        sniff(socket, timeout, (isH2) => {
+          this.undecided.delete(socket);
+          if (isH2) this.take(socket);
+          else if (!socket.destroyed) http1();
+        });
+      });
     }
   }
 
@@ -70,12 +79,14 @@ export class Http2Listener {
   goAway(): void {
     this.draining = true;
     for (const s of this.sessions) if (!s.closed) s.close();
+    for (const socket of this.undecided) socket.destroy(); // no request yet: nothing to finish
   }
 
   /** Cuts every session (the end of a drain that timed out; an immediate stop). */
   destroyAll(): void {
     this.draining = true;
     for (const s of this.sessions) s.destroy();
+    for (const socket of this.undecided) socket.destroy();
   }
 
   private take(socket: Socket): void {
@@ -129,8 +140,12 @@ function sniff(socket: Socket, timeoutMs: number, decide: (isH2: boolean) => voi
     socket.off('error', onError);
     socket.off('close', onClose);
   };
-  const onError = () => done();
-  const onClose = () => done();
+  // A socket that goes before it decided: nobody takes it (decide(false) on a destroyed socket is a no-op).
+  const onError = () => {
+    done();
+    decide(false);
+  };
+  const onClose = onError;
   const onData = (chunk: Buffer) => {
     seen = seen === undefined ? chunk : Buffer.concat([seen, chunk]);
     const n = Math.min(seen.length, PREFACE.length);
