@@ -30,6 +30,19 @@ before(async () => {
       res.addTrailers({ 'x-checksum': 'abc' });
       return void res.end();
     }
+    if (req.url === '/download') {
+      // 8 MB in 64 KB writes, each waiting for 'drain': the gateway's backpressure reaches here.
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      let n = 0;
+      const write = (): void => {
+        while (n < 128) {
+          n++;
+          if (!res.write(Buffer.alloc(64 * 1024, n % 256))) return void res.once('drain', write);
+        }
+        res.end();
+      };
+      return write();
+    }
     if (req.url === '/connection-headers') {
       res.writeHead(200, { connection: 'keep-alive, x-hop', 'keep-alive': 'timeout=5', 'x-hop': '1', 'x-kept': 'yes' });
       return void res.end('ok');
@@ -255,4 +268,25 @@ test('a header list over the field limit is answered 431, as over HTTP/1.1', asy
   for (let i = 0; i < 101; i++) headers[`x-h${i}`] = 'v';
   assert.equal((await send(headers)).status, 431);
   assert.equal((await send({ ':path': '/a' })).status, 200);
+});
+
+test('8 MB each way streams with backpressure: an upload without Content-Length, a download read slowly', async () => {
+  const chunks = Array.from({ length: 128 }, () => Buffer.alloc(64 * 1024, 7));
+  const up8 = await send({ ':method': 'POST', ':path': '/upload/big' }, chunks);
+  assert.equal(echoOf(up8).bytes, 8 * 2 ** 20);
+  const got = await new Promise<number>((resolve, reject) => {
+    const stream = session.request({ ':path': '/download' });
+    let n = 0;
+    stream.on('data', (c: Buffer) => {
+      n += c.length;
+      if (n % (2 * 2 ** 20) < c.length) {
+        // A slow reader now and then: the window fills, the upstream waits.
+        stream.pause();
+        setTimeout(() => stream.resume(), 20);
+      }
+    });
+    stream.on('end', () => resolve(n));
+    stream.on('error', reject);
+  });
+  assert.equal(got, 8 * 2 ** 20);
 });
