@@ -95,6 +95,12 @@ before(async () => {
           { type: 'request-termination', status: 200, body: 'answered', headers: { connection: 'close', 'x-answer': 'yes' } },
         ],
       },
+      {
+        name: 'by-host',
+        match: { paths: ['/by-host'], headers: { host: 'api.example' } },
+        service: 'up',
+        policies: [{ type: 'request-termination', status: 200, body: 'matched by host' }],
+      },
       { name: 'all', match: { paths: ['/*'] }, service: 'up' },
     ],
   });
@@ -165,6 +171,11 @@ test(':authority is the host; a Host field beside it must agree (RFC 9113 §8.3.
   assert.equal(echoOf(hostOnly).headers['x-forwarded-host'], 'host-only.example');
   // The refusal ended its stream only: the connection still serves.
   assert.equal((await send({ ':path': '/a' })).status, 200);
+});
+
+test('a header condition on host sees :authority, as over HTTP/1.1 it sees Host', async () => {
+  assert.equal((await send({ ':path': '/by-host', ':authority': 'api.example' })).body, 'matched by host');
+  assert.notEqual((await send({ ':path': '/by-host', ':authority': 'other.example' })).body, 'matched by host');
 });
 
 test('pseudo-headers are never forwarded; cookie crumbs become one Cookie field for the HTTP/1.1 upstream', async () => {

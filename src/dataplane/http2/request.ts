@@ -24,7 +24,11 @@ export function http2Request(req: IncomingMessage, scan: ScannedHeaders, limits:
     if (scan.host !== undefined && scan.host.toLowerCase() !== authority.toLowerCase())
       return refusal('The Host header and :authority name different hosts.');
     scan.host = authority;
-    if (scan.hostCount === 0) scan.hostCount = 1;
+    if (scan.hostCount === 0) {
+      scan.hostCount = 1;
+      // Route header conditions and hashOn read req.headers: `host` is there, as over HTTP/1.1.
+      req.headers.host = authority;
+    }
   } else if (scan.hostCount === 0) return refusal('Missing :authority.');
   const raw = req.rawHeaders;
   let size = 0;
