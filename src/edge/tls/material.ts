@@ -2,7 +2,7 @@
 // checked (it parses, the key matches, the chain is in order), described (names, expiry) and made
 // into the SecureContext handshakes use. Used at start, on reload and by validation, so a config
 // error and a bad renewed file are refused for the same reasons, in the same words.
-import { X509Certificate, createHash, createPrivateKey, type KeyObject } from 'node:crypto';
+import { X509Certificate, constants, createHash, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import tls from 'node:tls';
@@ -36,7 +36,16 @@ export const DEFAULT_CIPHERS = [
 export interface SharedTlsOptions {
   minVersion: tls.SecureVersion;
   ciphers: string;
+  secureOptions: number;
 }
+
+/**
+ * No renegotiation (TLS 1.2; TLS 1.3 has none): node keeps a connection's `authorized` from its
+ * first handshake, so a client that renegotiated with another certificate (self-signed, any
+ * subject) was taken by mtls for whoever that certificate names. Each one is also a full
+ * handshake's work for the server.
+ */
+export const NO_RENEGOTIATION = constants.SSL_OP_NO_RENEGOTIATION;
 
 /** What GET /certificates shows of a certificate (never key material). */
 export interface CertificateInfo {
@@ -69,7 +78,7 @@ export interface LoadedCertificate {
 }
 
 export function sharedOptions(t: { minVersion: tls.SecureVersion; ciphers?: string | undefined }): SharedTlsOptions {
-  return { minVersion: t.minVersion, ciphers: t.ciphers ?? DEFAULT_CIPHERS };
+  return { minVersion: t.minVersion, ciphers: t.ciphers ?? DEFAULT_CIPHERS, secureOptions: NO_RENEGOTIATION };
 }
 
 const isInline = (v: string) => v.trimStart().startsWith('-----BEGIN');
