@@ -5,19 +5,21 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import tls from 'node:tls';
+import { request } from 'undici';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
-import { startTestGateway, type TestGateway } from './helpers/gateway.js';
+import { startTestGateway, testConfig, type TestGateway } from './helpers/gateway.js';
 import { makeCerts, type CertFactory, type Leaf } from './helpers/tls-certs.js';
 import { maybeUnset } from './helpers/hooks.js';
 
 let certs: CertFactory;
 let up: Upstream;
-let a: Leaf, alice: Leaf;
+let a: Leaf, b: Leaf, alice: Leaf;
 const gateways: TestGateway[] = [];
 
 before(async () => {
   certs = makeCerts();
   a = certs.leaf('a', { dns: ['a.example'] });
+  b = certs.leaf('b', { dns: ['b.example'] });
   alice = certs.client('alice', 'alice'); // issued by the first CA
   up = await startUpstream();
 });
@@ -39,6 +41,54 @@ async function gateway(tlsSection: Record<string, unknown>): Promise<TestGateway
   const gw = await startTestGateway(gatewayDoc(tlsSection));
   gateways.push(gw);
   return gw;
+}
+
+/** a.example asks for certificates of the first CA, b.example (the default) for the second's. */
+const twoPartners = () => ({
+  certificates: [
+    { cert: a.certPath, key: a.keyPath, clientCa: certs.ca.certPath },
+    { cert: b.certPath, key: b.keyPath, clientCa: certs.otherCa.certPath, default: true },
+  ],
+});
+
+interface Outcome {
+  status: number;
+  consumer: string | undefined;
+  reused: boolean;
+  session: Buffer | undefined;
+}
+
+/** One request on a new connection (SNI `servername`, Host `host`), optionally resuming `session`. */
+function exchange(
+  port: number,
+  o: { servername: string; host: string; client?: Leaf; session?: Buffer | undefined; maxVersion: tls.SecureVersion },
+): Promise<Outcome> {
+  return new Promise((resolve, reject) => {
+    let session: Buffer | undefined;
+    let data = '';
+    const sock = tls.connect({
+      host: '127.0.0.1',
+      port,
+      servername: o.servername,
+      session: o.session,
+      cert: o.client?.cert,
+      key: o.client?.key,
+      maxVersion: o.maxVersion,
+      rejectUnauthorized: false,
+      ALPNProtocols: ['http/1.1'],
+    });
+    sock.on('session', (s: Buffer) => (session = s));
+    sock.on('error', reject);
+    sock.once('secureConnect', () => sock.write(`GET /x HTTP/1.1\r\nhost: ${o.host}\r\nconnection: close\r\n\r\n`));
+    sock.setEncoding('utf8').on('data', (c: string) => (data += c));
+    sock.on('end', () => {
+      const body = data.slice(data.indexOf('\r\n\r\n') + 4);
+      const consumer = data.startsWith('HTTP/1.1 200')
+        ? (JSON.parse(body) as { headers: Record<string, string> }).headers['x-consumer-id']
+        : undefined;
+      resolve({ status: Number(data.slice(9, 12)), consumer, reused: sock.isSessionReused(), session });
+    });
+  });
 }
 
 test('a client cannot renegotiate (TLS 1.2): node keeps `authorized` from the first handshake while the certificate may change', async () => {
@@ -65,4 +115,60 @@ test('a client cannot renegotiate (TLS 1.2): node keeps `authorized` from the fi
   assert.equal(outcome?.code, 'ERR_SSL_NO_RENEGOTIATION', 'the gateway accepted a client-initiated renegotiation');
   sock.destroy();
   await closed;
+});
+
+for (const maxVersion of ['TLSv1.3', 'TLSv1.2'] as const) {
+  test(`${maxVersion}: a session resumed under another name does not bring its client certificate (verified for the first name's CAs)`, async () => {
+    const gw = await gateway(twoPartners());
+    const first = await exchange(gw.port, { servername: 'a.example', host: 'a.example', client: alice, maxVersion });
+    assert.equal(first.status, 200);
+    assert.equal(first.consumer, 'alice');
+    assert.ok(first.session, 'no session to resume');
+    // alice's CA is trusted for a.example only: not on b.example, directly or by resuming.
+    assert.equal((await exchange(gw.port, { servername: 'b.example', host: 'b.example', client: alice, maxVersion })).status, 401);
+    const crossed = await exchange(gw.port, { servername: 'b.example', host: 'b.example', session: first.session, maxVersion });
+    assert.equal(crossed.status, 401, `resumed: ${crossed.reused}, consumer ${crossed.consumer}`);
+    // alice herself, coming back to a.example with her session, is served.
+    const back = await exchange(gw.port, { servername: 'a.example', host: 'a.example', client: alice, session: first.session, maxVersion });
+    assert.equal(back.status, 200);
+    assert.equal(back.consumer, 'alice');
+  });
+}
+
+test('sessions still resume on a listener whose certificates all verify clients alike', async () => {
+  const gw = await gateway({
+    certificates: [
+      { cert: a.certPath, key: a.keyPath },
+      { cert: b.certPath, key: b.keyPath },
+    ],
+    clientCa: certs.ca.certPath,
+  });
+  for (const maxVersion of ['TLSv1.3', 'TLSv1.2'] as const) {
+    const first = await exchange(gw.port, { servername: 'a.example', host: 'a.example', client: alice, maxVersion });
+    const again = await exchange(gw.port, { servername: 'a.example', host: 'a.example', session: first.session, maxVersion });
+    assert.equal(again.reused, true, maxVersion);
+    assert.equal(again.consumer, 'alice', maxVersion);
+  }
+});
+
+test('a reload that changes the client CAs ends the sessions whose certificates the old CAs verified; other reloads keep them', async () => {
+  const gw = await gateway({ cert: a.certPath, key: a.keyPath, clientCa: certs.ca.certPath });
+  const post = async (tlsSection: Record<string, unknown>) => {
+    const res = await request(`${gw.adminUrl}/config`, { method: 'POST', body: JSON.stringify(testConfig(gatewayDoc(tlsSection))) });
+    await res.body.dump();
+    assert.equal(res.statusCode, 200);
+  };
+  for (const maxVersion of ['TLSv1.3', 'TLSv1.2'] as const) {
+    await post({ cert: a.certPath, key: a.keyPath, clientCa: certs.ca.certPath });
+    const first = await exchange(gw.port, { servername: 'a.example', host: 'a.example', client: alice, maxVersion });
+    assert.equal(first.consumer, 'alice');
+    // The same CAs (the certificate read again): the session resumes.
+    await post({ cert: a.certPath, key: a.keyPath, clientCa: certs.ca.certPath, minVersion: 'TLSv1.2' });
+    const kept = await exchange(gw.port, { servername: 'a.example', host: 'a.example', session: first.session, maxVersion });
+    assert.equal(kept.reused, true, `${maxVersion}: a reload without a CA change ended the session`);
+    // alice's CA removed (say, compromised): her session must not outlive it.
+    await post({ cert: a.certPath, key: a.keyPath, clientCa: certs.otherCa.certPath });
+    const after = await exchange(gw.port, { servername: 'a.example', host: 'a.example', session: first.session, maxVersion });
+    assert.equal(after.status, 401, `${maxVersion}: resumed ${after.reused} as ${after.consumer}`);
+  }
 });

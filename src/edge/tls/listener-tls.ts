@@ -3,6 +3,7 @@
 // certificates is replaced whole — on a config reload, or when a certificate's files change — and
 // new handshakes use the newest set while existing connections keep the one they started with.
 // A renewed file that cannot be used is logged and the certificate it would replace keeps serving.
+import { constants, randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { SecureContext, Server as TlsServer, TlsOptions } from 'node:tls';
 import { certificateSpecs, type CertificateSpec, type ListenerTlsConfig } from '../../config/tls-schema.js';
@@ -48,6 +49,8 @@ export interface TlsSet {
   readonly refuseMissing: boolean;
   /** Certificates differ in their client-certificate settings (client-scope.ts). */
   readonly mixedScopes: boolean;
+  /** The client-certificate settings of its certificates, as one key (sessions depend on them). */
+  readonly scopes: string;
 }
 
 /** The path of a certificate's field in the config, for messages. */
@@ -144,8 +147,11 @@ export class ListenerTls implements ScopeSource {
     this.set = next;
     if (!keepFailures) this.failed.clear();
     if (this.server !== undefined && this.serverChanged(prev, next)) {
-      // The context for clients without SNI. Ticket keys are kept, so sessions survive the swap.
-      this.server.setSecureContext({ ...this.serverContextOptions(next), ticketKeys: this.server.getTicketKeys() });
+      // The context for clients without SNI. Ticket keys are kept, so sessions survive the swap —
+      // unless the client CAs changed: a session carries the verdict on its client certificate,
+      // and one verified by a CA just removed must not resume.
+      const ticketKeys = prev.scopes === next.scopes ? this.server.getTicketKeys() : randomBytes(48);
+      this.server.setSecureContext({ ...this.serverContextOptions(next), ticketKeys });
       // Read by node for each new connection (tls.Server's own field; not in its types).
       (this.server as TlsServer & { requestCert: boolean }).requestCert = this.serverRequestsCert(next);
     }
@@ -227,12 +233,24 @@ export class ListenerTls implements ScopeSource {
       refuseUnknown: config.sni.unknown === 'refuse',
       refuseMissing: (config.sni.missing ?? config.sni.unknown) === 'refuse',
       mixedScopes: new Set(certs.map((c) => c.clientScope)).size > 1,
+      scopes: [...new Set(certs.map((c) => c.clientScope))].sort().join(' '),
     };
   }
 
-  /** The server's own context serves clients without SNI: none when they are refused (the handshake fails). */
+  /**
+   * The server's own context serves clients without SNI: none when they are refused (the handshake
+   * fails). Its options also hold for every connection: the SNI callback's context lends only its
+   * certificate, key and CAs (node's TLSWrap), so session tickets are this context's matter.
+   */
   private serverContextOptions(set: TlsSet): TlsOptions {
-    return set.refuseMissing ? { ...set.shared } : { ...set.fallback.contextOptions, ...set.shared };
+    const options: TlsOptions = set.refuseMissing ? { ...set.shared } : { ...set.fallback.contextOptions, ...set.shared };
+    // A resumed session skips the SNI callback and keeps the verdict on the client certificate of
+    // the handshake that made it, under whatever name the client now sends, and ticket keys are
+    // the server's for every name: with client CAs that differ per name, a certificate verified
+    // for one name would be resumed into another's. So no session tickets (nor session IDs: node
+    // keeps no session cache of its own) on such a listener — every connection is verified.
+    if (set.mixedScopes) options.secureOptions = set.shared.secureOptions | constants.SSL_OP_NO_TICKET;
+    return options;
   }
 
   private serverRequestsCert(set: TlsSet): boolean {
@@ -242,6 +260,7 @@ export class ListenerTls implements ScopeSource {
   /** The server's own context must be rebuilt: its certificate or settings changed. */
   private serverChanged(prev: TlsSet, next: TlsSet): boolean {
     if (prev.refuseMissing !== next.refuseMissing || prev.shared.ciphers !== next.shared.ciphers) return true;
+    if (prev.scopes !== next.scopes) return true; // sessions (tickets) depend on them
     return prev.shared.minVersion !== next.shared.minVersion || (!next.refuseMissing && prev.fallback !== next.fallback);
   }
 
