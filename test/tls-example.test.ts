@@ -23,14 +23,14 @@ let gw: TestGateway;
 before(async () => {
   dir = await tempDir();
   execFileSync('sh', [join(example, 'make-certs.sh'), dir.path], {
-    env: { ...process.env, PARTNER_P12_PASSWORD: 'example pass' },
+    env: { ...process.env, SITE_P12_PASSWORD: 'example pass' },
     stdio: 'pipe',
   });
   web = await startUpstream((_req, res) => res.end('web'));
   partner = await startUpstream((_req, res) => res.end('partner'));
   const r = await loadConfigFile(join(example, 'gatehouse.yaml'), {
     CERT_DIR: dir.path,
-    PARTNER_P12_PASSWORD: 'example pass',
+    SITE_P12_PASSWORD: 'example pass',
     WEB_URL: web.url,
     PARTNER_URL: partner.url,
   });

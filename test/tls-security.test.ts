@@ -6,6 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import tls from 'node:tls';
 import { request } from 'undici';
+import { validateConfig } from '../src/validation/validate.js';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
 import { startTestGateway, testConfig, type TestGateway } from './helpers/gateway.js';
 import { makeCerts, type CertFactory, type Leaf } from './helpers/tls-certs.js';
@@ -171,4 +172,41 @@ test('a reload that changes the client CAs ends the sessions whose certificates 
     const after = await exchange(gw.port, { servername: 'a.example', host: 'a.example', session: first.session, maxVersion });
     assert.equal(after.status, 401, `${maxVersion}: resumed ${after.reused} as ${after.consumer}`);
   }
+});
+
+function errors(tlsSection: Record<string, unknown>): string[] {
+  const r = validateConfig({ listen: [{ port: 8443, tls: tlsSection }] });
+  return r.ok ? [] : r.errors.map((e) => `${e.path}: ${e.message}`);
+}
+
+test("a PKCS#12 certificate cannot ask for client certificates: node would trust the bundle's CAs for them", async () => {
+  const p12 = certs.pkcs12(a, 'pw'); // a.example and the CA that issued it, as exported with its chain
+  const message = /^listen\[0\]\.tls(\.certificates\[0\])?\.pfx: a PKCS#12 certificate cannot ask for client certificates/;
+  assert.match(errors({ pfx: p12, passphrase: 'pw', clientCa: certs.otherCa.certPath }).join('\n'), message);
+  assert.match(errors({ certificates: [{ pfx: p12, passphrase: 'pw' }], clientCa: certs.otherCa.certPath }).join('\n'), message);
+  // The listener's clientCa for the others, none asked for on the bundle's name: fine.
+  assert.deepEqual(
+    errors({
+      certificates: [
+        { pfx: p12, passphrase: 'pw', requestCert: false },
+        { cert: b.certPath, key: b.keyPath },
+      ],
+      clientCa: certs.otherCa.certPath,
+    }),
+    [],
+  );
+  // What it prevents: with only the second CA named, a client certificate from the first (which
+  // issued the server certificate in the bundle) was accepted. Such a listener does not start.
+  await assert.rejects(
+    startTestGateway(gatewayDoc({ pfx: p12, passphrase: 'pw', clientCa: certs.otherCa.certPath })),
+    /cannot ask for client certificates/,
+  );
+});
+
+test("requestCert needs clientCa: otherwise client certificates are verified against node's whole trust store", () => {
+  assert.deepEqual(errors({ cert: a.certPath, key: a.keyPath, requestCert: true }), [
+    'listen[0].tls.requestCert: asking for client certificates needs clientCa: without it they are verified against every CA node trusts (its public root list, NODE_EXTRA_CA_CERTS), so any of those could vouch for a consumer',
+  ]);
+  assert.deepEqual(errors({ certificates: [{ cert: a.certPath, key: a.keyPath, requestCert: true }] }).length, 1);
+  assert.deepEqual(errors({ cert: a.certPath, key: a.keyPath, requestCert: true, clientCa: certs.ca.certPath }), []);
 });

@@ -1,11 +1,11 @@
 #!/bin/sh
 # Makes the certificates of this example with openssl, in ./certs (or the directory given):
-# a local CA, a certificate for example.test and *.example.test, one for api.partner.test as a
-# PKCS#12 bundle protected by a passphrase, and a client certificate for the partner's mTLS.
+# a local CA, a certificate for example.test and *.example.test as a PKCS#12 bundle protected by a
+# passphrase, one for api.partner.test, and a client certificate for the partner's mTLS.
 # For local trials only: a real deployment uses certificates from its CA (Let's Encrypt, …).
 set -eu
 out="${1:-./certs}"
-pass="${PARTNER_P12_PASSWORD:-change-me}"
+pass="${SITE_P12_PASSWORD:-change-me}"
 mkdir -p "$out"
 cd "$out"
 ec="-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
@@ -26,8 +26,9 @@ issue site "DNS:example.test,DNS:*.example.test"
 issue partner "DNS:api.partner.test"
 issue partner-client "DNS:client.partner.test" "extendedKeyUsage=clientAuth"
 
-# The partner's certificate as a PKCS#12 bundle (key + chain), encrypted with AES.
-openssl pkcs12 -export -in partner.chain.pem -inkey partner.key -out partner.p12 -passout "pass:$pass"
-rm -f partner.pem partner.key partner.chain.pem
+# The site's certificate as a PKCS#12 bundle (key + chain), encrypted with AES; site.pem stays
+# (the public certificate, to compare with what is served).
+openssl pkcs12 -export -in site.chain.pem -inkey site.key -out site.p12 -passout "pass:$pass"
+rm -f site.key site.chain.pem
 
-echo "certificates in $out (PKCS#12 passphrase: \$PARTNER_P12_PASSWORD, here \"$pass\")"
+echo "certificates in $out (PKCS#12 passphrase: \$SITE_P12_PASSWORD, here \"$pass\")"

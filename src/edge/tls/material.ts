@@ -103,6 +103,7 @@ export function filesSignature(files: readonly string[]): string {
 }
 
 export function loadCertificate(spec: CertificateSpec, shared: SharedTlsOptions, now = Date.now()): LoadedCertificate {
+  clientCertificateProblem(spec);
   const files = certificateFiles(spec);
   const signature = filesSignature(files);
   const clientCa = spec.clientCa === undefined ? undefined : readPem('clientCa', spec.clientCa);
@@ -135,6 +136,25 @@ export function loadCertificate(spec: CertificateSpec, shared: SharedTlsOptions,
   contextOptions = { cert: certPem, key: keyPem, passphrase: spec.passphrase, ca: clientCa };
   const context = secureContext(contextOptions, shared, (m) => m);
   return describe(spec, files, signature, contextOptions, context, leaf, now);
+}
+
+/** Client-certificate settings that would verify client certificates against CAs nobody named. */
+function clientCertificateProblem(spec: CertificateSpec): void {
+  const requestCert = spec.requestCert ?? spec.clientCa !== undefined;
+  if (!requestCert) return;
+  // Without `ca`, node verifies against its whole trust store (tls.createSecureContext).
+  if (spec.clientCa === undefined)
+    throw new TlsMaterialError(
+      'requestCert',
+      'asking for client certificates needs clientCa: without it they are verified against every CA node trusts (its public root list, NODE_EXTRA_CA_CERTS), so any of those could vouch for a consumer',
+    );
+  // node's loadPKCS12 adds every CA certificate of the bundle to the context's verify store, and
+  // there is no API to take them out: the server certificate's issuer would vouch for clients.
+  if (spec.pfx !== undefined)
+    throw new TlsMaterialError(
+      'pfx',
+      "a PKCS#12 certificate cannot ask for client certificates (clientCa, requestCert): node also trusts the bundle's own CA certificates for them, so a client certificate from the server certificate's issuer would pass; give this certificate as cert and key PEM files (openssl pkcs12 -in bundle.p12 -nodes), or set requestCert: false on it",
+    );
 }
 
 function describe(
