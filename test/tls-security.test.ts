@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import tls from 'node:tls';
+import { createPrivateKey } from 'node:crypto';
 import { request } from 'undici';
 import { validateConfig } from '../src/validation/validate.js';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
@@ -209,4 +210,16 @@ test("requestCert needs clientCa: otherwise client certificates are verified aga
   ]);
   assert.deepEqual(errors({ certificates: [{ cert: a.certPath, key: a.keyPath, requestCert: true }] }).length, 1);
   assert.deepEqual(errors({ cert: a.certPath, key: a.keyPath, requestCert: true, clientCa: certs.ca.certPath }), []);
+});
+
+test('a key given as one line of base64 where a file path belongs is not echoed in the error', () => {
+  const der = createPrivateKey(alice.key).export({ format: 'der', type: 'sec1' }).toString('base64');
+  const found = errors({ cert: a.certPath, key: der });
+  assert.equal(found.length, 1);
+  assert.ok(!found[0]!.includes(der.slice(8, 40)), found[0]);
+  assert.match(found[0]!, /^listen\[0\]\.tls\.key: /);
+  // A path is still named.
+  assert.deepEqual(errors({ cert: a.certPath, key: '/nonexistent/tls.key' }), [
+    'listen[0].tls.key: cannot read /nonexistent/tls.key: ENOENT',
+  ]);
 });

@@ -201,6 +201,9 @@ function oneLine(dn: string): string {
   return dn.split('\n').join(', ');
 }
 
+/** Base64 key material (one line, no PEM armour) is long runs of its alphabet; a path's names are not. */
+const BASE64_RUN = /[A-Za-z0-9+]{32,}/;
+
 function readFile(field: string, path: string): Buffer {
   // A value that is no path (inline material where a file is expected) is never echoed.
   if (isInline(path) || path.length > 1024 || /[\r\n]/.test(path))
@@ -208,7 +211,13 @@ function readFile(field: string, path: string): Buffer {
   try {
     return readFileSync(resolve(path));
   } catch (err) {
-    throw new TlsMaterialError(field, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    if (BASE64_RUN.test(path))
+      throw new TlsMaterialError(
+        field,
+        `cannot read it as a file (${why}); the value is not shown: it looks like base64 key material, not a path (inline material must be PEM)`,
+      );
+    throw new TlsMaterialError(field, `cannot read ${path}: ${why}`);
   }
 }
 
