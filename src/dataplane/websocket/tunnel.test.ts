@@ -1,6 +1,7 @@
 // The tunnel between two real socket pairs (client ↔ gateway, gateway ↔ service), driven byte by
 // byte: the gateway's close frame waits for the end of a frame that is half through, and what the
-// client sends after it is not passed on.
+// client sends after it is not passed on. Every wait has a deadline: a tunnel that stops passing
+// bytes fails the test with what was awaited, instead of hanging until the runner gives up.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net, { type Socket } from 'node:net';
@@ -9,9 +10,27 @@ import { FrameReader } from './frames.js';
 import { Tunnel } from './tunnel.js';
 
 const servers: net.Server[] = [];
+const sockets: Socket[] = [];
 after(() => {
+  for (const s of sockets) s.destroy();
   for (const s of servers) s.close();
 });
+
+/** How long any one wait may take: far more than loopback needs, far less than the runner's timeout. */
+const DEADLINE_MS = 10_000;
+
+/** `p`, or a failure naming `what` once the deadline passes. */
+async function within<T>(what: string, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${DEADLINE_MS} ms waiting for ${what}`)), DEADLINE_MS);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** Two connected sockets: [the far end, the gateway's end]. */
 async function pair(): Promise<[Socket, Socket]> {
@@ -20,22 +39,29 @@ async function pair(): Promise<[Socket, Socket]> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const accepted = new Promise<Socket>((r) => server.once('connection', r));
   const far = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
-  await new Promise((r) => far.once('connect', r));
-  return [far, await accepted];
+  sockets.push(far);
+  await within('a connection', new Promise((r) => far.once('connect', r)));
+  const near = await within('the accepted connection', accepted);
+  sockets.push(near);
+  return [far, near];
 }
 
 /** Everything a socket receives, and a way to wait for a given amount. */
-function collect(s: Socket): { bytes: () => Buffer; until: (n: number) => Promise<Buffer> } {
+function collect(s: Socket, name: string): { bytes: () => Buffer; until: (n: number) => Promise<Buffer> } {
   let buf = Buffer.alloc(0);
   const waiters: (() => void)[] = [];
   s.on('data', (d: Buffer) => {
     buf = Buffer.concat([buf, d]);
     for (const w of waiters.splice(0)) w();
   });
-  const until = async (n: number): Promise<Buffer> => {
-    while (buf.length < n) await new Promise<void>((r) => waiters.push(r));
-    return buf;
-  };
+  const until = (n: number): Promise<Buffer> =>
+    within(
+      `${n} bytes at the ${name} (it has ${buf.length})`,
+      (async () => {
+        while (buf.length < n) await new Promise<void>((r) => waiters.push(r));
+        return buf;
+      })(),
+    );
   return { bytes: () => buf, until };
 }
 
@@ -55,8 +81,8 @@ test('going away mid-frame: the close frame follows the frame in flight; later f
   let ended: Tunnel | undefined;
   const tunnel = new Tunnel(gwClient, gwUpstream, counters, (t) => (ended = t));
   tunnel.start(Buffer.alloc(0), 0, 0);
-  const atUpstream = collect(upstreamApp);
-  const atClient = collect(clientApp);
+  const atUpstream = collect(upstreamApp, 'service');
+  const atClient = collect(clientApp, 'client');
 
   const first = maskedFrame(randomBytes(1000));
   clientApp.write(first.subarray(0, 500));
@@ -82,10 +108,18 @@ test('going away mid-frame: the close frame follows the frame in flight; later f
   const answer = Buffer.from([0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe9]);
   clientApp.write(answer);
   upstreamApp.write(Buffer.from([0x88, 0x02, 0x03, 0xe9]));
-  await Promise.all([new Promise((r) => clientApp.once('end', r)), new Promise((r) => upstreamApp.once('end', r))]);
+  await within(
+    "the gateway's FIN on both sides",
+    Promise.all([new Promise((r) => clientApp.once('end', r)), new Promise((r) => upstreamApp.once('end', r))]),
+  );
   clientApp.end();
   upstreamApp.end();
-  while (ended === undefined) await new Promise((r) => setImmediate(r));
+  await within(
+    'the tunnel to end',
+    (async () => {
+      while (ended === undefined) await new Promise((r) => setImmediate(r));
+    })(),
+  );
   assert.equal(tunnel.reason, 'shutdown');
   assert.equal(tunnel.closeCode, 1001);
   assert.equal(counters.bytesIn, tunnel.bytesIn);

@@ -1,13 +1,15 @@
-// An open WebSocket connection after the handshake: the client's socket and the service's, piped
-// both ways as raw bytes (frames are never decoded; frames.ts follows their boundaries), with
-// backpressure, byte counts, the idle timeout and the maximum lifetime.
+// An open WebSocket connection after the handshake: the client's side and the service's socket,
+// piped both ways as raw bytes (frames are never decoded; frames.ts follows their boundaries), with
+// backpressure, byte counts, the idle timeout and the maximum lifetime. The client's side is its
+// socket (HTTP/1.1) or its HTTP/2 stream (RFC 8441): the frames inside are the same, END_STREAM
+// is a FIN, and a stream, like a socket, refreshes its timer on every read and write.
 //
 // The gateway closes a connection itself (idle, lifetime, shutdown) the way an endpoint would: a
 // close frame 1001 (Going Away) to each side — unmasked to the client, masked to the service — put
 // on the wire at the next frame boundary of that direction; from then on what that side sends is
 // dropped until it answers with its own close frame, and its socket is ended. Whatever is still
 // open CLOSE_GRACE_MS later is cut.
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { FrameReader, GOING_AWAY, closeFrame } from './frames.js';
 
 /** Who ended the connection (the label of gatehouse_websocket_connections_closed_total). */
@@ -19,6 +21,9 @@ const REASON_TEXT: Partial<Record<CloseReason, string>> = {
   lifetime: 'maximum lifetime reached',
   shutdown: 'gateway shutting down',
 };
+
+/** One side of a tunnel: a net/TLS socket or an HTTP/2 stream. */
+export type TunnelEnd = Duplex & { setTimeout(ms: number): unknown };
 
 /** Live counters of a route's connections (read by the metrics at scrape time). */
 export interface TunnelCounters {
@@ -35,8 +40,8 @@ class Direction {
   private closesAtCut = 0;
 
   constructor(
-    readonly src: Socket,
-    readonly dst: Socket,
+    readonly src: TunnelEnd,
+    readonly dst: TunnelEnd,
   ) {}
 
   /** Writes the pending close frame (unless `src` already sent one `dst` has seen) and cuts the direction. */
@@ -69,10 +74,12 @@ export class Tunnel {
   private open = 2;
 
   constructor(
-    readonly client: Socket,
-    readonly upstream: Socket,
+    readonly client: TunnelEnd,
+    readonly upstream: TunnelEnd,
     private readonly counters: TunnelCounters,
     private readonly onEnd: (t: Tunnel) => void,
+    /** Cuts the client's side (an HTTP/2 stream is reset with a code of its own); by default destroyed. */
+    private readonly cutClient: (t: Tunnel) => void = destroyClient,
   ) {
     this.up = new Direction(client, upstream);
     this.down = new Direction(upstream, client);
@@ -124,7 +131,7 @@ export class Tunnel {
 
   /** Cuts both sockets now (drain time is up, or the stream broke). */
   destroy(): void {
-    this.client.destroy();
+    this.cutClient(this);
     this.upstream.destroy();
   }
 
@@ -169,18 +176,18 @@ export class Tunnel {
   }
 
   /** One side sent FIN: pass it on. */
-  private ended(s: Socket): void {
+  private ended(s: TunnelEnd): void {
     this.reason ??= s === this.client ? 'client' : 'upstream';
     (s === this.client ? this.upstream : this.client).end();
   }
 
-  private closed(s: Socket): void {
+  private closed(s: TunnelEnd): void {
     this.reason ??= s === this.client ? 'client' : 'upstream';
     const other = s === this.client ? this.upstream : this.client;
     if (--this.open > 0) {
       // The other side gets its FIN and a little time to finish; then it is cut.
       other.end();
-      this.graceTimer ??= setTimeout(() => other.destroy(), CLOSE_GRACE_MS);
+      this.graceTimer ??= setTimeout(() => (other === this.client ? this.cutClient(this) : other.destroy()), CLOSE_GRACE_MS);
       this.graceTimer.unref();
       return;
     }
@@ -193,4 +200,8 @@ export class Tunnel {
     this.reason ??= 'error';
     this.destroy();
   }
+}
+
+function destroyClient(t: Tunnel): void {
+  t.client.destroy();
 }
