@@ -6,12 +6,16 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import tls from 'node:tls';
 import { createPrivateKey } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { request } from 'undici';
 import { validateConfig } from '../src/validation/validate.js';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
 import { startTestGateway, testConfig, type TestGateway } from './helpers/gateway.js';
 import { makeCerts, type CertFactory, type Leaf } from './helpers/tls-certs.js';
 import { maybeUnset } from './helpers/hooks.js';
+import { runCli } from './helpers/child.js';
 
 let certs: CertFactory;
 let up: Upstream;
@@ -221,5 +225,22 @@ test('a key given as one line of base64 where a file path belongs is not echoed 
   // A path is still named.
   assert.deepEqual(errors({ cert: a.certPath, key: '/nonexistent/tls.key' }), [
     'listen[0].tls.key: cannot read /nonexistent/tls.key: ENOENT',
+  ]);
+});
+
+test('a certificate path naming a FIFO or a huge file is refused before it is read (reading would stop the process)', async () => {
+  // A renewal that swaps a FIFO (or a device) in would block the event loop in readFileSync: the
+  // process would stop serving. `gatehouse validate` runs the same loading code in a child.
+  const fifo = join(certs.dir, 'tls.fifo');
+  execFileSync('mkfifo', [fifo]);
+  const file = join(certs.dir, 'fifo.json');
+  writeFileSync(file, JSON.stringify({ listen: [{ port: 8443, tls: { cert: fifo, key: a.keyPath } }] }));
+  const r = await runCli(['validate', '-c', file]);
+  assert.equal(r.signal, null, 'validate hung reading the FIFO');
+  assert.equal(r.code, 1);
+  assert.match(r.stdout + r.stderr, /listen\[0\]\.tls\.cert: .*tls\.fifo is not a regular file/);
+  const big = certs.file('big.pem', a.cert + 'x'.repeat(1024 * 1024));
+  assert.deepEqual(errors({ cert: a.certPath, key: a.keyPath, clientCa: big }), [
+    `listen[0].tls.clientCa: ${big} is larger than 1 MiB (${String(1024 * 1024 + a.cert.length)} bytes): not a certificate or key file`,
   ]);
 });

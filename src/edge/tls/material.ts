@@ -204,12 +204,21 @@ function oneLine(dn: string): string {
 /** Base64 key material (one line, no PEM armour) is long runs of its alphabet; a path's names are not. */
 const BASE64_RUN = /[A-Za-z0-9+]{32,}/;
 
+/** Certificate, key and CA files are small (a bundle of every public root is about 220 kB). */
+const MAX_FILE_BYTES = 1024 * 1024;
+
 function readFile(field: string, path: string): Buffer {
   // A value that is no path (inline material where a file is expected) is never echoed.
   if (isInline(path) || path.length > 1024 || /[\r\n]/.test(path))
     throw new TlsMaterialError(field, 'expected the path of a file (inline material is not accepted here)');
+  let size: number | undefined;
   try {
-    return readFileSync(resolve(path));
+    const s = statSync(resolve(path));
+    // Reading a FIFO or a device blocks (or never ends): the whole process would stop serving,
+    // at start or when a renewal swaps one in. A directory still gets its EISDIR below.
+    if (!s.isFile() && !s.isDirectory()) size = -1;
+    else if (s.size > MAX_FILE_BYTES) size = s.size;
+    else return readFileSync(resolve(path));
   } catch (err) {
     const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     if (BASE64_RUN.test(path))
@@ -219,6 +228,12 @@ function readFile(field: string, path: string): Buffer {
       );
     throw new TlsMaterialError(field, `cannot read ${path}: ${why}`);
   }
+  throw new TlsMaterialError(
+    field,
+    size === -1
+      ? `${path} is not a regular file (a FIFO, socket or device)`
+      : `${path} is larger than 1 MiB (${size} bytes): not a certificate or key file`,
+  );
 }
 
 /** Inline PEM, or the text of a PEM file. */
