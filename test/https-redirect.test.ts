@@ -1,6 +1,7 @@
 // redirectHttps (issue 17): a plain listener that sends every request to HTTPS with 308 (before
 // routing), and a route that does so only on plain listeners — over TLS, or behind a trusted
 // proxy that terminated TLS, it serves. Path and query are kept; a request without Host is 400.
+// An upgrade request (WebSocket or another protocol's) is redirected like any other.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
@@ -8,7 +9,8 @@ import { startUpstream, type Upstream } from './helpers/upstream.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { makeCerts, type CertFactory } from './helpers/tls-certs.js';
 import { httpsGet } from './helpers/tls-client.js';
-import { rawRequest, statuses } from './helpers/raw.js';
+import { rawExchange, rawRequest, statuses } from './helpers/raw.js';
+import { parseResponses } from './helpers/wire.js';
 import { maybeUnset } from './helpers/hooks.js';
 
 let certs: CertFactory;
@@ -31,6 +33,7 @@ before(async () => {
     routes: [
       { name: 'account', match: { paths: ['/account/*'] }, service: 'up', redirectHttps: true },
       { name: 'open', match: { paths: ['/open/*'] }, service: 'up' },
+      { name: 'chat', match: { paths: ['/chat/*'] }, service: 'up', websocket: true },
     ],
   });
   [redirectPort, plainPort, tlsPort] = gw.listeners.map((l) => l.port) as [number, number, number];
@@ -59,6 +62,36 @@ test('a listener with redirectHttps answers every request 308 to https on its po
     location: 'https://shop.example:8443/no/route/here',
   });
   assert.equal((await get(redirectPort, '/open/a', { host: 'shop.example' }, 'POST', 'payload')).status, 308);
+  assert.equal(up.hits, hits, 'nothing reached the service');
+});
+
+test('an upgrade on a listener with redirectHttps gets the same 308 on its socket, which then closes; nothing is proxied', async () => {
+  const hits = up.hits;
+  const upgrades = [
+    // A WebSocket handshake on a route that proxies them, with a frame sent behind it.
+    [
+      '/chat/room?x=1',
+      'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n',
+    ],
+    // Another protocol's upgrade (served as a plain request where node hands every upgrade over).
+    ['/open/a', 'Upgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n'],
+  ];
+  for (const [path, fields] of upgrades) {
+    const frame = Buffer.from([0x81, 0x82, 1, 2, 3, 4, 0x69 ^ 1, 0x21 ^ 2]);
+    const { wire, closed } = await rawExchange(
+      redirectPort,
+      Buffer.concat([Buffer.from(`GET ${path!} HTTP/1.1\r\nHost: shop.example\r\n${fields!}\r\n`, 'latin1'), frame]),
+    );
+    assert.deepEqual(statuses(wire), [308], wire);
+    assert.equal(parseResponses(wire)[0]!.headers.location, `https://shop.example:8443${path!}`);
+    assert.ok(closed, 'the gateway closed the connection');
+  }
+  // A route's redirectHttps holds for an upgrade too.
+  const routed = await rawRequest(
+    plainPort,
+    'GET /account/ws HTTP/1.1\r\nHost: shop.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+  );
+  assert.deepEqual(statuses(routed), [308], routed);
   assert.equal(up.hits, hits, 'nothing reached the service');
 });
 

@@ -316,10 +316,11 @@ export class DataPlane implements ExchangeHost {
       const server = tls
         ? tls.attach(https.createServer({ ...httpOptions, ...tls.options }, handler))
         : http.createServer(httpOptions, handler);
+      const upgrades = { handler, redirect };
       if (l.tls ? l.tls.alpn.includes('h2') : l.http2 === true)
         this.http2.push(new Http2Listener(server, l.tls !== undefined, this.limits, handler, this.log));
       applyServerLimits(server, this.limits);
-      this.websockets.attach(server);
+      this.websockets.attach(server, upgrades);
       const serverHeader = this.limits.serverHeader;
       server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => onClientError(err, socket, serverHeader));
       this.servers.push(server);

@@ -6,7 +6,8 @@
 // server: an answer is written on the socket as an ordinary response, and the socket then closed.
 // Where node can be told which upgrades to take (`shouldUpgradeCallback`, Node 24.9 and later,
 // detected), only WebSocket ones come here; elsewhere (Node 20) every upgrade does, and another
-// protocol's (h2c …) is served as a plain request on a connection closed after it.
+// protocol's (h2c …) is served as a plain request on a connection closed after it. A listener
+// with `redirectHttps` redirects an upgrade as it does any request (308, then the socket closes).
 import http, { ServerResponse, type IncomingMessage } from 'node:http';
 import type https from 'node:https';
 import { Socket } from 'node:net';
@@ -16,6 +17,7 @@ import type { Exchange } from '../exchange.js';
 import { REFUSED } from '../exchange.js';
 import type { CompiledRoute, Plan } from '../plan.js';
 import { sendError, type ErrorAnswer } from '../respond.js';
+import type { HttpsRedirect } from '../https-redirect.js';
 import { findHeader } from '../header-list.js';
 import type { ServerLimits } from '../../edge/server-limits.js';
 import type { LoadShedder } from '../../edge/load-shedder.js';
@@ -39,8 +41,13 @@ export interface UpgradePlane {
   /** Counts a new exchange in flight on the current plan (`completed` gives it back). */
   enter(): Plan;
   completed(ex: Exchange): void;
-  /** Serves a plain request. */
-  readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
+}
+
+/** A listener as the hub sees it. */
+export interface UpgradeListener {
+  /** Serves its plain requests (the redirecting handler on a listener with `redirectHttps`). */
+  readonly handler: (req: IncomingMessage, res: ServerResponse) => void;
+  readonly redirect: HttpsRedirect | undefined;
 }
 
 let choosesUpgrades: boolean | undefined;
@@ -72,13 +79,13 @@ export class WebSocketHub implements SocketHost {
   }
 
   /** Takes the upgrade requests of a listener. */
-  attach(server: http.Server | https.Server): void {
+  attach(server: http.Server | https.Server, listener: UpgradeListener): void {
     choosesUpgrades ??= typeof (http.createServer() as { shouldUpgradeCallback?: unknown }).shouldUpgradeCallback === 'function';
     if (choosesUpgrades) (server as { shouldUpgradeCallback?: unknown }).shouldUpgradeCallback = wantsWebSocket;
-    server.on('upgrade', this.upgrade);
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head, listener));
   }
 
-  readonly upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, listener: UpgradeListener): void {
     if (!(socket instanceof Socket)) return void socket.destroy(); // a listener's connections are sockets
     if (!this.sockets.has(socket)) {
       this.sockets.add(socket);
@@ -89,32 +96,36 @@ export class WebSocketHub implements SocketHost {
     if ((socket as unknown as Record<symbol, boolean>)[REFUSED]) return;
     // Pipelined behind a response still being written: wait for it (one response per socket at a time).
     const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
-    if (inFlight) return void inFlight.once('finish', () => this.upgrade(req, socket, head));
+    if (inFlight) return void inFlight.once('finish', () => this.upgrade(req, socket, head, listener));
     const res = socketResponse(req, socket);
-    if (!asksForWebSocket(req.headers.upgrade)) return this.plain(req, res);
+    if (!asksForWebSocket(req.headers.upgrade)) return this.plain(req, res, listener);
     const plane = this.plane;
     if (plane.shedder.overloaded(plane.inflight)) {
       plane.shedder.shed++;
       if (plane.limits.serverHeader !== undefined) res.setHeader('server', plane.limits.serverHeader);
       return sendError(res, 'GW_OVERLOADED', randomUUID(), { close: true, headers: { 'retry-after': plane.shedder.retryAfter } });
     }
-    const ex = new WebSocketExchange(this, plane.enter(), req, res, head);
+    this.run(new WebSocketExchange(this, plane.enter(), req, res, head), listener);
+  }
+
+  private run(ex: WebSocketExchange, listener: UpgradeListener): void {
+    ex.listenerRedirect = listener.redirect;
     try {
       ex.run();
     } catch (err) {
       ex.crashed(err); // a throwing policy costs its handshake a 500, never the process
     }
-  };
+  }
 
   /** Another protocol's upgrade, on a node that hands over every one: a plain request, then the connection closes. */
-  private plain(req: IncomingMessage, res: ServerResponse): void {
+  private plain(req: IncomingMessage, res: ServerResponse, listener: UpgradeListener): void {
     const cl = findHeader(req.rawHeaders, 'content-length');
     if (findHeader(req.rawHeaders, 'transfer-encoding') !== undefined || (cl !== undefined && cl !== '0')) {
       // Node left the body of an upgrade request unread, and cannot be asked to read it now.
       const message = 'An Upgrade request other than WebSocket cannot carry a body here; send it without Upgrade.';
       return sendError(res, 'GW_BAD_REQUEST', randomUUID(), { close: true, message });
     }
-    this.plane.handle(req, res);
+    listener.handler(req, res);
   }
 
   completed(ex: Exchange): void {
