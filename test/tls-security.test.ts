@@ -1,12 +1,14 @@
 // TLS termination under attack (issue 17, security review): a client certificate must vouch only
 // for what it was verified for — not after the client renegotiates, not in a session resumed under
 // another name or after the client CAs changed, not because a PKCS#12 bundle or node's own trust
-// store added CAs — and key material given where a file path belongs is never echoed.
+// store added CAs; key material given where a file path belongs is never echoed; a file that would
+// block the process is never read; a handshake that never finishes does not hold its connection.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import tls from 'node:tls';
 import { createPrivateKey } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
+import net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -243,4 +245,29 @@ test('a certificate path naming a FIFO or a huge file is refused before it is re
   assert.deepEqual(errors({ cert: a.certPath, key: a.keyPath, clientCa: big }), [
     `listen[0].tls.clientCa: ${big} is larger than 1 MiB (${String(1024 * 1024 + a.cert.length)} bytes): not a certificate or key file`,
   ]);
+});
+
+test('a TLS connection whose handshake never finishes is closed once server.headersTimeout has passed', { timeout: 60_000 }, async () => {
+  // https.Server hands a handshake timeout to 'clientError', whose HTTP 408 answer could never be
+  // encrypted: the socket waited for it forever, so silent connections piled up unbounded.
+  const gw = await startTestGateway({
+    ...gatewayDoc({ cert: a.certPath, key: a.keyPath }),
+    server: { headersTimeout: '1s', requestTimeout: '2s' },
+  });
+  gateways.push(gw);
+  const closes = (first: Buffer | undefined) =>
+    new Promise<number>((resolve) => {
+      let received = 0;
+      const sock = net.connect(gw.port, '127.0.0.1', () => {
+        if (first) sock.write(first);
+      });
+      sock.on('data', (d: Buffer) => (received += d.length));
+      sock.on('error', () => {});
+      sock.on('close', () => resolve(received));
+    });
+  // Nothing at all, and the first bytes of a ClientHello record (its header and one byte).
+  const received = await Promise.all([closes(undefined), closes(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]))]);
+  assert.deepEqual(received, [0, 0], 'no HTTP answer is sent in the clear');
+  // The listener still serves.
+  assert.equal((await exchange(gw.port, { servername: 'a.example', host: 'a.example', maxVersion: 'TLSv1.3' })).status, 401);
 });

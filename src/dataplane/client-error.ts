@@ -3,6 +3,7 @@
 // response already under way.
 import http, { type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { errorBody, type ErrorCode } from '../errors.js';
 
 const CLIENT_ERRORS: Record<string, [number, ErrorCode, string]> = {
@@ -12,7 +13,11 @@ const CLIENT_ERRORS: Record<string, [number, ErrorCode, string]> = {
 
 /** Node's parser refused the request: answer in our format, then close. Never parse further. */
 export function onClientError(err: NodeJS.ErrnoException, socket: Socket, serverHeader: string | undefined): void {
-  if (err.code === 'ECONNRESET' || !socket.writable) {
+  // A TLS handshake that failed or timed out (https.Server passes its tlsClientError here): no
+  // HTTP answer can be encrypted on it, and one written would wait — with the socket — forever.
+  // (`alpnProtocol` is null until a handshake has completed, node's documentation says.)
+  const tls = socket as Partial<TLSSocket>;
+  if (err.code === 'ECONNRESET' || !socket.writable || (tls.encrypted === true && tls.alpnProtocol === null)) {
     socket.destroy();
     return;
   }

@@ -65,8 +65,8 @@ function http2Limits(server: GatehouseConfig['server']): Http2Limits {
   };
 }
 
-/** Options for http.createServer. The strict parser always: never insecureHTTPParser. */
-export function serverOptions(l: ServerLimits): http.ServerOptions {
+/** Options for http.createServer (and https.createServer). The strict parser always: never insecureHTTPParser. */
+export function serverOptions(l: ServerLimits): http.ServerOptions & { handshakeTimeout?: number } {
   // Node checks header/request timeouts on an interval (30 s by default): with short timeouts a
   // slow-header connection would live up to 30 s longer than configured.
   const shortest = l.requestTimeout > 0 ? Math.min(l.headersTimeout, l.requestTimeout) : l.headersTimeout;
@@ -80,6 +80,9 @@ export function serverOptions(l: ServerLimits): http.ServerOptions {
     requestTimeout: l.requestTimeout,
     keepAliveTimeout: l.keepAliveTimeout,
     connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(shortest / 4))),
+    // TLS listeners: the handshake gets the time a request head gets (node's default is 120 s),
+    // as nginx's client_header_timeout covers its SSL handshake. Plain listeners ignore it.
+    handshakeTimeout: l.headersTimeout > 0 ? l.headersTimeout : 120_000,
   };
 }
 
