@@ -24,7 +24,13 @@ export function httpsRedirect(r: HttpsRedirect, req: IncomingMessage, scan: Scan
   if (client.trusted && scan.xfp !== undefined && firstValue(scan.xfp) === 'https') return undefined;
   const host = hostWithoutPort(scan.host);
   if (host === undefined) return NO_HOST;
-  return { kind: 'verdict', verdict: { status: 308, headers: { location: `https://${host}${r.portSuffix}${target(req.url ?? '/')}` } } };
+  const location = `https://${host}${r.portSuffix}${target(req.url ?? '/')}`;
+  // An upgrade request may have other protocol bytes behind it (a WebSocket frame): whichever way
+  // node handed it over (Node 24.9+ serves a non-WebSocket upgrade as a plain request), the
+  // connection ends with the redirect.
+  if (scan.connection !== undefined && /\bupgrade\b/i.test(scan.connection))
+    return { kind: 'verdict', verdict: { status: 308, headers: { location, connection: 'close' } } };
+  return { kind: 'verdict', verdict: { status: 308, headers: { location } } };
 }
 
 /** "a.example:8080" → "a.example", "[::1]:80" → "[::1]"; undefined for none or an empty one. */
