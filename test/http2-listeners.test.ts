@@ -15,6 +15,7 @@ import { makePki, type Pair, type TestPki } from './helpers/certs.js';
 import { rawExchange } from './helpers/raw.js';
 import { PREFACE } from './helpers/h2-raw.js';
 import { maybeUnset } from './helpers/hooks.js';
+import { waitFor } from './helpers/child.js';
 
 const run = promisify(execFile);
 let pki: TestPki;
@@ -24,12 +25,18 @@ let gw: TestGateway;
 let h2c: string;
 let tls: string;
 let plainOnly: number;
+let hanging = 0;
+let hangingClosed = 0;
 
 before(async () => {
   pki = makePki();
   alice = pki.client('alice', 'alice.example');
   up = await startUpstream((req, res) => {
     if (req.url === '/slow') return void setTimeout(() => res.end('slow done'), 300);
+    if (req.url === '/hang') {
+      hanging++;
+      return void res.once('close', () => hangingClosed++);
+    }
     res.end(`${req.method ?? ''} ${req.url ?? ''} via ${String(req.headers['x-forwarded-proto'])}`);
   });
   gw = await startTestGateway({
@@ -143,6 +150,19 @@ test('plain without http2: the preface is answered as malformed HTTP/1.1 (400) a
   const r = await rawExchange(plainOnly, PREFACE);
   assert.match(r.wire, /^HTTP\/1\.1 400 /);
   assert.equal(r.closed, true);
+});
+
+test('h2c: a client that closes its connection ends its streams, and their upstream calls', async () => {
+  // http.Server's sockets are half-open; an h2c session handed one must still end with the client's FIN.
+  const port = Number(new URL(h2c).port);
+  const socket = net.connect(port, '127.0.0.1');
+  const s = await connect(h2c, { createConnection: () => socket });
+  const stream = s.request({ ':path': '/hang' });
+  stream.on('error', () => {});
+  await waitFor('the request upstream', () => hanging === 1);
+  socket.end(); // FIN only: the client sends nothing more
+  await waitFor('the upstream call to be cancelled', () => hangingClosed === 1);
+  s.destroy();
 });
 
 test("Debian's nghttp fetches over h2c and over TLS", async () => {

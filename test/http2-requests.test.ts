@@ -21,6 +21,7 @@ let dir: TempDir;
 let session: ClientHttp2Session;
 /** Resolves when the upstream has the first bytes of an upload to /upload/unsized. */
 let uploadStarted: () => void = () => {};
+let dripClosed = 0;
 
 before(async () => {
   up = await startUpstream((req, res) => {
@@ -42,6 +43,15 @@ before(async () => {
         res.end();
       };
       return write();
+    }
+    if (req.url?.startsWith('/drip') === true) {
+      // A response that never ends on its own: a byte every 20 ms until the gateway cancels it.
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      const timer = setInterval(() => res.write('.'), 20);
+      return void res.once('close', () => {
+        clearInterval(timer);
+        dripClosed++;
+      });
     }
     if (req.url === '/connection-headers') {
       res.writeHead(200, { connection: 'keep-alive, x-hop', 'keep-alive': 'timeout=5', 'x-hop': '1', 'x-kept': 'yes' });
@@ -300,4 +310,25 @@ test('8 MB each way streams with backpressure: an upload without Content-Length,
     stream.on('error', reject);
   });
   assert.equal(got, 8 * 2 ** 20);
+});
+
+test('a client that resets its stream mid-response: the upstream call is cancelled and the access log says aborted', async () => {
+  // Node's compatibility response calls itself finished once its stream closes, reset or not.
+  const stream = session.request({ ':path': '/drip/reset' });
+  stream.on('error', () => {});
+  await new Promise<void>((r) => stream.once('data', () => r()));
+  stream.close(http2.constants.NGHTTP2_CANCEL);
+  await waitFor('the upstream response to be cancelled', () => dripClosed === 1);
+  const line = await waitFor('access-log line', async () => {
+    const text = await readFile(join(dir.path, 'access.log'), 'utf8').catch(() => '');
+    return text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.path === '/drip/reset');
+  });
+  assert.equal(line.aborted, true);
+  assert.equal(line.status, 200);
+  const ok = await send({ ':path': '/plain' });
+  assert.equal(ok.status, 200, 'the connection serves on');
 });

@@ -317,8 +317,11 @@ export class DataPlane implements ExchangeHost {
         ? tls.attach(https.createServer({ ...httpOptions, ...tls.options }, handler))
         : http.createServer(httpOptions, handler);
       const upgrades = { handler, redirect };
-      if (l.tls ? l.tls.alpn.includes('h2') : l.http2 === true)
-        this.http2.push(new Http2Listener(server, l.tls !== undefined, this.limits, handler, this.log));
+      if (l.tls ? l.tls.alpn.includes('h2') : l.http2 === true) {
+        const h2 = new Http2Listener(server, l.tls !== undefined, this.limits, handler, this.log);
+        this.websockets.attachHttp2(h2.server, upgrades); // WebSockets over HTTP/2 (RFC 8441)
+        this.http2.push(h2);
+      }
       applyServerLimits(server, this.limits);
       this.websockets.attach(server, upgrades);
       const serverHeader = this.limits.serverHeader;

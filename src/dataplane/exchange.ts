@@ -378,10 +378,15 @@ export class Exchange implements CallOwner {
 
   // ---- the end ----
 
+  /** The whole response reached the client's connection (else the client went away first). */
+  protected responseFinished(): boolean {
+    return this.res.writableFinished;
+  }
+
   protected finish(): void {
     if (this.done) return;
     this.done = true;
-    if (!this.res.writableFinished) this.clientGone = true;
+    if (!this.responseFinished()) this.clientGone = true;
     this.call?.end(this.clientGone);
     const route = this.route;
     if (route && route.log.length) {
@@ -428,7 +433,7 @@ export class Exchange implements CallOwner {
       retries: call?.retries ?? 0,
       cache: undefined,
       userAgent: scan?.userAgent,
-      aborted: !this.res.writableFinished,
+      aborted: !this.responseFinished(),
       trace: trace !== undefined && trace.sampled ? trace : undefined,
       tracer: this.tracer,
     };

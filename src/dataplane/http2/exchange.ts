@@ -15,7 +15,7 @@
 // - Bytes: the connection's counters belong to all its streams, so a request's bytes are its
 //   body's — what the upstream's response and the gateway's answers wrote, and the request body
 //   as counted while it streamed (or its Content-Length).
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { constants, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { Readable } from 'node:stream';
 import { Exchange } from '../exchange.js';
 import type { Answer } from '../respond.js';
@@ -57,6 +57,10 @@ export class H2Exchange extends Exchange {
     this.res.end();
   }
 
+  protected override responseFinished(): boolean {
+    return http2ResponseFinished(this.res as unknown as Http2ServerResponse);
+  }
+
   override record(): RequestRecord {
     const r = super.record();
     r.scheme = this.encrypted ? 'https' : 'http';
@@ -67,13 +71,7 @@ export class H2Exchange extends Exchange {
   }
 
   protected override writeHead(status: number, headers: HeaderList): void {
-    for (let i = 0; i < headers.length; i += 2) {
-      if (CONNECTION_SPECIFIC.has(headers[i]!.toLowerCase())) {
-        headers.splice(i, 2);
-        i -= 2;
-      }
-    }
-    super.writeHead(status, headers);
+    super.writeHead(status, withoutConnectionFields(headers));
   }
 
   protected override streamBody(scan: ScannedHeaders, maxBodyBytes: number): Readable {
@@ -91,16 +89,39 @@ export class H2Exchange extends Exchange {
    * stream to close, which an unread upload never lets it do).
    */
   private settleRequest(): void {
-    const req = this.req as unknown as Http2ServerRequest;
-    const stream = req.stream;
-    if (stream.endAfterHeaders || req.readableEnded) return;
-    req.resume();
-    if (stream.state.remoteClose !== 1) stream.once('wantTrailers', () => process.nextTick(() => stream.destroy()));
+    settleHttp2Request(this.req as unknown as Http2ServerRequest);
   }
 }
 
+/** See H2Exchange.settleRequest (also used by the WebSocket handshake over HTTP/2). */
+export function settleHttp2Request(req: Http2ServerRequest): void {
+  const stream = req.stream;
+  if (stream.endAfterHeaders || req.readableEnded) return;
+  req.resume();
+  if (stream.state.remoteClose !== 1) stream.once('wantTrailers', () => process.nextTick(() => stream.destroy()));
+}
+
+/**
+ * Whether the response was ended and its stream closed cleanly. Node's compatibility response
+ * says writableFinished once its stream closes, even when the client reset it mid-response.
+ */
+export function http2ResponseFinished(res: Http2ServerResponse): boolean {
+  return res.writableEnded && res.stream.rstCode === constants.NGHTTP2_NO_ERROR;
+}
+
+/** The header list without the fields HTTP/2 forbids (changed in place). */
+export function withoutConnectionFields(headers: HeaderList): HeaderList {
+  for (let i = 0; i < headers.length; i += 2) {
+    if (CONNECTION_SPECIFIC.has(headers[i]!.toLowerCase())) {
+      headers.splice(i, 2);
+      i -= 2;
+    }
+  }
+  return headers;
+}
+
 /** The answer without what would close the connection (HTTP/2: a refusal ends its stream only). */
-function forHttp2(a: Answer): Answer {
+export function forHttp2(a: Answer): Answer {
   if (a.kind === 'error') return a.close === true ? { ...a, close: false } : a;
   const headers = a.verdict.headers;
   if (headers === undefined || !Object.keys(headers).some((n) => CONNECTION_SPECIFIC.has(n.toLowerCase()))) return a;

@@ -42,7 +42,12 @@ export class Http2Listener {
     const h2 = limits.http2;
     this.server = http2.createServer(
       {
-        settings: { maxConcurrentStreams: h2.maxConcurrentStreams, maxHeaderListSize: h2.maxHeaderListSize, enablePush: false },
+        settings: {
+          maxConcurrentStreams: h2.maxConcurrentStreams,
+          maxHeaderListSize: h2.maxHeaderListSize,
+          enablePush: false,
+          enableConnectProtocol: true, // RFC 8441: WebSockets over HTTP/2 (websocket/over-http2.ts)
+        },
         maxHeaderListPairs: h2.maxHeaderListPairs,
       },
       // The data plane's handler serves both: the core reads what node's compatibility API offers
@@ -94,6 +99,10 @@ export class Http2Listener {
       socket.destroy();
       return;
     }
+    // http.Server's sockets are half-open (allowHalfOpen: its HTTP/1.1 side ends them itself);
+    // node's http2 sessions never look at a FIN, so a client's end would leave the session — and
+    // every stream's upstream call or tunnel — open. As on http2's own servers: a FIN ends the socket.
+    socket.allowHalfOpen = false;
     this.server.emit('connection', socket);
   }
 

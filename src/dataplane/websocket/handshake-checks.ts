@@ -22,21 +22,34 @@ export function handshakeProblem(req: IncomingMessage, scan: ScannedHeaders): Er
   if (req.method !== 'GET') return bad('A WebSocket handshake is a GET request.');
   if (req.httpVersion !== '1.1') return bad('A WebSocket handshake needs HTTP/1.1.');
   if (hasBody(scan)) return bad('A WebSocket handshake has no body.');
-  const version = req.headers['sec-websocket-version'];
-  if (version !== '13') {
-    // RFC 6455 §4.2.2: 426 with the versions the server speaks.
-    return {
-      kind: 'error',
-      code: 'GW_WEBSOCKET_BAD_HANDSHAKE',
-      status: 426,
-      close: true,
-      headers: { 'sec-websocket-version': '13' },
-      message: 'Only WebSocket version 13 is supported.',
-    };
-  }
+  const version = versionProblem(req);
+  if (version !== undefined) return version;
   const key = req.headers['sec-websocket-key'];
   if (key === undefined || !KEY.test(key)) return bad('Sec-WebSocket-Key must be one base64-encoded 16-byte value.');
   return undefined;
+}
+
+/**
+ * The same for an extended CONNECT over HTTP/2 (RFC 8441 §5; :protocol websocket was checked):
+ * there is no Sec-WebSocket-Key, and the stream's DATA is the connection, so a Content-Length is
+ * a mistake.
+ */
+export function http2HandshakeProblem(req: IncomingMessage, scan: ScannedHeaders): ErrorAnswer | undefined {
+  if (scan.contentLength !== undefined && scan.contentLength !== '0') return bad('A WebSocket handshake has no body.');
+  return versionProblem(req);
+}
+
+function versionProblem(req: IncomingMessage): ErrorAnswer | undefined {
+  if (req.headers['sec-websocket-version'] === '13') return undefined;
+  // RFC 6455 §4.2.2: 426 with the versions the server speaks.
+  return {
+    kind: 'error',
+    code: 'GW_WEBSOCKET_BAD_HANDSHAKE',
+    status: 426,
+    close: true,
+    headers: { 'sec-websocket-version': '13' },
+    message: 'Only WebSocket version 13 is supported.',
+  };
 }
 
 function bad(message: string): ErrorAnswer {

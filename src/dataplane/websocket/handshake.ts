@@ -11,19 +11,21 @@
 //     line, status 101) when the connection does.
 //
 // Anything the gateway answers instead, and a service's refusal (any status but 101), goes out as
-// an ordinary HTTP response on the client's socket, which is then closed.
+// an ordinary HTTP response on the client's socket, which is then closed. The same handshake over
+// HTTP/2 (RFC 8441's extended CONNECT) is a subclass: over-http2.ts.
 import { validateHeaderName, validateHeaderValue, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Exchange, type ExchangeHost } from '../exchange.js';
 import type { CompiledRoute, Plan } from '../plan.js';
 import type { ErrorAnswer } from '../respond.js';
+import type { HeaderList } from '../../policies/types.js';
 import { UpstreamCall } from '../upstream-call.js';
 import { responseHeaders } from '../forwarding.js';
 import { removeHeader } from '../header-list.js';
 import type { RequestRecord } from '../../observability/request-record.js';
 import { handshakeProblem, upstreamHandshakeProblem } from './handshake-checks.js';
-import { Tunnel, type TunnelCounters } from './tunnel.js';
+import { Tunnel, type TunnelCounters, type TunnelEnd } from './tunnel.js';
 
 /** What a handshake needs from the hub (hub.ts) that runs it, besides what every exchange does. */
 export interface SocketHost extends ExchangeHost {
@@ -45,6 +47,8 @@ export class WebSocketExchange extends Exchange {
   private reserved = false;
   private consumer: string | undefined;
   private over = false;
+  /** The tunnel has ended: the exchange may end (an HTTP/2 response closes with its stream, before that). */
+  private tunnelOver = false;
 
   constructor(
     private readonly host: SocketHost,
@@ -64,10 +68,20 @@ export class WebSocketExchange extends Exchange {
 
   protected override runAccess(route: CompiledRoute): void {
     if (route.websocket === undefined) return this.respond({ kind: 'error', code: 'GW_WEBSOCKET_NOT_ALLOWED' });
-    const bad = handshakeProblem(this.req, this.scan!);
+    const bad = this.handshakeProblem();
     if (bad !== undefined) return this.respond(bad);
     (this.context() as { websocket?: true }).websocket = true;
     super.runAccess(route);
+  }
+
+  /** What is wrong with the client's handshake (RFC 6455 §4.2.1), as its answer; undefined when nothing. */
+  protected handshakeProblem(): ErrorAnswer | undefined {
+    return handshakeProblem(this.req, this.scan!);
+  }
+
+  /** The Sec-WebSocket-Key the service's handshake carried: the client's own over HTTP/1.1. */
+  protected get key(): string {
+    return this.req.headers['sec-websocket-key']!;
   }
 
   /** After the access policies: the caps, then the upstream call asks for the upgrade. */
@@ -90,11 +104,7 @@ export class WebSocketExchange extends Exchange {
   upstreamUpgrade(_status: number, rawHeaders: Buffer[] | string[], upstream: Duplex): void {
     if (this.over || !(upstream instanceof Socket)) return void upstream.destroy(); // undici's are net (or TLS) sockets
     const route = this.route!;
-    const problem = upstreamHandshakeProblem(
-      rawHeaders,
-      this.req.headers['sec-websocket-key']!,
-      this.req.headers['sec-websocket-protocol'],
-    );
+    const problem = upstreamHandshakeProblem(rawHeaders, this.key, this.req.headers['sec-websocket-protocol']);
     if (problem !== undefined) {
       upstream.destroy();
       this.plane.log.warn(
@@ -107,27 +117,55 @@ export class WebSocketExchange extends Exchange {
         message: `The service's WebSocket handshake is not valid: ${problem}.`,
       });
     }
-    let head: string;
+    let client: TunnelEnd | undefined;
     try {
-      head = this.switchingProtocols(rawHeaders, route);
+      client = this.answerClient(rawHeaders, route);
     } catch (err) {
       upstream.destroy();
       this.plane.log.error({ err, requestId: this.requestId, route: route.name }, 'response phase failed');
       return this.respond({ kind: 'error', code: 'GW_INTERNAL' });
     }
-    const client = this.req.socket;
-    // The client left while the service answered: its socket's 'close' ends the exchange (res is still on it).
-    if (client.destroyed) return void upstream.destroy();
-    this.res.detachSocket(client); // from here the socket is the tunnel's; the exchange ends with it
-    this.status = 101;
-    client.write(head);
-    const tunnel = (this.tunnel = new Tunnel(client, upstream, this.host.counters(route), () => this.finish()));
+    // The client left while the service answered: its side's 'close' ends the exchange.
+    if (client === undefined) return void upstream.destroy();
+    const tunnel = (this.tunnel = new Tunnel(
+      client,
+      upstream,
+      this.host.counters(route),
+      () => {
+        this.tunnelOver = true;
+        this.finish();
+      },
+      (t) => this.cutClient(t),
+    ));
     tunnel.start(this.early, route.websocket!.idleTimeout, route.websocket!.maxLifetime);
     this.host.opened(route, tunnel);
   }
 
-  /** The 101 for the client: the service's headers less hop-by-hop ones, then the response policies' changes (a status change is ignored). */
-  private switchingProtocols(raw: Buffer[] | string[], route: CompiledRoute): string {
+  /**
+   * Tells the client its connection is open, and gives its side of the tunnel (undefined: the
+   * client has gone). HTTP/1.1: the 101 written on the socket, which leaves the response. Throws,
+   * having sent nothing, when a header is invalid.
+   */
+  protected answerClient(rawHeaders: Buffer[] | string[], route: CompiledRoute): TunnelEnd | undefined {
+    const head = this.switchingProtocols(this.upgradeHeaders(rawHeaders, route, 101));
+    const client = this.req.socket;
+    if (client.destroyed) return undefined; // res is still on it: its 'close' ends the exchange
+    this.res.detachSocket(client); // from here the socket is the tunnel's; the exchange ends with it
+    this.status = 101;
+    client.write(head);
+    return client;
+  }
+
+  /** Cuts the client's side of an open connection. */
+  protected cutClient(t: Tunnel): void {
+    t.client.destroy();
+  }
+
+  /**
+   * The answer's headers: the service's less hop-by-hop ones, then the response policies' changes
+   * (they see `status`, the one the client gets; a status change is ignored).
+   */
+  protected upgradeHeaders(raw: Buffer[] | string[], route: CompiledRoute, status: number): HeaderList {
     const headers = responseHeaders(raw, this.requestId);
     const serverHeader = this.plane.limits.serverHeader;
     if (serverHeader !== undefined) {
@@ -135,9 +173,14 @@ export class WebSocketExchange extends Exchange {
       headers.push('server', serverHeader);
     }
     if (route.response.length) {
-      const info = { status: 101, headers };
+      const info = { status, headers };
       for (const p of route.response) p.response!(this.context(), info);
     }
+    return headers;
+  }
+
+  /** The 101 for the client, raw. */
+  private switchingProtocols(headers: HeaderList): string {
     let head = 'HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n';
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i]!;
@@ -151,7 +194,7 @@ export class WebSocketExchange extends Exchange {
   }
 
   protected override finish(): void {
-    if (this.over) return;
+    if (this.over || (this.tunnel !== undefined && !this.tunnelOver)) return;
     this.over = true;
     super.finish();
     const route = this.route;

@@ -8,8 +8,14 @@
 // detected), only WebSocket ones come here; elsewhere (Node 20) every upgrade does, and another
 // protocol's (h2c …) is served as a plain request on a connection closed after it. A listener
 // with `redirectHttps` redirects an upgrade as it does any request (308, then the socket closes).
+//
+// Over HTTP/2 (RFC 8441, over-http2.ts) a WebSocket is a CONNECT stream with :protocol websocket.
+// Node's compatibility API gives every CONNECT to the server's 'connect' event (Node 20 and 24
+// alike; without a listener it answers 405 itself): any other CONNECT is refused here with 405,
+// as before — the gateway is not a forward proxy.
 import http, { ServerResponse, type IncomingMessage } from 'node:http';
 import type https from 'node:https';
+import type { Http2Server, Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
@@ -18,6 +24,7 @@ import { REFUSED } from '../exchange.js';
 import type { CompiledRoute, Plan } from '../plan.js';
 import { sendError, type ErrorAnswer } from '../respond.js';
 import type { HttpsRedirect } from '../https-redirect.js';
+import { settleHttp2Request } from '../http2/exchange.js';
 import { findHeader } from '../header-list.js';
 import type { ServerLimits } from '../../edge/server-limits.js';
 import type { LoadShedder } from '../../edge/load-shedder.js';
@@ -26,6 +33,7 @@ import type { Tracer } from '../../observability/tracing/tracer.js';
 import type { WebSocketRouteStats } from '../../observability/websocket-metrics.js';
 import { asksForWebSocket } from './handshake-checks.js';
 import { WebSocketExchange, type SocketHost } from './handshake.js';
+import { H2WebSocketExchange } from './over-http2.js';
 import type { Tunnel } from './tunnel.js';
 
 /** What the hub needs of its data plane. */
@@ -49,6 +57,9 @@ export interface UpgradeListener {
   readonly handler: (req: IncomingMessage, res: ServerResponse) => void;
   readonly redirect: HttpsRedirect | undefined;
 }
+
+const CONNECT_REFUSED =
+  'CONNECT is accepted only as a WebSocket handshake over HTTP/2 (:protocol websocket, RFC 8441); the gateway is not a forward proxy.';
 
 let choosesUpgrades: boolean | undefined;
 
@@ -85,6 +96,11 @@ export class WebSocketHub implements SocketHost {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head, listener));
   }
 
+  /** Takes the CONNECT streams of a listener's HTTP/2 side. */
+  attachHttp2(server: Http2Server, listener: UpgradeListener): void {
+    server.on('connect', (req: Http2ServerRequest, res: Http2ServerResponse) => this.connect(req, res, listener));
+  }
+
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, listener: UpgradeListener): void {
     if (!(socket instanceof Socket)) return void socket.destroy(); // a listener's connections are sockets
     if (!this.sockets.has(socket)) {
@@ -106,6 +122,27 @@ export class WebSocketHub implements SocketHost {
       return sendError(res, 'GW_OVERLOADED', randomUUID(), { close: true, headers: { 'retry-after': plane.shedder.retryAfter } });
     }
     this.run(new WebSocketExchange(this, plane.enter(), req, res, head), listener);
+  }
+
+  /** A CONNECT stream: with :protocol websocket, a WebSocket handshake (over-http2.ts); else refused. */
+  private connect(req: Http2ServerRequest, res: Http2ServerResponse, listener: UpgradeListener): void {
+    const plane = this.plane;
+    const protocol = req.headers[':protocol'];
+    const serverHeader = plane.limits.serverHeader;
+    if (typeof protocol !== 'string' || protocol.toLowerCase() !== 'websocket') {
+      if (serverHeader !== undefined) res.setHeader('server', serverHeader);
+      sendError(res as unknown as ServerResponse, 'GW_METHOD_NOT_ALLOWED', randomUUID(), { message: CONNECT_REFUSED });
+      return settleHttp2Request(req);
+    }
+    if (plane.shedder.overloaded(plane.inflight)) {
+      plane.shedder.shed++;
+      if (serverHeader !== undefined) res.setHeader('server', serverHeader);
+      sendError(res as unknown as ServerResponse, 'GW_OVERLOADED', randomUUID(), { headers: { 'retry-after': plane.shedder.retryAfter } });
+      return settleHttp2Request(req);
+    }
+    // Routed, checked, logged and sent to the service as the GET of an HTTP/1.1 handshake.
+    (req as { method: string }).method = 'GET'; // node's compatibility request lets :method be set
+    this.run(new H2WebSocketExchange(this, plane.enter(), req, res), listener);
   }
 
   private run(ex: WebSocketExchange, listener: UpgradeListener): void {
