@@ -16,7 +16,7 @@ export { VERSION } from './version.js';
 // Policy plugins. `z` is the zod the gateway validates with: a plugin's schema built with it
 // behaves exactly like a built-in's (one zod instance, one set of error messages).
 export { z } from 'zod';
-export { definePolicy, section, PHASES, POLICY_ORDER } from './policies/types.js';
+export { definePolicy, section, PHASES, POLICY_ORDER, BodyRefusal } from './policies/types.js';
 export type {
   Phase,
   Policy,
@@ -30,6 +30,8 @@ export type {
   Verdict,
   RespondVerdict,
   ResponseInfo,
+  RequestBody,
+  ResponseRewrite,
   HeaderList,
   PolicyOrder,
   Authenticator,

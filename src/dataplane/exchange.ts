@@ -32,6 +32,8 @@ import { hasBody, readForReplay, streamedBody } from './request-body.js';
 import { UpstreamCall, type CallOwner } from './upstream-call.js';
 import { trailerPairs } from './trailers.js';
 import { httpsRedirect, type HttpsRedirect } from './https-redirect.js';
+import { lookupRoute } from './route-lookup.js';
+import { forBodyPhases, HeldResponse, requestBodyPhase, rewritesFor } from './body-phases.js';
 
 const VALID_REQUEST_ID = /^[A-Za-z0-9._:@+/=-]{1,200}$/;
 /** Set on a socket whose request the gateway refused as malformed: nothing after it is served. */
@@ -76,6 +78,12 @@ export class Exchange implements CallOwner {
   protected call: UpstreamCall | undefined;
   /** The body read whole to be replayed; null until then, or for a streamed one. */
   private body: Buffer | null = null;
+  /** The requestBody policies had the body (it is sent with a Content-Length of its own). */
+  private bodyReplaced = false;
+  /** Bytes of the body read whole for the requestBody phase (-1: not read so). */
+  protected bodyRead = -1;
+  /** A response held for the responseBody phase. */
+  private held: HeldResponse | undefined;
   /** A preflight routed by the method it asks about: the `Allow` of its 405 if no policy answers it. */
   private preflightAllow: string | undefined;
   /** Resumes the paused upstream body (undici's), and whether 'drain' calls it yet. */
@@ -123,21 +131,9 @@ export class Exchange implements CallOwner {
     }
 
     // Route.
-    const hostname = normalizeHost(scan.host);
-    let found = plan.router.find(req.method!, hostname, path, req, query);
-    if (found === undefined) return this.respond({ kind: 'error', code: 'GW_ROUTE_NOT_FOUND' });
-    if ('allow' in found) {
-      const allow = found.allow.join(', ');
-      // A CORS preflight asks about another method: routed by that method when a policy of that
-      // route answers preflights. It is never forwarded (preflightAllow).
-      const asked = req.method === 'OPTIONS' ? req.headers['access-control-request-method'] : undefined;
-      const pre = asked ? plan.router.find(asked.toUpperCase(), hostname, path, req, query) : undefined;
-      if (pre === undefined || 'allow' in pre || !pre.match.entry.route.access.some((p) => p.answersPreflight === true)) {
-        return this.respond({ kind: 'error', code: 'GW_METHOD_NOT_ALLOWED', headers: { allow } });
-      }
-      this.preflightAllow = allow;
-      found = pre;
-    }
+    const found = lookupRoute(plan, req, normalizeHost(scan.host), path, query);
+    if ('kind' in found) return this.respond(found);
+    this.preflightAllow = found.preflightAllow;
     const route = (this.route = found.match.entry.route);
     this.params = found.match.params;
     this.rest = found.match.rest;
@@ -212,6 +208,7 @@ export class Exchange implements CallOwner {
       return this.respond({ kind: 'error', code: 'GW_METHOD_NOT_ALLOWED', headers: { allow: this.preflightAllow } });
     const call = (this.call = new UpstreamCall(this, this.route!, this.plane.log));
     const scan = this.scan!;
+    if (this.route!.requestBody.length > 0) return this.readBodyForPolicies(call);
     if (!hasBody(scan)) return call.admit();
     const whole = readForReplay(this.req, scan, this.plane.limits.bodyIdleTimeout, call.replayableBodyLimit, (body) =>
       this.step(() => {
@@ -225,12 +222,32 @@ export class Exchange implements CallOwner {
     call.admit();
   }
 
+  /** The requestBody phase (body-phases.ts): the body read whole and given to its policies, then admitted. */
+  private readBodyForPolicies(call: UpstreamCall): void {
+    const route = this.route!;
+    requestBodyPhase(this.req, this.scan!, route, this.plane.limits.bodyIdleTimeout, () => this.context(), {
+      gone: () => this.clientGone,
+      step: (fn) => this.step(fn),
+      refuse: (a) => this.respond(a),
+      crashed: (err) => this.crashed(err),
+      passed: (body) => {
+        this.body = body;
+        this.bodyRead = body.length;
+        this.bodyReplaced = true;
+        call.admit();
+      },
+    });
+  }
+
   /** Admitted upstream: builds the upstream request once; each attempt only sets its Host and traceparent. */
   admitted(): void {
     const route = this.route!;
     const scan = this.scan!;
     const ctx = this.ctx;
     const https = (this.req.socket as { encrypted?: boolean }).encrypted === true;
+    // Before the slots below are placed: the body phases' fields (body-phases.ts).
+    if (this.bodyReplaced || route.responseBody.length > 0)
+      forBodyPhases(scan.forward, this.bodyReplaced ? this.body! : undefined, hasBody(scan), route.responseBody.length > 0);
     const up = upstreamHeaders(
       this,
       scan,
@@ -288,13 +305,17 @@ export class Exchange implements CallOwner {
       }
       this.status = status;
       if (this.plane.draining) res.shouldKeepAlive = false;
+      if (route.responseBody.length > 0 && this.holdsBody(status, headers)) {
+        this.resume = resume;
+        return true; // the head waits for the body (body-phases.ts)
+      }
       this.writeHead(status, headers);
     } catch (err) {
       // A response policy (or an invalid header it set) failed: the gateway's fault, not the
       // target's. Stop the upstream call and answer 500.
       this.plane.log.error({ err, requestId: this.requestId, route: route.name }, 'response phase failed');
       this.call!.cancel(err as Error);
-      if (!res.headersSent) this.respond({ kind: 'error', code: 'GW_INTERNAL' });
+      if (!res.headersSent) this.respond({ kind: 'error', code: faultCode(err) });
       return false;
     }
     this.resume = resume;
@@ -302,6 +323,12 @@ export class Exchange implements CallOwner {
   }
 
   upstreamData(chunk: Buffer): boolean {
+    const held = this.held;
+    return held === undefined || held.released ? this.write(chunk) : held.data(chunk);
+  }
+
+  /** A chunk of the response body to the client (HTTP/2 counts it: http2/exchange.ts). */
+  protected write(chunk: Buffer): boolean {
     const res = this.res;
     if (res.write(chunk)) return true;
     // Backpressure: undici pauses until the client has taken what is queued. Most responses
@@ -319,6 +346,12 @@ export class Exchange implements CallOwner {
   }
 
   upstreamEnd(trailers?: readonly (Buffer | string)[] | null): void {
+    if (this.held !== undefined && !this.held.released) return this.held.end(); // rewritten, then endResponse
+    this.endResponse(trailers);
+  }
+
+  /** The response ends (HTTP/2 ends its stream: http2/exchange.ts). */
+  protected endResponse(trailers: readonly (Buffer | string)[] | null | undefined): void {
     if (!this.req.complete) {
       // The upstream answered before the client's body was all here: undici drops the upstream
       // connection and the rest of the body with it, so this client connection is stuck
@@ -329,6 +362,28 @@ export class Exchange implements CallOwner {
     // Trailers reach a client that said it takes them (TE: trailers), in a chunked body.
     if (trailers != null && trailers.length > 0 && this.scan!.trailers) this.res.addTrailers(trailerPairs(trailers));
     this.res.end();
+  }
+
+  /** The responseBody phase: whether a policy wants this response whole; if so it is held (body-phases.ts). */
+  private holdsBody(status: number, headers: HeaderList): boolean {
+    const info = { status, headers };
+    const rewrites = rewritesFor(this.route!.responseBody, this.context(), info);
+    if (rewrites === undefined) return false;
+    this.held = new HeldResponse(info, rewrites, {
+      head: (st, h) => {
+        this.status = st;
+        this.writeHead(st, h);
+      },
+      write: (c) => this.write(c),
+      end: () => this.endResponse(null),
+      refuse: (code, message, cancel, details) => {
+        if (cancel) this.call!.cancel(new Error('response body over the rewrite limit'));
+        this.respond({ kind: 'error', code, message, details });
+      },
+      crashed: (err) => this.crashed(err),
+      gone: () => this.clientGone,
+    });
+    return true;
   }
 
   upstreamBroke(code: ErrorCode): void {
@@ -370,9 +425,7 @@ export class Exchange implements CallOwner {
   /** A bug escaped the request's own handling (e.g. a policy threw): 500 if nothing was sent yet, logged. */
   crashed(err: unknown): void {
     this.plane.log.error({ err, requestId: this.requestId, route: this.route?.name }, 'request handling failed');
-    // A plugin's fault is named as one (plugin-guard.ts); anything else is the gateway's.
-    const code = (err as { gatewayCode?: unknown } | null)?.gatewayCode === 'GW_POLICY_ERROR' ? 'GW_POLICY_ERROR' : 'GW_INTERNAL';
-    if (!this.res.headersSent) this.respond({ kind: 'error', code, close: true });
+    if (!this.res.headersSent) this.respond({ kind: 'error', code: faultCode(err), close: true });
     else this.res.destroy();
   }
 
@@ -438,4 +491,9 @@ export class Exchange implements CallOwner {
       tracer: this.tracer,
     };
   }
+}
+
+/** A plugin's fault is named as one (plugin-guard.ts); anything else is the gateway's. */
+function faultCode(err: unknown): 'GW_POLICY_ERROR' | 'GW_INTERNAL' {
+  return (err as { gatewayCode?: unknown } | null)?.gatewayCode === 'GW_POLICY_ERROR' ? 'GW_POLICY_ERROR' : 'GW_INTERNAL';
 }

@@ -21,6 +21,9 @@ import { claimHeaderNames } from '../identity/claim-header-names.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { StoreRegistry } from '../store/registry.js';
 
+/** What a requestBody policy reads when it does not say (1 MiB). */
+export const DEFAULT_BODY_BUFFER = 1024 * 1024;
+
 export interface CompiledPolicy {
   type: string;
   scope: 'global' | 'route';
@@ -43,8 +46,16 @@ export interface CompiledRoute {
   access: Policy[];
   /** The policy type of each `access` entry (the access log's `rejectedBy`). */
   accessTypes: string[];
+  /** Policies that read the whole request body (the body is buffered only on such routes). */
+  requestBody: Policy[];
+  /** The policy type of each `requestBody` entry. */
+  requestBodyTypes: string[];
+  /** The smallest `bodyBufferBytes` of the requestBody policies (413 past it). */
+  bodyBufferBytes: number;
   upstreamRequest: Policy[];
   response: Policy[];
+  /** Policies that may ask for a response body whole (responseBody phase). */
+  responseBody: Policy[];
   log: Policy[];
   /** The smallest `maxBodyBytes` of its policies; Infinity when none limits the body. */
   maxBodyBytes: number;
@@ -190,8 +201,15 @@ function compileRoute(
     policies,
     access: inPhase('access'),
     accessTypes: policies.filter((p) => typeof p.policy.access === 'function').map((p) => p.type),
+    requestBody: inPhase('requestBody'),
+    requestBodyTypes: policies.filter((p) => typeof p.policy.requestBody === 'function').map((p) => p.type),
+    bodyBufferBytes: policies.reduce(
+      (min, p) => (typeof p.policy.requestBody === 'function' ? Math.min(min, p.policy.bodyBufferBytes ?? DEFAULT_BODY_BUFFER) : min),
+      Infinity,
+    ),
     upstreamRequest: inPhase('upstreamRequest'),
     response: inPhase('response'),
+    responseBody: inPhase('responseBody'),
     log: inPhase('log'),
     maxBodyBytes: policies.reduce((min, p) => Math.min(min, p.policy.maxBodyBytes ?? Infinity), Infinity),
     websocket: compileWebSocket(r.websocket),

@@ -23,23 +23,27 @@ export function readForReplay(
   replayLimit: number,
   done: (body: Buffer) => void,
 ): boolean {
-  if (idleTimeout > 0) {
-    if (req.httpVersionMajor === 2) {
-      // The stream's own timer (node destroys the stream when it fires): the connection's belongs
-      // to every stream on it (http2/session-guard.ts).
-      req.setTimeout(idleTimeout);
-      req.once('end', disarmStreamTimeout);
-    } else {
-      // Node destroys the socket when it fires.
-      req.socket.setTimeout(idleTimeout);
-      req.once('end', disarmIdleTimeout);
-    }
-  }
+  armBodyTimeout(req, idleTimeout);
   if (scan.transferEncoding !== undefined || !(Number(scan.contentLength) <= replayLimit)) return false;
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
   req.once('end', () => done(Buffer.concat(chunks)));
   return true;
+}
+
+/** The body's idle timeout (`server.bodyIdleTimeout`), disarmed when it has all arrived. */
+export function armBodyTimeout(req: IncomingMessage, idleTimeout: number): void {
+  if (idleTimeout <= 0) return;
+  if (req.httpVersionMajor === 2) {
+    // The stream's own timer (node destroys the stream when it fires): the connection's belongs
+    // to every stream on it (http2/session-guard.ts).
+    req.setTimeout(idleTimeout);
+    req.once('end', disarmStreamTimeout);
+  } else {
+    // Node destroys the socket when it fires.
+    req.socket.setTimeout(idleTimeout);
+    req.once('end', disarmIdleTimeout);
+  }
 }
 
 /**

@@ -10,7 +10,16 @@ import type { RespondVerdict } from '../policies/types.js';
  */
 export type Answer =
   | { kind: 'verdict'; verdict: RespondVerdict; by?: string | undefined }
-  | { kind: 'error'; code: ErrorCode; headers?: Record<string, string>; close?: boolean; message?: string; status?: number };
+  | {
+      kind: 'error';
+      code: ErrorCode;
+      headers?: Record<string, string>;
+      close?: boolean;
+      message?: string;
+      status?: number;
+      /** JSON-serialisable details in the error body (e.g. validation errors). */
+      details?: unknown;
+    };
 
 export type ErrorAnswer = Extract<Answer, { kind: 'error' }>;
 
@@ -37,7 +46,7 @@ export function sendAnswer(
     sendVerdict(res, extra === undefined ? v : { ...v, headers: { ...headerRecord(extra), ...v.headers } }, requestId);
   } else {
     const headers = extra === undefined ? a.headers : { ...a.headers, ...headerRecord(extra) };
-    sendError(res, a.code, requestId, { headers, close: a.close, message: a.message, status: a.status });
+    sendError(res, a.code, requestId, { headers, close: a.close, message: a.message, status: a.status, details: a.details });
   }
 }
 
@@ -53,10 +62,11 @@ export interface ErrorOptions {
   close?: boolean;
   message?: string;
   status?: number;
+  details?: unknown;
 }
 
 export function sendError(res: ServerResponse, code: ErrorCode, requestId: string, opts?: ErrorOptions): void {
-  const body = errorBody(code, requestId, opts?.message);
+  const body = errorBody(code, requestId, opts?.message, opts?.details);
   if (opts?.close) res.shouldKeepAlive = false;
   res.writeHead(opts?.status ?? ERRORS[code].status, {
     ...lowerCased(opts?.headers),
@@ -70,7 +80,7 @@ export function sendError(res: ServerResponse, code: ErrorCode, requestId: strin
 
 export function sendVerdict(res: ServerResponse, v: RespondVerdict, requestId: string): void {
   if (v.code) {
-    sendError(res, v.code, requestId, { status: v.status, headers: v.headers, message: v.message });
+    sendError(res, v.code, requestId, { status: v.status, headers: v.headers, message: v.message, details: v.details });
     return;
   }
   const body = v.body ?? '';

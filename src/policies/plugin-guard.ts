@@ -4,7 +4,15 @@
 // `timeout`. The built-ins are not wrapped: they return verdicts and are tested to, and a wrapper
 // costs a closure call per phase on every request.
 import { validateHeaderName, validateHeaderValue } from 'node:http';
-import type { Policy, RequestContext, RespondVerdict, Verdict } from './types.js';
+import {
+  BodyRefusal,
+  type Policy,
+  type RequestBody,
+  type RequestContext,
+  type RespondVerdict,
+  type ResponseRewrite,
+  type Verdict,
+} from './types.js';
 import type { Logger } from '../observability/logger.js';
 import { ERRORS } from '../errors.js';
 
@@ -37,9 +45,14 @@ export function guardPlugin(type: string, policy: Policy, log: Logger, timeoutMs
       throw new Error(`policy "${type}": maxBodyBytes must be a whole number of bytes`);
     guarded.maxBodyBytes = maxBodyBytes;
   }
+  if (policy.bodyBufferBytes !== undefined) {
+    const n = policy.bodyBufferBytes;
+    if (!(Number.isSafeInteger(n) && n >= 0)) throw new Error(`policy "${type}": bodyBufferBytes must be a whole number of bytes`);
+    guarded.bodyBufferBytes = n;
+  }
   if (policy.answersPreflight === true) guarded.answersPreflight = true;
   // eslint-disable-next-line @typescript-eslint/unbound-method -- each phase is read once and called with .call(policy, …) below: a plugin's `this` is kept
-  const { access, upstreamRequest, response, log: logPhase, close } = policy;
+  const { access, requestBody, upstreamRequest, response, responseBody, log: logPhase, close } = policy;
   if (access) {
     // A verdict is sent as it is, so one that cannot be (status 99, a header with CR/LF, a body
     // that is not a string, an unregistered code…) is the plugin's fault like a throw.
@@ -67,6 +80,27 @@ export function guardPlugin(type: string, policy: Policy, log: Logger, timeoutMs
       );
     };
   }
+  if (requestBody) {
+    const answer = (ctx: RequestContext, v: unknown, body: RequestBody): Verdict => {
+      if (!Buffer.isBuffer(body.body)) return failed(ctx, 'requestBody', new Error('the body it left is not a Buffer'));
+      if (v === undefined) return undefined;
+      const checked = verdictOf(v);
+      return typeof checked === 'string' ? failed(ctx, 'requestBody', new Error(`malformed verdict: ${checked}`)) : checked;
+    };
+    guarded.requestBody = (ctx, body) => {
+      let v: unknown;
+      try {
+        v = requestBody.call(policy, ctx, body);
+        if (!thenable(v)) return answer(ctx, v, body);
+      } catch (err) {
+        return failed(ctx, 'requestBody', err);
+      }
+      return bounded(v, timeoutMs, type).then(
+        (r) => answer(ctx, r, body),
+        (err: unknown) => failed(ctx, 'requestBody', err),
+      );
+    };
+  }
   if (upstreamRequest) {
     guarded.upstreamRequest = (ctx, headers) => {
       try {
@@ -83,6 +117,45 @@ export function guardPlugin(type: string, policy: Policy, log: Logger, timeoutMs
         response.call(policy, ctx, res);
       } catch (err) {
         failed(ctx, 'response', err);
+        throw new PolicyFailure(type, err);
+      }
+    };
+  }
+  if (responseBody) {
+    guarded.responseBody = (ctx, res) => {
+      let r: ResponseRewrite | undefined;
+      try {
+        r = responseBody.call(policy, ctx, res);
+        if (r === undefined) return undefined;
+        // Read once, checked as plain values: a plugin written in JavaScript has no types to hold it.
+        const { maxBytes, tooLarge } = r as { maxBytes: unknown; tooLarge: unknown };
+        const rewrite = (r as { rewrite: unknown }).rewrite as ResponseRewrite['rewrite'];
+        if (!(Number.isSafeInteger(maxBytes) && (maxBytes as number) >= 0)) throw new Error('maxBytes must be a whole number of bytes');
+        if (tooLarge !== 'pass' && tooLarge !== 'error') throw new Error("tooLarge must be 'pass' or 'error'");
+        if (typeof rewrite !== 'function') throw new Error('rewrite must be a function');
+        const self = r;
+        return {
+          maxBytes: maxBytes as number,
+          tooLarge,
+          rewrite: async (body, info) => {
+            let out: unknown;
+            try {
+              out = await bounded(Promise.resolve(rewrite.call(self, body, info)), timeoutMs, type);
+            } catch (err) {
+              if (err instanceof BodyRefusal && Object.hasOwn(ERRORS, err.code)) throw err; // the plugin's own answer
+              failed(ctx, 'responseBody', err);
+              throw new PolicyFailure(type, err);
+            }
+            if (!Buffer.isBuffer(out)) {
+              const err = new Error('rewrite must give a Buffer');
+              failed(ctx, 'responseBody', err);
+              throw new PolicyFailure(type, err);
+            }
+            return out;
+          },
+        };
+      } catch (err) {
+        failed(ctx, 'responseBody', err);
         throw new PolicyFailure(type, err);
       }
     };
@@ -146,7 +219,7 @@ function thenable(v: unknown): v is PromiseLike<unknown> {
 function verdictOf(v: unknown): RespondVerdict | string {
   if (typeof v !== 'object' || v === null || Array.isArray(v))
     return 'a verdict is undefined or an object { status, code?, message?, headers?, body? }';
-  const { status, code, message, headers, body } = v as Record<string, unknown>;
+  const { status, code, message, headers, body, details } = v as Record<string, unknown>;
   if (!(Number.isInteger(status) && (status as number) >= 200 && (status as number) <= 599))
     return 'status must be a whole number from 200 to 599';
   const out: { -readonly [K in keyof RespondVerdict]: RespondVerdict[K] } = { status: status as number };
@@ -157,6 +230,16 @@ function verdictOf(v: unknown): RespondVerdict | string {
   if (message !== undefined) {
     if (typeof message !== 'string') return 'message must be a string';
     out.message = message;
+  }
+  if (details !== undefined) {
+    // Copied as JSON now: what is sent is what was checked (no getter or cycle reaches the sender).
+    let copy: unknown;
+    try {
+      copy = JSON.parse(JSON.stringify(details)) as unknown;
+    } catch {
+      return 'details must be JSON-serialisable';
+    }
+    out.details = copy;
   }
   if (body !== undefined) {
     if (typeof body !== 'string') return 'body must be a string';

@@ -11,8 +11,8 @@ import type { GatehouseConfig } from '../config/schema.js';
 import type { StoreRegistry } from '../store/registry.js';
 
 /** Lifecycle phases, in the order a request passes them. */
-export type Phase = 'access' | 'upstreamRequest' | 'response' | 'log';
-export const PHASES: readonly Phase[] = ['access', 'upstreamRequest', 'response', 'log'];
+export type Phase = 'access' | 'requestBody' | 'upstreamRequest' | 'response' | 'responseBody' | 'log';
+export const PHASES: readonly Phase[] = ['access', 'requestBody', 'upstreamRequest', 'response', 'responseBody', 'log'];
 
 /** A flat header list, [name, value, name, value, ...], as node and undici use them. */
 export type HeaderList = string[];
@@ -23,6 +23,8 @@ export interface RespondVerdict {
   /** A registered error code: the body becomes the standard JSON error. */
   code?: ErrorCode;
   message?: string;
+  /** With `code`: JSON-serialisable details in the error body's `details` (e.g. validation errors). */
+  details?: unknown;
   headers?: Record<string, string>;
   /** A literal body (used when `code` is absent). */
   body?: string;
@@ -71,13 +73,67 @@ export interface ResponseInfo {
   headers: HeaderList;
 }
 
+/**
+ * The request body, read whole for the requestBody phase (only on routes with such a policy). A
+ * policy may replace `body`; the gateway then sends the new one with its own Content-Length.
+ */
+export interface RequestBody {
+  body: Buffer;
+  /** The request's Content-Type field as sent ('' when none). */
+  readonly contentType: string;
+}
+
+/**
+ * A responseBody phase that wants the response body whole (a transformation): the gateway holds
+ * the response head, reads the body up to `maxBytes`, calls `rewrite`, and sends the result with
+ * its own Content-Length. Only the responses a policy returns one for are buffered; the others
+ * stream as always.
+ */
+export interface ResponseRewrite {
+  /** The largest body it reads, in bytes. */
+  readonly maxBytes: number;
+  /** A larger body: 'pass' sends it as it came, unchanged; 'error' answers 502 GW_UPSTREAM_BODY_TOO_LARGE. */
+  readonly tooLarge: 'pass' | 'error';
+  /**
+   * The new body. It may change `res.status` and `res.headers` too (Content-Length and
+   * Transfer-Encoding are the gateway's). A BodyRefusal it throws is the answer (e.g. 502 with the
+   * policy's code); any other failure is the gateway's (500).
+   */
+  rewrite(body: Buffer, res: ResponseInfo): Buffer | Promise<Buffer>;
+}
+
+/** Thrown by a body phase to answer with a registered error code (e.g. a body that cannot be transformed). */
+export class BodyRefusal extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** JSON-serialisable details for the error body. */
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
 export interface Policy {
   access?(ctx: RequestContext): Verdict | Promise<Verdict>;
+  /**
+   * Reads (and may replace) the whole request body, after the access phase and before the upstream
+   * call; may answer instead. The route reads bodies up to the smallest `bodyBufferBytes` of these
+   * policies (413 past it).
+   */
+  requestBody?(ctx: RequestContext, body: RequestBody): Verdict | Promise<Verdict>;
   /** Mutates the headers about to be sent upstream. */
   upstreamRequest?(ctx: RequestContext, headers: HeaderList): void;
   /** Mutates the response status line and headers before they reach the client. */
   response?(ctx: RequestContext, res: ResponseInfo): void;
+  /**
+   * After the response phase: a rewrite when this response's body must be read whole (looked at
+   * per response: status, Content-Type…), undefined to let it stream.
+   */
+  responseBody?(ctx: RequestContext, res: ResponseInfo): ResponseRewrite | undefined;
   log?(ctx: RequestContext, status: number): void;
+  /** The largest request body its requestBody phase reads, in bytes (default 1 MiB). */
+  readonly bodyBufferBytes?: number;
   /**
    * Largest request body in bytes this policy lets through (request-size-limit). The route keeps
    * the smallest; a chunked body is counted while it streams and cut off with 413 past it.

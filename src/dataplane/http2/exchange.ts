@@ -46,12 +46,12 @@ export class H2Exchange extends Exchange {
     this.settleRequest();
   }
 
-  override upstreamData(chunk: Buffer): boolean {
+  protected override write(chunk: Buffer): boolean {
     this.bytesOut += chunk.length;
-    return super.upstreamData(chunk);
+    return super.write(chunk);
   }
 
-  override upstreamEnd(trailers?: readonly (Buffer | string)[] | null): void {
+  protected override endResponse(trailers: readonly (Buffer | string)[] | null | undefined): void {
     if (trailers != null && trailers.length > 0) (this.res as unknown as Http2ServerResponse).addTrailers(trailerObject(trailers));
     this.settleRequest();
     this.res.end();
@@ -66,7 +66,8 @@ export class H2Exchange extends Exchange {
     r.scheme = this.encrypted ? 'https' : 'http';
     r.bytesOut = this.bytesOut;
     // Streamed: as counted. Read whole (or not at all): its Content-Length once it was all read.
-    r.bytesIn = this.counted?.bytes ?? (this.req.readableEnded ? Number(this.scan?.contentLength) || 0 : 0);
+    r.bytesIn =
+      this.counted?.bytes ?? (this.bodyRead >= 0 ? this.bodyRead : this.req.readableEnded ? Number(this.scan?.contentLength) || 0 : 0);
     return r;
   }
 

@@ -108,13 +108,13 @@ export class H2WebSocketExchange extends WebSocketExchange {
     super.writeHead(status, withoutConnectionFields(headers));
   }
 
-  override upstreamData(chunk: Buffer): boolean {
+  protected override write(chunk: Buffer): boolean {
     this.bytesOut += chunk.length;
-    return super.upstreamData(chunk);
+    return super.write(chunk);
   }
 
   /** A service's refusal ended: the stream ends (Exchange's would close the connection, every stream's). */
-  override upstreamEnd(): void {
+  protected override endResponse(): void {
     settleHttp2Request(this.req as unknown as Http2ServerRequest);
     this.res.end();
   }

@@ -1,0 +1,27 @@
+// Which route a request takes. A path that matched with another method is 405 with Allow — unless
+// it is a CORS preflight (OPTIONS with Access-Control-Request-Method) for a route whose policies
+// answer preflights: it is then routed by the method it asks about, so that policy can answer it,
+// and it is never forwarded (the exchange answers 405 with `preflightAllow` if nothing does).
+import type { IncomingMessage } from 'node:http';
+import type { CompiledRoute, Plan } from './plan.js';
+import type { RouteMatch } from './router.js';
+import type { ErrorAnswer } from './respond.js';
+
+export interface RouteFound {
+  match: RouteMatch<CompiledRoute>;
+  /** A preflight routed by the method it asks about: the `Allow` of its 405 if no policy answers it. */
+  preflightAllow: string | undefined;
+}
+
+export function lookupRoute(plan: Plan, req: IncomingMessage, hostname: string, path: string, query: string): RouteFound | ErrorAnswer {
+  const found = plan.router.find(req.method!, hostname, path, req, query);
+  if (found === undefined) return { kind: 'error', code: 'GW_ROUTE_NOT_FOUND' };
+  if ('match' in found) return { match: found.match, preflightAllow: undefined };
+  const allow = found.allow.join(', ');
+  const asked = req.method === 'OPTIONS' ? req.headers['access-control-request-method'] : undefined;
+  const pre = asked ? plan.router.find(asked.toUpperCase(), hostname, path, req, query) : undefined;
+  if (pre === undefined || 'allow' in pre || !pre.match.entry.route.access.some((p) => p.answersPreflight === true)) {
+    return { kind: 'error', code: 'GW_METHOD_NOT_ALLOWED', headers: { allow } };
+  }
+  return { match: pre.match, preflightAllow: allow };
+}
