@@ -20,7 +20,7 @@ Usage:
   gatehouse start    [--config FILE]                 run the gateway
   gatehouse validate [--config FILE]                 check a config; print every error as "path: message"
   gatehouse routes   [--config FILE] [--json]        the compiled route table, in match order
-  gatehouse explain  [--config FILE] [--json] METHOD URL [-H 'name: value']...
+  gatehouse explain  [--config FILE] [--json] METHOD URL [-H 'name: value']... [--data BODY]
                                                      which route a request matches, why, and its policies
   gatehouse schema   [--config FILE]                 print the config's JSON Schema (with FILE: including
                                                      the policy types of the plugins it loads)
@@ -32,6 +32,7 @@ Usage:
 Options:
   -c, --config FILE   config file, YAML or JSON (default ./gatehouse.yaml)
   -H, --header H      a request header for explain, "name: value" (repeatable)
+  -d, --data BODY     a request body for explain, tested by match.body (give its -H 'content-type: …')
       --json          machine-readable output
 
 Exit codes: 0 ok, 1 invalid config, 2 usage error, 3 could not start, 4 explain found no route,
@@ -49,6 +50,7 @@ export async function main(argv: string[]): Promise<number> {
       options: {
         config: { type: 'string', short: 'c', default: './gatehouse.yaml' },
         header: { type: 'string', short: 'H', multiple: true, default: [] },
+        data: { type: 'string', short: 'd' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', short: 'v', default: false },
@@ -77,7 +79,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'routes':
         return await routes(values.config, values.json);
       case 'explain':
-        return await explainCmd(values.config, rest, values.header, values.json);
+        return await explainCmd(values.config, rest, values.header, values.json, values.data);
       case 'schema':
         return await schemaCmd(argv.some((a) => a === '-c' || a.startsWith('--config')) ? values.config : undefined);
       case 'hash-password':
@@ -167,7 +169,7 @@ async function routes(path: string, json: boolean): Promise<number> {
   return EXIT.ok;
 }
 
-async function explainCmd(path: string, args: string[], rawHeaders: string[], json: boolean): Promise<number> {
+async function explainCmd(path: string, args: string[], rawHeaders: string[], json: boolean, data: string | undefined): Promise<number> {
   if (args.length !== 2) throw new UsageError('explain needs METHOD and URL, e.g. gatehouse explain GET http://api.example.com/v1/users');
   const headers: Record<string, string> = {};
   for (const h of rawHeaders) {
@@ -177,7 +179,7 @@ async function explainCmd(path: string, args: string[], rawHeaders: string[], js
   }
   const result = await loadPlan(path);
   if (!result.ok) return EXIT.invalidConfig;
-  const x = explain(result.plan, args[0]!, args[1]!, headers);
+  const x = explain(result.plan, args[0]!, args[1]!, headers, data);
   if (json) process.stdout.write(JSON.stringify(x, null, 2) + '\n');
   else {
     const lines = [`${args[0]!.toUpperCase()} ${args[1]} → ${x.status}`, `  ${x.matched ? 'matched' : 'not matched'}: ${x.reason}`];

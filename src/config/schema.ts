@@ -12,6 +12,7 @@ import { StoreConfigSchema, DEFAULT_STORE } from './store-schema.js';
 import { AccessLog, Analytics, Metrics, Tracing } from './observability-schema.js';
 import { RouteWebSocket } from './websocket-schema.js';
 import { Http2Limits, HTTP2_DEFAULTS, ListenerHttp2, ServiceProtocolSchema } from './http2-schema.js';
+import { BodyMatch } from './body-match.js';
 
 export { Duration, Size };
 
@@ -85,6 +86,10 @@ const Server = z
         'Accept ";" in request paths (matrix parameters); false = any ";", literal or encoded (%3B), is refused with 400 GW_BAD_PATH. When true, an encoded ";" is forwarded as %3B; a dot segment with parameters ("..;") is refused either way.',
     }),
     http2: Http2Limits.default(HTTP2_DEFAULTS),
+    maxBodyForMatch: Size.default('64kb').meta({
+      description:
+        'How much of a request body is read to test `match.body` conditions (only for requests whose candidate routes have them); a larger body matches no body condition and is forwarded whole.',
+    }),
   })
   .refine((s) => s.requestTimeout === 0 || s.requestTimeout === '0ms' || toMs(s.headersTimeout) <= toMs(s.requestTimeout), {
     error: 'headersTimeout must not be longer than requestTimeout',
@@ -184,6 +189,7 @@ const routeSchema = (Policy: ReturnType<typeof policyEntry>) =>
           paths: z.array(PathPattern).min(1).default(['/*']),
           headers: z.record(z.string(), ValueMatcher).optional(),
           query: z.record(z.string(), ValueMatcher).optional(),
+          body: BodyMatch.optional(),
         })
         .default({ paths: ['/*'] }),
       service: Name,

@@ -18,10 +18,17 @@ import { removeHeader } from './header-list.js';
 import { armBodyTimeout, hasBody } from './request-body.js';
 
 /** Reads the request body whole, up to `limit` bytes: `done(body)`, or `done(undefined)` when it is larger. */
-export function readWholeBody(req: IncomingMessage, scan: ScannedHeaders, limit: number, done: (body: Buffer | undefined) => void): void {
+export function readWholeBody(
+  req: IncomingMessage,
+  scan: ScannedHeaders,
+  limit: number,
+  done: (body: Buffer | undefined) => void,
+  prefix: readonly Buffer[] = [],
+): void {
   if (scan.transferEncoding === undefined && Number(scan.contentLength) > limit) return done(undefined);
-  const chunks: Buffer[] = [];
-  let size = 0;
+  const chunks: Buffer[] = [...prefix];
+  let size = chunks.reduce((n, c) => n + c.length, 0);
+  if (size > limit) return done(undefined);
   let over = false;
   const onData = (c: Buffer): void => {
     size += c.length;
@@ -37,6 +44,7 @@ export function readWholeBody(req: IncomingMessage, scan: ScannedHeaders, limit:
   req.once('end', () => {
     if (!over) done(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
   });
+  if (prefix.length > 0) req.resume(); // paused by payload routing
 }
 
 /** What the requestBody phase needs of its exchange. */
@@ -55,6 +63,7 @@ export function requestBodyPhase(
   scan: ScannedHeaders,
   route: CompiledRoute,
   idleTimeout: number,
+  read: { whole?: Buffer | null; prefix?: Buffer[] | undefined },
   context: () => RequestContext,
   owner: BodyPhaseOwner,
 ): void {
@@ -72,9 +81,12 @@ export function requestBodyPhase(
         (err: unknown) => owner.crashed(err),
       );
     });
+  const limit = Math.min(route.bodyBufferBytes, route.maxBodyBytes);
+  // Payload routing may have read it already: whole, or its first chunks.
+  if (read.whole != null) return run(read.whole.length > limit ? undefined : read.whole);
   if (!hasBody(scan)) return run(Buffer.alloc(0));
   armBodyTimeout(req, idleTimeout);
-  readWholeBody(req, scan, Math.min(route.bodyBufferBytes, route.maxBodyBytes), run);
+  readWholeBody(req, scan, limit, run, read.prefix);
 }
 
 /**

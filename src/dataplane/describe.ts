@@ -2,6 +2,7 @@
 // `routes`, admin GET /routes), services (GET /services), and `explain` for one request.
 import type { Plan, CompiledRoute } from './plan.js';
 import type { HostPattern } from '../config/host-pattern.js';
+import { BodyView } from './body-match.js';
 import { canonicalizePath, encodePathForUpstream } from './canonical-path.js';
 import { normalizeHost } from '../config/host-pattern.js';
 import { ANY_BUT_TRACE, hostMatches, precedence, PRECEDENCE, type RouterEntry } from './router.js';
@@ -15,6 +16,8 @@ export interface RouteRow {
   methods: string[] | null;
   headers: string[];
   query: string[];
+  /** `match.body` conditions. */
+  body: string[];
   service: string;
   rewrite: string | null;
   policies: string[];
@@ -40,6 +43,7 @@ function row(plan: Plan, e: RouterEntry<CompiledRoute>): RouteRow {
     methods: m.methods ? [...m.methods] : null,
     headers: m.headers.map((h) => h.describe),
     query: m.query.map((q) => q.describe),
+    body: m.body.map((b) => b.describe),
     service: e.route.service.name,
     rewrite: rewriteText(plan, e.route),
     policies: e.route.policies.map((p) => `${p.type}${p.scope === 'global' ? ' (global)' : ''}`),
@@ -59,7 +63,7 @@ export function formatRouteTable(rows: RouteRow[]): string {
     r.host,
     r.path,
     r.methods?.join(',') ?? '*',
-    [...r.headers.map((h) => 'header ' + h), ...r.query.map((q) => 'query ' + q)].join('; ') || '-',
+    [...r.headers.map((h) => 'header ' + h), ...r.query.map((q) => 'query ' + q), ...r.body].join('; ') || '-',
     r.service,
     r.rewrite ?? '-',
     r.policies.join(', ') || '-',
@@ -111,7 +115,7 @@ export interface Candidate {
 }
 
 /** What the gateway would do with a request, without sending anything anywhere. */
-export function explain(plan: Plan, method: string, url: string, headers: Record<string, string>): Explanation {
+export function explain(plan: Plan, method: string, url: string, headers: Record<string, string>, data?: string): Explanation {
   let u: URL;
   try {
     u = new URL(url, 'http://localhost');
@@ -128,11 +132,14 @@ export function explain(plan: Plan, method: string, url: string, headers: Record
   for (const [k, v] of Object.entries(headers)) lower[k.toLowerCase()] = v;
   lower.host = host;
   const verb = method.toUpperCase();
-  const found = plan.router.find(verb, normalizeHost(host), path, { headers: lower }, query);
+  // `match.body` conditions are tested against `data` (--data), as the gateway would test the body it read.
+  const body = new BodyView(data === undefined ? undefined : Buffer.from(data), lower['content-type'] ?? '');
+  const found = plan.router.find(verb, normalizeHost(host), path, { headers: lower }, query, body);
   const winner = found !== undefined && 'match' in found ? found.match.entry : undefined;
-  const candidates = plan.router.pathCandidates(path).map((e) => candidate(e, winner, verb, normalizeHost(host), lower, query));
+  const candidates = plan.router.pathCandidates(path).map((e) => candidate(e, winner, verb, normalizeHost(host), lower, query, body));
   if (found === undefined)
     return { matched: false, status: 404, canonicalPath: path, reason: 'no route matches (GW_ROUTE_NOT_FOUND)', candidates };
+  if ('needsBody' in found) throw new Error('unreachable: explain routes with the body given');
   if ('allow' in found) {
     return {
       matched: false,
@@ -153,6 +160,7 @@ export function explain(plan: Plan, method: string, url: string, headers: Record
     r.methods ? `method in ${r.methods.join(',')}` : null,
     ...r.headers.map((h) => `header ${h}`),
     ...r.query.map((q) => `query ${q}`),
+    ...r.body,
   ]
     .filter(Boolean)
     .join(', ');
@@ -182,10 +190,11 @@ function candidate(
   host: string,
   headers: Record<string, string>,
   query: string,
+  body: BodyView,
 ): Candidate {
   const base = { order: e.rank + 1, route: e.route.name, host: hostText(e.host), path: e.path.source };
   if (e === winner) return { ...base, outcome: 'matched', reason: 'matched: first in match order whose conditions all hold' };
-  const failed = failedCondition(e, method, host, headers, query);
+  const failed = failedCondition(e, method, host, headers, query) ?? failedBody(e, body);
   if (failed !== undefined) return { ...base, outcome: 'lost', reason: failed };
   return { ...base, outcome: 'lost', reason: winner ? rankedBelow(e, winner) : 'not chosen' };
 }
@@ -198,6 +207,13 @@ function failedCondition(e: Entry, method: string, host: string, headers: Record
   for (const q of m.query) if (!q.test(query.get(q.name))) return `query: ${q.describe} does not hold`;
   if (m.methods ? !m.methods.has(method) : method === 'TRACE')
     return `method: ${method} is not in ${(m.methods ? [...m.methods] : ANY_BUT_TRACE).join(',')}`;
+  return undefined;
+}
+
+function failedBody(e: Entry, body: BodyView): string | undefined {
+  for (const b of e.route.matcher.body) {
+    if (!b.test(body)) return `${b.describe} does not hold${body.bytes === undefined ? ' (no body given: --data)' : ''}`;
+  }
   return undefined;
 }
 

@@ -1,104 +1,40 @@
 // One request's way through the gateway — the whole lifecycle, readable top to bottom:
 //
-//   target (request-target.ts) → route → client identity → access policies
-//     → the request body settled → the upstream call (upstream-call.ts: admission, attempts,
-//       retries) → upstream request (headers, upstreamRequest policies)
-//     → response head (response policies) → streamed body → log policies → one record observed
+//   target (request-target.ts) → route (route-lookup.ts; again with the body read for `match.body`:
+//     body-match.ts) → client identity → access policies → the request body settled (streamed;
+//     read whole to replay; or given whole to requestBody policies: body-phases.ts) → the
+//     upstream call (upstream-call.ts: admission, attempts, retries) → upstream request (headers,
+//     upstreamRequest policies) → response head (response policies) → the body streamed (or held
+//     and rewritten by responseBody policies) → log policies → one record observed
 //
-// The gateway's own answers (a policy's verdict, an error) all go out through `respond`. Bodies
-// stream both ways with backpressure and are never buffered (except a small one kept for retries).
+// What an exchange holds, its own answers (`respond`) and its end are in exchange-state.ts. Bodies
+// stream both ways with backpressure and are read whole only where a route's configuration says.
 // The exchange knows no policy by name: what policies tell it travels in typed fields of their
 // context (identity, errorHeaders, shadowLimited) and declared capabilities (answersPreflight).
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import type { CompiledRoute, Plan } from './plan.js';
+import type { CompiledRoute } from './plan.js';
 import type { ErrorCode } from '../errors.js';
-import type { HeaderList, RequestContext, Verdict } from '../policies/types.js';
-import type { ServerLimits } from '../edge/server-limits.js';
-import type { Logger } from '../observability/logger.js';
-import type { RequestRecord } from '../observability/request-record.js';
-import type { RequestTrace } from '../observability/tracing/request-trace.js';
-import type { Tracer } from '../observability/tracing/tracer.js';
+import type { HeaderList, Verdict } from '../policies/types.js';
 import { encodePathForUpstream } from './canonical-path.js';
 import { normalizeHost } from '../config/host-pattern.js';
-import { requestBodyBytes, resolveClient, responseHeaders, scanHeaders, type ClientInfo, type ScannedHeaders } from './forwarding.js';
-import { closesConnection, sendAnswer, type Answer } from './respond.js';
+import { resolveClient, responseHeaders, scanHeaders, type ScannedHeaders } from './forwarding.js';
 import { removeHeader } from './header-list.js';
 import { upstreamHeaders } from './upstream-headers.js';
 import { requestTarget } from './request-target.js';
+import { ExchangeState, faultCode } from './exchange-state.js';
 import { hasBody, readForReplay, streamedBody } from './request-body.js';
 import { UpstreamCall, type CallOwner } from './upstream-call.js';
 import { trailerPairs } from './trailers.js';
-import { httpsRedirect, type HttpsRedirect } from './https-redirect.js';
+import { httpsRedirect } from './https-redirect.js';
 import { lookupRoute } from './route-lookup.js';
+import { BodyView, prefixed, readForMatch } from './body-match.js';
 import { forBodyPhases, HeldResponse, requestBodyPhase, rewritesFor } from './body-phases.js';
 
 const VALID_REQUEST_ID = /^[A-Za-z0-9._:@+/=-]{1,200}$/;
-/** Set on a socket whose request the gateway refused as malformed: nothing after it is served. */
-export const REFUSED = Symbol('gatehouse.refused');
+export { REFUSED, type ExchangeHost } from './exchange-state.js';
 
-/** What an exchange needs from the data plane that runs it. */
-export interface ExchangeHost {
-  readonly draining: boolean;
-  /** Requests are observed: clock and socket counters are read, a record is made. */
-  readonly timed: boolean;
-  readonly limits: ServerLimits;
-  readonly tracer: Tracer | undefined;
-  readonly log: Logger;
-  /** Once per exchange, when its response is finished or abandoned. */
-  completed(ex: Exchange): void;
-}
-
-export class Exchange implements CallOwner {
-  requestId = '';
-  trace: RequestTrace | undefined;
-  /** The tracer the trace started with (a reload may replace or remove the plane's). */
-  tracer: Tracer | undefined;
-  /** The connection, when the request is observed (req.socket is gone by the time it ends). */
-  socket: Socket | undefined;
-  /** Set by the data plane for a plain listener with `redirectHttps`: every request is redirected. */
-  listenerRedirect: HttpsRedirect | undefined;
-  private started = 0;
-  private socketRead = 0;
-  private socketWritten = 0;
-  private path = '';
-  private query = '';
-  protected route: CompiledRoute | undefined;
-  private client: ClientInfo | undefined;
-  protected status = 0;
-  private errorCode: ErrorCode | undefined;
-  /** The policy type that answered instead of the upstream. */
-  private rejectedBy: string | undefined;
-  protected scan: ScannedHeaders | undefined;
-  private params: Record<string, string> = {};
-  private rest = '';
-  private ctx: RequestContext | undefined;
-  protected call: UpstreamCall | undefined;
-  /** The body read whole to be replayed; null until then, or for a streamed one. */
-  private body: Buffer | null = null;
-  /** The requestBody policies had the body (it is sent with a Content-Length of its own). */
-  private bodyReplaced = false;
-  /** Bytes of the body read whole for the requestBody phase (-1: not read so). */
-  protected bodyRead = -1;
-  /** A response held for the responseBody phase. */
-  private held: HeldResponse | undefined;
-  /** A preflight routed by the method it asks about: the `Allow` of its 405 if no policy answers it. */
-  private preflightAllow: string | undefined;
-  /** Resumes the paused upstream body (undici's), and whether 'drain' calls it yet. */
-  private resume: (() => void) | undefined;
-  private drainHooked = false;
-  private clientGone = false;
-  private done = false;
-
-  constructor(
-    readonly plane: ExchangeHost,
-    readonly plan: Plan,
-    readonly req: IncomingMessage,
-    readonly res: ServerResponse,
-  ) {}
-
+export class Exchange extends ExchangeState implements CallOwner {
   run(): void {
     const { req, res, plan, plane } = this;
     if (plane.timed) {
@@ -121,8 +57,8 @@ export class Exchange implements CallOwner {
     // Target and canonical path.
     const target = requestTarget(req, scan, plane.limits);
     if ('kind' in target) return this.respond(target);
-    const path = (this.path = target.path);
-    const query = (this.query = target.query);
+    this.path = target.path;
+    this.query = target.query;
     if (this.listenerRedirect !== undefined) {
       // Before routing: a listener that only sends clients to HTTPS knows no routes.
       this.client = resolveClient(req.socket.remoteAddress, scan, plan.trustedProxies);
@@ -130,9 +66,16 @@ export class Exchange implements CallOwner {
       if (to !== undefined) return this.respond(to);
     }
 
-    // Route.
-    const found = lookupRoute(plan, req, normalizeHost(scan.host), path, query);
+    this.routeBy(undefined);
+  }
+
+  /** Route (again with the body read, for `match.body`: body-match.ts), then the access phase. */
+  private routeBy(body: BodyView | undefined): void {
+    const { req, plan } = this;
+    const scan = this.scan!;
+    const found = lookupRoute(plan, req, normalizeHost(scan.host), this.path, this.query, body);
     if ('kind' in found) return this.respond(found);
+    if ('needsBody' in found) return this.readForMatch();
     this.preflightAllow = found.preflightAllow;
     const route = (this.route = found.match.entry.route);
     this.params = found.match.params;
@@ -144,6 +87,21 @@ export class Exchange implements CallOwner {
     }
 
     this.runAccess(route);
+  }
+
+  /** Payload routing: up to `server.maxBodyForMatch` of the body is read, then routed again; the body is forwarded unchanged. */
+  private readForMatch(): void {
+    const contentType = this.req.headers['content-type'] ?? '';
+    readForMatch(this.req, this.scan!, this.plane.limits, (read) =>
+      this.step(() => {
+        if (this.clientGone) return;
+        if (read.whole !== undefined) {
+          this.body = read.whole;
+          this.bodyRead = read.whole.length;
+        } else this.bodyPrefix = read.prefix;
+        this.routeBy(new BodyView(read.whole, contentType));
+      }),
+    );
   }
 
   /** Access policies (may be asynchronous: JWKS, introspection, shared counters). */
@@ -181,27 +139,6 @@ export class Exchange implements CallOwner {
     }
   }
 
-  /** The context policies see; built only for routes that have policies. */
-  context(): RequestContext {
-    return (this.ctx ??= {
-      req: this.req,
-      requestId: this.requestId,
-      method: this.req.method!,
-      host: normalizeHost(this.scan!.host),
-      path: this.path,
-      query: this.query,
-      clientIp: this.client?.ip ?? '',
-      routeName: this.route?.name ?? '',
-      serviceName: this.route?.service.name ?? '',
-      params: this.params,
-      // What policies tell the gateway (typed), and their private scratch.
-      identity: undefined,
-      errorHeaders: undefined,
-      shadowLimited: undefined,
-      locals: new Map(),
-    });
-  }
-
   /** After the access policies: the body is settled (request-body.ts), then the upstream call admitted. */
   protected accessPassed(): void {
     if (this.preflightAllow !== undefined)
@@ -209,7 +146,7 @@ export class Exchange implements CallOwner {
     const call = (this.call = new UpstreamCall(this, this.route!, this.plane.log));
     const scan = this.scan!;
     if (this.route!.requestBody.length > 0) return this.readBodyForPolicies(call);
-    if (!hasBody(scan)) return call.admit();
+    if (this.body !== null || !hasBody(scan)) return call.admit(); // read whole already (payload routing), or none
     const whole = readForReplay(this.req, scan, this.plane.limits.bodyIdleTimeout, call.replayableBodyLimit, (body) =>
       this.step(() => {
         if (this.clientGone) return;
@@ -225,7 +162,8 @@ export class Exchange implements CallOwner {
   /** The requestBody phase (body-phases.ts): the body read whole and given to its policies, then admitted. */
   private readBodyForPolicies(call: UpstreamCall): void {
     const route = this.route!;
-    requestBodyPhase(this.req, this.scan!, route, this.plane.limits.bodyIdleTimeout, () => this.context(), {
+    const read = this.body !== null ? { whole: this.body } : { prefix: this.bodyPrefix };
+    requestBodyPhase(this.req, this.scan!, route, this.plane.limits.bodyIdleTimeout, read, () => this.context(), {
       gone: () => this.clientGone,
       step: (fn) => this.step(fn),
       refuse: (a) => this.respond(a),
@@ -273,17 +211,12 @@ export class Exchange implements CallOwner {
 
   /** The request body as it streams upstream (HTTP/2 counts it: http2/exchange.ts). */
   protected streamBody(scan: ScannedHeaders, maxBodyBytes: number): Readable {
-    return streamedBody(this.req, scan, maxBodyBytes);
+    return streamedBody(this.bodySource(), scan, maxBodyBytes);
   }
 
-  // ---- the upstream call's outcome ----
-
-  get observed(): boolean {
-    return this.socket !== undefined;
-  }
-
-  headersSent(): boolean {
-    return this.res.headersSent;
+  /** The client's body stream: the request, after what payload routing read of it, if anything. */
+  protected bodySource(): Readable {
+    return this.bodyPrefix === undefined ? this.req : prefixed(this.bodyPrefix, this.req);
   }
 
   /** The response head: server header, response policies, then it goes to the client. */
@@ -390,110 +323,4 @@ export class Exchange implements CallOwner {
     this.errorCode = code;
     this.res.destroy();
   }
-
-  // ---- the gateway's own answers ----
-
-  /** Every answer the gateway gives itself: a policy's verdict or an error. */
-  respond(a: Answer): void {
-    const res = this.res;
-    // Drain may begin while this request runs: its answer must still say `connection: close`.
-    // Answered before the body was read (a 401, 429 …), node would read and drop the rest on a
-    // keep-alive connection with no idle limit, so a slow sender could hold it: close it too.
-    if (this.plane.draining || (this.scan !== undefined && !this.req.complete && hasBody(this.scan))) res.shouldKeepAlive = false;
-    if (a.kind === 'verdict') {
-      this.rejectedBy = a.by;
-      this.errorCode = a.verdict.code;
-    } else this.errorCode = a.code;
-    if (closesConnection(a)) {
-      // Nothing that arrives on this connection after this request is served.
-      const socket = this.req.socket as unknown as Record<symbol, boolean> | null;
-      if (socket) socket[REFUSED] = true;
-    }
-    sendAnswer(res, a, this.requestId, this.plane.limits.serverHeader, this.ctx?.errorHeaders);
-    this.status = res.statusCode;
-  }
-
-  /** Runs a later step of this request from a callback: a throw answers it (500) rather than escaping to the process. */
-  step(fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      this.crashed(err);
-    }
-  }
-
-  /** A bug escaped the request's own handling (e.g. a policy threw): 500 if nothing was sent yet, logged. */
-  crashed(err: unknown): void {
-    this.plane.log.error({ err, requestId: this.requestId, route: this.route?.name }, 'request handling failed');
-    if (!this.res.headersSent) this.respond({ kind: 'error', code: faultCode(err), close: true });
-    else this.res.destroy();
-  }
-
-  // ---- the end ----
-
-  /** The whole response reached the client's connection (else the client went away first). */
-  protected responseFinished(): boolean {
-    return this.res.writableFinished;
-  }
-
-  protected finish(): void {
-    if (this.done) return;
-    this.done = true;
-    if (!this.responseFinished()) this.clientGone = true;
-    this.call?.end(this.clientGone);
-    const route = this.route;
-    if (route && route.log.length) {
-      for (const p of route.log) {
-        try {
-          p.log!(this.context(), this.status);
-        } catch {
-          /* logging must not break the request */
-        }
-      }
-    }
-    this.plane.completed(this);
-  }
-
-  /** What the observers learn about this request: one record, taken once when it ends (observed requests only). */
-  record(): RequestRecord {
-    const sock = this.socket!;
-    const { req, route, trace, call, scan } = this;
-    const identity = this.ctx?.identity;
-    return {
-      requestId: this.requestId,
-      traceId: trace?.traceId,
-      clientIp: this.client?.ip,
-      // Only a fallback for a request that ended before its client was resolved.
-      peerIp: this.client === undefined ? sock.remoteAddress : undefined,
-      consumer: identity === undefined ? undefined : (identity.consumerId ?? identity.username),
-      method: req.method ?? '',
-      scheme: (sock as { encrypted?: boolean }).encrypted ? 'https' : 'http',
-      protocol: req.httpVersion,
-      host: scan?.host,
-      path: this.path,
-      query: this.query,
-      route: route?.name,
-      service: route?.service.name,
-      target: call?.target?.url,
-      status: this.status,
-      bytesIn: scan === undefined ? 0 : requestBodyBytes(scan, req.complete, sock.bytesRead - this.socketRead),
-      bytesOut: sock.bytesWritten - this.socketWritten,
-      durationMs: performance.now() - this.started,
-      upstreamMs: call !== undefined && call.upstreamMs >= 0 ? call.upstreamMs : undefined,
-      rejectedBy: this.rejectedBy,
-      shadowLimited: this.ctx?.shadowLimited,
-      error: this.errorCode,
-      retries: call?.retries ?? 0,
-      cache: undefined,
-      userAgent: scan?.userAgent,
-      aborted: !this.responseFinished(),
-      trace: trace !== undefined && trace.sampled ? trace : undefined,
-      tracer: this.tracer,
-    };
-  }
-}
-
-/** A plugin's fault is named as one (plugin-guard.ts); anything else is the gateway's. */
-function faultCode(err: unknown): 'GW_POLICY_ERROR' | 'GW_INTERNAL' {
-  return (err as { gatewayCode?: unknown } | null)?.gatewayCode === 'GW_POLICY_ERROR' ? 'GW_POLICY_ERROR' : 'GW_INTERNAL';
 }

@@ -4,6 +4,7 @@
 import type { GatehouseConfig, RouteConfig } from '../config/schema.js';
 import { parseDuration } from '../config/units.js';
 import { Router, compileValueMatcher, type RouteMatcher } from './router.js';
+import { compileBodyMatchers } from './body-match.js';
 import { parsePathPattern, type PathPattern } from '../config/path-pattern.js';
 import { parseHostPattern, type HostPattern } from '../config/host-pattern.js';
 import { compileRewrite, compileStripPrefix, type PathRewriter } from './rewrite.js';
@@ -184,6 +185,7 @@ function compileRoute(
     paths: r.match.paths.map((p) => parsePathPattern(p) as PathPattern),
     headers: Object.entries(r.match.headers ?? {}).map(([k, v]) => compileValueMatcher(k.toLowerCase(), v)),
     query: Object.entries(r.match.query ?? {}).map(([k, v]) => compileValueMatcher(k, v)),
+    body: compileBodyMatchers(r.match.body),
   };
   // The chain runs class by class (PolicyOrder: edge, authenticate, authorise, limit, transform,
   // other), whatever the listing order; within a class, globals first, then the listing order.

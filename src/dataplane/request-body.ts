@@ -50,7 +50,7 @@ export function armBodyTimeout(req: IncomingMessage, idleTimeout: number): void 
  * The body as it streams upstream: a Content-Length body was checked against the limit up front
  * (request-size-limit); a chunked one is counted as it streams and cut off past `maxBodyBytes`.
  */
-export function streamedBody(req: IncomingMessage, scan: ScannedHeaders, maxBodyBytes: number): Readable {
+export function streamedBody(req: Readable, scan: ScannedHeaders, maxBodyBytes: number): Readable {
   return scan.transferEncoding !== undefined && maxBodyBytes !== Infinity ? req.pipe(new BodyLimit(maxBodyBytes)) : req;
 }
 

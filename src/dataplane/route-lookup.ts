@@ -6,6 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import type { CompiledRoute, Plan } from './plan.js';
 import type { RouteMatch } from './router.js';
 import type { ErrorAnswer } from './respond.js';
+import { ANY_BODY, type BodyView } from './body-match.js';
 
 export interface RouteFound {
   match: RouteMatch<CompiledRoute>;
@@ -13,14 +14,22 @@ export interface RouteFound {
   preflightAllow: string | undefined;
 }
 
-export function lookupRoute(plan: Plan, req: IncomingMessage, hostname: string, path: string, query: string): RouteFound | ErrorAnswer {
-  const found = plan.router.find(req.method!, hostname, path, req, query);
+/** The route; `{ needsBody }` when a route with body conditions could win (route again with `body`). */
+export function lookupRoute(
+  plan: Plan,
+  req: IncomingMessage,
+  hostname: string,
+  path: string,
+  query: string,
+  body?: BodyView,
+): RouteFound | ErrorAnswer | { needsBody: true } {
+  const found = plan.router.find(req.method!, hostname, path, req, query, body);
   if (found === undefined) return { kind: 'error', code: 'GW_ROUTE_NOT_FOUND' };
-  if ('match' in found) return { match: found.match, preflightAllow: undefined };
+  if (!('allow' in found)) return 'needsBody' in found ? found : { match: found.match, preflightAllow: undefined };
   const allow = found.allow.join(', ');
   const asked = req.method === 'OPTIONS' ? req.headers['access-control-request-method'] : undefined;
-  const pre = asked ? plan.router.find(asked.toUpperCase(), hostname, path, req, query) : undefined;
-  if (pre === undefined || 'allow' in pre || !pre.match.entry.route.access.some((p) => p.answersPreflight === true)) {
+  const pre = asked ? plan.router.find(asked.toUpperCase(), hostname, path, req, query, ANY_BODY) : undefined;
+  if (pre === undefined || !('match' in pre) || !pre.match.entry.route.access.some((p) => p.answersPreflight === true)) {
     return { kind: 'error', code: 'GW_METHOD_NOT_ALLOWED', headers: { allow } };
   }
   return { match: pre.match, preflightAllow: allow };

@@ -13,6 +13,7 @@ function find(p: Plan, path: string, opts: { method?: string; host?: string; hea
   const res = p.router.find(opts.method ?? 'GET', opts.host ?? '', path, { headers: opts.headers ?? {} }, opts.query ?? '');
   if (res === undefined) return undefined;
   if ('allow' in res) return { allow: res.allow };
+  if ('needsBody' in res) return { needsBody: true };
   return { route: res.match.entry.route.name, params: res.match.params, rest: res.match.rest };
 }
 

@@ -7,6 +7,7 @@
 import type { HostPattern } from '../config/host-pattern.js';
 import type { PathPattern } from '../config/path-pattern.js';
 import type { ValueMatcherConfig } from '../config/schema.js';
+import { ANY_BODY, type BodyMatcher, type BodyView } from './body-match.js';
 
 export interface ValueMatcher {
   name: string;
@@ -34,6 +35,8 @@ export interface RouteMatcher {
   paths: PathPattern[];
   headers: ValueMatcher[];
   query: ValueMatcher[];
+  /** `match.body` conditions (body-match.ts); tested only with the body read. */
+  body: BodyMatcher[];
 }
 
 export interface HeaderSource {
@@ -58,6 +61,7 @@ export interface RouteMatch<R> {
 export type FindResult<R> =
   | { match: RouteMatch<R> }
   | { allow: string[] } // the path matched, the method did not: 405
+  | { needsBody: true } // a route with body conditions could win: route again with the body
   | undefined;
 
 interface TrieNode<R> {
@@ -147,13 +151,14 @@ export class Router<R extends { matcher: RouteMatcher }> {
    * `source.headers` is read only when a candidate has header conditions: node builds
    * `req.headers` lazily, and most routes never need it.
    */
-  find(method: string, host: string, path: string, source: HeaderSource, rawQuery: string): FindResult<R> {
+  find(method: string, host: string, path: string, source: HeaderSource, rawQuery: string, body?: BodyView): FindResult<R> {
     const segs = path.slice(1).split('/');
     const candidates: RouterEntry<R>[] = [];
     this.collect(this.root, segs, 0, candidates);
     let best: RouterEntry<R> | undefined;
     let allow: Set<string> | undefined;
     let query: URLSearchParams | undefined;
+    let needsBody = Infinity; // the best rank among candidates that wait for the body
     for (const e of candidates) {
       if (best && e.rank > best.rank) continue;
       if (!hostMatches(e.host, host)) continue;
@@ -173,8 +178,16 @@ export class Router<R extends { matcher: RouteMatcher }> {
         for (const x of m.methods ?? ANY_BUT_TRACE) allow.add(x);
         continue;
       }
+      if (m.body.length) {
+        if (body === undefined) {
+          needsBody = Math.min(needsBody, e.rank);
+          continue;
+        }
+        if (body !== ANY_BODY && !m.body.every((c) => c.test(body))) continue;
+      }
       best = e;
     }
+    if (needsBody < (best?.rank ?? Infinity)) return { needsBody: true };
     if (!best) return allow ? { allow: [...allow].sort() } : undefined;
     const names = best.path.params;
     let params = NO_PARAMS;

@@ -19,6 +19,8 @@ export interface ServerLimits {
   serverHeader: string | undefined;
   /** A ";" in the path is accepted (matrix parameters); false: refused with 400 GW_BAD_PATH. */
   allowSemicolonInPath: boolean;
+  /** How much of a body is read to test `match.body` conditions. */
+  maxBodyForMatch: number;
   /** HTTP/2 connections (`server.http2`, and the header limits above in HTTP/2's terms). */
   http2: Http2Limits;
 }
@@ -51,6 +53,7 @@ export function compileServerLimits(server: GatehouseConfig['server']): ServerLi
     maxUrlLength: server.maxUrlLength,
     serverHeader: server.serverHeader === false ? undefined : server.serverHeader,
     allowSemicolonInPath: server.allowSemicolonInPath,
+    maxBodyForMatch: parseSize(server.maxBodyForMatch),
     http2: http2Limits(server),
   };
 }

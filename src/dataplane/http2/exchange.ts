@@ -79,7 +79,7 @@ export class H2Exchange extends Exchange {
     // A body without Content-Length is held to the route's limit as it streams (one with it was
     // checked up front); either is counted.
     const counted = (this.counted = new BodyLimit(scan.transferEncoding !== undefined ? maxBodyBytes : Infinity));
-    return this.req.pipe(counted);
+    return this.bodySource().pipe(counted);
   }
 
   /**
