@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { validateConfig } from '../validation/validate.js';
 import { compilePlan, noConnect } from './plan.js';
-import { explain } from './describe.js';
+import { explain, formatRouteTable, routeTable } from './describe.js';
 
 const API = ['api.example.com'];
 const route = (name: string, paths: string[], extra: Record<string, unknown> = {}) => ({
@@ -107,4 +107,25 @@ test('explain applies server.allowSemicolonInPath: ";" refused by default, forwa
   assert.equal(explain(matrix, 'GET', '/api/admin;x/users', {}).upstream?.path, '/api/admin;x/users');
   assert.equal(explain(matrix, 'GET', '/api/admin%3bx/users?q=1', {}).upstream?.path, '/api/admin%3Bx/users?q=1');
   assert.equal(explain(matrix, 'GET', '/api/..;/x', {}).status, 400);
+});
+
+test('the route table shows redirectHttps and websocket, in JSON and as text', () => {
+  const r = validateConfig({
+    listen: [{ port: 8080 }],
+    services: { s: { targets: [{ url: 'http://127.0.0.1:9' }] } },
+    routes: [
+      { name: 'secure', match: { paths: ['/a'] }, service: 's', redirectHttps: { port: 8443 } },
+      { name: 'chat', match: { paths: ['/chat'] }, service: 's', websocket: true, redirectHttps: true },
+      { name: 'plain', match: { paths: ['/p'] }, service: 's' },
+    ],
+  });
+  assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
+  const rows = routeTable(compilePlan(r.config, noConnect));
+  const by = Object.fromEntries(rows.map((x) => [x.route, x]));
+  assert.deepEqual([by.secure!.redirectHttps, by.secure!.websocket], ['https:8443', false]);
+  assert.deepEqual([by.chat!.redirectHttps, by.chat!.websocket], ['https', true]);
+  assert.deepEqual([by.plain!.redirectHttps, by.plain!.websocket], [null, false]);
+  const text = formatRouteTable(rows);
+  assert.match(text, /secure .*redirect https:8443/);
+  assert.match(text, /chat .*redirect https, websocket/);
 });

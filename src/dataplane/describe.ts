@@ -20,6 +20,10 @@ export interface RouteRow {
   body: string[];
   service: string;
   rewrite: string | null;
+  /** `redirectHttps`: plain-HTTP requests get 308 to this scheme and port ("https", "https:8443"); null when off. */
+  redirectHttps: string | null;
+  /** WebSocket upgrades are proxied. */
+  websocket: boolean;
   policies: string[];
 }
 
@@ -46,6 +50,8 @@ function row(plan: Plan, e: RouterEntry<CompiledRoute>): RouteRow {
     body: m.body.map((b) => b.describe),
     service: e.route.service.name,
     rewrite: rewriteText(plan, e.route),
+    redirectHttps: e.route.redirectHttps === undefined ? null : `https${e.route.redirectHttps.portSuffix}`,
+    websocket: e.route.websocket !== undefined,
     policies: e.route.policies.map((p) => `${p.type}${p.scope === 'global' ? ' (global)' : ''}`),
   };
 }
@@ -55,7 +61,7 @@ export function routeTable(plan: Plan): RouteRow[] {
 }
 
 export function formatRouteTable(rows: RouteRow[]): string {
-  const head = ['#', 'ROUTE', 'PRIO', 'HOST', 'PATH', 'METHODS', 'CONDITIONS', 'SERVICE', 'REWRITE', 'POLICIES'];
+  const head = ['#', 'ROUTE', 'PRIO', 'HOST', 'PATH', 'METHODS', 'CONDITIONS', 'SERVICE', 'REWRITE', 'OPTIONS', 'POLICIES'];
   const body = rows.map((r) => [
     String(r.order),
     r.route,
@@ -66,6 +72,7 @@ export function formatRouteTable(rows: RouteRow[]): string {
     [...r.headers.map((h) => 'header ' + h), ...r.query.map((q) => 'query ' + q), ...r.body].join('; ') || '-',
     r.service,
     r.rewrite ?? '-',
+    [r.redirectHttps !== null ? `redirect ${r.redirectHttps}` : '', r.websocket ? 'websocket' : ''].filter(Boolean).join(', ') || '-',
     r.policies.join(', ') || '-',
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
