@@ -10,7 +10,22 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-const BODY = Buffer.from(JSON.stringify({ ok: true, service: 'upstream', id: 42, msg: 'hello' }));
+// UPSTREAM_BODY picks another answer, for the transformation benchmarks (bench/README.md): json-1k
+// and json-64k (an object with an `items` array of about that size), xml-1k and xml-64k (the same
+// as XML).
+const KIND = process.env.UPSTREAM_BODY ?? '';
+const BODY = KIND === '' ? Buffer.from(JSON.stringify({ ok: true, service: 'upstream', id: 42, msg: 'hello' })) : sizedBody(KIND);
+const BODY_TYPE = KIND.startsWith('xml') ? 'application/xml' : 'application/json';
+
+function sizedBody(kind: string): Buffer {
+  const target = kind.endsWith('64k') ? 64 * 1024 : 1024;
+  const items: { id: number; sku: string; price: number; name: string }[] = [];
+  const json = () => JSON.stringify({ order: { id: 42, customer: 'c-7', items } });
+  while (json().length < target) items.push({ id: items.length, sku: `SKU-${items.length}`, price: 9.5, name: 'widget' });
+  if (!kind.startsWith('xml')) return Buffer.from(json());
+  const xml = items.map((i) => `<item id="${i.id}"><sku>${i.sku}</sku><price>${i.price}</price><name>${i.name}</name></item>`).join('');
+  return Buffer.from(`<?xml version="1.0" encoding="UTF-8"?><order id="42"><customer>c-7</customer><items>${xml}</items></order>`);
+}
 
 export type FromUpstream = { t: 'listening'; port: number } | { t: 'stats'; conns: number; reqs: number };
 export type ToUpstream = { t: 'stats' };
@@ -43,7 +58,7 @@ const server = http.createServer((req, res) => {
     const n = byPrefix.get(prefix);
     if (n !== undefined) byPrefix.set(prefix, n + 1);
   }
-  res.writeHead(200, { 'content-type': 'application/json', 'content-length': BODY.length });
+  res.writeHead(200, { 'content-type': BODY_TYPE, 'content-length': BODY.length });
   res.end(BODY);
 });
 server.on('connection', () => {
