@@ -26,6 +26,7 @@ test('server: documented defaults', () => {
     maxUrlLength: 8192,
     serverHeader: undefined,
     allowSemicolonInPath: false,
+    maxBodyForMatch: 64 * 1024,
     // 16 KB plus HPACK's 32 bytes for each of 100 fields and 5 pseudo-headers; as many fields as that allows.
     http2: { maxConcurrentStreams: 100, maxEarlyResets: 100, maxHeaderListSize: 16384 + 32 * 105, maxHeaderListPairs: 618 },
   });
