@@ -196,6 +196,18 @@ test('pseudo-headers are never forwarded; cookie crumbs become one Cookie field 
   assert.ok(!seen.raw.some((h) => h.startsWith(':')), seen.raw.join(','));
 });
 
+/** The access log's line for `path`, once it is written. */
+function accessLogLine(path: string): Promise<Record<string, unknown>> {
+  return waitFor(`the access-log line of ${path}`, async () => {
+    const text = await readFile(join(dir.path, 'access.log'), 'utf8').catch(() => '');
+    return text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.path === path);
+  });
+}
+
 test('a body without Content-Length streams upstream (chunked) and is counted in the access log', async () => {
   // The second half is sent once the upstream has the first: the body is still streaming when it goes up.
   const started = new Promise<void>((r) => (uploadStarted = r));
@@ -205,14 +217,7 @@ test('a body without Content-Length streams upstream (chunked) and is counted in
   assert.equal(seen.headers['transfer-encoding'], 'chunked');
   const sized = await send({ ':method': 'POST', ':path': '/upload/sized', 'content-length': '3' }, ['abc']);
   assert.equal(echoOf(sized).headers['content-length'], '3');
-  const line = await waitFor('access-log line', async () => {
-    const text = await readFile(join(dir.path, 'access.log'), 'utf8').catch(() => '');
-    return text
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as Record<string, unknown>)
-      .find((l) => l.path === '/upload/unsized');
-  });
+  const line = await accessLogLine('/upload/unsized');
   assert.equal(line.protocol, 'HTTP/2.0');
   assert.equal(line.bytesIn, 10_000);
   assert.ok((line.bytesOut as number) > 100);
@@ -319,14 +324,7 @@ test('a client that resets its stream mid-response: the upstream call is cancell
   await new Promise<void>((r) => stream.once('data', () => r()));
   stream.close(http2.constants.NGHTTP2_CANCEL);
   await waitFor('the upstream response to be cancelled', () => dripClosed === 1);
-  const line = await waitFor('access-log line', async () => {
-    const text = await readFile(join(dir.path, 'access.log'), 'utf8').catch(() => '');
-    return text
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as Record<string, unknown>)
-      .find((l) => l.path === '/drip/reset');
-  });
+  const line = await accessLogLine('/drip/reset');
   assert.equal(line.aborted, true);
   assert.equal(line.status, 200);
   const ok = await send({ ':path': '/plain' });

@@ -15,8 +15,8 @@ import type { ClientHttp2Session, SecureClientSessionOptions } from 'node:http2'
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { startWsUpstream, type WsUpstream } from './helpers/ws-upstream.js';
 import { makePki, type TestPki } from './helpers/certs.js';
-import { tempDir, waitFor, type TempDir } from './helpers/child.js';
-import { h2Session, openWebSocket, StreamSocket, within } from './helpers/h2-websocket.js';
+import { tempDir, waitFor, within, type TempDir } from './helpers/child.js';
+import { h2Session, openWebSocket, StreamSocket } from './helpers/h2-websocket.js';
 import { maybeUnset } from './helpers/hooks.js';
 import { ErrorCode, FrameType, RawH2, headerBlock, headers as headersFrame } from './helpers/h2-raw.js';
 

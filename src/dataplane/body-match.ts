@@ -8,7 +8,7 @@ import { parseBodyKey, type BodyConditionConfig, type BodyPathStep } from '../co
 import { PassThrough, type Readable } from 'node:stream';
 import type { ScannedHeaders } from './forwarding.js';
 import type { ServerLimits } from '../edge/server-limits.js';
-import { armBodyTimeout, hasBody } from './request-body.js';
+import { armBodyTimeout, hasBody, readUpTo, type BoundedRead } from './request-body.js';
 
 const NOT_READ = Symbol('not-read');
 
@@ -130,32 +130,14 @@ function isJsonType(contentType: string): boolean {
   return t === 'application/json' || t.endsWith('+json');
 }
 
-/** What payload routing read: the whole body, or (larger than the bound) its first chunks. */
-export type MatchRead = { whole: Buffer; prefix?: undefined } | { whole?: undefined; prefix: Buffer[] };
-
 /**
  * Reads up to `limits.maxBodyForMatch` bytes of the body. A larger one stops being read (paused)
  * with what was read: the caller forwards those chunks, then the rest of `req` (prefixed()).
  */
-export function readForMatch(req: IncomingMessage, scan: ScannedHeaders, limits: ServerLimits, done: (read: MatchRead) => void): void {
+export function readForMatch(req: IncomingMessage, scan: ScannedHeaders, limits: ServerLimits, done: (read: BoundedRead) => void): void {
   if (!hasBody(scan)) return done({ whole: Buffer.alloc(0) });
-  const limit = limits.maxBodyForMatch;
-  if (scan.transferEncoding === undefined && Number(scan.contentLength) > limit) return done({ prefix: [] });
   armBodyTimeout(req, limits.bodyIdleTimeout);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  const onData = (c: Buffer): void => {
-    chunks.push(c);
-    size += c.length;
-    if (size <= limit) return;
-    req.off('data', onData);
-    req.off('end', onEnd);
-    req.pause();
-    done({ prefix: chunks });
-  };
-  const onEnd = (): void => done({ whole: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size) });
-  req.on('data', onData);
-  req.once('end', onEnd);
+  readUpTo(req, scan, limits.maxBodyForMatch, [], done);
 }
 
 /** `chunks`, then the rest of `rest` (a request paused after payload routing read them). */

@@ -2,8 +2,9 @@
 // with a requestBody policy reads its request body whole, and only a response a responseBody
 // policy asks for is held and read whole. Both are bounded.
 //
-//   requestBody:  readWholeBody (Content-Length over the bound: 413 at once; chunked: counted,
-//                 413 once past it) → each policy in turn (may replace the body, or answer)
+//   requestBody:  the body read whole (request-body.ts readUpTo: a Content-Length over the bound
+//                 is 413 at once, a chunked body 413 once past it) → each policy in turn (may
+//                 replace the body, or answer)
 //   responseBody: the head is held (HeldResponse); the body collected up to the smallest
 //                 `maxBytes`; past it, passed through unchanged or 502, as the rewrites say; at
 //                 the end each rewrite in turn, then the head with the new Content-Length.
@@ -15,37 +16,7 @@ import type { ScannedHeaders } from './forwarding.js';
 import type { CompiledRoute } from './plan.js';
 import type { Answer } from './respond.js';
 import { removeHeader } from './header-list.js';
-import { armBodyTimeout, hasBody } from './request-body.js';
-
-/** Reads the request body whole, up to `limit` bytes: `done(body)`, or `done(undefined)` when it is larger. */
-export function readWholeBody(
-  req: IncomingMessage,
-  scan: ScannedHeaders,
-  limit: number,
-  done: (body: Buffer | undefined) => void,
-  prefix: readonly Buffer[] = [],
-): void {
-  if (scan.transferEncoding === undefined && Number(scan.contentLength) > limit) return done(undefined);
-  const chunks: Buffer[] = [...prefix];
-  let size = chunks.reduce((n, c) => n + c.length, 0);
-  if (size > limit) return done(undefined);
-  let over = false;
-  const onData = (c: Buffer): void => {
-    size += c.length;
-    if (size <= limit) return void chunks.push(c);
-    // Past the bound: stop reading; the 413 closes the connection (the rest is never read).
-    over = true;
-    req.off('data', onData);
-    req.pause();
-    chunks.length = 0;
-    done(undefined);
-  };
-  req.on('data', onData);
-  req.once('end', () => {
-    if (!over) done(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-  });
-  if (prefix.length > 0) req.resume(); // paused by payload routing
-}
+import { armBodyTimeout, hasBody, readUpTo } from './request-body.js';
 
 /** What the requestBody phase needs of its exchange. */
 export interface BodyPhaseOwner {
@@ -53,8 +24,8 @@ export interface BodyPhaseOwner {
   step(fn: () => void): void;
   refuse(a: Answer): void;
   crashed(err: unknown): void;
-  /** The policies let the request on: `body` is what goes upstream. */
-  passed(body: Buffer): void;
+  /** The policies let the request on: `body` is what goes upstream; `read` the bytes the client sent. */
+  passed(body: Buffer, read: number): void;
 }
 
 /** The requestBody phase: the body read whole (bounded), then each policy in turn. */
@@ -67,6 +38,7 @@ export function requestBodyPhase(
   context: () => RequestContext,
   owner: BodyPhaseOwner,
 ): void {
+  // The bound is the route's (plan.ts: its requestBody policies' and its request-size-limit's).
   const run = (bytes: Buffer | undefined): void =>
     owner.step(() => {
       if (owner.gone()) return;
@@ -75,18 +47,18 @@ export function requestBodyPhase(
       runRequestBodyPolicies(route.requestBody, context(), body).then(
         (refused) => {
           if (owner.gone()) return;
-          if (refused === undefined) return owner.passed(body.body);
+          if (refused === undefined) return owner.passed(body.body, bytes.length);
           owner.refuse({ kind: 'verdict', verdict: refused.verdict, by: route.requestBodyTypes[refused.index] });
         },
         (err: unknown) => owner.crashed(err),
       );
     });
-  const limit = Math.min(route.bodyBufferBytes, route.maxBodyBytes);
+  const limit = route.bodyBufferBytes;
   // Payload routing may have read it already: whole, or its first chunks.
   if (read.whole != null) return run(read.whole.length > limit ? undefined : read.whole);
   if (!hasBody(scan)) return run(Buffer.alloc(0));
   armBodyTimeout(req, idleTimeout);
-  readWholeBody(req, scan, limit, run, read.prefix);
+  readUpTo(req, scan, limit, read.prefix ?? [], (r) => run(r.whole));
 }
 
 /**

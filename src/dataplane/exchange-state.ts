@@ -62,9 +62,7 @@ export abstract class ExchangeState {
   protected call: UpstreamCall | undefined;
   /** The body read whole to be replayed; null until then, or for a streamed one. */
   protected body: Buffer | null = null;
-  /** The requestBody policies had the body (it is sent with a Content-Length of its own). */
-  protected bodyReplaced = false;
-  /** Bytes of the body read whole for the requestBody phase (-1: not read so). */
+  /** Bytes of the client's body read whole, for payload routing or the requestBody phase (-1: not read so). */
   protected bodyRead = -1;
   /** What payload routing read of a body larger than `maxBodyForMatch` (the rest is still in `req`). */
   protected bodyPrefix: Buffer[] | undefined;

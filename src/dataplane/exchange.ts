@@ -147,7 +147,10 @@ export class Exchange extends ExchangeState implements CallOwner {
     const scan = this.scan!;
     if (this.route!.requestBody.length > 0) return this.readBodyForPolicies(call);
     if (this.body !== null || !hasBody(scan)) return call.admit(); // read whole already (payload routing), or none
-    const whole = readForReplay(this.req, scan, this.plane.limits.bodyIdleTimeout, call.replayableBodyLimit, (body) =>
+    // Payload routing leaves read chunks (bodyPrefix) only of a body without Content-Length, which
+    // readForReplay never reads whole; the rest of such a body must stream after them in any case.
+    const replayLimit = this.bodyPrefix === undefined ? call.replayableBodyLimit : -1;
+    const whole = readForReplay(this.req, scan, this.plane.limits.bodyIdleTimeout, replayLimit, (body) =>
       this.step(() => {
         if (this.clientGone) return;
         this.body = body;
@@ -168,10 +171,9 @@ export class Exchange extends ExchangeState implements CallOwner {
       step: (fn) => this.step(fn),
       refuse: (a) => this.respond(a),
       crashed: (err) => this.crashed(err),
-      passed: (body) => {
+      passed: (body, read) => {
         this.body = body;
-        this.bodyRead = body.length;
-        this.bodyReplaced = true;
+        this.bodyRead = read;
         call.admit();
       },
     });
@@ -184,8 +186,10 @@ export class Exchange extends ExchangeState implements CallOwner {
     const ctx = this.ctx;
     const https = (this.req.socket as { encrypted?: boolean }).encrypted === true;
     // Before the slots below are placed: the body phases' fields (body-phases.ts).
-    if (this.bodyReplaced || route.responseBody.length > 0)
-      forBodyPhases(scan.forward, this.bodyReplaced ? this.body! : undefined, hasBody(scan), route.responseBody.length > 0);
+    // A body that went through requestBody policies is sent with a length of its own.
+    const viaPolicies = route.requestBody.length > 0;
+    if (viaPolicies || route.responseBody.length > 0)
+      forBodyPhases(scan.forward, viaPolicies ? this.body! : undefined, hasBody(scan), route.responseBody.length > 0);
     const up = upstreamHeaders(
       this,
       scan,

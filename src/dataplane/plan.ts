@@ -51,7 +51,7 @@ export interface CompiledRoute {
   requestBody: Policy[];
   /** The policy type of each `requestBody` entry. */
   requestBodyTypes: string[];
-  /** The smallest `bodyBufferBytes` of the requestBody policies (413 past it). */
+  /** What the requestBody phase reads: the smallest `bodyBufferBytes` of its policies and `maxBodyBytes` (413 past it). */
   bodyBufferBytes: number;
   upstreamRequest: Policy[];
   response: Policy[];
@@ -190,6 +190,7 @@ function compileRoute(
   // The chain runs class by class (PolicyOrder: edge, authenticate, authorise, limit, transform,
   // other), whatever the listing order; within a class, globals first, then the listing order.
   const policies = inClassOrder([...globals, ...r.policies.map((p, j) => instantiate(p, 'route', env, `routes[${index}].policies[${j}]`))]);
+  const maxBodyBytes = policies.reduce((min, p) => Math.min(min, p.policy.maxBodyBytes ?? Infinity), Infinity);
   const inPhase = (phase: Phase) => policies.filter((p) => typeof p.policy[phase] === 'function').map((p) => p.policy);
   return {
     name: r.name,
@@ -207,13 +208,13 @@ function compileRoute(
     requestBodyTypes: policies.filter((p) => typeof p.policy.requestBody === 'function').map((p) => p.type),
     bodyBufferBytes: policies.reduce(
       (min, p) => (typeof p.policy.requestBody === 'function' ? Math.min(min, p.policy.bodyBufferBytes ?? DEFAULT_BODY_BUFFER) : min),
-      Infinity,
+      maxBodyBytes,
     ),
     upstreamRequest: inPhase('upstreamRequest'),
     response: inPhase('response'),
     responseBody: inPhase('responseBody'),
     log: inPhase('log'),
-    maxBodyBytes: policies.reduce((min, p) => Math.min(min, p.policy.maxBodyBytes ?? Infinity), Infinity),
+    maxBodyBytes,
     websocket: compileWebSocket(r.websocket),
   };
 }

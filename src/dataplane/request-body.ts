@@ -31,6 +31,40 @@ export function readForReplay(
   return true;
 }
 
+/** What a bounded read got: the whole body, or (larger than the bound) the chunks read so far. */
+export type BoundedRead = { whole: Buffer; prefix?: undefined } | { whole?: undefined; prefix: Buffer[] };
+
+/**
+ * Reads the body up to `limit` bytes, after `prefix` (chunks an earlier read took): `done` gets
+ * the whole body, or — past the bound, or by a Content-Length over it before reading — what was
+ * read, with `req` paused so that the rest can still be streamed or refused.
+ */
+export function readUpTo(
+  req: IncomingMessage,
+  scan: ScannedHeaders,
+  limit: number,
+  prefix: readonly Buffer[],
+  done: (read: BoundedRead) => void,
+): void {
+  const chunks = [...prefix];
+  let size = 0;
+  for (const c of chunks) size += c.length;
+  if (size > limit || (scan.transferEncoding === undefined && Number(scan.contentLength) > limit)) return done({ prefix: chunks });
+  const onData = (c: Buffer): void => {
+    chunks.push(c);
+    size += c.length;
+    if (size <= limit) return;
+    req.off('data', onData);
+    req.off('end', onEnd);
+    req.pause();
+    done({ prefix: chunks });
+  };
+  const onEnd = (): void => done({ whole: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size) });
+  req.on('data', onData);
+  req.once('end', onEnd);
+  if (prefix.length > 0) req.resume(); // an earlier read left it paused
+}
+
 /** The body's idle timeout (`server.bodyIdleTimeout`), disarmed when it has all arrived. */
 export function armBodyTimeout(req: IncomingMessage, idleTimeout: number): void {
   if (idleTimeout <= 0) return;

@@ -207,3 +207,19 @@ export async function waitFor<T>(what: string, check: () => T | Falsy | Promise<
     await sleep(everyMs);
   }
 }
+
+/** How long any one `within` wait may take: far more than loopback needs, far less than the runner's timeout. */
+const DEADLINE_MS = 10_000;
+
+/** `p`, or a failure naming `what` once DEADLINE_MS pass (no test hangs until the runner's timeout). */
+export async function within<T>(what: string, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${DEADLINE_MS} ms waiting for ${what}`)), DEADLINE_MS);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

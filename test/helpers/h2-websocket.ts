@@ -8,21 +8,7 @@ import http2, {
   type SecureClientSessionOptions,
 } from 'node:http2';
 import { randomBytes } from 'node:crypto';
-
-const DEADLINE_MS = 10_000;
-
-/** `p`, or a failure naming `what` after DEADLINE_MS (no test hangs until the runner's timeout). */
-export async function within<T>(what: string, p: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${DEADLINE_MS} ms waiting for ${what}`)), DEADLINE_MS);
-  });
-  try {
-    return await Promise.race([p, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+import { within } from './child.js';
 
 /** A session whose peer's SETTINGS have arrived (a client may send :protocol only after them). */
 export async function h2Session(origin: string, opts: SecureClientSessionOptions = {}): Promise<ClientHttp2Session> {

@@ -8,6 +8,7 @@ import net, { type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { FrameReader } from './frames.js';
 import { Tunnel } from './tunnel.js';
+import { within } from '../../../test/helpers/child.js';
 
 const servers: net.Server[] = [];
 const sockets: Socket[] = [];
@@ -15,22 +16,6 @@ after(() => {
   for (const s of sockets) s.destroy();
   for (const s of servers) s.close();
 });
-
-/** How long any one wait may take: far more than loopback needs, far less than the runner's timeout. */
-const DEADLINE_MS = 10_000;
-
-/** `p`, or a failure naming `what` once the deadline passes. */
-async function within<T>(what: string, p: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${DEADLINE_MS} ms waiting for ${what}`)), DEADLINE_MS);
-  });
-  try {
-    return await Promise.race([p, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Two connected sockets: [the far end, the gateway's end]. */
 async function pair(): Promise<[Socket, Socket]> {
