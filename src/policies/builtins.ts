@@ -16,6 +16,8 @@ import { aclPolicy } from './acl/acl.js';
 import { authCombinationPolicy } from './auth/auth.js';
 import { rateLimitPolicy } from './rate-limit/rate-limit.js';
 import { concurrencyLimitPolicy } from './concurrency-limit/concurrency-limit.js';
+import { requestTransformerPolicy } from './request-transformer/request-transformer.js';
+import { responseTransformerPolicy } from './response-transformer/response-transformer.js';
 
 export const BUILTIN_POLICIES: readonly PolicyDefinition[] = [
   headersPolicy,
@@ -34,4 +36,6 @@ export const BUILTIN_POLICIES: readonly PolicyDefinition[] = [
   aclPolicy,
   rateLimitPolicy,
   concurrencyLimitPolicy,
+  requestTransformerPolicy,
+  responseTransformerPolicy,
 ];
