@@ -36,6 +36,8 @@ export const ERRORS = {
   GW_WEBSOCKET_ROUTE_LIMIT: { status: 503, message: 'This route has as many open WebSocket connections as it allows; retry later.' },
   GW_WEBSOCKET_CONSUMER_LIMIT: { status: 429, message: 'You have as many open WebSocket connections on this route as allowed.' },
   GW_BAD_BODY: { status: 400, message: 'The request body could not be parsed.' },
+  GW_VALIDATION_FAILED: { status: 400, message: 'The request does not match the route’s schema.' },
+  GW_UPSTREAM_VALIDATION_FAILED: { status: 502, message: 'The upstream response does not match the route’s schema.' },
   GW_UPSTREAM_BODY_INVALID: { status: 502, message: 'The upstream response body could not be transformed.' },
   GW_UPSTREAM_BODY_TOO_LARGE: { status: 502, message: 'The upstream response is larger than this route can transform.' },
   // Admin API

@@ -25,7 +25,14 @@ export interface PolicyMetrics {
    * For the rate-limit policy: call it once per request it decides on.
    */
   rateLimit(route: string, decision: RateLimitDecision): void;
+  /**
+   * A request or response a validator found invalid, exposed as
+   * `gatehouse_validation_failures_total{route,in}` (`in`: body, query, headers, params, response).
+   */
+  validationFailure(route: string, where: ValidationPart): void;
 }
+
+export type ValidationPart = 'body' | 'query' | 'headers' | 'params' | 'response';
 
 export type AuthFailureReason = 'missing' | 'invalid' | 'forbidden';
 export type RateLimitDecision = 'allowed' | 'limited' | 'shadow';
@@ -129,6 +136,7 @@ const HELP = {
   errors: 'Answers the gateway gave itself, by route, service and error code (GW_...).',
   auth: 'Authentication and authorisation refusals by policy and reason (missing, invalid, forbidden).',
   rateLimit: 'Rate-limit decisions by route (allowed, limited, shadow).',
+  validation: 'Requests and responses a request-validator found invalid, by route and part (body, query, headers, params, response).',
 };
 
 export class GatewayMetrics implements PolicyMetrics {
@@ -138,6 +146,7 @@ export class GatewayMetrics implements PolicyMetrics {
   private readonly consumers = new LabelledCounts(['route', 'consumer', 'status_class']);
   private readonly auth = new LabelledCounts(['policy', 'reason']);
   private readonly rateLimits = new LabelledCounts(['route', 'decision']);
+  private readonly validation = new LabelledCounts(['route', 'in']);
   consumerLabel = false;
 
   constructor(source: MetricsSource, opts: { defaultMetrics?: boolean } = {}) {
@@ -313,6 +322,10 @@ export class GatewayMetrics implements PolicyMetrics {
     this.rateLimits.inc([route, decision]);
   }
 
+  validationFailure(route: string, where: ValidationPart): void {
+    this.validation.inc([route, where]);
+  }
+
   /** This plane's metrics as prom-client JSON (what the admin API aggregates). */
   async snapshot(): Promise<object[]> {
     const all = [...this.series.values()].flatMap((byService) => [...byService.values()]);
@@ -355,6 +368,7 @@ export class GatewayMetrics implements PolicyMetrics {
       ),
       counter('gatehouse_auth_failures_total', HELP.auth, this.auth.values()),
       counter('gatehouse_ratelimit_decisions_total', HELP.rateLimit, this.rateLimits.values()),
+      counter('gatehouse_validation_failures_total', HELP.validation, this.validation.values()),
     ];
     return [...own, ...((await this.registry.getMetricsAsJSON()) as object[])];
   }

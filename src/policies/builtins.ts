@@ -16,6 +16,7 @@ import { aclPolicy } from './acl/acl.js';
 import { authCombinationPolicy } from './auth/auth.js';
 import { rateLimitPolicy } from './rate-limit/rate-limit.js';
 import { concurrencyLimitPolicy } from './concurrency-limit/concurrency-limit.js';
+import { requestValidatorPolicy } from './request-validator/request-validator.js';
 import { requestTransformerPolicy } from './request-transformer/request-transformer.js';
 import { responseTransformerPolicy } from './response-transformer/response-transformer.js';
 
@@ -36,6 +37,7 @@ export const BUILTIN_POLICIES: readonly PolicyDefinition[] = [
   aclPolicy,
   rateLimitPolicy,
   concurrencyLimitPolicy,
+  requestValidatorPolicy,
   requestTransformerPolicy,
   responseTransformerPolicy,
 ];
