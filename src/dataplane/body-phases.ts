@@ -11,10 +11,9 @@
 import type { IncomingMessage } from 'node:http';
 import type { HeaderList, Policy, RequestBody, RequestContext, ResponseInfo, ResponseRewrite, Verdict } from '../policies/types.js';
 import { BodyRefusal } from '../policies/types.js';
-import type { ErrorCode } from '../errors.js';
 import type { ScannedHeaders } from './forwarding.js';
 import type { CompiledRoute } from './plan.js';
-import type { Answer } from './respond.js';
+import type { Answer, ErrorAnswer } from './respond.js';
 import { removeHeader } from './header-list.js';
 import { armBodyTimeout, hasBody, readUpTo } from './request-body.js';
 
@@ -119,7 +118,7 @@ export interface HeldSink {
   write(chunk: Buffer): boolean;
   end(): void;
   /** The gateway answers instead (the upstream call is stopped first when `cancel`). */
-  refuse(code: ErrorCode, message: string | undefined, cancel: boolean, details?: unknown): void;
+  refuse(answer: ErrorAnswer, cancel: boolean): void;
   crashed(err: unknown): void;
   gone(): boolean;
 }
@@ -154,7 +153,7 @@ export class HeldResponse {
     const kept = this.chunks;
     this.chunks = [];
     if (this.tooLarge === 'error') {
-      this.sink.refuse('GW_UPSTREAM_BODY_TOO_LARGE', undefined, true);
+      this.sink.refuse({ kind: 'error', code: 'GW_UPSTREAM_BODY_TOO_LARGE' }, true);
       return false;
     }
     // Passed through as it came: the head, what was kept, then the rest streams.
@@ -179,7 +178,8 @@ export class HeldResponse {
         sink.end();
       },
       (err: unknown) => {
-        if (err instanceof BodyRefusal) this.sink.refuse(err.code, err.message, false, err.details);
+        if (err instanceof BodyRefusal)
+          this.sink.refuse({ kind: 'error', code: err.code, message: err.message, details: err.details, status: err.status }, false);
         else this.sink.crashed(err);
       },
     );

@@ -313,9 +313,9 @@ export class Exchange extends ExchangeState implements CallOwner {
       },
       write: (c) => this.write(c),
       end: () => this.endResponse(null),
-      refuse: (code, message, cancel, details) => {
+      refuse: (answer, cancel) => {
         if (cancel) this.call!.cancel(new Error('response body over the rewrite limit'));
-        this.respond({ kind: 'error', code, message, details });
+        this.respond(answer);
       },
       crashed: (err) => this.crashed(err),
       gone: () => this.clientGone,

@@ -17,6 +17,7 @@ import { authCombinationPolicy } from './auth/auth.js';
 import { rateLimitPolicy } from './rate-limit/rate-limit.js';
 import { concurrencyLimitPolicy } from './concurrency-limit/concurrency-limit.js';
 import { requestValidatorPolicy } from './request-validator/request-validator.js';
+import { xmlJsonPolicy } from './xml-json/xml-json.js';
 import { requestTransformerPolicy } from './request-transformer/request-transformer.js';
 import { responseTransformerPolicy } from './response-transformer/response-transformer.js';
 
@@ -40,4 +41,5 @@ export const BUILTIN_POLICIES: readonly PolicyDefinition[] = [
   requestValidatorPolicy,
   requestTransformerPolicy,
   responseTransformerPolicy,
+  xmlJsonPolicy,
 ];

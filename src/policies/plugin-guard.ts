@@ -142,7 +142,7 @@ export function guardPlugin(type: string, policy: Policy, log: Logger, timeoutMs
             try {
               out = await bounded(Promise.resolve(rewrite.call(self, body, info)), timeoutMs, type);
             } catch (err) {
-              if (err instanceof BodyRefusal && Object.hasOwn(ERRORS, err.code)) throw err; // the plugin's own answer
+              if (err instanceof BodyRefusal && Object.hasOwn(ERRORS, err.code) && errorStatus(err.status)) throw err; // the plugin's own answer
               failed(ctx, 'responseBody', err);
               throw new PolicyFailure(type, err);
             }
@@ -263,4 +263,9 @@ function verdictOf(v: unknown): RespondVerdict | string {
     out.headers = copy;
   }
   return out;
+}
+
+/** A BodyRefusal's own status: none, or an error status (4xx, 5xx). */
+function errorStatus(status: unknown): boolean {
+  return status === undefined || (typeof status === 'number' && Number.isInteger(status) && status >= 400 && status <= 599);
 }

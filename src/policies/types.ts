@@ -109,6 +109,8 @@ export class BodyRefusal extends Error {
     message: string,
     /** JSON-serialisable details for the error body. */
     readonly details?: unknown,
+    /** Another status than the code's own (a SOAP client fault mapped to 400). */
+    readonly status?: number,
   ) {
     super(message);
   }
