@@ -139,3 +139,17 @@ test('a transformer without body edits reads no body; an empty one compiles to n
   const response = make({ type: 'response-transformer', headers: { set: { a: 'b' } } });
   assert.equal(typeof response.responseBody, 'undefined');
 });
+
+test('framing and connection headers cannot be edited: the gateway owns them', () => {
+  assert.deepEqual(
+    errors({
+      type: 'request-transformer',
+      headers: { set: { 'Content-Length': '5' }, rename: { 'x-a': 'transfer-encoding' }, remove: ['connection'] },
+    }),
+    [
+      'routes[0].policies[0].headers.remove[0]: the gateway sets this header itself (framing and connection headers cannot be edited)',
+      'routes[0].policies[0].headers.rename.x-a: the gateway sets this header itself (framing and connection headers cannot be edited)',
+      'routes[0].policies[0].headers.set.Content-Length: the gateway sets this header itself (framing and connection headers cannot be edited)',
+    ],
+  );
+});

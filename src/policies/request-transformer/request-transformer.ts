@@ -37,8 +37,8 @@ export const requestTransformerPolicy = definePolicy({
   example: { headers: { set: { 'x-consumer': '{{consumer.id}}' } } },
   validate(config, _ctx, at) {
     return [
-      ...editIssues(config.headers, `${at}.headers`),
-      ...editIssues(config.query, `${at}.query`),
+      ...editIssues(config.headers, `${at}.headers`, true),
+      ...editIssues(config.query, `${at}.query`, false),
       ...bodyIssues(config.body, `${at}.body`),
     ];
   },

@@ -81,7 +81,7 @@ export const responseTransformerPolicy = definePolicy({
   order: 'transform',
   example: { headers: { set: { 'x-served-by': 'gatehouse' } } },
   validate(config, _ctx, at) {
-    return [...editIssues(config.headers, `${at}.headers`), ...bodyIssues(config.body, `${at}.body`)];
+    return [...editIssues(config.headers, `${at}.headers`, true), ...bodyIssues(config.body, `${at}.body`)];
   },
   create(config) {
     const applies = compileWhen(config.when);

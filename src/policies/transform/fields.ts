@@ -37,14 +37,27 @@ function editsSchema(name: z.ZodType<string>, what: string) {
     .optional();
 }
 
+// The message's framing and the connection are the gateway's: an edit of these could make the
+// service or the client read the body differently (request smuggling, a truncated response).
+const OWNED = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'proxy-connection', 'upgrade', 'te', 'trailer']);
+const OWNED_MESSAGE = 'the gateway sets this header itself (framing and connection headers cannot be edited)';
+
 export const HeaderEdits = editsSchema(HeaderName, 'Headers');
 export const QueryEdits = editsSchema(z.string().min(1), 'Query parameters');
 export type FieldEditsConfig = NonNullable<z.output<typeof HeaderEdits>>;
 
-/** Template errors in a set of edits, with their config paths. */
-export function editIssues(edits: FieldEditsConfig | undefined, at: string): { path: string; message: string }[] {
+/** Template errors in a set of edits (and, for headers, edits of the gateway's own), with their config paths. */
+export function editIssues(edits: FieldEditsConfig | undefined, at: string, headers: boolean): { path: string; message: string }[] {
   const issues: { path: string; message: string }[] = [];
   if (edits === undefined) return issues;
+  if (headers) {
+    const owned = (name: string) => OWNED.has(name.toLowerCase());
+    edits.remove.forEach((n, i) => owned(n) && issues.push({ path: `${at}.remove[${i}]`, message: OWNED_MESSAGE }));
+    for (const [from, to] of Object.entries(edits.rename))
+      if (owned(from) || owned(to)) issues.push({ path: `${at}.rename.${from}`, message: OWNED_MESSAGE });
+    for (const op of ['set', 'add', 'append'] as const)
+      for (const k of Object.keys(edits[op])) if (owned(k)) issues.push({ path: `${at}.${op}.${k}`, message: OWNED_MESSAGE });
+  }
   for (const op of ['set', 'add', 'append'] as const)
     for (const [k, v] of Object.entries(edits[op])) {
       const c = compileValue(v);
