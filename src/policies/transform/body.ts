@@ -31,7 +31,7 @@ export const BodyEdits = z
       .meta({ description: 'A JSONata expression for a full reshape (input: the body after the edits above).' }),
     reshapeTimeout: z
       .union([z.number().int().positive(), z.string().regex(DURATION_PATTERN)])
-      .default('50ms')
+      .default('250ms')
       .meta({ description: 'The longest one reshape may run.' }),
     maxOutput: z
       .union([z.number().int().positive(), z.string().regex(SIZE_PATTERN)])

@@ -2,12 +2,14 @@
 // - XML → JSON: elements become keys, attributes `@name` (the prefix is configurable), text beside
 //   children or attributes `#text`, CDATA is text, repeated elements arrays (and the elements or
 //   paths named in `arrays` always, so one element is still a list), numbers and booleans kept as
-//   strings unless `coerce`, namespace prefixes kept or stripped.
+//   strings unless `coerce`, namespace prefixes kept or stripped. Built from saxes' events (a
+//   strict, non-validating XML parser: well-formedness errors with their line and column, no DTD
+//   processing); decision 0008 says why not fast-xml-parser.
 // - JSON → XML: the reverse, every key checked to be an XML name and every string to hold only
 //   characters XML can carry, so a client cannot write markup into the service's document.
-import { XMLParser } from 'fast-xml-parser';
+import { SaxesParser, type SaxesTagPlain } from 'saxes';
 import XMLBuilder from 'fast-xml-builder';
-import { hasNonXmlChar, isXmlName, xmlEntities, xmlProblem, type XmlProblem } from './safe-xml.js';
+import { hasNonXmlChar, isXmlName, type XmlProblem } from './safe-xml.js';
 
 export interface XmlShape {
   attributePrefix: string;
@@ -21,41 +23,107 @@ export interface XmlShape {
 
 export type Converted<T> = { ok: true; value: T } | { ok: false; problem: XmlProblem | { message: string } };
 
+/** One open element while its content arrives. */
+interface Frame {
+  name: string;
+  path: string;
+  /** Attributes and children; null-prototype, so no element name reaches Object.prototype. */
+  obj: Record<string, unknown>;
+  children: boolean;
+  attrs: boolean;
+  text: string;
+}
+
+// JSON numbers as XML writes them; `007`, `0x1F` and `1.` stay text, and so do integers past 2^53.
+const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+
+class Refused extends Error {}
+
 export class XmlToJson {
-  private readonly parser: XMLParser;
+  private readonly names: ReadonlySet<string>;
+  private readonly paths: ReadonlySet<string>;
 
   constructor(private readonly shape: XmlShape) {
-    const names = new Set(shape.arrays.filter((a) => !a.includes('.')));
-    const paths = new Set(shape.arrays.filter((a) => a.includes('.')));
-    this.parser = new XMLParser({
-      ignoreAttributes: false,
-      attributeNamePrefix: shape.attributePrefix,
-      textNodeName: shape.textKey,
-      parseTagValue: shape.coerce,
-      parseAttributeValue: shape.coerce,
-      numberParseOptions: { leadingZeros: false, hex: false, eNotation: true },
-      trimValues: true,
-      cdataPropName: false,
-      removeNSPrefix: shape.namespaces === 'strip',
-      ignoreDeclaration: true,
-      ignorePiTags: true,
-      // Only the five predefined entities and character references: no DTD is ever accepted.
-      processEntities: true,
-      entityDecoder: xmlEntities,
-      maxNestedTags: shape.maxDepth,
-      jPath: true,
-      isArray: (name, jpath, _leaf, isAttribute) => !isAttribute && (names.has(name) || paths.has(jpath as string)),
-    });
+    this.names = new Set(shape.arrays.filter((a) => !a.includes('.')));
+    this.paths = new Set(shape.arrays.filter((a) => a.includes('.')));
+  }
+
+  private value(text: string): unknown {
+    if (!this.shape.coerce) return text;
+    if (text === 'true') return true;
+    if (text === 'false') return false;
+    if (NUMBER.test(text)) {
+      const n = Number(text);
+      if (Number.isFinite(n) && (!Number.isInteger(n) || Number.isSafeInteger(n))) return n;
+    }
+    return text;
+  }
+
+  private local(name: string): string {
+    if (this.shape.namespaces === 'keep') return name;
+    const colon = name.indexOf(':');
+    return colon < 0 ? name : name.slice(colon + 1);
   }
 
   convert(text: string): Converted<unknown> {
-    const problem = xmlProblem(text, this.shape.maxDepth);
-    if (problem !== undefined) return { ok: false, problem };
+    const { attributePrefix, textKey, maxDepth } = this.shape;
+    const strip = this.shape.namespaces === 'strip';
+    const parser = new SaxesParser();
+    const stack: Frame[] = [];
+    const root: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+    let problem: XmlProblem | undefined;
+    const refuse = (message: string): never => {
+      problem ??= { message, line: parser.line, column: parser.column };
+      throw new Refused(message);
+    };
+    parser.on('error', (err) => refuse(err.message.replace(/^\d+:\d+: /, '')));
+    // No document type declaration at all: no entity can be defined, expanded or fetched.
+    parser.on('doctype', () => refuse('a document type or entity declaration is not accepted (<!DOCTYPE, <!ENTITY…)'));
+    parser.on('opentag', (tag: SaxesTagPlain) => {
+      if (stack.length >= maxDepth) refuse(`elements are nested deeper than ${maxDepth}`);
+      const name = this.local(tag.name);
+      const parent = stack[stack.length - 1];
+      const obj = Object.create(null) as Record<string, unknown>;
+      let attrs = false;
+      for (const [k, v] of Object.entries(tag.attributes)) {
+        if (strip && (k === 'xmlns' || k.startsWith('xmlns:'))) continue;
+        obj[attributePrefix + this.local(k)] = this.value(v);
+        attrs = true;
+      }
+      if (parent !== undefined) parent.children = true;
+      stack.push({ name, path: parent === undefined ? name : `${parent.path}.${name}`, obj, children: false, attrs, text: '' });
+    });
+    const addText = (t: string) => {
+      const top = stack[stack.length - 1];
+      if (top !== undefined) top.text += t;
+    };
+    parser.on('text', addText);
+    parser.on('cdata', addText);
+    parser.on('closetag', () => {
+      const frame = stack.pop()!;
+      const text = frame.text.trim();
+      let value: unknown;
+      if (!frame.children && !frame.attrs) value = this.value(text);
+      else {
+        if (text !== '') frame.obj[textKey] = this.value(text);
+        value = frame.obj;
+      }
+      const into = stack.length === 0 ? root : stack[stack.length - 1]!.obj;
+      const always = this.names.has(frame.name) || this.paths.has(frame.path);
+      const had = into[frame.name];
+      if (had === undefined) into[frame.name] = always ? [value] : value;
+      else if (Array.isArray(had))
+        had.push(value); // an element's value is never an array: this is the repetition
+      else into[frame.name] = [had, value];
+    });
     try {
-      return { ok: true, value: this.parser.parse(text) as unknown };
+      parser.write(text).close();
     } catch (err) {
-      return { ok: false, problem: { message: (err as Error).message } };
+      if (problem !== undefined) return { ok: false, problem };
+      if (err instanceof RangeError) return { ok: false, problem: { message: 'the document is nested too deeply' } };
+      throw err;
     }
+    return { ok: true, value: root };
   }
 }
 
