@@ -155,32 +155,41 @@ export class JsonToXml {
     return { ok: true, value: (declaration ? '<?xml version="1.0" encoding="UTF-8"?>' : '') + body };
   }
 
-  /** The value under its root element. */
+  /** The value under its root element (an array as a list of `<item>`). */
   rooted(value: unknown): Record<string, unknown> {
-    if (this.rootElement !== undefined) return { [this.rootElement]: value };
+    const content = Array.isArray(value) ? { item: value } : value;
+    if (this.rootElement !== undefined) return { [this.rootElement]: content };
     if (isPlainObject(value)) {
       const keys = Object.keys(value);
       if (keys.length === 1 && !keys[0]!.startsWith(this.shape.attributePrefix) && !Array.isArray(value[keys[0]!])) return value;
     }
-    return { root: value };
+    return { root: content };
   }
 
-  /** Why the value cannot be written as XML (a key that is not a name, a character XML cannot carry, too deep). */
+  /**
+   * Why the value cannot be written as XML: a key that is not a name, a character XML cannot
+   * carry, an attribute or text that is not a scalar, an array directly in an array (no element
+   * to repeat), or too deep.
+   */
   private check(value: unknown, depth: number): string | undefined {
     if (depth > this.shape.maxDepth) return `the JSON is nested deeper than ${this.shape.maxDepth}`;
     if (typeof value === 'string')
       return hasNonXmlChar(value) ? 'a string holds a character XML cannot carry (a control character)' : undefined;
     if (Array.isArray(value)) {
       for (const v of value) {
+        if (Array.isArray(v)) return 'an array directly in an array has no XML form (put it under a key)';
         const why = this.check(v, depth + 1);
         if (why !== undefined) return why;
       }
       return undefined;
     }
     if (!isPlainObject(value)) return undefined;
+    const { attributePrefix, textKey } = this.shape;
     for (const [k, v] of Object.entries(value)) {
-      const name =
-        k === this.shape.textKey ? undefined : k.startsWith(this.shape.attributePrefix) ? k.slice(this.shape.attributePrefix.length) : k;
+      const scalarOnly = k === textKey || k.startsWith(attributePrefix);
+      if (scalarOnly && typeof v === 'object' && v !== null)
+        return `${JSON.stringify(k)} is an attribute or text: it takes a string, number or boolean`;
+      const name = k === textKey ? undefined : k.startsWith(attributePrefix) ? k.slice(attributePrefix.length) : k;
       if (name !== undefined && !isXmlName(name)) return `${JSON.stringify(k)} is not an XML name`;
       const why = this.check(v, depth + 1);
       if (why !== undefined) return why;

@@ -115,11 +115,23 @@ test('JSON → XML: the single key is the root (else rootElement or "root"), arr
     '<?xml version="1.0" encoding="UTF-8"?><req><a>1</a></req>',
   );
   assert.equal(send(p, 'a=1', 'application/x-www-form-urlencoded').body, 'a=1', 'not JSON: untouched');
+  assert.equal(
+    send(p, '[1,{"a":2}]', 'application/json').body,
+    '<?xml version="1.0" encoding="UTF-8"?><root><item>1</item><item><a>2</a></item></root>',
+  );
 });
 
 test('JSON → XML: keys that are not XML names and characters XML cannot carry are refused, never written as markup', () => {
   const p = make({ request: 'json-to-xml' });
-  for (const body of ['{"order":{"x><evil/><y":1}}', '{"order":{"@a b":1}}', '{"1st":1}', '{"order":"\\u0001"}']) {
+  for (const body of [
+    '{"order":{"x><evil/><y":1}}',
+    '{"order":{"@a b":1}}',
+    '{"1st":1}',
+    '{"order":"\\u0001"}',
+    '{"order":[[1,2],[3]]}',
+    '{"order":{"@id":{"x":1}}}',
+    '{"order":{"#text":["a"]}}',
+  ]) {
     const r = send(p, body, 'application/json');
     assert.equal(r.verdict?.code, 'GW_BAD_BODY', body);
     assert.equal(r.verdict.status, 400);

@@ -108,6 +108,7 @@ export const xmlJsonPolicy = definePolicy({
     const version: SoapVersion | undefined = soap?.version;
     const toJson = new XmlToJson(shape);
     const toXml = new JsonToXml(shape, soap?.operation ?? config.rootElement);
+    const rootless = new JsonToXml(shape, undefined); // the SOAP Body's element, rooted already
     const maxBytes = parseSize(config.maxBody);
     const policy: { -readonly [K in keyof Policy]: Policy[K] } = {};
 
@@ -120,7 +121,7 @@ export const xmlJsonPolicy = definePolicy({
         const attrs = { [`${config.attributePrefix}xmlns`]: soap.namespace };
         doc = { [name]: isPlainObject(content) ? { ...attrs, ...content } : { ...attrs, [config.textKey]: content } };
       }
-      const inner = new JsonToXml(shape, undefined).convert(doc, false);
+      const inner = rootless.convert(doc, false);
       return inner.ok ? { ok: true, value: envelope(soap.version, inner.value) } : inner;
     };
 
