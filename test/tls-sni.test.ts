@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import tls from 'node:tls';
 import { writeFileSync } from 'node:fs';
 import { loadConfigFile } from '../src/validation/load.js';
 import type { GatehouseConfig } from '../src/config/schema.js';
@@ -207,4 +208,46 @@ test('passphrase and inline keys never leave through GET /config', async () => {
   assert.ok(!text.includes(cnOnly.key.slice(40, 80)), 'inline key shown');
   const cfg = JSON.parse(text) as GatehouseConfig;
   assert.equal(cfg.listen[0]!.tls!.certificates![3]!.passphrase, '[redacted]');
+});
+
+/** A session (ticket) from a full handshake with `servername`, as a client would keep it. */
+function sessionFor(port: number, servername: string, maxVersion: tls.SecureVersion): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const sock = tls.connect({ host: '127.0.0.1', port, servername, maxVersion, rejectUnauthorized: false });
+    sock.once('session', (s: Buffer) => {
+      resolve(s);
+      sock.end();
+    });
+    sock.on('error', reject);
+  });
+}
+
+/** Whether a connection offering `session` under `servername` completes, and whether it resumed. */
+function resume(
+  port: number,
+  servername: string,
+  session: Buffer,
+  maxVersion: tls.SecureVersion,
+): Promise<{ ok: boolean; reused: boolean }> {
+  return new Promise((resolve) => {
+    const sock = tls.connect({ host: '127.0.0.1', port, servername, session, maxVersion, rejectUnauthorized: false }, () => {
+      const reused = sock.isSessionReused();
+      sock.end();
+      resolve({ ok: true, reused });
+    });
+    sock.on('error', () => resolve({ ok: false, reused: false }));
+  });
+}
+
+test('sni.unknown: refuse holds for resumed sessions: no tickets on such a listener, so one from a known name cannot open an unknown one (TLS 1.2 and 1.3)', async () => {
+  const gw = await gateway(fourCertificates('sni: { unknown: refuse }'));
+  for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
+    const session = await sessionFor(gw.port, 'a.example', version);
+    assert.deepEqual(
+      await resume(gw.port, 'a.example', session, version),
+      { ok: true, reused: false },
+      `${version}: served, with a full handshake`,
+    );
+    assert.equal((await resume(gw.port, 'nobody.example', session, version)).ok, false, `${version}: the unknown name is refused`);
+  }
 });

@@ -249,7 +249,10 @@ export class ListenerTls implements ScopeSource {
     // the server's for every name: with client CAs that differ per name, a certificate verified
     // for one name would be resumed into another's. So no session tickets (nor session IDs: node
     // keeps no session cache of its own) on such a listener — every connection is verified.
-    if (set.mixedScopes) options.secureOptions = set.shared.secureOptions | constants.SSL_OP_NO_TICKET;
+    // The same holds for `sni: refuse`: a ticket from a known name would open an unknown one (or
+    // a connection without SNI), since the SNI callback that refuses them never runs.
+    if (set.mixedScopes || set.refuseUnknown || set.refuseMissing)
+      options.secureOptions = set.shared.secureOptions | constants.SSL_OP_NO_TICKET;
     return options;
   }
 
@@ -259,7 +262,12 @@ export class ListenerTls implements ScopeSource {
 
   /** The server's own context must be rebuilt: its certificate or settings changed. */
   private serverChanged(prev: TlsSet, next: TlsSet): boolean {
-    if (prev.refuseMissing !== next.refuseMissing || prev.shared.ciphers !== next.shared.ciphers) return true;
+    if (
+      prev.refuseMissing !== next.refuseMissing ||
+      prev.refuseUnknown !== next.refuseUnknown ||
+      prev.shared.ciphers !== next.shared.ciphers
+    )
+      return true;
     if (prev.scopes !== next.scopes) return true; // sessions (tickets) depend on them
     return prev.shared.minVersion !== next.shared.minVersion || (!next.refuseMissing && prev.fallback !== next.fallback);
   }
