@@ -161,7 +161,10 @@ export class JsonToXml {
     if (this.rootElement !== undefined) return { [this.rootElement]: content };
     if (isPlainObject(value)) {
       const keys = Object.keys(value);
-      if (keys.length === 1 && !keys[0]!.startsWith(this.shape.attributePrefix) && !Array.isArray(value[keys[0]!])) return value;
+      const only = keys.length === 1 ? keys[0]! : undefined;
+      // `#text` or an attribute alone names no element: it goes under `root` like any other value.
+      if (only !== undefined && only !== this.shape.textKey && !only.startsWith(this.shape.attributePrefix) && !Array.isArray(value[only]))
+        return value;
     }
     return { root: content };
   }

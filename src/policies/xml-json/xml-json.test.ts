@@ -242,3 +242,43 @@ test('XML names that are Object.prototype keys stay plain keys; an undefined ent
   const undefinedEntity = await answer(p, '<r>&nope;</r>', 'application/xml');
   assert.equal(undefinedEntity.refusal?.code, 'GW_UPSTREAM_BODY_INVALID');
 });
+
+test('JSON → XML: "#text" or an attribute alone as the only key goes under root (a document needs an element)', () => {
+  const p = make({ request: 'json-to-xml' });
+  assert.equal(send(p, '{"#text":"x"}', 'application/json').body, '<?xml version="1.0" encoding="UTF-8"?><root>x</root>');
+  assert.equal(send(p, '{"@id":"7"}', 'application/json').body, '<?xml version="1.0" encoding="UTF-8"?><root id="7"></root>');
+});
+
+test('XML is read in its character set (Content-Type, byte order mark, XML declaration); bytes not in it are refused, never replaced', async () => {
+  const p = make({ request: 'xml-to-json' });
+  /** Bytes (not a JS string) through the request phase. */
+  const sendBytes = (bytes: Buffer, contentType: string) => {
+    const b = { body: bytes, contentType };
+    const verdict = p.requestBody!(ctx(), b) as RespondVerdict | undefined;
+    return { verdict, body: b.body.toString() };
+  };
+  const latin1 = Buffer.from('<name>Ren\u00e9e</name>', 'latin1');
+  assert.equal(sendBytes(latin1, 'application/xml; charset=ISO-8859-1').body, '{"name":"Renée"}');
+  const declared = Buffer.from('<?xml version="1.0" encoding="ISO-8859-1"?><name>Ren\u00e9e</name>', 'latin1');
+  assert.equal(sendBytes(declared, 'application/xml').body, '{"name":"Renée"}');
+  const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('<name>Ren\u00e9e</name>', 'utf16le')]);
+  assert.equal(sendBytes(utf16, 'text/xml').body, '{"name":"Renée"}');
+  assert.equal(sendBytes(Buffer.from('<name>Renée</name>'), 'text/xml').body, '{"name":"Renée"}', 'UTF-8 by default');
+
+  const broken = sendBytes(latin1, 'application/xml'); // Latin-1 bytes, nothing says so: not UTF-8
+  assert.equal(broken.verdict?.code, 'GW_BAD_BODY');
+  assert.equal(broken.verdict.message, 'The request body cannot be read: it is not valid utf-8 text.');
+  const unknown = sendBytes(Buffer.from('<a/>'), 'application/xml; charset=x-klingon');
+  assert.equal(unknown.verdict?.message, 'The request body cannot be read: its character set "x-klingon" is not supported.');
+
+  const r = make({ response: 'xml-to-json' });
+  const info = { status: 200, headers: ['content-type', 'application/xml'] };
+  const rw = r.responseBody!(ctx(), info)!;
+  await assert.rejects(
+    async () => rw.rewrite(latin1, info),
+    (err: unknown) => err instanceof BodyRefusal && err.code === 'GW_UPSTREAM_BODY_INVALID' && /not valid utf-8/.test(err.message),
+  );
+  const json = make({ request: 'json-to-xml' });
+  const b = { body: Buffer.from('{"a":"\u00e9"}', 'latin1'), contentType: 'application/json' };
+  assert.equal((json.requestBody!(ctx(), b) as RespondVerdict | undefined)?.code, 'GW_BAD_BODY', 'JSON is UTF-8 unless it says otherwise');
+});

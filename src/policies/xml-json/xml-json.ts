@@ -10,6 +10,7 @@ import { findHeader, removeHeader, setHeader } from '../../dataplane/header-list
 import { isJsonType, parseJson } from '../transform/json-text.js';
 import { isPlainObject, JsonToXml, XmlToJson, type Converted, type XmlShape } from './convert.js';
 import { envelope, readEnvelope, soapHeaders, type SoapVersion } from './soap.js';
+import { decodeText } from './safe-xml.js';
 
 const Size = z.union([
   z.number().int().positive(),
@@ -132,7 +133,9 @@ export const xmlJsonPolicy = definePolicy({
         const encoding = ctx.req.headers['content-encoding'];
         if (b.body.length === 0 || (encoding !== undefined && encoding.toLowerCase() !== 'identity')) return undefined;
         if (!(toXmlRequest ? isJsonType(b.contentType) : isXmlType(b.contentType))) return undefined;
-        const text = b.body.toString('utf8');
+        const decoded = decodeText(b.body, b.contentType);
+        if (!decoded.ok) return { status: 400, code: 'GW_BAD_BODY', message: `The request body cannot be read: ${decoded.message}.` };
+        const text = decoded.text;
         if (toXmlRequest) {
           const parsed = parseJson(text);
           if (!parsed.ok) {
@@ -199,7 +202,9 @@ export const xmlJsonPolicy = definePolicy({
     };
     const convert = (raw: Buffer, res: ResponseInfo): Buffer => {
       if (raw.length === 0) return raw;
-      const text = raw.toString('utf8');
+      const decoded = decodeText(raw, findHeader(res.headers, 'content-type') ?? '');
+      if (!decoded.ok) throw new BodyRefusal('GW_UPSTREAM_BODY_INVALID', `The upstream response cannot be read: ${decoded.message}.`);
+      const text = decoded.text;
       if (!fromXml) {
         const parsed = parseJson(text);
         if (!parsed.ok) {
