@@ -111,6 +111,8 @@ export const xmlJsonPolicy = definePolicy({
     const toXml = new JsonToXml(shape, soap?.operation ?? config.rootElement);
     const rootless = new JsonToXml(shape, undefined); // the SOAP Body's element, rooted already
     const maxBytes = parseSize(config.maxBody);
+    const prefix = soap?.operation?.includes(':') === true ? soap.operation.slice(0, soap.operation.indexOf(':')) : undefined;
+    const xmlnsName = prefix === undefined ? 'xmlns' : `xmlns:${prefix}`;
     const policy: { -readonly [K in keyof Policy]: Policy[K] } = {};
 
     /** JSON → XML for the service: plain, or the Body of an Envelope. */
@@ -119,7 +121,8 @@ export const xmlJsonPolicy = definePolicy({
       let doc = toXml.rooted(value);
       if (soap.namespace !== undefined) {
         const [name, content] = Object.entries(doc)[0]!;
-        const attrs = { [`${config.attributePrefix}xmlns`]: soap.namespace };
+        // A prefixed operation (`m:GetStock`) declares its prefix; a plain one the default namespace.
+        const attrs = { [`${config.attributePrefix}${xmlnsName}`]: soap.namespace };
         doc = { [name]: isPlainObject(content) ? { ...attrs, ...content } : { ...attrs, [config.textKey]: content } };
       }
       const inner = rootless.convert(doc, false);
