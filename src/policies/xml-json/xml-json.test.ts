@@ -282,3 +282,10 @@ test('XML is read in its character set (Content-Type, byte order mark, XML decla
   const b = { body: Buffer.from('{"a":"\u00e9"}', 'latin1'), contentType: 'application/json' };
   assert.equal((json.requestBody!(ctx(), b) as RespondVerdict | undefined)?.code, 'GW_BAD_BODY', 'JSON is UTF-8 unless it says otherwise');
 });
+
+test('JSON → XML: tabs and line breaks are written as references, so an XML reader gets them back unnormalised', () => {
+  const original = { note: { '@title': 'a\tb\nc', '#text': 'l1\r\nl2' } };
+  const xml = send(make({ request: 'json-to-xml' }), JSON.stringify(original), 'application/json').body;
+  assert.equal(xml, '<?xml version="1.0" encoding="UTF-8"?><note title="a&#9;b&#10;c">l1&#13;&#10;l2</note>');
+  assert.deepEqual(JSON.parse(send(make({ request: 'xml-to-json' }), xml, 'application/xml').body), original);
+});
