@@ -14,12 +14,13 @@ export interface XmlProblem {
 
 // XML 1.0 names (ASCII subset plus any non-ASCII letter) with an optional prefix.
 const NAME = /^(?:[A-Za-z_\u00C0-\uFFFF][A-Za-z0-9._\u00B7\u00C0-\uFFFF-]*:)?[A-Za-z_\u00C0-\uFFFF][A-Za-z0-9._\u00B7\u00C0-\uFFFF-]*$/;
-// Characters XML 1.0 cannot carry, even escaped.
+// Characters XML 1.0 cannot carry, even escaped, and half a surrogate pair (which is no character
+// and would be written as U+FFFD).
 // eslint-disable-next-line no-control-regex -- control characters are what it finds
-const NOT_XML = /[\0-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]/;
+const NOT_XML = /[\0-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 export function isXmlName(name: string): boolean {
-  return NAME.test(name);
+  return NAME.test(name) && !NOT_XML.test(name);
 }
 
 export function hasNonXmlChar(text: string): boolean {

@@ -128,6 +128,9 @@ test('JSON → XML: keys that are not XML names and characters XML cannot carry 
     '{"order":{"@a b":1}}',
     '{"1st":1}',
     '{"order":"\\u0001"}',
+    '{"order":"\\ud800"}', // half a surrogate pair: no character at all
+    '{"order":"x\\udc00y"}',
+    '{"order":{"a\\ud800":1}}',
     '{"order":[[1,2],[3]]}',
     '{"order":{"@id":{"x":1}}}',
     '{"order":{"#text":["a"]}}',
