@@ -208,7 +208,8 @@ export class JsonToXml {
     const { attributePrefix, textKey } = this.shape;
     for (const [k, v] of Object.entries(value)) {
       const scalarOnly = k === textKey || k.startsWith(attributePrefix);
-      if (scalarOnly && typeof v === 'object' && v !== null)
+      // null text would be written as an element named `#text` (beside attributes) or as "null".
+      if (scalarOnly && typeof v === 'object' && (v !== null || k === textKey))
         return `${JSON.stringify(k)} is an attribute or text: it takes a string, number or boolean`;
       const name = k === textKey ? undefined : k.startsWith(attributePrefix) ? k.slice(attributePrefix.length) : k;
       if (name !== undefined && !isXmlName(name)) return `${JSON.stringify(k)} is not an XML name`;

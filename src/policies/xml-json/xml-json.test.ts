@@ -134,6 +134,7 @@ test('JSON → XML: keys that are not XML names and characters XML cannot carry 
     '{"order":[[1,2],[3]]}',
     '{"order":{"@id":{"x":1}}}',
     '{"order":{"#text":["a"]}}',
+    '{"order":{"#text":null,"@id":1}}', // the builder wrote <#text/>
   ]) {
     const r = send(p, body, 'application/json');
     assert.equal(r.verdict?.code, 'GW_BAD_BODY', body);
@@ -291,4 +292,13 @@ test('JSON → XML: tabs and line breaks are written as references, so an XML re
   const xml = send(make({ request: 'json-to-xml' }), JSON.stringify(original), 'application/json').body;
   assert.equal(xml, '<?xml version="1.0" encoding="UTF-8"?><note title="a&#9;b&#10;c">l1&#13;&#10;l2</note>');
   assert.deepEqual(JSON.parse(send(make({ request: 'xml-to-json' }), xml, 'application/xml').body), original);
+});
+
+test('SOAP: the operation element with its namespace holds any JSON: an object, a scalar, a list, or nothing for null', () => {
+  const p = make({ request: 'json-to-xml', soap: { version: '1.2', operation: 'm:Op', namespace: 'urn:x' } });
+  const body = (json: string) => /<soap:Body>(.*)<\/soap:Body>/.exec(send(p, json, 'application/json').body)?.[1];
+  assert.equal(body('null'), '<m:Op xmlns:m="urn:x"></m:Op>');
+  assert.equal(body('"s"'), '<m:Op xmlns:m="urn:x">s</m:Op>');
+  assert.equal(body('[1,2]'), '<m:Op xmlns:m="urn:x"><item>1</item><item>2</item></m:Op>');
+  assert.equal(body('{"@id":1,"b":2}'), '<m:Op xmlns:m="urn:x" id="1"><b>2</b></m:Op>');
 });

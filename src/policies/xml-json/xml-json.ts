@@ -123,7 +123,9 @@ export const xmlJsonPolicy = definePolicy({
         const [name, content] = Object.entries(doc)[0]!;
         // A prefixed operation (`m:GetStock`) declares its prefix; a plain one the default namespace.
         const attrs = { [`${config.attributePrefix}${xmlnsName}`]: soap.namespace };
-        doc = { [name]: isPlainObject(content) ? { ...attrs, ...content } : { ...attrs, [config.textKey]: content } };
+        const element =
+          content === null ? attrs : isPlainObject(content) ? { ...attrs, ...content } : { ...attrs, [config.textKey]: content };
+        doc = { [name]: element };
       }
       const inner = rootless.convert(doc, false);
       return inner.ok ? { ok: true, value: envelope(soap.version, inner.value) } : inner;
