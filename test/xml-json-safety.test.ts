@@ -2,7 +2,8 @@
 // XML attacks in a service's answer (billion laughs, external and parameter entities, deep
 // nesting) are 502 GW_UPSTREAM_BODY_INVALID and nothing of them reaches the client; bodies over
 // maxBody are 413 on the way in (the service never sees them) and 502 (or passed unchanged with
-// onTooLarge: pass) on the way out; SOAP 1.2's action parameter, Body and Sender/Receiver faults.
+// onTooLarge: pass) on the way out; bodies read in their character set; SOAP 1.2's action
+// parameter, Body and Sender/Receiver faults.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -138,6 +139,27 @@ for (const client of clients) {
     assert.equal(passed.statusCode, 200);
     assert.equal(passed.headers['content-type'], 'application/xml');
     assert.equal((await passed.body.text()).length, 5000);
+  });
+
+  test(`${client.name}: XML in Latin-1 reaches the service as UTF-8 JSON; bytes not in the body's character set are 400`, async () => {
+    const latin1 = Buffer.from('<name>Ren\u00e9e</name>', 'latin1');
+    const r = await client.request(`${gw.url}/big?n=10`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/xml; charset=iso-8859-1' },
+      body: latin1,
+    });
+    assert.equal(r.statusCode, 200);
+    assert.equal(seen.at(-1)!.body, '{"name":"Renée"}');
+    assert.equal(seen.at(-1)!.type, 'application/json; charset=utf-8');
+    const hits = up.hits;
+    const bad = await client.request(`${gw.url}/big?n=10`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/xml' },
+      body: latin1,
+    });
+    assert.equal(bad.statusCode, 400);
+    assert.equal(((await bad.body.json()) as ErrorBody).error.message, 'The request body cannot be read: it is not valid utf-8 text.');
+    assert.equal(up.hits, hits);
   });
 
   test(`${client.name}: SOAP 1.2: application/soap+xml with the action parameter out, the Body back as JSON, Sender 400 and Receiver 502`, async () => {
