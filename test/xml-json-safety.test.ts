@@ -42,7 +42,7 @@ function service(req: IncomingMessage, res: ServerResponse): void {
     }
     if (url.pathname.endsWith('/big')) {
       const n = Number(url.searchParams.get('n'));
-      res.writeHead(200, { 'content-type': 'application/xml' });
+      res.writeHead(200, { 'content-type': 'application/xml', etag: '"big"' });
       return void res.end(`<r>${'x'.repeat(n - 7)}</r>`);
     }
     const sku = /<sku>([^<]*)<\/sku>/.exec(body)?.[1] ?? '';
@@ -131,6 +131,7 @@ for (const client of clients) {
 
     const fits = await client.request(`${gw.url}/big?n=1024`);
     assert.equal(fits.statusCode, 200);
+    assert.equal(fits.headers.etag, undefined, 'a converted body has new bytes');
     assert.equal(((await fits.body.json()) as { r: string }).r.length, 1017);
     const over = await client.request(`${gw.url}/big?n=1025`);
     assert.equal(over.statusCode, 502);
@@ -138,6 +139,7 @@ for (const client of clients) {
     const passed = await client.request(`${gw.url}/pass/big?n=5000`);
     assert.equal(passed.statusCode, 200);
     assert.equal(passed.headers['content-type'], 'application/xml');
+    assert.equal(passed.headers.etag, '"big"', 'the same bytes keep their validator');
     assert.equal((await passed.body.text()).length, 5000);
   });
 

@@ -93,7 +93,7 @@ export const xmlJsonPolicy = definePolicy({
   type: 'xml-json',
   description: 'Convert request and response bodies between JSON and XML (SOAP 1.1/1.2 included), with safe XML parsing.',
   schema,
-  phases: ['requestBody', 'upstreamRequest', 'response', 'responseBody'],
+  phases: ['requestBody', 'upstreamRequest', 'responseBody'],
   order: 'transform',
   example: { response: 'xml-to-json' },
   create(config: Config) {
@@ -202,8 +202,12 @@ export const xmlJsonPolicy = definePolicy({
       const ct = findHeader(res.headers, 'content-type') ?? '';
       return res.status !== 206 && (fromXml ? isXmlType(ct) : isJsonType(ct));
     };
-    policy.response = (_ctx, res) => {
-      if (takes(res)) for (const name of BYTE_BOUND) removeHeader(res.headers, name);
+    // Only a body that was converted loses its validators: one passed on unchanged (empty, or
+    // larger than maxBody with onTooLarge: pass) keeps its ETag.
+    const converted = (res: ResponseInfo, type: string, text: string): Buffer => {
+      for (const name of BYTE_BOUND) removeHeader(res.headers, name);
+      setHeader(res.headers, 'content-type', type);
+      return Buffer.from(text);
     };
     const convert = (raw: Buffer, res: ResponseInfo): Buffer => {
       if (raw.length === 0) return raw;
@@ -219,8 +223,7 @@ export const xmlJsonPolicy = definePolicy({
         const xml = toXml.convert(parsed.value);
         if (!xml.ok)
           throw new BodyRefusal('GW_UPSTREAM_BODY_INVALID', `The upstream response cannot be written as XML: ${xml.problem.message}.`);
-        setHeader(res.headers, 'content-type', XML_TYPE);
-        return Buffer.from(xml.value);
+        return converted(res, XML_TYPE, xml.value);
       }
       const json = toJson.convert(text);
       if (!json.ok)
@@ -245,8 +248,7 @@ export const xmlJsonPolicy = definePolicy({
         }
         value = answer.body;
       }
-      setHeader(res.headers, 'content-type', JSON_TYPE);
-      return Buffer.from(JSON.stringify(value));
+      return converted(res, JSON_TYPE, JSON.stringify(value));
     };
     policy.responseBody = (_ctx: RequestContext, res) =>
       takes(res) ? { maxBytes, tooLarge: config.onTooLarge, rewrite: convert } : undefined;
