@@ -302,3 +302,9 @@ test('SOAP: the operation element with its namespace holds any JSON: an object, 
   assert.equal(body('[1,2]'), '<m:Op xmlns:m="urn:x"><item>1</item><item>2</item></m:Op>');
   assert.equal(body('{"@id":1,"b":2}'), '<m:Op xmlns:m="urn:x" id="1"><b>2</b></m:Op>');
 });
+
+test('config: soap goes only with JSON requests and XML answers (it would be ignored the other way)', () => {
+  assert.throws(() => make({ request: 'xml-to-json', soap: { version: '1.1' } }), /soap wraps JSON requests/);
+  assert.throws(() => make({ response: 'json-to-xml', soap: { version: '1.2' } }), /soap wraps JSON requests/);
+  assert.equal(typeof make({ request: 'none', response: 'xml-to-json', soap: { version: '1.2' } }).responseBody, 'function');
+});

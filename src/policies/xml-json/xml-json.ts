@@ -18,59 +18,67 @@ const Size = z.union([
 ]);
 const Direction = z.enum(['json-to-xml', 'xml-to-json', 'none']);
 
-const schema = z.strictObject({
-  type: z.literal('xml-json'),
-  request: Direction.default('none').meta({ description: 'How request bodies are converted (by their Content-Type).' }),
-  response: Direction.default('none').meta({ description: 'How response bodies are converted (by their Content-Type).' }),
-  rootElement: z
-    .string()
-    .regex(/^[A-Za-z_][A-Za-z0-9._-]*$/, { error: 'not an XML element name' })
-    .optional()
-    .meta({ description: 'JSON → XML: the root element (default: the JSON’s single top-level key, else "root").' }),
-  attributePrefix: z.string().min(1).max(8).default('@').meta({ description: 'The JSON key prefix of XML attributes.' }),
-  textKey: z
-    .string()
-    .min(1)
-    .max(16)
-    .default('#text')
-    .meta({ description: 'The JSON key of an element’s text beside attributes or children.' }),
-  arrays: z
-    .array(z.string().min(1))
-    .default([])
-    .meta({ description: 'XML → JSON: elements ("item") or paths ("order.items.item") that are always arrays, even with one element.' }),
-  coerce: z
-    .boolean()
-    .default(false)
-    .meta({ description: 'XML → JSON: numbers and booleans in text and attributes become JSON numbers and booleans.' }),
-  namespaces: z
-    .enum(['keep', 'strip'])
-    .default('keep')
-    .meta({ description: 'XML → JSON: keep namespace prefixes (and xmlns attributes) or strip them.' }),
-  soap: z
-    .strictObject({
-      version: z.enum(['1.1', '1.2']).default('1.1'),
-      action: z
-        .string()
-        .regex(/^[^"\r\n]*$/, { error: 'an action has no quotes or line breaks' })
-        .optional(),
-      operation: z
-        .string()
-        .regex(/^[A-Za-z_][A-Za-z0-9._-]*(:[A-Za-z_][A-Za-z0-9._-]*)?$/, { error: 'not an XML element name' })
-        .optional()
-        .meta({ description: 'The Body’s element for a JSON request (default: as rootElement).' }),
-      namespace: z.string().min(1).optional().meta({ description: 'The operation element’s xmlns.' }),
-      clientFaultStatus: z.number().int().min(400).max(599).default(400),
-      serverFaultStatus: z.number().int().min(400).max(599).default(502),
-    })
-    .optional()
-    .meta({ description: 'Speak SOAP to the service: JSON requests in an Envelope, answers’ Body as JSON, Faults as errors.' }),
-  maxDepth: z.number().int().min(1).max(512).default(64).meta({ description: 'The deepest element nesting accepted either way.' }),
-  maxBody: Size.default('1mb').meta({ description: 'The largest body converted (a request over it: 413).' }),
-  onTooLarge: z
-    .enum(['error', 'pass'])
-    .default('error')
-    .meta({ description: 'A larger response: 502 GW_UPSTREAM_BODY_TOO_LARGE or sent unchanged.' }),
-});
+const schema = z
+  .strictObject({
+    type: z.literal('xml-json'),
+    request: Direction.default('none').meta({ description: 'How request bodies are converted (by their Content-Type).' }),
+    response: Direction.default('none').meta({ description: 'How response bodies are converted (by their Content-Type).' }),
+    rootElement: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9._-]*$/, { error: 'not an XML element name' })
+      .optional()
+      .meta({ description: 'JSON → XML: the root element (default: the JSON’s single top-level key, else "root").' }),
+    attributePrefix: z.string().min(1).max(8).default('@').meta({ description: 'The JSON key prefix of XML attributes.' }),
+    textKey: z
+      .string()
+      .min(1)
+      .max(16)
+      .default('#text')
+      .meta({ description: 'The JSON key of an element’s text beside attributes or children.' }),
+    arrays: z
+      .array(z.string().min(1))
+      .default([])
+      .meta({ description: 'XML → JSON: elements ("item") or paths ("order.items.item") that are always arrays, even with one element.' }),
+    coerce: z
+      .boolean()
+      .default(false)
+      .meta({ description: 'XML → JSON: numbers and booleans in text and attributes become JSON numbers and booleans.' }),
+    namespaces: z
+      .enum(['keep', 'strip'])
+      .default('keep')
+      .meta({ description: 'XML → JSON: keep namespace prefixes (and xmlns attributes) or strip them.' }),
+    soap: z
+      .strictObject({
+        version: z.enum(['1.1', '1.2']).default('1.1'),
+        action: z
+          .string()
+          .regex(/^[^"\r\n]*$/, { error: 'an action has no quotes or line breaks' })
+          .optional(),
+        operation: z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9._-]*(:[A-Za-z_][A-Za-z0-9._-]*)?$/, { error: 'not an XML element name' })
+          .optional()
+          .meta({ description: 'The Body’s element for a JSON request (default: as rootElement).' }),
+        namespace: z.string().min(1).optional().meta({ description: 'The operation element’s xmlns.' }),
+        clientFaultStatus: z.number().int().min(400).max(599).default(400),
+        serverFaultStatus: z.number().int().min(400).max(599).default(502),
+      })
+      .optional()
+      .meta({ description: 'Speak SOAP to the service: JSON requests in an Envelope, answers’ Body as JSON, Faults as errors.' }),
+    maxDepth: z.number().int().min(1).max(512).default(64).meta({ description: 'The deepest element nesting accepted either way.' }),
+    maxBody: Size.default('1mb').meta({ description: 'The largest body converted (a request over it: 413).' }),
+    onTooLarge: z
+      .enum(['error', 'pass'])
+      .default('error')
+      .meta({ description: 'A larger response: 502 GW_UPSTREAM_BODY_TOO_LARGE or sent unchanged.' }),
+  })
+  // SOAP is spoken to the service: JSON requests wrapped, XML answers unwrapped. The other
+  // directions would silently ignore `soap`, so they are refused.
+  .refine((c) => c.soap === undefined || (c.request !== 'xml-to-json' && c.response !== 'json-to-xml'), {
+    error:
+      'soap wraps JSON requests (request: json-to-xml) and unwraps XML answers (response: xml-to-json); it cannot go with xml-to-json requests or json-to-xml responses',
+    path: ['soap'],
+  });
 type Config = z.output<typeof schema>;
 
 /** `application/xml`, `text/xml`, `application/soap+xml` and any `+xml` type. */
