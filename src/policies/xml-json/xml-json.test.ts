@@ -128,9 +128,13 @@ test('JSON → XML: keys that are not XML names and characters XML cannot carry 
     '{"order":{"@a b":1}}',
     '{"1st":1}',
     '{"order":"\\u0001"}',
+    '{"order":"\\ud800"}', // half a surrogate pair: no character at all
+    '{"order":"x\\udc00y"}',
+    '{"order":{"a\\ud800":1}}',
     '{"order":[[1,2],[3]]}',
     '{"order":{"@id":{"x":1}}}',
     '{"order":{"#text":["a"]}}',
+    '{"order":{"#text":null,"@id":1}}', // the builder wrote <#text/>
   ]) {
     const r = send(p, body, 'application/json');
     assert.equal(r.verdict?.code, 'GW_BAD_BODY', body);
@@ -241,4 +245,66 @@ test('XML names that are Object.prototype keys stay plain keys; an undefined ent
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
   const undefinedEntity = await answer(p, '<r>&nope;</r>', 'application/xml');
   assert.equal(undefinedEntity.refusal?.code, 'GW_UPSTREAM_BODY_INVALID');
+});
+
+test('JSON → XML: "#text" or an attribute alone as the only key goes under root (a document needs an element)', () => {
+  const p = make({ request: 'json-to-xml' });
+  assert.equal(send(p, '{"#text":"x"}', 'application/json').body, '<?xml version="1.0" encoding="UTF-8"?><root>x</root>');
+  assert.equal(send(p, '{"@id":"7"}', 'application/json').body, '<?xml version="1.0" encoding="UTF-8"?><root id="7"></root>');
+});
+
+test('XML is read in its character set (Content-Type, byte order mark, XML declaration); bytes not in it are refused, never replaced', async () => {
+  const p = make({ request: 'xml-to-json' });
+  /** Bytes (not a JS string) through the request phase. */
+  const sendBytes = (bytes: Buffer, contentType: string) => {
+    const b = { body: bytes, contentType };
+    const verdict = p.requestBody!(ctx(), b) as RespondVerdict | undefined;
+    return { verdict, body: b.body.toString() };
+  };
+  const latin1 = Buffer.from('<name>Ren\u00e9e</name>', 'latin1');
+  assert.equal(sendBytes(latin1, 'application/xml; charset=ISO-8859-1').body, '{"name":"Renée"}');
+  const declared = Buffer.from('<?xml version="1.0" encoding="ISO-8859-1"?><name>Ren\u00e9e</name>', 'latin1');
+  assert.equal(sendBytes(declared, 'application/xml').body, '{"name":"Renée"}');
+  const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('<name>Ren\u00e9e</name>', 'utf16le')]);
+  assert.equal(sendBytes(utf16, 'text/xml').body, '{"name":"Renée"}');
+  assert.equal(sendBytes(Buffer.from('<name>Renée</name>'), 'text/xml').body, '{"name":"Renée"}', 'UTF-8 by default');
+
+  const broken = sendBytes(latin1, 'application/xml'); // Latin-1 bytes, nothing says so: not UTF-8
+  assert.equal(broken.verdict?.code, 'GW_BAD_BODY');
+  assert.equal(broken.verdict.message, 'The request body cannot be read: it is not valid utf-8 text.');
+  const unknown = sendBytes(Buffer.from('<a/>'), 'application/xml; charset=x-klingon');
+  assert.equal(unknown.verdict?.message, 'The request body cannot be read: its character set "x-klingon" is not supported.');
+
+  const r = make({ response: 'xml-to-json' });
+  const info = { status: 200, headers: ['content-type', 'application/xml'] };
+  const rw = r.responseBody!(ctx(), info)!;
+  await assert.rejects(
+    async () => rw.rewrite(latin1, info),
+    (err: unknown) => err instanceof BodyRefusal && err.code === 'GW_UPSTREAM_BODY_INVALID' && /not valid utf-8/.test(err.message),
+  );
+  const json = make({ request: 'json-to-xml' });
+  const b = { body: Buffer.from('{"a":"\u00e9"}', 'latin1'), contentType: 'application/json' };
+  assert.equal((json.requestBody!(ctx(), b) as RespondVerdict | undefined)?.code, 'GW_BAD_BODY', 'JSON is UTF-8 unless it says otherwise');
+});
+
+test('JSON → XML: tabs and line breaks are written as references, so an XML reader gets them back unnormalised', () => {
+  const original = { note: { '@title': 'a\tb\nc', '#text': 'l1\r\nl2' } };
+  const xml = send(make({ request: 'json-to-xml' }), JSON.stringify(original), 'application/json').body;
+  assert.equal(xml, '<?xml version="1.0" encoding="UTF-8"?><note title="a&#9;b&#10;c">l1&#13;&#10;l2</note>');
+  assert.deepEqual(JSON.parse(send(make({ request: 'xml-to-json' }), xml, 'application/xml').body), original);
+});
+
+test('SOAP: the operation element with its namespace holds any JSON: an object, a scalar, a list, or nothing for null', () => {
+  const p = make({ request: 'json-to-xml', soap: { version: '1.2', operation: 'm:Op', namespace: 'urn:x' } });
+  const body = (json: string) => /<soap:Body>(.*)<\/soap:Body>/.exec(send(p, json, 'application/json').body)?.[1];
+  assert.equal(body('null'), '<m:Op xmlns:m="urn:x"></m:Op>');
+  assert.equal(body('"s"'), '<m:Op xmlns:m="urn:x">s</m:Op>');
+  assert.equal(body('[1,2]'), '<m:Op xmlns:m="urn:x"><item>1</item><item>2</item></m:Op>');
+  assert.equal(body('{"@id":1,"b":2}'), '<m:Op xmlns:m="urn:x" id="1"><b>2</b></m:Op>');
+});
+
+test('config: soap goes only with JSON requests and XML answers (it would be ignored the other way)', () => {
+  assert.throws(() => make({ request: 'xml-to-json', soap: { version: '1.1' } }), /soap wraps JSON requests/);
+  assert.throws(() => make({ response: 'json-to-xml', soap: { version: '1.2' } }), /soap wraps JSON requests/);
+  assert.equal(typeof make({ request: 'none', response: 'xml-to-json', soap: { version: '1.2' } }).responseBody, 'function');
 });

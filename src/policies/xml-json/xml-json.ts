@@ -10,6 +10,7 @@ import { findHeader, removeHeader, setHeader } from '../../dataplane/header-list
 import { isJsonType, parseJson } from '../transform/json-text.js';
 import { isPlainObject, JsonToXml, XmlToJson, type Converted, type XmlShape } from './convert.js';
 import { envelope, readEnvelope, soapHeaders, type SoapVersion } from './soap.js';
+import { decodeText } from './safe-xml.js';
 
 const Size = z.union([
   z.number().int().positive(),
@@ -17,59 +18,67 @@ const Size = z.union([
 ]);
 const Direction = z.enum(['json-to-xml', 'xml-to-json', 'none']);
 
-const schema = z.strictObject({
-  type: z.literal('xml-json'),
-  request: Direction.default('none').meta({ description: 'How request bodies are converted (by their Content-Type).' }),
-  response: Direction.default('none').meta({ description: 'How response bodies are converted (by their Content-Type).' }),
-  rootElement: z
-    .string()
-    .regex(/^[A-Za-z_][A-Za-z0-9._-]*$/, { error: 'not an XML element name' })
-    .optional()
-    .meta({ description: 'JSON → XML: the root element (default: the JSON’s single top-level key, else "root").' }),
-  attributePrefix: z.string().min(1).max(8).default('@').meta({ description: 'The JSON key prefix of XML attributes.' }),
-  textKey: z
-    .string()
-    .min(1)
-    .max(16)
-    .default('#text')
-    .meta({ description: 'The JSON key of an element’s text beside attributes or children.' }),
-  arrays: z
-    .array(z.string().min(1))
-    .default([])
-    .meta({ description: 'XML → JSON: elements ("item") or paths ("order.items.item") that are always arrays, even with one element.' }),
-  coerce: z
-    .boolean()
-    .default(false)
-    .meta({ description: 'XML → JSON: numbers and booleans in text and attributes become JSON numbers and booleans.' }),
-  namespaces: z
-    .enum(['keep', 'strip'])
-    .default('keep')
-    .meta({ description: 'XML → JSON: keep namespace prefixes (and xmlns attributes) or strip them.' }),
-  soap: z
-    .strictObject({
-      version: z.enum(['1.1', '1.2']).default('1.1'),
-      action: z
-        .string()
-        .regex(/^[^"\r\n]*$/, { error: 'an action has no quotes or line breaks' })
-        .optional(),
-      operation: z
-        .string()
-        .regex(/^[A-Za-z_][A-Za-z0-9._-]*(:[A-Za-z_][A-Za-z0-9._-]*)?$/, { error: 'not an XML element name' })
-        .optional()
-        .meta({ description: 'The Body’s element for a JSON request (default: as rootElement).' }),
-      namespace: z.string().min(1).optional().meta({ description: 'The operation element’s xmlns.' }),
-      clientFaultStatus: z.number().int().min(400).max(599).default(400),
-      serverFaultStatus: z.number().int().min(400).max(599).default(502),
-    })
-    .optional()
-    .meta({ description: 'Speak SOAP to the service: JSON requests in an Envelope, answers’ Body as JSON, Faults as errors.' }),
-  maxDepth: z.number().int().min(1).max(512).default(64).meta({ description: 'The deepest element nesting accepted either way.' }),
-  maxBody: Size.default('1mb').meta({ description: 'The largest body converted (a request over it: 413).' }),
-  onTooLarge: z
-    .enum(['error', 'pass'])
-    .default('error')
-    .meta({ description: 'A larger response: 502 GW_UPSTREAM_BODY_TOO_LARGE or sent unchanged.' }),
-});
+const schema = z
+  .strictObject({
+    type: z.literal('xml-json'),
+    request: Direction.default('none').meta({ description: 'How request bodies are converted (by their Content-Type).' }),
+    response: Direction.default('none').meta({ description: 'How response bodies are converted (by their Content-Type).' }),
+    rootElement: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9._-]*$/, { error: 'not an XML element name' })
+      .optional()
+      .meta({ description: 'JSON → XML: the root element (default: the JSON’s single top-level key, else "root").' }),
+    attributePrefix: z.string().min(1).max(8).default('@').meta({ description: 'The JSON key prefix of XML attributes.' }),
+    textKey: z
+      .string()
+      .min(1)
+      .max(16)
+      .default('#text')
+      .meta({ description: 'The JSON key of an element’s text beside attributes or children.' }),
+    arrays: z
+      .array(z.string().min(1))
+      .default([])
+      .meta({ description: 'XML → JSON: elements ("item") or paths ("order.items.item") that are always arrays, even with one element.' }),
+    coerce: z
+      .boolean()
+      .default(false)
+      .meta({ description: 'XML → JSON: numbers and booleans in text and attributes become JSON numbers and booleans.' }),
+    namespaces: z
+      .enum(['keep', 'strip'])
+      .default('keep')
+      .meta({ description: 'XML → JSON: keep namespace prefixes (and xmlns attributes) or strip them.' }),
+    soap: z
+      .strictObject({
+        version: z.enum(['1.1', '1.2']).default('1.1'),
+        action: z
+          .string()
+          .regex(/^[^"\r\n]*$/, { error: 'an action has no quotes or line breaks' })
+          .optional(),
+        operation: z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9._-]*(:[A-Za-z_][A-Za-z0-9._-]*)?$/, { error: 'not an XML element name' })
+          .optional()
+          .meta({ description: 'The Body’s element for a JSON request (default: as rootElement).' }),
+        namespace: z.string().min(1).optional().meta({ description: 'The operation element’s xmlns.' }),
+        clientFaultStatus: z.number().int().min(400).max(599).default(400),
+        serverFaultStatus: z.number().int().min(400).max(599).default(502),
+      })
+      .optional()
+      .meta({ description: 'Speak SOAP to the service: JSON requests in an Envelope, answers’ Body as JSON, Faults as errors.' }),
+    maxDepth: z.number().int().min(1).max(512).default(64).meta({ description: 'The deepest element nesting accepted either way.' }),
+    maxBody: Size.default('1mb').meta({ description: 'The largest body converted (a request over it: 413).' }),
+    onTooLarge: z
+      .enum(['error', 'pass'])
+      .default('error')
+      .meta({ description: 'A larger response: 502 GW_UPSTREAM_BODY_TOO_LARGE or sent unchanged.' }),
+  })
+  // SOAP is spoken to the service: JSON requests wrapped, XML answers unwrapped. The other
+  // directions would silently ignore `soap`, so they are refused.
+  .refine((c) => c.soap === undefined || (c.request !== 'xml-to-json' && c.response !== 'json-to-xml'), {
+    error:
+      'soap wraps JSON requests (request: json-to-xml) and unwraps XML answers (response: xml-to-json); it cannot go with xml-to-json requests or json-to-xml responses',
+    path: ['soap'],
+  });
 type Config = z.output<typeof schema>;
 
 /** `application/xml`, `text/xml`, `application/soap+xml` and any `+xml` type. */
@@ -92,7 +101,7 @@ export const xmlJsonPolicy = definePolicy({
   type: 'xml-json',
   description: 'Convert request and response bodies between JSON and XML (SOAP 1.1/1.2 included), with safe XML parsing.',
   schema,
-  phases: ['requestBody', 'upstreamRequest', 'response', 'responseBody'],
+  phases: ['requestBody', 'upstreamRequest', 'responseBody'],
   order: 'transform',
   example: { response: 'xml-to-json' },
   create(config: Config) {
@@ -110,6 +119,8 @@ export const xmlJsonPolicy = definePolicy({
     const toXml = new JsonToXml(shape, soap?.operation ?? config.rootElement);
     const rootless = new JsonToXml(shape, undefined); // the SOAP Body's element, rooted already
     const maxBytes = parseSize(config.maxBody);
+    const prefix = soap?.operation?.includes(':') === true ? soap.operation.slice(0, soap.operation.indexOf(':')) : undefined;
+    const xmlnsName = prefix === undefined ? 'xmlns' : `xmlns:${prefix}`;
     const policy: { -readonly [K in keyof Policy]: Policy[K] } = {};
 
     /** JSON → XML for the service: plain, or the Body of an Envelope. */
@@ -118,8 +129,11 @@ export const xmlJsonPolicy = definePolicy({
       let doc = toXml.rooted(value);
       if (soap.namespace !== undefined) {
         const [name, content] = Object.entries(doc)[0]!;
-        const attrs = { [`${config.attributePrefix}xmlns`]: soap.namespace };
-        doc = { [name]: isPlainObject(content) ? { ...attrs, ...content } : { ...attrs, [config.textKey]: content } };
+        // A prefixed operation (`m:GetStock`) declares its prefix; a plain one the default namespace.
+        const attrs = { [`${config.attributePrefix}${xmlnsName}`]: soap.namespace };
+        const element =
+          content === null ? attrs : isPlainObject(content) ? { ...attrs, ...content } : { ...attrs, [config.textKey]: content };
+        doc = { [name]: element };
       }
       const inner = rootless.convert(doc, false);
       return inner.ok ? { ok: true, value: envelope(soap.version, inner.value) } : inner;
@@ -132,7 +146,9 @@ export const xmlJsonPolicy = definePolicy({
         const encoding = ctx.req.headers['content-encoding'];
         if (b.body.length === 0 || (encoding !== undefined && encoding.toLowerCase() !== 'identity')) return undefined;
         if (!(toXmlRequest ? isJsonType(b.contentType) : isXmlType(b.contentType))) return undefined;
-        const text = b.body.toString('utf8');
+        const decoded = decodeText(b.body, b.contentType);
+        if (!decoded.ok) return { status: 400, code: 'GW_BAD_BODY', message: `The request body cannot be read: ${decoded.message}.` };
+        const text = decoded.text;
         if (toXmlRequest) {
           const parsed = parseJson(text);
           if (!parsed.ok) {
@@ -194,12 +210,18 @@ export const xmlJsonPolicy = definePolicy({
       const ct = findHeader(res.headers, 'content-type') ?? '';
       return res.status !== 206 && (fromXml ? isXmlType(ct) : isJsonType(ct));
     };
-    policy.response = (_ctx, res) => {
-      if (takes(res)) for (const name of BYTE_BOUND) removeHeader(res.headers, name);
+    // Only a body that was converted loses its validators: one passed on unchanged (empty, or
+    // larger than maxBody with onTooLarge: pass) keeps its ETag.
+    const converted = (res: ResponseInfo, type: string, text: string): Buffer => {
+      for (const name of BYTE_BOUND) removeHeader(res.headers, name);
+      setHeader(res.headers, 'content-type', type);
+      return Buffer.from(text);
     };
     const convert = (raw: Buffer, res: ResponseInfo): Buffer => {
       if (raw.length === 0) return raw;
-      const text = raw.toString('utf8');
+      const decoded = decodeText(raw, findHeader(res.headers, 'content-type') ?? '');
+      if (!decoded.ok) throw new BodyRefusal('GW_UPSTREAM_BODY_INVALID', `The upstream response cannot be read: ${decoded.message}.`);
+      const text = decoded.text;
       if (!fromXml) {
         const parsed = parseJson(text);
         if (!parsed.ok) {
@@ -209,8 +231,7 @@ export const xmlJsonPolicy = definePolicy({
         const xml = toXml.convert(parsed.value);
         if (!xml.ok)
           throw new BodyRefusal('GW_UPSTREAM_BODY_INVALID', `The upstream response cannot be written as XML: ${xml.problem.message}.`);
-        setHeader(res.headers, 'content-type', XML_TYPE);
-        return Buffer.from(xml.value);
+        return converted(res, XML_TYPE, xml.value);
       }
       const json = toJson.convert(text);
       if (!json.ok)
@@ -235,8 +256,7 @@ export const xmlJsonPolicy = definePolicy({
         }
         value = answer.body;
       }
-      setHeader(res.headers, 'content-type', JSON_TYPE);
-      return Buffer.from(JSON.stringify(value));
+      return converted(res, JSON_TYPE, JSON.stringify(value));
     };
     policy.responseBody = (_ctx: RequestContext, res) =>
       takes(res) ? { maxBytes, tooLarge: config.onTooLarge, rewrite: convert } : undefined;
