@@ -3,15 +3,10 @@
 // streams to the upstream (the exchange does that with `maxBodyBytes`, see edge/body-limit.ts)
 // and cut off with 413 once it passes the limit. Nothing is buffered.
 import { z } from 'zod';
+import { Size } from '../config-fields.js';
 import { definePolicy, type RespondVerdict } from '../types.js';
-import { SIZE_PATTERN, parseSize } from '../../config/units.js';
+import { parseSize } from '../../config/units.js';
 import { findHeader } from '../../dataplane/header-list.js';
-
-// Like the config's Size (schema.ts cannot be imported here: it imports every policy).
-const Size = z.union([
-  z.number().int().nonnegative(),
-  z.string().regex(SIZE_PATTERN, { error: 'expected a size such as 512kb or 10mb, or a number of bytes' }),
-]);
 
 const schema = z.strictObject({
   type: z.literal('request-size-limit'),

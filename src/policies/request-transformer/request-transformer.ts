@@ -3,17 +3,13 @@
 // request, a JSONata reshape). Header and query edits cost no buffering; body edits read the body
 // whole (up to `maxBody`, 413 past it) and only on the routes that have them.
 import { z } from 'zod';
+import { Size } from '../config-fields.js';
 import { definePolicy, type Policy, type RequestBody, type Verdict } from '../types.js';
-import { SIZE_PATTERN, parseSize } from '../../config/units.js';
+import { parseSize } from '../../config/units.js';
 import { compileHeaderEdits, compileQueryEdits, editIssues, HeaderEdits, QueryEdits } from '../transform/fields.js';
 import { BodyEdits, bodyIssues, compileBodyEdits, requestBindings } from '../transform/body.js';
 import { isJsonType, parseJson, serialize } from '../transform/json-text.js';
 import { reshapeFailure } from '../transform/reshape.js';
-
-const Size = z.union([
-  z.number().int().positive(),
-  z.string().regex(SIZE_PATTERN, { error: 'expected a size such as 512kb or 10mb, or a number of bytes' }),
-]);
 
 const schema = z.strictObject({
   type: z.literal('request-transformer'),

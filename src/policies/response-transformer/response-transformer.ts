@@ -5,22 +5,14 @@
 // response streams. An edited body loses the service's ETag and digests (they named the old
 // bytes); the gateway sets its Content-Length.
 import { z } from 'zod';
+import { Size, StatusPattern, statusMatcher } from '../config-fields.js';
 import { BodyRefusal, definePolicy, type Policy, type RequestContext, type ResponseInfo } from '../types.js';
-import { SIZE_PATTERN, parseSize } from '../../config/units.js';
+import { parseSize } from '../../config/units.js';
 import { findHeader, removeHeader } from '../../dataplane/header-list.js';
 import { compileHeaderEdits, editIssues, HeaderEdits } from '../transform/fields.js';
 import { BodyEdits, bodyIssues, compileBodyEdits, requestBindings } from '../transform/body.js';
 import { isJsonType, parseJson, serialize } from '../transform/json-text.js';
 import { reshapeFailure } from '../transform/reshape.js';
-
-const Size = z.union([
-  z.number().int().positive(),
-  z.string().regex(SIZE_PATTERN, { error: 'expected a size such as 512kb or 10mb, or a number of bytes' }),
-]);
-const StatusPattern = z.union([
-  z.number().int().min(100).max(599),
-  z.string().regex(/^[1-5]xx$/, { error: 'a status class is written 2xx, 4xx…' }),
-]);
 
 const schema = z.strictObject({
   type: z.literal('response-transformer'),
@@ -47,9 +39,7 @@ type Config = z.output<typeof schema>;
 
 /** Whether a response is one `when` selects. Compiled once. */
 function compileWhen(when: Config['when']): (res: ResponseInfo) => boolean {
-  const statuses = when.status?.map((s) =>
-    typeof s === 'number' ? (x: number) => x === s : (x: number) => Math.floor(x / 100) === Number(s[0]),
-  );
+  const statuses = when.status === undefined ? undefined : statusMatcher(when.status);
   // "application/json" exactly; "application/*" or "application/*+json" by prefix and suffix.
   const types = when.contentType?.map((t) => {
     const [prefix, suffix] = t.toLowerCase().split('*', 2) as [string, string | undefined];
@@ -59,7 +49,7 @@ function compileWhen(when: Config['when']): (res: ResponseInfo) => boolean {
         : type.length >= prefix.length + suffix.length && type.startsWith(prefix) && type.endsWith(suffix);
   });
   return (res) => {
-    if (statuses !== undefined && !statuses.some((f) => f(res.status))) return false;
+    if (statuses !== undefined && !statuses(res.status)) return false;
     if (types === undefined) return true;
     const ct = findHeader(res.headers, 'content-type');
     if (ct === undefined) return false;

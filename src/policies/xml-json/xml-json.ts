@@ -4,18 +4,15 @@
 // are configured once per entry (convert.ts). Bodies are read whole only on routes with this
 // policy, bounded by `maxBody`.
 import { z } from 'zod';
+import { Size } from '../config-fields.js';
 import { BodyRefusal, definePolicy, type Policy, type RequestContext, type ResponseInfo, type Verdict } from '../types.js';
-import { SIZE_PATTERN, parseSize } from '../../config/units.js';
+import { parseSize } from '../../config/units.js';
 import { findHeader, removeHeader, setHeader } from '../../dataplane/header-list.js';
 import { isJsonType, parseJson } from '../transform/json-text.js';
 import { isPlainObject, JsonToXml, XmlToJson, type Converted, type XmlShape } from './convert.js';
 import { envelope, readEnvelope, soapHeaders, type SoapVersion } from './soap.js';
 import { decodeText } from './safe-xml.js';
 
-const Size = z.union([
-  z.number().int().positive(),
-  z.string().regex(SIZE_PATTERN, { error: 'expected a size such as 512kb or 10mb, or a number of bytes' }),
-]);
 const Direction = z.enum(['json-to-xml', 'xml-to-json', 'none']);
 
 const schema = z
