@@ -11,6 +11,7 @@ import { requestValidatorPolicy } from './request-validator.js';
 import type { Policy, PolicyEnv, RequestContext, RespondVerdict } from '../types.js';
 import type { ValidationPart } from '../../observability/metrics.js';
 import { silentLogger } from '../../observability/logger.js';
+import { atMostValues, LIST_ALL_VALUES } from './schemas.js';
 
 function check(policy: Record<string, unknown>) {
   return validateConfig({
@@ -49,7 +50,19 @@ const ORDER = {
 
 test('schemas that do not compile are config errors with their path: unknown keywords, remote $ref, bad types', () => {
   assert.deepEqual(errors({ body: { type: 'object', requried: ['a'] } }), [
-    'routes[0].policies[0].body: not a valid JSON Schema (draft 2020-12): strict mode: unknown keyword: "requried"',
+    'routes[0].policies[0].body: not a valid JSON Schema (draft 2020-12): strict mode: unknown keyword: "requried" (at "" in the schema)',
+  ]);
+  // ajv names the keyword, not where it is: the path inside the schema is found for it (a property
+  // of that name and data under `const` are not the keyword).
+  const nested = {
+    type: 'object',
+    properties: {
+      minimun: { type: 'integer' },
+      items: { type: 'array', const: [{ minimun: 1 }], items: { type: 'integer', minimun: 1 } },
+    },
+  };
+  assert.deepEqual(errors({ body: nested }), [
+    'routes[0].policies[0].body: not a valid JSON Schema (draft 2020-12): strict mode: unknown keyword: "minimun" (at "/properties/items/items" in the schema)',
   ]);
   assert.match(
     errors({ query: { $ref: 'https://schemas.example/x.json' } })[0]!,
@@ -78,6 +91,44 @@ test('body: every problem with its JSON pointer (required and additionalProperti
     { in: 'body', pointer: '/sku', message: "must have required property 'sku'" },
     { in: 'body', pointer: '/quantity', message: "must have required property 'quantity'" },
   ]);
+});
+
+test('only own properties count: names of Object.prototype are neither present by inheritance nor in the way', async () => {
+  const p = make({ body: { type: 'object', required: ['constructor'], properties: { toString: { type: 'string' } } } });
+  assert.deepEqual((await body(p, '{}'))!.details, [
+    { in: 'body', pointer: '/constructor', message: "must have required property 'constructor'" },
+  ]);
+  assert.equal(await body(p, '{"constructor":"x"}'), undefined);
+  assert.deepEqual((await body(p, '{"constructor":1,"toString":2}'))!.details, [
+    { in: 'body', pointer: '/toString', message: 'must be string' },
+  ]);
+  const q = make({ query: { type: 'object', required: ['hasOwnProperty'] } });
+  assert.equal((q.access!(ctx({ query: '' })) as RespondVerdict).code, 'GW_VALIDATION_FAILED');
+  assert.equal(q.access!(ctx({ query: 'hasOwnProperty=1' })), undefined);
+});
+
+test('a large body that fails lists its first problem only; a small one every problem up to maxErrors', async () => {
+  const p = make({ body: { type: 'array', items: { type: 'string' } } });
+  const numbers = (n: number) => JSON.stringify(Array.from({ length: n }, (_, i) => i));
+  const small = (await body(p, numbers(LIST_ALL_VALUES - 1)))!;
+  assert.equal((small.details as unknown[]).length, 20);
+  assert.deepEqual((small.details as unknown[])[19], { in: 'body', pointer: '/19', message: 'must be string' });
+  const large = (await body(p, numbers(LIST_ALL_VALUES)))!;
+  assert.equal(large.code, 'GW_VALIDATION_FAILED');
+  assert.deepEqual(large.details, [{ in: 'body', pointer: '/0', message: 'must be string' }]);
+  assert.equal(await body(p, JSON.stringify(Array.from({ length: 2 * LIST_ALL_VALUES }, () => 'x'))), undefined);
+  assert.equal(atMostValues({ a: [1, 2], b: { c: null } }, 6), true);
+  assert.equal(atMostValues({ a: [1, 2], b: { c: null } }, 5), false);
+});
+
+test('a recursive schema and a body nested deeper than the stack: 400, not a crash', async () => {
+  const tree = { $defs: { node: { type: 'array', items: { $ref: '#/$defs/node' } } }, $ref: '#/$defs/node' };
+  const p = make({ body: tree, maxBody: '2mb' });
+  assert.equal(await body(p, '[[[]],[]]'), undefined);
+  const depth = 300_000;
+  const v = (await body(p, '['.repeat(depth) + ']'.repeat(depth)))!;
+  assert.equal(v.code, 'GW_VALIDATION_FAILED');
+  assert.deepEqual(v.details, [{ in: 'body', pointer: '', message: 'is nested too deeply to validate' }]);
 });
 
 test('body: missing on POST/PUT/PATCH (unless bodyRequired: false), not JSON, encoded, or malformed', async () => {

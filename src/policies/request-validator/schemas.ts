@@ -20,7 +20,18 @@ export interface ValidationError {
   message: string;
 }
 
-function makeAjv(coerce: boolean): Ajv2020 {
+/**
+ * Past this many values (objects, arrays, strings, numbers… counted together) a JSON document that
+ * fails lists its first problem only. With allErrors ajv builds every error before we can cap the
+ * list: a 1 MiB array of 500 000 wrong items made 500 000 error objects (~270 ms and ~70 MB), where
+ * the first-error pass stops at once. 10 000 values cost a few ms at worst.
+ */
+export const LIST_ALL_VALUES = 10_000;
+
+/** Checks one part: the problems, at most `max`; [] when the value is valid. */
+export type Check = (value: unknown, max: number) => ValidationError[];
+
+function makeAjv(coerce: boolean, allErrors: boolean): Ajv2020 {
   const ajv = new Ajv2020({
     // An unknown keyword (a typo: `requried`) is a config error; a `format` without a `type`, as
     // schemas copied from OpenAPI often have, is not.
@@ -29,7 +40,10 @@ function makeAjv(coerce: boolean): Ajv2020 {
     strictTypes: false,
     strictTuples: false,
     strictRequired: false,
-    allErrors: true,
+    allErrors,
+    // Only own properties count: otherwise `required: [constructor]` holds for `{}` (inherited from
+    // Object.prototype) and `properties: { toString: { type: string } }` fails every object.
+    ownProperties: true,
     coerceTypes: coerce ? 'array' : false,
     // Only the error lists are read; messages come from ajv (English, one line each).
     verbose: false,
@@ -41,20 +55,84 @@ function makeAjv(coerce: boolean): Ajv2020 {
   return ajv;
 }
 
+/** True when `value` holds at most `limit` values; stops counting there (iterative: any depth). */
+export function atMostValues(value: unknown, limit: number): boolean {
+  const stack: unknown[] = [value];
+  let seen = 0;
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (++seen > limit) return false;
+    if (Array.isArray(v)) for (const item of v) stack.push(item);
+    else if (typeof v === 'object' && v !== null) for (const item of Object.values(v)) stack.push(item);
+  }
+  return true;
+}
+
 /** The ajv instances of one config: built on first use, so a route without validators pays nothing. */
 export class SchemaCompiler {
-  private json?: Ajv2020;
-  private text?: Ajv2020;
+  private readonly ajvs = new Map<string, Ajv2020>();
 
-  /** The compiled schema, or why it does not compile. */
-  compile(schema: unknown, textual: boolean): ValidateFunction | string {
-    const ajv = textual ? (this.text ??= makeAjv(true)) : (this.json ??= makeAjv(false));
-    try {
-      return ajv.compile(schema as object);
-    } catch (err) {
-      return `not a valid JSON Schema (draft 2020-12): ${(err as Error).message}`;
-    }
+  private ajv(coerce: boolean, allErrors: boolean): Ajv2020 {
+    const key = `${coerce}/${allErrors}`;
+    let ajv = this.ajvs.get(key);
+    if (ajv === undefined) this.ajvs.set(key, (ajv = makeAjv(coerce, allErrors)));
+    return ajv;
   }
+
+  /**
+   * The check of one schema, or why it does not compile. Text parts (small: bounded by the header
+   * size) always list every problem; JSON documents list every problem up to LIST_ALL_VALUES.
+   */
+  compile(schema: unknown, part: Part, textual: boolean): Check | string {
+    let all: ValidateFunction;
+    let first: ValidateFunction | undefined;
+    try {
+      all = this.ajv(textual, true).compile(schema as object);
+      if (!textual) first = this.ajv(false, false).compile(schema as object);
+    } catch (err) {
+      return `not a valid JSON Schema (draft 2020-12): ${(err as Error).message}${locate(schema, (err as Error).message)}`;
+    }
+    return (value, max) => {
+      const fn = first === undefined || atMostValues(value, LIST_ALL_VALUES) ? all : first;
+      try {
+        return fn(value) ? [] : describe(fn.errors, part, max);
+      } catch (err) {
+        // A recursive schema ($ref to itself) follows the data down: a body nested thousands deep
+        // runs out of stack. JSON.parse took it, so the answer is the client's problem, not a 500.
+        if (err instanceof RangeError) return [{ in: part, pointer: '', message: 'is nested too deeply to validate' }];
+        throw err;
+      }
+    };
+  }
+}
+
+// Keywords whose value is a map from names to schemas: the names there are not keywords.
+const SCHEMA_MAPS = new Set(['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas']);
+// Keywords whose value is data, not schema: a key in there is an instance's, never a keyword.
+const DATA = new Set(['const', 'enum', 'default', 'examples', 'example']);
+
+/**
+ * ajv names an unknown keyword without saying where it is; in a big schema that is a hunt. This
+ * finds the first place it is used as a keyword and names it as a JSON pointer into the schema.
+ */
+function locate(schema: unknown, message: string): string {
+  const keyword = /^strict mode: unknown keyword: "(.*)"$/.exec(message)?.[1];
+  if (keyword === undefined) return '';
+  const stack: { node: unknown; pointer: string; map: boolean }[] = [{ node: schema, pointer: '', map: false }];
+  while (stack.length > 0) {
+    const { node, pointer, map } = stack.pop()!;
+    if (typeof node !== 'object' || node === null) continue;
+    const entries = Array.isArray(node) ? node.map((v, i) => [String(i), v] as const) : Object.entries(node);
+    if (!map && !Array.isArray(node) && Object.hasOwn(node, keyword)) return ` (at ${JSON.stringify(pointer)} in the schema)`;
+    for (const [k, v] of entries.reverse())
+      if (map || Array.isArray(node) || !DATA.has(k))
+        stack.push({ node: v, pointer: `${pointer}/${escape(k)}`, map: !map && !Array.isArray(node) && SCHEMA_MAPS.has(k) });
+  }
+  return '';
+}
+
+function escape(name: string): string {
+  return name.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
 /** ajv's errors as (pointer, message) pairs, at most `max`, pointing at the property a `required` or `additionalProperties` names. */
@@ -66,7 +144,7 @@ export function describe(errors: readonly ErrorObject[] | null | undefined, part
     const params = e.params as { missingProperty?: string; additionalProperty?: string };
     const named =
       e.keyword === 'required' ? params.missingProperty : e.keyword === 'additionalProperties' ? params.additionalProperty : undefined;
-    if (named !== undefined) pointer += '/' + named.replace(/~/g, '~0').replace(/\//g, '~1');
+    if (named !== undefined) pointer += '/' + escape(named);
     out.push({ in: part, pointer, message: e.message ?? e.keyword });
   }
   return out;
