@@ -1,7 +1,9 @@
 // request-validator through a real gateway, over HTTP/1.1 and HTTP/2: an invalid request is
 // answered 400 GW_VALIDATION_FAILED with every problem and never reaches the service; a valid one
-// reaches it byte for byte; a validator before a transformer sees what the client sent; the
-// service's answers are checked in log mode (passed, counted in /metrics) and enforce mode (502).
+// reaches it byte for byte; headers are checked too; bodies past maxBody (413), not JSON, or nested
+// past the stack under a recursive schema are refused; a validator before a transformer sees what
+// the client sent; the service's answers are checked in log mode (passed, counted in /metrics) and
+// enforce mode (502).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
@@ -48,6 +50,21 @@ before(async () => {
             body: ORDER,
             query: { type: 'object', properties: { dryRun: { type: 'boolean' } } },
             params: { type: 'object', properties: { shop: { type: 'string', minLength: 3 } } },
+          },
+        ],
+      },
+      {
+        name: 'tenants',
+        match: { paths: ['/tenants/*'] },
+        service: 'up',
+        policies: [
+          {
+            type: 'request-validator',
+            headers: { type: 'object', required: ['x-tenant'], properties: { 'x-tenant': { enum: ['acme', 'globex'] } } },
+            // A recursive schema: a tree of arrays of any depth.
+            body: { $defs: { node: { type: 'array', items: { $ref: '#/$defs/node' } } }, $ref: '#/$defs/node' },
+            bodyRequired: false,
+            maxBody: '700kb',
           },
         ],
       },
@@ -129,6 +146,37 @@ for (const client of clients) {
   });
 }
 
+for (const client of clients) {
+  test(`${client.name}: headers are checked before the body is read; a body past maxBody is 413, not JSON or nested too deep is 400`, async () => {
+    const hits = up.hits;
+    const url = `${gw.url}/tenants/x`;
+    const send = (headers: Record<string, string>, body?: string) => client.request(url, { method: 'POST', headers, body });
+    const noTenant = await send(JSON_TYPE, '[[]]');
+    assert.equal(noTenant.statusCode, 400);
+    assert.deepEqual(((await noTenant.body.json()) as ErrorBody).error.details, [
+      { in: 'headers', pointer: '/x-tenant', message: "must have required property 'x-tenant'" },
+    ]);
+    const tenant = { ...JSON_TYPE, 'x-tenant': 'acme' };
+    const tooLarge = await send(tenant, '['.repeat(400_000) + ']'.repeat(400_000));
+    assert.equal(tooLarge.statusCode, 413);
+    assert.equal(((await tooLarge.body.json()) as ErrorBody).error.code, 'GW_PAYLOAD_TOO_LARGE');
+    const deep = await send(tenant, '['.repeat(300_000) + ']'.repeat(300_000));
+    assert.equal(deep.statusCode, 400);
+    assert.deepEqual(((await deep.body.json()) as ErrorBody).error.details, [
+      { in: 'body', pointer: '', message: 'is nested too deeply to validate' },
+    ]);
+    const form = await send({ 'content-type': 'application/x-www-form-urlencoded', 'x-tenant': 'acme' }, 'a=1');
+    assert.equal(form.statusCode, 400);
+    assert.deepEqual(((await form.body.json()) as ErrorBody).error.details, [
+      { in: 'body', pointer: '', message: 'must be JSON (Content-Type application/json or +json, not encoded)' },
+    ]);
+    assert.equal(up.hits, hits, 'the service saw none of them');
+    const ok = await send(tenant, '[[],[[]]]');
+    assert.equal(ok.statusCode, 200);
+    assert.equal(((await ok.body.json()) as { got: string }).got, '[[],[[]]]');
+  });
+}
+
 test('failures are counted by route and part in /metrics', async () => {
   const text = await (await request(`${gw.adminUrl}/metrics`)).body.text();
   const value = (labels: string) =>
@@ -136,6 +184,8 @@ test('failures are counted by route and part in /metrics', async () => {
   assert.equal(value('route="orders",in="query"'), 2);
   assert.equal(value('route="orders",in="params"'), 2);
   assert.equal(value('route="orders",in="body"'), 4);
+  assert.equal(value('route="tenants",in="headers"'), 2);
+  assert.equal(value('route="tenants",in="body"'), 4, 'the nested and the form bodies; the 413s are not validation failures');
   assert.equal(value('route="logged",in="response"'), 2);
   assert.equal(value('route="enforced",in="response"'), 2);
 });
