@@ -93,6 +93,24 @@ test('body: every problem with its JSON pointer (required and additionalProperti
   ]);
 });
 
+test('each schema stands alone: the same $id twice is fine, a $ref to another schema is not; other drafts are named', () => {
+  const order = { $id: 'https://schemas.example/order', type: 'object', properties: { lines: { $ref: '#/$defs/lines' } } };
+  const withDefs = {
+    ...order,
+    $defs: { lines: { type: 'array', items: { $ref: 'https://schemas.example/order#/$defs/line' } }, line: { type: 'object' } },
+  };
+  assert.deepEqual(errors({ body: withDefs, response: { mode: 'log', body: { ...withDefs } } }), []);
+  assert.deepEqual(errors({ body: withDefs }), [], 'compiled again (a reload): no "already exists"');
+  assert.match(
+    errors({ body: withDefs, response: { mode: 'log', body: { $ref: 'https://schemas.example/order' } } })[0]!,
+    /^routes\[0\]\.policies\[0\]\.response\.body: not a valid JSON Schema .*can't resolve reference https:\/\/schemas\.example\/order/,
+  );
+  assert.deepEqual(errors({ query: { $schema: 'http://json-schema.org/draft-07/schema#', type: 'object' } }), [
+    'routes[0].policies[0].query: not a valid JSON Schema (draft 2020-12): no schema with key or ref "http://json-schema.org/draft-07/schema#" (only draft 2020-12 is understood: drop `$schema` or make it https://json-schema.org/draft/2020-12/schema)',
+  ]);
+  assert.deepEqual(errors({ query: { $schema: 'https://json-schema.org/draft/2020-12/schema', type: 'object' } }), []);
+});
+
 test('only own properties count: names of Object.prototype are neither present by inheritance nor in the way', async () => {
   const p = make({ body: { type: 'object', required: ['constructor'], properties: { toString: { type: 'string' } } } });
   assert.deepEqual((await body(p, '{}'))!.details, [

@@ -8,7 +8,7 @@ import { BodyRefusal, definePolicy, type Policy, type RequestContext, type Respo
 import { SIZE_PATTERN, parseSize } from '../../config/units.js';
 import { findHeader } from '../../dataplane/header-list.js';
 import { isJsonType, parseJson } from '../transform/json-text.js';
-import { SchemaCompiler, type Check, type Part, type ValidationError } from './schemas.js';
+import { compileSchema, type Check, type Part, type ValidationError } from './schemas.js';
 
 const JsonSchema = z
   .union([z.record(z.string(), z.unknown()), z.boolean()])
@@ -66,11 +66,10 @@ const compiled = new WeakMap<object, Compiled>();
 function compileAll(config: Config): Compiled {
   const known = compiled.get(config);
   if (known !== undefined) return known;
-  const compiler = new SchemaCompiler();
   const out: Compiled = { checks: {}, issues: [] };
   const one = (part: Part, value: unknown, textual: boolean, path: string) => {
     if (value === undefined) return;
-    const check = compiler.compile(value, part, textual);
+    const check = compileSchema(value, part, textual);
     if (typeof check === 'string') out.issues.push({ path, message: check });
     else out.checks[part] = check;
   };

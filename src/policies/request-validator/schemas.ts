@@ -1,5 +1,5 @@
-// JSON Schema (draft 2020-12) with ajv: one ajv instance per compiled config for what clients send
-// as JSON (types as they are) and one for what arrives as text — query parameters, headers, route
+// JSON Schema (draft 2020-12) with ajv: one ajv instance for what clients send as JSON (types as
+// they are) and one for what arrives as text — query parameters, headers, route
 // params — where "5" may validate as an integer (coerced, as OpenAPI validators do). Schemas are
 // compiled once; a schema that does not compile is a config error with its path. Nothing is
 // fetched: a `$ref` must resolve inside the schema (no loadSchema), and `$data` is off.
@@ -68,42 +68,54 @@ export function atMostValues(value: unknown, limit: number): boolean {
   return true;
 }
 
-/** The ajv instances of one config: built on first use, so a route without validators pays nothing. */
-export class SchemaCompiler {
-  private readonly ajvs = new Map<string, Ajv2020>();
+// One ajv per flavour for the whole process. A fresh instance costs ~25 ms (it compiles the
+// draft 2020-12 meta-schema and the formats), which per entry made a config of 200 validators
+// block the event loop for seconds on every reload; a schema compiled in a shared one costs well
+// under a millisecond. Each schema is removed from the instance once compiled (the compiled function
+// keeps what it needs), so configs do not pile up across reloads and two schemas with the same
+// `$id` do not collide — nor can one schema `$ref` another entry's.
+const shared = new Map<string, Ajv2020>();
 
-  private ajv(coerce: boolean, allErrors: boolean): Ajv2020 {
-    const key = `${coerce}/${allErrors}`;
-    let ajv = this.ajvs.get(key);
-    if (ajv === undefined) this.ajvs.set(key, (ajv = makeAjv(coerce, allErrors)));
-    return ajv;
+function ajvFor(coerce: boolean, allErrors: boolean): Ajv2020 {
+  const key = `${coerce}/${allErrors}`;
+  let ajv = shared.get(key);
+  if (ajv === undefined) shared.set(key, (ajv = makeAjv(coerce, allErrors)));
+  return ajv;
+}
+
+function compileIn(ajv: Ajv2020, schema: unknown): ValidateFunction {
+  try {
+    return ajv.compile(schema as object);
+  } finally {
+    if (typeof schema === 'object' && schema !== null) ajv.removeSchema(schema);
   }
+}
 
-  /**
-   * The check of one schema, or why it does not compile. Text parts (small: bounded by the header
-   * size) always list every problem; JSON documents list every problem up to LIST_ALL_VALUES.
-   */
-  compile(schema: unknown, part: Part, textual: boolean): Check | string {
-    let all: ValidateFunction;
-    let first: ValidateFunction | undefined;
+/**
+ * The check of one schema, or why it does not compile. Text parts (small: bounded by the header
+ * size) always list every problem; JSON documents list every problem up to LIST_ALL_VALUES.
+ */
+export function compileSchema(schema: unknown, part: Part, textual: boolean): Check | string {
+  let all: ValidateFunction;
+  let first: ValidateFunction | undefined;
+  try {
+    all = compileIn(ajvFor(textual, true), schema);
+    if (!textual) first = compileIn(ajvFor(false, false), schema);
+  } catch (err) {
+    const message = (err as Error).message;
+    return `not a valid JSON Schema (draft 2020-12): ${message}${locate(schema, message)}${otherDraft(schema, message)}`;
+  }
+  return (value, max) => {
+    const fn = first === undefined || atMostValues(value, LIST_ALL_VALUES) ? all : first;
     try {
-      all = this.ajv(textual, true).compile(schema as object);
-      if (!textual) first = this.ajv(false, false).compile(schema as object);
+      return fn(value) ? [] : describe(fn.errors, part, max);
     } catch (err) {
-      return `not a valid JSON Schema (draft 2020-12): ${(err as Error).message}${locate(schema, (err as Error).message)}`;
+      // A recursive schema ($ref to itself) follows the data down: a body nested thousands deep
+      // runs out of stack. JSON.parse took it, so the answer is the client's problem, not a 500.
+      if (err instanceof RangeError) return [{ in: part, pointer: '', message: 'is nested too deeply to validate' }];
+      throw err;
     }
-    return (value, max) => {
-      const fn = first === undefined || atMostValues(value, LIST_ALL_VALUES) ? all : first;
-      try {
-        return fn(value) ? [] : describe(fn.errors, part, max);
-      } catch (err) {
-        // A recursive schema ($ref to itself) follows the data down: a body nested thousands deep
-        // runs out of stack. JSON.parse took it, so the answer is the client's problem, not a 500.
-        if (err instanceof RangeError) return [{ in: part, pointer: '', message: 'is nested too deeply to validate' }];
-        throw err;
-      }
-    };
-  }
+  };
 }
 
 // Keywords whose value is a map from names to schemas: the names there are not keywords.
@@ -129,6 +141,13 @@ function locate(schema: unknown, message: string): string {
         stack.push({ node: v, pointer: `${pointer}/${escape(k)}`, map: !map && !Array.isArray(node) && SCHEMA_MAPS.has(k) });
   }
   return '';
+}
+
+/** Schemas copied from elsewhere often name draft-07 in `$schema`; ajv only says it has no such schema. */
+function otherDraft(schema: unknown, message: string): string {
+  const named = typeof schema === 'object' && schema !== null ? (schema as { $schema?: unknown }).$schema : undefined;
+  if (typeof named !== 'string' || !message.includes(`"${named}"`)) return '';
+  return ' (only draft 2020-12 is understood: drop `$schema` or make it https://json-schema.org/draft/2020-12/schema)';
 }
 
 function escape(name: string): string {
