@@ -68,21 +68,26 @@ export function atMostValues(value: unknown, limit: number): boolean {
   return true;
 }
 
-// One ajv per flavour for the whole process. A fresh instance costs ~25 ms (it compiles the
-// draft 2020-12 meta-schema and the formats), which per entry made a config of 200 validators
-// block the event loop for seconds on every reload; a schema compiled in a shared one costs well
-// under a millisecond. Each schema is removed from the instance once compiled (the compiled function
-// keeps what it needs), so configs do not pile up across reloads and two schemas with the same
-// `$id` do not collide — nor can one schema `$ref` another entry's.
-const shared = new Map<string, Ajv2020>();
+// Shared ajv instances. A fresh instance costs ~25 ms (it compiles the draft 2020-12 meta-schema
+// and the formats), which per entry made a config of 200 validators block the event loop for
+// seconds on every reload; a schema compiled in a shared one costs well under a millisecond. But an
+// instance keeps every compiled schema's values in its scope (~15 KB each), and each compiled
+// function holds its instance's whole scope: one instance for the process would grow with every
+// reload. So an instance serves RECYCLE_AFTER compiles, then a fresh one takes over; the old one
+// goes when the last policy compiled in it does.
+const RECYCLE_AFTER = 200;
+const shared = new Map<string, { ajv: Ajv2020; compiles: number }>();
 
 function ajvFor(coerce: boolean, allErrors: boolean): Ajv2020 {
   const key = `${coerce}/${allErrors}`;
-  let ajv = shared.get(key);
-  if (ajv === undefined) shared.set(key, (ajv = makeAjv(coerce, allErrors)));
-  return ajv;
+  let entry = shared.get(key);
+  if (entry === undefined || entry.compiles >= RECYCLE_AFTER) shared.set(key, (entry = { ajv: makeAjv(coerce, allErrors), compiles: 0 }));
+  entry.compiles++;
+  return entry.ajv;
 }
 
+// Each schema is removed from its instance once compiled (the compiled function keeps what it
+// needs): two schemas with the same `$id` do not collide, and one cannot `$ref` another entry's.
 function compileIn(ajv: Ajv2020, schema: unknown): ValidateFunction {
   try {
     return ajv.compile(schema as object);
