@@ -3,7 +3,7 @@
 // reaches it byte for byte; headers are checked too; bodies past maxBody (413), not JSON, or nested
 // past the stack under a recursive schema are refused; a validator before a transformer sees what
 // the client sent; the service's answers are checked in log mode (passed, counted in /metrics) and
-// enforce mode (502).
+// enforce mode (502); log mode writes a warning with the problems, not the data.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
@@ -11,8 +11,14 @@ import { startUpstream, type Upstream } from './helpers/upstream.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { http1Client, http2Client, type TestClient } from './helpers/clients.js';
 import { maybeUnset } from './helpers/hooks.js';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { validateConfig } from '../src/validation/validate.js';
+import { startGateway } from '../src/gateway.js';
+import { testConfig } from './helpers/gateway.js';
 
 let up: Upstream;
+let lastRequestId: string | undefined;
 let gw: TestGateway;
 const h2 = http2Client();
 const clients: TestClient[] = [http1Client, h2];
@@ -29,6 +35,7 @@ before(async () => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      lastRequestId = req.headers['x-request-id'] as string | undefined;
       const good = !req.url!.includes('broken');
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(good ? { id: 1, got: Buffer.concat(chunks).toString() } : { id: 'one' }));
@@ -188,4 +195,44 @@ test('failures are counted by route and part in /metrics', async () => {
   assert.equal(value('route="tenants",in="body"'), 4, 'the nested and the form bodies; the 413s are not validation failures');
   assert.equal(value('route="logged",in="response"'), 2);
   assert.equal(value('route="enforced",in="response"'), 2);
+});
+
+test('log mode writes a warning with the route, the request id and the problems (not the data)', async () => {
+  const lines: Record<string, unknown>[] = [];
+  const dest = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(JSON.parse(String(chunk)) as Record<string, unknown>);
+      cb();
+    },
+  });
+  const result = validateConfig(
+    testConfig({
+      services: { up: { targets: [{ url: up.url }] } },
+      routes: [
+        {
+          name: 'watched',
+          match: { paths: ['/watched/*'] },
+          service: 'up',
+          policies: [{ type: 'request-validator', response: { mode: 'log', body: ANSWER } }],
+        },
+      ],
+    }),
+  );
+  assert.ok(result.ok);
+  const logged = await startGateway({ config: result.config, logger: pino({ level: 'info' }, dest) });
+  try {
+    const r = await request(`http://127.0.0.1:${logged.listeners[0]!.port}/watched/broken`);
+    assert.equal(r.statusCode, 200);
+    assert.deepEqual(await r.body.json(), { id: 'one' }, 'passed unchanged');
+    const warning = lines.find((l) => l.msg === 'response failed its schema (request-validator)');
+    assert.ok(warning, 'one warning');
+    assert.equal(warning.route, 'watched');
+    assert.ok(lastRequestId);
+    assert.equal(warning.requestId, lastRequestId);
+    assert.equal(warning.count, 1);
+    assert.deepEqual(warning.errors, [{ in: 'response', pointer: '/id', message: 'must be integer' }]);
+    assert.doesNotMatch(JSON.stringify(warning), /"one"/, 'the service’s data is not in the log');
+  } finally {
+    await logged.stop();
+  }
 });
