@@ -85,7 +85,10 @@ function queryObject(query: string): Record<string, string | string[]> {
   if (query !== '')
     for (const [k, v] of new URLSearchParams(query)) {
       const had = out.get(k);
-      out.set(k, had === undefined ? v : Array.isArray(had) ? [...had, v] : [had, v]);
+      // Pushed, not copied: `?a=1&a=1…` thousands of times must stay linear.
+      if (had === undefined) out.set(k, v);
+      else if (Array.isArray(had)) had.push(v);
+      else out.set(k, [had, v]);
     }
   return Object.fromEntries(out);
 }
