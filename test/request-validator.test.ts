@@ -1,9 +1,10 @@
 // request-validator through a real gateway, over HTTP/1.1 and HTTP/2: an invalid request is
 // answered 400 GW_VALIDATION_FAILED with every problem and never reaches the service; a valid one
-// reaches it byte for byte; headers are checked too; bodies past maxBody (413), not JSON, or nested
-// past the stack under a recursive schema are refused; a validator before a transformer sees what
-// the client sent; the service's answers are checked in log mode (passed, counted in /metrics) and
-// enforce mode (502); log mode writes a warning with the problems, not the data.
+// reaches it byte for byte; a body repeating a name is refused; headers are checked too; bodies
+// past maxBody (413), not JSON, or nested past the stack under a recursive schema are refused; a
+// validator before a transformer sees what the client sent; the service's answers are checked in
+// log mode (passed, counted in /metrics) and enforce mode (502); log mode writes a warning with
+// the problems, not the data.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
@@ -123,6 +124,16 @@ for (const client of clients) {
       { in: 'body', pointer: '/sku', message: 'must match pattern "^[A-Z]-\\d+$"' },
       { in: 'body', pointer: '/quantity', message: 'must be >= 1' },
     ]);
+    // Valid as JSON.parse reads it (the last "sku" wins); a service that keeps the first would not be.
+    const twice = await client.request(`${gw.url}/orders/main`, {
+      method: 'POST',
+      headers: JSON_TYPE,
+      body: '{"sku":"bad","quantity":1,"sku":"A-1"}',
+    });
+    assert.equal(twice.statusCode, 400);
+    assert.deepEqual(((await twice.body.json()) as ErrorBody).error.details, [
+      { in: 'body', pointer: '/sku', message: 'must NOT repeat a name in its object' },
+    ]);
     const malformed = await client.request(`${gw.url}/orders/main`, { method: 'POST', headers: JSON_TYPE, body: '{"sku":' });
     assert.equal(malformed.statusCode, 400);
     assert.equal(((await malformed.body.json()) as ErrorBody).error.code, 'GW_BAD_BODY');
@@ -190,7 +201,7 @@ test('failures are counted by route and part in /metrics', async () => {
     Number(new RegExp(`^gatehouse_validation_failures_total\\{${labels}\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
   assert.equal(value('route="orders",in="query"'), 2);
   assert.equal(value('route="orders",in="params"'), 2);
-  assert.equal(value('route="orders",in="body"'), 4);
+  assert.equal(value('route="orders",in="body"'), 6);
   assert.equal(value('route="tenants",in="headers"'), 2);
   assert.equal(value('route="tenants",in="body"'), 4, 'the nested and the form bodies; the 413s are not validation failures');
   assert.equal(value('route="logged",in="response"'), 2);

@@ -149,13 +149,16 @@ test('a recursive schema and a body nested deeper than the stack: 400, not a cra
   assert.deepEqual(v.details, [{ in: 'body', pointer: '', message: 'is nested too deeply to validate' }]);
 });
 
-test('body: missing on POST/PUT/PATCH (unless bodyRequired: false), not JSON, encoded, or malformed', async () => {
+test('body: missing on POST/PUT/PATCH (unless bodyRequired: false), not JSON, encoded, a name repeated, or malformed', async () => {
   const p = make({ body: ORDER });
   assert.deepEqual((await body(p, ''))!.details, [{ in: 'body', pointer: '', message: 'a JSON body is required' }]);
   assert.equal(await body(p, '', ctx({ method: 'GET' })), undefined);
   assert.equal(await body(make({ body: ORDER, bodyRequired: false }), ''), undefined);
   assert.equal((await body(p, 'sku=A-1', ctx({ method: 'POST' }), 'application/x-www-form-urlencoded'))!.code, 'GW_VALIDATION_FAILED');
   assert.equal((await body(p, '{}', ctx({ method: 'POST', headers: { 'content-encoding': 'gzip' } })))!.code, 'GW_VALIDATION_FAILED');
+  assert.deepEqual((await body(p, '{"sku":"A-1","quantity":1,"sku":"B-2"}'))!.details, [
+    { in: 'body', pointer: '/sku', message: 'must NOT repeat a name in its object' },
+  ]);
   const bad = (await body(p, '{"sku": "A-1",\n "quantity": 1,}'))!;
   assert.equal(bad.code, 'GW_BAD_BODY');
   assert.deepEqual(bad.details, { position: 30, line: 2, column: 16 });

@@ -8,6 +8,7 @@ import { BodyRefusal, definePolicy, type Policy, type RequestContext, type Respo
 import { SIZE_PATTERN, parseSize } from '../../config/units.js';
 import { findHeader } from '../../dataplane/header-list.js';
 import { isJsonType, parseJson } from '../transform/json-text.js';
+import { firstDuplicateKey } from './duplicate-keys.js';
 import { compileSchema, type Check, type Part, type ValidationError } from './schemas.js';
 
 const JsonSchema = z
@@ -164,11 +165,17 @@ export const requestValidatorPolicy = definePolicy({
           count('body');
           return refuse([{ in: 'body', pointer: '', message: 'must be JSON (Content-Type application/json or +json, not encoded)' }]);
         }
-        const parsed = parseJson(b.body.toString('utf8'));
+        const text = b.body.toString('utf8');
+        const parsed = parseJson(text);
         if (!parsed.ok) {
           count('body');
           const { message, position, line, column } = parsed.error;
           return { status: 400, code: 'GW_BAD_BODY', message: `The request body is ${message}.`, details: { position, line, column } };
+        }
+        const duplicate = firstDuplicateKey(text);
+        if (duplicate !== undefined) {
+          count('body');
+          return refuse([{ in: 'body', pointer: duplicate, message: 'must NOT repeat a name in its object' }]);
         }
         const found = bodyCheck(parsed.value, max);
         if (found.length === 0) return undefined;
