@@ -68,7 +68,12 @@ before(async () => {
         policies: [
           {
             type: 'request-validator',
-            headers: { type: 'object', required: ['x-tenant'], properties: { 'x-tenant': { enum: ['acme', 'globex'] } } },
+            // `host` holds over HTTP/2 too (the gateway gives it the :authority).
+            headers: {
+              type: 'object',
+              required: ['x-tenant', 'host'],
+              properties: { 'x-tenant': { enum: ['acme', 'globex'] }, host: { pattern: '^127\\.0\\.0\\.1:\\d+$' } },
+            },
             // A recursive schema: a tree of arrays of any depth.
             body: { $defs: { node: { type: 'array', items: { $ref: '#/$defs/node' } } }, $ref: '#/$defs/node' },
             bodyRequired: false,

@@ -71,7 +71,7 @@ export function atMostValues(value: unknown, limit: number): boolean {
 // Shared ajv instances. A fresh instance costs ~25 ms (it compiles the draft 2020-12 meta-schema
 // and the formats), which per entry made a config of 200 validators block the event loop for
 // seconds on every reload; a schema compiled in a shared one costs well under a millisecond. But an
-// instance keeps every compiled schema's values in its scope (~15 KB each), and each compiled
+// instance keeps every compiled schema's values in its scope (kilobytes each), and each compiled
 // function holds its instance's whole scope: one instance for the process would grow with every
 // reload. So an instance serves RECYCLE_AFTER compiles, then a fresh one takes over; the old one
 // goes when the last policy compiled in it does.
