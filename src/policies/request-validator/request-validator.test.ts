@@ -11,6 +11,7 @@ import { requestValidatorPolicy } from './request-validator.js';
 import type { Policy, PolicyEnv, RequestContext, RespondVerdict } from '../types.js';
 import type { ValidationPart } from '../../observability/metrics.js';
 import { silentLogger } from '../../observability/logger.js';
+import { atMostValues, LIST_ALL_VALUES } from './schemas.js';
 
 function check(policy: Record<string, unknown>) {
   return validateConfig({
@@ -49,7 +50,19 @@ const ORDER = {
 
 test('schemas that do not compile are config errors with their path: unknown keywords, remote $ref, bad types', () => {
   assert.deepEqual(errors({ body: { type: 'object', requried: ['a'] } }), [
-    'routes[0].policies[0].body: not a valid JSON Schema (draft 2020-12): strict mode: unknown keyword: "requried"',
+    'routes[0].policies[0].body: not a valid JSON Schema (draft 2020-12): strict mode: unknown keyword: "requried" (at "" in the schema)',
+  ]);
+  // ajv names the keyword, not where it is: the path inside the schema is found for it (a property
+  // of that name and data under `const` are not the keyword).
+  const nested = {
+    type: 'object',
+    properties: {
+      minimun: { type: 'integer' },
+      items: { type: 'array', const: [{ minimun: 1 }], items: { type: 'integer', minimun: 1 } },
+    },
+  };
+  assert.deepEqual(errors({ body: nested }), [
+    'routes[0].policies[0].body: not a valid JSON Schema (draft 2020-12): strict mode: unknown keyword: "minimun" (at "/properties/items/items" in the schema)',
   ]);
   assert.match(
     errors({ query: { $ref: 'https://schemas.example/x.json' } })[0]!,
@@ -80,13 +93,72 @@ test('body: every problem with its JSON pointer (required and additionalProperti
   ]);
 });
 
-test('body: missing on POST/PUT/PATCH (unless bodyRequired: false), not JSON, encoded, or malformed', async () => {
+test('each schema stands alone: the same $id twice is fine, a $ref to another schema is not; other drafts are named', () => {
+  const order = { $id: 'https://schemas.example/order', type: 'object', properties: { lines: { $ref: '#/$defs/lines' } } };
+  const withDefs = {
+    ...order,
+    $defs: { lines: { type: 'array', items: { $ref: 'https://schemas.example/order#/$defs/line' } }, line: { type: 'object' } },
+  };
+  assert.deepEqual(errors({ body: withDefs, response: { mode: 'log', body: { ...withDefs } } }), []);
+  assert.deepEqual(errors({ body: withDefs }), [], 'compiled again (a reload): no "already exists"');
+  assert.match(
+    errors({ body: withDefs, response: { mode: 'log', body: { $ref: 'https://schemas.example/order' } } })[0]!,
+    /^routes\[0\]\.policies\[0\]\.response\.body: not a valid JSON Schema .*can't resolve reference https:\/\/schemas\.example\/order/,
+  );
+  assert.deepEqual(errors({ query: { $schema: 'http://json-schema.org/draft-07/schema#', type: 'object' } }), [
+    'routes[0].policies[0].query: not a valid JSON Schema (draft 2020-12): no schema with key or ref "http://json-schema.org/draft-07/schema#" (only draft 2020-12 is understood: drop `$schema` or make it https://json-schema.org/draft/2020-12/schema)',
+  ]);
+  assert.deepEqual(errors({ query: { $schema: 'https://json-schema.org/draft/2020-12/schema', type: 'object' } }), []);
+});
+
+test('only own properties count: names of Object.prototype are neither present by inheritance nor in the way', async () => {
+  const p = make({ body: { type: 'object', required: ['constructor'], properties: { toString: { type: 'string' } } } });
+  assert.deepEqual((await body(p, '{}'))!.details, [
+    { in: 'body', pointer: '/constructor', message: "must have required property 'constructor'" },
+  ]);
+  assert.equal(await body(p, '{"constructor":"x"}'), undefined);
+  assert.deepEqual((await body(p, '{"constructor":1,"toString":2}'))!.details, [
+    { in: 'body', pointer: '/toString', message: 'must be string' },
+  ]);
+  const q = make({ query: { type: 'object', required: ['hasOwnProperty'] } });
+  assert.equal((q.access!(ctx({ query: '' })) as RespondVerdict).code, 'GW_VALIDATION_FAILED');
+  assert.equal(q.access!(ctx({ query: 'hasOwnProperty=1' })), undefined);
+});
+
+test('a large body that fails lists its first problem only; a small one every problem up to maxErrors', async () => {
+  const p = make({ body: { type: 'array', items: { type: 'string' } } });
+  const numbers = (n: number) => JSON.stringify(Array.from({ length: n }, (_, i) => i));
+  const small = (await body(p, numbers(LIST_ALL_VALUES - 1)))!;
+  assert.equal((small.details as unknown[]).length, 20);
+  assert.deepEqual((small.details as unknown[])[19], { in: 'body', pointer: '/19', message: 'must be string' });
+  const large = (await body(p, numbers(LIST_ALL_VALUES)))!;
+  assert.equal(large.code, 'GW_VALIDATION_FAILED');
+  assert.deepEqual(large.details, [{ in: 'body', pointer: '/0', message: 'must be string' }]);
+  assert.equal(await body(p, JSON.stringify(Array.from({ length: 2 * LIST_ALL_VALUES }, () => 'x'))), undefined);
+  assert.equal(atMostValues({ a: [1, 2], b: { c: null } }, 6), true);
+  assert.equal(atMostValues({ a: [1, 2], b: { c: null } }, 5), false);
+});
+
+test('a recursive schema and a body nested deeper than the stack: 400, not a crash', async () => {
+  const tree = { $defs: { node: { type: 'array', items: { $ref: '#/$defs/node' } } }, $ref: '#/$defs/node' };
+  const p = make({ body: tree, maxBody: '2mb' });
+  assert.equal(await body(p, '[[[]],[]]'), undefined);
+  const depth = 300_000;
+  const v = (await body(p, '['.repeat(depth) + ']'.repeat(depth)))!;
+  assert.equal(v.code, 'GW_VALIDATION_FAILED');
+  assert.deepEqual(v.details, [{ in: 'body', pointer: '', message: 'is nested too deeply to validate' }]);
+});
+
+test('body: missing on POST/PUT/PATCH (unless bodyRequired: false), not JSON, encoded, a name repeated, or malformed', async () => {
   const p = make({ body: ORDER });
   assert.deepEqual((await body(p, ''))!.details, [{ in: 'body', pointer: '', message: 'a JSON body is required' }]);
   assert.equal(await body(p, '', ctx({ method: 'GET' })), undefined);
   assert.equal(await body(make({ body: ORDER, bodyRequired: false }), ''), undefined);
   assert.equal((await body(p, 'sku=A-1', ctx({ method: 'POST' }), 'application/x-www-form-urlencoded'))!.code, 'GW_VALIDATION_FAILED');
   assert.equal((await body(p, '{}', ctx({ method: 'POST', headers: { 'content-encoding': 'gzip' } })))!.code, 'GW_VALIDATION_FAILED');
+  assert.deepEqual((await body(p, '{"sku":"A-1","quantity":1,"sku":"B-2"}'))!.details, [
+    { in: 'body', pointer: '/sku', message: 'must NOT repeat a name in its object' },
+  ]);
   const bad = (await body(p, '{"sku": "A-1",\n "quantity": 1,}'))!;
   assert.equal(bad.code, 'GW_BAD_BODY');
   assert.deepEqual(bad.details, { position: 30, line: 2, column: 16 });

@@ -4,12 +4,12 @@
 // `maxErrors`) as { in, pointer, message }, before the service sees anything. Optionally the
 // service's JSON answers are checked too: `log` counts and logs, `enforce` answers 502.
 import { z } from 'zod';
-import type { ValidateFunction } from 'ajv/dist/2020.js';
 import { BodyRefusal, definePolicy, type Policy, type RequestContext, type ResponseInfo, type Verdict } from '../types.js';
 import { SIZE_PATTERN, parseSize } from '../../config/units.js';
 import { findHeader } from '../../dataplane/header-list.js';
 import { isJsonType, parseJson } from '../transform/json-text.js';
-import { describe, SchemaCompiler, type Part, type ValidationError } from './schemas.js';
+import { firstDuplicateKey } from './duplicate-keys.js';
+import { compileSchema, type Check, type Part, type ValidationError } from './schemas.js';
 
 const JsonSchema = z
   .union([z.record(z.string(), z.unknown()), z.boolean()])
@@ -53,24 +53,32 @@ type Config = z.output<typeof schema>;
 const TEXT_PARTS = ['query', 'headers', 'params'] as const;
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
+interface Compiled {
+  checks: Partial<Record<Part, Check>>;
+  /** Each with its path below the entry ("body", "response.body"). */
+  issues: { path: string; message: string }[];
+}
+
+// Config validation and create() receive the same parsed entry: compiled once for both (and for
+// every route a global entry is created on), dropped with the config.
+const compiled = new WeakMap<object, Compiled>();
+
 /** Each schema compiled, or the issues of those that do not compile. */
-function compileAll(
-  config: Config,
-  at: string,
-): { fns: Partial<Record<Part, ValidateFunction>>; issues: { path: string; message: string }[] } {
-  const compiler = new SchemaCompiler();
-  const fns: Partial<Record<Part, ValidateFunction>> = {};
-  const issues: { path: string; message: string }[] = [];
+function compileAll(config: Config): Compiled {
+  const known = compiled.get(config);
+  if (known !== undefined) return known;
+  const out: Compiled = { checks: {}, issues: [] };
   const one = (part: Part, value: unknown, textual: boolean, path: string) => {
     if (value === undefined) return;
-    const fn = compiler.compile(value, textual);
-    if (typeof fn === 'string') issues.push({ path, message: fn });
-    else fns[part] = fn;
+    const check = compileSchema(value, part, textual);
+    if (typeof check === 'string') out.issues.push({ path, message: check });
+    else out.checks[part] = check;
   };
-  one('body', config.body, false, `${at}.body`);
-  for (const part of TEXT_PARTS) one(part, config[part], true, `${at}.${part}`);
-  one('response', config.response?.body, false, `${at}.response.body`);
-  return { fns, issues };
+  one('body', config.body, false, 'body');
+  for (const part of TEXT_PARTS) one(part, config[part], true, part);
+  one('response', config.response?.body, false, 'response.body');
+  compiled.set(config, out);
+  return out;
 }
 
 function queryObject(query: string): Record<string, string | string[]> {
@@ -78,7 +86,10 @@ function queryObject(query: string): Record<string, string | string[]> {
   if (query !== '')
     for (const [k, v] of new URLSearchParams(query)) {
       const had = out.get(k);
-      out.set(k, had === undefined ? v : Array.isArray(had) ? [...had, v] : [had, v]);
+      // Pushed, not copied: `?a=1&a=1…` thousands of times must stay linear.
+      if (had === undefined) out.set(k, v);
+      else if (Array.isArray(had)) had.push(v);
+      else out.set(k, [had, v]);
     }
   return Object.fromEntries(out);
 }
@@ -119,29 +130,29 @@ export const requestValidatorPolicy = definePolicy({
   order: 'limit',
   example: { query: { type: 'object', properties: { page: { type: 'integer', minimum: 1 } } } },
   validate(config, _ctx, at) {
-    return compileAll(config, at).issues;
+    return compileAll(config).issues.map((i) => ({ path: `${at}.${i.path}`, message: i.message }));
   },
   create(config, env) {
-    const { fns } = compileAll(config, '');
+    const { checks } = compileAll(config);
     const max = config.maxErrors;
     const count = (part: Part) => env.metrics?.validationFailure(env.routeName ?? '*', part);
     const policy: { -readonly [K in keyof Policy]: Policy[K] } = {};
-    const textParts = TEXT_PARTS.filter((p) => fns[p] !== undefined);
+    const textParts = TEXT_PARTS.filter((p) => checks[p] !== undefined);
     if (textParts.length > 0)
       policy.access = (ctx) => {
         const errors: ValidationError[] = [];
         for (const part of textParts) {
           const data = part === 'query' ? queryObject(ctx.query) : part === 'headers' ? headerObject(ctx) : { ...ctx.params };
-          const fn = fns[part]!;
-          if (fn(data)) continue;
+          const found = checks[part]!(data, max - errors.length);
+          if (found.length === 0) continue;
           count(part);
-          errors.push(...describe(fn.errors, part, max - errors.length));
+          errors.push(...found);
           if (errors.length >= max) break;
         }
         return errors.length > 0 ? refuse(errors) : undefined;
       };
-    const bodyFn = fns.body;
-    if (bodyFn !== undefined) {
+    const bodyCheck = checks.body;
+    if (bodyCheck !== undefined) {
       policy.bodyBufferBytes = parseSize(config.maxBody);
       policy.requestBody = (ctx, b) => {
         if (b.body.length === 0) {
@@ -154,20 +165,27 @@ export const requestValidatorPolicy = definePolicy({
           count('body');
           return refuse([{ in: 'body', pointer: '', message: 'must be JSON (Content-Type application/json or +json, not encoded)' }]);
         }
-        const parsed = parseJson(b.body.toString('utf8'));
+        const text = b.body.toString('utf8');
+        const parsed = parseJson(text);
         if (!parsed.ok) {
           count('body');
           const { message, position, line, column } = parsed.error;
           return { status: 400, code: 'GW_BAD_BODY', message: `The request body is ${message}.`, details: { position, line, column } };
         }
-        if (bodyFn(parsed.value)) return undefined;
+        const duplicate = firstDuplicateKey(text);
+        if (duplicate !== undefined) {
+          count('body');
+          return refuse([{ in: 'body', pointer: duplicate, message: 'must NOT repeat a name in its object' }]);
+        }
+        const found = bodyCheck(parsed.value, max);
+        if (found.length === 0) return undefined;
         count('body');
-        return refuse(describe(bodyFn.errors, 'body', max));
+        return refuse(found);
       };
     }
     const response = config.response;
-    const responseFn = fns.response;
-    if (response !== undefined && responseFn !== undefined) {
+    const responseCheck = checks.response;
+    if (response !== undefined && responseCheck !== undefined) {
       const statuses = response.status.map((s) =>
         typeof s === 'number' ? (x: number) => x === s : (x: number) => Math.floor(x / 100) === Number(s[0]),
       );
@@ -188,7 +206,7 @@ export const requestValidatorPolicy = definePolicy({
         else {
           const parsed = parseJson(raw.toString('utf8'));
           if (!parsed.ok) errors = [{ in: 'response', pointer: '', message: parsed.error.message }];
-          else errors = responseFn(parsed.value) ? [] : describe(responseFn.errors, 'response', max);
+          else errors = responseCheck(parsed.value, max);
         }
         if (errors.length === 0) return raw;
         count('response');
