@@ -4,8 +4,9 @@
 // `maxErrors`) as { in, pointer, message }, before the service sees anything. Optionally the
 // service's JSON answers are checked too: `log` counts and logs, `enforce` answers 502.
 import { z } from 'zod';
+import { Size, StatusPattern, statusMatcher } from '../config-fields.js';
 import { BodyRefusal, definePolicy, type Policy, type RequestContext, type ResponseInfo, type Verdict } from '../types.js';
-import { SIZE_PATTERN, parseSize } from '../../config/units.js';
+import { parseSize } from '../../config/units.js';
 import { findHeader } from '../../dataplane/header-list.js';
 import { isJsonType, parseJson } from '../transform/json-text.js';
 import { firstDuplicateKey } from './duplicate-keys.js';
@@ -14,14 +15,6 @@ import { compileSchema, type Check, type Part, type ValidationError } from './sc
 const JsonSchema = z
   .union([z.record(z.string(), z.unknown()), z.boolean()])
   .meta({ description: 'A JSON Schema (draft 2020-12), inline; $ref only within it.' });
-const Size = z.union([
-  z.number().int().positive(),
-  z.string().regex(SIZE_PATTERN, { error: 'expected a size such as 512kb or 10mb, or a number of bytes' }),
-]);
-const StatusPattern = z.union([
-  z.number().int().min(100).max(599),
-  z.string().regex(/^[1-5]xx$/, { error: 'a status class is written 2xx, 4xx…' }),
-]);
 
 const schema = z.strictObject({
   type: z.literal('request-validator'),
@@ -186,9 +179,7 @@ export const requestValidatorPolicy = definePolicy({
     const response = config.response;
     const responseCheck = checks.response;
     if (response !== undefined && responseCheck !== undefined) {
-      const statuses = response.status.map((s) =>
-        typeof s === 'number' ? (x: number) => x === s : (x: number) => Math.floor(x / 100) === Number(s[0]),
-      );
+      const statuses = statusMatcher(response.status);
       const enforce = response.mode === 'enforce';
       const maxBytes = parseSize(response.maxBody);
       let lastErrors: ValidationError[] = [];
@@ -218,7 +209,7 @@ export const requestValidatorPolicy = definePolicy({
         return raw;
       };
       policy.responseBody = (ctx, res) => {
-        if (!statuses.some((f) => f(res.status))) return undefined;
+        if (!statuses(res.status)) return undefined;
         return { maxBytes, tooLarge: enforce ? 'error' : 'pass', rewrite: (raw, info) => check(ctx, raw, info) };
       };
     }
