@@ -79,7 +79,13 @@ before(async () => {
     stream.on('data', (c: Buffer) => (n += c.length));
     stream.on('end', () => {
       stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'x-te': String(headers.te) }, { waitForTrailers: true });
-      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0', 'x-request-trailer': String(reqTrailers['x-sum'] ?? '') }));
+      stream.on('wantTrailers', () =>
+        stream.sendTrailers({
+          'grpc-status': '0',
+          'x-request-trailer': String(reqTrailers['x-sum'] ?? ''),
+          'x-request-trailer-names': Object.keys(reqTrailers).join(','),
+        }),
+      );
       stream.end(`got ${n} bytes`);
     });
   });
@@ -266,6 +272,25 @@ test('an h2c upstream: request trailers go up, response trailers (gRPC style) co
   assert.equal(r.headers['x-te'], 'trailers');
   assert.equal(r.trailers['grpc-status'], '0');
   assert.equal(r.trailers['x-request-trailer'], '42');
+});
+
+test('request trailers carry no identity, forwarding or tracing field upstream (a forged x-consumer-id is dropped)', async () => {
+  const r = await send(
+    { ':method': 'POST', ':path': '/grpc/Echo', 'content-type': 'application/grpc', te: 'trailers' },
+    [Buffer.alloc(5, 0)],
+    {
+      'x-sum': '7',
+      'x-consumer-id': 'mallory',
+      'x-consumer-groups': 'admin',
+      'x-forwarded-for': '6.6.6.6',
+      forwarded: 'for=6.6.6.6',
+      'x-request-id': 'forged',
+      via: 'evil',
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+    },
+  );
+  assert.equal(r.status, 200);
+  assert.equal(r.trailers['x-request-trailer-names'], 'x-sum');
 });
 
 test('connection-specific fields never reach an HTTP/2 client, from the upstream or a policy', async () => {

@@ -22,6 +22,8 @@ export interface UpstreamRequest {
   path: string;
   query: string;
   body: Buffer | Readable | null;
+  /** The client's trailers as they may go upstream, read once the body has ended (an HTTP/2 pool sends them). */
+  trailers?: { readonly rawTrailers: readonly string[] };
 }
 
 /** A protocol upgrade asked of the service (undici writes `Connection: upgrade` and `Upgrade: <protocol>`). */
@@ -34,10 +36,9 @@ export interface UpgradeRequest {
 /** What the call needs from the request it serves, and where its outcome goes. */
 export interface CallOwner {
   /**
-   * What the call reads of the client's request: its method, whether its body was read whole, and
-   * its trailers once the body has ended (an HTTP/2 upstream gets them).
+   * What the call reads of the client's request: its method, and whether its body was read whole.
    */
-  readonly req: Pick<IncomingMessage, 'method' | 'readableEnded' | 'rawTrailers'>;
+  readonly req: Pick<IncomingMessage, 'method' | 'readableEnded'>;
   readonly requestId: string;
   readonly trace: RequestTrace | undefined;
   readonly tracer: Tracer | undefined;

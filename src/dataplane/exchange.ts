@@ -18,7 +18,7 @@ import type { ErrorCode } from '../errors.js';
 import type { HeaderList, Verdict } from '../policies/types.js';
 import { encodePathForUpstream } from './canonical-path.js';
 import { normalizeHost } from '../config/host-pattern.js';
-import { resolveClient, responseHeaders, scanHeaders, type ScannedHeaders } from './forwarding.js';
+import { requestTrailers, resolveClient, responseHeaders, scanHeaders, type ScannedHeaders } from './forwarding.js';
 import { removeHeader } from './header-list.js';
 import { upstreamHeaders } from './upstream-headers.js';
 import { requestTarget } from './request-target.js';
@@ -210,6 +210,7 @@ export class Exchange extends ExchangeState implements CallOwner {
       path: encodePathForUpstream(rewritten, this.plane.limits.allowSemicolonInPath),
       query: ctx !== undefined ? ctx.query : this.query, // a policy may have hidden a credential in it
       body: this.body ?? (hasBody(scan) ? this.streamBody(scan, route.maxBodyBytes) : null),
+      trailers: forwardedTrailers(this.req, this.plan.identityHeaders),
     });
   }
 
@@ -327,4 +328,13 @@ export class Exchange extends ExchangeState implements CallOwner {
     this.errorCode = code;
     this.res.destroy();
   }
+}
+
+/** The request's trailers as an upstream may get them (forwarding.ts), read when the body has ended. */
+function forwardedTrailers(req: { readonly rawTrailers: string[] }, claimHeaders: readonly string[]): { readonly rawTrailers: string[] } {
+  return {
+    get rawTrailers() {
+      return requestTrailers(req.rawTrailers, claimHeaders);
+    },
+  };
 }

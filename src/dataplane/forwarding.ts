@@ -203,6 +203,23 @@ export function scanHeaders(raw: string[]): ScannedHeaders {
 }
 
 /**
+ * The client's request trailers an upstream may get (an HTTP/2 service does): only fields the scan
+ * would forward unchanged as headers. Framing, hop-by-hop and pseudo fields, the forwarding and
+ * tracing headers the gateway sets, identity headers and the configured claim headers
+ * (`claimHeaders`, lowercase) never pass, here as in the header section: a trailer is where a
+ * client would otherwise slip a forged `x-consumer-id` past the gateway.
+ */
+export function requestTrailers(raw: readonly string[], claimHeaders: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const lower = raw[i]!.toLowerCase();
+    if (KINDS.has(lower) || lower.charCodeAt(0) === 58 /* : */ || claimHeaders.includes(lower)) continue;
+    out.push(raw[i]!, raw[i + 1]!);
+  }
+  return out;
+}
+
+/**
  * Removes the headers a `Connection` header names (they are hop-by-hop for this connection);
  * returns the names, if any.
  */

@@ -3,6 +3,7 @@
 // holds a concurrency slot or the breaker's half-open probe — and anything else streams through
 // once, a chunked body counted against the route's limit as it goes.
 import type { IncomingMessage } from 'node:http';
+import http2, { type Http2ServerRequest } from 'node:http2';
 import type { Readable } from 'node:stream';
 import { BodyLimit } from '../edge/body-limit.js';
 import type { ScannedHeaders } from './forwarding.js';
@@ -69,9 +70,10 @@ export function readUpTo(
 export function armBodyTimeout(req: IncomingMessage, idleTimeout: number): void {
   if (idleTimeout <= 0) return;
   if (req.httpVersionMajor === 2) {
-    // The stream's own timer (node destroys the stream when it fires): the connection's belongs
-    // to every stream on it (http2/session-guard.ts).
-    req.setTimeout(idleTimeout);
+    // The stream's own timer: the connection's belongs to every stream on it
+    // (http2/session-guard.ts). Node only emits 'timeout' on an HTTP/2 stream (it destroys a
+    // socket, not a stream): the stream is reset here.
+    req.setTimeout(idleTimeout, () => resetStream(req as unknown as Http2ServerRequest));
     req.once('end', disarmStreamTimeout);
   } else {
     // Node destroys the socket when it fires.
@@ -91,6 +93,11 @@ export function streamedBody(req: Readable, scan: ScannedHeaders, maxBodyBytes: 
 function disarmIdleTimeout(this: IncomingMessage): void {
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- typed non-null, but node detaches it (null) once the response is done
   this.socket?.setTimeout(0);
+}
+
+function resetStream(req: Http2ServerRequest): void {
+  const stream = req.stream;
+  if (!stream.closed && stream.state.remoteClose !== 1) stream.close(http2.constants.NGHTTP2_CANCEL);
 }
 
 function disarmStreamTimeout(this: IncomingMessage): void {

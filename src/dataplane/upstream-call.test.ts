@@ -64,7 +64,7 @@ function owner(method = 'GET'): { owner: CallOwner; told: Told; attach(call: Ups
     body: null,
   });
   const o: CallOwner = {
-    req: { method, readableEnded: true, rawTrailers: [] },
+    req: { method, readableEnded: true },
     requestId: 'test',
     trace: undefined,
     tracer: undefined,

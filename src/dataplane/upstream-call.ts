@@ -174,7 +174,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
         path: r.query ? `${path}?${r.query}` : path,
         headers,
         body: r.body,
-        trailerSource: this.owner.req, // read by an HTTP/2 pool when the body has ended (undici ignores it)
+        trailerSource: r.trailers, // read by an HTTP/2 pool when the body has ended (undici ignores it)
         headersTimeout:
           this.upgrade !== undefined
             ? this.upgrade.timeout

@@ -14,10 +14,19 @@
 //   HTTP/1.1 keep-alive connection does; a session with open streams is never cut for silence
 //   (a slow upstream or a quiet event stream is the stream's own timeouts' business).
 // - A request budget: after maxRequestsPerSocket streams the session closes gracefully.
+// - Liveness: a session with open streams that has been silent for keepAliveTimeout (or
+//   LIVENESS_MS when that is 0) is sent a PING; no answer within the same time and it is
+//   destroyed, with its streams. This is what ends a session nghttp2 has given up on itself: on a
+//   connection error it detects (DATA on a stream the client had ended, for one) it sends GOAWAY
+//   and then neither reads nor writes, yet node never closes that session or its streams — their
+//   exchanges would stay in flight, holding the socket, for good (even after the client left: a
+//   FIN is never read). It also ends sessions whose client vanished without a FIN or RST.
 import http2, { type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { ServerLimits } from '../../edge/server-limits.js';
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
+/** The liveness check's silence and PING timeout when keepAliveTimeout is 0 (idle sessions then stay open). */
+const LIVENESS_MS = 60_000;
 
 export function guardSession(session: ServerHttp2Session, limits: ServerLimits, onFlood: () => void): void {
   const maxEarly = limits.http2.maxEarlyResets;
@@ -44,9 +53,30 @@ export function guardSession(session: ServerHttp2Session, limits: ServerLimits, 
     if (stream.destroyed) ended(stream);
     else stream.once('close', () => ended(stream));
   });
-  if (limits.keepAliveTimeout > 0) {
-    session.setTimeout(limits.keepAliveTimeout, () => {
-      if (open === 0 && !session.closed) session.close();
-    });
-  }
+  const silence = limits.keepAliveTimeout > 0 ? limits.keepAliveTimeout : LIVENESS_MS;
+  let probing = false;
+  // Node's session timer fires once per silence (any frame read or written re-arms it).
+  session.setTimeout(silence, () => {
+    if (session.destroyed) return;
+    if (open === 0) {
+      if (limits.keepAliveTimeout > 0 && !session.closed) session.close();
+      return;
+    }
+    if (probing) return;
+    probing = true;
+    const dead = setTimeout(() => {
+      if (!session.destroyed) session.destroy();
+    }, silence);
+    dead.unref();
+    const answered = (err: Error | null) => {
+      probing = false;
+      clearTimeout(dead);
+      if (err !== null && !session.destroyed) session.destroy();
+    };
+    try {
+      session.ping(answered);
+    } catch {
+      answered(new Error('PING refused'));
+    }
+  });
 }
