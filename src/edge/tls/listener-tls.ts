@@ -249,7 +249,11 @@ export class ListenerTls implements ScopeSource {
     // the server's for every name: with client CAs that differ per name, a certificate verified
     // for one name would be resumed into another's. So no session tickets (nor session IDs: node
     // keeps no session cache of its own) on such a listener — every connection is verified.
-    if (set.mixedScopes) options.secureOptions = set.shared.secureOptions | constants.SSL_OP_NO_TICKET;
+    // The same where names are refused (sni.unknown or sni.missing: refuse): a ticket from a
+    // known name would resume under an unknown one, or without SNI, and be served — the refusal
+    // lives in the SNI callback, which a resumed TLS 1.2 session never reaches (nor tells its name).
+    if (set.mixedScopes || set.refuseUnknown || set.refuseMissing)
+      options.secureOptions = set.shared.secureOptions | constants.SSL_OP_NO_TICKET;
     return options;
   }
 
@@ -259,7 +263,8 @@ export class ListenerTls implements ScopeSource {
 
   /** The server's own context must be rebuilt: its certificate or settings changed. */
   private serverChanged(prev: TlsSet, next: TlsSet): boolean {
-    if (prev.refuseMissing !== next.refuseMissing || prev.shared.ciphers !== next.shared.ciphers) return true;
+    if (prev.refuseMissing !== next.refuseMissing || prev.refuseUnknown !== next.refuseUnknown) return true; // tickets depend on them
+    if (prev.shared.ciphers !== next.shared.ciphers) return true;
     if (prev.scopes !== next.scopes) return true; // sessions (tickets) depend on them
     return prev.shared.minVersion !== next.shared.minVersion || (!next.refuseMissing && prev.fallback !== next.fallback);
   }
