@@ -33,8 +33,15 @@ before(async () => {
   gw = await startTestGateway({
     listen: [{ port: 0, host: '127.0.0.1', http2: true }],
     server: { bodyIdleTimeout: '500ms', headersTimeout: '1s', requestTimeout: '1s', keepAliveTimeout: '30s' },
-    services: { up: { targets: [{ url: up.url }] } },
-    routes: [{ name: 'all', match: { paths: ['/*'] }, service: 'up' }],
+    services: {
+      up: { targets: [{ url: up.url }] },
+      // Retried POSTs: a small body is read whole before the call, to be sent again if need be.
+      retried: { targets: [{ url: up.url }], retries: { methods: ['POST'] } },
+    },
+    routes: [
+      { name: 'retried', match: { paths: ['/retried/*'] }, service: 'retried' },
+      { name: 'all', match: { paths: ['/*'] }, service: 'up' },
+    ],
   });
 });
 
@@ -97,6 +104,29 @@ test('a body trickled past requestTimeout is answered 408, and the upstream requ
       clearInterval(trickle);
     }
     await waitFor('the upstream to see the request cut', () => aborted > before);
+  } finally {
+    s.destroy();
+  }
+});
+
+test('a small body (read whole before the upstream call) trickled past requestTimeout: 408, and the service never called', async () => {
+  const s = http2.connect(gw.url);
+  s.on('error', () => {});
+  try {
+    const hits = up.hits;
+    const st = post(s, '/retried/upload', { 'content-length': '60' });
+    const done = answer(st);
+    let sent = 0;
+    const trickle = setInterval(() => {
+      if (!st.closed && sent < 60) st.write('x', () => sent++);
+    }, 100);
+    try {
+      assert.equal((await within('the answer to a trickled body', done)).status, 408);
+    } finally {
+      clearInterval(trickle);
+    }
+    assert.ok(sent < 60, 'the whole body was sent before the answer');
+    assert.equal(up.hits, hits, 'the service was called');
   } finally {
     s.destroy();
   }

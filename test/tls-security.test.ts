@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import tls from 'node:tls';
 import { createPrivateKey } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -156,6 +156,47 @@ test('sessions still resume on a listener whose certificates all verify clients 
     const again = await exchange(gw.port, { servername: 'a.example', host: 'a.example', session: first.session, maxVersion });
     assert.equal(again.reused, true, maxVersion);
     assert.equal(again.consumer, 'alice', maxVersion);
+  }
+});
+
+/**
+ * One connection by `openssl s_client` (SNI `servername`, none when empty), saving its session to
+ * `sessOut` or offering the one in `sessIn`: 'new', 'reused', or 'refused' (an alert). Not node's
+ * TLS client: on Node 20 (OpenSSL 3.0) it crashes the process when a handshake that offered a
+ * session ends in an alert — the very case tested here.
+ */
+async function sClient(
+  port: number,
+  servername: string,
+  version: string,
+  session: { in?: string; out?: string },
+): Promise<'new' | 'reused' | 'refused'> {
+  const args = ['s_client', '-connect', `127.0.0.1:${port}`, version, '-ign_eof'];
+  args.push(...(servername === '' ? ['-noservername'] : ['-servername', servername]));
+  if (session.in !== undefined) args.push('-sess_in', session.in);
+  if (session.out !== undefined) args.push('-sess_out', session.out);
+  // Asynchronous: the gateway answers from this process.
+  const child = spawn('openssl', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  child.stdin.end('GET / HTTP/1.1\r\nhost: a.example\r\nconnection: close\r\n\r\n');
+  const timer = setTimeout(() => child.kill(), 10_000);
+  await new Promise((r) => child.once('close', r));
+  clearTimeout(timer);
+  if (/alert/i.test(out)) return 'refused';
+  if (/^Reused, /m.test(out)) return 'reused';
+  if (/^New, /m.test(out)) return 'new';
+  throw new Error(`openssl s_client: ${out}`);
+}
+
+test('sni.unknown / sni.missing refuse: a session from a known name never resumes under an unknown name or without SNI', async () => {
+  const gw = await gateway({ certificates: [{ cert: a.certPath, key: a.keyPath }], sni: { unknown: 'refuse' } });
+  for (const version of ['-tls1_3', '-tls1_2']) {
+    const saved = join(certs.dir, `session${version}.pem`);
+    assert.equal(await sClient(gw.port, 'a.example', version, { out: saved }), 'new', version);
+    assert.equal(await sClient(gw.port, 'nobody.example', version, { in: saved }), 'refused', `${version}: resumed under an unknown name`);
+    assert.equal(await sClient(gw.port, '', version, { in: saved }), 'refused', `${version}: resumed without SNI`);
   }
 });
 

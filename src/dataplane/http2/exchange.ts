@@ -62,6 +62,9 @@ export class H2Exchange extends Exchange {
     const stream = (this.req as unknown as Http2ServerRequest).stream;
     if (stream.closed || stream.state.remoteClose === 1 || this.res.headersSent) return; // all here, or answered
     this.call?.cancel(new Error('request timeout'));
+    // Nothing more runs for this request: a body read that still ends, or an access policy still
+    // pending, must not start the upstream call after the 408 (each checks clientGone).
+    this.clientGone = true;
     this.respond({ kind: 'error', code: 'GW_BAD_REQUEST', status: 408, message: 'Request timeout.' });
   }
 

@@ -14,9 +14,9 @@
 //   HTTP/1.1 keep-alive connection does; a session with open streams is never cut for silence
 //   (a slow upstream or a quiet event stream is the stream's own timeouts' business).
 // - A request budget: after maxRequestsPerSocket streams the session closes gracefully.
-// - Liveness: a session with open streams that has been silent for keepAliveTimeout (or
-//   LIVENESS_MS when that is 0) is sent a PING; no answer within the same time and it is
-//   destroyed, with its streams. This is what ends a session nghttp2 has given up on itself: on a
+// - Liveness: a session with open streams (any session when keepAliveTimeout is 0: idle ones are
+//   kept then) that has been silent for keepAliveTimeout (or LIVENESS_MS) is sent a PING; no
+//   answer within the same time and it is destroyed, with its streams. This is what ends a session nghttp2 has given up on itself: on a
 //   connection error it detects (DATA on a stream the client had ended, for one) it sends GOAWAY
 //   and then neither reads nor writes, yet node never closes that session or its streams — their
 //   exchanges would stay in flight, holding the socket, for good (even after the client left: a
@@ -58,8 +58,8 @@ export function guardSession(session: ServerHttp2Session, limits: ServerLimits, 
   // Node's session timer fires once per silence (any frame read or written re-arms it).
   session.setTimeout(silence, () => {
     if (session.destroyed) return;
-    if (open === 0) {
-      if (limits.keepAliveTimeout > 0 && !session.closed) session.close();
+    if (open === 0 && limits.keepAliveTimeout > 0) {
+      if (!session.closed) session.close();
       return;
     }
     if (probing) return;
