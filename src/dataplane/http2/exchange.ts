@@ -37,35 +37,7 @@ export class H2Exchange extends Exchange {
 
   override run(): void {
     this.encrypted = (this.req.socket as { encrypted?: boolean }).encrypted === true;
-    this.armRequestTimeout();
     super.run();
-  }
-
-  /**
-   * `server.requestTimeout` bounds the request (head and body) until it is answered, as node does
-   * for HTTP/1.1; nothing in node's HTTP/2 does, so a client trickling its body would hold the
-   * stream — and the upstream connection its body streams to — for as long as it liked. Not yet
-   * all here when the time is up, and no response head sent yet: 408 (the upstream request is
-   * cut). Once the service has answered, a stream that keeps sending is its business (a gRPC
-   * call streaming both ways); bodyIdleTimeout still bounds its pauses.
-   */
-  private armRequestTimeout(): void {
-    const ms = this.plane.limits.requestTimeout;
-    const stream = (this.req as unknown as Http2ServerRequest).stream;
-    if (ms <= 0 || stream.endAfterHeaders) return;
-    const timer = setTimeout(() => this.step(() => this.requestTimedOut()), ms);
-    timer.unref();
-    this.res.once('close', () => clearTimeout(timer));
-  }
-
-  private requestTimedOut(): void {
-    const stream = (this.req as unknown as Http2ServerRequest).stream;
-    if (stream.closed || stream.state.remoteClose === 1 || this.res.headersSent) return; // all here, or answered
-    this.call?.cancel(new Error('request timeout'));
-    // Nothing more runs for this request: a body read that still ends, or an access policy still
-    // pending, must not start the upstream call after the 408 (each checks clientGone).
-    this.clientGone = true;
-    this.respond({ kind: 'error', code: 'GW_BAD_REQUEST', status: 408, message: 'Request timeout.' });
   }
 
   override respond(a: Answer): void {
