@@ -26,6 +26,9 @@ import { BodyLimit } from '../../edge/body-limit.js';
 import { trailerObject } from '../trailers.js';
 
 /** Response fields HTTP/2 forbids (RFC 9113 §8.2.2); node refuses to send them. */
+/** How long a 408's few hundred bytes may take to go out before its stream is cut regardless. */
+const ANSWER_GRACE_MS = 1000;
+
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 
 export class H2Exchange extends Exchange {
@@ -37,7 +40,42 @@ export class H2Exchange extends Exchange {
 
   override run(): void {
     this.encrypted = (this.req.socket as { encrypted?: boolean }).encrypted === true;
+    this.armRequestTimeout();
     super.run();
+  }
+
+  /**
+   * `server.requestTimeout` bounds the request (head and body) until it is answered, as node does
+   * for HTTP/1.1; nothing in node's HTTP/2 does, so a client trickling its body would hold the
+   * stream — and the upstream connection its body streams to — for as long as it liked. Not yet
+   * all here when the time is up, and no response head sent yet: 408 (the upstream request is
+   * cut). Once the service has answered, a stream that keeps sending is its business (a gRPC
+   * call streaming both ways); bodyIdleTimeout still bounds its pauses.
+   */
+  private armRequestTimeout(): void {
+    const ms = this.plane.limits.requestTimeout;
+    const stream = (this.req as unknown as Http2ServerRequest).stream;
+    if (ms <= 0 || stream.endAfterHeaders) return;
+    const timer = setTimeout(() => this.step(() => this.requestTimedOut()), ms);
+    timer.unref();
+    this.res.once('close', () => clearTimeout(timer));
+  }
+
+  private requestTimedOut(): void {
+    const stream = (this.req as unknown as Http2ServerRequest).stream;
+    if (stream.closed || stream.state.remoteClose === 1 || this.res.headersSent) return; // all here, or answered
+    this.call?.cancel(new Error('request timeout'));
+    // Nothing more runs for this request: a body read that still ends, or an access policy still
+    // pending, must not start the upstream call after the 408 (each checks clientGone).
+    this.clientGone = true;
+    this.respond({ kind: 'error', code: 'GW_BAD_REQUEST', status: 408, message: 'Request timeout.' });
+    // settleRequest resets the stream once the answer is out. Should that never come (the answer
+    // is a few hundred bytes), the stream is cut anyway: this path exists to free it.
+    const backstop = setTimeout(() => {
+      if (!stream.destroyed) stream.close(constants.NGHTTP2_CANCEL);
+    }, ANSWER_GRACE_MS);
+    backstop.unref();
+    stream.once('close', () => clearTimeout(backstop));
   }
 
   override respond(a: Answer): void {
