@@ -7,6 +7,7 @@
 #   via-http1  h2load → Gatehouse (h2c listener) → the service over HTTP/1.1 (the default)
 #
 #   bench/h2-compare.sh [seconds] [clients] [streams per client]   (defaults 10, 10, 10)
+#   GATEWAY_DIST=dir runs the gateway from another build (an A/B of two commits)
 #
 # Each target gets WARMUP (2) seconds of load, then `seconds` measured, with h2load's bounded
 # duration (-D). The gateway runs pinned to cpu0, the service and h2load to cpu1 (taskset), as
@@ -44,7 +45,7 @@ services:
 routes:
   - { name: all, match: { paths: ["/*"] }, service: up }
 YAML
-  taskset -c 0 node dist/src/cli/main.js start --config "$tmp/$1.yaml" > "$tmp/$1.out" 2>&1 & pids+=($!)
+  taskset -c 0 node "${GATEWAY_DIST:-dist}/src/cli/main.js" start --config "$tmp/$1.yaml" > "$tmp/$1.out" 2>&1 & pids+=($!)
   echo "$port" > "$tmp/$1.port"
   for _ in $(seq 100); do curl -sf --http2-prior-knowledge -o /dev/null "http://127.0.0.1:$port/items/42" && return 0; sleep 0.1; done
   echo "h2-compare.sh: gateway $1 did not answer" >&2; cat "$tmp/$1.out" >&2; exit 1
