@@ -9,7 +9,7 @@ import { validateConfig } from '../src/validation/validate.js';
 import { StoreRegistry } from '../src/store/registry.js';
 import { rateLimitPolicy } from '../src/policies/rate-limit/rate-limit.js';
 import type { RequestContext } from '../src/policies/types.js';
-import { testEnv } from './helpers/policy-context.js';
+import { accessVerdict, testEnv } from './helpers/policy-context.js';
 import { SHARED_REDIS, deleteUnder, inspector, sharedRedisUp, uniquePrefix } from './helpers/redis.js';
 
 const up = await sharedRedisUp();
@@ -58,7 +58,7 @@ function limited(store: 'memory' | 'redis', policy: Record<string, unknown>) {
       identity: undefined,
       locals: new Map(),
     };
-    const verdict = await p.access!(ctx);
+    const verdict = await accessVerdict(p.access!(ctx));
     assert.notEqual(verdict?.status, 503, 'the store answered');
     return verdict;
   };

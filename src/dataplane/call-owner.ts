@@ -54,6 +54,8 @@ export interface CallOwner {
   admitted(): void;
   /** The outcome "the gateway answers instead". */
   respond(answer: Answer): void;
+  /** The outcome "the service could not answer" (no target, failures, circuit open, overload): the gateway's answer, unless a policy has a response to serve instead. */
+  upstreamFailed(answer: Answer): void;
   /** The outcome "a response": its head. False: the owner answered instead, stop the body. */
   upstreamHead(status: number, rawHeaders: Buffer[] | string[], resume: () => void): boolean;
   upstreamData(chunk: Buffer): boolean;

@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { CompiledRoute, Plan } from './plan.js';
 import type { ErrorCode } from '../errors.js';
-import type { RequestContext } from '../policies/types.js';
+import type { RequestContext, ServedResponse } from '../policies/types.js';
 import type { ServerLimits } from '../edge/server-limits.js';
 import type { Logger } from '../observability/logger.js';
 import type { RequestRecord } from '../observability/request-record.js';
@@ -19,6 +19,7 @@ import { hasBody } from './request-body.js';
 import type { UpstreamCall } from './upstream-call.js';
 import type { HttpsRedirect } from './https-redirect.js';
 import type { HeldResponse } from './body-phases.js';
+import type { ResponseTaps } from './upstream-response.js';
 
 /** Set on a socket whose request the gateway refused as malformed: nothing after it is served. */
 export const REFUSED = Symbol('gatehouse.refused');
@@ -73,6 +74,10 @@ export abstract class ExchangeState {
   /** Resumes the paused upstream body (undici's), and whether 'drain' calls it yet. */
   protected resume: (() => void) | undefined;
   protected drainHooked = false;
+  /** The upstreamResponse phase's taps on the service's body (a cache storing it). */
+  protected taps: ResponseTaps | undefined;
+  /** A response a policy serves in the service's place once the service's body has been read and dropped. */
+  protected replacement: ServedResponse | undefined;
   protected clientGone = false;
   protected done = false;
 
@@ -163,6 +168,7 @@ export abstract class ExchangeState {
     if (this.done) return;
     this.done = true;
     if (!this.responseFinished()) this.clientGone = true;
+    this.taps?.abort(); // no-op once the body ended
     this.call?.end(this.clientGone);
     const route = this.route;
     if (route && route.log.length) {
@@ -207,7 +213,7 @@ export abstract class ExchangeState {
       shadowLimited: this.ctx?.shadowLimited,
       error: this.errorCode,
       retries: call?.retries ?? 0,
-      cache: undefined,
+      cache: this.ctx?.cacheStatus,
       userAgent: scan?.userAgent,
       aborted: !this.responseFinished(),
       trace: trace !== undefined && trace.sampled ? trace : undefined,

@@ -15,10 +15,10 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { CompiledRoute } from './plan.js';
 import type { ErrorCode } from '../errors.js';
-import type { HeaderList, Verdict } from '../policies/types.js';
+import type { AccessVerdict, HeaderList, RespondVerdict, ServedResponse, ServeVerdict } from '../policies/types.js';
 import { encodePathForUpstream } from './canonical-path.js';
 import { normalizeHost } from '../config/host-pattern.js';
-import { requestTrailers, resolveClient, responseHeaders, scanHeaders, type ScannedHeaders } from './forwarding.js';
+import { requestTrailers, resolveClient, scanHeaders, upstreamFields, withGatewayFields, type ScannedHeaders } from './forwarding.js';
 import { removeHeader } from './header-list.js';
 import { upstreamHeaders } from './upstream-headers.js';
 import { requestTarget } from './request-target.js';
@@ -30,6 +30,9 @@ import { httpsRedirect } from './https-redirect.js';
 import { lookupRoute } from './route-lookup.js';
 import { BodyView, prefixed, readForMatch } from './body-match.js';
 import { forBodyPhases, HeldResponse, requestBodyPhase, rewritesFor } from './body-phases.js';
+import { tapTrailers, upstreamResponsePhase } from './upstream-response.js';
+import type { Answer } from './respond.js';
+import { ERRORS } from '../errors.js';
 
 const VALID_REQUEST_ID = /^[A-Za-z0-9._:@+/=-]{1,200}$/;
 export { REFUSED, type ExchangeHost } from './exchange-state.js';
@@ -109,17 +112,22 @@ export class Exchange extends ExchangeState implements CallOwner {
     const access = route.access;
     for (let i = 0; i < access.length; i++) {
       const v = access[i]!.access!(this.context());
-      if (v !== undefined && typeof (v as Promise<Verdict>).then === 'function') {
-        void this.continueAccessAsync(v as Promise<Verdict>, i);
+      if (v !== undefined && typeof (v as Promise<AccessVerdict>).then === 'function') {
+        void this.continueAccessAsync(v as Promise<AccessVerdict>, i);
         return;
       }
-      if (v !== undefined)
-        return this.respond({ kind: 'verdict', verdict: v as Exclude<Verdict, undefined | Promise<Verdict>>, by: route.accessTypes[i] });
+      if (v !== undefined) return this.answerAccess(v as Exclude<AccessVerdict, undefined | Promise<AccessVerdict>>, route.accessTypes[i]);
     }
     this.accessPassed();
   }
 
-  private async continueAccessAsync(pending: Promise<Verdict>, index: number): Promise<void> {
+  /** An access policy answered: with its verdict, or with a whole response (a cache hit) that the response phases run on. */
+  private answerAccess(v: RespondVerdict | ServeVerdict, by: string | undefined): void {
+    if ('serve' in v) return this.serve(v.serve);
+    this.respond({ kind: 'verdict', verdict: v, by });
+  }
+
+  private async continueAccessAsync(pending: Promise<AccessVerdict>, index: number): Promise<void> {
     try {
       let v = await pending;
       const access = this.route!.access;
@@ -132,7 +140,7 @@ export class Exchange extends ExchangeState implements CallOwner {
         v = await access[i]!.access!(this.context());
       }
       if (this.clientGone) return;
-      if (v !== undefined) this.respond({ kind: 'verdict', verdict: v, by: this.route!.accessTypes[by] });
+      if (v !== undefined) this.answerAccess(v, this.route!.accessTypes[by]);
       else this.accessPassed();
     } catch (err) {
       this.crashed(err); // logged; 500 (GW_POLICY_ERROR for a plugin's fault) and the connection closed
@@ -224,9 +232,74 @@ export class Exchange extends ExchangeState implements CallOwner {
     return this.bodyPrefix === undefined ? this.req : prefixed(this.bodyPrefix, this.req);
   }
 
-  /** The response head: server header, response policies, then it goes to the client. */
+  /**
+   * The service's response head: the upstreamResponse phase (taps; or another response in its
+   * place, its body then dropped), then on to the client.
+   */
   upstreamHead(upstreamStatus: number, rawHeaders: Buffer[] | string[], resume: () => void): boolean {
-    const headers = responseHeaders(rawHeaders, this.requestId);
+    const fields = upstreamFields(rawHeaders);
+    const route = this.route!;
+    if (route.upstreamResponse.length > 0) {
+      try {
+        const outcome = upstreamResponsePhase(
+          route.upstreamResponse,
+          this.context(),
+          { status: upstreamStatus, headers: fields },
+          this.plane.log,
+        );
+        this.taps = outcome.taps;
+        if (outcome.serve !== undefined) {
+          this.replacement = outcome.serve;
+          this.resume = resume;
+          return true; // read to its end (the connection stays usable), then served: upstreamEnd
+        }
+      } catch (err) {
+        return this.headFailed(err);
+      }
+    }
+    return this.head(upstreamStatus, withGatewayFields(fields, this.requestId), resume);
+  }
+
+  /**
+   * The service could not answer (no healthy target, connection or timeout failures, circuit open,
+   * overload): the upstreamResponse phase may serve a response in its place (a stale one).
+   */
+  upstreamFailed(answer: Answer): void {
+    const route = this.route!;
+    if (answer.kind === 'error' && route.upstreamResponse.length > 0) {
+      const info = { status: answer.status ?? ERRORS[answer.code].status, headers: [], failed: answer.code };
+      try {
+        const outcome = upstreamResponsePhase(route.upstreamResponse, this.context(), info, this.plane.log);
+        outcome.taps?.abort();
+        if (outcome.serve !== undefined) return this.serve(outcome.serve);
+      } catch (err) {
+        return this.crashed(err);
+      }
+    }
+    this.respond(answer);
+  }
+
+  /** A response a policy has, in the service's place: the response phases run on it, then it goes to the client. */
+  protected serve(s: ServedResponse): void {
+    this.replacement = undefined;
+    this.taps = undefined;
+    const res = this.res;
+    // Answered before a body was read (a hit for a GET with a body): as respond() does.
+    if (this.scan !== undefined && !this.req.complete && hasBody(this.scan)) res.shouldKeepAlive = false;
+    const fields = upstreamFields(s.headers);
+    // The body is whole: its length frames it (unless trailers follow, which need chunked framing).
+    // 204 and 304 have none to frame.
+    if (s.status !== 204 && s.status !== 304 && (s.trailers === undefined || s.trailers.length === 0)) {
+      removeHeader(fields, 'content-length');
+      fields.push('content-length', String(s.body.length));
+    }
+    if (!this.head(s.status, withGatewayFields(fields, this.requestId), noop)) return;
+    if (s.body.length > 0) this.upstreamData(s.body);
+    this.upstreamEnd(s.trailers);
+  }
+
+  /** The response head: server header, response policies, then it goes to the client. */
+  private head(upstreamStatus: number, headers: HeaderList, resume: () => void): boolean {
     const serverHeader = this.plane.limits.serverHeader;
     if (serverHeader !== undefined) {
       removeHeader(headers, 'server');
@@ -249,18 +322,28 @@ export class Exchange extends ExchangeState implements CallOwner {
       }
       this.writeHead(status, headers);
     } catch (err) {
-      // A response policy (or an invalid header it set) failed: the gateway's fault, not the
-      // target's. Stop the upstream call and answer 500.
-      this.plane.log.error({ err, requestId: this.requestId, route: route.name }, 'response phase failed');
-      this.call!.cancel(err as Error);
-      if (!res.headersSent) this.respond({ kind: 'error', code: faultCode(err) });
-      return false;
+      return this.headFailed(err);
     }
     this.resume = resume;
     return true;
   }
 
+  /**
+   * A response policy (or an invalid header it set) failed: the gateway's fault, not the target's.
+   * Stop the upstream call and answer 500.
+   */
+  private headFailed(err: unknown): false {
+    this.plane.log.error({ err, requestId: this.requestId, route: this.route!.name }, 'response phase failed');
+    this.taps?.abort();
+    this.taps = undefined;
+    this.call?.cancel(err as Error);
+    if (!this.res.headersSent) this.respond({ kind: 'error', code: faultCode(err) });
+    return false;
+  }
+
   upstreamData(chunk: Buffer): boolean {
+    if (this.taps !== undefined) this.taps.data(chunk);
+    if (this.replacement !== undefined) return true; // dropped: another response goes out at its end
     const held = this.held;
     return held === undefined || held.released ? this.write(chunk) : held.data(chunk);
   }
@@ -284,6 +367,8 @@ export class Exchange extends ExchangeState implements CallOwner {
   }
 
   upstreamEnd(trailers?: readonly (Buffer | string)[] | null): void {
+    if (this.taps !== undefined) this.taps.end(tapTrailers(trailers));
+    if (this.replacement !== undefined) return this.serve(this.replacement);
     if (this.held !== undefined && !this.held.released) return this.held.end(); // rewritten, then endResponse
     this.endResponse(trailers);
   }
@@ -315,7 +400,7 @@ export class Exchange extends ExchangeState implements CallOwner {
       write: (c) => this.write(c),
       end: () => this.endResponse(null),
       refuse: (answer, cancel) => {
-        if (cancel) this.call!.cancel(new Error('response body over the rewrite limit'));
+        if (cancel) this.call?.cancel(new Error('response body over the rewrite limit'));
         this.respond(answer);
       },
       crashed: (err) => this.crashed(err),
@@ -325,9 +410,14 @@ export class Exchange extends ExchangeState implements CallOwner {
   }
 
   upstreamBroke(code: ErrorCode): void {
+    this.taps?.abort();
     this.errorCode = code;
     this.res.destroy();
   }
+}
+
+function noop(): void {
+  /* a served response is in memory: nothing to resume */
 }
 
 /** The request's trailers as an upstream may get them (forwarding.ts), read when the body has ended. */

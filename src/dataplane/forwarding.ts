@@ -329,9 +329,17 @@ const RESPONSE_DROP = new Set([
  * headers (and those named in the upstream's Connection header), plus Via and X-Request-Id.
  */
 export function responseHeaders(raw: Buffer[] | string[], requestId: string): HeaderList {
+  return withGatewayFields(upstreamFields(raw), requestId);
+}
+
+/**
+ * The service's response fields that may be passed on: without hop-by-hop ones and those its
+ * Connection names; its Via as it came. What a cache stores (and serves again through
+ * withGatewayFields).
+ */
+export function upstreamFields(raw: Buffer[] | string[]): HeaderList {
   const out: HeaderList = [];
   let connection: string | undefined;
-  let via: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toString('latin1');
     const lower = name.toLowerCase();
@@ -340,13 +348,22 @@ export function responseHeaders(raw: Buffer[] | string[], requestId: string): He
       if (lower === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
       continue;
     }
-    if (lower === 'via') {
-      via = via === undefined ? value : `${via}, ${value}`;
-      continue;
-    }
     out.push(name, value);
   }
   if (connection !== undefined) dropConnectionListed(out, connection);
-  out.push('via', via === undefined ? VIA : `${via}, ${VIA}`, 'x-request-id', requestId);
   return out;
+}
+
+/** The gateway's own fields on a response: its Via after the service's (one field), and X-Request-Id. Changes `fields`. */
+export function withGatewayFields(fields: HeaderList, requestId: string): HeaderList {
+  let via: string | undefined;
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i]!;
+    if (name.length !== 3 || name.toLowerCase() !== 'via') continue;
+    via = via === undefined ? fields[i + 1]! : `${via}, ${fields[i + 1]!}`;
+    fields.splice(i, 2);
+    i -= 2;
+  }
+  fields.push('via', via === undefined ? VIA : `${via}, ${VIA}`, 'x-request-id', requestId);
+  return fields;
 }

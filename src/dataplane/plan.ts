@@ -54,6 +54,8 @@ export interface CompiledRoute {
   /** What the requestBody phase reads: the smallest `bodyBufferBytes` of its policies and `maxBodyBytes` (413 past it). */
   bodyBufferBytes: number;
   upstreamRequest: Policy[];
+  /** Policies that see the service's response head first (taps, or a response served in its place). */
+  upstreamResponse: Policy[];
   response: Policy[];
   /** Policies that may ask for a response body whole (responseBody phase). */
   responseBody: Policy[];
@@ -211,6 +213,7 @@ function compileRoute(
       maxBodyBytes,
     ),
     upstreamRequest: inPhase('upstreamRequest'),
+    upstreamResponse: inPhase('upstreamResponse'),
     response: inPhase('response'),
     responseBody: inPhase('responseBody'),
     log: inPhase('log'),

@@ -6,8 +6,7 @@ import assert from 'node:assert/strict';
 import { validateConfig } from '../validation/validate.js';
 import { compilePlan, noConnect, type CompiledRoute } from './plan.js';
 import { explain, routeTable } from './describe.js';
-import { testContext } from '../../test/helpers/policy-context.js';
-import type { RespondVerdict } from '../policies/types.js';
+import { accessVerdict, testContext } from '../../test/helpers/policy-context.js';
 
 const consumers = [
   { id: 'alice', credentials: [{ type: 'api-key', key: 'alice-key-0123456789' }] },
@@ -24,7 +23,7 @@ function plan(doc: Record<string, unknown>) {
 async function access(route: CompiledRoute, headers: Record<string, string>, clientIp = '192.0.2.1'): Promise<number> {
   const ctx = testContext({ headers, clientIp });
   for (const p of route.access) {
-    const v: RespondVerdict | undefined = await p.access!(ctx);
+    const v = await accessVerdict(p.access!(ctx));
     if (v !== undefined) return v.status;
   }
   return 200;

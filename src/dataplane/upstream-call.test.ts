@@ -81,6 +81,12 @@ function owner(method = 'GET'): { owner: CallOwner; told: Told; attach(call: Ups
       told.answer = a;
       settle();
     },
+    // The call's failures: the gateway answers (no policy serves in the service's place here).
+    upstreamFailed: (a) => {
+      told.events.push('respond');
+      told.answer = a;
+      settle();
+    },
     upstreamHead: (status) => {
       told.events.push('head');
       told.status = status;

@@ -144,7 +144,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     if (target === undefined) {
       if (this.attempt === 0) {
         this.breakerOutcome(undefined);
-        return this.owner.respond({
+        return this.owner.upstreamFailed({
           kind: 'error',
           code: 'GW_NO_HEALTHY_TARGET',
           headers: { 'retry-after': String(service.state.retryAfterSeconds()) },
@@ -345,18 +345,18 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     if (err === undefined) {
       // Every try was a retryable status and the last target is gone: say so plainly.
       this.breakerOutcome(true);
-      return this.owner.respond({ kind: 'error', code: 'GW_UPSTREAM_UNAVAILABLE', close });
+      return this.owner.upstreamFailed({ kind: 'error', code: 'GW_UPSTREAM_UNAVAILABLE', close });
     }
     // A body over the limit says nothing about the service: no outcome for the breaker.
     const kind = failureKind(err);
     this.breakerOutcome(kind === undefined ? undefined : countsAsFailure(this.route.service.state.breakerFailOn, undefined, kind));
-    this.owner.respond({ kind: 'error', code: upstreamErrorCode(err), close });
+    this.owner.upstreamFailed({ kind: 'error', code: upstreamErrorCode(err), close });
   }
 
   private circuitOpen(breaker: CircuitBreaker): void {
     const fb = this.route.service.fallback;
     if (fb) return this.owner.respond({ kind: 'verdict', verdict: { status: fb.status, headers: fb.headers, body: fb.body } });
-    this.owner.respond({
+    this.owner.upstreamFailed({
       kind: 'error',
       code: 'GW_CIRCUIT_OPEN',
       headers: { 'retry-after': String(Math.max(1, Math.ceil(breaker.retryAfterMs() / 1000))) },
@@ -365,7 +365,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
 
   private overloaded(): void {
     this.breakerOutcome(undefined);
-    this.owner.respond({ kind: 'error', code: 'GW_SERVICE_OVERLOADED', headers: { 'retry-after': '1' } });
+    this.owner.upstreamFailed({ kind: 'error', code: 'GW_SERVICE_OVERLOADED', headers: { 'retry-after': '1' } });
   }
 
   private releaseSlot(): void {

@@ -6,6 +6,9 @@
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import {
   BodyRefusal,
+  type AccessVerdict,
+  type BodyTap,
+  type ServeVerdict,
   type Policy,
   type RequestBody,
   type RequestContext,
@@ -13,6 +16,7 @@ import {
   type ResponseRewrite,
   type Verdict,
 } from './types.js';
+import { serveOf } from './plugin-serve.js';
 import type { Logger } from '../observability/logger.js';
 import { ERRORS } from '../errors.js';
 
@@ -52,15 +56,15 @@ export function guardPlugin(type: string, policy: Policy, log: Logger, timeoutMs
   }
   if (policy.answersPreflight === true) guarded.answersPreflight = true;
   // eslint-disable-next-line @typescript-eslint/unbound-method -- each phase is read once and called with .call(policy, …) below: a plugin's `this` is kept
-  const { access, requestBody, upstreamRequest, response, responseBody, log: logPhase, close } = policy;
+  const { access, requestBody, upstreamRequest, upstreamResponse, response, responseBody, log: logPhase, close } = policy;
   if (access) {
     // A verdict is sent as it is, so one that cannot be (status 99, a header with CR/LF, a body
     // that is not a string, an unregistered code…) is the plugin's fault like a throw.
-    const answer = (ctx: RequestContext, v: unknown): Verdict => {
+    const answer = (ctx: RequestContext, v: unknown): AccessVerdict => {
       if (v === undefined) return undefined;
-      let checked: RespondVerdict | string;
+      let checked: RespondVerdict | ServeVerdict | string;
       try {
-        checked = verdictOf(v);
+        checked = typeof v === 'object' && v !== null && 'serve' in v ? serveOf(v) : verdictOf(v);
       } catch (err) {
         return failed(ctx, 'access', err);
       }
@@ -107,6 +111,20 @@ export function guardPlugin(type: string, policy: Policy, log: Logger, timeoutMs
         upstreamRequest.call(policy, ctx, headers);
       } catch (err) {
         failed(ctx, 'upstreamRequest', err);
+        throw new PolicyFailure(type, err);
+      }
+    };
+  }
+  if (upstreamResponse) {
+    guarded.upstreamResponse = (ctx, res) => {
+      try {
+        const action = upstreamResponse.call(policy, ctx, res) as unknown;
+        if (action === undefined) return undefined;
+        const checked = typeof action === 'object' && action !== null && 'tap' in action ? tapOf(action, type) : serveOf(action);
+        if (typeof checked === 'string') throw new Error(`malformed upstreamResponse action: ${checked}`);
+        return checked;
+      } catch (err) {
+        failed(ctx, 'upstreamResponse', err);
         throw new PolicyFailure(type, err);
       }
     };
@@ -268,4 +286,21 @@ function verdictOf(v: unknown): RespondVerdict | string {
 /** A BodyRefusal's own status: none, or an error status (4xx, 5xx). */
 function errorStatus(status: unknown): boolean {
   return status === undefined || (typeof status === 'number' && Number.isInteger(status) && status >= 400 && status <= 599);
+}
+
+/** A plugin's tap, its methods read once and each call fenced (a throw is logged by the taps' owner). */
+function tapOf(action: object, type: string): { tap: BodyTap } | string {
+  const tap = (action as { tap: unknown }).tap;
+  if (typeof tap !== 'object' || tap === null) return 'tap must be an object { data, end, abort }';
+  const { data, end, abort } = tap as Record<string, unknown>;
+  if (typeof data !== 'function' || typeof end !== 'function' || typeof abort !== 'function')
+    return 'a tap has the functions data(chunk), end(trailers) and abort()';
+  const call = (fn: unknown, ...args: unknown[]) => {
+    try {
+      (fn as (...a: unknown[]) => unknown).apply(tap, args);
+    } catch (err) {
+      throw new PolicyFailure(type, err);
+    }
+  };
+  return { tap: { data: (c) => call(data, c), end: (t) => call(end, t), abort: () => call(abort) } };
 }

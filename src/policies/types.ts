@@ -11,8 +11,8 @@ import type { GatehouseConfig } from '../config/schema.js';
 import type { StoreRegistry } from '../store/registry.js';
 
 /** Lifecycle phases, in the order a request passes them. */
-export type Phase = 'access' | 'requestBody' | 'upstreamRequest' | 'response' | 'responseBody' | 'log';
-export const PHASES: readonly Phase[] = ['access', 'requestBody', 'upstreamRequest', 'response', 'responseBody', 'log'];
+export type Phase = 'access' | 'requestBody' | 'upstreamRequest' | 'upstreamResponse' | 'response' | 'responseBody' | 'log';
+export const PHASES: readonly Phase[] = ['access', 'requestBody', 'upstreamRequest', 'upstreamResponse', 'response', 'responseBody', 'log'];
 
 /** A flat header list, [name, value, name, value, ...], as node and undici use them. */
 export type HeaderList = string[];
@@ -31,6 +31,53 @@ export interface RespondVerdict {
 }
 /** `undefined` means continue. */
 export type Verdict = RespondVerdict | undefined;
+
+/**
+ * A whole response a policy has (a cache's stored one). Given as an answer it takes the service's
+ * place: the response and responseBody phases run on it as on the service's own, so what they add
+ * (CORS, headers, transformations) is the same on a hit as on a miss.
+ */
+export interface ServedResponse {
+  status: number;
+  /** [name, value, …]; hop-by-hop fields are dropped as from a service's response. */
+  headers: HeaderList;
+  body: Buffer;
+  /** Trailer fields, [name, value, …]. */
+  trailers?: HeaderList | undefined;
+}
+
+/** An access phase's answer with a whole response instead of calling the service. */
+export interface ServeVerdict {
+  serve: ServedResponse;
+}
+
+/** What an access phase returns: continue (undefined), an answer, or a response to serve. */
+export type AccessVerdict = RespondVerdict | ServeVerdict | undefined;
+
+/**
+ * What the upstreamResponse phase sees: the service's response head as it came (hop-by-hop fields
+ * dropped), before the response phase changes it — or, with `failed`, that there is none (the
+ * service could not be reached or did not answer in time: the gateway's answer would be `status`
+ * with that code).
+ */
+export interface UpstreamResponseInfo extends ResponseInfo {
+  readonly failed?: ErrorCode | undefined;
+}
+
+/**
+ * Sees a response body as it streams to the client, chunk by chunk, without holding it up (a
+ * cache storing it). The chunks are the service's, before any responseBody rewrite.
+ */
+export interface BodyTap {
+  data(chunk: Buffer): void;
+  /** The body ended; its trailers ([name, value, …]) if any. */
+  end(trailers: HeaderList | undefined): void;
+  /** It will not end: the client went away, or the service broke off. */
+  abort(): void;
+}
+
+/** An upstreamResponse phase's wish: watch the body as it streams, or answer with another response. */
+export type UpstreamAction = { tap: BodyTap } | ServeVerdict | undefined;
 
 export type { Identity } from '../identity/identity.js';
 import type { Identity } from '../identity/identity.js';
@@ -59,6 +106,8 @@ export interface RequestContext {
   errorHeaders?: HeaderList | undefined;
   /** The limit a policy in shadow mode would have refused this request with (the access log's `shadowLimited`). */
   shadowLimited?: string | undefined;
+  /** What a cache did with this request (hit, miss, stale, bypass…): the access log's `cache`. */
+  cacheStatus?: string | undefined;
   /** A policy's private per-request scratch, under a key of its own; the gateway never reads it. */
   readonly locals: Map<string, unknown>;
   /**
@@ -117,7 +166,7 @@ export class BodyRefusal extends Error {
 }
 
 export interface Policy {
-  access?(ctx: RequestContext): Verdict | Promise<Verdict>;
+  access?(ctx: RequestContext): AccessVerdict | Promise<AccessVerdict>;
   /**
    * Reads (and may replace) the whole request body, after the access phase and before the upstream
    * call; may answer instead. The route reads bodies up to the smallest `bodyBufferBytes` of these
@@ -126,6 +175,13 @@ export interface Policy {
   requestBody?(ctx: RequestContext, body: RequestBody): Verdict | Promise<Verdict>;
   /** Mutates the headers about to be sent upstream. */
   upstreamRequest?(ctx: RequestContext, headers: HeaderList): void;
+  /**
+   * The service's response head, before the response phase (the header list is the one that phase
+   * then changes: copy what you keep); also called, with `failed`, when there is no response. It
+   * may tap the body as it streams, or serve another response in its place (a stored one after a
+   * 304, or a stale one for a 5xx): the service's body is then read and dropped.
+   */
+  upstreamResponse?(ctx: RequestContext, res: UpstreamResponseInfo): UpstreamAction;
   /** Mutates the response status line and headers before they reach the client. */
   response?(ctx: RequestContext, res: ResponseInfo): void;
   /**

@@ -1,6 +1,6 @@
 // A RequestContext for policy unit tests: only what a policy reads (method, client IP, raw headers).
 import type { IncomingMessage } from 'node:http';
-import type { PolicyEnv, RequestContext } from '../../src/policies/types.js';
+import type { AccessVerdict, PolicyEnv, RequestContext, Verdict } from '../../src/policies/types.js';
 import { ConsumerRegistry } from '../../src/identity/registry.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { validateConfig } from '../../src/validation/validate.js';
@@ -36,4 +36,11 @@ export function testEnv(over: Partial<PolicyEnv> = {}): PolicyEnv {
     routeName: undefined,
     ...over,
   };
+}
+
+/** An access phase's answer as a plain verdict: these policies never serve a stored response (that would fail the test). */
+export async function accessVerdict(v: AccessVerdict | Promise<AccessVerdict>): Promise<Verdict> {
+  const r = await v;
+  if (r !== undefined && 'serve' in r) throw new Error('the policy served a response instead of a verdict');
+  return r;
 }

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { testContext, testEnv } from '../../../test/helpers/policy-context.js';
+import { accessVerdict, testContext, testEnv } from '../../../test/helpers/policy-context.js';
 import { validateConfig } from '../../validation/validate.js';
 import { ConsumerRegistry } from '../../identity/registry.js';
 import { authCombinationPolicy } from './auth.js';
@@ -51,7 +51,7 @@ function make(policy: Record<string, unknown>, over: Partial<PolicyEnv> = {}): P
 }
 async function run(p: Policy, headers: Record<string, string> = {}): Promise<{ verdict: RespondVerdict | undefined; ctx: RequestContext }> {
   const ctx = testContext({ headers });
-  const verdict = await p.access!(ctx);
+  const verdict = await accessVerdict(p.access!(ctx));
   return { verdict, ctx };
 }
 

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { testContext, testEnv } from '../../../test/helpers/policy-context.js';
+import { accessVerdict, testContext, testEnv } from '../../../test/helpers/policy-context.js';
 import { validateConfig } from '../../validation/validate.js';
 import { ConsumerRegistry } from '../../identity/registry.js';
 import { keyAuthPolicy } from './key-auth.js';
@@ -50,7 +50,7 @@ async function run(
 ): Promise<{ verdict: RespondVerdict | undefined; ctx: RequestContext }> {
   const ctx = testContext({ headers });
   ctx.query = query;
-  const verdict = await p.access!(ctx);
+  const verdict = await accessVerdict(p.access!(ctx));
   return { verdict, ctx };
 }
 

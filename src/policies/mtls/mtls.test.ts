@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
-import { testContext, testEnv } from '../../../test/helpers/policy-context.js';
+import { accessVerdict, testContext, testEnv } from '../../../test/helpers/policy-context.js';
 import { validateConfig } from '../../validation/validate.js';
 import { ConsumerRegistry } from '../../identity/registry.js';
 import { mtlsPolicy } from './mtls.js';
@@ -71,7 +71,7 @@ function onSocket(socket: object): RequestContext {
 }
 async function run(p: Policy, socket: object): Promise<{ verdict: RespondVerdict | undefined; ctx: RequestContext }> {
   const ctx = onSocket(socket);
-  const verdict = await p.access!(ctx);
+  const verdict = await accessVerdict(p.access!(ctx));
   return { verdict, ctx };
 }
 

@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { testContext, testEnv } from '../../../test/helpers/policy-context.js';
+import { accessVerdict, testContext, testEnv } from '../../../test/helpers/policy-context.js';
 import { validateConfig } from '../../validation/validate.js';
 import { ConsumerRegistry } from '../../identity/registry.js';
 import { introspectionAuthenticator, introspectionPolicy, introspectionSchema } from './oauth2-introspection.js';
@@ -109,7 +109,7 @@ async function run(
   method = 'GET',
 ): Promise<{ verdict: RespondVerdict | undefined; ctx: RequestContext }> {
   const ctx = testContext({ headers, method });
-  const verdict = await p.access!(ctx);
+  const verdict = await accessVerdict(p.access!(ctx));
   return { verdict, ctx };
 }
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });

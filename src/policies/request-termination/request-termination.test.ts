@@ -29,7 +29,7 @@ function errors(policy: Record<string, unknown>): string[] {
 }
 function verdictOf(p: Policy, opts: Parameters<typeof testContext>[0] = {}): RespondVerdict {
   const v = p.access!(testContext(opts));
-  assert.ok(v !== undefined && !(v instanceof Promise), 'a fixed, synchronous answer');
+  assert.ok(v !== undefined && !(v instanceof Promise) && !('serve' in v), 'a fixed, synchronous answer');
   return v;
 }
 /** What a client receives for the verdict, as the data plane sends it. */

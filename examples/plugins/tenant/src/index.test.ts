@@ -47,6 +47,8 @@ function context(headers: Record<string, string> = {}, identity?: Identity): Req
 async function run(config: Config, ctx: RequestContext, upstream: string[] = ['host', 'api.example.com']) {
   const policy = tenant.create(config, env);
   const verdict = await policy.access!(ctx);
+  // An access phase may also serve a whole response (a cache hit); this one only ever refuses.
+  if (verdict !== undefined && 'serve' in verdict) throw new Error('tenant served a response');
   if (verdict === undefined) policy.upstreamRequest!(ctx, upstream);
   return { verdict, upstream };
 }
