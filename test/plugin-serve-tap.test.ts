@@ -144,7 +144,7 @@ test('a tap sees the service body as it streams to the client, whole and unchang
   assert.equal(await r.body.text(), BIG);
   assert.equal(r.headers['x-added'], 'yes');
   await waitFor('the tap to end', () => seen.tapped.length > before);
-  assert.equal(seen.tapped.at(-1), BIG);
+  assert.equal(seen.tapped[seen.tapped.length - 1], BIG);
 });
 
 test('a tap that throws is dropped: the client still gets the whole body', async () => {
@@ -159,7 +159,7 @@ test('a client that leaves mid-body aborts the tap', async () => {
   const ac = new AbortController();
   const r = await request(`${base}/stall`, { signal: ac.signal });
   for await (const chunk of r.body) {
-    assert.ok(chunk.length > 0);
+    assert.ok((chunk as Buffer).length > 0);
     break;
   }
   ac.abort();
@@ -172,7 +172,7 @@ test("upstreamResponse serves another response in the service's place: its 503 i
   assert.equal(await r.body.text(), 'replaced');
   assert.equal(r.headers['x-replaced'], '1');
   assert.equal(r.headers['x-added'], 'yes');
-  assert.deepEqual(seen.heads.at(-1), { status: 503, failed: undefined });
+  assert.deepEqual(seen.heads[seen.heads.length - 1], { status: 503, failed: undefined });
 });
 
 test('a service that cannot be reached: upstreamResponse hears of it (failed) and may serve instead of the 502', async () => {
@@ -180,5 +180,5 @@ test('a service that cannot be reached: upstreamResponse hears of it (failed) an
   assert.equal(r.statusCode, 200);
   assert.equal(await r.body.text(), 'instead of GW_UPSTREAM_UNAVAILABLE');
   assert.equal(r.headers['x-stale'], '1');
-  assert.deepEqual(seen.heads.at(-1), { status: 502, failed: 'GW_UPSTREAM_UNAVAILABLE' });
+  assert.deepEqual(seen.heads[seen.heads.length - 1], { status: 502, failed: 'GW_UPSTREAM_UNAVAILABLE' });
 });
