@@ -38,6 +38,10 @@ export const ERRORS = {
   GW_BAD_BODY: { status: 400, message: 'The request body could not be parsed.' },
   GW_VALIDATION_FAILED: { status: 400, message: 'The request does not match the route’s schema.' },
   GW_UPSTREAM_VALIDATION_FAILED: { status: 502, message: 'The upstream response does not match the route’s schema.' },
+  GW_NOT_CACHED: {
+    status: 504,
+    message: 'The response is not in the cache, and the request asked for a cached one only (only-if-cached).',
+  },
   GW_SOAP_FAULT: { status: 502, message: 'The upstream SOAP service answered with a fault.' },
   GW_UPSTREAM_BODY_INVALID: { status: 502, message: 'The upstream response body could not be transformed.' },
   GW_UPSTREAM_BODY_TOO_LARGE: { status: 502, message: 'The upstream response is larger than this route can transform.' },

@@ -30,7 +30,17 @@ export interface PolicyMetrics {
    * `gatehouse_validation_failures_total{route,in}` (`in`: body, query, headers, params, response).
    */
   validationFailure(route: string, where: ValidationPart): void;
+  /**
+   * What a cache did with a request, exposed as `gatehouse_cache_requests_total{route,result}`;
+   * `stored` adds to `gatehouse_cache_stored_bytes_total{route}`, a store failure to
+   * `gatehouse_cache_store_errors_total{route}`.
+   */
+  cache(route: string, result: CacheResult): void;
+  cacheStored(route: string, bytes: number): void;
+  cacheStoreError(route: string): void;
 }
+
+export type CacheResult = 'hit' | 'stale' | 'miss' | 'revalidated' | 'coalesced' | 'bypass';
 
 export type ValidationPart = 'body' | 'query' | 'headers' | 'params' | 'response';
 
@@ -137,6 +147,9 @@ const HELP = {
   auth: 'Authentication and authorisation refusals by policy and reason (missing, invalid, forbidden).',
   rateLimit: 'Rate-limit decisions by route (allowed, limited, shadow).',
   validation: 'Requests and responses a request-validator found invalid, by route and part (body, query, headers, params, response).',
+  cache: 'Requests a cache policy looked up, by route and result (hit, stale, miss, revalidated, coalesced, bypass).',
+  cacheStored: 'Response bytes a cache policy stored, by route.',
+  cacheErrors: 'Cache store operations that failed (the request was served from the service), by route.',
 };
 
 export class GatewayMetrics implements PolicyMetrics {
@@ -147,6 +160,9 @@ export class GatewayMetrics implements PolicyMetrics {
   private readonly auth = new LabelledCounts(['policy', 'reason']);
   private readonly rateLimits = new LabelledCounts(['route', 'decision']);
   private readonly validation = new LabelledCounts(['route', 'in']);
+  private readonly cacheResults = new LabelledCounts(['route', 'result']);
+  private readonly cacheBytes = new LabelledCounts(['route']);
+  private readonly cacheErrors = new LabelledCounts(['route']);
   consumerLabel = false;
 
   constructor(source: MetricsSource, opts: { defaultMetrics?: boolean } = {}) {
@@ -326,6 +342,18 @@ export class GatewayMetrics implements PolicyMetrics {
     this.validation.inc([route, where]);
   }
 
+  cache(route: string, result: CacheResult): void {
+    this.cacheResults.inc([route, result]);
+  }
+
+  cacheStored(route: string, bytes: number): void {
+    this.cacheBytes.inc([route], bytes);
+  }
+
+  cacheStoreError(route: string): void {
+    this.cacheErrors.inc([route]);
+  }
+
   /** This plane's metrics as prom-client JSON (what the admin API aggregates). */
   async snapshot(): Promise<object[]> {
     const all = [...this.series.values()].flatMap((byService) => [...byService.values()]);
@@ -369,6 +397,9 @@ export class GatewayMetrics implements PolicyMetrics {
       counter('gatehouse_auth_failures_total', HELP.auth, this.auth.values()),
       counter('gatehouse_ratelimit_decisions_total', HELP.rateLimit, this.rateLimits.values()),
       counter('gatehouse_validation_failures_total', HELP.validation, this.validation.values()),
+      counter('gatehouse_cache_requests_total', HELP.cache, this.cacheResults.values()),
+      counter('gatehouse_cache_stored_bytes_total', HELP.cacheStored, this.cacheBytes.values()),
+      counter('gatehouse_cache_store_errors_total', HELP.cacheErrors, this.cacheErrors.values()),
     ];
     return [...own, ...((await this.registry.getMetricsAsJSON()) as object[])];
   }

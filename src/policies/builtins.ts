@@ -20,6 +20,7 @@ import { requestValidatorPolicy } from './request-validator/request-validator.js
 import { xmlJsonPolicy } from './xml-json/xml-json.js';
 import { requestTransformerPolicy } from './request-transformer/request-transformer.js';
 import { responseTransformerPolicy } from './response-transformer/response-transformer.js';
+import { cachePolicy } from './cache/cache.js';
 
 export const BUILTIN_POLICIES: readonly PolicyDefinition[] = [
   headersPolicy,
@@ -42,4 +43,5 @@ export const BUILTIN_POLICIES: readonly PolicyDefinition[] = [
   requestTransformerPolicy,
   responseTransformerPolicy,
   xmlJsonPolicy,
+  cachePolicy,
 ];

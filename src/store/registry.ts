@@ -8,6 +8,7 @@ import { MemoryStore } from './memory.js';
 import { RedisStore } from './redis.js';
 import type { StoreConfig } from '../config/store-schema.js';
 import type { Clock, RateStore } from './types.js';
+import { CacheStoreRegistry } from './cache/registry.js';
 
 export interface StoreRegistryOptions {
   /** A serving data plane (connects at once) rather than a plan compiled only to be checked. */
@@ -22,6 +23,8 @@ export interface StoreRegistryOptions {
 export class StoreRegistry {
   private readonly stores = new Map<string, RateStore>();
   private readonly locals = new Map<string, MemoryStore>();
+  /** The cache policies' stores (src/store/cache/), kept across reloads too. */
+  readonly cache = new CacheStoreRegistry();
   /** In-flight counts of concurrency-limit policies, kept across reloads. */
   readonly inflight = new Map<string, number>();
   private readonly started = new Date().toISOString();
@@ -80,7 +83,7 @@ export class StoreRegistry {
   }
 
   async close(): Promise<void> {
-    const all = [...this.stores.values(), ...this.locals.values()];
+    const all = [...this.stores.values(), ...this.locals.values(), this.cache];
     this.stores.clear();
     this.locals.clear();
     await Promise.all(

@@ -200,6 +200,9 @@ test('response: log mode counts and passes; enforce refuses 502 GW_UPSTREAM_VALI
     authFailure() {},
     rateLimit() {},
     validationFailure: (route: string, where: ValidationPart) => counted.push([route, where]),
+    cache: () => undefined,
+    cacheStored: () => undefined,
+    cacheStoreError: () => undefined,
   };
   const lines: unknown[] = [];
   const log = { ...silentLogger, warn: (obj: unknown) => lines.push(obj) } as unknown as typeof silentLogger;

@@ -1,0 +1,33 @@
+// `bypass` rules: a request matching any is neither answered from the cache nor stored.
+import type { RequestContext } from '../types.js';
+import type { CacheConfig } from './schema.js';
+
+export type BypassCheck = (ctx: RequestContext) => boolean;
+
+export function compileBypass(rules: CacheConfig['bypass']): BypassCheck | undefined {
+  if (rules.length === 0) return undefined;
+  const checks: BypassCheck[] = rules.map((r) => {
+    if (r.header !== undefined) {
+      const name = r.header.toLowerCase();
+      const value = r.value;
+      return (ctx) => {
+        const v = ctx.req.headers[name];
+        return v !== undefined && (value === undefined || (Array.isArray(v) ? v.includes(value) : v === value));
+      };
+    }
+    if (r.query !== undefined) {
+      const name = r.query;
+      return (ctx) => new URLSearchParams(ctx.query).has(name);
+    }
+    const cookie = r.cookie!;
+    return (ctx) => {
+      const c = ctx.req.headers.cookie;
+      return c !== undefined && c.split(';').some((p) => p.trim().split('=', 1)[0] === cookie);
+    };
+  });
+  return (ctx) => checks.some((c) => c(ctx));
+}
+
+export function bypassed(check: BypassCheck, ctx: RequestContext): boolean {
+  return check(ctx);
+}

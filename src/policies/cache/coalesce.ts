@@ -1,0 +1,57 @@
+// Request coalescing: concurrent misses for one key send one request to the service; the others
+// wait (bounded) for it to be stored, then look again. Per process: with several workers or
+// instances each has its own leader (the service sees at most one request per key per process).
+
+export interface Lead {
+  /** This request goes to the service; the others wait for `done`. */
+  readonly first: boolean;
+  /** Settles when the first is done, or when the wait is over (the timeout): never rejects. */
+  readonly waited: Promise<void>;
+  /** Its response is being written to the store: the wait ends when that is done, not before. */
+  storing: boolean;
+  done(): void;
+}
+
+export class Coalescer {
+  private readonly leads = new Map<string, { lead: Lead; settled: Promise<void> }>();
+
+  constructor(private readonly timeoutMs: number) {}
+
+  lead(key: string): Lead {
+    const current = this.leads.get(key);
+    if (current !== undefined) return { first: false, waited: this.bounded(current.settled), storing: false, done: noop };
+    let resolve!: () => void;
+    const settled = new Promise<void>((r) => (resolve = r));
+    const lead: Lead = {
+      first: true,
+      waited: settled,
+      storing: false,
+      done: () => {
+        if (this.leads.get(key)?.lead === lead) this.leads.delete(key);
+        resolve();
+      },
+    };
+    this.leads.set(key, { lead, settled });
+    return lead;
+  }
+
+  /** Keys with a request at the service now (for tests and stats). */
+  get size(): number {
+    return this.leads.size;
+  }
+
+  private bounded(p: Promise<void>): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, this.timeoutMs);
+      timer.unref();
+      void p.then(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
+
+function noop(): void {
+  /* a waiter leads nothing */
+}

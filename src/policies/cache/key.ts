@@ -1,0 +1,65 @@
+// The cache key: `GET host/path?sorted-query#parts`. The part before `#` is the target URI (what
+// an unsafe method invalidates, and what DELETE /cache takes a prefix of); after it, what the
+// `key` setting adds (consumer, header:<n>, query:<n>). HEAD shares GET's key: a stored GET
+// answers it.
+import type { RequestContext } from '../types.js';
+
+export interface KeyParts {
+  consumer: boolean;
+  headers: readonly string[];
+  /** When some are named, only these query parameters are part of the key (others are ignored). */
+  query: readonly string[];
+}
+
+/** `key` entries as the config gives them: 'consumer', 'header:<name>', 'query:<name>'. */
+export function keyParts(entries: readonly string[]): KeyParts {
+  const headers: string[] = [];
+  const query: string[] = [];
+  let consumer = false;
+  for (const e of entries) {
+    if (e === 'consumer') consumer = true;
+    else if (e.startsWith('header:')) headers.push(e.slice(7).toLowerCase());
+    else if (e.startsWith('query:')) query.push(e.slice(6));
+  }
+  return { consumer, headers, query };
+}
+
+/** The target URI's part of the key, for the GET (and HEAD) of `host`, `path` and raw `query`. */
+export function uriKey(host: string, path: string, query: string, only: readonly string[]): string {
+  return `GET ${host}${path}?${sortedQuery(query, only)}#`;
+}
+
+export function cacheKey(ctx: RequestContext, parts: KeyParts): string {
+  let key = uriKey(ctx.host, ctx.path, ctx.query, parts.query);
+  if (parts.consumer) {
+    const id = ctx.identity;
+    key += `consumer=${encodeURIComponent(id === undefined ? '' : (id.consumerId ?? id.username ?? ''))};`;
+  }
+  for (const h of parts.headers) {
+    const v = ctx.req.headers[h];
+    key += `${h}=${encodeURIComponent(v === undefined ? '' : Array.isArray(v) ? v.join(', ') : v)};`;
+  }
+  return key;
+}
+
+/**
+ * The raw query's parameters sorted by name (then value), each kept as it was encoded; with `only`,
+ * just those names. `a=1&b=2` and `b=2&a=1` are one key.
+ */
+export function sortedQuery(query: string, only: readonly string[]): string {
+  if (query === '') return '';
+  let pairs = query.split('&').filter((p) => p !== '');
+  if (only.length > 0) pairs = pairs.filter((p) => only.includes(decodeName(p)));
+  if (pairs.length < 2) return pairs.join('&');
+  return pairs.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).join('&');
+}
+
+function decodeName(pair: string): string {
+  const eq = pair.indexOf('=');
+  const raw = eq < 0 ? pair : pair.slice(0, eq);
+  try {
+    return decodeURIComponent(raw.replace(/\+/g, ' '));
+  } catch {
+    return raw;
+  }
+}
