@@ -269,7 +269,9 @@ class Cache implements Policy {
         ? 'method'
         : notStorable(res.status, res.headers, cc, {
             statuses: this.statuses,
-            authorized: ctx.req.headers.authorization !== undefined,
+            // §3.5, for any credential the gateway verified too (an API key in its own header): such a
+            // response is another consumer's unless it says it is shared — or the key has the consumer.
+            authorized: (ctx.req.headers.authorization !== undefined || ctx.identity !== undefined) && !this.parts.consumer,
             requestNoStore: st.requestNoStore,
             rules: this.rules,
           });
