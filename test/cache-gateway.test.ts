@@ -38,6 +38,10 @@ before(async () => {
       res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': BIG.length });
       return res.end(BIG);
     }
+    if (p.startsWith('/tagged/')) {
+      res.writeHead(200, { 'cache-control': 'max-age=60', 'surrogate-key': `all ${p.split('/')[2]!}` });
+      return res.end(`tagged ${counts.get(p)!}`);
+    }
     const consumer = String(req.headers['x-consumer-id'] ?? 'nobody');
     const cc = p.startsWith('/public') ? 'public, max-age=60' : 'max-age=60';
     res.writeHead(200, { 'cache-control': cc, 'content-type': 'text/plain' });
@@ -154,4 +158,38 @@ test('metrics: hits, misses, coalesced waits and bytes stored', async () => {
   assert.match(text, /gatehouse_cache_requests_total\{route="cached",result="miss"\} \d+/);
   assert.match(text, /gatehouse_cache_requests_total\{route="per-consumer",result="hit"\} \d+/);
   assert.match(text, /gatehouse_cache_stored_bytes_total\{route="cached"\} \d+/);
+});
+
+test('admin: DELETE /cache by tag, by prefix and by key; GET /cache/stats; a bad purge is 400', async () => {
+  const purge = async (q: string) => {
+    const r = await request(`${gw.adminUrl}/cache?${q}`, { method: 'DELETE' });
+    return { status: r.statusCode, body: (await r.body.json()) as { deleted: number; error?: { code: string } } };
+  };
+  const paths = ['/tagged/red/1', '/tagged/red/2', '/tagged/blue/1'];
+  const warm = async () => {
+    for (const p of paths) await get(p);
+    for (const p of paths) assert.match((await get(p)).cacheStatus, /hit/, p);
+  };
+  await warm();
+  assert.equal((await purge('tag=red')).body.deleted, 2);
+  assert.match((await get('/tagged/red/1')).cacheStatus, /miss/);
+  assert.match((await get('/tagged/blue/1')).cacheStatus, /hit/);
+  await warm();
+  const host = new URL(gw.url).hostname; // the canonical host: lower case, no port (as routes match it)
+  assert.equal((await purge(`prefix=${encodeURIComponent(`GET ${host}/tagged/red/`)}`)).body.deleted, 2);
+  assert.match((await get('/tagged/red/2')).cacheStatus, /miss/);
+  await warm();
+  assert.equal((await purge(`key=${encodeURIComponent(`GET ${host}/tagged/blue/1?#`)}`)).body.deleted, 1);
+  assert.match((await get('/tagged/blue/1')).cacheStatus, /miss/);
+  for (const bad of ['', 'key=a&tag=b', 'prefix=', 'tag=a&tag=b']) {
+    const r = await purge(bad);
+    assert.equal(r.status, 400, bad);
+    assert.equal(r.body.error?.code, 'ADMIN_BAD_QUERY');
+  }
+  const stats = (await (await request(`${gw.adminUrl}/cache/stats`)).body.json()) as {
+    stores: { type: string; entries: number; bytes: number }[];
+  };
+  assert.equal(stats.stores.length, 1);
+  assert.equal(stats.stores[0]!.type, 'memory');
+  assert.ok(stats.stores[0]!.entries > 0 && stats.stores[0]!.bytes > 0);
 });

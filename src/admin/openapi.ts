@@ -91,6 +91,28 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { 200: ok('Certificates', ref('Certificates')), 401: error('Token required') },
         },
       },
+      '/cache': {
+        delete: {
+          summary:
+            'Forget cached responses in every data plane: by exact key, by key prefix (keys are "GET host/path?sorted-query#parts"), or by a tag from the responses\' Surrogate-Key / Cache-Tag. Answers { deleted } (keys).',
+          parameters: [
+            { name: 'key', in: 'query', required: false, schema: { type: 'string' } },
+            { name: 'prefix', in: 'query', required: false, schema: { type: 'string' } },
+            { name: 'tag', in: 'query', required: false, schema: { type: 'string' } },
+          ],
+          responses: {
+            200: ok('Deleted'),
+            400: error('Not exactly one of key, prefix, tag (ADMIN_BAD_QUERY)'),
+            401: error('Token required'),
+          },
+        },
+      },
+      '/cache/stats': {
+        get: {
+          summary: 'Every cache store of every data plane: type, entries, bytes held, evictions.',
+          responses: { 200: ok('Cache stores'), 401: error('Token required') },
+        },
+      },
       '/openapi.json': { get: { summary: 'This document.', responses: { 200: ok('OpenAPI 3.1') } } },
       '/consumers': {
         get: {

@@ -7,7 +7,7 @@ import { parseConfigText } from '../validation/load.js';
 import { validateConfig } from '../validation/validate.js';
 import { redactSecrets } from '../config/redact.js';
 import { describeServices, routeTable } from '../dataplane/describe.js';
-import { errorBody, ERRORS, type ErrorCode } from '../errors.js';
+import { errorBody, ERRORS } from '../errors.js';
 import type { ValidationResult } from '../validation/validate.js';
 import type { ApplyResult, Controller } from '../runtime/instance.js';
 import type { BoundListener } from '../dataplane/dataplane.js';
@@ -20,6 +20,8 @@ import { VERSION } from '../version.js';
 import { analyticsEndpoint, metricsEndpoint } from './observability.js';
 import { readyEndpoint } from './ready.js';
 import { certificatesEndpoint } from './certificates.js';
+import { cachePurgeEndpoint, cacheStatsEndpoint } from './cache.js';
+import { AdminError } from './errors.js';
 
 const MAX_BODY = 10 * 1024 * 1024;
 /** Endpoints that answer without the token (probes and the API description). */
@@ -57,6 +59,8 @@ export class AdminServer {
       '/metrics': { GET: () => metricsEndpoint(ctl) },
       '/analytics': { GET: (req) => analyticsEndpoint(ctl, req) },
       '/certificates': { GET: () => certificatesEndpoint(ctl) },
+      '/cache': { DELETE: (req) => cachePurgeEndpoint(ctl, req) },
+      '/cache/stats': { GET: () => cacheStatsEndpoint(ctl) },
     };
     this.consumers = new ConsumerEndpoints(ctl, readBodyDocument);
     this.server = http.createServer((req, res) => void this.handle(req, res));
@@ -167,15 +171,6 @@ export class AdminServer {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
     });
-  }
-}
-
-class AdminError extends Error {
-  constructor(
-    readonly code: ErrorCode,
-    message?: string,
-  ) {
-    super(message ?? ERRORS[code].message);
   }
 }
 

@@ -169,6 +169,8 @@ export class DataPlane implements ExchangeHost {
     if (query.what === 'metrics') return this.obs.metricsJson();
     if (query.what === 'certificates') return this.tls.certificates();
     if (query.what === 'analytics') return this.obs.analyticsPart(query.window);
+    if (query.what === 'cache-stats') return this.stores.cache.stats();
+    if (query.what === 'cache-purge') return this.stores.cache.purge(query);
     return this.stores.status(); // 'stores'
   }
 

@@ -12,4 +12,8 @@ export type InspectQuery =
   /** The plane's rate-limit stores and their state (store/health.ts StoreStatus[]). */
   | { what: 'stores' }
   /** The certificates of the plane's TLS listeners (edge/tls CertificateStatus[]). */
-  | { what: 'certificates' };
+  | { what: 'certificates' }
+  /** The plane's cache stores (store/cache CacheStats[]). */
+  | { what: 'cache-stats' }
+  /** Asks the plane to forget cached responses — by exact key, key prefix or tag — and how many keys went (a number). */
+  | { what: 'cache-purge'; key?: string; prefix?: string; tag?: string };

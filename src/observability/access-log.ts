@@ -19,7 +19,7 @@ import type { RequestRecord } from './request-record.js';
 /** A batch of lines goes to the file at this size, or BATCH_MS after its first line. */
 const BATCH_BYTES = 32 * 1024;
 const BATCH_MS = 100;
-const DEFAULT_FIELDS = ACCESS_LOG_FIELDS.filter((f) => f !== 'userAgent' && f !== 'cache');
+const DEFAULT_FIELDS = ACCESS_LOG_FIELDS.filter((f) => f !== 'userAgent');
 
 export interface AccessLogSettings {
   path: string | undefined;
