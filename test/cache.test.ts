@@ -7,13 +7,15 @@ import assert from 'node:assert/strict';
 import { request } from 'undici';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
-import { freePort } from './helpers/child.js';
+import { freePort, waitFor } from './helpers/child.js';
 import { maybeUnset } from './helpers/hooks.js';
 
 interface Script {
   status?: number;
   headers?: Record<string, string>;
   body?: string;
+  /** ms before the answer. */
+  delayMs?: number;
   /** Answers a conditional request (If-None-Match / If-Modified-Since present) with this instead. */
   onConditional?: { status: number; headers?: Record<string, string> };
 }
@@ -39,8 +41,10 @@ before(async () => {
       return res.end();
     }
     const body = s.body ?? `body of ${p} #${hits.get(p)!}`;
-    res.writeHead(s.status ?? 200, { 'content-type': 'text/plain', ...s.headers });
-    res.end(req.method === 'HEAD' ? undefined : body);
+    setTimeout(() => {
+      res.writeHead(s.status ?? 200, { 'content-type': 'text/plain', ...s.headers });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    }, s.delayMs ?? 0);
   });
   const dead = await freePort();
   gw = await startTestGateway({
@@ -262,4 +266,20 @@ test('the key sorts the query: the same parameters in another order are one entr
   await get(`${p}?a=1&b=2`);
   assert.match((await get(`${p}?b=2&a=1`)).cacheStatus, /hit/);
   assert.match((await get(`${p}?a=2&b=1`)).cacheStatus, /miss/);
+});
+
+test('stale-while-revalidate: the stale response answers at once while one background refresh stores the new one', async () => {
+  const p = path('swr');
+  scripts.set(p, { headers: { 'cache-control': 'max-age=0, stale-while-revalidate=60' } });
+  const first = await get(p);
+  scripts.set(p, { headers: { 'cache-control': 'max-age=0, stale-while-revalidate=60' }, delayMs: 200 });
+  // A burst while the refresh is under way: every one is answered stale, and only one refresh goes.
+  const burst = await Promise.all(Array.from({ length: 20 }, () => get(p)));
+  for (const r of burst) {
+    assert.equal(r.body, first.body);
+    assert.match(r.cacheStatus, /detail=stale/);
+  }
+  assert.equal(burst.filter((r) => r.cacheStatus.includes('stale-while-revalidate')).length, 1, 'one request leads the refresh');
+  await waitFor('the background refresh to be stored', async () => (await get(p)).body === `body of ${p} #2`);
+  assert.ok(hits.get(p)! <= 3, `one refresh per stale period, not one per request (${hits.get(p)!})`);
 });

@@ -2,7 +2,7 @@
 // sent: it goes out as the service's response would, so what cannot be sent (a bad status, a header
 // with CR/LF, a body that is not a Buffer) is the plugin's fault, like a throw.
 import { validateHeaderName, validateHeaderValue } from 'node:http';
-import type { HeaderList, ServeVerdict } from './types.js';
+import type { HeaderList, RequestContext, ServeVerdict } from './types.js';
 
 /** A copy of the plugin's `{ serve }` (each field read once), or why it cannot be sent. */
 export function serveOf(v: unknown): ServeVerdict | string {
@@ -16,6 +16,11 @@ export function serveOf(v: unknown): ServeVerdict | string {
   const h = fieldList(headers, 'headers');
   if (typeof h === 'string') return h;
   const out: ServeVerdict = { serve: { status: status as number, headers: h, body } };
+  const refresh = (v as { refresh?: unknown }).refresh;
+  if (refresh !== undefined) {
+    if (typeof refresh !== 'function') return 'refresh must be a function (ctx) => void';
+    out.refresh = refresh as (ctx: RequestContext) => void; // the exchange calls it fenced (a throw is logged)
+  }
   if (trailers !== undefined) {
     const t = fieldList(trailers, 'trailers');
     if (typeof t === 'string') return t;

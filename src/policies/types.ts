@@ -49,6 +49,12 @@ export interface ServedResponse {
 /** An access phase's answer with a whole response instead of calling the service. */
 export interface ServeVerdict {
   serve: ServedResponse;
+  /**
+   * From an access phase, for a GET: after serving, send the same request to the service in the
+   * background (a stale-while-revalidate refresh). Called first with the background request's own
+   * context (fresh `locals`); its response reaches the upstreamResponse phase only (a tap).
+   */
+  refresh?: ((ctx: RequestContext) => void) | undefined;
 }
 
 /** What an access phase returns: continue (undefined), an answer, or a response to serve. */

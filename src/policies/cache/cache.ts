@@ -120,9 +120,11 @@ class Cache implements Policy {
     const st = this.begin(ctx, cacheKey(ctx, this.parts), 'fwd=uri-miss', 'miss');
     st.requestNoStore = has(reqCc, 'no-store');
     const lead = this.coalescer?.lead(st.key);
-    if (lead !== undefined && !lead.first) return lead.waited.then(() => this.lookup(ctx, st, reqCc, true));
+    // Another request for this key is at the service: a usable stored response still answers at
+    // once; only what would go to the service waits for it.
+    if (lead !== undefined && !lead.first) return this.lookup(ctx, st, reqCc, lead.waited, false);
     st.lead = lead;
-    return this.lookup(ctx, st, reqCc, false);
+    return this.lookup(ctx, st, reqCc, undefined, false);
   }
 
   private begin(ctx: RequestContext, key: string, status: string, word: string): State {
@@ -142,7 +144,13 @@ class Cache implements Policy {
     return st;
   }
 
-  private async lookup(ctx: RequestContext, st: State, reqCc: Directives, coalesced: boolean): Promise<AccessVerdict> {
+  private async lookup(
+    ctx: RequestContext,
+    st: State,
+    reqCc: Directives,
+    wait: Promise<void> | undefined,
+    coalesced: boolean,
+  ): Promise<AccessVerdict> {
     let variants: CacheEntry[] = [];
     try {
       variants = await this.store.get(st.key);
@@ -152,6 +160,7 @@ class Cache implements Policy {
     const now = Date.now();
     const entry = selectVariant(variants, ctx.req);
     if (entry === undefined) {
+      if (wait !== undefined) return wait.then(() => this.lookup(ctx, st, reqCc, undefined, true));
       if (variants.length > 0) st.status = 'fwd=vary-miss';
       return this.miss(ctx, st, reqCc, coalesced);
     }
@@ -160,16 +169,34 @@ class Cache implements Policy {
     st.judged = j;
     const use = usage(j, reqCc);
     if (use === 'serve' || use === 'serve-stale-refresh') {
-      this.release(st);
       st.word = j.fresh ? 'hit' : 'stale';
-      st.status = `hit; ttl=${ttlSeconds(j)}${j.fresh ? '' : '; detail=stale'}${coalesced ? '; collapsed' : ''}`;
       this.events.event(ctx.routeName, j.fresh ? (coalesced ? 'coalesced' : 'hit') : 'stale');
-      return this.serve(ctx, entry, j.age);
+      const served = this.serve(ctx, entry, j.age);
+      // stale-while-revalidate: one refresh per key (the request that leads it), GET only.
+      const refresh = use === 'serve-stale-refresh' && st.lead?.first === true && ctx.method === 'GET';
+      st.status = `hit; ttl=${ttlSeconds(j)}${j.fresh ? '' : refresh ? '; detail=stale-while-revalidate' : '; detail=stale'}${coalesced ? '; collapsed' : ''}`;
+      if (!refresh) {
+        this.release(st);
+        return served;
+      }
+      const lead = st.lead;
+      st.lead = undefined; // the refresh holds the key now, not this request
+      return { ...served, refresh: (rctx) => this.refreshing(rctx, st.key, entry, j, lead) };
     }
+    if (wait !== undefined) return wait.then(() => this.lookup(ctx, st, reqCc, undefined, true));
     // Stale, or the client or the response asks for a check: to the service, conditionally if it can be.
     st.revalidate = field(entry.response.headers, 'etag') !== undefined || field(entry.response.headers, 'last-modified') !== undefined;
     st.status = has(reqCc, 'no-cache') || has(reqCc, 'max-age') || has(reqCc, 'min-fresh') ? 'fwd=request' : 'fwd=stale';
     return this.miss(ctx, st, reqCc, coalesced);
+  }
+
+  /** The background refresh's own state: a revalidation (or a plain fetch) of `entry`, leading the key. */
+  private refreshing(ctx: RequestContext, key: string, entry: CacheEntry, j: Judged, lead: Lead | undefined): void {
+    const st = this.begin(ctx, key, 'fwd=stale', 'refresh');
+    st.entry = entry;
+    st.judged = j;
+    st.revalidate = field(entry.response.headers, 'etag') !== undefined || field(entry.response.headers, 'last-modified') !== undefined;
+    st.lead = lead;
   }
 
   private miss(ctx: RequestContext, st: State, reqCc: Directives, coalesced: boolean): AccessVerdict {
@@ -306,6 +333,7 @@ class Cache implements Policy {
   }
 
   private put(st: State, entry: CacheEntry): void {
+    if (st.lead !== undefined) st.lead.storing = true; // the waiting requests go once it is stored
     const j = judge(entry, this.rules, entry.responseTime, this.staleIfError);
     const keep = Math.max(
       j.ifError,

@@ -13,13 +13,15 @@ export interface Lead {
 }
 
 export class Coalescer {
-  private readonly leads = new Map<string, { lead: Lead; settled: Promise<void> }>();
+  private readonly leads = new Map<string, { lead: Lead; settled: Promise<void>; since: number }>();
 
   constructor(private readonly timeoutMs: number) {}
 
   lead(key: string): Lead {
     const current = this.leads.get(key);
-    if (current !== undefined) return { first: false, waited: this.bounded(current.settled), storing: false, done: noop };
+    // A lead older than the wait is taken over: whatever happened to it, nobody waits on it any more.
+    if (current !== undefined && Date.now() - current.since <= this.timeoutMs)
+      return { first: false, waited: this.bounded(current.settled), storing: false, done: noop };
     let resolve!: () => void;
     const settled = new Promise<void>((r) => (resolve = r));
     const lead: Lead = {
@@ -31,7 +33,7 @@ export class Coalescer {
         resolve();
       },
     };
-    this.leads.set(key, { lead, settled });
+    this.leads.set(key, { lead, settled, since: Date.now() });
     return lead;
   }
 
