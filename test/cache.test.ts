@@ -283,3 +283,29 @@ test('stale-while-revalidate: the stale response answers at once while one backg
   await waitFor('the background refresh to be stored', async () => (await get(p)).body === `body of ${p} #2`);
   assert.ok(hits.get(p)! <= 3, `one refresh per stale period, not one per request (${hits.get(p)!})`);
 });
+
+test('Range: one byte range is served 206 from a complete stored response; past the end 416; several ranges get the whole 200', async () => {
+  const p = path('range');
+  scripts.set(p, { headers: { 'cache-control': 'max-age=60', etag: '"r1"' }, body: '0123456789' });
+  await get(p);
+  const part = await get(p, { range: 'bytes=2-5' });
+  assert.equal(part.status, 206);
+  assert.equal(part.body, '2345');
+  assert.equal(part.headers['content-range'], 'bytes 2-5/10');
+  assert.equal((await get(p, { range: 'bytes=-3' })).body, '789');
+  assert.equal((await get(p, { range: 'bytes=7-' })).body, '789');
+  const beyond = await get(p, { range: 'bytes=10-' });
+  assert.equal(beyond.status, 416);
+  assert.equal(beyond.headers['content-range'], 'bytes */10');
+  assert.equal((await get(p, { range: 'bytes=0-1,4-5' })).status, 200);
+  assert.equal((await get(p, { range: 'bytes=0-1', 'if-range': '"other"' })).status, 200);
+  assert.equal((await get(p, { range: 'bytes=0-1', 'if-range': '"r1"' })).status, 206);
+  assert.equal(hits.get(p), 1);
+  // A Range request that misses goes to the service as it is.
+  const q = path('range-miss');
+  scripts.set(q, { status: 206, headers: { 'cache-control': 'max-age=60', 'content-range': 'bytes 0-1/10' }, body: '01' });
+  assert.equal((await get(q, { range: 'bytes=0-1' })).status, 206);
+  assert.equal(up.seen[up.seen.length - 1]!.headers.range, 'bytes=0-1');
+  await get(q, { range: 'bytes=0-1' });
+  assert.equal(hits.get(q), 2, 'a 206 is not stored');
+});

@@ -31,6 +31,7 @@ import { requestValue, selectVariant, varyNames } from './vary.js';
 import { mergeNotModified, notModified, notModifiedHeaders } from './conditional.js';
 import { ttlSeconds, usage } from './lookup.js';
 import { StoreTap } from './store-tap.js';
+import { rangeOf } from './range.js';
 import { Coalescer, type Lead } from './coalesce.js';
 import { bypassed, compileBypass, type BypassCheck } from './bypass.js';
 import { storeFor } from './store-spec.js';
@@ -221,6 +222,14 @@ class Cache implements Policy {
     const headers: string[] = [];
     for (let i = 0; i < r.headers.length; i += 2) if (r.headers[i]!.toLowerCase() !== 'age') headers.push(r.headers[i]!, r.headers[i + 1]!);
     headers.push('age', age);
+    const range = r.status === 200 ? rangeOf(ctx.req, r.headers, r.body.length) : undefined;
+    if (range?.status === 206) {
+      headers.push('content-range', `bytes ${range.start}-${range.end}/${r.body.length}`);
+      return { serve: { status: 206, headers, body: r.body.subarray(range.start, range.end + 1) } };
+    }
+    if (range?.status === 416)
+      return { serve: { status: 416, headers: ['content-range', `bytes */${r.body.length}`, 'age', age], body: Buffer.alloc(0) } };
+    if (r.status === 200 && field(r.headers, 'accept-ranges') === undefined) headers.push('accept-ranges', 'bytes');
     return { serve: { status: r.status, headers, body: r.body, trailers: r.trailers } };
   }
 
