@@ -158,6 +158,9 @@ test('metrics: hits, misses, coalesced waits and bytes stored', async () => {
   assert.match(text, /gatehouse_cache_requests_total\{route="cached",result="miss"\} \d+/);
   assert.match(text, /gatehouse_cache_requests_total\{route="per-consumer",result="hit"\} \d+/);
   assert.match(text, /gatehouse_cache_stored_bytes_total\{route="cached"\} \d+/);
+  assert.match(text, /gatehouse_cache_entries\{store="memory"\} [1-9]\d*/);
+  assert.match(text, /gatehouse_cache_bytes\{store="memory"\} [1-9]\d*/);
+  assert.match(text, /gatehouse_cache_evictions_total\{store="memory"\} 0/);
 });
 
 test('admin: DELETE /cache by tag, by prefix and by key; GET /cache/stats; a bad purge is 400', async () => {

@@ -100,6 +100,7 @@ export class DataPlane implements ExchangeHost {
         shed: () => this.shedder.shed,
         services: () => this.upstreams.all(),
         stores: () => this.stores.health(),
+        cacheStores: () => this.stores.cache.stats(),
         websockets: () => this.websockets.stats(),
         certificates: () => this.tls.expiries(),
       },

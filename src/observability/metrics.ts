@@ -13,6 +13,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ServiceState } from '../upstream/service-state.js';
 import type { StoreHealth } from '../store/health.js';
+import type { CacheStats } from '../store/cache/types.js';
 import type { RequestRecord } from './request-record.js';
 import { registerWebSocketMetrics, type WebSocketRouteStats } from './websocket-metrics.js';
 
@@ -53,6 +54,8 @@ export interface MetricsSource {
   shed?: () => number;
   services(): ServiceState[];
   tracing?: () => { exported: number; dropped: number } | undefined;
+  /** The cache policies' stores (entries, bytes, evictions). */
+  cacheStores?: () => Promise<CacheStats[]>;
   /** The rate-limit stores that can fail (Redis, or a worker's primary). */
   stores?: () => StoreHealth[];
   /** WebSocket connections per route and service (websocket-metrics.ts). */
@@ -269,6 +272,42 @@ export class GatewayMetrics implements PolicyMetrics {
           const up = new Map<string, number>();
           for (const h of stores()) up.set(h.name, Math.min(up.get(h.name) ?? 1, h.state === 'down' ? 0 : 1));
           for (const [store, v] of up) this.set({ store }, v);
+        },
+      });
+    }
+    if (source.cacheStores) {
+      const cacheStores = source.cacheStores;
+      /** A store's figure summed by store label (memory stores of several routes, or workers); -1 (unknown) left out. */
+      const sums = async (pick: (st: CacheStats) => number) => {
+        const out = new Map<string, number>();
+        for (const st of await cacheStores()) if (pick(st) >= 0) out.set(st.store, (out.get(st.store) ?? 0) + pick(st));
+        return out;
+      };
+      const gauge = (name: string, help: string, pick: (st: CacheStats) => number) =>
+        new Gauge({
+          name,
+          help,
+          labelNames: ['store'],
+          registers,
+          async collect() {
+            this.reset();
+            for (const [store, v] of await sums(pick)) this.set({ store }, v);
+          },
+        });
+      gauge('gatehouse_cache_entries', 'Keys a cache store holds (memory stores; with workers, summed).', (st) => st.entries);
+      gauge(
+        'gatehouse_cache_bytes',
+        'Bytes a memory cache store holds: bodies, fields and overhead (with workers, summed).',
+        (st) => st.bytes,
+      );
+      new Counter({
+        name: 'gatehouse_cache_evictions_total',
+        help: 'Entries a memory cache store dropped to make room (with workers, summed).',
+        labelNames: ['store'],
+        registers,
+        async collect() {
+          this.reset();
+          for (const [store, v] of await sums((st) => st.evictions)) this.inc({ store }, v);
         },
       });
     }
