@@ -10,7 +10,8 @@
 // A put reads the key's variants, merges the new one in and writes them back with a
 // compare-and-set script: it writes only if the value is still the one read (same SHA-1). When
 // another put changed it meanwhile, the merge is redone (at most PUT_ATTEMPTS times, then this put
-// is dropped: a later miss, never a wrong answer). Accepted races: a deleteTag or deletePrefix
+// is dropped: a later miss, never a wrong answer). Puts of one key in this process go one after
+// the other, so only other instances' puts can make one retry. Accepted races: a deleteTag or deletePrefix
 // running beside a put may miss the entry that put writes; a deleted or expired key stays in its
 // tag sets until they expire (a later deleteTag deletes its new entry too: more is forgotten,
 // never less). The script touches the value key and tag keys together: not for Redis Cluster.
@@ -79,6 +80,8 @@ export class RedisCacheStore implements CacheStore {
   /** One rejection for every call the open breaker refuses. */
   private readonly unavailable: Promise<never>;
   private closing = false;
+  /** The last put of each key still running in this process: the next one waits for it. */
+  private readonly putting = new Map<string, Promise<void>>();
 
   constructor(opts: RedisCacheStoreOptions) {
     this.prefix = opts.prefix;
@@ -122,6 +125,17 @@ export class RedisCacheStore implements CacheStore {
   }
 
   put(key: string, entry: CacheEntry, ttlMs: number): Promise<void> {
+    const previous = this.putting.get(key);
+    const mine = (
+      previous === undefined ? this.putNow(key, entry, ttlMs) : previous.catch(() => {}).then(() => this.putNow(key, entry, ttlMs))
+    ).finally(() => {
+      if (this.putting.get(key) === mine) this.putting.delete(key);
+    });
+    this.putting.set(key, mine);
+    return mine;
+  }
+
+  private putNow(key: string, entry: CacheEntry, ttlMs: number): Promise<void> {
     return this.run('put', async () => {
       const k = this.valueKey(key);
       const ttl = Math.max(1, Math.ceil(ttlMs));
