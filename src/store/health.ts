@@ -25,12 +25,36 @@ export interface StoreStatus {
 }
 
 /** The algorithm names of the config, as the metrics' `op` label. */
-const OPS: Record<StoreMethod, string> = {
+const OPS: Record<StoreMethod | CacheStoreOp, string> = {
   fixedWindow: 'fixed-window',
   calendarMonth: 'month',
   slidingWindow: 'sliding-window',
   tokenBucket: 'token-bucket',
   leakyBucket: 'leaky-bucket',
+  get: 'cache-get',
+  put: 'cache-put',
+  delete: 'cache-delete',
+  deletePrefix: 'cache-delete-prefix',
+  deleteTag: 'cache-delete-tag',
+};
+
+/** The calls of a cache store (src/store/cache/) that can fail. */
+export type CacheStoreOp = 'get' | 'put' | 'delete' | 'deletePrefix' | 'deleteTag';
+
+/** What a store's log lines call it, and what happens to requests while it is down. */
+export interface StoreSubject {
+  name: string;
+  meanwhile: string;
+}
+
+export const RATE_LIMIT_STORE: StoreSubject = {
+  name: 'rate-limit store',
+  meanwhile: "each rate-limit policy's onStoreError decides (allow, deny or local)",
+};
+
+export const CACHE_STORE: StoreSubject = {
+  name: 'cache store',
+  meanwhile: 'requests are served by the service, uncached',
 };
 
 export const REPORT_INTERVAL_MS = 30_000;
@@ -48,6 +72,8 @@ export class StoreHealth {
   private announced = false;
   private lastLine = -Infinity;
   private readonly counts = new Map<string, { op: string; reason: StoreFailure; count: number }>();
+  /** Set by a cache store: its log lines then say "cache store". */
+  subject: StoreSubject = RATE_LIMIT_STORE;
 
   constructor(
     readonly name: string,
@@ -61,7 +87,7 @@ export class StoreHealth {
   }
 
   /** A decision failed (and the request gets its policy's onStoreError). */
-  failure(method: StoreMethod, reason: StoreFailure, message: string): void {
+  failure(method: StoreMethod | CacheStoreOp, reason: StoreFailure, message: string): void {
     if (this.state !== 'down') this.failedThisOutage = 0; // this failure starts an outage
     this.failed++;
     this.failedSinceLine++;
@@ -88,12 +114,9 @@ export class StoreHealth {
     if (now - this.lastLine < this.intervalMs) return;
     const fields = { store: this.name, err: message, failedDecisions: this.failedSinceLine };
     if (this.announced) {
-      this.log?.warn({ ...fields, downForMs: now - this.since }, 'rate-limit store still unavailable');
+      this.log?.warn({ ...fields, downForMs: now - this.since }, `${this.subject.name} still unavailable`);
     } else {
-      this.log?.warn(
-        fields,
-        "rate-limit store unavailable: until it is back, each rate-limit policy's onStoreError decides (allow, deny or local)",
-      );
+      this.log?.warn(fields, `${this.subject.name} unavailable: until it is back, ${this.subject.meanwhile}`);
       this.announced = true;
     }
     this.lastLine = now;
@@ -109,7 +132,7 @@ export class StoreHealth {
       // came first, a failed decision or the dropped connection, is a race the reader should not see.
       this.log?.info(
         { store: this.name, downForMs: now - this.since, failedDecisions: this.failedThisOutage },
-        'rate-limit store available again',
+        `${this.subject.name} available again`,
       );
       this.announced = false;
       this.lastLine = now;

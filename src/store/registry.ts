@@ -9,6 +9,10 @@ import { RedisStore } from './redis.js';
 import type { StoreConfig } from '../config/store-schema.js';
 import type { Clock, RateStore } from './types.js';
 import { CacheStoreRegistry } from './cache/registry.js';
+import { storeLabel } from './label.js';
+
+// Where it always was; it lives in label.ts so that the cache stores can use it without a cycle.
+export { storeLabel };
 
 export interface StoreRegistryOptions {
   /** A serving data plane (connects at once) rather than a plan compiled only to be checked. */
@@ -24,12 +28,14 @@ export class StoreRegistry {
   private readonly stores = new Map<string, RateStore>();
   private readonly locals = new Map<string, MemoryStore>();
   /** The cache policies' stores (src/store/cache/), kept across reloads too. */
-  readonly cache = new CacheStoreRegistry();
+  readonly cache: CacheStoreRegistry;
   /** In-flight counts of concurrency-limit policies, kept across reloads. */
   readonly inflight = new Map<string, number>();
   private readonly started = new Date().toISOString();
 
-  constructor(readonly opts: StoreRegistryOptions = {}) {}
+  constructor(readonly opts: StoreRegistryOptions = {}) {
+    this.cache = new CacheStoreRegistry({ live: opts.live, log: opts.log });
+  }
 
   /** The store for `cfg`; one per distinct store config. */
   get(cfg: StoreConfig): RateStore {
@@ -95,32 +101,6 @@ export class StoreRegistry {
         }
       }),
     );
-  }
-}
-
-/**
- * The `store` of metrics, log lines and GET /ready: scheme, host, port and database of the Redis
- * URL, never its credentials. Only an unambiguous URL is trusted for that (at most one "@", and
- * before the path; no "#"): with an unencoded "#", "/" or "@" in a password a URL parser takes part
- * of the password for the host, so such a URL is labelled just "redis".
- */
-export function storeLabel(cfg: Pick<StoreConfig, 'url'>): string {
-  const url = cfg.url ?? '';
-  const afterScheme = url.indexOf('://') + 3;
-  // The authority ends at the first "/", "?" or "#": an "@" past that point, or a second "@",
-  // means a parser would split the password somewhere else than its author meant.
-  const rest = url.slice(afterScheme);
-  const authorityEnd = rest.search(/[/?#]/);
-  const authority = authorityEnd < 0 ? rest : rest.slice(0, authorityEnd);
-  const ats = (url.match(/@/g) ?? []).length;
-  const ambiguous = url.includes('#') || ats > 1 || (ats === 1 && !authority.includes('@'));
-  if (afterScheme < 3 || ambiguous) return 'redis';
-  try {
-    const u = new URL(url);
-    const db = /^\/\d+$/.test(u.pathname) ? u.pathname : '';
-    return u.host === '' ? 'redis' : `${u.protocol}//${u.host}${db}`;
-  } catch {
-    return 'redis';
   }
 }
 

@@ -1,0 +1,259 @@
+// Cache entries in Redis, shared by every instance. Keys, under the store's prefix:
+//   <prefix>k:<cache key>  every variant of that key in one binary value (codec.ts), with PX the
+//                          life of its longest-lived variant; each variant also carries its own expiry
+//   <prefix>t:<tag>        a SET of the cache keys an entry of which carries the tag, expiring no
+//                          sooner than the longest entry it has indexed
+// The client is set up as the rate-limit store's (src/store/redis.ts): every command has a
+// timeout, no command waits for a reconnect, and the same Breaker and StoreHealth say when Redis
+// is down. Every method rejects then (StoreUnavailableError) and the policy serves from the service.
+//
+// A put reads the key's variants, merges the new one in and writes them back with a
+// compare-and-set script: it writes only if the value is still the one read (same SHA-1). When
+// another put changed it meanwhile, the merge is redone (at most PUT_ATTEMPTS times, then this put
+// is dropped: a later miss, never a wrong answer). Puts of one key in this process go one after
+// the other, so only other instances' puts can make one retry. Accepted races: a deleteTag or deletePrefix
+// running beside a put may miss the entry that put writes; a deleted or expired key stays in its
+// tag sets until they expire (a later deleteTag deletes its new entry too: more is forgotten,
+// never less). The script touches the value key and tag keys together: not for Redis Cluster.
+import { createHash } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { Breaker } from '../breaker.js';
+import { CACHE_STORE, StoreHealth, type CacheStoreOp, type StoreStatus } from '../health.js';
+import { StoreUnavailableError } from '../types.js';
+import type { Logger } from '../../observability/logger.js';
+import type { CacheEntry, CacheStats, CacheStore } from './types.js';
+import { decodeVariants, encodeVariants, type StoredVariant } from './codec.js';
+import { DEFAULT_MAX_VARIANTS, sameVariant } from './memory.js';
+
+export interface RedisCacheStoreOptions {
+  url: string;
+  /** Put before every key this store writes (`k:` and `t:` follow it). */
+  prefix: string;
+  /** Each Redis command's timeout. */
+  timeoutMs: number;
+  /** Variants kept per key (the newest win); 16 when absent. */
+  maxVariants?: number | undefined;
+  /** Connect now (a data plane) or on first use (a plan compiled only to be checked). */
+  connect?: boolean | undefined;
+  /** Where failures and recoveries are logged. */
+  log?: Logger | undefined;
+  /** The label of logs, metrics and stats: never the URL itself (see storeLabel). */
+  name?: string | undefined;
+  /** Tests only: ms since the epoch, for the variants' expiry. */
+  now?: () => number;
+}
+
+/** How often a put redoes its merge when another put changed the key meanwhile. */
+const PUT_ATTEMPTS = 3;
+/** Keys per SCAN / SSCAN step and per UNLINK. */
+const BATCH = 500;
+
+// KEYS: the value, then `ARGV[4]` tag sets to add the key to, then tag sets to remove it from.
+// ARGV: the SHA-1 of the value read ('' when there was none), the new value, its PX, the number of
+// tag sets to add to, the cache key (the tag sets' member). 0: the value changed, nothing written.
+const PUT_SCRIPT = `
+local cur = redis.call('GET', KEYS[1])
+local sha = ''
+if cur then sha = redis.sha1hex(cur) end
+if sha ~= ARGV[1] then return 0 end
+local ttl = tonumber(ARGV[3])
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
+local adds = tonumber(ARGV[4])
+for i = 2, adds + 1 do
+  redis.call('SADD', KEYS[i], ARGV[5])
+  if redis.call('PTTL', KEYS[i]) < ttl then redis.call('PEXPIRE', KEYS[i], ttl) end
+end
+for i = adds + 2, #KEYS do redis.call('SREM', KEYS[i], ARGV[5]) end
+return 1
+`;
+
+type PutScript = (numKeys: number, ...args: (string | Buffer | number)[]) => Promise<number>;
+
+export class RedisCacheStore implements CacheStore {
+  readonly client: Redis & { ghCachePut: PutScript };
+  readonly breaker = new Breaker();
+  readonly health: StoreHealth;
+  private readonly prefix: string;
+  private readonly name: string;
+  private readonly maxVariants: number;
+  private readonly now: () => number;
+  /** One rejection for every call the open breaker refuses. */
+  private readonly unavailable: Promise<never>;
+  private closing = false;
+  /** The last put of each key still running in this process: the next one waits for it. */
+  private readonly putting = new Map<string, Promise<void>>();
+
+  constructor(opts: RedisCacheStoreOptions) {
+    this.prefix = opts.prefix;
+    this.name = opts.name ?? 'redis';
+    this.maxVariants = Math.max(1, opts.maxVariants ?? DEFAULT_MAX_VARIANTS);
+    this.now = opts.now ?? Date.now;
+    this.health = new StoreHealth(this.name, 'redis', opts.prefix, opts.log);
+    this.health.subject = CACHE_STORE;
+    const client = new Redis(opts.url, {
+      lazyConnect: true,
+      enableAutoPipelining: true,
+      commandTimeout: opts.timeoutMs,
+      connectTimeout: Math.max(1000, opts.timeoutMs),
+      // As the rate-limit store: only the first connection queues calls (each still bounded by the
+      // timeout); once connected, a call never waits for a reconnect.
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: (times) => Math.min(100 * times, 1000),
+    });
+    client.on('error', (err: Error) => {
+      if (!this.closing) this.health.down(err.message);
+    });
+    client.on('ready', () => this.health.up());
+    client.once('ready', () => {
+      client.options.enableOfflineQueue = false;
+    });
+    client.defineCommand('ghCachePut', { lua: PUT_SCRIPT });
+    this.client = client as Redis & { ghCachePut: PutScript };
+    this.unavailable = Promise.reject(new StoreUnavailableError('cache store breaker is open'));
+    this.unavailable.catch(() => {});
+    if (opts.connect) client.connect().catch(() => {});
+  }
+
+  get(key: string): Promise<CacheEntry[]> {
+    return this.run('get', async () => {
+      const k = this.valueKey(key);
+      const variants = await this.read(k);
+      const now = this.now();
+      return variants.filter((v) => v.expiresAt > now).map((v) => v.entry);
+    });
+  }
+
+  put(key: string, entry: CacheEntry, ttlMs: number): Promise<void> {
+    const previous = this.putting.get(key);
+    const mine = (
+      previous === undefined ? this.putNow(key, entry, ttlMs) : previous.catch(() => {}).then(() => this.putNow(key, entry, ttlMs))
+    ).finally(() => {
+      if (this.putting.get(key) === mine) this.putting.delete(key);
+    });
+    this.putting.set(key, mine);
+    return mine;
+  }
+
+  private putNow(key: string, entry: CacheEntry, ttlMs: number): Promise<void> {
+    return this.run('put', async () => {
+      const k = this.valueKey(key);
+      const ttl = Math.max(1, Math.ceil(ttlMs));
+      for (let attempt = 0; attempt < PUT_ATTEMPTS; attempt++) {
+        const raw = await this.client.getBuffer(k);
+        const old = raw === null ? [] : (decodeVariants(raw) ?? []);
+        const now = this.now();
+        const kept = old.filter((v) => v.expiresAt > now && !sameVariant(v.entry, entry));
+        const variants: StoredVariant[] = [{ entry, expiresAt: now + ttl }, ...kept].slice(0, this.maxVariants);
+        const life = variants.reduce((t, v) => Math.max(t, v.expiresAt), 0) - now;
+        const tags = new Set(variants.flatMap((v) => v.entry.tags));
+        const gone = new Set(old.flatMap((v) => v.entry.tags).filter((t) => !tags.has(t)));
+        const keys = [k, ...[...tags, ...gone].map((t) => this.prefix + 't:' + t)];
+        const sha = raw === null ? '' : createHash('sha1').update(raw).digest('hex');
+        const value = encodeVariants(variants);
+        const wrote = await this.client.ghCachePut(keys.length, ...keys, sha, value, life, tags.size, key);
+        if (wrote === 1) return;
+      }
+      // Another instance kept changing this key: its entries stand, this one is not stored.
+    });
+  }
+
+  delete(key: string): Promise<number> {
+    return this.run('delete', () => this.client.unlink(this.valueKey(key)));
+  }
+
+  deletePrefix(prefix: string): Promise<number> {
+    return this.run('deletePrefix', async () => {
+      const match = escapeGlob(this.prefix + 'k:' + prefix) + '*';
+      let n = 0;
+      let cursor = '0';
+      do {
+        const [next, keys] = await this.client.scanBuffer(cursor, 'MATCH', match, 'COUNT', BATCH);
+        cursor = next.toString();
+        if (keys.length > 0) n += await this.client.unlink(...keys);
+      } while (cursor !== '0');
+      return n;
+    });
+  }
+
+  deleteTag(tag: string): Promise<number> {
+    return this.run('deleteTag', async () => {
+      const t = this.prefix + 't:' + tag;
+      const keyPrefix = Buffer.from(this.prefix + 'k:');
+      let n = 0;
+      let cursor = '0';
+      // SSCAN rather than SMEMBERS: a tag on a million keys is read and unlinked a batch at a time.
+      do {
+        const [next, members] = await this.client.sscanBuffer(t, cursor, 'COUNT', BATCH);
+        cursor = next.toString();
+        if (members.length > 0) n += await this.client.unlink(...members.map((m) => Buffer.concat([keyPrefix, m])));
+      } while (cursor !== '0');
+      await this.client.unlink(t);
+      return n;
+    });
+  }
+
+  /** What this process can tell without scanning a shared Redis: nothing about its size. */
+  stats(): Promise<CacheStats> {
+    return Promise.resolve({ type: 'redis', store: this.name, entries: -1, bytes: -1, evictions: 0 });
+  }
+
+  status(): StoreStatus {
+    return { ...this.health.status(), breaker: this.breaker.state };
+  }
+
+  /** Resolves once connected (tests; a gateway serves at once and lets the breaker cover the start). */
+  ready(): Promise<void> {
+    if (this.client.status === 'ready') return Promise.resolve();
+    if (this.client.status === 'wait') this.client.connect().catch(() => {});
+    return new Promise((resolve) => this.client.once('ready', () => resolve()));
+  }
+
+  close(): Promise<void> {
+    this.closing = true;
+    this.client.disconnect();
+    return Promise.resolve();
+  }
+
+  private valueKey(key: string): string {
+    return this.prefix + 'k:' + key;
+  }
+
+  /** The variants stored at `k`; a value that does not decode is a miss, and is deleted. */
+  private async read(k: string): Promise<StoredVariant[]> {
+    const raw = await this.client.getBuffer(k);
+    if (raw === null) return [];
+    const variants = decodeVariants(raw);
+    if (variants !== undefined) return variants;
+    this.client.unlink(k).catch(() => {});
+    return [];
+  }
+
+  /** `fn` with the breaker's leave, its outcome told to the breaker and the health. */
+  private run<T>(op: CacheStoreOp, fn: () => Promise<T>): Promise<T> {
+    if (this.closing) return Promise.reject(new StoreUnavailableError('cache store is closed'));
+    if (!this.breaker.allow()) {
+      this.health.failure(op, 'breaker_open', 'the breaker is open');
+      return this.unavailable;
+    }
+    if (this.client.status === 'wait') this.client.connect().catch(() => {});
+    return fn().then(
+      (r) => {
+        this.breaker.success();
+        this.health.up();
+        return r;
+      },
+      (err: unknown) => {
+        const message = err instanceof Error ? err.message : String(err);
+        this.breaker.failure();
+        this.health.failure(op, /timed out/i.test(message) ? 'timeout' : 'error', message);
+        throw new StoreUnavailableError(`cache store: ${message}`);
+      },
+    );
+  }
+}
+
+/** `s` as a SCAN MATCH pattern that matches it literally. */
+export function escapeGlob(s: string): string {
+  return s.replace(/[*?[\]\\]/g, '\\$&');
+}
