@@ -155,6 +155,7 @@ class Cache implements Policy {
     let variants: CacheEntry[] = [];
     try {
       variants = await this.store.get(st.key);
+      this.events.storeAnswered();
     } catch (err) {
       this.events.storeFailed(err); // served from the service; logged once per outage, counted
     }
