@@ -241,6 +241,15 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   }
 
   onError(err: Error): void {
+    // undici 7 takes a 304 (or 204) whose Content-Length announces the representation for a short
+    // body (RFC 9110 §8.6 allows it; undici 8, which needs node 22, no longer does): such a response
+    // has no body by definition, so it ended whole.
+    if (
+      (this.attemptStatus === 304 || this.attemptStatus === 204) &&
+      (err as { code?: string }).code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH'
+    )
+      // eslint-disable-next-line @typescript-eslint/no-deprecated -- this handler's own completion (undici's legacy handler API, which the class implements)
+      return this.onComplete(null);
     this.abortAttempt = undefined;
     this.endAttempt(err);
     if (this.ended || this.stopped) return;

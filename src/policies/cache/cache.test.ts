@@ -11,9 +11,11 @@ import { sortedQuery, uriKey } from './key.js';
 import { mergeNotModified, notModified } from './conditional.js';
 import { Coalescer } from './coalesce.js';
 import { normalise, selectVariant } from './vary.js';
+import { httpDate } from './http-date.js';
+import { responseDirectives } from './targeted.js';
 import type { CacheEntry } from '../../store/cache/types.js';
 
-const RULES: FreshnessRules = { defaultTtlMs: undefined, heuristic: undefined, heuristicMaxMs: 86_400_000 };
+const RULES: FreshnessRules = { defaultTtlMs: undefined, heuristic: undefined, heuristicMaxMs: 86_400_000, targets: ['cdn-cache-control'] };
 const NOW = Date.parse('Sat, 05 Dec 2026 12:00:00 GMT');
 
 function entry(headers: string[], at = NOW, status = 200): CacheEntry {
@@ -94,6 +96,16 @@ test('usage: fresh is served; no-cache, request max-age and min-fresh revalidate
   assert.equal(usage(swr, d('')), 'serve-stale-refresh');
   assert.equal(judge(entry(['cache-control', 'max-age=10, stale-if-error=30']), RULES, NOW, 0).ifError, 30_000);
   assert.equal(judge(entry(['cache-control', 's-maxage=10, stale-if-error=30']), RULES, NOW, 0).ifError, 0, 's-maxage forbids stale use');
+  assert.equal(
+    judge(entry(['cache-control', 'max-age=10, no-cache, stale-if-error=30']), RULES, NOW, 0).ifError,
+    0,
+    'no-cache: validated or nothing',
+  );
+  assert.equal(
+    judge(entry(['cache-control', 'max-age=10'], NOW, 502), RULES, NOW, 60_000).ifError,
+    0,
+    'a stored 502 never stands in for an error',
+  );
 });
 
 test('key: the query sorted (encoded bytes kept), only named parameters when some are named; the URI part ends before #', () => {
@@ -150,4 +162,45 @@ test('coalescing: the first leads, the others wait for it (or for the timeout), 
   clearTimeout(alive);
   assert.ok(Date.now() - t0 >= 40);
   lonely.done();
+});
+
+test('HTTP dates: the three forms of RFC 9110 §5.6.7, nothing looser', () => {
+  const t = Date.UTC(1994, 10, 6, 8, 49, 37);
+  assert.equal(httpDate('Sun, 06 Nov 1994 08:49:37 GMT'), t);
+  assert.equal(httpDate('Sunday, 06-Nov-94 08:49:37 GMT'), t);
+  assert.equal(httpDate('Sun Nov  6 08:49:37 1994'), t);
+  for (const bad of [
+    'Sun, 06 Nov 1994 08:49:37 UTC',
+    'Sun 06 Nov 1994 08:49:37 GMT',
+    'Sun, 06  Nov 1994 08:49:37 GMT',
+    'Sun, 06-Nov-1994 08:49:37 GMT',
+    'Sun, 06 Nov 1994 8:49:37 GMT',
+    'Sun, 31 Feb 1994 08:49:37 GMT',
+    '1994-11-06T08:49:37Z',
+    'tomorrow',
+  ])
+    assert.equal(httpDate(bad), undefined, bad);
+});
+
+test('Age: the first value of the first line; one that is not a whole number is ignored', () => {
+  const age = (...values: string[]) => currentAge(entry(values.flatMap((v) => ['age', v])), NOW) / 1000;
+  assert.equal(age('7200, 0'), 7200);
+  assert.equal(age('0, 7200'), 0);
+  assert.equal(age('7200', '0'), 7200);
+  for (const v of ['abc', '-7200', '7200.0']) assert.equal(age(v), 0, v);
+  assert.equal(age('99999999999'), 2 ** 31);
+});
+
+test('targeted cache control (RFC 9213): a valid CDN-Cache-Control replaces Cache-Control; an invalid one is ignored', () => {
+  const dirs = (h: string[]) => responseDirectives(h, ['cdn-cache-control']);
+  assert.equal(seconds(dirs(['cache-control', 'max-age=9999', 'CDN-Cache-Control', 'max-age=60']), 'max-age'), 60);
+  assert.ok(dirs(['cache-control', 'no-store', 'cdn-cache-control', 'max-age=60, foobar']).map.has('foobar'));
+  assert.ok(!dirs(['cache-control', 'no-store', 'cdn-cache-control', 'max-age=60']).map.has('no-store'));
+  for (const invalid of ['max-age="60"', 'max-age=60, &&&', 'MaX-aGe=60', 'max-age =60', 'max-age= 60', 'max-age=60,'])
+    assert.ok(dirs(['cache-control', 'no-store', 'cdn-cache-control', invalid]).map.has('no-store'), invalid);
+  assert.equal(
+    seconds(dirs(['cdn-cache-control', 'a=1;p=2, b="x", c=?0, d=:aGk=:, e=(1 2);q, max-age=5']), 'max-age'),
+    5,
+    'any valid member around it',
+  );
 });

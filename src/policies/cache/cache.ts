@@ -31,6 +31,7 @@ import { requestValue, selectVariant, varyNames } from './vary.js';
 import { mergeNotModified, notModified, notModifiedHeaders } from './conditional.js';
 import { ttlSeconds, usage } from './lookup.js';
 import { StoreTap } from './store-tap.js';
+import { responseDirectives } from './targeted.js';
 import { rangeOf } from './range.js';
 import { Coalescer, type Lead } from './coalesce.js';
 import { bypassed, compileBypass, type BypassCheck } from './bypass.js';
@@ -95,6 +96,7 @@ class Cache implements Policy {
       defaultTtlMs: config.ttl === undefined ? undefined : parseDuration(config.ttl),
       heuristic: config.heuristic,
       heuristicMaxMs: 86_400_000,
+      targets: config.targetedCacheControl.map((t) => t.toLowerCase()),
     };
     this.statuses = new Set(config.statuses);
     this.methods = new Set(config.methods);
@@ -300,7 +302,7 @@ class Cache implements Policy {
   /** A response from the service: tapped to be stored if a shared cache may store it. */
   private storing(ctx: RequestContext, st: State, res: UpstreamResponseInfo): UpstreamAction {
     st.status = st.status.replace('; collapsed', '') + `; fwd-status=${res.status}`;
-    const cc = cacheControl(res.headers);
+    const cc = responseDirectives(res.headers, this.rules.targets);
     const why =
       ctx.method !== 'GET'
         ? 'method'

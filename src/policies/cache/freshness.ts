@@ -1,6 +1,10 @@
 // What a shared cache may store and for how long a stored response is fresh (RFC 9111 §3, §4.2).
-import { cacheControl, has, seconds, type Directives } from './cache-control.js';
+import { has, seconds, type Directives } from './cache-control.js';
+import { responseDirectives } from './targeted.js';
 import type { CacheEntry } from '../../store/cache/types.js';
+import { httpDate } from './http-date.js';
+
+export { httpDate };
 
 /** Statuses a cache may give heuristic freshness to (RFC 9110 §15.1: "heuristically cacheable"). */
 export const HEURISTIC_STATUSES: ReadonlySet<number> = new Set([200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501]);
@@ -13,6 +17,8 @@ export interface FreshnessRules {
   heuristic: number | undefined;
   /** The longest heuristic freshness, ms. */
   heuristicMaxMs: number;
+  /** Targeted cache-control fields this cache obeys, lower case, in order (RFC 9213): e.g. cdn-cache-control. */
+  targets: readonly string[];
 }
 
 export function field(headers: readonly string[], name: string): string | undefined {
@@ -22,13 +28,6 @@ export function field(headers: readonly string[], name: string): string | undefi
       out = out === undefined ? headers[i + 1]! : `${out}, ${headers[i + 1]!}`;
   }
   return out;
-}
-
-/** An HTTP date in ms; undefined when absent or not a date (an invalid Expires means "already expired": §5.3). */
-export function httpDate(v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const t = Date.parse(v);
-  return Number.isNaN(t) ? undefined : t;
 }
 
 /**
@@ -75,8 +74,10 @@ export function currentAge(
 ): number {
   const headers = entry.response.headers;
   const date = httpDate(field(headers, 'date')) ?? entry.responseTime;
-  const ageText = field(headers, 'age');
-  const ageValue = ageText !== undefined && /^\d+$/.test(ageText.trim()) ? Number(ageText.trim()) * 1000 : 0;
+  // The first value of the first Age line counts ("7200, 0" is old); one that is not a whole
+  // number ("abc", "-1", "1.5") is ignored. Past 2^31 s it is 2^31 (RFC 9111 §1.2.2).
+  const first = field(headers, 'age')?.split(',')[0]!.trim();
+  const ageValue = first !== undefined && /^\d+$/.test(first) ? Math.min(Number(first), 2 ** 31) * 1000 : 0;
   const apparentAge = Math.max(0, entry.responseTime - date);
   const responseDelay = entry.responseTime - entry.requestTime;
   const correctedInitialAge = Math.max(apparentAge, ageValue + responseDelay);
@@ -101,7 +102,7 @@ export interface Judged {
 
 export function judge(entry: CacheEntry, rules: FreshnessRules, now: number, configStaleIfError: number): Judged {
   const r = entry.response;
-  const cc = cacheControl(r.headers);
+  const cc = responseDirectives(r.headers, rules.targets);
   const lifetime = freshnessLifetime(r.status, r.headers, cc, rules, entry.responseTime);
   const age = currentAge(entry, now);
   const noStale = has(cc, 'must-revalidate') || has(cc, 'proxy-revalidate') || has(cc, 's-maxage');
@@ -115,7 +116,8 @@ export function judge(entry: CacheEntry, rules: FreshnessRules, now: number, con
     noStale,
     noCache: has(cc, 'no-cache'),
     whileRevalidate: noStale || swr === undefined || swr < 0 ? 0 : swr * 1000,
-    ifError: noStale ? 0 : sie !== undefined && sie >= 0 ? sie * 1000 : configStaleIfError,
+    // Never for what must be validated first (no-cache), nor a stored error standing in for an error.
+    ifError: noStale || has(cc, 'no-cache') || r.status >= 500 ? 0 : sie !== undefined && sie >= 0 ? sie * 1000 : configStaleIfError,
   };
 }
 

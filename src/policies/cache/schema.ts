@@ -80,6 +80,14 @@ export const cacheSchema = z.strictObject({
     .array(z.string().min(1))
     .default(['surrogate-key', 'cache-tag'])
     .meta({ description: 'Response fields whose space- or comma-separated tags DELETE /cache?tag= purges by.' }),
+  targetedCacheControl: z
+    .array(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/))
+    .max(8)
+    .default(['CDN-Cache-Control'])
+    .meta({
+      description:
+        'Targeted cache-control fields this cache obeys (RFC 9213), first found wins: its directives replace Cache-Control for this cache. [] to obey Cache-Control only.',
+    }),
   maxVariants: z.number().int().min(1).max(100).default(16).meta({ description: 'Most stored variants (Vary) of one key.' }),
 });
 
