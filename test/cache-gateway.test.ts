@@ -3,6 +3,7 @@
 // kept apart, authentication and rate limits still running on a hit, and the metrics.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http2 from 'node:http2';
 import { request } from 'undici';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
@@ -195,4 +196,37 @@ test('admin: DELETE /cache by tag, by prefix and by key; GET /cache/stats; a bad
   assert.equal(stats.stores.length, 1);
   assert.equal(stats.stores[0]!.type, 'memory');
   assert.ok(stats.stores[0]!.entries > 0 && stats.stores[0]!.bytes > 0);
+});
+
+test('over HTTP/2 a hit is served like over HTTP/1.1: the same body, Age and Cache-Status', async () => {
+  const h2gw = await startTestGateway({
+    listen: [{ port: 0, host: '127.0.0.1', http2: true }],
+    services: { origin: { targets: [{ url: up.url }] } },
+    routes: [{ name: 'h2', match: { paths: ['/*'] }, service: 'origin', policies: [{ type: 'cache' }] }],
+  });
+  const session = http2.connect(h2gw.url);
+  try {
+    const fetch2 = () =>
+      new Promise<{ headers: http2.IncomingHttpHeaders; body: string }>((resolve, reject) => {
+        const st = session.request({ ':path': '/h2/x' });
+        let body = '';
+        let headers: http2.IncomingHttpHeaders = {};
+        st.on('response', (h) => (headers = h));
+        st.setEncoding('utf8');
+        st.on('data', (c: string) => (body += c));
+        st.on('end', () => resolve({ headers, body }));
+        st.on('error', reject);
+      });
+    const first = await fetch2();
+    const second = await fetch2();
+    assert.equal(second.headers[':status'], 200);
+    assert.equal(second.body, first.body);
+    assert.match(String(second.headers['cache-status']), /hit/);
+    assert.match(String(second.headers.age), /^\d+$/);
+    assert.equal(second.headers['content-length'], String(Buffer.byteLength(first.body)));
+    assert.equal(counts.get('/h2/x'), 1);
+  } finally {
+    session.destroy();
+    await h2gw.stop();
+  }
 });
