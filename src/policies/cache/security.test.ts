@@ -1,0 +1,30 @@
+// The cache against a hostile client, policy by policy: each test here failed before its fix
+// (the gateway-level ones are in test/cache-security.test.ts).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { IncomingMessage } from 'node:http';
+import { normalise, selectVariant } from './vary.js';
+import type { CacheEntry } from '../../store/cache/types.js';
+
+const req = (headers: Record<string, string>) => ({ headers }) as unknown as IncomingMessage;
+
+test('Vary: a request value of 30 000 spaces is normalised in linear time (the regex was quadratic)', () => {
+  const hostile = `gzip${' '.repeat(30_000)}x`;
+  const e: CacheEntry = {
+    response: { status: 200, headers: [], body: Buffer.alloc(0) },
+    requestTime: 0,
+    responseTime: 0,
+    vary: ['accept-encoding'],
+    varyValues: ['gzip'],
+    tags: [],
+  };
+  const t0 = performance.now();
+  for (let i = 0; i < 16; i++) selectVariant([e], req({ 'accept-encoding': hostile }));
+  const ms = performance.now() - t0;
+  assert.ok(ms < 200, `16 lookups took ${ms.toFixed(0)} ms`);
+  // The same values as before: what a Redis store holds from an older version still matches.
+  assert.equal(normalise(' gzip ,br'), 'gzip, br');
+  assert.equal(normalise('a, ,b'), 'a, , b');
+  assert.equal(normalise('  a  b  '), 'a  b');
+  assert.equal(normalise('a\t,\tb'), 'a, b');
+});
