@@ -308,7 +308,7 @@ class Cache implements Policy {
             statuses: this.statuses,
             // §3.5, for any credential the gateway verified too (an API key in its own header): such a
             // response is another consumer's unless it says it is shared — or the key has the consumer.
-            authorized: (ctx.req.headers.authorization !== undefined || ctx.identity !== undefined) && !this.parts.consumer,
+            authorized: this.authorized(ctx),
             requestNoStore: st.requestNoStore,
             rules: this.rules,
           });
@@ -340,6 +340,20 @@ class Cache implements Policy {
         else this.put(st, entry);
       }),
     };
+  }
+
+  /**
+   * Whether §3.5 applies: a credential the key does not tell apart. `consumer` in the key tells apart
+   * only a consumer the gateway verified: an Authorization it did not verify (no auth policy, or an
+   * anonymous fallback), or a token that maps to no consumer (a JWT's `sub` unknown here: its key
+   * part is empty, as an anonymous request's), would put one client's answer under a shared key.
+   */
+  private authorized(ctx: RequestContext): boolean {
+    const id = ctx.identity;
+    const consumer = id?.consumerId ?? id?.username;
+    const keyed = this.parts.consumer && consumer !== undefined && consumer !== '';
+    if (ctx.req.headers.authorization !== undefined) return !(keyed && id!.anonymous !== true);
+    return id !== undefined && !keyed;
   }
 
   private put(st: State, entry: CacheEntry): void {

@@ -1,0 +1,93 @@
+// The cache against a hostile client, through a real gateway: each test failed before its fix.
+// One service that answers with what it was told about the request (so a response stored for
+// one request and served to another shows), and routes that each expose one way in.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'undici';
+import { startUpstream, type Upstream } from './helpers/upstream.js';
+import { startTestGateway, type TestGateway } from './helpers/gateway.js';
+import { maybeUnset } from './helpers/hooks.js';
+import { rawRequest } from './helpers/raw.js';
+import { SignJWT } from 'jose';
+
+const JWT_SECRET = 'cache-security-test-secret-0123456789abcdef';
+const token = (sub: string) =>
+  new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setExpirationTime('5m').sign(Buffer.from(JWT_SECRET));
+
+let up: Upstream;
+let gw: TestGateway;
+let n = 0;
+
+before(async () => {
+  up = await startUpstream((req, res) => {
+    n++;
+    const url = req.url!;
+    if (url.startsWith('/partial')) {
+      res.writeHead(206, { 'cache-control': 'max-age=60', 'content-range': 'bytes 0-1/10' });
+      return res.end('AB');
+    }
+    res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain' });
+    const told = {
+      authorization: req.headers.authorization ?? null,
+      xfh: req.headers['x-forwarded-host'] ?? null,
+      xfp: req.headers['x-forwarded-proto'] ?? null,
+      url,
+      n,
+    };
+    res.end(JSON.stringify(told));
+  });
+  gw = await startTestGateway({
+    services: { origin: { targets: [{ url: up.url }] } },
+    routes: [
+      {
+        name: 'jwt-by-consumer',
+        match: { paths: ['/jwt/*'] },
+        service: 'origin',
+        policies: [
+          { type: 'jwt', algorithms: ['HS256'], keys: [{ secret: JWT_SECRET }], unknownConsumer: 'anonymous' },
+          { type: 'cache', key: ['consumer'] },
+        ],
+      },
+      { name: 'by-consumer', match: { paths: ['/consumer/*'] }, service: 'origin', policies: [{ type: 'cache', key: ['consumer'] }] },
+      {
+        name: 'partial',
+        match: { paths: ['/partial/*'] },
+        service: 'origin',
+        policies: [{ type: 'cache', statuses: [200, 206] }],
+      },
+      { name: 'cached', match: { paths: ['/*'] }, service: 'origin', policies: [{ type: 'cache' }] },
+    ],
+  });
+});
+
+after(async () => {
+  await maybeUnset(gw)?.stop();
+  await maybeUnset(up)?.close();
+});
+
+async function get(path: string, headers: Record<string, string> = {}) {
+  const r = await request(gw.url + path, { headers });
+  return { status: r.statusCode, body: await r.body.text(), cacheStatus: String(r.headers['cache-status']) };
+}
+
+test("key: [consumer] with no verified consumer: one client's Authorization answer is not stored for the next", async () => {
+  const alice = await get('/consumer/me', { authorization: 'Bearer alice' });
+  assert.match(alice.body, /alice/);
+  const bob = await get('/consumer/me', { authorization: 'Bearer bob' });
+  assert.match(bob.body, /"Bearer bob"/, `bob got: ${bob.body} (${bob.cacheStatus})`);
+  const nobody = await get('/consumer/me');
+  assert.doesNotMatch(nobody.body, /Bearer/, 'an anonymous request is not given an authorised answer');
+});
+
+test('key: [consumer] and JWTs whose subject is no known consumer: one subject is not served the answer for another', async () => {
+  const a = await get('/jwt/me', { authorization: `Bearer ${await token('alice')}` });
+  assert.equal(a.status, 200, a.body);
+  const bobToken = await token('bob');
+  const b = await get('/jwt/me', { authorization: `Bearer ${bobToken}` });
+  assert.equal(b.status, 200);
+  assert.notEqual(
+    (JSON.parse(b.body) as { n: number }).n,
+    (JSON.parse(a.body) as { n: number }).n,
+    `bob was served alice's answer (${b.cacheStatus})`,
+  );
+});
