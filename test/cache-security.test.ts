@@ -91,3 +91,10 @@ test('key: [consumer] and JWTs whose subject is no known consumer: one subject i
     `bob was served alice's answer (${b.cacheStatus})`,
   );
 });
+
+test('a 206 is never stored, whatever `statuses` says: a part would answer requests for the whole', async () => {
+  const first = await get('/partial/file', { range: 'bytes=0-1' });
+  assert.equal(first.status, 206);
+  const whole = await get('/partial/file');
+  assert.doesNotMatch(whole.cacheStatus, /hit/, 'a request for the whole was answered with the stored part');
+});
