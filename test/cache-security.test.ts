@@ -37,6 +37,8 @@ before(async () => {
     res.end(JSON.stringify(told));
   });
   gw = await startTestGateway({
+    // The gateway's clients are a proxy's: X-Forwarded-* they send are passed on.
+    trustedProxies: ['127.0.0.1'],
     services: { origin: { targets: [{ url: up.url }] } },
     routes: [
       {
@@ -97,4 +99,19 @@ test('a 206 is never stored, whatever `statuses` says: a part would answer reque
   assert.equal(first.status, 206);
   const whole = await get('/partial/file');
   assert.doesNotMatch(whole.cacheStatus, /hit/, 'a request for the whole was answered with the stored part');
+});
+
+test("the Host's port is keyed: the service is told it (X-Forwarded-Host), so its answer is not everyone's", async () => {
+  const poisoned = await rawRequest(gw.port, 'GET /links/1 HTTP/1.1\r\nHost: 127.0.0.1:1337\r\nConnection: close\r\n\r\n');
+  assert.match(poisoned, /127\.0\.0\.1:1337/);
+  const victim = await get('/links/1');
+  assert.doesNotMatch(victim.body, /1337/, `served the answer for another port (${victim.cacheStatus})`);
+  assert.match((await get('/links/1')).cacheStatus, /hit/, 'the usual Host still hits');
+});
+
+test('X-Forwarded-Host and -Proto from a trusted proxy are keyed: the service builds links from them', async () => {
+  const poisoned = await get('/links/2', { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'gopher' });
+  assert.match(poisoned.body, /evil\.example/);
+  const victim = await get('/links/2');
+  assert.doesNotMatch(victim.body, /evil|gopher/, `served the answer for another origin (${victim.cacheStatus})`);
 });

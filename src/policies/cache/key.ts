@@ -1,7 +1,7 @@
 // The cache key: `GET host/path?sorted-query#parts`. The part before `#` is the target URI (what
-// an unsafe method invalidates, and what DELETE /cache takes a prefix of); after it, what the
-// `key` setting adds (consumer, header:<n>, query:<n>). HEAD shares GET's key: a stored GET
-// answers it.
+// an unsafe method invalidates, and what DELETE /cache takes a prefix of); after it, the origin
+// as the service is told it when that is not the usual (originParts), then what the `key` setting
+// adds (consumer, header:<n>, query:<n>). HEAD shares GET's key: a stored GET answers it.
 import type { RequestContext } from '../types.js';
 
 export interface KeyParts {
@@ -30,7 +30,7 @@ export function uriKey(host: string, path: string, query: string, only: readonly
 }
 
 export function cacheKey(ctx: RequestContext, parts: KeyParts): string {
-  let key = uriKey(ctx.host, ctx.path, ctx.query, parts.query);
+  let key = uriKey(ctx.host, ctx.path, ctx.query, parts.query) + originParts(ctx);
   if (parts.consumer) {
     const id = ctx.identity;
     key += `consumer=${encodeURIComponent(id === undefined ? '' : (id.consumerId ?? id.username ?? ''))};`;
@@ -62,4 +62,30 @@ function decodeName(pair: string): string {
   } catch {
     return raw;
   }
+}
+
+/** Request fields the gateway passes on (or derives what it sends from) that name the origin. */
+const ORIGIN_FIELDS = ['x-forwarded-host', 'x-forwarded-proto', 'forwarded'] as const;
+
+/**
+ * What the service is told about the request's origin beyond the key's host, when it is not the
+ * usual: a response built from it (absolute links, redirects) must not answer other requests.
+ * The key's host has no port, but X-Forwarded-Host and Forwarded carry the Host field as sent
+ * (and with preserveHost the Host itself): a port other than the listener's is keyed. So are
+ * X-Forwarded-Host / -Proto and Forwarded when the client sends them (passed on from a trusted
+ * proxy), and a TLS listener (the service is told https). `@` is not in a field name: these never
+ * read as a `header:` part.
+ */
+function originParts(ctx: RequestContext): string {
+  const req = ctx.req;
+  let out = '';
+  const host = req.headers.host?.toLowerCase();
+  if (host !== undefined && host !== ctx.host && host !== `${ctx.host}:${req.socket?.localPort}`)
+    out += `@host=${encodeURIComponent(host)};`;
+  for (const name of ORIGIN_FIELDS) {
+    const v = req.headers[name];
+    if (v !== undefined) out += `@${name}=${encodeURIComponent(Array.isArray(v) ? v.join(', ') : v)};`;
+  }
+  if ((req.socket as { encrypted?: boolean } | undefined)?.encrypted === true) out += '@https;';
+  return out;
 }
