@@ -43,15 +43,25 @@ export function cacheKey(ctx: RequestContext, parts: KeyParts): string {
 }
 
 /**
- * The raw query's parameters sorted by name (then value), each kept as it was encoded; with `only`,
- * just those names. `a=1&b=2` and `b=2&a=1` are one key.
+ * The raw query's parameters sorted by name, each kept as it was encoded; with `only`, just those
+ * names. `a=1&b=2` and `b=2&a=1` are one key. Parameters of one name keep their order (a stable
+ * sort by the decoded name): `id=1&id=2` and `id=2&id=1` are different requests to a service that
+ * reads the first (or the last), and `%69d` is `id` to it. A query with `;` is kept whole: some
+ * services split on `;` too, and a parameter hidden after one must neither move nor be dropped.
  */
 export function sortedQuery(query: string, only: readonly string[]): string {
   if (query === '') return '';
-  let pairs = query.split('&').filter((p) => p !== '');
-  if (only.length > 0) pairs = pairs.filter((p) => only.includes(decodeName(p)));
-  if (pairs.length < 2) return pairs.join('&');
-  return pairs.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).join('&');
+  if (query.includes(';')) return query;
+  let pairs = query
+    .split('&')
+    .filter((p) => p !== '')
+    .map((p) => ({ p, name: decodeName(p) }));
+  if (only.length > 0) pairs = pairs.filter((x) => only.includes(x.name));
+  if (pairs.length < 2) return pairs.map((x) => x.p).join('&');
+  return pairs
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((x) => x.p)
+    .join('&');
 }
 
 function decodeName(pair: string): string {

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { normalise, selectVariant } from './vary.js';
+import { sortedQuery } from './key.js';
 import type { CacheEntry } from '../../store/cache/types.js';
 
 const req = (headers: Record<string, string>) => ({ headers }) as unknown as IncomingMessage;
@@ -27,4 +28,15 @@ test('Vary: a request value of 30 000 spaces is normalised in linear time (the r
   assert.equal(normalise('a, ,b'), 'a, , b');
   assert.equal(normalise('  a  b  '), 'a  b');
   assert.equal(normalise('a\t,\tb'), 'a, b');
+});
+
+test('key: the query sorted by name only; a name repeated keeps its order; a query with `;` is kept whole', () => {
+  // A service that reads the first id answers these two differently: one key would poison the other.
+  assert.notEqual(sortedQuery('id=2&id=1', []), sortedQuery('id=1&id=2', []));
+  assert.notEqual(sortedQuery('%69d=1&id=2', []), sortedQuery('id=2&%69d=1', []), '%69d is id to the service');
+  assert.notEqual(sortedQuery('a+b=1&a%20b=2', []), sortedQuery('a%20b=2&a+b=1', []));
+  assert.equal(sortedQuery('b=2&a=1', []), sortedQuery('a=1&b=2', []), 'different names still sort');
+  // `;` as a separator: id=2 hidden in x's value neither moves nor is dropped by `only`.
+  assert.notEqual(sortedQuery('id=1&x=1;id=2', []), sortedQuery('x=1;id=2&id=1', []));
+  assert.notEqual(sortedQuery('x=1;id=2', ['id']), sortedQuery('', ['id']));
 });
