@@ -107,6 +107,12 @@ class Cache implements Policy {
 
   access(ctx: RequestContext): AccessVerdict | Promise<AccessVerdict> {
     const method = ctx.method;
+    // A WebSocket handshake is a GET for the URI, but asks to switch protocols: a stored answer
+    // to a plain GET would refuse the connection (and the 101 is not a response to store).
+    if (ctx.websocket === true) {
+      this.begin(ctx, '', 'fwd=bypass', 'bypass');
+      return undefined;
+    }
     if (!this.methods.has(method) || (method !== 'GET' && method !== 'HEAD')) {
       const st = this.begin(ctx, '', 'fwd=method', 'bypass');
       st.invalidate = !SAFE.has(method);
