@@ -26,15 +26,21 @@ before(async () => {
       res.writeHead(206, { 'cache-control': 'max-age=60', 'content-range': 'bytes 0-1/10' });
       return res.end('AB');
     }
-    res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain' });
-    const told = {
-      authorization: req.headers.authorization ?? null,
-      xfh: req.headers['x-forwarded-host'] ?? null,
-      xfp: req.headers['x-forwarded-proto'] ?? null,
-      url,
-      n,
-    };
-    res.end(JSON.stringify(told));
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain' });
+      const told = {
+        authorization: req.headers.authorization ?? null,
+        xfh: req.headers['x-forwarded-host'] ?? null,
+        xfp: req.headers['x-forwarded-proto'] ?? null,
+        override: req.headers['x-http-method-override'] ?? null,
+        body: Buffer.concat(chunks).toString(),
+        url,
+        n,
+      };
+      res.end(JSON.stringify(told));
+    });
   });
   gw = await startTestGateway({
     // The gateway's clients are a proxy's: X-Forwarded-* they send are passed on.
@@ -114,4 +120,11 @@ test('X-Forwarded-Host and -Proto from a trusted proxy are keyed: the service bu
   assert.match(poisoned.body, /evil\.example/);
   const victim = await get('/links/2');
   assert.doesNotMatch(victim.body, /evil|gopher/, `served the answer for another origin (${victim.cacheStatus})`);
+});
+
+test('a GET with a method override header is not stored: the service may act on it as another method', async () => {
+  const overridden = await get('/items/1', { 'x-http-method-override': 'DELETE' });
+  assert.match(overridden.body, /DELETE/);
+  const victim = await get('/items/1');
+  assert.doesNotMatch(victim.body, /DELETE/, `served the overridden answer (${victim.cacheStatus})`);
 });

@@ -33,7 +33,7 @@ import { ttlSeconds, usage } from './lookup.js';
 import { StoreTap } from './store-tap.js';
 import { rangeOf } from './range.js';
 import { Coalescer, type Lead } from './coalesce.js';
-import { bypassed, compileBypass, type BypassCheck } from './bypass.js';
+import { bypassed, compileBypass, unkeyable, type BypassCheck } from './bypass.js';
 import { storeFor } from './store-spec.js';
 import { cacheEvents, type CacheEvents } from './events.js';
 
@@ -118,7 +118,7 @@ class Cache implements Policy {
       st.invalidate = !SAFE.has(method);
       return undefined;
     }
-    if (this.bypass !== undefined && bypassed(this.bypass, ctx)) {
+    if (unkeyable(ctx) !== undefined || (this.bypass !== undefined && bypassed(this.bypass, ctx))) {
       this.begin(ctx, '', 'fwd=bypass', 'bypass');
       this.events.event(ctx.routeName, 'bypass');
       return undefined;
