@@ -128,3 +128,10 @@ test('a GET with a method override header is not stored: the service may act on 
   const victim = await get('/items/1');
   assert.doesNotMatch(victim.body, /DELETE/, `served the overridden answer (${victim.cacheStatus})`);
 });
+
+test('a GET with a body is not stored: the body may choose the answer (a search), and it is not in the key', async () => {
+  const r = await request(`${gw.url}/search/1`, { method: 'GET', body: '{"q":"secret"}', headers: { 'content-type': 'application/json' } });
+  assert.match(await r.body.text(), /secret/);
+  const victim = await get('/search/1');
+  assert.doesNotMatch(victim.body, /secret/, `served the answer to another body (${victim.cacheStatus})`);
+});
