@@ -17,11 +17,24 @@ const token = (sub: string) =>
 let up: Upstream;
 let gw: TestGateway;
 let n = 0;
+let revalidations = 0;
 
 before(async () => {
   up = await startUpstream((req, res) => {
     n++;
     const url = req.url!;
+    if (url.startsWith('/revalidated')) {
+      // Stored with a validator and no freshness: every use is a revalidation. The first one's 304
+      // sets the revalidating client's cookie.
+      if (req.headers['if-none-match'] === '"v1"') {
+        revalidations++;
+        const cookie: Record<string, string> = revalidations === 1 ? { 'set-cookie': 'sid=first-revalidator' } : {};
+        res.writeHead(304, { etag: '"v1"', 'cache-control': 'max-age=0', ...cookie });
+        return res.end();
+      }
+      res.writeHead(200, { etag: '"v1"', 'cache-control': 'max-age=0' });
+      return res.end('the representation');
+    }
     if (url.startsWith('/partial')) {
       res.writeHead(206, { 'cache-control': 'max-age=60', 'content-range': 'bytes 0-1/10' });
       return res.end('AB');
@@ -134,4 +147,15 @@ test('a GET with a body is not stored: the body may choose the answer (a search)
   assert.match(await r.body.text(), /secret/);
   const victim = await get('/search/1');
   assert.doesNotMatch(victim.body, /secret/, `served the answer to another body (${victim.cacheStatus})`);
+});
+
+test("a 304's Set-Cookie is not merged into the stored response: the revalidating client's cookie would go to everyone after it", async () => {
+  const first = await request(`${gw.url}/revalidated/1`);
+  assert.equal(await first.body.text(), 'the representation');
+  const second = await request(`${gw.url}/revalidated/1`);
+  await second.body.text();
+  assert.equal(second.headers['set-cookie'], 'sid=first-revalidator', 'the client that revalidated gets its cookie');
+  const third = await request(`${gw.url}/revalidated/1`);
+  assert.equal(await third.body.text(), 'the representation');
+  assert.equal(third.headers['set-cookie'], undefined, `another client got the cookie (${String(third.headers['cache-status'])})`);
 });

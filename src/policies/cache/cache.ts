@@ -297,9 +297,23 @@ class Cache implements Policy {
       responseTime: now,
     };
     st.word = 'revalidated';
-    st.status = 'fwd=stale; fwd-status=304; stored';
     this.events.event(ctx.routeName, 'revalidated');
-    this.put(st, entry);
+    // The updated response is stored only if it may be as a whole: a 304 that sets a cookie (the
+    // revalidating client's session), or says private or no-store, answers this client alone.
+    const headers = entry.response.headers;
+    const why = notStorable(old.response.status, headers, cacheControl(headers), {
+      statuses: this.statuses,
+      authorized: this.authorized(ctx),
+      requestNoStore: st.requestNoStore,
+      rules: this.rules,
+    });
+    if (why === undefined) {
+      st.status = 'fwd=stale; fwd-status=304; stored';
+      this.put(st, entry);
+    } else {
+      st.status = 'fwd=stale; fwd-status=304';
+      this.release(st);
+    }
     return this.serve(ctx, entry, judge(entry, this.rules, now, this.staleIfError).age);
   }
 
