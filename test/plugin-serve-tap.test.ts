@@ -45,6 +45,7 @@ export default definePolicy({
         if (how === 'not-buffer') return { serve: { status: 200, headers: [], body: 'text' } };
         if (how === 'trailers-length') return { serve: { status: 200, headers: ['content-length', '2'], body: Buffer.from('0123456789'), trailers: ['x-sum', '45'] } };
         if (how === 'refresh-throws') return { serve: { status: 200, headers: [], body: Buffer.from('served') }, refresh() { throw new Error('refresh fault'); } };
+        if (how === 'refresh-tapped') return { serve: { status: 200, headers: [], body: Buffer.from('served') }, refresh() {} };
         if (how === 'refresh-then-phase-throws') return { serve: { status: 200, headers: [], body: Buffer.from('served') }, refresh(bg) { bg.locals.set('bg', true); } };
         return undefined;
       },
@@ -74,6 +75,12 @@ before(async () => {
     if (req.url === '/down') {
       res.writeHead(503, { 'content-type': 'text/plain' });
       return res.end('upstream is down');
+    }
+    if (req.url === '/broken') {
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('only a part');
+      setTimeout(() => res.destroy(), 20);
+      return;
     }
     if (req.url === '/stall') {
       res.writeHead(200);
@@ -212,4 +219,11 @@ test('a refresh callback that throws, and a background refresh whose upstreamRes
   const ok = await request(`${base}/anything`);
   assert.equal(ok.statusCode, 200);
   await ok.body.text();
+});
+
+test('a background refresh whose service breaks off mid-body aborts its taps (they are told the body will not end)', async () => {
+  const aborted = seen.aborted;
+  const r = await request(`${base}/broken`, { headers: { 'x-serve': 'refresh-tapped' } });
+  assert.equal(await r.body.text(), 'served');
+  await waitFor('the background tap to be aborted', () => seen.aborted > aborted);
 });
