@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
-import { normalise, selectVariant } from './vary.js';
+import { normalise, requestValue, selectVariant } from './vary.js';
 import { sortedQuery } from './key.js';
 import type { CacheEntry } from '../../store/cache/types.js';
 
@@ -39,4 +39,22 @@ test('key: the query sorted by name only; a name repeated keeps its order; a que
   // `;` as a separator: id=2 hidden in x's value neither moves nor is dropped by `only`.
   assert.notEqual(sortedQuery('id=1&x=1;id=2', []), sortedQuery('x=1;id=2&id=1', []));
   assert.notEqual(sortedQuery('x=1;id=2', ['id']), sortedQuery('', ['id']));
+});
+
+test('Vary on Cookie or Authorization: the store keeps a digest of the value, never the credential', () => {
+  const alice = req({ cookie: 'sid=s3cret-session', authorization: 'Bearer t0ken', 'accept-language': 'en' });
+  const names = ['cookie', 'authorization', 'accept-language'];
+  const e: CacheEntry = {
+    response: { status: 200, headers: [], body: Buffer.alloc(0) },
+    requestTime: 0,
+    responseTime: 0,
+    vary: names,
+    varyValues: names.map((n) => requestValue(alice, n)),
+    tags: [],
+  };
+  const stored = JSON.stringify(e.varyValues);
+  assert.doesNotMatch(stored, /s3cret|t0ken/);
+  assert.match(stored, /"en"/, 'other fields stay readable');
+  assert.equal(selectVariant([e], alice), e, 'the same credentials select it');
+  assert.equal(selectVariant([e], req({ cookie: 'sid=other', authorization: 'Bearer t0ken', 'accept-language': 'en' })), undefined);
 });
