@@ -18,6 +18,7 @@ let up: Upstream;
 let gw: TestGateway;
 let n = 0;
 let revalidations = 0;
+let slowGets = 0;
 
 before(async () => {
   up = await startUpstream((req, res) => {
@@ -34,6 +35,14 @@ before(async () => {
       }
       res.writeHead(200, { etag: '"v1"', 'cache-control': 'max-age=0' });
       return res.end('the representation');
+    }
+    if (url.startsWith('/slow-after-head')) {
+      if (req.method === 'GET') slowGets++;
+      setTimeout(() => {
+        res.writeHead(200, { 'cache-control': 'max-age=60' });
+        res.end('slow');
+      }, 200);
+      return;
     }
     if (url.startsWith('/partial')) {
       res.writeHead(206, { 'cache-control': 'max-age=60', 'content-range': 'bytes 0-1/10' });
@@ -158,4 +167,13 @@ test("a 304's Set-Cookie is not merged into the stored response: the revalidatin
   const third = await request(`${gw.url}/revalidated/1`);
   assert.equal(await third.body.text(), 'the representation');
   assert.equal(third.headers['set-cookie'], undefined, `another client got the cookie (${String(third.headers['cache-status'])})`);
+});
+
+test('a HEAD does not lead the coalescing: GETs that arrive while it is at the service still make one request', async () => {
+  const head = request(`${gw.url}/slow-after-head/1`, { method: 'HEAD' });
+  await new Promise((r) => setTimeout(r, 30));
+  const gets = await Promise.all(Array.from({ length: 5 }, () => get('/slow-after-head/1')));
+  await (await head).body.text();
+  for (const g of gets) assert.equal(g.body, 'slow');
+  assert.equal(slowGets, 1, 'the GETs waited on the HEAD, then all went to the service');
 });
