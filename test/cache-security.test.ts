@@ -39,6 +39,10 @@ before(async () => {
     if (url.startsWith('/slow-after-head')) {
       if (req.method === 'GET') slowGets++;
       setTimeout(() => {
+        if (req.headers.range !== undefined) {
+          res.writeHead(206, { 'cache-control': 'max-age=60', 'content-range': 'bytes 0-0/4' });
+          return res.end('s');
+        }
         res.writeHead(200, { 'cache-control': 'max-age=60' });
         res.end('slow');
       }, 200);
@@ -169,11 +173,19 @@ test("a 304's Set-Cookie is not merged into the stored response: the revalidatin
   assert.equal(third.headers['set-cookie'], undefined, `another client got the cookie (${String(third.headers['cache-status'])})`);
 });
 
-test('a HEAD does not lead the coalescing: GETs that arrive while it is at the service still make one request', async () => {
-  const head = request(`${gw.url}/slow-after-head/1`, { method: 'HEAD' });
-  await new Promise((r) => setTimeout(r, 30));
-  const gets = await Promise.all(Array.from({ length: 5 }, () => get('/slow-after-head/1')));
-  await (await head).body.text();
-  for (const g of gets) assert.equal(g.body, 'slow');
-  assert.equal(slowGets, 1, 'the GETs waited on the HEAD, then all went to the service');
+test('a HEAD or a Range request does not lead the coalescing: GETs that arrive while it is at the service still make one request', async () => {
+  const first: Record<string, () => Promise<unknown>> = {
+    head: async () => (await request(`${gw.url}/slow-after-head/head`, { method: 'HEAD' })).body.text(),
+    range: () => get('/slow-after-head/range', { range: 'bytes=0-0' }),
+  };
+  for (const [name, send] of Object.entries(first)) {
+    const before = slowGets;
+    const leader = send();
+    await new Promise((r) => setTimeout(r, 30));
+    const gets = await Promise.all(Array.from({ length: 5 }, () => get(`/slow-after-head/${name}`)));
+    await leader;
+    for (const g of gets) assert.equal(g.body, 'slow');
+    const expected = name === 'range' ? 2 : 1; // the Range request is a GET itself
+    assert.equal(slowGets - before, expected, `the GETs waited on the ${name}, then all went to the service`);
+  }
 });

@@ -126,9 +126,11 @@ class Cache implements Policy {
     const reqCc = this.config.requestDirectives === 'honour' ? cacheControl(ctx.req.rawHeaders) : NO_DIRECTIVES;
     const st = this.begin(ctx, cacheKey(ctx, this.parts), 'fwd=uri-miss', 'miss');
     st.requestNoStore = has(reqCc, 'no-store');
-    // A HEAD never stores what it gets, so it never leads: GETs waiting on it would all go to the
-    // service at once when it ends (a HEAD sent just before expiry would undo the coalescing).
-    if (method === 'HEAD') return this.lookup(ctx, st, reqCc, this.coalescer?.follow(st.key), false);
+    // A request whose answer is never stored (a HEAD, a Range request's 206, a no-store request)
+    // never leads: the GETs waiting on it would all go to the service at once when it ends (one
+    // sent just before expiry would undo the coalescing). It follows a lead, if there is one.
+    if (method === 'HEAD' || ctx.req.headers.range !== undefined || st.requestNoStore)
+      return this.lookup(ctx, st, reqCc, this.coalescer?.follow(st.key), false);
     const lead = this.coalescer?.lead(st.key);
     // Another request for this key is at the service: a usable stored response still answers at
     // once; only what would go to the service waits for it.
