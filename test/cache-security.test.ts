@@ -61,6 +61,8 @@ before(async () => {
         xfh: req.headers['x-forwarded-host'] ?? null,
         xfp: req.headers['x-forwarded-proto'] ?? null,
         override: req.headers['x-http-method-override'] ?? null,
+        scheme: req.headers['x-forwarded-scheme'] ?? null,
+        original: req.headers['x-original-url'] ?? null,
         body: Buffer.concat(chunks).toString(),
         url,
         n,
@@ -187,5 +189,18 @@ test('a HEAD or a Range request does not lead the coalescing: GETs that arrive w
     for (const g of gets) assert.equal(g.body, 'slow');
     const expected = name === 'range' ? 2 : 1; // the Range request is a GET itself
     assert.equal(slowGets - before, expected, `the GETs waited on the ${name}, then all went to the service`);
+  }
+});
+
+test('X-Forwarded-Scheme, X-Original-URL and their like, passed on from any client, are keyed', async () => {
+  for (const [name, value] of [
+    ['x-forwarded-scheme', 'gopher'],
+    ['x-original-url', '/admin'],
+  ] as const) {
+    const path = `/links/3-${name}`;
+    const poisoned = await get(path, { [name]: value });
+    assert.ok(poisoned.body.includes(value), poisoned.body);
+    const victim = await get(path);
+    assert.doesNotMatch(victim.body, /gopher|admin/, `served the answer built from another client's ${name} (${victim.cacheStatus})`);
   }
 });

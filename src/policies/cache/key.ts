@@ -74,8 +74,24 @@ function decodeName(pair: string): string {
   }
 }
 
-/** Request fields the gateway passes on (or derives what it sends from) that name the origin. */
-const ORIGIN_FIELDS = ['x-forwarded-host', 'x-forwarded-proto', 'forwarded'] as const;
+/**
+ * Request fields that name the origin or the target to the service: those the gateway passes on
+ * from a trusted proxy, and the de-facto ones it passes on from anyone (frameworks build
+ * redirects and links from X-Forwarded-Scheme/-Ssl/-Server or X-Host, and some route by
+ * X-Original-URL / X-Rewrite-URL). X-Forwarded-Port and -Prefix never reach the service.
+ */
+const ORIGIN_FIELDS = [
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'forwarded',
+  'x-forwarded-scheme',
+  'x-forwarded-ssl',
+  'x-forwarded-server',
+  'x-host',
+  'x-original-host',
+  'x-original-url',
+  'x-rewrite-url',
+] as const;
 
 /**
  * What the service is told about the request's origin beyond the key's host, when it is not the
