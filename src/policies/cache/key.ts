@@ -2,6 +2,7 @@
 // an unsafe method invalidates, and what DELETE /cache takes a prefix of); after it, the origin
 // as the service is told it when that is not the usual (originParts), then what the `key` setting
 // adds (consumer, header:<n>, query:<n>). HEAD shares GET's key: a stored GET answers it.
+import type { Socket } from 'node:net';
 import type { RequestContext } from '../types.js';
 
 export interface KeyParts {
@@ -104,14 +105,15 @@ const ORIGIN_FIELDS = [
  */
 function originParts(ctx: RequestContext): string {
   const req = ctx.req;
+  // Absent in a policy's unit test context, whatever the type says.
+  const socket = req.socket as (Socket & { encrypted?: boolean }) | undefined;
   let out = '';
   const host = req.headers.host?.toLowerCase();
-  if (host !== undefined && host !== ctx.host && host !== `${ctx.host}:${req.socket?.localPort}`)
-    out += `@host=${encodeURIComponent(host)};`;
+  if (host !== undefined && host !== ctx.host && host !== `${ctx.host}:${socket?.localPort}`) out += `@host=${encodeURIComponent(host)};`;
   for (const name of ORIGIN_FIELDS) {
     const v = req.headers[name];
     if (v !== undefined) out += `@${name}=${encodeURIComponent(Array.isArray(v) ? v.join(', ') : v)};`;
   }
-  if ((req.socket as { encrypted?: boolean } | undefined)?.encrypted === true) out += '@https;';
+  if (socket?.encrypted === true) out += '@https;';
   return out;
 }
