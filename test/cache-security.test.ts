@@ -74,7 +74,17 @@ before(async () => {
     // The gateway's clients are a proxy's: X-Forwarded-* they send are passed on.
     trustedProxies: ['127.0.0.1'],
     services: { origin: { targets: [{ url: up.url }] } },
+    consumers: [{ id: 'carol', credentials: [{ type: 'api-key', key: 'carol-key-0123456789' }] }],
     routes: [
+      {
+        name: 'query-key',
+        match: { paths: ['/qk/*'] },
+        service: 'origin',
+        policies: [
+          { type: 'key-auth', query: 'apikey' },
+          { type: 'cache', key: ['consumer'] },
+        ],
+      },
       {
         name: 'jwt-by-consumer',
         match: { paths: ['/jwt/*'] },
@@ -203,4 +213,17 @@ test('X-Forwarded-Scheme, X-Original-URL and their like, passed on from any clie
     const victim = await get(path);
     assert.doesNotMatch(victim.body, /gopher|admin/, `served the answer built from another client's ${name} (${victim.cacheStatus})`);
   }
+});
+
+test('a write with the API key in the query invalidates the stored GETs that carried it (key-auth takes it out of the query first)', async () => {
+  const path = '/qk/item?apikey=carol-key-0123456789';
+  const first = await get(path);
+  assert.equal(first.status, 200);
+  assert.match((await get(path)).cacheStatus, /hit/);
+  const write = await request(`${gw.url}${path}`, { method: 'POST', body: 'x' });
+  assert.equal(write.statusCode, 200);
+  await write.body.text();
+  await new Promise((r) => setTimeout(r, 50));
+  const after = await get(path);
+  assert.doesNotMatch(after.cacheStatus, /hit/, 'the stored GET outlived the write');
 });

@@ -59,6 +59,8 @@ interface State {
   lead: Lead | undefined;
   requestNoStore: boolean;
   invalidate: boolean;
+  /** The query as the client sent it: an auth policy may take its credential out before the request goes on. */
+  query: string;
 }
 
 export const cachePolicy = definePolicy({
@@ -151,6 +153,7 @@ class Cache implements Policy {
       lead: undefined,
       requestNoStore: false,
       invalidate: false,
+      query: ctx.query,
     };
     ctx.locals.set(STATE, st);
     return st;
@@ -267,7 +270,7 @@ class Cache implements Policy {
     const st = ctx.locals.get(STATE) as State | undefined;
     if (st === undefined) return undefined;
     if (st.invalidate) {
-      if (res.failed === undefined && res.status < 400) this.invalidate(ctx, res.headers);
+      if (res.failed === undefined && res.status < 400) this.invalidate(ctx, st.query, res.headers);
       return undefined;
     }
     if (st.key === '') return undefined; // bypassed
@@ -414,8 +417,10 @@ class Cache implements Policy {
   }
 
   /** RFC 9111 §4.4: the target URI, and Location / Content-Location on the same host. */
-  private invalidate(ctx: RequestContext, headers: readonly string[]): void {
-    const uris = [uriKey(ctx.host, ctx.path, ctx.query, this.parts.query)];
+  private invalidate(ctx: RequestContext, query: string, headers: readonly string[]): void {
+    // The query as the client sent it, as the keys have it (key-auth's `query` takes the key out of
+    // ctx.query before the request goes on: the stored GETs with it would not be invalidated).
+    const uris = [uriKey(ctx.host, ctx.path, query, this.parts.query)];
     for (const name of ['location', 'content-location']) {
       const v = field(headers, name);
       if (v === undefined) continue;
