@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
+import { rawRequest } from './helpers/raw.js';
 import { freePort, tempDir, waitFor, type TempDir } from './helpers/child.js';
 import { maybeUnset } from './helpers/hooks.js';
 import { startGateway, type Gateway } from '../src/gateway.js';
@@ -21,8 +22,9 @@ interface Seen {
   tapped: string[];
   aborted: number;
   heads: { status: number; failed?: string }[];
+  bgFaults: number;
 }
-const seen = ((globalThis as { __mirrorSeen?: Seen }).__mirrorSeen = { tapped: [], aborted: 0, heads: [] });
+const seen = ((globalThis as { __mirrorSeen?: Seen }).__mirrorSeen = { tapped: [], aborted: 0, heads: [], bgFaults: 0 });
 
 const MIRROR = `
 import { definePolicy, z } from ${JSON.stringify(api)};
@@ -41,10 +43,15 @@ export default definePolicy({
         if (how === 'bad-status') return { serve: { status: 99, headers: [], body: Buffer.from('x') } };
         if (how === 'bad-header') return { serve: { status: 200, headers: ['x-evil', 'a\\r\\nset-cookie: b'], body: Buffer.from('x') } };
         if (how === 'not-buffer') return { serve: { status: 200, headers: [], body: 'text' } };
+        if (how === 'trailers-length') return { serve: { status: 200, headers: ['content-length', '2'], body: Buffer.from('0123456789'), trailers: ['x-sum', '45'] } };
+        if (how === 'refresh-throws') return { serve: { status: 200, headers: [], body: Buffer.from('served') }, refresh() { throw new Error('refresh fault'); } };
+        if (how === 'refresh-tapped') return { serve: { status: 200, headers: [], body: Buffer.from('served') }, refresh() {} };
+        if (how === 'refresh-then-phase-throws') return { serve: { status: 200, headers: [], body: Buffer.from('served') }, refresh(bg) { bg.locals.set('bg', true); } };
         return undefined;
       },
       upstreamResponse(ctx, res) {
         seen.heads.push({ status: res.status, failed: res.failed });
+        if (ctx.locals.get('bg') === true) { seen.bgFaults++; throw new Error('background phase fault'); }
         if (res.failed !== undefined) return { serve: { status: 200, headers: ['x-stale', '1'], body: Buffer.from('instead of ' + res.failed) } };
         if (res.status === 503) return { serve: { status: 200, headers: ['x-replaced', '1'], body: Buffer.from('replaced') } };
         if (ctx.req.headers['x-tap'] === 'throw') return { tap: { data() { throw new Error('tap fault'); }, end() {}, abort() { seen.aborted++; } } };
@@ -68,6 +75,12 @@ before(async () => {
     if (req.url === '/down') {
       res.writeHead(503, { 'content-type': 'text/plain' });
       return res.end('upstream is down');
+    }
+    if (req.url === '/broken') {
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('only a part');
+      setTimeout(() => res.destroy(), 20);
+      return;
     }
     if (req.url === '/stall') {
       res.writeHead(200);
@@ -181,4 +194,36 @@ test('a service that cannot be reached: upstreamResponse hears of it (failed) an
   assert.equal(await r.body.text(), 'instead of GW_UPSTREAM_UNAVAILABLE');
   assert.equal(r.headers['x-stale'], '1');
   assert.deepEqual(seen.heads[seen.heads.length - 1], { status: 502, failed: 'GW_UPSTREAM_UNAVAILABLE' });
+});
+
+test('a served response with trailers is framed by chunks, never by a Content-Length it carries (which would cut the body and desync the connection)', async () => {
+  const port = Number(new URL(base).port);
+  const raw = await rawRequest(
+    port,
+    'GET /anything HTTP/1.1\r\nHost: a\r\nx-serve: trailers-length\r\nTE: trailers\r\nConnection: close\r\n\r\n',
+  );
+  const [head, body] = raw.split('\r\n\r\n', 2) as [string, string];
+  assert.doesNotMatch(head, /content-length/i, head);
+  assert.match(head, /transfer-encoding: chunked/i);
+  assert.match(raw.slice(head.length), /0123456789/);
+  assert.match(body + raw, /x-sum: 45/i);
+});
+
+test('a refresh callback that throws, and a background refresh whose upstreamResponse phase throws, are logged: the process serves on', async () => {
+  for (const how of ['refresh-throws', 'refresh-then-phase-throws']) {
+    const r = await request(`${base}/anything`, { headers: { 'x-serve': how } });
+    assert.equal(await r.body.text(), 'served', how);
+  }
+  await waitFor('the background phase to run', () => seen.bgFaults > 0);
+  await new Promise((r) => setTimeout(r, 100));
+  const ok = await request(`${base}/anything`);
+  assert.equal(ok.statusCode, 200);
+  await ok.body.text();
+});
+
+test('a background refresh whose service breaks off mid-body aborts its taps (they are told the body will not end)', async () => {
+  const aborted = seen.aborted;
+  const r = await request(`${base}/broken`, { headers: { 'x-serve': 'refresh-tapped' } });
+  assert.equal(await r.body.text(), 'served');
+  await waitFor('the background tap to be aborted', () => seen.aborted > aborted);
 });

@@ -67,6 +67,10 @@ export class BackgroundCall implements CallOwner {
   }
 
   upstreamFailed(answer: Answer): void {
+    // Failed after a head (the body broke off: with no client, that is not `headersSent`): its taps
+    // are told the body will not end.
+    this.taps?.abort();
+    this.taps = undefined;
     if (answer.kind === 'error') {
       // The phase hears of it (a cache lets go of the key); whatever it would serve goes nowhere.
       const info = { status: answer.status ?? ERRORS[answer.code].status, headers: [], failed: answer.code };
@@ -76,6 +80,7 @@ export class BackgroundCall implements CallOwner {
   }
 
   upstreamHead(status: number, rawHeaders: Buffer[] | string[]): boolean {
+    this.taps?.abort(); // a retry's head: the last attempt's body will not end
     const outcome = upstreamResponsePhase(this.route.upstreamResponse, this.ctx, { status, headers: upstreamFields(rawHeaders) }, this.log);
     this.taps = outcome.taps;
     return true; // read to its end, for the taps (and so that the connection stays usable)

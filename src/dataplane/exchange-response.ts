@@ -71,11 +71,13 @@ export abstract class ExchangeResponse extends ExchangeState {
     // Answered before a body was read (a hit for a GET with a body): as respond() does.
     if (this.scan !== undefined && !this.req.complete && hasBody(this.scan)) res.shouldKeepAlive = false;
     const fields = upstreamFields(s.headers);
-    // The body is whole: its length frames it (unless trailers follow, which need chunked framing).
-    // 204 and 304 have none to frame.
-    if (s.status !== 204 && s.status !== 304 && (s.trailers === undefined || s.trailers.length === 0)) {
+    // The body is whole: its length frames it, or chunks when trailers follow. Whatever
+    // Content-Length the response carries goes either way: one that is not the body's (a plugin's,
+    // or a stored one beside trailers) would cut the body short and leave the rest on the
+    // connection to be read as the next response. 204 and 304 have none to frame.
+    if (s.status !== 204 && s.status !== 304) {
       removeHeader(fields, 'content-length');
-      fields.push('content-length', String(s.body.length));
+      if (s.trailers === undefined || s.trailers.length === 0) fields.push('content-length', String(s.body.length));
     }
     if (!this.head(s.status, withGatewayFields(fields, this.requestId), noop)) return;
     if (s.body.length > 0) this.upstreamData(s.body);

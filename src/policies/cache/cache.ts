@@ -34,7 +34,7 @@ import { StoreTap } from './store-tap.js';
 import { responseDirectives } from './targeted.js';
 import { rangeOf } from './range.js';
 import { Coalescer, type Lead } from './coalesce.js';
-import { bypassed, compileBypass, type BypassCheck } from './bypass.js';
+import { bypassed, compileBypass, unkeyable, type BypassCheck } from './bypass.js';
 import { storeFor } from './store-spec.js';
 import { cacheEvents, type CacheEvents } from './events.js';
 
@@ -60,6 +60,8 @@ interface State {
   lead: Lead | undefined;
   requestNoStore: boolean;
   invalidate: boolean;
+  /** The query as the client sent it: an auth policy may take its credential out before the request goes on. */
+  query: string;
 }
 
 export const cachePolicy = definePolicy({
@@ -109,12 +111,18 @@ class Cache implements Policy {
 
   access(ctx: RequestContext): AccessVerdict | Promise<AccessVerdict> {
     const method = ctx.method;
+    // A WebSocket handshake is a GET for the URI, but asks to switch protocols: a stored answer
+    // to a plain GET would refuse the connection (and the 101 is not a response to store).
+    if (ctx.websocket === true) {
+      this.begin(ctx, '', 'fwd=bypass', 'bypass');
+      return undefined;
+    }
     if (!this.methods.has(method) || (method !== 'GET' && method !== 'HEAD')) {
       const st = this.begin(ctx, '', 'fwd=method', 'bypass');
       st.invalidate = !SAFE.has(method);
       return undefined;
     }
-    if (this.bypass !== undefined && bypassed(this.bypass, ctx)) {
+    if (unkeyable(ctx) !== undefined || (this.bypass !== undefined && bypassed(this.bypass, ctx))) {
       this.begin(ctx, '', 'fwd=bypass', 'bypass');
       this.events.event(ctx.routeName, 'bypass');
       return undefined;
@@ -122,6 +130,11 @@ class Cache implements Policy {
     const reqCc = this.config.requestDirectives === 'honour' ? cacheControl(ctx.req.rawHeaders) : NO_DIRECTIVES;
     const st = this.begin(ctx, cacheKey(ctx, this.parts), 'fwd=uri-miss', 'miss');
     st.requestNoStore = has(reqCc, 'no-store');
+    // A request whose answer is never stored (a HEAD, a Range request's 206, a no-store request)
+    // never leads: the GETs waiting on it would all go to the service at once when it ends (one
+    // sent just before expiry would undo the coalescing). It follows a lead, if there is one.
+    if (method === 'HEAD' || ctx.req.headers.range !== undefined || st.requestNoStore)
+      return this.lookup(ctx, st, reqCc, this.coalescer?.follow(st.key), false);
     const lead = this.coalescer?.lead(st.key);
     // Another request for this key is at the service: a usable stored response still answers at
     // once; only what would go to the service waits for it.
@@ -142,6 +155,7 @@ class Cache implements Policy {
       lead: undefined,
       requestNoStore: false,
       invalidate: false,
+      query: ctx.query,
     };
     ctx.locals.set(STATE, st);
     return st;
@@ -258,7 +272,7 @@ class Cache implements Policy {
     const st = ctx.locals.get(STATE) as State | undefined;
     if (st === undefined) return undefined;
     if (st.invalidate) {
-      if (res.failed === undefined && res.status < 400) this.invalidate(ctx, res.headers);
+      if (res.failed === undefined && res.status < 400) this.invalidate(ctx, st.query, res.headers);
       return undefined;
     }
     if (st.key === '') return undefined; // bypassed
@@ -293,9 +307,23 @@ class Cache implements Policy {
       responseTime: now,
     };
     st.word = 'revalidated';
-    st.status = 'fwd=stale; fwd-status=304; stored';
     this.events.event(ctx.routeName, 'revalidated');
-    this.put(st, entry);
+    // The updated response is stored only if it may be as a whole: a 304 that sets a cookie (the
+    // revalidating client's session), or says private or no-store, answers this client alone.
+    const headers = entry.response.headers;
+    const why = notStorable(old.response.status, headers, cacheControl(headers), {
+      statuses: this.statuses,
+      authorized: this.authorized(ctx),
+      requestNoStore: st.requestNoStore,
+      rules: this.rules,
+    });
+    if (why === undefined) {
+      st.status = 'fwd=stale; fwd-status=304; stored';
+      this.put(st, entry);
+    } else {
+      st.status = 'fwd=stale; fwd-status=304';
+      this.release(st);
+    }
     return this.serve(ctx, entry, judge(entry, this.rules, now, this.staleIfError).age);
   }
 
@@ -310,7 +338,7 @@ class Cache implements Policy {
             statuses: this.statuses,
             // §3.5, for any credential the gateway verified too (an API key in its own header): such a
             // response is another consumer's unless it says it is shared — or the key has the consumer.
-            authorized: (ctx.req.headers.authorization !== undefined || ctx.identity !== undefined) && !this.parts.consumer,
+            authorized: this.authorized(ctx),
             requestNoStore: st.requestNoStore,
             rules: this.rules,
           });
@@ -342,6 +370,20 @@ class Cache implements Policy {
         else this.put(st, entry);
       }),
     };
+  }
+
+  /**
+   * Whether §3.5 applies: a credential the key does not tell apart. `consumer` in the key tells apart
+   * only a consumer the gateway verified: an Authorization it did not verify (no auth policy, or an
+   * anonymous fallback), or a token that maps to no consumer (a JWT's `sub` unknown here: its key
+   * part is empty, as an anonymous request's), would put one client's answer under a shared key.
+   */
+  private authorized(ctx: RequestContext): boolean {
+    const id = ctx.identity;
+    const consumer = id?.consumerId ?? id?.username;
+    const keyed = this.parts.consumer && consumer !== undefined && consumer !== '';
+    if (ctx.req.headers.authorization !== undefined) return !(keyed && id!.anonymous !== true);
+    return id !== undefined && !keyed;
   }
 
   private put(st: State, entry: CacheEntry): void {
@@ -377,8 +419,10 @@ class Cache implements Policy {
   }
 
   /** RFC 9111 §4.4: the target URI, and Location / Content-Location on the same host. */
-  private invalidate(ctx: RequestContext, headers: readonly string[]): void {
-    const uris = [uriKey(ctx.host, ctx.path, ctx.query, this.parts.query)];
+  private invalidate(ctx: RequestContext, query: string, headers: readonly string[]): void {
+    // The query as the client sent it, as the keys have it (key-auth's `query` takes the key out of
+    // ctx.query before the request goes on: the stored GETs with it would not be invalidated).
+    const uris = [uriKey(ctx.host, ctx.path, query, this.parts.query)];
     for (const name of ['location', 'content-location']) {
       const v = field(headers, name);
       if (v === undefined) continue;

@@ -37,6 +37,16 @@ export class Coalescer {
     return lead;
   }
 
+  /**
+   * For a request that must not lead (its response is never stored: a HEAD): the wait for the
+   * request that leads `key`, if one does (bounded); undefined when none does.
+   */
+  follow(key: string): Promise<void> | undefined {
+    const current = this.leads.get(key);
+    if (current === undefined || Date.now() - current.since > this.timeoutMs) return undefined;
+    return this.bounded(current.settled);
+  }
+
   /** Keys with a request at the service now (for tests and stats). */
   get size(): number {
     return this.leads.size;

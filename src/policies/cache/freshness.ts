@@ -128,7 +128,9 @@ export function notStorable(
   cc: Directives,
   opts: { statuses: ReadonlySet<number>; authorized: boolean; requestNoStore: boolean; rules: FreshnessRules },
 ): string | undefined {
-  if (!opts.statuses.has(status)) return 'status';
+  // A part (206) or a 304 is not the response: stored, it would answer requests for the whole
+  // (§3.3 and §4.3.4 are the only ways they may be used). Never stored, whatever `statuses` lists.
+  if (!opts.statuses.has(status) || status === 206 || status === 304) return 'status';
   if (opts.requestNoStore) return 'request no-store';
   if (has(cc, 'no-store')) return 'no-store';
   if (has(cc, 'private')) return 'private';

@@ -67,3 +67,21 @@ test('memory: what get returns is read-only', async () => {
   }, TypeError);
   await s.close();
 });
+
+test('memory: deleting a URI prefix (every successful unsafe request does) does not scan the whole store', async () => {
+  const s = new MemoryCacheStore({ maxBytes: 512 * 1024 * 1024 });
+  const e = entry();
+  for (let i = 0; i < 100_000; i++) await s.put(`GET h/item/${i}?#`, e, 60_000);
+  await s.put('GET h/item/7?#consumer=a;', e, 60_000);
+  await s.put('GET h/item/7?x=1#', e, 60_000);
+  const t0 = performance.now();
+  for (let i = 0; i < 500; i++) await s.deletePrefix(`GET h/absent/${i}?#`);
+  const ms = performance.now() - t0;
+  assert.ok(ms < 250, `500 invalidations of absent URIs took ${ms.toFixed(0)} ms`);
+  assert.equal(await s.deletePrefix('GET h/item/7?#'), 2, 'every key part of the URI, not another query');
+  assert.equal((await s.get('GET h/item/7?x=1#')).length, 1);
+  assert.equal(await s.deletePrefix('GET h/item/9'), 11111, 'a prefix without # still reaches every key it starts');
+  await s.delete('GET h/item/1?#');
+  assert.equal(await s.deletePrefix('GET h/item/1?#'), 0, 'a deleted key left the index');
+  await s.close();
+});

@@ -34,6 +34,13 @@ export class MemoryCacheStore implements CacheStore {
   private readonly lru: LRUCache<string, Variant[]>;
   /** tag -> the keys an entry of which carries it; kept in step by put and by lru-cache's dispose. */
   private readonly tagIndex = new Map<string, Set<string>>();
+  /**
+   * The part of each key up to its first `#` (the target URI, or a start of it) -> the keys. Every
+   * unsafe request a cached route answers with success deletes its URI's keys (RFC 9111 §4.4):
+   * scanning the whole store for them would let any client who may POST spend the data plane's
+   * CPU on a full scan per request.
+   */
+  private readonly uriIndex = new Map<string, Set<string>>();
   private readonly maxVariants: number;
   private readonly now: () => number;
   private evictions = 0;
@@ -48,7 +55,12 @@ export class MemoryCacheStore implements CacheStore {
       // deleted leaves the index here, whichever way it went.
       dispose: (variants, key, reason) => {
         if (reason === 'evict') this.evictions++;
-        if (reason !== 'set') this.unindex(key, variants);
+        if (reason !== 'set') {
+          this.unindex(key, variants);
+          const uri = uriOf(key);
+          const keys = this.uriIndex.get(uri);
+          if (keys !== undefined && keys.delete(key) && keys.size === 0) this.uriIndex.delete(uri);
+        }
       },
     });
   }
@@ -74,6 +86,10 @@ export class MemoryCacheStore implements CacheStore {
     this.lru.set(key, variants, { ttl: until - now });
     // Larger than the whole store: lru-cache kept nothing (and dropped what was there).
     if (!this.lru.has(key)) return Promise.resolve();
+    const uri = uriOf(key);
+    const keys = this.uriIndex.get(uri);
+    if (keys === undefined) this.uriIndex.set(uri, new Set([key]));
+    else keys.add(key);
     for (const v of variants)
       for (const t of v.entry.tags) {
         const keys = this.tagIndex.get(t);
@@ -91,7 +107,10 @@ export class MemoryCacheStore implements CacheStore {
     let n = 0;
     // keys() is a live iterator: collect first, then delete.
     const matching: string[] = [];
-    for (const key of this.lru.keys()) if (key.startsWith(prefix)) matching.push(key);
+    // A prefix with a `#` has all its keys under one index entry; one without (an admin's
+    // `GET api.example.com/users/`) is looked for in every key.
+    const candidates = prefix.includes('#') ? (this.uriIndex.get(uriOf(prefix)) ?? []) : this.lru.keys();
+    for (const key of candidates) if (key.startsWith(prefix)) matching.push(key);
     for (const key of matching) if (this.lru.delete(key)) n++;
     return Promise.resolve(n);
   }
@@ -118,6 +137,7 @@ export class MemoryCacheStore implements CacheStore {
   close(): Promise<void> {
     this.lru.clear();
     this.tagIndex.clear();
+    this.uriIndex.clear();
     return Promise.resolve();
   }
 
@@ -130,6 +150,12 @@ export class MemoryCacheStore implements CacheStore {
         if (keys.size === 0) this.tagIndex.delete(t);
       }
   }
+}
+
+/** A key up to and including its first `#` (the whole key when it has none). */
+function uriOf(key: string): string {
+  const i = key.indexOf('#');
+  return i === -1 ? key : key.slice(0, i + 1);
 }
 
 /** Same Vary names and values: the new variant replaces the old one. */
