@@ -26,43 +26,26 @@ import { addErrorHeaders } from '../error-headers.js';
 import { cacheSchema, type CacheConfig } from './schema.js';
 import { cacheControl, has, parseDirectives, type Directives } from './cache-control.js';
 import { field, judge, notStorable, type FreshnessRules, type Judged } from './freshness.js';
-import { cacheKey, keyParts, uriKey, type KeyParts } from './key.js';
+import { cacheKey, keyParts, type KeyParts } from './key.js';
 import { requestValue, selectVariant, varyNames } from './vary.js';
-import { mergeNotModified, notModified, notModifiedHeaders } from './conditional.js';
+import { mergeNotModified } from './conditional.js';
 import { ttlSeconds, usage } from './lookup.js';
 import { StoreTap } from './store-tap.js';
+import { servedFrom } from './served.js';
+import { invalidatedPrefixes, responseTags } from './invalidate.js';
 import { responseDirectives } from './targeted.js';
-import { rangeOf } from './range.js';
 import { Coalescer, type Lead } from './coalesce.js';
 import { bypassed, compileBypass, unkeyable, type BypassCheck } from './bypass.js';
 import { storeFor } from './store-spec.js';
 import { cacheEvents, type CacheEvents } from './events.js';
+import { beginState, stateOf, type State } from './state.js';
 
-const STATE = 'cache';
 const NO_DIRECTIVES: Directives = parseDirectives('');
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 /** How long an expired entry with validators is kept to revalidate with. */
 const KEEP_FOR_REVALIDATION_MS = 86_400_000;
 /** The longest a store keeps anything (a max-age of years is not a reason to hold memory for years). */
 const MAX_STORE_TTL_MS = 365 * 86_400_000;
-
-/** One request's dealings with the cache, in ctx.locals. */
-interface State {
-  key: string;
-  requestTime: number;
-  /** Cache-Status's parameters after the cache's name, and the access log's word. */
-  status: string;
-  word: string;
-  /** A stored response that may still answer: revalidated, or stale on an error. */
-  entry: CacheEntry | undefined;
-  judged: Judged | undefined;
-  revalidate: boolean;
-  lead: Lead | undefined;
-  requestNoStore: boolean;
-  invalidate: boolean;
-  /** The query as the client sent it: an auth policy may take its credential out before the request goes on. */
-  query: string;
-}
 
 export const cachePolicy = definePolicy({
   type: 'cache',
@@ -114,21 +97,21 @@ class Cache implements Policy {
     // A WebSocket handshake is a GET for the URI, but asks to switch protocols: a stored answer
     // to a plain GET would refuse the connection (and the 101 is not a response to store).
     if (ctx.websocket === true) {
-      this.begin(ctx, '', 'fwd=bypass', 'bypass');
+      beginState(ctx, '', 'fwd=bypass', 'bypass');
       return undefined;
     }
     if (!this.methods.has(method) || (method !== 'GET' && method !== 'HEAD')) {
-      const st = this.begin(ctx, '', 'fwd=method', 'bypass');
+      const st = beginState(ctx, '', 'fwd=method', 'bypass');
       st.invalidate = !SAFE.has(method);
       return undefined;
     }
     if (unkeyable(ctx) !== undefined || (this.bypass !== undefined && bypassed(this.bypass, ctx))) {
-      this.begin(ctx, '', 'fwd=bypass', 'bypass');
+      beginState(ctx, '', 'fwd=bypass', 'bypass');
       this.events.event(ctx.routeName, 'bypass');
       return undefined;
     }
     const reqCc = this.config.requestDirectives === 'honour' ? cacheControl(ctx.req.rawHeaders) : NO_DIRECTIVES;
-    const st = this.begin(ctx, cacheKey(ctx, this.parts), 'fwd=uri-miss', 'miss');
+    const st = beginState(ctx, cacheKey(ctx, this.parts), 'fwd=uri-miss', 'miss');
     st.requestNoStore = has(reqCc, 'no-store');
     // A request whose answer is never stored (a HEAD, a Range request's 206, a no-store request)
     // never leads: the GETs waiting on it would all go to the service at once when it ends (one
@@ -141,24 +124,6 @@ class Cache implements Policy {
     if (lead !== undefined && !lead.first) return this.lookup(ctx, st, reqCc, lead.waited, false);
     st.lead = lead;
     return this.lookup(ctx, st, reqCc, undefined, false);
-  }
-
-  private begin(ctx: RequestContext, key: string, status: string, word: string): State {
-    const st: State = {
-      key,
-      requestTime: Date.now(),
-      status,
-      word,
-      entry: undefined,
-      judged: undefined,
-      revalidate: false,
-      lead: undefined,
-      requestNoStore: false,
-      invalidate: false,
-      query: ctx.query,
-    };
-    ctx.locals.set(STATE, st);
-    return st;
   }
 
   private async lookup(
@@ -189,7 +154,7 @@ class Cache implements Policy {
     if (use === 'serve' || use === 'serve-stale-refresh') {
       st.word = j.fresh ? 'hit' : 'stale';
       this.events.event(ctx.routeName, j.fresh ? (coalesced ? 'coalesced' : 'hit') : 'stale');
-      const served = this.serve(ctx, entry, j.age);
+      const served = servedFrom(ctx.req, entry, j.age);
       // stale-while-revalidate: one refresh per key (the request that leads it), GET only.
       const refresh = use === 'serve-stale-refresh' && st.lead?.first === true && ctx.method === 'GET';
       st.status = `hit; ttl=${ttlSeconds(j)}${j.fresh ? '' : refresh ? '; detail=stale-while-revalidate' : '; detail=stale'}${coalesced ? '; collapsed' : ''}`;
@@ -210,7 +175,7 @@ class Cache implements Policy {
 
   /** The background refresh's own state: a revalidation (or a plain fetch) of `entry`, leading the key. */
   private refreshing(ctx: RequestContext, key: string, entry: CacheEntry, j: Judged, lead: Lead | undefined): void {
-    const st = this.begin(ctx, key, 'fwd=stale', 'refresh');
+    const st = beginState(ctx, key, 'fwd=stale', 'refresh');
     st.entry = entry;
     st.judged = j;
     st.revalidate = field(entry.response.headers, 'etag') !== undefined || field(entry.response.headers, 'last-modified') !== undefined;
@@ -230,28 +195,8 @@ class Cache implements Policy {
     return undefined;
   }
 
-  /** A stored response as the answer: 304 when the client has it, else the whole response with its Age. */
-  private serve(ctx: RequestContext, entry: CacheEntry, ageMs: number): ServeVerdict {
-    const r = entry.response;
-    const age = String(Math.floor(ageMs / 1000));
-    if (notModified(ctx.req, r.headers))
-      return { serve: { status: 304, headers: [...notModifiedHeaders(r.headers), 'age', age], body: Buffer.alloc(0) } };
-    const headers: string[] = [];
-    for (let i = 0; i < r.headers.length; i += 2) if (r.headers[i]!.toLowerCase() !== 'age') headers.push(r.headers[i]!, r.headers[i + 1]!);
-    headers.push('age', age);
-    const range = r.status === 200 ? rangeOf(ctx.req, r.headers, r.body.length) : undefined;
-    if (range?.status === 206) {
-      headers.push('content-range', `bytes ${range.start}-${range.end}/${r.body.length}`);
-      return { serve: { status: 206, headers, body: r.body.subarray(range.start, range.end + 1) } };
-    }
-    if (range?.status === 416)
-      return { serve: { status: 416, headers: ['content-range', `bytes */${r.body.length}`, 'age', age], body: Buffer.alloc(0) } };
-    if (r.status === 200 && field(r.headers, 'accept-ranges') === undefined) headers.push('accept-ranges', 'bytes');
-    return { serve: { status: r.status, headers, body: r.body, trailers: r.trailers } };
-  }
-
   upstreamRequest(ctx: RequestContext, headers: string[]): void {
-    const st = ctx.locals.get(STATE) as State | undefined;
+    const st = stateOf(ctx);
     if (st === undefined || !st.revalidate || st.entry === undefined) return;
     // The cache's own validators replace the client's: the 304 must be about what the cache holds.
     for (let i = 0; i < headers.length; i += 2) {
@@ -269,7 +214,7 @@ class Cache implements Policy {
   }
 
   upstreamResponse(ctx: RequestContext, res: UpstreamResponseInfo): UpstreamAction {
-    const st = ctx.locals.get(STATE) as State | undefined;
+    const st = stateOf(ctx);
     if (st === undefined) return undefined;
     if (st.invalidate) {
       if (res.failed === undefined && res.status < 400) this.invalidate(ctx, st.query, res.headers);
@@ -293,7 +238,7 @@ class Cache implements Policy {
     st.word = 'stale';
     st.status = `hit; ttl=${ttlSeconds(j)}; detail=stale-if-error`;
     this.events.event(ctx.routeName, 'stale');
-    return this.serve(ctx, st.entry, j.age);
+    return servedFrom(ctx.req, st.entry, j.age);
   }
 
   /** A 304 to the cache's validators: the stored response, its fields updated, answers and is stored again. */
@@ -324,7 +269,7 @@ class Cache implements Policy {
       st.status = 'fwd=stale; fwd-status=304';
       this.release(st);
     }
-    return this.serve(ctx, entry, judge(entry, this.rules, now, this.staleIfError).age);
+    return servedFrom(ctx.req, entry, judge(entry, this.rules, now, this.staleIfError).age);
   }
 
   /** A response from the service: tapped to be stored if a shared cache may store it. */
@@ -362,7 +307,7 @@ class Cache implements Policy {
       responseTime: Date.now(),
       vary: names,
       varyValues: names.map((n) => requestValue(ctx.req, n)),
-      tags: this.tags(res.headers),
+      tags: responseTags(this.tagHeaders, res.headers),
     };
     return {
       tap: new StoreTap(this.maxObject, head, (entry) => {
@@ -409,42 +354,21 @@ class Cache implements Policy {
     );
   }
 
-  private tags(headers: readonly string[]): string[] {
-    const out: string[] = [];
-    for (const h of this.tagHeaders) {
-      const v = field(headers, h);
-      if (v !== undefined) for (const t of v.split(/[\s,]+/)) if (t !== '' && out.length < 64) out.push(t);
-    }
-    return out;
-  }
-
   /** RFC 9111 §4.4: the target URI, and Location / Content-Location on the same host. */
   private invalidate(ctx: RequestContext, query: string, headers: readonly string[]): void {
-    // The query as the client sent it, as the keys have it (key-auth's `query` takes the key out of
-    // ctx.query before the request goes on: the stored GETs with it would not be invalidated).
-    const uris = [uriKey(ctx.host, ctx.path, query, this.parts.query)];
-    for (const name of ['location', 'content-location']) {
-      const v = field(headers, name);
-      if (v === undefined) continue;
-      try {
-        const u = new URL(v, `http://${ctx.host}${ctx.path}`);
-        if (u.host === ctx.host) uris.push(uriKey(ctx.host, u.pathname, u.search.slice(1), this.parts.query));
-      } catch {
-        /* not a URI: nothing to invalidate */
-      }
-    }
-    for (const prefix of uris) this.store.deletePrefix(prefix).catch((err: unknown) => this.events.storeFailed(err));
+    for (const prefix of invalidatedPrefixes(ctx, query, headers, this.parts))
+      this.store.deletePrefix(prefix).catch((err: unknown) => this.events.storeFailed(err));
   }
 
   response(ctx: RequestContext, res: { status: number; headers: string[] }): void {
-    const st = ctx.locals.get(STATE) as State | undefined;
+    const st = stateOf(ctx);
     if (st === undefined) return;
     res.headers.push('cache-status', `gatehouse; ${st.status}`);
     ctx.cacheStatus = st.word;
   }
 
   log(ctx: RequestContext): void {
-    const st = ctx.locals.get(STATE) as State | undefined;
+    const st = stateOf(ctx);
     if (st === undefined) return;
     ctx.cacheStatus ??= st.word;
     // A request that ended before its response was stored (or not) lets the waiting ones go.
