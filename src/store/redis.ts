@@ -3,7 +3,8 @@
 // else is in flight. Every call has a timeout; a breaker stops calling a Redis that keeps failing.
 // Keys are `<prefix>{<key>}`: the hash tag keeps each key on one Redis Cluster slot. Failures and
 // recoveries, of decisions and of the connection, are reported through a StoreHealth.
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { storeRedis } from './redis-client.js';
 import { Breaker } from './breaker.js';
 import { StoreHealth, type StoreStatus } from './health.js';
 import { CALENDAR_MONTH, FIXED_WINDOW, LEAKY_BUCKET, SLIDING_WINDOW, TOKEN_BUCKET } from './lua.js';
@@ -47,26 +48,7 @@ export class RedisStore implements RateStore {
     this.prefix = opts.prefix;
     this.clock = opts.clock;
     this.health = new StoreHealth(opts.name ?? 'redis', 'redis', opts.prefix, opts.log);
-    const client = new Redis(opts.url, {
-      lazyConnect: true,
-      enableAutoPipelining: true,
-      commandTimeout: opts.timeoutMs,
-      connectTimeout: Math.max(1000, opts.timeoutMs),
-      // Only the first connection queues decisions (each still bounded by the timeout); once
-      // connected, a decision never waits for a reconnect: it fails and onStoreError answers.
-      enableOfflineQueue: true,
-      maxRetriesPerRequest: 0,
-      retryStrategy: (times) => Math.min(100 * times, 1000),
-    });
-    // ioredis reconnects on its own; the health says the store is down (a dead port is known
-    // before any decision) and, on 'ready', that it is back.
-    client.on('error', (err: Error) => {
-      if (!this.closing) this.health.down(err.message);
-    });
-    client.on('ready', () => this.health.up());
-    client.once('ready', () => {
-      client.options.enableOfflineQueue = false;
-    });
+    const client = storeRedis(opts.url, opts.timeoutMs, this.health, () => this.closing);
     client.defineCommand('ghFixed', { numberOfKeys: 1, lua: FIXED_WINDOW });
     client.defineCommand('ghMonth', { numberOfKeys: 1, lua: CALENDAR_MONTH });
     client.defineCommand('ghSliding', { numberOfKeys: 1, lua: SLIDING_WINDOW });

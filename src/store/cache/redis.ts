@@ -16,7 +16,8 @@
 // tag sets until they expire (a later deleteTag deletes its new entry too: more is forgotten,
 // never less). The script touches the value key and tag keys together: not for Redis Cluster.
 import { createHash } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { storeRedis } from '../redis-client.js';
 import { Breaker } from '../breaker.js';
 import { CACHE_STORE, StoreHealth, type CacheStoreOp, type StoreStatus } from '../health.js';
 import { StoreUnavailableError } from '../types.js';
@@ -90,24 +91,7 @@ export class RedisCacheStore implements CacheStore {
     this.now = opts.now ?? Date.now;
     this.health = new StoreHealth(this.name, 'redis', opts.prefix, opts.log);
     this.health.subject = CACHE_STORE;
-    const client = new Redis(opts.url, {
-      lazyConnect: true,
-      enableAutoPipelining: true,
-      commandTimeout: opts.timeoutMs,
-      connectTimeout: Math.max(1000, opts.timeoutMs),
-      // As the rate-limit store: only the first connection queues calls (each still bounded by the
-      // timeout); once connected, a call never waits for a reconnect.
-      enableOfflineQueue: true,
-      maxRetriesPerRequest: 0,
-      retryStrategy: (times) => Math.min(100 * times, 1000),
-    });
-    client.on('error', (err: Error) => {
-      if (!this.closing) this.health.down(err.message);
-    });
-    client.on('ready', () => this.health.up());
-    client.once('ready', () => {
-      client.options.enableOfflineQueue = false;
-    });
+    const client = storeRedis(opts.url, opts.timeoutMs, this.health, () => this.closing);
     client.defineCommand('ghCachePut', { lua: PUT_SCRIPT });
     this.client = client as Redis & { ghCachePut: PutScript };
     this.unavailable = Promise.reject(new StoreUnavailableError('cache store breaker is open'));
