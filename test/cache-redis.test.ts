@@ -97,6 +97,15 @@ test('an outage of the store: served from the service, counted, and cached again
   assert.equal(counts.get('/x'), before + 3, 'every request went to the service');
   const metrics = await (await request(`${lonely.adminUrl}/metrics`)).body.text();
   assert.match(metrics, /gatehouse_cache_store_errors_total\{route="cached"\} [1-9]/);
+  // Like a rate-limit store: down in the store gauge and in GET /ready, which stays 200.
+  const label = `redis://127.0.0.1:${own.port}`;
+  assert.ok(metrics.includes(`gatehouse_store_up{store="${label}"} 0`), 'the cache store is down in gatehouse_store_up');
+  const ready = await request(`${lonely.adminUrl}/ready`);
+  assert.equal(ready.statusCode, 200);
+  const stores = ((await ready.body.json()) as { stores?: { store: string; state: string }[] }).stores ?? [];
+  assert.equal(stores.find((x) => x.store === label)?.state, 'down');
   await own.start();
   await waitFor('caching again', async () => (await get(lonely, '/x')).cacheStatus.includes('hit'), 15_000, 200);
+  const after = await (await request(`${lonely.adminUrl}/metrics`)).body.text();
+  assert.ok(after.includes(`gatehouse_store_up{store="${label}"} 1`), 'up again');
 });

@@ -253,7 +253,7 @@ export class GatewayMetrics implements PolicyMetrics {
       const stores = source.stores;
       new Counter({
         name: 'gatehouse_store_errors_total',
-        help: 'Rate-limit decisions the store failed (answered per onStoreError), by store, op (the algorithm) and reason (timeout, error, breaker_open).',
+        help: 'Store operations that failed — rate-limit decisions (answered per onStoreError; op: the algorithm) and cache reads and writes (served from the service; op: cache-get, cache-put…) — by store, op and reason (timeout, error, breaker_open).',
         labelNames: ['store', 'op', 'reason'],
         registers,
         collect() {
@@ -263,7 +263,7 @@ export class GatewayMetrics implements PolicyMetrics {
       });
       new Gauge({
         name: 'gatehouse_store_up',
-        help: 'Whether a rate-limit store answers (1) or not (0), by its last decision or connection attempt. With workers: the minimum over workers.',
+        help: 'Whether a store that can fail (rate limits, cache) answers (1) or not (0), by its last call or connection attempt. With workers: the minimum over workers.',
         labelNames: ['store'],
         registers,
         aggregator: 'min',

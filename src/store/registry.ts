@@ -74,17 +74,20 @@ export class StoreRegistry {
 
   /** Every store's state, for the admin API (a memory store in this process never fails). */
   status(): StoreStatus[] {
-    return [...this.stores.values()].map((s) =>
+    const own = [...this.stores.values()].map((s): StoreStatus =>
       s instanceof RedisStore || s instanceof IpcStore
         ? s.status()
         : { store: 'memory', type: 'memory', state: 'up', since: this.started, failedDecisions: 0 },
     );
+    // The cache policies' Redis stores too: GET /ready lists every store that can fail.
+    return [...own, ...this.cache.statuses()];
   }
 
   /** The stores that can fail, for the metrics. */
   health(): StoreHealth[] {
     const out: StoreHealth[] = [];
     for (const s of this.stores.values()) if (s instanceof RedisStore || s instanceof IpcStore) out.push(s.health);
+    out.push(...this.cache.health());
     return out;
   }
 

@@ -4,7 +4,7 @@ import type { CacheStats, CacheStore } from './types.js';
 import { MemoryCacheStore } from './memory.js';
 import { RedisCacheStore } from './redis.js';
 import { storeLabel } from '../label.js';
-import type { StoreHealth } from '../health.js';
+import type { StoreHealth, StoreStatus } from '../health.js';
 import type { Logger } from '../../observability/logger.js';
 
 export type CacheStoreSpec =
@@ -66,6 +66,13 @@ export class CacheStoreRegistry {
   health(): StoreHealth[] {
     const out: StoreHealth[] = [];
     for (const s of this.stores.values()) if (s instanceof RedisCacheStore) out.push(s.health);
+    return out;
+  }
+
+  /** The Redis stores' states, for GET /ready (a memory store never fails). */
+  statuses(): StoreStatus[] {
+    const out: StoreStatus[] = [];
+    for (const s of this.stores.values()) if (s instanceof RedisCacheStore) out.push(s.status());
     return out;
   }
 
