@@ -45,6 +45,9 @@ export const ERRORS = {
   GW_SOAP_FAULT: { status: 502, message: 'The upstream SOAP service answered with a fault.' },
   GW_UPSTREAM_BODY_INVALID: { status: 502, message: 'The upstream response body could not be transformed.' },
   GW_UPSTREAM_BODY_TOO_LARGE: { status: 502, message: 'The upstream response is larger than this route can transform.' },
+  GW_COMPOSE_CALL_FAILED: { status: 502, message: 'A required call of this composite route failed.' },
+  GW_COMPOSE_TIMEOUT: { status: 504, message: 'A required call of this composite route did not answer in time.' },
+  GW_COMPOSE_FAN_OUT: { status: 502, message: 'A call of this composite route would make more requests than it allows.' },
   // Admin API
   ADMIN_UNAUTHORIZED: { status: 401, message: 'A valid admin token is required.' },
   ADMIN_NOT_FOUND: { status: 404, message: 'No such admin endpoint.' },

@@ -137,7 +137,7 @@ test('a policy that throws in a later step (a replayable body read, a queued slo
     const holder = request(`${base}/hold`, { reset: true });
     await waitFor('the holder to reach the upstream', () => slow.seen.some((x) => x.url === '/hold'));
     const queued = Array.from({ length: 3 }, (_, i) => request(`${base}/q${i}`, { headers: { 'x-boom': '1' }, reset: true }));
-    await waitFor('three requests in the queue', () => route.service.state.admission!.queued === 3);
+    await waitFor('three requests in the queue', () => route.service!.state.admission!.queued === 3);
     release();
     assert.equal((await holder).statusCode, 200);
     for (const res of await Promise.all(queued)) {

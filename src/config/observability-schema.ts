@@ -30,6 +30,7 @@ export const ACCESS_LOG_FIELDS = [
   'userAgent',
   'aborted',
   'closeCode',
+  'calls',
 ] as const;
 export type AccessLogField = (typeof ACCESS_LOG_FIELDS)[number];
 

@@ -13,6 +13,7 @@ import { AccessLog, Analytics, Metrics, Tracing } from './observability-schema.j
 import { RouteWebSocket } from './websocket-schema.js';
 import { Http2Limits, HTTP2_DEFAULTS, ListenerHttp2, ServiceProtocolSchema } from './http2-schema.js';
 import { BodyMatch } from './body-match.js';
+import { ComposeSchema } from './compose-schema.js';
 
 export { Duration, Size };
 
@@ -192,7 +193,10 @@ const routeSchema = (Policy: ReturnType<typeof policyEntry>) =>
           body: BodyMatch.optional(),
         })
         .default({ paths: ['/*'] }),
-      service: Name,
+      service: Name.optional().meta({
+        description: 'The service requests of this route go to (a route without one answers by itself: `compose`).',
+      }),
+      compose: ComposeSchema.optional(),
       stripPrefix: z.string().regex(/^\//, { error: 'a prefix starts with "/"' }).optional(),
       rewrite: z.string().regex(/^\//, { error: 'a rewrite starts with "/"' }).optional(),
       preserveHost: z.boolean().default(false),

@@ -7,7 +7,7 @@ import type { RequestContext } from '../policies/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { Answer } from './respond.js';
 import type { CallOwner, UpstreamRequest } from './call-owner.js';
-import { UpstreamCall } from './upstream-call.js';
+import { callRoute, UpstreamCall } from './upstream-call.js';
 import { upstreamFields } from './forwarding.js';
 import { tapTrailers, upstreamResponsePhase, type ResponseTaps } from './upstream-response.js';
 import { ERRORS } from '../errors.js';
@@ -28,7 +28,7 @@ export class BackgroundCall implements CallOwner {
     /** Builds the request (headers, upstreamRequest policies) once admitted. */
     private readonly build: () => UpstreamRequest,
   ) {
-    this.call = new UpstreamCall(this, route, log);
+    this.call = new UpstreamCall(this, callRoute(route), log);
   }
 
   get requestId(): string {

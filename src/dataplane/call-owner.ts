@@ -44,6 +44,8 @@ export interface CallOwner {
   readonly tracer: Tracer | undefined;
   /** The request is observed (access log, metrics…): `upstreamMs` is measured. */
   readonly observed: boolean;
+  /** A composite's call name: its client spans carry it. */
+  readonly label?: string | undefined;
   /** The policies' context (consistent hashing reads it). */
   context(): RequestContext;
   /** Runs a later step from a callback; a throw answers the request (500) instead of escaping. */

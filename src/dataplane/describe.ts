@@ -48,7 +48,7 @@ function row(plan: Plan, e: RouterEntry<CompiledRoute>): RouteRow {
     headers: m.headers.map((h) => h.describe),
     query: m.query.map((q) => q.describe),
     body: m.body.map((b) => b.describe),
-    service: e.route.service.name,
+    service: e.route.service?.name ?? `(${e.route.kind})`,
     rewrite: rewriteText(plan, e.route),
     redirectHttps: e.route.redirectHttps === undefined ? null : `https${e.route.redirectHttps.portSuffix}`,
     websocket: e.route.websocket !== undefined,
@@ -171,9 +171,11 @@ export function explain(plan: Plan, method: string, url: string, headers: Record
   ]
     .filter(Boolean)
     .join(', ');
-  const target = route.service.targets.find((t) => t.weight > 0) ?? route.service.targets[0]!;
+  const service = route.service;
+  const target = service === undefined ? undefined : (service.targets.find((t) => t.weight > 0) ?? service.targets[0]!);
   const rewritten = route.rewrite ? route.rewrite(path, params, rest) : path;
-  const upstreamPath = target.basePath + encodePathForUpstream(rewritten, allowSemicolon) + (query ? `?${query}` : '');
+  const upstreamPath =
+    target === undefined ? '' : target.basePath + encodePathForUpstream(rewritten, allowSemicolon) + (query ? `?${query}` : '');
   return {
     matched: true,
     status: 200,
@@ -181,7 +183,10 @@ export function explain(plan: Plan, method: string, url: string, headers: Record
     canonicalPath: path,
     route: r,
     params,
-    upstream: { target: target.url, path: upstreamPath, host: route.preserveHost ? host : target.host },
+    // A route that answers by itself (`compose`) has no one upstream.
+    ...(target === undefined
+      ? {}
+      : { upstream: { target: target.url, path: upstreamPath, host: route.preserveHost ? host : target.host } }),
     policies: route.policies.map((p) => ({ type: p.type, scope: p.scope, order: p.order, phases: p.phases })),
     candidates,
   };

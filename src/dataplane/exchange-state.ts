@@ -9,7 +9,7 @@ import type { ErrorCode } from '../errors.js';
 import type { RequestContext, ServedResponse } from '../policies/types.js';
 import type { ServerLimits } from '../edge/server-limits.js';
 import type { Logger } from '../observability/logger.js';
-import type { RequestRecord } from '../observability/request-record.js';
+import type { CallRecord, RequestRecord } from '../observability/request-record.js';
 import type { RequestTrace } from '../observability/tracing/request-trace.js';
 import type { Tracer } from '../observability/tracing/tracer.js';
 import { normalizeHost } from '../config/host-pattern.js';
@@ -80,6 +80,8 @@ export abstract class ExchangeState {
   protected replacement: ServedResponse | undefined;
   protected clientGone = false;
   protected done = false;
+  /** The service requests a route kind's handler made (a composite's calls). */
+  protected calls: CallRecord[] | undefined;
 
   constructor(
     readonly plane: ExchangeHost,
@@ -99,7 +101,7 @@ export abstract class ExchangeState {
       query: this.query,
       clientIp: this.client?.ip ?? '',
       routeName: this.route?.name ?? '',
-      serviceName: this.route?.service.name ?? '',
+      serviceName: this.route?.service?.name ?? '',
       params: this.params,
       // What policies tell the gateway (typed), and their private scratch.
       identity: undefined,
@@ -202,7 +204,7 @@ export abstract class ExchangeState {
       path: this.path,
       query: this.query,
       route: route?.name,
-      service: route?.service.name,
+      service: route?.service?.name,
       target: call?.target?.url,
       status: this.status,
       bytesIn: scan === undefined ? 0 : requestBodyBytes(scan, req.complete, sock.bytesRead - this.socketRead),
@@ -214,6 +216,7 @@ export abstract class ExchangeState {
       error: this.errorCode,
       retries: call?.retries ?? 0,
       cache: this.ctx?.cacheStatus,
+      calls: this.calls,
       userAgent: scan?.userAgent,
       aborted: !this.responseFinished(),
       trace: trace !== undefined && trace.sampled ? trace : undefined,

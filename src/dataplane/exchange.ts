@@ -4,7 +4,8 @@
 //     body-match.ts) → client identity → access policies (which may answer, or serve a whole
 //     response: a cache hit) → the request body settled (streamed; read whole to replay; or given
 //     whole to requestBody policies: body-phases.ts) → the upstream call (upstream-call.ts:
-//     admission, attempts, retries) → upstream request (headers, upstreamRequest policies) →
+//     admission, attempts, retries) — or, on a route that answers by itself (a composite), its
+//     handler (route-handler.ts), whose answer is served like a cache hit → upstream request (headers, upstreamRequest policies) →
 //     [exchange-response.ts] response head (upstreamResponse policies: taps, or a response in its
 //     place; then response policies) → the body streamed (or held and rewritten by responseBody
 //     policies) → log policies → one record observed
@@ -27,11 +28,13 @@ import { upstreamHeaders } from './upstream-headers.js';
 import { requestTarget } from './request-target.js';
 import { ExchangeResponse } from './exchange-response.js';
 import { hasBody, readForReplay, streamedBody } from './request-body.js';
-import { UpstreamCall, type CallOwner } from './upstream-call.js';
+import { callRoute, UpstreamCall, type CallOwner } from './upstream-call.js';
 import { httpsRedirect } from './https-redirect.js';
 import { lookupRoute } from './route-lookup.js';
 import { BodyView, prefixed, readForMatch } from './body-match.js';
 import { forBodyPhases, requestBodyPhase } from './body-phases.js';
+import { handlerAnswer, routeCall } from './route-handler.js';
+import type { RouteHandler } from '../routes/types.js';
 
 const VALID_REQUEST_ID = /^[A-Za-z0-9._:@+/=-]{1,200}$/;
 export { REFUSED, type ExchangeHost } from './exchange-state.js';
@@ -154,9 +157,12 @@ export class Exchange extends ExchangeResponse implements CallOwner {
   protected accessPassed(): void {
     if (this.preflightAllow !== undefined)
       return this.respond({ kind: 'error', code: 'GW_METHOD_NOT_ALLOWED', headers: { allow: this.preflightAllow } });
-    const call = (this.call = new UpstreamCall(this, this.route!, this.plane.log));
+    const route = this.route!;
+    // A route that answers by itself (route-handler.ts): its body is read whole, as for requestBody policies.
+    if (route.handler !== undefined) return this.readBodyForPolicies(() => this.runHandler(route, route.handler!));
+    const call = (this.call = new UpstreamCall(this, callRoute(route), this.plane.log));
     const scan = this.scan!;
-    if (this.route!.requestBody.length > 0) return this.readBodyForPolicies(call);
+    if (route.requestBody.length > 0) return this.readBodyForPolicies(() => call.admit());
     if (this.body !== null || !hasBody(scan)) return call.admit(); // read whole already (payload routing), or none
     // Payload routing leaves read chunks (bodyPrefix) only of a body without Content-Length, which
     // readForReplay never reads whole; the rest of such a body must stream after them in any case.
@@ -173,8 +179,8 @@ export class Exchange extends ExchangeResponse implements CallOwner {
     call.admit();
   }
 
-  /** The requestBody phase (body-phases.ts): the body read whole and given to its policies, then admitted. */
-  private readBodyForPolicies(call: UpstreamCall): void {
+  /** The requestBody phase (body-phases.ts): the body read whole and given to its policies, then `next`. */
+  private readBodyForPolicies(next: () => void): void {
     const route = this.route!;
     const read = this.body !== null ? { whole: this.body } : { prefix: this.bodyPrefix };
     requestBodyPhase(this.req, this.scan!, route, this.plane.limits.bodyIdleTimeout, read, () => this.context(), {
@@ -185,9 +191,55 @@ export class Exchange extends ExchangeResponse implements CallOwner {
       passed: (body, read) => {
         this.body = body;
         this.bodyRead = read;
-        call.admit();
+        next();
       },
     });
+  }
+
+  /** A route that answers by itself (a composite): its handler's answer is served as a service's would be. */
+  private runHandler(route: CompiledRoute, handler: RouteHandler): void {
+    const gone = new AbortController();
+    this.res.once('close', () => gone.abort());
+    const scan = this.scan!;
+    const https = (this.req.socket as { encrypted?: boolean }).encrypted === true;
+    const ctx = this.context();
+    const call = routeCall(
+      {
+        routeName: route.name,
+        requestId: this.requestId,
+        log: this.plane.log,
+        trace: this.trace,
+        tracer: this.tracer,
+        services: this.plan.services,
+        context: () => ctx,
+        // Only the request's own fields and what the gateway adds: no client field goes on unless the route's config puts it there.
+        headers: (own) =>
+          upstreamHeaders(
+            this,
+            { ...scan, forward: own },
+            this.client!,
+            https ? 'https' : 'http',
+            this.plan.identityHeaders,
+            ctx.identity,
+            this.trace !== undefined,
+            route.upstreamRequest,
+          ),
+        signal: gone.signal,
+      },
+      this.body,
+      undefined,
+    );
+    this.calls = call.calls;
+    handler.handle(call).then(
+      (answer) =>
+        this.step(() => {
+          if (this.clientGone) return;
+          const a = handlerAnswer(answer, route.kind);
+          if ('serve' in a) this.serve(a.serve);
+          else this.respond(a);
+        }),
+      (err: unknown) => this.crashed(err),
+    );
   }
 
   /** Admitted upstream: builds the upstream request once; each attempt only sets its Host and traceparent. */

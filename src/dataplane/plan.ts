@@ -21,6 +21,7 @@ import { ConsumerRegistry } from '../identity/registry.js';
 import { claimHeaderNames } from '../identity/claim-header-names.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { StoreRegistry } from '../store/registry.js';
+import { routeKindOf, type RouteHandler } from '../routes/index.js';
 
 /** What a requestBody policy reads when it does not say (1 MiB). */
 export const DEFAULT_BODY_BUFFER = 1024 * 1024;
@@ -36,7 +37,12 @@ export interface CompiledPolicy {
 export interface CompiledRoute {
   name: string;
   matcher: RouteMatcher;
-  service: ServiceRuntime;
+  /** The service it proxies to; undefined for a route that answers by itself (`handler`). */
+  service: ServiceRuntime | undefined;
+  /** A route kind's handler (`compose`): called instead of an upstream call. */
+  handler: RouteHandler | undefined;
+  /** The route kind's key (`compose`), undefined for a service route. */
+  kind: string | undefined;
   rewrite: PathRewriter | undefined;
   preserveHost: boolean;
   /** `redirectHttps`: plain-HTTP requests of this route get 308 to HTTPS (undefined: no check at all). */
@@ -177,8 +183,11 @@ function compileRoute(
   globals: CompiledPolicy[],
   env: PolicyEnv,
 ): CompiledRoute {
-  const service = services.get(r.service);
-  if (!service) throw new Error(`route ${r.name}: service ${r.service} is not defined`); // validation rejects this first
+  // A service route, or one of a kind that answers by itself (src/routes/): validation made sure it is one of the two.
+  const kind = routeKindOf(r);
+  const service = kind === undefined ? services.get(r.service ?? '') : undefined;
+  if (kind === undefined && !service) throw new Error(`route ${r.name}: service ${r.service} is not defined`); // validation rejects this first
+  const handler = kind?.def.create(kind.config, { config: env.config, routeName: r.name, log: env.log });
   const matcher: RouteMatcher = {
     index,
     priority: r.priority,
@@ -198,6 +207,8 @@ function compileRoute(
     name: r.name,
     matcher,
     service,
+    handler,
+    kind: kind?.def.key,
     rewrite:
       r.rewrite !== undefined ? compileRewrite(r.rewrite) : r.stripPrefix !== undefined ? compileStripPrefix(r.stripPrefix) : undefined,
     preserveHost: r.preserveHost,
@@ -210,7 +221,8 @@ function compileRoute(
     requestBodyTypes: policies.filter((p) => typeof p.policy.requestBody === 'function').map((p) => p.type),
     bodyBufferBytes: policies.reduce(
       (min, p) => (typeof p.policy.requestBody === 'function' ? Math.min(min, p.policy.bodyBufferBytes ?? DEFAULT_BODY_BUFFER) : min),
-      maxBodyBytes,
+      // A handler reads the body whole too (the requestBody phase reads it: exchange.ts).
+      handler === undefined ? maxBodyBytes : Math.min(maxBodyBytes, handler.maxBodyBytes),
     ),
     upstreamRequest: inPhase('upstreamRequest'),
     upstreamResponse: inPhase('upstreamResponse'),
@@ -231,7 +243,12 @@ function inClassOrder(policies: CompiledPolicy[]): CompiledPolicy[] {
 export function closePlan(plan: Plan): void {
   for (const s of plan.services.values()) s.close();
   const seen = new Set<Policy>();
-  for (const r of plan.routes)
+  for (const r of plan.routes) {
+    try {
+      r.handler?.close?.();
+    } catch {
+      /* as a policy's */
+    }
     for (const p of r.policies) {
       if (seen.has(p.policy)) continue;
       seen.add(p.policy);
@@ -241,4 +258,5 @@ export function closePlan(plan: Plan): void {
         /* a policy's cleanup must not stop the others */
       }
     }
+  }
 }

@@ -4,7 +4,7 @@
 import { test, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { DataPlane } from './dataplane.js';
-import { UpstreamCall, type CallOwner, type UpstreamRequest } from './upstream-call.js';
+import { callRoute, UpstreamCall, type CallOwner, type UpstreamRequest } from './upstream-call.js';
 import type { Answer } from './respond.js';
 import type { RequestContext } from '../policies/types.js';
 import { validateConfig } from '../validation/validate.js';
@@ -116,7 +116,7 @@ function owner(method = 'GET'): { owner: CallOwner; told: Told; attach(call: Ups
 
 function start(dp: DataPlane, method = 'GET'): { call: UpstreamCall; told: Told } {
   const o = owner(method);
-  const call = new UpstreamCall(o.owner, dp.plan.routes[0]!, silentLogger);
+  const call = new UpstreamCall(o.owner, callRoute(dp.plan.routes[0]!), silentLogger);
   o.attach(call);
   call.admit();
   return { call, told: o.told };

@@ -10,16 +10,33 @@
 // `end` tells the call the request is over, answered or abandoned, and frees what it holds.
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { CompiledRoute } from './plan.js';
 import type { ErrorCode } from '../errors.js';
 import type { CallOwner, UpgradeRequest, UpstreamRequest } from './call-owner.js';
-import type { RetrySettings, TargetRuntime } from '../upstream/service.js';
+import type { RetrySettings, ServiceRuntime, TargetRuntime } from '../upstream/service.js';
 import type { Admission, CircuitBreaker } from '../upstream/circuit-breaker.js';
 import type { AdmissionControl } from '../upstream/admission.js';
 import { countsAsFailure, failureKind, type AttemptFailure } from '../upstream/attempt-result.js';
 import type { Logger } from '../observability/logger.js';
 
 export type { CallOwner, UpgradeRequest, UpstreamRequest } from './call-owner.js';
+
+/** What a call needs of the route it serves (a composite's call: of its own service). */
+export interface CallRoute {
+  readonly name: string;
+  readonly service: ServiceRuntime;
+  /** Methods retried besides the service's `retries.methods`. */
+  readonly retryMethods: ReadonlySet<string>;
+}
+
+/** A proxying route as a call's route (a route with a handler makes no upstream call of its own). */
+export function callRoute(route: {
+  readonly name: string;
+  readonly service: ServiceRuntime | undefined;
+  readonly retryMethods: ReadonlySet<string>;
+}): CallRoute {
+  if (route.service === undefined) throw new Error(`route ${route.name} has no service`);
+  return route as CallRoute;
+}
 
 export class UpstreamCall implements Dispatcher.DispatchHandler {
   /** The target of the latest attempt (the access log's `target`). */
@@ -57,7 +74,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
 
   constructor(
     private readonly owner: CallOwner,
-    private readonly route: CompiledRoute,
+    private readonly route: CallRoute,
     private readonly log: Logger,
     /** A protocol upgrade (a WebSocket handshake): its 101 goes to `owner.upstreamUpgrade`. */
     private readonly upgrade?: UpgradeRequest,
@@ -300,6 +317,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
         attempt: this.attempt,
         status: this.attemptStatus,
         error: err,
+        label: this.owner.label,
       });
     }
   }

@@ -14,7 +14,7 @@ import { parseDuration } from '../config/units.js';
 import { ACCESS_LOG_FIELDS, type AccessLogField } from '../config/observability-schema.js';
 import { LineBuffer } from './line-buffer.js';
 import { jsonString } from './json-text.js';
-import type { RequestRecord } from './request-record.js';
+import type { CallRecord, RequestRecord } from './request-record.js';
 
 /** A batch of lines goes to the file at this size, or BATCH_MS after its first line. */
 const BATCH_BYTES = 32 * 1024;
@@ -229,9 +229,25 @@ export function formatLine(f: RequestRecord, codes: Uint8Array): string {
       case F.closeCode:
         if (f.closeCode !== undefined) s += ',"closeCode":' + f.closeCode;
         break;
+      case F.calls:
+        if (f.calls !== undefined) s += ',"calls":' + callsText(f.calls);
+        break;
     }
   }
   return s + '}\n';
+}
+
+/** A composite's service requests: names, services and outcomes are plain (config names, statuses, codes). */
+function callsText(calls: readonly CallRecord[]): string {
+  let s = '[';
+  for (let i = 0; i < calls.length; i++) {
+    const c = calls[i]!;
+    if (i > 0) s += ',';
+    s += '{"name":"' + c.label + '","service":"' + c.service + '",';
+    s += typeof c.outcome === 'number' ? '"status":' + c.outcome : '"failed":"' + c.outcome + '"';
+    s += ',"ms":' + millis(c.ms) + '}';
+  }
+  return s + ']';
 }
 
 /** Field codes: indexes into ACCESS_LOG_FIELDS (checked by a test). */
@@ -261,6 +277,7 @@ export const enum F {
   userAgent,
   aborted,
   closeCode,
+  calls,
 }
 
 /**

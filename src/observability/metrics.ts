@@ -14,7 +14,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ServiceState } from '../upstream/service-state.js';
 import type { StoreHealth } from '../store/health.js';
 import type { CacheStats } from '../store/cache/types.js';
-import type { RequestRecord } from './request-record.js';
+import type { CallRecord, RequestRecord } from './request-record.js';
 import { registerWebSocketMetrics, type WebSocketRouteStats } from './websocket-metrics.js';
 
 /** What policies may count (given to them through PolicyEnv.metrics). */
@@ -153,6 +153,9 @@ const HELP = {
   cache: 'Requests a cache policy looked up, by route and result (hit, stale, miss, revalidated, coalesced, bypass).',
   cacheStored: 'Response bytes a cache policy stored, by route.',
   cacheErrors: 'Cache store operations that failed (the request was served from the service), by route.',
+  composeCalls:
+    'Service requests composite routes made, by route, call, service and outcome (a status class, or why there was none: timeout, too-large, cancelled, a GW_ code).',
+  composeDuration: 'Time a composite route’s service request took, by route and call (whole answer read).',
 };
 
 export class GatewayMetrics implements PolicyMetrics {
@@ -166,6 +169,9 @@ export class GatewayMetrics implements PolicyMetrics {
   private readonly cacheResults = new LabelledCounts(['route', 'result']);
   private readonly cacheBytes = new LabelledCounts(['route']);
   private readonly cacheErrors = new LabelledCounts(['route']);
+  private readonly composeCalls = new LabelledCounts(['route', 'call', 'service', 'outcome']);
+  /** Route name + call name → its duration histogram. */
+  private readonly composeDurations = new Map<string, { labels: Record<string, string>; hist: Hist }>();
   consumerLabel = false;
 
   constructor(source: MetricsSource, opts: { defaultMetrics?: boolean } = {}) {
@@ -366,7 +372,19 @@ export class GatewayMetrics implements PolicyMetrics {
     }
     r.retries += s.retries;
     if (s.error !== undefined) r.errors.set(s.error, (r.errors.get(s.error) ?? 0) + 1);
+    if (s.calls !== undefined) this.recordCalls(routeName, s.calls);
     if (this.consumerLabel && s.consumer !== undefined) this.consumers.inc([routeName, s.consumer, CLASSES[cls]!]);
+  }
+
+  private recordCalls(route: string, calls: readonly CallRecord[]): void {
+    for (const c of calls) {
+      const outcome = typeof c.outcome === 'number' ? CLASSES[classIndex(c.outcome)]! : c.outcome;
+      this.composeCalls.inc([route, c.label, c.service, outcome]);
+      const key = route + '\u0000' + c.label;
+      let d = this.composeDurations.get(key);
+      if (d === undefined) this.composeDurations.set(key, (d = { labels: { route, call: c.label }, hist: new Hist() }));
+      d.hist.observe(c.ms / 1000);
+    }
   }
 
   authFailure(policy: string, reason: AuthFailureReason): void {
@@ -439,6 +457,14 @@ export class GatewayMetrics implements PolicyMetrics {
       counter('gatehouse_cache_requests_total', HELP.cache, this.cacheResults.values()),
       counter('gatehouse_cache_stored_bytes_total', HELP.cacheStored, this.cacheBytes.values()),
       counter('gatehouse_cache_store_errors_total', HELP.cacheErrors, this.cacheErrors.values()),
+      counter('gatehouse_compose_calls_total', HELP.composeCalls, this.composeCalls.values()),
+      {
+        name: 'gatehouse_compose_call_duration_seconds',
+        help: HELP.composeDuration,
+        type: 'histogram',
+        values: [...this.composeDurations.values()].flatMap((d) => d.hist.values('gatehouse_compose_call_duration_seconds', d.labels)),
+        aggregator: 'sum',
+      },
     ];
     return [...own, ...((await this.registry.getMetricsAsJSON()) as object[])];
   }

@@ -42,11 +42,23 @@ export interface RequestRecord {
   userAgent: string | undefined;
   /** The response was not finished (the client went away or the upstream broke off). */
   aborted: boolean;
+  /** A route that answers by itself (a composite): the service requests it made. */
+  calls?: CallRecord[] | undefined;
   /** A WebSocket connection (status 101): the code of the first close frame either side sent. */
   closeCode?: number | undefined;
   /** The request's trace, when it is sampled, and the tracer it belongs to. */
   trace: RequestTrace | undefined;
   tracer: TraceEnd | undefined;
+}
+
+/** One service request a route made by itself (a composite's call; several for a forEach). */
+export interface CallRecord {
+  /** The call's name. */
+  label: string;
+  service: string;
+  /** The service's status, or why there was none (a gateway error code, `timeout`, `too-large`, `cancelled`). */
+  outcome: number | string;
+  ms: number;
 }
 
 /** What ends a request's trace from its record (the Tracer; named here so the tracer can import this file). */

@@ -14,6 +14,9 @@ import type { ErrorCode } from '../errors.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { HeaderList, RequestContext, RespondVerdict, ServedResponse } from '../policies/types.js';
 import type { Logger } from '../observability/logger.js';
+import type { CallRecord } from '../observability/request-record.js';
+
+export type { CallRecord };
 
 /** One request a handler sends to a service of the config. */
 export interface ServiceRequest {
@@ -33,6 +36,8 @@ export interface ServiceRequest {
   timeoutMs: number;
   /** The largest response body read, in bytes; past it the request fails with `too-large`. */
   maxBodyBytes: number;
+  /** Abandons the request (`cancelled`), besides the client going away. */
+  signal?: AbortSignal | undefined;
 }
 
 /** Why a service request has no answer. */
@@ -65,21 +70,12 @@ export interface InternalResponse {
   body: Buffer;
 }
 
-/** What one call of a service request looked like, for the access log and metrics. */
-export interface CallRecord {
-  label: string;
-  service: string;
-  /** The service's status, or the failure's kind / code. */
-  outcome: number | string;
-  ms: number;
-}
-
 /** What a handler gets per request. */
 export interface RouteCall {
   readonly ctx: RequestContext;
   /** The client's body, read whole (null when it sent none). */
   readonly body: Buffer | null;
-  /** Sends a request to a service of the config (aborted with `signal`). */
+  /** Sends a request to a service of the config (abandoned when the client goes away, or with the request's own `signal`). */
   fetch(req: ServiceRequest): Promise<ServiceResult>;
   /** Runs a request through this gateway's own routes and policies (absent where there is no data plane). */
   dispatch?(req: InternalRequest): Promise<InternalResponse>;
@@ -90,7 +86,8 @@ export interface RouteCall {
 }
 
 /** What a handler answers: a whole response, or one of the gateway's answers. */
-export type RouteAnswer = { serve: ServedResponse } | RespondVerdict | { error: ErrorCode; message?: string; details?: unknown; headers?: Record<string, string> };
+export type RouteAnswer =
+  { serve: ServedResponse } | RespondVerdict | { error: ErrorCode; message?: string; details?: unknown; headers?: Record<string, string> };
 
 export interface RouteHandler {
   /** The largest client body read whole for the handler, in bytes (413 past it). */
@@ -113,6 +110,6 @@ export interface RouteKindDefinition {
   readonly key: string;
   /** A route of this kind has no `service`; its own config is `route[key]`. */
   create(config: unknown, env: RouteKindEnv): RouteHandler;
-  /** Cross-checks against the whole config (services named, cycles), as issues under `routes[i].<key>`. */
-  check?(config: unknown, whole: GatehouseConfig): { path: string; message: string }[];
+  /** Checks beyond the schema (services named, templates, cycles), as issues under `routes[i].<key>`. */
+  check?(config: unknown, services: ReadonlySet<string>): { path: string; message: string }[];
 }

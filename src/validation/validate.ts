@@ -10,6 +10,7 @@ import { formatPath, issueLines, parseKeepingKeys, type KnownKeys } from '../con
 import { parsePathPattern } from '../config/path-pattern.js';
 import { parseHostPattern } from '../config/host-pattern.js';
 import { parseCidr } from '../config/cidr.js';
+import { routeKindIssues } from './route-kinds.js';
 import { identityIssues, type PolicyCheck } from '../identity/validate-identity.js';
 import { tlsIssues } from '../edge/tls/validate-tls.js';
 import { protocolSchemeProblem } from '../config/http2-schema.js';
@@ -145,6 +146,7 @@ function semanticIssues(cfg: Checkable, defs: readonly PolicyDefinition[]): Conf
   }
 
   const routeNames = new Map<string, number>();
+  const serviceNames = new Set(Object.keys(cfg.services));
   cfg.routes.forEach(({ fields, match, paths, hosts }, i) => {
     const r = fields.data;
     const at = `routes[${i}]`;
@@ -158,6 +160,7 @@ function semanticIssues(cfg: Checkable, defs: readonly PolicyDefinition[]): Conf
       add(`${at}.service`, `service "${r.service}" is not defined${known.length ? ` (defined: ${known.join(', ')})` : ''}`);
     }
     if (r.stripPrefix !== undefined && r.rewrite !== undefined) add(`${at}.rewrite`, 'use either stripPrefix or rewrite, not both');
+    routeKindIssues(r, fields.refused, serviceNames).forEach((x) => add(`${at}.${x.path}`, x.message));
     hosts.forEach((h, j) => {
       const res = h === undefined ? undefined : parseHostPattern(h);
       if (res && 'error' in res) add(`${at}.match.hosts[${j}]`, res.error);

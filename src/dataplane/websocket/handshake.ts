@@ -20,7 +20,7 @@ import { Exchange, type ExchangeHost } from '../exchange.js';
 import type { CompiledRoute, Plan } from '../plan.js';
 import type { ErrorAnswer } from '../respond.js';
 import type { HeaderList } from '../../policies/types.js';
-import { UpstreamCall } from '../upstream-call.js';
+import { callRoute, UpstreamCall } from '../upstream-call.js';
 import { responseHeaders } from '../forwarding.js';
 import { removeHeader } from '../header-list.js';
 import type { RequestRecord } from '../../observability/request-record.js';
@@ -93,7 +93,7 @@ export class WebSocketExchange extends Exchange {
     if (refused !== undefined) return this.respond(refused);
     this.reserved = true;
     this.consumer = consumer;
-    const call = (this.call = new UpstreamCall(this, route, this.plane.log, {
+    const call = (this.call = new UpstreamCall(this, callRoute(route), this.plane.log, {
       protocol: 'websocket',
       timeout: route.websocket!.handshakeTimeout,
     }));

@@ -192,10 +192,10 @@ export class WebSocketHub implements SocketHost {
   }
 
   counters(route: CompiledRoute): WebSocketRouteStats {
-    const key = `${route.name}\u0000${route.service.name}`;
+    const key = `${route.name}\u0000${route.service?.name ?? ''}`;
     let s = this.byRoute.get(key);
     if (s === undefined) {
-      s = { route: route.name, service: route.service.name, open: 0, opened: 0, closed: new Map(), bytesIn: 0, bytesOut: 0 };
+      s = { route: route.name, service: route.service?.name ?? '', open: 0, opened: 0, closed: new Map(), bytesIn: 0, bytesOut: 0 };
       this.byRoute.set(key, s);
     }
     return s;

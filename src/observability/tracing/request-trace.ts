@@ -29,6 +29,18 @@ export class RequestTrace {
     this.spanId = sampled ? newSpanId() : '';
     this.startMs = sampled ? epochMs() : 0;
   }
+
+  /**
+   * A view of this trace for one of several calls in flight at once (a composite route's): the
+   * same ids and list of finished attempts, its own attempt in flight.
+   */
+  forConcurrentCall(): RequestTrace {
+    if (this.sampled && !this.ended) this.attempts ??= [];
+    const view = Object.create(this) as RequestTrace;
+    view.attemptSpanId = '';
+    view.attemptStartMs = 0;
+    return view;
+  }
 }
 
 export interface AttemptFacts {
@@ -39,6 +51,8 @@ export interface AttemptFacts {
   attempt: number;
   status: number | undefined;
   error: Error | undefined;
+  /** The call's name, for a composite route's calls. */
+  label?: string | undefined;
 }
 
 /** A finished upstream attempt, waiting to be encoded as a client span. */
