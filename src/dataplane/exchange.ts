@@ -35,6 +35,7 @@ import { BodyView, prefixed, readForMatch } from './body-match.js';
 import { forBodyPhases, requestBodyPhase } from './body-phases.js';
 import { handlerAnswer, routeCall } from './route-handler.js';
 import type { RouteHandler } from '../routes/types.js';
+import { Canceller } from '../routes/cancel.js';
 
 const VALID_REQUEST_ID = /^[A-Za-z0-9._:@+/=-]{1,200}$/;
 export { REFUSED, type ExchangeHost } from './exchange-state.js';
@@ -198,8 +199,10 @@ export class Exchange extends ExchangeResponse implements CallOwner {
 
   /** A route that answers by itself (a composite): its handler's answer is served as a service's would be. */
   private runHandler(route: CompiledRoute, handler: RouteHandler): void {
-    const gone = new AbortController();
-    this.res.once('close', () => gone.abort());
+    const gone = new Canceller();
+    this.res.once('close', () => {
+      if (!this.res.writableFinished) gone.cancel();
+    });
     const scan = this.scan!;
     const https = (this.req.socket as { encrypted?: boolean }).encrypted === true;
     const ctx = this.context();
@@ -224,7 +227,7 @@ export class Exchange extends ExchangeResponse implements CallOwner {
             this.trace !== undefined,
             route.upstreamRequest,
           ),
-        signal: gone.signal,
+        signal: gone,
       },
       this.body,
       undefined,

@@ -7,7 +7,7 @@ import type { RequestContext } from '../policies/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { RequestTrace } from '../observability/tracing/request-trace.js';
 import type { Tracer } from '../observability/tracing/tracer.js';
-import type { CallRecord, ServiceFailure, ServiceRequest, ServiceResult } from '../routes/types.js';
+import type { CallRecord, CancelSignal, ServiceFailure, ServiceRequest, ServiceResult } from '../routes/types.js';
 import type { ServiceRuntime } from '../upstream/service.js';
 import type { CallOwner, UpstreamRequest } from './call-owner.js';
 import type { Answer } from './respond.js';
@@ -27,8 +27,8 @@ export interface FetchSource {
   context(): RequestContext;
   /** The request's headers for the service: the request's own fields, then forwarding, identity, trace and Host. */
   headers(own: string[]): { headers: string[]; hostIndex: number; traceIndex: number };
-  /** Aborted when the client goes away. */
-  readonly signal: AbortSignal;
+  /** Cancelled when the client goes away. */
+  readonly signal: CancelSignal;
   readonly calls: CallRecord[];
 }
 
@@ -50,7 +50,7 @@ class ServiceFetch implements CallOwner {
   private readonly started = performance.now();
   private timer: NodeJS.Timeout | undefined;
   private done = false;
-  private readonly onAbort = (): void => this.finish({ kind: 'cancelled' });
+  private removeCancel: (() => void) | undefined;
 
   constructor(
     private readonly source: FetchSource,
@@ -71,12 +71,17 @@ class ServiceFetch implements CallOwner {
   start(): void {
     const service = this.source.services.get(this.request.service);
     if (service === undefined) return this.finish({ kind: 'error', code: 'GW_UPSTREAM_UNAVAILABLE' }); // validation names only defined services
-    if (this.source.signal.aborted || this.request.signal?.aborted === true) return this.finish({ kind: 'cancelled' });
-    this.source.signal.addEventListener('abort', this.onAbort, { once: true });
-    this.request.signal?.addEventListener('abort', this.onAbort, { once: true });
+    const signal = this.signal;
+    if (signal.cancelled) return this.finish({ kind: 'cancelled' });
+    this.removeCancel = signal.onCancel(() => this.finish({ kind: 'cancelled' }));
     if (this.request.timeoutMs > 0) this.timer = setTimeout(() => this.finish({ kind: 'timeout' }), this.request.timeoutMs);
     this.call = new UpstreamCall(this, { name: this.source.routeName, service, retryMethods: NO_RETRY_METHODS }, this.source.log);
     this.step(() => this.call!.admit());
+  }
+
+  /** The request's own signal (a handler aborts it when the client goes away too), else the client's. */
+  private get signal(): CancelSignal {
+    return this.request.signal ?? this.source.signal;
   }
 
   context(): RequestContext {
@@ -174,8 +179,7 @@ class ServiceFetch implements CallOwner {
   private settle(result: ServiceResult, outcome: number | string, abandon: boolean): void {
     this.done = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
-    this.source.signal.removeEventListener('abort', this.onAbort);
-    this.request.signal?.removeEventListener('abort', this.onAbort);
+    this.removeCancel?.();
     this.call?.end(abandon);
     this.source.calls.push({ label: this.label, service: this.request.service, outcome, ms: result.ms });
     this.resolve(result);

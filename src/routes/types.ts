@@ -15,6 +15,9 @@ import type { GatehouseConfig } from '../config/schema.js';
 import type { HeaderList, RequestContext, RespondVerdict, ServedResponse } from '../policies/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { CallRecord } from '../observability/request-record.js';
+import type { CancelSignal } from './cancel.js';
+
+export type { CancelSignal };
 
 export type { CallRecord };
 
@@ -36,8 +39,11 @@ export interface ServiceRequest {
   timeoutMs: number;
   /** The largest response body read, in bytes; past it the request fails with `too-large`. */
   maxBodyBytes: number;
-  /** Abandons the request (`cancelled`), besides the client going away. */
-  signal?: AbortSignal | undefined;
+  /**
+   * Abandons the request (`cancelled`). When given, it takes the place of the client's signal for
+   * this request: a handler that passes one aborts it when the client goes away too.
+   */
+  signal?: CancelSignal | undefined;
 }
 
 /** Why a service request has no answer. */
@@ -79,8 +85,8 @@ export interface RouteCall {
   fetch(req: ServiceRequest): Promise<ServiceResult>;
   /** Runs a request through this gateway's own routes and policies (absent where there is no data plane). */
   dispatch?(req: InternalRequest): Promise<InternalResponse>;
-  /** Aborted when the client goes away: stop what is running. */
-  readonly signal: AbortSignal;
+  /** Cancelled when the client goes away: stop what is running. */
+  readonly signal: CancelSignal;
   /** Records a service call for the access log and metrics (`fetch` records its own). */
   readonly calls: CallRecord[];
 }

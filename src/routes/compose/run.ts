@@ -3,7 +3,8 @@
 // calls once per element, all within the composite's deadline and its budget of requests. A
 // required call that fails ends the composite at once (the others are abandoned); an optional one
 // is left out, and so is every call that needs it.
-import type { RouteCall, ServiceResult } from '../types.js';
+import type { CancelSignal, RouteCall, ServiceResult } from '../types.js';
+import { Canceller } from '../cancel.js';
 import type { HeaderList } from '../../policies/types.js';
 import { asText, type Scope } from '../../policies/transform/template.js';
 import type { CompiledCall, CompiledCompose } from './compile.js';
@@ -32,7 +33,7 @@ export function runCalls(c: CompiledCompose, call: RouteCall, clientBody: unknow
   const outcomes = new Map<string, Outcome>();
   const results: Record<string, CallResult> = Object.create(null) as Record<string, CallResult>;
   const scope: Scope = { body: clientBody, calls: results };
-  const stop = new AbortController();
+  const stop = new Canceller();
   const budget = { left: c.maxCalls };
   const started = new Set<string>();
   return new Promise<RunResult>((resolve) => {
@@ -42,8 +43,8 @@ export function runCalls(c: CompiledCompose, call: RouteCall, clientBody: unknow
       if (finished) return;
       finished = true;
       clearTimeout(deadline);
-      call.signal.removeEventListener('abort', onClientGone);
-      stop.abort();
+      removeClientGone();
+      stop.cancel(); // requests still in flight are abandoned
       for (const cc of c.calls) {
         if (outcomes.has(cc.name)) continue;
         const timeout = why === 'deadline';
@@ -52,10 +53,10 @@ export function runCalls(c: CompiledCompose, call: RouteCall, clientBody: unknow
       }
       resolve({ outcomes, failedRequired, cancelled: why === 'cancelled' });
     };
-    const onClientGone = (): void => finish('cancelled');
+    let removeClientGone = (): void => {};
     const deadline = setTimeout(() => finish('deadline'), c.timeoutMs);
-    if (call.signal.aborted) return finish('cancelled');
-    call.signal.addEventListener('abort', onClientGone, { once: true });
+    if (call.signal.cancelled) return finish('cancelled');
+    removeClientGone = call.signal.onCancel(() => finish('cancelled'));
 
     const settle = (cc: CompiledCall, o: Outcome): void => {
       if (finished) return;
@@ -76,7 +77,7 @@ export function runCalls(c: CompiledCompose, call: RouteCall, clientBody: unknow
         const failedDep = cc.deps.find((d) => !outcomes.get(d)!.ok);
         if (failedDep !== undefined) settle(cc, { ok: false, timeout: false, reason: `it needs "${failedDep}", which failed` });
         else
-          void runCall(c, cc, call, scope, budget, stop.signal).then(
+          void runCall(c, cc, call, scope, budget, stop).then(
             (o) => settle(cc, o),
             (err: unknown) => settle(cc, { ok: false, timeout: false, reason: `failed: ${(err as Error).message}` }),
           );
@@ -92,7 +93,7 @@ async function runCall(
   call: RouteCall,
   scope: Scope,
   budget: { left: number },
-  stop: AbortSignal,
+  stop: CancelSignal,
 ): Promise<Outcome> {
   if (cc.forEach === undefined) {
     if (--budget.left < 0) return { ok: false, timeout: false, fanOut: true, reason: 'the composite’s maxCalls was reached' };
@@ -106,15 +107,14 @@ async function runCall(
   budget.left -= items.length;
   if (budget.left < 0) return { ok: false, timeout: false, fanOut: true, reason: 'the composite’s maxCalls was reached' };
   // One element failing fails the call: the others are abandoned.
-  const own = new AbortController();
-  const onStop = (): void => own.abort();
-  stop.addEventListener('abort', onStop, { once: true });
+  const own = new Canceller();
+  const removeStop = stop.onCancel(() => own.cancel());
   try {
     const answers = await Promise.all(
       items.map(async (item: unknown, index) => {
-        const o = await fetchOne(c, cc, call, { ...scope, item, index }, own.signal);
+        const o = await fetchOne(c, cc, call, { ...scope, item, index }, own);
         if (!o.ok) {
-          own.abort();
+          own.cancel();
           throw Object.assign(new Error(o.reason), { outcome: o });
         }
         return o.result;
@@ -127,11 +127,11 @@ async function runCall(
     if (o !== undefined && !o.ok) return { ...o, reason: `one of its forEach requests failed: ${o.reason}` };
     throw err;
   } finally {
-    stop.removeEventListener('abort', onStop);
+    removeStop();
   }
 }
 
-async function fetchOne(c: CompiledCompose, cc: CompiledCall, call: RouteCall, scope: Scope, signal: AbortSignal): Promise<Outcome> {
+async function fetchOne(c: CompiledCompose, cc: CompiledCall, call: RouteCall, scope: Scope, signal: CancelSignal): Promise<Outcome> {
   const ctx = call.ctx;
   let path = asText(cc.path(ctx, scope));
   const params = new URLSearchParams();
