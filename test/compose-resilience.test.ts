@@ -5,6 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
+import http2 from 'node:http2';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { startFlaky, type FlakyUpstream } from './helpers/flaky-upstream.js';
@@ -12,6 +13,8 @@ import { startUpstream } from './helpers/upstream.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { startOtlpReceiver, attr } from './helpers/otlp-receiver.js';
 import { tempDir, waitFor } from './helpers/child.js';
+import { explain } from '../src/dataplane/describe.js';
+import type { Plan } from '../src/dataplane/plan.js';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 after(async () => {
@@ -184,4 +187,47 @@ test('one client span per call under the server span; the access log and the met
   const metrics = await (await request(gw.adminUrl + '/metrics')).body.text();
   assert.match(metrics, /gatehouse_compose_calls_total\{route="bff",call="user",service="up",outcome="2xx"\} 1/);
   assert.match(metrics, /gatehouse_compose_call_duration_seconds_count\{route="bff",call="orders"\} 1/);
+});
+
+test('over HTTP/2, with HEAD, with a response policy, and in `explain`: a composite is a route like any other', async () => {
+  const up = await startUpstream();
+  cleanup.push(() => up.close());
+  const gw = await gateway({
+    listen: [{ port: 0, host: '127.0.0.1', http2: true }],
+    services: { up: { targets: [{ url: up.url }] } },
+    routes: [
+      {
+        name: 'c',
+        match: { paths: ['/c/:id'] },
+        policies: [{ type: 'headers', response: { set: { 'x-composed': 'yes' } } }],
+        compose: { calls: [{ name: 'echo', service: 'up', path: '/e/{{params.id}}', pick: ['url'] }] },
+      },
+    ],
+  });
+  const session = http2.connect(gw.url);
+  cleanup.push(async () => session.destroy());
+  const h2 = (method: string) =>
+    new Promise<{ headers: http2.IncomingHttpHeaders; body: string }>((resolve, reject) => {
+      const st = session.request({ ':path': '/c/9', ':method': method });
+      let body = '';
+      let headers: http2.IncomingHttpHeaders = {};
+      st.on('response', (h) => (headers = h));
+      st.setEncoding('utf8');
+      st.on('data', (c: string) => (body += c));
+      st.on('end', () => resolve({ headers, body }));
+      st.on('error', reject);
+    });
+  const got = await h2('GET');
+  assert.equal(got.headers[':status'], 200);
+  assert.deepEqual(JSON.parse(got.body), { echo: { url: '/e/9' } });
+  assert.equal(got.headers['x-composed'], 'yes');
+  assert.equal(got.headers['content-length'], String(Buffer.byteLength(got.body)));
+  const head = await h2('HEAD');
+  assert.equal(head.headers[':status'], 200);
+  assert.equal(head.body, '');
+  const plan = (gw.instance.engine as unknown as { dp: { plan: Plan } }).dp.plan;
+  const why = explain(plan, 'GET', '/c/9', {});
+  assert.equal(why.matched, true);
+  assert.equal(why.route!.service, '(compose)');
+  assert.equal(why.upstream, undefined);
 });
