@@ -205,7 +205,10 @@ test('over HTTP/2, with HEAD, with a response policy, and in `explain`: a compos
     ],
   });
   const session = http2.connect(gw.url);
-  cleanup.push(() => Promise.resolve(session.destroy()));
+  cleanup.push(() => {
+    session.destroy();
+    return Promise.resolve();
+  });
   const h2 = (method: string) =>
     new Promise<{ headers: http2.IncomingHttpHeaders; body: string }>((resolve, reject) => {
       const st = session.request({ ':path': '/c/9', ':method': method });
