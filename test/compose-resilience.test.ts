@@ -5,7 +5,6 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import http2 from 'node:http2';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { startFlaky, type FlakyUpstream } from './helpers/flaky-upstream.js';
@@ -14,6 +13,7 @@ import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { startOtlpReceiver, attr } from './helpers/otlp-receiver.js';
 import { tempDir, waitFor } from './helpers/child.js';
 import { explain } from '../src/dataplane/describe.js';
+import { http2Client } from './helpers/clients.js';
 import type { Plan } from '../src/dataplane/plan.js';
 
 const cleanup: (() => Promise<unknown>)[] = [];
@@ -204,30 +204,17 @@ test('over HTTP/2, with HEAD, with a response policy, and in `explain`: a compos
       },
     ],
   });
-  const session = http2.connect(gw.url);
-  cleanup.push(() => {
-    session.destroy();
-    return Promise.resolve();
-  });
-  const h2 = (method: string) =>
-    new Promise<{ headers: http2.IncomingHttpHeaders; body: string }>((resolve, reject) => {
-      const st = session.request({ ':path': '/c/9', ':method': method });
-      let body = '';
-      let headers: http2.IncomingHttpHeaders = {};
-      st.on('response', (h) => (headers = h));
-      st.setEncoding('utf8');
-      st.on('data', (c: string) => (body += c));
-      st.on('end', () => resolve({ headers, body }));
-      st.on('error', reject);
-    });
-  const got = await h2('GET');
-  assert.equal(got.headers[':status'], 200);
-  assert.deepEqual(JSON.parse(got.body), { echo: { url: '/e/9' } });
+  const h2 = http2Client();
+  cleanup.push(() => h2.close());
+  const got = await h2.request(gw.url + '/c/9');
+  assert.equal(got.statusCode, 200);
+  const body = await got.body.text();
+  assert.deepEqual(JSON.parse(body), { echo: { url: '/e/9' } });
   assert.equal(got.headers['x-composed'], 'yes');
-  assert.equal(got.headers['content-length'], String(Buffer.byteLength(got.body)));
-  const head = await h2('HEAD');
-  assert.equal(head.headers[':status'], 200);
-  assert.equal(head.body, '');
+  assert.equal(got.headers['content-length'], String(Buffer.byteLength(body)));
+  const head = await h2.request(gw.url + '/c/9', { method: 'HEAD' });
+  assert.equal(head.statusCode, 200);
+  assert.equal(await head.body.text(), '');
   const plan = (gw.instance.engine as unknown as { dp: { plan: Plan } }).dp.plan;
   const why = explain(plan, 'GET', '/c/9', {});
   assert.equal(why.matched, true);
