@@ -45,6 +45,11 @@ export const ERRORS = {
   GW_SOAP_FAULT: { status: 502, message: 'The upstream SOAP service answered with a fault.' },
   GW_UPSTREAM_BODY_INVALID: { status: 502, message: 'The upstream response body could not be transformed.' },
   GW_UPSTREAM_BODY_TOO_LARGE: { status: 502, message: 'The upstream response is larger than this route can transform.' },
+  GW_BATCH_INVALID: { status: 400, message: 'The batch is not a valid JSON list of requests.' },
+  GW_BATCH_TOO_MANY: { status: 400, message: 'The batch has more requests than this route allows.' },
+  GW_BATCH_NESTED: { status: 400, message: 'A batch cannot contain a batch.' },
+  GW_BATCH_ITEM_TOO_LARGE: { status: 502, message: 'The response to this request of the batch is larger than the batch allows.' },
+  GW_BATCH_TIMEOUT: { status: 504, message: 'The batch ran out of time before this request was answered.' },
   // Admin API
   ADMIN_UNAUTHORIZED: { status: 401, message: 'A valid admin token is required.' },
   ADMIN_NOT_FOUND: { status: 404, message: 'No such admin endpoint.' },

@@ -306,7 +306,8 @@ async function send(
       chunks.push(chunk);
     }
   } catch (err) {
-    res.body.destroy();
+    // Its destroy emits an AbortError of undici's: nothing else listens by now.
+    res.body.on('error', () => {}).destroy();
     throw err instanceof InternalDispatchError ? err : failure(err, signal);
   }
   return { status: res.statusCode, headers: list, body: Buffer.concat(chunks, size) };
