@@ -48,6 +48,11 @@ export const ERRORS = {
   GW_COMPOSE_CALL_FAILED: { status: 502, message: 'A required call of this composite route failed.' },
   GW_COMPOSE_TIMEOUT: { status: 504, message: 'A required call of this composite route did not answer in time.' },
   GW_COMPOSE_FAN_OUT: { status: 502, message: 'A call of this composite route would make more requests than it allows.' },
+  GW_BATCH_INVALID: { status: 400, message: 'The batch is not a valid JSON list of requests.' },
+  GW_BATCH_TOO_MANY: { status: 400, message: 'The batch has more requests than this route allows.' },
+  GW_BATCH_NESTED: { status: 400, message: 'A batch cannot contain a batch.' },
+  GW_BATCH_ITEM_TOO_LARGE: { status: 502, message: 'The response to this request of the batch is larger than the batch allows.' },
+  GW_BATCH_TIMEOUT: { status: 504, message: 'The batch ran out of time before this request was answered.' },
   // Admin API
   ADMIN_UNAUTHORIZED: { status: 401, message: 'A valid admin token is required.' },
   ADMIN_NOT_FOUND: { status: 404, message: 'No such admin endpoint.' },

@@ -14,6 +14,7 @@ import { RouteWebSocket } from './websocket-schema.js';
 import { Http2Limits, HTTP2_DEFAULTS, ListenerHttp2, ServiceProtocolSchema } from './http2-schema.js';
 import { BodyMatch } from './body-match.js';
 import { ComposeSchema } from './compose-schema.js';
+import { BatchSchema } from './batch-schema.js';
 
 export { Duration, Size };
 
@@ -194,9 +195,10 @@ const routeSchema = (Policy: ReturnType<typeof policyEntry>) =>
         })
         .default({ paths: ['/*'] }),
       service: Name.optional().meta({
-        description: 'The service requests of this route go to (a route without one answers by itself: `compose`).',
+        description: 'The service requests of this route go to (a route without one answers by itself: `compose`, `batch`).',
       }),
       compose: ComposeSchema.optional(),
+      batch: BatchSchema.optional(),
       stripPrefix: z.string().regex(/^\//, { error: 'a prefix starts with "/"' }).optional(),
       rewrite: z.string().regex(/^\//, { error: 'a rewrite starts with "/"' }).optional(),
       preserveHost: z.boolean().default(false),

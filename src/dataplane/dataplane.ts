@@ -30,6 +30,8 @@ import { LoadShedder } from '../edge/load-shedder.js';
 import { randomUUID } from 'node:crypto';
 import { StoreRegistry } from '../store/registry.js';
 import { WebSocketHub } from './websocket/hub.js';
+import { InternalDispatcher, type DispatchFrom } from './internal-dispatch.js';
+import type { InternalRequest, InternalResponse } from '../routes/types.js';
 
 export interface BoundListener {
   host: string;
@@ -81,6 +83,9 @@ export class DataPlane implements ExchangeHost {
   readonly websockets: WebSocketHub = new WebSocketHub(this);
   /** The certificates of the TLS listeners; they follow reloads and their files (edge/tls). */
   private readonly tls: TlsListeners;
+
+  /** Requests to this plane's own routes from inside it (batch items), over in-memory connections. */
+  private internal: InternalDispatcher | undefined;
 
   /** Access log, metrics, analytics, tracing (issue 7). */
   readonly obs: Observability;
@@ -268,6 +273,15 @@ export class DataPlane implements ExchangeHost {
     }
   }
 
+  /**
+   * A request through this plane's own routes, served as a plain listener serves one (through
+   * `serve`: counted in flight, shed when overloaded, on the current plan).
+   */
+  dispatchInternal(req: InternalRequest, from: DispatchFrom): Promise<InternalResponse> {
+    this.internal ??= new InternalDispatcher(this.handle, this.limits);
+    return this.internal.dispatch(req, from);
+  }
+
   /** Counts a new exchange in flight on the current plan (`completed` gives it back): the WebSocket handshakes. */
   enter(): Plan {
     const st = this.state;
@@ -371,6 +385,7 @@ export class DataPlane implements ExchangeHost {
     if (outcome === 'timeout') {
       this.log.warn({ inflight: this.inflight }, 'drain timeout reached; closing remaining connections');
       this.websockets.destroyAll(); // upgraded sockets are no longer the servers' to close
+      this.internal?.close();
       for (const h of this.http2) h.destroyAll();
       for (const s of this.servers) s.closeAllConnections();
       await closed;
@@ -391,6 +406,7 @@ export class DataPlane implements ExchangeHost {
       s.closeAllConnections();
       s.close();
     }
+    this.internal?.close();
     this.tls.close();
     this.upstreams.closeAll();
     await this.pools.destroyAll();

@@ -20,6 +20,7 @@ import type { UpstreamCall } from './upstream-call.js';
 import type { HttpsRedirect } from './https-redirect.js';
 import type { HeldResponse } from './body-phases.js';
 import type { ResponseTaps } from './upstream-response.js';
+import type { InternalRequest, InternalResponse } from '../routes/types.js';
 
 /** Set on a socket whose request the gateway refused as malformed: nothing after it is served. */
 export const REFUSED = Symbol('gatehouse.refused');
@@ -34,6 +35,14 @@ export interface ExchangeHost {
   readonly log: Logger;
   /** Once per exchange, when its response is finished or abandoned. */
   completed(ex: ExchangeState): void;
+  /**
+   * Runs a request through this host's own routes and policies, as a client at `from` would send
+   * it (a batch item: internal-dispatch.ts). Rejects with an InternalDispatchError.
+   */
+  dispatchInternal?(
+    req: InternalRequest,
+    from: { remoteAddress: string; encrypted: boolean; internal: boolean },
+  ): Promise<InternalResponse>;
 }
 
 export abstract class ExchangeState {

@@ -36,6 +36,7 @@ import { forBodyPhases, requestBodyPhase } from './body-phases.js';
 import { handlerAnswer, routeCall } from './route-handler.js';
 import type { RouteHandler } from '../routes/types.js';
 import { Canceller } from '../routes/cancel.js';
+import { isInternalSocket } from './internal-dispatch.js';
 
 const VALID_REQUEST_ID = /^[A-Za-z0-9._:@+/=-]{1,200}$/;
 export { REFUSED, type ExchangeHost } from './exchange-state.js';
@@ -206,6 +207,7 @@ export class Exchange extends ExchangeResponse implements CallOwner {
     const scan = this.scan!;
     const https = (this.req.socket as { encrypted?: boolean }).encrypted === true;
     const ctx = this.context();
+    const internal = isInternalSocket(this.req.socket);
     const call = routeCall(
       {
         routeName: route.name,
@@ -230,7 +232,10 @@ export class Exchange extends ExchangeResponse implements CallOwner {
         signal: gone,
       },
       this.body,
-      undefined,
+      this.plane.dispatchInternal === undefined
+        ? undefined
+        : (r) => this.plane.dispatchInternal!(r, { remoteAddress: this.req.socket.remoteAddress ?? '', encrypted: https, internal }),
+      internal,
     );
     this.calls = call.calls;
     handler.handle(call).then(

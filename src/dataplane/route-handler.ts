@@ -11,6 +11,7 @@ export function routeCall(
   source: Omit<FetchSource, 'calls'>,
   body: Buffer | null,
   dispatch: ((req: InternalRequest) => Promise<InternalResponse>) | undefined,
+  internal: boolean,
 ): RouteCall {
   const calls: CallRecord[] = [];
   const fetchSource: FetchSource = { ...source, calls };
@@ -20,6 +21,7 @@ export function routeCall(
     fetch: (req) => serviceFetch(fetchSource, req),
     ...(dispatch === undefined ? {} : { dispatch }),
     signal: source.signal,
+    internal,
     calls,
   };
 }

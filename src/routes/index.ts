@@ -2,10 +2,11 @@
 // know kinds only through this list and the contract in types.ts.
 import type { RouteKindDefinition } from './types.js';
 import { composeKind } from './compose/compose.js';
+import { batchKind } from './batch/batch.js';
 
 export type { RouteKindDefinition, RouteHandler } from './types.js';
 
-export const ROUTE_KINDS: readonly RouteKindDefinition[] = [composeKind];
+export const ROUTE_KINDS: readonly RouteKindDefinition[] = [composeKind, batchKind];
 
 /** The kind a route config names (its key present), or undefined for a service route. */
 export function routeKindOf(route: object): { def: RouteKindDefinition; config: unknown } | undefined {

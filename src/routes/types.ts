@@ -68,6 +68,10 @@ export interface InternalRequest {
   target: string;
   headers: HeaderList;
   body: Buffer | null;
+  /** The largest response body read, in bytes (default 8 MiB); past it the dispatch fails (`too-large`). */
+  maxBodyBytes?: number | undefined;
+  /** Cancels the dispatch: its connection is closed, and the exchange sees its client go away. */
+  signal?: CancelSignal | undefined;
 }
 
 export interface InternalResponse {
@@ -83,8 +87,13 @@ export interface RouteCall {
   readonly body: Buffer | null;
   /** Sends a request to a service of the config (abandoned when the client goes away, or with the request's own `signal`). */
   fetch(req: ServiceRequest): Promise<ServiceResult>;
-  /** Runs a request through this gateway's own routes and policies (absent where there is no data plane). */
+  /**
+   * Runs a request through this gateway's own routes and policies (absent where there is no data
+   * plane); rejects with an InternalDispatchError (dispatch-error.ts).
+   */
   dispatch?(req: InternalRequest): Promise<InternalResponse>;
+  /** This request itself came through a dispatch (a batch item): it must not dispatch again. */
+  readonly internal: boolean;
   /** Cancelled when the client goes away: stop what is running. */
   readonly signal: CancelSignal;
   /** Records a service call for the access log and metrics (`fetch` records its own). */

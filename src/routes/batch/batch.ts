@@ -1,0 +1,138 @@
+// The `batch` route kind: the client POSTs a JSON list of requests to this gateway's own routes;
+// each runs through its own route and policies (RouteCall.dispatch: the data plane's whole
+// lifecycle, as the batch's client), up to `concurrency` at once, and the answer is the list of
+// their responses in order. A malformed batch is refused whole before anything runs (items.ts);
+// what happens to one request once it runs — 401, 404, a service's 500, a body too large, the
+// batch's time running out — is that request's entry, and the others are answered as usual.
+import type { ErrorCode } from '../../errors.js';
+import type { Logger } from '../../observability/logger.js';
+import { BatchSchema, type BatchConfig } from '../../config/batch-schema.js';
+import { parseDuration, parseSize } from '../../config/units.js';
+import { InternalDispatchError } from '../dispatch-error.js';
+import { Canceller, type CancelSignal } from '../cancel.js';
+import type { InternalRequest, InternalResponse, RouteAnswer, RouteCall, RouteHandler, RouteKindDefinition } from '../types.js';
+import { errorEntry, inheritedHeaders, itemRequest, parseBatch, responseEntry, type BatchEntry, type BatchItem } from './items.js';
+import type { HeaderList } from '../../policies/types.js';
+
+const JSON_TYPE = /^application\/json\s*(;|$)/i;
+
+type Dispatch = (req: InternalRequest) => Promise<InternalResponse>;
+
+/** Why a batch stopped before all its requests were answered. */
+type Stop = 'timeout' | 'gone';
+
+export class BatchHandler implements RouteHandler {
+  readonly maxBodyBytes: number;
+  private readonly maxRequests: number;
+  private readonly concurrency: number;
+  private readonly maxResponseBody: number;
+  private readonly timeoutMs: number;
+
+  constructor(
+    config: BatchConfig,
+    private readonly log: Logger,
+    private readonly routeName: string,
+  ) {
+    this.maxBodyBytes = parseSize(config.maxBody);
+    this.maxRequests = config.maxRequests;
+    this.concurrency = config.concurrency;
+    this.maxResponseBody = parseSize(config.maxResponseBody);
+    this.timeoutMs = parseDuration(config.timeout);
+  }
+
+  async handle(call: RouteCall): Promise<RouteAnswer> {
+    const req = call.ctx.req;
+    // A batch inside a batch: each level would multiply the work one request costs.
+    if (call.internal) return { error: 'GW_BATCH_NESTED' };
+    if (call.ctx.method !== 'POST') return { error: 'GW_METHOD_NOT_ALLOWED', headers: { allow: 'POST' } };
+    if (!JSON_TYPE.test(req.headers['content-type'] ?? ''))
+      return { error: 'GW_BATCH_INVALID', message: 'A batch is sent with Content-Type: application/json.' };
+    if (call.dispatch === undefined) return { error: 'GW_INTERNAL', message: 'Batches are not served here.' };
+    const parsed = parseBatch(call.body, this.maxRequests);
+    if (!parsed.ok) return { error: parsed.code, message: parsed.message, details: parsed.details };
+    const entries = await this.run(call, (r) => call.dispatch!(r), parsed.items);
+    return {
+      serve: {
+        status: 200,
+        headers: ['content-type', 'application/json', 'cache-control', 'no-store'],
+        body: Buffer.from(JSON.stringify(entries)),
+      },
+    };
+  }
+
+  /** Runs the requests, `concurrency` at a time in list order, until done, the timeout, or the client leaves. */
+  private async run(call: RouteCall, dispatch: Dispatch, items: BatchItem[]): Promise<BatchEntry[]> {
+    const inherited = inheritedHeaders(call.ctx.req);
+    const entries: (BatchEntry | undefined)[] = new Array<BatchEntry | undefined>(items.length);
+    const stop = new Canceller();
+    let why: Stop | undefined;
+    const halt = (reason: Stop) => {
+      why ??= reason;
+      stop.cancel();
+    };
+    if (call.signal.cancelled) halt('gone');
+    const offGone = call.signal.onCancel(() => halt('gone'));
+    const timer = this.timeoutMs > 0 ? setTimeout(() => halt('timeout'), this.timeoutMs) : undefined;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (!stop.cancelled && next < items.length) {
+        const i = next++;
+        entries[i] = await this.one(dispatch, items[i]!, inherited, `${call.ctx.requestId}.${i}`, stop, () => why);
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: Math.min(this.concurrency, items.length) }, worker));
+    } finally {
+      clearTimeout(timer);
+      offGone();
+    }
+    return Array.from(entries, (e) => e ?? stoppedEntry(why, false)); // (map would skip the holes)
+  }
+
+  private async one(
+    dispatch: Dispatch,
+    item: BatchItem,
+    inherited: HeaderList,
+    requestId: string,
+    signal: CancelSignal,
+    why: () => Stop | undefined,
+  ): Promise<BatchEntry> {
+    const req: InternalRequest = {
+      ...itemRequest(item, inherited, requestId),
+      maxBodyBytes: this.maxResponseBody,
+      signal,
+    };
+    try {
+      return responseEntry(await dispatch(req));
+    } catch (err) {
+      if (signal.cancelled) return stoppedEntry(why(), true);
+      const reason = err instanceof InternalDispatchError ? err.reason : undefined;
+      const code = FAILURE_CODES[reason ?? 'failed'];
+      if (code === 'GW_INTERNAL') this.log.error({ err, requestId, route: this.routeName }, 'a request of a batch failed');
+      return errorEntry(code, reason === 'invalid' ? `The request could not be sent: ${(err as Error).message}` : undefined);
+    }
+  }
+}
+
+const FAILURE_CODES: Record<InternalDispatchError['reason'], ErrorCode> = {
+  'too-large': 'GW_BATCH_ITEM_TOO_LARGE',
+  nested: 'GW_BATCH_NESTED',
+  aborted: 'GW_BATCH_TIMEOUT',
+  invalid: 'GW_BATCH_INVALID',
+  closed: 'GW_INTERNAL',
+  failed: 'GW_INTERNAL',
+};
+
+/** The entry of a request the batch stopped before its answer (cancelled while running, or never started). */
+function stoppedEntry(why: Stop | undefined, started: boolean): BatchEntry {
+  const what = started ? 'Cancelled' : 'Not run';
+  return errorEntry('GW_BATCH_TIMEOUT', why === 'gone' ? `${what}: the client went away.` : `${what}: the batch ran out of time.`);
+}
+
+export const batchKind: RouteKindDefinition = {
+  key: 'batch',
+  create(config, env) {
+    // Already checked with the route (config/schema.ts); parsed again here for its defaults.
+    return new BatchHandler(BatchSchema.parse(config ?? {}), env.log, env.routeName);
+  },
+};
