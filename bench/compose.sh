@@ -8,6 +8,9 @@
 # composite request, and their ratio; and the client's latency (wrk's average) of each.
 #
 #   bench/compose.sh [seconds] [rounds]        (defaults: 10, 3; needs wrk, taskset and npx tsc -p .)
+#
+# BATCH=1 measures a batch route instead (bench/configs/batch.yaml): one POST /batch of the three
+# requests, each dispatched in process to the plain route.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=${1:-10}; ROUNDS=${2:-3}; WARMUP=${WARMUP:-5}
@@ -18,6 +21,11 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT INT TERM
 free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
 cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
+cat > "$tmp/batch.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '[{"path":"/a/items/42"},{"path":"/b/items/42"},{"path":"/c/items/42"}]'
+LUA
 cat > "$tmp/three.lua" <<'LUA'
 -- The client's own three calls, in turn on each connection.
 local paths = { "/a/items/42", "/b/items/42", "/c/items/42" }
@@ -37,14 +45,19 @@ start() { # config name -> pid; base url in $tmp/name.url
 }
 tick=$(getconf CLK_TCK)
 for r in $(seq "$ROUNDS"); do
-  pa=$(start bench/configs/quiet.yaml proxy); pb=$(start bench/configs/compose.yaml composite); pids+=("$pa" "$pb")
-  ua=$(cat "$tmp/proxy.url"); ub=$(cat "$tmp/composite.url")/items/42
-  for u in "$ua/a/items/42" "$ub"; do
+  if [ "${BATCH:-0}" = 1 ]; then cb=bench/configs/batch.yaml; pathb=/batch; sb=(-s "$tmp/batch.lua"); else cb=bench/configs/compose.yaml; pathb=/items/42; sb=(); fi
+  pa=$(start bench/configs/quiet.yaml proxy); pb=$(start "$cb" composite); pids+=("$pa" "$pb")
+  ua=$(cat "$tmp/proxy.url"); ub=$(cat "$tmp/composite.url")$pathb
+  for u in "$ua/a/items/42" "$(cat "$tmp/composite.url")/a/items/42"; do
     ok=0; for _ in $(seq 100); do curl -sf -o /dev/null "$u" && { ok=1; break; }; sleep 0.1; done
     [ $ok = 1 ] || { echo "compose.sh: no 2xx from $u" >&2; cat "$tmp/proxy.out" "$tmp/composite.out" >&2; exit 1; }
   done
-  curl -sf "$ub" | grep -q '"a":{' || { echo "compose.sh: the composite's answer is not {a,b,c}" >&2; exit 1; }
-  load() { taskset -c 1 wrk -t1 -c50 -d"$1s" -s "$tmp/three.lua" "$ua" > "$2" & local w=$!; taskset -c 1 wrk -t1 -c50 -d"$1s" "$ub" > "$3"; wait $w; }
+  if [ "${BATCH:-0}" = 1 ]; then
+    curl -sf -H 'content-type: application/json' -d '[{"path":"/a/items/42"},{"path":"/b/items/42"},{"path":"/c/items/42"}]' "$ub" | grep -q '^\[{"status":200' || { echo "compose.sh: the batch's answer is not three entries" >&2; exit 1; }
+  else
+    curl -sf "$ub" | grep -q '"a":{' || { echo "compose.sh: the composite's answer is not {a,b,c}" >&2; exit 1; }
+  fi
+  load() { taskset -c 1 wrk -t1 -c50 -d"$1s" -s "$tmp/three.lua" "$ua" > "$2" & local w=$!; taskset -c 1 wrk -t1 -c50 -d"$1s" "${sb[@]}" "$ub" > "$3"; wait $w; }
   load "$WARMUP" /dev/null /dev/null
   a0=$(cpu "$pa"); b0=$(cpu "$pb")
   load "$D" "$tmp/wa" "$tmp/wb"
@@ -53,7 +66,7 @@ for r in $(seq "$ROUNDS"); do
   for s in a b; do grep -q "Non-2xx\|Socket errors" "$tmp/w$s" && { echo "round $r: errors at $s:"; grep -h "Non-2xx\|Socket errors" "$tmp/w$s"; }; done
   ra=$(awk '/requests in/{print $1}' "$tmp/wa"); rb=$(awk '/requests in/{print $1}' "$tmp/wb")
   la=$(awk '/Latency/{print $2; exit}' "$tmp/wa"); lb=$(awk '/Latency/{print $2; exit}' "$tmp/wb")
-  awk -v r="$r" -v ra="$ra" -v rb="$rb" -v ca="$((a1 - a0))" -v cb="$((b1 - b0))" -v t="$tick" -v la="$la" -v lb="$lb" 'BEGIN {
+  awk -v r="$r" -v ra="$ra" -v rb="$rb" -v ca="$((a1 - a0))" -v cb="$((b1 - b0))" -v t="$tick" -v la="$la" -v lb="$lb" -v K="$([ "${BATCH:-0}" = 1 ] && echo batch || echo composite)" 'BEGIN {
     ua = ca * 1e6 / t / ra; ub = cb * 1e6 / t / rb
-    printf "round %d: proxied %d req, %.1f CPU µs/req (x3 = %.1f), latency %s | composite %d req, %.1f CPU µs/req, latency %s | composite / three proxied: %.2f\n", r, ra, ua, 3 * ua, la, rb, ub, lb, ub / (3 * ua) }'
+    printf "round %d: proxied %d req, %.1f CPU µs/req (x3 = %.1f), latency %s | %s %d req, %.1f CPU µs/req, latency %s | %s / three proxied: %.2f\n", r, ra, ua, 3 * ua, la, K, rb, ub, lb, K, ub / (3 * ua) }'
 done

@@ -47,7 +47,22 @@ test('field codes are the indexes of ACCESS_LOG_FIELDS', () => {
   assert.equal(F.shadowLimited, ACCESS_LOG_FIELDS.indexOf('shadowLimited'));
   assert.equal(F.aborted, ACCESS_LOG_FIELDS.indexOf('aborted'));
   assert.equal(F.closeCode, ACCESS_LOG_FIELDS.indexOf('closeCode'));
-  assert.equal(F.closeCode, ACCESS_LOG_FIELDS.length - 1);
+  assert.equal(F.calls, ACCESS_LOG_FIELDS.indexOf('calls'));
+  assert.equal(F.calls, ACCESS_LOG_FIELDS.length - 1);
+});
+
+test('calls is written for a composite route only: name, service, status or failure, ms', () => {
+  const plain = JSON.parse(formatLine(record(), codesOf())) as Record<string, unknown>;
+  assert.equal('calls' in plain, false);
+  const calls = [
+    { label: 'user', service: 'users', outcome: 200, ms: 12.345 },
+    { label: 'recs', service: 'recs', outcome: 'timeout', ms: 300 },
+  ];
+  const line = JSON.parse(formatLine(record({ calls }), codesOf())) as { calls: unknown };
+  assert.deepEqual(line.calls, [
+    { name: 'user', service: 'users', status: 200, ms: 12.345 },
+    { name: 'recs', service: 'recs', failed: 'timeout', ms: 300 },
+  ]);
 });
 
 test('closeCode is written for a WebSocket line only (it is absent from any other record)', () => {
