@@ -208,14 +208,19 @@ export class InternalDispatcher {
     });
     const entry = { client, ends: [serverEnd, clientEnd] as [PipeEnd, PipeEnd] };
     this.live.add(entry);
+    let answered = false;
     try {
-      return await send(client, req, headers, maxBody, signal);
+      const res = await send(client, req, headers, maxBody, signal);
+      answered = true;
+      return res;
     } finally {
       this.live.delete(entry);
       off?.();
       // Closing the client ends its side: the server's end then sees the connection go away (an
-      // exchange still running sees its client leave).
-      await client.destroy().catch(() => {});
+      // exchange still running sees its client leave). After a whole answer nothing is pending:
+      // close() ends it without the errors destroy() makes for every request (their stacks cost
+      // ~6 % of a batch item's CPU).
+      await (answered ? client.close() : client.destroy()).catch(() => {});
       serverEnd.destroy();
     }
   }
