@@ -15,6 +15,7 @@
 // The exchange knows no policy by name: what policies tell it travels in typed fields of their
 // context (identity, errorHeaders, shadowLimited) and declared capabilities (answersPreflight).
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { Readable } from 'node:stream';
 import type { CompiledRoute } from './plan.js';
 import type { AccessVerdict, RequestContext, RespondVerdict, ServeVerdict } from '../policies/types.js';
@@ -199,10 +200,12 @@ export class Exchange extends ExchangeResponse implements CallOwner {
   /** A route that answers by itself (a composite): its handler's answer is served as a service's would be. */
   private runHandler(route: CompiledRoute, handler: RouteHandler): void {
     const gone = new AbortController();
+    setMaxListeners(0, gone.signal); // each call in flight listens (at most the handler's own bound, a composite's maxCalls)
     this.res.once('close', () => gone.abort());
     const scan = this.scan!;
     const https = (this.req.socket as { encrypted?: boolean }).encrypted === true;
     const ctx = this.context();
+    const requestId = this.requestId;
     const call = routeCall(
       {
         routeName: route.name,
@@ -213,9 +216,13 @@ export class Exchange extends ExchangeResponse implements CallOwner {
         services: this.plan.services,
         context: () => ctx,
         // Only the request's own fields and what the gateway adds: no client field goes on unless the route's config puts it there.
-        headers: (own) =>
-          upstreamHeaders(
-            this,
+        // The upstreamRequest policies get a context of the call's own: an edit a policy makes to it
+        // (a request-transformer's query edits set ctx.query) must not change what the next
+        // call's templates read.
+        headers: (own) => {
+          const callCtx: RequestContext = { ...ctx };
+          return upstreamHeaders(
+            { requestId, context: () => callCtx },
             { ...scan, forward: own },
             this.client!,
             https ? 'https' : 'http',
@@ -223,7 +230,8 @@ export class Exchange extends ExchangeResponse implements CallOwner {
             ctx.identity,
             this.trace !== undefined,
             route.upstreamRequest,
-          ),
+          );
+        },
         signal: gone.signal,
       },
       this.body,

@@ -9,6 +9,30 @@ import { compileRename, getAll, keepOnly, parsePath, remove, renameIssue, type P
 /** The template roots a composite adds: the client's JSON body, earlier calls, the forEach element. */
 export const COMPOSE_ROOTS = ['body', 'calls', 'item', 'index'] as const;
 
+/**
+ * Headers a call may not set: the message's framing and the connection (as for request-transformer
+ * edits: src/policies/transform/fields.ts), and Host and the forwarding headers the gateway adds to
+ * every call — a second copy, from a template a client fills, would be the one many services read.
+ */
+const GATEWAY_HEADERS: ReadonlySet<string> = new Set([
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'upgrade',
+  'te',
+  'trailer',
+  'expect',
+  'host',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'forwarded',
+  'via',
+  'x-request-id',
+]);
+
 export interface CompiledCall {
   readonly name: string;
   readonly service: string;
@@ -112,6 +136,9 @@ function compileCall(
     problem('.service', `service "${c.service}" is not defined${services.size ? ` (defined: ${[...services].join(', ')})` : ''}`);
   const path = compiled('.path', compileString(c.path, rootsAt('.path'), encodeSegment));
   const query = Object.entries(c.query).map(([k, v]) => [k, compiled(`.query.${k}`, compileString(v, rootsAt(`.query.${k}`)))] as const);
+  for (const k of Object.keys(c.headers))
+    if (GATEWAY_HEADERS.has(k.toLowerCase()))
+      problem(`.headers.${k}`, 'the gateway sets this header itself (framing, connection, Host and forwarding headers)');
   const headers = Object.entries(c.headers).map(
     ([k, v]) => [k.toLowerCase(), compiled(`.headers.${k}`, compileString(v, rootsAt(`.headers.${k}`)))] as const,
   );

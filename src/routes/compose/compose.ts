@@ -10,6 +10,7 @@ import { runCalls } from './run.js';
 import { composeAnswer } from './answer.js';
 import { compileReshape, reshapeIssue, type Reshape } from '../../policies/transform/reshape.js';
 import { parseDuration } from '../../config/units.js';
+import { MAX_JSON_DEPTH, nestedDeeper } from './guards.js';
 
 const JSON_TYPE = /^application\/([\w.+-]+\+)?json\s*(;|$)/i;
 
@@ -58,6 +59,8 @@ class ComposeHandler implements RouteHandler {
       } catch {
         return { error: 'GW_BAD_BODY' as const, message: 'The request body is not valid JSON.' };
       }
+      if (nestedDeeper(clientBody))
+        return { error: 'GW_BAD_BODY' as const, message: `The request body nests deeper than ${MAX_JSON_DEPTH} levels.` };
     }
     const run = await runCalls(this.c, call, clientBody);
     return composeAnswer(this.c, run, call.ctx, this.reshape);

@@ -3,10 +3,12 @@
 // calls once per element, all within the composite's deadline and its budget of requests. A
 // required call that fails ends the composite at once (the others are abandoned); an optional one
 // is left out, and so is every call that needs it.
+import { setMaxListeners } from 'node:events';
 import type { RouteCall, ServiceResult } from '../types.js';
 import type { HeaderList } from '../../policies/types.js';
 import { asText, type Scope } from '../../policies/transform/template.js';
 import type { CompiledCall, CompiledCompose } from './compile.js';
+import { hasDotSegment, MAX_JSON_DEPTH, nestedDeeper, validHeaderValue } from './guards.js';
 
 /** What `{{calls.<name>…}}` reads, and what a call gives the answer. */
 export interface CallResult {
@@ -26,13 +28,13 @@ export interface RunResult {
   cancelled: boolean;
 }
 
-const INVALID_HEADER_VALUE = /[\r\n\0]/;
-
 export function runCalls(c: CompiledCompose, call: RouteCall, clientBody: unknown): Promise<RunResult> {
   const outcomes = new Map<string, Outcome>();
   const results: Record<string, CallResult> = Object.create(null) as Record<string, CallResult>;
   const scope: Scope = { body: clientBody, calls: results };
   const stop = new AbortController();
+  // One listener per call in flight (at most maxCalls): no "possible leak" warning past 10 (node 20).
+  setMaxListeners(0, stop.signal);
   const budget = { left: c.maxCalls };
   const started = new Set<string>();
   return new Promise<RunResult>((resolve) => {
@@ -107,6 +109,7 @@ async function runCall(
   if (budget.left < 0) return { ok: false, timeout: false, fanOut: true, reason: 'the composite’s maxCalls was reached' };
   // One element failing fails the call: the others are abandoned.
   const own = new AbortController();
+  setMaxListeners(0, own.signal);
   const onStop = (): void => own.abort();
   stop.addEventListener('abort', onStop, { once: true });
   try {
@@ -140,6 +143,7 @@ async function fetchOne(c: CompiledCompose, cc: CompiledCall, call: RouteCall, s
     for (const [k, v] of new URLSearchParams(path.slice(q + 1))) params.append(k, v);
     path = path.slice(0, q);
   }
+  if (hasDotSegment(path)) return { ok: false, timeout: false, reason: 'its path would have a "." or ".." segment' };
   for (const [k, v] of cc.query) {
     const value = v(ctx, scope);
     if (value !== undefined && value !== null) params.append(k, asText(value));
@@ -149,12 +153,13 @@ async function fetchOne(c: CompiledCompose, cc: CompiledCall, call: RouteCall, s
     const value = v(ctx, scope);
     if (value === undefined || value === null) continue;
     const text = asText(value);
-    if (text !== '' && !INVALID_HEADER_VALUE.test(text)) headers.push(k, text);
+    // A value no field can carry (CR, LF, other controls, beyond Latin-1) is left out, as a missing one.
+    if (text !== '' && validHeaderValue(text)) headers.push(k, text);
   }
   let body: Buffer | null = null;
   if (cc.body !== undefined) {
     body = Buffer.from(JSON.stringify(cc.body(ctx, scope) ?? null));
-    headers.push('content-type', 'application/json');
+    if (!headers.some((h, i) => i % 2 === 0 && h === 'content-type')) headers.push('content-type', 'application/json'); // the call's own wins
   }
   const r = await call.fetch({
     service: cc.service,
@@ -194,6 +199,8 @@ function outcomeOf(cc: CompiledCall, r: ServiceResult): Outcome {
       } catch {
         return { ok: false, timeout: false, status: r.status, reason: 'its answer is not valid JSON' };
       }
+      if (nestedDeeper(body))
+        return { ok: false, timeout: false, status: r.status, reason: `its answer nests deeper than ${MAX_JSON_DEPTH} levels` };
     } else if (cc.nonJson === 'string') body = r.body.toString('utf8');
     else return { ok: false, timeout: false, status: r.status, reason: `its answer is not JSON (${type || 'no Content-Type'})` };
   }
