@@ -231,3 +231,19 @@ test('validate refuses call headers the gateway sets itself (framing, Host, forw
     );
   }
 });
+
+test('validate refuses a composite status without content (204, 205): an HTTP/2 client resets a 205 stream with a body', () => {
+  for (const status of [204, 205]) {
+    const r = validateConfig(
+      testConfig({
+        services: { up: { targets: [{ url: 'http://127.0.0.1:9' }] } },
+        routes: [{ name: 'r', compose: { status, calls: [{ name: 'a', service: 'up', path: '/a' }] } }],
+      }),
+    );
+    const issues = r.ok ? [] : r.errors.map((e) => `${e.path}: ${e.message}`);
+    assert.ok(
+      issues.some((i) => i.startsWith('routes[0].compose.status: ')),
+      `${status}: ${issues.join('\n')}`,
+    );
+  }
+});

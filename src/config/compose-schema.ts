@@ -86,7 +86,15 @@ export const ComposeSchema = z
       description:
         'A JSONata expression over the composed answer for a full reshape; $calls (each call’s status and body), $request (params, query, consumer) and $failed are bound.',
     }),
-    status: z.number().int().min(200).max(299).default(200).meta({ description: 'The status of a composed answer.' }),
+    status: z
+      .number()
+      .int()
+      .min(200)
+      .max(299)
+      // RFC 9110 §15.3.5-6: a 204 or 205 has no content (an HTTP/2 client resets a stream that has some).
+      .refine((s) => s !== 204 && s !== 205, { error: 'a composed answer has a body: 204 and 205 have none' })
+      .default(200)
+      .meta({ description: 'The status of a composed answer (2xx with content: not 204 or 205).' }),
     timeout: Duration.default('10s').meta({
       description: 'The whole composite’s deadline: past it, required calls still running answer 504 and optional ones are left out.',
     }),
