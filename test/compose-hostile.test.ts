@@ -27,6 +27,10 @@ before(async () => {
       setTimeout(() => res.end('{}'), 5000).unref();
       return;
     }
+    if (url.pathname === '/secret') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return void res.end(JSON.stringify({ token: 's3cr3t-token', n: 1 }));
+    }
     if (url.pathname === '/list') {
       res.writeHead(200, { 'content-type': 'application/json' });
       return void res.end(JSON.stringify(Array.from({ length: 12 }, (_, i) => i)));
@@ -89,6 +93,14 @@ before(async () => {
             { name: 'a', service: 'up', path: '/slow/a' },
             { name: 'b', service: 'up', path: '/slow/b' },
           ],
+        },
+      },
+      {
+        name: 'reshape-error',
+        match: { paths: ['/reshape-error'] },
+        compose: {
+          reshape: '{ "n": $number($calls.s.body.token) }',
+          calls: [{ name: 's', service: 'up', path: '/secret', hidden: true }],
         },
       },
       {
@@ -246,4 +258,12 @@ test('validate refuses a composite status without content (204, 205): an HTTP/2 
       `${status}: ${issues.join('\n')}`,
     );
   }
+});
+
+test('a reshape that fails on a value does not answer with the value (a hidden call’s secret)', async () => {
+  const r = await get('/reshape-error');
+  assert.equal(r.status, 502, r.text);
+  assert.equal((r.body.error as { code: string }).code, 'GW_UPSTREAM_BODY_INVALID');
+  assert.doesNotMatch(r.text, /s3cr3t/);
+  assert.match((r.body.error as { message: string }).message, /D3030/);
 });
