@@ -267,3 +267,23 @@ test('a reshape that fails on a value does not answer with the value (a hidden c
   assert.doesNotMatch(r.text, /s3cr3t/);
   assert.match((r.body.error as { message: string }).message, /D3030/);
 });
+
+test('validate refuses a deadline node cannot time (over 24.8 days runs after 1 ms) or of 0', () => {
+  for (const [at, compose] of [
+    ['timeout', { timeout: '30d' }],
+    ['timeout', { timeout: 0 }],
+    ['calls[0].timeout', { calls: [{ name: 'a', service: 'up', path: '/a', timeout: '25d' }] }],
+  ] as const) {
+    const r = validateConfig(
+      testConfig({
+        services: { up: { targets: [{ url: 'http://127.0.0.1:9' }] } },
+        routes: [{ name: 'r', compose: { calls: [{ name: 'a', service: 'up', path: '/a' }], ...compose } }],
+      }),
+    );
+    const issues = r.ok ? [] : r.errors.map((e) => `${e.path}: ${e.message}`);
+    assert.ok(
+      issues.some((i) => i.startsWith(`routes[0].compose.${at}: `)),
+      `${JSON.stringify(compose)}: ${issues.join('\n')}`,
+    );
+  }
+});
