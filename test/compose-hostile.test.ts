@@ -287,3 +287,17 @@ test('validate refuses a deadline node cannot time (over 24.8 days runs after 1 
     );
   }
 });
+
+test('validate refuses a CONNECT call (the service’s 2xx would hand over a tunnel, not an answer)', () => {
+  const r = validateConfig(
+    testConfig({
+      services: { up: { targets: [{ url: 'http://127.0.0.1:9' }] } },
+      routes: [{ name: 'r', compose: { calls: [{ name: 'a', service: 'up', method: 'connect', path: '/a' }] } }],
+    }),
+  );
+  const issues = r.ok ? [] : r.errors.map((e) => `${e.path}: ${e.message}`);
+  assert.ok(
+    issues.some((i) => i.startsWith('routes[0].compose.calls[0].method: ')),
+    issues.join('\n'),
+  );
+});

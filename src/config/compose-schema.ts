@@ -31,6 +31,8 @@ const Call = z
     method: z
       .string()
       .regex(/^[A-Za-z]+$/, { error: 'a method is a word such as GET' })
+      // CONNECT asks for a tunnel, not an answer: the call would fail as unreachable.
+      .refine((m) => m.toUpperCase() !== 'CONNECT', { error: 'a call cannot be a CONNECT (a tunnel has no answer to compose)' })
       .default('GET'),
     path: z
       .string()

@@ -47,7 +47,8 @@ test('field codes are the indexes of ACCESS_LOG_FIELDS', () => {
   assert.equal(F.shadowLimited, ACCESS_LOG_FIELDS.indexOf('shadowLimited'));
   assert.equal(F.aborted, ACCESS_LOG_FIELDS.indexOf('aborted'));
   assert.equal(F.closeCode, ACCESS_LOG_FIELDS.indexOf('closeCode'));
-  assert.equal(F.closeCode, ACCESS_LOG_FIELDS.length - 1);
+  assert.equal(F.calls, ACCESS_LOG_FIELDS.indexOf('calls'));
+  assert.equal(F.calls, ACCESS_LOG_FIELDS.length - 1);
 });
 
 test('closeCode is written for a WebSocket line only (it is absent from any other record)', () => {
