@@ -3,6 +3,7 @@
 // once; the client going away while calls run; answers nested deeper than the stack.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { gzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
 import { startTestGateway, testConfig, type TestGateway } from './helpers/gateway.js';
@@ -26,6 +27,16 @@ before(async () => {
       });
       setTimeout(() => res.end('{}'), 5000).unref();
       return;
+    }
+    if (url.pathname.startsWith('/gz')) {
+      // Codes its answer unless told identity (/gz), or always (/gz-always).
+      const plain = JSON.stringify({ zipped: false });
+      if (req.headers['accept-encoding'] === 'identity' && url.pathname === '/gz') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return void res.end(plain);
+      }
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+      return void res.end(gzipSync(JSON.stringify({ zipped: true })));
     }
     if (url.pathname === '/secret') {
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -92,6 +103,16 @@ before(async () => {
           calls: [
             { name: 'a', service: 'up', path: '/slow/a' },
             { name: 'b', service: 'up', path: '/slow/b' },
+          ],
+        },
+      },
+      {
+        name: 'coded',
+        match: { paths: ['/coded'] },
+        compose: {
+          calls: [
+            { name: 'plain', service: 'up', path: '/gz' },
+            { name: 'always', service: 'up', path: '/gz-always', required: false },
           ],
         },
       },
@@ -229,7 +250,7 @@ test('a client body nested deeper than the stack: 400 GW_BAD_BODY, and no intern
 });
 
 test('validate refuses call headers the gateway sets itself (framing, Host, forwarding): a client could set them', () => {
-  for (const name of ['Host', 'content-length', 'transfer-encoding', 'connection', 'x-forwarded-for', 'forwarded', 'via', 'x-request-id']) {
+  for (const name of ['Host', 'accept-encoding', 'content-length', 'transfer-encoding', 'connection', 'x-forwarded-for', 'forwarded', 'via', 'x-request-id']) {
     const r = validateConfig(
       testConfig({
         services: { up: { targets: [{ url: 'http://127.0.0.1:9' }] } },
@@ -300,4 +321,13 @@ test('validate refuses a CONNECT call (the service’s 2xx would hand over a tun
     issues.some((i) => i.startsWith('routes[0].compose.calls[0].method: ')),
     issues.join('\n'),
   );
+});
+
+test('calls ask for an uncoded answer (it is parsed); a coded one fails the call', async () => {
+  const r = await get('/coded');
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.body.plain, { zipped: false });
+  assert.deepEqual(r.body._failed, ['always']);
+  const metrics = await (await request(gw.adminUrl + '/metrics')).body.text();
+  assert.match(metrics, /gatehouse_compose_calls_total\{route="coded",call="always",service="up",outcome="2xx"\} 1/);
 });

@@ -12,7 +12,8 @@ export const COMPOSE_ROOTS = ['body', 'calls', 'item', 'index'] as const;
 /**
  * Headers a call may not set: the message's framing and the connection (as for request-transformer
  * edits: src/policies/transform/fields.ts), and Host and the forwarding headers the gateway adds to
- * every call — a second copy, from a template a client fills, would be the one many services read.
+ * every call — a second copy, from a template a client fills, would be the one many services read —
+ * and Accept-Encoding (identity: the answer is parsed).
  */
 const GATEWAY_HEADERS: ReadonlySet<string> = new Set([
   'content-length',
@@ -31,6 +32,7 @@ const GATEWAY_HEADERS: ReadonlySet<string> = new Set([
   'forwarded',
   'via',
   'x-request-id',
+  'accept-encoding', // identity: the answer is parsed (run.ts)
 ]);
 
 export interface CompiledCall {
@@ -138,7 +140,7 @@ function compileCall(
   const query = Object.entries(c.query).map(([k, v]) => [k, compiled(`.query.${k}`, compileString(v, rootsAt(`.query.${k}`)))] as const);
   for (const k of Object.keys(c.headers))
     if (GATEWAY_HEADERS.has(k.toLowerCase()))
-      problem(`.headers.${k}`, 'the gateway sets this header itself (framing, connection, Host and forwarding headers)');
+      problem(`.headers.${k}`, 'the gateway sets this header itself (framing, connection, Host, forwarding headers, Accept-Encoding)');
   const headers = Object.entries(c.headers).map(
     ([k, v]) => [k.toLowerCase(), compiled(`.headers.${k}`, compileString(v, rootsAt(`.headers.${k}`)))] as const,
   );

@@ -156,6 +156,8 @@ async function fetchOne(c: CompiledCompose, cc: CompiledCall, call: RouteCall, s
     // A value no field can carry (CR, LF, other controls, beyond Latin-1) is left out, as a missing one.
     if (text !== '' && validHeaderValue(text)) headers.push(k, text);
   }
+  // The answer is parsed here: a coded one (gzip…) could not be. Some services code without being asked.
+  headers.push('accept-encoding', 'identity');
   let body: Buffer | null = null;
   if (cc.body !== undefined) {
     body = Buffer.from(JSON.stringify(cc.body(ctx, scope) ?? null));
@@ -191,6 +193,9 @@ function outcomeOf(cc: CompiledCall, r: ServiceResult): Outcome {
   }
   if (r.status < 200 || r.status > 299) return { ok: false, timeout: false, status: r.status, reason: `it answered ${r.status}` };
   const type = headers['content-type'] ?? '';
+  const coding = headers['content-encoding'];
+  if (r.body.length > 0 && coding !== undefined && coding.trim().toLowerCase() !== 'identity')
+    return { ok: false, timeout: false, status: r.status, reason: `its answer is coded (${coding}), though the call asked for identity` };
   let body: unknown = null;
   if (r.body.length > 0) {
     if (/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(type)) {
