@@ -250,7 +250,17 @@ test('a client body nested deeper than the stack: 400 GW_BAD_BODY, and no intern
 });
 
 test('validate refuses call headers the gateway sets itself (framing, Host, forwarding): a client could set them', () => {
-  for (const name of ['Host', 'accept-encoding', 'content-length', 'transfer-encoding', 'connection', 'x-forwarded-for', 'forwarded', 'via', 'x-request-id']) {
+  for (const name of [
+    'Host',
+    'accept-encoding',
+    'content-length',
+    'transfer-encoding',
+    'connection',
+    'x-forwarded-for',
+    'forwarded',
+    'via',
+    'x-request-id',
+  ]) {
     const r = validateConfig(
       testConfig({
         services: { up: { targets: [{ url: 'http://127.0.0.1:9' }] } },
