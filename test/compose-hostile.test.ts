@@ -249,8 +249,10 @@ test('a client body nested deeper than the stack: 400 GW_BAD_BODY, and no intern
   assert.doesNotMatch(r.text, /call stack/i);
 });
 
-test('validate refuses call headers the gateway sets itself (framing, Host, forwarding): a client could set them', () => {
+test('validate refuses call headers the gateway sets itself (identity, framing, Host, forwarding): a client could set them', () => {
   for (const name of [
+    'X-Consumer-ID',
+    'x-anonymous-consumer',
     'Host',
     'accept-encoding',
     'content-length',

@@ -3,6 +3,7 @@
 // error), and each call's shaping of its body (extract, pick, remove, rename).
 import type { ComposeCallConfig, ComposeConfig } from '../../config/compose-schema.js';
 import { parseDuration, parseSize } from '../../config/units.js';
+import { IDENTITY_HEADERS } from '../../identity/identity-headers.js';
 import { compileString, compileValue, type Roots, type Value } from '../../policies/transform/template.js';
 import { compileRename, getAll, keepOnly, parsePath, remove, renameIssue, type Path } from '../../policies/transform/paths.js';
 
@@ -13,7 +14,8 @@ export const COMPOSE_ROOTS = ['body', 'calls', 'item', 'index'] as const;
  * Headers a call may not set: the message's framing and the connection (as for request-transformer
  * edits: src/policies/transform/fields.ts), and Host and the forwarding headers the gateway adds to
  * every call — a second copy, from a template a client fills, would be the one many services read —
- * and Accept-Encoding (identity: the answer is parsed).
+ * Accept-Encoding (identity: the answer is parsed), and the identity headers, which a service trusts
+ * to be the gateway's (a template such as {{headers.x-consumer-id}} would forward the client's copy).
  */
 const GATEWAY_HEADERS: ReadonlySet<string> = new Set([
   'content-length',
@@ -33,6 +35,8 @@ const GATEWAY_HEADERS: ReadonlySet<string> = new Set([
   'via',
   'x-request-id',
   'accept-encoding', // identity: the answer is parsed (run.ts)
+  // The identity the route's authentication set (a service trusts these: identity-headers.ts).
+  ...IDENTITY_HEADERS,
 ]);
 
 export interface CompiledCall {
@@ -140,7 +144,10 @@ function compileCall(
   const query = Object.entries(c.query).map(([k, v]) => [k, compiled(`.query.${k}`, compileString(v, rootsAt(`.query.${k}`)))] as const);
   for (const k of Object.keys(c.headers))
     if (GATEWAY_HEADERS.has(k.toLowerCase()))
-      problem(`.headers.${k}`, 'the gateway sets this header itself (framing, connection, Host, forwarding headers, Accept-Encoding)');
+      problem(
+        `.headers.${k}`,
+        'the gateway sets this header itself (framing, connection, Host, forwarding, identity headers, Accept-Encoding)',
+      );
   const headers = Object.entries(c.headers).map(
     ([k, v]) => [k.toLowerCase(), compiled(`.headers.${k}`, compileString(v, rootsAt(`.headers.${k}`)))] as const,
   );
