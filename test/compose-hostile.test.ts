@@ -176,6 +176,29 @@ test('a value that would be a "." or ".." segment fails the call: it is never se
   assert.equal((fine.body.two as { path: string }).path, '/files/.xy./meta');
 });
 
+test('a path value that is missing or empty fails the call unsent: "/users/{{query.id}}" never becomes "/users/"', async () => {
+  for (const q of ['', '?id=', '?id=7&b=x']) {
+    const before = up.seen.length;
+    const r = await get(`/dots${q}`);
+    const failed = q === '?id=7&b=x' ? 'two' : 'one';
+    if (failed === 'one') {
+      assert.equal(r.status, 502, r.text);
+      const err = r.body.error as { code: string; details: { call: string; reason: string } };
+      assert.equal(err.details.call, 'one');
+      assert.equal(err.details.reason, 'a value of its path is missing or empty');
+      assert.ok(!up.seen.slice(before).some((s) => s.url.startsWith('/users')), 'no request under /users was made');
+    } else {
+      // Any value of the path missing fails the call (here the optional one).
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.body._failed, ['two']);
+      assert.deepEqual(
+        up.seen.slice(before).map((s) => s.url),
+        ['/users/7/profile'],
+      );
+    }
+  }
+});
+
 test('a request-transformer’s query edits do not change what the next call’s templates read', async () => {
   const r = await get('/qt?q=1');
   assert.equal(r.status, 200, r.text);

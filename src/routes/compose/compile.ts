@@ -182,8 +182,16 @@ function compileCall(
   };
 }
 
+/**
+ * Marks a value of a path that is missing or empty (encodeURIComponent writes a NUL as %00, so a
+ * raw one is only ever this mark): "/users/{{query.id}}" without an id must not become "/users/",
+ * another resource (the whole collection). run.ts fails such a call unsent.
+ */
+export const MISSING_SEGMENT = '\0';
+
 /** A value put into a path is one segment: "/" and "?" are encoded, and so is a lone "." or "..". */
 export function encodeSegment(text: string): string {
+  if (text === '') return MISSING_SEGMENT;
   const e = encodeURIComponent(text);
   return e === '.' ? '%2E' : e === '..' ? '%2E%2E' : e;
 }

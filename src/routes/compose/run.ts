@@ -7,7 +7,7 @@ import { setMaxListeners } from 'node:events';
 import type { RouteCall, ServiceResult } from '../types.js';
 import type { HeaderList } from '../../policies/types.js';
 import { asText, type Scope } from '../../policies/transform/template.js';
-import type { CompiledCall, CompiledCompose } from './compile.js';
+import { MISSING_SEGMENT, type CompiledCall, type CompiledCompose } from './compile.js';
 import { hasDotSegment, MAX_JSON_DEPTH, nestedDeeper, validHeaderValue } from './guards.js';
 
 /** What `{{calls.<name>…}}` reads, and what a call gives the answer. */
@@ -140,9 +140,11 @@ async function fetchOne(c: CompiledCompose, cc: CompiledCall, call: RouteCall, s
   const params = new URLSearchParams();
   const q = path.indexOf('?');
   if (q >= 0) {
-    for (const [k, v] of new URLSearchParams(path.slice(q + 1))) params.append(k, v);
+    // After the "?" a missing value is an empty one, as it always was.
+    for (const [k, v] of new URLSearchParams(path.slice(q + 1).replaceAll(MISSING_SEGMENT, ''))) params.append(k, v);
     path = path.slice(0, q);
   }
+  if (path.includes(MISSING_SEGMENT)) return { ok: false, timeout: false, reason: 'a value of its path is missing or empty' };
   if (hasDotSegment(path)) return { ok: false, timeout: false, reason: 'its path would have a "." or ".." segment' };
   for (const [k, v] of cc.query) {
     const value = v(ctx, scope);
