@@ -5,8 +5,19 @@
 // when the config is (src/routes/compose/).
 import { z } from 'zod';
 import { Duration, Size } from './units-schema.js';
+import { parseDuration } from './units.js';
 
 export const CALL_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+
+/** Node runs a timer of more than 2^31-1 ms (24.8 days) after 1 ms: every call would time out at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const Deadline = Duration.refine(
+  (d) => {
+    const ms = parseDuration(d);
+    return ms >= 1 && ms <= MAX_TIMER_MS;
+  },
+  { error: 'a deadline from 1ms to 24d' },
+);
 
 const Template = z.string().meta({ description: 'Text with {{ templates }}.' });
 
@@ -20,6 +31,8 @@ const Call = z
     method: z
       .string()
       .regex(/^[A-Za-z]+$/, { error: 'a method is a word such as GET' })
+      // CONNECT asks for a tunnel, not an answer: the call would fail as unreachable.
+      .refine((m) => m.toUpperCase() !== 'CONNECT', { error: 'a call cannot be a CONNECT (a tunnel has no answer to compose)' })
       .default('GET'),
     path: z
       .string()
@@ -39,7 +52,7 @@ const Call = z
     body: z.unknown().optional().meta({
       description: 'A JSON body, a template (objects and arrays with templates in their strings); sent as application/json.',
     }),
-    timeout: Duration.optional().meta({ description: 'Longest wait for this call’s whole answer (each forEach request’s own).' }),
+    timeout: Deadline.optional().meta({ description: 'Longest wait for this call’s whole answer (each forEach request’s own).' }),
     required: z.boolean().default(true).meta({
       description:
         'A required call that fails fails the composite (502, or 504 for a timeout); an optional one is left out and the answer marked partial.',
@@ -86,8 +99,16 @@ export const ComposeSchema = z
       description:
         'A JSONata expression over the composed answer for a full reshape; $calls (each call’s status and body), $request (params, query, consumer) and $failed are bound.',
     }),
-    status: z.number().int().min(200).max(299).default(200).meta({ description: 'The status of a composed answer.' }),
-    timeout: Duration.default('10s').meta({
+    status: z
+      .number()
+      .int()
+      .min(200)
+      .max(299)
+      // RFC 9110 §15.3.5-6: a 204 or 205 has no content (an HTTP/2 client resets a stream that has some).
+      .refine((s) => s !== 204 && s !== 205, { error: 'a composed answer has a body: 204 and 205 have none' })
+      .default(200)
+      .meta({ description: 'The status of a composed answer (2xx with content: not 204 or 205).' }),
+    timeout: Deadline.default('10s').meta({
       description: 'The whole composite’s deadline: past it, required calls still running answer 504 and optional ones are left out.',
     }),
     maxBody: Size.default('1mb').meta({ description: 'The largest response body read from one call (a larger one fails the call).' }),

@@ -208,6 +208,7 @@ export class Exchange extends ExchangeResponse implements CallOwner {
     const https = (this.req.socket as { encrypted?: boolean }).encrypted === true;
     const ctx = this.context();
     const internal = isInternalSocket(this.req.socket);
+    const requestId = this.requestId;
     const call = routeCall(
       {
         routeName: route.name,
@@ -218,9 +219,13 @@ export class Exchange extends ExchangeResponse implements CallOwner {
         services: this.plan.services,
         context: () => ctx,
         // Only the request's own fields and what the gateway adds: no client field goes on unless the route's config puts it there.
-        headers: (own) =>
-          upstreamHeaders(
-            this,
+        // The upstreamRequest policies get a context of the call's own: an edit a policy makes to it
+        // (a request-transformer's query edits set ctx.query) must not change what the next
+        // call's templates read.
+        headers: (own) => {
+          const callCtx: RequestContext = { ...ctx };
+          return upstreamHeaders(
+            { requestId, context: () => callCtx },
             { ...scan, forward: own },
             this.client!,
             https ? 'https' : 'http',
@@ -228,7 +233,8 @@ export class Exchange extends ExchangeResponse implements CallOwner {
             ctx.identity,
             this.trace !== undefined,
             route.upstreamRequest,
-          ),
+          );
+        },
         signal: gone,
       },
       this.body,

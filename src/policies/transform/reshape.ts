@@ -32,11 +32,16 @@ export function compileReshape(expr: string, limits: ReshapeLimits): Reshape {
   return (input, bindings) => compiled.evaluate(input, bindings) as Promise<unknown>;
 }
 
-/** A JSONata failure as one line (its code and message; never a stack). */
-export function reshapeFailure(err: unknown): string {
+/**
+ * A JSONata failure as one line (its code and message; never a stack). `withMessage: false` leaves
+ * the message out: JSONata puts the value it failed on into some (D3030 "Unable to cast value to a
+ * number: <value>", $error's text), which may be data the answer was meant to hide.
+ */
+export function reshapeFailure(err: unknown, withMessage = true): string {
   const e = err as { code?: unknown; message?: unknown };
   if (e.code === 'D1012') return 'the reshape expression ran out of time';
   if (e.code === 'D1011' || e.code === 'D2015') return 'the reshape expression went past its depth or size bound';
   if (err instanceof RangeError) return 'the reshape expression went past its depth or size bound';
-  return `the reshape expression failed${typeof e.code === 'string' ? ` (${e.code})` : ''}${typeof e.message === 'string' ? `: ${e.message}` : ''}`;
+  const message = withMessage && typeof e.message === 'string' ? `: ${e.message}` : '';
+  return `the reshape expression failed${typeof e.code === 'string' ? ` (${e.code})` : ''}${message}`;
 }

@@ -4,6 +4,7 @@
 // the result. A required call that failed is the answer instead: 502 (504 for a timeout) naming it.
 import type { RouteAnswer } from '../types.js';
 import type { RequestContext } from '../../policies/types.js';
+import type { Logger } from '../../observability/logger.js';
 import { reshapeFailure, type Reshape } from '../../policies/transform/reshape.js';
 import type { CompiledCompose } from './compile.js';
 import type { RunResult } from './run.js';
@@ -15,6 +16,7 @@ export async function composeAnswer(
   run: RunResult,
   ctx: RequestContext,
   reshape: Reshape | undefined,
+  log: Logger,
 ): Promise<RouteAnswer> {
   const failed = run.failedRequired;
   if (failed !== undefined) {
@@ -60,7 +62,9 @@ export async function composeAnswer(
     try {
       result = await reshape(doc, { calls, failed: failedNames, request: requestBinding(ctx) });
     } catch (err) {
-      return { error: 'GW_UPSTREAM_BODY_INVALID', message: `The composite's reshape failed: ${reshapeFailure(err)}.` };
+      // The client learns the failure's code; the message (which may quote the data: reshape.ts) goes to the log.
+      log.warn({ requestId: ctx.requestId, route: ctx.routeName, reason: reshapeFailure(err) }, 'composite reshape failed');
+      return { error: 'GW_UPSTREAM_BODY_INVALID', message: `The composite's reshape failed: ${reshapeFailure(err, false)}.` };
     }
   }
   const headers = ['content-type', 'application/json'];

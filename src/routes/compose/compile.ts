@@ -3,11 +3,41 @@
 // error), and each call's shaping of its body (extract, pick, remove, rename).
 import type { ComposeCallConfig, ComposeConfig } from '../../config/compose-schema.js';
 import { parseDuration, parseSize } from '../../config/units.js';
+import { IDENTITY_HEADERS } from '../../identity/identity-headers.js';
 import { compileString, compileValue, type Roots, type Value } from '../../policies/transform/template.js';
 import { compileRename, getAll, keepOnly, parsePath, remove, renameIssue, type Path } from '../../policies/transform/paths.js';
 
 /** The template roots a composite adds: the client's JSON body, earlier calls, the forEach element. */
 export const COMPOSE_ROOTS = ['body', 'calls', 'item', 'index'] as const;
+
+/**
+ * Headers a call may not set: the message's framing and the connection (as for request-transformer
+ * edits: src/policies/transform/fields.ts), and Host and the forwarding headers the gateway adds to
+ * every call — a second copy, from a template a client fills, would be the one many services read —
+ * Accept-Encoding (identity: the answer is parsed), and the identity headers, which a service trusts
+ * to be the gateway's (a template such as {{headers.x-consumer-id}} would forward the client's copy).
+ */
+const GATEWAY_HEADERS: ReadonlySet<string> = new Set([
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'upgrade',
+  'te',
+  'trailer',
+  'expect',
+  'host',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'forwarded',
+  'via',
+  'x-request-id',
+  'accept-encoding', // identity: the answer is parsed (run.ts)
+  // The identity the route's authentication set (a service trusts these: identity-headers.ts).
+  ...IDENTITY_HEADERS,
+]);
 
 export interface CompiledCall {
   readonly name: string;
@@ -112,6 +142,12 @@ function compileCall(
     problem('.service', `service "${c.service}" is not defined${services.size ? ` (defined: ${[...services].join(', ')})` : ''}`);
   const path = compiled('.path', compileString(c.path, rootsAt('.path'), encodeSegment));
   const query = Object.entries(c.query).map(([k, v]) => [k, compiled(`.query.${k}`, compileString(v, rootsAt(`.query.${k}`)))] as const);
+  for (const k of Object.keys(c.headers))
+    if (GATEWAY_HEADERS.has(k.toLowerCase()))
+      problem(
+        `.headers.${k}`,
+        'the gateway sets this header itself (framing, connection, Host, forwarding, identity headers, Accept-Encoding)',
+      );
   const headers = Object.entries(c.headers).map(
     ([k, v]) => [k.toLowerCase(), compiled(`.headers.${k}`, compileString(v, rootsAt(`.headers.${k}`)))] as const,
   );
@@ -146,8 +182,16 @@ function compileCall(
   };
 }
 
+/**
+ * Marks a value of a path that is missing or empty (encodeURIComponent writes a NUL as %00, so a
+ * raw one is only ever this mark): "/users/{{query.id}}" without an id must not become "/users/",
+ * another resource (the whole collection). run.ts fails such a call unsent.
+ */
+export const MISSING_SEGMENT = '\0';
+
 /** A value put into a path is one segment: "/" and "?" are encoded, and so is a lone "." or "..". */
 export function encodeSegment(text: string): string {
+  if (text === '') return MISSING_SEGMENT;
   const e = encodeURIComponent(text);
   return e === '.' ? '%2E' : e === '..' ? '%2E%2E' : e;
 }

@@ -10,6 +10,8 @@ import { runCalls } from './run.js';
 import { composeAnswer } from './answer.js';
 import { compileReshape, reshapeIssue, type Reshape } from '../../policies/transform/reshape.js';
 import { parseDuration } from '../../config/units.js';
+import type { Logger } from '../../observability/logger.js';
+import { MAX_JSON_DEPTH, nestedDeeper } from './guards.js';
 
 const JSON_TYPE = /^application\/([\w.+-]+\+)?json\s*(;|$)/i;
 
@@ -30,7 +32,7 @@ export const composeKind: RouteKindDefinition = {
     const compiled = compileCompose(cfg, new Set(Object.keys(env.config.services)));
     if (Array.isArray(compiled)) throw new Error(`route ${env.routeName}: compose.${compiled[0]!.path}: ${compiled[0]!.message}`); // validation reports these first
     const reshape = cfg.reshape === undefined ? undefined : compileReshape(cfg.reshape, { timeout: parseDuration(cfg.reshapeTimeout) });
-    return new ComposeHandler(compiled, reshape);
+    return new ComposeHandler(compiled, reshape, env.log);
   },
 };
 
@@ -40,6 +42,7 @@ class ComposeHandler implements RouteHandler {
   constructor(
     private readonly c: CompiledCompose,
     private readonly reshape: Reshape | undefined,
+    private readonly log: Logger,
   ) {
     this.maxBodyBytes = c.maxRequestBodyBytes;
   }
@@ -58,8 +61,10 @@ class ComposeHandler implements RouteHandler {
       } catch {
         return { error: 'GW_BAD_BODY' as const, message: 'The request body is not valid JSON.' };
       }
+      if (nestedDeeper(clientBody))
+        return { error: 'GW_BAD_BODY' as const, message: `The request body nests deeper than ${MAX_JSON_DEPTH} levels.` };
     }
     const run = await runCalls(this.c, call, clientBody);
-    return composeAnswer(this.c, run, call.ctx, this.reshape);
+    return composeAnswer(this.c, run, call.ctx, this.reshape, this.log);
   }
 }

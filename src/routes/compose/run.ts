@@ -7,7 +7,8 @@ import type { CancelSignal, RouteCall, ServiceResult } from '../types.js';
 import { Canceller } from '../cancel.js';
 import type { HeaderList } from '../../policies/types.js';
 import { asText, type Scope } from '../../policies/transform/template.js';
-import type { CompiledCall, CompiledCompose } from './compile.js';
+import { MISSING_SEGMENT, type CompiledCall, type CompiledCompose } from './compile.js';
+import { hasDotSegment, MAX_JSON_DEPTH, nestedDeeper, validHeaderValue } from './guards.js';
 
 /** What `{{calls.<name>…}}` reads, and what a call gives the answer. */
 export interface CallResult {
@@ -26,8 +27,6 @@ export interface RunResult {
   /** The client went away. */
   cancelled: boolean;
 }
-
-const INVALID_HEADER_VALUE = /[\r\n\0]/;
 
 export function runCalls(c: CompiledCompose, call: RouteCall, clientBody: unknown): Promise<RunResult> {
   const outcomes = new Map<string, Outcome>();
@@ -137,9 +136,12 @@ async function fetchOne(c: CompiledCompose, cc: CompiledCall, call: RouteCall, s
   const params = new URLSearchParams();
   const q = path.indexOf('?');
   if (q >= 0) {
-    for (const [k, v] of new URLSearchParams(path.slice(q + 1))) params.append(k, v);
+    // After the "?" a missing value is an empty one, as it always was.
+    for (const [k, v] of new URLSearchParams(path.slice(q + 1).replaceAll(MISSING_SEGMENT, ''))) params.append(k, v);
     path = path.slice(0, q);
   }
+  if (path.includes(MISSING_SEGMENT)) return { ok: false, timeout: false, reason: 'a value of its path is missing or empty' };
+  if (hasDotSegment(path)) return { ok: false, timeout: false, reason: 'its path would have a "." or ".." segment' };
   for (const [k, v] of cc.query) {
     const value = v(ctx, scope);
     if (value !== undefined && value !== null) params.append(k, asText(value));
@@ -149,12 +151,15 @@ async function fetchOne(c: CompiledCompose, cc: CompiledCall, call: RouteCall, s
     const value = v(ctx, scope);
     if (value === undefined || value === null) continue;
     const text = asText(value);
-    if (text !== '' && !INVALID_HEADER_VALUE.test(text)) headers.push(k, text);
+    // A value no field can carry (CR, LF, other controls, beyond Latin-1) is left out, as a missing one.
+    if (text !== '' && validHeaderValue(text)) headers.push(k, text);
   }
+  // The answer is parsed here: a coded one (gzip…) could not be. Some services code without being asked.
+  headers.push('accept-encoding', 'identity');
   let body: Buffer | null = null;
   if (cc.body !== undefined) {
     body = Buffer.from(JSON.stringify(cc.body(ctx, scope) ?? null));
-    headers.push('content-type', 'application/json');
+    if (!headers.some((h, i) => i % 2 === 0 && h === 'content-type')) headers.push('content-type', 'application/json'); // the call's own wins
   }
   const r = await call.fetch({
     service: cc.service,
@@ -186,6 +191,9 @@ function outcomeOf(cc: CompiledCall, r: ServiceResult): Outcome {
   }
   if (r.status < 200 || r.status > 299) return { ok: false, timeout: false, status: r.status, reason: `it answered ${r.status}` };
   const type = headers['content-type'] ?? '';
+  const coding = headers['content-encoding'];
+  if (r.body.length > 0 && coding !== undefined && coding.trim().toLowerCase() !== 'identity')
+    return { ok: false, timeout: false, status: r.status, reason: `its answer is coded (${coding}), though the call asked for identity` };
   let body: unknown = null;
   if (r.body.length > 0) {
     if (/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(type)) {
@@ -194,6 +202,8 @@ function outcomeOf(cc: CompiledCall, r: ServiceResult): Outcome {
       } catch {
         return { ok: false, timeout: false, status: r.status, reason: 'its answer is not valid JSON' };
       }
+      if (nestedDeeper(body))
+        return { ok: false, timeout: false, status: r.status, reason: `its answer nests deeper than ${MAX_JSON_DEPTH} levels` };
     } else if (cc.nonJson === 'string') body = r.body.toString('utf8');
     else return { ok: false, timeout: false, status: r.status, reason: `its answer is not JSON (${type || 'no Content-Type'})` };
   }
