@@ -400,6 +400,33 @@ test('validate refuses a cycle, an unknown call or service, a route with both se
     template.some((i) => i.startsWith('routes[0].compose.calls[0].path: {{nope.x}}')),
     template.join('\n'),
   );
+  const keys = issuesOf([
+    {
+      name: 'k',
+      compose: {
+        calls: [
+          { name: 'a', service: 'users', path: '/a' },
+          { name: 'b', service: 'users', path: '/b', group: 'a' },
+          { name: '_failed', service: 'users', path: '/c' },
+        ],
+      },
+    },
+  ]);
+  assert.ok(
+    keys.some((i) => i === 'routes[0].compose.calls[1].group: its answer goes under "a", which call "a" uses'),
+    keys.join('\n'),
+  );
+  assert.ok(
+    keys.some((i) => i === 'routes[0].compose.calls[2].name: its answer goes under "_failed", which is the partialField'),
+    keys.join('\n'),
+  );
+  const spoof = issuesOf([
+    { name: 's', compose: { calls: [{ name: 'a', service: 'users', path: '/a', query: { who: '{{headers.X-Consumer-ID}}' } }] } },
+  ]);
+  assert.ok(
+    spoof.some((i) => i.startsWith("routes[0].compose.calls[0].query.who: {{headers.X-Consumer-ID}}: the client's own x-consumer-id")),
+    spoof.join('\n'),
+  );
   const reshape = issuesOf([{ name: 'r', compose: { reshape: '{ "a": ', calls: [{ name: 'a', service: 'users', path: '/a' }] } }]);
   assert.ok(
     reshape.some((i) => i.startsWith('routes[0].compose.reshape: not a JSONata expression')),

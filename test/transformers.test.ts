@@ -127,6 +127,14 @@ before(async () => {
           { type: 'response-transformer', body: { reshape: '{ "id": order.id, "total": $sum(order.items.price), "status": $status }' } },
         ],
       },
+      {
+        name: 'out-reshape-fails',
+        match: { paths: ['/reshape-fails/*'] },
+        service: 'up',
+        rewrite: '/json/plain',
+        // $number of the secret fails with JSONata's D3030, whose message quotes the value.
+        policies: [{ type: 'response-transformer', body: { reshape: '{ "id": order.id, "n": $number(order.secret & "-hidden") }' } }],
+      },
     ],
   });
 });
@@ -257,5 +265,14 @@ for (const client of clients) {
   test(`${client.name}: a JSONata reshape of the response with $status`, async () => {
     const r = await client.request(`${gw.url}/reshape/x`);
     assert.deepEqual(await r.body.json(), { id: 1, total: 5, status: 200 });
+  });
+
+  test(`${client.name}: a reshape that fails answers its code, never the value JSONata quotes`, async () => {
+    const r = await client.request(`${gw.url}/reshape-fails/x`);
+    assert.equal(r.statusCode, 502);
+    const text = await r.body.text();
+    assert.match(text, /GW_UPSTREAM_BODY_INVALID/);
+    assert.match(text, /D3030/);
+    assert.doesNotMatch(text, /s-hidden/);
   });
 }

@@ -73,7 +73,7 @@ export const responseTransformerPolicy = definePolicy({
   validate(config, _ctx, at) {
     return [...editIssues(config.headers, `${at}.headers`, true), ...bodyIssues(config.body, `${at}.body`)];
   },
-  create(config) {
+  create(config, env) {
     const applies = compileWhen(config.when);
     const headers = compileHeaderEdits(config.headers);
     const body = compileBodyEdits(config.body);
@@ -110,7 +110,9 @@ export const responseTransformerPolicy = definePolicy({
       try {
         out = await body(parsed.value, ctx, () => ({ ...requestBindings(ctx), status: res.status, responseHeaders: headerObject(res) }));
       } catch (err) {
-        throw new BodyRefusal('GW_UPSTREAM_BODY_INVALID', `The upstream response could not be reshaped: ${reshapeFailure(err)}.`);
+        // JSONata's message may quote the value it failed on: a field this route removes. The log has it; the client the code.
+        env.log.warn({ requestId: ctx.requestId, route: ctx.routeName, reason: reshapeFailure(err) }, 'response reshape failed');
+        throw new BodyRefusal('GW_UPSTREAM_BODY_INVALID', `The upstream response could not be reshaped: ${reshapeFailure(err, false)}.`);
       }
       const result = serialize(out, maxOutput);
       if (typeof result === 'string')

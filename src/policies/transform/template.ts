@@ -10,6 +10,7 @@
 // `{{calls.user.body.id}}` and `{{item.id}}` from a scope it passes per evaluation.
 import type { RequestContext } from '../types.js';
 import { getAll, parsePath } from './paths.js';
+import { IDENTITY_HEADERS } from '../../identity/identity-headers.js';
 
 /** A compiled value: undefined means "missing" (the field or header is then left out). */
 export type Value = (ctx: RequestContext, scope?: Scope) => unknown;
@@ -165,6 +166,9 @@ function compileSource(expr: string, roots: Roots | undefined): Value | string {
       return needsName('query parameter') ?? ((ctx) => queryValue(ctx, name));
     case 'headers': {
       const lower = name.toLowerCase();
+      // The client's copy of an identity field is never the verified one: a template must not pass it on.
+      if ((IDENTITY_HEADERS as readonly string[]).includes(lower))
+        return `{{${expr}}}: the client's own ${lower} is not the verified identity (use {{consumer.id}}, {{consumer.username}}, {{consumer.groups}})`;
       return needsName('header') ?? ((ctx) => headerValue(ctx, lower));
     }
     case 'consumer':

@@ -91,7 +91,7 @@ export function compileCompose(cfg: ComposeConfig, services: ReadonlySet<string>
     else names.set(c.name, i);
   });
   const calls = cfg.calls.map((c, i) => compileCall(c, `calls[${i}]`, names, services, issues));
-  issues.push(...cycleIssues(calls));
+  issues.push(...cycleIssues(calls), ...keyIssues(cfg, calls));
   if (issues.length > 0) return issues;
   return {
     calls,
@@ -226,6 +226,24 @@ function compileShape(c: ComposeCallConfig, at: string, issues: ComposeIssue[]):
     for (const r of renames) r(b);
     return b;
   };
+}
+
+/** Two calls' answers under one key, or one under the partial answer's field: one would hide the other. */
+function keyIssues(cfg: ComposeConfig, calls: readonly CompiledCall[]): ComposeIssue[] {
+  const issues: ComposeIssue[] = [];
+  const owner = new Map<string, string>();
+  if (cfg.partialField !== false) owner.set(cfg.partialField, 'partialField');
+  calls.forEach((c, i) => {
+    if (c.hidden) return;
+    const taken = owner.get(c.key);
+    if (taken !== undefined)
+      issues.push({
+        path: `calls[${i}]${c.key === c.name ? '.name' : '.group'}`,
+        message: `its answer goes under "${c.key}", which ${taken === 'partialField' ? 'is the partialField' : `call "${taken}" uses`}`,
+      });
+    else owner.set(c.key, c.name);
+  });
+  return issues;
 }
 
 /** A cycle among the calls' dependencies, reported at the first call of each. */
