@@ -11,7 +11,7 @@ import { parseDuration, parseSize } from '../../config/units.js';
 import { InternalDispatchError } from '../dispatch-error.js';
 import { Canceller, type CancelSignal } from '../cancel.js';
 import type { InternalRequest, InternalResponse, RouteAnswer, RouteCall, RouteHandler, RouteKindDefinition } from '../types.js';
-import { errorEntry, inheritedHeaders, itemRequest, parseBatch, responseEntry, type BatchEntry, type BatchItem } from './items.js';
+import { answerBody, errorEntry, inheritedHeaders, itemRequest, parseBatch, responseEntry, type BatchItem } from './items.js';
 import type { HeaderList } from '../../policies/types.js';
 
 const JSON_TYPE = /^application\/json\s*(;|$)/i;
@@ -55,15 +55,15 @@ export class BatchHandler implements RouteHandler {
       serve: {
         status: 200,
         headers: ['content-type', 'application/json', 'cache-control', 'no-store'],
-        body: Buffer.from(JSON.stringify(entries)),
+        body: answerBody(entries),
       },
     };
   }
 
   /** Runs the requests, `concurrency` at a time in list order, until done, the timeout, or the client leaves. */
-  private async run(call: RouteCall, dispatch: Dispatch, items: BatchItem[]): Promise<BatchEntry[]> {
+  private async run(call: RouteCall, dispatch: Dispatch, items: BatchItem[]): Promise<string[]> {
     const inherited = inheritedHeaders(call.ctx.req);
-    const entries: (BatchEntry | undefined)[] = new Array<BatchEntry | undefined>(items.length);
+    const entries: (string | undefined)[] = new Array<string | undefined>(items.length);
     const stop = new Canceller();
     let why: Stop | undefined;
     const halt = (reason: Stop) => {
@@ -96,7 +96,7 @@ export class BatchHandler implements RouteHandler {
     requestId: string,
     signal: CancelSignal,
     why: () => Stop | undefined,
-  ): Promise<BatchEntry> {
+  ): Promise<string> {
     const req: InternalRequest = {
       ...itemRequest(item, inherited, requestId),
       maxBodyBytes: this.maxResponseBody,
@@ -124,7 +124,7 @@ const FAILURE_CODES: Record<InternalDispatchError['reason'], ErrorCode> = {
 };
 
 /** The entry of a request the batch stopped before its answer (cancelled while running, or never started). */
-function stoppedEntry(why: Stop | undefined, started: boolean): BatchEntry {
+function stoppedEntry(why: Stop | undefined, started: boolean): string {
   const what = started ? 'Cancelled' : 'Not run';
   return errorEntry('GW_BATCH_TIMEOUT', why === 'gone' ? `${what}: the client went away.` : `${what}: the batch ran out of time.`);
 }
