@@ -2,7 +2,8 @@
 // item to an mtls route from a batch sent with a client certificate, bodies nested deeper than
 // JSON.stringify can go (in the batch and in an item's response), JSON numbers past a double's
 // precision, text that JSON escaping would make six times larger, and a cache shared by items and
-// direct requests.
+// direct requests; and CORS for a batch from another origin, each response checked as a browser
+// would check it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent, request } from 'undici';
@@ -18,6 +19,7 @@ let gw: TestGateway;
 let tlsGw: TestGateway;
 
 const CONTROL = '\u0001'.repeat(3000);
+const PARTNER = 'https://partner.example';
 const BIG = '{"id":12345678901234567890123,"x":1.0}';
 
 before(async () => {
@@ -44,7 +46,19 @@ before(async () => {
     });
   });
   const routes = [
-    { name: 'batch', match: { paths: ['/batch'] }, batch: { maxRequests: 10 } },
+    {
+      name: 'batch',
+      match: { paths: ['/batch'] },
+      batch: { maxRequests: 10 },
+      policies: [{ type: 'cors', origins: [PARTNER], credentials: true }],
+    },
+    {
+      name: 'partnered',
+      match: { paths: ['/partnered/*'] },
+      service: 'origin',
+      policies: [{ type: 'cors', origins: [PARTNER], credentials: true }],
+    },
+    { name: 'public', match: { paths: ['/public/*'] }, service: 'origin', policies: [{ type: 'cors', origins: ['*'] }] },
     { name: 'secure', match: { paths: ['/secure/*'] }, service: 'origin', policies: [{ type: 'mtls' }] },
     { name: 'cached', match: { paths: ['/cached/*'] }, service: 'origin', policies: [{ type: 'cache' }] },
     { name: 'open', match: { paths: ['/open/*'] }, service: 'origin' },
@@ -73,10 +87,10 @@ interface Entry {
   encoding?: string;
 }
 
-async function batch(body: unknown, base = gw.url, dispatcher?: Agent) {
+async function batch(body: unknown, base = gw.url, dispatcher?: Agent, headers: Record<string, string> = {}) {
   const res = await request(base + '/batch', {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
     ...(dispatcher ? { dispatcher } : {}),
   });
@@ -157,4 +171,20 @@ test('items and direct requests share the cache: the Host with the listener’s 
   const again = await request(gw.url + '/cached/item-first');
   await again.body.dump();
   assert.equal(up.hits, after, 'a direct request is answered from the entry an item stored');
+});
+
+test('a batch from another origin: a response that does not allow that origin is hidden, as a browser would hide it', async () => {
+  const items = [{ path: '/open/a' }, { path: '/partnered/b' }, { path: '/public/c' }];
+  const statuses = async (headers: Record<string, string>) => {
+    const { status, json } = await batch(items, gw.url, undefined, headers);
+    assert.equal(status, 200);
+    return (json as Entry[]).map((e) => (e.status === 403 ? code(e.body) : e.status));
+  };
+  // With the user's cookies: only the route that allows the partner with credentials is readable.
+  assert.deepEqual(await statuses({ origin: PARTNER, cookie: 'session=s3cret' }), ['GW_CORS_FORBIDDEN', 200, 'GW_CORS_FORBIDDEN']);
+  // Without cookies "*" is enough, as for the browser.
+  assert.deepEqual(await statuses({ origin: PARTNER }), ['GW_CORS_FORBIDDEN', 200, 200]);
+  // Same origin (the page of the host the batch was sent to), or no browser at all: nothing is hidden.
+  assert.deepEqual(await statuses({ origin: gw.url, cookie: 'session=s3cret' }), [200, 200, 200]);
+  assert.deepEqual(await statuses({ cookie: 'session=s3cret' }), [200, 200, 200]);
 });

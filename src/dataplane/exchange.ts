@@ -236,7 +236,13 @@ export class Exchange extends ExchangeResponse implements CallOwner {
         ? undefined
         : (r) => {
             const { remoteAddress, localAddress, localPort } = this.req.socket;
-            return this.plane.dispatchInternal!(r, { remoteAddress: remoteAddress ?? '', localAddress, localPort, encrypted: https, internal });
+            return this.plane.dispatchInternal!(r, {
+              remoteAddress: remoteAddress ?? '',
+              localAddress,
+              localPort,
+              encrypted: https,
+              internal,
+            });
           },
       internal,
     );

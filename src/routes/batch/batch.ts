@@ -13,6 +13,7 @@ import { Canceller, type CancelSignal } from '../cancel.js';
 import type { InternalRequest, InternalResponse, RouteAnswer, RouteCall, RouteHandler, RouteKindDefinition } from '../types.js';
 import { answerBody, errorEntry, inheritedHeaders, itemRequest, parseBatch, responseEntry, type BatchItem } from './items.js';
 import type { HeaderList } from '../../policies/types.js';
+import { crossOrigin, exposes, type CrossOrigin } from './cors.js';
 
 const JSON_TYPE = /^application\/json\s*(;|$)/i;
 
@@ -63,6 +64,7 @@ export class BatchHandler implements RouteHandler {
   /** Runs the requests, `concurrency` at a time in list order, until done, the timeout, or the client leaves. */
   private async run(call: RouteCall, dispatch: Dispatch, items: BatchItem[]): Promise<string[]> {
     const inherited = inheritedHeaders(call.ctx.req);
+    const cross = crossOrigin(call.ctx.req);
     const entries: (string | undefined)[] = new Array<string | undefined>(items.length);
     const stop = new Canceller();
     let why: Stop | undefined;
@@ -77,7 +79,7 @@ export class BatchHandler implements RouteHandler {
     const worker = async (): Promise<void> => {
       while (!stop.cancelled && next < items.length) {
         const i = next++;
-        entries[i] = await this.one(dispatch, items[i]!, inherited, `${call.ctx.requestId}.${i}`, stop, () => why);
+        entries[i] = await this.one(dispatch, items[i]!, inherited, cross, `${call.ctx.requestId}.${i}`, stop, () => why);
       }
     };
     try {
@@ -93,6 +95,7 @@ export class BatchHandler implements RouteHandler {
     dispatch: Dispatch,
     item: BatchItem,
     inherited: HeaderList,
+    cross: CrossOrigin | undefined,
     requestId: string,
     signal: CancelSignal,
     why: () => Stop | undefined,
@@ -103,7 +106,10 @@ export class BatchHandler implements RouteHandler {
       signal,
     };
     try {
-      return responseEntry(await dispatch(req));
+      const res = await dispatch(req);
+      // What the browser would hide from the page is not put in the answer it reads (cors.ts).
+      if (cross !== undefined && !exposes(res, cross)) return errorEntry('GW_CORS_FORBIDDEN', CORS_HIDDEN);
+      return responseEntry(res);
     } catch (err) {
       if (signal.cancelled) return stoppedEntry(why(), true);
       const reason = err instanceof InternalDispatchError ? err.reason : undefined;
@@ -113,6 +119,8 @@ export class BatchHandler implements RouteHandler {
     }
   }
 }
+
+const CORS_HIDDEN = 'The response does not allow the batch’s origin (CORS): a browser would not show it to the page.';
 
 const FAILURE_CODES: Record<InternalDispatchError['reason'], ErrorCode> = {
   'too-large': 'GW_BATCH_ITEM_TOO_LARGE',
