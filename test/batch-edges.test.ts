@@ -188,3 +188,12 @@ test('a batch from another origin: a response that does not allow that origin is
   assert.deepEqual(await statuses({ origin: gw.url, cookie: 'session=s3cret' }), [200, 200, 200]);
   assert.deepEqual(await statuses({ cookie: 'session=s3cret' }), [200, 200, 200]);
 });
+
+test('an item whose header fields are over maxHeaderSize is its 431, as a direct request’s; the next item runs', async () => {
+  const { status, json } = await batch([{ path: '/open/a', headers: { 'x-big': 'y'.repeat(20_000) } }, { path: '/open/b' }]);
+  assert.equal(status, 200);
+  const [big, next] = json as [Entry, Entry];
+  assert.equal(big.status, 431);
+  assert.equal(code(big.body), 'GW_BAD_REQUEST');
+  assert.equal(next.status, 200);
+});

@@ -83,6 +83,13 @@ class PipeEnd extends Duplex {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    // On a later tick, as from a network: never inside the writer's own call. Node's parser can
+    // answer a bad request at once (client-error.ts); delivered within undici's write of that
+    // request, the answer would come before undici counts the request as sent ("bad response").
+    process.nextTick(() => this.deliver(chunk, cb));
+  }
+
+  private deliver(chunk: Buffer, cb: (err?: Error | null) => void): void {
     const peer = this.peer;
     if (peer.ended || peer.destroyed) return cb(); // the other side is gone: dropped, as into a reset connection
     this.bytesWritten += chunk.length;
@@ -133,6 +140,16 @@ class PipeEnd extends Duplex {
   }
   unref(): this {
     return this;
+  }
+  // Node's refusal of a malformed request (client-error.ts) writes its answer and then closes
+  // as it would a net.Socket: after what is queued is written.
+  destroySoon(): void {
+    if (this.writable) this.end();
+    if (this.writableFinished) this.destroy();
+    else this.once('finish', () => this.destroy());
+  }
+  resetAndDestroy(): this {
+    return this.destroy();
   }
   address(): { address: string; family: string; port: number } {
     return { address: this.localAddress, family: familyOf(this.localAddress), port: this.localPort };
