@@ -11,6 +11,7 @@ import { startUpstream, type Upstream } from './helpers/upstream.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { makePki, type Pair, type TestPki } from './helpers/certs.js';
 import { maybeUnset } from './helpers/hooks.js';
+import { rawRequest } from './helpers/raw.js';
 
 let pki: TestPki;
 let alice: Pair;
@@ -196,4 +197,16 @@ test('an item whose header fields are over maxHeaderSize is its 431, as a direct
   assert.equal(big.status, 431);
   assert.equal(code(big.body), 'GW_BAD_REQUEST');
   assert.equal(next.status, 200);
+});
+
+test('a batch without a Host (HTTP/1.0) is refused: its requests would be routed by a host nobody sent', async () => {
+  const hits = up.hits;
+  const body = JSON.stringify([{ path: '/open/a' }]);
+  const wire = await rawRequest(
+    gw.port,
+    `POST /batch HTTP/1.0\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+  );
+  assert.match(wire, /^HTTP\/1\.1 400 /);
+  assert.match(wire, /GW_BATCH_INVALID/);
+  assert.equal(up.hits, hits, 'no request of the batch ran');
 });

@@ -48,6 +48,10 @@ export class BatchHandler implements RouteHandler {
     if (call.ctx.method !== 'POST') return { error: 'GW_METHOD_NOT_ALLOWED', headers: { allow: 'POST' } };
     if (!JSON_TYPE.test(req.headers['content-type'] ?? ''))
       return { error: 'GW_BATCH_INVALID', message: 'A batch is sent with Content-Type: application/json.' };
+    // Each request is routed by the batch's Host; without one (HTTP/1.0) undici would invent its
+    // own ("gatehouse.internal"), which the routes and the services would then see.
+    if (req.headers.host === undefined && (req.headers as Record<string, unknown>)[':authority'] === undefined)
+      return { error: 'GW_BATCH_INVALID', message: 'A batch is sent with a Host header: its requests are routed by it.' };
     if (call.dispatch === undefined) return { error: 'GW_INTERNAL', message: 'Batches are not served here.' };
     const parsed = parseBatch(call.body, this.maxRequests);
     if (!parsed.ok) return { error: parsed.code, message: parsed.message, details: parsed.details };
