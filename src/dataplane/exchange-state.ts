@@ -41,7 +41,13 @@ export interface ExchangeHost {
    */
   dispatchInternal?(
     req: InternalRequest,
-    from: { remoteAddress: string; encrypted: boolean; internal: boolean },
+    from: {
+      remoteAddress: string;
+      localAddress?: string | undefined;
+      localPort?: number | undefined;
+      encrypted: boolean;
+      internal: boolean;
+    },
   ): Promise<InternalResponse>;
 }
 

@@ -240,7 +240,16 @@ export class Exchange extends ExchangeResponse implements CallOwner {
       this.body,
       this.plane.dispatchInternal === undefined
         ? undefined
-        : (r) => this.plane.dispatchInternal!(r, { remoteAddress: this.req.socket.remoteAddress ?? '', encrypted: https, internal }),
+        : (r) => {
+            const { remoteAddress, localAddress, localPort } = this.req.socket;
+            return this.plane.dispatchInternal!(r, {
+              remoteAddress: remoteAddress ?? '',
+              localAddress,
+              localPort,
+              encrypted: https,
+              internal,
+            });
+          },
       internal,
     );
     this.calls = call.calls;

@@ -29,6 +29,12 @@ export interface DispatchFrom {
   /** The peer address of the request that dispatches (the server end's `remoteAddress`). */
   remoteAddress: string;
   encrypted: boolean;
+  /**
+   * The local end of the request that dispatches: the listener's port decides whether a Host
+   * with a port is the usual one (the cache key), so an item must see the same.
+   */
+  localAddress?: string | undefined;
+  localPort?: number | undefined;
   /** That request itself arrived through a dispatch: refused (no recursion). */
   internal: boolean;
 }
@@ -65,8 +71,8 @@ class PipeEnd extends Duplex {
   remoteAddress: string | undefined;
   remotePort: number | undefined;
   remoteFamily: string | undefined;
-  readonly localAddress = '127.0.0.1';
-  readonly localPort = 0;
+  localAddress = '127.0.0.1';
+  localPort = 0;
   encrypted: boolean | undefined;
   /** The peer's write waiting for this end's reader to want more. */
   private waiting: (() => void) | undefined;
@@ -77,6 +83,13 @@ class PipeEnd extends Duplex {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    // On a later tick, as from a network: never inside the writer's own call. Node's parser can
+    // answer a bad request at once (client-error.ts); delivered within undici's write of that
+    // request, the answer would come before undici counts the request as sent ("bad response").
+    process.nextTick(() => this.deliver(chunk, cb));
+  }
+
+  private deliver(chunk: Buffer, cb: (err?: Error | null) => void): void {
     const peer = this.peer;
     if (peer.ended || peer.destroyed) return cb(); // the other side is gone: dropped, as into a reset connection
     this.bytesWritten += chunk.length;
@@ -128,8 +141,18 @@ class PipeEnd extends Duplex {
   unref(): this {
     return this;
   }
+  // Node's refusal of a malformed request (client-error.ts) writes its answer and then closes
+  // as it would a net.Socket: after what is queued is written.
+  destroySoon(): void {
+    if (this.writable) this.end();
+    if (this.writableFinished) this.destroy();
+    else this.once('finish', () => this.destroy());
+  }
+  resetAndDestroy(): this {
+    return this.destroy();
+  }
   address(): { address: string; family: string; port: number } {
-    return { address: this.localAddress, family: 'IPv4', port: this.localPort };
+    return { address: this.localAddress, family: familyOf(this.localAddress), port: this.localPort };
   }
 }
 
@@ -189,6 +212,8 @@ export class InternalDispatcher {
     serverEnd.remoteFamily = familyOf(from.remoteAddress);
     serverEnd.remotePort = 0;
     if (from.encrypted) serverEnd.encrypted = true;
+    if (from.localAddress !== undefined) serverEnd.localAddress = from.localAddress;
+    if (from.localPort !== undefined) serverEnd.localPort = from.localPort;
     (serverEnd as unknown as Record<symbol, boolean>)[INTERNAL] = true;
     clientEnd.remoteAddress = '127.0.0.1';
     // Errors on either end end the dispatch through undici or the server; never unhandled.

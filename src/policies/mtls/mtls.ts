@@ -20,10 +20,20 @@ export type MtlsConfig = z.output<typeof mtlsSchema>;
 
 const NOT_TLS: AuthOutcome = { ok: false, absent: true, reason: 'not a TLS connection (mtls needs a listen[].tls listener with clientCa)' };
 const NO_CERT: AuthOutcome = { ok: false, absent: true, reason: 'no client certificate' };
+const DISPATCHED: AuthOutcome = { ok: false, absent: true, reason: 'a request of a batch carries no client certificate' };
 
 /** A TLS socket says so (`encrypted: true`); a plain TCP one has no such property. */
 function isTls(sock: Socket): sock is TLSSocket {
   return (sock as Partial<TLSSocket>).encrypted === true;
+}
+
+/**
+ * The in-memory connection of a batch's request (dataplane/internal-dispatch.ts) says `encrypted`
+ * when the batch came over TLS, but it has no handshake: no certificate to read. The batch's own
+ * certificate is not lent to its requests (its header fields are): mtls routes refuse them.
+ */
+function hasHandshake(sock: TLSSocket): boolean {
+  return typeof (sock as Partial<TLSSocket>).getPeerCertificate === 'function';
 }
 
 export function mtlsAuthenticator(consumers: ConsumerRegistry): Authenticator {
@@ -56,6 +66,7 @@ export function mtlsAuthenticator(consumers: ConsumerRegistry): Authenticator {
     authenticate(ctx: RequestContext): AuthOutcome {
       const sock = ctx.req.socket;
       if (!isTls(sock)) return NOT_TLS;
+      if (!hasHandshake(sock)) return DISPATCHED;
       // With a clientCa per certificate, the certificate was verified for the SNI name's CAs only.
       const misdirected = scopeMismatch(sock, ctx.host);
       if (misdirected !== undefined) return { ok: false, reason: misdirected };

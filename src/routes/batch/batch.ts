@@ -11,8 +11,9 @@ import { parseDuration, parseSize } from '../../config/units.js';
 import { InternalDispatchError } from '../dispatch-error.js';
 import { Canceller, type CancelSignal } from '../cancel.js';
 import type { InternalRequest, InternalResponse, RouteAnswer, RouteCall, RouteHandler, RouteKindDefinition } from '../types.js';
-import { errorEntry, inheritedHeaders, itemRequest, parseBatch, responseEntry, type BatchEntry, type BatchItem } from './items.js';
+import { answerBody, errorEntry, inheritedHeaders, itemRequest, parseBatch, responseEntry, type BatchItem } from './items.js';
 import type { HeaderList } from '../../policies/types.js';
+import { crossOrigin, exposes, type CrossOrigin } from './cors.js';
 
 const JSON_TYPE = /^application\/json\s*(;|$)/i;
 
@@ -47,6 +48,10 @@ export class BatchHandler implements RouteHandler {
     if (call.ctx.method !== 'POST') return { error: 'GW_METHOD_NOT_ALLOWED', headers: { allow: 'POST' } };
     if (!JSON_TYPE.test(req.headers['content-type'] ?? ''))
       return { error: 'GW_BATCH_INVALID', message: 'A batch is sent with Content-Type: application/json.' };
+    // Each request is routed by the batch's Host; without one (HTTP/1.0) undici would invent its
+    // own ("gatehouse.internal"), which the routes and the services would then see.
+    if (req.headers.host === undefined && (req.headers as Record<string, unknown>)[':authority'] === undefined)
+      return { error: 'GW_BATCH_INVALID', message: 'A batch is sent with a Host header: its requests are routed by it.' };
     if (call.dispatch === undefined) return { error: 'GW_INTERNAL', message: 'Batches are not served here.' };
     const parsed = parseBatch(call.body, this.maxRequests);
     if (!parsed.ok) return { error: parsed.code, message: parsed.message, details: parsed.details };
@@ -55,15 +60,16 @@ export class BatchHandler implements RouteHandler {
       serve: {
         status: 200,
         headers: ['content-type', 'application/json', 'cache-control', 'no-store'],
-        body: Buffer.from(JSON.stringify(entries)),
+        body: answerBody(entries),
       },
     };
   }
 
   /** Runs the requests, `concurrency` at a time in list order, until done, the timeout, or the client leaves. */
-  private async run(call: RouteCall, dispatch: Dispatch, items: BatchItem[]): Promise<BatchEntry[]> {
+  private async run(call: RouteCall, dispatch: Dispatch, items: BatchItem[]): Promise<string[]> {
     const inherited = inheritedHeaders(call.ctx.req);
-    const entries: (BatchEntry | undefined)[] = new Array<BatchEntry | undefined>(items.length);
+    const cross = crossOrigin(call.ctx.req);
+    const entries: (string | undefined)[] = new Array<string | undefined>(items.length);
     const stop = new Canceller();
     let why: Stop | undefined;
     const halt = (reason: Stop) => {
@@ -77,7 +83,7 @@ export class BatchHandler implements RouteHandler {
     const worker = async (): Promise<void> => {
       while (!stop.cancelled && next < items.length) {
         const i = next++;
-        entries[i] = await this.one(dispatch, items[i]!, inherited, `${call.ctx.requestId}.${i}`, stop, () => why);
+        entries[i] = await this.one(dispatch, items[i]!, inherited, cross, `${call.ctx.requestId}.${i}`, stop, () => why);
       }
     };
     try {
@@ -93,17 +99,21 @@ export class BatchHandler implements RouteHandler {
     dispatch: Dispatch,
     item: BatchItem,
     inherited: HeaderList,
+    cross: CrossOrigin | undefined,
     requestId: string,
     signal: CancelSignal,
     why: () => Stop | undefined,
-  ): Promise<BatchEntry> {
+  ): Promise<string> {
     const req: InternalRequest = {
       ...itemRequest(item, inherited, requestId),
       maxBodyBytes: this.maxResponseBody,
       signal,
     };
     try {
-      return responseEntry(await dispatch(req));
+      const res = await dispatch(req);
+      // What the browser would hide from the page is not put in the answer it reads (cors.ts).
+      if (cross !== undefined && !exposes(res, cross)) return errorEntry('GW_CORS_FORBIDDEN', CORS_HIDDEN);
+      return responseEntry(res);
     } catch (err) {
       if (signal.cancelled) return stoppedEntry(why(), true);
       const reason = err instanceof InternalDispatchError ? err.reason : undefined;
@@ -113,6 +123,8 @@ export class BatchHandler implements RouteHandler {
     }
   }
 }
+
+const CORS_HIDDEN = 'The response does not allow the batch’s origin (CORS): a browser would not show it to the page.';
 
 const FAILURE_CODES: Record<InternalDispatchError['reason'], ErrorCode> = {
   'too-large': 'GW_BATCH_ITEM_TOO_LARGE',
@@ -124,7 +136,7 @@ const FAILURE_CODES: Record<InternalDispatchError['reason'], ErrorCode> = {
 };
 
 /** The entry of a request the batch stopped before its answer (cancelled while running, or never started). */
-function stoppedEntry(why: Stop | undefined, started: boolean): BatchEntry {
+function stoppedEntry(why: Stop | undefined, started: boolean): string {
   const what = started ? 'Cancelled' : 'Not run';
   return errorEntry('GW_BATCH_TIMEOUT', why === 'gone' ? `${what}: the client went away.` : `${what}: the batch ran out of time.`);
 }

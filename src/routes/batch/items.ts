@@ -193,7 +193,9 @@ function parseItem(raw: unknown, index: number, issues: ItemIssue[]): BatchItem 
       body = Buffer.from(raw.body, 'utf8');
       contentType = 'text/plain; charset=utf-8';
     } else {
-      body = Buffer.from(JSON.stringify(raw.body), 'utf8');
+      const json = stringify(raw.body);
+      if (json === undefined) issue('body', 'Nested too deeply to be sent as JSON.');
+      else body = Buffer.from(json, 'utf8');
       contentType = 'application/json';
     }
   }
@@ -229,7 +231,7 @@ export function itemRequest(item: BatchItem, inherited: HeaderList, requestId: s
   return { method: item.method, target: item.path, headers, body: item.body };
 }
 
-/** One entry of the answer's list. */
+/** One entry of the answer's list, as the client reads it. */
 export interface BatchEntry {
   status: number;
   headers: Record<string, string | string[]>;
@@ -242,8 +244,13 @@ export interface BatchEntry {
 const ENTRY_DROPPED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length']);
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** A response as an entry: JSON bodies parsed, text as a string, anything else in base64. */
-export function responseEntry(res: InternalResponse): BatchEntry {
+/**
+ * A response as an entry's JSON text: JSON bodies as they came, text as a string, anything else in
+ * base64. Each entry is serialized as soon as its response is read, so a batch holds text, never
+ * parsed documents (a parsed JSON body can take many times its size), and one entry's body can
+ * never make the whole answer fail to serialize.
+ */
+export function responseEntry(res: InternalResponse): string {
   const headers: Record<string, string | string[]> = {};
   let contentType = '';
   let encoded = false;
@@ -258,29 +265,49 @@ export function responseEntry(res: InternalResponse): BatchEntry {
     if (name === 'set-cookie') headers[name] = Array.isArray(prev) ? [...prev, value] : [value];
     else headers[name] = prev === undefined ? value : `${prev as string}, ${value}`;
   }
-  const entry: BatchEntry = { status: res.status, headers, body: null };
-  if (res.body.length === 0) return entry;
+  const head = `{"status":${res.status},"headers":${JSON.stringify(headers)},"body":`;
+  if (res.body.length === 0) return `${head}null}`;
   const text = encoded ? undefined : decodeText(res.body, contentType);
-  if (text === undefined) {
-    entry.body = res.body.toString('base64');
-    entry.encoding = 'base64';
-  } else if (isJsonType(contentType)) {
-    try {
-      entry.body = JSON.parse(text);
-    } catch {
-      entry.body = text; // says JSON but is not: given as the text it is
-    }
-  } else entry.body = text;
-  return entry;
+  if (text !== undefined) {
+    // Valid JSON goes in as sent: never parsed and serialized again, which would lose digits of
+    // large numbers and throw (the call stack) on a deeply nested document.
+    if (isJsonType(contentType) && isJson(text)) return `${head}${text}}`;
+    const quoted = JSON.stringify(text);
+    // Escaping can make text up to six times longer (\u0001): base64 when that is the smaller.
+    if (res.body.length + quoted.length - text.length <= base64Length(res.body.length)) return `${head}${quoted}}`;
+  }
+  return `${head}"${res.body.toString('base64')}","encoding":"base64"}`;
 }
 
 /** The gateway's own answer for an item that has no response (its error body, as a client would get it). */
-export function errorEntry(code: ErrorCode, message?: string): BatchEntry {
-  return {
+export function errorEntry(code: ErrorCode, message?: string): string {
+  const entry: BatchEntry = {
     status: ERRORS[code].status,
     headers: { 'content-type': 'application/json' },
     body: { error: { code, message: message ?? ERRORS[code].message } },
   };
+  return JSON.stringify(entry);
+}
+
+/** The answer: the entries' JSON texts as one JSON list (a Buffer: no one string holds it all). */
+export function answerBody(entries: string[]): Buffer {
+  const parts: Buffer[] = [Buffer.from('[')];
+  entries.forEach((e, i) => parts.push(Buffer.from(i === 0 ? e : `,${e}`)));
+  parts.push(Buffer.from(']'));
+  return Buffer.concat(parts);
+}
+
+function base64Length(bytes: number): number {
+  return Math.ceil(bytes / 3) * 4;
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text); // iterative in V8: no nesting is too deep for it
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function decodeText(body: Buffer, contentType: string): string | undefined {
@@ -300,6 +327,15 @@ function decodeText(body: Buffer, contentType: string): string | undefined {
 
 function isJsonType(contentType: string): boolean {
   return /^application\/(json|[^;\s]+\+json)\s*(;|$)/.test(contentType);
+}
+
+/** JSON.stringify recurses: a body nested deeply enough (JSON.parse is iterative) overflows the stack. */
+function stringify(v: unknown): string | undefined {
+  try {
+    return JSON.stringify(v);
+  } catch {
+    return undefined;
+  }
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
