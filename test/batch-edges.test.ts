@@ -63,6 +63,12 @@ before(async () => {
     { name: 'secure', match: { paths: ['/secure/*'] }, service: 'origin', policies: [{ type: 'mtls' }] },
     { name: 'cached', match: { paths: ['/cached/*'] }, service: 'origin', policies: [{ type: 'cache' }] },
     { name: 'open', match: { paths: ['/open/*'] }, service: 'origin' },
+    {
+      name: 'writable',
+      match: { paths: ['/writable/*'] },
+      service: 'origin',
+      policies: [{ type: 'cors', origins: [PARTNER], credentials: true, methods: ['GET', 'PUT'], headers: ['content-type'] }],
+    },
   ];
   const services = { origin: { targets: [{ url: up.url }] } };
   gw = await startTestGateway({ services, routes });
@@ -188,6 +194,28 @@ test('a batch from another origin: a response that does not allow that origin is
   // Same origin (the page of the host the batch was sent to), or no browser at all: nothing is hidden.
   assert.deepEqual(await statuses({ origin: gw.url, cookie: 'session=s3cret' }), [200, 200, 200]);
   assert.deepEqual(await statuses({ cookie: 'session=s3cret' }), [200, 200, 200]);
+});
+
+test('a batch from another origin: an item a browser would preflight is preflighted at its route, and not sent when refused', async () => {
+  const seen = () => up.seen.map((r) => `${r.method} ${r.url}`);
+  const items = [
+    { method: 'DELETE', path: '/open/del' }, // no CORS on the route: a browser's preflight would fail
+    { method: 'PUT', path: '/writable/put', body: { a: 1 } }, // PUT and Content-Type allowed
+    { method: 'DELETE', path: '/writable/del' }, // DELETE not among the route's methods
+    { path: '/writable/custom', headers: { 'x-custom': '1' } }, // a field the route does not allow
+    { path: '/writable/plain' }, // simple: no preflight
+  ];
+  const { status, json } = await batch(items, gw.url, undefined, { origin: PARTNER, cookie: 'session=s3cret' });
+  assert.equal(status, 200);
+  const got = (json as Entry[]).map((e) => (e.status === 403 ? code(e.body) : e.status));
+  assert.deepEqual(got, ['GW_CORS_FORBIDDEN', 200, 'GW_CORS_FORBIDDEN', 'GW_CORS_FORBIDDEN', 200]);
+  assert.ok(!seen().includes('DELETE /open/del'), 'a refused item is never sent');
+  assert.ok(!seen().includes('DELETE /writable/del'));
+  assert.ok(!seen().some((r) => r.endsWith('/writable/custom')));
+  assert.ok(seen().includes('PUT /writable/put'));
+  // Same origin: nothing to preflight, every item runs.
+  const same = await batch([{ method: 'DELETE', path: '/open/del2' }], gw.url, undefined, { origin: gw.url, cookie: 'session=s3cret' });
+  assert.equal((same.json as Entry[])[0]!.status, 200);
 });
 
 test('an item whose header fields are over maxHeaderSize is its 431, as a direct request’s; the next item runs', async () => {

@@ -13,7 +13,7 @@ import { Canceller, type CancelSignal } from '../cancel.js';
 import type { InternalRequest, InternalResponse, RouteAnswer, RouteCall, RouteHandler, RouteKindDefinition } from '../types.js';
 import { answerBody, errorEntry, inheritedHeaders, itemRequest, parseBatch, responseEntry, type BatchItem } from './items.js';
 import type { HeaderList } from '../../policies/types.js';
-import { crossOrigin, exposes, type CrossOrigin } from './cors.js';
+import { crossOrigin, exposes, needsPreflight, preflightAllows, type CrossOrigin } from './cors.js';
 
 const JSON_TYPE = /^application\/json\s*(;|$)/i;
 
@@ -110,6 +110,10 @@ export class BatchHandler implements RouteHandler {
       signal,
     };
     try {
+      // A request a browser would preflight gets its preflight first (cors.ts).
+      const ask = cross === undefined ? undefined : needsPreflight(req.method, req.headers);
+      if (ask !== undefined && !(await this.preflight(dispatch, req, cross!, ask, signal)))
+        return errorEntry('GW_CORS_FORBIDDEN', CORS_PREFLIGHT);
       const res = await dispatch(req);
       // What the browser would hide from the page is not put in the answer it reads (cors.ts).
       if (cross !== undefined && !exposes(res, cross)) return errorEntry('GW_CORS_FORBIDDEN', CORS_HIDDEN);
@@ -122,8 +126,30 @@ export class BatchHandler implements RouteHandler {
       return errorEntry(code, reason === 'invalid' ? `The request could not be sent: ${(err as Error).message}` : undefined);
     }
   }
+
+  /** The item's CORS preflight, as the browser would send it to the item's route. */
+  private async preflight(
+    dispatch: Dispatch,
+    req: InternalRequest,
+    cross: CrossOrigin,
+    ask: { method: string; headers: string[] },
+    signal: CancelSignal,
+  ): Promise<boolean> {
+    const headers: HeaderList = [];
+    for (let i = 0; i + 1 < req.headers.length; i += 2) {
+      const name = req.headers[i]!.toLowerCase();
+      // A browser's preflight carries no credentials and none of the request's own fields.
+      if (name === 'host' || name === 'origin' || name === 'user-agent' || name === 'x-request-id')
+        headers.push(req.headers[i]!, req.headers[i + 1]!);
+    }
+    headers.push('origin', cross.origin, 'access-control-request-method', ask.method);
+    if (ask.headers.length > 0) headers.push('access-control-request-headers', ask.headers.join(','));
+    const res = await dispatch({ method: 'OPTIONS', target: req.target, headers, body: null, maxBodyBytes: 64 * 1024, signal });
+    return preflightAllows(res, cross, ask);
+  }
 }
 
+const CORS_PREFLIGHT = 'The route does not allow this request from the batch’s origin (its CORS preflight failed): it was not sent.';
 const CORS_HIDDEN = 'The response does not allow the batch’s origin (CORS): a browser would not show it to the page.';
 
 const FAILURE_CODES: Record<InternalDispatchError['reason'], ErrorCode> = {
