@@ -1,6 +1,7 @@
 // A batch's requests: read from the client's JSON and checked strictly (a malformed request fails
 // the whole batch before any runs), made into requests to this gateway (the batch's own header
 // fields inherited, so a client authenticates once), and their answers made into list entries.
+import { CONNECTION_FIELDS } from '../fields.js';
 import type { IncomingMessage } from 'node:http';
 import { ERRORS, type ErrorCode } from '../../errors.js';
 import type { HeaderList } from '../../policies/types.js';
@@ -39,19 +40,6 @@ const MAX_ITEM_HEADERS = 100;
 /** Problems listed in one answer: enough to fix a batch, never a huge error body. */
 const MAX_ISSUES = 20;
 
-/** Fields about one connection and its framing: the gateway frames each request itself. */
-const CONNECTION_FIELDS = [
-  'content-length',
-  'transfer-encoding',
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'upgrade',
-  'te',
-  'trailer',
-  'expect',
-  'http2-settings',
-];
 /** The forwarding fields: the batch's own, as its client's proxies wrote them. */
 const FORWARDING_FIELDS = [
   'forwarded',

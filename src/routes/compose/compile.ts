@@ -1,6 +1,7 @@
 // A composite route's calls compiled once per config: their templates into closures, the order
 // the templates impose (a call that reads `{{calls.user…}}` runs after `user`; a cycle is a config
 // error), and each call's shaping of its body (extract, pick, remove, rename).
+import { CONNECTION_FIELDS } from '../fields.js';
 import type { ComposeCallConfig, ComposeConfig } from '../../config/compose-schema.js';
 import { parseDuration, parseSize } from '../../config/units.js';
 import { IDENTITY_HEADERS } from '../../identity/identity-headers.js';
@@ -18,15 +19,7 @@ export const COMPOSE_ROOTS = ['body', 'calls', 'item', 'index'] as const;
  * to be the gateway's (a template such as {{headers.x-consumer-id}} would forward the client's copy).
  */
 const GATEWAY_HEADERS: ReadonlySet<string> = new Set([
-  'content-length',
-  'transfer-encoding',
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'upgrade',
-  'te',
-  'trailer',
-  'expect',
+  ...CONNECTION_FIELDS,
   'host',
   'x-forwarded-for',
   'x-forwarded-proto',
