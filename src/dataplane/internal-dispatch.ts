@@ -244,7 +244,7 @@ export class InternalDispatcher {
       // Closing the client ends its side: the server's end then sees the connection go away (an
       // exchange still running sees its client leave). After a whole answer nothing is pending:
       // close() is enough; destroy() aborts what a failure left.
-      await (answered ? client.close() : client.destroy()).catch(() => {});
+      void (answered ? client.close() : client.destroy()).catch(() => {}); // not awaited: the answer is whole, the teardown is no part of it
       serverEnd.destroy();
     }
   }
