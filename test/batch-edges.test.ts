@@ -12,6 +12,8 @@ import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { makePki, type Pair, type TestPki } from './helpers/certs.js';
 import { maybeUnset } from './helpers/hooks.js';
 import { rawRequest } from './helpers/raw.js';
+import { startOtlpReceiver } from './helpers/otlp-receiver.js';
+import { waitFor } from './helpers/child.js';
 
 let pki: TestPki;
 let alice: Pair;
@@ -237,4 +239,40 @@ test('a batch without a Host (HTTP/1.0) is refused: its requests would be routed
   assert.match(wire, /^HTTP\/1\.1 400 /);
   assert.match(wire, /GW_BATCH_INVALID/);
   assert.equal(up.hits, hits, 'no request of the batch ran');
+});
+
+test('traced: each item is a child of the batch’s server span (not its sibling), in the same trace', async () => {
+  const rx = await startOtlpReceiver();
+  const traced = await startTestGateway({
+    tracing: { endpoint: rx.url, sampleRatio: 1 },
+    services: { origin: { targets: [{ url: up.url }] } },
+    routes: [
+      { name: 'batch', match: { paths: ['/batch'] }, batch: {} },
+      { name: 'open', match: { paths: ['/open/*'] }, service: 'origin' },
+    ],
+  });
+  try {
+    const parent = '0af7651916cd43dd8448eb211c80319c';
+    const { status } = await batch([{ path: '/open/t1' }, { path: '/open/t2' }], traced.url, undefined, {
+      traceparent: `00-${parent}-b7ad6b7169203331-01`,
+    });
+    assert.equal(status, 200);
+    const dp = (traced.instance.engine as unknown as { dp: { tracer: { exporter: { flush(): Promise<void> } } } }).dp;
+    const spans = await waitFor('three server spans', async () => {
+      await dp.tracer.exporter.flush();
+      return rx.spans.filter((s) => s.kind === 2).length >= 3 ? rx.spans : undefined;
+    });
+    const servers = spans.filter((s) => s.kind === 2);
+    const outer = servers.find((s) => s.parentSpanId === 'b7ad6b7169203331')!;
+    assert.ok(outer, 'the batch’s server span is under the client’s');
+    const items = servers.filter((s) => s !== outer);
+    assert.equal(items.length, 2);
+    for (const s of items) {
+      assert.equal(s.traceId, parent);
+      assert.equal(s.parentSpanId, outer.spanId);
+    }
+  } finally {
+    await traced.stop();
+    await rx.close();
+  }
 });

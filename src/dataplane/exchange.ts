@@ -37,6 +37,7 @@ import { handlerAnswer, routeCall } from './route-handler.js';
 import type { RouteHandler } from '../routes/types.js';
 import { Canceller } from '../routes/cancel.js';
 import { isInternalSocket } from './internal-dispatch.js';
+import { formatTraceparent } from '../observability/tracing/trace-context.js';
 
 const VALID_REQUEST_ID = /^[A-Za-z0-9._:@+/=-]{1,200}$/;
 export { REFUSED, type ExchangeHost } from './exchange-state.js';
@@ -251,6 +252,7 @@ export class Exchange extends ExchangeResponse implements CallOwner {
             });
           },
       internal,
+      this.trace !== undefined && this.trace.sampled ? formatTraceparent(this.trace.traceId, this.trace.spanId, true) : undefined,
     );
     this.calls = call.calls;
     handler.handle(call).then(

@@ -12,6 +12,7 @@ export function routeCall(
   body: Buffer | null,
   dispatch: ((req: InternalRequest) => Promise<InternalResponse>) | undefined,
   internal: boolean,
+  traceparent: string | undefined,
 ): RouteCall {
   const calls: CallRecord[] = [];
   const fetchSource: FetchSource = { ...source, calls };
@@ -22,6 +23,7 @@ export function routeCall(
     ...(dispatch === undefined ? {} : { dispatch }),
     signal: source.signal,
     internal,
+    traceparent,
     calls,
   };
 }

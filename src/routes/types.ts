@@ -94,6 +94,12 @@ export interface RouteCall {
   dispatch?(req: InternalRequest): Promise<InternalResponse>;
   /** This request itself came through a dispatch (a batch item): it must not dispatch again. */
   readonly internal: boolean;
+  /**
+   * The `traceparent` a request dispatched for this one carries, naming this request's server span
+   * as its parent (a batch's items are its children); undefined when this request is not traced
+   * and sampled.
+   */
+  readonly traceparent?: string | undefined;
   /** Cancelled when the client goes away: stop what is running. */
   readonly signal: CancelSignal;
   /** Records a service call for the access log and metrics (`fetch` records its own). */

@@ -67,7 +67,7 @@ export class BatchHandler implements RouteHandler {
 
   /** Runs the requests, `concurrency` at a time in list order, until done, the timeout, or the client leaves. */
   private async run(call: RouteCall, dispatch: Dispatch, items: BatchItem[]): Promise<string[]> {
-    const inherited = inheritedHeaders(call.ctx.req);
+    const inherited = withParent(inheritedHeaders(call.ctx.req), call.traceparent);
     const cross = crossOrigin(call.ctx.req);
     const entries: (string | undefined)[] = new Array<string | undefined>(items.length);
     const stop = new Canceller();
@@ -174,3 +174,12 @@ export const batchKind: RouteKindDefinition = {
     return new BatchHandler(BatchSchema.parse(config ?? {}), env.log, env.routeName);
   },
 };
+
+/** The items' trace parent is the batch's server span (when it is traced and sampled), not the batch's own parent. */
+function withParent(inherited: HeaderList, traceparent: string | undefined): HeaderList {
+  if (traceparent === undefined) return inherited;
+  const out: HeaderList = [];
+  for (let i = 0; i + 1 < inherited.length; i += 2) if (inherited[i] !== 'traceparent') out.push(inherited[i]!, inherited[i + 1]!);
+  out.push('traceparent', traceparent);
+  return out;
+}
