@@ -4,7 +4,7 @@
 // balancer, health checks, retries, circuit breaker and concurrency limit, with the identity the
 // route's authentication set, as one client span of the request's trace.
 import type { ComposeConfig } from '../../config/compose-schema.js';
-import type { RouteCall, RouteHandler, RouteKindDefinition } from '../types.js';
+import type { RouteAnswer, RouteCall, RouteHandler, RouteKindDefinition } from '../types.js';
 import { compileCompose, type CompiledCompose } from './compile.js';
 import { runCalls } from './run.js';
 import { composeAnswer } from './answer.js';
@@ -47,7 +47,7 @@ class ComposeHandler implements RouteHandler {
     this.maxBodyBytes = c.maxRequestBodyBytes;
   }
 
-  async handle(call: RouteCall) {
+  async handle(call: RouteCall): Promise<RouteAnswer> {
     let clientBody: unknown;
     if (this.c.readsBody && call.body !== null && call.body.length > 0) {
       const type = call.ctx.req.headers['content-type'] ?? '';
@@ -65,6 +65,8 @@ class ComposeHandler implements RouteHandler {
         return { error: 'GW_BAD_BODY' as const, message: `The request body nests deeper than ${MAX_JSON_DEPTH} levels.` };
     }
     const run = await runCalls(this.c, call, clientBody);
+    // The client went away: nobody reads an answer, so none is composed (a reshape costs CPU).
+    if (run.cancelled) return { error: 'GW_COMPOSE_CALL_FAILED', message: 'The client went away.' };
     return composeAnswer(this.c, run, call.ctx, this.reshape, this.log);
   }
 }
