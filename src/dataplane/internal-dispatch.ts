@@ -8,6 +8,7 @@
 // (`isInternalSocket`) by which a batch route refuses a batch that itself came through here.
 //
 // One connection per request, closed when its response is read: nothing outlives a dispatch.
+import { CONNECTION_FIELDS } from '../routes/fields.js';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
@@ -45,18 +46,7 @@ export function isInternalSocket(socket: unknown): boolean {
 }
 
 /** Fields undici refuses (it frames the request itself) or that belong to one connection only. */
-const CONNECTION_FIELDS = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'upgrade',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'content-length',
-  'expect',
-  'http2-settings',
-]);
+const CONNECTION = new Set(CONNECTION_FIELDS);
 
 /**
  * One end of an in-memory connection. What one end writes the other reads, with backpressure (a
@@ -265,7 +255,7 @@ function requestHeaders(req: InternalRequest): Record<string, string | string[]>
   const h = req.headers;
   for (let i = 0; i + 1 < h.length; i += 2) {
     const name = h[i]!.toLowerCase();
-    if (CONNECTION_FIELDS.has(name)) continue;
+    if (CONNECTION.has(name)) continue;
     const prev = out[name];
     out[name] = prev === undefined ? h[i + 1]! : Array.isArray(prev) ? [...prev, h[i + 1]!] : [prev, h[i + 1]!];
   }

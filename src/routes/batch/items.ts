@@ -1,6 +1,7 @@
 // A batch's requests: read from the client's JSON and checked strictly (a malformed request fails
 // the whole batch before any runs), made into requests to this gateway (the batch's own header
 // fields inherited, so a client authenticates once), and their answers made into list entries.
+import { isJsonType } from '../../policies/transform/json-text.js';
 import { CONNECTION_FIELDS } from '../fields.js';
 import type { IncomingMessage } from 'node:http';
 import { ERRORS, type ErrorCode } from '../../errors.js';
@@ -311,10 +312,6 @@ function decodeText(body: Buffer, contentType: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-function isJsonType(contentType: string): boolean {
-  return /^application\/(json|[^;\s]+\+json)\s*(;|$)/.test(contentType);
 }
 
 /** JSON.stringify recurses: a body nested deeply enough (JSON.parse is iterative) overflows the stack. */

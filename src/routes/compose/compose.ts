@@ -3,6 +3,7 @@
 // (answer.ts). The calls go out through the data plane's `fetch`: each one through its service's
 // balancer, health checks, retries, circuit breaker and concurrency limit, with the identity the
 // route's authentication set, as one client span of the request's trace.
+import { isJsonType } from '../../policies/transform/json-text.js';
 import type { ComposeConfig } from '../../config/compose-schema.js';
 import type { RouteAnswer, RouteCall, RouteHandler, RouteKindDefinition } from '../types.js';
 import { compileCompose, type CompiledCompose } from './compile.js';
@@ -12,8 +13,6 @@ import { compileReshape, reshapeIssue, type Reshape } from '../../policies/trans
 import { parseDuration } from '../../config/units.js';
 import type { Logger } from '../../observability/logger.js';
 import { MAX_JSON_DEPTH, nestedDeeper } from './guards.js';
-
-const JSON_TYPE = /^application\/([\w.+-]+\+)?json\s*(;|$)/i;
 
 export const composeKind: RouteKindDefinition = {
   key: 'compose',
@@ -51,7 +50,7 @@ class ComposeHandler implements RouteHandler {
     let clientBody: unknown;
     if (this.c.readsBody && call.body !== null && call.body.length > 0) {
       const type = call.ctx.req.headers['content-type'] ?? '';
-      if (!JSON_TYPE.test(type))
+      if (!isJsonType(type))
         return {
           error: 'GW_BAD_BODY' as const,
           message: 'This composite route reads a JSON request body (Content-Type: application/json).',

@@ -3,6 +3,7 @@
 // calls once per element, all within the composite's deadline and its budget of requests. A
 // required call that fails ends the composite at once (the others are abandoned); an optional one
 // is left out, and so is every call that needs it.
+import { isJsonType } from '../../policies/transform/json-text.js';
 import type { CancelSignal, RouteCall, ServiceResult } from '../types.js';
 import { Canceller } from '../cancel.js';
 import type { HeaderList } from '../../policies/types.js';
@@ -196,7 +197,7 @@ function outcomeOf(cc: CompiledCall, r: ServiceResult): Outcome {
     return { ok: false, timeout: false, status: r.status, reason: `its answer is coded (${coding}), though the call asked for identity` };
   let body: unknown = null;
   if (r.body.length > 0) {
-    if (/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(type)) {
+    if (isJsonType(type)) {
       try {
         body = JSON.parse(r.body.toString('utf8')) as unknown;
       } catch {
