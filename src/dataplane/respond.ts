@@ -79,7 +79,7 @@ export function sendError(res: ServerResponse, code: ErrorCode, requestId: strin
 }
 
 export function sendVerdict(res: ServerResponse, v: RespondVerdict, requestId: string): void {
-  if (v.code) {
+  if (v.code && v.body === undefined) {
     sendError(res, v.code, requestId, { status: v.status, headers: v.headers, message: v.message, details: v.details });
     return;
   }

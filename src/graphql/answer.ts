@@ -13,6 +13,26 @@ const PROTOCOL_CODES: Partial<Record<ErrorCode, { code: string; message: string 
   GW_GRAPHQL_PERSISTED_QUERY_NOT_FOUND: { code: 'PERSISTED_QUERY_NOT_FOUND', message: 'PersistedQueryNotFound' },
 };
 
+/**
+ * Refusals of a well-formed request's document or operation: a legacy (application/json) client
+ * gets them with 200, as the spec asks; the others (a malformed request, a hash mismatch, 405)
+ * keep their status.
+ */
+const DOCUMENT_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'GW_GRAPHQL_PARSE_FAILED',
+  'GW_GRAPHQL_VALIDATION_FAILED',
+  'GW_GRAPHQL_DOCUMENT_TOO_LARGE',
+  'GW_GRAPHQL_TOO_MANY_TOKENS',
+  'GW_GRAPHQL_TOO_DEEP',
+  'GW_GRAPHQL_TOO_MANY_ALIASES',
+  'GW_GRAPHQL_TOO_MANY_ROOT_FIELDS',
+  'GW_GRAPHQL_TOO_MANY_FIELDS',
+  'GW_GRAPHQL_TOO_COMPLEX',
+  'GW_GRAPHQL_INTROSPECTION_DISABLED',
+  'GW_GRAPHQL_PERSISTED_QUERY_NOT_FOUND',
+  'GW_GRAPHQL_OPERATION_NOT_ALLOWED',
+]);
+
 /** The client takes application/graphql-response+json (listed in Accept with a q above 0). */
 export function wantsResponseType(accept: string | undefined): boolean {
   if (accept === undefined || !accept.includes(RESPONSE_TYPE)) return false;
@@ -25,28 +45,26 @@ export function wantsResponseType(accept: string | undefined): boolean {
   return false;
 }
 
-/**
- * The answer refusing a GraphQL request. `wellFormed`: the request itself was readable (the
- * document or the operation is what is refused): 200 for a legacy client.
- */
+/** The answer refusing a GraphQL request, in GraphQL's error format; `details` join `extensions`. */
 export function graphqlRefusal(
   code: ErrorCode,
   accept: string | undefined,
   message?: string,
   details?: Record<string, unknown>,
-  requestId?: string,
+  headers?: Record<string, string>,
 ): RespondVerdict {
   const modern = wantsResponseType(accept);
-  const wellFormed = code !== 'GW_GRAPHQL_BAD_REQUEST' && code !== 'GW_GRAPHQL_PERSISTED_QUERY_MISMATCH';
+  const wellFormed = DOCUMENT_ERRORS.has(code);
   const fixed = PROTOCOL_CODES[code];
   const extensions: Record<string, unknown> = { code: fixed?.code ?? code, ...details };
   if (fixed !== undefined) extensions.gatehouseCode = code;
-  if (requestId !== undefined) extensions.requestId = requestId;
   const body = JSON.stringify({ errors: [{ message: fixed?.message ?? message ?? ERRORS[code].message, extensions }] });
   return {
     status: modern || !wellFormed ? ERRORS[code].status : 200,
+    code,
     body,
     headers: {
+      ...headers,
       'content-type': modern ? `${RESPONSE_TYPE}; charset=utf-8` : 'application/json; charset=utf-8',
       'cache-control': 'no-store',
     },

@@ -21,6 +21,7 @@ import { xmlJsonPolicy } from './xml-json/xml-json.js';
 import { requestTransformerPolicy } from './request-transformer/request-transformer.js';
 import { responseTransformerPolicy } from './response-transformer/response-transformer.js';
 import { cachePolicy } from './cache/cache.js';
+import { graphqlPolicy } from './graphql/graphql.js';
 
 export const BUILTIN_POLICIES: readonly PolicyDefinition[] = [
   headersPolicy,
@@ -37,6 +38,7 @@ export const BUILTIN_POLICIES: readonly PolicyDefinition[] = [
   mtlsPolicy,
   authCombinationPolicy,
   aclPolicy,
+  graphqlPolicy,
   rateLimitPolicy,
   concurrencyLimitPolicy,
   requestValidatorPolicy,

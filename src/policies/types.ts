@@ -20,13 +20,17 @@ export type HeaderList = string[];
 /** What a policy may answer instead of letting the request continue. */
 export interface RespondVerdict {
   status: number;
-  /** A registered error code: the body becomes the standard JSON error. */
+  /**
+   * A registered error code: the body becomes the standard JSON error — unless `body` is given
+   * too (an error in the client's protocol's own format, e.g. GraphQL's), which is sent as it is;
+   * the code is still what the access log and metrics record.
+   */
   code?: ErrorCode;
   message?: string;
   /** With `code`: JSON-serialisable details in the error body's `details` (e.g. validation errors). */
   details?: unknown;
   headers?: Record<string, string>;
-  /** A literal body (used when `code` is absent). */
+  /** A literal body. */
   body?: string;
 }
 /** `undefined` means continue. */
@@ -114,6 +118,12 @@ export interface RequestContext {
   shadowLimited?: string | undefined;
   /** What a cache did with this request (hit, miss, stale, bypass…): the access log's `cache`. */
   cacheStatus?: string | undefined;
+  /**
+   * The application-level operation the request carries, once a policy that understands its
+   * protocol has read it (a GraphQL operation's type and name). The access log's `operation`, a
+   * span attribute and a metric label; never the operation's arguments or variables.
+   */
+  operation?: RequestOperation | undefined;
   /** A policy's private per-request scratch, under a key of its own; the gateway never reads it. */
   readonly locals: Map<string, unknown>;
   /**
@@ -121,6 +131,15 @@ export interface RequestContext {
    * phase; absent otherwise). Browsers apply no CORS to WebSockets: an origin check must refuse.
    */
   readonly websocket?: true;
+}
+
+export interface RequestOperation {
+  /** "graphql". */
+  readonly protocol: string;
+  /** "query", "mutation", "subscription". */
+  readonly type: string;
+  /** The operation's name; undefined for an anonymous one. */
+  readonly name?: string | undefined;
 }
 
 export interface ResponseInfo {

@@ -1,0 +1,221 @@
+// What an operation asks for, measured without executing it: its depth, aliases, root fields,
+// fields and cost, with fragments expanded — each fragment measured once (memoised), so a
+// "fragment bomb" (fragments spreading the next one many times) costs linear work to measure, and
+// a fragment cycle is found instead of followed. With a schema, fields are known by their
+// coordinate (`Type.field`) and list fields are known to be lists.
+import {
+  Kind,
+  getNamedType,
+  getNullableType,
+  isCompositeType,
+  isListType,
+  isObjectType,
+  isInterfaceType,
+  type DocumentNode,
+  type FieldNode,
+  type FragmentDefinitionNode,
+  type GraphQLCompositeType,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+  type ValueNode,
+} from 'graphql';
+
+export type OperationType = 'query' | 'mutation' | 'subscription';
+
+/** Per-field cost settings (complexity): see docs/graphql.md. */
+export interface CostModel {
+  /** A field with a selection set (an object). */
+  readonly objectCost: number;
+  /** A leaf field (a scalar or enum). */
+  readonly scalarCost: number;
+  /** Arguments whose value is a list field's size (first, last, limit…). */
+  readonly listArguments: readonly string[];
+  /** A list field's size when no list argument gives it (known as a list from the schema or `fields`). */
+  readonly defaultListSize: number;
+  /** Per field, by `Type.field` or by bare field name: its own cost, and whether it is a list (with its size). */
+  readonly fields: ReadonlyMap<string, { cost?: number | undefined; listSize?: number | undefined }>;
+}
+
+export interface Analysis {
+  readonly type: OperationType;
+  readonly name: string | undefined;
+  readonly depth: number;
+  readonly aliases: number;
+  readonly rootFields: number;
+  readonly fields: number;
+  readonly cost: number;
+  /** It selects `__schema` or `__type`. */
+  readonly introspection: boolean;
+  /** The root fields' names (for routing by `rootFields`), in document order, without duplicates. */
+  readonly rootFieldNames: readonly string[];
+  /** A list size came from a variable: the analysis holds for these variables only. */
+  readonly usesVariables: boolean;
+}
+
+export type AnalysisResult = { ok: true; analysis: Analysis } | { ok: false; message: string };
+
+interface Stats {
+  depth: number;
+  aliases: number;
+  fields: number;
+  cost: number;
+  rootFields: number;
+  introspection: boolean;
+}
+
+/** The operation `operationName` picks from `doc` (the only one when no name is given). */
+export function pickOperation(doc: DocumentNode, operationName: string | undefined): OperationDefinitionNode | string {
+  const ops = doc.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+  if (operationName !== undefined) {
+    const op = ops.find((o) => o.name?.value === operationName);
+    return op ?? `the document defines no operation named "${operationName}"`;
+  }
+  if (ops.length === 1) return ops[0]!;
+  return ops.length === 0 ? 'the document defines no operation' : 'the document defines several operations: operationName must name one';
+}
+
+export function analyse(
+  doc: DocumentNode,
+  operationName: string | undefined,
+  variables: Readonly<Record<string, unknown>> | undefined,
+  model: CostModel,
+  schema?: GraphQLSchema,
+): AnalysisResult {
+  const op = pickOperation(doc, operationName);
+  if (typeof op === 'string') return { ok: false, message: op };
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const d of doc.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+  const walker = new Walker(fragments, variables ?? {}, model, schema);
+  try {
+    const root = schema ? (schema.getRootType(op.operation) ?? undefined) : undefined;
+    const stats = walker.selectionSet(op.selectionSet, root ?? undefined, true);
+    return {
+      ok: true,
+      analysis: {
+        type: op.operation,
+        name: op.name?.value,
+        depth: stats.depth,
+        aliases: stats.aliases,
+        rootFields: stats.rootFields,
+        fields: stats.fields,
+        cost: stats.cost,
+        introspection: stats.introspection,
+        rootFieldNames: [...walker.rootNames],
+        usesVariables: walker.usedVariables,
+      },
+    };
+  } catch (err) {
+    if (err instanceof AnalysisError) return { ok: false, message: err.message };
+    throw err;
+  }
+}
+
+class AnalysisError extends Error {}
+
+class Walker {
+  private readonly done = new Map<string, Stats>();
+  private readonly visiting = new Set<string>();
+  readonly rootNames = new Set<string>();
+  usedVariables = false;
+
+  constructor(
+    private readonly fragments: ReadonlyMap<string, FragmentDefinitionNode>,
+    private readonly variables: Readonly<Record<string, unknown>>,
+    private readonly model: CostModel,
+    private readonly schema: GraphQLSchema | undefined,
+  ) {}
+
+  selectionSet(set: SelectionSetNode, parent: GraphQLCompositeType | undefined, atRoot: boolean): Stats {
+    const out: Stats = { depth: 0, aliases: 0, fields: 0, cost: 0, rootFields: 0, introspection: false };
+    for (const sel of set.selections) {
+      let s: Stats;
+      if (sel.kind === Kind.FIELD) {
+        s = this.field(sel, parent);
+        s.rootFields = 1;
+        if (atRoot) this.rootNames.add(sel.name.value);
+      } else if (sel.kind === Kind.INLINE_FRAGMENT) {
+        const cond = sel.typeCondition ? this.type(sel.typeCondition.name.value) : parent;
+        s = this.selectionSet(sel.selectionSet, cond, atRoot);
+      } else s = this.spread(sel.name.value, atRoot);
+      out.depth = Math.max(out.depth, s.depth);
+      out.aliases += s.aliases;
+      out.fields += s.fields;
+      out.cost += s.cost;
+      out.rootFields += s.rootFields;
+      out.introspection ||= s.introspection;
+    }
+    return out;
+  }
+
+  private spread(name: string, atRoot: boolean): Stats {
+    const known = this.done.get(name);
+    // Root names collected through a memoised fragment are collected on its first visit; a
+    // fragment spread at the root and deeper too is rare enough to walk again for its names.
+    if (known !== undefined && !atRoot) return known;
+    const frag = this.fragments.get(name);
+    if (frag === undefined) throw new AnalysisError(`the fragment "${name}" is not defined`);
+    if (this.visiting.has(name)) throw new AnalysisError(`the fragment "${name}" spreads itself (a cycle)`);
+    this.visiting.add(name);
+    const s = this.selectionSet(frag.selectionSet, this.type(frag.typeCondition.name.value), atRoot);
+    this.visiting.delete(name);
+    this.done.set(name, s);
+    return s;
+  }
+
+  private field(node: FieldNode, parent: GraphQLCompositeType | undefined): Stats {
+    const name = node.name.value;
+    const introspection = name === '__schema' || name === '__type';
+    let childType: GraphQLCompositeType | undefined;
+    let schemaList = false;
+    let coordinate: string | undefined;
+    if (parent !== undefined && (isObjectType(parent) || isInterfaceType(parent))) {
+      const def = parent.getFields()[name];
+      coordinate = `${parent.name}.${name}`;
+      if (def !== undefined) {
+        schemaList = isListType(getNullableType(def.type));
+        const named = getNamedType(def.type);
+        if (isCompositeType(named)) childType = named;
+      }
+    }
+    const conf = (coordinate !== undefined ? this.model.fields.get(coordinate) : undefined) ?? this.model.fields.get(name);
+    const children = node.selectionSet ? this.selectionSet(node.selectionSet, childType, false) : undefined;
+    const own = conf?.cost ?? (children ? this.model.objectCost : this.model.scalarCost);
+    const size = this.listSize(node, conf?.listSize, schemaList);
+    return {
+      depth: 1 + (children?.depth ?? 0),
+      aliases: (node.alias ? 1 : 0) + (children?.aliases ?? 0),
+      fields: 1 + (children?.fields ?? 0),
+      cost: size * (own + (children?.cost ?? 0)),
+      rootFields: 0,
+      introspection: introspection || (children?.introspection ?? false),
+    };
+  }
+
+  /** How many items a field returns, as far as the gateway can tell: a list argument, else what is known of the field. */
+  private listSize(node: FieldNode, configured: number | undefined, schemaList: boolean): number {
+    for (const arg of node.arguments ?? []) {
+      if (!this.model.listArguments.includes(arg.name.value)) continue;
+      const n = this.intValue(arg.value);
+      if (n !== undefined) return Math.max(0, n);
+    }
+    if (configured !== undefined) return configured;
+    return schemaList ? this.model.defaultListSize : 1;
+  }
+
+  private intValue(v: ValueNode): number | undefined {
+    if (v.kind === Kind.INT) return Number(v.value);
+    if (v.kind === Kind.VARIABLE) {
+      const x = this.variables[v.name.value];
+      this.usedVariables = true;
+      return typeof x === 'number' && Number.isFinite(x) ? Math.trunc(x) : undefined;
+    }
+    return undefined;
+  }
+
+  private type(name: string): GraphQLCompositeType | undefined {
+    if (this.schema === undefined) return undefined;
+    const t = this.schema.getType(name);
+    return t !== undefined && isCompositeType(t) ? t : undefined;
+  }
+}
