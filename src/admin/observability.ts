@@ -21,7 +21,7 @@ export async function analyticsEndpoint(ctl: Controller, req: IncomingMessage): 
   if (!Object.hasOwn(WINDOWS, window)) {
     return [400, errorBody('ADMIN_BAD_QUERY', undefined, `window must be one of ${Object.keys(WINDOWS).join(', ')}.`)];
   }
-  if (!ctl.config.analytics.enabled) return [200, { window, enabled: false, routes: [], services: [], consumers: [] }];
+  if (!ctl.config.analytics.enabled) return [200, { window, enabled: false, routes: [], services: [], consumers: [], operations: [] }];
   const parts = (await ctl.inspect({ what: 'analytics', window })).filter((p): p is AnalyticsPart => p !== undefined && p !== null);
   return [200, { configVersion: ctl.version, ...analyticsReport(parts, window, ctl.config.analytics.topK) }];
 }

@@ -31,6 +31,7 @@ export const ACCESS_LOG_FIELDS = [
   'aborted',
   'closeCode',
   'calls',
+  'operation',
 ] as const;
 export type AccessLogField = (typeof ACCESS_LOG_FIELDS)[number];
 

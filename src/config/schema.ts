@@ -13,6 +13,7 @@ import { AccessLog, Analytics, Metrics, Tracing } from './observability-schema.j
 import { RouteWebSocket } from './websocket-schema.js';
 import { Http2Limits, HTTP2_DEFAULTS, ListenerHttp2, ServiceProtocolSchema } from './http2-schema.js';
 import { BodyMatch } from './body-match.js';
+import { GraphQLMatch } from './graphql-match.js';
 import { ComposeSchema } from './compose-schema.js';
 import { BatchSchema } from './batch-schema.js';
 
@@ -192,6 +193,7 @@ const routeSchema = (Policy: ReturnType<typeof policyEntry>) =>
           headers: z.record(z.string(), ValueMatcher).optional(),
           query: z.record(z.string(), ValueMatcher).optional(),
           body: BodyMatch.optional(),
+          graphql: GraphQLMatch.optional(),
         })
         .default({ paths: ['/*'] }),
       service: Name.optional().meta({

@@ -9,6 +9,8 @@ import { PassThrough, type Readable } from 'node:stream';
 import type { ScannedHeaders } from './forwarding.js';
 import type { ServerLimits } from '../edge/server-limits.js';
 import { armBodyTimeout, hasBody, readUpTo, type BoundedRead } from './request-body.js';
+import type { GraphQLMatchConfig } from '../config/graphql-match.js';
+import { operationFacts, type OperationFacts } from '../graphql/route-facts.js';
 
 const NOT_READ = Symbol('not-read');
 
@@ -16,12 +18,22 @@ const NOT_READ = Symbol('not-read');
 export class BodyView {
   private jsonValue: unknown = NOT_READ;
   private formValue: URLSearchParams | undefined | typeof NOT_READ = NOT_READ;
+  private graphqlValue: OperationFacts | undefined | typeof NOT_READ = NOT_READ;
 
   constructor(
     /** The whole body, or undefined when it was larger than the bound. */
     readonly bytes: Buffer | undefined,
     private readonly contentType: string,
+    /** The request's method and raw query string: a GraphQL GET carries its operation there. */
+    private readonly method = 'POST',
+    private readonly rawQuery = '',
   ) {}
+
+  /** The GraphQL operation the request carries; undefined when it carries none that parses. */
+  get graphql(): OperationFacts | undefined {
+    if (this.graphqlValue === NOT_READ) this.graphqlValue = operationFacts(this.method, this.bytes, this.contentType, this.rawQuery);
+    return this.graphqlValue;
+  }
 
   /** The parsed JSON body; NO_JSON when there is none (not JSON, too large, malformed). */
   get json(): unknown {
@@ -65,8 +77,49 @@ const NOT_THIS_KIND = Symbol('not-this-kind');
 /** `BodyView.json` of a body that is not JSON (none, another type, malformed, too large). */
 export const NO_JSON = Symbol('no-json');
 
-export function compileBodyMatchers(spec: Record<string, BodyConditionConfig> | undefined): BodyMatcher[] {
-  if (spec === undefined) return [];
+export function compileBodyMatchers(spec: Record<string, BodyConditionConfig> | undefined, graphql?: GraphQLMatchConfig): BodyMatcher[] {
+  const out = graphql === undefined ? [] : graphqlMatchers(graphql);
+  if (spec === undefined) return out;
+  return out.concat(bodyMatchers(spec));
+}
+
+/** `match.graphql`: one condition per key; a request without a GraphQL operation holds none. */
+function graphqlMatchers(m: GraphQLMatchConfig): BodyMatcher[] {
+  const out: BodyMatcher[] = [];
+  if (m.operationType !== undefined) {
+    const types = typeof m.operationType === 'string' ? [m.operationType] : m.operationType;
+    out.push({
+      describe: `graphql operation type in [${types.join(', ')}]`,
+      test: (b) => b.graphql !== undefined && types.includes(b.graphql.type as never),
+    });
+  }
+  const name = m.operationName;
+  if (name !== undefined) {
+    if (typeof name === 'object' && !Array.isArray(name)) {
+      const re = new RegExp(name.regex);
+      out.push({
+        describe: `graphql operation name ~ /${name.regex}/`,
+        test: (b) => b.graphql?.name !== undefined && re.test(b.graphql.name),
+      });
+    } else {
+      const names = typeof name === 'string' ? [name] : name;
+      out.push({
+        describe: `graphql operation name in [${names.join(', ')}]`,
+        test: (b) => b.graphql?.name !== undefined && names.includes(b.graphql.name),
+      });
+    }
+  }
+  if (m.rootFields !== undefined) {
+    const fields = new Set(m.rootFields);
+    out.push({
+      describe: `graphql root fields within [${m.rootFields.join(', ')}]`,
+      test: (b) => b.graphql !== undefined && b.graphql.rootFields.length > 0 && b.graphql.rootFields.every((f) => fields.has(f)),
+    });
+  }
+  return out;
+}
+
+function bodyMatchers(spec: Record<string, BodyConditionConfig>): BodyMatcher[] {
   return Object.entries(spec).map(([key, cond]) => {
     const parsed = parseBodyKey(key);
     if (typeof parsed === 'string') throw new Error(parsed); // validation refused it already

@@ -140,7 +140,7 @@ export function explain(plan: Plan, method: string, url: string, headers: Record
   lower.host = host;
   const verb = method.toUpperCase();
   // `match.body` conditions are tested against `data` (--data), as the gateway would test the body it read.
-  const body = new BodyView(data === undefined ? undefined : Buffer.from(data), lower['content-type'] ?? '');
+  const body = new BodyView(data === undefined ? undefined : Buffer.from(data), lower['content-type'] ?? '', verb, query);
   const found = plan.router.find(verb, normalizeHost(host), path, { headers: lower }, query, body);
   const winner = found !== undefined && 'match' in found ? found.match.entry : undefined;
   const candidates = plan.router.pathCandidates(path).map((e) => candidate(e, winner, verb, normalizeHost(host), lower, query, body));

@@ -232,6 +232,7 @@ export abstract class ExchangeState {
       retries: call?.retries ?? 0,
       cache: this.ctx?.cacheStatus,
       calls: this.calls,
+      operation: this.ctx?.operation,
       userAgent: scan?.userAgent,
       aborted: !this.responseFinished(),
       trace: trace !== undefined && trace.sampled ? trace : undefined,

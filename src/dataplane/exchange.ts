@@ -107,7 +107,7 @@ export class Exchange extends ExchangeResponse implements CallOwner {
           this.body = read.whole;
           this.bodyRead = read.whole.length;
         } else this.bodyPrefix = read.prefix;
-        this.routeBy(new BodyView(read.whole, contentType));
+        this.routeBy(new BodyView(read.whole, contentType, this.req.method, this.query));
       }),
     );
   }

@@ -196,7 +196,7 @@ function compileRoute(
     paths: r.match.paths.map((p) => parsePathPattern(p) as PathPattern),
     headers: Object.entries(r.match.headers ?? {}).map(([k, v]) => compileValueMatcher(k.toLowerCase(), v)),
     query: Object.entries(r.match.query ?? {}).map(([k, v]) => compileValueMatcher(k, v)),
-    body: compileBodyMatchers(r.match.body),
+    body: compileBodyMatchers(r.match.body, r.match.graphql),
   };
   // The chain runs class by class (PolicyOrder: edge, authenticate, authorise, limit, transform,
   // other), whatever the listing order; within a class, globals first, then the listing order.

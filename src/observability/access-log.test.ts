@@ -48,7 +48,8 @@ test('field codes are the indexes of ACCESS_LOG_FIELDS', () => {
   assert.equal(F.aborted, ACCESS_LOG_FIELDS.indexOf('aborted'));
   assert.equal(F.closeCode, ACCESS_LOG_FIELDS.indexOf('closeCode'));
   assert.equal(F.calls, ACCESS_LOG_FIELDS.indexOf('calls'));
-  assert.equal(F.calls, ACCESS_LOG_FIELDS.length - 1);
+  assert.equal(F.operation, ACCESS_LOG_FIELDS.indexOf('operation'));
+  assert.equal(F.operation, ACCESS_LOG_FIELDS.length - 1);
 });
 
 test('calls is written for a composite route only: name, service, status or failure, ms', () => {

@@ -232,6 +232,11 @@ export function formatLine(f: RequestRecord, codes: Uint8Array): string {
       case F.calls:
         if (f.calls !== undefined) s += ',"calls":' + callsText(f.calls);
         break;
+      case F.operation:
+        // "query GetUser": the type is the gateway's word, the name the client's (escaped).
+        if (f.operation !== undefined)
+          s += ',"operation":' + jsonString(f.operation.name === undefined ? f.operation.type : f.operation.type + ' ' + f.operation.name);
+        break;
     }
   }
   return s + '}\n';
@@ -278,6 +283,7 @@ export const enum F {
   aborted,
   closeCode,
   calls,
+  operation,
 }
 
 /**

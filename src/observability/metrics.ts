@@ -16,6 +16,8 @@ import type { StoreHealth } from '../store/health.js';
 import type { CacheStats } from '../store/cache/types.js';
 import type { CallRecord, RequestRecord } from './request-record.js';
 import { registerWebSocketMetrics, type WebSocketRouteStats } from './websocket-metrics.js';
+import { CLASSES, Hist, LabelledCounts, classIndex } from './metric-parts.js';
+import { OperationMetrics } from './operation-metrics.js';
 
 /** What policies may count (given to them through PolicyEnv.metrics). */
 export interface PolicyMetrics {
@@ -76,39 +78,6 @@ export interface CertificateExpiry {
 /** Methods with a label of their own; any other is counted as OTHER (the last index). */
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'CONNECT', 'OTHER'] as const;
 const METHOD_INDEX = new Map<string, number>(METHODS.map((m, i) => [m, i]));
-/** Status classes by index: 0 = none (no status: the client left first), 1..5 = 1xx..5xx. */
-const CLASSES = ['none', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
-const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
-
-/** A histogram's counts: per bucket (not cumulative), then sum and count. */
-class Hist {
-  readonly counts = new Float64Array(LATENCY_BUCKETS.length + 1);
-  sum = 0;
-  count = 0;
-
-  observe(seconds: number): void {
-    let i = 0;
-    while (i < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[i]!) i++;
-    this.counts[i]!++;
-    this.sum += seconds;
-    this.count++;
-  }
-
-  values(name: string, labels: Record<string, string>): object[] {
-    const out: object[] = [];
-    let cum = 0;
-    for (let i = 0; i <= LATENCY_BUCKETS.length; i++) {
-      cum += this.counts[i]!;
-      out.push({
-        value: cum,
-        metricName: `${name}_bucket`,
-        labels: { le: i < LATENCY_BUCKETS.length ? LATENCY_BUCKETS[i] : '+Inf', ...labels },
-      });
-    }
-    out.push({ value: this.sum, metricName: `${name}_sum`, labels }, { value: this.count, metricName: `${name}_count`, labels });
-    return out;
-  }
-}
 
 interface RouteSeries {
   labels: { route: string; service: string };
@@ -121,21 +90,6 @@ interface RouteSeries {
   errors: Map<string, number>;
   /** Requests by METHODS index × CLASSES.length + class index. */
   requests: Float64Array;
-}
-
-/** Counters keyed by their label values (policy-fed, and per consumer). */
-class LabelledCounts {
-  private readonly m = new Map<string, { labels: Record<string, string>; n: number }>();
-  constructor(private readonly names: readonly string[]) {}
-  inc(values: string[], by = 1): void {
-    const key = values.join('\u0000');
-    const e = this.m.get(key);
-    if (e) e.n += by;
-    else this.m.set(key, { labels: Object.fromEntries(this.names.map((n, i) => [n, values[i]!])), n: by });
-  }
-  values(): object[] {
-    return [...this.m.values()].map((e) => ({ value: e.n, labels: e.labels }));
-  }
 }
 
 const HELP = {
@@ -170,6 +124,7 @@ export class GatewayMetrics implements PolicyMetrics {
   private readonly cacheBytes = new LabelledCounts(['route']);
   private readonly cacheErrors = new LabelledCounts(['route']);
   private readonly composeCalls = new LabelledCounts(['route', 'call', 'service', 'outcome']);
+  private readonly operations = new OperationMetrics();
   /** Route name + call name → its duration histogram. */
   private readonly composeDurations = new Map<string, { labels: Record<string, string>; hist: Hist }>();
   consumerLabel = false;
@@ -373,6 +328,7 @@ export class GatewayMetrics implements PolicyMetrics {
     r.retries += s.retries;
     if (s.error !== undefined) r.errors.set(s.error, (r.errors.get(s.error) ?? 0) + 1);
     if (s.calls !== undefined) this.recordCalls(routeName, s.calls);
+    if (s.operation !== undefined) this.operations.record(s);
     if (this.consumerLabel && s.consumer !== undefined) this.consumers.inc([routeName, s.consumer, CLASSES[cls]!]);
   }
 
@@ -465,6 +421,7 @@ export class GatewayMetrics implements PolicyMetrics {
         values: [...this.composeDurations.values()].flatMap((d) => d.hist.values('gatehouse_compose_call_duration_seconds', d.labels)),
         aggregator: 'sum',
       },
+      ...this.operations.metrics(),
     ];
     return [...own, ...((await this.registry.getMetricsAsJSON()) as object[])];
   }
@@ -481,8 +438,4 @@ function requestValues(r: RouteSeries): object[] {
       });
   }
   return out;
-}
-
-function classIndex(status: number): number {
-  return status >= 100 && status < 600 ? (status / 100) | 0 : 0;
 }

@@ -161,6 +161,12 @@ export class Observability {
             route: r.route,
             service: r.service,
             consumer: r.consumer,
+            operation:
+              r.operation === undefined
+                ? undefined
+                : r.operation.name === undefined
+                  ? r.operation.type
+                  : `${r.operation.type} ${r.operation.name}`,
             status: r.status,
             durationMs: r.durationMs,
             errorCode: r.error,

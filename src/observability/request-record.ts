@@ -44,11 +44,23 @@ export interface RequestRecord {
   aborted: boolean;
   /** A route that answers by itself (a composite): the service requests it made. */
   calls?: CallRecord[] | undefined;
+  /** The application-level operation a policy read (a GraphQL operation's type and name). */
+  operation?: RequestOperation | undefined;
   /** A WebSocket connection (status 101): the code of the first close frame either side sent. */
   closeCode?: number | undefined;
   /** The request's trace, when it is sampled, and the tracer it belongs to. */
   trace: RequestTrace | undefined;
   tracer: TraceEnd | undefined;
+}
+
+/** An operation a request carries, as a policy that understands its protocol read it. */
+export interface RequestOperation {
+  /** "graphql". */
+  readonly protocol: string;
+  /** "query", "mutation", "subscription". */
+  readonly type: string;
+  /** The operation's name; undefined for an anonymous one. */
+  readonly name?: string | undefined;
 }
 
 /** One service request a route made by itself (a composite's call; several for a forEach). */

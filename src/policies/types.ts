@@ -7,6 +7,7 @@ import type { ErrorCode } from '../errors.js';
 import type { ConsumerRegistry } from '../identity/registry.js';
 import type { PolicyMetrics } from '../observability/metrics.js';
 import type { Logger } from '../observability/logger.js';
+import type { RequestOperation } from '../observability/request-record.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { StoreRegistry } from '../store/registry.js';
 
@@ -133,15 +134,7 @@ export interface RequestContext {
   readonly websocket?: true;
 }
 
-export interface RequestOperation {
-  /** "graphql". */
-  readonly protocol: string;
-  /** "query", "mutation", "subscription". */
-  readonly type: string;
-  /** The operation's name; undefined for an anonymous one. */
-  readonly name?: string | undefined;
-}
-
+export type { RequestOperation };
 export interface ResponseInfo {
   status: number;
   headers: HeaderList;

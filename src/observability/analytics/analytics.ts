@@ -1,6 +1,6 @@
 // Per-minute analytics of one data plane: a ring of 60 minutes, each a map of entries (one per
-// route, service and consumer seen that minute). Memory is bounded: a fixed number of minutes,
-// at most `maxConsumers` consumer entries a minute (the rest count as "(other)"), and top-k
+// route, service, consumer and operation seen that minute). Memory is bounded: a fixed number of
+// minutes, at most `maxConsumers` consumer (and operation) entries a minute (the rest count as "(other)"), and top-k
 // sketches of fixed size. A window (1m, 15m, 1h) is this minute so far plus the minutes before it.
 import { bucketOf } from './latency-buckets.js';
 import { DIMENSIONS, Entry, mergeSummaries, type AnalyticsSample, type Summary } from './entry.js';
@@ -14,6 +14,7 @@ interface Minute {
   minute: number;
   entries: Map<string, Entry>;
   consumers: number;
+  operations: number;
 }
 
 /** Sees each finished request; a store (Redis) may also take them to share across instances. */
@@ -40,31 +41,39 @@ export class Analytics {
     const minute = Math.floor(this.now() / MINUTE_MS);
     const slot = minute % MINUTES;
     let m = this.ring[slot];
-    if (m === undefined || m.minute !== minute) m = this.ring[slot] = { minute, entries: new Map(), consumers: 0 };
+    if (m === undefined || m.minute !== minute) m = this.ring[slot] = { minute, entries: new Map(), consumers: 0, operations: 0 };
     const bucket = bucketOf(s.durationMs);
-    if (s.route !== undefined) this.entry(m, 'route\u0000' + s.route, false).add(s, bucket);
-    if (s.service !== undefined) this.entry(m, 'service\u0000' + s.service, false).add(s, bucket);
+    if (s.route !== undefined) this.entry(m, 'route\u0000' + s.route).add(s, bucket);
+    if (s.service !== undefined) this.entry(m, 'service\u0000' + s.service).add(s, bucket);
     if (s.consumer !== undefined) {
       const key =
         m.consumers < this.maxConsumers || m.entries.has('consumer\u0000' + s.consumer)
           ? 'consumer\u0000' + s.consumer
           : 'consumer\u0000(other)';
-      this.entry(m, key, true).add(s, bucket);
+      this.entry(m, key, 'consumers').add(s, bucket);
+    }
+    // Operation names are the client's: as many a minute as consumers, the rest "(other)" (here and in the sink).
+    let operationKey: string | undefined;
+    if (s.operation !== undefined) {
+      operationKey = 'operation\u0000' + s.operation;
+      if (m.operations >= this.maxConsumers && !m.entries.has(operationKey)) operationKey = 'operation\u0000(other)';
+      this.entry(m, operationKey, 'operations').add(s, bucket);
     }
     const sink = this.sink;
     if (sink !== undefined) {
       if (s.route !== undefined) sink.add(minute, 'route\u0000' + s.route, s, bucket);
       if (s.service !== undefined) sink.add(minute, 'service\u0000' + s.service, s, bucket);
       if (s.consumer !== undefined) sink.add(minute, 'consumer\u0000' + s.consumer, s, bucket);
+      if (operationKey !== undefined) sink.add(minute, operationKey, s, bucket);
     }
   }
 
-  private entry(m: Minute, key: string, consumer: boolean): Entry {
+  private entry(m: Minute, key: string, counted?: 'consumers' | 'operations'): Entry {
     let e = m.entries.get(key);
     if (e === undefined) {
       e = new Entry(this.topCapacity);
       m.entries.set(key, e);
-      if (consumer) m.consumers++;
+      if (counted !== undefined) m[counted]++;
     }
     return e;
   }

@@ -3,7 +3,7 @@
 import { BUCKETS, quantile } from './latency-buckets.js';
 import { TopK, topOf } from './top-k.js';
 
-export const DIMENSIONS = ['route', 'service', 'consumer'] as const;
+export const DIMENSIONS = ['route', 'service', 'consumer', 'operation'] as const;
 export type Dimension = (typeof DIMENSIONS)[number];
 
 /** One request, as analytics see it. */
@@ -11,6 +11,8 @@ export interface AnalyticsSample {
   route: string | undefined;
   service: string | undefined;
   consumer: string | undefined;
+  /** The operation the request carried, as ranked: "query GetUser" (GraphQL). */
+  operation?: string | undefined;
   status: number;
   durationMs: number;
   errorCode: string | undefined;
@@ -113,8 +115,13 @@ export interface ReportEntry {
   topUserAgents: { value: string; count: number }[];
 }
 
-export function reportOf(summary: Summary, topK: number): Record<'routes' | 'services' | 'consumers', ReportEntry[]> {
-  const out = { routes: [] as ReportEntry[], services: [] as ReportEntry[], consumers: [] as ReportEntry[] };
+export function reportOf(summary: Summary, topK: number): Record<'routes' | 'services' | 'consumers' | 'operations', ReportEntry[]> {
+  const out = {
+    routes: [] as ReportEntry[],
+    services: [] as ReportEntry[],
+    consumers: [] as ReportEntry[],
+    operations: [] as ReportEntry[],
+  };
   for (const key of Object.keys(summary).sort()) {
     const sep = key.indexOf('\u0000');
     const dim = key.slice(0, sep) as Dimension;

@@ -19,6 +19,8 @@ export class RequestTrace {
   attempts: AttemptSpan[] | undefined;
   /** The server span is recorded: an attempt that ends later (its abort came late) is encoded at once. */
   ended = false;
+  /** The request carried an operation whose arguments ride in the query (a GraphQL GET): spans leave the query out. */
+  hideQuery = false;
 
   constructor(
     readonly traceId: string,

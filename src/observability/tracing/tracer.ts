@@ -84,7 +84,7 @@ export class Tracer {
         'server.port',
         port,
         'url.full',
-        a.origin + a.path,
+        a.origin + (t.hideQuery ? withoutQuery(a.path) : a.path),
         'http.response.status_code',
         a.status,
         'http.request.resend_count',
@@ -103,6 +103,7 @@ export class Tracer {
   end(t: RequestTrace, f: RequestRecord): void {
     if (!t.sampled) return;
     t.ended = true;
+    if (f.operation !== undefined) t.hideQuery = true;
     const attempts = t.attempts;
     if (attempts !== undefined) {
       for (let i = 0; i < attempts.length; i++) this.addAttempt(t, attempts[i]!);
@@ -128,7 +129,8 @@ export class Tracer {
         'url.path',
         f.path,
         'url.query',
-        f.query || undefined,
+        // A GraphQL GET carries its variables in the query: never exported.
+        f.operation === undefined ? f.query || undefined : undefined,
         'server.address',
         f.host,
         'client.address',
@@ -149,6 +151,11 @@ export class Tracer {
         f.requestId,
         'gatehouse.error_code',
         f.error,
+        // The semantic conventions' graphql.operation.type / .name (never the document or variables).
+        f.operation === undefined ? undefined : f.operation.protocol + '.operation.type',
+        f.operation?.type,
+        f.operation === undefined ? undefined : f.operation.protocol + '.operation.name',
+        f.operation?.name,
       ],
       error: failed ? (f.error ?? (f.aborted ? 'client went away' : `HTTP ${f.status}`)) : undefined,
       exception: undefined,
@@ -162,6 +169,11 @@ export class Tracer {
   close(): Promise<void> {
     return this.exporter.close();
   }
+}
+
+function withoutQuery(path: string): string {
+  const q = path.indexOf('?');
+  return q === -1 ? path : path.slice(0, q);
 }
 
 function errorType(err: Error): string {

@@ -6,10 +6,11 @@ import { StoreUnavailableError, type Answer, type Decision, type RateStore } fro
 import type { StoreConfig } from '../../config/store-schema.js';
 import { maxCost, rateLimitSchema, rateLimitSections, type Plans, type RateLimitConfig } from './schema.js';
 import { planIssues } from './validate.js';
-import { compileLimit, decide, localShare, type CompiledLimit } from './limits.js';
+import { compileLimit, decide, Kind, localShare, type CompiledLimit } from './limits.js';
 import { compileKey, limitOrder } from './keys.js';
 import { decisionHeaders, retryAfterSeconds, type LimitSet } from './headers.js';
 import { addErrorHeaders } from '../error-headers.js';
+import { getOperation } from '../../graphql/operation.js';
 
 let nextId = 0;
 
@@ -22,14 +23,23 @@ export const rateLimitPolicy = definePolicy({
   type: 'rate-limit',
   description: 'Limit requests per consumer, credential, IP, route, header or globally; plans and quotas; 429 GW_RATE_LIMITED.',
   schema: rateLimitSchema,
-  phases: ['access', 'response'],
+  phases: ['access', 'requestBody', 'response'],
   order: 'limit',
   orderFor: limitOrder,
   example: { limit: 100, window: '1m' },
   sections: rateLimitSections,
   validateSections: planIssues,
   create(config, env) {
-    return new RateLimit(config, env);
+    const rl = new RateLimit(config, env);
+    if (config.cost !== 'graphql') return rl;
+    // A GraphQL operation is read in the graphql policy's requestBody phase (a GET's in its access
+    // phase, which runs before this one too): the charge waits for it.
+    return {
+      requestBody: (ctx: RequestContext) => rl.charge(ctx, graphqlCost(ctx)),
+      response: (ctx: RequestContext, res: { headers: string[] }) => rl.response(ctx, res),
+      // It reads no body itself; the graphql policy's maxBody is the bound that matters.
+      bodyBufferBytes: GRAPHQL_BODY_BOUND,
+    };
   },
 });
 
@@ -77,6 +87,8 @@ class RateLimit {
     this.key = compileKey(config.by, config.fallbackBy);
     if (typeof config.cost === 'number') {
       this.cost = config.cost;
+    } else if (config.cost === 'graphql') {
+      this.cost = 1; // charged per operation (create())
     } else {
       this.costs = {};
       for (const [m, c] of Object.entries(config.cost)) this.costs[m === 'default' ? m : m.toUpperCase()] = c;
@@ -89,12 +101,22 @@ class RateLimit {
   }
 
   access(ctx: RequestContext): Verdict | Promise<Verdict> {
+    return this.charge(ctx, this.costs?.[ctx.method] ?? this.cost);
+  }
+
+  charge(ctx: RequestContext, cost: number): Verdict | Promise<Verdict> {
     const set = this.fixed ?? this.planOf(ctx);
     if (set === undefined) return undefined;
     const key = this.key(ctx);
     if (key === undefined) return undefined;
-    const cost = this.costs?.[ctx.method] ?? this.cost;
     const limits = set.limits;
+    const over = limits.find((l) => cost > capacityOf(l));
+    if (over !== undefined && !this.shadow)
+      return {
+        status: over.status,
+        code: 'GW_RATE_LIMITED',
+        message: `This request costs ${cost}, more than the limit "${over.name}" can ever admit (${capacityOf(over)}).`,
+      };
     if (limits.length === 1) {
       const l = limits[0]!;
       const d = this.guard(l, l.keyPrefix + key, cost);
@@ -193,6 +215,20 @@ class RateLimit {
     const h = ctx.locals.get(this.local) as string[] | undefined;
     if (h !== undefined) for (let i = 0; i < h.length; i++) res.headers.push(h[i]!);
   }
+}
+
+/** The most units one request can take from a limit: its window's limit, or its bucket's size. */
+function capacityOf(l: CompiledLimit): number {
+  return l.kind === Kind.Token || l.kind === Kind.Leaky ? l.c : l.a;
+}
+
+/** The bound on a body read for `cost: graphql` (the route reads the smallest bound of its policies). */
+const GRAPHQL_BODY_BOUND = 64 * 1024 * 1024;
+
+/** What the operation costs; 1 when no graphql policy read one (not a GraphQL request, or none on the route). */
+function graphqlCost(ctx: RequestContext): number {
+  const op = getOperation(ctx);
+  return op === undefined ? 1 : Math.ceil(op.cost);
 }
 
 /** Marks "the store failed and onStoreError is deny". */

@@ -71,8 +71,13 @@ export function capacity(l: LimitConfig, algorithm: AlgorithmName): number | und
   return l.limit;
 }
 
-/** The largest cost a request of any method can have. */
-export function maxCost(cost: number | Record<string, number>): number {
+/**
+ * The largest cost a request of any method can have. A GraphQL operation's is known only per
+ * request (bounded by the graphql policy's maxComplexity): 1 here, and an operation that costs
+ * more than a limit can ever admit is refused when it comes.
+ */
+export function maxCost(cost: number | 'graphql' | Record<string, number>): number {
+  if (cost === 'graphql') return 1;
   return typeof cost === 'number' ? cost : Math.max(0, ...Object.values(cost));
 }
 
@@ -101,8 +106,11 @@ export const FallbackBy = z.enum(['ip', 'global', 'skip']).meta({
 
 const Method = z.string().regex(/^[A-Za-z]+$/, { error: 'a method is a word such as GET' });
 const Cost = z
-  .union([z.number().int().min(0), z.record(z.union([Method, z.literal('default')]), z.number().int().min(0))])
-  .meta({ description: 'Units a request costs (default 1): a number, or per method, e.g. { POST: 5, default: 1 }.' });
+  .union([z.number().int().min(0), z.literal('graphql'), z.record(z.union([Method, z.literal('default')]), z.number().int().min(0))])
+  .meta({
+    description:
+      'Units a request costs (default 1): a number, per method (e.g. { POST: 5, default: 1 }), or "graphql": the cost the route\'s graphql policy computed for the operation.',
+  });
 
 export const rateLimitSchema = z
   .strictObject({

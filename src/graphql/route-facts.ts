@@ -1,0 +1,46 @@
+// What routing by GraphQL operation (`match.graphql`) reads of a request: the operation's type,
+// name and root fields, from a POST's JSON body or a GET's parameters. Parsed through one bounded
+// cache for the data plane's routing (a route's `graphql` policy keeps its own, with its limits).
+// A request that is not GraphQL, or whose document does not parse, has no facts: it matches no
+// such route (and its own route's policy, if any, refuses it precisely).
+import type { DocumentNode } from 'graphql';
+import { analyse, type CostModel } from './analyse.js';
+import { ParseCache } from './parse-cache.js';
+import { paramsFromBody, paramsFromQuery, type ParamsResult } from './request.js';
+
+export interface OperationFacts {
+  readonly type: string;
+  readonly name: string | undefined;
+  readonly rootFields: readonly string[];
+}
+
+/** Routing never reads a document larger than the payload-routing bound; tokens are bounded too. */
+const MAX_TOKENS = 20_000;
+const cache = new ParseCache({ maxEntries: 1000, maxChars: 8 * 1024 * 1024 });
+const NO_COSTS: CostModel = { objectCost: 0, scalarCost: 0, listArguments: [], defaultListSize: 1, fields: new Map() };
+/** Facts per document and operation name (the client's: at most a few per document). */
+const known = new WeakMap<DocumentNode, Map<string, OperationFacts | null>>();
+
+export function operationFacts(
+  method: string,
+  body: Buffer | undefined,
+  contentType: string,
+  rawQuery: string,
+): OperationFacts | undefined {
+  let read: ParamsResult;
+  if (method === 'GET' || method === 'HEAD') read = paramsFromQuery(rawQuery);
+  else if (method === 'POST' && body !== undefined) read = paramsFromBody(body, contentType);
+  else return undefined;
+  if (!read.ok || read.params.query === undefined) return undefined;
+  const parsed = cache.parse(read.params.query, MAX_TOKENS);
+  if (!parsed.ok) return undefined;
+  const name = read.params.operationName;
+  let byName = known.get(parsed.document);
+  const hit = byName?.get(name ?? '');
+  if (hit !== undefined) return hit ?? undefined;
+  const r = analyse(parsed.document, name, undefined, NO_COSTS);
+  const facts = r.ok ? { type: r.analysis.type, name: r.analysis.name, rootFields: r.analysis.rootFieldNames } : null;
+  if (byName === undefined) known.set(parsed.document, (byName = new Map<string, OperationFacts | null>()));
+  if (byName.size < 64) byName.set(name ?? '', facts);
+  return facts ?? undefined;
+}

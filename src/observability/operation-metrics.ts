@@ -1,0 +1,61 @@
+// Metrics per operation a request carried (a GraphQL operation's type and name):
+// gatehouse_graphql_operations_total{route,type,name,status_class} and
+// gatehouse_graphql_operation_duration_seconds{route,type,name}. Operation names are the client's
+// words: each route keeps at most MAX_NAMES of them, the rest count as "(other)" — a client
+// inventing names cannot grow the series without bound. Anonymous operations are "(anonymous)".
+import { CLASSES, Hist, LabelledCounts, classIndex } from './metric-parts.js';
+import type { RequestRecord } from './request-record.js';
+
+const MAX_NAMES = 100;
+
+export const OPERATION_HELP = {
+  operations: 'Requests carrying a GraphQL operation (read by a graphql policy), by route, operation type and name, and status class.',
+  duration: 'Time from request to the end of the response of requests carrying a GraphQL operation, by route, type and name.',
+};
+
+export class OperationMetrics {
+  private readonly counts = new LabelledCounts(['route', 'type', 'name', 'status_class']);
+  private readonly durations = new Map<string, { labels: Record<string, string>; hist: Hist }>();
+  private readonly names = new Map<string, Set<string>>();
+
+  record(s: RequestRecord): void {
+    const op = s.operation;
+    if (op === undefined || op.protocol !== 'graphql') return;
+    const route = s.route ?? '';
+    const name = this.nameOf(route, op.name);
+    this.counts.inc([route, op.type, name, CLASSES[classIndex(s.status)]!]);
+    const key = route + '\u0000' + op.type + '\u0000' + name;
+    let d = this.durations.get(key);
+    if (d === undefined) this.durations.set(key, (d = { labels: { route, type: op.type, name }, hist: new Hist() }));
+    d.hist.observe(s.durationMs / 1000);
+  }
+
+  private nameOf(route: string, name: string | undefined): string {
+    if (name === undefined) return '(anonymous)';
+    let seen = this.names.get(route);
+    if (seen === undefined) this.names.set(route, (seen = new Set()));
+    if (seen.has(name)) return name;
+    if (seen.size >= MAX_NAMES) return '(other)';
+    seen.add(name);
+    return name;
+  }
+
+  metrics(): object[] {
+    return [
+      {
+        name: 'gatehouse_graphql_operations_total',
+        help: OPERATION_HELP.operations,
+        type: 'counter',
+        values: this.counts.values(),
+        aggregator: 'sum',
+      },
+      {
+        name: 'gatehouse_graphql_operation_duration_seconds',
+        help: OPERATION_HELP.duration,
+        type: 'histogram',
+        values: [...this.durations.values()].flatMap((d) => d.hist.values('gatehouse_graphql_operation_duration_seconds', d.labels)),
+        aggregator: 'sum',
+      },
+    ];
+  }
+}
