@@ -63,7 +63,8 @@ let gw: TestGateway;
 before(async () => {
   gql = await startGraphQLService();
   partial = await startPartialService();
-  plain = await startUpstream((_req, res) => {
+  plain = await startUpstream((req, res) => {
+    if (req.url === '/hang') return; // never answers (closed with the upstream)
     res.writeHead(200, { 'content-type': 'text/html' });
     res.end('<html>not graphql</html>');
   });
@@ -75,6 +76,7 @@ before(async () => {
       plain: { targets: [{ url: plain.url }] },
       down: { targets: [{ url: `http://127.0.0.1:${down}` }] },
     },
+    consumers: [{ id: 'alice', credentials: [{ type: 'api-key', key: 'alice-key-0123456789' }] }],
     routes: [
       {
         name: 'user',
@@ -96,6 +98,22 @@ before(async () => {
           variables: { id: '{{params.id}}' },
           result: 'field',
         },
+      },
+      {
+        name: 'user-null',
+        match: { paths: ['/u-null/:id'] },
+        graphql: {
+          service: 'gql',
+          operation: 'query($id: ID!) { user(id: $id) { id } }',
+          variables: { id: '{{params.id}}' },
+          result: 'field',
+          onNull: 'null',
+        },
+      },
+      {
+        name: 'field-error',
+        match: { paths: ['/field-error'] },
+        graphql: { service: 'partial', operation: '{ broken }', result: 'field' },
       },
       {
         name: 'users',
@@ -138,6 +156,17 @@ before(async () => {
         graphql: { service: 'partial', operation: '{ hello broken }', partial: 'fail' },
       },
       { name: 'plain', match: { paths: ['/plain'] }, graphql: { service: 'plain', operation: '{ hello }' } },
+      {
+        name: 'slow',
+        match: { paths: ['/slow'] },
+        graphql: { service: 'plain', path: '/hang', operation: '{ hello }', timeout: '200ms' },
+      },
+      {
+        name: 'secure',
+        match: { paths: ['/secure'] },
+        policies: [{ type: 'key-auth' }],
+        graphql: { service: 'gql', operation: '{ hello }', result: 'field' },
+      },
       { name: 'down', match: { paths: ['/down'] }, graphql: { service: 'down', operation: '{ hello }' } },
     ],
   });
@@ -169,6 +198,16 @@ test('GET with a path and a query variable: sent as the declared types, the data
   assert.equal(sent.headers.authorization, undefined); // not listed: not passed on
 });
 
+test('the route’s authentication runs first; the service gets the verified identity headers', async () => {
+  const refused = await get('/secure');
+  assert.equal(refused.status, 401);
+  const seen = gql.seen.length;
+  const r = await get('/secure', { 'x-api-key': 'alice-key-0123456789' });
+  assert.equal(r.status, 200);
+  assert.equal(r.body as unknown, 'world');
+  assert.equal(gql.seen[seen]!.headers['x-consumer-id'], 'alice');
+});
+
 test('a missing optional variable is left out (the service uses its default)', async () => {
   const seen = gql.seen.length;
   const r = await get('/users');
@@ -188,6 +227,12 @@ test('result `field`: the one root field unwrapped (by its alias), at the config
   assert.deepEqual(r.body, { id: '5', email: 'u5@example.com' });
   assert.equal(gql.seen[seen]!.url, '/api/graphql');
   assert.equal(gql.seen[seen]!.request.operationName, undefined, 'an anonymous operation is sent without a name');
+  const none = await get('/u/999');
+  assert.equal(none.status, 404, 'a null field without errors: nothing found');
+  assert.deepEqual((none.body as unknown as ErrorAnswer).error.code, 'GW_GRAPHQL_NOT_FOUND');
+  const asNull = await get('/u-null/999');
+  assert.equal(asNull.status, 200);
+  assert.equal(asNull.body, null);
 });
 
 test('a POST body mapped into a mutation (operationName picks it; an integer becomes the ID)', async () => {
@@ -252,6 +297,9 @@ test('errors beside data: served with Gatehouse-Partial, or refused with partial
   assert.deepEqual(r.body, { hello: 'world', broken: null });
   const full = await get('/u/1');
   assert.equal(full.headers['gatehouse-partial'], undefined);
+  const fieldError = await get('/field-error');
+  assert.equal(fieldError.status, 502, 'with result: field, a null field beside errors is a failure');
+  assert.equal((fieldError.body as unknown as ErrorAnswer).error.code, 'GW_GRAPHQL_OPERATION_FAILED');
   const failed = await get('/partial-fail');
   assert.equal(failed.status, 502);
   const e = (failed.body as unknown as ErrorAnswer).error;
@@ -268,6 +316,9 @@ test('a service that does not answer GraphQL: 502 GW_UPSTREAM_ERROR; a service d
   const d = await get('/down');
   assert.equal(d.status, 502);
   assert.equal((d.body as unknown as ErrorAnswer).error.code, 'GW_UPSTREAM_UNAVAILABLE');
+  const slow = await get('/slow');
+  assert.equal(slow.status, 504);
+  assert.equal((slow.body as unknown as ErrorAnswer).error.code, 'GW_UPSTREAM_TIMEOUT');
 });
 
 test('coercion to declared types: lists, non-null elements, enums and input objects as they are', () => {

@@ -64,6 +64,10 @@ export const GraphqlRouteSchema = z
       description:
         '`data`: the answer is the operation’s `data` object ({ "user": {…} }); `field`: the value of its one root field ({…}), for an operation that selects exactly one.',
     }),
+    onNull: z.enum(['not-found', 'null']).default('not-found').meta({
+      description:
+        'With `result: field`, a null field without errors (nothing found): 404 GW_GRAPHQL_NOT_FOUND (`not-found`), or 200 with null (`null`).',
+    }),
     partial: z.enum(['serve', 'fail']).default('serve').meta({
       description:
         'An answer with both data and errors: `serve` it (200, Gatehouse-Partial: true), or `fail` (502 GW_GRAPHQL_OPERATION_FAILED with the errors).',

@@ -3,7 +3,8 @@
 // GW_GRAPHQL_OPERATION_FAILED, their messages in the details); errors beside data are a partial
 // answer, served with Gatehouse-Partial: true (as a composite's) unless the route says `fail`.
 // Anything that is not a GraphQL answer is the service's fault (502 GW_UPSTREAM_ERROR), and a
-// service that could not answer is answered as a proxied request would be.
+// service that could not answer is answered as a proxied request would be. A `field` result that
+// is null is nothing found (404), or a failure when errors come with it.
 import type { RouteAnswer, ServiceResult } from '../types.js';
 import { isJsonType } from '../../policies/transform/json-text.js';
 import { MAX_JSON_DEPTH, nestedDeeper } from '../compose/guards.js';
@@ -54,6 +55,11 @@ export function graphqlAnswer(c: CompiledGraphql, r: ServiceResult): RouteAnswer
       details: { service: c.service, ...errorList(errors as unknown[]) },
     };
   const result = c.rootKey === undefined ? data : (data[c.rootKey] ?? null);
+  if (result === null) {
+    // With `field` the field is the answer: null beside errors is a failure, not a partial answer.
+    if (hasErrors) return { error: 'GW_GRAPHQL_OPERATION_FAILED', details: { service: c.service, ...errorList(errors as unknown[]) } };
+    if (c.onNull === 'not-found') return { error: 'GW_GRAPHQL_NOT_FOUND', details: { field: c.rootKey } };
+  }
   const headers = ['content-type', 'application/json'];
   if (hasErrors) headers.push('gatehouse-partial', 'true');
   return { serve: { status: 200, headers, body: Buffer.from(JSON.stringify(result)) } };

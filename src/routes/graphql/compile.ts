@@ -44,6 +44,7 @@ export interface CompiledGraphql {
   /** The key of the one root field a `field` result answers with (its alias, or its name). */
   readonly rootKey: string | undefined;
   readonly partial: 'serve' | 'fail';
+  readonly onNull: 'not-found' | 'null';
   readonly readsBody: boolean;
 }
 
@@ -135,6 +136,7 @@ export function compileGraphql(cfg: GraphqlRouteConfig, services: ReadonlySet<st
     maxRequestBodyBytes: parseSize(cfg.maxRequestBody),
     rootKey,
     partial: cfg.partial,
+    onNull: cfg.onNull,
     readsBody,
   };
 }
