@@ -204,7 +204,7 @@ test('the route’s authentication runs first; the service gets the verified ide
   const seen = gql.seen.length;
   const r = await get('/secure', { 'x-api-key': 'alice-key-0123456789' });
   assert.equal(r.status, 200);
-  assert.equal(r.body as unknown, 'world');
+  assert.equal(r.body, 'world');
   assert.equal(gql.seen[seen]!.headers['x-consumer-id'], 'alice');
 });
 
