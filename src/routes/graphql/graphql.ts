@@ -49,7 +49,8 @@ class GraphqlHandler implements RouteHandler {
         return { error: 'GW_BAD_BODY', message: `The request body nests deeper than ${MAX_JSON_DEPTH} levels.` };
     }
     const scope = { body: clientBody };
-    const variables: Record<string, unknown> = {};
+    // No prototype: a variable may be called __proto__ (a GraphQL name), and must stay a plain key.
+    const variables = Object.create(null) as Record<string, unknown>;
     for (const v of c.variables) {
       const raw = v.value(call.ctx, scope);
       if (raw === undefined || emptyMeansMissing(v.type, raw)) {
