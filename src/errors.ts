@@ -68,6 +68,7 @@ export const ERRORS = {
   GW_GRAPHQL_PERSISTED_QUERY_MISMATCH: { status: 400, message: 'The query does not hash to the persisted query hash sent with it.' },
   GW_GRAPHQL_OPERATION_NOT_ALLOWED: { status: 400, message: 'Only registered operations may run on this route.' },
   GW_GRAPHQL_OPERATION_FAILED: { status: 502, message: 'The GraphQL service answered this operation with errors and no data.' },
+  GW_GRAPHQL_NOT_FOUND: { status: 404, message: 'The GraphQL operation found nothing: its result is null.' },
   // Admin API
   ADMIN_UNAUTHORIZED: { status: 401, message: 'A valid admin token is required.' },
   ADMIN_NOT_FOUND: { status: 404, message: 'No such admin endpoint.' },

@@ -16,6 +16,7 @@ import { BodyMatch } from './body-match.js';
 import { GraphQLMatch } from './graphql-match.js';
 import { ComposeSchema } from './compose-schema.js';
 import { BatchSchema } from './batch-schema.js';
+import { GraphqlRouteSchema } from './graphql-route-schema.js';
 
 export { Duration, Size };
 
@@ -197,10 +198,11 @@ const routeSchema = (Policy: ReturnType<typeof policyEntry>) =>
         })
         .default({ paths: ['/*'] }),
       service: Name.optional().meta({
-        description: 'The service requests of this route go to (a route without one answers by itself: `compose`, `batch`).',
+        description: 'The service requests of this route go to (a route without one answers by itself: `compose`, `batch`, `graphql`).',
       }),
       compose: ComposeSchema.optional(),
       batch: BatchSchema.optional(),
+      graphql: GraphqlRouteSchema.optional(),
       stripPrefix: z.string().regex(/^\//, { error: 'a prefix starts with "/"' }).optional(),
       rewrite: z.string().regex(/^\//, { error: 'a rewrite starts with "/"' }).optional(),
       preserveHost: z.boolean().default(false),

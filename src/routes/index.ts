@@ -3,10 +3,11 @@
 import type { RouteKindDefinition } from './types.js';
 import { composeKind } from './compose/compose.js';
 import { batchKind } from './batch/batch.js';
+import { graphqlKind } from './graphql/graphql.js';
 
 export type { RouteKindDefinition, RouteHandler } from './types.js';
 
-export const ROUTE_KINDS: readonly RouteKindDefinition[] = [composeKind, batchKind];
+export const ROUTE_KINDS: readonly RouteKindDefinition[] = [composeKind, batchKind, graphqlKind];
 
 /** The kind a route config names (its key present), or undefined for a service route. */
 export function routeKindOf(route: object): { def: RouteKindDefinition; config: unknown } | undefined {

@@ -18,7 +18,7 @@ export const COMPOSE_ROOTS = ['body', 'calls', 'item', 'index'] as const;
  * Accept-Encoding (identity: the answer is parsed), and the identity headers, which a service trusts
  * to be the gateway's (a template such as {{headers.x-consumer-id}} would forward the client's copy).
  */
-const GATEWAY_HEADERS: ReadonlySet<string> = new Set([
+export const GATEWAY_HEADERS: ReadonlySet<string> = new Set([
   ...CONNECTION_FIELDS,
   'host',
   'x-forwarded-for',
