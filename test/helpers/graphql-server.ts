@@ -3,34 +3,12 @@
 // schema of users, posts and friends. It counts and records what reaches it, so a test can prove
 // the gateway refused an operation before the service saw it.
 import http from 'node:http';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { buildSchema, graphql, type GraphQLSchema } from 'graphql';
 
-export const SDL = `
-type Query {
-  user(id: ID!): User
-  users(first: Int = 10): [User!]!
-  post(id: ID!): Post
-  search(term: String!, limit: Int): [Post!]!
-  hello: String
-}
-type Mutation {
-  createPost(title: String!, authorId: ID!): Post!
-  login(user: String!, password: String!): Boolean!
-}
-type User {
-  id: ID!
-  name: String!
-  email: String
-  friends(first: Int = 10): [User!]!
-  posts(first: Int = 10): [Post!]!
-}
-type Post {
-  id: ID!
-  title: String!
-  author: User!
-}
-`;
+/** The service's schema: the one examples/graphql.yaml names (examples/graphql-schema.graphql). */
+export const SDL = readFileSync(new URL('../../../examples/graphql-schema.graphql', import.meta.url), 'utf8');
 
 interface UserRow {
   id: string;
