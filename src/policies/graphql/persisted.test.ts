@@ -130,10 +130,10 @@ describe('APQ in Redis', { skip: (await sharedRedisUp()) ? false : 'no Redis at 
     r.disconnect();
   });
 
-  test('a document one instance registers is found by another, under the store prefix, with a TTL', async () => {
+  test('a document one instance registers is found by another, under the store prefix, with a TTL', async (t) => {
     const storesA = new StoreRegistry();
     const storesB = new StoreRegistry();
-    after(() => Promise.all([storesA.close(), storesB.close()]));
+    t.after(() => Promise.all([storesA.close(), storesB.close()]));
     const config = redisConfig(SHARED_REDIS, prefix);
     const a = persisted({ store: 'redis', ttl: '1h' }, { config, stores: storesA });
     const b = persisted({ store: 'redis', ttl: '1h' }, { config, stores: storesB });
@@ -154,9 +154,9 @@ describe('APQ in Redis', { skip: (await sharedRedisUp()) ? false : 'no Redis at 
     assert.deepEqual(ok(await b.resolve(apq(H2))).params.query, Q2);
   });
 
-  test('a value in Redis that is not the document of its hash is never used', async () => {
+  test('a value in Redis that is not the document of its hash is never used', async (t) => {
     const stores = new StoreRegistry();
-    after(() => stores.close());
+    t.after(() => stores.close());
     const config = redisConfig(SHARED_REDIS, prefix);
     // Another writer under the same prefix stores the wrong document under H1.
     const store = stores.cache.get({ type: 'redis', url: SHARED_REDIS, prefix: `${prefix}apq:`, timeoutMs: 500 });
@@ -178,10 +178,10 @@ describe('APQ in Redis', { skip: (await sharedRedisUp()) ? false : 'no Redis at 
   });
 });
 
-test('APQ with a Redis that goes away: requests are answered from memory, the outage is logged once', async () => {
+test('APQ with a Redis that goes away: requests are answered from memory, the outage is logged once', async (t) => {
   const redis = await privateRedis();
   const stores = new StoreRegistry();
-  after(async () => {
+  t.after(async () => {
     await stores.close();
     await redis.stop();
   });
