@@ -12,6 +12,8 @@ export const SHA256_HEX = /^[0-9a-f]{64}$/;
 export const MAX_OPERATION_CHARS = 1_000_000;
 /** The most operations the `graphqlOperations` section holds. */
 export const MAX_SECTION_OPERATIONS = 10_000;
+/** The most characters of documents the `graphqlOperations` section holds in all. */
+export const MAX_SECTION_CHARS = 64_000_000;
 /** An operation's name, as the manifest or the admin API gives it (shown, never run). */
 export const MAX_NAME_CHARS = 200;
 
@@ -89,13 +91,17 @@ export const persistedSections = {
     .default([])
     .superRefine((ops, ctx) => {
       const seen = new Map<string, number>();
+      let chars = 0;
       ops.forEach((op, i) => {
+        chars += op.body.length;
         const id = op.id ?? sha256Hex(op.body);
         const first = seen.get(id);
         if (first !== undefined)
           ctx.addIssue({ code: 'custom', path: [i, 'body'], message: `the same document as graphqlOperations[${first}]` });
         else seen.set(id, i);
       });
+      if (chars > MAX_SECTION_CHARS)
+        ctx.addIssue({ code: 'custom', path: [], message: `the documents are longer than ${MAX_SECTION_CHARS} characters in all` });
     })
     .meta({
       description:

@@ -114,6 +114,19 @@ describe('APQ in memory', () => {
     refused(await small.resolve(apq(sha256Hex(big))), 'GW_GRAPHQL_PERSISTED_QUERY_NOT_FOUND');
   });
 
+  test('what clients registered survives a reload (a new config compiled on the same data plane), per route', async () => {
+    const env = testEnv({ routeName: 'gql' });
+    const first = createPersisted(PersistedSchema.parse({}), env);
+    ok(await first.resolve(apq(H1, Q1))).register!();
+    first.close();
+    const reloaded = createPersisted(PersistedSchema.parse({}), { ...testEnv({ routeName: 'gql' }), stores: env.stores });
+    assert.equal(ok(await reloaded.resolve(apq(H1))).params.query, Q1);
+    const otherRoute = createPersisted(PersistedSchema.parse({}), { ...testEnv({ routeName: 'other' }), stores: env.stores });
+    refused(await otherRoute.resolve(apq(H1)), 'GW_GRAPHQL_PERSISTED_QUERY_NOT_FOUND');
+    const otherPlane = createPersisted(PersistedSchema.parse({}), testEnv({ routeName: 'gql' }));
+    refused(await otherPlane.resolve(apq(H1)), 'GW_GRAPHQL_PERSISTED_QUERY_NOT_FOUND');
+  });
+
   test('registered operations are known hashes from the start (and are not registered again)', async () => {
     const file = await dir.file('apq-manifest.json', JSON.stringify({ [H1]: Q1 }));
     const p = persisted({ manifest: file });
@@ -313,4 +326,7 @@ test('the schema: options that belong to the other mode are refused; registered 
   assert.equal(ops.safeParse([{ body: Q1, id: H2 }]).success, false);
   assert.equal(ops.safeParse([{ body: Q1 }, { body: Q1, name: 'again' }]).success, false);
   assert.equal(ops.safeParse([{ body: Q1, id: H1 }, { body: Q2 }]).success, true);
+  // Bounded in all, not only per document.
+  const big = Array.from({ length: 70 }, (_, i) => ({ body: `{ hello }#${i}${'x'.repeat(999_000)}` }));
+  assert.equal(ops.safeParse(big).success, false);
 });

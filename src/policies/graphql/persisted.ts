@@ -181,12 +181,7 @@ class Apq implements Persisted {
     config: PersistedConfig,
     private readonly env: PolicyEnv,
   ) {
-    this.memory = new LRUCache<string, string>({
-      max: config.maxEntries,
-      maxSize: Math.max(1, parseSize(config.maxSize)),
-      // The key is 64 bytes; JavaScript holds the document in up to two bytes a character.
-      sizeCalculation: (doc) => 64 + Buffer.byteLength(doc, 'utf8'),
-    });
+    this.memory = memoryCache(env, config.maxEntries, Math.max(1, parseSize(config.maxSize)));
     this.ttlMs = Math.max(1000, parseDuration(config.ttl));
     this.redis = config.store === 'redis' ? redisStore(env) : undefined;
   }
@@ -273,9 +268,36 @@ class Apq implements Persisted {
   }
 
   close(): void {
-    // The Redis store is the data plane's (shared, kept across reloads): not closed here.
-    this.memory.clear();
+    // Both caches outlive this config: the memory one is the next config's (same route, same
+    // bounds), the Redis store the data plane's.
   }
+}
+
+/**
+ * The memory caches of one data plane, by route and bounds: a reload (every admin edit is one)
+ * keeps what clients registered, or every APQ client would have to register again at once. They
+ * go with the data plane's StoreRegistry; a route that is gone leaves its cache until
+ * MAX_MEMORY_CACHES newer ones push it out.
+ */
+const memoryCaches = new WeakMap<object, Map<string, LRUCache<string, string>>>();
+const MAX_MEMORY_CACHES = 1000;
+
+function memoryCache(env: PolicyEnv, maxEntries: number, maxBytes: number): LRUCache<string, string> {
+  let caches = memoryCaches.get(env.stores);
+  if (caches === undefined) memoryCaches.set(env.stores, (caches = new Map<string, LRUCache<string, string>>()));
+  const key = JSON.stringify([env.routeName ?? null, maxEntries, maxBytes]);
+  let cache = caches.get(key);
+  if (cache === undefined) {
+    cache = new LRUCache<string, string>({
+      max: maxEntries,
+      maxSize: maxBytes,
+      // The key is 64 bytes; the document is counted in UTF-8 bytes.
+      sizeCalculation: (doc) => 64 + Buffer.byteLength(doc, 'utf8'),
+    });
+    if (caches.size >= MAX_MEMORY_CACHES) caches.delete(caches.keys().next().value!);
+  } else caches.delete(key); // re-inserted below: the newest in use is the last to go
+  caches.set(key, cache);
+  return cache;
 }
 
 /** The data plane's Redis cache store for APQ documents: the top-level store's Redis, under its prefix. */
