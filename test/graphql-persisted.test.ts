@@ -18,7 +18,7 @@ import { startGateway, type Gateway } from '../src/gateway.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { sha256Hex } from '../src/policies/graphql/persisted-schema.js';
 import { startGraphQLService, type GraphQLService } from './helpers/graphql-server.js';
-import { tempDir, waitFor, type TempDir } from './helpers/child.js';
+import { freePort, killAllChildren, startChild, tempDir, waitFor, workersHead, type TempDir } from './helpers/child.js';
 import { maybeUnset } from './helpers/hooks.js';
 import { SHARED_REDIS, deleteUnder, inspector, sharedRedisUp, uniquePrefix } from './helpers/redis.js';
 
@@ -120,6 +120,7 @@ before(async () => {
 });
 
 after(async () => {
+  await killAllChildren();
   await maybeUnset(a)?.stop();
   await maybeUnset(b)?.stop();
   await maybeUnset(gql)?.close();
@@ -273,4 +274,41 @@ test('a manifest that cannot be read is a config error naming the file', async (
     startGateway({ configPath: path, logger: silentLogger, watch: false }),
     (err: Error) => err.message.includes(`cannot read ${missing}: ENOENT`) && err.message.includes('persisted.manifest'),
   );
+});
+
+test('with workers: 2, an operation registered through the admin API runs on every worker, and deleting it reaches them all', async () => {
+  const port = await freePort();
+  const path = await dir.file(
+    'workers.yaml',
+    `${workersHead(port)}plugins: ["./plugins/shim.js"]
+services:
+  gql: { targets: [{ url: "${gql.url}" }] }
+routes:
+  - name: allow
+    service: gql
+    policies: [{ type: ${SHIM}, persisted: { mode: allowList } }]
+`,
+  );
+  const child = await startChild(path, { timeoutMs: 15_000 });
+  // A fresh connection each, so the cluster spreads them over the workers.
+  const run = async () => {
+    const res = await request(`${child.url}/`, {
+      method: 'POST',
+      reset: true,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: HELLO }),
+    });
+    return code((await res.body.json()) as GraphQLAnswer) ?? 'ran';
+  };
+  for (let i = 0; i < 4; i++) assert.equal(await run(), 'GW_GRAPHQL_OPERATION_NOT_ALLOWED');
+  const res = await request(`${child.adminUrl}/graphql/operations`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ body: HELLO }),
+  });
+  assert.equal(res.statusCode, 201, await res.body.text());
+  for (let i = 0; i < 6; i++) assert.equal(await run(), 'ran');
+  const del = await request(`${child.adminUrl}/graphql/operations/${sha256Hex(HELLO)}`, { method: 'DELETE' });
+  assert.equal(del.statusCode, 200, await del.body.text());
+  for (let i = 0; i < 6; i++) assert.equal(await run(), 'GW_GRAPHQL_OPERATION_NOT_ALLOWED');
 });
