@@ -99,6 +99,14 @@ describe('APQ in memory', () => {
       /version 2 is not supported/,
     );
     refused(await p.resolve({ extensions: { persistedQuery: { sha256Hash: H1 } } }), 'GW_GRAPHQL_BAD_REQUEST');
+    // A client's value is echoed only when it is a short scalar.
+    let deep: unknown = 1;
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    const message = refused(
+      await p.resolve({ extensions: { persistedQuery: { version: deep, sha256Hash: H1 } } }),
+      'GW_GRAPHQL_BAD_REQUEST',
+    );
+    assert.equal(message, 'persisted query version given is not supported (only version 1)');
     refused(await p.resolve({ extensions: { persistedQuery: { version: 1, sha256Hash: 'abc' } } }), 'GW_GRAPHQL_BAD_REQUEST');
     refused(await p.resolve({ extensions: { persistedQuery: [] } }), 'GW_GRAPHQL_BAD_REQUEST');
   });

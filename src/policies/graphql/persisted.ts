@@ -97,14 +97,14 @@ function readExtension(params: GraphQLParams): Extension {
   if (pq === undefined) return undefined;
   if (pq === null || typeof pq !== 'object' || Array.isArray(pq)) return { problem: 'extensions.persistedQuery is not an object' };
   const { version, sha256Hash } = pq as Record<string, unknown>;
-  if (version !== 1)
+  if (version !== 1) {
+    // Only a short scalar is echoed: the value is the client's, of any size or shape.
+    const shown =
+      typeof version === 'number' || (typeof version === 'string' && version.length <= 20) ? JSON.stringify(version) : undefined;
     return {
-      problem:
-        `persisted query version ${version === undefined ? 'absent' : JSON.stringify(version)} is not supported (only version 1)`.slice(
-          0,
-          200,
-        ),
+      problem: `persisted query version ${shown ?? (version === undefined ? 'absent' : 'given')} is not supported (only version 1)`,
     };
+  }
   if (typeof sha256Hash !== 'string' || !SHA256_HEX.test(sha256Hash.toLowerCase()))
     return { problem: 'extensions.persistedQuery.sha256Hash is not a SHA-256 in hex (64 digits)' };
   return { hash: sha256Hash.toLowerCase() };
