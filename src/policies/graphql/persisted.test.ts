@@ -22,6 +22,9 @@ const Q3 = '{ users { id } }';
 const H1 = sha256Hex(Q1);
 const H2 = sha256Hex(Q2);
 
+// Every await before the first test: the runner may end the root (and run its `after`) at an
+// await between registrations.
+const redisUp = await sharedRedisUp();
 const dir = await tempDir();
 after(() => dir.remove());
 
@@ -143,7 +146,7 @@ describe('APQ in memory', () => {
   });
 });
 
-describe('APQ in Redis', { skip: (await sharedRedisUp()) ? false : 'no Redis at 127.0.0.1:6379' }, () => {
+describe('APQ in Redis', { skip: redisUp ? false : 'no Redis at 127.0.0.1:6379' }, () => {
   const prefix = uniquePrefix('apq');
   const r = inspector();
   after(async () => {
