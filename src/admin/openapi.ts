@@ -1,7 +1,9 @@
 // The admin API's OpenAPI document, built from the same config schema the validator uses.
 import { configJsonSchema } from '../config/json-schema.js';
 import { ConfigSchema } from '../policies/index.js';
+import { z } from 'zod';
 import { ERRORS } from '../errors.js';
+import { RegisteredOperation } from '../policies/graphql/persisted-schema.js';
 import { VERSION } from '../version.js';
 
 export function openApiDocument(): Record<string, unknown> {
@@ -171,6 +173,31 @@ export function openApiDocument(): Record<string, unknown> {
         },
         delete: { summary: 'Remove a credential.', responses: { 200: ok('Deleted'), 404: error('ADMIN_RESOURCE_NOT_FOUND') } },
       },
+      '/graphql/operations': {
+        get: {
+          summary: 'Registered GraphQL operations (the allow lists of graphql policies): id, name, size.',
+          responses: { 200: ok('Operations'), 401: error('Token required') },
+        },
+        post: {
+          summary:
+            'Register an operation (applied like POST /config); its id is the SHA-256 of its body. The same body again: 200, nothing changes.',
+          requestBody: { required: true, content: json(ref('GraphQLOperation')) },
+          responses: {
+            200: ok('Already registered'),
+            201: ok('Registered'),
+            400: error('Invalid (CONFIG_INVALID)'),
+            401: error('Token required'),
+          },
+        },
+      },
+      '/graphql/operations/{id}': {
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9a-f]{64}$' } }],
+        get: {
+          summary: 'One registered operation, with its document.',
+          responses: { 200: ok('Operation'), 404: error('ADMIN_RESOURCE_NOT_FOUND') },
+        },
+        delete: { summary: 'Remove a registered operation.', responses: { 200: ok('Deleted'), 404: error('ADMIN_RESOURCE_NOT_FOUND') } },
+      },
     },
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
@@ -223,6 +250,7 @@ export function openApiDocument(): Record<string, unknown> {
             },
           },
         },
+        GraphQLOperation: operationSchema(),
         Consumer: (configSchema as { properties: { consumers: { items: unknown } } }).properties.consumers.items,
         Error: {
           type: 'object',
@@ -246,4 +274,11 @@ export function openApiDocument(): Record<string, unknown> {
       },
     },
   };
+}
+
+/** A registered operation as POST /graphql/operations takes it (the section's item). */
+function operationSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(RegisteredOperation, { io: 'input' }) as Record<string, unknown>;
+  delete schema.$schema;
+  return schema;
 }

@@ -16,6 +16,7 @@ import type { Logger } from '../observability/logger.js';
 import { openApiDocument } from './openapi.js';
 import { foreignBrowserRequest } from './browser-guard.js';
 import { ConsumerEndpoints } from './consumers.js';
+import { GraphQLOperationEndpoints } from './graphql-operations.js';
 import { VERSION } from '../version.js';
 import { analyticsEndpoint, metricsEndpoint } from './observability.js';
 import { readyEndpoint } from './ready.js';
@@ -35,6 +36,7 @@ export class AdminServer {
   private readonly tokenDigest: Buffer | undefined;
   private readonly routes: Record<string, Partial<Record<string, Handler>>>;
   private readonly consumers: ConsumerEndpoints;
+  private readonly graphqlOperations: GraphQLOperationEndpoints;
   /** The host the listener binds (a Host header naming it is not a rebound name). */
   private host = '127.0.0.1';
 
@@ -63,6 +65,7 @@ export class AdminServer {
       '/cache/stats': { GET: () => cacheStatsEndpoint(ctl) },
     };
     this.consumers = new ConsumerEndpoints(ctl, readBodyDocument);
+    this.graphqlOperations = new GraphQLOperationEndpoints(ctl, readBodyDocument);
     this.server = http.createServer((req, res) => void this.handle(req, res));
   }
 
@@ -88,8 +91,9 @@ export class AdminServer {
       return;
     }
     const segments = path.split('/').slice(1).map(decodeSegment);
-    if (segments[0] === 'consumers') {
-      const pending = this.consumers.handle(req, segments.slice(1));
+    if (segments[0] === 'consumers' || segments[0] === 'graphql') {
+      const rest = segments.slice(1);
+      const pending = segments[0] === 'consumers' ? this.consumers.handle(req, rest) : this.graphqlOperations.handle(req, rest);
       if (pending) {
         const [status, body] = await pending;
         send(res, status, typeof body === 'string' ? body : JSON.stringify(body, null, 2));

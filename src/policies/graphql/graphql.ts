@@ -26,6 +26,8 @@ import {
 import { Checker, costModel, type Refusal } from './check.js';
 import { graphqlSchema, type GraphQLPolicyConfig } from './schema.js';
 import { schemaFromFile, schemaHolder } from './schema-source.js';
+import { createPersisted, persistedIssues, type Persisted } from './persisted.js';
+import { persistedSections } from './persisted-schema.js';
 
 const ALLOW = { allow: 'GET, POST' };
 
@@ -37,12 +39,14 @@ export const graphqlPolicy = definePolicy({
   phases: ['access', 'requestBody'],
   order: 'authorise',
   example: { maxDepth: 10 },
+  sections: persistedSections,
   validate(config, _ctx, at) {
     const issues: PolicyIssue[] = [];
     if (config.schema !== undefined && 'file' in config.schema) {
       const r = schemaFromFile(config.schema);
       if (!r.ok) issues.push({ path: `${at}.schema.file`, message: r.message });
     }
+    issues.push(...persistedIssues(config.persisted, at));
     return issues;
   },
   create(config, env): Policy {
@@ -53,18 +57,7 @@ export const graphqlPolicy = definePolicy({
 class GraphQLPolicy implements Policy {
   readonly bodyBufferBytes: number;
   private readonly checker: Checker;
-  // Persisted operations: wired in when merged (helper branch).
-  private readonly persisted:
-    | {
-        resolve(
-          p: GraphQLParams,
-        ): Promise<
-          | { ok: true; params: GraphQLParams; rewritten: boolean }
-          | { ok: false; code: import('../../errors.js').ErrorCode; message?: string }
-        >;
-        close(): void;
-      }
-    | undefined = undefined;
+  private readonly persisted: Persisted | undefined;
   private readonly schema;
 
   constructor(
@@ -73,6 +66,7 @@ class GraphQLPolicy implements Policy {
   ) {
     this.bodyBufferBytes = parseSize(config.maxBody);
     this.schema = schemaHolder(config.schema, env.log);
+    this.persisted = config.persisted === undefined ? undefined : createPersisted(config.persisted, env);
     this.checker = new Checker({
       config,
       maxDocumentBytes: parseSize(config.maxDocumentBytes),
@@ -109,12 +103,16 @@ class GraphQLPolicy implements Policy {
     if (this.persisted === undefined) return this.finish(ctx, params);
     return this.persisted.resolve(params).then((r) => {
       if (!r.ok) return refusal(ctx, { code: r.code, message: r.message });
+      const verdict = this.finish(ctx, r.params);
+      if (verdict !== undefined) return verdict;
       if (r.rewritten) rewrite(r.params);
-      return this.finish(ctx, r.params);
+      // An automatic persisted query is remembered only once its document passed every check.
+      r.register?.();
+      return undefined;
     });
   }
 
-  private finish(ctx: RequestContext, params: GraphQLParams): AccessVerdict {
+  private finish(ctx: RequestContext, params: GraphQLParams): AccessVerdict & Verdict {
     const r = this.checker.check(params, ctx.method === 'HEAD' ? 'GET' : ctx.method, ctx.identity);
     if (!r.ok) return refusal(ctx, r.refusal, r.refusal.code === 'GW_METHOD_NOT_ALLOWED' ? { allow: 'POST' } : undefined);
     setOperation(ctx, r.analysis);

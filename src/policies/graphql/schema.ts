@@ -1,6 +1,7 @@
 // The options of `type: graphql` (docs/graphql.md).
 import { z } from 'zod';
 import { Duration, Size } from '../../config/units-schema.js';
+import { PersistedSchema } from './persisted-schema.js';
 
 const Limit = (what: string, dflt: number) =>
   z
@@ -85,6 +86,7 @@ export const graphqlSchema = z.strictObject({
     .meta({ description: 'Whether operations may select __schema / __type: true, false (default), or { groups: [...] }.' }),
   schema: SchemaSource.optional(),
   get: z.boolean().default(true).meta({ description: 'Accept queries sent with GET (mutations never: 405).' }),
+  persisted: PersistedSchema.optional().meta({ description: 'Persisted operations: automatic persisted queries, or an allow-list.' }),
   maxBody: Size.default('1mb').meta({ description: 'The largest POST body read (413 past it).' }),
   parseCache: z
     .strictObject({
