@@ -10,7 +10,7 @@ import type { ScannedHeaders } from './forwarding.js';
 import type { ServerLimits } from '../edge/server-limits.js';
 import { armBodyTimeout, hasBody, readUpTo, type BoundedRead } from './request-body.js';
 import type { GraphQLMatchConfig } from '../config/graphql-match.js';
-import { operationFacts, type OperationFacts } from '../graphql/route-facts.js';
+import { operationFacts, operationMatchers, type OperationFacts } from '../graphql/route-facts.js';
 
 const NOT_READ = Symbol('not-read');
 
@@ -78,45 +78,10 @@ const NOT_THIS_KIND = Symbol('not-this-kind');
 export const NO_JSON = Symbol('no-json');
 
 export function compileBodyMatchers(spec: Record<string, BodyConditionConfig> | undefined, graphql?: GraphQLMatchConfig): BodyMatcher[] {
-  const out = graphql === undefined ? [] : graphqlMatchers(graphql);
+  const out: BodyMatcher[] =
+    graphql === undefined ? [] : operationMatchers(graphql).map((m) => ({ describe: m.describe, test: (b) => m.test(b.graphql) }));
   if (spec === undefined) return out;
   return out.concat(bodyMatchers(spec));
-}
-
-/** `match.graphql`: one condition per key; a request without a GraphQL operation holds none. */
-function graphqlMatchers(m: GraphQLMatchConfig): BodyMatcher[] {
-  const out: BodyMatcher[] = [];
-  if (m.operationType !== undefined) {
-    const types = typeof m.operationType === 'string' ? [m.operationType] : m.operationType;
-    out.push({
-      describe: `graphql operation type in [${types.join(', ')}]`,
-      test: (b) => b.graphql !== undefined && types.includes(b.graphql.type as never),
-    });
-  }
-  const name = m.operationName;
-  if (name !== undefined) {
-    if (typeof name === 'object' && !Array.isArray(name)) {
-      const re = new RegExp(name.regex);
-      out.push({
-        describe: `graphql operation name ~ /${name.regex}/`,
-        test: (b) => b.graphql?.name !== undefined && re.test(b.graphql.name),
-      });
-    } else {
-      const names = typeof name === 'string' ? [name] : name;
-      out.push({
-        describe: `graphql operation name in [${names.join(', ')}]`,
-        test: (b) => b.graphql?.name !== undefined && names.includes(b.graphql.name),
-      });
-    }
-  }
-  if (m.rootFields !== undefined) {
-    const fields = new Set(m.rootFields);
-    out.push({
-      describe: `graphql root fields within [${m.rootFields.join(', ')}]`,
-      test: (b) => b.graphql !== undefined && b.graphql.rootFields.length > 0 && b.graphql.rootFields.every((f) => fields.has(f)),
-    });
-  }
-  return out;
 }
 
 function bodyMatchers(spec: Record<string, BodyConditionConfig>): BodyMatcher[] {

@@ -122,6 +122,9 @@ export abstract class ExchangeState {
       identity: undefined,
       errorHeaders: undefined,
       shadowLimited: undefined,
+      // Declared up front, so that a policy setting one later keeps the object's shape (one hidden class for every request).
+      cacheStatus: undefined,
+      operation: undefined,
       locals: new Map(),
     });
   }

@@ -301,9 +301,20 @@ export class Exchange extends ExchangeResponse implements CallOwner {
       traceIndex: up.traceIndex,
       path: encodePathForUpstream(rewritten, this.plane.limits.allowSemicolonInPath),
       query: ctx !== undefined ? ctx.query : this.query, // a policy may have hidden a credential in it
-      body: this.body ?? (hasBody(scan) ? this.streamBody(scan, route.maxBodyBytes) : null),
+      body: this.upstreamBody(scan, route),
       trailers: forwardedTrailers(this.req, this.plan.identityHeaders),
     };
+  }
+
+  /**
+   * What goes upstream as the body. A request that came without one goes without one, even when a
+   * phase read it (empty) whole: undici would write an empty body as a second chunk (measured:
+   * +7 µs a request, the extra write, for a GET on a route with a requestBody policy).
+   */
+  private upstreamBody(scan: ScannedHeaders, route: CompiledRoute): Buffer | Readable | null {
+    const had = hasBody(scan);
+    if (this.body !== null) return this.body.length > 0 || had ? this.body : null;
+    return had ? this.streamBody(scan, route.maxBodyBytes) : null;
   }
 
   /**

@@ -7,6 +7,7 @@ import type { DocumentNode } from 'graphql';
 import { analyse, type CostModel } from './analyse.js';
 import { ParseCache } from './parse-cache.js';
 import { paramsFromBody, paramsFromQuery, type ParamsResult } from './request.js';
+import type { GraphQLMatchConfig } from '../config/graphql-match.js';
 
 export interface OperationFacts {
   readonly type: string;
@@ -43,4 +44,45 @@ export function operationFacts(
   if (byName === undefined) known.set(parsed.document, (byName = new Map<string, OperationFacts | null>()));
   if (byName.size < 64) byName.set(name ?? '', facts);
   return facts ?? undefined;
+}
+
+export interface OperationMatcher {
+  describe: string;
+  test(facts: OperationFacts | undefined): boolean;
+}
+
+/** `match.graphql`: one condition per key; a request without a GraphQL operation (`undefined`) holds none. */
+export function operationMatchers(m: GraphQLMatchConfig): OperationMatcher[] {
+  const out: OperationMatcher[] = [];
+  if (m.operationType !== undefined) {
+    const types = typeof m.operationType === 'string' ? [m.operationType] : m.operationType;
+    out.push({
+      describe: `graphql operation type in [${types.join(', ')}]`,
+      test: (f) => f !== undefined && types.includes(f.type as never),
+    });
+  }
+  const name = m.operationName;
+  if (name !== undefined) {
+    if (typeof name === 'object' && !Array.isArray(name)) {
+      const re = new RegExp(name.regex);
+      out.push({
+        describe: `graphql operation name ~ /${name.regex}/`,
+        test: (f) => f?.name !== undefined && re.test(f.name),
+      });
+    } else {
+      const names = typeof name === 'string' ? [name] : name;
+      out.push({
+        describe: `graphql operation name in [${names.join(', ')}]`,
+        test: (f) => f?.name !== undefined && names.includes(f.name),
+      });
+    }
+  }
+  if (m.rootFields !== undefined) {
+    const fields = new Set(m.rootFields);
+    out.push({
+      describe: `graphql root fields within [${m.rootFields.join(', ')}]`,
+      test: (f) => f !== undefined && f.rootFields.length > 0 && f.rootFields.every((name) => fields.has(name)),
+    });
+  }
+  return out;
 }
