@@ -15,6 +15,7 @@ import {
   type FieldNode,
   type FragmentDefinitionNode,
   type GraphQLCompositeType,
+  type GraphQLField,
   type GraphQLSchema,
   type OperationDefinitionNode,
   type SelectionSetNode,
@@ -178,10 +179,15 @@ class Walker {
         if (isCompositeType(named)) childType = named;
       }
     }
+    let fromSchema: SchemaCost | undefined;
+    if (parent !== undefined && (isObjectType(parent) || isInterfaceType(parent))) {
+      const def = parent.getFields()[name];
+      if (def !== undefined) fromSchema = schemaCost(def);
+    }
     const conf = (coordinate !== undefined ? this.model.fields.get(coordinate) : undefined) ?? this.model.fields.get(name);
     const children = node.selectionSet ? this.selectionSet(node.selectionSet, childType, false) : undefined;
-    const own = conf?.cost ?? (children ? this.model.objectCost : this.model.scalarCost);
-    const size = this.listSize(node, conf?.listSize, schemaList);
+    const own = conf?.cost ?? fromSchema?.weight ?? (children ? this.model.objectCost : this.model.scalarCost);
+    const size = this.listSize(node, conf?.listSize ?? fromSchema?.assumedSize, schemaList, fromSchema?.slicingArguments);
     return {
       depth: 1 + (children?.depth ?? 0),
       aliases: (node.alias ? 1 : 0) + (children?.aliases ?? 0),
@@ -193,9 +199,10 @@ class Walker {
   }
 
   /** How many items a field returns, as far as the gateway can tell: a list argument, else what is known of the field. */
-  private listSize(node: FieldNode, configured: number | undefined, schemaList: boolean): number {
+  private listSize(node: FieldNode, configured: number | undefined, schemaList: boolean, slicing: readonly string[] | undefined): number {
+    const names = slicing ?? this.model.listArguments;
     for (const arg of node.arguments ?? []) {
-      if (!this.model.listArguments.includes(arg.name.value)) continue;
+      if (!names.includes(arg.name.value)) continue;
       const n = this.intValue(arg.value);
       if (n !== undefined) return Math.max(0, n);
     }
@@ -218,4 +225,48 @@ class Walker {
     const t = this.schema.getType(name);
     return t !== undefined && isCompositeType(t) ? t : undefined;
   }
+}
+
+/**
+ * What the schema itself says of a field's cost, in the directives of the IBM GraphQL Cost
+ * Directives spec that Apollo's demand control also reads: `@cost(weight: Int)` on a field
+ * definition, and `@listSize(assumedSize: Int, slicingArguments: [String!])`. The SDL declares
+ * them (`directive @cost(weight: Int!) on FIELD_DEFINITION | …`). Read once per field definition.
+ */
+interface SchemaCost {
+  weight?: number | undefined;
+  assumedSize?: number | undefined;
+  slicingArguments?: readonly string[] | undefined;
+}
+
+const costOfField = new WeakMap<GraphQLField<unknown, unknown>, SchemaCost | null>();
+
+function schemaCost(def: GraphQLField<unknown, unknown>): SchemaCost | undefined {
+  let c = costOfField.get(def);
+  if (c === undefined) {
+    c = null;
+    for (const d of def.astNode?.directives ?? []) {
+      const args = new Map((d.arguments ?? []).map((a) => [a.name.value, a.value]));
+      if (d.name.value === 'cost') {
+        const w = args.get('weight');
+        const weight = w === undefined ? undefined : numberOf(w);
+        if (weight !== undefined) (c ??= {}).weight = weight;
+      } else if (d.name.value === 'listSize') {
+        const size = args.get('assumedSize');
+        const assumed = size === undefined ? undefined : numberOf(size);
+        if (assumed !== undefined) (c ??= {}).assumedSize = Math.max(0, Math.trunc(assumed));
+        const slicing = args.get('slicingArguments');
+        if (slicing?.kind === Kind.LIST) (c ??= {}).slicingArguments = slicing.values.flatMap((v) => (v.kind === Kind.STRING ? [v.value] : []));
+      }
+    }
+    costOfField.set(def, c);
+  }
+  return c ?? undefined;
+}
+
+function numberOf(v: ValueNode): number | undefined {
+  if (v.kind === Kind.INT || v.kind === Kind.FLOAT) return Math.max(0, Number(v.value));
+  // The IBM spec writes weights as strings ("5.0").
+  if (v.kind === Kind.STRING && v.value.trim() !== '' && Number.isFinite(Number(v.value))) return Math.max(0, Number(v.value));
+  return undefined;
 }
