@@ -78,10 +78,12 @@ class GraphQLPolicy implements Policy {
 
   access(ctx: RequestContext): AccessVerdict | Promise<AccessVerdict> {
     const method = ctx.method;
-    if (method === 'POST') return undefined; // read with its body
-    if (method !== 'GET' && method !== 'HEAD') return refusal(ctx, { code: 'GW_METHOD_NOT_ALLOWED' }, ALLOW);
-    if (!this.config.get)
+    if (method !== 'GET' && method !== 'HEAD' && method !== 'POST') return refusal(ctx, { code: 'GW_METHOD_NOT_ALLOWED' }, ALLOW);
+    if (method !== 'POST' && !this.config.get)
       return refusal(ctx, { code: 'GW_METHOD_NOT_ALLOWED', message: 'this route takes GraphQL with POST only' }, { allow: 'POST' });
+    const stray = strayParam(ctx.query, method === 'POST');
+    if (stray !== undefined) return refusal(ctx, { code: 'GW_GRAPHQL_BAD_REQUEST', message: stray });
+    if (method === 'POST') return undefined; // read with its body
     const read = paramsFromQuery(ctx.query);
     if (!read.ok) return refusal(ctx, { code: 'GW_GRAPHQL_BAD_REQUEST', message: read.message });
     return this.run(ctx, read.params, (params) => {
@@ -128,6 +130,27 @@ class GraphQLPolicy implements Policy {
 function refusal(ctx: RequestContext, r: Refusal, headers?: Record<string, string>) {
   const accept = ctx.req.headers.accept;
   return graphqlRefusal(r.code, accept, r.message ?? ERRORS[r.code].message, r.details, headers);
+}
+
+const PARAM_NAMES = ['query', 'operationName', 'variables', 'extensions'];
+const PARAM_NAMES_LOWER = new Set(PARAM_NAMES.map((n) => n.toLowerCase()));
+
+/**
+ * Why the query string carries a GraphQL parameter the policy does not read (undefined: it does
+ * not). What the policy checks must be what the service runs, and services read requests their
+ * own way: many (express-graphql, koa-graphql, hapi's) take a POST's `query`, `variables` or
+ * `operationName` from the URL before the body, and some read parameter names without regard to
+ * case. A POST's parameters are its body's; a GET's are these exact names.
+ */
+function strayParam(rawQuery: string, post: boolean): string | undefined {
+  if (rawQuery === '') return undefined;
+  for (const name of new URLSearchParams(rawQuery).keys()) {
+    if (!PARAM_NAMES_LOWER.has(name.toLowerCase())) continue;
+    if (post) return `a POST carries its GraphQL parameters in its body: the query string has ${JSON.stringify(name)}`;
+    if (!PARAM_NAMES.includes(name))
+      return `the query string has ${JSON.stringify(name)}: GraphQL parameters are named exactly query, operationName, variables and extensions`;
+  }
+  return undefined;
 }
 
 /** The query string with a resolved persisted operation's parameters in place of the client's. */
