@@ -6,6 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { request } from 'undici';
+import { sha256Hex } from '../src/policies/graphql/persisted-schema.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { startUpstream, type Upstream } from './helpers/upstream.js';
 import { maybeUnset } from './helpers/hooks.js';
@@ -96,4 +97,33 @@ test('a GET whose GraphQL parameter is also given in another case is refused (so
   assert.equal(r.status, 400);
   assert.equal(r.code, 'GW_GRAPHQL_BAD_REQUEST');
   assert.equal(up.hits, hits);
+});
+
+test('an allow list forwards the registered operation as it checked it, never the client body', async () => {
+  // Duplicate keys: the gateway's JSON.parse keeps the last one; a parser keeping the first would run the secret.
+  const dup = await send('POST', '/allow', `{"query":${JSON.stringify(SECRET)},"query":${JSON.stringify(REGISTERED)}}`);
+  assert.equal(dup.status, 200);
+  assert.equal(dup.got?.body, JSON.stringify({ query: REGISTERED }));
+  // Fields GraphQL over HTTP does not define (a service's own persisted ids) are not forwarded.
+  const extra = await send(
+    'POST',
+    '/allow',
+    JSON.stringify({ query: REGISTERED, id: sha256Hex(SECRET), documentId: 'x', variables: { a: 1 } }),
+  );
+  assert.equal(extra.status, 200);
+  assert.deepEqual(JSON.parse(extra.got!.body), { query: REGISTERED, variables: { a: 1 } });
+  // application/graphql: the body is the document itself, forwarded as it came.
+  const raw = await send('POST', '/allow', REGISTERED, 'application/graphql');
+  assert.equal(raw.status, 200);
+  assert.equal(raw.got?.body, REGISTERED);
+  assert.equal(raw.got.contentType, 'application/graphql');
+});
+
+test("an allow list's GET forwards its query string re-encoded: a ';' cannot hide a second query from a server that splits on it", async () => {
+  const r = await send('GET', `/allow?x=1;query=${encodeURIComponent(SECRET)}&query=${encodeURIComponent(REGISTERED)}`);
+  assert.equal(r.status, 200);
+  const forwarded = new URL(r.got!.url, 'http://x');
+  assert.ok(!forwarded.search.includes(';'), forwarded.search);
+  assert.equal(forwarded.searchParams.get('query'), REGISTERED);
+  assert.equal(forwarded.searchParams.get('x'), `1;query=${SECRET}`);
 });

@@ -13,7 +13,7 @@ import { parseSize } from '../../config/units.js';
 import { graphqlRefusal } from '../../graphql/answer.js';
 import { setOperation } from '../../graphql/operation.js';
 import { ParseCache } from '../../graphql/parse-cache.js';
-import { paramsBody, paramsFromBody, paramsFromQuery, type GraphQLParams } from '../../graphql/request.js';
+import { mediaType, paramsBody, paramsFromBody, paramsFromQuery, type GraphQLParams } from '../../graphql/request.js';
 import {
   definePolicy,
   type AccessVerdict,
@@ -96,7 +96,8 @@ class GraphQLPolicy implements Policy {
     const read = paramsFromBody(body.body, body.contentType);
     if (!read.ok) return refusal(ctx, { code: 'GW_GRAPHQL_BAD_REQUEST', message: read.message });
     return this.run(ctx, read.params, (params) => {
-      body.body = paramsBody(params);
+      // application/graphql: the body is the document itself, exactly what was checked.
+      if (mediaType(body.contentType) !== 'application/graphql') body.body = paramsBody(params);
     }) as Verdict | Promise<Verdict>;
   }
 

@@ -35,7 +35,10 @@ export type PersistedResolution =
       ok: true;
       /** The parameters to check and forward: `query` always set, `extensions.persistedQuery` removed. */
       params: GraphQLParams;
-      /** The parameters differ from the request's: re-serialise the body (or query string) for the service. */
+      /**
+       * Re-serialise the body (or query string) for the service: the parameters differ from the
+       * request's, or (an allow list) only what was checked may reach the service.
+       */
       rewritten: boolean;
       /**
        * APQ: the request registered a document (hash and query, verified). Call it once the policy
@@ -148,7 +151,9 @@ class AllowList implements Persisted {
           'this route runs registered operations by id only: send extensions.persistedQuery.sha256Hash, not the document',
         );
       if (!this.registered.has(sha256Hex(params.query))) return refuse('GW_GRAPHQL_OPERATION_NOT_ALLOWED');
-      return { ok: true, params, rewritten: false };
+      // Forwarded as read, never as sent: a service parsing the body its own way (the first of
+      // duplicate keys, a top-level `id` or `documentId`) must not find another operation in it.
+      return { ok: true, params, rewritten: true };
     }
     if (params.query !== undefined) {
       if (sha256Hex(params.query) !== ext.hash) return refuse('GW_GRAPHQL_PERSISTED_QUERY_MISMATCH');
