@@ -178,6 +178,8 @@ class Apq implements Persisted {
   private readonly memory: LRUCache<string, string>;
   private readonly redis: CacheStore | undefined;
   private readonly ttlMs: number;
+  /** The hashes whose Redis write has not finished: each is written once at a time. */
+  private readonly writing = new Set<string>();
   /** Redis failed and the failure is logged: logged again only after it answered once more. */
   private redisDown = false;
 
@@ -219,8 +221,14 @@ class Apq implements Persisted {
 
   private remember(hash: string, query: string): void {
     if (query.length > MAX_OPERATION_CHARS) return;
+    // Already here (a client that always sends its document, many requests at once): it was
+    // written when it came. Writing it again per request would queue a Redis write each (the
+    // store runs the puts of a key one after the other), a queue a client could grow without end.
+    if (this.memory.has(hash)) return;
     this.memory.set(hash, query);
-    if (this.redis === undefined) return;
+    // A document too large for the memory cache: one write at a time all the same.
+    if (this.redis === undefined || this.writing.has(hash)) return;
+    this.writing.add(hash);
     const now = Date.now();
     const entry: CacheEntry = {
       response: { status: 200, headers: [], body: Buffer.from(query, 'utf8') },
@@ -230,10 +238,13 @@ class Apq implements Persisted {
       varyValues: [],
       tags: [],
     };
-    this.redis.put(hash, entry, this.ttlMs).then(
-      () => this.redisAnswered(),
-      (err: unknown) => this.redisFailed(err),
-    );
+    this.redis
+      .put(hash, entry, this.ttlMs)
+      .then(
+        () => this.redisAnswered(),
+        (err: unknown) => this.redisFailed(err),
+      )
+      .finally(() => this.writing.delete(hash));
   }
 
   private async fromRedis(hash: string): Promise<string | undefined> {
