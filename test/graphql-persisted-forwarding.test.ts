@@ -127,3 +127,12 @@ test("an allow list's GET forwards its query string re-encoded: a ';' cannot hid
   assert.equal(forwarded.searchParams.get('query'), REGISTERED);
   assert.equal(forwarded.searchParams.get('x'), `1;query=${SECRET}`);
 });
+
+test("an allow list's GET forwards its variables and operation name as it read them (a variable given twice is given once)", async () => {
+  const vars = '{"a":1000000,"a":1}';
+  const r = await send('GET', `/allow?query=${encodeURIComponent(REGISTERED)}&variables=${encodeURIComponent(vars)}&operationName=`);
+  assert.equal(r.status, 200);
+  const forwarded = new URL(r.got!.url, 'http://x').searchParams;
+  assert.equal(forwarded.get('variables'), '{"a":1}');
+  assert.equal(forwarded.has('operationName'), false, 'an empty operationName is none');
+});

@@ -154,11 +154,16 @@ function strayParam(rawQuery: string, post: boolean): string | undefined {
   return undefined;
 }
 
-/** The query string with a resolved persisted operation's parameters in place of the client's. */
+/**
+ * The query string with the parameters as checked in place of the client's: a resolved persisted
+ * operation's document, and the JSON values written again (a key given twice is given once).
+ */
 function queryOf(raw: string, params: GraphQLParams): string {
   const q = new URLSearchParams(raw);
   q.set('query', params.query ?? '');
-  if (params.extensions === undefined) q.delete('extensions');
-  else q.set('extensions', JSON.stringify(params.extensions));
+  const put = (name: string, value: string | undefined) => (value === undefined ? q.delete(name) : q.set(name, value));
+  put('operationName', params.operationName);
+  put('variables', params.variables === undefined ? undefined : JSON.stringify(params.variables));
+  put('extensions', params.extensions === undefined ? undefined : JSON.stringify(params.extensions));
   return q.toString();
 }
