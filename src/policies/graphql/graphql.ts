@@ -13,7 +13,7 @@ import { parseSize } from '../../config/units.js';
 import { graphqlRefusal } from '../../graphql/answer.js';
 import { setOperation } from '../../graphql/operation.js';
 import { ParseCache } from '../../graphql/parse-cache.js';
-import { paramsBody, paramsFromBody, paramsFromQuery, type GraphQLParams, type ParamsResult } from '../../graphql/request.js';
+import { mediaType, paramsBody, paramsFromBody, paramsFromQuery, type GraphQLParams, type ParamsResult } from '../../graphql/request.js';
 import { LRUCache } from 'lru-cache';
 import {
   definePolicy,
@@ -90,12 +90,19 @@ class GraphQLPolicy implements Policy {
 
   access(ctx: RequestContext): AccessVerdict | Promise<AccessVerdict> {
     const method = ctx.method;
-    if (method === 'POST') return undefined; // read with its body
-    if (method !== 'GET' && method !== 'HEAD') return refusal(ctx, { code: 'GW_METHOD_NOT_ALLOWED' }, ALLOW);
-    if (!this.config.get)
+    if (method !== 'GET' && method !== 'HEAD' && method !== 'POST') return refusal(ctx, { code: 'GW_METHOD_NOT_ALLOWED' }, ALLOW);
+    if (method !== 'POST' && !this.config.get)
       return refusal(ctx, { code: 'GW_METHOD_NOT_ALLOWED', message: 'this route takes GraphQL with POST only' }, { allow: 'POST' });
+    if (method === 'POST') {
+      const stray = strayParam(ctx.query, true);
+      return stray === undefined ? undefined : refusal(ctx, { code: 'GW_GRAPHQL_BAD_REQUEST', message: stray }); // else read with its body
+    }
     let read = this.getParams.get(ctx.query);
-    if (read === undefined) this.getParams.set(ctx.query, (read = frozen(paramsFromQuery(ctx.query))));
+    if (read === undefined) {
+      const stray = strayParam(ctx.query, false);
+      read = frozen(stray === undefined ? paramsFromQuery(ctx.query) : { ok: false, message: stray });
+      this.getParams.set(ctx.query, read);
+    }
     if (!read.ok) return refusal(ctx, { code: 'GW_GRAPHQL_BAD_REQUEST', message: read.message });
     return this.run(ctx, read.params, (params) => {
       ctx.query = queryOf(ctx.query, params);
@@ -107,7 +114,8 @@ class GraphQLPolicy implements Policy {
     const read = paramsFromBody(body.body, body.contentType);
     if (!read.ok) return refusal(ctx, { code: 'GW_GRAPHQL_BAD_REQUEST', message: read.message });
     return this.run(ctx, read.params, (params) => {
-      body.body = paramsBody(params);
+      // application/graphql: the body is the document itself, exactly what was checked.
+      if (mediaType(body.contentType) !== 'application/graphql') body.body = paramsBody(params);
     }) as Verdict | Promise<Verdict>;
   }
 
@@ -159,11 +167,37 @@ function deepFreeze(v: unknown): void {
   for (const x of Object.values(v)) deepFreeze(x);
 }
 
-/** The query string with a resolved persisted operation's parameters in place of the client's. */
+const PARAM_NAMES = ['query', 'operationName', 'variables', 'extensions'];
+const PARAM_NAMES_LOWER = new Set(PARAM_NAMES.map((n) => n.toLowerCase()));
+
+/**
+ * Why the query string carries a GraphQL parameter the policy does not read (undefined: it does
+ * not). What the policy checks must be what the service runs, and services read requests their
+ * own way: many (express-graphql, koa-graphql, hapi's) take a POST's `query`, `variables` or
+ * `operationName` from the URL before the body, and some read parameter names without regard to
+ * case. A POST's parameters are its body's; a GET's are these exact names.
+ */
+function strayParam(rawQuery: string, post: boolean): string | undefined {
+  if (rawQuery === '') return undefined;
+  for (const name of new URLSearchParams(rawQuery).keys()) {
+    if (!PARAM_NAMES_LOWER.has(name.toLowerCase())) continue;
+    if (post) return `a POST carries its GraphQL parameters in its body: the query string has ${JSON.stringify(name)}`;
+    if (!PARAM_NAMES.includes(name))
+      return `the query string has ${JSON.stringify(name)}: GraphQL parameters are named exactly query, operationName, variables and extensions`;
+  }
+  return undefined;
+}
+
+/**
+ * The query string with the parameters as checked in place of the client's: a resolved persisted
+ * operation's document, and the JSON values written again (a key given twice is given once).
+ */
 function queryOf(raw: string, params: GraphQLParams): string {
   const q = new URLSearchParams(raw);
   q.set('query', params.query ?? '');
-  if (params.extensions === undefined) q.delete('extensions');
-  else q.set('extensions', JSON.stringify(params.extensions));
+  const put = (name: string, value: string | undefined) => (value === undefined ? q.delete(name) : q.set(name, value));
+  put('operationName', params.operationName);
+  put('variables', params.variables === undefined ? undefined : JSON.stringify(params.variables));
+  put('extensions', params.extensions === undefined ? undefined : JSON.stringify(params.extensions));
   return q.toString();
 }

@@ -40,7 +40,8 @@ export const PersistedSchema = z
     }),
     maxSize: Size.default('32mb').meta({ description: 'apq: most bytes of documents the memory cache holds.' }),
     ttl: Duration.default('24h').meta({
-      description: 'apq with store: redis — how long Redis keeps a registered document (each registration renews it).',
+      description:
+        'apq with store: redis — how long Redis keeps a registered document (renewed when it is registered through an instance whose memory does not hold it).',
     }),
     requireId: z.boolean().default(false).meta({
       description:

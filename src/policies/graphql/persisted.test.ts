@@ -226,6 +226,44 @@ test('APQ with a Redis that goes away: requests are answered from memory, the ou
   assert.ok(!JSON.stringify(lines).includes('hello'));
 });
 
+test('APQ with Redis: a document is written once, not once per request that sends it (no queue of writes to grow)', async (t) => {
+  const redis = await privateRedis();
+  const stores = new StoreRegistry();
+  const direct = inspector(redis.url);
+  t.after(async () => {
+    direct.disconnect();
+    await stores.close();
+    await redis.stop();
+  });
+  const prefix = 'gh-test:apq-writes:';
+  const config = redisConfig(redis.url, prefix);
+  // The store the policy writes through: a put of a key runs after every earlier put of that key,
+  // so awaiting one of our own tells when theirs are done.
+  const store = stores.cache.get({ type: 'redis', url: redis.url, prefix: `${prefix}apq:`, timeoutMs: 500 });
+  const fence = async (hash: string) => {
+    const now = Date.now();
+    const entry = { status: 200, headers: [], body: Buffer.from('fence') };
+    await store.put(hash, { response: entry, requestTime: now, responseTime: now, vary: [], varyValues: [], tags: [] }, 1000);
+  };
+  const writes = async () => {
+    const info = await direct.info('commandstats');
+    return [...info.matchAll(/^cmdstat_(?:eval|evalsha):calls=(\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+  };
+  // A client sending the document with its hash on every request (or many at once).
+  const p = persisted({ store: 'redis' }, { config, stores });
+  for (let i = 0; i < 30; i++) ok(await p.resolve(apq(H1, Q1))).register!();
+  await fence(H1);
+  assert.equal(await writes(), 2, 'one write for the document, one for the fence');
+  // A document larger than the memory cache holds: still one write at a time.
+  const big = `{ hello ${'#'.repeat(2000)}\n}`;
+  const small = persisted({ store: 'redis', maxSize: '1kb' }, { config, stores, routeName: 'small' });
+  const registrations = [];
+  for (let i = 0; i < 30; i++) registrations.push(ok(await small.resolve(apq(sha256Hex(big), big))).register!);
+  for (const register of registrations) register();
+  await fence(sha256Hex(big));
+  assert.equal(await writes(), 4);
+});
+
 test('store: redis without a Redis top-level store is a config error', () => {
   assert.throws(() => persisted({ store: 'redis' }), /needs the top-level store to be Redis/);
 });
@@ -243,7 +281,7 @@ describe('allow list', () => {
     const p = persisted({ mode: 'allowList', manifest: file });
     assert.equal(p.registeredCount, 1);
     const byText = ok(await p.resolve({ query: Q1 }));
-    assert.equal(byText.rewritten, false);
+    assert.equal(byText.rewritten, true, 'an allow list forwards what it checked, never the body as sent');
     assert.equal(ok(await p.resolve(apq(H1))).params.query, Q1);
     assert.equal(ok(await p.resolve(apq(H1, Q1))).register, undefined);
     refused(await p.resolve({ query: Q3 }), 'GW_GRAPHQL_OPERATION_NOT_ALLOWED');

@@ -35,7 +35,10 @@ export type PersistedResolution =
       ok: true;
       /** The parameters to check and forward: `query` always set, `extensions.persistedQuery` removed. */
       params: GraphQLParams;
-      /** The parameters differ from the request's: re-serialise the body (or query string) for the service. */
+      /**
+       * Re-serialise the body (or query string) for the service: the parameters differ from the
+       * request's, or (an allow list) only what was checked may reach the service.
+       */
       rewritten: boolean;
       /**
        * APQ: the request registered a document (hash and query, verified). Call it once the policy
@@ -148,7 +151,9 @@ class AllowList implements Persisted {
           'this route runs registered operations by id only: send extensions.persistedQuery.sha256Hash, not the document',
         );
       if (!this.registered.has(sha256Hex(params.query))) return refuse('GW_GRAPHQL_OPERATION_NOT_ALLOWED');
-      return { ok: true, params, rewritten: false };
+      // Forwarded as read, never as sent: a service parsing the body its own way (the first of
+      // duplicate keys, a top-level `id` or `documentId`) must not find another operation in it.
+      return { ok: true, params, rewritten: true };
     }
     if (params.query !== undefined) {
       if (sha256Hex(params.query) !== ext.hash) return refuse('GW_GRAPHQL_PERSISTED_QUERY_MISMATCH');
@@ -173,6 +178,8 @@ class Apq implements Persisted {
   private readonly memory: LRUCache<string, string>;
   private readonly redis: CacheStore | undefined;
   private readonly ttlMs: number;
+  /** The hashes whose Redis write has not finished: each is written once at a time. */
+  private readonly writing = new Set<string>();
   /** Redis failed and the failure is logged: logged again only after it answered once more. */
   private redisDown = false;
 
@@ -214,8 +221,14 @@ class Apq implements Persisted {
 
   private remember(hash: string, query: string): void {
     if (query.length > MAX_OPERATION_CHARS) return;
+    // Already here (a client that always sends its document, many requests at once): it was
+    // written when it came. Writing it again per request would queue a Redis write each (the
+    // store runs the puts of a key one after the other), a queue a client could grow without end.
+    if (this.memory.has(hash)) return;
     this.memory.set(hash, query);
-    if (this.redis === undefined) return;
+    // A document too large for the memory cache: one write at a time all the same.
+    if (this.redis === undefined || this.writing.has(hash)) return;
+    this.writing.add(hash);
     const now = Date.now();
     const entry: CacheEntry = {
       response: { status: 200, headers: [], body: Buffer.from(query, 'utf8') },
@@ -225,10 +238,13 @@ class Apq implements Persisted {
       varyValues: [],
       tags: [],
     };
-    this.redis.put(hash, entry, this.ttlMs).then(
-      () => this.redisAnswered(),
-      (err: unknown) => this.redisFailed(err),
-    );
+    this.redis
+      .put(hash, entry, this.ttlMs)
+      .then(
+        () => this.redisAnswered(),
+        (err: unknown) => this.redisFailed(err),
+      )
+      .finally(() => this.writing.delete(hash));
   }
 
   private async fromRedis(hash: string): Promise<string | undefined> {
