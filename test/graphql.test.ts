@@ -217,6 +217,18 @@ test('huge lists are refused by cost (list arguments multiply), also through var
   assert.equal(typed.body.errors[0].extensions.actual, 10 * (1 + 10 * (1 + 10 * 1)));
 });
 
+test('with a schema, @cost and @listSize directives give a field its cost and its list size', async () => {
+  const app = { 'x-api-key': 'app-key-0123456789' };
+  // search: @cost(weight: 5) @listSize(assumedSize: 50, slicingArguments: ["limit"]) → 50 × (5 + 0) each.
+  const two = await post('/typed', { query: '{ a: search(term: "a") { id } b: search(term: "b") { id } }' }, app);
+  assert.equal(two.body.errors?.[0]?.extensions?.code, 'GW_GRAPHQL_TOO_COMPLEX');
+  assert.equal(two.body.errors![0]!.extensions!.actual, 500);
+  // Its slicing argument is `limit` (not `first`): 3 × 5 each.
+  const sliced = await post('/typed', { query: '{ a: search(term: "f", limit: 3) { id } b: search(term: "f", limit: 3) { id } }' }, app);
+  assert.equal(sliced.status, 200);
+  assert.deepEqual(sliced.body, { data: { a: [{ id: '1' }], b: [{ id: '1' }] } });
+});
+
 test('documents past maxDocumentBytes and token floods are refused before parsing finishes', async () => {
   await refused('/graphql', `{ hello ${' '.repeat(2000)} }`, 'GW_GRAPHQL_DOCUMENT_TOO_LARGE');
   await refused(
