@@ -12,9 +12,11 @@ import { request } from 'undici';
 import { startGraphQLService, SDL, type GraphQLService } from './helpers/graphql-server.js';
 import { startTestGateway, testConfig, type TestGateway } from './helpers/gateway.js';
 import { tempDir } from './helpers/child.js';
+import { http2Client } from './helpers/clients.js';
 import { validateConfig } from '../src/validation/validate.js';
 
 let svc: GraphQLService;
+const h2 = http2Client();
 let gw: TestGateway;
 const dir = await tempDir();
 const sdlFile = join(dir.path, 'schema.graphql');
@@ -23,6 +25,7 @@ writeFileSync(sdlFile, SDL);
 before(async () => {
   svc = await startGraphQLService();
   gw = await startTestGateway({
+    listen: [{ port: 0, host: '127.0.0.1', http2: true }],
     services: { gql: { targets: [{ url: svc.url }] } },
     consumers: [
       { id: 'dev', groups: ['developers'], credentials: [{ type: 'api-key', key: 'dev-key-0123456789' }] },
@@ -65,6 +68,7 @@ before(async () => {
   });
 });
 after(async () => {
+  await h2.close();
   await gw.stop();
   await svc.close();
   await dir.remove();
@@ -304,4 +308,23 @@ test('validate: a schema file that is missing or does not build is a config erro
   assert.match(errors[0]!.message, /cannot read .*missing\.graphql: ENOENT/);
   assert.match(errors[1]!.message, /bad\.graphql: Unknown type "Nope"/);
   assert.match(errors[2]!.message, /broken\.graphql: Syntax Error: .*\(line 3, column 5\)/);
+});
+
+test('over HTTP/2 (h2c) too: an operation passes, a deep one is refused in GraphQL format', async () => {
+  const ok = await h2.request(`${gw.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query: '{ user(id: 4) { name } }' }),
+  });
+  assert.equal(ok.statusCode, 200);
+  assert.deepEqual(await ok.body.json(), { data: { user: { name: 'user4' } } });
+  const deep = await h2.request(
+    `${gw.url}/graphql?${new URLSearchParams({ query: '{ user(id: 1) { friends { friends { friends { friends { name } } } } } }' }).toString()}`,
+    {
+      headers: { accept: 'application/graphql-response+json' },
+    },
+  );
+  assert.equal(deep.statusCode, 400);
+  assert.match(String(deep.headers['content-type']), /^application\/graphql-response\+json/);
+  assert.equal(((await deep.body.json()) as Answer['body']).errors?.[0]?.extensions?.code, 'GW_GRAPHQL_TOO_DEEP');
 });
