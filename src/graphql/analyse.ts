@@ -23,6 +23,13 @@ import {
 
 export type OperationType = 'query' | 'mutation' | 'subscription';
 
+/**
+ * The deepest the walk goes (selection sets, inline fragments and fragments expanded): a chain of
+ * fragments each spreading the next is shallow as text and deep as an operation, and the walk
+ * recurses once per level.
+ */
+const MAX_LEVELS = 1000;
+
 /** Per-field cost settings (complexity): see docs/graphql.md. */
 export interface CostModel {
   /** A field with a selection set (an object). */
@@ -116,6 +123,7 @@ class AnalysisError extends Error {}
 class Walker {
   private readonly done = new Map<string, Stats>();
   private readonly visiting = new Set<string>();
+  private level = 0;
   readonly rootNames = new Set<string>();
   usedVariables = false;
 
@@ -128,6 +136,8 @@ class Walker {
 
   selectionSet(set: SelectionSetNode, parent: GraphQLCompositeType | undefined, atRoot: boolean): Stats {
     const out: Stats = { depth: 0, aliases: 0, fields: 0, cost: 0, rootFields: 0, introspection: false };
+    if (++this.level > MAX_LEVELS)
+      throw new AnalysisError(`the operation nests selections deeper than ${MAX_LEVELS} levels (fragments expanded)`);
     for (const sel of set.selections) {
       let s: Stats;
       if (sel.kind === Kind.FIELD) {
@@ -145,6 +155,7 @@ class Walker {
       out.rootFields += s.rootFields;
       out.introspection ||= s.introspection;
     }
+    this.level--;
     return out;
   }
 

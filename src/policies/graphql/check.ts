@@ -77,10 +77,17 @@ export class Checker {
     if (bySchema === undefined) this.validated.set(schema, (bySchema = new WeakMap()));
     let errors = bySchema.get(doc);
     if (errors === undefined) {
-      errors = validate(schema, doc, undefined, { maxErrors: MAX_VALIDATION_ERRORS }).map((e) => {
-        const at = e.locations?.[0];
-        return at ? `${e.message} (line ${at.line}, column ${at.column})` : e.message;
-      });
+      try {
+        errors = validate(schema, doc, undefined, { maxErrors: MAX_VALIDATION_ERRORS }).map((e) => {
+          const at = e.locations?.[0];
+          return at ? `${e.message} (line ${at.line}, column ${at.column})` : e.message;
+        });
+      } catch (err) {
+        // Some of graphql's rules recurse along fragment spreads: a long enough chain of them
+        // (a document with a high maxTokens) overflows the stack.
+        if (!(err instanceof RangeError)) throw err;
+        errors = ['the document spreads fragments too deeply to be validated'];
+      }
       bySchema.set(doc, errors);
     }
     return errors;

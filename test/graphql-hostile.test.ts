@@ -1,0 +1,134 @@
+// `type: graphql`, `match.graphql` and `rate-limit` with `cost: graphql` against hostile clients,
+// through a real gateway in front of the real GraphQL service (test/helpers/graphql-server.ts):
+// each test is an attack that got past the gateway (or crashed its answer) before it was fixed.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { startGraphQLService, SDL, type GraphQLService } from './helpers/graphql-server.js';
+import { startTestGateway, type TestGateway } from './helpers/gateway.js';
+import { tempDir } from './helpers/child.js';
+import { Checker, costModel } from '../src/policies/graphql/check.js';
+import { graphqlSchema } from '../src/policies/graphql/schema.js';
+import { ParseCache } from '../src/graphql/parse-cache.js';
+
+let svc: GraphQLService;
+let writes: GraphQLService;
+let gw: TestGateway;
+const dir = await tempDir();
+const sdlFile = join(dir.path, 'schema.graphql');
+writeFileSync(sdlFile, SDL);
+
+before(async () => {
+  svc = await startGraphQLService();
+  writes = await startGraphQLService();
+  gw = await startTestGateway({
+    services: { gql: { targets: [{ url: svc.url }] }, writes: { targets: [{ url: writes.url }] } },
+    consumers: [{ id: 'meter', credentials: [{ type: 'api-key', key: 'meter-key-0123456789' }] }],
+    routes: [
+      { name: 'limited', match: { paths: ['/gql'] }, service: 'gql', policies: [{ type: 'graphql', maxComplexity: 100 }] },
+      {
+        name: 'typed',
+        match: { paths: ['/typed'] },
+        service: 'gql',
+        policies: [{ type: 'graphql', schema: { file: sdlFile } }],
+      },
+      {
+        name: 'metered',
+        match: { paths: ['/metered'] },
+        service: 'gql',
+        policies: [
+          { type: 'key-auth' },
+          { type: 'rate-limit', limit: 5, window: '1h', cost: 'graphql' },
+          { type: 'graphql', maxComplexity: 100 },
+        ],
+      },
+      {
+        name: 'routed-write',
+        match: { paths: ['/routed'], graphql: { operationType: 'mutation' } },
+        service: 'writes',
+        policies: [{ type: 'graphql' }],
+      },
+      { name: 'routed-read', match: { paths: ['/routed'] }, service: 'gql', policies: [{ type: 'graphql' }] },
+    ],
+  });
+});
+after(async () => {
+  await gw.stop();
+  await svc.close();
+  await writes.close();
+  await dir.remove();
+});
+
+interface Answer {
+  status: number;
+  headers: Record<string, unknown>;
+  body: { data?: unknown; errors?: { message: string; extensions?: Record<string, unknown> }[] };
+}
+
+async function send(path: string, method: string, body: string | undefined, headers: Record<string, string> = {}): Promise<Answer> {
+  const res = await request(gw.url + path, { method: method as 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  const text = await res.body.text();
+  let parsed: Answer['body'];
+  try {
+    parsed = JSON.parse(text) as Answer['body'];
+  } catch {
+    parsed = { errors: [{ message: text }] };
+  }
+  return { status: res.statusCode, headers: res.headers, body: parsed };
+}
+
+const post = (path: string, payload: unknown, headers: Record<string, string> = {}) => send(path, 'POST', JSON.stringify(payload), headers);
+
+function code(a: Answer): unknown {
+  return a.body.errors?.[0]?.extensions?.code;
+}
+
+test('a document nested deeper than the parser can recurse is refused precisely, not a 500', async () => {
+  // 2000 levels are 6000 tokens, under the default maxTokens (10000): graphql's recursive parser
+  // overflows the stack on it.
+  const deep = '{' + 'a{'.repeat(2000) + 'b' + '}'.repeat(2000) + '}';
+  const before = svc.seen.length;
+  const r = await post('/gql', { query: deep });
+  assert.equal(r.status, 200, JSON.stringify(r.body).slice(0, 200));
+  assert.equal(code(r), 'GW_GRAPHQL_PARSE_FAILED');
+  assert.match(r.body.errors![0]!.message, /nest/);
+  // Routing by operation parses it too (its own cache, more tokens).
+  const routed = await post('/routed', { query: 'mutation ' + deep });
+  assert.equal(routed.status, 200);
+  assert.equal(code(routed), 'GW_GRAPHQL_PARSE_FAILED');
+  // Nested values (lists, input objects) count as well.
+  const values = await post('/gql', { query: `{ search(term: ${'['.repeat(3000)}1${']'.repeat(3000)}) { id } }` });
+  assert.equal(code(values), 'GW_GRAPHQL_PARSE_FAILED');
+  assert.equal(svc.seen.length, before);
+  // Brackets inside strings, block strings and comments are text, not nesting.
+  const text = await post('/gql', { query: `{ search(term: "${'{'.repeat(600)}", limit: 1) { id } } # ${'['.repeat(600)}` });
+  assert.deepEqual(text.body, { data: { search: [] } });
+  const block = await post('/gql', { query: `{ search(term: """${'{'.repeat(600)} \\""" """) { id } }` });
+  assert.deepEqual(block.body, { data: { search: [] } });
+});
+
+test('a chain of fragments each spreading the next (shallow text, deep operation) is refused, not a 500', async () => {
+  // 2300 fragments in 64 KB (payload routing reads that much) and under 20000 tokens (routing's bound).
+  const n = 2300;
+  const chain = Array.from({ length: n }, (_, i) => `fragment a${i} on Query{...a${i + 1}}`).join('') + `fragment a${n} on Query{hello}`;
+  const routed = await post('/routed', { query: `{...a0}${chain}` });
+  assert.equal(routed.status, 200, JSON.stringify(routed.body).slice(0, 300));
+  assert.ok(['GW_GRAPHQL_TOO_MANY_TOKENS', 'GW_GRAPHQL_DOCUMENT_TOO_LARGE'].includes(String(code(routed))));
+  // Checked by a policy with a high enough token limit: refused by the analysis.
+  const config = graphqlSchema.parse({ type: 'graphql', maxTokens: 100_000 });
+  const checker = new Checker({
+    config,
+    maxDocumentBytes: 1 << 20,
+    cache: new ParseCache({ maxEntries: 10, maxChars: 1 << 20 }),
+    model: costModel(config.cost),
+    schema: () => undefined,
+  });
+  // 5000 overflow the stack of a walk that recurses per level without a bound.
+  const long = Array.from({ length: 5000 }, (_, i) => `fragment a${i} on Query{...a${i + 1}}`).join('') + 'fragment a5000 on Query{hello}';
+  const r = checker.check({ query: `{...a0}${long}` }, 'POST', undefined);
+  assert.ok(!r.ok);
+  assert.equal(r.refusal.code, 'GW_GRAPHQL_VALIDATION_FAILED');
+  assert.match(r.refusal.message!, /deeper than 1000 levels/);
+});
