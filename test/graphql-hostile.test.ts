@@ -132,3 +132,19 @@ test('a chain of fragments each spreading the next (shallow text, deep operation
   assert.equal(r.refusal.code, 'GW_GRAPHQL_VALIDATION_FAILED');
   assert.match(r.refusal.message!, /deeper than 1000 levels/);
 });
+
+test('a list size from a variable left to its default value is counted (maxComplexity)', async () => {
+  const before = svc.seen.length;
+  // Without variables the service uses $n's default, 1000: 1000 × (1 + 1000 × 1) is far past 100.
+  const r = await post('/gql', { query: 'query Q($n: Int = 1000) { users(first: $n) { friends(first: $n) { name } } }' });
+  assert.equal(code(r), 'GW_GRAPHQL_TOO_COMPLEX', JSON.stringify(r.body).slice(0, 200));
+  assert.equal(r.body.errors![0]!.extensions!.actual, 1000 * (1 + 1000));
+  // An explicit value still wins over the default.
+  const ok = await post('/gql', {
+    query: 'query Q($n: Int = 1000) { users(first: $n) { friends(first: $n) { name } } }',
+    variables: { n: 2 },
+  });
+  assert.equal(ok.status, 200);
+  assert.equal((ok.body.data as { users: unknown[] }).users.length, 2);
+  assert.equal(svc.seen.length, before + 1);
+});

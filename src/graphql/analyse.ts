@@ -93,7 +93,10 @@ export function analyse(
   if (typeof op === 'string') return { ok: false, message: op };
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const d of doc.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
-  const walker = new Walker(fragments, variables ?? {}, model, schema);
+  // A variable the client leaves out takes its default (`$n: Int = 1000`): the service runs with it.
+  const defaults = new Map<string, ValueNode>();
+  for (const d of op.variableDefinitions ?? []) if (d.defaultValue !== undefined) defaults.set(d.variable.name.value, d.defaultValue);
+  const walker = new Walker(fragments, variables ?? {}, defaults, model, schema);
   try {
     const root = schema ? (schema.getRootType(op.operation) ?? undefined) : undefined;
     const stats = walker.selectionSet(op.selectionSet, root ?? undefined, true);
@@ -130,6 +133,7 @@ class Walker {
   constructor(
     private readonly fragments: ReadonlyMap<string, FragmentDefinitionNode>,
     private readonly variables: Readonly<Record<string, unknown>>,
+    private readonly defaults: ReadonlyMap<string, ValueNode>,
     private readonly model: CostModel,
     private readonly schema: GraphQLSchema | undefined,
   ) {}
@@ -217,8 +221,13 @@ class Walker {
   private intValue(v: ValueNode): number | undefined {
     if (v.kind === Kind.INT) return Number(v.value);
     if (v.kind === Kind.VARIABLE) {
-      const x = this.variables[v.name.value];
+      const name = v.name.value;
       this.usedVariables = true;
+      if (!Object.hasOwn(this.variables, name)) {
+        const d = this.defaults.get(name);
+        return d === undefined ? undefined : this.intValue(d);
+      }
+      const x = this.variables[name];
       return typeof x === 'number' && Number.isFinite(x) ? Math.trunc(x) : undefined;
     }
     return undefined;
