@@ -148,3 +148,13 @@ test('a list size from a variable left to its default value is counted (maxCompl
   assert.equal((ok.body.data as { users: unknown[] }).users.length, 2);
   assert.equal(svc.seen.length, before + 1);
 });
+
+test('a cost that is not a number (0 × an infinite list) is refused, not waved through', async () => {
+  const huge = '9'.repeat(400); // Number() of it is Infinity
+  const before = svc.seen.length;
+  const r = await post('/gql', {
+    query: `{ users(first: 0) { friends(first: ${huge}) { name } } many: users(first: 500) { name } }`,
+  });
+  assert.equal(code(r), 'GW_GRAPHQL_TOO_COMPLEX', JSON.stringify(r.body).slice(0, 200));
+  assert.equal(svc.seen.length, before);
+});

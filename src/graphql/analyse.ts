@@ -197,11 +197,14 @@ class Walker {
     const children = node.selectionSet ? this.selectionSet(node.selectionSet, childType, false) : undefined;
     const own = conf?.cost ?? (children ? this.model.objectCost : this.model.scalarCost);
     const size = this.listSize(node, conf?.listSize, schemaList);
+    const each = own + (children?.cost ?? 0);
     return {
       depth: 1 + (children?.depth ?? 0),
       aliases: (node.alias ? 1 : 0) + (children?.aliases ?? 0),
       fields: 1 + (children?.fields ?? 0),
-      cost: size * (own + (children?.cost ?? 0)),
+      // A size past any number (a 400-digit `first`) is Infinity, and 0 × Infinity is NaN, which
+      // no limit is over: nothing times anything is nothing.
+      cost: size === 0 || each === 0 ? 0 : size * each,
       rootFields: 0,
       introspection: introspection || (children?.introspection ?? false),
     };
