@@ -158,3 +158,13 @@ test('a cost that is not a number (0 × an infinite list) is refused, not waved 
   assert.equal(code(r), 'GW_GRAPHQL_TOO_COMPLEX', JSON.stringify(r.body).slice(0, 200));
   assert.equal(svc.seen.length, before);
 });
+
+test('rate-limit cost: graphql charges every request at least 1 (a scalar-only mutation is not free)', async () => {
+  const key = { 'x-api-key': 'meter-key-0123456789' };
+  const statuses: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    const r = await post('/metered', { query: `mutation { login(user: "admin", password: "guess${i}") }` }, key);
+    statuses.push(r.status);
+  }
+  assert.deepEqual(statuses, [200, 200, 200, 200, 200, 429]);
+});
