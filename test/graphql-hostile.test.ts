@@ -168,3 +168,29 @@ test('rate-limit cost: graphql charges every request at least 1 (a scalar-only m
   }
   assert.deepEqual(statuses, [200, 200, 200, 200, 200, 429]);
 });
+
+test('a POST carrying GraphQL parameters in its URL is refused (services that read both would run those)', async () => {
+  const before = svc.seen.length;
+  const evil = new URLSearchParams({ query: '{ __schema { types { name } } }' }).toString();
+  const r = await post(`/gql?${evil}`, { query: '{ hello }' });
+  assert.equal(r.status, 400);
+  assert.equal(code(r), 'GW_GRAPHQL_BAD_REQUEST');
+  assert.match(r.body.errors![0]!.message, /URL/);
+  const name = await post('/gql?operationName=B', { query: 'query A { hello } query B { hello }', operationName: 'A' });
+  assert.equal(code(name), 'GW_GRAPHQL_BAD_REQUEST');
+  assert.equal(svc.seen.length, before);
+  // Other parameters in the URL are no business of GraphQL's.
+  const ok = await post('/gql?trace=1', { query: '{ hello }' });
+  assert.deepEqual(ok.body, { data: { hello: 'world' } });
+});
+
+test('a GET carrying a body is refused (services that read it would take its variables or operation)', async () => {
+  const before = svc.seen.length;
+  const q = new URLSearchParams({ query: 'query Q($n: Int) { users(first: $n) { name } }' }).toString();
+  const r = await send(`/gql?${q}`, 'GET', JSON.stringify({ variables: { n: 100000 } }));
+  assert.equal(r.status, 400);
+  assert.equal(code(r), 'GW_GRAPHQL_BAD_REQUEST');
+  assert.equal(svc.seen.length, before);
+  const ok = await send(`/gql?${q}`, 'GET', undefined);
+  assert.equal(ok.status, 200);
+});

@@ -96,7 +96,19 @@ class GraphQLPolicy implements Policy {
   }
 
   requestBody(ctx: RequestContext, body: { body: Buffer; readonly contentType: string }): Verdict | Promise<Verdict> {
-    if (ctx.method !== 'POST') return undefined; // a GET was read in the access phase
+    // A GET was read in the access phase. The two places must not both hold parameters: a service
+    // that reads the body of a GET, or the URL of a POST (express-graphql prefers it), would run
+    // what the gateway did not check.
+    if (ctx.method !== 'POST')
+      return body.body.length === 0
+        ? undefined
+        : refusal(ctx, { code: 'GW_GRAPHQL_BAD_REQUEST', message: 'a GraphQL GET carries its parameters in the URL, and no body' });
+    const inUrl = urlParameter(ctx.query);
+    if (inUrl !== undefined)
+      return refusal(ctx, {
+        code: 'GW_GRAPHQL_BAD_REQUEST',
+        message: `a GraphQL POST carries its parameters in its body, not in the URL (${inUrl})`,
+      });
     const read = paramsFromBody(body.body, body.contentType);
     if (!read.ok) return refusal(ctx, { code: 'GW_GRAPHQL_BAD_REQUEST', message: read.message });
     return this.run(ctx, read.params, (params) => {
@@ -130,6 +142,13 @@ class GraphQLPolicy implements Policy {
 function refusal(ctx: RequestContext, r: Refusal, headers?: Record<string, string>) {
   const accept = ctx.req.headers.accept;
   return graphqlRefusal(r.code, accept, r.message ?? ERRORS[r.code].message, r.details, headers);
+}
+
+/** The first GraphQL parameter the raw query string carries, if any. */
+function urlParameter(raw: string): string | undefined {
+  if (raw === '') return undefined;
+  const q = new URLSearchParams(raw);
+  return ['query', 'operationName', 'variables', 'extensions'].find((k) => q.has(k));
 }
 
 /** The query string with a resolved persisted operation's parameters in place of the client's. */
