@@ -35,6 +35,12 @@ before(async () => {
         policies: [{ type: 'graphql', schema: { file: sdlFile } }],
       },
       {
+        name: 'typed-open',
+        match: { paths: ['/typed-open'] },
+        service: 'gql',
+        policies: [{ type: 'graphql', schema: { file: sdlFile }, introspection: true }],
+      },
+      {
         name: 'metered',
         match: { paths: ['/metered'] },
         service: 'gql',
@@ -193,4 +199,17 @@ test('a GET carrying a body is refused (services that read it would take its var
   assert.equal(svc.seen.length, before);
   const ok = await send(`/gql?${q}`, 'GET', undefined);
   assert.equal(ok.status, 200);
+});
+
+test('with introspection off, validation messages do not suggest field names (no schema by "Did you mean")', async () => {
+  const r = await post('/typed', { query: '{ user(id: 1) { nme } users(frist: 1) { id } }' });
+  assert.equal(code(r), 'GW_GRAPHQL_VALIDATION_FAILED');
+  const text = JSON.stringify(r.body);
+  assert.match(text, /Cannot query field \\"nme\\" on type \\"User\\"/);
+  assert.match(text, /Unknown argument \\"frist\\"/);
+  assert.doesNotMatch(text, /Did you mean/);
+  assert.doesNotMatch(text, /"name"|"first"/);
+  // A caller who may introspect gets the suggestions.
+  const open = await post('/typed-open', { query: '{ user(id: 1) { nme } }' });
+  assert.match(open.body.errors![0]!.message, /Did you mean "name"\?/);
 });

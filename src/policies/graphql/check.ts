@@ -20,6 +20,8 @@ export type CheckResult = { ok: true; analysis: Analysis } | { ok: false; refusa
 
 /** The most validation errors one answer lists. */
 const MAX_VALIDATION_ERRORS = 10;
+/** graphql's suggestion after a message (names hold no "?"). */
+const SUGGESTION = / Did you mean [^?]*\?/g;
 
 export interface CheckerOptions {
   readonly config: GraphQLPolicyConfig;
@@ -53,7 +55,10 @@ export class Checker {
     const doc = parsed.document;
     const schema = this.o.schema();
     if (schema !== undefined) {
-      const errors = this.validation(schema, doc);
+      let errors = this.validation(schema, doc);
+      // graphql suggests names near a wrong one ("Did you mean "email"?"): guessing through them
+      // rebuilds the schema, which a caller refused introspection is not to see.
+      if (errors.length > 0 && !this.introspectionAllowed(identity)) errors = errors.map((e) => e.replace(SUGGESTION, ''));
       if (errors.length > 0) return refuse('GW_GRAPHQL_VALIDATION_FAILED', errors[0], { errors });
     }
     const result = this.analysis(doc, params, schema);
