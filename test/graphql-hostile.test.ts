@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
+import { buildSchema } from 'graphql';
 import { startGraphQLService, SDL, type GraphQLService } from './helpers/graphql-server.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { tempDir } from './helpers/child.js';
@@ -212,4 +213,26 @@ test('with introspection off, validation messages do not suggest field names (no
   // A caller who may introspect gets the suggestions.
   const open = await post('/typed-open', { query: '{ user(id: 1) { nme } }' });
   assert.match(open.body.errors![0]!.message, /Did you mean "name"\?/);
+});
+
+test('an analysis made before the schema arrived (introspection pending) is not reused once it has', () => {
+  let schema: ReturnType<typeof buildSchema> | undefined = undefined; // introspection pending
+  const config = graphqlSchema.parse({ type: 'graphql', maxComplexity: 50 });
+  const checker = new Checker({
+    config,
+    maxDocumentBytes: 65536,
+    cache: new ParseCache({ maxEntries: 10, maxChars: 100_000 }),
+    model: costModel(config.cost),
+    schema: () => schema,
+  });
+  // Without a schema `users` is not known to be a list: 1 × (1 + friends 1 × (1 + posts 1 × 1)) = 3.
+  const query = '{ users { friends { posts { id } } } }';
+  const early = checker.check({ query }, 'POST', undefined);
+  assert.ok(early.ok);
+  assert.equal(early.analysis.cost, 3);
+  schema = buildSchema(SDL);
+  // With it, each is a list of defaultListSize (10): 10 × (1 + 10 × (1 + 10 × 1)) = 1110.
+  const late = checker.check({ query }, 'POST', undefined);
+  assert.ok(!late.ok);
+  assert.equal(late.refusal.code, 'GW_GRAPHQL_TOO_COMPLEX');
 });

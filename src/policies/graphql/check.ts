@@ -20,6 +20,8 @@ export type CheckResult = { ok: true; analysis: Analysis } | { ok: false; refusa
 
 /** The most validation errors one answer lists. */
 const MAX_VALIDATION_ERRORS = 10;
+/** The key of analyses made without a schema. */
+const NO_SCHEMA = {};
 /** graphql's suggestion after a message (names hold no "?"). */
 const SUGGESTION = / Did you mean [^?]*\?/g;
 
@@ -35,8 +37,11 @@ export interface CheckerOptions {
 export class Checker {
   /** Validation errors per document, per schema (a reloaded schema is another object). */
   private readonly validated = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, readonly string[]>>();
-  /** Analyses that did not depend on variables, per document and operation name. */
-  private readonly analysed = new WeakMap<DocumentNode, Map<string, Analysis | string>>();
+  /**
+   * Analyses that did not depend on variables, per schema (NO_SCHEMA before an introspected one
+   * arrives: with it, list fields are known and cost more), document and operation name.
+   */
+  private readonly analysed = new WeakMap<object, WeakMap<DocumentNode, Map<string, Analysis | string>>>();
 
   constructor(private readonly o: CheckerOptions) {}
 
@@ -100,13 +105,15 @@ export class Checker {
 
   private analysis(doc: DocumentNode, params: GraphQLParams, schema: GraphQLSchema | undefined): Analysis | string {
     const key = params.operationName ?? '';
-    let byName = this.analysed.get(doc);
+    let bySchema = this.analysed.get(schema ?? NO_SCHEMA);
+    if (bySchema === undefined) this.analysed.set(schema ?? NO_SCHEMA, (bySchema = new WeakMap()));
+    let byName = bySchema.get(doc);
     const known = byName?.get(key);
     if (known !== undefined) return known;
     const r = analyse(doc, params.operationName, params.variables, this.o.model, schema);
     const value = r.ok ? r.analysis : r.message;
     if (!r.ok || !r.analysis.usesVariables) {
-      if (byName === undefined) this.analysed.set(doc, (byName = new Map<string, Analysis | string>()));
+      if (byName === undefined) bySchema.set(doc, (byName = new Map<string, Analysis | string>()));
       // Operation names are the client's: a document keeps at most as many as it defines.
       if (byName.size < 64) byName.set(key, value);
     }
