@@ -9,7 +9,7 @@ import { request } from 'undici';
 import { buildSchema } from 'graphql';
 import { startGraphQLService, SDL, type GraphQLService } from './helpers/graphql-server.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
-import { tempDir } from './helpers/child.js';
+import { tempDir, waitFor } from './helpers/child.js';
 import { Checker, costModel } from '../src/policies/graphql/check.js';
 import { graphqlSchema } from '../src/policies/graphql/schema.js';
 import { ParseCache } from '../src/graphql/parse-cache.js';
@@ -235,4 +235,18 @@ test('an analysis made before the schema arrived (introspection pending) is not 
   const late = checker.check({ query }, 'POST', undefined);
   assert.ok(!late.ok);
   assert.equal(late.refusal.code, 'GW_GRAPHQL_TOO_COMPLEX');
+});
+
+test('an operation name is kept to 128 characters where it is recorded (metrics, analytics, log, traces)', async () => {
+  // Every request may invent a name as long as the document: 1000 names a minute for an hour in
+  // analytics, 100 per route in metrics.
+  const long = 'Q' + 'x'.repeat(20_000);
+  const r = await post('/gql', { query: `query ${long} { hello }` });
+  assert.deepEqual(r.body, { data: { hello: 'world' } });
+  const kept = 'Q' + 'x'.repeat(127);
+  const metrics = await waitFor('the operation metric', async () => {
+    const text = await (await request(`${gw.adminUrl}/metrics`)).body.text();
+    return text.includes(`name="${kept}…"`) ? text : undefined;
+  });
+  assert.ok(!metrics.includes(kept + 'x'), 'the whole name reached the metrics');
 });
