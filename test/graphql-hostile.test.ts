@@ -250,3 +250,16 @@ test('an operation name is kept to 128 characters where it is recorded (metrics,
   });
   assert.ok(!metrics.includes(kept + 'x'), 'the whole name reached the metrics');
 });
+
+test('an operation or fragment name defined twice is refused (executors differ in which one they run)', async () => {
+  const before = svc.seen.length;
+  const ops = await post('/gql', { query: 'query A { hello } query A { __schema { types { name } } }', operationName: 'A' });
+  assert.equal(code(ops), 'GW_GRAPHQL_VALIDATION_FAILED');
+  assert.match(ops.body.errors![0]!.message, /operations named "A"/);
+  const frags = await post('/gql', {
+    query: '{ ...F } fragment F on Query { __schema { types { name } } } fragment F on Query { hello }',
+  });
+  assert.equal(code(frags), 'GW_GRAPHQL_VALIDATION_FAILED');
+  assert.match(frags.body.errors![0]!.message, /fragment "F" is defined twice/);
+  assert.equal(svc.seen.length, before);
+});

@@ -75,8 +75,11 @@ interface Stats {
 export function pickOperation(doc: DocumentNode, operationName: string | undefined): OperationDefinitionNode | string {
   const ops = doc.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
   if (operationName !== undefined) {
-    const op = ops.find((o) => o.name?.value === operationName);
-    return op ?? `the document defines no operation named "${operationName}"`;
+    // Two of the same name are invalid (GraphQL's UniqueOperationNames); an executor that does
+    // not validate runs the last, not the one checked here.
+    const named = ops.filter((o) => o.name?.value === operationName);
+    if (named.length > 1) return `the document defines ${named.length} operations named "${operationName}"`;
+    return named[0] ?? `the document defines no operation named "${operationName}"`;
   }
   if (ops.length === 1) return ops[0]!;
   return ops.length === 0 ? 'the document defines no operation' : 'the document defines several operations: operationName must name one';
@@ -92,7 +95,12 @@ export function analyse(
   const op = pickOperation(doc, operationName);
   if (typeof op === 'string') return { ok: false, message: op };
   const fragments = new Map<string, FragmentDefinitionNode>();
-  for (const d of doc.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+  for (const d of doc.definitions) {
+    if (d.kind !== Kind.FRAGMENT_DEFINITION) continue;
+    // As for operations (UniqueFragmentNames): executors differ in which one a spread takes.
+    if (fragments.has(d.name.value)) return { ok: false, message: `the fragment "${d.name.value}" is defined twice` };
+    fragments.set(d.name.value, d);
+  }
   // A variable the client leaves out takes its default (`$n: Int = 1000`): the service runs with it.
   const defaults = new Map<string, ValueNode>();
   for (const d of op.variableDefinitions ?? []) if (d.defaultValue !== undefined) defaults.set(d.variable.name.value, d.defaultValue);
