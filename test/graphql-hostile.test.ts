@@ -128,7 +128,7 @@ test('a chain of fragments each spreading the next (shallow text, deep operation
   const checker = new Checker({
     config,
     maxDocumentBytes: 1 << 20,
-    cache: new ParseCache({ maxEntries: 10, maxChars: 1 << 20 }),
+    cache: new ParseCache({ maxEntries: 10, maxBytes: 1 << 20 }),
     model: costModel(config.cost),
     schema: () => undefined,
   });
@@ -221,7 +221,7 @@ test('an analysis made before the schema arrived (introspection pending) is not 
   const checker = new Checker({
     config,
     maxDocumentBytes: 65536,
-    cache: new ParseCache({ maxEntries: 10, maxChars: 100_000 }),
+    cache: new ParseCache({ maxEntries: 10, maxBytes: 1 << 20 }),
     model: costModel(config.cost),
     schema: () => schema,
   });
@@ -262,4 +262,16 @@ test('an operation or fragment name defined twice is refused (executors differ i
   assert.equal(code(frags), 'GW_GRAPHQL_VALIDATION_FAILED');
   assert.match(frags.body.errors![0]!.message, /fragment "F" is defined twice/);
   assert.equal(svc.seen.length, before);
+});
+
+test('the parse cache is bounded by the memory of its syntax trees, not by the length of their texts', () => {
+  // A token-dense document's tree is some 100 times its text: 50 of 10 KB (500 KB of text) would
+  // have been kept in a cache of 1 MB "of text", holding some 50 MB.
+  const cache = new ParseCache({ maxEntries: 1000, maxBytes: 1 << 20 });
+  for (let i = 0; i < 50; i++) assert.ok(cache.parse(`{ x${i} ${'a '.repeat(5000)}}`, 10_000).ok);
+  assert.ok(cache.size <= 2, `${cache.size} documents kept`);
+  // Small documents are kept as before.
+  const small = new ParseCache({ maxEntries: 1000, maxBytes: 1 << 20 });
+  for (let i = 0; i < 50; i++) small.parse(`query Q${i} { user(id: ${i}) { name email } }`, 10_000);
+  assert.equal(small.size, 50);
 });

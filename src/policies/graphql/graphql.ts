@@ -76,7 +76,7 @@ class GraphQLPolicy implements Policy {
     this.checker = new Checker({
       config,
       maxDocumentBytes: parseSize(config.maxDocumentBytes),
-      cache: new ParseCache({ maxEntries: config.parseCache.maxEntries, maxChars: parseSize(config.parseCache.maxSize) }),
+      cache: new ParseCache({ maxEntries: config.parseCache.maxEntries, maxBytes: parseSize(config.parseCache.maxSize) }),
       model: costModel(config.cost),
       schema: () => this.schema.current(),
     });
