@@ -21,7 +21,7 @@ const OPERATIONS: Record<string, string> = {
     fragment P on Post { id title }`,
 };
 
-function checker(withSchema: boolean, cache = new ParseCache({ maxEntries: 1000, maxChars: 8 << 20 })): Checker {
+function checker(withSchema: boolean, cache = new ParseCache({ maxEntries: 1000, maxBytes: 32 << 20 })): Checker {
   return new Checker({
     config,
     maxDocumentBytes: 65_536,
@@ -47,7 +47,7 @@ for (const [label, query] of Object.entries(OPERATIONS)) {
     if (!r.ok) throw new Error(`${label}: ${r.refusal.code}`);
     measure(`warm  ${label}${withSchema ? ', schema' : ''}`, () => c.check(params, 'POST', undefined));
     // Cold: a new text each time (a comment makes it distinct), so parse, validate and analyse all run.
-    const cold = checker(withSchema, new ParseCache({ maxEntries: 1, maxChars: 1 << 20 }));
+    const cold = checker(withSchema, new ParseCache({ maxEntries: 1, maxBytes: 1 << 20 }));
     measure(
       `cold  ${label}${withSchema ? ', schema' : ''}`,
       (i) => cold.check({ query: `${query} #${i}`, variables: { id: '1' } }, 'POST', undefined),

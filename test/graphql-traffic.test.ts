@@ -132,7 +132,7 @@ test('rate-limit cost: graphql charges each operation its computed cost', async 
   // 30 more does not fit in the 10 left.
   const c = await post('/metered', { query: '{ users(first: 30) { name } }' }, key);
   assert.equal(c.status, 429);
-  // A cheap one still does: `{ hello }` costs 0 (a scalar).
+  // A cheap one still does (every request costs at least 1: `{ hello }` too).
   const d = await post('/metered', { query: '{ user(id: 1) { name } }' }, key);
   assert.equal(d.status, 200);
   assert.match(String(d.headers.ratelimit), /r=9\b/);

@@ -24,6 +24,13 @@ import {
 
 export type OperationType = 'query' | 'mutation' | 'subscription';
 
+/**
+ * The deepest the walk goes (selection sets, inline fragments and fragments expanded): a chain of
+ * fragments each spreading the next is shallow as text and deep as an operation, and the walk
+ * recurses once per level.
+ */
+const MAX_LEVELS = 1000;
+
 /** Per-field cost settings (complexity): see docs/graphql.md. */
 export interface CostModel {
   /** A field with a selection set (an object). */
@@ -69,8 +76,11 @@ interface Stats {
 export function pickOperation(doc: DocumentNode, operationName: string | undefined): OperationDefinitionNode | string {
   const ops = doc.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
   if (operationName !== undefined) {
-    const op = ops.find((o) => o.name?.value === operationName);
-    return op ?? `the document defines no operation named "${operationName}"`;
+    // Two of the same name are invalid (GraphQL's UniqueOperationNames); an executor that does
+    // not validate runs the last, not the one checked here.
+    const named = ops.filter((o) => o.name?.value === operationName);
+    if (named.length > 1) return `the document defines ${named.length} operations named "${operationName}"`;
+    return named[0] ?? `the document defines no operation named "${operationName}"`;
   }
   if (ops.length === 1) return ops[0]!;
   return ops.length === 0 ? 'the document defines no operation' : 'the document defines several operations: operationName must name one';
@@ -86,8 +96,16 @@ export function analyse(
   const op = pickOperation(doc, operationName);
   if (typeof op === 'string') return { ok: false, message: op };
   const fragments = new Map<string, FragmentDefinitionNode>();
-  for (const d of doc.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
-  const walker = new Walker(fragments, variables ?? {}, model, schema);
+  for (const d of doc.definitions) {
+    if (d.kind !== Kind.FRAGMENT_DEFINITION) continue;
+    // As for operations (UniqueFragmentNames): executors differ in which one a spread takes.
+    if (fragments.has(d.name.value)) return { ok: false, message: `the fragment "${d.name.value}" is defined twice` };
+    fragments.set(d.name.value, d);
+  }
+  // A variable the client leaves out takes its default (`$n: Int = 1000`): the service runs with it.
+  const defaults = new Map<string, ValueNode>();
+  for (const d of op.variableDefinitions ?? []) if (d.defaultValue !== undefined) defaults.set(d.variable.name.value, d.defaultValue);
+  const walker = new Walker(fragments, variables ?? {}, defaults, model, schema);
   try {
     const root = schema ? (schema.getRootType(op.operation) ?? undefined) : undefined;
     const stats = walker.selectionSet(op.selectionSet, root ?? undefined, true);
@@ -117,18 +135,22 @@ class AnalysisError extends Error {}
 class Walker {
   private readonly done = new Map<string, Stats>();
   private readonly visiting = new Set<string>();
+  private level = 0;
   readonly rootNames = new Set<string>();
   usedVariables = false;
 
   constructor(
     private readonly fragments: ReadonlyMap<string, FragmentDefinitionNode>,
     private readonly variables: Readonly<Record<string, unknown>>,
+    private readonly defaults: ReadonlyMap<string, ValueNode>,
     private readonly model: CostModel,
     private readonly schema: GraphQLSchema | undefined,
   ) {}
 
   selectionSet(set: SelectionSetNode, parent: GraphQLCompositeType | undefined, atRoot: boolean): Stats {
     const out: Stats = { depth: 0, aliases: 0, fields: 0, cost: 0, rootFields: 0, introspection: false };
+    if (++this.level > MAX_LEVELS)
+      throw new AnalysisError(`the operation nests selections deeper than ${MAX_LEVELS} levels (fragments expanded)`);
     for (const sel of set.selections) {
       let s: Stats;
       if (sel.kind === Kind.FIELD) {
@@ -146,6 +168,7 @@ class Walker {
       out.rootFields += s.rootFields;
       out.introspection ||= s.introspection;
     }
+    this.level--;
     return out;
   }
 
@@ -188,11 +211,14 @@ class Walker {
     const children = node.selectionSet ? this.selectionSet(node.selectionSet, childType, false) : undefined;
     const own = conf?.cost ?? fromSchema?.weight ?? (children ? this.model.objectCost : this.model.scalarCost);
     const size = this.listSize(node, conf?.listSize ?? fromSchema?.assumedSize, schemaList, fromSchema?.slicingArguments);
+    const each = own + (children?.cost ?? 0);
     return {
       depth: 1 + (children?.depth ?? 0),
       aliases: (node.alias ? 1 : 0) + (children?.aliases ?? 0),
       fields: 1 + (children?.fields ?? 0),
-      cost: size * (own + (children?.cost ?? 0)),
+      // A size past any number (a 400-digit `first`) is Infinity, and 0 × Infinity is NaN, which
+      // no limit is over: nothing times anything is nothing.
+      cost: size === 0 || each === 0 ? 0 : size * each,
       rootFields: 0,
       introspection: introspection || (children?.introspection ?? false),
     };
@@ -213,8 +239,13 @@ class Walker {
   private intValue(v: ValueNode): number | undefined {
     if (v.kind === Kind.INT) return Number(v.value);
     if (v.kind === Kind.VARIABLE) {
-      const x = this.variables[v.name.value];
+      const name = v.name.value;
       this.usedVariables = true;
+      if (!Object.hasOwn(this.variables, name)) {
+        const d = this.defaults.get(name);
+        return d === undefined ? undefined : this.intValue(d);
+      }
+      const x = this.variables[name];
       return typeof x === 'number' && Number.isFinite(x) ? Math.trunc(x) : undefined;
     }
     return undefined;
@@ -256,7 +287,8 @@ function schemaCost(def: GraphQLField<unknown, unknown>): SchemaCost | undefined
         const assumed = size === undefined ? undefined : numberOf(size);
         if (assumed !== undefined) (c ??= {}).assumedSize = Math.max(0, Math.trunc(assumed));
         const slicing = args.get('slicingArguments');
-        if (slicing?.kind === Kind.LIST) (c ??= {}).slicingArguments = slicing.values.flatMap((v) => (v.kind === Kind.STRING ? [v.value] : []));
+        if (slicing?.kind === Kind.LIST)
+          (c ??= {}).slicingArguments = slicing.values.flatMap((v) => (v.kind === Kind.STRING ? [v.value] : []));
       }
     }
     costOfField.set(def, c);

@@ -17,7 +17,7 @@ export interface OperationFacts {
 
 /** Routing never reads a document larger than the payload-routing bound; tokens are bounded too. */
 const MAX_TOKENS = 20_000;
-const cache = new ParseCache({ maxEntries: 1000, maxChars: 8 * 1024 * 1024 });
+const cache = new ParseCache({ maxEntries: 1000, maxBytes: 32 * 1024 * 1024 });
 const NO_COSTS: CostModel = { objectCost: 0, scalarCost: 0, listArguments: [], defaultListSize: 1, fields: new Map() };
 /** Facts per document and operation name (the client's: at most a few per document). */
 const known = new WeakMap<DocumentNode, Map<string, OperationFacts | null>>();

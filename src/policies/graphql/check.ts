@@ -20,6 +20,10 @@ export type CheckResult = { ok: true; analysis: Analysis } | { ok: false; refusa
 
 /** The most validation errors one answer lists. */
 const MAX_VALIDATION_ERRORS = 10;
+/** The key of analyses made without a schema. */
+const NO_SCHEMA = {};
+/** graphql's suggestion after a message (names hold no "?"). */
+const SUGGESTION = / Did you mean [^?]*\?/g;
 
 export interface CheckerOptions {
   readonly config: GraphQLPolicyConfig;
@@ -33,8 +37,11 @@ export interface CheckerOptions {
 export class Checker {
   /** Validation errors per document, per schema (a reloaded schema is another object). */
   private readonly validated = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, readonly string[]>>();
-  /** Analyses that did not depend on variables, per document and operation name. */
-  private readonly analysed = new WeakMap<DocumentNode, Map<string, Analysis | string>>();
+  /**
+   * Analyses that did not depend on variables, per schema (NO_SCHEMA before an introspected one
+   * arrives: with it, list fields are known and cost more), document and operation name.
+   */
+  private readonly analysed = new WeakMap<object, WeakMap<DocumentNode, Map<string, Analysis | string>>>();
 
   constructor(private readonly o: CheckerOptions) {}
 
@@ -53,7 +60,10 @@ export class Checker {
     const doc = parsed.document;
     const schema = this.o.schema();
     if (schema !== undefined) {
-      const errors = this.validation(schema, doc);
+      let errors = this.validation(schema, doc);
+      // graphql suggests names near a wrong one ("Did you mean "email"?"): guessing through them
+      // rebuilds the schema, which a caller refused introspection is not to see.
+      if (errors.length > 0 && !this.introspectionAllowed(identity)) errors = errors.map((e) => e.replace(SUGGESTION, ''));
       if (errors.length > 0) return refuse('GW_GRAPHQL_VALIDATION_FAILED', errors[0], { errors });
     }
     const result = this.analysis(doc, params, schema);
@@ -77,10 +87,17 @@ export class Checker {
     if (bySchema === undefined) this.validated.set(schema, (bySchema = new WeakMap()));
     let errors = bySchema.get(doc);
     if (errors === undefined) {
-      errors = validate(schema, doc, undefined, { maxErrors: MAX_VALIDATION_ERRORS }).map((e) => {
-        const at = e.locations?.[0];
-        return at ? `${e.message} (line ${at.line}, column ${at.column})` : e.message;
-      });
+      try {
+        errors = validate(schema, doc, undefined, { maxErrors: MAX_VALIDATION_ERRORS }).map((e) => {
+          const at = e.locations?.[0];
+          return at ? `${e.message} (line ${at.line}, column ${at.column})` : e.message;
+        });
+      } catch (err) {
+        // Some of graphql's rules recurse along fragment spreads: a long enough chain of them
+        // (a document with a high maxTokens) overflows the stack.
+        if (!(err instanceof RangeError)) throw err;
+        errors = ['the document spreads fragments too deeply to be validated'];
+      }
       bySchema.set(doc, errors);
     }
     return errors;
@@ -88,13 +105,15 @@ export class Checker {
 
   private analysis(doc: DocumentNode, params: GraphQLParams, schema: GraphQLSchema | undefined): Analysis | string {
     const key = params.operationName ?? '';
-    let byName = this.analysed.get(doc);
+    let bySchema = this.analysed.get(schema ?? NO_SCHEMA);
+    if (bySchema === undefined) this.analysed.set(schema ?? NO_SCHEMA, (bySchema = new WeakMap()));
+    let byName = bySchema.get(doc);
     const known = byName?.get(key);
     if (known !== undefined) return known;
     const r = analyse(doc, params.operationName, params.variables, this.o.model, schema);
     const value = r.ok ? r.analysis : r.message;
     if (!r.ok || !r.analysis.usesVariables) {
-      if (byName === undefined) this.analysed.set(doc, (byName = new Map<string, Analysis | string>()));
+      if (byName === undefined) bySchema.set(doc, (byName = new Map<string, Analysis | string>()));
       // Operation names are the client's: a document keeps at most as many as it defines.
       if (byName.size < 64) byName.set(key, value);
     }

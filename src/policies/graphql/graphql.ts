@@ -82,7 +82,7 @@ class GraphQLPolicy implements Policy {
     this.checker = new Checker({
       config,
       maxDocumentBytes: parseSize(config.maxDocumentBytes),
-      cache: new ParseCache({ maxEntries: config.parseCache.maxEntries, maxChars: parseSize(config.parseCache.maxSize) }),
+      cache: new ParseCache({ maxEntries: config.parseCache.maxEntries, maxBytes: parseSize(config.parseCache.maxSize) }),
       model: costModel(config.cost),
       schema: () => this.schema.current(),
     });
@@ -110,7 +110,14 @@ class GraphQLPolicy implements Policy {
   }
 
   requestBody(ctx: RequestContext, body: { body: Buffer; readonly contentType: string }): Verdict | Promise<Verdict> {
-    if (ctx.method !== 'POST') return undefined; // a GET was read in the access phase
+    // A GET was read in the access phase. The two places must not both hold parameters: a service
+    // that reads the body of a GET, or the URL of a POST (express-graphql prefers it), would run
+    // what the gateway did not check.
+    if (ctx.method !== 'POST')
+      return body.body.length === 0
+        ? undefined
+        : refusal(ctx, { code: 'GW_GRAPHQL_BAD_REQUEST', message: 'a GraphQL GET carries its parameters in the URL, and no body' });
+    // (A POST with GraphQL parameters in its URL was refused in the access phase: strayParam.)
     const read = paramsFromBody(body.body, body.contentType);
     if (!read.ok) return refusal(ctx, { code: 'GW_GRAPHQL_BAD_REQUEST', message: read.message });
     return this.run(ctx, read.params, (params) => {
@@ -181,7 +188,7 @@ function strayParam(rawQuery: string, post: boolean): string | undefined {
   if (rawQuery === '') return undefined;
   for (const name of new URLSearchParams(rawQuery).keys()) {
     if (!PARAM_NAMES_LOWER.has(name.toLowerCase())) continue;
-    if (post) return `a POST carries its GraphQL parameters in its body: the query string has ${JSON.stringify(name)}`;
+    if (post) return `a POST carries its GraphQL parameters in its body, not in the URL: the query string has ${JSON.stringify(name)}`;
     if (!PARAM_NAMES.includes(name))
       return `the query string has ${JSON.stringify(name)}: GraphQL parameters are named exactly query, operationName, variables and extensions`;
   }

@@ -91,9 +91,11 @@ export const graphqlSchema = z.strictObject({
   parseCache: z
     .strictObject({
       maxEntries: z.number().int().min(1).default(1000).meta({ description: 'Most distinct documents kept parsed.' }),
-      maxSize: Size.default('8mb').meta({ description: 'Most document text kept, in all.' }),
+      maxSize: Size.default('32mb').meta({
+        description: 'Most memory the kept documents take, in all: their text and parsed syntax trees (estimated).',
+      }),
     })
-    .default({ maxEntries: 1000, maxSize: '8mb' })
+    .default({ maxEntries: 1000, maxSize: '32mb' })
     .meta({ description: 'The parsed documents kept per policy (a document is parsed once while it is kept).' }),
 });
 export type GraphQLPolicyConfig = z.output<typeof graphqlSchema>;

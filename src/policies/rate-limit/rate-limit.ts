@@ -225,10 +225,14 @@ function capacityOf(l: CompiledLimit): number {
 /** The bound on a body read for `cost: graphql` (the route reads the smallest bound of its policies). */
 const GRAPHQL_BODY_BOUND = 64 * 1024 * 1024;
 
-/** What the operation costs; 1 when no graphql policy read one (not a GraphQL request, or none on the route). */
+/**
+ * What the operation costs; 1 when no graphql policy read one (not a GraphQL request, or none on
+ * the route). At least 1: an operation of scalars costs 0 by the cost model (a `login` mutation
+ * returning a Boolean), and a request charged nothing would never be limited.
+ */
 function graphqlCost(ctx: RequestContext): number {
   const op = getOperation(ctx);
-  return op === undefined ? 1 : Math.ceil(op.cost);
+  return op === undefined ? 1 : Math.max(1, Math.ceil(op.cost));
 }
 
 /** Marks "the store failed and onStoreError is deny". */

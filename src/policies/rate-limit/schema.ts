@@ -109,7 +109,7 @@ const Cost = z
   .union([z.number().int().min(0), z.literal('graphql'), z.record(z.union([Method, z.literal('default')]), z.number().int().min(0))])
   .meta({
     description:
-      'Units a request costs (default 1): a number, per method (e.g. { POST: 5, default: 1 }), or "graphql": the cost the route\'s graphql policy computed for the operation.',
+      'Units a request costs (default 1): a number, per method (e.g. { POST: 5, default: 1 }), or "graphql": the cost the route\'s graphql policy computed for the operation (at least 1).',
   });
 
 export const rateLimitSchema = z
