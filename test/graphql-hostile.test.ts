@@ -275,3 +275,27 @@ test('the parse cache is bounded by the memory of its syntax trees, not by the l
   for (let i = 0; i < 50; i++) small.parse(`query Q${i} { user(id: ${i}) { name email } }`, 10_000);
   assert.equal(small.size, 50);
 });
+
+test('the body the service gets is the one checked: a name given twice is refused, members besides the four are not forwarded, another charset is refused', async () => {
+  const before = svc.seen.length;
+  // JSON.parse keeps the last "query"; a service whose parser keeps the first would run the deep one.
+  const twice = await send('/gql', 'POST', '{"query":"{ users(first: 1000) { friends(first: 1000) { name } } }","query":"{ hello }"}');
+  assert.equal(twice.status, 400);
+  assert.equal(code(twice), 'GW_GRAPHQL_BAD_REQUEST');
+  assert.match(twice.body.errors![0]!.message, /"\/query" twice/);
+  const nested = await send('/gql', 'POST', '{"query":"query Q($n: Int) { users(first: $n) { name } }","variables":{"n":1,"n":100000}}');
+  assert.equal(code(nested), 'GW_GRAPHQL_BAD_REQUEST');
+  assert.equal(svc.seen.length, before);
+  // `id` / `documentId` name persisted documents on some servers: never forwarded.
+  const extra = await post('/gql', { query: '{ hello }', id: 'a-persisted-document', documentId: 'x' });
+  assert.deepEqual(extra.body, { data: { hello: 'world' } });
+  assert.deepEqual(svc.seen.at(-1)!.request, { query: '{ hello }' });
+  const latin1 = await send('/gql', 'POST', JSON.stringify({ query: '{ hello }' }), {
+    'content-type': 'application/json; charset=iso-8859-1',
+  });
+  assert.equal(code(latin1), 'GW_GRAPHQL_BAD_REQUEST');
+  // A plain body goes as the client sent it (byte for byte).
+  const plain = '{"query":"{ hello }",  "variables": {"big": 12345678901234567890}}';
+  await send('/gql', 'POST', plain);
+  assert.deepEqual(Object.keys(svc.seen.at(-1)!.request), ['query', 'variables']);
+});

@@ -12,10 +12,13 @@ import { startGraphQLService, type GraphQLService } from './helpers/graphql-serv
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { startOtlpReceiver, attr, type OtlpReceiver } from './helpers/otlp-receiver.js';
 import { tempDir, waitFor } from './helpers/child.js';
+import { startWsUpstream, type WsUpstream } from './helpers/ws-upstream.js';
+import { connect, nextMessage } from './helpers/ws-client.js';
 
 let reads: GraphQLService;
 let writes: GraphQLService;
 let rx: OtlpReceiver;
+let wsUp: WsUpstream;
 let gw: TestGateway;
 const dir = await tempDir();
 const logFile = join(dir.path, 'access.log');
@@ -24,13 +27,20 @@ before(async () => {
   reads = await startGraphQLService();
   writes = await startGraphQLService();
   rx = await startOtlpReceiver();
+  wsUp = await startWsUpstream();
   gw = await startTestGateway({
     accessLog: { path: logFile },
     tracing: { endpoint: rx.url, sampleRatio: 1 },
     analytics: { enabled: true },
-    services: { reads: { targets: [{ url: reads.url }] }, writes: { targets: [{ url: writes.url }] } },
+    services: {
+      reads: { targets: [{ url: reads.url }] },
+      writes: { targets: [{ url: writes.url }] },
+      subs: { targets: [{ url: wsUp.url }] },
+    },
     consumers: [{ id: 'meter', credentials: [{ type: 'api-key', key: 'meter-key-0123456789' }] }],
     routes: [
+      // Subscriptions over WebSockets (graphql-ws) on a route with the policy: the handshake passes.
+      { name: 'gql-ws', match: { paths: ['/subscriptions'] }, service: 'subs', websocket: true, policies: [{ type: 'graphql' }] },
       {
         name: 'gql-write',
         match: { paths: ['/graphql'], graphql: { operationType: 'mutation' } },
@@ -69,6 +79,7 @@ after(async () => {
   await reads.close();
   await writes.close();
   await rx.close();
+  await wsUp.close();
   await dir.remove();
 });
 
@@ -174,12 +185,29 @@ test('the access log, metrics, traces and analytics carry the operation type and
     return rx.spans.some((s) => attr(s, 'graphql.operation.name') === 'ByGet') ? rx.spans : undefined;
   });
   const span = spans.find((s) => attr(s, 'graphql.operation.name') === 'ByGet')!;
+  // A refused GET (here: its document does not parse) is marked too: its variables stay out of the span.
+  await request(
+    `${gw.url}/graphql?${new URLSearchParams({ query: 'query Bad($v: ID!) { user(id: $v) { name }', variables: '{"v":"sekrit-refused"}' }).toString()}`,
+  ).then((r) => r.body.dump());
+  await waitFor('the refused span', async () => {
+    await dp.tracer.exporter.flush();
+    return rx.spans.some((s) => attr(s, 'graphql.operation.type') === 'refused') || undefined;
+  });
   assert.equal(attr(span, 'graphql.operation.type'), 'query');
-  assert.ok(!JSON.stringify(spans).includes('sekrit'), 'variables reached a span');
+  assert.ok(!JSON.stringify(rx.spans).includes('sekrit'), 'variables reached a span');
 
   const report = (await (await request(`${gw.adminUrl}/analytics?window=1m`)).body.json()) as {
     operations: { name: string; requests: number }[];
   };
   const names = report.operations.map((o) => o.name);
   assert.ok(names.includes('query Secretive') && names.includes('mutation New'), names.join(', '));
+});
+
+test('a WebSocket handshake (graphql-ws subscriptions) passes a route with the graphql policy; its messages are not inspected', async () => {
+  const ws = await connect(`${gw.url.replace('http', 'ws')}/subscriptions`, {}, ['graphql-transport-ws']);
+  ws.send(JSON.stringify({ type: 'connection_init' }));
+  const echoed = await nextMessage(ws);
+  assert.deepEqual(JSON.parse(echoed.data.toString()), { type: 'connection_init' });
+  ws.close();
+  assert.equal(wsUp.handshakes.length, 1);
 });

@@ -279,7 +279,8 @@ export class Exchange extends ExchangeResponse implements CallOwner {
     const https = (this.req.socket as { encrypted?: boolean }).encrypted === true;
     // Before the slots below are placed: the body phases' fields (body-phases.ts).
     // A body that went through requestBody policies is sent with a length of its own.
-    const viaPolicies = route.requestBody.length > 0;
+    // A WebSocket handshake skips the body phases (it has no body): its `body` is null.
+    const viaPolicies = route.requestBody.length > 0 && this.body !== null;
     if (viaPolicies || route.responseBody.length > 0)
       forBodyPhases(scan.forward, viaPolicies ? this.body! : undefined, hasBody(scan), route.responseBody.length > 0);
     const up = upstreamHeaders(

@@ -26,6 +26,11 @@ import { routeKindOf, type RouteHandler } from '../routes/index.js';
 /** What a requestBody policy reads when it does not say (1 MiB). */
 export const DEFAULT_BODY_BUFFER = 1024 * 1024;
 
+/** A body read whole is always bounded: policies that read none themselves (Infinity) leave the default. */
+function bounded(bytes: number): number {
+  return Number.isFinite(bytes) ? bytes : DEFAULT_BODY_BUFFER;
+}
+
 export interface CompiledPolicy {
   type: string;
   scope: 'global' | 'route';
@@ -219,10 +224,12 @@ function compileRoute(
     accessTypes: policies.filter((p) => typeof p.policy.access === 'function').map((p) => p.type),
     requestBody: inPhase('requestBody'),
     requestBodyTypes: policies.filter((p) => typeof p.policy.requestBody === 'function').map((p) => p.type),
-    bodyBufferBytes: policies.reduce(
-      (min, p) => (typeof p.policy.requestBody === 'function' ? Math.min(min, p.policy.bodyBufferBytes ?? DEFAULT_BODY_BUFFER) : min),
-      // A handler reads the body whole too (the requestBody phase reads it: exchange.ts).
-      handler === undefined ? maxBodyBytes : Math.min(maxBodyBytes, handler.maxBodyBytes),
+    bodyBufferBytes: bounded(
+      policies.reduce(
+        (min, p) => (typeof p.policy.requestBody === 'function' ? Math.min(min, p.policy.bodyBufferBytes ?? DEFAULT_BODY_BUFFER) : min),
+        // A handler reads the body whole too (the requestBody phase reads it: exchange.ts).
+        handler === undefined ? maxBodyBytes : Math.min(maxBodyBytes, handler.maxBodyBytes),
+      ),
     ),
     upstreamRequest: inPhase('upstreamRequest'),
     upstreamResponse: inPhase('upstreamResponse'),

@@ -2,6 +2,7 @@
 // from a POST body (application/json, or application/graphql with the document as the body) or
 // from a GET's query string. Strict: anything else is a `GW_GRAPHQL_BAD_REQUEST` with the reason.
 // https://graphql.github.io/graphql-over-http/draft/
+import { firstDuplicateKey } from '../policies/request-validator/duplicate-keys.js';
 
 export interface GraphQLParams {
   /** The document; absent when a persisted query hash stands for it. */
@@ -12,7 +13,16 @@ export interface GraphQLParams {
   extensions?: Record<string, unknown> | undefined;
 }
 
-export type ParamsResult = { ok: true; params: GraphQLParams } | { ok: false; message: string };
+export type ParamsResult =
+  | {
+      ok: true;
+      params: GraphQLParams;
+      /** The body held members besides the four parameters: forward it written again, without them. */
+      extraMembers?: true;
+    }
+  | { ok: false; message: string };
+
+const PARAMETERS = new Set(['query', 'operationName', 'variables', 'extensions']);
 
 /** The largest nesting a `variables` value may have (deeper JSON is refused, not walked). */
 const MAX_NESTING = 64;
@@ -28,18 +38,30 @@ export function paramsFromBody(body: Buffer, contentType: string): ParamsResult 
   if (type === 'application/graphql') return { ok: true, params: { query: body.toString('utf8') } };
   if (type !== 'application/json' && type !== 'application/graphql+json')
     return { ok: false, message: `a GraphQL POST is application/json (this one is ${type === '' ? 'without a Content-Type' : type})` };
+  // Read as UTF-8 and forwarded with its own Content-Type: another charset would be read one way here and another there.
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(contentType)?.[1]?.toLowerCase();
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8')
+    return { ok: false, message: `the body's charset is ${charset}, not utf-8` };
+  const text = body.toString('utf8');
   let doc: unknown;
   try {
-    doc = JSON.parse(body.toString('utf8'));
+    doc = JSON.parse(text);
   } catch {
     return { ok: false, message: 'the body is not JSON' };
   }
+  // JSON.parse keeps a name's last value; a service whose parser keeps the first would run what was not checked.
+  const twice = firstDuplicateKey(text);
+  if (twice !== undefined) return { ok: false, message: `the body gives the member at ${JSON.stringify(twice)} twice` };
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc))
     return {
       ok: false,
       message: Array.isArray(doc) ? 'batched operations (a JSON list) are not accepted' : 'the body is not a JSON object',
     };
-  return fromObject(doc as Record<string, unknown>, false);
+  const read = fromObject(doc as Record<string, unknown>, false);
+  // Members besides the four (`id`, `documentId`…) mean something to some servers (persisted
+  // documents) and nothing to the checks: they are not forwarded.
+  if (read.ok && Object.keys(doc).some((k) => !PARAMETERS.has(k))) read.extraMembers = true;
+  return read;
 }
 
 /** A GET's parameters, from its raw query string (without "?"). */
@@ -53,11 +75,14 @@ export function paramsFromQuery(rawQuery: string): ParamsResult {
   }
   for (const key of ['variables', 'extensions']) {
     if (raw[key] === undefined) continue;
+    const text = raw[key] as string;
     try {
-      raw[key] = JSON.parse(raw[key] as string);
+      raw[key] = JSON.parse(text);
     } catch {
       return { ok: false, message: `the parameter ${key} is not JSON` };
     }
+    const twice = firstDuplicateKey(text);
+    if (twice !== undefined) return { ok: false, message: `the parameter ${key} gives the member at ${JSON.stringify(twice)} twice` };
   }
   return fromObject(raw, true);
 }

@@ -208,7 +208,11 @@ export interface Policy {
    */
   responseBody?(ctx: RequestContext, res: ResponseInfo): ResponseRewrite | undefined;
   log?(ctx: RequestContext, status: number): void;
-  /** The largest request body its requestBody phase reads, in bytes (default 1 MiB). */
+  /**
+   * The largest request body its requestBody phase reads, in bytes (default 1 MiB). Infinity: it
+   * reads none itself (it only needs the phase's place in the lifecycle): the bound is the other
+   * policies', or the default when there are none.
+   */
   readonly bodyBufferBytes?: number;
   /**
    * Largest request body in bytes this policy lets through (request-size-limit). The route keeps

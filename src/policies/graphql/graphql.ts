@@ -31,6 +31,7 @@ import { createPersisted, persistedIssues, type Persisted } from './persisted.js
 import { persistedSections } from './persisted-schema.js';
 
 const ALLOW = { allow: 'GET, POST' };
+const REFUSED = Object.freeze({ protocol: 'graphql', type: 'refused' });
 
 export const graphqlPolicy = definePolicy({
   type: 'graphql',
@@ -89,6 +90,9 @@ class GraphQLPolicy implements Policy {
   }
 
   access(ctx: RequestContext): AccessVerdict | Promise<AccessVerdict> {
+    // A WebSocket handshake (graphql-ws subscriptions on a route with `websocket`) carries no
+    // operation: its messages are not inspected (docs/graphql.md, what the gateway does not do).
+    if (ctx.websocket === true) return undefined;
     const method = ctx.method;
     if (method !== 'GET' && method !== 'HEAD' && method !== 'POST') return refusal(ctx, { code: 'GW_METHOD_NOT_ALLOWED' }, ALLOW);
     if (method !== 'POST' && !this.config.get)
@@ -104,7 +108,7 @@ class GraphQLPolicy implements Policy {
       this.getParams.set(ctx.query, read);
     }
     if (!read.ok) return refusal(ctx, { code: 'GW_GRAPHQL_BAD_REQUEST', message: read.message });
-    return this.run(ctx, read.params, (params) => {
+    return this.run(ctx, read.params, false, (params) => {
       ctx.query = queryOf(ctx.query, params);
     });
   }
@@ -120,20 +124,29 @@ class GraphQLPolicy implements Policy {
     // (A POST with GraphQL parameters in its URL was refused in the access phase: strayParam.)
     const read = paramsFromBody(body.body, body.contentType);
     if (!read.ok) return refusal(ctx, { code: 'GW_GRAPHQL_BAD_REQUEST', message: read.message });
-    return this.run(ctx, read.params, (params) => {
+    return this.run(ctx, read.params, read.extraMembers === true, (params) => {
       // application/graphql: the body is the document itself, exactly what was checked.
       if (mediaType(body.contentType) !== 'application/graphql') body.body = paramsBody(params);
     }) as Verdict | Promise<Verdict>;
   }
 
   /** Resolves a persisted operation, checks it, and records it; `rewrite` puts a resolved document in what is forwarded. */
-  private run(ctx: RequestContext, params: GraphQLParams, rewrite: (p: GraphQLParams) => void): AccessVerdict | Promise<AccessVerdict> {
-    if (this.persisted === undefined) return this.finish(ctx, params);
+  private run(
+    ctx: RequestContext,
+    params: GraphQLParams,
+    mustRewrite: boolean,
+    rewrite: (p: GraphQLParams) => void,
+  ): AccessVerdict | Promise<AccessVerdict> {
+    if (this.persisted === undefined) {
+      const verdict = this.finish(ctx, params);
+      if (verdict === undefined && mustRewrite) rewrite(params);
+      return verdict;
+    }
     return this.persisted.resolve(params).then((r) => {
       if (!r.ok) return refusal(ctx, { code: r.code, message: r.message });
       const verdict = this.finish(ctx, r.params);
       if (verdict !== undefined) return verdict;
-      if (r.rewritten) rewrite(r.params);
+      if (r.rewritten || mustRewrite) rewrite(r.params);
       // An automatic persisted query is remembered only once its document passed every check.
       r.register?.();
       return undefined;
@@ -154,6 +167,9 @@ class GraphQLPolicy implements Policy {
 }
 
 function refusal(ctx: RequestContext, r: Refusal, headers?: Record<string, string>) {
+  // Marked as a GraphQL request all the same: spans then leave out its query string, where a GET
+  // carries variables; metrics and the access log count it as `refused`.
+  ctx.operation ??= REFUSED;
   const accept = ctx.req.headers.accept;
   return graphqlRefusal(r.code, accept, r.message ?? ERRORS[r.code].message, r.details, headers);
 }

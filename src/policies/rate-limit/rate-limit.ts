@@ -37,8 +37,8 @@ export const rateLimitPolicy = definePolicy({
     return {
       requestBody: (ctx: RequestContext) => rl.charge(ctx, graphqlCost(ctx)),
       response: (ctx: RequestContext, res: { headers: string[] }) => rl.response(ctx, res),
-      // It reads no body itself; the graphql policy's maxBody is the bound that matters.
-      bodyBufferBytes: GRAPHQL_BODY_BOUND,
+      // It reads no body itself: the graphql policy's maxBody is the bound (or the default without one).
+      bodyBufferBytes: Infinity,
     };
   },
 });
@@ -221,9 +221,6 @@ class RateLimit {
 function capacityOf(l: CompiledLimit): number {
   return l.kind === Kind.Token || l.kind === Kind.Leaky ? l.c : l.a;
 }
-
-/** The bound on a body read for `cost: graphql` (the route reads the smallest bound of its policies). */
-const GRAPHQL_BODY_BOUND = 64 * 1024 * 1024;
 
 /**
  * What the operation costs; 1 when no graphql policy read one (not a GraphQL request, or none on
