@@ -203,14 +203,15 @@ class Walker {
       }
     }
     let fromSchema: SchemaCost | undefined;
+    let fieldDef: GraphQLField<unknown, unknown> | undefined;
     if (parent !== undefined && (isObjectType(parent) || isInterfaceType(parent))) {
-      const def = parent.getFields()[name];
-      if (def !== undefined) fromSchema = schemaCost(def);
+      fieldDef = parent.getFields()[name];
+      if (fieldDef !== undefined) fromSchema = schemaCost(fieldDef);
     }
     const conf = (coordinate !== undefined ? this.model.fields.get(coordinate) : undefined) ?? this.model.fields.get(name);
     const children = node.selectionSet ? this.selectionSet(node.selectionSet, childType, false) : undefined;
     const own = conf?.cost ?? fromSchema?.weight ?? (children ? this.model.objectCost : this.model.scalarCost);
-    const size = this.listSize(node, conf?.listSize ?? fromSchema?.assumedSize, schemaList, fromSchema?.slicingArguments);
+    const size = this.listSize(node, conf?.listSize ?? fromSchema?.assumedSize, schemaList, fromSchema?.slicingArguments, fieldDef);
     const each = own + (children?.cost ?? 0);
     return {
       depth: 1 + (children?.depth ?? 0),
@@ -225,13 +226,33 @@ class Walker {
   }
 
   /** How many items a field returns, as far as the gateway can tell: a list argument, else what is known of the field. */
-  private listSize(node: FieldNode, configured: number | undefined, schemaList: boolean, slicing: readonly string[] | undefined): number {
+  /**
+   * How many items a field returns, as far as the gateway can tell: the largest of its list
+   * arguments (`first: 1, last: 100000` is 100000), given or defaulted in the schema
+   * (`first: Int = 50`); else what is configured or known of the field.
+   */
+  private listSize(
+    node: FieldNode,
+    configured: number | undefined,
+    schemaList: boolean,
+    slicing: readonly string[] | undefined,
+    def: GraphQLField<unknown, unknown> | undefined,
+  ): number {
     const names = slicing ?? this.model.listArguments;
+    let size: number | undefined;
+    const given = new Set<string>();
     for (const arg of node.arguments ?? []) {
       if (!names.includes(arg.name.value)) continue;
+      given.add(arg.name.value);
       const n = this.intValue(arg.value);
-      if (n !== undefined) return Math.max(0, n);
+      if (n !== undefined) size = Math.max(size ?? 0, n);
     }
+    for (const arg of def?.args ?? []) {
+      if (given.has(arg.name) || !names.includes(arg.name)) continue;
+      const d = arg.defaultValue;
+      if (typeof d === 'number' && Number.isFinite(d)) size = Math.max(size ?? 0, Math.trunc(d));
+    }
+    if (size !== undefined) return Math.max(0, size);
     if (configured !== undefined) return configured;
     return schemaList ? this.model.defaultListSize : 1;
   }
