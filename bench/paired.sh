@@ -34,6 +34,8 @@ A=${1:-bench/configs/quiet.yaml}; B=${2:-bench/configs/observed.yaml}; D=${3:-10
 for c in wrk taskset; do command -v $c >/dev/null || { echo "paired.sh: $c is missing (apt-get install wrk util-linux)" >&2; exit 2; }; done
 A_DIST=${A_DIST:-dist}; B_DIST=${B_DIST:-dist}; MODE=${MODE:-steady}
 # REQ_QUERY: a query string for every request (e.g. an API key for bench/configs/keyed.yaml).
+# REQ_BODY: every request is a POST of this JSON body (e.g. a GraphQL operation for
+# bench/configs/graphql.yaml).
 if [ "$MODE" = steady ]; then WARMUP=${WARMUP:-20}; else WARMUP=${WARMUP:-5}; fi
 for d in "$A_DIST" "$B_DIST"; do [ -f "$d/src/cli/main.js" ] || { echo "paired.sh: no build in $d (npx tsc -p .)" >&2; exit 2; }; done
 tmp=$(mktemp -d); pids=()
@@ -51,13 +53,18 @@ start() { # config, name, build -> pid; url in $tmp/name.url
   echo "http://127.0.0.1:$port/$2/items/42${REQ_QUERY:+?$REQ_QUERY}" > "$tmp/$2.url"; echo $!
 }
 # load SECONDS OUT_A OUT_B: both gateways under their own wrk at once ($ua, $ub of the round)
-load() { taskset -c 1 wrk -t1 -c50 -d"$1s" "$ua" > "$2" & local w=$!; taskset -c 1 wrk -t1 -c50 -d"$1s" "$ub" > "$3"; wait $w; }
+WRK_SCRIPT=(); PROBE=()
+if [ -n "${REQ_BODY:-}" ]; then
+  node -e 'const b=process.argv[1]; console.log(`wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = ${JSON.stringify(b)}`)' "$REQ_BODY" > "$tmp/post.lua"
+  WRK_SCRIPT=(-s "$tmp/post.lua"); PROBE=(-X POST -H 'content-type: application/json' --data-binary "$REQ_BODY")
+fi
+load() { taskset -c 1 wrk -t1 -c50 -d"$1s" "${WRK_SCRIPT[@]}" "$ua" > "$2" & local w=$!; taskset -c 1 wrk -t1 -c50 -d"$1s" "${WRK_SCRIPT[@]}" "$ub" > "$3"; wait $w; }
 tick=$(getconf CLK_TCK)
 for r in $(seq "$ROUNDS"); do
   pa=$(start "$A" a "$A_DIST"); pb=$(start "$B" b "$B_DIST"); pids+=("$pa" "$pb")
   ua=$(cat "$tmp/a.url"); ub=$(cat "$tmp/b.url")
   for u in "$ua" "$ub"; do
-    ok=0; for _ in $(seq 100); do curl -sf -o /dev/null "$u" && { ok=1; break; }; sleep 0.1; done
+    ok=0; for _ in $(seq 100); do curl -sf -o /dev/null "${PROBE[@]}" "$u" && { ok=1; break; }; sleep 0.1; done
     [ $ok = 1 ] || { echo "paired.sh: no 2xx from $u after 10 s (does the config route /a/* and /b/* to the upstream?)" >&2; cat "$tmp/a.out" "$tmp/b.out" >&2; exit 1; }
   done
   if [ "$MODE" = steady ]; then
