@@ -4,20 +4,10 @@
 // Templates (`{{params.id}}`, `{{calls.user.body.id}}`, `{{item.id}}`) are checked and compiled
 // when the config is (src/routes/compose/).
 import { z } from 'zod';
-import { Duration, Size } from './units-schema.js';
-import { parseDuration } from './units.js';
+import { Deadline, Duration, Size } from './units-schema.js';
 
 export const CALL_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
-/** Node runs a timer of more than 2^31-1 ms (24.8 days) after 1 ms: every call would time out at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-const Deadline = Duration.refine(
-  (d) => {
-    const ms = parseDuration(d);
-    return ms >= 1 && ms <= MAX_TIMER_MS;
-  },
-  { error: 'a deadline from 1ms to 24d' },
-);
 
 const Template = z.string().meta({ description: 'Text with {{ templates }}.' });
 

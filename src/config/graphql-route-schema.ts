@@ -3,18 +3,9 @@
 // variables taken from the request (path, query, body, headers) and answers with its data. The
 // document is parsed and its variables checked when the config is (src/routes/graphql/).
 import { z } from 'zod';
-import { Duration, Size } from './units-schema.js';
-import { parseDuration, parseSize } from './units.js';
+import { Deadline, Size } from './units-schema.js';
+import { parseSize } from './units.js';
 
-/** Node runs a timer of more than 2^31-1 ms (24.8 days) after 1 ms: every request would time out at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-const Deadline = Duration.refine(
-  (d) => {
-    const ms = parseDuration(d);
-    return ms >= 1 && ms <= MAX_TIMER_MS;
-  },
-  { error: 'a deadline from 1ms to 24d' },
-);
 const PositiveSize = Size.refine((v) => parseSize(v) > 0, { error: 'must be at least 1 byte' });
 
 /** A GraphQL name (spec §2.1.9): what a variable is called, without its "$". */
