@@ -32,6 +32,7 @@ before(async () => {
     accessLog: { path: logFile },
     tracing: { endpoint: rx.url, sampleRatio: 1 },
     analytics: { enabled: true },
+    server: { maxBodyForMatch: '4kb' },
     services: {
       reads: { targets: [{ url: reads.url }] },
       writes: { targets: [{ url: writes.url }] },
@@ -210,4 +211,20 @@ test('a WebSocket handshake (graphql-ws subscriptions) passes a route with the g
   assert.deepEqual(JSON.parse(echoed.data.toString()), { type: 'connection_init' });
   ws.close();
   assert.equal(wsUp.handshakes.length, 1);
+});
+
+test('an operation routing cannot read (a body past server.maxBodyForMatch) is refused 413, never routed to the fallback', async () => {
+  const r0 = reads.seen.length;
+  const w0 = writes.seen.length;
+  // A mutation with 5 KB of variables: past the 4 KB routing reads. Without the refusal it would
+  // fall through to gql-read (the write route's condition cannot be decided) and reach the reads.
+  const big = await post('/graphql', {
+    query: 'mutation Big($t: String!) { createPost(title: $t, authorId: "1") { id } }',
+    variables: { t: 'x'.repeat(5000) },
+  });
+  assert.equal(big.status, 413);
+  assert.equal(reads.seen.length, r0);
+  assert.equal(writes.seen.length, w0);
+  // A small one still routes.
+  assert.equal((await post('/graphql', { query: '{ hello }' })).status, 200);
 });

@@ -8,7 +8,6 @@ import { Deadline, Duration, Size } from './units-schema.js';
 
 export const CALL_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
-
 const Template = z.string().meta({ description: 'Text with {{ templates }}.' });
 
 const Call = z

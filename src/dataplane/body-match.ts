@@ -10,7 +10,7 @@ import type { ScannedHeaders } from './forwarding.js';
 import type { ServerLimits } from '../edge/server-limits.js';
 import { armBodyTimeout, hasBody, readUpTo, type BoundedRead } from './request-body.js';
 import type { GraphQLMatchConfig } from '../config/graphql-match.js';
-import { operationFacts, operationMatchers, type OperationFacts } from '../graphql/route-facts.js';
+import { operationFacts, operationMatchers, UNREADABLE, type OperationFacts } from '../graphql/route-facts.js';
 
 const NOT_READ = Symbol('not-read');
 
@@ -18,7 +18,7 @@ const NOT_READ = Symbol('not-read');
 export class BodyView {
   private jsonValue: unknown = NOT_READ;
   private formValue: URLSearchParams | undefined | typeof NOT_READ = NOT_READ;
-  private graphqlValue: OperationFacts | undefined | typeof NOT_READ = NOT_READ;
+  private graphqlValue: OperationFacts | undefined | typeof UNREADABLE | typeof NOT_READ = NOT_READ;
 
   constructor(
     /** The whole body, or undefined when it was larger than the bound. */
@@ -31,6 +31,16 @@ export class BodyView {
 
   /** The GraphQL operation the request carries; undefined when it carries none that parses. */
   get graphql(): OperationFacts | undefined {
+    const v = this.graphqlFacts();
+    return v === UNREADABLE ? undefined : v;
+  }
+
+  /** The request carries a GraphQL operation routing could not read within its bounds. */
+  get graphqlUnreadable(): boolean {
+    return this.graphqlFacts() === UNREADABLE;
+  }
+
+  private graphqlFacts(): OperationFacts | undefined | typeof UNREADABLE {
     if (this.graphqlValue === NOT_READ) this.graphqlValue = operationFacts(this.method, this.bytes, this.contentType, this.rawQuery);
     return this.graphqlValue;
   }
@@ -70,6 +80,8 @@ export const ANY_BODY = new BodyView(undefined, '');
 export interface BodyMatcher {
   describe: string;
   test(body: BodyView): boolean;
+  /** The condition cannot be decided on this body (a bound stopped it being read): routing refuses it (413). */
+  unreadable?(body: BodyView): boolean;
 }
 
 const ABSENT = Symbol('absent');
@@ -79,7 +91,13 @@ export const NO_JSON = Symbol('no-json');
 
 export function compileBodyMatchers(spec: Record<string, BodyConditionConfig> | undefined, graphql?: GraphQLMatchConfig): BodyMatcher[] {
   const out: BodyMatcher[] =
-    graphql === undefined ? [] : operationMatchers(graphql).map((m) => ({ describe: m.describe, test: (b) => m.test(b.graphql) }));
+    graphql === undefined
+      ? []
+      : operationMatchers(graphql).map((m) => ({
+          describe: m.describe,
+          test: (b) => m.test(b.graphql),
+          unreadable: (b) => b.graphqlUnreadable,
+        }));
   if (spec === undefined) return out;
   return out.concat(bodyMatchers(spec));
 }

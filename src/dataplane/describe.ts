@@ -147,6 +147,14 @@ export function explain(plan: Plan, method: string, url: string, headers: Record
   if (found === undefined)
     return { matched: false, status: 404, canonicalPath: path, reason: 'no route matches (GW_ROUTE_NOT_FOUND)', candidates };
   if ('needsBody' in found) throw new Error('unreachable: explain routes with the body given');
+  if ('unreadableBody' in found)
+    return {
+      matched: false,
+      status: 413,
+      canonicalPath: path,
+      reason: 'a route routing by the GraphQL operation could win, but the operation is too large to read (GW_PAYLOAD_TOO_LARGE)',
+      candidates,
+    };
   if ('allow' in found) {
     return {
       matched: false,

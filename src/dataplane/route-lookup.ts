@@ -25,6 +25,8 @@ export function lookupRoute(
 ): RouteFound | ErrorAnswer | { needsBody: true } {
   const found = plan.router.find(req.method!, hostname, path, req, query, body);
   if (found === undefined) return { kind: 'error', code: 'GW_ROUTE_NOT_FOUND' };
+  // A route routing by the body could have won, but a bound kept it from reading enough of it.
+  if ('unreadableBody' in found) return { kind: 'error', code: 'GW_PAYLOAD_TOO_LARGE' };
   if (!('allow' in found)) return 'needsBody' in found ? found : { match: found.match, preflightAllow: undefined };
   const allow = found.allow.join(', ');
   const asked = req.method === 'OPTIONS' ? req.headers['access-control-request-method'] : undefined;

@@ -14,6 +14,7 @@ function find(p: Plan, path: string, opts: { method?: string; host?: string; hea
   if (res === undefined) return undefined;
   if ('allow' in res) return { allow: res.allow };
   if ('needsBody' in res) return { needsBody: true };
+  if ('unreadableBody' in res) return { unreadableBody: true };
   return { route: res.match.entry.route.name, params: res.match.params, rest: res.match.rest };
 }
 

@@ -62,6 +62,7 @@ export type FindResult<R> =
   | { match: RouteMatch<R> }
   | { allow: string[] } // the path matched, the method did not: 405
   | { needsBody: true } // a route with body conditions could win: route again with the body
+  | { unreadableBody: true } // a route whose body conditions could not be decided (a bound) could win: 413
   | undefined;
 
 interface TrieNode<R> {
@@ -159,6 +160,7 @@ export class Router<R extends { matcher: RouteMatcher }> {
     let allow: Set<string> | undefined;
     let query: URLSearchParams | undefined;
     let needsBody = Infinity; // the best rank among candidates that wait for the body
+    let unreadable = Infinity; // the best rank among candidates whose body conditions could not be decided
     for (const e of candidates) {
       if (best && e.rank > best.rank) continue;
       if (!hostMatches(e.host, host)) continue;
@@ -183,11 +185,15 @@ export class Router<R extends { matcher: RouteMatcher }> {
           needsBody = Math.min(needsBody, e.rank);
           continue;
         }
-        if (body !== ANY_BODY && !m.body.every((c) => c.test(body))) continue;
+        if (body !== ANY_BODY && !m.body.every((c) => c.test(body))) {
+          if (m.body.some((c) => c.unreadable?.(body) === true)) unreadable = Math.min(unreadable, e.rank);
+          continue;
+        }
       }
       best = e;
     }
     if (needsBody < (best?.rank ?? Infinity)) return { needsBody: true };
+    if (unreadable < (best?.rank ?? Infinity)) return { unreadableBody: true };
     if (!best) return allow ? { allow: [...allow].sort() } : undefined;
     const names = best.path.params;
     let params = NO_PARAMS;

@@ -22,19 +22,29 @@ const NO_COSTS: CostModel = { objectCost: 0, scalarCost: 0, listArguments: [], d
 /** Facts per document and operation name (the client's: at most a few per document). */
 const known = new WeakMap<DocumentNode, Map<string, OperationFacts | null>>();
 
+/**
+ * Routing could not read the operation because of a bound (the body is larger than
+ * `server.maxBodyForMatch`, or the document has more than MAX_TOKENS tokens): a condition on it
+ * can neither hold nor fail, and routing refuses the request rather than fall through to another
+ * route (where a mutation hidden in a large body would reach the service of the reads).
+ */
+export const UNREADABLE = 'unreadable';
+
 export function operationFacts(
   method: string,
   body: Buffer | undefined,
   contentType: string,
   rawQuery: string,
-): OperationFacts | undefined {
+): OperationFacts | undefined | typeof UNREADABLE {
   let read: ParamsResult;
   if (method === 'GET' || method === 'HEAD') read = paramsFromQuery(rawQuery);
-  else if (method === 'POST' && body !== undefined) read = paramsFromBody(body, contentType);
-  else return undefined;
+  else if (method === 'POST') {
+    if (body === undefined) return UNREADABLE;
+    read = paramsFromBody(body, contentType);
+  } else return undefined;
   if (!read.ok || read.params.query === undefined) return undefined;
   const parsed = cache.parse(read.params.query, MAX_TOKENS);
-  if (!parsed.ok) return undefined;
+  if (!parsed.ok) return parsed.tooManyTokens ? UNREADABLE : undefined;
   const name = read.params.operationName;
   let byName = known.get(parsed.document);
   const hit = byName?.get(name ?? '');
