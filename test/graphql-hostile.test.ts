@@ -117,9 +117,11 @@ test('a document nested deeper than the parser can recurse is refused precisely,
 });
 
 test('a chain of fragments each spreading the next (shallow text, deep operation) is refused, not a 500', async () => {
-  // 2300 fragments in 64 KB (payload routing reads that much) and under 20000 tokens (routing's bound).
-  const n = 2300;
+  // 1800 fragments (deeper than the analysis walks: 1000) in under 64 KB (payload routing reads that
+  // much: a larger body is refused 413 before any analysis) and under 20000 tokens (routing's bound).
+  const n = 1800;
   const chain = Array.from({ length: n }, (_, i) => `fragment a${i} on Query{...a${i + 1}}`).join('') + `fragment a${n} on Query{hello}`;
+  assert.ok(JSON.stringify({ query: `{...a0}${chain}` }).length < 64 * 1024);
   const routed = await post('/routed', { query: `{...a0}${chain}` });
   assert.equal(routed.status, 200, JSON.stringify(routed.body).slice(0, 300));
   assert.ok(['GW_GRAPHQL_TOO_MANY_TOKENS', 'GW_GRAPHQL_DOCUMENT_TOO_LARGE'].includes(String(code(routed))));
