@@ -162,6 +162,7 @@ test('grpc-timeout: past it, a unary call not yet answered gets DEADLINE_EXCEEDE
     assert.equal(headers[':status'], 200);
     assert.equal(headers['grpc-status'], String(grpc.status.DEADLINE_EXCEEDED));
     assert.equal(headers['content-type'], 'application/grpc');
+    assert.equal(headers['grpc-message'], 'The call%E2%80%99s deadline (grpc-timeout) passed before it was answered.');
     assert.ok(flags & http2.constants.NGHTTP2_FLAG_END_STREAM, 'trailers-only: END_STREAM on the headers');
     await cancelled;
     stream.close();

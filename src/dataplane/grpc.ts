@@ -33,7 +33,7 @@ export function isGrpcContentType(contentType: string | undefined): boolean {
   if (contentType === undefined || contentType.length < 16) return false;
   if (contentType.slice(0, 16).toLowerCase() !== 'application/grpc') return false;
   const next = contentType.charCodeAt(16);
-  return Number.isNaN(next) || next === 0x2b /* + */ || next === 0x3b /* ; */;
+  return Number.isNaN(next) || next === 0x2b /* + */ || next === 0x3b; /* ; */
 }
 
 /** Whether a request is a gRPC call (read from its content-type). */
@@ -54,7 +54,11 @@ export function grpcStatusFor(code: ErrorCode | undefined, httpStatus: number): 
     case 'GW_BAD_PATH':
     case 'GW_UNSUPPORTED_TRANSFER_ENCODING':
     case 'GW_GRPC_BAD_TIMEOUT':
-      return httpStatus === 408 ? GRPC_STATUS.DEADLINE_EXCEEDED : httpStatus === 431 ? GRPC_STATUS.RESOURCE_EXHAUSTED : GRPC_STATUS.INTERNAL;
+      return httpStatus === 408
+        ? GRPC_STATUS.DEADLINE_EXCEEDED
+        : httpStatus === 431
+          ? GRPC_STATUS.RESOURCE_EXHAUSTED
+          : GRPC_STATUS.INTERNAL;
     case 'GW_RATE_LIMIT_STORE_UNAVAILABLE':
       return GRPC_STATUS.UNAVAILABLE;
   }
@@ -95,7 +99,8 @@ export function grpcStatusFor(code: ErrorCode | undefined, httpStatus: number): 
 export function encodeGrpcMessage(message: string): string {
   const bytes = Buffer.from(message, 'utf8');
   let out = '';
-  for (const b of bytes) out += b >= 0x20 && b <= 0x7e && b !== 0x25 ? String.fromCharCode(b) : '%' + b.toString(16).toUpperCase().padStart(2, '0');
+  for (const b of bytes)
+    out += b >= 0x20 && b <= 0x7e && b !== 0x25 ? String.fromCharCode(b) : '%' + b.toString(16).toUpperCase().padStart(2, '0');
   return out;
 }
 

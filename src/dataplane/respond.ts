@@ -76,7 +76,11 @@ export function sendError(res: ServerResponse, code: ErrorCode, requestId: strin
   if (opts?.close) res.shouldKeepAlive = false;
   // Every error the gateway answers comes here: a gRPC client gets it as a gRPC status (grpc.ts).
   if (isGrpcRequest(res.req)) {
-    return sendGrpcRefusal(res, { code, status: opts?.status ?? ERRORS[code].status, message: opts?.message, headers: opts?.headers }, requestId);
+    return sendGrpcRefusal(
+      res,
+      { code, status: opts?.status ?? ERRORS[code].status, message: opts?.message, headers: opts?.headers },
+      requestId,
+    );
   }
   const body = errorBody(code, requestId, opts?.message, opts?.details);
   res.writeHead(opts?.status ?? ERRORS[code].status, {

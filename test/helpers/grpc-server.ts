@@ -109,7 +109,9 @@ export async function startGrpcServer(): Promise<GrpcTestServer> {
     Bidi: (call: grpc.ServerDuplexStream<EchoRequest, EchoReply>) => {
       watch('Bidi', call);
       let i = 0;
-      call.on('data', (m: EchoRequest) => call.write({ text: (m.text ?? '').toUpperCase(), payload: m.payload ?? Buffer.alloc(0), index: i++ }));
+      call.on('data', (m: EchoRequest) =>
+        call.write({ text: (m.text ?? '').toUpperCase(), payload: m.payload ?? Buffer.alloc(0), index: i++ }),
+      );
       call.on('end', () => call.end(trailing('bidi')));
     },
   });
@@ -137,12 +139,16 @@ export async function startGrpcServer(): Promise<GrpcTestServer> {
   };
 }
 
-/** A grpc-js client of the Echo service at host:port (plaintext h2c), taking large messages. */
-export function echoClient(hostPort: string): EchoClient {
+/**
+ * A grpc-js client of the Echo service at host:port (plaintext h2c), taking large messages;
+ * `authority` sets the :authority it sends (routes by host).
+ */
+export function echoClient(hostPort: string, authority?: string): EchoClient {
   const { Client } = echoService();
   return new Client(hostPort, grpc.credentials.createInsecure(), {
     'grpc.max_receive_message_length': MAX_MESSAGE,
     'grpc.max_send_message_length': MAX_MESSAGE,
+    ...(authority === undefined ? {} : { 'grpc.default_authority': authority }),
   });
 }
 
