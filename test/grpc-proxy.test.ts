@@ -46,15 +46,15 @@ async function logLines(): Promise<Record<string, unknown>[]> {
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-function collect<T>(stream: NodeJS.ReadableStream & { on(e: 'status', f: (s: grpc.StatusObject) => void): unknown }): Promise<{
-  items: T[];
+function collect(stream: NodeJS.ReadableStream & { on(e: 'status', f: (s: grpc.StatusObject) => void): unknown }): Promise<{
+  items: EchoReply[];
   error?: grpc.ServiceError;
   status: grpc.StatusObject;
 }> {
   return new Promise((resolve) => {
-    const items: T[] = [];
+    const items: EchoReply[] = [];
     let error: grpc.ServiceError | undefined;
-    stream.on('data', (m: T) => items.push(m));
+    stream.on('data', (m: EchoReply) => items.push(m));
     stream.on('error', (e: grpc.ServiceError) => (error = e));
     stream.on('status', (status: grpc.StatusObject) => setImmediate(() => resolve({ items, error, status })));
   });
@@ -80,7 +80,7 @@ test('unary: the service’s error status, percent-encoded message and binary tr
 });
 
 test('server streaming: every reply in order, then the trailers', async () => {
-  const r = await collect<EchoReply>(client.ServerStream({ text: 's', count: 50 }, new grpc.Metadata()));
+  const r = await collect(client.ServerStream({ text: 's', count: 50 }, new grpc.Metadata()));
   assert.equal(r.error, undefined);
   assert.deepEqual(
     r.items.map((m) => m.index),
@@ -102,7 +102,7 @@ test('client streaming: many messages up, one reply', async () => {
 
 test('bidirectional: each message answered while the call stays open', async () => {
   const call = client.Bidi(new grpc.Metadata());
-  const done = collect<EchoReply>(call);
+  const done = collect(call);
   const got: string[] = [];
   for (const word of ['a', 'b', 'c']) {
     call.write({ text: word });
@@ -123,7 +123,7 @@ test('large messages: 4 MB up and back (unary), and in a bidirectional stream', 
   assert.equal(r.error, undefined);
   assert.ok(r.reply!.payload.equals(big));
   const call = client.Bidi(new grpc.Metadata());
-  const done = collect<EchoReply>(call);
+  const done = collect(call);
   call.write({ text: 'x', payload: big });
   call.write({ text: 'y', payload: big });
   call.end();

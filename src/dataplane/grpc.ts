@@ -38,9 +38,7 @@ export function isGrpcContentType(contentType: string | undefined): boolean {
 
 /** Whether a request is a gRPC call (read from its content-type). */
 export function isGrpcRequest(req: IncomingMessage | undefined): boolean {
-  if (req === undefined) return false;
-  const ct = req.headers['content-type'];
-  return isGrpcContentType(Array.isArray(ct) ? ct[0] : ct);
+  return req !== undefined && isGrpcContentType(req.headers['content-type']);
 }
 
 /**
@@ -156,7 +154,8 @@ export function sendGrpcRefusal(res: ServerResponse, r: GrpcRefusal, requestId: 
   headers['grpc-message'] = encodeGrpcMessage(message);
   headers['x-request-id'] = requestId;
   const h2 = res as unknown as Http2ServerResponse;
-  if (h2.stream !== undefined && res.req?.httpVersionMajor === 2) {
+  // (res.req is unset on the upgrade path's hand-made responses: websocket/hub.ts.)
+  if ((res.req as IncomingMessage | undefined)?.httpVersionMajor === 2) {
     // The stream's own respond: the compatibility response then reads as ended and sent.
     const stream = h2.stream;
     h2.statusCode = 200;

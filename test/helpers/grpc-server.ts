@@ -44,6 +44,13 @@ function echoService(): {
   return { service: ctor.service, Client: ctor as never };
 }
 
+/** A gRPC status named by its number (the request's `count`). */
+function statusOf(n: number): grpc.status {
+  const found = Object.values(grpc.status).find((v): v is grpc.status => Number(v) === n);
+  if (found === undefined) throw new Error(`no gRPC status ${n}`);
+  return found;
+}
+
 function trailing(text: string | undefined): grpc.Metadata {
   const md = new grpc.Metadata();
   md.set('x-echo-bin', Buffer.from(text ?? '', 'utf8'));
@@ -79,7 +86,7 @@ export async function startGrpcServer(): Promise<GrpcTestServer> {
       const fromClient = call.metadata.get('x-client')[0];
       void sleep(r.delayMs ?? 0).then(() => {
         if (call.cancelled) return;
-        if ((r.count ?? 0) > 0) return cb({ code: r.count!, details: r.failMessage ?? '', metadata: trailing(r.text) });
+        if ((r.count ?? 0) > 0) return cb({ code: statusOf(r.count!), details: r.failMessage ?? '', metadata: trailing(r.text) });
         const text = fromClient === undefined ? (r.text ?? '') : `${r.text ?? ''}|${String(fromClient)}`;
         cb(null, { text, payload: r.payload ?? Buffer.alloc(0), index: 0 }, trailing(r.text));
       });
