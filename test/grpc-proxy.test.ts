@@ -243,3 +243,12 @@ test('the access log carries grpcStatus beside the HTTP status, and the call as 
   assert.equal(lines[1]!.status, 200);
   assert.equal(lines[1]!.grpcStatus, grpc.status.NOT_FOUND);
 });
+
+test('metrics: gatehouse_grpc_requests_total by route, method and grpc-status', async () => {
+  await unary(client, { text: 'm', count: grpc.status.ABORTED, failMessage: 'again' });
+  const res = await fetch(`${gw.adminUrl}/metrics`);
+  const text = await res.text();
+  assert.match(text, /gatehouse_grpc_requests_total\{route="echo",method="\/gatehouse\.test\.Echo\/Unary",grpc_status="0"\} \d+/);
+  assert.match(text, /gatehouse_grpc_requests_total\{route="echo",method="\/gatehouse\.test\.Echo\/Unary",grpc_status="10"\} 1\b/);
+  assert.match(text, /gatehouse_grpc_requests_total\{route="echo",method="\/gatehouse\.test\.Echo\/ServerStream",grpc_status="0"\} \d+/);
+});
