@@ -8,7 +8,7 @@
 //   error. respond.ts sends every answer through here when the request is a gRPC call.
 // - `grpc-timeout` (the call's deadline) is read here; grpc-deadline.ts enforces it.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerResponse } from 'node:http2';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { ERRORS, type ErrorCode } from '../errors.js';
 import type { RespondVerdict } from '../policies/types.js';
 
@@ -161,19 +161,26 @@ export function sendGrpcRefusal(res: ServerResponse, r: GrpcRefusal, requestId: 
     h2.statusCode = 200;
     if (!stream.destroyed) stream.respond({ ':status': 200, ...headers }, { endStream: true });
     h2.end();
-    // A client still sending (a streaming call refused) is told to stop once the answer is out:
-    // RST_STREAM(NO_ERROR), as http2/exchange.ts does after other answers ('wantTrailers' never
-    // comes for a stream ended with its headers). What arrived is let go.
-    if (!stream.endAfterHeaders && stream.state.remoteClose !== 1 && !stream.destroyed) {
-      h2.req.resume();
-      stream.once('finish', () => process.nextTick(() => stream.destroy()));
-    }
+    settleAfterTrailersOnly(h2.req);
     return status;
   }
   headers['content-length'] = '0';
   res.writeHead(200, headers);
   res.end();
   return status;
+}
+
+/**
+ * After a trailers-only response, a client still sending (a streaming call refused) is told to
+ * stop once the answer is out: RST_STREAM(NO_ERROR), as http2/exchange.ts does after other answers
+ * ('wantTrailers', which it waits for there, never comes for a stream ended with its headers).
+ * What arrived is let go.
+ */
+export function settleAfterTrailersOnly(req: Http2ServerRequest): void {
+  const stream = req.stream;
+  if (stream.endAfterHeaders || stream.state.remoteClose === 1 || stream.destroyed) return;
+  req.resume();
+  stream.once('finish', () => process.nextTick(() => stream.destroy()));
 }
 
 /** grpc-timeout units (PROTOCOL-HTTP2.md) in milliseconds. */

@@ -27,7 +27,7 @@ import type { RequestRecord } from '../../observability/request-record.js';
 import { BodyLimit } from '../../edge/body-limit.js';
 import { trailerObject } from '../trailers.js';
 import type { CompiledRoute } from '../plan.js';
-import { isGrpcRequest } from '../grpc.js';
+import { GRPC_STATUS, isGrpcRequest, settleAfterTrailersOnly } from '../grpc.js';
 import { GrpcCall, grpcStatusIn } from '../grpc-call.js';
 import { grpcDeadlinePassed } from './grpc-deadline.js';
 
@@ -64,6 +64,12 @@ export class H2Exchange extends Exchange {
     super.runAccess(route);
   }
 
+  /** Answered already (a gRPC deadline, a 408) while the call waited in its service's queue: it must not start now. */
+  override admitted(): void {
+    if (this.clientGone) return;
+    super.admitted();
+  }
+
   /** The gRPC call's deadline passed (grpc-deadline.ts): the upstream call is cancelled, the client told. */
   private deadlinePassed(): void {
     if (this.done) return;
@@ -77,7 +83,7 @@ export class H2Exchange extends Exchange {
       answer: () => this.respond({ kind: 'error', code: 'GW_GRPC_DEADLINE_EXCEEDED' }),
       reset: () => {
         this.errorCode = 'GW_GRPC_DEADLINE_EXCEEDED';
-        this.grpc!.status = 4;
+        this.grpc!.status = GRPC_STATUS.DEADLINE_EXCEEDED;
       },
     });
   }
@@ -129,7 +135,11 @@ export class H2Exchange extends Exchange {
   }
 
   protected override endResponse(trailers: readonly (Buffer | string)[] | null | undefined): void {
-    if (this.trailersOnly) trailers = null; // the stream has ended already
+    if (this.trailersOnly) {
+      // The stream ended with the head: no trailers, and a client still sending is told to stop.
+      settleAfterTrailersOnly(this.req as unknown as Http2ServerRequest);
+      return void this.res.end();
+    }
     if (trailers != null && trailers.length > 0) (this.res as unknown as Http2ServerResponse).addTrailers(trailerObject(trailers));
     this.settleRequest();
     this.res.end();
