@@ -10,7 +10,7 @@ import http2 from 'node:http2';
 import { request } from 'undici';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { startGrpcServer, echoClient, unary, grpc, type GrpcTestServer, type EchoClient } from './helpers/grpc-server.js';
-import { freePort } from './helpers/child.js';
+import { freePort, waitFor } from './helpers/child.js';
 
 let svc: GrpcTestServer;
 let gw: TestGateway;
@@ -26,6 +26,11 @@ before(async () => {
       echo: { protocol: 'h2c', targets: [{ url: svc.url }] },
       down: { protocol: 'h2c', targets: [{ url: dead }] },
       tripping: { protocol: 'h2c', targets: [{ url: dead }], circuitBreaker: { consecutiveFailures: 1, openDuration: '1m' } },
+      unhealthy: {
+        protocol: 'h2c',
+        targets: [{ url: dead }],
+        healthCheck: { active: { path: '/health', interval: '50ms', timeout: '500ms', healthyThreshold: 1, unhealthyThreshold: 1 } },
+      },
     },
     consumers: [
       { id: 'alice', groups: ['staff'], credentials: [{ type: 'api-key', key: 'alice-key-0123456789' }] },
@@ -47,6 +52,7 @@ before(async () => {
       },
       { name: 'down', match: { hosts: ['down.test'], paths: ECHO }, service: 'down' },
       { name: 'tripping', match: { hosts: ['tripping.test'], paths: ECHO }, service: 'tripping' },
+      { name: 'unhealthy', match: { hosts: ['unhealthy.test'], paths: ECHO }, service: 'unhealthy' },
       { name: 'graphql', match: { hosts: ['graphql.test'], paths: ECHO }, service: 'echo', policies: [{ type: 'graphql' }] },
       { name: 'open', match: { hosts: ['open.test'], paths: ECHO }, service: 'echo' },
     ],
@@ -126,6 +132,15 @@ test('the service down: UNAVAILABLE; its circuit open: UNAVAILABLE, saying so', 
   const open = await unary(c, { text: 'x' });
   assert.equal(open.error!.code, grpc.status.UNAVAILABLE);
   assert.equal(open.error!.details, 'The upstream service is failing; calls to it are paused.');
+});
+
+test('no healthy target (active checks failed): UNAVAILABLE, saying so', async () => {
+  const c = clientFor('unhealthy.test');
+  const r = await waitFor('the target marked unhealthy', async () => {
+    const out = await unary(c, { text: 'x' });
+    return out.error?.details === 'No healthy instance of the upstream service is available.' ? out : undefined;
+  });
+  assert.equal(r.error!.code, grpc.status.UNAVAILABLE);
 });
 
 test('a policy verdict with a literal body (GraphQL’s) is a gRPC status too', async () => {
