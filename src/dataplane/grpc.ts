@@ -36,9 +36,18 @@ export function isGrpcContentType(contentType: string | undefined): boolean {
   return Number.isNaN(next) || next === 0x2b /* + */ || next === 0x3b; /* ; */
 }
 
-/** Whether a request is a gRPC call (read from its content-type). */
+/**
+ * Whether a request is a gRPC call (read from its content-type). Read from the raw list: over
+ * HTTP/1.1 `req.headers` is built on first use, and every refusal asks this.
+ */
 export function isGrpcRequest(req: IncomingMessage | undefined): boolean {
-  return req !== undefined && isGrpcContentType(req.headers['content-type']);
+  if (req === undefined) return false;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 12 && name.toLowerCase() === 'content-type') return isGrpcContentType(raw[i + 1]);
+  }
+  return false;
 }
 
 /**
