@@ -69,6 +69,8 @@ export const ERRORS = {
   GW_GRAPHQL_OPERATION_NOT_ALLOWED: { status: 400, message: 'Only registered operations may run on this route.' },
   GW_GRAPHQL_OPERATION_FAILED: { status: 502, message: 'The GraphQL service answered this operation with errors and no data.' },
   GW_GRAPHQL_NOT_FOUND: { status: 404, message: 'The GraphQL operation found nothing: its result is null.' },
+  GW_GRPC_BAD_TIMEOUT: { status: 400, message: 'The grpc-timeout header is malformed.' },
+  GW_GRPC_DEADLINE_EXCEEDED: { status: 504, message: 'The call’s deadline (grpc-timeout) passed before it was answered.' },
   // Admin API
   ADMIN_UNAUTHORIZED: { status: 401, message: 'A valid admin token is required.' },
   ADMIN_NOT_FOUND: { status: 404, message: 'No such admin endpoint.' },

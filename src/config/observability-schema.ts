@@ -18,6 +18,7 @@ export const ACCESS_LOG_FIELDS = [
   'service',
   'target',
   'status',
+  'grpcStatus',
   'bytesIn',
   'bytesOut',
   'durationMs',

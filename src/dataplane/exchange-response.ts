@@ -101,6 +101,7 @@ export abstract class ExchangeResponse extends ExchangeState {
         status = info.status;
       }
       this.status = status;
+      this.grpc?.readStatus(headers); // a trailers-only gRPC response has its grpc-status here
       if (this.plane.draining) res.shouldKeepAlive = false;
       if (route.responseBody.length > 0 && this.holdsBody(status, headers)) {
         this.resume = resume;
@@ -153,6 +154,7 @@ export abstract class ExchangeResponse extends ExchangeState {
   }
 
   upstreamEnd(trailers?: readonly (Buffer | string)[] | null): void {
+    this.grpc?.readStatus(trailers);
     if (this.taps !== undefined) this.taps.end(tapTrailers(trailers));
     if (this.replacement !== undefined) return this.serve(this.replacement);
     if (this.held !== undefined && !this.held.released) return this.held.end(); // rewritten, then endResponse

@@ -21,6 +21,7 @@ import type { HttpsRedirect } from './https-redirect.js';
 import type { HeldResponse } from './body-phases.js';
 import type { ResponseTaps } from './upstream-response.js';
 import type { InternalRequest, InternalResponse } from '../routes/types.js';
+import type { GrpcCall } from './grpc-call.js';
 
 /** Set on a socket whose request the gateway refused as malformed: nothing after it is served. */
 export const REFUSED = Symbol('gatehouse.refused');
@@ -97,6 +98,8 @@ export abstract class ExchangeState {
   protected done = false;
   /** The service requests a route kind's handler made (a composite's calls). */
   protected calls: CallRecord[] | undefined;
+  /** A gRPC call (HTTP/2 only: http2/exchange.ts): its operation, deadline and grpc-status (grpc-call.ts). */
+  protected grpc: GrpcCall | undefined;
 
   constructor(
     readonly plane: ExchangeHost,
@@ -124,7 +127,7 @@ export abstract class ExchangeState {
       shadowLimited: undefined,
       // Declared up front, so that a policy setting one later keeps the object's shape (one hidden class for every request).
       cacheStatus: undefined,
-      operation: undefined,
+      operation: this.grpc?.operation, // a gRPC call's method; a policy that reads another protocol sets its own
       locals: new Map(),
     });
   }
@@ -157,8 +160,9 @@ export abstract class ExchangeState {
       const socket = this.req.socket as unknown as Record<symbol, boolean> | null;
       if (socket) socket[REFUSED] = true;
     }
-    sendAnswer(res, a, this.requestId, this.plane.limits.serverHeader, this.ctx?.errorHeaders);
+    const grpcStatus = sendAnswer(res, a, this.requestId, this.plane.limits.serverHeader, this.ctx?.errorHeaders);
     this.status = res.statusCode;
+    if (this.grpc !== undefined && grpcStatus !== undefined) this.grpc.status = grpcStatus;
   }
 
   /** Runs a later step of this request from a callback: a throw answers it (500) rather than escaping to the process. */
@@ -187,6 +191,7 @@ export abstract class ExchangeState {
   protected finish(): void {
     if (this.done) return;
     this.done = true;
+    this.grpc?.stop();
     if (!this.responseFinished()) this.clientGone = true;
     this.taps?.abort(); // no-op once the body ended
     this.call?.end(this.clientGone);
@@ -225,6 +230,7 @@ export abstract class ExchangeState {
       service: route?.service?.name,
       target: call?.target?.url,
       status: this.status,
+      grpcStatus: this.grpc?.status,
       bytesIn: scan === undefined ? 0 : requestBodyBytes(scan, req.complete, sock.bytesRead - this.socketRead),
       bytesOut: sock.bytesWritten - this.socketWritten,
       durationMs: performance.now() - this.started,
@@ -235,7 +241,7 @@ export abstract class ExchangeState {
       retries: call?.retries ?? 0,
       cache: this.ctx?.cacheStatus,
       calls: this.calls,
-      operation: this.ctx?.operation,
+      operation: this.ctx?.operation ?? this.grpc?.operation,
       userAgent: scan?.userAgent,
       aborted: !this.responseFinished(),
       trace: trace !== undefined && trace.sampled ? trace : undefined,

@@ -2,6 +2,7 @@
 import type { ServerResponse } from 'node:http';
 import { ERRORS, errorBody, type ErrorCode } from '../errors.js';
 import type { RespondVerdict } from '../policies/types.js';
+import { isGrpcRequest, sendGrpcRefusal, verdictPassesAsIs, verdictRefusal } from './grpc.js';
 
 /**
  * Everything the gateway answers itself, in one shape: a policy's verdict (`by` names the policy
@@ -31,7 +32,7 @@ export function closesConnection(a: Answer): boolean {
 /**
  * Sends an answer with the configured Server header and the headers earlier policies want on
  * every answer of the request (`extra`, [name, value, …]): a verdict's own headers win over them,
- * they win over an error's.
+ * they win over an error's. Returns the grpc-status sent when the answer went to a gRPC call.
  */
 export function sendAnswer(
   res: ServerResponse,
@@ -39,15 +40,20 @@ export function sendAnswer(
   requestId: string,
   serverHeader: string | undefined,
   extra: readonly string[] | undefined,
-): void {
+): number | undefined {
   if (serverHeader !== undefined) res.setHeader('server', serverHeader);
   if (a.kind === 'verdict') {
     const v = a.verdict;
-    sendVerdict(res, extra === undefined ? v : { ...v, headers: { ...headerRecord(extra), ...v.headers } }, requestId);
-  } else {
-    const headers = extra === undefined ? a.headers : { ...a.headers, ...headerRecord(extra) };
-    sendError(res, a.code, requestId, { headers, close: a.close, message: a.message, status: a.status, details: a.details });
+    // A refusal of a gRPC call, even one with a literal body in another protocol's format, is
+    // answered as gRPC does (grpc.ts); a policy's own gRPC answer or a non-refusal goes as it is.
+    if (!verdictPassesAsIs(v) && isGrpcRequest(res.req)) {
+      const headers = extra === undefined ? v.headers : { ...headerRecord(extra), ...v.headers };
+      return sendGrpcRefusal(res, { ...verdictRefusal(v), headers }, requestId);
+    }
+    return sendVerdict(res, extra === undefined ? v : { ...v, headers: { ...headerRecord(extra), ...v.headers } }, requestId);
   }
+  const headers = extra === undefined ? a.headers : { ...a.headers, ...headerRecord(extra) };
+  return sendError(res, a.code, requestId, { headers, close: a.close, message: a.message, status: a.status, details: a.details });
 }
 
 function headerRecord(list: readonly string[]): Record<string, string> {
@@ -65,9 +71,18 @@ export interface ErrorOptions {
   details?: unknown;
 }
 
-export function sendError(res: ServerResponse, code: ErrorCode, requestId: string, opts?: ErrorOptions): void {
-  const body = errorBody(code, requestId, opts?.message, opts?.details);
+/** Returns the grpc-status sent when the request was a gRPC call (grpc.ts), else undefined. */
+export function sendError(res: ServerResponse, code: ErrorCode, requestId: string, opts?: ErrorOptions): number | undefined {
   if (opts?.close) res.shouldKeepAlive = false;
+  // Every error the gateway answers comes here: a gRPC client gets it as a gRPC status (grpc.ts).
+  if (isGrpcRequest(res.req)) {
+    return sendGrpcRefusal(
+      res,
+      { code, status: opts?.status ?? ERRORS[code].status, message: opts?.message, headers: opts?.headers },
+      requestId,
+    );
+  }
+  const body = errorBody(code, requestId, opts?.message, opts?.details);
   res.writeHead(opts?.status ?? ERRORS[code].status, {
     ...lowerCased(opts?.headers),
     'content-type': 'application/json; charset=utf-8',
@@ -76,16 +91,17 @@ export function sendError(res: ServerResponse, code: ErrorCode, requestId: strin
     'x-request-id': requestId,
   });
   res.end(body);
+  return undefined;
 }
 
-export function sendVerdict(res: ServerResponse, v: RespondVerdict, requestId: string): void {
+export function sendVerdict(res: ServerResponse, v: RespondVerdict, requestId: string): number | undefined {
   if (v.code && v.body === undefined) {
-    sendError(res, v.code, requestId, { status: v.status, headers: v.headers, message: v.message, details: v.details });
-    return;
+    return sendError(res, v.code, requestId, { status: v.status, headers: v.headers, message: v.message, details: v.details });
   }
   const body = v.body ?? '';
   res.writeHead(v.status, { ...lowerCased(v.headers), 'content-length': Buffer.byteLength(body), 'x-request-id': requestId });
   res.end(body);
+  return undefined;
 }
 
 /**

@@ -193,6 +193,10 @@ export function formatLine(f: RequestRecord, codes: Uint8Array): string {
       case F.status:
         s += ',"status":' + f.status;
         break;
+      case F.grpcStatus:
+        // A gRPC call: the status its trailers (or the gateway's own trailers-only answer) carried.
+        if (f.grpcStatus !== undefined) s += ',"grpcStatus":' + f.grpcStatus;
+        break;
       case F.bytesIn:
         s += ',"bytesIn":' + f.bytesIn;
         break;
@@ -270,6 +274,7 @@ export const enum F {
   service,
   target,
   status,
+  grpcStatus,
   bytesIn,
   bytesOut,
   durationMs,

@@ -3,8 +3,10 @@
 // gatehouse_graphql_operation_duration_seconds{route,type,name}. Operation names are the client's
 // words: each route keeps at most MAX_NAMES of them, the rest count as "(other)" — a client
 // inventing names cannot grow the series without bound. Anonymous operations are "(anonymous)".
+// gRPC calls (operation protocol "grpc") have their own counter: grpc-metrics.ts.
 import { CLASSES, Hist, LabelledCounts, classIndex } from './metric-parts.js';
 import type { RequestRecord } from './request-record.js';
+import { GrpcMetrics } from './grpc-metrics.js';
 
 const MAX_NAMES = 100;
 
@@ -17,9 +19,11 @@ export class OperationMetrics {
   private readonly counts = new LabelledCounts(['route', 'type', 'name', 'status_class']);
   private readonly durations = new Map<string, { labels: Record<string, string>; hist: Hist }>();
   private readonly names = new Map<string, Set<string>>();
+  private readonly grpc = new GrpcMetrics();
 
   record(s: RequestRecord): void {
     const op = s.operation;
+    if (op?.protocol === 'grpc') return this.grpc.record(s);
     if (op === undefined || op.protocol !== 'graphql') return;
     const route = s.route ?? '';
     const name = this.nameOf(route, op.name);
@@ -56,6 +60,7 @@ export class OperationMetrics {
         values: [...this.durations.values()].flatMap((d) => d.hist.values('gatehouse_graphql_operation_duration_seconds', d.labels)),
         aggregator: 'sum',
       },
+      ...this.grpc.metrics(),
     ];
   }
 }

@@ -25,6 +25,8 @@ export interface RequestRecord {
   target: string | undefined;
   /** The status sent (0: none, the client went away first). */
   status: number;
+  /** A gRPC call: the grpc-status of its response (trailers, or a trailers-only head); undefined when none was seen. */
+  grpcStatus?: number | undefined;
   bytesIn: number;
   bytesOut: number;
   /** Request to end of response, in milliseconds (not rounded). */
@@ -55,11 +57,11 @@ export interface RequestRecord {
 
 /** An operation a request carries, as a policy that understands its protocol read it. */
 export interface RequestOperation {
-  /** "graphql". */
+  /** "graphql", "grpc". */
   readonly protocol: string;
-  /** "query", "mutation", "subscription". */
+  /** "query", "mutation", "subscription"; "call" for gRPC (the gateway knows no protos: not which of the four shapes). */
   readonly type: string;
-  /** The operation's name; undefined for an anonymous one. */
+  /** The operation's name (a gRPC call's is its path, `/pkg.Service/Method`); undefined for an anonymous one. */
   readonly name?: string | undefined;
 }
 

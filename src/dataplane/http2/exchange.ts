@@ -15,6 +15,8 @@
 // - Bytes: the connection's counters belong to all its streams, so a request's bytes are its
 //   body's — what the upstream's response and the gateway's answers wrote, and the request body
 //   as counted while it streamed (or its Content-Length).
+// - A gRPC call (grpc.ts) is known from the start: its deadline runs from its arrival
+//   (grpc-deadline.ts), and its operation and grpc-status are recorded.
 import { constants, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { Readable } from 'node:stream';
 import { Exchange } from '../exchange.js';
@@ -24,6 +26,10 @@ import type { HeaderList } from '../../policies/types.js';
 import type { RequestRecord } from '../../observability/request-record.js';
 import { BodyLimit } from '../../edge/body-limit.js';
 import { trailerObject } from '../trailers.js';
+import type { CompiledRoute } from '../plan.js';
+import { GRPC_STATUS, isGrpcRequest, settleAfterTrailersOnly } from '../grpc.js';
+import { GrpcCall, grpcStatusIn } from '../grpc-call.js';
+import { grpcDeadlinePassed } from './grpc-deadline.js';
 
 /** Response fields HTTP/2 forbids (RFC 9113 §8.2.2); node refuses to send them. */
 /** How long a 408's few hundred bytes may take to go out before its stream is cut regardless. */
@@ -37,11 +43,49 @@ export class H2Exchange extends Exchange {
   private encrypted = false;
   /** The request body as it streamed upstream, counted (the connection's byte counters are every stream's). */
   private counted: BodyLimit | undefined;
+  /** The service's gRPC response was trailers-only: it went out as one HEADERS frame ending the stream. */
+  private trailersOnly = false;
 
   override run(): void {
     this.encrypted = (this.req.socket as { encrypted?: boolean }).encrypted === true;
     this.armRequestTimeout();
+    if (isGrpcRequest(this.req)) {
+      const url = this.req.url ?? '';
+      const q = url.indexOf('?');
+      const grpc = (this.grpc = new GrpcCall(this.req, q === -1 ? url : url.slice(0, q)));
+      grpc.arm(() => this.step(() => this.deadlinePassed()));
+    }
     super.run();
+  }
+
+  /** A gRPC call with a malformed grpc-timeout is refused once routed (INTERNAL, as grpc-js servers do). */
+  protected override runAccess(route: CompiledRoute): void {
+    if (this.grpc?.badTimeout === true) return this.respond({ kind: 'error', code: 'GW_GRPC_BAD_TIMEOUT' });
+    super.runAccess(route);
+  }
+
+  /** Answered already (a gRPC deadline, a 408) while the call waited in its service's queue: it must not start now. */
+  override admitted(): void {
+    if (this.clientGone) return;
+    super.admitted();
+  }
+
+  /** The gRPC call's deadline passed (grpc-deadline.ts): the upstream call is cancelled, the client told. */
+  private deadlinePassed(): void {
+    if (this.done) return;
+    const stream = (this.req as unknown as Http2ServerRequest).stream;
+    grpcDeadlinePassed(stream, this.res.headersSent, {
+      cancelUpstream: () => {
+        this.call?.cancel(new Error('grpc deadline'));
+        // Nothing more runs for this call: a pending policy or body read must not start it after the answer.
+        this.clientGone = true;
+      },
+      answer: () => this.respond({ kind: 'error', code: 'GW_GRPC_DEADLINE_EXCEEDED' }),
+      reset: () => {
+        this.errorCode = 'GW_GRPC_DEADLINE_EXCEEDED';
+        this.grpc!.status = GRPC_STATUS.DEADLINE_EXCEEDED;
+      },
+    });
   }
 
   /**
@@ -85,11 +129,17 @@ export class H2Exchange extends Exchange {
   }
 
   protected override write(chunk: Buffer): boolean {
+    if (this.trailersOnly) return true; // a trailers-only response has no body (a service's stray bytes are dropped)
     this.bytesOut += chunk.length;
     return super.write(chunk);
   }
 
   protected override endResponse(trailers: readonly (Buffer | string)[] | null | undefined): void {
+    if (this.trailersOnly) {
+      // The stream ended with the head: no trailers, and a client still sending is told to stop.
+      settleAfterTrailersOnly(this.req as unknown as Http2ServerRequest);
+      return void this.res.end();
+    }
     if (trailers != null && trailers.length > 0) (this.res as unknown as Http2ServerResponse).addTrailers(trailerObject(trailers));
     this.settleRequest();
     this.res.end();
@@ -110,7 +160,19 @@ export class H2Exchange extends Exchange {
   }
 
   protected override writeHead(status: number, headers: HeaderList): void {
-    super.writeHead(status, withoutConnectionFields(headers));
+    withoutConnectionFields(headers);
+    if (this.grpc !== undefined && grpcStatusIn(headers) !== undefined) {
+      // A gRPC service's trailers-only response (grpc-status in its head: an error before any
+      // message) stays one: HEADERS with END_STREAM. Node's compatibility API would send the head,
+      // then end the stream with an empty DATA frame: a gRPC client reads that as a response
+      // without trailers, and fails the call with INTERNAL instead of the service's status.
+      const stream = (this.res as unknown as Http2ServerResponse).stream;
+      this.trailersOnly = true;
+      this.res.statusCode = status;
+      if (!stream.destroyed) stream.respond({ ...trailerObject(headers), ':status': status }, { endStream: true });
+      return;
+    }
+    super.writeHead(status, headers);
   }
 
   protected override streamBody(scan: ScannedHeaders, maxBodyBytes: number): Readable {

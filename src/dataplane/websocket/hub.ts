@@ -119,7 +119,7 @@ export class WebSocketHub implements SocketHost {
     if (plane.shedder.overloaded(plane.inflight)) {
       plane.shedder.shed++;
       if (plane.limits.serverHeader !== undefined) res.setHeader('server', plane.limits.serverHeader);
-      return sendError(res, 'GW_OVERLOADED', randomUUID(), { close: true, headers: { 'retry-after': plane.shedder.retryAfter } });
+      return void sendError(res, 'GW_OVERLOADED', randomUUID(), { close: true, headers: { 'retry-after': plane.shedder.retryAfter } });
     }
     this.run(new WebSocketExchange(this, plane.enter(), req, res, head), listener);
   }
@@ -160,7 +160,7 @@ export class WebSocketHub implements SocketHost {
     if (findHeader(req.rawHeaders, 'transfer-encoding') !== undefined || (cl !== undefined && cl !== '0')) {
       // Node left the body of an upgrade request unread, and cannot be asked to read it now.
       const message = 'An Upgrade request other than WebSocket cannot carry a body here; send it without Upgrade.';
-      return sendError(res, 'GW_BAD_REQUEST', randomUUID(), { close: true, message });
+      return void sendError(res, 'GW_BAD_REQUEST', randomUUID(), { close: true, message });
     }
     listener.handler(req, res);
   }
