@@ -38,7 +38,7 @@ export interface CallOwner {
   /**
    * What the call reads of the client's request: its method, and whether its body was read whole.
    */
-  readonly req: Pick<IncomingMessage, 'method' | 'readableEnded'>;
+  readonly req: Pick<IncomingMessage, 'method' | 'readableEnded'> & Partial<Pick<IncomingMessage, 'url' | 'headers'>>;
   readonly requestId: string;
   readonly trace: RequestTrace | undefined;
   readonly tracer: Tracer | undefined;
