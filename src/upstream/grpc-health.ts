@@ -7,6 +7,7 @@
 //   HealthCheckResponse { ServingStatus status = 1; }  UNKNOWN 0, SERVING 1, NOT_SERVING 2, SERVICE_UNKNOWN 3
 // Undici's HTTP/2 client drops response trailers (where grpc-status travels), so node:http2 is used.
 import http2 from 'node:http2';
+import { isIP } from 'node:net';
 
 /** What a probe found (active-checker.ts's ProbeResult, kept apart so neither file imports the other's). */
 export type ProbeResult = { ok: true } | { ok: false; reason: string };
@@ -75,11 +76,20 @@ export function decodeHealthResponse(body: Buffer): number | string {
   return status;
 }
 
+/**
+ * h2 over TLS: ALPN h2, and the certificate checked for the configured host name (an expanded
+ * member's origin is an address; an address is no server name).
+ */
+function tlsOptions(authority: string): http2.SecureClientSessionOptions {
+  const hostname = authority.startsWith('[') ? authority.slice(1, authority.indexOf(']')) : authority.replace(/:\d+$/, '');
+  return isIP(hostname) === 0 ? { ALPNProtocols: ['h2'], servername: hostname } : { ALPNProtocols: ['h2'] };
+}
+
 /** One Health/Check call to `origin`; `signal` ends it (the checker's timeout). */
 export function grpcHealthProbe(origin: string, authority: string, service: string, signal: AbortSignal): Promise<ProbeResult> {
   return new Promise((resolve) => {
     let settled = false;
-    const session = http2.connect(origin, origin.startsWith('https:') ? { ALPNProtocols: ['h2'] } : {});
+    const session = http2.connect(origin, origin.startsWith('https:') ? tlsOptions(authority) : {});
     const done = (r: ProbeResult): void => {
       if (settled) return;
       settled = true;
