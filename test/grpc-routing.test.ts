@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { request } from 'undici';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { waitFor } from './helpers/child.js';
-import { grpc, grpcClient, startGrpcTarget, unaryCall, type GrpcTarget } from './helpers/grpc-targets.js';
+import { grpc, grpcClient, startGrpcTarget, unaryCall, type GrpcTarget, type TestClient } from './helpers/grpc-targets.js';
 import { validateConfig } from '../src/validation/validate.js';
 import { testConfig } from './helpers/gateway.js';
 
@@ -251,5 +251,32 @@ test('retries: a streaming call is not retried, even when its method is listed',
   });
   failed(r);
   assert.deepEqual(first.calls, ['/test.v1.Greeter/Collect']);
+  assert.deepEqual(second.calls, []);
+});
+
+/** A server-streaming call's messages, and how it ended. */
+function streamCall(g: TestClient, text: string): Promise<{ texts: string[]; code: number }> {
+  return new Promise((resolve) => {
+    const texts: string[] = [];
+    const s = g.Stream({ text });
+    s.on('data', (m: { text: string }) => texts.push(m.text));
+    s.on('error', (err: grpc.ServiceError) => resolve({ texts, code: err.code }));
+    s.on('end', () => resolve({ texts, code: grpc.status.OK }));
+  });
+}
+
+test('retries: a listed server-streaming call refused before any message is retried; one failing after a message is not', async () => {
+  const { first, second, g } = await retryPair({ ...RETRY, grpcMethods: ['/test.v1.Greeter/Stream'] });
+  first.refuse = 1;
+  assert.deepEqual(await streamCall(g, 'x'), { texts: ['second 1 x', 'second 2 x'], code: grpc.status.OK });
+  assert.deepEqual(first.calls, ['/test.v1.Greeter/Stream']);
+  // Round-robin: the next call starts on the first target again; its UNAVAILABLE comes after a message was relayed.
+  first.calls.length = 0;
+  second.calls.length = 0;
+  first.failAfterFirst = 1;
+  const r = await streamCall(g, 'y');
+  assert.deepEqual(r.texts, ['first 1 y']);
+  assert.notEqual(r.code, grpc.status.OK);
+  assert.deepEqual(first.calls, ['/test.v1.Greeter/Stream']);
   assert.deepEqual(second.calls, []);
 });

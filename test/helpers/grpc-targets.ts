@@ -85,6 +85,8 @@ export interface GrpcTarget {
   health: Map<string, ServingStatus>;
   /** Refuse this many coming calls with UNAVAILABLE before any message. */
   refuse: number;
+  /** Stream: end the next calls with UNAVAILABLE after their first message (in the trailers). */
+  failAfterFirst: number;
   close(): Promise<void>;
 }
 
@@ -98,6 +100,7 @@ export async function startGrpcTarget(name: string): Promise<GrpcTarget> {
     checks: [],
     health: new Map([['', 'SERVING']]),
     refuse: 0,
+    failAfterFirst: 0,
     close: () => new Promise<void>((r) => server.tryShutdown(() => r())),
   };
   /** Counts the call; true when it is to be refused (the caller answers UNAVAILABLE). */
@@ -120,6 +123,10 @@ export async function startGrpcTarget(name: string): Promise<GrpcTarget> {
     Stream: (call: grpc.ServerWritableStream<Msg, Msg>) => {
       if (arrive('/test.v1.Greeter/Stream')) return call.emit('error', unavailable);
       call.write({ text: `${name} 1 ${call.request.text}` });
+      if (t.failAfterFirst > 0) {
+        t.failAfterFirst--;
+        return call.emit('error', unavailable);
+      }
       call.write({ text: `${name} 2 ${call.request.text}` });
       call.end();
     },
