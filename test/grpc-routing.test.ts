@@ -10,6 +10,8 @@ import { waitFor } from './helpers/child.js';
 import { grpc, grpcClient, startGrpcTarget, unaryCall, type GrpcTarget, type TestClient } from './helpers/grpc-targets.js';
 import { validateConfig } from '../src/validation/validate.js';
 import { testConfig } from './helpers/gateway.js';
+import { startChild, tempDir } from './helpers/child.js';
+import { makePki } from './helpers/certs.js';
 
 const closers: (() => Promise<void> | void)[] = [];
 after(async () => {
@@ -279,4 +281,58 @@ test('retries: a listed server-streaming call refused before any message is retr
   assert.notEqual(r.code, grpc.status.OK);
   assert.deepEqual(first.calls, ['/test.v1.Greeter/Stream']);
   assert.deepEqual(second.calls, []);
+});
+
+test('a grpc check over h2 (TLS): a gateway process trusting the CA checks each target', async () => {
+  const pki = makePki();
+  const dir = await tempDir();
+  closers.push(
+    () => pki.cleanup(),
+    () => dir.remove(),
+  );
+  const [ok, sick] = await Promise.all([startGrpcTarget('ok', pki.server), startGrpcTarget('sick', pki.server)]);
+  closers.push(
+    () => ok.close(),
+    () => sick.close(),
+  );
+  sick.health.set('', 'NOT_SERVING');
+  const config = await dir.file(
+    'gw.yaml',
+    [
+      'listen: [{ port: 0, host: 127.0.0.1 }]',
+      'admin: { port: 0, host: 127.0.0.1 }',
+      'accessLog: false',
+      'log: { level: warn }',
+      'services:',
+      `  g: { protocol: h2, targets: [{ url: "${ok.url}" }, { url: "${sick.url}" }],`,
+      '       healthCheck: { active: { type: grpc, interval: 50ms, unhealthyThreshold: 1, healthyThreshold: 1 } } }',
+      'routes: [{ name: g, match: { grpc: { service: test.v1.Greeter } }, service: g }]',
+      '',
+    ].join('\n'),
+  );
+  const child = await startChild(config, { env: { ...process.env, NODE_EXTRA_CA_CERTS: pki.ca.certPath } });
+  closers.push(() => child.kill());
+  interface TargetHealth {
+    target: string;
+    active: string;
+    events: { change: string; reason: string }[];
+  }
+  const health = async () => {
+    const res = await request(`${child.adminUrl}/services/g/health`);
+    return ((await res.body.json()) as { targets: TargetHealth[] }).targets;
+  };
+  // The answer was read over TLS: the reason is the service's NOT_SERVING, not a connection failure.
+  const targets = await waitFor('the NOT_SERVING target marked unhealthy', async () => {
+    const t = await health();
+    return t.find((x) => x.target === sick.url)?.active === 'unhealthy' ? t : undefined;
+  });
+  assert.deepEqual(
+    targets.find((x) => x.target === sick.url)!.events.map((e) => [e.change, e.reason]),
+    [['unhealthy', 'active check: NOT_SERVING']],
+  );
+  await waitFor('checks of the SERVING target', () => ok.checks.length >= 2);
+  const okHealth = (await health()).find((x) => x.target === ok.url)!;
+  assert.equal(okHealth.active, 'healthy');
+  assert.deepEqual(okHealth.events, []);
+  assert.equal(ok.checks[0], '', 'the server as a whole was asked about');
 });

@@ -90,7 +90,8 @@ export interface GrpcTarget {
   close(): Promise<void>;
 }
 
-export async function startGrpcTarget(name: string): Promise<GrpcTarget> {
+/** `tls`: serve h2 over TLS with this certificate (default h2c). */
+export async function startGrpcTarget(name: string, tls?: { cert: string; key: string }): Promise<GrpcTarget> {
   const p = protos();
   const server = new grpc.Server();
   const t: GrpcTarget = {
@@ -149,9 +150,15 @@ export async function startGrpcTarget(name: string): Promise<GrpcTarget> {
     },
   });
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+    server.bindAsync(
+      '127.0.0.1:0',
+      tls
+        ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(tls.cert), private_key: Buffer.from(tls.key) }])
+        : grpc.ServerCredentials.createInsecure(),
+      (err, port) => (err ? reject(err) : resolve(port)),
+    ),
   );
-  t.url = `http://127.0.0.1:${port}`;
+  t.url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   return t;
 }
 
