@@ -3,6 +3,8 @@
 import { z } from 'zod';
 import { Duration, Size } from './units-schema.js';
 import { validateHashOn } from './hash-on.js';
+import { GRPC_SERVICE_NAME } from './grpc-match.js';
+import { GrpcMethods, GrpcStatuses } from './grpc-retry-schema.js';
 
 /** Every balancer name, in documentation order (upstream/balancers/index.ts implements each one). */
 export const BALANCERS = ['round-robin', 'least-connections', 'random', 'p2c-ewma', 'consistent-hash'] as const;
@@ -20,6 +22,15 @@ const StatusCode = z.number().int().min(100).max(599);
 
 export const ActiveHealthCheck = z
   .strictObject({
+    type: z.enum(['http', 'grpc']).default('http').meta({
+      description:
+        'http: GET `path`; grpc: the standard grpc.health.v1.Health/Check call over HTTP/2 (the service’s protocol must be h2 or h2c), healthy when it answers SERVING.',
+    }),
+    grpcService: z
+      .string()
+      .regex(GRPC_SERVICE_NAME, { error: 'expected a fully-qualified gRPC service name such as "pkg.Service"' })
+      .optional()
+      .meta({ description: 'type grpc: the service name the check asks about (default: the server as a whole, "").' }),
     path: z.string().regex(/^\//, { error: 'a path starts with "/"' }).default('/health'),
     interval: Duration.default('5s'),
     timeout: Duration.default('1s'),
@@ -36,6 +47,16 @@ export const ActiveHealthCheck = z
       .default(3)
       .meta({ description: 'Consecutive failures that mark a healthy target unhealthy.' }),
     expectStatus: z.array(StatusCode).min(1).optional().meta({ description: 'Statuses counted as healthy; default: any 2xx or 3xx.' }),
+  })
+  .superRefine((a, ctx) => {
+    if (a.type !== 'grpc' && a.grpcService !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['grpcService'], message: 'grpcService is for type grpc' });
+    if (a.type === 'grpc' && a.expectStatus !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['expectStatus'],
+        message: 'a grpc check is healthy when it answers SERVING: expectStatus is for type http',
+      });
   })
   .meta({ description: 'Active checks: one prober per target per instance, off the request path.' });
 
@@ -85,6 +106,8 @@ export const Retries = z
       .array(z.string().regex(/^[A-Za-z]+$/))
       .default(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'])
       .meta({ description: 'Methods that may be retried (routes may add more with retryMethods).' }),
+    grpcStatuses: GrpcStatuses,
+    grpcMethods: GrpcMethods,
     budget: z
       .strictObject({
         ratio: z.number().min(0).max(10).default(0.2),

@@ -14,6 +14,7 @@ import { RouteWebSocket } from './websocket-schema.js';
 import { Http2Limits, HTTP2_DEFAULTS, ListenerHttp2, ServiceProtocolSchema } from './http2-schema.js';
 import { BodyMatch } from './body-match.js';
 import { GraphQLMatch } from './graphql-match.js';
+import { GrpcMatch, grpcPathsConflict } from './grpc-match.js';
 import { ComposeSchema } from './compose-schema.js';
 import { BatchSchema } from './batch-schema.js';
 import { GraphqlRouteSchema } from './graphql-route-schema.js';
@@ -195,6 +196,17 @@ const routeSchema = (Policy: ReturnType<typeof policyEntry>) =>
           query: z.record(z.string(), ValueMatcher).optional(),
           body: BodyMatch.optional(),
           graphql: GraphQLMatch.optional(),
+          grpc: GrpcMatch.optional(),
+        })
+        .superRefine((m, ctx) => {
+          // A gRPC path is the service and method: another path list would either contradict it or
+          // say the same thing twice, so the two are never combined.
+          if (grpcPathsConflict(m.paths, m.grpc))
+            ctx.addIssue({
+              code: 'custom',
+              path: ['paths'],
+              message: 'match.grpc sets the paths (/pkg.Service/Method): leave match.paths out',
+            });
         })
         .default({ paths: ['/*'] }),
       service: Name.optional().meta({

@@ -36,9 +36,10 @@ export interface UpgradeRequest {
 /** What the call needs from the request it serves, and where its outcome goes. */
 export interface CallOwner {
   /**
-   * What the call reads of the client's request: its method, and whether its body was read whole.
+   * What the call reads of the client's request: its method, whether its body was read whole, and
+   * (for `retries.grpcMethods`) its URL and content-type when it has them.
    */
-  readonly req: Pick<IncomingMessage, 'method' | 'readableEnded'>;
+  readonly req: Pick<IncomingMessage, 'method' | 'readableEnded'> & Partial<Pick<IncomingMessage, 'url' | 'headers'>>;
   readonly requestId: string;
   readonly trace: RequestTrace | undefined;
   readonly tracer: Tracer | undefined;

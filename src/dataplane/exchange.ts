@@ -28,6 +28,7 @@ import { upstreamHeaders } from './upstream-headers.js';
 import { requestTarget } from './request-target.js';
 import { ExchangeResponse } from './exchange-response.js';
 import { hasBody, readForReplay, streamedBody } from './request-body.js';
+import { readGrpcForReplay } from './grpc-replay.js';
 import { callRoute, UpstreamCall, type CallOwner } from './upstream-call.js';
 import { httpsRedirect } from './https-redirect.js';
 import { lookupRoute } from './route-lookup.js';
@@ -178,8 +179,24 @@ export class Exchange extends ExchangeResponse implements CallOwner {
       }),
     );
     if (whole) return;
+    // A gRPC call has no Content-Length: one whose method may be retried is read whole up to the limit (grpc-replay.ts).
+    if (call.grpcRetry && replayLimit >= 0) return this.readGrpcRequest(call, Math.min(replayLimit, route.maxBodyBytes));
     call.noReplay(); // a streamed body cannot be sent twice
     call.admit();
+  }
+
+  private readGrpcRequest(call: UpstreamCall, limit: number): void {
+    readGrpcForReplay(this.req, this.scan!, limit, (read) =>
+      this.step(() => {
+        if (this.clientGone) return;
+        if (read.whole !== undefined) {
+          this.body = read.whole;
+          this.bodyRead = read.whole.length;
+        } else this.bodyPrefix = read.prefix;
+        if (!read.replayable) call.noReplay();
+        call.admit();
+      }),
+    );
   }
 
   /** The requestBody phase (body-phases.ts): the body read whole and given to its policies, then `next`. */

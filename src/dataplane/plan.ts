@@ -5,6 +5,7 @@ import type { GatehouseConfig, RouteConfig } from '../config/schema.js';
 import { parseDuration } from '../config/units.js';
 import { Router, compileValueMatcher, type RouteMatcher } from './router.js';
 import { compileBodyMatchers } from './body-match.js';
+import { withGrpc } from './grpc-match.js';
 import { parsePathPattern, type PathPattern } from '../config/path-pattern.js';
 import { parseHostPattern, type HostPattern } from '../config/host-pattern.js';
 import { compileRewrite, compileStripPrefix, type PathRewriter } from './rewrite.js';
@@ -193,13 +194,15 @@ function compileRoute(
   const service = kind === undefined ? services.get(r.service ?? '') : undefined;
   if (kind === undefined && !service) throw new Error(`route ${r.name}: service ${r.service} is not defined`); // validation rejects this first
   const handler = kind?.def.create(kind.config, { config: env.config, routeName: r.name, log: env.log });
+  const grpc = withGrpc(r.match); // `match.grpc`: its paths, POST, and a gRPC content-type
+  const methods = grpc?.methods ?? r.match.methods;
   const matcher: RouteMatcher = {
     index,
     priority: r.priority,
     hosts: r.match.hosts ? r.match.hosts.map((h) => parseHostPattern(h) as HostPattern) : null,
-    methods: r.match.methods ? new Set(r.match.methods.map((m) => m.toUpperCase())) : null,
-    paths: r.match.paths.map((p) => parsePathPattern(p) as PathPattern),
-    headers: Object.entries(r.match.headers ?? {}).map(([k, v]) => compileValueMatcher(k.toLowerCase(), v)),
+    methods: methods ? new Set(methods.map((m) => m.toUpperCase())) : null,
+    paths: (grpc?.paths ?? r.match.paths).map((p) => parsePathPattern(p) as PathPattern),
+    headers: [...(grpc?.headers ?? []), ...Object.entries(r.match.headers ?? {}).map(([k, v]) => compileValueMatcher(k.toLowerCase(), v))],
     query: Object.entries(r.match.query ?? {}).map(([k, v]) => compileValueMatcher(k, v)),
     body: compileBodyMatchers(r.match.body, r.match.graphql),
   };

@@ -16,6 +16,7 @@ import type { RetrySettings, ServiceRuntime, TargetRuntime } from '../upstream/s
 import type { Admission, CircuitBreaker } from '../upstream/circuit-breaker.js';
 import type { AdmissionControl } from '../upstream/admission.js';
 import { countsAsFailure, failureKind, type AttemptFailure } from '../upstream/attempt-result.js';
+import { headGrpcStatus, retryableGrpcCall } from '../upstream/grpc-retry.js';
 import type { Logger } from '../observability/logger.js';
 
 export type { CallOwner, UpgradeRequest, UpstreamRequest } from './call-owner.js';
@@ -48,6 +49,8 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   upstreamMs = -1;
   /** Retry settings while the request may be sent again (undefined: one attempt only). */
   private retry: RetrySettings | undefined;
+  /** A gRPC call of a method in `retries.grpcMethods`: its trailers-only refusals may be retried too. */
+  readonly grpcRetry: boolean;
   private request: UpstreamRequest | undefined;
   private tried: Set<TargetRuntime> | undefined;
   private attemptTarget: TargetRuntime | undefined;
@@ -81,7 +84,9 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   ) {
     const retry = route.service.retry;
     const method = owner.req.method!;
-    if (retry !== undefined && (retry.methods.has(method) || route.retryMethods.has(method))) this.retry = retry;
+    const req = owner.req;
+    this.grpcRetry = retry !== undefined && retryableGrpcCall(retry.grpc, method, req.url, req.headers?.['content-type']);
+    if (retry !== undefined && (retry.methods.has(method) || route.retryMethods.has(method) || this.grpcRetry)) this.retry = retry;
   }
 
   /** The largest body kept to be sent again; -1 when the request is not retried. */
@@ -216,7 +221,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     if (statusCode < 200) return true; // interim responses are not relayed yet
     this.attemptStatus = statusCode;
     this.recordHealth(statusCode, undefined, `status ${statusCode}`);
-    if (this.mayRetry(statusCode, undefined)) {
+    if (this.mayRetry(statusCode, undefined) || (this.grpcRetry && statusCode === 200 && this.mayRetryGrpc(rawHeaders))) {
       // Read and drop this answer (the connection stays reusable), then try again.
       this.discarding = true;
       this.lastError = undefined;
@@ -334,6 +339,15 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
           ? retry.onConnectError
           : kind === 'timeout' && retry.onTimeout;
     if (!wanted) return false;
+    return this.route.service.state.budget?.tryRetry() ?? true;
+  }
+
+  /** A trailers-only gRPC answer whose status `retries.grpcStatuses` lists: tried again like a retryable HTTP status. */
+  private mayRetryGrpc(rawHeaders: readonly (Buffer | string)[]): boolean {
+    const retry = this.retry;
+    if (retry === undefined || this.ended || this.attempt >= retry.attempts) return false;
+    const status = headGrpcStatus(rawHeaders);
+    if (status === undefined || !retry.grpc!.statuses.has(status)) return false;
     return this.route.service.state.budget?.tryRetry() ?? true;
   }
 

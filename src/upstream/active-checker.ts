@@ -1,12 +1,15 @@
 // Probes one target on an interval, off the request path. One checker per target per instance.
 import { request, type Dispatcher } from 'undici';
 import type { Clock } from './clock.js';
+import { grpcHealthProbe } from './grpc-health.js';
 
 export interface ActiveCheckSettings {
   path: string;
   intervalMs: number;
   timeoutMs: number;
   expectStatus: ReadonlySet<number> | undefined;
+  /** `type: grpc`: the grpc.health.v1 Check call for this service name ("" = the server) instead of a GET of `path`. */
+  grpcService?: string | undefined;
 }
 
 export type ProbeResult = { ok: true } | { ok: false; reason: string };
@@ -50,6 +53,11 @@ export class ActiveChecker {
     const { path, timeoutMs, expectStatus } = this.settings;
     const abort = (this.abort = new AbortController());
     const timer = setTimeout(() => abort.abort(), timeoutMs);
+    if (this.settings.grpcService !== undefined) {
+      const r = await grpcHealthProbe(this.origin, this.hostHeader, this.settings.grpcService, abort.signal);
+      clearTimeout(timer);
+      return abort.signal.aborted ? { ok: false, reason: `active check timed out after ${timeoutMs}ms` } : r;
+    }
     try {
       const res = await request(this.origin + path, {
         method: 'GET',

@@ -96,6 +96,7 @@ export class ServiceState {
       intervalMs: parseDuration(hc.active.interval),
       timeoutMs: parseDuration(hc.active.timeout),
       expectStatus: hc.active.expectStatus ? new Set(hc.active.expectStatus) : undefined,
+      grpcService: hc.active.type === 'grpc' ? (hc.active.grpcService ?? '') : undefined,
       healthyThreshold: hc.active.healthyThreshold,
       unhealthyThreshold: hc.active.unhealthyThreshold,
     };

@@ -1,6 +1,8 @@
 // A service at run time, for one config version: its targets, the balancer that picks among the
 // available ones, and the settings its requests follow (timeouts, retries, fallback). The state
 // that must outlive the version (health, breaker, budget, queue) lives in ServiceState.
+import type { GrpcRetrySettings } from './grpc-retry.js';
+import { grpcStatusNumbers } from '../config/grpc-retry-schema.js';
 import type { UpstreamPool } from './pool-registry.js';
 import type { ServiceConfig } from '../config/schema.js';
 import { parseDuration, parseSize } from '../config/units.js';
@@ -41,6 +43,8 @@ export interface RetrySettings {
   perTryTimeoutMs: number;
   bodyLimit: number;
   methods: ReadonlySet<string>;
+  /** gRPC methods retried, and the trailers-only statuses that are (undefined: none configured). */
+  grpc: GrpcRetrySettings | undefined;
 }
 
 export interface FallbackResponse {
@@ -192,5 +196,9 @@ function compileRetries(config: ServiceConfig, responseMs: number): RetrySetting
     perTryTimeoutMs: r.perTryTimeout !== undefined ? Math.min(parseDuration(r.perTryTimeout), responseMs) : responseMs,
     bodyLimit: parseSize(r.retryBodyLimit),
     methods: new Set(r.methods.map((m) => m.toUpperCase())),
+    grpc:
+      r.grpcMethods.length > 0
+        ? { methods: new Set(r.grpcMethods), statuses: new Set(grpcStatusNumbers(r.grpcStatuses ?? [])) }
+        : undefined,
   };
 }

@@ -137,6 +137,8 @@ function semanticIssues(cfg: Checkable, defs: readonly PolicyDefinition[]): Conf
         add(`services.${name}.hashOn`, `hashOn is only used by balancer: consistent-hash (this service uses ${svc.balancer})`);
       }
     }
+    if (has('healthCheck') && has('protocol') && svc.healthCheck?.active?.type === 'grpc' && (svc.protocol ?? 'http1') === 'http1')
+      add(`services.${name}.healthCheck.active.type`, 'a grpc check is an HTTP/2 call: the service needs protocol h2 or h2c');
     const backoff = svc.retries?.backoff;
     if (backoff && parseDuration(backoff.base) > parseDuration(backoff.max))
       add(`services.${name}.retries.backoff`, 'base is longer than max');
