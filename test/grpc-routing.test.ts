@@ -4,6 +4,7 @@
 // sides of a real gateway.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
+import http2 from 'node:http2';
 import { request } from 'undici';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { waitFor } from './helpers/child.js';
@@ -88,6 +89,38 @@ test('a request that is not gRPC does not match a match.grpc route', async () =>
   });
   await web2.body.dump();
   assert.equal(greeter.calls.length, before);
+});
+
+/** One raw HTTP/2 POST of a gRPC message {text} to the gateway: the grpc-status it ends with. */
+function rawGrpcCall(gw: TestGateway, path: string, contentType: string): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(`http://127.0.0.1:${gw.port}`);
+    session.on('error', reject);
+    const text = Buffer.from('raw');
+    const msg = Buffer.concat([Buffer.from([0, 0, 0, 0, text.length + 2, 0x0a, text.length]), text]);
+    const stream = session.request({ ':method': 'POST', ':path': path, 'content-type': contentType, te: 'trailers' });
+    let status: string | undefined;
+    stream.on('response', (h) => (status = (h['grpc-status'] as string | undefined) ?? status));
+    stream.on('trailers', (h: http2.IncomingHttpHeaders) => (status = (h['grpc-status'] as string | undefined) ?? status));
+    stream.resume();
+    stream.on('error', reject);
+    stream.on('close', () => {
+      session.close();
+      resolve(status);
+    });
+    stream.end(msg);
+  });
+}
+
+test('every content-type a gRPC server takes for gRPC matches a match.grpc route (application/grpc+, ;…)', async () => {
+  // grpc-go and grpc-java serve "application/grpc+" (no codec named: proto) and anything after "+" or ";":
+  // such a call must not slip past the gRPC route to another one (here the catch-all) that reaches a gRPC server too.
+  for (const ct of ['application/grpc+', 'application/grpc;', 'application/grpc+proto;charset=x', 'application/grpc+Proto!']) {
+    const before = { greeter: greeter.calls.length, web: web.calls.length };
+    await rawGrpcCall(routing, '/test.v1.Greeter/Hello', ct);
+    assert.equal(web.calls.length, before.web, `${ct}: the catch-all route took it`);
+    assert.equal(greeter.calls.length, before.greeter + 1, `${ct}: the gRPC route did not take it`);
+  }
 });
 
 test('gatehouse explain and the route table show the gRPC condition', async () => {
