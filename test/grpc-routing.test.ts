@@ -123,6 +123,15 @@ test('every content-type a gRPC server takes for gRPC matches a match.grpc route
   }
 });
 
+test('a status the service answers trailers-only (no message) reaches the client as that status', async () => {
+  // Every error a gRPC server answers before any message comes trailers-only: HEADERS with END_STREAM
+  // carrying grpc-status. Relayed as a head then an empty end without trailers, clients read it as
+  // INTERNAL "ended without gRPC status"; the client must see the service's own status.
+  greeter.refuse = 1;
+  const r = await unaryCall(client('test.v1.Greeter', routing), 'Hello', 'z');
+  assert.deepEqual(r, { code: grpc.status.UNAVAILABLE, details: 'greeter is unavailable' });
+});
+
 test('gatehouse explain and the route table show the gRPC condition', async () => {
   const { compilePlan, noConnect } = await import('../src/dataplane/plan.js');
   const { explain, routeTable } = await import('../src/dataplane/describe.js');
@@ -217,11 +226,7 @@ test('a grpc check needs an HTTP/2 service, and takes no expectStatus', () => {
   );
 });
 
-/**
- * The refused call failed for the client. (Its status is not asserted: the gateway relays a
- * trailers-only answer as HEADERS then an empty DATA frame with END_STREAM, which grpc-js reads as
- * INTERNAL "ended without gRPC status" — the HTTP/2 response side's to fix, not routing's.)
- */
+/** The refused call failed for the client (with the service's status: see the trailers-only test above). */
 function failed(r: { text: string } | { code: number; details: string }): void {
   assert.ok('code' in r, `expected the call to fail, got ${JSON.stringify(r)}`);
 }

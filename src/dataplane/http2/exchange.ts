@@ -37,6 +37,11 @@ export class H2Exchange extends Exchange {
   private encrypted = false;
   /** The request body as it streamed upstream, counted (the connection's byte counters are every stream's). */
   private counted: BodyLimit | undefined;
+  /**
+   * The grpc-status fields of a head that carried them (a gRPC trailers-only answer), until a body
+   * chunk goes out: see endResponse.
+   */
+  private headGrpcStatus: Record<string, string> | undefined;
 
   override run(): void {
     this.encrypted = (this.req.socket as { encrypted?: boolean }).encrypted === true;
@@ -85,12 +90,17 @@ export class H2Exchange extends Exchange {
   }
 
   protected override write(chunk: Buffer): boolean {
+    this.headGrpcStatus = undefined;
     this.bytesOut += chunk.length;
     return super.write(chunk);
   }
 
   protected override endResponse(trailers: readonly (Buffer | string)[] | null | undefined): void {
     if (trailers != null && trailers.length > 0) (this.res as unknown as Http2ServerResponse).addTrailers(trailerObject(trailers));
+    // A gRPC trailers-only answer (HEADERS with END_STREAM holding grpc-status): node's response
+    // has sent its head already and ends with an empty DATA frame, which gRPC clients read as a
+    // call ended without a status (INTERNAL). Its status fields go again as the trailers.
+    else if (this.headGrpcStatus !== undefined) (this.res as unknown as Http2ServerResponse).addTrailers(this.headGrpcStatus);
     this.settleRequest();
     this.res.end();
   }
@@ -110,6 +120,7 @@ export class H2Exchange extends Exchange {
   }
 
   protected override writeHead(status: number, headers: HeaderList): void {
+    this.headGrpcStatus = grpcStatusFields(headers);
     super.writeHead(status, withoutConnectionFields(headers));
   }
 
@@ -167,4 +178,14 @@ export function forHttp2(a: Answer): Answer {
   const kept: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) if (!CONNECTION_SPECIFIC.has(name.toLowerCase())) kept[name] = value;
   return { ...a, verdict: { ...a.verdict, headers: kept } };
+}
+
+/** The status fields of a head that has grpc-status (a gRPC trailers-only answer's), else undefined. */
+function grpcStatusFields(headers: HeaderList): Record<string, string> | undefined {
+  let fields: Record<string, string> | undefined;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]!.toLowerCase();
+    if (name === 'grpc-status' || name === 'grpc-message' || name === 'grpc-status-details-bin') (fields ??= {})[name] = headers[i + 1]!;
+  }
+  return fields?.['grpc-status'] !== undefined ? fields : undefined;
 }
