@@ -226,6 +226,16 @@ test('a grpc check needs an HTTP/2 service, and takes no expectStatus', () => {
   );
 });
 
+test('retries: grpcStatuses without grpcMethods is a config error (it would retry nothing)', () => {
+  const check = (retries: unknown) => {
+    const v = validateConfig(testConfig({ services: { s: { protocol: 'h2c', targets: [{ url: 'http://127.0.0.1:1' }], retries } } }));
+    return v.ok ? [] : v.errors.map((e) => `${e.path}: ${e.message}`);
+  };
+  assert.deepEqual(check({ attempts: 2, grpcStatuses: [14], grpcMethods: ['/p.S/Get'] }), []);
+  assert.deepEqual(check({ attempts: 2, grpcMethods: ['/p.S/Get'] }), []);
+  assert.match(check({ attempts: 2, grpcStatuses: ['UNAVAILABLE'] }).join(), /services\.s\.retries\.grpcStatuses: .*grpcMethods/);
+});
+
 /** The refused call failed for the client (with the service's status: see the trailers-only test above). */
 function failed(r: { text: string } | { code: number; details: string }): void {
   assert.ok('code' in r, `expected the call to fail, got ${JSON.stringify(r)}`);
