@@ -4,6 +4,7 @@
 // sides of a real gateway.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
+import http2 from 'node:http2';
 import { request } from 'undici';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { waitFor } from './helpers/child.js';
@@ -88,6 +89,47 @@ test('a request that is not gRPC does not match a match.grpc route', async () =>
   });
   await web2.body.dump();
   assert.equal(greeter.calls.length, before);
+});
+
+/** One raw HTTP/2 POST of a gRPC message {text} to the gateway: the grpc-status it ends with. */
+function rawGrpcCall(gw: TestGateway, path: string, contentType: string): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(`http://127.0.0.1:${gw.port}`);
+    session.on('error', reject);
+    const text = Buffer.from('raw');
+    const msg = Buffer.concat([Buffer.from([0, 0, 0, 0, text.length + 2, 0x0a, text.length]), text]);
+    const stream = session.request({ ':method': 'POST', ':path': path, 'content-type': contentType, te: 'trailers' });
+    let status: string | undefined;
+    stream.on('response', (h) => (status = (h['grpc-status'] as string | undefined) ?? status));
+    stream.on('trailers', (h: http2.IncomingHttpHeaders) => (status = (h['grpc-status'] as string | undefined) ?? status));
+    stream.resume();
+    stream.on('error', reject);
+    stream.on('close', () => {
+      session.close();
+      resolve(status);
+    });
+    stream.end(msg);
+  });
+}
+
+test('every content-type a gRPC server takes for gRPC matches a match.grpc route (application/grpc+, ;…)', async () => {
+  // grpc-go and grpc-java serve "application/grpc+" (no codec named: proto) and anything after "+" or ";":
+  // such a call must not slip past the gRPC route to another one (here the catch-all) that reaches a gRPC server too.
+  for (const ct of ['application/grpc+', 'application/grpc;', 'application/grpc+proto;charset=x', 'application/grpc+Proto!']) {
+    const before = { greeter: greeter.calls.length, web: web.calls.length };
+    await rawGrpcCall(routing, '/test.v1.Greeter/Hello', ct);
+    assert.equal(web.calls.length, before.web, `${ct}: the catch-all route took it`);
+    assert.equal(greeter.calls.length, before.greeter + 1, `${ct}: the gRPC route did not take it`);
+  }
+});
+
+test('a status the service answers trailers-only (no message) reaches the client as that status', async () => {
+  // Every error a gRPC server answers before any message comes trailers-only: HEADERS with END_STREAM
+  // carrying grpc-status. Relayed as a head then an empty end without trailers, clients read it as
+  // INTERNAL "ended without gRPC status"; the client must see the service's own status.
+  greeter.refuse = 1;
+  const r = await unaryCall(client('test.v1.Greeter', routing), 'Hello', 'z');
+  assert.deepEqual(r, { code: grpc.status.UNAVAILABLE, details: 'greeter is unavailable' });
 });
 
 test('gatehouse explain and the route table show the gRPC condition', async () => {
@@ -184,11 +226,17 @@ test('a grpc check needs an HTTP/2 service, and takes no expectStatus', () => {
   );
 });
 
-/**
- * The refused call failed for the client. (Its status is not asserted: the gateway relays a
- * trailers-only answer as HEADERS then an empty DATA frame with END_STREAM, which grpc-js reads as
- * INTERNAL "ended without gRPC status" — the HTTP/2 response side's to fix, not routing's.)
- */
+test('retries: grpcStatuses without grpcMethods is a config error (it would retry nothing)', () => {
+  const check = (retries: unknown) => {
+    const v = validateConfig(testConfig({ services: { s: { protocol: 'h2c', targets: [{ url: 'http://127.0.0.1:1' }], retries } } }));
+    return v.ok ? [] : v.errors.map((e) => `${e.path}: ${e.message}`);
+  };
+  assert.deepEqual(check({ attempts: 2, grpcStatuses: [14], grpcMethods: ['/p.S/Get'] }), []);
+  assert.deepEqual(check({ attempts: 2, grpcMethods: ['/p.S/Get'] }), []);
+  assert.match(check({ attempts: 2, grpcStatuses: ['UNAVAILABLE'] }).join(), /services\.s\.retries\.grpcStatuses: .*grpcMethods/);
+});
+
+/** The refused call failed for the client (with the service's status: see the trailers-only test above). */
 function failed(r: { text: string } | { code: number; details: string }): void {
   assert.ok('code' in r, `expected the call to fail, got ${JSON.stringify(r)}`);
 }

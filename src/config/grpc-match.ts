@@ -11,10 +11,13 @@ export const GRPC_SERVICE_NAME = new RegExp(`^${IDENT}(?:\\.${IDENT})*$`);
 const GRPC_METHOD_NAME = new RegExp(`^${IDENT}$`);
 
 /**
- * The content-types of gRPC (the gRPC over HTTP/2 spec): `application/grpc`, optionally with a
- * `+format` suffix and parameters. `application/grpc-web…` is another protocol and does not match.
+ * The content-types of gRPC (the gRPC over HTTP/2 spec): `application/grpc`, alone or followed by
+ * `+` or `;` and anything, in any case. As wide as the servers are (grpc-go and grpc-java take
+ * "application/grpc+" as proto, and do not check what follows): a call one of them serves must not
+ * miss the gRPC route for another that reaches the same server. `application/grpc-web…` is
+ * another protocol and does not match.
  */
-export const GRPC_CONTENT_TYPE = /^application\/grpc(?:\+[A-Za-z0-9._-]+)?[ \t]*(?:;.*)?$/i;
+export const GRPC_CONTENT_TYPE = /^application\/grpc(?:$|[+;])/i;
 
 const ServiceName = z.string().regex(GRPC_SERVICE_NAME, { error: 'expected a fully-qualified gRPC service name such as "pkg.Service"' });
 const MethodName = z.string().regex(GRPC_METHOD_NAME, { error: 'expected a gRPC method name such as "GetUser"' });

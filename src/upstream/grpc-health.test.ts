@@ -24,6 +24,11 @@ test('HealthCheckResponse: the status, unknown fields skipped, malformed answers
   assert.equal(decodeHealthResponse(frame([0x08, 0x80])), 'a malformed message', 'a varint cut short');
   assert.equal(decodeHealthResponse(frame([0x12, 9, 1])), 'a malformed message', 'a length past the end');
   assert.equal(decodeHealthResponse(frame([0x0b])), 'a malformed message', 'a group (wire type 3)');
+  // A varint is up to 10 bytes (a negative int32 or a large int64): an unknown one is skipped like any other field.
+  const ten = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+  assert.equal(decodeHealthResponse(frame([0x08, 1, 0x10, ...ten])), 1, 'an int64 field 2 of -1 is skipped');
+  assert.notEqual(decodeHealthResponse(frame([0x08, ...ten])), 1, 'a status of -1 is not SERVING');
+  assert.equal(decodeHealthResponse(frame([0x10, ...ten.slice(0, 9), 0x81, 0x01])), 'a malformed message', 'an 11-byte varint');
 });
 
 test('gRPC retries: which calls, which heads, which bodies', () => {

@@ -48,7 +48,10 @@ export function decodeHealthResponse(body: Buffer): number | string {
   const end = body.length;
   const readVarint = (): number | undefined => {
     let v = 0;
-    for (let shift = 0; shift < 35 && at < end; shift += 7) {
+    // Up to 10 bytes (64 bits): a negative int32 or a large int64 field is that long, and an
+    // unknown one must be skipped, not refused. Past 2^53 the value is inexact, which only a
+    // skipped field or a status that is not SERVING anyway can be.
+    for (let shift = 0; shift < 70 && at < end; shift += 7) {
       const b = body[at++]!;
       v += (b & 0x7f) * 2 ** shift;
       if ((b & 0x80) === 0) return v;

@@ -139,6 +139,9 @@ function semanticIssues(cfg: Checkable, defs: readonly PolicyDefinition[]): Conf
     }
     if (has('healthCheck') && has('protocol') && svc.healthCheck?.active?.type === 'grpc' && (svc.protocol ?? 'http1') === 'http1')
       add(`services.${name}.healthCheck.active.type`, 'a grpc check is an HTTP/2 call: the service needs protocol h2 or h2c');
+    // grpcStatuses retry only the calls of grpcMethods: without them the setting would do nothing.
+    if (svc.retries?.grpcStatuses !== undefined && svc.retries.grpcMethods.length === 0)
+      add(`services.${name}.retries.grpcStatuses`, 'grpcStatuses retries only the methods listed in grpcMethods: list them');
     const backoff = svc.retries?.backoff;
     if (backoff && parseDuration(backoff.base) > parseDuration(backoff.max))
       add(`services.${name}.retries.backoff`, 'base is longer than max');
