@@ -98,16 +98,21 @@ export class Exchange extends ExchangeResponse implements CallOwner {
     this.runAccess(route);
   }
 
+  /** Keeps what a bounded read took: the whole body, or its first chunks (the rest streams after them). */
+  private keepRead(read: { whole?: Buffer | undefined; prefix?: Buffer[] | undefined }): void {
+    if (read.whole !== undefined) {
+      this.body = read.whole;
+      this.bodyRead = read.whole.length;
+    } else this.bodyPrefix = read.prefix;
+  }
+
   /** Payload routing: up to `server.maxBodyForMatch` of the body is read, then routed again; the body is forwarded unchanged. */
   private readForMatch(): void {
     const contentType = this.req.headers['content-type'] ?? '';
     readForMatch(this.req, this.scan!, this.plane.limits, (read) =>
       this.step(() => {
         if (this.clientGone) return;
-        if (read.whole !== undefined) {
-          this.body = read.whole;
-          this.bodyRead = read.whole.length;
-        } else this.bodyPrefix = read.prefix;
+        this.keepRead(read);
         this.routeBy(new BodyView(read.whole, contentType, this.req.method, this.query));
       }),
     );
@@ -189,10 +194,7 @@ export class Exchange extends ExchangeResponse implements CallOwner {
     readGrpcForReplay(this.req, this.scan!, limit, (read) =>
       this.step(() => {
         if (this.clientGone) return;
-        if (read.whole !== undefined) {
-          this.body = read.whole;
-          this.bodyRead = read.whole.length;
-        } else this.bodyPrefix = read.prefix;
+        this.keepRead(read);
         if (!read.replayable) call.noReplay();
         call.admit();
       }),
