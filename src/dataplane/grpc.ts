@@ -170,7 +170,8 @@ export function sendGrpcRefusal(res: ServerResponse, r: GrpcRefusal, requestId: 
     // The stream's own respond: the compatibility response then reads as ended and sent.
     const stream = h2.stream;
     h2.statusCode = 200;
-    if (!stream.destroyed) stream.respond({ ':status': 200, ...headers }, { endStream: true });
+    // Closed (reset either way) but not yet destroyed, respond() would throw: nothing goes out then.
+    if (!stream.closed && !stream.destroyed) stream.respond({ ':status': 200, ...headers }, { endStream: true });
     h2.end();
     settleAfterTrailersOnly(h2.req);
     return status;

@@ -169,7 +169,7 @@ export class H2Exchange extends Exchange {
       const stream = (this.res as unknown as Http2ServerResponse).stream;
       this.trailersOnly = true;
       this.res.statusCode = status;
-      if (!stream.destroyed) stream.respond({ ...trailerObject(headers), ':status': status }, { endStream: true });
+      if (!stream.closed && !stream.destroyed) stream.respond({ ...trailerObject(headers), ':status': status }, { endStream: true }); // (see grpc.ts)
       return;
     }
     super.writeHead(status, headers);
