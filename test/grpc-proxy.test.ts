@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { startGrpcServer, echoClient, unary, grpc, type GrpcTestServer, type EchoClient, type EchoReply } from './helpers/grpc-server.js';
 import { tempDir, waitFor, type TempDir } from './helpers/child.js';
@@ -251,4 +252,45 @@ test('metrics: gatehouse_grpc_requests_total by route, method and grpc-status', 
   assert.match(text, /gatehouse_grpc_requests_total\{route="echo",method="\/gatehouse\.test\.Echo\/Unary",grpc_status="0"\} \d+/);
   assert.match(text, /gatehouse_grpc_requests_total\{route="echo",method="\/gatehouse\.test\.Echo\/Unary",grpc_status="10"\} 1\b/);
   assert.match(text, /gatehouse_grpc_requests_total\{route="echo",method="\/gatehouse\.test\.Echo\/ServerStream",grpc_status="0"\} \d+/);
+});
+
+test('a service’s trailers-only head on a call still sending, the service’s stream left open: the client’s call ends at once', async () => {
+  // The head with grpc-status ends the client's call; a client still sending is told to stop
+  // (RST_STREAM NO_ERROR) then, not when the service ends its own stream — never, here — nor at the
+  // deadline, which reset it with CANCEL and logged DEADLINE_EXCEEDED for a call answered NOT_FOUND.
+  const svc = http2.createServer();
+  svc.on('stream', (s) => {
+    s.on('error', () => {});
+    s.resume();
+    s.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '5', 'grpc-message': 'nope' });
+  });
+  svc.listen(0, '127.0.0.1');
+  await once(svc, 'listening');
+  const open = await startTestGateway({
+    listen: [{ port: 0, host: '127.0.0.1', http2: true }],
+    services: { s: { protocol: 'h2c', targets: [{ url: `http://127.0.0.1:${(svc.address() as AddressInfo).port}` }] } },
+    routes: [{ name: 'r', match: { paths: ['/a.B/*'] }, service: 's' }],
+  });
+  const session = http2.connect(`http://127.0.0.1:${open.port}`);
+  try {
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': '/a.B/C',
+      'content-type': 'application/grpc',
+      te: 'trailers',
+      'grpc-timeout': '2S',
+    });
+    stream.on('error', () => {});
+    stream.resume();
+    stream.write(Buffer.from([0, 0, 0, 0, 0])); // the call is not ended
+    const [headers, flags] = (await once(stream, 'response')) as [http2.IncomingHttpHeaders, number];
+    assert.equal(headers['grpc-status'], '5');
+    assert.ok(flags & http2.constants.NGHTTP2_FLAG_END_STREAM);
+    await once(stream, 'close');
+    assert.equal(stream.rstCode, http2.constants.NGHTTP2_NO_ERROR);
+  } finally {
+    session.destroy();
+    await open.stop();
+    svc.close();
+  }
 });

@@ -195,3 +195,58 @@ test('HTTP/1.1 with a gRPC content-type gets the gRPC form too; other requests k
     assert.equal(((await plain.body.json()) as { error: { code: string } }).error.code, 'GW_ROUTE_NOT_FOUND');
   }
 });
+
+test('a service’s trailers-only answer to a call still sending: the client’s stream is ended (RST_STREAM NO_ERROR), not left open', async () => {
+  // grpc-js answers an unknown method at once, trailers-only, while the client may still be sending.
+  // The gateway relays that head as one HEADERS frame with END_STREAM and must then tell the client to
+  // stop (as after its own refusals); the stream was left half-open when the head had gone out first.
+  const session = http2.connect(`http://127.0.0.1:${gw.port}`);
+  try {
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': '/gatehouse.test.Echo/NoSuchMethod',
+      ':authority': 'open.test',
+      'content-type': 'application/grpc',
+      te: 'trailers',
+    });
+    stream.write(Buffer.from([0, 0, 0, 0, 0])); // one empty message; the client does not end
+    stream.resume();
+    const [headers, flags] = (await once(stream, 'response')) as [http2.IncomingHttpHeaders, number];
+    assert.equal(headers['grpc-status'], '12');
+    assert.ok(flags & http2.constants.NGHTTP2_FLAG_END_STREAM);
+    await once(stream, 'close');
+    assert.equal(stream.rstCode, http2.constants.NGHTTP2_NO_ERROR);
+  } finally {
+    session.destroy();
+  }
+});
+
+test('a GET (or HEAD) with a gRPC content-type is no gRPC call: its refusal keeps the HTTP status and JSON error', async () => {
+  // gRPC calls are POSTs. Answered in gRPC form (HTTP 200, empty body), a refused GET would read as a
+  // success to any cache in front of the gateway: a client setting the content-type could have an
+  // empty 200 stored for a URL in place of its 401/429/503.
+  for (const method of ['GET', 'HEAD'] as const) {
+    const r = await request(`${gw.url}/gatehouse.test.Echo/Unary`, {
+      method,
+      headers: { host: 'keyed.test', 'content-type': 'application/grpc' },
+    });
+    assert.equal(r.statusCode, 401, method);
+    assert.equal(r.headers['grpc-status'], undefined, method);
+    await r.body.dump();
+  }
+  const session = http2.connect(`http://127.0.0.1:${gw.port}`);
+  try {
+    const stream = session.request({
+      ':method': 'GET',
+      ':path': '/gatehouse.test.Echo/Unary',
+      ':authority': 'keyed.test',
+      'content-type': 'application/grpc',
+    });
+    stream.resume();
+    const [headers] = (await once(stream, 'response')) as [http2.IncomingHttpHeaders];
+    assert.equal(headers[':status'], 401);
+    assert.equal(headers['grpc-status'], undefined);
+  } finally {
+    session.destroy();
+  }
+});

@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeGrpcMessage, grpcStatusFor, isGrpcContentType, parseGrpcTimeout } from './grpc.js';
+import { once } from 'node:events';
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
+import { encodeGrpcMessage, grpcStatusFor, isGrpcContentType, parseGrpcTimeout, sendGrpcRefusal } from './grpc.js';
 
 test('gRPC content types', () => {
   for (const ct of ['application/grpc', 'application/grpc+proto', 'Application/GRPC+json', 'application/grpc; charset=utf-8'])
@@ -54,4 +58,36 @@ test('error codes and statuses map to gRPC statuses', () => {
     [undefined, 302, 2],
   ];
   for (const [code, status, grpc] of cases) assert.equal(grpcStatusFor(code, status), grpc, `${String(code)} ${status}`);
+});
+
+test('a refusal on a stream already closed (not yet destroyed) does not throw, as node’s own writeHead does not', async () => {
+  // A stream closed (RST_STREAM sent or received) stays undestroyed until its unread request body is
+  // let go; its respond() throws ERR_HTTP2_INVALID_STREAM there, and the refusal must not.
+  const outcomes: string[] = [];
+  const server = http2.createServer((req, res) => {
+    req.stream.close(http2.constants.NGHTTP2_CANCEL);
+    try {
+      sendGrpcRefusal(
+        res as unknown as ServerResponse,
+        { code: 'GW_ROUTE_NOT_FOUND', status: 404, message: undefined, headers: undefined },
+        'id',
+      );
+      outcomes.push('sent');
+    } catch (err) {
+      outcomes.push((err as NodeJS.ErrnoException).code ?? 'threw');
+    }
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const session = http2.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  try {
+    const stream = session.request({ ':method': 'POST', ':path': '/a.B/C', 'content-type': 'application/grpc' });
+    stream.on('error', () => {});
+    stream.write(Buffer.from([0, 0, 0, 0, 0]));
+    await once(stream, 'close');
+    assert.deepEqual(outcomes, ['sent']);
+  } finally {
+    session.destroy();
+    server.close();
+  }
 });

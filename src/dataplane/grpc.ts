@@ -1,7 +1,7 @@
 // gRPC at the gateway, without knowing any service's protos (docs/grpc.md):
 //
-// - A request is a gRPC call when its content-type is `application/grpc` or `application/grpc+…`
-//   (`application/grpc-web` is another protocol and is not one).
+// - A request is a gRPC call when it is a POST and its content-type is `application/grpc` or
+//   `application/grpc+…` (`application/grpc-web` is another protocol and is not one).
 // - The gateway's own refusals of a gRPC call are answered as gRPC does: HTTP 200, a trailers-only
 //   response (grpc-status and grpc-message in the one header block, END_STREAM on it, no body),
 //   the status mapped from the error code or the HTTP status — a gRPC client cannot read a JSON
@@ -37,11 +37,13 @@ export function isGrpcContentType(contentType: string | undefined): boolean {
 }
 
 /**
- * Whether a request is a gRPC call (read from its content-type). Read from the raw list: over
+ * Whether a request is a gRPC call: a POST (every gRPC call is one) with a gRPC content-type. Only
+ * a POST: a refused GET answered in gRPC form (HTTP 200, empty body) would read as a success to a
+ * cache in front of the gateway, which could store it for the URL. Read from the raw list: over
  * HTTP/1.1 `req.headers` is built on first use, and every refusal asks this.
  */
 export function isGrpcRequest(req: IncomingMessage | undefined): boolean {
-  if (req === undefined) return false;
+  if (req === undefined || req.method !== 'POST') return false;
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
@@ -168,7 +170,8 @@ export function sendGrpcRefusal(res: ServerResponse, r: GrpcRefusal, requestId: 
     // The stream's own respond: the compatibility response then reads as ended and sent.
     const stream = h2.stream;
     h2.statusCode = 200;
-    if (!stream.destroyed) stream.respond({ ':status': 200, ...headers }, { endStream: true });
+    // Closed (reset either way) but not yet destroyed, respond() would throw: nothing goes out then.
+    if (!stream.closed && !stream.destroyed) stream.respond({ ':status': 200, ...headers }, { endStream: true });
     h2.end();
     settleAfterTrailersOnly(h2.req);
     return status;

@@ -135,11 +135,8 @@ export class H2Exchange extends Exchange {
   }
 
   protected override endResponse(trailers: readonly (Buffer | string)[] | null | undefined): void {
-    if (this.trailersOnly) {
-      // The stream ended with the head: no trailers, and a client still sending is told to stop.
-      settleAfterTrailersOnly(this.req as unknown as Http2ServerRequest);
-      return void this.res.end();
-    }
+    // The stream ended with the head (settled in writeHead): no trailers.
+    if (this.trailersOnly) return void this.res.end();
     if (trailers != null && trailers.length > 0) (this.res as unknown as Http2ServerResponse).addTrailers(trailerObject(trailers));
     this.settleRequest();
     this.res.end();
@@ -169,7 +166,12 @@ export class H2Exchange extends Exchange {
       const stream = (this.res as unknown as Http2ServerResponse).stream;
       this.trailersOnly = true;
       this.res.statusCode = status;
-      if (!stream.destroyed) stream.respond({ ...trailerObject(headers), ':status': status }, { endStream: true });
+      if (!stream.closed && !stream.destroyed) stream.respond({ ...trailerObject(headers), ':status': status }, { endStream: true }); // (see grpc.ts)
+      // The client's answer is complete: a client still sending is told to stop now, not when the
+      // service ends its stream (a service that never does would hold the call open until a
+      // timeout or the deadline, which would then reset it with CANCEL and log DEADLINE_EXCEEDED).
+      // Settled here, before the stream's 'finish', which settleAfterTrailersOnly waits for.
+      settleAfterTrailersOnly(this.req as unknown as Http2ServerRequest);
       return;
     }
     super.writeHead(status, headers);
