@@ -1,6 +1,6 @@
 // Durations and sizes as written in config ("30s", "10mb"): the schema pieces every part uses.
 import { z } from 'zod';
-import { DURATION_PATTERN, SIZE_PATTERN, parseDuration } from './units.js';
+import { DURATION_PATTERN, MAX_TIMER_MS, SIZE_PATTERN, parseDuration } from './units.js';
 
 export const Duration = z
   .union([
@@ -15,9 +15,6 @@ export const Size = z
     z.string().regex(SIZE_PATTERN, { error: 'expected a size such as 512kb or 10mb, or a number of bytes' }),
   ])
   .meta({ description: 'A size: "512kb", "10mb", "1gb", or a number of bytes.' });
-
-/** Node runs a timer of more than 2^31-1 ms (24.8 days) after 1 ms: a request would time out at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** A duration that a timer can wait: from 1 ms to 24 days (a route kind's deadlines). */
 export const Deadline = Duration.refine(

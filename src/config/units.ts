@@ -22,3 +22,6 @@ export function parseSize(value: number | string): number {
   if (!m) throw new Error(`invalid size "${value}" (use e.g. 512kb, 10mb)`);
   return Math.round(Number(m[1]) * SIZE_UNITS[m[2]!.toLowerCase()]!);
 }
+
+/** Node runs a timer of more than 2^31-1 ms (24.8 days) after 1 ms: the longest wait a timer can have. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;

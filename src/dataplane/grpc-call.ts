@@ -3,18 +3,13 @@
 // deadline (`grpc-timeout`) and the grpc-status its response carried. The gateway knows no protos:
 // it cannot tell the four shapes apart, so the operation's type is "call".
 import type { IncomingMessage } from 'node:http';
-import type { RequestOperation } from '../observability/request-record.js';
+import { operationName, type RequestOperation } from '../observability/request-record.js';
+// A deadline past a timer's longest wait (grpc-timeout reaches 99 999 999 hours) is no deadline in practice.
+import { MAX_TIMER_MS } from '../config/units.js';
 import { parseGrpcTimeout } from './grpc.js';
 
-/** The longest method path recorded (the client's words): as GraphQL operation names are bounded. */
-const MAX_NAME = 128;
 /** A gRPC method path: `/` service `/` method, nothing else. */
 const METHOD_PATH = /^\/[^/?#]+\/[^/?#]+$/;
-/**
- * The longest deadline the gateway arms a timer for: setTimeout takes at most 2^31-1 ms (24.8
- * days), while grpc-timeout reaches 99 999 999 hours. A longer one is no deadline in practice.
- */
-const MAX_TIMER_MS = 2_147_483_647;
 
 export class GrpcCall {
   readonly operation: RequestOperation;
@@ -25,8 +20,7 @@ export class GrpcCall {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(req: IncomingMessage, path: string) {
-    const name = METHOD_PATH.test(path) ? (path.length > MAX_NAME ? `${path.slice(0, MAX_NAME)}…` : path) : undefined;
-    this.operation = { protocol: 'grpc', type: 'call', name };
+    this.operation = { protocol: 'grpc', type: 'call', name: METHOD_PATH.test(path) ? operationName(path) : undefined };
     const raw = req.headers['grpc-timeout'];
     this.timeoutMs = raw === undefined ? undefined : (parseGrpcTimeout(Array.isArray(raw) ? raw[0]! : raw) ?? Number.NaN);
   }

@@ -5,7 +5,7 @@
 // most MAX_METHODS of them, the rest count as "(other)"; a path that is not `/service/method` is
 // "(unknown)". grpc_status is "none" when the call ended without one (the client cancelled, or the
 // stream was reset).
-import { LabelledCounts } from './metric-parts.js';
+import { BoundedLabel, LabelledCounts } from './metric-parts.js';
 import type { RequestRecord } from './request-record.js';
 
 const MAX_METHODS = 100;
@@ -14,21 +14,11 @@ export const GRPC_HELP = 'gRPC calls by route, method (/pkg.Service/Method) and 
 
 export class GrpcMetrics {
   private readonly counts = new LabelledCounts(['route', 'method', 'grpc_status']);
-  private readonly methods = new Map<string, Set<string>>();
+  private readonly methods = new BoundedLabel(MAX_METHODS, '(unknown)');
 
   record(s: RequestRecord): void {
     const route = s.route ?? '';
-    this.counts.inc([route, this.methodOf(route, s.operation?.name), s.grpcStatus === undefined ? 'none' : String(s.grpcStatus)]);
-  }
-
-  private methodOf(route: string, name: string | undefined): string {
-    if (name === undefined) return '(unknown)';
-    let seen = this.methods.get(route);
-    if (seen === undefined) this.methods.set(route, (seen = new Set()));
-    if (seen.has(name)) return name;
-    if (seen.size >= MAX_METHODS) return '(other)';
-    seen.add(name);
-    return name;
+    this.counts.inc([route, this.methods.of(route, s.operation?.name), s.grpcStatus === undefined ? 'none' : String(s.grpcStatus)]);
   }
 
   metrics(): object[] {

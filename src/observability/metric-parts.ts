@@ -53,3 +53,27 @@ export class LabelledCounts {
     return [...this.m.values()].map((e) => ({ value: e.n, labels: e.labels }));
   }
 }
+
+/**
+ * A label whose values are the client's words (operation names, method paths): each route keeps
+ * at most `max` distinct ones, the rest count as "(other)", so a client inventing names cannot grow
+ * the series without bound. No value at all is `absent`.
+ */
+export class BoundedLabel {
+  private readonly seen = new Map<string, Set<string>>();
+
+  constructor(
+    private readonly max: number,
+    private readonly absent: string,
+  ) {}
+
+  of(route: string, value: string | undefined): string {
+    if (value === undefined) return this.absent;
+    let values = this.seen.get(route);
+    if (values === undefined) this.seen.set(route, (values = new Set()));
+    if (values.has(value)) return value;
+    if (values.size >= this.max) return '(other)';
+    values.add(value);
+    return value;
+  }
+}

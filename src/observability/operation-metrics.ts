@@ -4,7 +4,7 @@
 // words: each route keeps at most MAX_NAMES of them, the rest count as "(other)" — a client
 // inventing names cannot grow the series without bound. Anonymous operations are "(anonymous)".
 // gRPC calls (operation protocol "grpc") have their own counter: grpc-metrics.ts.
-import { CLASSES, Hist, LabelledCounts, classIndex } from './metric-parts.js';
+import { BoundedLabel, CLASSES, Hist, LabelledCounts, classIndex } from './metric-parts.js';
 import type { RequestRecord } from './request-record.js';
 import { GrpcMetrics } from './grpc-metrics.js';
 
@@ -18,7 +18,7 @@ export const OPERATION_HELP = {
 export class OperationMetrics {
   private readonly counts = new LabelledCounts(['route', 'type', 'name', 'status_class']);
   private readonly durations = new Map<string, { labels: Record<string, string>; hist: Hist }>();
-  private readonly names = new Map<string, Set<string>>();
+  private readonly names = new BoundedLabel(MAX_NAMES, '(anonymous)');
   private readonly grpc = new GrpcMetrics();
 
   record(s: RequestRecord): void {
@@ -26,22 +26,12 @@ export class OperationMetrics {
     if (op?.protocol === 'grpc') return this.grpc.record(s);
     if (op === undefined || op.protocol !== 'graphql') return;
     const route = s.route ?? '';
-    const name = this.nameOf(route, op.name);
+    const name = this.names.of(route, op.name);
     this.counts.inc([route, op.type, name, CLASSES[classIndex(s.status)]!]);
     const key = route + '\u0000' + op.type + '\u0000' + name;
     let d = this.durations.get(key);
     if (d === undefined) this.durations.set(key, (d = { labels: { route, type: op.type, name }, hist: new Hist() }));
     d.hist.observe(s.durationMs / 1000);
-  }
-
-  private nameOf(route: string, name: string | undefined): string {
-    if (name === undefined) return '(anonymous)';
-    let seen = this.names.get(route);
-    if (seen === undefined) this.names.set(route, (seen = new Set()));
-    if (seen.has(name)) return name;
-    if (seen.size >= MAX_NAMES) return '(other)';
-    seen.add(name);
-    return name;
   }
 
   metrics(): object[] {

@@ -65,6 +65,18 @@ export interface RequestOperation {
   readonly name?: string | undefined;
 }
 
+/**
+ * The longest operation name recorded (access log, metrics, analytics, traces): a name is the
+ * client's (a GraphQL operation name, a gRPC method path), as long as its request, and each distinct
+ * one may be kept (analytics: up to 1000 a minute for an hour).
+ */
+const MAX_OPERATION_NAME = 128;
+
+/** `name` as an operation records it: cut past MAX_OPERATION_NAME characters. */
+export function operationName(name: string | undefined): string | undefined {
+  return name !== undefined && name.length > MAX_OPERATION_NAME ? `${name.slice(0, MAX_OPERATION_NAME)}…` : name;
+}
+
 /** One service request a route made by itself (a composite's call; several for a forEach). */
 export interface CallRecord {
   /** The call's name. */
