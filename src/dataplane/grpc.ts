@@ -7,6 +7,7 @@
 //   the status mapped from the error code or the HTTP status — a gRPC client cannot read a JSON
 //   error. respond.ts sends every answer through here when the request is a gRPC call.
 // - `grpc-timeout` (the call's deadline) is read here; grpc-deadline.ts enforces it.
+import { GRPC_CONTENT_TYPE } from '../config/grpc-match.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { ERRORS, type ErrorCode } from '../errors.js';
@@ -30,10 +31,8 @@ export const GRPC_STATUS = {
 
 /** Whether a content-type names gRPC (`application/grpc`, `application/grpc+proto`, `…; charset`). */
 export function isGrpcContentType(contentType: string | undefined): boolean {
-  if (contentType === undefined || contentType.length < 16) return false;
-  if (contentType.slice(0, 16).toLowerCase() !== 'application/grpc') return false;
-  const next = contentType.charCodeAt(16);
-  return Number.isNaN(next) || next === 0x2b /* + */ || next === 0x3b; /* ; */
+  // The one definition routing (match.grpc) and retries use too.
+  return contentType !== undefined && GRPC_CONTENT_TYPE.test(contentType);
 }
 
 /**
