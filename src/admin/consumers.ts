@@ -9,20 +9,8 @@ import { credentialId } from '../identity/registry.js';
 import { validateConfig, formatPath } from '../validation/validate.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { Controller } from '../runtime/instance.js';
-import { ERRORS, errorBody, type ErrorCode } from '../errors.js';
-
-export type AdminAnswer = [number, unknown];
-export type ReadBody = (req: IncomingMessage) => Promise<unknown>;
-
-class Refusal extends Error {
-  constructor(
-    readonly code: ErrorCode,
-    message?: string,
-    readonly details?: unknown,
-  ) {
-    super(message ?? ERRORS[code].message);
-  }
-}
+import { errorBody } from '../errors.js';
+import { EditQueue, Refusal, type AdminAnswer, type ReadBody } from './edits.js';
 
 /** A credential as the admin API shows it: its id and type, and for basic/mtls who it names — never a secret. */
 export function publicCredential(c: CredentialConfig, consumerId: string, index: number): Record<string, unknown> {
@@ -54,7 +42,7 @@ function pinIds(c: ConsumerConfig): ConsumerConfig {
 }
 
 export class ConsumerEndpoints {
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly edits = new EditQueue();
 
   constructor(
     private readonly ctl: Controller,
@@ -78,14 +66,11 @@ export class ConsumerEndpoints {
             ? ['GET', 'POST']
             : ['GET', 'PUT', 'DELETE'];
     if (!allowed.includes(method)) return Promise.resolve([405, errorBody('ADMIN_METHOD_NOT_ALLOWED')]);
-    if (method === 'GET')
-      return Promise.resolve()
-        .then(() => this.read(id, parts.length, credId))
-        .catch(answerRefusal);
-    // Edits are serialised: each one reads the config the previous one produced.
-    const run = this.queue.then(() => this.edit(req, method, id, parts.length, credId));
-    this.queue = run.catch(() => {});
-    return run.catch(answerRefusal);
+    return this.edits.answer(
+      method,
+      () => this.read(id, parts.length, credId),
+      () => this.edit(req, method, id, parts.length, credId),
+    );
   }
 
   private read(id: string | undefined, depth: number, credId: string | undefined): AdminAnswer {
@@ -205,11 +190,6 @@ function find(consumers: readonly ConsumerConfig[], id: string): ConsumerConfig 
 
 function notFound(id: string): Refusal {
   return new Refusal('ADMIN_RESOURCE_NOT_FOUND', `no consumer "${id}"`);
-}
-
-function answerRefusal(err: unknown): AdminAnswer {
-  if (err instanceof Refusal) return [ERRORS[err.code].status, errorBody(err.code, undefined, err.message, err.details)];
-  throw err;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

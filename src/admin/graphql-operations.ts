@@ -13,7 +13,7 @@ import type { IncomingMessage } from 'node:http';
 import { validateConfig, formatPath } from '../validation/validate.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { Controller } from '../runtime/instance.js';
-import { ERRORS, errorBody, type ErrorCode } from '../errors.js';
+import { errorBody } from '../errors.js';
 import { section } from '../policies/types.js';
 import {
   OPERATIONS_SECTION,
@@ -22,17 +22,7 @@ import {
   sha256Hex,
   type RegisteredOperationConfig,
 } from '../policies/graphql/persisted-schema.js';
-import type { AdminAnswer, ReadBody } from './consumers.js';
-
-class Refusal extends Error {
-  constructor(
-    readonly code: ErrorCode,
-    message?: string,
-    readonly details?: unknown,
-  ) {
-    super(message ?? ERRORS[code].message);
-  }
-}
+import { EditQueue, Refusal, type AdminAnswer, type ReadBody } from './edits.js';
 
 type Stored = RegisteredOperationConfig & { id: string };
 
@@ -46,7 +36,7 @@ function summary(op: Stored): Record<string, unknown> {
 }
 
 export class GraphQLOperationEndpoints {
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly edits = new EditQueue();
 
   constructor(
     private readonly ctl: Controller,
@@ -60,14 +50,11 @@ export class GraphQLOperationEndpoints {
     const method = req.method ?? '';
     const allowed = id === undefined ? ['GET', 'POST'] : ['GET', 'DELETE'];
     if (!allowed.includes(method)) return Promise.resolve([405, errorBody('ADMIN_METHOD_NOT_ALLOWED')]);
-    if (method === 'GET')
-      return Promise.resolve()
-        .then(() => this.read(id))
-        .catch(answerRefusal);
-    // Edits are serialised: each one reads the config the previous one produced.
-    const run = this.queue.then(() => (method === 'POST' ? this.add(req) : this.remove(id!)));
-    this.queue = run.catch(() => {});
-    return run.catch(answerRefusal);
+    return this.edits.answer(
+      method,
+      () => this.read(id),
+      () => (method === 'POST' ? this.add(req) : this.remove(id!)),
+    );
   }
 
   private read(id: string | undefined): AdminAnswer {
@@ -128,9 +115,4 @@ function notFound(id: string): Refusal {
     'ADMIN_RESOURCE_NOT_FOUND',
     SHA256_HEX.test(id) ? `no operation "${id}" is registered` : 'an operation id is the SHA-256 of its body (64 lower-case hex digits)',
   );
-}
-
-function answerRefusal(err: unknown): AdminAnswer {
-  if (err instanceof Refusal) return [ERRORS[err.code].status, errorBody(err.code, undefined, err.message, err.details)];
-  throw err;
 }
