@@ -221,7 +221,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     if (statusCode < 200) return true; // interim responses are not relayed yet
     this.attemptStatus = statusCode;
     this.recordHealth(statusCode, undefined, `status ${statusCode}`);
-    if (this.mayRetry(statusCode, undefined) || (this.grpcRetry && statusCode === 200 && this.mayRetryGrpc(rawHeaders))) {
+    if (this.mayRetry(statusCode, undefined, rawHeaders)) {
       // Read and drop this answer (the connection stays reusable), then try again.
       this.discarding = true;
       this.lastError = undefined;
@@ -328,26 +328,23 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   }
 
   /** May the request be tried again after this failure? Takes a retry from the budget if so. */
-  private mayRetry(status: number | undefined, kind: AttemptFailure | 'protocol' | undefined): boolean {
+  /** `rawHeaders`: the answer's head, where a trailers-only gRPC answer carries the grpc-status `retries.grpcStatuses` may list. */
+  private mayRetry(
+    status: number | undefined,
+    kind: AttemptFailure | 'protocol' | undefined,
+    rawHeaders?: readonly (Buffer | string)[],
+  ): boolean {
     const retry = this.retry;
     if (retry === undefined || this.ended) return false;
     if (this.attempt >= retry.attempts) return false;
     const wanted =
       status !== undefined
-        ? retry.onStatus.has(status)
+        ? retry.onStatus.has(status) ||
+          (this.grpcRetry && status === 200 && rawHeaders !== undefined && listedGrpcStatus(retry, rawHeaders))
         : kind === 'connect-error'
           ? retry.onConnectError
           : kind === 'timeout' && retry.onTimeout;
     if (!wanted) return false;
-    return this.route.service.state.budget?.tryRetry() ?? true;
-  }
-
-  /** A trailers-only gRPC answer whose status `retries.grpcStatuses` lists: tried again like a retryable HTTP status. */
-  private mayRetryGrpc(rawHeaders: readonly (Buffer | string)[]): boolean {
-    const retry = this.retry;
-    if (retry === undefined || this.ended || this.attempt >= retry.attempts) return false;
-    const status = headGrpcStatus(rawHeaders);
-    if (status === undefined || !retry.grpc!.statuses.has(status)) return false;
     return this.route.service.state.budget?.tryRetry() ?? true;
   }
 
@@ -425,4 +422,10 @@ function upstreamErrorCode(err: Error): ErrorCode {
   if ((err as NodeJS.ErrnoException).code === 'GW_PAYLOAD_TOO_LARGE') return 'GW_PAYLOAD_TOO_LARGE';
   const kind = failureKind(err);
   return kind === 'timeout' ? 'GW_UPSTREAM_TIMEOUT' : kind === 'protocol' ? 'GW_UPSTREAM_ERROR' : 'GW_UPSTREAM_UNAVAILABLE';
+}
+
+/** A trailers-only gRPC answer (its head holds grpc-status) whose status `retries.grpcStatuses` lists. */
+function listedGrpcStatus(retry: RetrySettings, rawHeaders: readonly (Buffer | string)[]): boolean {
+  const status = headGrpcStatus(rawHeaders);
+  return status !== undefined && retry.grpc !== undefined && retry.grpc.statuses.has(status);
 }
