@@ -35,7 +35,7 @@ export const rateLimitPolicy = definePolicy({
     // A GraphQL operation is read in the graphql policy's requestBody phase (a GET's in its access
     // phase, which runs before this one too): the charge waits for it.
     return {
-      requestBody: (ctx: RequestContext) => rl.charge(ctx, graphqlCost(ctx)),
+      requestBody: (ctx: RequestContext) => rl.charge(ctx, graphqlCost(ctx), true),
       response: (ctx: RequestContext, res: { headers: string[] }) => rl.response(ctx, res),
       // It reads no body itself: the graphql policy's maxBody is the bound (or the default without one).
       bodyBufferBytes: Infinity,
@@ -104,13 +104,17 @@ class RateLimit {
     return this.charge(ctx, this.costs?.[ctx.method] ?? this.cost);
   }
 
-  charge(ctx: RequestContext, cost: number): Verdict | Promise<Verdict> {
+  /**
+   * `perRequest`: the cost is known only now (a GraphQL operation's), so the config could not check
+   * that every limit can admit it; fixed costs were checked when the config was (costProblem).
+   */
+  charge(ctx: RequestContext, cost: number, perRequest = false): Verdict | Promise<Verdict> {
     const set = this.fixed ?? this.planOf(ctx);
     if (set === undefined) return undefined;
     const key = this.key(ctx);
     if (key === undefined) return undefined;
     const limits = set.limits;
-    const over = limits.find((l) => cost > capacityOf(l));
+    const over = perRequest ? limits.find((l) => cost > capacityOf(l)) : undefined;
     if (over !== undefined && !this.shadow)
       return {
         status: over.status,
