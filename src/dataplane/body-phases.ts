@@ -9,7 +9,16 @@
 //                 `maxBytes`; past it, passed through unchanged or 502, as the rewrites say; at
 //                 the end each rewrite in turn, then the head with the new Content-Length.
 import type { IncomingMessage } from 'node:http';
-import type { HeaderList, Policy, RequestBody, RequestContext, ResponseInfo, ResponseRewrite, Verdict } from '../policies/types.js';
+import type {
+  HeaderList,
+  Policy,
+  RequestBody,
+  RequestContext,
+  ResponseInfo,
+  ResponseRewrite,
+  ResponseTransform,
+  Verdict,
+} from '../policies/types.js';
 import { BodyRefusal } from '../policies/types.js';
 import type { ScannedHeaders } from './forwarding.js';
 import type { CompiledRoute } from './plan.js';
@@ -101,15 +110,55 @@ export function isEncoded(headers: HeaderList): boolean {
   return false;
 }
 
-/** Asks each responseBody policy whether it wants this response whole. */
-export function rewritesFor(policies: readonly Policy[], ctx: RequestContext, info: ResponseInfo): ResponseRewrite[] | undefined {
+/** Whether this request's body is read whole for the requestBody phase: some policy of it needs it (`readsBody`). */
+export function readsBody(policies: readonly Policy[], ctx: RequestContext): boolean {
+  for (let i = 0; i < policies.length; i++) {
+    const p = policies[i]!;
+    if (p.readsBody === undefined || p.readsBody(ctx)) return true;
+  }
+  return false;
+}
+
+/** What the responseBody phase does with one response: nothing, a stream transform, or rewrites of the whole body. */
+export type BodyHandling = undefined | { transform: ResponseTransform; by: Policy } | { rewrites: ResponseRewrite[] };
+
+/**
+ * Asks each responseBody policy whether it wants this response. The first stream transform wins:
+ * the others are asked again about its output (`rewritesFor` with `skip`) once its head is known.
+ */
+export function responseBodyFor(policies: readonly Policy[], ctx: RequestContext, info: ResponseInfo): BodyHandling {
   if (!mayHaveBody(ctx.method, info.status) || isEncoded(info.headers)) return undefined;
   let out: ResponseRewrite[] | undefined;
   for (let i = 0; i < policies.length; i++) {
-    const r = policies[i]!.responseBody!(ctx, info);
-    if (r !== undefined) (out ??= []).push(r);
+    const p = policies[i]!;
+    const r = p.responseBody!(ctx, info);
+    if (r === undefined) continue;
+    if (isTransform(r)) return { transform: r, by: p };
+    (out ??= []).push(r);
+  }
+  return out === undefined ? undefined : { rewrites: out };
+}
+
+/** The rewrites of the whole body the policies other than `skip` want (a transform's output). */
+export function rewritesFor(
+  policies: readonly Policy[],
+  ctx: RequestContext,
+  info: ResponseInfo,
+  skip: Policy,
+): ResponseRewrite[] | undefined {
+  if (!mayHaveBody(ctx.method, info.status) || isEncoded(info.headers)) return undefined;
+  let out: ResponseRewrite[] | undefined;
+  for (let i = 0; i < policies.length; i++) {
+    const p = policies[i]!;
+    if (p === skip) continue;
+    const r = p.responseBody!(ctx, info);
+    if (r !== undefined && !isTransform(r)) (out ??= []).push(r);
   }
   return out;
+}
+
+function isTransform(r: ResponseRewrite | ResponseTransform): r is ResponseTransform {
+  return typeof (r as ResponseTransform).data === 'function';
 }
 
 /** Where a held response goes: the exchange's client side. */

@@ -5,13 +5,14 @@
 // has; and a policy's own whole response (`serve`), which takes the same way as the service's.
 import type { ErrorCode } from '../errors.js';
 import { ERRORS } from '../errors.js';
-import type { HeaderList, ServedResponse } from '../policies/types.js';
+import type { HeaderList, Policy, ResponseInfo, ResponseRewrite, ResponseTransform, ServedResponse } from '../policies/types.js';
 import { upstreamFields, withGatewayFields } from './forwarding.js';
 import { removeHeader } from './header-list.js';
 import { ExchangeState, faultCode } from './exchange-state.js';
 import { hasBody } from './request-body.js';
 import { trailerPairs } from './trailers.js';
-import { HeldResponse, rewritesFor } from './body-phases.js';
+import { HeldResponse, responseBodyFor, rewritesFor } from './body-phases.js';
+import { TransformedResponse } from './response-transform.js';
 import { tapTrailers, upstreamResponsePhase } from './upstream-response.js';
 import type { Answer } from './respond.js';
 
@@ -131,6 +132,12 @@ export abstract class ExchangeResponse extends ExchangeState {
   upstreamData(chunk: Buffer): boolean {
     if (this.taps !== undefined) this.taps.data(chunk);
     if (this.replacement !== undefined) return true; // dropped: another response goes out at its end
+    if (this.transform !== undefined) return this.transform.data(chunk);
+    return this.toClient(chunk);
+  }
+
+  /** A chunk on its way to the client: held for the rewrites when they want the body, else written. */
+  private toClient(chunk: Buffer): boolean {
     const held = this.held;
     return held === undefined || held.released ? this.write(chunk) : held.data(chunk);
   }
@@ -157,6 +164,11 @@ export abstract class ExchangeResponse extends ExchangeState {
     this.grpc?.readStatus(trailers);
     if (this.taps !== undefined) this.taps.end(tapTrailers(trailers));
     if (this.replacement !== undefined) return this.serve(this.replacement);
+    if (this.transform !== undefined) return this.transform.end(tapTrailers(trailers)); // its output ends with toClientEnd
+    this.toClientEnd(trailers);
+  }
+
+  private toClientEnd(trailers: readonly (Buffer | string)[] | null | undefined): void {
     if (this.held !== undefined && !this.held.released) return this.held.end(); // rewritten, then endResponse
     this.endResponse(trailers);
   }
@@ -175,11 +187,52 @@ export abstract class ExchangeResponse extends ExchangeState {
     this.res.end();
   }
 
-  /** The responseBody phase: whether a policy wants this response whole; if so it is held (body-phases.ts). */
+  /**
+   * The responseBody phase: whether a policy wants this response whole (it is held: body-phases.ts)
+   * or translates it as it streams (response-transform.ts; the head then waits for its output).
+   */
   private holdsBody(status: number, headers: HeaderList): boolean {
     const info = { status, headers };
-    const rewrites = rewritesFor(this.route!.responseBody, this.context(), info);
-    if (rewrites === undefined) return false;
+    const handling = responseBodyFor(this.route!.responseBody, this.context(), info);
+    if (handling === undefined) return false;
+    if ('transform' in handling) {
+      this.transformBody(info, handling.transform, handling.by);
+      return true;
+    }
+    this.holdFor(info, handling.rewrites);
+    return true;
+  }
+
+  /** A stream transform's output goes to the client, or to the rewrites that want it whole (asked with its head). */
+  private transformBody(info: ResponseInfo, transform: ResponseTransform, by: Policy): void {
+    this.transform = new TransformedResponse(info, transform, {
+      head: (st, h) => {
+        const out = { status: st, headers: h };
+        const rewrites = rewritesFor(this.route!.responseBody, this.context(), out, by);
+        if (rewrites !== undefined) return this.holdFor(out, rewrites);
+        this.status = st;
+        this.writeHead(st, h);
+      },
+      write: (c) => this.toClient(c),
+      end: () => this.toClientEnd(null),
+      refuse: (answer) => {
+        this.call?.cancel(new Error('response transform refused the body'));
+        this.respond(answer);
+      },
+      crashed: (err) => {
+        this.call?.cancel(err as Error);
+        this.crashed(err);
+      },
+      broke: (err) => {
+        this.plane.log.error({ err, requestId: this.requestId, route: this.route!.name }, 'response transform failed');
+        this.call?.cancel(err as Error);
+        this.errorCode = 'GW_INTERNAL';
+        this.breakOff();
+      },
+    });
+  }
+
+  private holdFor(info: ResponseInfo, rewrites: ResponseRewrite[]): void {
     this.held = new HeldResponse(info, rewrites, {
       head: (st, h) => {
         this.status = st;
@@ -194,12 +247,17 @@ export abstract class ExchangeResponse extends ExchangeState {
       crashed: (err) => this.crashed(err),
       gone: () => this.clientGone,
     });
-    return true;
   }
 
   upstreamBroke(code: ErrorCode): void {
     this.taps?.abort();
+    this.transform?.abort();
     this.errorCode = code;
+    this.breakOff();
+  }
+
+  /** The response is broken off mid-body: the client must see it incomplete (HTTP/2 resets its stream: http2/exchange.ts). */
+  protected breakOff(): void {
     this.res.destroy();
   }
 }

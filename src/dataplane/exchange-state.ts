@@ -18,6 +18,7 @@ import { closesConnection, sendAnswer, type Answer } from './respond.js';
 import { hasBody } from './request-body.js';
 import type { UpstreamCall } from './upstream-call.js';
 import type { HttpsRedirect } from './https-redirect.js';
+import type { TransformedResponse } from './response-transform.js';
 import type { HeldResponse } from './body-phases.js';
 import type { ResponseTaps } from './upstream-response.js';
 import type { InternalRequest, InternalResponse } from '../routes/types.js';
@@ -85,6 +86,8 @@ export abstract class ExchangeState {
   protected bodyPrefix: Buffer[] | undefined;
   /** A response held for the responseBody phase. */
   protected held: HeldResponse | undefined;
+  /** A response a responseBody policy translates as it streams. */
+  protected transform: TransformedResponse | undefined;
   /** A preflight routed by the method it asks about: the `Allow` of its 405 if no policy answers it. */
   protected preflightAllow: string | undefined;
   /** Resumes the paused upstream body (undici's), and whether 'drain' calls it yet. */
@@ -127,6 +130,7 @@ export abstract class ExchangeState {
       shadowLimited: undefined,
       // Declared up front, so that a policy setting one later keeps the object's shape (one hidden class for every request).
       cacheStatus: undefined,
+      upstreamTarget: undefined,
       operation: this.grpc?.operation, // a gRPC call's method; a policy that reads another protocol sets its own
       locals: new Map(),
     });
@@ -194,6 +198,7 @@ export abstract class ExchangeState {
     this.grpc?.stop();
     if (!this.responseFinished()) this.clientGone = true;
     this.taps?.abort(); // no-op once the body ended
+    this.transform?.abort(); // likewise
     this.call?.end(this.clientGone);
     const route = this.route;
     if (route && route.log.length) {

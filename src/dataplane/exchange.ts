@@ -33,7 +33,7 @@ import { callRoute, UpstreamCall, type CallOwner } from './upstream-call.js';
 import { httpsRedirect } from './https-redirect.js';
 import { lookupRoute } from './route-lookup.js';
 import { BodyView, prefixed, readForMatch } from './body-match.js';
-import { forBodyPhases, requestBodyPhase } from './body-phases.js';
+import { forBodyPhases, readsBody, requestBodyPhase } from './body-phases.js';
 import { handlerAnswer, routeCall } from './route-handler.js';
 import type { RouteHandler } from '../routes/types.js';
 import { Canceller } from '../routes/cancel.js';
@@ -171,7 +171,7 @@ export class Exchange extends ExchangeResponse implements CallOwner {
     if (route.handler !== undefined) return this.readBodyForPolicies(() => this.runHandler(route, route.handler!));
     const call = (this.call = new UpstreamCall(this, callRoute(route), this.plane.log));
     const scan = this.scan!;
-    if (route.requestBody.length > 0) return this.readBodyForPolicies(() => call.admit());
+    if (route.requestBody.length > 0 && readsBody(route.requestBody, this.context())) return this.readBodyForPolicies(() => call.admit());
     if (this.body !== null || !hasBody(scan)) return call.admit(); // read whole already (payload routing), or none
     // Payload routing leaves read chunks (bodyPrefix) only of a body without Content-Length, which
     // readForReplay never reads whole; the rest of such a body must stream after them in any case.
@@ -312,9 +312,11 @@ export class Exchange extends ExchangeResponse implements CallOwner {
       this.trace !== undefined,
       route.upstreamRequest,
     );
-    const rewritten = route.rewrite ? route.rewrite(this.path, this.params, this.rest) : this.path;
+    // A policy that translates the request into another protocol names where it goes (grpc-transcode).
+    const target = ctx?.upstreamTarget;
+    const rewritten = target !== undefined ? target.path : route.rewrite ? route.rewrite(this.path, this.params, this.rest) : this.path;
     return {
-      method: this.req.method!,
+      method: target !== undefined ? target.method : this.req.method!,
       headers: up.headers,
       hostIndex: up.hostIndex,
       host: route.preserveHost ? scan.host : undefined,

@@ -14,6 +14,7 @@ import {
   type RequestContext,
   type RespondVerdict,
   type ResponseRewrite,
+  type ResponseTransform,
   type Verdict,
 } from './types.js';
 import { serveOf } from './plugin-serve.js';
@@ -56,7 +57,17 @@ export function guardPlugin(type: string, policy: Policy, log: Logger, timeoutMs
   }
   if (policy.answersPreflight === true) guarded.answersPreflight = true;
   // eslint-disable-next-line @typescript-eslint/unbound-method -- each phase is read once and called with .call(policy, …) below: a plugin's `this` is kept
-  const { access, requestBody, upstreamRequest, upstreamResponse, response, responseBody, log: logPhase, close } = policy;
+  const { access, requestBody, readsBody, upstreamRequest, upstreamResponse, response, responseBody, log: logPhase, close } = policy;
+  if (readsBody) {
+    guarded.readsBody = (ctx) => {
+      try {
+        return readsBody.call(policy, ctx) !== false;
+      } catch (err) {
+        failed(ctx, 'readsBody', err);
+        return true; // its requestBody phase runs, and answers for itself
+      }
+    };
+  }
   if (access) {
     // A verdict is sent as it is, so one that cannot be (status 99, a header with CR/LF, a body
     // that is not a string, an unregistered code…) is the plugin's fault like a throw.
@@ -141,10 +152,16 @@ export function guardPlugin(type: string, policy: Policy, log: Logger, timeoutMs
   }
   if (responseBody) {
     guarded.responseBody = (ctx, res) => {
-      let r: ResponseRewrite | undefined;
+      let r: ResponseRewrite | ResponseTransform | undefined;
       try {
         r = responseBody.call(policy, ctx, res);
         if (r === undefined) return undefined;
+        if (typeof (r as { data?: unknown }).data === 'function')
+          return guardTransform(r as ResponseTransform, (err) => {
+            if (err instanceof BodyRefusal && Object.hasOwn(ERRORS, err.code) && errorStatus(err.status)) throw err; // the plugin's own answer
+            failed(ctx, 'responseBody', err);
+            throw new PolicyFailure(type, err);
+          });
         // Read once, checked as plain values: a plugin written in JavaScript has no types to hold it.
         const { maxBytes, tooLarge } = r as { maxBytes: unknown; tooLarge: unknown };
         const rewrite = (r as { rewrite: unknown }).rewrite as ResponseRewrite['rewrite'];
@@ -303,4 +320,39 @@ function tapOf(action: object, type: string): { tap: BodyTap } | string {
     }
   };
   return { tap: { data: (c) => call(data, c), end: (t) => call(end, t), abort: () => call(abort) } };
+}
+
+/** A plugin's stream transform: a throw, or output that is not a Buffer, is its fault (`fault` rethrows it as such). */
+function guardTransform(t: ResponseTransform, fault: (err: unknown) => never): ResponseTransform {
+  const checked = (out: unknown): Buffer | undefined => {
+    if (out === undefined || Buffer.isBuffer(out)) return out;
+    return fault(new Error('a transform must give a Buffer or undefined'));
+  };
+  return {
+    data(chunk, res) {
+      let out: unknown;
+      try {
+        out = t.data.call(t, chunk, res);
+      } catch (err) {
+        fault(err);
+      }
+      return checked(out);
+    },
+    end(trailers, res) {
+      let out: unknown;
+      try {
+        out = t.end.call(t, trailers, res);
+      } catch (err) {
+        fault(err);
+      }
+      return checked(out);
+    },
+    abort() {
+      try {
+        t.abort?.call(t);
+      } catch {
+        // the response is over either way
+      }
+    },
+  };
 }

@@ -125,6 +125,12 @@ export interface RequestContext {
    * span attribute and a metric label; never the operation's arguments or variables.
    */
   operation?: RequestOperation | undefined;
+  /**
+   * Where the request goes instead of its own method and (rewritten) path, set by a policy that
+   * translates it into another protocol (grpc-transcode: `GET /v1/users/42` goes to the service as
+   * `POST /acme.users.v1.Users/GetUser`). The path is canonical, as `path` is; the gateway encodes it.
+   */
+  upstreamTarget?: { method: string; path: string } | undefined;
   /** A policy's private per-request scratch, under a key of its own; the gateway never reads it. */
   readonly locals: Map<string, unknown>;
   /**
@@ -169,6 +175,27 @@ export interface ResponseRewrite {
   rewrite(body: Buffer, res: ResponseInfo): Buffer | Promise<Buffer>;
 }
 
+/**
+ * A responseBody phase that translates the body as it streams instead of reading it whole (a
+ * protocol translation: gRPC messages to JSON lines, gRPC trailers into a gRPC-Web body). The
+ * response head waits for the transform's first output, so until then it may change `res.status`
+ * and `res.headers` (Content-Length and Transfer-Encoding are the gateway's: a body that ends
+ * before any output goes with its length, otherwise it streams). The responseBody policies that
+ * read bodies whole (ResponseRewrite) are asked about the transform's output, with its head.
+ */
+export interface ResponseTransform {
+  /**
+   * A chunk of the service's body (its chunks as they come: the transform keeps what it needs
+   * across them). Returns what goes to the client now; undefined or empty: nothing yet. A
+   * BodyRefusal it throws before any output is the answer; any later failure breaks the response off.
+   */
+  data(chunk: Buffer, res: ResponseInfo): Buffer | undefined;
+  /** The body ended, with the service's trailers ([name, value, …]) if any: the last output. */
+  end(trailers: HeaderList | undefined, res: ResponseInfo): Buffer | undefined;
+  /** The body will not end (the service broke off, or the client went away). */
+  abort?(): void;
+}
+
 /** Thrown by a body phase to answer with a registered error code (e.g. a body that cannot be transformed). */
 export class BodyRefusal extends Error {
   constructor(
@@ -206,8 +233,15 @@ export interface Policy {
    * After the response phase: a rewrite when this response's body must be read whole (looked at
    * per response: status, Content-Type…), undefined to let it stream.
    */
-  responseBody?(ctx: RequestContext, res: ResponseInfo): ResponseRewrite | undefined;
+  responseBody?(ctx: RequestContext, res: ResponseInfo): ResponseRewrite | ResponseTransform | undefined;
   log?(ctx: RequestContext, status: number): void;
+  /**
+   * Whether its requestBody phase needs this request's body (asked after the access phase; absent:
+   * always). When no requestBody policy of the route needs it, the body streams upstream as on a
+   * route without one (a gRPC call with grpc-web's policy on its route: only grpc-web-text is
+   * decoded, and a native gRPC call keeps streaming both ways).
+   */
+  readsBody?(ctx: RequestContext): boolean;
   /**
    * The largest request body its requestBody phase reads, in bytes (default 1 MiB). Infinity: it
    * reads none itself (it only needs the phase's place in the lifecycle): the bound is the other

@@ -142,6 +142,15 @@ export class H2Exchange extends Exchange {
     this.res.end();
   }
 
+  /**
+   * An error reset, not the compatibility API's destroy(): that resets with NO_ERROR, which a
+   * client may take for the end of a complete (but cut-short) response.
+   */
+  protected override breakOff(): void {
+    const stream = (this.res as unknown as Http2ServerResponse).stream;
+    if (!stream.destroyed) stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+  }
+
   protected override responseFinished(): boolean {
     return http2ResponseFinished(this.res as unknown as Http2ServerResponse);
   }

@@ -12,6 +12,7 @@ import type { Policy, PolicyEnv, RequestContext, RespondVerdict } from '../types
 import type { ValidationPart } from '../../observability/metrics.js';
 import { silentLogger } from '../../observability/logger.js';
 import { atMostValues, LIST_ALL_VALUES } from './schemas.js';
+import type { ResponseRewrite } from '../types.js';
 
 function check(policy: Record<string, unknown>) {
   return validateConfig({
@@ -209,7 +210,7 @@ test('response: log mode counts and passes; enforce refuses 502 GW_UPSTREAM_VALI
   const schema = { type: 'object', required: ['id'] };
   const info = (status: number) => ({ status, headers: ['content-type', 'application/json'] });
   const logging = make({ response: { mode: 'log', body: schema } }, { metrics, log });
-  const rw = logging.responseBody!(ctx(), info(200))!;
+  const rw = logging.responseBody!(ctx(), info(200)) as ResponseRewrite;
   assert.equal(rw.tooLarge, 'pass');
   assert.equal((await rw.rewrite(Buffer.from('{"name":1}'), info(200))).toString(), '{"name":1}');
   assert.deepEqual(counted, [['r', 'response']]);
@@ -219,7 +220,7 @@ test('response: log mode counts and passes; enforce refuses 502 GW_UPSTREAM_VALI
   assert.equal(logging.responseBody!(ctx(), info(500)), undefined, '5xx is not checked by default');
 
   const enforcing = make({ response: { mode: 'enforce', body: schema, status: [200, '4xx'] } }, { metrics, log });
-  const e = enforcing.responseBody!(ctx(), info(404))!;
+  const e = enforcing.responseBody!(ctx(), info(404)) as ResponseRewrite;
   assert.equal(e.tooLarge, 'error');
   assert.equal((await e.rewrite(Buffer.from('{"id":1}'), info(404))).toString(), '{"id":1}');
   await assert.rejects(

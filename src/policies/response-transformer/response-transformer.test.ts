@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ctx, make } from '../../../test/helpers/transformer-policy.js';
+import type { ResponseRewrite } from '../types.js';
 
 test('response: `when` selects by status and media type; body edits drop ETag and digests; 206 is never edited', async () => {
   const policy = make({
@@ -15,7 +16,7 @@ test('response: `when` selects by status and media type; body edits drop ETag an
   const ok = res(200, 'application/json; charset=utf-8');
   policy.response!(ctx(), ok);
   assert.deepEqual(ok.headers, ['Content-Type', 'application/json; charset=utf-8', 'x-t', 'yes']);
-  const rw = policy.responseBody!(ctx(), ok)!;
+  const rw = policy.responseBody!(ctx(), ok) as ResponseRewrite;
   assert.equal(rw.tooLarge, 'error');
   assert.equal((await rw.rewrite(Buffer.from('{"a":1,"internal":2}'), ok)).toString(), '{"a":1}');
   for (const [status, type] of [
@@ -35,7 +36,7 @@ test('response: `when` selects by status and media type; body edits drop ETag an
 test('response: a body that is not JSON is refused 502 GW_UPSTREAM_BODY_INVALID with the position', async () => {
   const policy = make({ type: 'response-transformer', body: { set: { a: 1 } }, onTooLarge: 'pass' });
   const info = { status: 200, headers: ['content-type', 'application/json'] };
-  const rw = policy.responseBody!(ctx(), info)!;
+  const rw = policy.responseBody!(ctx(), info) as ResponseRewrite;
   assert.equal(rw.tooLarge, 'pass');
   await assert.rejects(rw.rewrite(Buffer.from('{"a":'), info) as Promise<Buffer>, (err: { code: string; details: unknown }) => {
     assert.equal(err.code, 'GW_UPSTREAM_BODY_INVALID');

@@ -9,6 +9,7 @@ import { testContext, testEnv } from '../../../test/helpers/policy-context.js';
 import { validateConfig } from '../../validation/validate.js';
 import { xmlJsonPolicy } from './xml-json.js';
 import { BodyRefusal, type Policy, type RequestContext, type RespondVerdict } from '../types.js';
+import type { ResponseRewrite } from '../types.js';
 
 function make(policy: Record<string, unknown>): Policy {
   const r = validateConfig({
@@ -34,7 +35,7 @@ function send(p: Policy, body: string, contentType: string) {
 async function answer(p: Policy, body: string, contentType: string, status = 200) {
   const info = { status, headers: ['content-type', contentType, 'etag', '"x"'] };
   p.response?.(ctx(), info);
-  const rw = p.responseBody!(ctx(), info);
+  const rw = p.responseBody!(ctx(), info) as ResponseRewrite;
   if (rw === undefined) return { untouched: true as const };
   try {
     const out = await rw.rewrite(Buffer.from(body), info);
@@ -277,7 +278,7 @@ test('XML is read in its character set (Content-Type, byte order mark, XML decla
 
   const r = make({ response: 'xml-to-json' });
   const info = { status: 200, headers: ['content-type', 'application/xml'] };
-  const rw = r.responseBody!(ctx(), info)!;
+  const rw = r.responseBody!(ctx(), info) as ResponseRewrite;
   await assert.rejects(
     async () => rw.rewrite(latin1, info),
     (err: unknown) => err instanceof BodyRefusal && err.code === 'GW_UPSTREAM_BODY_INVALID' && /not valid utf-8/.test(err.message),
