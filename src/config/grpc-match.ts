@@ -19,6 +19,9 @@ const GRPC_METHOD_NAME = new RegExp(`^${IDENT}$`);
  */
 export const GRPC_CONTENT_TYPE = /^application\/grpc(?:$|[+;])/i;
 
+/** The content-types of gRPC-Web (its spec): `application/grpc-web` and `application/grpc-web-text` (base64), alone or with `+…`/`;…`. */
+export const GRPC_WEB_CONTENT_TYPE = /^application\/grpc-web(-text)?(?:$|[+;])/i;
+
 const ServiceName = z.string().regex(GRPC_SERVICE_NAME, { error: 'expected a fully-qualified gRPC service name such as "pkg.Service"' });
 const MethodName = z.string().regex(GRPC_METHOD_NAME, { error: 'expected a gRPC method name such as "GetUser"' });
 

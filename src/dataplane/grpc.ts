@@ -7,7 +7,7 @@
 //   the status mapped from the error code or the HTTP status — a gRPC client cannot read a JSON
 //   error. respond.ts sends every answer through here when the request is a gRPC call.
 // - `grpc-timeout` (the call's deadline) is read here; grpc-deadline.ts enforces it.
-import { GRPC_CONTENT_TYPE } from '../config/grpc-match.js';
+import { GRPC_CONTENT_TYPE, GRPC_WEB_CONTENT_TYPE } from '../config/grpc-match.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { ERRORS, type ErrorCode } from '../errors.js';
@@ -42,13 +42,32 @@ export function isGrpcContentType(contentType: string | undefined): boolean {
  * HTTP/1.1 `req.headers` is built on first use, and every refusal asks this.
  */
 export function isGrpcRequest(req: IncomingMessage | undefined): boolean {
-  if (req === undefined || req.method !== 'POST') return false;
+  const type = requestContentType(req);
+  return type !== undefined && isGrpcContentType(type);
+}
+
+/**
+ * The content-type of the gateway's refusal when the request is a gRPC or gRPC-Web call (a POST,
+ * as above): the refusal is then a trailers-only answer in that protocol (a gRPC-Web client reads
+ * the status from the head of a response without body). undefined for any other request.
+ */
+export function grpcAnswerType(req: IncomingMessage | undefined): string | undefined {
+  const type = requestContentType(req);
+  if (type === undefined) return undefined;
+  if (isGrpcContentType(type)) return 'application/grpc';
+  const web = GRPC_WEB_CONTENT_TYPE.exec(type);
+  return web === null ? undefined : web[1] !== undefined ? 'application/grpc-web-text+proto' : 'application/grpc-web+proto';
+}
+
+/** A POST's content-type, from the raw list: over HTTP/1.1 `req.headers` is built on first use, and every refusal asks this. */
+function requestContentType(req: IncomingMessage | undefined): string | undefined {
+  if (req === undefined || req.method !== 'POST') return undefined;
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    if (name.length === 12 && name.toLowerCase() === 'content-type') return isGrpcContentType(raw[i + 1]);
+    if (name.length === 12 && name.toLowerCase() === 'content-type') return raw[i + 1];
   }
-  return false;
+  return undefined;
 }
 
 /**
@@ -136,7 +155,9 @@ export function verdictPassesAsIs(v: RespondVerdict): boolean {
   if (v.status < 400) return true;
   const headers = v.headers;
   if (headers === undefined) return false;
-  for (const name in headers) if (name.toLowerCase() === 'content-type') return isGrpcContentType(headers[name]);
+  for (const name in headers) {
+    if (name.toLowerCase() === 'content-type') return isGrpcContentType(headers[name]) || GRPC_WEB_CONTENT_TYPE.test(headers[name]!);
+  }
   return false;
 }
 
@@ -146,7 +167,7 @@ export function verdictPassesAsIs(v: RespondVerdict): boolean {
  * stream, which a strict client reads as a response without trailers); over HTTP/1.1 (a gRPC
  * content-type that was not sent over HTTP/2) it is a 200 with an empty body.
  */
-export function sendGrpcRefusal(res: ServerResponse, r: GrpcRefusal, requestId: string): number {
+export function sendGrpcRefusal(res: ServerResponse, r: GrpcRefusal, requestId: string, contentType = 'application/grpc'): number {
   const code = r.code;
   const message = r.message ?? (code !== undefined ? ERRORS[code].message : `HTTP status ${r.status}`);
   const headers: Record<string, string> = {};
@@ -158,8 +179,13 @@ export function sendGrpcRefusal(res: ServerResponse, r: GrpcRefusal, requestId: 
   }
   const server = res.getHeader('server');
   if (typeof server === 'string') headers.server = server;
-  headers['content-type'] = 'application/grpc';
+  headers['content-type'] = contentType;
   const status = grpcStatusFor(code, r.status);
+  // A browser's gRPC-Web client reads the status from these fields: a cross-origin answer exposes them.
+  if (headers['access-control-allow-origin'] !== undefined) {
+    const exposed = headers['access-control-expose-headers'];
+    headers['access-control-expose-headers'] = `${exposed !== undefined ? `${exposed}, ` : ''}grpc-status, grpc-message`;
+  }
   headers['grpc-status'] = String(status);
   headers['grpc-message'] = encodeGrpcMessage(message);
   headers['x-request-id'] = requestId;

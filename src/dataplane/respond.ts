@@ -2,7 +2,7 @@
 import type { ServerResponse } from 'node:http';
 import { ERRORS, errorBody, type ErrorCode } from '../errors.js';
 import type { RespondVerdict } from '../policies/types.js';
-import { isGrpcRequest, sendGrpcRefusal, verdictPassesAsIs, verdictRefusal } from './grpc.js';
+import { grpcAnswerType, sendGrpcRefusal, verdictPassesAsIs, verdictRefusal } from './grpc.js';
 
 /**
  * Everything the gateway answers itself, in one shape: a policy's verdict (`by` names the policy
@@ -46,9 +46,10 @@ export function sendAnswer(
     const v = a.verdict;
     // A refusal of a gRPC call, even one with a literal body in another protocol's format, is
     // answered as gRPC does (grpc.ts); a policy's own gRPC answer or a non-refusal goes as it is.
-    if (!verdictPassesAsIs(v) && isGrpcRequest(res.req)) {
+    const grpcType = verdictPassesAsIs(v) ? undefined : grpcAnswerType(res.req);
+    if (grpcType !== undefined) {
       const headers = extra === undefined ? v.headers : { ...headerRecord(extra), ...v.headers };
-      return sendGrpcRefusal(res, { ...verdictRefusal(v), headers }, requestId);
+      return sendGrpcRefusal(res, { ...verdictRefusal(v), headers }, requestId, grpcType);
     }
     return sendVerdict(res, extra === undefined ? v : { ...v, headers: { ...headerRecord(extra), ...v.headers } }, requestId);
   }
@@ -75,11 +76,13 @@ export interface ErrorOptions {
 export function sendError(res: ServerResponse, code: ErrorCode, requestId: string, opts?: ErrorOptions): number | undefined {
   if (opts?.close) res.shouldKeepAlive = false;
   // Every error the gateway answers comes here: a gRPC client gets it as a gRPC status (grpc.ts).
-  if (isGrpcRequest(res.req)) {
+  const grpcType = grpcAnswerType(res.req);
+  if (grpcType !== undefined) {
     return sendGrpcRefusal(
       res,
       { code, status: opts?.status ?? ERRORS[code].status, message: opts?.message, headers: opts?.headers },
       requestId,
+      grpcType,
     );
   }
   const body = errorBody(code, requestId, opts?.message, opts?.details);

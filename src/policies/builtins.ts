@@ -22,6 +22,7 @@ import { requestTransformerPolicy } from './request-transformer/request-transfor
 import { responseTransformerPolicy } from './response-transformer/response-transformer.js';
 import { cachePolicy } from './cache/cache.js';
 import { graphqlPolicy } from './graphql/graphql.js';
+import { grpcWebPolicy } from './grpc-web/grpc-web.js';
 
 export const BUILTIN_POLICIES: readonly PolicyDefinition[] = [
   headersPolicy,
@@ -46,4 +47,5 @@ export const BUILTIN_POLICIES: readonly PolicyDefinition[] = [
   responseTransformerPolicy,
   xmlJsonPolicy,
   cachePolicy,
+  grpcWebPolicy,
 ];

@@ -61,7 +61,8 @@ export function guardPlugin(type: string, policy: Policy, log: Logger, timeoutMs
   if (readsBody) {
     guarded.readsBody = (ctx) => {
       try {
-        return readsBody.call(policy, ctx) !== false;
+        const wanted: unknown = readsBody.call(policy, ctx); // a plugin in JavaScript may give anything
+        return wanted !== false;
       } catch (err) {
         failed(ctx, 'readsBody', err);
         return true; // its requestBody phase runs, and answers for itself
