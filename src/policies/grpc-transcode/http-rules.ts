@@ -141,15 +141,12 @@ export function compileBindings(root: protobuf.Root, services: string[], rules: 
   return errors.length > 0 ? { ok: false, errors } : { ok: true, table: new BindingTable(bindings) };
 }
 
-function fromConfig(r: ConfigHttpRule): RawRule {
+function fromConfig(r: Partial<ConfigHttpRule>): RawRule {
   const { responseBody, additionalBindings, ...rest } = r;
   const out: RawRule = { ...rest };
   if (responseBody !== undefined) out.response_body = responseBody;
-  if (additionalBindings !== undefined)
-    out.additional_bindings = additionalBindings.map((a) => {
-      const { responseBody: rb, ...x } = a as ConfigHttpRule;
-      return rb === undefined ? x : { ...x, response_body: rb };
-    });
+  // Recursive so that a nested additionalBindings is seen (and refused) like a nested annotation.
+  if (additionalBindings !== undefined) out.additional_bindings = additionalBindings.map(fromConfig);
   return out;
 }
 
