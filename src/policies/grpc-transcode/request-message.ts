@@ -20,7 +20,11 @@ export interface RequestOptions {
 
 export type BuildResult = { ok: true; bytes: Uint8Array } | { ok: false; status: 400 | 415; message: string };
 
-/** JSON bodies nested deeper than this are refused before protojson sees them. */
+/**
+ * JSON bodies nested deeper than this are refused before protojson sees them. (Inside a Struct,
+ * protojson's own limit of 100 message levels bites first: each JSON level there is two messages,
+ * Value and Struct/ListValue, as it would be for the service's decoder.)
+ */
 export const MAX_JSON_DEPTH = 64;
 
 type JsonObject = Record<string, unknown>;
@@ -73,7 +77,7 @@ function build(
     } catch (err) {
       return bad(`the request body is not JSON: ${(err as Error).message}`);
     }
-    if (depthOver(parsed, MAX_JSON_DEPTH)) return bad(`the request body nests deeper than ${MAX_JSON_DEPTH} levels`);
+    if (jsonDepthOver(parsed, MAX_JSON_DEPTH)) return bad(`the request body nests deeper than ${MAX_JSON_DEPTH} levels`);
     if (binding.body === '*') {
       if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
         return bad(`the request body must be a JSON object (${clean(type.fullName)})`);
@@ -121,7 +125,7 @@ function isJson(contentType: string): boolean {
 }
 
 /** True when the value has more than `max` nested objects/arrays (iterative: no stack overflow). */
-function depthOver(value: unknown, max: number): boolean {
+export function jsonDepthOver(value: unknown, max: number): boolean {
   const stack: [unknown, number][] = [[value, 1]];
   while (stack.length > 0) {
     const [v, d] = stack.pop()!;
