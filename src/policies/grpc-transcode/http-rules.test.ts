@@ -179,6 +179,16 @@ test('invalid rules are reported, all of them, with the method and the problem',
   );
 });
 
+test('names of Object.prototype members are not fields', () => {
+  const cfg = `${sel('CreateShelf')} (config rule)`;
+  const fields = 'id, theme, genre, created_at, capacity';
+  assert.deepEqual(errors([{ selector: sel('CreateShelf'), post: '/v1/{constructor}', body: 'toString', responseBody: '__proto__' }]), [
+    `${cfg}: path variable {constructor}: acme.bookstore.v1.Shelf has no field constructor`,
+    `${cfg}: body "toString": acme.bookstore.v1.Shelf has no top-level field named so (fields: ${fields})`,
+    `${cfg}: response_body "__proto__": acme.bookstore.v1.Shelf has no top-level field named so (fields: ${fields})`,
+  ]);
+});
+
 test('a repeated scalar and a nested scalar are valid path variables', () => {
   const t = table([{ selector: sel('ListBooks'), get: '/v1/genre/{genres}/by/{filter.author}' }]);
   assert.deepEqual(matched(t, 'GET', '/v1/genre/FICTION/by/le%20guin'), {

@@ -181,10 +181,10 @@ function binding(m: protobuf.Method, sel: string, r: RawRule, from: Binding['fro
   const body = str(r.body) || undefined;
   if (body !== undefined) {
     if (httpMethod === 'GET' || httpMethod === 'DELETE') errors.push(`${at}: ${httpMethod} cannot have a body`);
-    else if (body !== '*' && !requestType.fields[body]) errors.push(`${at}: body ${JSON.stringify(body)}: ${noField(requestType)}`);
+    else if (body !== '*' && !fieldNamed(requestType, body)) errors.push(`${at}: body ${JSON.stringify(body)}: ${noField(requestType)}`);
   }
   const responseBody = str(r.response_body) || undefined;
-  if (responseBody !== undefined && !responseType.fields[responseBody])
+  if (responseBody !== undefined && !fieldNamed(responseType, responseBody))
     errors.push(`${at}: response_body ${JSON.stringify(responseBody)}: ${noField(responseType)}`);
   if (errors.length > before) return undefined;
   return {
@@ -202,6 +202,14 @@ function binding(m: protobuf.Method, sel: string, r: RawRule, from: Binding['fro
   };
 }
 
+/**
+ * The field with this proto name. `Type.fields` is a plain object: "constructor" or "toString"
+ * must not find Object.prototype's members.
+ */
+export function fieldNamed(t: protobuf.Type, name: string): protobuf.Field | undefined {
+  return Object.hasOwn(t.fields, name) ? t.fields[name] : undefined;
+}
+
 /** Option values are untyped (parsed text or config): only strings count. */
 function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
@@ -215,7 +223,7 @@ function noField(t: protobuf.Type): string {
 function pathFieldProblem(type: protobuf.Type, path: string[]): string | undefined {
   let t = type;
   for (const [k, name] of path.entries()) {
-    const f = t.fields[name];
+    const f = fieldNamed(t, name);
     if (!f) return `${clean(t.fullName)} has no field ${name}`;
     const last = k === path.length - 1;
     if (f.map) return `${name} is a map`;

@@ -140,6 +140,12 @@ test('query parameters: both spellings, repetition, enums by name and number, ne
 test('unknown query parameters, and ones naming path or body fields, are refused or ignored', () => {
   assert.equal(refused('GET', '/v1/shelves/3/books', { query: 'bogus=1' }), 'unknown query parameter "bogus"');
   assert.equal(refused('GET', '/v1/shelves/3/books', { query: 'filter.nope=1' }), 'unknown query parameter "filter.nope"');
+  for (const key of ['constructor', 'toString', '__proto__', 'filter.hasOwnProperty'])
+    assert.equal(refused('GET', '/v1/shelves/3/books', { query: `${key}=1` }), `unknown query parameter "${key}"`);
+  assert.deepEqual(decoded('GET', '/v1/shelves/3/books', { query: 'constructor=1&__proto__=2&page_size=3', unknownFields: 'ignore' }), {
+    shelf_id: '3',
+    page_size: 3,
+  });
   assert.equal(
     refused('GET', '/v1/shelves/3/books', { query: 'shelf_id=4' }),
     'unknown query parameter "shelf_id" (that field is bound by the path or the body)',

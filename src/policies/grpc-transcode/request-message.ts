@@ -10,7 +10,7 @@
 import protobuf from 'protobufjs';
 import protojson from 'protobufjs/ext/protojson.js';
 import { clean } from './protos.js';
-import { scalarLikeWkt, type Binding } from './http-rules.js';
+import { fieldNamed, scalarLikeWkt, type Binding } from './http-rules.js';
 import type { Vars } from './path-template.js';
 
 export interface RequestOptions {
@@ -161,7 +161,7 @@ function resolveField(type: protobuf.Type, dotted: string): FieldRef | undefined
   let t = type;
   const parts = dotted.split('.');
   for (const [k, part] of parts.entries()) {
-    const f = t.fields[part] ?? t.fieldsArray.find((x) => x.jsonName === part);
+    const f = fieldNamed(t, part) ?? t.fieldsArray.find((x) => x.jsonName === part);
     if (!f || f.map) return undefined;
     names.push(f.name);
     if (k === parts.length - 1) return { names, parent: t, field: f };
