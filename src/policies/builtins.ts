@@ -23,6 +23,7 @@ import { responseTransformerPolicy } from './response-transformer/response-trans
 import { cachePolicy } from './cache/cache.js';
 import { graphqlPolicy } from './graphql/graphql.js';
 import { grpcWebPolicy } from './grpc-web/grpc-web.js';
+import { grpcTranscodePolicy } from './grpc-transcode/grpc-transcode.js';
 
 export const BUILTIN_POLICIES: readonly PolicyDefinition[] = [
   headersPolicy,
@@ -48,4 +49,5 @@ export const BUILTIN_POLICIES: readonly PolicyDefinition[] = [
   xmlJsonPolicy,
   cachePolicy,
   grpcWebPolicy,
+  grpcTranscodePolicy,
 ];

@@ -48,6 +48,13 @@ export const grpcTranscodeSchema = z
       .array(z.string().min(1))
       .min(1)
       .meta({ description: 'The gRPC services exposed as JSON, by full name (`acme.users.v1.Users`).' }),
+    pathPrefix: z
+      .string()
+      .regex(/^\/[^?#]*[^/?#]$/, { error: 'a prefix such as /users-api (starting with /, not ending with one)' })
+      .optional()
+      .meta({
+        description: 'Rules match the path without this prefix: the API mounted under it (`/users-api/v1/users/42` → `/v1/users/42`).',
+      }),
     rules: z
       .array(httpRuleSchema)
       .default([])
@@ -56,17 +63,9 @@ export const grpcTranscodeSchema = z
       .enum(['reject', 'ignore'])
       .default('reject')
       .meta({ description: 'A JSON field or query parameter the message does not have: 400, or dropped.' }),
-    streamFormat: z
-      .enum(['ndjson', 'sse'])
-      .default('ndjson')
-      .meta({
-        description: 'A server-streaming call’s messages: JSON lines, or server-sent events (also chosen by `Accept: text/event-stream`).',
-      }),
-    emitDefaults: z.boolean().default(false).meta({ description: 'Answers carry fields at their default value (0, "", false, []).' }),
-    useProtoNames: z
-      .boolean()
-      .default(false)
-      .meta({ description: 'Answers name fields as the proto does (`user_id`), not lowerCamel (`userId`).' }),
+    streamFormat: z.enum(['ndjson', 'sse']).default('ndjson').meta({
+      description: 'A server-streaming call’s messages: JSON lines, or server-sent events (also chosen by `Accept: text/event-stream`).',
+    }),
     maxRequestBody: PositiveSize.default('1mb').meta({ description: 'The largest JSON request body read (413 past it).' }),
     maxMessage: PositiveSize.default('4mb').meta({ description: 'The largest response message turned into JSON (502 past it).' }),
   })
