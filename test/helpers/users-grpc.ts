@@ -29,8 +29,9 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-export async function startUsersService(): Promise<UsersService> {
-  const loaded = loadProtos({ protos: [USERS_PROTO] });
+/** Serves `proto` (the test fixture, or the example's subset of it) with grpc.health.v1 too. */
+export async function startUsersService(proto = USERS_PROTO): Promise<UsersService> {
+  const loaded = loadProtos({ protos: [proto] });
   if (!loaded.ok) throw new Error(loaded.message);
   const root = loaded.root;
   const svc = root.lookupService('acme.users.v1.Users');
@@ -146,6 +147,22 @@ export async function startUsersService(): Promise<UsersService> {
       cb(null, { total: '3' });
     },
   });
+  // grpc.health.v1.Health/Check, by hand: every answer is SERVING (field 1 = 1).
+  const raw = (b: Buffer) => b;
+  server.addService(
+    {
+      Check: {
+        path: '/grpc.health.v1.Health/Check',
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: raw,
+        requestDeserialize: raw,
+        responseSerialize: raw,
+        responseDeserialize: raw,
+      },
+    },
+    { Check: (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from([0x08, 0x01])) },
+  );
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   );
