@@ -5,6 +5,9 @@
 #   via-grpc     h2load → Gatehouse (h2c listener) → the gRPC service over h2c: the same calls
 #   via-plain    h2load → Gatehouse → an HTTP/2 service (bench/h2-upstream.ts): a plain POST of
 #                the same bytes, a plain HTTP proxied request beside the gRPC one
+#   via-json     h2load → Gatehouse → the gRPC service: POST /v1/echo {"text":"hello"} transcoded
+#                (grpc-transcode, from test/fixtures/echo.proto) into the same call, and back to JSON
+#   via-web      h2load → Gatehouse → the gRPC service: the same call in gRPC-Web (grpc-web policy)
 #
 #   bench/grpc-compare.sh [seconds] [clients] [streams per client]   (defaults 10, 10, 10)
 #
@@ -26,6 +29,7 @@ tick=$(getconf CLK_TCK)
 
 # One gRPC message (uncompressed, 7 bytes): EchoRequest { text: "hello" }.
 printf '\x00\x00\x00\x00\x07\x0a\x05hello' > "$tmp/call.bin"
+printf '{"text":"hello"}' > "$tmp/call.json"
 taskset -c 1 node dist/bench/grpc-upstream.js > "$tmp/grpc.port" & pids+=($!)
 taskset -c 1 node dist/bench/h2-upstream.js > "$tmp/h2" & pids+=($!)
 for _ in $(seq 50); do [ -s "$tmp/grpc.port" ] && [ -s "$tmp/h2" ] && break; sleep 0.1; done
@@ -46,6 +50,15 @@ services:
 routes:
   - { name: grpc, match: { grpc: { service: gatehouse.test.Echo } }, service: echo }
   - { name: plain, match: { paths: ["/plain/*"] }, service: plain }
+  - name: json
+    match: { paths: ["/v1/echo"] }
+    service: echo
+    policies:
+      - type: grpc-transcode
+        protos: [test/fixtures/echo.proto]
+        services: [gatehouse.test.Echo]
+        rules: [{ selector: gatehouse.test.Echo.Unary, post: /v1/echo, body: "*" }]
+  - { name: web, match: { paths: ["/gatehouse.test.Echo/*"] }, service: echo, policies: [{ type: grpc-web }] }
 YAML
 taskset -c 0 node dist/src/cli/main.js start --config "$tmp/gw.yaml" > "$tmp/gw.out" 2>&1 & gw=$!; pids+=($gw)
 for _ in $(seq 100); do curl -sf --http2-prior-knowledge -o /dev/null "http://127.0.0.1:$port/plain/x" && break; sleep 0.1; done
@@ -53,9 +66,10 @@ for _ in $(seq 100); do curl -sf --http2-prior-knowledge -o /dev/null "http://12
 GRPC_HEADERS=(-H 'content-type: application/grpc' -H 'te: trailers')
 measure() { # name url pid [h2load options…]
   local name=$1 url=$2 pid=$3; shift 3
-  taskset -c 1 h2load -D "$WARMUP" -c "$C" -m "$M" -d "$tmp/call.bin" "$@" "$url" > /dev/null
+  local body=${BODY:-$tmp/call.bin}
+  taskset -c 1 h2load -D "$WARMUP" -c "$C" -m "$M" -d "$body" "$@" "$url" > /dev/null
   local c0=0; [ "$pid" != - ] && c0=$(cpu "$pid")
-  taskset -c 1 h2load -D "$D" -c "$C" -m "$M" -d "$tmp/call.bin" "$@" "$url" > "$tmp/$name.h2load"
+  taskset -c 1 h2load -D "$D" -c "$C" -m "$M" -d "$body" "$@" "$url" > "$tmp/$name.h2load"
   local c1=0; [ "$pid" != - ] && c1=$(cpu "$pid")
   local rps done us="-"
   rps=$(awk '/^finished in/ {print $4}' "$tmp/$name.h2load")
@@ -68,3 +82,5 @@ echo "h2load -c $C -m $M, ${D}s measured after ${WARMUP}s (node $(node --version
 measure direct "http://127.0.0.1:$GRPC/gatehouse.test.Echo/Unary" - "${GRPC_HEADERS[@]}"
 measure via-grpc "http://127.0.0.1:$port/gatehouse.test.Echo/Unary" "$gw" "${GRPC_HEADERS[@]}"
 measure via-plain "http://127.0.0.1:$port/plain/items/42" "$gw" -H 'content-type: application/octet-stream'
+BODY="$tmp/call.json" measure via-json "http://127.0.0.1:$port/v1/echo" "$gw" -H 'content-type: application/json'
+measure via-web "http://127.0.0.1:$port/gatehouse.test.Echo/Unary" "$gw" -H 'content-type: application/grpc-web+proto' -H 'x-grpc-web: 1'

@@ -384,3 +384,25 @@ test('a grpc check over h2 (TLS): a gateway process trusting the CA checks each 
   assert.deepEqual(okHealth.events, []);
   assert.equal(ok.checks[0], '', 'the server as a whole was asked about');
 });
+
+test('passive health: a target answering UNAVAILABLE trailers-only is ejected like one answering 503', async () => {
+  const [first, second] = await Promise.all([target('first'), target('second')]);
+  const gw = await gateway(
+    {
+      g: {
+        protocol: 'h2c',
+        targets: [{ url: first.url }, { url: second.url }],
+        healthCheck: { passive: { consecutiveFailures: 2, baseEjection: '30s' } },
+      },
+    },
+    [{ name: 'g', match: { grpc: { service: 'test.v1.Greeter' } }, service: 'g' }],
+  );
+  const g = client('test.v1.Greeter', gw);
+  first.refuse = 2;
+  for (let i = 0; i < 4; i++) await unaryCall(g, 'Hello', `warm ${i}`); // round-robin: two refusals from the first
+  first.calls.length = 0;
+  second.calls.length = 0;
+  for (let i = 0; i < 4; i++) assert.ok('text' in (await unaryCall(g, 'Hello', `after ${i}`)));
+  assert.deepEqual(first.calls, [], 'the first target is ejected: it got no call');
+  assert.equal(second.calls.length, 4);
+});

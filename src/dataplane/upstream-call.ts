@@ -17,6 +17,7 @@ import type { Admission, CircuitBreaker } from '../upstream/circuit-breaker.js';
 import type { AdmissionControl } from '../upstream/admission.js';
 import { countsAsFailure, failureKind, type AttemptFailure } from '../upstream/attempt-result.js';
 import { headGrpcStatus, retryableGrpcCall } from '../upstream/grpc-retry.js';
+import { httpStatusOf } from './grpc.js';
 import type { Logger } from '../observability/logger.js';
 
 export type { CallOwner, UpgradeRequest, UpstreamRequest } from './call-owner.js';
@@ -220,7 +221,8 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   onHeaders(statusCode: number, rawHeaders: Buffer[] | string[], resume: () => void): boolean {
     if (statusCode < 200) return true; // interim responses are not relayed yet
     this.attemptStatus = statusCode;
-    this.recordHealth(statusCode, undefined, `status ${statusCode}`);
+    const counted = this.countedStatus(statusCode, rawHeaders);
+    this.recordHealth(counted, undefined, `status ${counted}`);
     if (this.mayRetry(statusCode, undefined, rawHeaders)) {
       // Read and drop this answer (the connection stays reusable), then try again.
       this.discarding = true;
@@ -228,7 +230,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
       return true;
     }
     if (this.breakerAdmission !== undefined)
-      this.breakerOutcome(countsAsFailure(this.route.service.state.breakerFailOn, statusCode, undefined));
+      this.breakerOutcome(countsAsFailure(this.route.service.state.breakerFailOn, counted, undefined));
     if (this.owner.observed) this.upstreamMs = performance.now() - this.firstStarted; // a clock read costs: only for the record
     return this.owner.upstreamHead(statusCode, rawHeaders, resume);
   }
@@ -354,6 +356,18 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     // Full jitter: a random wait up to the exponential step, so retries of many clients spread out.
     const cap = Math.min(retry.maxMs, retry.baseMs * 2 ** (this.attempt - 1));
     this.retryTimer = setTimeout(() => this.owner.step(() => this.attemptNext()), Math.random() * cap);
+  }
+
+  /**
+   * The status passive health and the breaker count: a gRPC service's trailers-only answer (HTTP
+   * 200 with its grpc-status in the head) counts as that status's HTTP equivalent — UNAVAILABLE
+   * from a draining or overloaded server is a 503, as Envoy's outlier detection reads it. Looked
+   * for only where one of them counts.
+   */
+  private countedStatus(statusCode: number, rawHeaders: readonly (Buffer | string)[]): number {
+    if (statusCode !== 200 || (this.breakerAdmission === undefined && this.route.service.state.passive === undefined)) return statusCode;
+    const grpc = headGrpcStatus(rawHeaders);
+    return grpc === undefined ? statusCode : httpStatusOf(grpc);
   }
 
   /** Passive health for the attempt's target. */

@@ -4,30 +4,7 @@
 import protobuf from 'protobufjs';
 import protojson from 'protobufjs/ext/protojson.js';
 
-const HTTP_OF_GRPC: readonly number[] = [
-  200, // 0 OK
-  499, // 1 CANCELLED (client closed request)
-  500, // 2 UNKNOWN
-  400, // 3 INVALID_ARGUMENT
-  504, // 4 DEADLINE_EXCEEDED
-  404, // 5 NOT_FOUND
-  409, // 6 ALREADY_EXISTS
-  403, // 7 PERMISSION_DENIED
-  429, // 8 RESOURCE_EXHAUSTED
-  400, // 9 FAILED_PRECONDITION (not 412: that one is about HTTP conditional headers)
-  409, // 10 ABORTED
-  400, // 11 OUT_OF_RANGE
-  501, // 12 UNIMPLEMENTED
-  500, // 13 INTERNAL
-  503, // 14 UNAVAILABLE
-  500, // 15 DATA_LOSS
-  401, // 16 UNAUTHENTICATED
-];
-
-/** The HTTP status for a gRPC status code; codes outside 0..16 are treated as UNKNOWN (500). */
-export function httpStatusOf(grpcCode: number): number {
-  return HTTP_OF_GRPC[grpcCode] ?? 500;
-}
+export { httpStatusOf } from '../../dataplane/grpc.js';
 
 export interface ErrorBody {
   code: number;
