@@ -55,7 +55,10 @@ test('a JSON number that is not exactly the integer written is refused, not roun
 test('a key given twice in one JSON object is refused (proto3 JSON), not last-one-wins', () => {
   assert.equal(refused('POST', '/v1/shelves', '{"id":"1","theme":"x","id":"2"}'), 'the request body has the key "id" twice in one object');
   assert.match(refused('PATCH', '/v1/shelves/s1/books/b2', '{"extra":{"a":1,"b":{"c":1,"c":2}}}'), /"c" twice/);
-  assert.ok(build('PATCH', '/v1/shelves/s1/books/b2', '{"extra":{"a":{"a":1},"b":[{"a":1},{"a":2}]},"title":"a"}').ok, 'same key in other objects');
+  assert.ok(
+    build('PATCH', '/v1/shelves/s1/books/b2', '{"extra":{"a":{"a":1},"b":[{"a":1},{"a":2}]},"title":"a"}').ok,
+    'same key in other objects',
+  );
   assert.ok(build('POST', '/v1/shelves', '{"theme":"\\"id\\":","id":"1"}').ok, 'a key-like string value');
 });
 

@@ -97,8 +97,7 @@ class Loader {
 
   private loadImport(imp: string, from: string, dir: string | undefined, weak: boolean): string | undefined {
     // As protoc: an import names a file under an include path (or the importer's folder), never above it.
-    if (imp.split(/[/\\]/).includes('..'))
-      return `${from} imports ${JSON.stringify(imp)}: an import path cannot contain ".." segments`;
+    if (imp.split(/[/\\]/).includes('..')) return `${from} imports ${JSON.stringify(imp)}: an import path cannot contain ".." segments`;
     // The well-known types always come from protobufjs, even if an include path vendors them:
     // two copies of google.protobuf.Timestamp would clash.
     if (imp.startsWith('google/protobuf/')) {
