@@ -12,7 +12,6 @@ const QUOTE = 0x22,
   CLOSE_ARRAY = 0x5d,
   COMMA = 0x2c,
   MINUS = 0x2d;
-const NUMBER_CHAR = /[-+0-9.eE]/;
 
 /** Why the (valid) JSON text cannot be read as the client meant it, or undefined. Linear. */
 export function jsonTextProblem(text: string): string | undefined {
@@ -50,7 +49,7 @@ export function jsonTextProblem(text: string): string | undefined {
       }
     } else if (c === MINUS || (c >= 0x30 && c <= 0x39)) {
       const start = i;
-      while (i < text.length && NUMBER_CHAR.test(text[i]!)) i++;
+      while (i < text.length && isNumberChar(text.charCodeAt(i))) i++;
       const literal = text.slice(start, i);
       if (!inexactInteger(literal)) continue;
       const shown = literal.length > 40 ? literal.slice(0, 40) + '…' : literal;
@@ -58,6 +57,11 @@ export function jsonTextProblem(text: string): string | undefined {
     } else i++;
   }
   return undefined;
+}
+
+/** A character of a JSON number: digits, "-", "+", ".", "e", "E". */
+function isNumberChar(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || c === MINUS || c === 0x2b || c === 0x2e || c === 0x65 || c === 0x45;
 }
 
 /** A plain integer literal (no fraction, no exponent) that its double does not equal. */
