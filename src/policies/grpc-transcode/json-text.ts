@@ -50,6 +50,7 @@ export function jsonTextProblem(text: string): string | undefined {
     } else if (c === MINUS || (c >= 0x30 && c <= 0x39)) {
       const start = i;
       while (i < text.length && isNumberChar(text.charCodeAt(i))) i++;
+      if (i - start <= 15) continue; // every integer of 15 digits is a double: the common case, no slice
       const literal = text.slice(start, i);
       if (!inexactInteger(literal)) continue;
       const shown = literal.length > 40 ? literal.slice(0, 40) + '…' : literal;
