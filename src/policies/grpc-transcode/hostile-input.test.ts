@@ -93,4 +93,9 @@ test('proto and descriptor files must be regular files of a sane size; imports s
   assert.ok(!esc.ok);
   assert.match(esc.message, /imports "\.\.\/secret\.proto": an import path cannot contain "\.\." segments/);
   assert.doesNotMatch(esc.message, /root/);
+  const multiline = join(dir.path, 'multiline.proto');
+  writeFileSync(multiline, 'syntax = "proto3";\nimport "one\ntwo\nthree";\n');
+  const ml = loadProtos({ protos: [multiline] });
+  assert.ok(!ml.ok);
+  assert.doesNotMatch(ml.message, /\n/, 'an error is one line');
 });
