@@ -102,7 +102,7 @@ class Loader {
     // two copies of google.protobuf.Timestamp would clash.
     if (imp.startsWith('google/protobuf/')) {
       if (addWellKnown(this.root, imp)) return undefined;
-      return weak ? undefined : `${from} imports ${imp}, which protobufjs does not provide`;
+      return weak ? undefined : `${from} imports ${oneLine(imp)}, which protobufjs does not provide`;
     }
     const searched: string[] = [];
     for (const dirs of [this.includePaths, dir === undefined ? [] : [dir]])
@@ -113,7 +113,7 @@ class Loader {
       }
     if (BUNDLED_PROTOS.has(imp)) return this.loadBundled(imp);
     if (weak) return undefined;
-    return `${from} imports ${imp}, not found in ${[...searched, 'the bundled google/api and google/rpc protos'].join(', ')}`;
+    return `${from} imports ${oneLine(imp)}, not found in ${[...searched, 'the bundled google/api and google/rpc protos'].join(', ')}`;
   }
 }
 
@@ -135,6 +135,13 @@ function readSource(display: string, abs: string): Buffer | string {
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
+}
+
+/** An import name as an error shows it: on one line (a name with a newline would echo the file's lines). */
+function oneLine(imp: string): string {
+  const shown = imp.length > 200 ? imp.slice(0, 200) + '…' : imp;
+  const quoted = JSON.stringify(shown); // escapes control characters (and quotes, backslashes)
+  return quoted.slice(1, -1) === shown ? shown : quoted;
 }
 
 function isFile(p: string): boolean {
