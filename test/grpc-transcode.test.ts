@@ -137,6 +137,19 @@ test('PATCH with a nested path variable ({user.id}) wins over the body; body "*"
   });
 });
 
+test('an id no JSON number holds exactly, a key twice, two spellings of one query field: 400 before the service is called', async () => {
+  const before = [svc.calls.get('CreateUser'), svc.calls.get('UpdateUser'), svc.calls.get('GetUser')];
+  // JSON.parse would read 9007199254740993 as ...992: the service would get another id.
+  const inexact = await call('POST', '/v1/users', '{"id":9007199254740993}');
+  assert.equal(inexact.status, 400, inexact.text);
+  assert.match(inexact.text, /9007199254740993/);
+  const twice = await call('PATCH', '/v1/users/5', '{"displayName":"a","displayName":"b"}');
+  assert.equal(twice.status, 400, twice.text);
+  const spellings = await call('GET', '/v1/orgs/acme/users/7?delay_ms=0&delayMs=1');
+  assert.equal(spellings.status, 400, spellings.text);
+  assert.deepEqual([svc.calls.get('CreateUser'), svc.calls.get('UpdateUser'), svc.calls.get('GetUser')], before);
+});
+
 test('response_body answers with one field; DELETE answers the empty message', async () => {
   const r = await call('GET', '/v1/users/42/name');
   assert.equal(r.status, 200);

@@ -91,3 +91,9 @@ test('precedence: more literals, then no "**", then fewer wildcards', () => {
     .map((x) => x.source);
   assert.deepEqual(sorted, ['/v1/users/me', '/v1/users/{id}:cancel', '/v1/users/{id}', '/v1/{name=users/**}', '/v1/*/*', '/v1/{a=**}']);
 });
+
+test('an encoded ";" (kept as "%3B" in the canonical path with server.allowSemicolonInPath) is ";" in the value', () => {
+  assert.deepEqual(vars('/v1/orgs/{org}/users/{id}', '/v1/orgs/a%3Bb/users/7'), { org: 'a;b', id: '7' });
+  assert.deepEqual(vars('/v1/{name=shelves/*/books/*}', '/v1/shelves/%3B/books/x%3By%3B'), { name: 'shelves/;/books/x;y;' });
+  assert.deepEqual(vars('/v1/orgs/{org}', '/v1/orgs/a;b'), { org: 'a;b' });
+});

@@ -10,7 +10,8 @@
 // `{id}` means `{id=*}`. `*` matches one non-empty segment, `**` zero or more segments and must be
 // the last segment. A template is parsed once into a flat list of segments; matching walks the
 // request's canonical path (already percent-decoded once by the gateway, an encoded "/" refused),
-// so a variable's value is the decoded text, its segments joined with "/".
+// so a variable's value is the decoded text, its segments joined with "/" (an encoded ";", which
+// the canonical path keeps as "%3B", decoded too).
 
 export type Segment = { kind: 'literal'; text: string } | { kind: 'any' } | { kind: 'rest' };
 
@@ -146,7 +147,9 @@ export function matchTemplate(t: PathTemplate, path: string): Vars | undefined {
   for (const v of t.variables) {
     const last = segs[v.end - 1]!;
     const upto = last.kind === 'rest' ? parts.length : v.end;
-    vars.set(v.field.join('.'), parts.slice(v.start, upto).join('/'));
+    // "%3B" in a canonical path is always an encoded ";" (server.allowSemicolonInPath keeps it
+    // encoded for routing and forwarding; a literal "%3B" would be double-encoded, which is refused).
+    vars.set(v.field.join('.'), parts.slice(v.start, upto).join('/').replaceAll('%3B', ';'));
   }
   return vars;
 }

@@ -6,7 +6,7 @@
 // say which file imported a missing one nor where it looked. Field names keep their proto spelling
 // (keepCase), so path templates, `body` and query parameters name fields as the .proto does;
 // ProtoJSON still reads and writes lowerCamel names.
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import protobuf from 'protobufjs';
@@ -29,6 +29,9 @@ export const HTTP_OPTION = '(google.api.http)';
 
 const require = createRequire(import.meta.url);
 const PARSE_OPTIONS = { keepCase: true };
+
+/** The largest .proto or descriptor set file read. */
+export const MAX_PROTO_FILE_BYTES = 64 * 1024 * 1024;
 
 export function loadProtos(sources: ProtoSources): LoadResult {
   try {
@@ -62,13 +65,9 @@ class Loader {
   loadFile(display: string, abs: string): string | undefined {
     if (this.seen.has(abs)) return undefined;
     this.seen.add(abs);
-    let text: string;
-    try {
-      text = readFileSync(abs, 'utf8');
-    } catch (err) {
-      return `cannot read ${display}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`;
-    }
-    return this.parse(display, text, dirname(abs));
+    const read = readSource(display, abs);
+    if (typeof read === 'string') return read;
+    return this.parse(display, read.toString('utf8'), dirname(abs));
   }
 
   /** Loads a bundled google/api or google/rpc proto by import name. */
@@ -97,11 +96,13 @@ class Loader {
   }
 
   private loadImport(imp: string, from: string, dir: string | undefined, weak: boolean): string | undefined {
+    // As protoc: an import names a file under an include path (or the importer's folder), never above it.
+    if (imp.split(/[/\\]/).includes('..')) return `${from} imports ${JSON.stringify(imp)}: an import path cannot contain ".." segments`;
     // The well-known types always come from protobufjs, even if an include path vendors them:
     // two copies of google.protobuf.Timestamp would clash.
     if (imp.startsWith('google/protobuf/')) {
       if (addWellKnown(this.root, imp)) return undefined;
-      return weak ? undefined : `${from} imports ${imp}, which protobufjs does not provide`;
+      return weak ? undefined : `${from} imports ${oneLine(imp)}, which protobufjs does not provide`;
     }
     const searched: string[] = [];
     for (const dirs of [this.includePaths, dir === undefined ? [] : [dir]])
@@ -112,8 +113,35 @@ class Loader {
       }
     if (BUNDLED_PROTOS.has(imp)) return this.loadBundled(imp);
     if (weak) return undefined;
-    return `${from} imports ${imp}, not found in ${[...searched, 'the bundled google/api and google/rpc protos'].join(', ')}`;
+    return `${from} imports ${oneLine(imp)}, not found in ${[...searched, 'the bundled google/api and google/rpc protos'].join(', ')}`;
   }
+}
+
+/**
+ * A config file's bytes, or why not. Only a regular file of at most MAX_PROTO_FILE_BYTES: a FIFO
+ * would block this (the config compiling) thread forever, /dev/zero would be read until memory
+ * runs out. Opened without blocking, then checked on the open file (no race with a swap).
+ */
+function readSource(display: string, abs: string): Buffer | string {
+  let fd: number | undefined;
+  try {
+    fd = openSync(abs, constants.O_RDONLY | constants.O_NONBLOCK);
+    const st = fstatSync(fd);
+    if (!st.isFile()) return `cannot read ${display}: it is not a regular file`;
+    if (st.size > MAX_PROTO_FILE_BYTES) return `cannot read ${display}: it is larger than ${MAX_PROTO_FILE_BYTES} bytes`;
+    return readFileSync(fd);
+  } catch (err) {
+    return `cannot read ${display}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** An import name as an error shows it: on one line (a name with a newline would echo the file's lines). */
+function oneLine(imp: string): string {
+  const shown = imp.length > 200 ? imp.slice(0, 200) + '…' : imp;
+  const quoted = JSON.stringify(shown); // escapes control characters (and quotes, backslashes)
+  return quoted.slice(1, -1) === shown ? shown : quoted;
 }
 
 function isFile(p: string): boolean {
@@ -200,12 +228,8 @@ function unresolved(ns: protobuf.NamespaceBase): string | undefined {
 // --- descriptor sets ---
 
 function loadDescriptorSet(file: string): LoadResult {
-  let buf: Buffer;
-  try {
-    buf = readFileSync(resolve(file));
-  } catch (err) {
-    return { ok: false, message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}` };
-  }
+  const buf = readSource(file, resolve(file));
+  if (typeof buf === 'string') return { ok: false, message: buf };
   let root: protobuf.Root;
   let rules: Map<string, unknown>;
   try {

@@ -12,6 +12,7 @@ import protojson from 'protobufjs/ext/protojson.js';
 import { clean } from './protos.js';
 import { fieldNamed, scalarLikeWkt, type Binding } from './http-rules.js';
 import type { Vars } from './path-template.js';
+import { jsonTextProblem } from './json-text.js';
 
 export interface RequestOptions {
   /** Unknown JSON fields and query parameters: refused (400) or dropped. */
@@ -78,6 +79,8 @@ function build(
       return bad(`the request body is not JSON: ${(err as Error).message}`);
     }
     if (jsonDepthOver(parsed, MAX_JSON_DEPTH)) return bad(`the request body nests deeper than ${MAX_JSON_DEPTH} levels`);
+    const problem = jsonTextProblem(text);
+    if (problem) return bad(problem);
     if (binding.body === '*') {
       if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
         return bad(`the request body must be a JSON object (${clean(type.fullName)})`);
@@ -89,6 +92,8 @@ function build(
 
   // Query parameters: only with a body that is not "*" (then every field not in the path is in the body).
   const pathFields = [...vars.keys()];
+  /** Field path → the query parameter that set it. */
+  const setBy = new Map<string, string>();
   for (const [key, values] of groupQuery(query)) {
     const target = binding.body === '*' ? undefined : resolveField(type, key);
     const covered = target && (binding.body === target.names[0] || pathFields.some((p) => overlaps(p, target.names)));
@@ -96,6 +101,11 @@ function build(
       if (ignoreUnknownFields) continue;
       return bad(`unknown query parameter ${JSON.stringify(key)}${covered ? ' (that field is bound by the path or the body)' : ''}`);
     }
+    // Two spellings (page_size, pageSize) of one field: refused like a repetition, not last-one-wins.
+    const dotted = target.names.join('.');
+    const other = setBy.get(dotted);
+    if (other !== undefined) return bad(`query parameter ${key} sets ${dotted}, which ${other} sets too`);
+    setBy.set(dotted, key);
     const leaf = target.field;
     if (!leaf.repeated && values.length > 1) return bad(`query parameter ${key} is given ${values.length} times for a non-repeated field`);
     const problem = leafProblem(leaf);
