@@ -114,8 +114,13 @@ export function transcodedResponse(codec: ResponseCodec, format: StreamFormat, m
   };
 }
 
-/** A gRPC answer is HTTP 200 with a gRPC content type; anything else is not one the transform can read. */
+/**
+ * A gRPC answer is HTTP 200 with a gRPC content type, or a trailers-only answer (its grpc-status in
+ * the head), whatever HTTP status a proxy on the way gave it: the grpc-status says how the call went,
+ * as gRPC clients read it. Anything else is not one the transform can read.
+ */
 function checkHead(res: ResponseInfo): void {
+  if (field(res.headers, 'grpc-status') !== undefined) return;
   const type = field(res.headers, 'content-type');
   if (res.status !== 200 || type === undefined || !/^application\/grpc(\+proto)?(;|$)/i.test(type.trim()))
     throw new BodyRefusal('GW_UPSTREAM_ERROR', `the service did not answer as gRPC (HTTP ${res.status}, content-type ${type ?? 'none'})`);
