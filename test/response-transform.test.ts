@@ -33,8 +33,10 @@ const lines = definePolicy({
   example: {},
   create() {
     return {
-      readsBody(ctx) { return ctx.req.headers['x-translate'] === 'yes'; },
+      readsBody(ctx) { return ctx.req.headers['x-translate'] === 'yes' || ctx.req.headers['x-target'] !== undefined; },
       requestBody(ctx, b) {
+        const asked = ctx.req.headers['x-target'];
+        if (asked !== undefined) return void (ctx.upstreamTarget = JSON.parse(asked));
         ctx.upstreamTarget = { method: 'PUT', path: '/translated' };
         b.body = Buffer.from(b.body.toString().split('').reverse().join(''));
       },
@@ -194,4 +196,31 @@ test('readsBody: a request the policy reads goes to its upstreamTarget with the 
     { method: 'PUT', url: '/translated', body: 'cba' },
     { method: 'POST', url: '/l/b', body: 'abc' },
   ]);
+});
+
+test('upstreamTarget: a target that is not a canonical path and a method token is the policy’s fault, never sent', async () => {
+  const bad = [
+    { method: 'GET', path: '/l/../admin' },
+    { method: 'GET', path: 'http://other.test/admin' },
+    { method: 'GET', path: 'admin' },
+    { method: 'GET', path: '/a//b' },
+    { method: 'GET /admin HTTP/1.1\r\nx-a: b', path: '/x' },
+    { method: '', path: '/x' },
+  ];
+  for (const target of bad) {
+    seen.length = 0;
+    const r = await request(`${base}/l/t`, { method: 'POST', body: 'abc', headers: { 'x-target': JSON.stringify(target) } });
+    const body = await r.body.text();
+    assert.equal(r.statusCode, 500, `${JSON.stringify(target)}: ${body}`);
+    assert.equal((JSON.parse(body) as { error: { code: string } }).error.code, 'GW_POLICY_ERROR');
+    assert.deepEqual(seen, [], JSON.stringify(target));
+  }
+  seen.length = 0;
+  const ok = await request(`${base}/l/t`, {
+    method: 'POST',
+    body: 'abc',
+    headers: { 'x-target': JSON.stringify({ method: 'PATCH', path: '/a b/c?d' }) },
+  });
+  await ok.body.text();
+  assert.deepEqual(seen, [{ method: 'PATCH', url: '/a%20b/c%3Fd', body: 'abc' }], 'a valid target is encoded as a path is');
 });
