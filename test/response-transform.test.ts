@@ -81,6 +81,7 @@ const mark = definePolicy({
   create() {
     return {
       responseBody(ctx, res) {
+        if (ctx.path.startsWith('/boom/') && res.headers.includes('x-transformed')) throw new Error('secret mark detail');
         const i = res.headers.findIndex((h, j) => j % 2 === 0 && h.toLowerCase() === 'content-type');
         if (i < 0 || !res.headers[i + 1].startsWith('application/json')) return undefined;
         return { maxBytes: 1000, tooLarge: 'error', rewrite: (body) => Buffer.from(JSON.stringify({ ...JSON.parse(body.toString()), marked: true })) };
@@ -93,7 +94,7 @@ export default [lines, mark];
 
 const ROUTES = `
 routes:
-  - { name: lines, match: { paths: [/l/*, /refuse/*, /crash/*, /p/*] }, service: up, policies: [{ type: mark }, { type: lines }] }
+  - { name: lines, match: { paths: [/l/*, /refuse/*, /crash/*, /p/*, /boom/*] }, service: up, policies: [{ type: mark }, { type: lines }] }
 `;
 
 let dir: TempDir;
@@ -224,3 +225,15 @@ test('upstreamTarget: a target that is not a canonical path and a method token i
   await ok.body.text();
   assert.deepEqual(seen, [{ method: 'PATCH', url: '/a%20b/c%3Fd', body: 'abc' }], 'a valid target is encoded as a path is');
 });
+
+for (const client of clients) {
+  test(`${client.name}: a rewrite policy failing when asked about the transform's output is answered 500, not thrown`, async () => {
+    const r = await client.request(`${base}/boom/x`);
+    const body = await r.body.text();
+    assert.equal(r.statusCode, 500, body);
+    assert.equal((JSON.parse(body) as { error: { code: string } }).error.code, 'GW_POLICY_ERROR');
+    assert.doesNotMatch(body, /secret/);
+    const after = await client.request(`${base}/l/x`);
+    assert.equal(await after.body.text(), 'ONE\nTWO\nTHREE', 'the gateway still serves');
+  });
+}
