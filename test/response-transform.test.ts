@@ -61,6 +61,7 @@ const lines = definePolicy({
             const outcome = trailers && trailers[trailers.indexOf('x-outcome') + 1];
             if (!sent && outcome === 'missing') {
               info.status = 404;
+              if (ctx.path.startsWith('/badhead/')) info.headers.push('x bad', 'b');
               const at = info.headers.findIndex((h, j) => j % 2 === 0 && h.toLowerCase() === 'content-type');
               info.headers.splice(at, 2, 'content-type', 'application/json');
               return Buffer.from('{"missing":true}');
@@ -94,7 +95,7 @@ export default [lines, mark];
 
 const ROUTES = `
 routes:
-  - { name: lines, match: { paths: [/l/*, /refuse/*, /crash/*, /p/*, /boom/*] }, service: up, policies: [{ type: mark }, { type: lines }] }
+  - { name: lines, match: { paths: [/l/*, /refuse/*, /crash/*, /p/*, /boom/*, /badhead/*] }, service: up, policies: [{ type: mark }, { type: lines }] }
 `;
 
 let dir: TempDir;
@@ -235,5 +236,14 @@ for (const client of clients) {
     assert.doesNotMatch(body, /secret/);
     const after = await client.request(`${base}/l/x`);
     assert.equal(await after.body.text(), 'ONE\nTWO\nTHREE', 'the gateway still serves');
+  });
+}
+
+for (const client of clients) {
+  test(`${client.name}: a head the rewrites after a transform cannot send is answered 500, not left hanging`, async () => {
+    const r = await client.request(`${base}/badhead/missing`);
+    const body = await r.body.text();
+    assert.equal(r.statusCode, 500, body);
+    assert.doesNotMatch(body, /x bad/);
   });
 }
