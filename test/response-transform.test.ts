@@ -247,3 +247,21 @@ for (const client of clients) {
     assert.doesNotMatch(body, /x bad/);
   });
 }
+
+test('a plugin transform failing after its output is counted as the plugin’s fault (GW_POLICY_ERROR), not the gateway’s', async () => {
+  const errors = async () => {
+    const text = await (await request(`http://127.0.0.1:${gw.admin!.port}/metrics`)).body.text();
+    const count = (code: string) =>
+      Number(new RegExp(`gatehouse_gateway_errors_total\\{route="lines",service="up",code="${code}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+    return { policy: count('GW_POLICY_ERROR'), internal: count('GW_INTERNAL') };
+  };
+  const before = await errors();
+  await assert.rejects(request(`${base}/crash/x`).then((r) => r.body.text()));
+  let after = await errors();
+  // Counted when the exchange is over, which may be just after the client saw the reset.
+  while (after.policy + after.internal === before.policy + before.internal) {
+    await new Promise((r) => setTimeout(r, 10));
+    after = await errors();
+  }
+  assert.deepEqual(after, { policy: before.policy + 1, internal: before.internal });
+});

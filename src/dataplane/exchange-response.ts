@@ -226,7 +226,7 @@ export abstract class ExchangeResponse extends ExchangeState {
       broke: (err) => {
         this.plane.log.error({ err, requestId: this.requestId, route: this.route!.name }, 'response transform failed');
         this.call?.cancel(err as Error);
-        this.errorCode = 'GW_INTERNAL';
+        this.errorCode = faultCode(err); // a plugin's transform: its fault (GW_POLICY_ERROR)
         this.breakOff();
       },
     });
