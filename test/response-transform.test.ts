@@ -45,6 +45,9 @@ const lines = definePolicy({
         let pending = '';
         let sent = false;
         return {
+          abort() {
+            (globalThis.__linesAborted ??= []).push(ctx.path);
+          },
           data(chunk, info) {
             if (ctx.path.startsWith('/refuse/')) throw new BodyRefusal('GW_UPSTREAM_ERROR', 'cannot read these lines');
             if (ctx.path.startsWith('/crash/') && sent) throw new Error('secret transform detail');
@@ -94,7 +97,9 @@ export default [lines, mark];
 `;
 
 const ROUTES = `
+  flaky: { targets: [{ url: "UPSTREAM" }], timeouts: { idle: 300ms }, retries: { attempts: 2, on: [timeout], backoff: { base: 1ms, max: 2ms } } }
 routes:
+  - { name: flaky, match: { paths: [/stall/*] }, service: flaky, policies: [{ type: lines }] }
   - { name: lines, match: { paths: [/l/*, /refuse/*, /crash/*, /p/*, /boom/*, /badhead/*] }, service: up, policies: [{ type: mark }, { type: lines }] }
 `;
 
@@ -107,6 +112,7 @@ const clients: TestClient[] = [http1Client, h2];
 /** Resolves the slow line's wait: the upstream holds its second line until a test says. */
 let releaseSlow: (() => void) | undefined;
 const seen: { method: string; url: string; body: string }[] = [];
+const stalled = new Set<string>();
 
 before(async () => {
   dir = await tempDir();
@@ -120,6 +126,12 @@ before(async () => {
         res.writeHead(200, { 'content-type': 'text/plain', trailer: 'x-outcome' });
         res.addTrailers({ 'x-outcome': 'missing' });
         return void res.end();
+      }
+      if (url.startsWith('/stall/') && !stalled.has(url)) {
+        stalled.add(url); // the first try: the head, then nothing (the idle timeout retries it)
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.flushHeaders();
+        return;
       }
       if (url.endsWith('/slow')) {
         res.writeHead(200, { 'content-type': 'text/plain' });
@@ -135,7 +147,7 @@ before(async () => {
   });
   mkdirSync(join(dir.path, 'plugins'));
   writeFileSync(join(dir.path, 'plugins', 'lines.js'), PLUGIN);
-  const yaml = pluginConfig(up.url, ROUTES, ['./plugins/lines.js']).replace(
+  const yaml = pluginConfig(up.url, ROUTES.replace('UPSTREAM', up.url), ['./plugins/lines.js']).replace(
     'listen: [{ port: 0, host: 127.0.0.1 }]',
     'listen: [{ port: 0, host: 127.0.0.1, http2: true }]',
   );
@@ -264,4 +276,12 @@ test('a plugin transform failing after its output is counted as the plugin’s f
     after = await errors();
   }
   assert.deepEqual(after, { policy: before.policy + 1, internal: before.internal });
+});
+
+test('a transform whose response is retried (the service stalled after its head) is aborted: its body will not end', async () => {
+  const aborted = ((globalThis as { __linesAborted?: string[] }).__linesAborted ??= []);
+  aborted.length = 0;
+  const r = await request(`${base}/stall/x`);
+  assert.equal(await r.body.text(), 'ONE\nTWO\nTHREE', 'the retry answered');
+  assert.deepEqual(aborted, ['/stall/x'], 'the first try’s transform, once');
 });

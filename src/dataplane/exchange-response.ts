@@ -87,6 +87,12 @@ export abstract class ExchangeResponse extends ExchangeState {
 
   /** The response head: server header, response policies, then it goes to the client. */
   private head(upstreamStatus: number, headers: HeaderList, resume: () => void): boolean {
+    // A retried response (a try's head came, then its body failed before anything went out)
+    // starts over: the try's transform is told its body will not end, and neither it nor a held
+    // body may take this response's chunks.
+    this.transform?.abort();
+    this.transform = undefined;
+    this.held = undefined;
     const serverHeader = this.plane.limits.serverHeader;
     if (serverHeader !== undefined) {
       removeHeader(headers, 'server');
