@@ -56,12 +56,9 @@ export const grpcTranscodeSchema = z
       .enum(['reject', 'ignore'])
       .default('reject')
       .meta({ description: 'A JSON field or query parameter the message does not have: 400, or dropped.' }),
-    streamFormat: z
-      .enum(['ndjson', 'sse'])
-      .default('ndjson')
-      .meta({
-        description: 'A server-streaming call’s messages: JSON lines, or server-sent events (also chosen by `Accept: text/event-stream`).',
-      }),
+    streamFormat: z.enum(['ndjson', 'sse']).default('ndjson').meta({
+      description: 'A server-streaming call’s messages: JSON lines, or server-sent events (also chosen by `Accept: text/event-stream`).',
+    }),
     emitDefaults: z.boolean().default(false).meta({ description: 'Answers carry fields at their default value (0, "", false, []).' }),
     useProtoNames: z
       .boolean()

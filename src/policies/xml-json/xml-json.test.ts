@@ -35,7 +35,7 @@ function send(p: Policy, body: string, contentType: string) {
 async function answer(p: Policy, body: string, contentType: string, status = 200) {
   const info = { status, headers: ['content-type', contentType, 'etag', '"x"'] };
   p.response?.(ctx(), info);
-  const rw = p.responseBody!(ctx(), info) as ResponseRewrite;
+  const rw = p.responseBody!(ctx(), info) as ResponseRewrite | undefined;
   if (rw === undefined) return { untouched: true as const };
   try {
     const out = await rw.rewrite(Buffer.from(body), info);
