@@ -65,6 +65,7 @@ const lines = definePolicy({
             if (!sent && outcome === 'missing') {
               info.status = 404;
               if (ctx.path.startsWith('/badhead/')) info.headers.push('x bad', 'b');
+              if (ctx.path.startsWith('/crlfhead/')) info.headers.push('x-bad', 'a\\r\\nx-injected: 1');
               const at = info.headers.findIndex((h, j) => j % 2 === 0 && h.toLowerCase() === 'content-type');
               info.headers.splice(at, 2, 'content-type', 'application/json');
               return Buffer.from('{"missing":true}');
@@ -100,7 +101,7 @@ const ROUTES = `
   flaky: { targets: [{ url: "UPSTREAM" }], timeouts: { idle: 300ms }, retries: { attempts: 2, on: [timeout], backoff: { base: 1ms, max: 2ms } } }
 routes:
   - { name: flaky, match: { paths: [/stall/*] }, service: flaky, policies: [{ type: lines }] }
-  - { name: lines, match: { paths: [/l/*, /refuse/*, /crash/*, /p/*, /boom/*, /badhead/*] }, service: up, policies: [{ type: mark }, { type: lines }] }
+  - { name: lines, match: { paths: [/l/*, /refuse/*, /crash/*, /p/*, /boom/*, /badhead/*, /crlfhead/*] }, service: up, policies: [{ type: mark }, { type: lines }] }
 `;
 
 let dir: TempDir;
@@ -256,6 +257,10 @@ for (const client of clients) {
     const r = await client.request(`${base}/badhead/missing`);
     const body = await r.body.text();
     assert.equal(r.statusCode, 500, body);
+    const crlf = await client.request(`${base}/crlfhead/missing`);
+    assert.equal(crlf.statusCode, 500, 'a value with CR/LF is never sent (HTTP/2 would send it as it is)');
+    assert.equal(crlf.headers['x-injected'], undefined);
+    await crlf.body.text();
     assert.doesNotMatch(body, /x bad/);
   });
 }
