@@ -176,7 +176,7 @@ test('on the wire: HTTP 200, trailers-only (END_STREAM on the one HEADERS frame)
   }
 });
 
-test('HTTP/1.1 with a gRPC content-type gets the gRPC form too; other requests keep the JSON error', async () => {
+test('HTTP/1.1 with a gRPC or gRPC-Web content-type gets the gRPC form too; other requests keep the JSON error', async () => {
   const grpcLike = await request(`${gw.url}/gatehouse.test.Echo/Unary`, {
     method: 'POST',
     headers: { host: 'nowhere.test', 'content-type': 'application/grpc+proto' },
@@ -185,7 +185,17 @@ test('HTTP/1.1 with a gRPC content-type gets the gRPC form too; other requests k
   assert.equal(grpcLike.statusCode, 200);
   assert.equal(grpcLike.headers['grpc-status'], '12');
   assert.equal(await grpcLike.body.text(), '');
-  for (const ct of ['application/json', 'application/grpc-web']) {
+  // A gRPC-Web call (grpc-web policy) is refused in its own protocol, on any route or none: trailers-only.
+  const web = await request(`${gw.url}/gatehouse.test.Echo/Unary`, {
+    method: 'POST',
+    headers: { host: 'nowhere.test', 'content-type': 'application/grpc-web-text' },
+    body: 'AAAAAAA=',
+  });
+  assert.equal(web.statusCode, 200);
+  assert.equal(web.headers['content-type'], 'application/grpc-web-text+proto');
+  assert.equal(web.headers['grpc-status'], '12');
+  assert.equal(await web.body.text(), '');
+  for (const ct of ['application/json', 'application/grpc-webfoo']) {
     const plain = await request(`${gw.url}/gatehouse.test.Echo/Unary`, {
       method: 'POST',
       headers: { host: 'nowhere.test', 'content-type': ct },

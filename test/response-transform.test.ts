@@ -33,8 +33,10 @@ const lines = definePolicy({
   example: {},
   create() {
     return {
-      readsBody(ctx) { return ctx.req.headers['x-translate'] === 'yes'; },
+      readsBody(ctx) { return ctx.req.headers['x-translate'] === 'yes' || ctx.req.headers['x-target'] !== undefined; },
       requestBody(ctx, b) {
+        const asked = ctx.req.headers['x-target'];
+        if (asked !== undefined) return void (ctx.upstreamTarget = JSON.parse(asked));
         ctx.upstreamTarget = { method: 'PUT', path: '/translated' };
         b.body = Buffer.from(b.body.toString().split('').reverse().join(''));
       },
@@ -43,6 +45,9 @@ const lines = definePolicy({
         let pending = '';
         let sent = false;
         return {
+          abort() {
+            (globalThis.__linesAborted ??= []).push(ctx.path);
+          },
           data(chunk, info) {
             if (ctx.path.startsWith('/refuse/')) throw new BodyRefusal('GW_UPSTREAM_ERROR', 'cannot read these lines');
             if (ctx.path.startsWith('/crash/') && sent) throw new Error('secret transform detail');
@@ -59,6 +64,8 @@ const lines = definePolicy({
             const outcome = trailers && trailers[trailers.indexOf('x-outcome') + 1];
             if (!sent && outcome === 'missing') {
               info.status = 404;
+              if (ctx.path.startsWith('/badhead/')) info.headers.push('x bad', 'b');
+              if (ctx.path.startsWith('/crlfhead/')) info.headers.push('x-bad', 'a\\r\\nx-injected: 1');
               const at = info.headers.findIndex((h, j) => j % 2 === 0 && h.toLowerCase() === 'content-type');
               info.headers.splice(at, 2, 'content-type', 'application/json');
               return Buffer.from('{"missing":true}');
@@ -79,6 +86,7 @@ const mark = definePolicy({
   create() {
     return {
       responseBody(ctx, res) {
+        if (ctx.path.startsWith('/boom/') && res.headers.includes('x-transformed')) throw new Error('secret mark detail');
         const i = res.headers.findIndex((h, j) => j % 2 === 0 && h.toLowerCase() === 'content-type');
         if (i < 0 || !res.headers[i + 1].startsWith('application/json')) return undefined;
         return { maxBytes: 1000, tooLarge: 'error', rewrite: (body) => Buffer.from(JSON.stringify({ ...JSON.parse(body.toString()), marked: true })) };
@@ -90,8 +98,10 @@ export default [lines, mark];
 `;
 
 const ROUTES = `
+  flaky: { targets: [{ url: "UPSTREAM" }], timeouts: { idle: 300ms }, retries: { attempts: 2, on: [timeout], backoff: { base: 1ms, max: 2ms } } }
 routes:
-  - { name: lines, match: { paths: [/l/*, /refuse/*, /crash/*, /p/*] }, service: up, policies: [{ type: mark }, { type: lines }] }
+  - { name: flaky, match: { paths: [/stall/*] }, service: flaky, policies: [{ type: lines }] }
+  - { name: lines, match: { paths: [/l/*, /refuse/*, /crash/*, /p/*, /boom/*, /badhead/*, /crlfhead/*] }, service: up, policies: [{ type: mark }, { type: lines }] }
 `;
 
 let dir: TempDir;
@@ -103,6 +113,7 @@ const clients: TestClient[] = [http1Client, h2];
 /** Resolves the slow line's wait: the upstream holds its second line until a test says. */
 let releaseSlow: (() => void) | undefined;
 const seen: { method: string; url: string; body: string }[] = [];
+const stalled = new Set<string>();
 
 before(async () => {
   dir = await tempDir();
@@ -116,6 +127,12 @@ before(async () => {
         res.writeHead(200, { 'content-type': 'text/plain', trailer: 'x-outcome' });
         res.addTrailers({ 'x-outcome': 'missing' });
         return void res.end();
+      }
+      if (url.startsWith('/stall/') && !stalled.has(url)) {
+        stalled.add(url); // the first try: the head, then nothing (the idle timeout retries it)
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.flushHeaders();
+        return;
       }
       if (url.endsWith('/slow')) {
         res.writeHead(200, { 'content-type': 'text/plain' });
@@ -131,7 +148,7 @@ before(async () => {
   });
   mkdirSync(join(dir.path, 'plugins'));
   writeFileSync(join(dir.path, 'plugins', 'lines.js'), PLUGIN);
-  const yaml = pluginConfig(up.url, ROUTES, ['./plugins/lines.js']).replace(
+  const yaml = pluginConfig(up.url, ROUTES.replace('UPSTREAM', up.url), ['./plugins/lines.js']).replace(
     'listen: [{ port: 0, host: 127.0.0.1 }]',
     'listen: [{ port: 0, host: 127.0.0.1, http2: true }]',
   );
@@ -194,4 +211,82 @@ test('readsBody: a request the policy reads goes to its upstreamTarget with the 
     { method: 'PUT', url: '/translated', body: 'cba' },
     { method: 'POST', url: '/l/b', body: 'abc' },
   ]);
+});
+
+test('upstreamTarget: a target that is not a canonical path and a method token is the policy’s fault, never sent', async () => {
+  const bad = [
+    { method: 'GET', path: '/l/../admin' },
+    { method: 'GET', path: 'http://other.test/admin' },
+    { method: 'GET', path: 'admin' },
+    { method: 'GET', path: '/a//b' },
+    { method: 'GET /admin HTTP/1.1\r\nx-a: b', path: '/x' },
+    { method: '', path: '/x' },
+  ];
+  for (const target of bad) {
+    seen.length = 0;
+    const r = await request(`${base}/l/t`, { method: 'POST', body: 'abc', headers: { 'x-target': JSON.stringify(target) } });
+    const body = await r.body.text();
+    assert.equal(r.statusCode, 500, `${JSON.stringify(target)}: ${body}`);
+    assert.equal((JSON.parse(body) as { error: { code: string } }).error.code, 'GW_POLICY_ERROR');
+    assert.deepEqual(seen, [], JSON.stringify(target));
+  }
+  seen.length = 0;
+  const ok = await request(`${base}/l/t`, {
+    method: 'POST',
+    body: 'abc',
+    headers: { 'x-target': JSON.stringify({ method: 'PATCH', path: '/a b/c?d' }) },
+  });
+  await ok.body.text();
+  assert.deepEqual(seen, [{ method: 'PATCH', url: '/a%20b/c%3Fd', body: 'abc' }], 'a valid target is encoded as a path is');
+});
+
+for (const client of clients) {
+  test(`${client.name}: a rewrite policy failing when asked about the transform's output is answered 500, not thrown`, async () => {
+    const r = await client.request(`${base}/boom/x`);
+    const body = await r.body.text();
+    assert.equal(r.statusCode, 500, body);
+    assert.equal((JSON.parse(body) as { error: { code: string } }).error.code, 'GW_POLICY_ERROR');
+    assert.doesNotMatch(body, /secret/);
+    const after = await client.request(`${base}/l/x`);
+    assert.equal(await after.body.text(), 'ONE\nTWO\nTHREE', 'the gateway still serves');
+  });
+}
+
+for (const client of clients) {
+  test(`${client.name}: a head the rewrites after a transform cannot send is answered 500, not left hanging`, async () => {
+    const r = await client.request(`${base}/badhead/missing`);
+    const body = await r.body.text();
+    assert.equal(r.statusCode, 500, body);
+    const crlf = await client.request(`${base}/crlfhead/missing`);
+    assert.equal(crlf.statusCode, 500, 'a value with CR/LF is never sent (HTTP/2 would send it as it is)');
+    assert.equal(crlf.headers['x-injected'], undefined);
+    await crlf.body.text();
+    assert.doesNotMatch(body, /x bad/);
+  });
+}
+
+test('a plugin transform failing after its output is counted as the plugin’s fault (GW_POLICY_ERROR), not the gateway’s', async () => {
+  const errors = async () => {
+    const text = await (await request(`http://127.0.0.1:${gw.admin!.port}/metrics`)).body.text();
+    const count = (code: string) =>
+      Number(new RegExp(`gatehouse_gateway_errors_total\\{route="lines",service="up",code="${code}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+    return { policy: count('GW_POLICY_ERROR'), internal: count('GW_INTERNAL') };
+  };
+  const before = await errors();
+  await assert.rejects(request(`${base}/crash/x`).then((r) => r.body.text()));
+  let after = await errors();
+  // Counted when the exchange is over, which may be just after the client saw the reset.
+  while (after.policy + after.internal === before.policy + before.internal) {
+    await new Promise((r) => setTimeout(r, 10));
+    after = await errors();
+  }
+  assert.deepEqual(after, { policy: before.policy + 1, internal: before.internal });
+});
+
+test('a transform whose response is retried (the service stalled after its head) is aborted: its body will not end', async () => {
+  const aborted = ((globalThis as { __linesAborted?: string[] }).__linesAborted ??= []);
+  aborted.length = 0;
+  const r = await request(`${base}/stall/x`);
+  assert.equal(await r.body.text(), 'ONE\nTWO\nTHREE', 'the retry answered');
+  assert.deepEqual(aborted, ['/stall/x'], 'the first try’s transform, once');
 });

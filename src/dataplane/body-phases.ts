@@ -222,7 +222,13 @@ export class HeldResponse {
         removeHeader(headers, 'content-length');
         removeHeader(headers, 'transfer-encoding');
         headers.push('content-length', String(body.length));
-        sink.head(this.info.status, headers);
+        try {
+          sink.head(this.info.status, headers);
+        } catch (err) {
+          // A header a rewrite (or a transform before it) set that cannot be sent: nothing went
+          // out, so the client gets a 500 (thrown inside this callback, it left the request hanging).
+          return sink.crashed(err);
+        }
         sink.write(body);
         sink.end();
       },

@@ -165,3 +165,16 @@ export function encodePathForUpstream(path: string, allowSemicolon = false): str
   }
   return out;
 }
+
+const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * Whether a policy's `upstreamTarget` (a plugin's too) is a method token and a canonical path, as
+ * the gateway would have routed: one that is not would reach the service as something no request
+ * to the gateway could (an absolute-form target naming another host, "..", "//", ";"), or fail as
+ * if the service were down. A canonical path survives encoding and canonicalizing unchanged.
+ */
+export function isUpstreamTarget(t: { method: unknown; path: unknown }, allowSemicolon = false): boolean {
+  if (typeof t.method !== 'string' || !METHOD.test(t.method) || typeof t.path !== 'string') return false;
+  return canonicalizePath(encodePathForUpstream(t.path, allowSemicolon), allowSemicolon) === t.path;
+}

@@ -87,6 +87,12 @@ export abstract class ExchangeResponse extends ExchangeState {
 
   /** The response head: server header, response policies, then it goes to the client. */
   private head(upstreamStatus: number, headers: HeaderList, resume: () => void): boolean {
+    // A retried response (a try's head came, then its body failed before anything went out)
+    // starts over: the try's transform is told its body will not end, and neither it nor a held
+    // body may take this response's chunks.
+    this.transform?.abort();
+    this.transform = undefined;
+    this.held = undefined;
     const serverHeader = this.plane.limits.serverHeader;
     if (serverHeader !== undefined) {
       removeHeader(headers, 'server');
@@ -226,7 +232,7 @@ export abstract class ExchangeResponse extends ExchangeState {
       broke: (err) => {
         this.plane.log.error({ err, requestId: this.requestId, route: this.route!.name }, 'response transform failed');
         this.call?.cancel(err as Error);
-        this.errorCode = 'GW_INTERNAL';
+        this.errorCode = faultCode(err); // a plugin's transform: its fault (GW_POLICY_ERROR)
         this.breakOff();
       },
     });

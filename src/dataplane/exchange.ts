@@ -21,7 +21,7 @@ import type { AccessVerdict, RequestContext, RespondVerdict, ServeVerdict } from
 import type { UpstreamRequest } from './call-owner.js';
 import type { HeaderSource } from './upstream-headers.js';
 import { BackgroundCall } from './background-call.js';
-import { encodePathForUpstream } from './canonical-path.js';
+import { encodePathForUpstream, isUpstreamTarget } from './canonical-path.js';
 import { normalizeHost } from '../config/host-pattern.js';
 import { requestTrailers, resolveClient, scanHeaders, type ScannedHeaders } from './forwarding.js';
 import { upstreamHeaders } from './upstream-headers.js';
@@ -288,7 +288,16 @@ export class Exchange extends ExchangeResponse implements CallOwner {
 
   /** Admitted upstream: builds the upstream request once; each attempt only sets its Host and traceparent. */
   admitted(): void {
-    this.call!.send(this.upstreamRequest(this, this.ctx));
+    const request = this.upstreamRequest(this, this.ctx);
+    const target = this.ctx?.upstreamTarget; // set by the access, requestBody or upstreamRequest phase
+    if (target !== undefined && !isUpstreamTarget(target, this.plane.limits.allowSemicolonInPath)) {
+      this.plane.log.error(
+        { requestId: this.requestId, route: this.route!.name, target },
+        'upstreamTarget is not a method and a canonical path',
+      );
+      return this.respond({ kind: 'error', code: 'GW_POLICY_ERROR' });
+    }
+    this.call!.send(request);
   }
 
   /** The request as the service gets it: headers (upstreamRequest policies with `source`'s context), path, body. Built once. */

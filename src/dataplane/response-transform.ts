@@ -37,12 +37,13 @@ export class TransformedResponse {
     let out: Buffer | undefined;
     try {
       out = this.transform.data(chunk, this.info);
+      if (out === undefined || out.length === 0) return true;
+      // The head may fail too (a rewrite policy asked about it, a header the transform set): nothing went out then.
+      if (!this.started) this.start(undefined);
     } catch (err) {
       this.fail(err);
       return true;
     }
-    if (out === undefined || out.length === 0) return true;
-    if (!this.started) this.start(undefined);
     return this.sink.write(out);
   }
 
@@ -52,12 +53,12 @@ export class TransformedResponse {
     let out: Buffer | undefined;
     try {
       out = this.transform.end(trailers, this.info);
+      if (!this.started) this.start(out?.length ?? 0); // as in data()
     } catch (err) {
       this.fail(err);
       return;
     }
     this.done = true;
-    if (!this.started) this.start(out?.length ?? 0);
     if (out !== undefined && out.length > 0) this.sink.write(out);
     this.sink.end();
   }
@@ -74,12 +75,12 @@ export class TransformedResponse {
   }
 
   private start(length: number | undefined): void {
-    this.started = true;
     const headers = this.info.headers;
     removeHeader(headers, 'content-length');
     removeHeader(headers, 'transfer-encoding');
     if (length !== undefined) headers.push('content-length', String(length));
     this.sink.head(this.info.status, headers);
+    this.started = true;
   }
 
   private fail(err: unknown): void {

@@ -128,7 +128,8 @@ export interface RequestContext {
   /**
    * Where the request goes instead of its own method and (rewritten) path, set by a policy that
    * translates it into another protocol (grpc-transcode: `GET /v1/users/42` goes to the service as
-   * `POST /acme.users.v1.Users/GetUser`). The path is canonical, as `path` is; the gateway encodes it.
+   * `POST /acme.users.v1.Users/GetUser`). The path is canonical, as `path` is; the gateway encodes it
+   * (a method that is not a token, or a path that is not canonical, is answered 500 GW_POLICY_ERROR, never sent).
    */
   upstreamTarget?: { method: string; path: string } | undefined;
   /** A policy's private per-request scratch, under a key of its own; the gateway never reads it. */

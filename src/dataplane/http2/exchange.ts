@@ -222,8 +222,13 @@ export function http2ResponseFinished(res: Http2ServerResponse): boolean {
 }
 
 /** The header list without the fields HTTP/2 forbids (changed in place). */
+const FORBIDDEN_IN_VALUE = /[\r\n\0]/;
+
 export function withoutConnectionFields(headers: HeaderList): HeaderList {
   for (let i = 0; i < headers.length; i += 2) {
+    // Node's HTTP/2 sends a value with CR, LF or NUL as it is (HTTP/1.1 refuses it): one a policy
+    // set (a response phase, a transform) would split the head where the response is downgraded.
+    if (FORBIDDEN_IN_VALUE.test(headers[i + 1]!)) throw new Error(`header ${headers[i]!} has a CR, LF or NUL in its value`);
     if (CONNECTION_SPECIFIC.has(headers[i]!.toLowerCase())) {
       headers.splice(i, 2);
       i -= 2;
