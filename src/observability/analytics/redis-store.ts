@@ -142,6 +142,12 @@ export class RedisAnalytics implements AnalyticsSink {
     return out;
   }
 
+  /** Resolves once connected (tests: a flush before that fails, as it does while Redis is away). */
+  ready(): Promise<void> {
+    if (this.redis.status === 'ready') return Promise.resolve();
+    return new Promise((resolve) => this.redis.once('ready', () => resolve()));
+  }
+
   async close(): Promise<void> {
     clearInterval(this.timer);
     await this.flush().catch(() => {});
