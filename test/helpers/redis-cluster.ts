@@ -115,7 +115,8 @@ export async function startSentinel(): Promise<TestSentinel> {
   };
   const master = async () => Number(((await ask(sentinelPort, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'gh')) as string[])[1]);
   try {
-    procs.push(serve(base(masterPort, dir)));
+    // No 5 s wait for more replicas before the first sync (the default of a diskless sync).
+    procs.push(serve([...base(masterPort, dir), '--repl-diskless-sync-delay', '0']));
     await waitFor('the master', () => ask(masterPort, 'PING').catch(() => false), 5000);
     procs.push(serve([...base(replicaPort, dir), '--replicaof', '127.0.0.1', String(masterPort), '--dbfilename', `r${replicaPort}.rdb`]));
     await waitFor(

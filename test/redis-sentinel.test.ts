@@ -1,0 +1,52 @@
+// The Redis stores through Sentinel (redis+sentinel://): a master, its replica and one sentinel of
+// this file's own, on loopback ports. The stores find the master through the sentinel, and follow
+// it when SENTINEL FAILOVER promotes the replica: the counts go on where they were.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { RedisStore } from '../src/store/redis.js';
+import { RedisCacheStore } from '../src/store/cache/redis.js';
+import { entry } from '../src/store/cache/contract.test-helper.js';
+import { ask, redisToolsHere, startSentinel, type TestSentinel } from './helpers/redis-cluster.js';
+import { waitFor } from './helpers/child.js';
+
+const sentinel: TestSentinel | undefined = redisToolsHere() ? await startSentinel() : undefined;
+const skip = sentinel ? false : 'no redis-server for Sentinel';
+const closing: (() => Promise<unknown>)[] = [];
+after(async () => {
+  for (const c of closing.reverse()) await c();
+  await sentinel?.stop();
+});
+
+test('through Sentinel: decisions and cache entries on the master, followed through a failover', { skip }, async () => {
+  const s = sentinel!;
+  const rl = new RedisStore({ url: s.url, prefix: 'gh-test:sen:', timeoutMs: 2000, connect: true });
+  const cache = new RedisCacheStore({ url: s.url, prefix: 'gh-test:senc:', timeoutMs: 2000 });
+  closing.push(
+    () => rl.close(),
+    () => cache.close(),
+  );
+  await rl.ready();
+  await cache.ready();
+  for (let i = 0; i < 3; i++) assert.equal((await rl.fixedWindow('k', 5, 3_600_000, 1)).allowed, true);
+  await cache.put('GET /x', entry(), 600_000);
+  // Written on the master the sentinel names (not on some server of the URL: there is none).
+  assert.equal(await ask(s.masterPort, 'EXISTS', 'gh-test:sen:{k}'), 1);
+
+  await s.failover();
+  // The old master is now a replica; the stores reconnect to the new one. Until they have, a
+  // decision may fail (StoreUnavailableError): wait for one that answers.
+  const next = await waitFor(
+    'a decision on the new master',
+    () => rl.fixedWindow('k', 5, 3_600_000, 1).catch(() => undefined),
+    30_000,
+    100,
+  );
+  // The count went on where it was: the replica had it.
+  assert.deepEqual({ allowed: next.allowed, remaining: next.remaining }, { allowed: true, remaining: 1 });
+  assert.equal(await s.master(), s.replicaPort);
+  assert.equal(await ask(s.replicaPort, 'HGET', 'gh-test:sen:{k}', 'n'), '4');
+  const entries = await waitFor('the cache on the new master', () => cache.get('GET /x').catch(() => undefined), 30_000, 100);
+  assert.equal(entries.length, 1);
+  await waitFor('a cache put on the new master', () => cache.put('GET /y', entry(), 600_000).then(() => true, () => false), 30_000, 100);
+  assert.equal((await cache.get('GET /y')).length, 1);
+});
