@@ -103,7 +103,10 @@ test('rate-limit store: counters on every master, one decision each', { skip }, 
 test('analytics: two writers, a minute written and read back in one slot', { skip }, async () => {
   const a = RedisAnalytics.connect(url, 'gh-test:an:', 8);
   const b = RedisAnalytics.connect(url, 'gh-test:an:', 8);
-  closing.push(() => a.close(), () => b.close());
+  closing.push(
+    () => a.close(),
+    () => b.close(),
+  );
   const sample: AnalyticsSample = {
     route: 'r',
     service: undefined,

@@ -47,6 +47,15 @@ test('through Sentinel: decisions and cache entries on the master, followed thro
   assert.equal(await ask(s.replicaPort, 'HGET', 'gh-test:sen:{k}', 'n'), '4');
   const entries = await waitFor('the cache on the new master', () => cache.get('GET /x').catch(() => undefined), 30_000, 100);
   assert.equal(entries.length, 1);
-  await waitFor('a cache put on the new master', () => cache.put('GET /y', entry(), 600_000).then(() => true, () => false), 30_000, 100);
+  await waitFor(
+    'a cache put on the new master',
+    () =>
+      cache.put('GET /y', entry(), 600_000).then(
+        () => true,
+        () => false,
+      ),
+    30_000,
+    100,
+  );
   assert.equal((await cache.get('GET /y')).length, 1);
 });

@@ -32,8 +32,7 @@ const SCHEMES = ['redis', 'rediss', 'redis+sentinel', 'redis+cluster'] as const;
 export function parseRedisUrl(url: string): RedisTarget | { error: string } {
   const m = /^([a-z+]+):\/\/(.*)$/is.exec(url);
   const scheme = m?.[1]?.toLowerCase();
-  if (m === null || !(SCHEMES as readonly string[]).includes(scheme ?? ''))
-    return { error: `a Redis URL is one of ${REDIS_URL_FORMS}` };
+  if (m === null || !(SCHEMES as readonly string[]).includes(scheme ?? '')) return { error: `a Redis URL is one of ${REDIS_URL_FORMS}` };
   // One server: the URL is ioredis's, as it always was (its own parser reads it; storeLabel labels it).
   if (scheme === 'redis' || scheme === 'rediss') return { mode: 'single', url };
   const rest = m[2]!;

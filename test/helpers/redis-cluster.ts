@@ -17,7 +17,10 @@ process.on('exit', () => {
 export function redisToolsHere(): boolean {
   const ok = ['/usr/bin/redis-server', '/usr/bin/redis-cli'].every((p) => existsSync(p));
   if (!ok && process.env.CI === 'true') throw new Error('CI=true but redis-server or redis-cli is missing (apt-get install redis-server)');
-  if (!ok) console.warn('\n!!! SKIPPING Redis Cluster / Sentinel tests: no redis-server or redis-cli in /usr/bin (CI=true makes this a failure) !!!\n');
+  if (!ok)
+    console.warn(
+      '\n!!! SKIPPING Redis Cluster / Sentinel tests: no redis-server or redis-cli in /usr/bin (CI=true makes this a failure) !!!\n',
+    );
   return ok;
 }
 
@@ -31,7 +34,7 @@ function serve(args: string[]): ChildProcess {
 async function kill(procs: ChildProcess[]): Promise<void> {
   await Promise.all(
     procs.map((p) => {
-      if (p.exitCode !== null || p.signalCode !== null) return undefined;
+      if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
       const exited = new Promise((r) => p.once('exit', r));
       p.kill('SIGKILL');
       return exited;
@@ -51,7 +54,18 @@ export async function ask(port: number, ...args: string[]): Promise<unknown> {
   }
 }
 
-const base = (port: number, dir: TempDir) => ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir.path];
+const base = (port: number, dir: TempDir) => [
+  '--port',
+  String(port),
+  '--bind',
+  '127.0.0.1',
+  '--save',
+  '',
+  '--appendonly',
+  'no',
+  '--dir',
+  dir.path,
+];
 
 export interface TestCluster {
   ports: number[];
@@ -78,13 +92,32 @@ export async function startCluster(): Promise<TestCluster> {
       // The bus port is a free port of its own (port + 10000 could be in the kernel's ephemeral range).
       const bus = await freePort();
       procs.push(
-        serve([...base(port, dir), '--cluster-enabled', 'yes', '--cluster-port', String(bus), '--cluster-config-file', `nodes-${port}.conf`]),
+        serve([
+          ...base(port, dir),
+          '--cluster-enabled',
+          'yes',
+          '--cluster-port',
+          String(bus),
+          '--cluster-config-file',
+          `nodes-${port}.conf`,
+        ]),
       );
     }
     for (const port of ports) await waitFor(`cluster node ${port}`, () => ask(port, 'PING').catch(() => false), 5000);
-    await run('/usr/bin/redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes']);
+    await run('/usr/bin/redis-cli', [
+      '--cluster',
+      'create',
+      ...ports.map((p) => `127.0.0.1:${p}`),
+      '--cluster-replicas',
+      '0',
+      '--cluster-yes',
+    ]);
     for (const port of ports)
-      await waitFor(`cluster_state:ok on ${port}`, async () => String(await ask(port, 'CLUSTER', 'INFO')).includes('cluster_state:ok'), 10_000);
+      await waitFor(
+        `cluster_state:ok on ${port}`,
+        async () => String(await ask(port, 'CLUSTER', 'INFO')).includes('cluster_state:ok'),
+        10_000,
+      );
   } catch (err) {
     await stop();
     throw err;
@@ -153,10 +186,11 @@ export async function startSentinel(): Promise<TestSentinel> {
       // has, FAILOVER answers NOGOODSLAVE.
       await waitFor(
         'SENTINEL FAILOVER accepted',
-        () => ask(sentinelPort, 'SENTINEL', 'FAILOVER', 'gh').then(
-          () => true,
-          () => false,
-        ),
+        () =>
+          ask(sentinelPort, 'SENTINEL', 'FAILOVER', 'gh').then(
+            () => true,
+            () => false,
+          ),
         30_000,
         200,
       );

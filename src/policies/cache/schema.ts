@@ -24,8 +24,7 @@ export const cacheSchema = z.strictObject({
   store: z.enum(['memory', 'redis']).default('memory').meta({
     description: "memory: this process's own, bounded by maxSize; redis: shared by every instance (its own url, or the top-level store's).",
   }),
-  url: RedisUrl.optional()
-    .meta({ description: 'store: redis — its URL; default: the top-level store.url.' }),
+  url: RedisUrl.optional().meta({ description: 'store: redis — its URL; default: the top-level store.url.' }),
   prefix: z.string().max(100).default('gatehouse:cache:').meta({ description: 'store: redis — prefix of every key.' }),
   timeout: Duration.default('250ms').meta({
     description: 'store: redis — longest one lookup or write may take (then: served from the service).',
