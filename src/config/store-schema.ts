@@ -1,10 +1,10 @@
 // Top-level `store:` — where rate-limit counters live.
 import { z } from 'zod';
 import { DURATION_PATTERN } from './units.js';
-import { REDIS_URL_FORMS, parseRedisUrl } from '../store/redis-url.js';
+import { REDIS_URL_FORMS, parseRedisUrl } from './redis-url.js';
 
 /**
- * A Redis store URL in one of its forms (src/store/redis-url.ts). The pattern is for editors; the
+ * A Redis store URL in one of its forms (redis-url.ts). The pattern is for editors; the
  * check is the parser's, whose messages never quote the URL (it may hold a password).
  */
 export const RedisUrl = z

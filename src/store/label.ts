@@ -1,6 +1,6 @@
 // The label of a store in metrics, log lines, stats and GET /ready.
 import type { StoreConfig } from '../config/store-schema.js';
-import { parseRedisUrl } from './redis-url.js';
+import { parseRedisUrl } from '../config/redis-url.js';
 
 /**
  * The `store` of metrics, log lines and GET /ready: scheme, host, port and database of the Redis

@@ -5,13 +5,13 @@
 // policy answers. ioredis reconnects on its own; the health says the store is down (a dead port is
 // known before any call) and, on 'ready', that it is back.
 //
-// The URL picks the client (redis-url.ts): one server, the master Sentinel names (re-asked after a
+// The URL picks the client (config/redis-url.ts): one server, the master Sentinel names (re-asked after a
 // failover), or a Redis Cluster (commands routed by slot, MOVED/ASK followed). Every multi-key
 // command and script of the stores keeps its keys in one slot (docs/configuration.md, "Redis
 // Cluster"), so the same code runs on all three.
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { StoreHealth } from './health.js';
-import { parseRedisUrl } from './redis-url.js';
+import { parseRedisUrl } from '../config/redis-url.js';
 
 /** A client of any of the three forms; both classes carry the same commands. */
 export type StoreClient = Redis | Cluster;
@@ -26,7 +26,17 @@ export function redisClient(url: string, opts: RedisOptions): StoreClient {
   if (target.password !== undefined) auth.password = target.password;
   if (target.mode === 'sentinel') {
     // failoverDetector: the sentinels tell of a new master at once, rather than on the next error.
-    return new Redis({ ...opts, ...auth, sentinels: target.sentinels, name: target.name, db: target.db, failoverDetector: true });
+    // A READONLY reply means the server was demoted before we heard of it: reconnect (asking the
+    // sentinels again) without resending — that call fails, and its caller's outage policy answers.
+    return new Redis({
+      ...opts,
+      ...auth,
+      sentinels: target.sentinels,
+      name: target.name,
+      db: target.db,
+      failoverDetector: true,
+      reconnectOnError: (err) => err.message.startsWith('READONLY'),
+    });
   }
   const { lazyConnect, enableOfflineQueue, enableAutoPipelining, retryStrategy, ...node } = opts;
   return new Cluster(target.nodes, {

@@ -195,6 +195,16 @@ export async function startSentinel(): Promise<TestSentinel> {
         200,
       );
       await waitFor('the replica promoted', async () => (await master()) === replicaPort, 30_000, 100);
+      // Until the sentinel has demoted the old master it still takes writes, which its resync to
+      // the new one then drops (Redis replication is asynchronous). The sentinel does it on its
+      // next look at the old master (up to 10 s): do what it would do now, and wait for it.
+      await ask(masterPort, 'REPLICAOF', '127.0.0.1', String(replicaPort));
+      await waitFor(
+        'the old master demoted',
+        async () => String(await ask(masterPort, 'INFO', 'replication')).includes('role:slave'),
+        30_000,
+        100,
+      );
     },
     stop,
   };

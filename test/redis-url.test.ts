@@ -2,10 +2,10 @@
 // password), and the label metrics and logs show.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseRedisUrl } from './redis-url.js';
-import { storeLabel } from './label.js';
-import { validateConfig } from '../validation/validate.js';
-import { redisClient } from './redis-client.js';
+import { parseRedisUrl } from '../src/config/redis-url.js';
+import { storeLabel } from '../src/store/label.js';
+import { validateConfig } from '../src/validation/validate.js';
+import { redisClient } from '../src/store/redis-client.js';
 import { Cluster, Redis } from 'ioredis';
 
 test('redis:// and rediss:// are one server, read by ioredis as before', () => {
