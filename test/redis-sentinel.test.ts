@@ -34,17 +34,22 @@ test('through Sentinel: decisions and cache entries on the master, followed thro
   // Written on the master the sentinel names (not on some server of the URL: there is none).
   assert.equal(await ask(s.masterPort, 'EXISTS', 'gh-test:sen:{k}'), 1);
 
+  // Replication is asynchronous: the replica has these writes once it acknowledged them.
+  assert.equal(await ask(s.masterPort, 'WAIT', '1', '10000'), 1);
+  const onReplica = await ask(s.replicaPort, 'HGET', 'gh-test:sen:{k}', 't');
   await s.failover();
   // The old master is now a replica; the stores reconnect to the new one. Until they have, a
   // decision may fail (StoreUnavailableError): wait for one that answers.
-  const next = await waitFor(
-    'a decision on the new master',
-    () => take().catch(() => undefined),
-    30_000,
-    100,
-  );
+  const next = await waitFor('a decision on the new master', () => take().catch(() => undefined), 30_000, 100);
   // The count went on where it was: the replica had it.
-  assert.deepEqual({ allowed: next.allowed, remaining: next.remaining }, { allowed: true, remaining: 1 });
+  const where = async () => ({
+    exists: [await ask(s.masterPort, 'EXISTS', 'gh-test:sen:{k}'), await ask(s.replicaPort, 'EXISTS', 'gh-test:sen:{k}')],
+    master: await s.master(),
+    onReplica,
+    now: await ask(s.replicaPort, 'HGETALL', 'gh-test:sen:{k}'),
+    ports: [s.masterPort, s.replicaPort],
+  });
+  assert.deepEqual({ allowed: next.allowed, remaining: next.remaining }, { allowed: true, remaining: 1 }, JSON.stringify(await where()));
   assert.equal(await s.master(), s.replicaPort);
   assert.equal(await ask(s.replicaPort, 'EXISTS', 'gh-test:sen:{k}'), 1);
   const entries = await waitFor('the cache on the new master', () => cache.get('GET /x').catch(() => undefined), 30_000, 100);

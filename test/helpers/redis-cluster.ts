@@ -183,14 +183,17 @@ export async function startSentinel(): Promise<TestSentinel> {
     master,
     async failover() {
       // The sentinel learns of the replica from the master's INFO (every 10 s at most): until it
-      // has, FAILOVER answers NOGOODSLAVE.
+      // has, FAILOVER answers NOGOODSLAVE. A FAILOVER is sent again only while none is under way
+      // (a second one would fail back to the old master).
       await waitFor(
         'SENTINEL FAILOVER accepted',
-        () =>
-          ask(sentinelPort, 'SENTINEL', 'FAILOVER', 'gh').then(
+        async () => {
+          if ((await master()) === replicaPort) return true;
+          return ask(sentinelPort, 'SENTINEL', 'FAILOVER', 'gh').then(
             () => true,
-            () => false,
-          ),
+            (err: unknown) => /INPROG/.test(String(err)),
+          );
+        },
         30_000,
         200,
       );
