@@ -5,10 +5,10 @@
 // policy answers. ioredis reconnects on its own; the health says the store is down (a dead port is
 // known before any call) and, on 'ready', that it is back.
 //
-// The URL picks the client (config/redis-url.ts): one server, the master Sentinel names (re-asked after a
-// failover), or a Redis Cluster (commands routed by slot, MOVED/ASK followed). Every multi-key
-// command and script of the stores keeps its keys in one slot (docs/configuration.md, "Redis
-// Cluster"), so the same code runs on all three.
+// The URL picks the client (config/redis-url.ts): one server, the master Sentinel names (re-asked
+// after a failover), or a Redis Cluster (commands routed by slot, MOVED/ASK followed). Every
+// multi-key command, script and pipeline of the stores keeps its keys in one slot
+// (docs/configuration.md, "Keys on a Redis Cluster"), so the same code runs on all three.
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { StoreHealth } from './health.js';
 import { parseRedisUrl } from '../config/redis-url.js';
