@@ -12,6 +12,7 @@ import { sha256Hex } from '../src/policies/graphql/persisted-schema.js';
 import { startGraphQLService, type GraphQLService } from './helpers/graphql-server.js';
 import { freePort, killAllChildren, startChild, tempDir, waitFor, workersHead, type TempDir } from './helpers/child.js';
 import { maybeUnset } from './helpers/hooks.js';
+import { valueKeyName } from '../src/store/cache/redis.js';
 import { SHARED_REDIS, deleteUnder, inspector, sharedRedisUp, uniquePrefix } from './helpers/redis.js';
 
 const SHIM = 'graphql';
@@ -139,7 +140,7 @@ test('APQ round trip: unknown hash, register, then the hash alone — on the oth
     // The registration is written to Redis in the background: wait for the key, not for a time.
     const r = inspector();
     try {
-      await waitFor('the document in Redis', async () => (await r.exists(`${prefix}apq:k:${hash}`)) === 1);
+      await waitFor('the document in Redis', async () => (await r.exists(valueKeyName(`${prefix}apq:`, hash))) === 1);
     } finally {
       r.disconnect();
     }

@@ -250,5 +250,13 @@ WALKS.forEach((w, n) => {
         assert.deepStrictEqual(fromRedis[i]!.d, m.d, `step ${i + 1}, t=${m.t - w.base} ${show(m.call)}`);
       }
     });
+    await t.test('redis cluster store: identical decisions', { skip: redis.cluster.skip }, async () => {
+      await redis.cluster.store!.ready();
+      const fromCluster = await playWalk(w, seed, redis.cluster.store!, redis.cluster.clock, `w${n}:`);
+      for (let i = 0; i < fromMemory.length; i++) {
+        const m = fromMemory[i]!;
+        assert.deepStrictEqual(fromCluster[i]!.d, m.d, `step ${i + 1}, t=${m.t - w.base} ${show(m.call)}`);
+      }
+    });
   });
 });

@@ -1,5 +1,6 @@
 // The label of a store in metrics, log lines, stats and GET /ready.
 import type { StoreConfig } from '../config/store-schema.js';
+import { parseRedisUrl } from '../config/redis-url.js';
 
 /**
  * The `store` of metrics, log lines and GET /ready: scheme, host, port and database of the Redis
@@ -9,6 +10,10 @@ import type { StoreConfig } from '../config/store-schema.js';
  */
 export function storeLabel(cfg: Pick<StoreConfig, 'url'>): string {
   const url = cfg.url ?? '';
+  // Sentinel and Cluster: the parser's label, the hosts without the credentials.
+  const target = parseRedisUrl(url);
+  if ('label' in target) return target.label;
+  if ('error' in target && /^redis\+/i.test(url)) return 'redis';
   const afterScheme = url.indexOf('://') + 3;
   // The authority ends at the first "/", "?" or "#": an "@" past that point, or a second "@",
   // means a parser would split the password somewhere else than its author meant.

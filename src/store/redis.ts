@@ -1,10 +1,10 @@
 // Counters in Redis, shared by every instance. Each decision is one EVALSHA of the algorithm's Lua
 // script (ioredis loads it once and falls back to EVAL on NOSCRIPT), auto-pipelined with whatever
 // else is in flight. Every call has a timeout; a breaker stops calling a Redis that keeps failing.
-// Keys are `<prefix>{<key>}`: the hash tag keeps each key on one Redis Cluster slot. Failures and
+// Keys are `<prefix>{<key>}`, and each script touches that one key only: on a Redis Cluster every
+// decision is one command on one slot (the tag spreads the keys of one prefix over slots). Failures and
 // recoveries, of decisions and of the connection, are reported through a StoreHealth.
-import type { Redis } from 'ioredis';
-import { storeRedis } from './redis-client.js';
+import { storeRedis, type StoreClient } from './redis-client.js';
 import { Breaker } from './breaker.js';
 import { StoreHealth, type StoreStatus } from './health.js';
 import { CALENDAR_MONTH, FIXED_WINDOW, LEAKY_BUCKET, SLIDING_WINDOW, TOKEN_BUCKET } from './lua.js';
@@ -35,7 +35,7 @@ interface Scripted {
 }
 
 export class RedisStore implements RateStore {
-  readonly client: Redis & Scripted;
+  readonly client: StoreClient & Scripted;
   readonly breaker = new Breaker();
   readonly health: StoreHealth;
   private readonly prefix: string;
@@ -54,7 +54,7 @@ export class RedisStore implements RateStore {
     client.defineCommand('ghSliding', { numberOfKeys: 1, lua: SLIDING_WINDOW });
     client.defineCommand('ghToken', { numberOfKeys: 1, lua: TOKEN_BUCKET });
     client.defineCommand('ghLeaky', { numberOfKeys: 1, lua: LEAKY_BUCKET });
-    this.client = client as Redis & Scripted;
+    this.client = client as StoreClient & Scripted;
     this.unavailable = Promise.reject(new StoreUnavailableError('rate-limit store breaker is open'));
     this.unavailable.catch(() => {});
     if (opts.connect) client.connect().catch(() => {});

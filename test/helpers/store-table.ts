@@ -1,7 +1,7 @@
 // The stores' shared decision table (issue 16, part 4): its vocabulary, and the runner that plays
-// every case against a MemoryStore and against a RedisStore on the shared Redis (its Lua scripts
-// take the test's clock instead of TIME), then requires the two stores' answers to be identical,
-// call for call. The cases are in test/store-contract*.test.ts.
+// every case against a MemoryStore, a RedisStore on the shared Redis and one on a 3-master Redis
+// Cluster of the file's own (their Lua scripts take the test's clock instead of TIME), then
+// requires the stores' answers to be identical, call for call. The cases are in test/store-contract*.test.ts.
 //
 // Every case is a sequence of calls on an injected clock with the full Decision each call must
 // return, worked out by hand from docs/policies.md and the contract in src/store/types.ts. Times
@@ -20,6 +20,7 @@ import { MemoryStore } from '../../src/store/memory.js';
 import { RedisStore } from '../../src/store/redis.js';
 import type { Decision, RateStore, StoreMethod } from '../../src/store/types.js';
 import { SHARED_REDIS, deleteUnder, inspector, sharedRedisUp, uniquePrefix } from './redis.js';
+import { redisToolsHere, startCluster } from './redis-cluster.js';
 
 export const SEC = 1000;
 export const MIN = 60_000;
@@ -150,6 +151,8 @@ export interface SharedRedis {
   prefix: string;
   /** The skip reason when there is no Redis (sharedRedisUp says so loudly; with CI=true it throws). */
   skip: string | false;
+  /** The same on a Redis Cluster (the same prefix, its own clock). */
+  cluster: { store: RedisStore | undefined; clock: { now: number }; skip: string | false };
 }
 
 export async function sharedRedis(name: string): Promise<SharedRedis> {
@@ -157,14 +160,27 @@ export async function sharedRedis(name: string): Promise<SharedRedis> {
   const clock = { now: T0 };
   const prefix = uniquePrefix(name);
   const store = up ? new RedisStore({ url: SHARED_REDIS, prefix, timeoutMs: 2000, connect: true, clock: () => clock.now }) : undefined;
+  const clusterClock = { now: T0 };
+  const cluster = redisToolsHere() ? await startCluster() : undefined;
+  const clusterStore = cluster
+    ? new RedisStore({ url: cluster.url, prefix, timeoutMs: 2000, connect: true, clock: () => clusterClock.now })
+    : undefined;
   after(async () => {
+    await clusterStore?.close();
+    await cluster?.stop();
     if (!store) return;
     await store.close();
     const r = inspector();
     await deleteUnder(r, prefix);
     r.disconnect();
   });
-  return { store, clock, prefix, skip: !store && 'no Redis at 127.0.0.1:6379' };
+  return {
+    store,
+    clock,
+    prefix,
+    skip: !store && 'no Redis at 127.0.0.1:6379',
+    cluster: { store: clusterStore, clock: clusterClock, skip: !clusterStore && 'no redis-server for a Redis Cluster' },
+  };
 }
 
 /** One test per case: the memory store, the Redis store, and the two identical. */
@@ -189,6 +205,12 @@ export function runTable(cases: Case[], redis: SharedRedis): void {
       await t.test('both stores: identical decisions', { skip: redis.skip }, () => {
         assert.ok(fromRedis, 'the Redis store answered');
         assert.deepStrictEqual(fromMemory, fromRedis);
+      });
+      await t.test('redis cluster store: the table, identical decisions', { skip: redis.cluster.skip }, async () => {
+        await redis.cluster.store!.ready();
+        const fromCluster = await play(c, redis.cluster.store!, redis.cluster.clock, `c${n}:`);
+        assertTable('redis cluster', c, fromCluster);
+        assert.deepStrictEqual(fromMemory, fromCluster);
       });
     });
   });

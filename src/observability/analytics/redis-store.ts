@@ -1,15 +1,17 @@
 // Analytics shared across instances through Redis (`store: { type: redis }`). Each data plane
 // keeps its own per-minute counts (analytics.ts) and also collects what it saw since the last
-// flush; a timer adds that to per-minute rollups in Redis, one pipeline per flush:
+// flush; a timer adds that to per-minute rollups in Redis, one pipeline per minute and flush:
 //
-//   {prefix}an:{minute}:keys                  set of "dimension:name" seen that minute
-//   {prefix}an:{minute}:{dimension}:{name}    hash: requests, errors, clientErrors, rateLimited, authFailed, l{bucket}
-//   {prefix}an:{minute}:ip:{dimension}:{name} sorted set: client IP → count (this flush's top ones)
-//   {prefix}an:{minute}:ua:{dimension}:{name} sorted set: user agent → count
+//   <prefix>an:{<minute>}:keys                  set of "dimension:name" seen that minute
+//   <prefix>an:{<minute>}:<dimension>:<name>    hash: requests, errors, clientErrors, rateLimited, authFailed, l<bucket>
+//   <prefix>an:{<minute>}:ip:<dimension>:<name> sorted set: client IP → count (this flush's top ones)
+//   <prefix>an:{<minute>}:ua:<dimension>:<name> sorted set: user agent → count
 //
-// Every key expires an hour and two minutes after it is written. The admin API reads the
-// window's minutes back and so shows the totals of every instance (at most one flush behind).
-import { Redis } from 'ioredis';
+// The minute in braces is a Redis Cluster hash tag: a minute's keys, written and read together in
+// one pipeline, are in one slot (ioredis sends a cluster pipeline to one node only). Every key
+// expires an hour and two minutes after it is written. The admin API reads the window's minutes
+// back and so shows the totals of every instance (at most one flush behind).
+import { redisClient, type StoreClient } from '../../store/redis-client.js';
 import { Entry, emptyData, type AnalyticsSample, type EntryData, type Summary } from './entry.js';
 import type { AnalyticsSink } from './analytics.js';
 
@@ -23,7 +25,7 @@ export class RedisAnalytics implements AnalyticsSink {
   lastError: string | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: StoreClient,
     private readonly prefix: string,
     private readonly topCapacity: number,
     flushMs = 2000,
@@ -35,7 +37,7 @@ export class RedisAnalytics implements AnalyticsSink {
   static connect(url: string, prefix: string, topCapacity: number): RedisAnalytics {
     // No offline queue: while Redis is away a flush fails at once (its counts are lost, the local
     // ones are kept) instead of piling up in memory.
-    const redis = new Redis(url, { lazyConnect: false, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    const redis = redisClient(url, { lazyConnect: false, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
     redis.on('error', () => {
       /* reported through lastError by the flush that fails */
     });
@@ -64,12 +66,14 @@ export class RedisAnalytics implements AnalyticsSink {
   }
 
   private async write(batch: Map<string, Entry>): Promise<void> {
-    const p = this.redis.pipeline();
+    const byMinute = new Map<string, ReturnType<StoreClient['pipeline']>>();
     for (const [k, e] of batch) {
       const sep = k.indexOf('\u0000');
       const minute = k.slice(0, sep);
       const name = k.slice(sep + 1).replace('\u0000', ':');
-      const base = `${this.prefix}an:${minute}`;
+      let p = byMinute.get(minute);
+      if (p === undefined) byMinute.set(minute, (p = this.redis.pipeline()));
+      const base = minuteBase(this.prefix, minute);
       const hash = `${base}:${name}`;
       p.sadd(`${base}:keys`, name).expire(`${base}:keys`, TTL_SECONDS);
       p.hincrby(hash, 'requests', e.requests);
@@ -84,31 +88,41 @@ export class RedisAnalytics implements AnalyticsSink {
       if (e.ips.counts.size) p.expire(`${base}:ip:${name}`, TTL_SECONDS);
       if (e.agents.counts.size) p.expire(`${base}:ua:${name}`, TTL_SECONDS);
     }
-    try {
-      const results = await p.exec();
-      const failed = results?.find(([err]) => err);
-      this.lastError = failed ? String(failed[0]) : undefined;
-    } catch (err) {
-      this.lastError = (err as Error).message;
-    }
+    let error: string | undefined;
+    await Promise.all(
+      [...byMinute.values()].map(async (p) => {
+        try {
+          const results = await p.exec();
+          const failed = results?.find(([err]) => err);
+          if (failed) error = String(failed[0]);
+        } catch (err) {
+          error = (err as Error).message;
+        }
+      }),
+    );
+    this.lastError = error;
   }
 
   /** The totals of every instance over `minutes`. */
   async read(minutes: number[], topK: number): Promise<Summary> {
     await this.flush();
-    const names = await Promise.all(minutes.map((m) => this.redis.smembers(`${this.prefix}an:${m}:keys`)));
-    const p = this.redis.pipeline();
+    const names = await Promise.all(minutes.map((m) => this.redis.smembers(`${minuteBase(this.prefix, String(m))}:keys`)));
     const asked: string[] = [];
-    minutes.forEach((m, i) => {
-      for (const name of names[i]!) {
-        const base = `${this.prefix}an:${m}`;
-        p.hgetall(`${base}:${name}`);
-        p.zrevrange(`${base}:ip:${name}`, 0, topK * 4 - 1, 'WITHSCORES');
-        p.zrevrange(`${base}:ua:${name}`, 0, topK * 4 - 1, 'WITHSCORES');
-        asked.push(name);
-      }
-    });
-    const results = (await p.exec()) ?? [];
+    // One pipeline per minute (one slot each), their replies in the order asked.
+    const replies = await Promise.all(
+      minutes.map(async (m, i) => {
+        const p = this.redis.pipeline();
+        const base = minuteBase(this.prefix, String(m));
+        for (const name of names[i]!) {
+          p.hgetall(`${base}:${name}`);
+          p.zrevrange(`${base}:ip:${name}`, 0, topK * 4 - 1, 'WITHSCORES');
+          p.zrevrange(`${base}:ua:${name}`, 0, topK * 4 - 1, 'WITHSCORES');
+        }
+        return names[i]!.length === 0 ? [] : ((await p.exec()) ?? []);
+      }),
+    );
+    minutes.forEach((_, i) => asked.push(...names[i]!));
+    const results = replies.flat();
     const out: Summary = {};
     asked.forEach((name, i) => {
       const [, hash] = results[i * 3]!;
@@ -128,11 +142,22 @@ export class RedisAnalytics implements AnalyticsSink {
     return out;
   }
 
+  /** Resolves once connected (tests: a flush before that fails, as it does while Redis is away). */
+  ready(): Promise<void> {
+    if (this.redis.status === 'ready') return Promise.resolve();
+    return new Promise((resolve) => this.redis.once('ready', () => resolve()));
+  }
+
   async close(): Promise<void> {
     clearInterval(this.timer);
     await this.flush().catch(() => {});
     this.redis.disconnect();
   }
+}
+
+/** The keys of one minute share its hash tag. */
+function minuteBase(prefix: string, minute: string): string {
+  return `${prefix}an:{${minute}}`;
 }
 
 function addScores(into: Record<string, number>, flat: string[] | null): void {

@@ -2,6 +2,7 @@
 // bypass, statuses, methods).
 import { z } from 'zod';
 import { Duration, Size } from '../config-fields.js';
+import { RedisUrl } from '../../config/store-schema.js';
 
 const KeyPart = z.string().regex(/^(consumer|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+|query:[^\s&=#]+)$/, {
   error: "a key part is 'consumer', 'header:<name>' or 'query:<name>'",
@@ -23,11 +24,7 @@ export const cacheSchema = z.strictObject({
   store: z.enum(['memory', 'redis']).default('memory').meta({
     description: "memory: this process's own, bounded by maxSize; redis: shared by every instance (its own url, or the top-level store's).",
   }),
-  url: z
-    .string()
-    .regex(/^rediss?:\/\//, { error: 'a Redis URL starts with redis:// or rediss://' })
-    .optional()
-    .meta({ description: 'store: redis — its URL; default: the top-level store.url.' }),
+  url: RedisUrl.optional().meta({ description: 'store: redis — its URL; default: the top-level store.url.' }),
   prefix: z.string().max(100).default('gatehouse:cache:').meta({ description: 'store: redis — prefix of every key.' }),
   timeout: Duration.default('250ms').meta({
     description: 'store: redis — longest one lookup or write may take (then: served from the service).',

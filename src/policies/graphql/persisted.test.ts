@@ -14,6 +14,7 @@ import { StoreRegistry } from '../../store/registry.js';
 import type { GatehouseConfig } from '../../config/schema.js';
 import type { PolicyEnv } from '../types.js';
 import { tempDir } from '../../../test/helpers/child.js';
+import { valueKeyName } from '../../store/cache/redis.js';
 import { SHARED_REDIS, deleteUnder, inspector, keysUnder, privateRedis, sharedRedisUp, uniquePrefix } from '../../../test/helpers/redis.js';
 
 const Q1 = '{ hello }';
@@ -163,7 +164,7 @@ describe('APQ in Redis', { skip: redisUp ? false : 'no Redis at 127.0.0.1:6379' 
     const b = persisted({ store: 'redis', ttl: '1h' }, { config, stores: storesB });
     refused(await b.resolve(apq(H2)), 'GW_GRAPHQL_PERSISTED_QUERY_NOT_FOUND');
     ok(await a.resolve(apq(H2, Q2))).register!();
-    const key = `${prefix}apq:k:${H2}`;
+    const key = valueKeyName(`${prefix}apq:`, H2);
     const keys = await (async () => {
       for (let i = 0; i < 100; i++) {
         const k = await keysUnder(r, prefix);

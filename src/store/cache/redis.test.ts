@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { RedisCacheStore, escapeGlob } from './redis.js';
+import { RedisCacheStore, escapeGlob, tagKeyName, valueKeyName } from './redis.js';
 import { encodeVariants } from './codec.js';
 import { cacheStoreContract, entry } from './contract.test-helper.js';
 import { StoreUnavailableError } from '../types.js';
@@ -56,14 +56,14 @@ describe('redis cache store', { skip }, () => {
     const body = Buffer.alloc(3000, 0xab);
     await s.put('GET a/x', entry({ tags: ['t'] }, body), 5_000);
     await s.put('GET a/x', entry({ vary: ['accept'], varyValues: ['a'], tags: ['u'] }), 20_000);
-    const raw = (await r!.getBuffer(`${prefix}k:GET a/x`))!;
+    const raw = (await r!.getBuffer(valueKeyName(prefix, `GET a/x`)))!;
     assert.ok(raw.includes(body), 'the body is stored as its bytes');
     assert.ok(raw.length < 3000 + 1000, `compact: ${raw.length} bytes`);
-    const pttl = await r!.pttl(`${prefix}k:GET a/x`);
+    const pttl = await r!.pttl(valueKeyName(prefix, `GET a/x`));
     assert.ok(pttl > 15_000 && pttl <= 20_000, String(pttl));
-    assert.deepEqual(await r!.smembers(`${prefix}t:t`), ['GET a/x']);
-    assert.ok((await r!.pttl(`${prefix}t:t`)) >= 4_000);
-    assert.ok((await r!.pttl(`${prefix}t:u`)) >= pttl - 100);
+    assert.deepEqual(await r!.smembers(tagKeyName(prefix, 'GET a/x', `t`)), ['GET a/x']);
+    assert.ok((await r!.pttl(tagKeyName(prefix, 'GET a/x', `t`))) >= 4_000);
+    assert.ok((await r!.pttl(tagKeyName(prefix, 'GET a/x', `u`))) >= pttl - 100);
     assert.deepEqual(await s.stats(), { type: 'redis', store: 'redis://127.0.0.1:6379', entries: -1, bytes: -1, evictions: 0 });
   });
 
@@ -77,13 +77,13 @@ describe('redis cache store', { skip }, () => {
       encodeVariants([{ entry: { ...entry(), vary: ['a'], varyValues: [] }, expiresAt: 1 }]),
     ];
     for (const [i, v] of bad.entries()) {
-      await r!.set(`${prefix}k:bad${i}`, v);
+      await r!.set(valueKeyName(prefix, `bad${i}`), v);
       assert.deepEqual(await s.get(`bad${i}`), [], `value ${i}`);
     }
     await sleep(50);
-    for (let i = 0; i < bad.length; i++) assert.equal(await r!.exists(`${prefix}k:bad${i}`), 0);
+    for (let i = 0; i < bad.length; i++) assert.equal(await r!.exists(valueKeyName(prefix, `bad${i}`)), 0);
     // A put over such a value replaces it.
-    await r!.set(`${prefix}k:bad0`, 'garbage');
+    await r!.set(valueKeyName(prefix, `bad0`), 'garbage');
     await s.put('bad0', entry(), 60_000);
     assert.equal((await s.get('bad0')).length, 1);
   });

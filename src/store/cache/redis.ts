@@ -1,8 +1,12 @@
-// Cache entries in Redis, shared by every instance. Keys, under the store's prefix:
-//   <prefix>k:<cache key>  every variant of that key in one binary value (codec.ts), with PX the
-//                          life of its longest-lived variant; each variant also carries its own expiry
-//   <prefix>t:<tag>        a SET of the cache keys an entry of which carries the tag, expiring no
-//                          sooner than the longest entry it has indexed
+// Cache entries in Redis, shared by every instance. Each cache key falls in one of 64 buckets (a
+// hash of the key); keys, under the store's prefix:
+//   <prefix>{<bucket>}k:<cache key>  every variant of that key in one binary value (codec.ts), with
+//                          PX the life of its longest-lived variant; each variant also carries its own expiry
+//   <prefix>{<bucket>}t:<tag>  a SET of the cache keys of that bucket an entry of which carries the
+//                          tag, expiring no sooner than the longest entry it has indexed
+// The bucket, two hex digits in braces, is a Redis Cluster hash tag: an entry and the tag sets that
+// index it are in one slot, so the put script that writes them together runs on a cluster too, and
+// a tag's entries are spread over 64 slots (deleteTag visits the tag's set in each bucket).
 // The client is set up as the rate-limit store's (src/store/redis.ts): every command has a
 // timeout, no command waits for a reconnect, and the same Breaker and StoreHealth say when Redis
 // is down. Every method rejects then (StoreUnavailableError) and the policy serves from the service.
@@ -14,10 +18,9 @@
 // the other, so only other instances' puts can make one retry. Accepted races: a deleteTag or deletePrefix
 // running beside a put may miss the entry that put writes; a deleted or expired key stays in its
 // tag sets until they expire (a later deleteTag deletes its new entry too: more is forgotten,
-// never less). The script touches the value key and tag keys together: not for Redis Cluster.
+// never less).
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import { storeRedis } from '../redis-client.js';
+import { masters, storeRedis, type StoreClient } from '../redis-client.js';
 import { Breaker } from '../breaker.js';
 import { CACHE_STORE, StoreHealth, type CacheStoreOp, type StoreStatus } from '../health.js';
 import { StoreUnavailableError } from '../types.js';
@@ -48,8 +51,10 @@ export interface RedisCacheStoreOptions {
 const PUT_ATTEMPTS = 3;
 /** Keys per SCAN / SSCAN step and per UNLINK. */
 const BATCH = 500;
+/** Buckets of cache keys: each is a hash tag, so one Redis Cluster slot (a power of two). */
+export const BUCKETS = 64;
 
-// KEYS: the value, then `ARGV[4]` tag sets to add the key to, then tag sets to remove it from.
+// KEYS (all of one bucket, so of one slot): the value, then `ARGV[4]` tag sets to add the key to, then tag sets to remove it from.
 // ARGV: the SHA-1 of the value read ('' when there was none), the new value, its PX, the number of
 // tag sets to add to, the cache key (the tag sets' member). 0: the value changed, nothing written.
 const PUT_SCRIPT = `
@@ -71,7 +76,7 @@ return 1
 type PutScript = (numKeys: number, ...args: (string | Buffer | number)[]) => Promise<number>;
 
 export class RedisCacheStore implements CacheStore {
-  readonly client: Redis & { ghCachePut: PutScript };
+  readonly client: StoreClient & { ghCachePut: PutScript };
   readonly breaker = new Breaker();
   readonly health: StoreHealth;
   private readonly prefix: string;
@@ -93,7 +98,7 @@ export class RedisCacheStore implements CacheStore {
     this.health.subject = CACHE_STORE;
     const client = storeRedis(opts.url, opts.timeoutMs, this.health, () => this.closing);
     client.defineCommand('ghCachePut', { lua: PUT_SCRIPT });
-    this.client = client as Redis & { ghCachePut: PutScript };
+    this.client = client as StoreClient & { ghCachePut: PutScript };
     this.unavailable = Promise.reject(new StoreUnavailableError('cache store breaker is open'));
     this.unavailable.catch(() => {});
     if (opts.connect) client.connect().catch(() => {});
@@ -132,7 +137,7 @@ export class RedisCacheStore implements CacheStore {
         const life = variants.reduce((t, v) => Math.max(t, v.expiresAt), 0) - now;
         const tags = new Set(variants.flatMap((v) => v.entry.tags));
         const gone = new Set(old.flatMap((v) => v.entry.tags).filter((t) => !tags.has(t)));
-        const keys = [k, ...[...tags, ...gone].map((t) => this.prefix + 't:' + t)];
+        const keys = [k, ...[...tags, ...gone].map((t) => this.tagKey(bucket(key), t))];
         const sha = raw === null ? '' : createHash('sha1').update(raw).digest('hex');
         const value = encodeVariants(variants);
         const wrote = await this.client.ghCachePut(keys.length, ...keys, sha, value, life, tags.size, key);
@@ -148,33 +153,52 @@ export class RedisCacheStore implements CacheStore {
 
   deletePrefix(prefix: string): Promise<number> {
     return this.run('deletePrefix', async () => {
-      const match = escapeGlob(this.prefix + 'k:' + prefix) + '*';
+      // Every bucket's keys: "{??}" matches any bucket (braces are not special to MATCH).
+      const match = escapeGlob(this.prefix) + '{??}k:' + escapeGlob(prefix) + '*';
+      const at = Buffer.byteLength(this.prefix);
       let n = 0;
-      let cursor = '0';
-      do {
-        const [next, keys] = await this.client.scanBuffer(cursor, 'MATCH', match, 'COUNT', BATCH);
-        cursor = next.toString();
-        if (keys.length > 0) n += await this.client.unlink(...keys);
-      } while (cursor !== '0');
+      // A cluster's keys are spread over its masters: SCAN each (a SCAN sees one server's keys).
+      for (const node of masters(this.client)) {
+        let cursor = '0';
+        do {
+          const [next, keys] = await node.scanBuffer(cursor, 'MATCH', match, 'COUNT', BATCH);
+          cursor = next.toString();
+          // One UNLINK per bucket: a multi-key command must stay in one slot.
+          const byBucket = new Map<string, Buffer[]>();
+          for (const key of keys) {
+            const b = key.subarray(at, at + 4).toString('latin1');
+            const list = byBucket.get(b);
+            if (list) list.push(key);
+            else byBucket.set(b, [key]);
+          }
+          for (const list of byBucket.values()) n += await this.client.unlink(...list);
+        } while (cursor !== '0');
+      }
       return n;
     });
   }
 
   deleteTag(tag: string): Promise<number> {
     return this.run('deleteTag', async () => {
-      const t = this.prefix + 't:' + tag;
-      const keyPrefix = Buffer.from(this.prefix + 'k:');
-      let n = 0;
-      let cursor = '0';
-      // SSCAN rather than SMEMBERS: a tag on a million keys is read and unlinked a batch at a time.
-      do {
-        const [next, members] = await this.client.sscanBuffer(t, cursor, 'COUNT', BATCH);
-        cursor = next.toString();
-        if (members.length > 0) n += await this.client.unlink(...members.map((m) => Buffer.concat([keyPrefix, m])));
-      } while (cursor !== '0');
-      await this.client.unlink(t);
-      return n;
+      const counts = await Promise.all(Array.from({ length: BUCKETS }, (_, b) => this.deleteTagIn(b, tag)));
+      return counts.reduce((a, c) => a + c, 0);
     });
+  }
+
+  /** The entries of one bucket that carry `tag`, then the bucket's set of them. */
+  private async deleteTagIn(b: number, tag: string): Promise<number> {
+    const t = this.tagKey(b, tag);
+    const keyPrefix = Buffer.from(this.prefix + bucketTag(b) + 'k:');
+    let n = 0;
+    let cursor = '0';
+    // SSCAN rather than SMEMBERS: a tag on a million keys is read and unlinked a batch at a time.
+    do {
+      const [next, members] = await this.client.sscanBuffer(t, cursor, 'COUNT', BATCH);
+      cursor = next.toString();
+      if (members.length > 0) n += await this.client.unlink(...members.map((m) => Buffer.concat([keyPrefix, m])));
+    } while (cursor !== '0');
+    await this.client.unlink(t);
+    return n;
   }
 
   /** What this process can tell without scanning a shared Redis: nothing about its size. */
@@ -200,7 +224,11 @@ export class RedisCacheStore implements CacheStore {
   }
 
   private valueKey(key: string): string {
-    return this.prefix + 'k:' + key;
+    return valueKeyName(this.prefix, key);
+  }
+
+  private tagKey(b: number, tag: string): string {
+    return this.prefix + bucketTag(b) + 't:' + tag;
   }
 
   /** The variants stored at `k`; a value that does not decode is a miss, and is deleted. */
@@ -235,6 +263,28 @@ export class RedisCacheStore implements CacheStore {
       },
     );
   }
+}
+
+/** The bucket of a cache key: FNV-1a of its UTF-16 code units, so the same in every instance. */
+export function bucket(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % BUCKETS;
+}
+
+/** The Redis key of a cache key's variants under `prefix`. */
+export function valueKeyName(prefix: string, key: string): string {
+  return prefix + bucketTag(bucket(key)) + 'k:' + key;
+}
+
+/** The Redis key of the set of `tag`'s cache keys in the bucket of `key`. */
+export function tagKeyName(prefix: string, key: string, tag: string): string {
+  return prefix + bucketTag(bucket(key)) + 't:' + tag;
+}
+
+/** `{07}`: the hash tag of bucket 7. */
+export function bucketTag(b: number): string {
+  return '{' + b.toString(16).padStart(2, '0') + '}';
 }
 
 /** `s` as a SCAN MATCH pattern that matches it literally. */
