@@ -34,22 +34,7 @@ export async function startUsersService(proto = USERS_PROTO): Promise<UsersServi
   const loaded = loadProtos({ protos: [proto] });
   if (!loaded.ok) throw new Error(loaded.message);
   const root = loaded.root;
-  const svc = root.lookupService('acme.users.v1.Users');
-  const definition: Record<string, grpc.MethodDefinition<Msg, Msg>> = {};
-  for (const m of svc.methodsArray) {
-    m.resolve();
-    const req = m.resolvedRequestType!;
-    const res = m.resolvedResponseType!;
-    definition[m.name] = {
-      path: `/acme.users.v1.Users/${m.name}`,
-      requestStream: m.requestStream === true,
-      responseStream: m.responseStream === true,
-      requestSerialize: (o: Msg) => Buffer.from(req.encode(req.fromObject(o)).finish()),
-      requestDeserialize: (b: Buffer) => req.toObject(req.decode(b), { longs: String, enums: String, defaults: true }),
-      responseSerialize: (o: Msg) => Buffer.from(res.encode(res.fromObject(o)).finish()),
-      responseDeserialize: (b: Buffer) => res.toObject(res.decode(b), { longs: String, enums: String, defaults: true }),
-    };
-  }
+  const definition = serviceDefinition(root, { longs: String, enums: String, defaults: true });
   const calls = new Map<string, number>();
   const events = new EventEmitter();
   const count = (name: string) => calls.set(name, (calls.get(name) ?? 0) + 1);
@@ -177,10 +162,11 @@ export async function startUsersService(proto = USERS_PROTO): Promise<UsersServi
 }
 
 /** A grpc-js client for the service's native calls (through the gateway). */
-export function usersClient(root: protobuf.Root, hostPort: string): grpc.Client & Record<string, grpc.MethodDefinition<Msg, Msg>> {
-  const svc = root.lookupService('acme.users.v1.Users');
+/** The service's methods for grpc-js, serialised by the protos' own types (decoded as `decoded` says). */
+function serviceDefinition(root: protobuf.Root, decoded: protobuf.IConversionOptions): Record<string, grpc.MethodDefinition<Msg, Msg>> {
   const definition: Record<string, grpc.MethodDefinition<Msg, Msg>> = {};
-  for (const m of svc.methodsArray) {
+  for (const m of root.lookupService('acme.users.v1.Users').methodsArray) {
+    m.resolve();
     const req = m.resolvedRequestType!;
     const res = m.resolvedResponseType!;
     definition[m.name] = {
@@ -188,11 +174,16 @@ export function usersClient(root: protobuf.Root, hostPort: string): grpc.Client 
       requestStream: m.requestStream === true,
       responseStream: m.responseStream === true,
       requestSerialize: (o: Msg) => Buffer.from(req.encode(req.fromObject(o)).finish()),
-      requestDeserialize: (b: Buffer) => req.toObject(req.decode(b)),
+      requestDeserialize: (b: Buffer) => req.toObject(req.decode(b), decoded),
       responseSerialize: (o: Msg) => Buffer.from(res.encode(res.fromObject(o)).finish()),
-      responseDeserialize: (b: Buffer) => res.toObject(res.decode(b), { longs: String, enums: String, defaults: true }),
+      responseDeserialize: (b: Buffer) => res.toObject(res.decode(b), decoded),
     };
   }
-  const Ctor = grpc.makeGenericClientConstructor(definition, 'Users');
+  return definition;
+}
+
+/** A grpc-js client for the service's native calls (through the gateway). */
+export function usersClient(root: protobuf.Root, hostPort: string): grpc.Client & Record<string, grpc.MethodDefinition<Msg, Msg>> {
+  const Ctor = grpc.makeGenericClientConstructor(serviceDefinition(root, { longs: String, enums: String, defaults: true }), 'Users');
   return new Ctor(hostPort, grpc.credentials.createInsecure()) as never;
 }
