@@ -119,7 +119,7 @@ test('a route naming a missing service is refused as the whole config would be, 
   assert.equal(bad.status, 400);
   assert.equal(bad.body.error?.code, 'CONFIG_INVALID');
   assert.ok(
-    bad.body.error?.details?.some((d) => /^routes\[\d+\]\.service$/.test(d.path)),
+    bad.body.error.details!.some((d) => /^routes\[\d+\]\.service$/.test(d.path)),
     JSON.stringify(bad.body),
   );
   const renamed = await admin('PUT', '/config/routes/x', { name: 'y', service: 'up' });

@@ -45,10 +45,10 @@ function withObject(config: GatehouseConfig, kind: Kind, name: string, value: un
     return { ...config, routes };
   }
   const key = kind === 'services' ? 'services' : 'plans';
-  const all = { ...((config as unknown as Record<string, Record<string, unknown> | undefined>)[key] ?? {}) };
-  if (value === undefined) delete all[name];
-  else all[name] = value;
-  return { ...config, [key]: all };
+  const all = (config as unknown as Record<string, Record<string, unknown> | undefined>)[key] ?? {};
+  // Replaced in place, added last, or left out.
+  const next = value === undefined ? Object.fromEntries(Object.entries(all).filter(([n]) => n !== name)) : { ...all, [name]: value };
+  return { ...config, [key]: next };
 }
 
 /** Why an object may not be deleted: what still names it (the whole-config check would say so too, less plainly). */
@@ -124,7 +124,7 @@ export class ConfigResourceEndpoints {
       if (kind === 'routes') {
         // A route's name is in the object; the path names it too, and the two must agree.
         if (value.name !== undefined && value.name !== name)
-          throw new Refusal('CONFIG_INVALID', `the body names route "${String(value.name)}", the path "${name}"`);
+          throw new Refusal('CONFIG_INVALID', `the body names route ${JSON.stringify(value.name)}, the path "${name}"`);
         value = { name, ...value };
       } else if ('name' in value) {
         throw new Refusal('CONFIG_INVALID', `a ${NOUN[kind]} is named by the path: leave "name" out of the body`);

@@ -22,6 +22,7 @@ export function canonicalJson(v: unknown): string {
       .sort();
     return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
   }
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined, functions and symbols stringify to undefined (its types say string)
   return JSON.stringify(v) ?? 'null';
 }
 

@@ -74,7 +74,13 @@ export class ConsumerIndex {
     for (const c of delta.upsert) if (!this.position.has(c.id) && !removed.has(c.id)) next.push(c);
     const issues: ConfigIssue[] = [];
     // Positions in the new list: where an issue is reported, as a whole-config validation would.
-    const at = removed.size > 0 || next.length !== this.source.length ? new Map(next.map((c, i) => [c.id, i])) : this.position;
+    // Without removals the old positions hold, and appended consumers follow them (no 100,000-entry rebuild).
+    let at: { get(id: string): number | undefined; has(id: string): boolean };
+    if (removed.size > 0) at = new Map(next.map((c, i) => [c.id, i]));
+    else {
+      const appended = new Map(next.slice(this.source.length).map((c, k) => [c.id, this.source.length + k]));
+      at = { get: (id) => this.position.get(id) ?? appended.get(id), has: (id) => this.position.has(id) || appended.has(id) };
+    }
     const changed = delta.upsert.map((consumer) => ({ at: at.get(consumer.id)!, consumer }));
     const where = (h: Holder) => `consumers[${at.get(h.id)}]${h.cred >= 0 ? `.credentials[${h.cred}]` : ''}`;
     const claimed = new Map<string, Holder>();
@@ -120,7 +126,8 @@ export class ConsumerIndex {
       this.release(c.id);
       this.hold(c);
     }
-    if (consumers.length !== this.source.length || delta.remove.length > 0) this.position = new Map(consumers.map((c, i) => [c.id, i]));
+    if (delta.remove.length > 0) this.position = new Map(consumers.map((c, i) => [c.id, i]));
+    else for (let i = this.source.length; i < consumers.length; i++) this.position.set(consumers[i]!.id, i);
     this.source = consumers;
   }
 }
