@@ -85,6 +85,7 @@ export const ERRORS = {
   ADMIN_BODY_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
   ADMIN_RESOURCE_NOT_FOUND: { status: 404, message: 'No such resource.' },
   ADMIN_CONFLICT: { status: 409, message: 'The resource already exists.' },
+  ADMIN_PRECONDITION_FAILED: { status: 412, message: 'The resource is not in the state that If-Match or If-None-Match expects.' },
   CONFIG_INVALID: { status: 400, message: 'The configuration is invalid.' },
   CONFIG_RESTART_REQUIRED: {
     status: 409,

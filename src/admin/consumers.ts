@@ -1,16 +1,18 @@
 // Admin endpoints for consumers and their credentials. Each change is an edit of the running
-// config, applied through the same validate → compile → swap path as POST /config, so every
-// worker serves it and every check (duplicate keys, dangling `anonymous`) applies. Like a config
+// config: only the changed consumer is checked (against the others: duplicate keys, dangling
+// `anonymous`, unknown plans — the whole-config checks) and sent to every worker, whose routes are
+// not recompiled (Controller.applyConsumers), so an edit stays fast with 100,000 consumers. Like a config
 // sent to POST /config, an edit lives in memory: a later reload of the config file replaces it.
 // Secrets (API keys, passwords) are never part of an answer.
 import type { IncomingMessage } from 'node:http';
 import { Consumer, Credential, type ConsumerConfig, type CredentialConfig } from '../config/consumer-schema.js';
-import { credentialId } from '../identity/registry.js';
-import { validateConfig, formatPath } from '../validation/validate.js';
+import { credentialId, type ConsumerDelta } from '../identity/registry.js';
+import { formatPath } from '../validation/validate.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { Controller } from '../runtime/instance.js';
 import { errorBody } from '../errors.js';
 import { EditQueue, Refusal, type AdminAnswer, type ReadBody } from './edits.js';
+import { checkPreconditions, etagOf, page, sortedBy } from './etag.js';
 
 /** A credential as the admin API shows it: its id and type, and for basic/mtls who it names — never a secret. */
 export function publicCredential(c: CredentialConfig, consumerId: string, index: number): Record<string, unknown> {
@@ -68,21 +70,26 @@ export class ConsumerEndpoints {
     if (!allowed.includes(method)) return Promise.resolve([405, errorBody('ADMIN_METHOD_NOT_ALLOWED')]);
     return this.edits.answer(
       method,
-      () => this.read(id, parts.length, credId),
+      () => this.read(req, id, parts.length, credId),
       () => this.edit(req, method, id, parts.length, credId),
     );
   }
 
-  private read(id: string | undefined, depth: number, credId: string | undefined): AdminAnswer {
+  private read(req: IncomingMessage, id: string | undefined, depth: number, credId: string | undefined): AdminAnswer {
     const consumers = this.ctl.config.consumers;
-    if (id === undefined) return [200, { configVersion: this.ctl.version, consumers: consumers.map(publicConsumer) }];
+    if (id === undefined) {
+      const shown = page(req.url, consumers, byId, sortedBy(consumers, byId));
+      if (shown === undefined) return [200, { configVersion: this.ctl.version, consumers: consumers.map(publicConsumer) }];
+      return [200, { configVersion: this.ctl.version, consumers: shown.items.map(publicConsumer), next: shown.next }];
+    }
     const c = find(consumers, id);
-    if (depth === 1) return [200, publicConsumer(c)];
+    if (depth === 1) return [200, publicConsumer(c), tagged(c)];
+    const pinned = pinIds(c);
     const creds = publicConsumer(c).credentials as Record<string, unknown>[];
     if (depth === 2) return [200, { credentials: creds }];
-    const cred = creds.find((x) => x.id === credId);
-    if (!cred) throw new Refusal('ADMIN_RESOURCE_NOT_FOUND', `consumer "${id}" has no credential "${credId}"`);
-    return [200, cred];
+    const at = creds.findIndex((x) => x.id === credId);
+    if (at === -1) throw new Refusal('ADMIN_RESOURCE_NOT_FOUND', `consumer "${id}" has no credential "${credId}"`);
+    return [200, creds[at], tagged(pinned.credentials[at])];
   }
 
   private async edit(
@@ -95,73 +102,82 @@ export class ConsumerEndpoints {
     const body = method === 'DELETE' ? undefined : await this.readBody(req);
     let status = 200;
     let answer: () => unknown = () => undefined;
-    // The edit is made inside the apply queue, on the newest config: an edit queued behind a
-    // reload must not be built on the config the reload replaces (and undo it).
-    const make = (current: GatehouseConfig) => {
-      const consumers = [...current.consumers];
+    let etag: string | undefined;
+    // The change is made inside the apply queue, on the newest config: an edit queued behind a
+    // reload must not be built on the config the reload replaces (and undo it). Only the changed
+    // consumer travels: the others, and the routes, are not checked or compiled again.
+    const make = (current: GatehouseConfig): ConsumerDelta => {
+      const consumers = current.consumers;
       if (id === undefined) {
         const c = parse(Consumer, body, 'consumer');
         if (consumers.some((x) => x.id === c.id))
           throw new Refusal('ADMIN_CONFLICT', `consumer "${c.id}" exists; use PUT /consumers/${c.id} to replace it`);
-        consumers.push(c);
         status = 201;
         answer = () => publicConsumer(c);
-      } else if (depth === 1) {
-        const at = consumers.findIndex((x) => x.id === id);
-        if (method === 'DELETE') {
-          if (at === -1) throw notFound(id);
-          consumers.splice(at, 1);
-          answer = () => ({ deleted: id });
-        } else {
-          const doc = isRecord(body) ? { id, ...body } : body;
-          const c = parse(Consumer, doc, 'consumer');
-          if (c.id !== id) throw new Refusal('CONFIG_INVALID', `the body names consumer "${c.id}", the path "${id}"`);
-          if (at === -1) {
-            consumers.push(c);
-            status = 201;
-          } else consumers[at] = c;
-          answer = () => publicConsumer(c);
-        }
-      } else {
-        const at = consumers.findIndex((x) => x.id === id);
-        if (at === -1) throw notFound(id);
-        const c = pinIds(consumers[at]!);
-        const creds = [...c.credentials];
-        let shown: unknown;
-        if (depth === 2) {
-          const cred = parse(Credential, body, 'credential');
-          cred.id ??= credentialId(id, cred.type, creds.length, undefined);
-          if (creds.some((x) => x.id === cred.id))
-            throw new Refusal('ADMIN_CONFLICT', `consumer "${id}" already has a credential "${cred.id}"`);
-          creds.push(cred);
-          status = 201;
-          shown = publicCredential(cred, id, creds.length - 1);
-        } else {
-          const ci = creds.findIndex((x) => x.id === credId);
-          if (method === 'DELETE') {
-            if (ci === -1) throw new Refusal('ADMIN_RESOURCE_NOT_FOUND', `consumer "${id}" has no credential "${credId}"`);
-            creds.splice(ci, 1);
-            shown = { deleted: credId };
-          } else {
-            const cred = parse(Credential, isRecord(body) ? { ...body, id: credId } : body, 'credential');
-            if (ci === -1) {
-              creds.push(cred);
-              status = 201;
-            } else creds[ci] = cred;
-            shown = publicCredential(cred, id, ci === -1 ? creds.length - 1 : ci);
-          }
-        }
-        consumers[at] = { ...c, credentials: creds };
-        answer = () => shown;
+        etag = etagOf(c);
+        return { upsert: [c], remove: [] };
       }
-      const next: GatehouseConfig = { ...current, consumers };
-      return validateConfig(next);
+      const existing = consumers.find((x) => x.id === id);
+      if (depth === 1) {
+        checkPreconditions(req, existing, `consumer "${id}"`);
+        if (method === 'DELETE') {
+          if (existing === undefined) throw notFound(id);
+          answer = () => ({ deleted: id });
+          return { upsert: [], remove: [id] };
+        }
+        const doc = isRecord(body) ? { id, ...body } : body;
+        const c = parse(Consumer, doc, 'consumer');
+        if (c.id !== id) throw new Refusal('CONFIG_INVALID', `the body names consumer "${c.id}", the path "${id}"`);
+        if (existing === undefined) status = 201;
+        answer = () => publicConsumer(c);
+        etag = etagOf(c);
+        return { upsert: [c], remove: [] };
+      }
+      if (existing === undefined) throw notFound(id);
+      const c = pinIds(existing);
+      const creds = [...c.credentials];
+      let shown: unknown;
+      if (depth === 2) {
+        const cred = parse(Credential, body, 'credential');
+        cred.id ??= credentialId(id, cred.type, creds.length, undefined);
+        if (creds.some((x) => x.id === cred.id))
+          throw new Refusal('ADMIN_CONFLICT', `consumer "${id}" already has a credential "${cred.id}"`);
+        creds.push(cred);
+        status = 201;
+        shown = publicCredential(cred, id, creds.length - 1);
+        etag = etagOf(cred);
+      } else {
+        const ci = creds.findIndex((x) => x.id === credId);
+        checkPreconditions(req, creds[ci], `credential "${credId}"`);
+        if (method === 'DELETE') {
+          if (ci === -1) throw new Refusal('ADMIN_RESOURCE_NOT_FOUND', `consumer "${id}" has no credential "${credId}"`);
+          creds.splice(ci, 1);
+          shown = { deleted: credId };
+        } else {
+          const cred = parse(Credential, isRecord(body) ? { ...body, id: credId } : body, 'credential');
+          if (ci === -1) {
+            creds.push(cred);
+            status = 201;
+          } else creds[ci] = cred;
+          shown = publicCredential(cred, id, ci === -1 ? creds.length - 1 : ci);
+          etag = etagOf(cred);
+        }
+      }
+      answer = () => shown;
+      return { upsert: [{ ...c, credentials: creds }], remove: [] };
     };
-    const outcome = await this.ctl.applyEdit(make, 'admin-api:consumers');
+    const outcome = await this.ctl.applyConsumers(make, 'admin-api:consumers');
     if (!outcome.ok) throw new Refusal(outcome.code, undefined, outcome.errors);
     const out = answer();
-    return [status, isRecord(out) ? { ...out, configVersion: outcome.version } : out];
+    return [status, isRecord(out) ? { ...out, configVersion: outcome.version } : out, etag === undefined ? undefined : { etag }];
   }
+}
+
+const byId = (c: ConsumerConfig) => c.id;
+
+function tagged(resource: unknown): Record<string, string> | undefined {
+  const etag = etagOf(resource);
+  return etag === undefined ? undefined : { etag };
 }
 
 function parse<T>(

@@ -4,7 +4,8 @@
 import type { IncomingMessage } from 'node:http';
 import { ERRORS, errorBody, type ErrorCode } from '../errors.js';
 
-export type AdminAnswer = [number, unknown];
+/** [status, body, extra headers (an ETag)]. */
+export type AdminAnswer = [number, unknown, Record<string, string>?];
 export type ReadBody = (req: IncomingMessage) => Promise<unknown>;
 
 /** Thrown by a read or an edit to answer with a registered code. */

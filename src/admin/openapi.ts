@@ -19,6 +19,12 @@ export function openApiDocument(): Record<string, unknown> {
     content: { 'application/json': { schema: ref('GatehouseConfig') }, 'application/yaml': { schema: ref('GatehouseConfig') } },
   };
   const ok = (description: string, schema: unknown = { type: 'object' }) => ({ description, content: json(schema) });
+  const header = (name: string) => ({ name, in: 'header', required: false, schema: { type: 'string' } });
+  const preconditions = [header('If-Match'), header('If-None-Match')];
+  const pageParameters = [
+    { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000 } },
+    { name: 'after', in: 'query', required: false, schema: { type: 'string' } },
+  ];
   return {
     openapi: '3.1.0',
     info: { title: 'Gatehouse admin API', version: VERSION },
@@ -116,9 +122,56 @@ export function openApiDocument(): Record<string, unknown> {
         },
       },
       '/openapi.json': { get: { summary: 'This document.', responses: { 200: ok('OpenAPI 3.1') } } },
+      ...Object.fromEntries(
+        (['routes', 'services', 'plans'] as const).flatMap((kind) => [
+          [
+            `/config/${kind}`,
+            {
+              get: {
+                summary: `The ${kind} of the config (objects as written, secrets redacted). Paginated with ?limit= (1–1000) and ?after=<last name>; the body's next is the cursor of the next page (null at the end).`,
+                parameters: pageParameters,
+                responses: { 200: ok(kind), 400: error('Bad limit (ADMIN_BAD_QUERY)'), 401: error('Token required') },
+              },
+            },
+          ],
+          [
+            `/config/${kind}/{name}`,
+            {
+              parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }],
+              get: {
+                summary: 'One object; its ETag in the ETag header.',
+                responses: { 200: ok('Object'), 404: error('ADMIN_RESOURCE_NOT_FOUND') },
+              },
+              put: {
+                summary: 'Create (201) or replace (200) it; validated as a whole config. If-Match / If-None-Match: * are honoured.',
+                parameters: preconditions,
+                requestBody: { required: true, content: json({ type: 'object' }) },
+                responses: {
+                  200: ok('Replaced'),
+                  201: ok('Created'),
+                  400: error('Invalid (CONFIG_INVALID)'),
+                  412: error('Precondition failed (ADMIN_PRECONDITION_FAILED)'),
+                },
+              },
+              delete: {
+                summary: 'Delete it; refused while something names it (a service used by a route, a plan a consumer has).',
+                parameters: preconditions,
+                responses: {
+                  200: ok('Deleted'),
+                  404: error('ADMIN_RESOURCE_NOT_FOUND'),
+                  409: error('In use (ADMIN_CONFLICT)'),
+                  412: error('Precondition failed (ADMIN_PRECONDITION_FAILED)'),
+                },
+              },
+            },
+          ],
+        ]),
+      ),
       '/consumers': {
         get: {
-          summary: 'Consumers and their credentials (never secrets).',
+          summary:
+            'Consumers and their credentials (never secrets). With ?limit= (1–1000) and/or ?after=<last id>: one page in id order, and next (the cursor of the next page, null at the end).',
+          parameters: pageParameters,
           responses: { 200: ok('Consumers'), 401: error('Token required') },
         },
         post: {

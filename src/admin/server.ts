@@ -23,13 +23,17 @@ import { readyEndpoint } from './ready.js';
 import { certificatesEndpoint } from './certificates.js';
 import { cachePurgeEndpoint, cacheStatsEndpoint } from './cache.js';
 import { AdminError } from './errors.js';
+import { ConfigResourceEndpoints } from './config-resources.js';
+import { etagOf } from './etag.js';
+import { Refusal } from './edits.js';
 
 const MAX_BODY = 10 * 1024 * 1024;
 /** Endpoints that answer without the token (probes and the API description). */
 const OPEN_PATHS = new Set(['/health', '/ready', '/openapi.json']);
 
-/** [status, body, content type (default JSON)]. */
-type Handler = (req: IncomingMessage) => Promise<[number, unknown, string?]> | [number, unknown, string?];
+/** [status, body, content type (default JSON), extra headers]. */
+type Answer = [number, unknown, string?, Record<string, string>?];
+type Handler = (req: IncomingMessage) => Promise<Answer> | Answer;
 
 export class AdminServer {
   private readonly server: http.Server;
@@ -37,6 +41,7 @@ export class AdminServer {
   private readonly routes: Record<string, Partial<Record<string, Handler>>>;
   private readonly consumers: ConsumerEndpoints;
   private readonly graphqlOperations: GraphQLOperationEndpoints;
+  private readonly configResources: ConfigResourceEndpoints;
   /** The host the listener binds (a Host header naming it is not a rebound name). */
   private host = '127.0.0.1';
 
@@ -51,7 +56,7 @@ export class AdminServer {
       '/health': { GET: () => [200, { status: 'ok', version: VERSION }] },
       '/ready': { GET: (req) => readyEndpoint(ctl, this.authorized(req)) },
       '/config': {
-        GET: () => [200, redactSecrets(ctl.config)],
+        GET: () => [200, redactSecrets(ctl.config), undefined, { etag: etagOf(ctl.config)! }],
         POST: async (req) => this.changeConfig(req, true),
       },
       '/validate': { POST: async (req) => this.changeConfig(req, false) },
@@ -66,6 +71,7 @@ export class AdminServer {
     };
     this.consumers = new ConsumerEndpoints(ctl, readBodyDocument);
     this.graphqlOperations = new GraphQLOperationEndpoints(ctl, readBodyDocument);
+    this.configResources = new ConfigResourceEndpoints(ctl, readBodyDocument);
     this.server = http.createServer((req, res) => void this.handle(req, res));
   }
 
@@ -91,12 +97,17 @@ export class AdminServer {
       return;
     }
     const segments = path.split('/').slice(1).map(decodeSegment);
-    if (segments[0] === 'consumers' || segments[0] === 'graphql') {
+    if (segments[0] === 'consumers' || segments[0] === 'graphql' || (segments[0] === 'config' && segments.length > 1)) {
       const rest = segments.slice(1);
-      const pending = segments[0] === 'consumers' ? this.consumers.handle(req, rest) : this.graphqlOperations.handle(req, rest);
+      const pending =
+        segments[0] === 'consumers'
+          ? this.consumers.handle(req, rest)
+          : segments[0] === 'config'
+            ? this.configResources.handle(req, rest)
+            : this.graphqlOperations.handle(req, rest);
       if (pending) {
-        const [status, body] = await pending;
-        send(res, status, typeof body === 'string' ? body : JSON.stringify(body, null, 2));
+        const [status, body, headers] = await pending;
+        send(res, status, typeof body === 'string' ? body : JSON.stringify(body, null, 2), headers);
         return;
       }
     }
@@ -110,8 +121,11 @@ export class AdminServer {
       send(res, 405, errorBody('ADMIN_METHOD_NOT_ALLOWED'), { allow: Object.keys(endpoint).join(', ') });
       return;
     }
-    const [status, body, type] = await handler(req);
-    send(res, status, typeof body === 'string' ? body : JSON.stringify(body, null, 2), type ? { 'content-type': type } : {});
+    const [status, body, type, headers] = await handler(req);
+    send(res, status, typeof body === 'string' ? body : JSON.stringify(body, null, 2), {
+      ...(type ? { 'content-type': type } : {}),
+      ...headers,
+    });
   }
 
   private fail(res: ServerResponse, err: unknown): void {
@@ -148,13 +162,32 @@ export class AdminServer {
     return m !== null && timingSafeEqual(digest(m[1]!.trim()), this.tokenDigest);
   }
 
-  private async changeConfig(req: IncomingMessage, apply: boolean): Promise<[number, unknown]> {
+  private async changeConfig(req: IncomingMessage, apply: boolean): Promise<Answer> {
     const result = await readConfigBody(req);
-    const outcome: ApplyResult = apply ? await this.ctl.apply(result, 'admin-api') : this.ctl.check(result);
+    let outcome: ApplyResult;
+    if (!apply) outcome = this.ctl.check(result);
+    else if (req.headers['if-match'] === undefined) outcome = await this.ctl.apply(result, 'admin-api');
+    else {
+      // The ETag is checked in the apply queue, against the config the replacement would replace.
+      try {
+        outcome = await this.ctl.applyEdit((current) => {
+          const now = etagOf(current)!;
+          const wanted = req.headers['if-match']!.split(',').map((t) => t.trim());
+          if (!wanted.includes('*') && !wanted.includes(now))
+            throw new Refusal('ADMIN_PRECONDITION_FAILED', `the config has changed since it was read (If-Match: its ETag is now ${now})`);
+          return result;
+        }, 'admin-api');
+      } catch (err) {
+        if (!(err instanceof Refusal)) throw err;
+        return [ERRORS[err.code].status, errorBody(err.code, undefined, err.message)];
+      }
+    }
     if (!outcome.ok) {
       return [ERRORS[outcome.code].status, errorBody(outcome.code, undefined, undefined, outcome.errors)];
     }
-    return apply ? [200, { applied: true, configVersion: outcome.version }] : [200, { valid: true }];
+    return apply
+      ? [200, { applied: true, configVersion: outcome.version }, undefined, { etag: etagOf(this.ctl.config)! }]
+      : [200, { valid: true }];
   }
 
   listen(host: string, port: number): Promise<BoundListener> {

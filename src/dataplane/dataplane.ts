@@ -7,6 +7,7 @@ import { compileRedirect, type HttpsRedirect } from './https-redirect.js';
 import { listenerUrl } from './listener-url.js';
 import type { Socket } from 'node:net';
 import { compilePlan, closePlan, type Plan } from './plan.js';
+import type { ConsumerDelta } from '../identity/registry.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import { parseDuration } from '../config/units.js';
 import { PoolRegistry } from '../upstream/pool-registry.js';
@@ -189,6 +190,14 @@ export class DataPlane implements ExchangeHost {
   setActiveHealth(service: string, targets: { key: string; healthy: boolean; reason: string }[]): void {
     const state = this.upstreams.get(service);
     if (state) for (const t of targets) state.setActiveVerdict(t.key, t.healthy, t.reason);
+  }
+
+  /**
+   * Changes some consumers of the current plan in place: its policies read the registry per
+   * request, so nothing is recompiled. Requests still on a retired plan keep its consumers.
+   */
+  applyConsumers(delta: ConsumerDelta): void {
+    this.state.plan.consumers.applyDelta(delta);
   }
 
   /**

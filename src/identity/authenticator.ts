@@ -61,7 +61,8 @@ export function anonymousIdentity(env: PolicyEnv, consumerId: string | undefined
 
 /** Turns one authenticator (or a combination, see policies/auth) into a policy. */
 export function authPolicy(a: Authenticator, opts: AuthOptions, env: PolicyEnv): Policy {
-  const anonymous = anonymousIdentity(env, opts.anonymous);
+  // Looked up when needed, not once: a consumer edit changes the registry without recompiling this policy.
+  const anonymous = () => anonymousIdentity(env, opts.anonymous);
   const denied = unauthorized(a.challenge);
   const refused = forbidden(a.challenge.startsWith('Bearer') ? 'Bearer error="insufficient_scope"' : undefined);
   const settle = (ctx: RequestContext, r: AuthOutcome): Verdict => {
@@ -71,8 +72,9 @@ export function authPolicy(a: Authenticator, opts: AuthOptions, env: PolicyEnv):
     }
     logFailure(env, ctx, a.method, r.reason, r.absent ? 'missing' : r.forbidden ? 'forbidden' : 'invalid');
     if (r.forbidden) return refused;
-    if (anonymous !== undefined) {
-      ctx.identity = anonymous;
+    const fallback = anonymous();
+    if (fallback !== undefined) {
+      ctx.identity = fallback;
       return undefined;
     }
     return denied;

@@ -34,8 +34,24 @@ export function credentialId(consumerId: string, type: string, index: number, ex
   return explicit ?? `${consumerId}:${type}:${index}`;
 }
 
+/** A change of some consumers only: each of `upsert` replaces the consumer of its id (or is added); `remove` lists ids. */
+export interface ConsumerDelta {
+  upsert: ConsumerConfig[];
+  remove: string[];
+}
+
+/** What one consumer put in the indexes, so a change can take it out again. */
+interface Owned {
+  username: string | undefined;
+  keys: string[];
+  basic: string[];
+  subjects: string[];
+  sans: string[];
+}
+
 export class ConsumerRegistry {
   readonly byId = new Map<string, ConsumerEntry>();
+  private readonly owned = new Map<string, Owned>();
   private readonly byUsername = new Map<string, ConsumerEntry>();
   private readonly keys = new Map<string, KeyEntry>();
   /**
@@ -50,35 +66,78 @@ export class ConsumerRegistry {
   private readonly sans = new Map<string, CertEntry>();
 
   constructor(consumers: readonly ConsumerConfig[]) {
-    for (const c of consumers) {
-      const entry: ConsumerEntry = { id: c.id, username: c.username, groups: Object.freeze([...c.groups]), plan: c.plan };
-      this.byId.set(c.id, entry);
-      if (c.username !== undefined) this.byUsername.set(c.username, entry);
-      c.credentials.forEach((cred, i) => {
-        const credId = credentialId(c.id, cred.type, i, cred.id);
-        switch (cred.type) {
-          case 'api-key': {
-            const digest = apiKeyDigest(cred.key);
-            this.keys.set(digest.toString('base64'), { consumer: entry, credentialId: credId, digest });
-            break;
-          }
-          case 'basic': {
-            const scrypt = cred.password.startsWith('scrypt:') ? parseScrypt(cred.password) : undefined;
-            this.basic.set(cred.username, {
-              consumer: entry,
-              credentialId: credId,
-              scrypt,
-              plain: scrypt ? undefined : sha256(cred.password),
-            });
-            break;
-          }
-          case 'mtls':
-            if (cred.subject !== undefined) this.subjects.set(cred.subject, { consumer: entry, credentialId: credId });
-            if (cred.san !== undefined) this.sans.set(cred.san, { consumer: entry, credentialId: credId });
-            break;
-        }
-      });
+    for (const c of consumers) this.add(c);
+  }
+
+  /**
+   * Applies a change of some consumers in place (admin consumer edits): the policies holding this
+   * registry see it at once, and nothing else is recompiled. Validated before it gets here.
+   */
+  applyDelta(delta: ConsumerDelta): void {
+    for (const id of delta.remove) this.drop(id);
+    for (const c of delta.upsert) {
+      this.drop(c.id);
+      this.add(c);
     }
+    // A removed or replaced key must stop working at once: the cache of verified keys starts over.
+    this.verified.clear();
+  }
+
+  private add(c: ConsumerConfig): void {
+    const entry: ConsumerEntry = { id: c.id, username: c.username, groups: Object.freeze([...c.groups]), plan: c.plan };
+    const owned: Owned = { username: c.username, keys: [], basic: [], subjects: [], sans: [] };
+    this.byId.set(c.id, entry);
+    this.owned.set(c.id, owned);
+    if (c.username !== undefined) this.byUsername.set(c.username, entry);
+    c.credentials.forEach((cred, i) => {
+      const credId = credentialId(c.id, cred.type, i, cred.id);
+      switch (cred.type) {
+        case 'api-key': {
+          const digest = apiKeyDigest(cred.key);
+          const k = digest.toString('base64');
+          this.keys.set(k, { consumer: entry, credentialId: credId, digest });
+          owned.keys.push(k);
+          break;
+        }
+        case 'basic': {
+          const scrypt = cred.password.startsWith('scrypt:') ? parseScrypt(cred.password) : undefined;
+          this.basic.set(cred.username, {
+            consumer: entry,
+            credentialId: credId,
+            scrypt,
+            plain: scrypt ? undefined : sha256(cred.password),
+          });
+          owned.basic.push(cred.username);
+          break;
+        }
+        case 'mtls':
+          if (cred.subject !== undefined) {
+            this.subjects.set(cred.subject, { consumer: entry, credentialId: credId });
+            owned.subjects.push(cred.subject);
+          }
+          if (cred.san !== undefined) {
+            this.sans.set(cred.san, { consumer: entry, credentialId: credId });
+            owned.sans.push(cred.san);
+          }
+          break;
+      }
+    });
+  }
+
+  /** Takes a consumer out of every index (only the entries that are still its own). */
+  private drop(id: string): void {
+    const owned = this.owned.get(id);
+    if (owned === undefined) return;
+    const mine = (m: Map<string, { consumer: ConsumerEntry }>, k: string) => {
+      if (m.get(k)?.consumer.id === id) m.delete(k);
+    };
+    owned.keys.forEach((k) => mine(this.keys, k));
+    owned.basic.forEach((k) => mine(this.basic, k));
+    owned.subjects.forEach((k) => mine(this.subjects, k));
+    owned.sans.forEach((k) => mine(this.sans, k));
+    if (owned.username !== undefined && this.byUsername.get(owned.username)?.id === id) this.byUsername.delete(owned.username);
+    this.byId.delete(id);
+    this.owned.delete(id);
   }
 
   get size(): number {

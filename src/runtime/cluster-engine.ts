@@ -10,6 +10,7 @@ import type { BoundListener } from '../dataplane/dataplane.js';
 import type { Logger } from '../observability/logger.js';
 import type { Engine, InspectQuery } from './engine.js';
 import type { ToPrimary, ToWorker } from './messages.js';
+import type { ConsumerDelta } from '../identity/registry.js';
 import { ProbeSupervisor } from './probe-supervisor.js';
 import { PrimaryDecisions } from '../store/ipc.js';
 import { RetiredMetrics } from '../observability/retired-metrics.js';
@@ -125,6 +126,18 @@ export class ClusterEngine implements Engine {
     this.config = config;
     this.version = version;
     this.probes.apply(config);
+    await this.broadcast({ t: 'config', config, version, pluginDigests: pluginDigests(config.plugins) }, version);
+  }
+
+  /** Only the change travels to the workers; a worker started later is sent the whole newest config. */
+  async applyConsumers(delta: ConsumerDelta, config: GatehouseConfig, version: number): Promise<void> {
+    this.config = config;
+    this.version = version;
+    await this.broadcast({ t: 'consumers', delta, version }, version);
+  }
+
+  /** Sends `m` to every configured worker; resolves when each has applied `version` (or died). */
+  private async broadcast(m: ToWorker, version: number): Promise<void> {
     const acks = [...this.slots.values()].map(
       (s) =>
         new Promise<void>((resolve) => {
@@ -142,7 +155,7 @@ export class ClusterEngine implements Engine {
           };
           s.worker.on('gatehouse:applied', onApplied);
           s.worker.once('exit', done);
-          this.send(s.worker, { t: 'config', config, version, pluginDigests: pluginDigests(config.plugins) });
+          this.send(s.worker, m);
         }),
     );
     await Promise.all(acks);

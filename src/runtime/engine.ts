@@ -3,12 +3,15 @@
 import type { GatehouseConfig } from '../config/schema.js';
 import type { BoundListener } from '../dataplane/dataplane.js';
 import type { InspectQuery } from '../dataplane/inspect-query.js';
+import type { ConsumerDelta } from '../identity/registry.js';
 
 export interface Engine {
   /** Starts serving `config`; resolves with the bound listener addresses. */
   start(config: GatehouseConfig, version: number): Promise<BoundListener[]>;
   /** Swaps every data plane to `config`; resolves once all of them serve it. */
   apply(config: GatehouseConfig, version: number): Promise<void>;
+  /** Changes some consumers in every data plane (`config`: the whole config after it, for planes started later). */
+  applyConsumers(delta: ConsumerDelta, config: GatehouseConfig, version: number): Promise<void>;
   ready(): boolean;
   /** Graceful stop: drain in-flight requests, then release everything. */
   stop(): Promise<void>;

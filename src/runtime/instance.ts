@@ -19,6 +19,8 @@ import { LocalEngine } from './local-engine.js';
 import { ClusterEngine, workerCount } from './cluster-engine.js';
 import type { ErrorCode } from '../errors.js';
 import { InstanceMetrics } from '../observability/instance-metrics.js';
+import type { ConsumerDelta } from '../identity/registry.js';
+import { ConsumerIndex } from './consumer-edit.js';
 
 export type ApplyResult =
   | { ok: true; version: number; unchanged?: boolean }
@@ -39,6 +41,12 @@ export interface Controller {
   apply(result: ValidationResult, source: string): Promise<ApplyResult>;
   /** Applies `make(newest config)`, computed in turn with other applies (an edit, not a replacement). */
   applyEdit(make: (current: GatehouseConfig) => ValidationResult, source: string): Promise<ApplyResult>;
+  /**
+   * Applies a change of some consumers, `make(newest config)`, in turn with other applies: checked
+   * against the others without validating the whole config again, and handed to the data planes
+   * as the change alone (their routes are not recompiled). Runtime/consumer-edit.ts.
+   */
+  applyConsumers(make: (current: GatehouseConfig) => ConsumerDelta, source: string): Promise<ApplyResult>;
   /** Runtime state of the data planes (health, breakers). */
   inspect(query: InspectQuery): Promise<unknown[]>;
   /** Instance-level metrics (config reloads, active version), added to the planes' by GET /metrics. */
@@ -57,6 +65,8 @@ export class Instance implements Controller {
   private watcher: FSWatcher | undefined;
   private fileHash: string | undefined;
   private applying: Promise<unknown> = Promise.resolve();
+  /** What the consumers hold that must stay unique; built at the first consumer edit after a whole config. */
+  private consumerIndex: ConsumerIndex | undefined;
   readonly metrics = new InstanceMetrics(() => this.version);
 
   constructor(
@@ -137,6 +147,30 @@ export class Instance implements Controller {
     const run = this.applying.then(() => this.applyNow(make(this.config), source));
     this.applying = run.catch(() => {});
     return run;
+  }
+
+  applyConsumers(make: (current: GatehouseConfig) => ConsumerDelta, source: string): Promise<ApplyResult> {
+    const run = this.applying.then(() => this.applyConsumersNow(make(this.config), source));
+    this.applying = run.catch(() => {});
+    return run;
+  }
+
+  private async applyConsumersNow(delta: ConsumerDelta, source: string): Promise<ApplyResult> {
+    if (this.consumerIndex?.source !== this.config.consumers) this.consumerIndex = new ConsumerIndex(this.config.consumers);
+    const index = this.consumerIndex;
+    const { consumers, issues } = index.prepare(this.config, delta);
+    if (issues.length > 0) return this.refused(source, { ok: false, code: 'CONFIG_INVALID', errors: issues });
+    const version = this.version + 1;
+    const config: GatehouseConfig = { ...this.config, consumers };
+    await this.engine.applyConsumers(delta, config, version);
+    index.commit(delta, consumers);
+    this.plan.consumers.applyDelta(delta);
+    this.plan = { ...this.plan, config, version };
+    this.config = config;
+    this.version = version;
+    this.metrics.reloaded(true);
+    this.log.info({ source, version, upserted: delta.upsert.length, removed: delta.remove.length }, 'consumers changed');
+    return { ok: true, version };
   }
 
   private async applyNow(result: ValidationResult, source: string): Promise<ApplyResult> {

@@ -3,6 +3,7 @@ import { DataPlane, type BoundListener } from '../dataplane/dataplane.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { Engine, InspectQuery } from './engine.js';
+import type { ConsumerDelta } from '../identity/registry.js';
 
 export class LocalEngine implements Engine {
   readonly workerCount = 1;
@@ -28,6 +29,11 @@ export class LocalEngine implements Engine {
 
   apply(config: GatehouseConfig): Promise<void> {
     this.dp!.apply(config);
+    return Promise.resolve();
+  }
+
+  applyConsumers(delta: ConsumerDelta): Promise<void> {
+    this.dp!.applyConsumers(delta);
     return Promise.resolve();
   }
 

@@ -3,10 +3,13 @@ import type { GatehouseConfig } from '../config/schema.js';
 import type { BoundListener } from '../dataplane/dataplane.js';
 import type { InspectQuery } from './engine.js';
 import type { DecisionRequest } from '../store/ipc.js';
+import type { ConsumerDelta } from '../identity/registry.js';
 
 export type ToWorker =
   /** `pluginDigests`: each plugin entry file's sha-256 as the primary loaded it (plugins.ts). */
   | { t: 'config'; config: GatehouseConfig; version: number; pluginDigests: Record<string, string> }
+  /** A change of some consumers only (admin consumer edits): applied to the worker's current plan. */
+  | { t: 'consumers'; delta: ConsumerDelta; version: number }
   | { t: 'shutdown' }
   | { t: 'reopenLogs' }
   | { t: 'inspect'; id: number; query: InspectQuery }

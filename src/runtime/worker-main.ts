@@ -31,6 +31,14 @@ async function handle(m: ToWorker | DecisionReply): Promise<void> {
     const applied = configs.then(() => applyConfig(m));
     configs = applied.catch(() => {});
     await applied;
+  } else if (m.t === 'consumers') {
+    // In turn with configs: a change sent after a config applies to that config's plan.
+    const applied = configs.then(() => {
+      dp?.applyConsumers(m.delta);
+      send({ t: 'applied', version: m.version });
+    });
+    configs = applied.catch(() => {});
+    await applied;
   } else if (m.t === 'activeHealth') {
     dp?.setActiveHealth(m.service, m.targets);
   } else if (m.t === 'inspect') {

@@ -11,7 +11,7 @@ import { parsePathPattern } from '../config/path-pattern.js';
 import { parseHostPattern } from '../config/host-pattern.js';
 import { parseCidr } from '../config/cidr.js';
 import { routeKindIssues } from './route-kinds.js';
-import { identityIssues, type PolicyCheck } from '../identity/validate-identity.js';
+import { identityIssues, policyIdentityIssues, type PolicyCheck } from '../identity/validate-identity.js';
 import { tlsIssues } from '../edge/tls/validate-tls.js';
 import { protocolSchemeProblem } from '../config/http2-schema.js';
 import {
@@ -230,6 +230,43 @@ function sectionIssues(
     routes.forEach((r, i) => collect(r.policies, `routes[${i}].policies`));
     const sections = Object.fromEntries(keys.map((k) => [k, cfg.sections[k]]));
     out.push(...d.validateSections({ sections, consumers: cfg.consumers, entries }));
+  }
+  return out;
+}
+
+/**
+ * The checks of a consumer change (an admin consumer edit, runtime/consumer-edit.ts) that involve the
+ * rest of a valid config: `anonymous` references against `ids` (the consumer ids after the change),
+ * and the section hooks (a consumer's rate-limit plan) for the `changed` consumers, reported at
+ * their positions in the new list — the same lines a whole-config validation gives.
+ */
+export function consumerReferenceIssues(
+  config: GatehouseConfig,
+  ids: ReadonlySet<string>,
+  changed: readonly { at: number; consumer: GatehouseConfig['consumers'][number] }[],
+): ConfigIssue[] {
+  const check = definitionCheck(ids);
+  const out: ConfigIssue[] = [];
+  config.policies.forEach((p, i) => out.push(...policyIdentityIssues(p, `policies[${i}]`, ids, check)));
+  config.routes.forEach((r, i) =>
+    r.policies.forEach((p, j) => out.push(...policyIdentityIssues(p, `routes[${i}].policies[${j}]`, ids, check))),
+  );
+  if (changed.length === 0) return out;
+  const defs = policyDefinitions(config.plugins.filter((u) => loadedPlugin(u) !== undefined));
+  const sections = config as unknown as Record<string, unknown>;
+  for (const d of defs) {
+    if (d.validateSections === undefined || d.sections === undefined) continue;
+    const entries: { at: string; config: Readonly<Record<string, unknown>> }[] = [];
+    config.policies.forEach((p, i) => p.type === d.type && entries.push({ at: `policies[${i}]`, config: p }));
+    config.routes.forEach((r, i) =>
+      r.policies.forEach((p, j) => p.type === d.type && entries.push({ at: `routes[${i}].policies[${j}]`, config: p })),
+    );
+    const own = Object.fromEntries(Object.keys(d.sections).map((k) => [k, sections[k]]));
+    for (const issue of d.validateSections({ sections: own, consumers: changed.map((c) => c.consumer), entries })) {
+      // The hook numbered the changed consumers from 0: give each its place in the whole list.
+      const path = issue.path.replace(/^consumers\[(\d+)\]/, (_m, k: string) => `consumers[${changed[Number(k)]!.at}]`);
+      out.push({ path, message: issue.message });
+    }
   }
   return out;
 }
