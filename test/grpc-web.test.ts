@@ -235,3 +235,34 @@ test('native gRPC on the same route is untouched: a unary call and a bidirection
   });
   assert.deepEqual(got, ['ONE', 'TWO'], 'a reply before the request ended: the call streamed both ways');
 });
+
+test('large messages stream both ways in both modes (4 MiB payload), and the text answer decodes whole', async () => {
+  const payload = Buffer.alloc(4 * 1024 * 1024, 7);
+  const bin = await request(`${base}/gatehouse.test.Echo/Unary`, {
+    method: 'POST',
+    body: call({ text: 'big', payload }),
+    headers: WEB_HEADERS,
+  });
+  const answer = readBody(Buffer.from(await bin.body.arrayBuffer()));
+  assert.equal((answer.messages[0]!.payload as Uint8Array).length, payload.length);
+  assert.equal(answer.trailers['grpc-status'], '0');
+  const small = Buffer.alloc(256 * 1024, 9); // text mode is read whole: under maxTextBody (1mb) once in base64
+  const text = await request(`${base}/gatehouse.test.Echo/Unary`, {
+    method: 'POST',
+    body: call({ text: 'big text', payload: small }).toString('base64'),
+    headers: { ...WEB_HEADERS, 'content-type': 'application/grpc-web-text' },
+  });
+  const decoded = readBody(Buffer.from(await text.body.text(), 'base64'));
+  assert.deepEqual(Buffer.from(decoded.messages[0]!.payload as Uint8Array), small);
+});
+
+test('a deadline (grpc-timeout) reaches the service: a slower call ends DEADLINE_EXCEEDED', async () => {
+  const r = await request(`${base}/gatehouse.test.Echo/Unary`, {
+    method: 'POST',
+    body: call({ text: 'slow', delayMs: 2000 }),
+    headers: { ...WEB_HEADERS, 'grpc-timeout': '200m' },
+  });
+  const body = Buffer.from(await r.body.arrayBuffer());
+  const status = r.headers['grpc-status'] ?? readBody(body).trailers['grpc-status'];
+  assert.equal(status, '4');
+});
