@@ -11,6 +11,7 @@ import { formatPath } from '../validation/validate.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { Controller } from '../runtime/instance.js';
 import { errorBody } from '../errors.js';
+import { redactSecrets } from '../config/redact.js';
 import { EditQueue, Refusal, type AdminAnswer, type ReadBody } from './edits.js';
 import { checkPreconditions, etagOf, page, sortedBy } from './etag.js';
 
@@ -33,7 +34,8 @@ export function publicConsumer(c: ConsumerConfig): Record<string, unknown> {
     ...(c.username !== undefined && { username: c.username }),
     groups: c.groups,
     ...(c.plan !== undefined && { plan: c.plan }),
-    ...(c.metadata !== undefined && { metadata: c.metadata }),
+    // Redacted by key name, as GET /config shows it: metadata is free-form and may hold a token.
+    ...(c.metadata !== undefined && { metadata: redactSecrets(c.metadata) }),
     credentials: c.credentials.map((cr, i) => publicCredential(cr, c.id, i)),
   };
 }
