@@ -1,8 +1,8 @@
 // A consumer edit is applied as a change of the running registry, not a recompile: every cache an
 // authenticator keeps must follow it at once. A deleted consumer's JWT stops working, a consumer's
 // new groups apply to a token already verified, and a Basic password tried before it was set works
-// once it is. Also: If-None-Match compares weakly (RFC 9110 §13.1.2), and consumer metadata is
-// redacted like GET /config redacts it.
+// once it is. Also: If-None-Match compares weakly (RFC 9110 §13.1.2), consumer metadata is
+// redacted like GET /config redacts it, and a credential added after a deletion gets a free id.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
@@ -27,6 +27,13 @@ before(async () => {
       { id: 'dave', credentials: [{ type: 'basic', id: 'dave-basic', username: 'dave', password: hashPassword('old-password') }] },
       { id: 'frank', metadata: { note: 'plain', apiKey: 'metadata-secret-value' } },
       { id: 'gina' },
+      {
+        id: 'hank',
+        credentials: [
+          { type: 'api-key', key: 'hank-key-zero-0123456789' },
+          { type: 'api-key', key: 'hank-key-one-0123456789' },
+        ],
+      },
     ],
     routes: [
       {
@@ -124,4 +131,15 @@ test('consumer metadata is redacted in consumer answers as GET /config redacts i
     assert.ok(res.text.includes('plain'), `${path} still shows the rest of the metadata`);
   }
   assert.ok(!(await admin('GET', '/config')).text.includes('metadata-secret-value'));
+});
+
+test('a credential added without an id after an earlier one was deleted gets a free id (not 409)', async () => {
+  const deleted = await admin('DELETE', '/consumers/hank/credentials/hank:api-key:0');
+  assert.equal(deleted.status, 200, deleted.text);
+  const added = await admin('POST', '/consumers/hank/credentials', { type: 'api-key', key: 'hank-key-two-0123456789' });
+  assert.equal(added.status, 201, added.text);
+  const id = (JSON.parse(added.text) as { id: string }).id;
+  assert.notEqual(id, 'hank:api-key:1', 'the id the remaining credential already has');
+  const listed = JSON.parse((await admin('GET', '/consumers/hank/credentials')).text) as { credentials: { id: string }[] };
+  assert.deepEqual(listed.credentials.map((c) => c.id).sort(), ['hank:api-key:1', id].sort());
 });
