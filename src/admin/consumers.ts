@@ -141,7 +141,12 @@ export class ConsumerEndpoints {
       let shown: unknown;
       if (depth === 2) {
         const cred = parse(Credential, body, 'credential');
-        cred.id ??= credentialId(id, cred.type, creds.length, undefined);
+        // The default id of the next place, or a later one: ids were pinned, so after a deletion
+        // the next place's default may be the id a remaining credential keeps.
+        for (let n = creds.length; cred.id === undefined; n++) {
+          const next = credentialId(id, cred.type, n, undefined);
+          if (!creds.some((x) => x.id === next)) cred.id = next;
+        }
         if (creds.some((x) => x.id === cred.id))
           throw new Refusal('ADMIN_CONFLICT', `consumer "${id}" already has a credential "${cred.id}"`);
         creds.push(cred);
