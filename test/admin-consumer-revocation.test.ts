@@ -143,3 +143,22 @@ test('a credential added without an id after an earlier one was deleted gets a f
   const listed = JSON.parse((await admin('GET', '/consumers/hank/credentials')).text) as { credentials: { id: string }[] };
   assert.deepEqual(listed.credentials.map((c) => c.id).sort(), ['hank:api-key:1', id].sort());
 });
+
+test('concurrent edits of one consumer: none lost without If-Match, exactly one applied with the same If-Match', async () => {
+  const created = await admin('PUT', '/consumers/ivan', { groups: [] });
+  assert.equal(created.status, 201, created.text);
+  const adds = await Promise.all(
+    Array.from({ length: 8 }, (_, i) => admin('POST', '/consumers/ivan/credentials', { type: 'api-key', key: `ivan-key-${i}-0123456789` })),
+  );
+  assert.deepEqual(
+    adds.map((a) => a.status),
+    Array(8).fill(201),
+  );
+  const listed = JSON.parse((await admin('GET', '/consumers/ivan/credentials')).text) as { credentials: { id: string }[] };
+  assert.equal(new Set(listed.credentials.map((c) => c.id)).size, 8, 'every credential kept, each with its own id');
+  const read = await admin('GET', '/consumers/ivan');
+  const puts = await Promise.all(
+    Array.from({ length: 5 }, (_, i) => admin('PUT', '/consumers/ivan', { groups: [`g${i}`] }, { 'if-match': `"nope", ${read.etag!}` })),
+  );
+  assert.deepEqual(puts.map((p) => p.status).sort(), [200, 412, 412, 412, 412]);
+});
