@@ -11,6 +11,7 @@ import { formatPath } from '../validation/validate.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { Controller } from '../runtime/instance.js';
 import { errorBody } from '../errors.js';
+import { redactSecrets } from '../config/redact.js';
 import { EditQueue, Refusal, type AdminAnswer, type ReadBody } from './edits.js';
 import { checkPreconditions, etagOf, page, sortedBy } from './etag.js';
 
@@ -33,7 +34,8 @@ export function publicConsumer(c: ConsumerConfig): Record<string, unknown> {
     ...(c.username !== undefined && { username: c.username }),
     groups: c.groups,
     ...(c.plan !== undefined && { plan: c.plan }),
-    ...(c.metadata !== undefined && { metadata: c.metadata }),
+    // Redacted by key name, as GET /config shows it: metadata is free-form and may hold a token.
+    ...(c.metadata !== undefined && { metadata: redactSecrets(c.metadata) }),
     credentials: c.credentials.map((cr, i) => publicCredential(cr, c.id, i)),
   };
 }
@@ -139,7 +141,12 @@ export class ConsumerEndpoints {
       let shown: unknown;
       if (depth === 2) {
         const cred = parse(Credential, body, 'credential');
-        cred.id ??= credentialId(id, cred.type, creds.length, undefined);
+        // The default id of the next place, or a later one: ids were pinned, so after a deletion
+        // the next place's default may be the id a remaining credential keeps.
+        for (let n = creds.length; cred.id === undefined; n++) {
+          const next = credentialId(id, cred.type, n, undefined);
+          if (!creds.some((x) => x.id === next)) cred.id = next;
+        }
         if (creds.some((x) => x.id === cred.id))
           throw new Refusal('ADMIN_CONFLICT', `consumer "${id}" already has a credential "${cred.id}"`);
         creds.push(cred);

@@ -46,7 +46,7 @@ function tags(value: string): string[] {
 /**
  * Refuses an edit whose preconditions do not hold for `current` (the resource's value now, undefined
  * when absent). If-Match compares strongly (a weak tag never matches); `*` means "exists".
- * If-None-Match: * means "create only". Runs inside the edit queue, on the newest config.
+ * If-None-Match compares weakly; If-None-Match: * means "create only". Runs inside the edit queue, on the newest config.
  */
 export function checkPreconditions(req: IncomingMessage, current: unknown, what: string): void {
   const ifMatch = req.headers['if-match'];
@@ -64,7 +64,8 @@ export function checkPreconditions(req: IncomingMessage, current: unknown, what:
       );
   }
   if (ifNoneMatch !== undefined) {
-    const list = tags(ifNoneMatch);
+    // Weak comparison (RFC 9110 §13.1.2): W/"x" matches "x".
+    const list = tags(ifNoneMatch).map((t) => (t.startsWith('W/') ? t.slice(2) : t));
     if (tag !== undefined && (list.includes('*') || list.includes(tag)))
       throw new Refusal('ADMIN_PRECONDITION_FAILED', `${what} already exists (If-None-Match)`);
   }

@@ -61,8 +61,10 @@ export async function limitedScrypt(password: string, hash: NonNullable<BasicEnt
 export function basicAuthenticator(config: BasicAuthConfig, consumers: ConsumerRegistry): Authenticator {
   const ttl = parseDuration(config.verifiedCacheTtl);
   const verified = ttl > 0 ? new LRUCache<string, BasicEntry>({ max: 10_000, ttl }) : undefined;
-  // A password just found wrong is wrong again for a minute: repeating it costs no scrypt run.
-  const refused = new LRUCache<string, true>({ max: 10_000, ttl: 60_000 });
+  // A password just found wrong is wrong again for a minute: repeating it costs no scrypt run. Both
+  // caches hold the entry they were filled for: an admin edit replaces the entry in place (no new
+  // authenticator), and a password set by it must work at once, one it replaced stop at once.
+  const refused = new LRUCache<string, BasicEntry>({ max: 10_000, ttl: 60_000 });
   const ok = (e: BasicEntry): AuthOutcome => ({ ok: true, identity: identityOf(e.consumer, e.credentialId, 'basic-auth') });
   return {
     method: 'basic-auth',
@@ -84,11 +86,11 @@ export function basicAuthenticator(config: BasicAuthConfig, consumers: ConsumerR
       if (entry.plain !== undefined) return sameDigest(digest, entry.plain) ? ok(entry) : WRONG;
       const cacheKey = `${entry.credentialId}\n${digest.toString('base64')}`;
       if (verified?.get(cacheKey) === entry) return ok(entry);
-      if (refused.get(cacheKey)) return WRONG;
+      if (refused.get(cacheKey) === entry) return WRONG;
       return limitedScrypt(password, entry.scrypt!).then((good) => {
         if (good === undefined) return BUSY;
         if (!good) {
-          refused.set(cacheKey, true);
+          refused.set(cacheKey, entry);
           return WRONG;
         }
         verified?.set(cacheKey, entry);

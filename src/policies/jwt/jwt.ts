@@ -11,7 +11,7 @@ import { authPolicy, type Authenticator, type AuthOutcome } from '../../identity
 import { Duration } from '../../identity/auth-options.js';
 import { compileRequirements, requirementIssues, scopesOf, tokenOutcome } from '../../identity/requirements.js';
 import { compileClaimHeaders, TokenSource } from '../../identity/token-source.js';
-import type { ConsumerEntry, ConsumerRegistry } from '../../identity/registry.js';
+import type { ConsumerRegistry } from '../../identity/registry.js';
 import { sha256 } from '../../identity/secrets.js';
 import { TokenPolicyFields } from '../../identity/token-policy-fields.js';
 import { parseDuration } from '../../config/units.js';
@@ -122,18 +122,24 @@ export function jwtAuthenticator(
   const cacheTtl = parseDuration(config.verifiedCacheTtl);
   const verified =
     cacheTtl > 0 && config.verifiedCacheSize > 0
-      ? new LRUCache<string, { claims: Record<string, unknown>; scopes: string[]; consumer: ConsumerEntry | undefined; until: number }>({
+      ? new LRUCache<string, { claims: Record<string, unknown>; scopes: string[]; until: number }>({
           max: config.verifiedCacheSize,
         })
       : undefined;
   const skewMs = parseDuration(config.clockSkew);
 
-  function accept(
-    ctx: RequestContext,
-    claims: Record<string, unknown>,
-    scopes: string[],
-    consumer: ConsumerEntry | undefined,
-  ): AuthOutcome {
+  /**
+   * The outcome of a verified token. Its consumer is looked up on every request, cached token or
+   * not: an admin consumer edit changes the registry in place (no new authenticator, no new cache),
+   * and a deleted or regrouped consumer must count at once.
+   */
+  function accept(ctx: RequestContext, claims: Record<string, unknown>, scopes: string[]): AuthOutcome {
+    const who = claims[consumerClaim];
+    const consumer = typeof who === 'string' ? consumers.find(who) : undefined;
+    if (consumer === undefined && config.unknownConsumer === 'reject') {
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JSON.stringify(undefined) is undefined (a token without the claim), whatever its type says
+      return { ok: false, reason: `token ${consumerClaim} ${JSON.stringify(who)?.slice(0, 100)} is not a known consumer` };
+    }
     return tokenOutcome(check, ctx, claims, scopes, consumer, 'jwt');
   }
 
@@ -149,18 +155,13 @@ export function jwtAuthenticator(
     const claims = payload as Record<string, unknown>;
     if (depthOver(claims, MAX_CLAIM_DEPTH)) return { ok: false, reason: `claims nested deeper than ${MAX_CLAIM_DEPTH} levels` };
     const scopes = scopesOf(claims);
-    const who = claims[consumerClaim];
-    const consumer = typeof who === 'string' ? consumers.find(who) : undefined;
-    if (consumer === undefined && config.unknownConsumer === 'reject') {
-      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JSON.stringify(undefined) is undefined (a token without the claim), whatever its type says
-      return { ok: false, reason: `token ${consumerClaim} ${JSON.stringify(who)?.slice(0, 100)} is not a known consumer` };
-    }
+    // What is remembered is the signature check only: the consumer is looked up again on each hit.
     if (cacheKey !== undefined) {
       const exp = typeof claims.exp === 'number' ? claims.exp * 1000 + skewMs : Infinity;
       const until = Math.min(clock() + cacheTtl, exp);
-      if (until > clock()) verified!.set(cacheKey, { claims, scopes, consumer, until });
+      if (until > clock()) verified!.set(cacheKey, { claims, scopes, until });
     }
-    return accept(ctx, claims, scopes, consumer);
+    return accept(ctx, claims, scopes);
   }
 
   return {
@@ -175,7 +176,7 @@ export function jwtAuthenticator(
       if (verified === undefined) return verify(ctx, token, undefined);
       const key = sha256(token).toString('base64');
       const hit = verified.get(key);
-      if (hit !== undefined && hit.until > clock()) return accept(ctx, hit.claims, hit.scopes, hit.consumer);
+      if (hit !== undefined && hit.until > clock()) return accept(ctx, hit.claims, hit.scopes);
       return verify(ctx, token, key);
     },
     hide(_ctx: RequestContext, out: HeaderList) {
