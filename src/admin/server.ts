@@ -8,7 +8,6 @@ import { validateConfig } from '../validation/validate.js';
 import { redactSecrets } from '../config/redact.js';
 import { describeServices, routeTable } from '../dataplane/describe.js';
 import { errorBody, ERRORS } from '../errors.js';
-import type { ValidationResult } from '../validation/validate.js';
 import type { ApplyResult, Controller } from '../runtime/instance.js';
 import type { BoundListener } from '../dataplane/dataplane.js';
 import { listenerUrl } from '../dataplane/listener-url.js';
@@ -23,6 +22,8 @@ import { readyEndpoint } from './ready.js';
 import { certificatesEndpoint } from './certificates.js';
 import { cachePurgeEndpoint, cacheStatsEndpoint } from './cache.js';
 import { AdminError } from './errors.js';
+import { changeMeta, configStoreEndpoint } from './config-versions.js';
+import { bootPart } from '../controlplane/document.js';
 
 const MAX_BODY = 10 * 1024 * 1024;
 /** Endpoints that answer without the token (probes and the API description). */
@@ -100,6 +101,12 @@ export class AdminServer {
         return;
       }
     }
+    const stored = configStoreEndpoint(this.ctl, req, segments);
+    if (stored) {
+      const [status, body] = await stored;
+      send(res, status, typeof body === 'string' ? body : JSON.stringify(body, null, 2));
+      return;
+    }
     const endpoint = this.routes[path] ?? this.paramRoute(segments);
     if (!endpoint) {
       send(res, 404, errorBody('ADMIN_NOT_FOUND'));
@@ -149,12 +156,16 @@ export class AdminServer {
   }
 
   private async changeConfig(req: IncomingMessage, apply: boolean): Promise<[number, unknown]> {
-    const result = await readConfigBody(req);
-    const outcome: ApplyResult = apply ? await this.ctl.apply(result, 'admin-api') : this.ctl.check(result);
+    // With a config store the boot keys (listen, admin, …) are this instance's boot file's: a
+    // config sent here is the stored part, whatever boot keys it carries (GET /config's, redacted).
+    const boot = this.ctl.history ? bootPart(this.ctl.config) : undefined;
+    const result = validateConfig(boot ? { ...(await readBodyObject(req)), ...boot } : await readBodyDocument(req));
+    const outcome: ApplyResult = apply ? await this.ctl.apply(result, 'admin-api', changeMeta(req)) : this.ctl.check(result);
     if (!outcome.ok) {
       return [ERRORS[outcome.code].status, errorBody(outcome.code, undefined, undefined, outcome.errors)];
     }
-    return apply ? [200, { applied: true, configVersion: outcome.version }] : [200, { valid: true }];
+    if (!apply) return [200, { valid: true }];
+    return [200, { applied: true, configVersion: outcome.version, ...(outcome.unchanged && { unchanged: true }) }];
   }
 
   listen(host: string, port: number): Promise<BoundListener> {
@@ -215,8 +226,11 @@ function send(res: ServerResponse, status: number, body: string, headers: Record
  * Expanded here, any value a refusal echoes (an unknown plugin, a bad URL) would hand an admin
  * client the gateway's environment — its secrets.
  */
-async function readConfigBody(req: IncomingMessage): Promise<ValidationResult> {
-  return validateConfig(await readBodyDocument(req));
+async function readBodyObject(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const doc = await readBodyDocument(req);
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    throw new AdminError('ADMIN_BAD_BODY', 'The config must be an object.');
+  return doc as Record<string, unknown>;
 }
 
 /** Reads a JSON or YAML body into a plain document (refusals are AdminErrors). */

@@ -19,10 +19,15 @@ import { LocalEngine } from './local-engine.js';
 import { ClusterEngine, workerCount } from './cluster-engine.js';
 import type { ErrorCode } from '../errors.js';
 import { InstanceMetrics } from '../observability/instance-metrics.js';
+import type { ChangeMeta, CheckedConfig, ConfigCommitter, ConfigHistory } from './config-history.js';
 
 export type ApplyResult =
   | { ok: true; version: number; unchanged?: boolean }
-  | { ok: false; code: Extract<ErrorCode, 'CONFIG_INVALID' | 'CONFIG_RESTART_REQUIRED'>; errors: ConfigIssue[] };
+  | {
+      ok: false;
+      code: Extract<ErrorCode, 'CONFIG_INVALID' | 'CONFIG_RESTART_REQUIRED' | 'CONFIG_STORE_UNAVAILABLE'>;
+      errors: ConfigIssue[];
+    };
 
 type Refusal = Extract<ApplyResult, { ok: false }>;
 
@@ -36,9 +41,12 @@ export interface Controller {
   ready(): boolean;
   /** Dry run: would this config be accepted? */
   check(result: ValidationResult): ApplyResult;
-  apply(result: ValidationResult, source: string): Promise<ApplyResult>;
+  /** With a config store, a change is recorded there as a new version first (`meta`: its author and comment). */
+  apply(result: ValidationResult, source: string, meta?: ChangeMeta): Promise<ApplyResult>;
   /** Applies `make(newest config)`, computed in turn with other applies (an edit, not a replacement). */
-  applyEdit(make: (current: GatehouseConfig) => ValidationResult, source: string): Promise<ApplyResult>;
+  applyEdit(make: (current: GatehouseConfig) => ValidationResult, source: string, meta?: ChangeMeta): Promise<ApplyResult>;
+  /** With a config store (configStore): its versions and the cluster's instances. */
+  readonly history?: ConfigHistory;
   /** Runtime state of the data planes (health, breakers). */
   inspect(query: InspectQuery): Promise<unknown[]>;
   /** Instance-level metrics (config reloads, active version), added to the planes' by GET /metrics. */
@@ -58,13 +66,23 @@ export class Instance implements Controller {
   private fileHash: string | undefined;
   private applying: Promise<unknown> = Promise.resolve();
   readonly metrics = new InstanceMetrics(() => this.version);
+  /** With a config store: where changes are recorded before they are applied. */
+  committer: ConfigCommitter | undefined;
+  history: ConfigHistory | undefined;
+  /** A stored version this instance failed to apply: not retried by every version check. */
+  private failedVersion = 0;
+  /** Called after each config this instance applies (the config store writes its snapshot). */
+  onApplied: ((version: number, config: GatehouseConfig) => void) | undefined;
 
   constructor(
     config: GatehouseConfig,
     readonly log: Logger,
     readonly configPath?: string,
+    /** The version it starts with (a config store's version number; 1 for a file). */
+    version = 1,
   ) {
     this.config = config;
+    this.version = version;
     this.plan = compilePlan(config, noConnect, this.version);
     this.workerCount = workerCount(config.workers);
     this.engine = this.workerCount > 1 ? new ClusterEngine(config, log) : new LocalEngine(log);
@@ -106,7 +124,10 @@ export class Instance implements Controller {
    * Validates a config the one way: its schema, the keys that need a restart, then one compile.
    * That compiled plan is what the instance describes once the config is applied.
    */
-  private prepare(result: ValidationResult, version: number): { ok: true; config: GatehouseConfig; plan: Plan } | Refusal {
+  private prepare(
+    result: ValidationResult,
+    version: number,
+  ): { ok: true; config: GatehouseConfig; plan: Plan } | Extract<CheckedConfig, { ok: false }> {
     if (!result.ok) return { ok: false, code: 'CONFIG_INVALID', errors: result.errors };
     const errors: ConfigIssue[] = [];
     for (const key of RESTART_KEYS) {
@@ -127,20 +148,48 @@ export class Instance implements Controller {
   }
 
   /** Applies a validated config everywhere; serialised so reloads never interleave. */
-  apply(result: ValidationResult, source: string): Promise<ApplyResult> {
-    const run = this.applying.then(() => this.applyNow(result, source));
+  apply(result: ValidationResult, source: string, meta?: ChangeMeta): Promise<ApplyResult> {
+    return this.applyEdit(() => result, source, meta);
+  }
+
+  applyEdit(make: (current: GatehouseConfig) => ValidationResult, source: string, meta?: ChangeMeta): Promise<ApplyResult> {
+    const run = this.applying.then(() =>
+      this.committer ? this.commitNow(this.committer, make, source, meta) : this.applyNow(make(this.config), source),
+    );
     this.applying = run.catch(() => {});
     return run;
   }
 
-  applyEdit(make: (current: GatehouseConfig) => ValidationResult, source: string): Promise<ApplyResult> {
-    const run = this.applying.then(() => this.applyNow(make(this.config), source));
+  /** A version read from the config store; one this instance already has is not applied again. */
+  applyStored(result: ValidationResult, version: number, source: string): Promise<ApplyResult> {
+    const run = this.applying.then(async (): Promise<ApplyResult> => {
+      if (version <= this.version || version === this.failedVersion) return { ok: true, version: this.version, unchanged: true };
+      const outcome = await this.applyNow(result, source, version);
+      if (!outcome.ok) this.failedVersion = version;
+      return outcome;
+    });
     this.applying = run.catch(() => {});
     return run;
   }
 
-  private async applyNow(result: ValidationResult, source: string): Promise<ApplyResult> {
-    const version = this.version + 1;
+  /** With a config store: record the change (validated as here, under the store's lock), then apply it. */
+  private async commitNow(
+    committer: ConfigCommitter,
+    make: (current: GatehouseConfig) => ValidationResult,
+    source: string,
+    meta: ChangeMeta | undefined,
+  ): Promise<ApplyResult> {
+    const check = (r: ValidationResult): CheckedConfig => {
+      const prepared = this.prepare(r, 0);
+      return prepared.ok ? { ok: true, config: prepared.config } : prepared;
+    };
+    const outcome = await committer.commit(make, check, { author: meta?.author ?? source, comment: meta?.comment });
+    if (!outcome.ok) return this.refused(source, outcome);
+    if (outcome.version <= this.version) return { ok: true, version: outcome.version, unchanged: true };
+    return this.applyNow({ ok: true, config: outcome.config }, source, outcome.version);
+  }
+
+  private async applyNow(result: ValidationResult, source: string, version = this.version + 1): Promise<ApplyResult> {
     const prepared = this.prepare(result, version);
     if (!prepared.ok) return this.refused(source, prepared);
     try {
@@ -159,6 +208,7 @@ export class Instance implements Controller {
     this.version = version;
     this.metrics.reloaded(true);
     this.log.info({ source, version }, 'config applied');
+    this.onApplied?.(version, prepared.config);
     return { ok: true, version };
   }
 
