@@ -58,7 +58,8 @@ function canonical(v: unknown): string {
       .sort()
       .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
       .join(',')}}`;
-  return (JSON.stringify(v) as string | undefined) ?? 'null';
+  // undefined (a missing array entry in a hand-made document) reads as JSON's null.
+  return v === undefined ? 'null' : JSON.stringify(v);
 }
 
 export interface Change {
