@@ -53,6 +53,9 @@ export class ConfigStore {
     this.pool = new pg.Pool({ connectionString: url, max: 3, connectionTimeoutMillis: 3000, idleTimeoutMillis: 10_000 });
     // An idle connection the server dropped reports here; the next query reconnects.
     this.pool.on('error', () => {});
+    // A checked-out connection the server drops fails its query and also emits 'error' on the
+    // client, which the pool does not listen to then: unheard, it would be an uncaught exception.
+    this.pool.on('connect', (client) => client.on('error', () => {}));
     this.s = ident(schema);
   }
 
