@@ -234,12 +234,20 @@ export class ClusterSync implements ConfigCommitter, ConfigHistory {
     meta: ChangeMeta,
   ): Promise<CommitOutcome> {
     let config: GatehouseConfig | undefined;
+    // An edit may refuse by throwing (an admin endpoint's 404): that is its answer, not a lost database.
+    let refusedByEdit: { err: unknown } | undefined;
     try {
       const r = await this.store.commit<Extract<CheckedConfig, { ok: false }>>(
         (latest) => {
           // The change is made to the latest stored config, which may be newer than this instance's.
           const current = latest ? validateStored(this.boot, latest.doc) : undefined;
-          const checked = check(make(current?.ok ? current.config : this.instance!.config));
+          let checked: CheckedConfig;
+          try {
+            checked = check(make(current?.ok ? current.config : this.instance!.config));
+          } catch (err) {
+            refusedByEdit = { err };
+            throw err;
+          }
           if (!checked.ok) return { ok: false, refusal: checked };
           config = checked.config;
           return { ok: true, doc: storedPart(checked.config) };
@@ -249,6 +257,7 @@ export class ClusterSync implements ConfigCommitter, ConfigHistory {
       if (!r.ok) return r.refusal;
       return { ok: true, version: r.version, config: config!, unchanged: r.unchanged };
     } catch (err) {
+      if (refusedByEdit) throw refusedByEdit.err;
       this.lost(err as Error);
       return { ok: false, code: 'CONFIG_STORE_UNAVAILABLE', errors: [{ path: '(config store)', message: (err as Error).message }] };
     }
