@@ -20,6 +20,13 @@ module.exports = {
       to: { path: '^src/admin/' },
     },
     {
+      name: 'dataplane-not-controlplane',
+      severity: 'error',
+      comment: 'The data plane never imports the config store (docs/cluster.md): it serves whatever config it is handed.',
+      from: { path: '^src/(dataplane|edge|upstream|policies|identity|store|observability|config|validation)/' },
+      to: { path: '^src/controlplane/' },
+    },
+    {
       name: 'config-depends-on-nothing-above',
       severity: 'error',
       comment: 'config sits below the layers that use it: it may import only itself and the shared bottom (errors, version).',

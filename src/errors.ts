@@ -91,6 +91,10 @@ export const ERRORS = {
     status: 409,
     message: 'This change needs a restart: listen, admin, workers and server cannot change on reload.',
   },
+  CONFIG_STORE_UNAVAILABLE: {
+    status: 503,
+    message: 'The config store (PostgreSQL) cannot be reached; the change was not recorded.',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -10,6 +10,9 @@ import { Instance } from './runtime/instance.js';
 import { PluginCreateError } from './dataplane/plan.js';
 import { guardProcess } from './runtime/crash-guard.js';
 import { validateConfig } from './validation/validate.js';
+import { parseConfigText } from './validation/load.js';
+import { readFile } from 'node:fs/promises';
+import type { ClusterSync } from './controlplane/sync.js';
 
 export interface GatewayOptions {
   /** A config file: watched for changes and re-read on SIGHUP. */
@@ -54,15 +57,28 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   }
   const log = opts.logger ?? createLogger(config.log.level);
   if (opts.guardProcess) guardProcess(() => log);
+  // With a config store the file is a boot file: the config itself comes from the store.
+  let sync: ClusterSync | undefined;
+  let version = 1;
+  if (config.configStore) {
+    if (opts.configPath) await bootFileOnly(opts.configPath);
+    const { ClusterSync } = await import('./controlplane/sync.js');
+    ({ sync, config, version } = await ClusterSync.boot(config, log));
+  }
   let instance: Instance;
   try {
-    instance = new Instance(config, log, opts.configPath);
+    instance = new Instance(config, log, sync ? undefined : opts.configPath, version);
   } catch (err) {
     // A plugin that cannot create its policy is a config error at its entry, like any other.
+    await sync?.stop();
     if (err instanceof PluginCreateError) throw new ConfigLoadError([{ path: err.path, message: err.message }]);
     throw err;
   }
-  const listeners = await instance.start();
+  const listeners = await instance.start().catch(async (err: unknown) => {
+    await sync?.stop();
+    throw err;
+  });
+  sync?.attach(instance, listeners[0]?.url ?? '');
 
   let adminServer: AdminServer | undefined;
   let admin: BoundListener | undefined;
@@ -71,6 +87,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     try {
       admin = await adminServer.listen(config.admin.host, config.admin.port);
     } catch (err) {
+      await sync?.stop();
       await instance.stop();
       throw err;
     }
@@ -81,6 +98,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const stop = () =>
     (stopping ??= (async () => {
       log.info('shutting down: draining in-flight requests');
+      await sync?.stop();
       await instance.stop();
       await adminServer?.close();
       log.info('stopped');
@@ -106,4 +124,18 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
   log.info({ listeners, admin, workers: instance.workerCount, configVersion: instance.version }, 'gatehouse started');
   return { instance, listeners, admin, stop };
+}
+
+/** A boot file has the boot keys only: a route there would be silently shadowed by the store's. */
+async function bootFileOnly(path: string): Promise<void> {
+  const { storedKeysIn } = await import('./controlplane/document.js');
+  const parsed = parseConfigText(await readFile(path, 'utf8'));
+  const extra = parsed.ok ? storedKeysIn(parsed.doc) : [];
+  if (extra.length)
+    throw new ConfigLoadError(
+      extra.map((k) => ({
+        path: k,
+        message: 'with configStore this lives in the config store, not the boot file: remove it here and `gatehouse apply -f` it',
+      })),
+    );
 }

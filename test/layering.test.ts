@@ -45,7 +45,7 @@ test('the known violations only shrink: each one listed still exists', () => {
   assert.deepEqual(gone, [], `fixed violations still listed: regenerate the list (see .dependency-cruiser.cjs)\n${gone.join('\n')}`);
 });
 
-test('the rules fire: a cycle, the data plane importing admin, config importing the data plane, src importing a test helper', () => {
+test('the rules fire: a cycle, the data plane importing admin or the config store, config importing the data plane, src importing a test helper', () => {
   const files: Record<string, string> = {
     'src/dataplane/plane.ts': "import { serve } from '../admin/api.js';\nexport const plane = serve;\n",
     'src/admin/api.ts': 'export const serve = 1;\n',
@@ -53,6 +53,8 @@ test('the rules fire: a cycle, the data plane importing admin, config importing 
       "import type { Cycle } from '../upstream/b.js';\nimport { plane } from '../dataplane/plane.js';\nexport type C = Cycle; export const x = plane;\n",
     'src/upstream/a.ts': "import type { B } from './b.js';\nexport type A = { b?: B };\n",
     'src/upstream/b.ts': "import type { A } from './a.js';\nexport type B = { a?: A }; export type Cycle = A;\n",
+    'src/edge/e.ts': "import { c } from '../controlplane/c.js';\nexport const e = c;\n",
+    'src/controlplane/c.ts': 'export const c = 1;\n',
     'src/store/s.ts': "import { h } from '../../test/helpers/h.js';\nexport const s = h;\n",
     'test/helpers/h.ts': 'export const h = 1;\n',
   };
@@ -63,6 +65,12 @@ test('the rules fire: a cycle, the data plane importing admin, config importing 
   copyFileSync(join(root, 'tsconfig.json'), join(dir.path, 'tsconfig.json'));
   const out = JSON.parse(cruise(dir.path).stdout) as Result;
   const rules = new Set(out.summary.violations.map((v) => v.rule.name));
-  for (const rule of ['no-circular', 'dataplane-not-admin', 'config-depends-on-nothing-above', 'src-not-test'])
+  for (const rule of [
+    'no-circular',
+    'dataplane-not-admin',
+    'dataplane-not-controlplane',
+    'config-depends-on-nothing-above',
+    'src-not-test',
+  ])
     assert.ok(rules.has(rule), `${rule} fired: ${JSON.stringify([...rules])}`);
 });

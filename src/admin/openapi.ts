@@ -61,6 +61,7 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { 200: ok('Valid'), 400: error('Invalid'), 409: error('Needs a restart'), 401: error('Token required') },
         },
       },
+      ...configStorePaths(ok, error),
       '/routes': {
         get: { summary: 'The compiled route table in match order.', responses: { 200: ok('Routes'), 401: error('Token required') } },
       },
@@ -334,4 +335,59 @@ function operationSchema(): Record<string, unknown> {
   const schema = z.toJSONSchema(RegisteredOperation, { io: 'input' }) as Record<string, unknown>;
   delete schema.$schema;
   return schema;
+}
+
+type Respond = (description: string, schema?: unknown) => Record<string, unknown>;
+
+/** The endpoints of an instance with a config store (configStore; docs/cluster.md); 404 without one. */
+function configStorePaths(ok: Respond, error: (description: string) => Record<string, unknown>): Record<string, unknown> {
+  const n = { name: 'n', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } };
+  const unavailable = error('The config store cannot be reached (CONFIG_STORE_UNAVAILABLE)');
+  return {
+    '/config/versions': {
+      get: {
+        summary: 'The stored config versions, newest first, with author, time and comment (config store only).',
+        parameters: [
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500 } },
+          { name: 'before', in: 'query', schema: { type: 'integer', minimum: 1 } },
+        ],
+        responses: { 200: ok('Versions'), 400: error('Bad query (ADMIN_BAD_QUERY)'), 404: error('No config store'), 503: unavailable },
+      },
+    },
+    '/config/versions/{n}': {
+      get: {
+        summary: 'One stored version: its config (secrets redacted), author, time and comment.',
+        parameters: [n],
+        responses: { 200: ok('The version'), 404: error('No such version (ADMIN_RESOURCE_NOT_FOUND)'), 503: unavailable },
+      },
+    },
+    '/config/versions/{n}/rollback': {
+      post: {
+        summary: 'Make version n the config again, as a new version (X-Gatehouse-Author, X-Gatehouse-Comment).',
+        parameters: [n],
+        responses: {
+          200: ok('Rolled back'),
+          400: error('Invalid with this boot file (CONFIG_INVALID)'),
+          404: error('No such version'),
+          503: unavailable,
+        },
+      },
+    },
+    '/config/diff': {
+      get: {
+        summary: 'What changed between two stored versions, leaf by leaf.',
+        parameters: [
+          { name: 'from', in: 'query', required: true, schema: { type: 'integer', minimum: 1 } },
+          { name: 'to', in: 'query', required: true, schema: { type: 'integer', minimum: 1 } },
+        ],
+        responses: { 200: ok('Changes'), 400: error('Bad query (ADMIN_BAD_QUERY)'), 404: error('No such version'), 503: unavailable },
+      },
+    },
+    '/cluster': {
+      get: {
+        summary: 'The instances sharing the config store: id, address, applied version, last heartbeat, lagging and stale.',
+        responses: { 200: ok('Cluster'), 404: error('No config store'), 503: unavailable },
+      },
+    },
+  };
 }

@@ -8,7 +8,6 @@ import { validateConfig } from '../validation/validate.js';
 import { redactSecrets } from '../config/redact.js';
 import { describeServices, routeTable } from '../dataplane/describe.js';
 import { errorBody, ERRORS } from '../errors.js';
-import type { ValidationResult } from '../validation/validate.js';
 import type { ApplyResult, Controller } from '../runtime/instance.js';
 import type { BoundListener } from '../dataplane/dataplane.js';
 import { listenerUrl } from '../dataplane/listener-url.js';
@@ -26,6 +25,8 @@ import { AdminError } from './errors.js';
 import { ConfigResourceEndpoints } from './config-resources.js';
 import { etagOf } from './etag.js';
 import { Refusal } from './edits.js';
+import { changeMeta, configStoreEndpoint } from './config-versions.js';
+import { bootPart } from '../controlplane/document.js';
 
 const MAX_BODY = 10 * 1024 * 1024;
 /** Endpoints that answer without the token (probes and the API description). */
@@ -111,6 +112,12 @@ export class AdminServer {
         return;
       }
     }
+    const stored = configStoreEndpoint(this.ctl, req, segments);
+    if (stored) {
+      const [status, body] = await stored;
+      send(res, status, typeof body === 'string' ? body : JSON.stringify(body, null, 2));
+      return;
+    }
     const endpoint = this.routes[path] ?? this.paramRoute(segments);
     if (!endpoint) {
       send(res, 404, errorBody('ADMIN_NOT_FOUND'));
@@ -163,20 +170,27 @@ export class AdminServer {
   }
 
   private async changeConfig(req: IncomingMessage, apply: boolean): Promise<Answer> {
-    const result = await readConfigBody(req);
+    // With a config store the boot keys (listen, admin, …) are this instance's boot file's: a
+    // config sent here is the stored part, whatever boot keys it carries (GET /config's, redacted).
+    const boot = this.ctl.history ? bootPart(this.ctl.config) : undefined;
+    const result = validateConfig(boot ? { ...(await readBodyObject(req)), ...boot } : await readBodyDocument(req));
     let outcome: ApplyResult;
     if (!apply) outcome = this.ctl.check(result);
-    else if (req.headers['if-match'] === undefined) outcome = await this.ctl.apply(result, 'admin-api');
+    else if (req.headers['if-match'] === undefined) outcome = await this.ctl.apply(result, 'admin-api', changeMeta(req));
     else {
       // The ETag is checked in the apply queue, against the config the replacement would replace.
       try {
-        outcome = await this.ctl.applyEdit((current) => {
-          const now = etagOf(current)!;
-          const wanted = req.headers['if-match']!.split(',').map((t) => t.trim());
-          if (!wanted.includes('*') && !wanted.includes(now))
-            throw new Refusal('ADMIN_PRECONDITION_FAILED', `the config has changed since it was read (If-Match: its ETag is now ${now})`);
-          return result;
-        }, 'admin-api');
+        outcome = await this.ctl.applyEdit(
+          (current) => {
+            const now = etagOf(current)!;
+            const wanted = req.headers['if-match']!.split(',').map((t) => t.trim());
+            if (!wanted.includes('*') && !wanted.includes(now))
+              throw new Refusal('ADMIN_PRECONDITION_FAILED', `the config has changed since it was read (If-Match: its ETag is now ${now})`);
+            return result;
+          },
+          'admin-api',
+          changeMeta(req),
+        );
       } catch (err) {
         if (!(err instanceof Refusal)) throw err;
         return [ERRORS[err.code].status, errorBody(err.code, undefined, err.message)];
@@ -185,9 +199,13 @@ export class AdminServer {
     if (!outcome.ok) {
       return [ERRORS[outcome.code].status, errorBody(outcome.code, undefined, undefined, outcome.errors)];
     }
-    return apply
-      ? [200, { applied: true, configVersion: outcome.version }, undefined, { etag: etagOf(this.ctl.config)! }]
-      : [200, { valid: true }];
+    if (!apply) return [200, { valid: true }];
+    return [
+      200,
+      { applied: true, configVersion: outcome.version, ...(outcome.unchanged && { unchanged: true }) },
+      undefined,
+      { etag: etagOf(this.ctl.config)! },
+    ];
   }
 
   listen(host: string, port: number): Promise<BoundListener> {
@@ -248,8 +266,11 @@ function send(res: ServerResponse, status: number, body: string, headers: Record
  * Expanded here, any value a refusal echoes (an unknown plugin, a bad URL) would hand an admin
  * client the gateway's environment — its secrets.
  */
-async function readConfigBody(req: IncomingMessage): Promise<ValidationResult> {
-  return validateConfig(await readBodyDocument(req));
+async function readBodyObject(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const doc = await readBodyDocument(req);
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    throw new AdminError('ADMIN_BAD_BODY', 'The config must be an object.');
+  return doc as Record<string, unknown>;
 }
 
 /** Reads a JSON or YAML body into a plain document (refusals are AdminErrors). */

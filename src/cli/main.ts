@@ -24,6 +24,11 @@ Usage:
                                                      which route a request matches, why, and its policies
   gatehouse schema   [--config FILE]                 print the config's JSON Schema (with FILE: including
                                                      the policy types of the plugins it loads)
+  gatehouse migrate  [--config BOOT]                 create or upgrade the config store's tables (configStore)
+  gatehouse export   [--config BOOT] [-o FILE]       the config store's latest version as YAML
+  gatehouse apply    [--config BOOT] -f FILE [--dry-run] [--author NAME] [--comment TEXT]
+                                                     FILE as the config store's next version (--dry-run:
+                                                     print the diff, write nothing); the same config: no-op
   gatehouse hash-password [PASSWORD]                 scrypt hash for a basic credential's password
   gatehouse hash-key [KEY]                           sha256 digest for an api-key credential's key
                                                      (without the argument: read one line from stdin)
@@ -34,6 +39,8 @@ Options:
   -H, --header H      a request header for explain, "name: value" (repeatable)
   -d, --data BODY     a request body for explain, tested by match.body (give its -H 'content-type: …')
       --json          machine-readable output
+  -f, --file FILE     the config to apply
+  -o, --output FILE   where export writes (default stdout)
 
 Exit codes: 0 ok, 1 invalid config, 2 usage error, 3 could not start, 4 explain found no route,
             70 internal error.
@@ -52,6 +59,11 @@ export async function main(argv: string[]): Promise<number> {
         header: { type: 'string', short: 'H', multiple: true, default: [] },
         data: { type: 'string', short: 'd' },
         json: { type: 'boolean', default: false },
+        file: { type: 'string', short: 'f' },
+        output: { type: 'string', short: 'o' },
+        'dry-run': { type: 'boolean', default: false },
+        author: { type: 'string' },
+        comment: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', short: 'v', default: false },
       },
@@ -82,6 +94,15 @@ export async function main(argv: string[]): Promise<number> {
         return await explainCmd(values.config, rest, values.header, values.json, values.data);
       case 'schema':
         return await schemaCmd(argv.some((a) => a === '-c' || a.startsWith('--config')) ? values.config : undefined);
+      case 'migrate':
+        return await (await import('./store-commands.js')).migrateCmd(values.config);
+      case 'export':
+        return await (await import('./store-commands.js')).exportCmd(values.config, values.output);
+      case 'apply': {
+        if (!values.file) throw new UsageError('apply needs -f FILE');
+        const { applyCmd } = await import('./store-commands.js');
+        return await applyCmd(values.config, values.file, { dryRun: values['dry-run'], author: values.author, comment: values.comment });
+      }
       case 'hash-password':
         process.stdout.write(`${hashPassword(await secretArg(rest))}\n`);
         return EXIT.ok;

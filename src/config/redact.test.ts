@@ -55,3 +55,14 @@ test('secrets are redacted by key name anywhere, and private JWK members inside 
   });
   assert.equal(secret.secret, REDACTED);
 });
+
+test('the password of a URL (configStore.url, store.url) is redacted, the rest of it kept', () => {
+  const out = redactSecrets({
+    configStore: { url: 'postgres://gatehouse:s3cr%40t@db.internal:5432/gh' },
+    store: { url: 'redis://:pw@10.0.0.5:6379/0' },
+    services: { a: { targets: [{ url: 'http://127.0.0.1:3000/x@y' }] } },
+  });
+  assert.equal(out.configStore.url, 'postgres://gatehouse:[redacted]@db.internal:5432/gh');
+  assert.equal(out.store.url, 'redis://:[redacted]@10.0.0.5:6379/0');
+  assert.equal(out.services.a.targets[0]!.url, 'http://127.0.0.1:3000/x@y');
+});

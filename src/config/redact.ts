@@ -17,7 +17,13 @@ function walk(v: unknown, jwk = false): unknown {
   const out: Record<string, unknown> = {};
   for (const [k, x] of Object.entries(v)) {
     const secret = SECRET_KEYS.has(k.toLowerCase()) || (jwk && JWK_PRIVATE.has(k));
-    out[k] = secret && x !== '' && x !== undefined && (typeof x === 'string' || jwk) ? REDACTED : walk(x, k === 'jwk');
+    if (k === 'url' && typeof x === 'string') out[k] = withoutPassword(x);
+    else out[k] = secret && x !== '' && x !== undefined && (typeof x === 'string' || jwk) ? REDACTED : walk(x, k === 'jwk');
   }
   return out;
+}
+
+/** A URL's password (a database's or a store's, `scheme://user:password@host`) is a secret too. */
+function withoutPassword(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/@]*@/i, `$1:${REDACTED}@`);
 }

@@ -18,6 +18,7 @@ import { GrpcMatch, grpcPathsConflict } from './grpc-match.js';
 import { ComposeSchema } from './compose-schema.js';
 import { BatchSchema } from './batch-schema.js';
 import { GraphqlRouteSchema } from './graphql-route-schema.js';
+import { ConfigStoreSchema } from './config-store-schema.js';
 
 export { Duration, Size };
 
@@ -270,6 +271,7 @@ export function buildConfigSchema(defs: readonly PolicySchemaSource[]) {
     policies: z.array(Policy).default([]).meta({ description: 'Global policies, run for every route before its own.' }),
     consumers: Consumers,
     store: StoreConfigSchema.default(DEFAULT_STORE),
+    configStore: ConfigStoreSchema.optional(),
     plugins: z.array(z.string().min(1)).default([]).meta({
       description:
         'Policy plugins: module specifiers (paths relative to the config file, or package names) whose default export is a policy definition; their types work in any `policies` list. Loaded from a config file only (docs/plugins.md).',

@@ -21,10 +21,15 @@ import type { ErrorCode } from '../errors.js';
 import { InstanceMetrics } from '../observability/instance-metrics.js';
 import type { ConsumerDelta } from '../identity/registry.js';
 import { ConsumerIndex } from './consumer-edit.js';
+import type { ChangeMeta, CheckedConfig, ConfigCommitter, ConfigHistory } from './config-history.js';
 
 export type ApplyResult =
   | { ok: true; version: number; unchanged?: boolean }
-  | { ok: false; code: Extract<ErrorCode, 'CONFIG_INVALID' | 'CONFIG_RESTART_REQUIRED'>; errors: ConfigIssue[] };
+  | {
+      ok: false;
+      code: Extract<ErrorCode, 'CONFIG_INVALID' | 'CONFIG_RESTART_REQUIRED' | 'CONFIG_STORE_UNAVAILABLE'>;
+      errors: ConfigIssue[];
+    };
 
 type Refusal = Extract<ApplyResult, { ok: false }>;
 
@@ -38,15 +43,18 @@ export interface Controller {
   ready(): boolean;
   /** Dry run: would this config be accepted? */
   check(result: ValidationResult): ApplyResult;
-  apply(result: ValidationResult, source: string): Promise<ApplyResult>;
+  /** With a config store, a change is recorded there as a new version first (`meta`: its author and comment). */
+  apply(result: ValidationResult, source: string, meta?: ChangeMeta): Promise<ApplyResult>;
   /** Applies `make(newest config)`, computed in turn with other applies (an edit, not a replacement). */
-  applyEdit(make: (current: GatehouseConfig) => ValidationResult, source: string): Promise<ApplyResult>;
+  applyEdit(make: (current: GatehouseConfig) => ValidationResult, source: string, meta?: ChangeMeta): Promise<ApplyResult>;
   /**
    * Applies a change of some consumers, `make(newest config)`, in turn with other applies: checked
    * against the others without validating the whole config again, and handed to the data planes
    * as the change alone (their routes are not recompiled). Runtime/consumer-edit.ts.
    */
-  applyConsumers(make: (current: GatehouseConfig) => ConsumerDelta, source: string): Promise<ApplyResult>;
+  applyConsumers(make: (current: GatehouseConfig) => ConsumerDelta, source: string, meta?: ChangeMeta): Promise<ApplyResult>;
+  /** With a config store (configStore): its versions and the cluster's instances. */
+  readonly history?: ConfigHistory;
   /** Runtime state of the data planes (health, breakers). */
   inspect(query: InspectQuery): Promise<unknown[]>;
   /** Instance-level metrics (config reloads, active version), added to the planes' by GET /metrics. */
@@ -68,13 +76,23 @@ export class Instance implements Controller {
   /** What the consumers hold that must stay unique; built at the first consumer edit after a whole config. */
   private consumerIndex: ConsumerIndex | undefined;
   readonly metrics = new InstanceMetrics(() => this.version);
+  /** With a config store: where changes are recorded before they are applied. */
+  committer: ConfigCommitter | undefined;
+  history: ConfigHistory | undefined;
+  /** A stored version this instance failed to apply: not retried by every version check. */
+  private failedVersion = 0;
+  /** Called after each config this instance applies (the config store writes its snapshot). */
+  onApplied: ((version: number, config: GatehouseConfig) => void) | undefined;
 
   constructor(
     config: GatehouseConfig,
     readonly log: Logger,
     readonly configPath?: string,
+    /** The version it starts with (a config store's version number; 1 for a file). */
+    version = 1,
   ) {
     this.config = config;
+    this.version = version;
     this.plan = compilePlan(config, noConnect, this.version);
     this.workerCount = workerCount(config.workers);
     this.engine = this.workerCount > 1 ? new ClusterEngine(config, log) : new LocalEngine(log);
@@ -116,7 +134,10 @@ export class Instance implements Controller {
    * Validates a config the one way: its schema, the keys that need a restart, then one compile.
    * That compiled plan is what the instance describes once the config is applied.
    */
-  private prepare(result: ValidationResult, version: number): { ok: true; config: GatehouseConfig; plan: Plan } | Refusal {
+  private prepare(
+    result: ValidationResult,
+    version: number,
+  ): { ok: true; config: GatehouseConfig; plan: Plan } | Extract<CheckedConfig, { ok: false }> {
     if (!result.ok) return { ok: false, code: 'CONFIG_INVALID', errors: result.errors };
     const errors: ConfigIssue[] = [];
     for (const key of RESTART_KEYS) {
@@ -137,19 +158,35 @@ export class Instance implements Controller {
   }
 
   /** Applies a validated config everywhere; serialised so reloads never interleave. */
-  apply(result: ValidationResult, source: string): Promise<ApplyResult> {
-    const run = this.applying.then(() => this.applyNow(result, source));
+  apply(result: ValidationResult, source: string, meta?: ChangeMeta): Promise<ApplyResult> {
+    return this.applyEdit(() => result, source, meta);
+  }
+
+  applyEdit(make: (current: GatehouseConfig) => ValidationResult, source: string, meta?: ChangeMeta): Promise<ApplyResult> {
+    const run = this.applying.then(() =>
+      this.committer ? this.commitNow(this.committer, make, source, meta) : this.applyNow(make(this.config), source),
+    );
     this.applying = run.catch(() => {});
     return run;
   }
 
-  applyEdit(make: (current: GatehouseConfig) => ValidationResult, source: string): Promise<ApplyResult> {
-    const run = this.applying.then(() => this.applyNow(make(this.config), source));
+  /** A version read from the config store; one this instance already has is not applied again. */
+  applyStored(result: ValidationResult, version: number, source: string): Promise<ApplyResult> {
+    const run = this.applying.then(async (): Promise<ApplyResult> => {
+      if (version <= this.version || version === this.failedVersion) return { ok: true, version: this.version, unchanged: true };
+      const outcome = await this.applyNow(result, source, version);
+      if (!outcome.ok) this.failedVersion = version;
+      return outcome;
+    });
     this.applying = run.catch(() => {});
     return run;
   }
 
-  applyConsumers(make: (current: GatehouseConfig) => ConsumerDelta, source: string): Promise<ApplyResult> {
+  applyConsumers(make: (current: GatehouseConfig) => ConsumerDelta, source: string, meta?: ChangeMeta): Promise<ApplyResult> {
+    // With a config store a consumer change is a stored version like any other: recorded (checked
+    // against the newest stored config, under the store's lock), then applied as a whole config.
+    const committer = this.committer;
+    if (committer !== undefined) return this.applyEdit((current) => withConsumerDelta(current, make(current)), source, meta);
     const run = this.applying.then(() => this.applyConsumersNow(make(this.config), source));
     this.applying = run.catch(() => {});
     return run;
@@ -173,8 +210,24 @@ export class Instance implements Controller {
     return { ok: true, version };
   }
 
-  private async applyNow(result: ValidationResult, source: string): Promise<ApplyResult> {
-    const version = this.version + 1;
+  /** With a config store: record the change (validated as here, under the store's lock), then apply it. */
+  private async commitNow(
+    committer: ConfigCommitter,
+    make: (current: GatehouseConfig) => ValidationResult,
+    source: string,
+    meta: ChangeMeta | undefined,
+  ): Promise<ApplyResult> {
+    const check = (r: ValidationResult): CheckedConfig => {
+      const prepared = this.prepare(r, 0);
+      return prepared.ok ? { ok: true, config: prepared.config } : prepared;
+    };
+    const outcome = await committer.commit(make, check, { author: meta?.author ?? source, comment: meta?.comment });
+    if (!outcome.ok) return this.refused(source, outcome);
+    if (outcome.version <= this.version) return { ok: true, version: outcome.version, unchanged: true };
+    return this.applyNow({ ok: true, config: outcome.config }, source, outcome.version);
+  }
+
+  private async applyNow(result: ValidationResult, source: string, version = this.version + 1): Promise<ApplyResult> {
     const prepared = this.prepare(result, version);
     if (!prepared.ok) return this.refused(source, prepared);
     try {
@@ -193,6 +246,7 @@ export class Instance implements Controller {
     this.version = version;
     this.metrics.reloaded(true);
     this.log.info({ source, version }, 'config applied');
+    this.onApplied?.(version, prepared.config);
     return { ok: true, version };
   }
 
@@ -248,4 +302,11 @@ function restartView(config: GatehouseConfig, key: (typeof RESTART_KEYS)[number]
 
 function hash(text: string): string {
   return createHash('sha256').update(text).digest('hex');
+}
+
+/** A consumer change as a whole config (the config store's path): the delta checked as a direct edit checks it. */
+function withConsumerDelta(current: GatehouseConfig, delta: ConsumerDelta): ValidationResult {
+  const { consumers, issues } = new ConsumerIndex(current.consumers).prepare(current, delta);
+  if (issues.length > 0) return { ok: false, errors: issues };
+  return { ok: true, config: { ...current, consumers } };
 }

@@ -1,0 +1,112 @@
+// The stored document and the boot file: what is stored is the validated config without the
+// boot keys (listen, admin, workers, server, log, configStore), which stay each instance's own.
+// One instance's config is its boot keys plus the stored document.
+import { BOOT_KEYS } from '../config/config-store-schema.js';
+import type { GatehouseConfig } from '../config/schema.js';
+import { validateConfig, type ConfigIssue, type ValidationResult } from '../validation/validate.js';
+import { compilePlan, noConnect, PluginCreateError } from '../dataplane/plan.js';
+
+export type StoredDocument = Record<string, unknown>;
+
+const BOOT = new Set<string>(BOOT_KEYS);
+
+/** The part of a config that is stored (plain JSON: what JSONB holds and gives back). */
+export function storedPart(config: GatehouseConfig | Record<string, unknown>): StoredDocument {
+  const out: StoredDocument = {};
+  for (const [k, v] of Object.entries(config)) if (!BOOT.has(k) && v !== undefined) out[k] = v;
+  return JSON.parse(JSON.stringify(out)) as StoredDocument;
+}
+
+/** The boot keys of a config. */
+export function bootPart(config: GatehouseConfig | Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(config)) if (BOOT.has(k) && v !== undefined) out[k] = v;
+  return out;
+}
+
+/** Keys of a boot file that belong in the store: with configStore, they are an error there. */
+export function storedKeysIn(doc: unknown): string[] {
+  if (typeof doc !== 'object' || doc === null) return [];
+  return Object.keys(doc).filter((k) => !BOOT.has(k));
+}
+
+/**
+ * Boot keys plus a stored document, validated the way POST /config validates: the schema, then
+ * one compile (a plugin that cannot create its policy is an error at its entry).
+ */
+export function validateStored(boot: Record<string, unknown>, doc: StoredDocument): ValidationResult {
+  const result = validateConfig({ ...storedPart(doc), ...boot });
+  if (!result.ok) return result;
+  try {
+    compilePlan(result.config, noConnect);
+  } catch (err) {
+    const path = err instanceof PluginCreateError ? err.path : '(config)';
+    return { ok: false, errors: [{ path, message: (err as Error).message }] };
+  }
+  return result;
+}
+
+/** Whether two stored documents mean the same config (key order does not matter). */
+export function sameDocument(a: StoredDocument, b: StoredDocument): boolean {
+  return canonical(a) === canonical(b);
+}
+
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (typeof v === 'object' && v !== null)
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  // undefined (a missing array entry in a hand-made document) reads as JSON's null.
+  return v === undefined ? 'null' : JSON.stringify(v);
+}
+
+export interface Change {
+  path: string;
+  op: 'add' | 'remove' | 'change';
+  before?: unknown;
+  after?: unknown;
+}
+
+/** What changed from `a` to `b`, leaf by leaf (a list that changed length is compared entry by entry). */
+export function diffDocuments(a: unknown, b: unknown, path = ''): Change[] {
+  if (canonical(a) === canonical(b)) return [];
+  const bothObjects = typeof a === 'object' && a !== null && typeof b === 'object' && b !== null;
+  if (!bothObjects || Array.isArray(a) !== Array.isArray(b)) return [{ path: path || '(document)', op: 'change', before: a, after: b }];
+  const out: Change[] = [];
+  if (Array.isArray(a) && Array.isArray(b)) {
+    for (let i = 0; i < Math.max(a.length, b.length); i++) {
+      const p = `${path}[${i}]`;
+      if (i >= a.length) out.push({ path: p, op: 'add', after: b[i] });
+      else if (i >= b.length) out.push({ path: p, op: 'remove', before: a[i] });
+      else out.push(...diffDocuments(a[i], b[i], p));
+    }
+    return out;
+  }
+  const ao = a as Record<string, unknown>;
+  const bo = b as Record<string, unknown>;
+  for (const k of new Set([...Object.keys(ao), ...Object.keys(bo)])) {
+    const p = path ? `${path}.${k}` : k;
+    if (!(k in bo)) out.push({ path: p, op: 'remove', before: ao[k] });
+    else if (!(k in ao)) out.push({ path: p, op: 'add', after: bo[k] });
+    else out.push(...diffDocuments(ao[k], bo[k], p));
+  }
+  return out;
+}
+
+/** A diff as lines: `+ path: value`, `- path: value`, `~ path: before → after`. */
+export function formatDiff(changes: Change[]): string {
+  const v = (x: unknown) => JSON.stringify(x);
+  return changes
+    .map((c) =>
+      c.op === 'add'
+        ? `+ ${c.path}: ${v(c.after)}`
+        : c.op === 'remove'
+          ? `- ${c.path}: ${v(c.before)}`
+          : `~ ${c.path}: ${v(c.before)} → ${v(c.after)}`,
+    )
+    .join('\n');
+}
+
+export type { ConfigIssue };
