@@ -1,0 +1,110 @@
+// Review of the config store: a diff must not show what GET /config redacts, and a stored version
+// another writer made that is not a config (JSON null, a list) is refused once while the instance
+// keeps serving the last good one; it is not taken for a lost database.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { startGateway, type Gateway } from '../src/gateway.js';
+import { validateConfig } from '../src/validation/validate.js';
+import { migrate } from '../src/controlplane/migrations.js';
+import { connect } from '../src/controlplane/pg.js';
+import { validateStored } from '../src/controlplane/document.js';
+import { testConfig } from './helpers/gateway.js';
+import { waitFor } from './helpers/child.js';
+import { createDatabase, type TestDatabase } from './helpers/postgres.js';
+
+let db: TestDatabase;
+let gw: Gateway;
+let admin: string;
+let served: string;
+const lines: { level: string; msg: string }[] = [];
+
+before(async () => {
+  db = await createDatabase();
+  const c = await connect(db.url);
+  await migrate(c, 'rv');
+  await c.end();
+  const dest = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(JSON.parse(String(chunk)) as { level: string; msg: string });
+      cb();
+    },
+  });
+  const log = pino({ level: 'info', formatters: { level: (label) => ({ level: label }) } }, dest);
+  const boot = validateConfig(
+    testConfig({ configStore: { type: 'postgres', url: db.url, schema: 'rv', pollIntervalMs: 3_600_000, heartbeatIntervalMs: 3_600_000 } }),
+  );
+  assert.ok(boot.ok);
+  gw = await startGateway({ config: boot.config, logger: log });
+  admin = `http://127.0.0.1:${gw.admin!.port}`;
+  served = gw.listeners[0]!.url;
+});
+after(async () => {
+  await gw.stop();
+  await db.drop();
+});
+
+function doc(body: string, key: string): string {
+  return JSON.stringify({
+    accessLog: false,
+    services: { api: { targets: [{ url: 'http://127.0.0.1:1' }] } },
+    consumers: [{ id: 'app', credentials: [{ type: 'api-key', key }] }],
+    routes: [{ name: 'r', match: { paths: ['/v'] }, service: 'api', policies: [{ type: 'request-termination', status: 200, body }] }],
+  });
+}
+
+async function postConfig(body: string): Promise<number> {
+  const res = await fetch(admin + '/config', { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+  const answer = (await res.json()) as { configVersion: number };
+  assert.equal(res.status, 200, JSON.stringify(answer));
+  return answer.configVersion;
+}
+
+test('a diff of a changed consumer key does not show the key', async () => {
+  const a = await postConfig(doc('one', 'first-secret-key-0123456789'));
+  const b = await postConfig(doc('two', 'second-secret-key-0123456789'));
+  const res = await fetch(`${admin}/config/diff?from=${a}&to=${b}`);
+  const text = await res.text();
+  assert.equal(res.status, 200, text);
+  // The diff still says what changed, without the values.
+  assert.match(text, /credentials\[0\]\.key/);
+  for (const secret of ['first-secret-key', 'second-secret-key']) assert.ok(!text.includes(secret), text);
+  const one = await (await fetch(`${admin}/config/versions/${b}`)).text();
+  for (const secret of ['second-secret-key']) assert.ok(!one.includes(secret), one);
+});
+
+test('validateStored answers a document that is not an object as invalid rather than throwing', () => {
+  for (const bad of [null, [], 'routes', 7] as unknown[]) {
+    const r = validateStored({}, bad);
+    assert.equal(r.ok, false, JSON.stringify(bad));
+  }
+});
+
+test('a stored version that is not a config is refused once; the last good one keeps serving', async () => {
+  const good = await postConfig(doc('good', 'k-0123456789abcdef'));
+  assert.equal(await (await fetch(served + '/v')).text(), 'good');
+  const c = await connect(db.url);
+  try {
+    await c.query(`INSERT INTO rv.config_versions (version, doc, author) VALUES ($1, 'null'::jsonb, 'intruder')`, [good + 1]);
+    // Several notifications (one with a payload that is no number): each one makes a check.
+    for (const payload of [String(good + 1), 'x; DROP TABLE rv.config_versions', String(good + 1)]) {
+      await c.query(`SELECT pg_notify('gatehouse_config', $1)`, [payload]);
+    }
+    await waitFor('the bad version noticed', () => lines.some((l) => /refused|unreachable/.test(l.msg)), 5000);
+    await c.query(`SELECT pg_notify('gatehouse_config', $1)`, [String(good + 1)]);
+    // A later good version from the other writer is applied: the instance was never stuck.
+    await c.query(`INSERT INTO rv.config_versions (version, doc, author) VALUES ($1, $2, 'other')`, [
+      good + 2,
+      doc('later', 'k-0123456789abcdef'),
+    ]);
+    await c.query(`SELECT pg_notify('gatehouse_config', $1)`, [String(good + 2)]);
+  } finally {
+    await c.end();
+  }
+  await waitFor('the later version applied', () => gw.instance.version === good + 2, 5000);
+  assert.equal(await (await fetch(served + '/v')).text(), 'later');
+  const msgs = lines.map((l) => l.msg);
+  assert.ok(!msgs.some((m) => /unreachable/.test(m)), JSON.stringify(msgs));
+  assert.equal(msgs.filter((m) => /config refused/.test(m)).length, 1, JSON.stringify(msgs));
+});
