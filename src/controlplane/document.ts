@@ -34,8 +34,12 @@ export function storedKeysIn(doc: unknown): string[] {
  * Boot keys plus a stored document, validated the way POST /config validates: the schema, then
  * one compile (a plugin that cannot create its policy is an error at its entry).
  */
-export function validateStored(boot: Record<string, unknown>, doc: StoredDocument): ValidationResult {
-  const result = validateConfig({ ...storedPart(doc), ...boot });
+export function validateStored(boot: Record<string, unknown>, doc: unknown): ValidationResult {
+  // Another writer (or a hand edit) may have stored any JSON: JSON null would throw below, and a
+  // throw in a version check reads as a lost database, logged again at every check.
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    return { ok: false, errors: [{ path: '(document)', message: 'a stored config is a JSON object' }] };
+  const result = validateConfig({ ...storedPart(doc as StoredDocument), ...boot });
   if (!result.ok) return result;
   try {
     compilePlan(result.config, noConnect);
