@@ -42,3 +42,8 @@ export function redactAt(path: string, value: unknown): unknown {
   const wrapped = walk(parent === 'jwk' ? { jwk: { [last]: value } } : { [last]: value }) as Record<string, unknown>;
   return parent === 'jwk' ? (wrapped.jwk as Record<string, unknown>)[last] : wrapped[last];
 }
+
+/** A config diff's changes with their values redacted by their paths (see redactAt). */
+export function redactChanges<C extends { path: string; before?: unknown; after?: unknown }>(changes: C[]): C[] {
+  return changes.map((c) => ({ ...c, before: redactAt(c.path, c.before), after: redactAt(c.path, c.after) }));
+}
