@@ -1,15 +1,19 @@
 // Review of the config store: a diff must not show what GET /config redacts, and a stored version
 // another writer made that is not a config (JSON null, a list) is refused once while the instance
-// keeps serving the last good one; it is not taken for a lost database.
+// keeps serving the last good one; it is not taken for a lost database. The snapshot file's mode.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
 import { startGateway, type Gateway } from '../src/gateway.js';
 import { validateConfig } from '../src/validation/validate.js';
 import { migrate } from '../src/controlplane/migrations.js';
 import { connect } from '../src/controlplane/pg.js';
 import { validateStored } from '../src/controlplane/document.js';
+import { readSnapshot, writeSnapshot } from '../src/controlplane/snapshot.js';
 import { testConfig } from './helpers/gateway.js';
 import { waitFor } from './helpers/child.js';
 import { createDatabase, type TestDatabase } from './helpers/postgres.js';
@@ -107,4 +111,31 @@ test('a stored version that is not a config is refused once; the last good one k
   const msgs = lines.map((l) => l.msg);
   assert.ok(!msgs.some((m) => /unreachable/.test(m)), JSON.stringify(msgs));
   assert.equal(msgs.filter((m) => /config refused/.test(m)).length, 1, JSON.stringify(msgs));
+});
+
+test('a snapshot is written 0600 even over a leftover temporary file, and never through a symlink there', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-snap-'));
+  try {
+    const path = join(dir, 'snap.json');
+    const tmp = `${path}.${process.pid}.tmp`;
+    // A crash's leftover (pid 1 again in a container) with a looser mode.
+    await writeFile(tmp, 'old', { mode: 0o644 });
+    await chmod(tmp, 0o644);
+    await writeSnapshot(path, { version: 3, doc: { consumers: [] } });
+    assert.equal((await stat(path)).mode & 0o777, 0o600);
+    // A symlink at the temporary name is replaced, not written through.
+    const elsewhere = join(dir, 'elsewhere');
+    await writeFile(elsewhere, 'untouched');
+    await symlink(elsewhere, tmp);
+    await writeSnapshot(path, { version: 4, doc: {} });
+    assert.equal(await readFile(elsewhere, 'utf8'), 'untouched');
+    assert.equal((await readSnapshot(path))?.version, 4);
+    // A snapshot path that is a directory fails, and leaves no temporary copy of the config behind.
+    const asDir = join(dir, 'adir');
+    await mkdir(asDir);
+    await assert.rejects(writeSnapshot(asDir, { version: 5, doc: {} }));
+    assert.deepEqual((await readdir(dir)).sort(), ['adir', 'elsewhere', 'snap.json']);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
