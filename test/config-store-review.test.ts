@@ -79,38 +79,49 @@ test('a diff of a changed consumer key does not show the key', async () => {
 });
 
 test('validateStored answers a document that is not an object as invalid rather than throwing', () => {
-  for (const bad of [null, [], 'routes', 7] as unknown[]) {
+  // Nested deeper than validation can recurse (PostgreSQL stores 9000 levels of jsonb).
+  let deep: Record<string, unknown> = {};
+  const metadata = deep;
+  for (let i = 0; i < 100_000; i++) deep = (deep.a = {});
+  for (const bad of [null, [], 'routes', 7, { consumers: [{ id: 'x', metadata }] }] as unknown[]) {
     const r = validateStored({}, bad);
-    assert.equal(r.ok, false, JSON.stringify(bad));
+    assert.equal(r.ok, false, typeof bad);
   }
 });
 
-test('a stored version that is not a config is refused once; the last good one keeps serving', async () => {
+test('a stored version that is not a config (JSON null, nested too deep) is refused once; the last good one keeps serving', async () => {
   const good = await postConfig(doc('good', 'k-0123456789abcdef'));
   assert.equal(await (await fetch(served + '/v')).text(), 'good');
   const c = await connect(db.url);
   try {
+    const notify = (payload: string) => c.query(`SELECT pg_notify('gatehouse_config', $1)`, [payload]);
+    const noticed = (n: number) =>
+      waitFor(`bad version ${n} noticed`, () => lines.filter((l) => /refused|unreachable/.test(l.msg)).length >= n, 5000);
     await c.query(`INSERT INTO rv.config_versions (version, doc, author) VALUES ($1, 'null'::jsonb, 'intruder')`, [good + 1]);
     // Several notifications (one with a payload that is no number): each one makes a check.
-    for (const payload of [String(good + 1), 'x; DROP TABLE rv.config_versions', String(good + 1)]) {
-      await c.query(`SELECT pg_notify('gatehouse_config', $1)`, [payload]);
-    }
-    await waitFor('the bad version noticed', () => lines.some((l) => /refused|unreachable/.test(l.msg)), 5000);
-    await c.query(`SELECT pg_notify('gatehouse_config', $1)`, [String(good + 1)]);
+    for (const payload of [String(good + 1), 'x; DROP TABLE rv.config_versions', String(good + 1)]) await notify(payload);
+    await noticed(1);
+    await notify(String(good + 1));
+    // Nested deeper than validation can recurse: PostgreSQL stores it.
+    const deep = `{"consumers":[{"id":"x","metadata":${'{"a":'.repeat(9000)}{}${'}'.repeat(9000)}}]}`;
+    await c.query(`INSERT INTO rv.config_versions (version, doc, author) VALUES ($1, $2::jsonb, 'intruder')`, [good + 2, deep]);
+    await notify(String(good + 2));
+    await noticed(2);
+    await notify(String(good + 2));
     // A later good version from the other writer is applied: the instance was never stuck.
     await c.query(`INSERT INTO rv.config_versions (version, doc, author) VALUES ($1, $2, 'other')`, [
-      good + 2,
+      good + 3,
       doc('later', 'k-0123456789abcdef'),
     ]);
-    await c.query(`SELECT pg_notify('gatehouse_config', $1)`, [String(good + 2)]);
+    await notify(String(good + 3));
   } finally {
     await c.end();
   }
-  await waitFor('the later version applied', () => gw.instance.version === good + 2, 5000);
+  await waitFor('the later version applied', () => gw.instance.version === good + 3, 5000);
   assert.equal(await (await fetch(served + '/v')).text(), 'later');
   const msgs = lines.map((l) => l.msg);
   assert.ok(!msgs.some((m) => /unreachable/.test(m)), JSON.stringify(msgs));
-  assert.equal(msgs.filter((m) => /config refused/.test(m)).length, 1, JSON.stringify(msgs));
+  assert.equal(msgs.filter((m) => /config refused/.test(m)).length, 2, JSON.stringify(msgs));
 });
 
 test('a snapshot is written 0600 even over a leftover temporary file, and never through a symlink there', async () => {

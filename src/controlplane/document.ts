@@ -39,15 +39,17 @@ export function validateStored(boot: Record<string, unknown>, doc: unknown): Val
   // throw in a version check reads as a lost database, logged again at every check.
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
     return { ok: false, errors: [{ path: '(document)', message: 'a stored config is a JSON object' }] };
-  const result = validateConfig({ ...storedPart(doc as StoredDocument), ...boot });
-  if (!result.ok) return result;
   try {
+    const result = validateConfig({ ...storedPart(doc as StoredDocument), ...boot });
+    if (!result.ok) return result;
     compilePlan(result.config, noConnect);
+    return result;
   } catch (err) {
+    // A plugin that cannot create its policy; or a document nested deeper than validation can
+    // recurse (PostgreSQL stores thousands of levels): an invalid version, not a thrown error.
     const path = err instanceof PluginCreateError ? err.path : '(config)';
     return { ok: false, errors: [{ path, message: (err as Error).message }] };
   }
-  return result;
 }
 
 /** Whether two stored documents mean the same config (key order does not matter). */
