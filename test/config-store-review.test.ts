@@ -82,7 +82,7 @@ test('validateStored answers a document that is not an object as invalid rather 
   // Nested deeper than validation can recurse (PostgreSQL stores 9000 levels of jsonb).
   let deep: Record<string, unknown> = {};
   const metadata = deep;
-  for (let i = 0; i < 100_000; i++) deep = (deep.a = {});
+  for (let i = 0; i < 100_000; i++) deep = deep.a = {};
   for (const bad of [null, [], 'routes', 7, { consumers: [{ id: 'x', metadata }] }] as unknown[]) {
     const r = validateStored({}, bad);
     assert.equal(r.ok, false, typeof bad);
@@ -108,16 +108,19 @@ test('a stored version that is not a config (JSON null, nested too deep) is refu
     await notify(String(good + 2));
     await noticed(2);
     await notify(String(good + 2));
+    // With the bad version the latest, a change through the admin API is still stored (it repairs the store).
+    assert.equal(await postConfig(doc('repaired', 'k-0123456789abcdef')), good + 3);
+    assert.equal(await (await fetch(served + '/v')).text(), 'repaired');
     // A later good version from the other writer is applied: the instance was never stuck.
     await c.query(`INSERT INTO rv.config_versions (version, doc, author) VALUES ($1, $2, 'other')`, [
-      good + 3,
+      good + 4,
       doc('later', 'k-0123456789abcdef'),
     ]);
-    await notify(String(good + 3));
+    await notify(String(good + 4));
   } finally {
     await c.end();
   }
-  await waitFor('the later version applied', () => gw.instance.version === good + 3, 5000);
+  await waitFor('the later version applied', () => gw.instance.version === good + 4, 5000);
   assert.equal(await (await fetch(served + '/v')).text(), 'later');
   const msgs = lines.map((l) => l.msg);
   assert.ok(!msgs.some((m) => /unreachable/.test(m)), JSON.stringify(msgs));
