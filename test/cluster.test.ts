@@ -195,8 +195,8 @@ test('a consumer edit through one instance is a stored version every instance se
   assert.equal(created.body.configVersion, before + 1);
   for (const n of nodes) await waitFor('consumer everywhere', async () => (await get(n, '/consumers/mobile')).status === 200, 5000);
   const top = (await get(nodes[2]!, '/config/versions?limit=1')).body.versions as { version: number; author: string }[];
-  // The consumer endpoints pass no author yet (src/admin/consumers.ts is left as it is): the source names it.
-  assert.deepEqual([top[0]!.version, top[0]!.author], [before + 1, 'admin-api:consumers']);
+  // The author is the X-Gatehouse-Author of the consumer edit, as for POST /config.
+  assert.deepEqual([top[0]!.version, top[0]!.author], [before + 1, 'carol']);
   // A 404 of the edit itself is not a database failure (503), and stores nothing.
   const missing = await fetch(nodes[1]!.admin + '/consumers/nobody', { method: 'DELETE' });
   assert.equal(missing.status, 404);

@@ -3,7 +3,7 @@
 // CLI's migrate / export / apply round trip (GitOps without drift).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import pg from 'pg';
 import { checkSchema, migrate, SchemaMismatchError, SCHEMA_VERSION } from '../src/controlplane/migrations.js';
 import { ConfigStore } from '../src/controlplane/store.js';
@@ -181,4 +181,26 @@ test('gatehouse migrate / apply / export: the exported config applied again is a
   );
   r = await runCli(['apply', '-c', boot, '-f', changed]);
   assert.equal(r.stdout, 'version 2 written\n');
+});
+
+test('gatehouse export -o writes a file only its owner can read; apply --dry-run does not print a changed consumer key', async () => {
+  const boot = await dir.file('boot-secrets.yaml', bootYaml('secrets'));
+  assert.equal((await runCli(['migrate', '-c', boot])).code, 0);
+  const config = (key: string) =>
+    `services:\n  api: { targets: [{ url: "http://127.0.0.1:1" }] }\nconsumers:\n  - id: app\n    credentials: [{ type: api-key, key: ${key} }]\n`;
+  const first = await dir.file('secrets-1.yaml', config('first-secret-key-0123456789'));
+  let r = await runCli(['apply', '-c', boot, '-f', first]);
+  assert.equal(r.code, 0, r.stderr);
+  // The export holds every consumer's key: it is as secret as the store.
+  const exported = `${dir.path}/secrets-exported.yaml`;
+  r = await runCli(['export', '-c', boot, '-o', exported]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(await readFile(exported, 'utf8'), /first-secret-key/);
+  assert.equal((await stat(exported)).mode & 0o777, 0o600);
+  // A dry run's output ends up in CI logs: the diff names the change, not the keys.
+  const second = await dir.file('secrets-2.yaml', config('second-secret-key-0123456789'));
+  r = await runCli(['apply', '-c', boot, '-f', second, '--dry-run']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /consumers\[0\]\.credentials\[0\]\.key/);
+  assert.doesNotMatch(r.stdout, /first-secret-key|second-secret-key/);
 });

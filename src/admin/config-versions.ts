@@ -5,7 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import type { ApplyResult, Controller } from '../runtime/instance.js';
 import type { ChangeMeta, ConfigHistory } from '../runtime/config-history.js';
 import { errorBody, ERRORS } from '../errors.js';
-import { redactSecrets } from '../config/redact.js';
+import { redactChanges, redactSecrets } from '../config/redact.js';
 import { AdminError } from './errors.js';
 
 type Answer = [number, unknown];
@@ -43,7 +43,8 @@ async function answer(ctl: Controller, req: IncomingMessage, segments: string[])
       const to = versionNumber(url.searchParams.get('to'), 'to');
       const changes = await history.diff(from, to);
       if (!changes) throw new AdminError('ADMIN_RESOURCE_NOT_FOUND', `No version ${from} or no version ${to}.`);
-      return [200, { from, to, changes: redactSecrets(changes) }];
+      // A changed leaf's key name is in its path, not in before/after: redact by the path.
+      return [200, { from, to, changes: redactChanges(changes) }];
     });
   if (segments.length === 2)
     return only(method, 'GET', async () => {

@@ -14,6 +14,7 @@ import { errorBody } from '../errors.js';
 import { redactSecrets } from '../config/redact.js';
 import { EditQueue, Refusal, type AdminAnswer, type ReadBody } from './edits.js';
 import { checkPreconditions, etagOf, page, sortedBy } from './etag.js';
+import { changeMeta } from './config-versions.js';
 
 /** A credential as the admin API shows it: its id and type, and for basic/mtls who it names — never a secret. */
 export function publicCredential(c: CredentialConfig, consumerId: string, index: number): Record<string, unknown> {
@@ -173,7 +174,7 @@ export class ConsumerEndpoints {
       answer = () => shown;
       return { upsert: [{ ...c, credentials: creds }], remove: [] };
     };
-    const outcome = await this.ctl.applyConsumers(make, 'admin-api:consumers');
+    const outcome = await this.ctl.applyConsumers(make, 'admin-api:consumers', changeMeta(req));
     if (!outcome.ok) throw new Refusal(outcome.code, undefined, outcome.errors);
     const out = answer();
     return [status, isRecord(out) ? { ...out, configVersion: outcome.version } : out, etag === undefined ? undefined : { etag }];

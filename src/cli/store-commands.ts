@@ -14,6 +14,7 @@ import { migrate } from '../controlplane/migrations.js';
 import { ConfigStore } from '../controlplane/store.js';
 import { bootPart, diffDocuments, formatDiff, storedPart, validateStored } from '../controlplane/document.js';
 import { BOOT_KEYS } from '../config/config-store-schema.js';
+import { redactChanges } from '../config/redact.js';
 
 /** Exit codes shared with main.ts. */
 const OK = 0;
@@ -74,7 +75,8 @@ export async function exportCmd(path: string, out: string | undefined): Promise<
     await store.check();
     const latest = await store.latest();
     const text = `# gatehouse config version ${latest?.version ?? 0}\n${stringify(latest?.doc ?? {})}`;
-    if (out) await writeFile(out, text);
+    // The document holds every secret of the config (consumer keys): owner-only, as the snapshot.
+    if (out) await writeFile(out, text, { mode: 0o600 });
     else process.stdout.write(text);
     return OK;
   } catch (err) {
@@ -118,7 +120,7 @@ export async function applyCmd(path: string, file: string, opts: ApplyOptions): 
     return INVALID;
   }
   // Validated as POST /config validates, with this boot file's keys; what is stored is the result.
-  const result = validateStored(bootPart(boot.config), doc as Record<string, unknown>);
+  const result = validateStored(bootPart(boot.config), doc);
   if (!result.ok) {
     printIssues(result.errors, file);
     return INVALID;
@@ -129,7 +131,8 @@ export async function applyCmd(path: string, file: string, opts: ApplyOptions): 
     await store.check();
     if (opts.dryRun) {
       const latest = await store.latest();
-      const changes = diffDocuments(latest?.doc ?? {}, next);
+      // Redacted: a dry run's output is read by reviewers and kept in CI logs.
+      const changes = redactChanges(diffDocuments(latest?.doc ?? {}, next));
       process.stdout.write(
         changes.length
           ? `${formatDiff(changes)}\n${changes.length} change${changes.length === 1 ? '' : 's'} (dry run: nothing written)\n`

@@ -27,3 +27,23 @@ function walk(v: unknown, jwk = false): unknown {
 function withoutPassword(url: string): string {
   return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/@]*@/i, `$1:${REDACTED}@`);
 }
+
+/**
+ * A value found at `path` (`a.b[0].c`, as a config diff names it) redacted as it would be inside
+ * the whole config: a leaf's key name is in its path, not in the value.
+ */
+export function redactAt(path: string, value: unknown): unknown {
+  if (value === undefined) return undefined;
+  const names = path.split(/\.|(?=\[)/);
+  const last = names[names.length - 1] ?? '';
+  // An array entry is redacted as walk redacts the entries of a list (by their own contents).
+  if (last.startsWith('[')) return walk(value);
+  const parent = names[names.length - 2];
+  const wrapped = walk(parent === 'jwk' ? { jwk: { [last]: value } } : { [last]: value }) as Record<string, unknown>;
+  return parent === 'jwk' ? (wrapped.jwk as Record<string, unknown>)[last] : wrapped[last];
+}
+
+/** A config diff's changes with their values redacted by their paths (see redactAt). */
+export function redactChanges<C extends { path: string; before?: unknown; after?: unknown }>(changes: C[]): C[] {
+  return changes.map((c) => ({ ...c, before: redactAt(c.path, c.before), after: redactAt(c.path, c.after) }));
+}

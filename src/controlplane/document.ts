@@ -34,16 +34,22 @@ export function storedKeysIn(doc: unknown): string[] {
  * Boot keys plus a stored document, validated the way POST /config validates: the schema, then
  * one compile (a plugin that cannot create its policy is an error at its entry).
  */
-export function validateStored(boot: Record<string, unknown>, doc: StoredDocument): ValidationResult {
-  const result = validateConfig({ ...storedPart(doc), ...boot });
-  if (!result.ok) return result;
+export function validateStored(boot: Record<string, unknown>, doc: unknown): ValidationResult {
+  // Another writer (or a hand edit) may have stored any JSON: JSON null would throw below, and a
+  // throw in a version check reads as a lost database, logged again at every check.
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    return { ok: false, errors: [{ path: '(document)', message: 'a stored config is a JSON object' }] };
   try {
+    const result = validateConfig({ ...storedPart(doc as StoredDocument), ...boot });
+    if (!result.ok) return result;
     compilePlan(result.config, noConnect);
+    return result;
   } catch (err) {
+    // A plugin that cannot create its policy; or a document nested deeper than validation can
+    // recurse (PostgreSQL stores thousands of levels): an invalid version, not a thrown error.
     const path = err instanceof PluginCreateError ? err.path : '(config)';
     return { ok: false, errors: [{ path, message: (err as Error).message }] };
   }
-  return result;
 }
 
 /** Whether two stored documents mean the same config (key order does not matter). */

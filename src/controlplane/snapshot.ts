@@ -1,6 +1,6 @@
 // The local snapshot: the last version this instance applied, so that it can start while the
 // database is down. Written whole and renamed into place: a crash never leaves half a file.
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import type { StoredDocument } from './document.js';
 
 export interface Snapshot {
@@ -10,8 +10,16 @@ export interface Snapshot {
 
 export async function writeSnapshot(path: string, snap: Snapshot): Promise<void> {
   const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify({ gatehouseSnapshot: 1, ...snap }), { mode: 0o600 });
-  await rename(tmp, path);
+  // A leftover temporary file (a crash; pid 1 again in a container) would keep its own mode, and a
+  // symlink there would be written through: remove it, then create the file new ('wx'), 0600.
+  await rm(tmp, { force: true });
+  try {
+    await writeFile(tmp, JSON.stringify({ gatehouseSnapshot: 1, ...snap }), { mode: 0o600, flag: 'wx' });
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true }); // no copy of the config's secrets left behind
+    throw err;
+  }
 }
 
 /** The snapshot, or undefined when there is none; a file that is not one is an error. */

@@ -111,7 +111,7 @@ export class ConfigStore {
         await c.query('ROLLBACK');
         return built;
       }
-      if (latest && sameDocument(latest.doc, built.doc)) {
+      if (latest && same(latest.doc, built.doc)) {
         await c.query('ROLLBACK');
         return { ok: true, version: latest.version, doc: latest.doc, unchanged: true };
       }
@@ -162,6 +162,15 @@ export class ConfigStore {
 
   close(): Promise<void> {
     return this.pool.end();
+  }
+}
+
+/** sameDocument, where a latest version nested too deep to compare (another writer's) is not the same. */
+function same(a: StoredDocument, b: StoredDocument): boolean {
+  try {
+    return sameDocument(a, b);
+  } catch {
+    return false; // a RangeError here would refuse every change until someone edits the table by hand
   }
 }
 
