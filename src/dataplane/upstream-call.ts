@@ -329,8 +329,10 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     }
   }
 
-  /** May the request be tried again after this failure? Takes a retry from the budget if so. */
-  /** `rawHeaders`: the answer's head, where a trailers-only gRPC answer carries the grpc-status `retries.grpcStatuses` may list. */
+  /**
+   * May the request be tried again after this failure? Takes a retry from the budget if so.
+   * `rawHeaders`: the answer's head, where a trailers-only gRPC answer carries the grpc-status `retries.grpcStatuses` may list.
+   */
   private mayRetry(
     status: number | undefined,
     kind: AttemptFailure | 'protocol' | undefined,

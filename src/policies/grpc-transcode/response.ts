@@ -7,6 +7,7 @@
 import type { HeaderList, ResponseInfo, ResponseTransform } from '../types.js';
 import { BodyRefusal } from '../types.js';
 import { FrameError, FrameReader } from './frames.js';
+import { findHeader } from '../../dataplane/header-list.js';
 
 /** What the transform needs of the call's method, compiled from the protos. */
 export interface ResponseCodec {
@@ -135,9 +136,7 @@ function asJson(res: ResponseInfo, contentType: string): void {
 }
 
 function field(headers: HeaderList | undefined, name: string): string | undefined {
-  if (headers === undefined) return undefined;
-  for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() === name) return headers[i + 1];
-  return undefined;
+  return headers === undefined ? undefined : findHeader(headers, name);
 }
 
 interface Status {

@@ -25,6 +25,7 @@ import {
   type Verdict,
 } from '../types.js';
 import { decodeText, TextEncoder64 } from './text.js';
+import { findHeader, setHeader } from '../../dataplane/header-list.js';
 
 const schema = z.strictObject({
   type: z.literal('grpc-web'),
@@ -52,6 +53,8 @@ interface Mode {
 }
 
 const MODE = 'grpc-web';
+/** The subtype of a gRPC-Web content-type, when it names one gRPC knows (`+proto`, `+json`). */
+const WEB_SUBTYPE = /^application\/grpc-web(?:-text)?\+(proto|json)\b/i;
 const EXPOSED = 'grpc-status, grpc-message, grpc-status-details-bin';
 const BAD_TEXT: Verdict = { status: 400, code: 'GW_BAD_BODY', message: 'The application/grpc-web-text body is not base64.' };
 
@@ -86,21 +89,14 @@ class GrpcWebPolicy implements Policy {
   response(ctx: RequestContext, res: ResponseInfo): void {
     if (modeOf(ctx) === undefined) return;
     const h = res.headers;
-    let allowed = false;
-    let exposeAt = -1;
-    for (let i = 0; i < h.length; i += 2) {
-      const name = h[i]!.toLowerCase();
-      if (name === 'access-control-allow-origin') allowed = true;
-      else if (name === 'access-control-expose-headers') exposeAt = i;
-    }
-    if (!allowed) return;
-    if (exposeAt >= 0) h[exposeAt + 1] = `${h[exposeAt + 1]}, ${EXPOSED}`;
-    else h.push('access-control-expose-headers', EXPOSED);
+    if (findHeader(h, 'access-control-allow-origin') === undefined) return;
+    const exposed = findHeader(h, 'access-control-expose-headers');
+    setHeader(h, 'access-control-expose-headers', exposed === undefined ? EXPOSED : `${exposed}, ${EXPOSED}`);
   }
 
   responseBody(ctx: RequestContext, res: ResponseInfo): ResponseTransform | undefined {
     const mode = modeOf(ctx);
-    if (mode === undefined || !GRPC_CONTENT_TYPE.test(field(res.headers, 'content-type') ?? '')) return undefined;
+    if (mode === undefined || !GRPC_CONTENT_TYPE.test(findHeader(res.headers, 'content-type') ?? '')) return undefined;
     return webResponse(mode);
   }
 }
@@ -113,8 +109,7 @@ function modeOf(ctx: RequestContext): Mode | undefined {
   const type = ctx.method === 'POST' ? ctx.req.headers['content-type'] : undefined;
   const m = type === undefined ? null : GRPC_WEB_CONTENT_TYPE.exec(type);
   if (m !== null) {
-    const rest = type!.slice(m[0].length - (m[0].endsWith('+') ? 1 : 0));
-    const suffix = /^\+(proto|json)\b/i.exec(rest);
+    const suffix = WEB_SUBTYPE.exec(type!);
     mode = { text: m[1] !== undefined, suffix: suffix !== null ? `+${suffix[1]!.toLowerCase()}` : '' };
   }
   ctx.locals.set(MODE, mode);
@@ -128,9 +123,7 @@ function webResponse(mode: Mode): ResponseTransform {
   const retype = (res: ResponseInfo): void => {
     if (typed) return;
     typed = true;
-    const h = res.headers;
-    for (let i = h.length - 2; i >= 0; i -= 2) if (h[i]!.toLowerCase() === 'content-type') h.splice(i, 2);
-    h.push('content-type', `application/grpc-web${mode.text ? '-text' : ''}${mode.suffix === '' ? '+proto' : mode.suffix}`);
+    setHeader(res.headers, 'content-type', `application/grpc-web${mode.text ? '-text' : ''}${mode.suffix === '' ? '+proto' : mode.suffix}`);
   };
   return {
     data(chunk, res) {
@@ -159,9 +152,4 @@ export function trailerFrame(trailers: HeaderList): Buffer {
   out.writeUInt32BE(bytes.length, 1);
   bytes.copy(out, 5);
   return out;
-}
-
-function field(headers: HeaderList, name: string): string | undefined {
-  for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() === name) return headers[i + 1];
-  return undefined;
 }
