@@ -281,3 +281,12 @@ test('native gRPC calls on the same route pass untouched (a method without an HT
     client.close();
   }
 });
+
+test('a JSON body over maxRequestBody is 413 before the service is called; the gateway keeps serving', async () => {
+  const before = svc.calls.get('SearchUsers') ?? 0;
+  const big = await call('POST', '/v1/users:search', { query: 'x'.repeat(2 * 1024 * 1024), limit: 1 });
+  assert.equal(big.status, 413);
+  assert.equal((big.json().error as { code: string }).code, 'GW_PAYLOAD_TOO_LARGE');
+  assert.equal(svc.calls.get('SearchUsers') ?? 0, before);
+  assert.equal((await call('GET', '/v1/users/42/name')).status, 200);
+});

@@ -266,3 +266,20 @@ test('a deadline (grpc-timeout) reaches the service: a slower call ends DEADLINE
   const status = r.headers['grpc-status'] ?? readBody(body).trailers['grpc-status'];
   assert.equal(status, '4');
 });
+
+test('a text-mode body over maxTextBody is refused (RESOURCE_EXHAUSTED) before the service, and the gateway keeps serving', async () => {
+  const huge = 'A'.repeat(2 * 1024 * 1024); // valid base64, twice the default 1mb
+  const r = await request(`${base}/gatehouse.test.Echo/Unary`, {
+    method: 'POST',
+    body: huge,
+    headers: { ...WEB_HEADERS, 'content-type': 'application/grpc-web-text' },
+  });
+  await r.body.dump();
+  assert.equal(r.headers['grpc-status'], '8');
+  const after = await request(`${base}/gatehouse.test.Echo/Unary`, {
+    method: 'POST',
+    body: call({ text: 'still here' }),
+    headers: WEB_HEADERS,
+  });
+  assert.equal(readBody(Buffer.from(await after.body.arrayBuffer())).messages[0]!.text, 'still here');
+});
