@@ -16,7 +16,7 @@ import type { RetrySettings, ServiceRuntime, TargetRuntime } from '../upstream/s
 import type { Admission, CircuitBreaker } from '../upstream/circuit-breaker.js';
 import type { AdmissionControl } from '../upstream/admission.js';
 import { countsAsFailure, failureKind, type AttemptFailure } from '../upstream/attempt-result.js';
-import { headGrpcStatus, retryableGrpcCall } from '../upstream/grpc-retry.js';
+import { headGrpcStatus, listedGrpcStatus, retryableGrpcCall } from '../upstream/grpc-retry.js';
 import { httpStatusOf } from './grpc.js';
 import type { Logger } from '../observability/logger.js';
 
@@ -344,7 +344,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     const wanted =
       status !== undefined
         ? retry.onStatus.has(status) ||
-          (this.grpcRetry && status === 200 && rawHeaders !== undefined && listedGrpcStatus(retry, rawHeaders))
+          (this.grpcRetry && status === 200 && rawHeaders !== undefined && listedGrpcStatus(retry.grpc, rawHeaders))
         : kind === 'connect-error'
           ? retry.onConnectError
           : kind === 'timeout' && retry.onTimeout;
@@ -438,10 +438,4 @@ function upstreamErrorCode(err: Error): ErrorCode {
   if ((err as NodeJS.ErrnoException).code === 'GW_PAYLOAD_TOO_LARGE') return 'GW_PAYLOAD_TOO_LARGE';
   const kind = failureKind(err);
   return kind === 'timeout' ? 'GW_UPSTREAM_TIMEOUT' : kind === 'protocol' ? 'GW_UPSTREAM_ERROR' : 'GW_UPSTREAM_UNAVAILABLE';
-}
-
-/** A trailers-only gRPC answer (its head holds grpc-status) whose status `retries.grpcStatuses` lists. */
-function listedGrpcStatus(retry: RetrySettings, rawHeaders: readonly (Buffer | string)[]): boolean {
-  const status = headGrpcStatus(rawHeaders);
-  return status !== undefined && retry.grpc !== undefined && retry.grpc.statuses.has(status);
 }

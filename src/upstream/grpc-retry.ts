@@ -40,3 +40,9 @@ export function headGrpcStatus(rawHeaders: readonly (Buffer | string)[]): number
 export function isOneGrpcMessage(body: Buffer): boolean {
   return body.length >= 5 && (body[0] === 0 || body[0] === 1) && body.readUInt32BE(1) === body.length - 5;
 }
+
+/** A trailers-only gRPC answer (its head holds grpc-status) whose status `retries.grpcStatuses` lists. */
+export function listedGrpcStatus(settings: GrpcRetrySettings | undefined, rawHeaders: readonly (Buffer | string)[]): boolean {
+  const status = headGrpcStatus(rawHeaders);
+  return status !== undefined && settings !== undefined && settings.statuses.has(status);
+}
