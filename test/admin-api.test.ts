@@ -325,9 +325,17 @@ describe('with admin.token', () => {
     const r = await admin(gw, 'POST', '/config', next, auth);
     assert.equal(r.status, 200, r.text);
     assert.equal(await dataStatus(gw, '/authed'), 200);
-    // Changing the token is an admin change: restart required.
-    const other = await admin(gw, 'POST', '/config', { ...next, admin: { ...(next.admin as object), token: 'another' } }, auth);
-    assert.equal(other.status, 409);
+    // Any other admin change needs a restart.
+    const moved = await admin(gw, 'POST', '/config', { ...next, admin: { ...(next.admin as object), port: 1 } }, auth);
+    assert.equal(moved.status, 409);
+    // The token itself may be rotated: the old one stops working at once.
+    const rotated = { ...next, admin: { ...(next.admin as object), token: 'another' } };
+    assert.equal((await admin(gw, 'POST', '/config', rotated, auth)).status, 200);
+    assert.equal((await admin(gw, 'GET', '/routes', undefined, auth)).status, 401);
+    const another = { authorization: 'Bearer another' };
+    assert.equal((await admin(gw, 'GET', '/routes', undefined, another)).status, 200);
+    assert.equal((await admin(gw, 'POST', '/config', next, another)).status, 200);
+    assert.equal((await admin(gw, 'GET', '/routes', undefined, auth)).status, 200);
   });
 
   test('unknown paths are 404 even with a token; health stays open for probes', async () => {

@@ -4,8 +4,8 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { parseConfigText } from '../validation/load.js';
-import { validateConfig } from '../validation/validate.js';
-import { redactSecrets } from '../config/redact.js';
+import { validateConfig, type ConfigIssue } from '../validation/validate.js';
+import { redactChanges } from '../config/redact.js';
 import { describeServices, routeTable } from '../dataplane/describe.js';
 import { errorBody, ERRORS } from '../errors.js';
 import type { ApplyResult, Controller } from '../runtime/instance.js';
@@ -17,8 +17,9 @@ import { foreignBrowserRequest } from './browser-guard.js';
 import { ConsumerEndpoints } from './consumers.js';
 import { GraphQLOperationEndpoints } from './graphql-operations.js';
 import { VERSION } from '../version.js';
-import { analyticsEndpoint, metricsEndpoint } from './observability.js';
+import { analyticsEndpoint, metricsEndpoint, timeseriesEndpoint } from './observability.js';
 import { readyEndpoint } from './ready.js';
+import { configEndpoint } from './config-endpoint.js';
 import { certificatesEndpoint } from './certificates.js';
 import { cachePurgeEndpoint, cacheStatsEndpoint } from './cache.js';
 import { AdminError } from './errors.js';
@@ -26,7 +27,14 @@ import { ConfigResourceEndpoints } from './config-resources.js';
 import { etagOf } from './etag.js';
 import { Refusal } from './edits.js';
 import { changeMeta, configStoreEndpoint } from './config-versions.js';
-import { bootPart } from '../controlplane/document.js';
+import { bootPart, diffDocuments } from '../controlplane/document.js';
+import { keepConsumers, restoreSecrets } from './console/sent-config.js';
+import { placeIssues } from './console/config-text.js';
+import { AdminConsole } from './console/console.js';
+import type { Session } from './console/sessions.js';
+import { overviewEndpoint } from './console/overview.js';
+import { explainEndpoint } from './console/explain.js';
+import { usageEndpoint } from './console/usage.js';
 
 const MAX_BODY = 10 * 1024 * 1024;
 /** Endpoints that answer without the token (probes and the API description). */
@@ -38,26 +46,37 @@ type Handler = (req: IncomingMessage) => Promise<Answer> | Answer;
 
 export class AdminServer {
   private readonly server: http.Server;
-  private readonly tokenDigest: Buffer | undefined;
+  /** The token the digest below is of (null: not read yet); read from the config per request, so a reload can rotate it. */
+  private tokenSeen: string | null = null;
+  private digestOfToken: Buffer | undefined;
+  /** The web console (admin.console); undefined when it is off. */
+  private readonly console: AdminConsole | undefined;
   private readonly routes: Record<string, Partial<Record<string, Handler>>>;
   private readonly consumers: ConsumerEndpoints;
   private readonly graphqlOperations: GraphQLOperationEndpoints;
   private readonly configResources: ConfigResourceEndpoints;
   /** The host the listener binds (a Host header naming it is not a rebound name). */
   private host = '127.0.0.1';
+  private readonly startedAt = new Date();
 
   constructor(
     private readonly ctl: Controller,
-    token: string | undefined,
     private readonly log: Logger,
   ) {
-    // Trimmed as the presented token is: surrounding whitespace in a config value must not lock everyone out.
-    this.tokenDigest = token?.trim() ? digest(token.trim()) : undefined;
+    if (ctl.config.admin.console)
+      this.console = new AdminConsole(
+        {
+          required: () => this.tokenDigest !== undefined,
+          matches: (t) => this.tokenDigest !== undefined && timingSafeEqual(digest(t.trim()), this.tokenDigest),
+          host: () => this.host,
+        },
+        send,
+      );
     this.routes = {
       '/health': { GET: () => [200, { status: 'ok', version: VERSION }] },
-      '/ready': { GET: (req) => readyEndpoint(ctl, this.authorized(req)) },
+      '/ready': { GET: (req) => readyEndpoint(ctl, this.authenticate(req) !== undefined) },
       '/config': {
-        GET: () => [200, redactSecrets(ctl.config), undefined, { etag: etagOf(ctl.config)! }],
+        GET: (req) => configEndpoint(ctl, req),
         POST: async (req) => this.changeConfig(req, true),
       },
       '/validate': { POST: async (req) => this.changeConfig(req, false) },
@@ -66,6 +85,9 @@ export class AdminServer {
       '/openapi.json': { GET: () => [200, openApiDocument()] },
       '/metrics': { GET: () => metricsEndpoint(ctl) },
       '/analytics': { GET: (req) => analyticsEndpoint(ctl, req) },
+      '/analytics/timeseries': { GET: (req) => timeseriesEndpoint(ctl, req) },
+      '/overview': { GET: () => overviewEndpoint(ctl, this.startedAt) },
+      '/explain': { POST: (req) => explainEndpoint(ctl, req, readBodyDocument) },
       '/certificates': { GET: () => certificatesEndpoint(ctl) },
       '/cache': { DELETE: (req) => cachePurgeEndpoint(ctl, req) },
       '/cache/stats': { GET: () => cacheStatsEndpoint(ctl) },
@@ -87,10 +109,19 @@ export class AdminServer {
 
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = requestPath(req.url ?? '/');
-    // The token is checked before anything else reads the path: no unauthenticated request gets
-    // further than this line, whatever it sends.
-    if (!OPEN_PATHS.has(path) && !this.authorized(req)) {
+    // The console's files and login answer without the token (console/console.ts).
+    if (this.console && AdminConsole.owns(path)) return this.console.handle(req, res, path);
+    // The token (or a console session) is checked before anything else reads the path: no
+    // unauthenticated request gets further than this line, whatever it sends.
+    const auth = this.authenticate(req);
+    if (!OPEN_PATHS.has(path) && auth === undefined) {
       send(res, 401, errorBody('ADMIN_UNAUTHORIZED'), { 'www-authenticate': 'Bearer realm="gatehouse-admin"' });
+      return;
+    }
+    // A change made with the session cookie must be the console's own (a cookie rides along with
+    // any request the browser makes; the CSRF value only the console's page holds).
+    if (typeof auth === 'object' && req.method !== 'GET' && req.method !== 'HEAD' && !this.console!.csrfOk(req, auth)) {
+      send(res, 403, errorBody('ADMIN_CSRF'));
       return;
     }
     if (this.tokenDigest === undefined && foreignBrowserRequest(req.headersDistinct, this.host)) {
@@ -150,6 +181,10 @@ export class AdminServer {
       const name = segments[1]!;
       return { GET: () => this.serviceHealth(name) };
     }
+    if (segments.length === 3 && segments[0] === 'consumers' && segments[2] === 'usage' && segments[1] !== '') {
+      const id = segments[1]!;
+      return { GET: () => usageEndpoint(this.ctl, id) };
+    }
     return undefined;
   }
 
@@ -161,19 +196,59 @@ export class AdminServer {
     return [200, { configVersion: this.ctl.version, service: name, workers: planes }];
   }
 
-  private authorized(req: IncomingMessage): boolean {
-    if (!this.tokenDigest) return true;
-    const h = req.headers.authorization ?? '';
-    const m = /^Bearer\s+(.+)$/i.exec(h);
+  /**
+   * How a request is authenticated: 'bearer' (the token), a console session (its cookie), 'open'
+   * (no token is set), or undefined (not at all). A session is reported even without a token, so
+   * that changes made with its cookie are CSRF-checked all the same.
+   */
+  private authenticate(req: IncomingMessage): 'bearer' | 'open' | Session | undefined {
+    const expected = this.tokenDigest; // first: a changed token ends the sessions before one is looked up
+    const session = this.console?.sessionOf(req);
+    if (session) return session;
+    if (!expected) return 'open';
+    const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
     // Compare digests so the comparison takes the same time whatever the token's length.
-    return m !== null && timingSafeEqual(digest(m[1]!.trim()), this.tokenDigest);
+    return m !== null && timingSafeEqual(digest(m[1]!.trim()), expected) ? 'bearer' : undefined;
+  }
+
+  /** The digest of the configured token (undefined: none). A changed token ends every console session. */
+  private get tokenDigest(): Buffer | undefined {
+    // Trimmed as the presented token is: surrounding whitespace in a config value must not lock everyone out.
+    const token = this.ctl.config.admin.token?.trim() ?? '';
+    if (token !== this.tokenSeen) {
+      if (this.tokenSeen !== null) this.console?.dropAll();
+      this.tokenSeen = token;
+      this.digestOfToken = token ? digest(token) : undefined;
+    }
+    return this.digestOfToken;
   }
 
   private async changeConfig(req: IncomingMessage, apply: boolean): Promise<Answer> {
+    const query = new URLSearchParams((req.url ?? '').split('?')[1] ?? '');
+    const text = await readBodyText(req);
+    // Secrets sent back as GET /config shows them ("[redacted]") are the running ones (console/sent-config.ts).
+    if (text.trim() === '') throw new AdminError('ADMIN_BAD_BODY', 'The request body is empty; send JSON or YAML.');
+    const parsed = parseConfigText(text);
+    // A syntax error: where it is (line/column) for the editor, in details.
+    if (!parsed.ok)
+      return [
+        400,
+        errorBody(
+          'ADMIN_BAD_BODY',
+          undefined,
+          `The body is not valid JSON or YAML: ${parsed.errors[0]!.path}: ${parsed.errors[0]!.message}`,
+          parsed.errors.map(syntaxIssue),
+        ),
+      ];
+    const restored = restoreSecrets(parsed.doc, this.ctl.config);
+    // Where each error is in the text, for an editor; a JSON client (a script) gets path and message as before.
+    const place = (issues: readonly ConfigIssue[]) => (isJson(req, text) ? issues : placeIssues(text, issues));
+    if (restored.issues.length > 0) return [400, errorBody('CONFIG_INVALID', undefined, undefined, place(restored.issues))];
+    const sent = query.get('consumers') === 'keep' ? keepConsumers(restored.doc, this.ctl.config) : restored.doc;
     // With a config store the boot keys (listen, admin, …) are this instance's boot file's: a
     // config sent here is the stored part, whatever boot keys it carries (GET /config's, redacted).
     const boot = this.ctl.history ? bootPart(this.ctl.config) : undefined;
-    const result = validateConfig(boot ? { ...(await readBodyObject(req)), ...boot } : await readBodyDocument(req));
+    const result = validateConfig(boot ? { ...asObject(sent), ...boot } : sent);
     let outcome: ApplyResult;
     if (!apply) outcome = this.ctl.check(result);
     else if (req.headers['if-match'] === undefined) outcome = await this.ctl.apply(result, 'admin-api', changeMeta(req));
@@ -197,9 +272,13 @@ export class AdminServer {
       }
     }
     if (!outcome.ok) {
-      return [ERRORS[outcome.code].status, errorBody(outcome.code, undefined, undefined, outcome.errors)];
+      return [ERRORS[outcome.code].status, errorBody(outcome.code, undefined, undefined, place(outcome.errors))];
     }
-    if (!apply) return [200, { valid: true }];
+    if (!apply) {
+      // ?diff=1: what applying it would change, as the config store's diff shows it (secrets redacted).
+      if (query.get('diff') !== '1' || !result.ok) return [200, { valid: true }];
+      return [200, { valid: true, diff: redactChanges(diffDocuments(this.ctl.config, result.config)) }];
+    }
     return [
       200,
       { applied: true, configVersion: outcome.version, ...(outcome.unchanged && { unchanged: true }) },
@@ -257,6 +336,9 @@ function send(res: ServerResponse, status: number, body: string, headers: Record
     ...headers,
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
+    // A page of this host on another port gets the console's cookie sent along (same site): its
+    // <script src> of an admin answer must not run as script.
+    'x-content-type-options': 'nosniff',
   });
   res.end(body);
 }
@@ -266,8 +348,7 @@ function send(res: ServerResponse, status: number, body: string, headers: Record
  * Expanded here, any value a refusal echoes (an unknown plugin, a bad URL) would hand an admin
  * client the gateway's environment — its secrets.
  */
-async function readBodyObject(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const doc = await readBodyDocument(req);
+function asObject(doc: unknown): Record<string, unknown> {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
     throw new AdminError('ADMIN_BAD_BODY', 'The config must be an object.');
   return doc as Record<string, unknown>;
@@ -275,6 +356,10 @@ async function readBodyObject(req: IncomingMessage): Promise<Record<string, unkn
 
 /** Reads a JSON or YAML body into a plain document (refusals are AdminErrors). */
 async function readBodyDocument(req: IncomingMessage): Promise<unknown> {
+  return parseBody(await readBodyText(req));
+}
+
+async function readBodyText(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -282,7 +367,21 @@ async function readBodyDocument(req: IncomingMessage): Promise<unknown> {
     if (size > MAX_BODY) throw new AdminError('ADMIN_BODY_TOO_LARGE');
     chunks.push(chunk);
   }
-  const text = Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Sent as JSON (by its content type, or its text: scripts often send JSON without one). */
+function isJson(req: IncomingMessage, text: string): boolean {
+  return /^application\/(?:[\w.+-]+\+)?json\b/i.test(req.headers['content-type'] ?? '') || /^\s*\{/.test(text);
+}
+
+/** A parse error's "line N, column M" path as numbers. */
+function syntaxIssue(e: { path: string; message: string }): { path: string; message: string; line?: number; column?: number } {
+  const m = /^line (\d+), column (\d+)$/.exec(e.path);
+  return m ? { ...e, line: Number(m[1]), column: Number(m[2]) } : e;
+}
+
+function parseBody(text: string): unknown {
   if (text.trim() === '') throw new AdminError('ADMIN_BAD_BODY', 'The request body is empty; send JSON or YAML.');
   const parsed = parseConfigText(text);
   if (!parsed.ok)
