@@ -1,0 +1,11 @@
+// Entry point (scripts/build-ui.mjs bundles this into dist/ui/app.js and app.css).
+import { render } from 'preact';
+import 'uplot/dist/uPlot.min.css';
+import './styles.css';
+import { App } from './app';
+
+const root = document.getElementById('app');
+if (root) {
+  root.textContent = '';
+  render(<App />, root);
+}
