@@ -86,6 +86,11 @@ export const ERRORS = {
   ADMIN_RESOURCE_NOT_FOUND: { status: 404, message: 'No such resource.' },
   ADMIN_CONFLICT: { status: 409, message: 'The resource already exists.' },
   ADMIN_PRECONDITION_FAILED: { status: 412, message: 'The resource is not in the state that If-Match or If-None-Match expects.' },
+  ADMIN_CSRF: {
+    status: 403,
+    message: 'A change made with the console session cookie needs the x-gatehouse-csrf header and must come from the console itself.',
+  },
+  ADMIN_TOO_MANY_LOGINS: { status: 429, message: 'Too many failed console logins; retry after the time in Retry-After.' },
   CONFIG_INVALID: { status: 400, message: 'The configuration is invalid.' },
   CONFIG_RESTART_REQUIRED: {
     status: 409,

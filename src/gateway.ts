@@ -83,7 +83,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   let adminServer: AdminServer | undefined;
   let admin: BoundListener | undefined;
   if (config.admin.enabled) {
-    adminServer = new AdminServer(instance, config.admin.token || undefined, log);
+    adminServer = new AdminServer(instance, log);
     try {
       admin = await adminServer.listen(config.admin.host, config.admin.port);
     } catch (err) {

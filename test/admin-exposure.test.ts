@@ -50,7 +50,7 @@ test('validate: loopback without a token, a token, or the opt-out pass', async (
     '{ port: 0, host: "::1" }',
     '{ port: 0, host: localhost }',
     '{ port: 0, host: 0.0.0.0, token: s3cret }',
-    '{ port: 0, host: 0.0.0.0, allowRemoteWithoutToken: true }',
+    '{ port: 0, host: 0.0.0.0, allowRemoteWithoutToken: true, console: false }',
   ]) {
     const file = await dir.file('admin-ok.yaml', config(admin));
     const r = await runCli(['validate', '-c', file]);
@@ -67,7 +67,7 @@ test('start: an admin API on 0.0.0.0 without a token does not start (exit 1)', a
 });
 
 test('start: allowRemoteWithoutToken starts and logs a warning naming the risk', async () => {
-  const file = await dir.file('start-optout.yaml', config('{ port: 0, host: 0.0.0.0, allowRemoteWithoutToken: true }'));
+  const file = await dir.file('start-optout.yaml', config('{ port: 0, host: 0.0.0.0, allowRemoteWithoutToken: true, console: false }'));
   const child = await startChild(file);
   try {
     const warnings = child.stderr

@@ -27,6 +27,8 @@ import { etagOf } from './etag.js';
 import { Refusal } from './edits.js';
 import { changeMeta, configStoreEndpoint } from './config-versions.js';
 import { bootPart } from '../controlplane/document.js';
+import { AdminConsole } from './console/console.js';
+import type { Session } from './console/sessions.js';
 
 const MAX_BODY = 10 * 1024 * 1024;
 /** Endpoints that answer without the token (probes and the API description). */
@@ -38,7 +40,11 @@ type Handler = (req: IncomingMessage) => Promise<Answer> | Answer;
 
 export class AdminServer {
   private readonly server: http.Server;
-  private readonly tokenDigest: Buffer | undefined;
+  /** The token the digest below is of (null: not read yet); read from the config per request, so a reload can rotate it. */
+  private tokenSeen: string | null = null;
+  private digestOfToken: Buffer | undefined;
+  /** The web console (admin.console); undefined when it is off. */
+  private readonly console: AdminConsole | undefined;
   private readonly routes: Record<string, Partial<Record<string, Handler>>>;
   private readonly consumers: ConsumerEndpoints;
   private readonly graphqlOperations: GraphQLOperationEndpoints;
@@ -48,14 +54,20 @@ export class AdminServer {
 
   constructor(
     private readonly ctl: Controller,
-    token: string | undefined,
     private readonly log: Logger,
   ) {
-    // Trimmed as the presented token is: surrounding whitespace in a config value must not lock everyone out.
-    this.tokenDigest = token?.trim() ? digest(token.trim()) : undefined;
+    if (ctl.config.admin.console)
+      this.console = new AdminConsole(
+        {
+          required: () => this.tokenDigest !== undefined,
+          matches: (t) => this.tokenDigest !== undefined && timingSafeEqual(digest(t.trim()), this.tokenDigest),
+          host: () => this.host,
+        },
+        send,
+      );
     this.routes = {
       '/health': { GET: () => [200, { status: 'ok', version: VERSION }] },
-      '/ready': { GET: (req) => readyEndpoint(ctl, this.authorized(req)) },
+      '/ready': { GET: (req) => readyEndpoint(ctl, this.authenticate(req) !== undefined) },
       '/config': {
         GET: () => [200, redactSecrets(ctl.config), undefined, { etag: etagOf(ctl.config)! }],
         POST: async (req) => this.changeConfig(req, true),
@@ -87,10 +99,19 @@ export class AdminServer {
 
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = requestPath(req.url ?? '/');
-    // The token is checked before anything else reads the path: no unauthenticated request gets
-    // further than this line, whatever it sends.
-    if (!OPEN_PATHS.has(path) && !this.authorized(req)) {
+    // The console's files and login answer without the token (console/console.ts).
+    if (this.console && AdminConsole.owns(path)) return this.console.handle(req, res, path);
+    // The token (or a console session) is checked before anything else reads the path: no
+    // unauthenticated request gets further than this line, whatever it sends.
+    const auth = this.authenticate(req);
+    if (!OPEN_PATHS.has(path) && auth === undefined) {
       send(res, 401, errorBody('ADMIN_UNAUTHORIZED'), { 'www-authenticate': 'Bearer realm="gatehouse-admin"' });
+      return;
+    }
+    // A change made with the session cookie must be the console's own (a cookie rides along with
+    // any request the browser makes; the CSRF value only the console's page holds).
+    if (typeof auth === 'object' && req.method !== 'GET' && req.method !== 'HEAD' && !this.console!.csrfOk(req, auth)) {
+      send(res, 403, errorBody('ADMIN_CSRF'));
       return;
     }
     if (this.tokenDigest === undefined && foreignBrowserRequest(req.headersDistinct, this.host)) {
@@ -161,12 +182,31 @@ export class AdminServer {
     return [200, { configVersion: this.ctl.version, service: name, workers: planes }];
   }
 
-  private authorized(req: IncomingMessage): boolean {
-    if (!this.tokenDigest) return true;
-    const h = req.headers.authorization ?? '';
-    const m = /^Bearer\s+(.+)$/i.exec(h);
+  /**
+   * How a request is authenticated: 'bearer' (the token), a console session (its cookie), 'open'
+   * (no token is set), or undefined (not at all). A session is reported even without a token, so
+   * that changes made with its cookie are CSRF-checked all the same.
+   */
+  private authenticate(req: IncomingMessage): 'bearer' | 'open' | Session | undefined {
+    const session = this.console?.sessionOf(req);
+    if (session) return session;
+    const expected = this.tokenDigest;
+    if (!expected) return 'open';
+    const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
     // Compare digests so the comparison takes the same time whatever the token's length.
-    return m !== null && timingSafeEqual(digest(m[1]!.trim()), this.tokenDigest);
+    return m !== null && timingSafeEqual(digest(m[1]!.trim()), expected) ? 'bearer' : undefined;
+  }
+
+  /** The digest of the configured token (undefined: none). A changed token ends every console session. */
+  private get tokenDigest(): Buffer | undefined {
+    // Trimmed as the presented token is: surrounding whitespace in a config value must not lock everyone out.
+    const token = this.ctl.config.admin.token?.trim() ?? '';
+    if (token !== this.tokenSeen) {
+      if (this.tokenSeen !== null) this.console?.dropAll();
+      this.tokenSeen = token;
+      this.digestOfToken = token ? digest(token) : undefined;
+    }
+    return this.digestOfToken;
   }
 
   private async changeConfig(req: IncomingMessage, apply: boolean): Promise<Answer> {

@@ -43,6 +43,18 @@ export function adminExposureIssues(admin: Admin): { path: string; message: stri
       },
     ];
   }
+  if (openRemoteAdmin(admin) && admin.console !== false) {
+    // The console logs in with the token: without one, any browser that reaches the listener would
+    // be handed a session (a cookie that works for every admin endpoint).
+    return [
+      {
+        path: 'admin.console',
+        message:
+          `the admin API listens on ${admin.host} (not loopback) without a token, and the console needs one there. ` +
+          'Set admin.token, keep admin.host on loopback, or set admin.console: false',
+      },
+    ];
+  }
   if (admin.token !== undefined && admin.token !== '' && !hasToken(admin)) {
     // The server would demand it, and no bearer token (read trimmed) can match: nobody gets in.
     return [{ path: 'admin.token', message: 'a token of only whitespace is not a token; set a real one, or leave it empty for none' }];

@@ -57,6 +57,10 @@ const Admin = z
       description:
         'Serve the admin API off loopback without a token (default false): only on a network you trust. Logged as a warning at start.',
     }),
+    console: z.boolean().default(true).meta({
+      description:
+        'Serve the web console at /ui/ of the admin listener (default true). Needs a token off loopback, even with allowRemoteWithoutToken.',
+    }),
   })
   .meta({ description: 'The admin API: its own listener, never on a data-plane port.' });
 
@@ -258,7 +262,7 @@ export function buildConfigSchema(defs: readonly PolicySchemaSource[]) {
       .array(Listener)
       .min(1)
       .default([{ port: 8080, host: '0.0.0.0' }]),
-    admin: Admin.default({ enabled: true, port: 9876, host: '127.0.0.1' }),
+    admin: Admin.default({ enabled: true, port: 9876, host: '127.0.0.1', console: true }),
     server: Server.default(SERVER_DEFAULTS),
     loadShedding: LoadShedding.default({ retryAfter: '1s' }),
     trustedProxies: z

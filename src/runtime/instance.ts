@@ -297,7 +297,11 @@ export class Instance implements Controller {
 
 /** What of `key` needs a restart to change: a TLS listener's certificates and TLS settings do not. */
 function restartView(config: GatehouseConfig, key: (typeof RESTART_KEYS)[number]): string {
-  return JSON.stringify(key === 'listen' ? config.listen.map(listenerRestartView) : config[key]);
+  if (key === 'listen') return JSON.stringify(config.listen.map(listenerRestartView));
+  // The admin token may be rotated by a reload: the admin server reads it per request (and ends
+  // the console's sessions when it changes). The listener itself needs a restart.
+  if (key === 'admin') return JSON.stringify({ ...config.admin, token: undefined });
+  return JSON.stringify(config[key]);
 }
 
 function hash(text: string): string {
