@@ -5,6 +5,7 @@ import { loadSession, logout, setUnauthorizedHandler, get, type Session } from '
 import { messageOf } from './hooks';
 import { href, useLocation, type Page } from './router';
 import { Login } from './login';
+import type { Overview } from './types';
 import { OverviewPage } from './pages/overview';
 import { RoutesPage } from './pages/routes';
 import { ServicesPage } from './pages/services';
@@ -36,9 +37,9 @@ export function App() {
   }, []);
   useEffect(() => {
     if (state.kind !== 'in') return;
-    // The Cluster page exists only where the config store does (GET /cluster answers 404 without one).
-    get('/cluster').then(
-      () => setHasStore(true),
+    // The Cluster page and the config history exist only where the config store does.
+    get<Overview>('/overview').then(
+      (o) => setHasStore(o.configStore.present),
       () => setHasStore(false),
     );
   }, [state.kind]);
@@ -96,13 +97,13 @@ function Shell({ session, hasStore, onLogout }: { session: Session; hasStore: bo
         ) : null}
       </header>
       <main id="main" tabIndex={-1}>
-        <CurrentPage page={loc.page} rest={loc.rest} />
+        <CurrentPage page={loc.page} rest={loc.rest} hasStore={hasStore} />
       </main>
     </>
   );
 }
 
-function CurrentPage({ page, rest }: { page: Page; rest: string[] }) {
+function CurrentPage({ page, rest, hasStore }: { page: Page; rest: string[]; hasStore: boolean }) {
   switch (page) {
     case 'overview':
       return <OverviewPage />;
@@ -113,7 +114,7 @@ function CurrentPage({ page, rest }: { page: Page; rest: string[] }) {
     case 'consumers':
       return <ConsumersPage selected={rest[0]} />;
     case 'config':
-      return <ConfigPage />;
+      return <ConfigPage hasStore={hasStore} />;
     case 'cluster':
       return <ClusterPage />;
   }

@@ -41,7 +41,7 @@ export function TimeChart({
           stroke: '#333',
           grid: { stroke: '#e3e3e3' },
           ticks: { stroke: '#ccc' },
-          size: 56,
+          size: 70,
           values: (_u, vals) => vals.map((v) => `${+v.toFixed(2)}${unit}`),
         },
       ],

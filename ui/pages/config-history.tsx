@@ -1,7 +1,7 @@
 // The config store's version history (GET /config/versions), a version's diff against the one
 // before it, and rollback (POST /config/versions/:n/rollback). Hidden without a store (404).
 import { useState } from 'preact/hooks';
-import { ApiError, get, post } from '../api';
+import { get, post } from '../api';
 import { messageOf, useLoad } from '../hooks';
 import { fmtTime } from '../format';
 import type { VersionInfo } from '../types';
@@ -52,11 +52,7 @@ function show(v: unknown): string {
 
 export function History({ onRolledBack }: { onRolledBack: () => void }) {
   const versions = useLoad(
-    (signal) =>
-      get<{ configVersion: number; versions: VersionInfo[] }>('/config/versions?limit=20', { signal }).catch((err: unknown) => {
-        if (err instanceof ApiError && err.status === 404) return undefined;
-        throw err;
-      }),
+    (signal) => get<{ configVersion: number; versions: VersionInfo[] }>('/config/versions?limit=20', { signal }),
     [],
   );
   const [diff, setDiff] = useState<{ n: number; changes: Change[] } | undefined>(undefined);

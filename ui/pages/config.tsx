@@ -15,7 +15,7 @@ type Outcome =
   | { kind: 'errors'; errors: FieldError[] }
   | { kind: 'failed'; message: string };
 
-export function ConfigPage() {
+export function ConfigPage({ hasStore }: { hasStore: boolean }) {
   const running = useLoad((signal) => get<string>('/config?format=yaml&consumers=omit', { signal, asText: true }), []);
   const [text, setText] = useState<string | undefined>(undefined);
   const [outcome, setOutcome] = useState<Outcome | undefined>(undefined);
@@ -89,7 +89,7 @@ export function ConfigPage() {
           describedBy="config-help"
         />
       ) : null}
-      <History onRolledBack={() => running.reload()} />
+      {hasStore ? <History onRolledBack={() => running.reload()} /> : null}
     </section>
   );
 }

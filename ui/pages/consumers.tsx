@@ -16,12 +16,16 @@ const PAGE = 500;
 const ROW = 44;
 
 interface ListState {
+  /** The search and change generation this list is for. */
+  key: string;
   items: Consumer[];
-  /** The cursor of the next page; null when the list is complete. */
+  /** The cursor of the next page; '' before the first, null when the list is complete. */
   next: string | null;
   loading: boolean;
   error?: string;
 }
+
+const fresh = (key: string): ListState => ({ key, items: [], next: '', loading: false });
 
 /** The cursor just below every id that starts with `prefix` (ids are in code-unit order). */
 function cursorBefore(prefix: string): string | undefined {
@@ -32,31 +36,30 @@ function cursorBefore(prefix: string): string | undefined {
 
 export function ConsumersPage({ selected }: { selected: string | undefined }) {
   const [query, setQuery] = useState('');
-  const [list, setList] = useState<ListState>({ items: [], next: '', loading: false });
   const [generation, setGeneration] = useState(0);
   const [creating, setCreating] = useState(false);
   const [secret, setSecret] = useState<NewSecret | undefined>(undefined);
-  const busy = useRef(false);
-  const live = useRef({ query, generation });
-  live.current = { query, generation };
-
+  const q = query.trim();
+  const key = `${generation}\u0000${q}`;
+  const [stored, setList] = useState<ListState>(() => fresh(key));
+  // A new search or a change starts the list again; answers for an older key are dropped.
+  const list = stored.key === key ? stored : fresh(key);
   const listRef = useRef(list);
   listRef.current = list;
+  /** The key whose page is being fetched (one request at a time per list). */
+  const loadingKey = useRef<string | undefined>(undefined);
 
   const loadMore = useCallback(() => {
     const cur = listRef.current;
-    if (busy.current || cur.next === null || cur.error !== undefined) return;
-    busy.current = true;
+    if (loadingKey.current === key || cur.next === null || cur.error !== undefined) return;
+    loadingKey.current = key;
     setList({ ...cur, loading: true });
-    const q = query.trim();
     const after = cur.next !== '' ? cur.next : q !== '' ? cursorBefore(q) : undefined;
     const params = new URLSearchParams({ limit: String(PAGE) });
     if (after !== undefined) params.set('after', after);
-    const stale = () => query !== live.current.query || generation !== live.current.generation;
     get<ConsumerPage>(`/consumers?${params.toString()}`)
       .then(
         (page) => {
-          if (stale()) return;
           let items = page.consumers;
           let next = page.next ?? null;
           if (q !== '') {
@@ -68,22 +71,15 @@ export function ConsumersPage({ selected }: { selected: string | undefined }) {
             }
             items = items.filter((c) => c.id.startsWith(q));
           }
-          setList((s) => ({ items: [...s.items, ...items], next, loading: false }));
+          setList((s) => (s.key === key ? { key, items: [...s.items, ...items], next, loading: false } : s));
         },
-        (err: unknown) => {
-          if (!stale()) setList((s) => ({ ...s, loading: false, error: messageOf(err) }));
-        },
+        (err: unknown) => setList((s) => (s.key === key ? { ...s, loading: false, error: messageOf(err) } : s)),
       )
       .finally(() => {
-        busy.current = false;
+        if (loadingKey.current === key) loadingKey.current = undefined;
       });
-  }, [query, generation]);
+  }, [key, q]);
 
-  // A new search, or a change, starts the list again.
-  useEffect(() => {
-    busy.current = false;
-    setList({ items: [], next: '', loading: false });
-  }, [query, generation]);
   useEffect(() => {
     if (list.items.length === 0 && list.next === '' && !list.loading) loadMore();
   }, [list, loadMore]);
