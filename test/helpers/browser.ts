@@ -54,6 +54,8 @@ export async function launchBrowser(): Promise<TestBrowser> {
     browser,
     async open(viewport = { width: 1280, height: 900 }) {
       const context = await browser.newContext({ viewport, reducedMotion: 'reduce' });
+      // A step that waits longer than this is broken, not slow: fail it rather than the file's time box.
+      context.setDefaultTimeout(10000);
       const page = await context.newPage();
       const problems: string[] = [];
       page.on('console', (m) => {

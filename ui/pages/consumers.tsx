@@ -57,27 +57,28 @@ export function ConsumersPage({ selected }: { selected: string | undefined }) {
     const after = cur.next !== '' ? cur.next : q !== '' ? cursorBefore(q) : undefined;
     const params = new URLSearchParams({ limit: String(PAGE) });
     if (after !== undefined) params.set('after', after);
-    get<ConsumerPage>(`/consumers?${params.toString()}`)
-      .then(
-        (page) => {
-          let items = page.consumers;
-          let next = page.next ?? null;
-          if (q !== '') {
-            // Past the prefix's ids the list is over for this search.
-            const past = items.findIndex((c) => c.id > q && !c.id.startsWith(q));
-            if (past !== -1) {
-              items = items.slice(0, past);
-              next = null;
-            }
-            items = items.filter((c) => c.id.startsWith(q));
+    get<ConsumerPage>(`/consumers?${params.toString()}`).then(
+      (page) => {
+        // Free for the next page before the list changes: the change is what asks for it.
+        loadingKey.current = undefined;
+        let items = page.consumers;
+        let next = page.next ?? null;
+        if (q !== '') {
+          // Past the prefix's ids the list is over for this search.
+          const past = items.findIndex((c) => c.id > q && !c.id.startsWith(q));
+          if (past !== -1) {
+            items = items.slice(0, past);
+            next = null;
           }
-          setList((s) => (s.key === key ? { key, items: [...s.items, ...items], next, loading: false } : s));
-        },
-        (err: unknown) => setList((s) => (s.key === key ? { ...s, loading: false, error: messageOf(err) } : s)),
-      )
-      .finally(() => {
-        if (loadingKey.current === key) loadingKey.current = undefined;
-      });
+          items = items.filter((c) => c.id.startsWith(q));
+        }
+        setList((s) => (s.key === key ? { key, items: [...s.items, ...items], next, loading: false } : s));
+      },
+      (err: unknown) => {
+        loadingKey.current = undefined;
+        setList((s) => (s.key === key ? { ...s, loading: false, error: messageOf(err) } : s));
+      },
+    );
   }, [key, q]);
 
   useEffect(() => {
@@ -107,7 +108,7 @@ export function ConsumersPage({ selected }: { selected: string | undefined }) {
           <VirtualList
             items={list.items}
             rowHeight={ROW}
-            label="Consumers"
+            label="Consumers, by id"
             keyOf={(c) => c.id}
             onNearEnd={list.next === null || list.loading ? undefined : loadMore}
             render={(c) => (

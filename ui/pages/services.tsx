@@ -110,7 +110,7 @@ function Snapshot({ s }: { s: HealthSnapshot }) {
                 <td class="wrap">
                   <code>{t.target}</code>
                 </td>
-                <td>
+                <td data-testid="target-health">
                   <TargetState t={t} />
                 </td>
                 <td>{t.active}</td>
