@@ -50,7 +50,7 @@ after(async () => {
 
 /** Milliseconds from the navigation's start to now, in the page's clock. */
 async function sinceNavigation(): Promise<number> {
-  return Math.round((await tab.page.evaluate('performance.now()')) as number);
+  return Math.round(await tab.page.evaluate<number>('performance.now()'));
 }
 
 test(`the Routes page with ${ROUTES} routes: time to the table, rendered in steps`, { skip }, async () => {
@@ -63,9 +63,9 @@ test(`the Routes page with ${ROUTES} routes: time to the table, rendered in step
     .waitFor();
   await page.locator('table tbody tr').first().waitFor();
   const ms = await sinceNavigation();
-  const timing = (await page.evaluate(
+  const timing = await page.evaluate<string>(
     'JSON.stringify((({ domContentLoadedEventEnd, loadEventEnd, responseEnd }) => ({ responseEnd, domContentLoadedEventEnd, loadEventEnd }))(performance.getEntriesByType("navigation")[0]))',
-  )) as string;
+  );
   console.log(`# console load: routes page (${ROUTES} routes) first render ${ms} ms after navigation start; navigation ${timing}`);
   const rows = await page.locator('table tbody tr').count();
   assert.ok(rows > 0 && rows <= 100, `${rows} rows in the DOM at first`);

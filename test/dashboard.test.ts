@@ -73,9 +73,9 @@ test('the console is served with its CSP; a wrong token is refused, the right on
   await page.getByRole('alert').filter({ hasText: 'refused' }).waitFor();
   assert.equal(await page.locator('nav').count(), 0, 'still the login view');
   await loginAs(page, TOKEN);
-  const stored = (await page.evaluate(
+  const stored = await page.evaluate<{ local: string; session: string; cookie: string }>(
     '({ local: JSON.stringify(Object.entries(localStorage)), session: JSON.stringify(Object.entries(sessionStorage)), cookie: document.cookie })',
-  )) as { local: string; session: string; cookie: string };
+  );
   assert.equal(stored.local, '[]', 'nothing in localStorage');
   assert.equal(stored.session, '[]', 'nothing in sessionStorage');
   assert.doesNotMatch(stored.cookie, /gatehouse_console/, 'the session cookie is HttpOnly');
@@ -158,7 +158,7 @@ test('a consumer created in the console works at once; its key is shown once and
   await page.getByTestId('consumer-detail').filter({ hasText: 'bob' }).waitFor();
   const html = await page.content();
   assert.ok(!html.includes(key), 'the key is nowhere in the page');
-  const values = (await page.evaluate('[...document.querySelectorAll("input,textarea")].map((e) => e.value).join("\\n")')) as string;
+  const values = await page.evaluate<string>('[...document.querySelectorAll("input,textarea")].map((e) => e.value).join("\\n")');
   assert.ok(!values.includes(key), 'nor in any field');
   await screenshot(page, 'consumers');
 });
@@ -205,13 +205,13 @@ test('at phone width every page fits and the focus is visible; no console errors
       await phone.page.goto(`${gw.adminUrl}/ui/#/${p}`);
       await phone.page.locator('#page-title').waitFor();
       await phone.page.waitForTimeout(300);
-      const width = (await phone.page.evaluate('document.documentElement.scrollWidth')) as number;
+      const width = await phone.page.evaluate<number>('document.documentElement.scrollWidth');
       assert.ok(width <= 390, `${p} is ${width}px wide at 390px`);
       if (p === 'overview') await screenshot(phone.page, 'overview-phone');
     }
     await phone.page.keyboard.press('Tab');
     await phone.page.keyboard.press('Tab');
-    const outline = (await phone.page.evaluate('getComputedStyle(document.activeElement).outlineStyle')) as string;
+    const outline = await phone.page.evaluate<string>('getComputedStyle(document.activeElement).outlineStyle');
     assert.notEqual(outline, 'none', 'the focused element shows a ring');
     assert.deepEqual(problemsBesides401(phone.problems), []);
   } finally {
