@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { ERRORS } from '../errors.js';
 import { RegisteredOperation } from '../policies/graphql/persisted-schema.js';
 import { VERSION } from '../version.js';
+import { configGetParameters, configPostParameters, consolePaths, validateParameters } from './console/openapi-paths.js';
 
 export function openApiDocument(): Record<string, unknown> {
   const configSchema = configJsonSchema(ConfigSchema);
@@ -41,10 +42,12 @@ export function openApiDocument(): Record<string, unknown> {
       '/config': {
         get: {
           summary: 'The active config, secrets redacted.',
+          parameters: configGetParameters,
           responses: { 200: ok('The config', ref('GatehouseConfig')), 401: error('Token required') },
         },
         post: {
           summary: 'Validate a new config and apply it atomically.',
+          parameters: configPostParameters,
           requestBody: configBody,
           responses: {
             200: ok('Applied'),
@@ -57,11 +60,13 @@ export function openApiDocument(): Record<string, unknown> {
       '/validate': {
         post: {
           summary: 'Dry run: would this config be accepted?',
+          parameters: validateParameters,
           requestBody: configBody,
           responses: { 200: ok('Valid'), 400: error('Invalid'), 409: error('Needs a restart'), 401: error('Token required') },
         },
       },
       ...configStorePaths(ok, error),
+      ...consolePaths(ok, error),
       '/routes': {
         get: { summary: 'The compiled route table in match order.', responses: { 200: ok('Routes'), 401: error('Token required') } },
       },

@@ -28,7 +28,7 @@ export async function readyEndpoint(ctl: Controller, detailed: boolean): Promise
 }
 
 /** Every data plane's stores; with workers each entry says which worker (1..n, as they answered). */
-async function storeStates(ctl: Controller): Promise<(StoreStatus & { worker?: number })[]> {
+export async function storeStates(ctl: Controller): Promise<(StoreStatus & { worker?: number })[]> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<unknown[]>((resolve) => {
     timer = setTimeout(() => resolve([]), STORES_WAIT_MS);

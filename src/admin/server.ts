@@ -5,7 +5,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { parseConfigText } from '../validation/load.js';
 import { validateConfig } from '../validation/validate.js';
-import { redactSecrets } from '../config/redact.js';
+import { redactChanges } from '../config/redact.js';
 import { describeServices, routeTable } from '../dataplane/describe.js';
 import { errorBody, ERRORS } from '../errors.js';
 import type { ApplyResult, Controller } from '../runtime/instance.js';
@@ -17,8 +17,9 @@ import { foreignBrowserRequest } from './browser-guard.js';
 import { ConsumerEndpoints } from './consumers.js';
 import { GraphQLOperationEndpoints } from './graphql-operations.js';
 import { VERSION } from '../version.js';
-import { analyticsEndpoint, metricsEndpoint } from './observability.js';
+import { analyticsEndpoint, metricsEndpoint, timeseriesEndpoint } from './observability.js';
 import { readyEndpoint } from './ready.js';
+import { configEndpoint } from './config-endpoint.js';
 import { certificatesEndpoint } from './certificates.js';
 import { cachePurgeEndpoint, cacheStatsEndpoint } from './cache.js';
 import { AdminError } from './errors.js';
@@ -26,9 +27,14 @@ import { ConfigResourceEndpoints } from './config-resources.js';
 import { etagOf } from './etag.js';
 import { Refusal } from './edits.js';
 import { changeMeta, configStoreEndpoint } from './config-versions.js';
-import { bootPart } from '../controlplane/document.js';
+import { bootPart, diffDocuments } from '../controlplane/document.js';
+import { keepConsumers, restoreSecrets } from './console/sent-config.js';
+import { placeIssues } from './console/config-text.js';
 import { AdminConsole } from './console/console.js';
 import type { Session } from './console/sessions.js';
+import { overviewEndpoint } from './console/overview.js';
+import { explainEndpoint } from './console/explain.js';
+import { usageEndpoint } from './console/usage.js';
 
 const MAX_BODY = 10 * 1024 * 1024;
 /** Endpoints that answer without the token (probes and the API description). */
@@ -51,6 +57,7 @@ export class AdminServer {
   private readonly configResources: ConfigResourceEndpoints;
   /** The host the listener binds (a Host header naming it is not a rebound name). */
   private host = '127.0.0.1';
+  private readonly startedAt = new Date();
 
   constructor(
     private readonly ctl: Controller,
@@ -69,7 +76,7 @@ export class AdminServer {
       '/health': { GET: () => [200, { status: 'ok', version: VERSION }] },
       '/ready': { GET: (req) => readyEndpoint(ctl, this.authenticate(req) !== undefined) },
       '/config': {
-        GET: () => [200, redactSecrets(ctl.config), undefined, { etag: etagOf(ctl.config)! }],
+        GET: (req) => configEndpoint(ctl, req),
         POST: async (req) => this.changeConfig(req, true),
       },
       '/validate': { POST: async (req) => this.changeConfig(req, false) },
@@ -78,6 +85,9 @@ export class AdminServer {
       '/openapi.json': { GET: () => [200, openApiDocument()] },
       '/metrics': { GET: () => metricsEndpoint(ctl) },
       '/analytics': { GET: (req) => analyticsEndpoint(ctl, req) },
+      '/analytics/timeseries': { GET: (req) => timeseriesEndpoint(ctl, req) },
+      '/overview': { GET: () => overviewEndpoint(ctl, this.startedAt) },
+      '/explain': { POST: (req) => explainEndpoint(ctl, req, readBodyDocument) },
       '/certificates': { GET: () => certificatesEndpoint(ctl) },
       '/cache': { DELETE: (req) => cachePurgeEndpoint(ctl, req) },
       '/cache/stats': { GET: () => cacheStatsEndpoint(ctl) },
@@ -171,6 +181,10 @@ export class AdminServer {
       const name = segments[1]!;
       return { GET: () => this.serviceHealth(name) };
     }
+    if (segments.length === 3 && segments[0] === 'consumers' && segments[2] === 'usage' && segments[1] !== '') {
+      const id = segments[1]!;
+      return { GET: () => usageEndpoint(this.ctl, id) };
+    }
     return undefined;
   }
 
@@ -188,9 +202,9 @@ export class AdminServer {
    * that changes made with its cookie are CSRF-checked all the same.
    */
   private authenticate(req: IncomingMessage): 'bearer' | 'open' | Session | undefined {
+    const expected = this.tokenDigest; // first: a changed token ends the sessions before one is looked up
     const session = this.console?.sessionOf(req);
     if (session) return session;
-    const expected = this.tokenDigest;
     if (!expected) return 'open';
     const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
     // Compare digests so the comparison takes the same time whatever the token's length.
@@ -210,10 +224,29 @@ export class AdminServer {
   }
 
   private async changeConfig(req: IncomingMessage, apply: boolean): Promise<Answer> {
+    const query = new URLSearchParams((req.url ?? '').split('?')[1] ?? '');
+    const text = await readBodyText(req);
+    // Secrets sent back as GET /config shows them ("[redacted]") are the running ones (console/sent-config.ts).
+    if (text.trim() === '') throw new AdminError('ADMIN_BAD_BODY', 'The request body is empty; send JSON or YAML.');
+    const parsed = parseConfigText(text);
+    // A syntax error: where it is (line/column) for the editor, in details.
+    if (!parsed.ok)
+      return [
+        400,
+        errorBody(
+          'ADMIN_BAD_BODY',
+          undefined,
+          `The body is not valid JSON or YAML: ${parsed.errors[0]!.path}: ${parsed.errors[0]!.message}`,
+          parsed.errors.map(syntaxIssue),
+        ),
+      ];
+    const restored = restoreSecrets(parsed.doc, this.ctl.config);
+    if (restored.issues.length > 0) return [400, errorBody('CONFIG_INVALID', undefined, undefined, placeIssues(text, restored.issues))];
+    const sent = query.get('consumers') === 'keep' ? keepConsumers(restored.doc, this.ctl.config) : restored.doc;
     // With a config store the boot keys (listen, admin, …) are this instance's boot file's: a
     // config sent here is the stored part, whatever boot keys it carries (GET /config's, redacted).
     const boot = this.ctl.history ? bootPart(this.ctl.config) : undefined;
-    const result = validateConfig(boot ? { ...(await readBodyObject(req)), ...boot } : await readBodyDocument(req));
+    const result = validateConfig(boot ? { ...asObject(sent), ...boot } : sent);
     let outcome: ApplyResult;
     if (!apply) outcome = this.ctl.check(result);
     else if (req.headers['if-match'] === undefined) outcome = await this.ctl.apply(result, 'admin-api', changeMeta(req));
@@ -237,9 +270,13 @@ export class AdminServer {
       }
     }
     if (!outcome.ok) {
-      return [ERRORS[outcome.code].status, errorBody(outcome.code, undefined, undefined, outcome.errors)];
+      return [ERRORS[outcome.code].status, errorBody(outcome.code, undefined, undefined, placeIssues(text, outcome.errors))];
     }
-    if (!apply) return [200, { valid: true }];
+    if (!apply) {
+      // ?diff=1: what applying it would change, as the config store's diff shows it (secrets redacted).
+      if (query.get('diff') !== '1' || !result.ok) return [200, { valid: true }];
+      return [200, { valid: true, diff: redactChanges(diffDocuments(this.ctl.config, result.config)) }];
+    }
     return [
       200,
       { applied: true, configVersion: outcome.version, ...(outcome.unchanged && { unchanged: true }) },
@@ -306,8 +343,7 @@ function send(res: ServerResponse, status: number, body: string, headers: Record
  * Expanded here, any value a refusal echoes (an unknown plugin, a bad URL) would hand an admin
  * client the gateway's environment — its secrets.
  */
-async function readBodyObject(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const doc = await readBodyDocument(req);
+function asObject(doc: unknown): Record<string, unknown> {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
     throw new AdminError('ADMIN_BAD_BODY', 'The config must be an object.');
   return doc as Record<string, unknown>;
@@ -315,6 +351,10 @@ async function readBodyObject(req: IncomingMessage): Promise<Record<string, unkn
 
 /** Reads a JSON or YAML body into a plain document (refusals are AdminErrors). */
 async function readBodyDocument(req: IncomingMessage): Promise<unknown> {
+  return parseBody(await readBodyText(req));
+}
+
+async function readBodyText(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -322,7 +362,16 @@ async function readBodyDocument(req: IncomingMessage): Promise<unknown> {
     if (size > MAX_BODY) throw new AdminError('ADMIN_BODY_TOO_LARGE');
     chunks.push(chunk);
   }
-  const text = Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** A parse error's "line N, column M" path as numbers. */
+function syntaxIssue(e: { path: string; message: string }): { path: string; message: string; line?: number; column?: number } {
+  const m = /^line (\d+), column (\d+)$/.exec(e.path);
+  return m ? { ...e, line: Number(m[1]), column: Number(m[2]) } : e;
+}
+
+function parseBody(text: string): unknown {
   if (text.trim() === '') throw new AdminError('ADMIN_BAD_BODY', 'The request body is empty; send JSON or YAML.');
   const parsed = parseConfigText(text);
   if (!parsed.ok)

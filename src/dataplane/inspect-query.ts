@@ -9,6 +9,10 @@ export type InspectQuery =
   | { what: 'metrics' }
   /** The plane's analytics part over a window (observer.ts AnalyticsPart). */
   | { what: 'analytics'; window: AnalyticsWindow }
+  /** The plane's last `seconds` seconds of requests (observability/analytics/per-second.ts SecondData[]). */
+  | { what: 'timeseries'; seconds: number }
+  /** A consumer's usage of the rate limits and quotas that apply to it (policies/rate-limit/usage.ts). */
+  | { what: 'usage'; consumer: string }
   /** The plane's rate-limit stores and their state (store/health.ts StoreStatus[]). */
   | { what: 'stores' }
   /** The certificates of the plane's TLS listeners (edge/tls CertificateStatus[]). */

@@ -7,6 +7,8 @@ import { GatewayMetrics, type MetricsSource, type PolicyMetrics } from './metric
 import { Analytics, type AnalyticsWindow } from './analytics/analytics.js';
 import { mergeSummaries, reportOf, type Summary } from './analytics/entry.js';
 import { RedisAnalytics } from './analytics/redis-store.js';
+import { PerSecond, type SecondData } from './analytics/per-second.js';
+import { bucketOf } from './analytics/latency-buckets.js';
 import { Tracer } from './tracing/tracer.js';
 import type { Logger } from './logger.js';
 import type { RequestRecord } from './request-record.js';
@@ -39,6 +41,8 @@ export class Observability {
   accessLog: AccessLog | undefined;
   tracer: Tracer | undefined;
   analytics: Analytics | undefined;
+  /** The last 600 seconds, whatever else is on: the console's live charts (fixed size, a few increments a request). */
+  private readonly perSecond = new PerSecond();
   private redis: RedisAnalytics | undefined;
   private metrics: GatewayMetrics | undefined;
   private metricsOn = false;
@@ -151,9 +155,19 @@ export class Observability {
     const metrics = this.metricsOn ? this.metrics : undefined;
     const log = this.accessLog;
     const a = this.analytics;
+    const second = Math.floor(Date.now() / 1000);
+    const perSecond = this.perSecond;
     for (let i = 0; i < batch.length; i++) {
       const r = batch[i]!;
       try {
+        const e = r.error;
+        perSecond.record(
+          second,
+          r.status,
+          bucketOf(r.durationMs),
+          e === 'GW_RATE_LIMITED',
+          e === 'GW_UNAUTHORIZED' || e === 'GW_FORBIDDEN',
+        );
         if (r.trace !== undefined) r.tracer!.end(r.trace, r);
         if (metrics !== undefined) metrics.record(r);
         if (a !== undefined) {
@@ -207,6 +221,12 @@ export class Observability {
       }
     }
     return { source: 'local', summary: a.summary(window) };
+  }
+
+  /** This plane's last `seconds` seconds (the seconds that saw requests). */
+  timeseries(seconds: number): SecondData[] {
+    this.processPending();
+    return this.perSecond.read(Math.floor(Date.now() / 1000), seconds);
   }
 
   async close(): Promise<void> {

@@ -3,7 +3,7 @@
 // minutes, at most `maxConsumers` consumer (and operation) entries a minute (the rest count as "(other)"), and top-k
 // sketches of fixed size. A window (1m, 15m, 1h) is this minute so far plus the minutes before it.
 import { bucketOf } from './latency-buckets.js';
-import { DIMENSIONS, Entry, mergeSummaries, type AnalyticsSample, type Summary } from './entry.js';
+import { DIMENSIONS, Entry, TOTAL_KEY, mergeSummaries, type AnalyticsSample, type Summary } from './entry.js';
 
 export const WINDOWS = { '1m': 1, '15m': 15, '1h': 60 } as const;
 export type AnalyticsWindow = keyof typeof WINDOWS;
@@ -43,6 +43,8 @@ export class Analytics {
     let m = this.ring[slot];
     if (m === undefined || m.minute !== minute) m = this.ring[slot] = { minute, entries: new Map(), consumers: 0, operations: 0 };
     const bucket = bucketOf(s.durationMs);
+    // Every request, routed or not: the top client IPs of the whole instance.
+    this.entry(m, TOTAL_KEY).add(s, bucket);
     if (s.route !== undefined) this.entry(m, 'route\u0000' + s.route).add(s, bucket);
     if (s.service !== undefined) this.entry(m, 'service\u0000' + s.service).add(s, bucket);
     if (s.consumer !== undefined) {
@@ -61,6 +63,7 @@ export class Analytics {
     }
     const sink = this.sink;
     if (sink !== undefined) {
+      sink.add(minute, TOTAL_KEY, s, bucket);
       if (s.route !== undefined) sink.add(minute, 'route\u0000' + s.route, s, bucket);
       if (s.service !== undefined) sink.add(minute, 'service\u0000' + s.service, s, bucket);
       if (s.consumer !== undefined) sink.add(minute, 'consumer\u0000' + s.consumer, s, bucket);

@@ -5,6 +5,8 @@ import { TopK, topOf } from './top-k.js';
 
 export const DIMENSIONS = ['route', 'service', 'consumer', 'operation'] as const;
 export type Dimension = (typeof DIMENSIONS)[number];
+/** Every request of a minute, whatever its route: the report's top client IPs. */
+export const TOTAL_KEY = 'total\u0000all';
 
 /** One request, as analytics see it. */
 export interface AnalyticsSample {
@@ -115,14 +117,19 @@ export interface ReportEntry {
   topUserAgents: { value: string; count: number }[];
 }
 
-export function reportOf(summary: Summary, topK: number): Record<'routes' | 'services' | 'consumers' | 'operations', ReportEntry[]> {
+export function reportOf(
+  summary: Summary,
+  topK: number,
+): Record<'routes' | 'services' | 'consumers' | 'operations', ReportEntry[]> & { clientIps: { value: string; count: number }[] } {
   const out = {
     routes: [] as ReportEntry[],
     services: [] as ReportEntry[],
     consumers: [] as ReportEntry[],
     operations: [] as ReportEntry[],
+    clientIps: topOf(summary[TOTAL_KEY]?.ips ?? {}, topK),
   };
   for (const key of Object.keys(summary).sort()) {
+    if (key === TOTAL_KEY) continue;
     const sep = key.indexOf('\u0000');
     const dim = key.slice(0, sep) as Dimension;
     const d = summary[key]!;
