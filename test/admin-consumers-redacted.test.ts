@@ -1,3 +1,4 @@
+// GET /consumers/:id/usage of a consumer added or re-planned through /consumers since the last apply.
 // PUT /consumers/:id with a secret as the literal "[redacted]" (how the console's edit form sends a
 // consumer back): the credential keeps its value; a "[redacted]" naming no current credential is refused.
 import { test, before, after } from 'node:test';
@@ -25,7 +26,14 @@ before(async () => {
         ],
       },
     ],
-    routes: [{ name: 'api', match: { paths: ['/*'] }, service: 'up', policies: [{ type: 'key-auth' }] }],
+    routes: [
+      {
+        name: 'api',
+        match: { paths: ['/*'] },
+        service: 'up',
+        policies: [{ type: 'key-auth' }, { type: 'rate-limit', limits: 'plan', by: ['consumer'] }],
+      },
+    ],
   });
 });
 
@@ -66,4 +74,21 @@ test('"[redacted]" for a credential the consumer does not have is refused at its
   assert.equal((await fetch(`${gw.url}/x`, { headers: { 'x-api-key': 'bob-key-0123456789' } })).status, 200);
   const created = await fetch(`${gw.adminUrl}/consumers/carol`, { method: 'PUT', headers: auth, body: JSON.stringify(body) });
   assert.equal(created.status, 400, 'a new consumer has no secrets to keep');
+});
+
+test('usage answers for a consumer added through /consumers, with the plan it was given there', async () => {
+  const add = await fetch(`${gw.adminUrl}/consumers`, {
+    method: 'POST',
+    headers: auth,
+    body: JSON.stringify({ id: 'dora', plan: 'gold', credentials: [{ type: 'api-key', key: 'dora-key-0123456789' }] }),
+  });
+  assert.equal(add.status, 201);
+  assert.equal((await fetch(`${gw.url}/x`, { headers: { 'x-api-key': 'dora-key-0123456789' } })).status, 200);
+  const res = await fetch(`${gw.adminUrl}/consumers/dora/usage`, { headers: auth });
+  assert.equal(res.status, 200, await res.clone().text());
+  const usage = (await res.json()) as { plan?: string; limits: { limit: number; used: number }[] };
+  assert.equal(usage.plan, 'gold');
+  assert.equal(usage.limits.length, 1);
+  assert.equal(usage.limits[0]!.limit, 1000);
+  assert.equal(usage.limits[0]!.used, 1);
 });

@@ -8,7 +8,7 @@ import { startUpstream, type Upstream } from './helpers/upstream.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { maybeUnset } from './helpers/hooks.js';
 import { browserMissing, launchBrowser, screenshot, type TestBrowser, type TestPage } from './helpers/browser.js';
-import { loginAs, problemsBesides401, until } from './helpers/console-page.js';
+import { loginAs, unexpectedProblems, until } from './helpers/console-page.js';
 
 const skip = browserMissing();
 const TOKEN = 'console-load-token-0123456789';
@@ -111,5 +111,5 @@ test(`the Consumers page with ${CONSUMERS} consumers: time to the list, virtuali
     .getByTestId('consumer-count')
     .filter({ hasText: /^10 consumers$/ })
     .waitFor();
-  assert.deepEqual(problemsBesides401(tab.problems), []);
+  assert.deepEqual(unexpectedProblems(tab.problems), []);
 });

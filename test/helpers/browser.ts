@@ -58,8 +58,12 @@ export async function launchBrowser(): Promise<TestBrowser> {
       context.setDefaultTimeout(10000);
       const page = await context.newPage();
       const problems: string[] = [];
+      // A failed request is recorded with its URL (the browser's own console line for it names none).
       page.on('console', (m) => {
-        if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+        if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) problems.push(`console: ${m.text()}`);
+      });
+      page.on('response', (r) => {
+        if (r.status() >= 400) problems.push(`http ${r.status()} ${r.request().method()} ${new URL(r.url()).pathname}`);
       });
       page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
       // A CSP violation is reported to the page as an event; record it through a binding.

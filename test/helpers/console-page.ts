@@ -34,12 +34,13 @@ export function sendTraffic(url: string, perSecond: number, headers: Record<stri
 }
 
 /**
- * Console errors, page errors and CSP violations, without the browser's "failed to load" line
- * for a 401: the console asks GET /ui/session before anyone has signed in (and a wrong token is
- * answered 401), which the browser logs as an error though the console expects it.
+ * Console errors, page errors, CSP violations and failed requests, without those a test expects:
+ * the console asks GET /ui/session before anyone has signed in (401), a wrong token is refused
+ * (401), and a config with an error is answered 400 — each logged by the browser as an error.
  */
-export function problemsBesides401(problems: string[]): string[] {
-  return problems.filter((p) => !/Failed to load resource: the server responded with a status of 401/.test(p));
+export function unexpectedProblems(problems: string[], expected: RegExp[] = []): string[] {
+  const allowed = [/^http 401 (GET|POST) \/ui\/session$/, ...expected];
+  return problems.filter((p) => !allowed.some((a) => a.test(p)));
 }
 
 /** Copies a screenshot to docs/images/dashboard-<name>.png when UPDATE_DOCS_IMAGES=1. */
