@@ -188,8 +188,10 @@ describe('without a token', () => {
     assert.equal(e.error.code, 'CONFIG_INVALID');
     assert.ok(Array.isArray(e.error.details));
     for (const d of e.error.details) {
-      assert.deepEqual(Object.keys(d).sort(), ['message', 'path']);
+      // path and message, and where the path is in the sent text (JSON is YAML) its line and column: nothing of the input.
+      assert.deepEqual(Object.keys(d).sort(), ['column', 'line', 'message', 'path']);
       assert.equal(typeof d.message, 'string');
+      assert.ok(Number.isInteger((d as { line?: number }).line), JSON.stringify(d));
     }
     const paths = e.error.details.map((d) => d.path);
     assert.ok(paths.includes('services.users.timeouts.response'), paths.join(', '));
@@ -325,9 +327,17 @@ describe('with admin.token', () => {
     const r = await admin(gw, 'POST', '/config', next, auth);
     assert.equal(r.status, 200, r.text);
     assert.equal(await dataStatus(gw, '/authed'), 200);
-    // Changing the token is an admin change: restart required.
-    const other = await admin(gw, 'POST', '/config', { ...next, admin: { ...(next.admin as object), token: 'another' } }, auth);
-    assert.equal(other.status, 409);
+    // Any other admin change needs a restart.
+    const moved = await admin(gw, 'POST', '/config', { ...next, admin: { ...(next.admin as object), port: 1 } }, auth);
+    assert.equal(moved.status, 409);
+    // The token itself may be rotated: the old one stops working at once.
+    const rotated = { ...next, admin: { ...(next.admin as object), token: 'another' } };
+    assert.equal((await admin(gw, 'POST', '/config', rotated, auth)).status, 200);
+    assert.equal((await admin(gw, 'GET', '/routes', undefined, auth)).status, 401);
+    const another = { authorization: 'Bearer another' };
+    assert.equal((await admin(gw, 'GET', '/routes', undefined, another)).status, 200);
+    assert.equal((await admin(gw, 'POST', '/config', next, another)).status, 200);
+    assert.equal((await admin(gw, 'GET', '/routes', undefined, auth)).status, 200);
   });
 
   test('unknown paths are 404 even with a token; health stays open for probes', async () => {

@@ -43,7 +43,7 @@ export class Analytics {
     let m = this.ring[slot];
     if (m === undefined || m.minute !== minute) m = this.ring[slot] = { minute, entries: new Map(), consumers: 0, operations: 0 };
     const bucket = bucketOf(s.durationMs);
-    // Every request, routed or not: the top client IPs of the whole instance.
+    // Every request of the minute: the top client IPs of the whole instance.
     this.entry(m, TOTAL_KEY).add(s, bucket);
     if (s.route !== undefined) this.entry(m, 'route\u0000' + s.route).add(s, bucket);
     if (s.service !== undefined) this.entry(m, 'service\u0000' + s.service).add(s, bucket);
