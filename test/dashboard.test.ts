@@ -88,19 +88,24 @@ test('the overview shows live numbers that move while traffic flows', { skip }, 
   const total = page.getByTestId('requests-total');
   await total.waitFor();
   const before = Number((await total.textContent())!.replace(/\D/g, '') || '0');
-  const stop = sendTraffic(`${gw.url}/public/hello`, 20);
+  const stops = [
+    sendTraffic(`${gw.url}/public/hello`, 20),
+    sendTraffic(`${gw.url}/users/1`, 10, { 'x-api-key': 'alice-key-0123456789' }),
+    sendTraffic(`${gw.url}/users/1`, 10, { 'x-api-key': 'not-a-key' }),
+  ];
   try {
     // (Polled from here: waitForFunction evaluates a string in the page, which the console's CSP forbids.)
     await until(async () => Number(((await total.textContent()) ?? '').replace(/\D/g, '') || '0') >= before + 20, 15000);
+    await until(async () => Number(await page.getByTestId('auth-failed').textContent()) > 0, 10000, 'auth failures counted');
     // The charts draw on canvases (uPlot).
     assert.equal(await page.locator('.chart canvas').count(), 3);
-    await page.waitForTimeout(2200); // one more poll: the charts show the traffic
+    const top = page.locator('.panel', { hasText: 'Top routes' });
+    await until(async () => /public/.test((await top.textContent()) ?? ''), 10000, 'the public route among the top routes');
+    await page.waitForTimeout(2200); // one more poll of the time series: the charts show the traffic
     await screenshot(page, 'overview');
   } finally {
-    await stop();
+    await Promise.all(stops.map((stop) => stop()));
   }
-  const top = page.locator('.panel', { hasText: 'Top routes' });
-  await until(async () => /public/.test((await top.textContent()) ?? ''), 10000, 'the public route among the top routes');
 });
 
 test('explain answers as `gatehouse explain` does', { skip }, async () => {
@@ -185,7 +190,17 @@ test('a config with an error is shown at its line and not applied; fixed, it is 
   const line = Number(/line (\d+)/.exec(text)?.[1]);
   assert.ok(line >= at + 2 && line <= at + 1 + added.length, `the error is at the added route's lines (${text})`);
   assert.match(text, /nosuch/);
-  assert.equal(await page.locator('.gutter-error').first().textContent(), `${line}\n`);
+  assert.equal(await page.locator('.gutter-error').first().textContent(), String(line));
+  // The mark sits beside its line of text (same line height, scrolled together).
+  const offset = await page.evaluate<number>(
+    `(() => { const t = document.getElementById('config-text'); const m = document.querySelector('.gutter-error');
+      const lh = parseFloat(getComputedStyle(t).lineHeight); const pad = parseFloat(getComputedStyle(t).paddingTop);
+      return m.getBoundingClientRect().top - (t.getBoundingClientRect().top + pad + (${line} - 1) * lh - t.scrollTop); })()`,
+  );
+  assert.ok(Math.abs(offset) < 3, `the gutter mark is ${offset}px off its line`);
+  const numbers = await page.evaluate<string>("document.querySelector('.gutter').innerText");
+  const expected = broken.split('\n').map((_, i) => String(i + 1));
+  assert.deepEqual(numbers.split('\n').filter(Boolean), expected, 'one number per line, the marked one included');
   assert.equal((await fetch(`${gw.url}/added/x`)).status, 404, 'nothing applied');
   await screenshot(page, 'config');
   await editor.fill(broken.replace('service: nosuch', 'service: users'));

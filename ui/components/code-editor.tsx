@@ -4,7 +4,10 @@
 import { useEffect, useMemo, useRef } from 'preact/hooks';
 
 export interface EditorHandle {
+  /** Moves the caret (and the focus) to a line. */
   jumpTo: (line: number, column?: number) => void;
+  /** Scrolls a line into view, leaving the focus where it is. */
+  reveal: (line: number) => void;
 }
 
 export function CodeEditor({
@@ -31,8 +34,8 @@ export function CodeEditor({
     for (let i = value.indexOf('\n'); i !== -1; i = value.indexOf('\n', i + 1)) n++;
     return n;
   }, [value]);
-  // One text run per stretch of good lines, an element per error line: a 10,000-line config is
-  // a handful of nodes, not 10,000.
+  // One text run per stretch of good lines, a block element per error line: a 10,000-line config
+  // is a handful of nodes, not 10,000.
   const gutterParts = useMemo(() => {
     const parts = [];
     let from = 1;
@@ -41,7 +44,7 @@ export function CodeEditor({
       if (l > from) parts.push(range(from, l - 1));
       parts.push(
         <span key={l} class="gutter-error" title="error on this line">
-          {`${l}\n`}
+          {String(l)}
         </span>,
       );
       from = l + 1;
@@ -67,6 +70,11 @@ export function CodeEditor({
         const start = at + Math.max(0, column - 1);
         el.focus();
         el.setSelectionRange(start, start);
+        this.reveal(line);
+      },
+      reveal(line) {
+        const el = area.current;
+        if (!el) return;
         const lineHeight = parseFloat(getComputedStyle(el).lineHeight) || 18;
         el.scrollTop = Math.max(0, (line - 5) * lineHeight);
         sync();

@@ -42,8 +42,11 @@ export function ConfigPage({ hasStore }: { hasStore: boolean }) {
         running.reload();
       } else setOutcome({ kind: 'valid', ...(r.diff ? { diff: r.diff } : {}) });
     } catch (err) {
-      if (err instanceof ApiError && err.details.length > 0) setOutcome({ kind: 'errors', errors: err.details });
-      else setOutcome({ kind: 'failed', message: messageOf(err) });
+      if (err instanceof ApiError && err.details.length > 0) {
+        setOutcome({ kind: 'errors', errors: err.details });
+        const first = err.details.find((d) => d.line !== undefined)?.line;
+        if (first !== undefined) editor.current?.reveal(first);
+      } else setOutcome({ kind: 'failed', message: messageOf(err) });
     } finally {
       setBusy(false);
     }
