@@ -11,7 +11,7 @@ import { startUpstream, type Upstream } from './helpers/upstream.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { maybeUnset } from './helpers/hooks.js';
 import { browserMissing, launchBrowser, screenshot, type TestBrowser, type TestPage } from './helpers/browser.js';
-import { copyDocsImage, loginAs, unexpectedProblems, sendTraffic, until } from './helpers/console-page.js';
+import { copyDocsImage, loginAs, lowContrast, unexpectedProblems, sendTraffic, until } from './helpers/console-page.js';
 
 const skip = browserMissing();
 const TOKEN = 'console-admin-token-0123456789';
@@ -212,27 +212,32 @@ test('a config with an error is shown at its line and not applied; fixed, it is 
   assert.equal((await fetch(`${gw.url}/users/1`, { headers: { 'x-api-key': 'alice-key-0123456789' } })).status, 200, 'consumers kept');
 });
 
-test('at phone width every page fits and the focus is visible; no console errors or CSP violations anywhere', { skip }, async () => {
-  const phone = await browser.open({ width: 390, height: 844 });
-  try {
-    await phone.page.goto(`${gw.adminUrl}/ui/`);
-    await loginAs(phone.page, TOKEN);
-    for (const p of ['overview', 'routes', 'services', 'consumers', 'config']) {
-      await phone.page.goto(`${gw.adminUrl}/ui/#/${p}`);
-      await phone.page.locator('#page-title').waitFor();
-      await phone.page.waitForTimeout(300);
-      const width = await phone.page.evaluate<number>('document.documentElement.scrollWidth');
-      assert.ok(width <= 390, `${p} is ${width}px wide at 390px`);
-      if (p === 'overview') await screenshot(phone.page, 'overview-phone');
+test(
+  'at phone width every page fits, its text has contrast and the focus is visible; no console errors or CSP violations anywhere',
+  { skip },
+  async () => {
+    const phone = await browser.open({ width: 390, height: 844 });
+    try {
+      await phone.page.goto(`${gw.adminUrl}/ui/`);
+      await loginAs(phone.page, TOKEN);
+      for (const p of ['overview', 'routes', 'services', 'consumers', 'config']) {
+        await phone.page.goto(`${gw.adminUrl}/ui/#/${p}`);
+        await phone.page.locator('#page-title').waitFor();
+        await phone.page.waitForTimeout(300);
+        const width = await phone.page.evaluate<number>('document.documentElement.scrollWidth');
+        assert.ok(width <= 390, `${p} is ${width}px wide at 390px`);
+        assert.deepEqual(await lowContrast(phone.page), [], `text on ${p} has a contrast below 4.5:1`);
+        if (p === 'overview') await screenshot(phone.page, 'overview-phone');
+      }
+      await phone.page.keyboard.press('Tab');
+      await phone.page.keyboard.press('Tab');
+      const outline = await phone.page.evaluate<string>('getComputedStyle(document.activeElement).outlineStyle');
+      assert.notEqual(outline, 'none', 'the focused element shows a ring');
+      assert.deepEqual(unexpectedProblems(phone.problems), []);
+    } finally {
+      await phone.context.close();
     }
-    await phone.page.keyboard.press('Tab');
-    await phone.page.keyboard.press('Tab');
-    const outline = await phone.page.evaluate<string>('getComputedStyle(document.activeElement).outlineStyle');
-    assert.notEqual(outline, 'none', 'the focused element shows a ring');
-    assert.deepEqual(unexpectedProblems(phone.problems), []);
-  } finally {
-    await phone.context.close();
-  }
-  assert.deepEqual(unexpectedProblems(tab.problems, [/^http 400 POST \/config$/]), []);
-  for (const name of ['overview', 'routes', 'services', 'consumers', 'config']) copyDocsImage(name);
-});
+    assert.deepEqual(unexpectedProblems(tab.problems, [/^http 400 POST \/config$/]), []);
+    for (const name of ['overview', 'routes', 'services', 'consumers', 'config']) copyDocsImage(name);
+  },
+);

@@ -58,3 +58,32 @@ export async function until(check: () => Promise<boolean>, timeoutMs: number, wh
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/**
+ * Visible text whose colour has a contrast below 4.5:1 (3:1 for large text) against the first
+ * opaque background behind it, as "text (ratio)". Run in the page (a string: the root tsconfig has
+ * no DOM types); backgrounds with transparency are skipped over, images and canvases not looked at.
+ */
+export async function lowContrast(page: Page): Promise<string[]> {
+  return page.evaluate<string[]>(`(() => {
+    const rgb = (s) => (s.match(/[\\d.]+/g) || []).map(Number);
+    const lum = ([r, g, b]) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+    const bg = (el) => { for (let e = el; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] === 1)) return c; } return [255, 255, 255]; };
+    const out = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const el = n.parentElement; const text = n.textContent.trim();
+      if (!el || !text || el.closest('[aria-hidden=true]')) continue;
+      const box = el.getBoundingClientRect(); const cs = getComputedStyle(el);
+      if (box.width === 0 || box.height === 0 || cs.visibility === 'hidden' || cs.opacity === '0') continue;
+      const a = lum(rgb(cs.color)), b = lum(bg(el));
+      const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+      const size = parseFloat(cs.fontSize), bold = Number(cs.fontWeight) >= 700;
+      const need = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+      if (ratio < need) out.push(text.slice(0, 40) + ' (' + ratio.toFixed(2) + ')');
+    }
+    return out;
+  })()`);
+}
