@@ -20,14 +20,23 @@ let flaky: Upstream;
 let gw: TestGateway;
 let browser: TestBrowser;
 let tab: TestPage;
+/** The key the console made for consumer bob (the consumer tests run in order). */
+let bobKey = '';
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-dashboard-'));
 
 const routes = [
   { name: 'users', match: { paths: ['/users/*'] }, service: 'users', policies: [{ type: 'key-auth' }] },
-  { name: 'users-by-id', match: { paths: ['/users/:id'], methods: ['GET'] }, service: 'users', policies: [{ type: 'key-auth' }] },
+  {
+    name: 'users-by-id',
+    match: { paths: ['/users/:id'], methods: ['GET'] },
+    service: 'users',
+    policies: [{ type: 'key-auth' }, { type: 'rate-limit', limits: 'plan', by: ['consumer'] }],
+  },
   { name: 'public', match: { paths: ['/public/*'] }, service: 'users' },
   { name: 'flaky', match: { paths: ['/flaky/*'] }, service: 'flaky' },
 ];
+
+const plans = { basic: { limits: [{ limit: 100000, window: '1m' }] }, gold: { limits: [{ limit: 500000, window: '1m' }] } };
 
 before(async () => {
   if (skip) return;
@@ -36,6 +45,7 @@ before(async () => {
   gw = await startTestGateway({
     admin: { token: TOKEN },
     analytics: { enabled: true },
+    plans,
     services: {
       users: { targets: [{ url: users.url }] },
       flaky: {
@@ -121,7 +131,7 @@ test('explain answers as `gatehouse explain` does', { skip }, async () => {
   const file = join(dir, 'gatehouse.json');
   writeFileSync(
     file,
-    JSON.stringify({ services: { users: { targets: [{ url: users.url }] }, flaky: { targets: [{ url: flaky.url }] } }, routes }),
+    JSON.stringify({ plans, services: { users: { targets: [{ url: users.url }] }, flaky: { targets: [{ url: flaky.url }] } }, routes }),
   );
   const cli = spawnSync(
     process.execPath,
@@ -157,6 +167,7 @@ test('a consumer created in the console works at once; its key is shown once and
   await page.getByRole('button', { name: 'Create' }).click();
   const key = await page.locator('#new-secret').inputValue();
   assert.match(key, /^gh_[A-Za-z0-9_-]{40,}$/);
+  bobKey = key;
   assert.equal((await fetch(`${gw.url}/users/7`, { headers: { 'x-api-key': key } })).status, 200);
   assert.equal((await fetch(`${gw.url}/users/7`, { headers: { 'x-api-key': 'wrong' } })).status, 401);
   await page.getByRole('button', { name: 'Done' }).click();
@@ -167,6 +178,37 @@ test('a consumer created in the console works at once; its key is shown once and
   const values = await page.evaluate<string>('[...document.querySelectorAll("input,textarea")].map((e) => e.value).join("\\n")');
   assert.ok(!values.includes(key), 'nor in any field');
   await screenshot(page, 'consumers');
+});
+
+test('a consumer gets a plan, its usage shows, a rotated key replaces the old one, a revoked one stops working', { skip }, async () => {
+  const { page } = tab;
+  const detail = page.getByTestId('consumer-detail');
+  await page.goto(`${gw.adminUrl}/ui/#/consumers/bob`);
+  await detail.getByRole('button', { name: 'Edit' }).click();
+  await page.selectOption('#cf-plan', 'gold');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await detail.getByTestId('consumer-plan').filter({ hasText: 'gold' }).waitFor();
+  // The consumer kept its key through the edit (its secret sent back as "[redacted]").
+  assert.equal((await fetch(`${gw.url}/users/7`, { headers: { 'x-api-key': bobKey } })).status, 200, 'the key survives the edit');
+  await detail.getByRole('button', { name: 'Rotate bob:api-key:0' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Rotate' }).click();
+  const rotated = await page.locator('#new-secret').inputValue();
+  await page.getByRole('button', { name: 'Done' }).click();
+  assert.notEqual(rotated, bobKey);
+  assert.equal((await fetch(`${gw.url}/users/7`, { headers: { 'x-api-key': bobKey } })).status, 401, 'the old key is refused');
+  assert.equal((await fetch(`${gw.url}/users/7`, { headers: { 'x-api-key': rotated } })).status, 200, 'the new key works');
+  assert.equal((await fetch(`${gw.url}/users/8`, { headers: { 'x-api-key': rotated } })).status, 200);
+  await detail
+    .getByTestId('usage')
+    .filter({ hasText: /gold/ })
+    .filter({ hasText: /500,000/ })
+    .waitFor();
+  const used = detail.getByTestId('usage').locator('td.num').first();
+  await until(async () => Number(((await used.textContent()) ?? '').replace(/\D/g, '')) >= 2, 8000, 'the requests counted as used');
+  await detail.getByRole('button', { name: 'Revoke bob:api-key:0' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Revoke' }).click();
+  await detail.getByText('No credentials').waitFor();
+  assert.equal((await fetch(`${gw.url}/users/7`, { headers: { 'x-api-key': rotated } })).status, 401, 'revoked');
 });
 
 test('a config with an error is shown at its line and not applied; fixed, it is applied and served', { skip }, async () => {
