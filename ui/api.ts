@@ -62,7 +62,11 @@ export async function request<T>(method: string, path: string, opts: RequestOpti
     body = JSON.stringify(opts.body);
     headers['content-type'] = 'application/json';
   }
-  if (CHANGES.has(method) && csrf !== undefined) headers['x-gatehouse-csrf'] = csrf;
+  if (CHANGES.has(method)) {
+    if (csrf !== undefined) headers['x-gatehouse-csrf'] = csrf;
+    // The config store's history says who made a change: this one came through the console.
+    headers['x-gatehouse-author'] ??= 'console';
+  }
   const res = await fetch(path, {
     method,
     headers,
