@@ -21,6 +21,11 @@ export function useLoad<T>(load: (signal: AbortSignal) => Promise<T>, deps: unkn
     const ctl = new AbortController();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const run = async () => {
+      // A hidden tab does not poll (a console left open in the background costs the gateway nothing).
+      if (intervalMs > 0 && document.hidden) {
+        timer = setTimeout(() => void run(), intervalMs);
+        return;
+      }
       setLoading(true);
       try {
         const v = await loadRef.current(ctl.signal);

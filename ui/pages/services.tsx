@@ -71,6 +71,9 @@ function Health({ h }: { h: ServiceHealth }) {
 
 function Snapshot({ s }: { s: HealthSnapshot }) {
   const cb = s.circuitBreaker;
+  // Per-target in-flight and latency columns only where the gateway reports them.
+  const inFlight = s.targets.some((t) => t.inFlight !== undefined);
+  const latency = s.targets.some((t) => t.latencyMs !== undefined);
   return (
     <>
       <p class="small">
@@ -95,12 +98,16 @@ function Snapshot({ s }: { s: HealthSnapshot }) {
               <th scope="col" class="num">
                 Ejections
               </th>
-              <th scope="col" class="num">
-                In flight
-              </th>
-              <th scope="col" class="num">
-                Latency
-              </th>
+              {inFlight ? (
+                <th scope="col" class="num">
+                  In flight
+                </th>
+              ) : null}
+              {latency ? (
+                <th scope="col" class="num">
+                  Latency
+                </th>
+              ) : null}
               <th scope="col">Last change</th>
             </tr>
           </thead>
@@ -115,8 +122,8 @@ function Snapshot({ s }: { s: HealthSnapshot }) {
                 </td>
                 <td>{t.active}</td>
                 <td class="num">{t.ejections}</td>
-                <td class="num">{t.inFlight === undefined ? '–' : fmtInt(t.inFlight)}</td>
-                <td class="num">{latencyText(t)}</td>
+                {inFlight ? <td class="num">{t.inFlight === undefined ? '–' : fmtInt(t.inFlight)}</td> : null}
+                {latency ? <td class="num">{latencyText(t)}</td> : null}
                 <td class="wrap small">
                   {t.events.length ? (
                     <>
