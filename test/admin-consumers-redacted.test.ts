@@ -20,6 +20,7 @@ before(async () => {
     consumers: [
       {
         id: 'bob',
+        metadata: { team: 'blue', webhook: { url: 'https://example.com/hook', token: 'meta-secret-1' } },
         credentials: [
           { type: 'api-key', key: 'bob-key-0123456789' },
           { type: 'basic', username: 'bob', password: 'bob-password-1' },
@@ -46,6 +47,7 @@ test('a PUT with "[redacted]" secrets changes the plan and keeps the key and the
   const body = {
     groups: ['partners'],
     plan: 'gold',
+    metadata: { team: 'red', webhook: { url: 'https://example.com/hook', token: '[redacted]' } },
     credentials: [
       { type: 'api-key', id: 'bob:api-key:0', key: '[redacted]' },
       { type: 'basic', id: 'bob:basic:1', username: 'bob', password: '[redacted]' },
@@ -62,6 +64,12 @@ test('a PUT with "[redacted]" secrets changes the plan and keeps the key and the
     consumers: { credentials: { password?: string }[] }[];
   };
   assert.equal(config.consumers[0]!.credentials[1]!.password, '[redacted]');
+  const metadata = gw.instance.config.consumers.find((c) => c.id === 'bob')!.metadata;
+  assert.deepEqual(
+    metadata,
+    { team: 'red', webhook: { url: 'https://example.com/hook', token: 'meta-secret-1' } },
+    'the metadata token kept',
+  );
 });
 
 test('"[redacted]" for a credential the consumer does not have is refused at its path, and nothing changes', async () => {

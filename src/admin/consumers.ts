@@ -189,6 +189,10 @@ const byId = (c: ConsumerConfig) => c.id;
  * that names no current credential is refused: "[redacted]" must never become a key.
  */
 function keepRedacted(body: Record<string, unknown>, existing: ConsumerConfig | undefined): Record<string, unknown> {
+  // Metadata is shown redacted by key name (publicConsumer): a "[redacted]" leaf keeps the value at
+  // the same place, so an edit of the plan does not overwrite a token kept in metadata.
+  if (body.metadata !== undefined && existing?.metadata !== undefined)
+    body = { ...body, metadata: keepLeaves(body.metadata, existing.metadata) };
   if (!Array.isArray(body.credentials)) return body;
   const now = existing ? pinIds(existing).credentials : [];
   const credentials = body.credentials.map((c: unknown, i) => {
@@ -209,6 +213,14 @@ function keepRedacted(body: Record<string, unknown>, existing: ConsumerConfig | 
     return out;
   });
   return { ...body, credentials };
+}
+
+function keepLeaves(sent: unknown, now: unknown): unknown {
+  if (sent === REDACTED) return now !== undefined && typeof now !== 'object' ? now : sent;
+  if (Array.isArray(sent)) return sent.map((x, i) => keepLeaves(x, Array.isArray(now) ? now[i] : undefined));
+  if (!isRecord(sent)) return sent;
+  const old = isRecord(now) ? now : {};
+  return Object.fromEntries(Object.entries(sent).map(([k, v]) => [k, keepLeaves(v, old[k])]));
 }
 
 function tagged(resource: unknown): Record<string, string> | undefined {
