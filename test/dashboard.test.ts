@@ -11,7 +11,7 @@ import { startUpstream, type Upstream } from './helpers/upstream.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { maybeUnset } from './helpers/hooks.js';
 import { browserMissing, launchBrowser, screenshot, type TestBrowser, type TestPage } from './helpers/browser.js';
-import { copyDocsImage, loginAs, lowContrast, unexpectedProblems, sendTraffic, until } from './helpers/console-page.js';
+import { copyDocsImage, loginAs, lowContrast, unexpectedProblems, sendTraffic, unlabelled, until } from './helpers/console-page.js';
 
 const skip = browserMissing();
 const TOKEN = 'console-admin-token-0123456789';
@@ -180,6 +180,20 @@ test('a consumer created in the console works at once; its key is shown once and
   await screenshot(page, 'consumers');
 });
 
+test('dialogs work from the keyboard: Enter opens, focus moves in, Escape closes and gives focus back', { skip }, async () => {
+  const { page } = tab;
+  await page.goto(`${gw.adminUrl}/ui/#/consumers`);
+  const opener = page.getByRole('button', { name: 'New consumer' });
+  await opener.focus();
+  await page.keyboard.press('Enter');
+  await page.getByRole('dialog', { name: 'New consumer' }).waitFor();
+  assert.equal(await page.evaluate<boolean>("!!document.activeElement.closest('dialog')"), true, 'focus is in the dialog');
+  assert.deepEqual(await unlabelled(page), []);
+  await page.keyboard.press('Escape');
+  await page.getByRole('dialog').waitFor({ state: 'detached' });
+  assert.equal(await page.evaluate<string>('document.activeElement.textContent'), 'New consumer', 'focus back on the opener');
+});
+
 test('a consumer gets a plan, its usage shows, a rotated key replaces the old one, a revoked one stops working', { skip }, async () => {
   const { page } = tab;
   const detail = page.getByTestId('consumer-detail');
@@ -269,6 +283,7 @@ test(
         const width = await phone.page.evaluate<number>('document.documentElement.scrollWidth');
         assert.ok(width <= 390, `${p} is ${width}px wide at 390px`);
         assert.deepEqual(await lowContrast(phone.page), [], `text on ${p} has a contrast below 4.5:1`);
+        assert.deepEqual(await unlabelled(phone.page), [], `controls on ${p} without a label`);
         if (p === 'overview') await screenshot(phone.page, 'overview-phone');
       }
       await phone.page.keyboard.press('Tab');

@@ -87,3 +87,12 @@ export async function lowContrast(page: Page): Promise<string[]> {
     return out;
   })()`);
 }
+
+/** Form controls on the page without a label (a <label>, aria-label or aria-labelledby), by id or tag. */
+export async function unlabelled(page: Page): Promise<string[]> {
+  return page.evaluate<string[]>(`[...document.querySelectorAll('input, select, textarea, button')]
+    .filter((el) => el.type !== 'hidden')
+    .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby')
+      && !(el.tagName === 'BUTTON' && el.textContent.trim()))
+    .map((el) => el.id || el.tagName.toLowerCase())`);
+}
