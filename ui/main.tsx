@@ -1,9 +1,14 @@
-// Placeholder entry of the admin console (the real front end replaces it): proves the build.
+// Entry point (scripts/build-ui.mjs bundles this into dist/ui/app.js and app.css).
 import { render } from 'preact';
-import './app.css';
+import 'uplot/dist/uPlot.min.css';
+import './styles/base.css';
+import './styles/components.css';
+import './styles/pages.css';
+import './styles/responsive.css';
+import { App } from './app';
 
-function App() {
-  return <main>Gatehouse console</main>;
+const root = document.getElementById('app');
+if (root) {
+  root.textContent = '';
+  render(<App />, root);
 }
-
-render(<App />, document.getElementById('app')!);

@@ -180,7 +180,7 @@ export class DataPlane implements ExchangeHost {
     if (query.what === 'timeseries') return this.obs.timeseries(query.seconds);
     if (query.what === 'usage') {
       const config = this.state.plan.config;
-      return consumerUsage(config, () => this.stores.get(config.store), query.consumer);
+      return consumerUsage(config, () => this.stores.get(config.store), query.consumer, query.record);
     }
     if (query.what === 'cache-stats') return this.stores.cache.stats();
     if (query.what === 'cache-purge') return this.stores.cache.purge(query);

@@ -6,8 +6,11 @@ import type { ConsumerUsage } from '../../policies/rate-limit/usage.js';
 import { AdminError } from '../errors.js';
 
 export async function usageEndpoint(ctl: Controller, id: string): Promise<[number, unknown]> {
-  if (!ctl.config.consumers.some((c) => c.id === id)) throw new AdminError('ADMIN_RESOURCE_NOT_FOUND', `No consumer "${id}".`);
-  const planes = await ctl.inspect({ what: 'usage', consumer: id });
+  const record = ctl.config.consumers.find((c) => c.id === id);
+  if (!record) throw new AdminError('ADMIN_RESOURCE_NOT_FOUND', `No consumer "${id}".`);
+  // The record travels with the question: a consumer added or edited through /consumers since the
+  // last whole-config apply is in the data planes' registries, not in their plans' config.
+  const planes = await ctl.inspect({ what: 'usage', consumer: id, record });
   const usage = planes.find((p): p is ConsumerUsage => typeof p === 'object' && p !== null);
   if (!usage) throw new AdminError('ADMIN_RESOURCE_NOT_FOUND', `No consumer "${id}".`);
   return [200, usage];

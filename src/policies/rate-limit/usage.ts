@@ -38,9 +38,17 @@ export interface ConsumerUsage {
 type ConsumerConfig = GatehouseConfig['consumers'][number];
 
 /** undefined: no such consumer. */
-/** `store`: the data plane's store for the config's `store` (asked for only when a policy counts this consumer). */
-export async function consumerUsage(config: GatehouseConfig, store: () => RateStore, id: string): Promise<ConsumerUsage | undefined> {
-  const consumer = config.consumers.find((c) => c.id === id);
+/**
+ * `store`: the data plane's store for the config's `store` (asked for only when a policy counts this consumer).
+ * `record`: the consumer, when the caller knows it better than `config` does (an edit made since the plan).
+ */
+export async function consumerUsage(
+  config: GatehouseConfig,
+  store: () => RateStore,
+  id: string,
+  record?: ConsumerConfig,
+): Promise<ConsumerUsage | undefined> {
+  const consumer = record?.id === id ? record : config.consumers.find((c) => c.id === id);
   if (!consumer) return undefined;
   const plans = section<Plans | undefined>(config, 'plans') ?? {};
   const defaultPlan = section<string | undefined>(config, 'defaultPlan');
