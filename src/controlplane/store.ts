@@ -31,7 +31,9 @@ export interface Member {
 }
 
 /** What a change's builder answers: the new document, or why there is none (passed back as is). */
-export type Built<R> = { ok: true; doc: StoredDocument } | { ok: false; refusal: R };
+export type Built<R> =
+  /** `unchanged`: whether `doc` is the latest one, when the builder knows (else the two are compared). */
+  { ok: true; doc: StoredDocument; unchanged?: boolean } | { ok: false; refusal: R };
 
 export type CommitResult<R> = { ok: true; version: number; doc: StoredDocument; unchanged: boolean } | { ok: false; refusal: R };
 
@@ -111,7 +113,7 @@ export class ConfigStore {
         await c.query('ROLLBACK');
         return built;
       }
-      if (latest && same(latest.doc, built.doc)) {
+      if (latest && (built.unchanged ?? same(latest.doc, built.doc))) {
         await c.query('ROLLBACK');
         return { ok: true, version: latest.version, doc: latest.doc, unchanged: true };
       }

@@ -18,12 +18,14 @@ import type {
   ConfigHistory,
   VersionSummary,
 } from '../runtime/config-history.js';
+import { VersionUnreadableError } from '../runtime/config-history.js';
 import type { ValidationResult } from '../validation/validate.js';
 import { connect } from './pg.js';
 import { SchemaMismatchError } from './migrations.js';
 import { ConfigStore, NOTIFY_CHANNEL } from './store.js';
-import { bootPart, diffDocuments, storedPart, validateStored, type Change } from './document.js';
+import { bootPart, comparable, diffDocumentsLimited, storedPart, validateStored, type Change } from './document.js';
 import { readSnapshot, writeSnapshot } from './snapshot.js';
+import { versionChange, type VersionChange } from './consumer-sync.js';
 
 /** Why an instance could not start from the store (the CLI prints the message and exits 3). */
 export class ConfigStoreError extends Error {}
@@ -200,7 +202,22 @@ export class ClusterSync implements ConfigCommitter, ConfigHistory {
       if (latest <= instance.version) return;
       const stored = await this.store.get(latest);
       if (!stored) return;
-      await instance.applyStored(validateStored(this.boot, stored.doc), stored.version, 'config-store');
+      // A version that changes consumers only is applied as a consumer change (nothing recompiled).
+      let keep: VersionChange | undefined;
+      const delta = await instance.applyStoredConsumers(
+        (current) => {
+          keep = versionChange(current, stored.doc);
+          return keep.kind === 'consumers' ? keep : undefined;
+        },
+        stored.version,
+        'config-store',
+      );
+      if (delta !== undefined) return;
+      // Consumers the same as served: validated as the served (known valid) list, not checked again.
+      const doc =
+        keep?.kind === 'whole' && keep.consumers !== undefined ? { ...(stored.doc as object), consumers: keep.consumers } : stored.doc;
+      // Not compiled here: applying compiles it, and refuses it as validation would.
+      await instance.applyStored(validateStored(this.boot, doc, false), stored.version, 'config-store');
     } catch (err) {
       this.lost(err as Error);
     }
@@ -228,6 +245,47 @@ export class ClusterSync implements ConfigCommitter, ConfigHistory {
 
   // ConfigCommitter
 
+  async commitOn(
+    base: number,
+    build: () => CheckedConfig & { unchanged?: boolean },
+    meta: ChangeMeta,
+  ): Promise<CommitOutcome | undefined> {
+    let config: GatehouseConfig | undefined;
+    let unchanged = false;
+    let stale = false;
+    let refusedByEdit: { err: unknown } | undefined;
+    try {
+      const r = await this.store.commit<Extract<CheckedConfig, { ok: false }> | undefined>(
+        (latest) => {
+          if ((latest?.version ?? 0) !== base) {
+            stale = true;
+            return { ok: false, refusal: undefined };
+          }
+          let checked: CheckedConfig & { unchanged?: boolean };
+          try {
+            checked = build();
+          } catch (err) {
+            refusedByEdit = { err };
+            throw err;
+          }
+          if (!checked.ok) return { ok: false, refusal: checked };
+          config = checked.config;
+          unchanged = checked.unchanged === true;
+          // Known unchanged or not: the store need not compare two documents of 100,000 consumers.
+          return { ok: true, doc: storedPart(checked.config), unchanged };
+        },
+        { author: meta.author ?? 'unknown', comment: meta.comment },
+      );
+      if (stale) return undefined;
+      if (!r.ok) return r.refusal;
+      return { ok: true, version: r.version, config: config!, unchanged: r.unchanged };
+    } catch (err) {
+      if (refusedByEdit) throw refusedByEdit.err;
+      this.lost(err as Error);
+      return { ok: false, code: 'CONFIG_STORE_UNAVAILABLE', errors: [{ path: '(config store)', message: (err as Error).message }] };
+    }
+  }
+
   async commit(
     make: (current: GatehouseConfig) => ValidationResult,
     check: (r: ValidationResult) => CheckedConfig,
@@ -239,11 +297,13 @@ export class ClusterSync implements ConfigCommitter, ConfigHistory {
     try {
       const r = await this.store.commit<Extract<CheckedConfig, { ok: false }>>(
         (latest) => {
-          // The change is made to the latest stored config, which may be newer than this instance's.
-          const current = latest ? validateStored(this.boot, latest.doc) : undefined;
+          // The change is made to the latest stored config, which may be newer than this instance's
+          // (when it is the one this instance serves, that is its config: not validated again).
+          const served = this.instance!;
+          const current = latest && latest.version !== served.version ? validateStored(this.boot, latest.doc) : undefined;
           let checked: CheckedConfig;
           try {
-            checked = check(make(current?.ok ? current.config : this.instance!.config));
+            checked = check(make(current?.ok ? current.config : served.config));
           } catch (err) {
             refusedByEdit = { err };
             throw err;
@@ -276,9 +336,16 @@ export class ClusterSync implements ConfigCommitter, ConfigHistory {
     return { ...summary, config: doc };
   }
 
-  async diff(from: number, to: number): Promise<Change[] | undefined> {
+  async diff(from: number, to: number, limit: number): Promise<{ changes: Change[]; truncated: boolean } | undefined> {
     const [a, b] = await Promise.all([this.store.get(from), this.store.get(to)]);
-    return a && b ? diffDocuments(a.doc, b.doc) : undefined;
+    if (!a || !b) return undefined;
+    try {
+      return diffDocumentsLimited(a.doc, b.doc, limit);
+    } catch (err) {
+      // Nested deeper than the comparison can recurse (another writer's document).
+      if (err instanceof RangeError) throw new VersionUnreadableError(comparable(a.doc) ? to : from);
+      throw err;
+    }
   }
 
   async restore(n: number): Promise<ValidationResult | undefined> {
@@ -315,3 +382,4 @@ export class ClusterSync implements ConfigCommitter, ConfigHistory {
     await this.store.close().catch(() => {});
   }
 }
+

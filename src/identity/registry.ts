@@ -2,7 +2,7 @@
 // request needs is one Map.get: API keys by SHA-256 digest, Basic users by username, client
 // certificates by subject CN or SAN, consumers by id or username.
 import type { ConsumerConfig } from '../config/consumer-schema.js';
-import { apiKeyDigest, parseScrypt, sameDigest, sha256, type ScryptHash } from './secrets.js';
+import { credentialDigest, parseScrypt, sameDigest, sha256, type ScryptHash } from './secrets.js';
 import type { Identity } from './identity.js';
 
 export interface ConsumerEntry {
@@ -93,7 +93,7 @@ export class ConsumerRegistry {
       const credId = credentialId(c.id, cred.type, i, cred.id);
       switch (cred.type) {
         case 'api-key': {
-          const digest = apiKeyDigest(cred.key);
+          const digest = credentialDigest(cred);
           const k = digest.toString('base64');
           this.keys.set(k, { consumer: entry, credentialId: credId, digest });
           owned.keys.push(k);
