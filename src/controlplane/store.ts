@@ -5,7 +5,7 @@
 import pg from 'pg';
 import { ident } from './pg.js';
 import { checkSchema } from './migrations.js';
-import { sameDocument, type StoredDocument } from './document.js';
+import type { StoredDocument } from './document.js';
 
 export const NOTIFY_CHANNEL = 'gatehouse_config';
 
@@ -36,6 +36,12 @@ export type Built<R> =
   { ok: true; doc: StoredDocument; unchanged?: boolean } | { ok: false; refusal: R };
 
 export type CommitResult<R> = { ok: true; version: number; doc: StoredDocument; unchanged: boolean } | { ok: false; refusal: R };
+
+/** The latest version as a change's builder sees it: its number, and its document when asked for. */
+export interface LatestVersion {
+  version: number;
+  doc(): Promise<StoredDocument>;
+}
 
 export interface ChangeMeta {
   author: string;
@@ -86,6 +92,29 @@ export class ConfigStore {
     return r.rows[0] && full(r.rows[0]);
   }
 
+  /**
+   * A digest of each version's consumers, as PostgreSQL writes them out (jsonb's text is one
+   * canonical form: key order does not matter): equal digests, the same consumers. By version.
+   */
+  async consumerDigests(versions: number[]): Promise<Map<number, string>> {
+    const r = await this.pool.query<{ version: number; digest: string }>(
+      `SELECT version, md5(coalesce(doc->'consumers', 'null'::jsonb)::text) AS digest
+       FROM ${this.s}.config_versions WHERE version = ANY($1::int[]) AND jsonb_typeof(doc) = 'object'`,
+      [versions],
+    );
+    return new Map(r.rows.map((row) => [row.version, row.digest]));
+  }
+
+  /** A version without its consumers (read when they are known to be the same as another's). */
+  async getWithoutConsumers(version: number): Promise<StoredVersion | undefined> {
+    const r = await this.pool.query<Row>(
+      `SELECT version, doc - 'consumers' AS doc, author, comment, created_at FROM ${this.s}.config_versions
+       WHERE version = $1 AND jsonb_typeof(doc) = 'object'`,
+      [version],
+    );
+    return r.rows[0] && full(r.rows[0]);
+  }
+
   /** The newest versions first, `limit` of them, older than `before` when given. */
   async list(limit = 50, before?: number): Promise<VersionInfo[]> {
     const r = await this.pool.query<Row>(
@@ -97,33 +126,47 @@ export class ConfigStore {
   }
 
   /**
-   * One change, in one transaction: `build` gets the latest version (under the lock) and answers
-   * the new document or a refusal. A document equal to the latest makes no version.
+   * One change, in one transaction: `build` gets the latest version (under the lock; its document
+   * read only if asked for: with 100,000 consumers it is megabytes) and answers the new document or
+   * a refusal. A document equal to the latest (PostgreSQL compares them) makes no version.
    */
-  async commit<R>(build: (latest: StoredVersion | undefined) => Built<R> | Promise<Built<R>>, meta: ChangeMeta): Promise<CommitResult<R>> {
+  async commit<R>(build: (latest: LatestVersion | undefined) => Built<R> | Promise<Built<R>>, meta: ChangeMeta): Promise<CommitResult<R>> {
     const c = await this.pool.connect();
     try {
       await c.query('BEGIN');
       // Transaction-scoped: released by COMMIT or ROLLBACK, whatever happens to this process.
       await c.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`gatehouse-config:${this.schema}`]);
-      const r = await c.query<Row>(`SELECT * FROM ${this.s}.config_versions ORDER BY version DESC LIMIT 1`);
-      const latest = r.rows[0] && full(r.rows[0]);
+      const head = await c.query<{ version: number }>(`SELECT version FROM ${this.s}.config_versions ORDER BY version DESC LIMIT 1`);
+      const top = head.rows[0]?.version;
+      let doc: Promise<StoredDocument> | undefined;
+      const latest =
+        top === undefined
+          ? undefined
+          : {
+              version: top,
+              doc: () =>
+                (doc ??= c
+                  .query<Row>(`SELECT doc FROM ${this.s}.config_versions WHERE version = $1`, [top])
+                  .then((r) => r.rows[0]!.doc)),
+            };
       const built = await build(latest);
-      if (!built.ok) {
+      if (!built.ok || (top !== undefined && built.unchanged === true)) {
         await c.query('ROLLBACK');
-        return built;
+        return built.ok ? { ok: true, version: top!, doc: built.doc, unchanged: true } : built;
       }
-      if (latest && (built.unchanged ?? same(latest.doc, built.doc))) {
+      const version = (top ?? 0) + 1;
+      // Inserted unless equal to the latest (jsonb equality: key order does not matter), which the
+      // builder may already know it is not.
+      const inserted = await c.query(
+        `INSERT INTO ${this.s}.config_versions (version, doc, author, comment)
+         SELECT $1, $2::jsonb, $3, $4
+         WHERE $5::boolean OR NOT EXISTS (SELECT 1 FROM ${this.s}.config_versions WHERE version = $6 AND doc = $2::jsonb)`,
+        [version, JSON.stringify(built.doc), meta.author, meta.comment ?? '', built.unchanged === false, top ?? null],
+      );
+      if (inserted.rowCount === 0) {
         await c.query('ROLLBACK');
-        return { ok: true, version: latest.version, doc: latest.doc, unchanged: true };
+        return { ok: true, version: top!, doc: built.doc, unchanged: true };
       }
-      const version = (latest?.version ?? 0) + 1;
-      await c.query(`INSERT INTO ${this.s}.config_versions (version, doc, author, comment) VALUES ($1, $2, $3, $4)`, [
-        version,
-        JSON.stringify(built.doc),
-        meta.author,
-        meta.comment ?? '',
-      ]);
       // Delivered on COMMIT, to every listening instance (and never if the insert rolls back).
       await c.query(`SELECT pg_notify($1, $2)`, [NOTIFY_CHANNEL, String(version)]);
       await c.query('COMMIT');
@@ -164,15 +207,6 @@ export class ConfigStore {
 
   close(): Promise<void> {
     return this.pool.end();
-  }
-}
-
-/** sameDocument, where a latest version nested too deep to compare (another writer's) is not the same. */
-function same(a: StoredDocument, b: StoredDocument): boolean {
-  try {
-    return sameDocument(a, b);
-  } catch {
-    return false; // a RangeError here would refuse every change until someone edits the table by hand
   }
 }
 

@@ -200,6 +200,7 @@ export class ClusterSync implements ConfigCommitter, ConfigHistory {
         this.log.info({ version: latest }, 'config store reachable again');
       }
       if (latest <= instance.version) return;
+      if (await this.sameConsumers(instance, latest)) return;
       const stored = await this.store.get(latest);
       if (!stored) return;
       // A version that changes consumers only is applied as a consumer change (nothing recompiled).
@@ -221,6 +222,29 @@ export class ClusterSync implements ConfigCommitter, ConfigHistory {
     } catch (err) {
       this.lost(err as Error);
     }
+  }
+
+  /**
+   * When version `latest` has the consumers of the version served (a route, service or plan edit;
+   * PostgreSQL compares their digests), it is read without them and validated with the served,
+   * known-valid list: 100,000 consumers are neither read, nor compared, nor checked again. False
+   * when that is not so (nothing applied: take the other way).
+   */
+  private async sameConsumers(instance: Instance, latest: number): Promise<boolean> {
+    const served = instance.version;
+    if (served === 0) return false;
+    const digests = await this.store.consumerDigests([served, latest]);
+    if (digests.get(served) === undefined || digests.get(served) !== digests.get(latest)) return false;
+    const stored = await this.store.getWithoutConsumers(latest);
+    if (!stored) return false;
+    const outcome = await instance.applyStoredWith(
+      // Only if the instance still serves that version once it is this change's turn.
+      (current, version) =>
+        version === served ? validateStored(this.boot, { ...stored.doc, consumers: current.consumers }, false) : undefined,
+      latest,
+      'config-store',
+    );
+    return outcome !== undefined;
   }
 
   private async heartbeat(): Promise<void> {
@@ -296,11 +320,11 @@ export class ClusterSync implements ConfigCommitter, ConfigHistory {
     let refusedByEdit: { err: unknown } | undefined;
     try {
       const r = await this.store.commit<Extract<CheckedConfig, { ok: false }>>(
-        (latest) => {
+        async (latest) => {
           // The change is made to the latest stored config, which may be newer than this instance's
-          // (when it is the one this instance serves, that is its config: not validated again).
+          // (when it is the one this instance serves, that is its config: not read nor validated again).
           const served = this.instance!;
-          const current = latest && latest.version !== served.version ? validateStored(this.boot, latest.doc) : undefined;
+          const current = latest && latest.version !== served.version ? validateStored(this.boot, await latest.doc()) : undefined;
           let checked: CheckedConfig;
           try {
             checked = check(make(current?.ok ? current.config : served.config));

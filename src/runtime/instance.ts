@@ -174,8 +174,22 @@ export class Instance implements Controller {
 
   /** A version read from the config store; one this instance already has is not applied again. */
   applyStored(result: ValidationResult, version: number, source: string): Promise<ApplyResult> {
-    const run = this.applying.then(async (): Promise<ApplyResult> => {
+    return this.applyStoredWith(() => result, version, source) as Promise<ApplyResult>;
+  }
+
+  /**
+   * A version read from the config store, made in turn with other applies from the config served
+   * and its version (`make` may answer undefined: not this way, and nothing is applied).
+   */
+  applyStoredWith(
+    make: (current: GatehouseConfig, currentVersion: number) => ValidationResult | undefined,
+    version: number,
+    source: string,
+  ): Promise<ApplyResult | undefined> {
+    const run = this.applying.then(async (): Promise<ApplyResult | undefined> => {
       if (version <= this.version || version === this.failedVersion) return { ok: true, version: this.version, unchanged: true };
+      const result = make(this.config, this.version);
+      if (result === undefined) return undefined;
       const outcome = await this.applyNow(result, source, version);
       if (!outcome.ok) this.failedVersion = version;
       return outcome;
