@@ -140,7 +140,8 @@ async function bootConfigOnly(config: GatehouseConfig): Promise<void> {
     throw new ConfigLoadError(
       extra.map((k) => ({
         path: k,
-        message: 'with configStore this lives in the config store, not the config given to startGateway: remove it here and `gatehouse apply -f` it',
+        message:
+          'with configStore this lives in the config store, not the config given to startGateway: remove it here and `gatehouse apply -f` it',
       })),
     );
 }

@@ -136,7 +136,7 @@ test('a stored version too deep to show or compare is 422 CONFIG_VERSION_UNREADA
   ]) {
     const a = await call('GET', path);
     assert.deepEqual([path, a.status, code(a)], [path, 422, 'CONFIG_VERSION_UNREADABLE']);
-    assert.match(String((a.body.error as { message: string }).message), new RegExp(`config version ${good + 1} cannot be read`));
+    assert.match((a.body.error as { message: string }).message, new RegExp(`config version ${good + 1} cannot be read`));
   }
   // Rolling back to it is a refusal of the config, not an outage either.
   const rb = await call('POST', `/config/versions/${good + 1}/rollback`);

@@ -75,7 +75,7 @@ function otherEdit(r: () => number, config: GatehouseConfig): GatehouseConfig {
     }
     case 'anonymous': {
       const anonymous = pick(r, ['guest', 'a', 'b', 'nobody']);
-      return { ...config, routes: [{ ...config.routes[0]!, policies: [{ type: 'key-auth', anonymous }] }] } as GatehouseConfig;
+      return { ...config, routes: [{ ...config.routes[0]!, policies: [{ type: 'key-auth', anonymous }] }] };
     }
     case 'route':
       return { ...config, routes: [...config.routes, { name: 'more', service: 'up', match: { paths: ['/more'] } }] } as GatehouseConfig;

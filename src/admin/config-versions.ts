@@ -32,7 +32,7 @@ export function configStoreEndpoint(ctl: Controller, req: IncomingMessage, segme
     if (err instanceof AdminError) throw err;
     // A version another writer stored too deep to walk: that version's fault, not an outage.
     if (err instanceof VersionUnreadableError || err instanceof RangeError)
-      return [ERRORS.CONFIG_VERSION_UNREADABLE.status, errorBody('CONFIG_VERSION_UNREADABLE', undefined, (err as Error).message)];
+      return [ERRORS.CONFIG_VERSION_UNREADABLE.status, errorBody('CONFIG_VERSION_UNREADABLE', undefined, err.message)];
     // The database is down: the instance still serves, the history cannot be read.
     return [ERRORS.CONFIG_STORE_UNAVAILABLE.status, errorBody('CONFIG_STORE_UNAVAILABLE', undefined, (err as Error).message)];
   });

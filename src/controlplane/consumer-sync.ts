@@ -25,6 +25,33 @@ function canonicalConsumer(c: object): string {
 }
 
 /**
+ * A served consumer as PostgreSQL writes it out (jsonb orders keys shorter first, then by their
+ * bytes), remembered per consumer: a stored consumer read back is compared with it by its
+ * JSON.stringify, done natively, where sorting each one's keys in JavaScript would take seconds
+ * over 100,000. Unequal texts are compared canonically after (a key like "10" is ordered
+ * otherwise by JavaScript), so this only ever makes the comparison faster.
+ */
+const jsonbTextOf = new WeakMap<object, string>();
+
+function jsonbText(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map((x) => (x === undefined ? 'null' : jsonbText(x))).join(',')}]`;
+  if (typeof v === 'object' && v !== null) {
+    const o = v as Record<string, unknown>;
+    const keys = Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort((a, b) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0));
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${jsonbText(o[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+function sameConsumer(served: object, stored: unknown): boolean {
+  let text = jsonbTextOf.get(served);
+  if (text === undefined) jsonbTextOf.set(served, (text = jsonbText(served)));
+  return JSON.stringify(stored) === text || canonicalConsumer(served) === canonical(stored);
+}
+
+/**
  * What `doc` (a stored document) changes in `current` (the config served): see VersionChange. Any
  * doubt (a stored consumer the schema refuses, an id twice) answers `whole`, which validates all.
  */
@@ -56,7 +83,7 @@ function compare(current: GatehouseConfig, doc: unknown): VersionChange {
     seen.add(id);
     order.push(id);
     const served = byId.get(id);
-    if (served !== undefined && canonicalConsumer(served) === canonical(raw)) {
+    if (served !== undefined && sameConsumer(served, raw)) {
       if (current.consumers[i] !== served) sameList = false;
       continue;
     }
@@ -65,14 +92,13 @@ function compare(current: GatehouseConfig, doc: unknown): VersionChange {
     if (!parsed.success) return whole;
     upsert.push(parsed.data);
   }
-  const { consumers: _theirs, ...otherStored } = stored;
+  const otherStored = withoutConsumers(stored);
   const otherServed = storedPart(withoutConsumers(current));
   if (!sameDocument(otherStored, otherServed)) return { kind: 'whole', consumers: sameList ? current.consumers : undefined };
   const remove = current.consumers.filter((c) => !seen.has(c.id)).map((c) => c.id);
   return { kind: 'consumers', delta: { upsert, remove }, order };
 }
 
-function withoutConsumers(config: GatehouseConfig): Record<string, unknown> {
-  const { consumers: _c, ...rest } = config;
-  return rest;
+function withoutConsumers(config: GatehouseConfig | StoredDocument): StoredDocument {
+  return Object.fromEntries(Object.entries(config).filter(([k]) => k !== 'consumers'));
 }

@@ -145,9 +145,7 @@ export class ConfigStore {
           : {
               version: top,
               doc: () =>
-                (doc ??= c
-                  .query<Row>(`SELECT doc FROM ${this.s}.config_versions WHERE version = $1`, [top])
-                  .then((r) => r.rows[0]!.doc)),
+                (doc ??= c.query<Row>(`SELECT doc FROM ${this.s}.config_versions WHERE version = $1`, [top]).then((r) => r.rows[0]!.doc)),
             };
       const built = await build(latest);
       if (!built.ok || (top !== undefined && built.unchanged === true)) {

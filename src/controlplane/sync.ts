@@ -269,22 +269,13 @@ export class ClusterSync implements ConfigCommitter, ConfigHistory {
 
   // ConfigCommitter
 
-  async commitOn(
-    base: number,
-    build: () => CheckedConfig & { unchanged?: boolean },
-    meta: ChangeMeta,
-  ): Promise<CommitOutcome | undefined> {
+  async commitOn(base: number, build: () => CheckedConfig & { unchanged?: boolean }, meta: ChangeMeta): Promise<CommitOutcome | undefined> {
     let config: GatehouseConfig | undefined;
-    let unchanged = false;
-    let stale = false;
     let refusedByEdit: { err: unknown } | undefined;
     try {
-      const r = await this.store.commit<Extract<CheckedConfig, { ok: false }> | undefined>(
+      const r = await this.store.commit<Extract<CheckedConfig, { ok: false }> | 'stale'>(
         (latest) => {
-          if ((latest?.version ?? 0) !== base) {
-            stale = true;
-            return { ok: false, refusal: undefined };
-          }
+          if ((latest?.version ?? 0) !== base) return { ok: false, refusal: 'stale' };
           let checked: CheckedConfig & { unchanged?: boolean };
           try {
             checked = build();
@@ -294,14 +285,12 @@ export class ClusterSync implements ConfigCommitter, ConfigHistory {
           }
           if (!checked.ok) return { ok: false, refusal: checked };
           config = checked.config;
-          unchanged = checked.unchanged === true;
           // Known unchanged or not: the store need not compare two documents of 100,000 consumers.
-          return { ok: true, doc: storedPart(checked.config), unchanged };
+          return { ok: true, doc: storedPart(checked.config), unchanged: checked.unchanged === true };
         },
         { author: meta.author ?? 'unknown', comment: meta.comment },
       );
-      if (stale) return undefined;
-      if (!r.ok) return r.refusal;
+      if (!r.ok) return r.refusal === 'stale' ? undefined : r.refusal;
       return { ok: true, version: r.version, config: config!, unchanged: r.unchanged };
     } catch (err) {
       if (refusedByEdit) throw refusedByEdit.err;
@@ -406,4 +395,3 @@ export class ClusterSync implements ConfigCommitter, ConfigHistory {
     await this.store.close().catch(() => {});
   }
 }
-

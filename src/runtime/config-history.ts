@@ -31,11 +31,7 @@ export interface ConfigCommitter {
    * checked (and whether it changes nothing), under the store's lock. Undefined, with nothing
    * recorded, when the store's latest version is not `base` (make the change the `commit` way).
    */
-  commitOn(
-    base: number,
-    build: () => CheckedConfig & { unchanged?: boolean },
-    meta: ChangeMeta,
-  ): Promise<CommitOutcome | undefined>;
+  commitOn(base: number, build: () => CheckedConfig & { unchanged?: boolean }, meta: ChangeMeta): Promise<CommitOutcome | undefined>;
 }
 
 export interface VersionSummary {
