@@ -80,11 +80,6 @@ export function validateStored(
   }
 }
 
-/** Whether two stored documents mean the same config (key order does not matter). */
-export function sameDocument(a: StoredDocument, b: StoredDocument): boolean {
-  return canonical(a) === canonical(b);
-}
-
 /** Whether a document can be compared at all (not nested deeper than the comparison recurses). */
 export function comparable(doc: unknown): boolean {
   try {

@@ -37,6 +37,16 @@ export type Built<R> =
 
 export type CommitResult<R> = { ok: true; version: number; doc: StoredDocument; unchanged: boolean } | { ok: false; refusal: R };
 
+/** What consumerChanges answers. */
+export interface ConsumerChanges {
+  /** The consumers of the later version that the earlier has not exactly (new or changed), in order. */
+  changed: unknown[];
+  /** Ids of the earlier version's consumers that the later one has not. */
+  removed: string[];
+  /** md5 (hex) of the later version's consumer ids, in order, joined by newlines. */
+  orderDigest: string;
+}
+
 /** The latest version as a change's builder sees it: its number, and its document when asked for. */
 export interface LatestVersion {
   version: number;
@@ -103,6 +113,46 @@ export class ConfigStore {
       [versions],
     );
     return new Map(r.rows.map((row) => [row.version, row.digest]));
+  }
+
+  /**
+   * How the consumers of version `to` differ from those of version `from`, computed by PostgreSQL
+   * (jsonb equality, key order aside) so that 100,000 unchanged consumers are not read: undefined
+   * unless everything else of the two documents is equal and `to`'s consumers each have an id of
+   * their own (else read the document whole).
+   */
+  async consumerChanges(from: number, to: number): Promise<ConsumerChanges | undefined> {
+    const head = await this.pool.query<{ rest_same: boolean; arrays: boolean }>(
+      `SELECT (a.doc - 'consumers') = (b.doc - 'consumers') AS rest_same,
+              jsonb_typeof(a.doc->'consumers') = 'array' AND jsonb_typeof(b.doc->'consumers') = 'array' AS arrays
+       FROM ${this.s}.config_versions a, ${this.s}.config_versions b
+       WHERE a.version = $1 AND b.version = $2 AND jsonb_typeof(a.doc) = 'object' AND jsonb_typeof(b.doc) = 'object'`,
+      [from, to],
+    );
+    const h = head.rows[0];
+    if (!h?.rest_same || !h.arrays) return undefined;
+    const list = (v: string) =>
+      `SELECT t.e, t.e->>'id' AS id, t.ord FROM ${this.s}.config_versions v, jsonb_array_elements(v.doc->'consumers') WITH ORDINALITY AS t(e, ord) WHERE v.version = ${v}`;
+    // One pass over both lists: `to`'s consumers that `from` has not exactly (changed, new), and
+    // `from`'s ids that `to` has not (removed); and whether `to`'s ids are strings, each once.
+    const r = await this.pool.query<{ e: unknown; removed: string | null; n: string; ids: string; bad: string; order_digest: string }>(
+      `WITH a AS (${list('$1')}), b AS (${list('$2')}),
+         stats AS (SELECT count(*) AS n, count(DISTINCT id) AS ids,
+                          count(*) FILTER (WHERE jsonb_typeof(e->'id') IS DISTINCT FROM 'string') AS bad,
+                          md5(coalesce(string_agg(id, E'\n' ORDER BY ord), '')) AS order_digest FROM b),
+         diff AS (SELECT b.e, CASE WHEN b.e IS NULL THEN a.id END AS removed, coalesce(b.ord, 0) AS bo, coalesce(a.ord, 0) AS ao
+                  FROM a FULL JOIN b ON a.id = b.id WHERE a.e IS DISTINCT FROM b.e)
+       SELECT diff.e, diff.removed, stats.* FROM stats LEFT JOIN diff ON true ORDER BY diff.bo, diff.ao`,
+      [from, to],
+    );
+    const st = r.rows[0]!;
+    if (st.n !== st.ids || st.bad !== '0') return undefined;
+    const rows = r.rows.filter((x) => x.e !== null || x.removed !== null);
+    return {
+      changed: rows.filter((x) => x.e !== null).map((x) => x.e),
+      removed: rows.filter((x) => x.removed !== null).map((x) => x.removed!),
+      orderDigest: st.order_digest,
+    };
   }
 
   /** A version without its consumers (read when they are known to be the same as another's). */

@@ -23,9 +23,9 @@ import type { ValidationResult } from '../validation/validate.js';
 import { connect } from './pg.js';
 import { SchemaMismatchError } from './migrations.js';
 import { ConfigStore, NOTIFY_CHANNEL } from './store.js';
-import { bootPart, comparable, diffDocumentsLimited, storedPart, validateStored, type Change } from './document.js';
+import { bootPart, comparable, diffDocumentsLimited, storedPart, validateStored, withoutBootKeys, type Change } from './document.js';
 import { readSnapshot, writeSnapshot } from './snapshot.js';
-import { versionChange, type VersionChange } from './consumer-sync.js';
+import { consumerDelta } from './consumer-sync.js';
 
 /** Why an instance could not start from the store (the CLI prints the message and exits 3). */
 export class ConfigStoreError extends Error {}
@@ -201,24 +201,11 @@ export class ClusterSync implements ConfigCommitter, ConfigHistory {
       }
       if (latest <= instance.version) return;
       if (await this.sameConsumers(instance, latest)) return;
+      if (await this.consumersOnly(instance, latest)) return;
       const stored = await this.store.get(latest);
       if (!stored) return;
-      // A version that changes consumers only is applied as a consumer change (nothing recompiled).
-      let keep: VersionChange | undefined;
-      const delta = await instance.applyStoredConsumers(
-        (current) => {
-          keep = versionChange(current, stored.doc);
-          return keep.kind === 'consumers' ? keep : undefined;
-        },
-        stored.version,
-        'config-store',
-      );
-      if (delta !== undefined) return;
-      // Consumers the same as served: validated as the served (known valid) list, not checked again.
-      const doc =
-        keep?.kind === 'whole' && keep.consumers !== undefined ? { ...(stored.doc as object), consumers: keep.consumers } : stored.doc;
       // Not compiled here: applying compiles it, and refuses it as validation would.
-      await instance.applyStored(validateStored(this.boot, doc, false), stored.version, 'config-store');
+      await instance.applyStored(validateStored(this.boot, stored.doc, false), stored.version, 'config-store');
     } catch (err) {
       this.lost(err as Error);
     }
@@ -241,6 +228,26 @@ export class ClusterSync implements ConfigCommitter, ConfigHistory {
       // Only if the instance still serves that version once it is this change's turn.
       (current, version) =>
         version === served ? validateStored(this.boot, { ...stored.doc, consumers: current.consumers }, false) : undefined,
+      latest,
+      'config-store',
+    );
+    return outcome !== undefined;
+  }
+
+  /**
+   * When version `latest` differs from the version served in its consumers only (PostgreSQL
+   * compares them, and reads out only the changed ones), it is applied as a consumer change. False
+   * when that is not so, or the change is refused (nothing applied: take the whole way, which says why).
+   */
+  private async consumersOnly(instance: Instance, latest: number): Promise<boolean> {
+    const served = instance.version;
+    if (served === 0) return false;
+    const changes = await this.store.consumerChanges(served, latest);
+    const change = changes && consumerDelta(changes);
+    if (!change) return false;
+    const outcome = await instance.applyStoredConsumers(
+      // Only if the instance still serves that version once it is this change's turn.
+      (_current, version) => (version === served ? change : undefined),
       latest,
       'config-store',
     );
@@ -286,7 +293,8 @@ export class ClusterSync implements ConfigCommitter, ConfigHistory {
           if (!checked.ok) return { ok: false, refusal: checked };
           config = checked.config;
           // Known unchanged or not: the store need not compare two documents of 100,000 consumers.
-          return { ok: true, doc: storedPart(checked.config), unchanged: checked.unchanged === true };
+          // Not copied (JSON.stringify, which writes it, leaves undefined out as storedPart does).
+          return { ok: true, doc: withoutBootKeys(checked.config), unchanged: checked.unchanged === true };
         },
         { author: meta.author ?? 'unknown', comment: meta.comment },
       );

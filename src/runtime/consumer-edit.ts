@@ -142,7 +142,7 @@ export class ConsumerIndex {
 }
 
 /** Canonical JSON: keys sorted, undefined left out (as JSON leaves it out). */
-export function canonical(v: unknown): string {
+function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map((x) => (x === undefined ? 'null' : canonical(x))).join(',')}]`;
   if (typeof v === 'object' && v !== null) {
     const o = v as Record<string, unknown>;

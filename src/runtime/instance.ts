@@ -219,17 +219,20 @@ export class Instance implements Controller {
    * applies it whole).
    */
   applyStoredConsumers(
-    change: (current: GatehouseConfig) => { delta: ConsumerDelta; order: readonly string[] } | undefined,
+    change: (
+      current: GatehouseConfig,
+      currentVersion: number,
+    ) => { delta: ConsumerDelta; sameOrder(ids: readonly string[]): boolean } | undefined,
     version: number,
     source: string,
   ): Promise<ApplyResult | undefined> {
     const run = this.applying.then(async (): Promise<ApplyResult | undefined> => {
       if (version <= this.version || version === this.failedVersion) return { ok: true, version: this.version, unchanged: true };
-      const c = change(this.config);
+      const c = change(this.config, this.version);
       if (c === undefined) return undefined;
       const { consumers, issues } = this.index().prepare(this.config, c.delta);
       // Refused, or in another order than the stored list: the whole way says why, or gets the order right.
-      if (issues.length > 0 || consumers.length !== c.order.length || consumers.some((x, i) => x.id !== c.order[i])) return undefined;
+      if (issues.length > 0 || !c.sameOrder(consumers.map((x) => x.id))) return undefined;
       return this.consumersChanged(c.delta, consumers, version, source);
     });
     this.applying = run.catch(() => {});
