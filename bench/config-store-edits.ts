@@ -58,7 +58,12 @@ async function main(): Promise<void> {
     }
     const admin = `http://127.0.0.1:${gws[0]!.admin!.port}`;
     const allAt = async (version: number) => {
-      while (!gws.every((g) => g.instance.version >= version)) await new Promise((r) => setTimeout(r, 2));
+      const deadline = Date.now() + 300_000;
+      while (!gws.every((g) => g.instance.version >= version)) {
+        if (Date.now() > deadline)
+          throw new Error(`not every instance reached version ${version}: ${gws.map((g) => g.instance.version).join(', ')}`);
+        await new Promise((r) => setTimeout(r, 2));
+      }
     };
     const timed = async (what: string, run: () => Promise<Record<string, unknown>>) => {
       const t = performance.now();
