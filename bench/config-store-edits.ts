@@ -6,6 +6,7 @@
 //   PG=postgres://postgres@127.0.0.1:5432 (the server; a database of its own is made), INSTANCES=3
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { request } from 'undici';
 import { startGateway, type Gateway } from '../src/gateway.js';
 import { validateConfig } from '../src/validation/validate.js';
 import { silentLogger } from '../src/observability/logger.js';
@@ -27,13 +28,16 @@ const ms = (t0: number) => performance.now() - t0;
 const route = (n: string) => ({ name: n, match: { paths: [`/${n}`] }, service: 'up', policies: [{ type: 'key-auth' }] });
 
 async function call(url: string, method: string, body?: unknown): Promise<Record<string, unknown>> {
-  const res = await fetch(url, {
-    method,
+  // A connection each (reset): an idle keep-alive connection the server closes during a long wait
+  // would fail the next call with ECONNRESET.
+  const res = await request(url, {
+    method: method as 'GET',
+    reset: true,
     body: body === undefined ? undefined : JSON.stringify(body),
     headers: body === undefined ? {} : { 'content-type': 'application/json' },
   });
-  const answer = (await res.json()) as Record<string, unknown>;
-  if (res.status >= 300) throw new Error(`${method} ${url}: ${res.status} ${JSON.stringify(answer).slice(0, 300)}`);
+  const answer = (await res.body.json()) as Record<string, unknown>;
+  if (res.statusCode >= 300) throw new Error(`${method} ${url}: ${res.statusCode} ${JSON.stringify(answer).slice(0, 300)}`);
   return answer;
 }
 
