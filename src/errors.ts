@@ -96,6 +96,10 @@ export const ERRORS = {
     status: 409,
     message: 'This change needs a restart: listen, admin, workers and server cannot change on reload.',
   },
+  CONFIG_VERSION_UNREADABLE: {
+    status: 422,
+    message: 'This stored config version cannot be shown or compared: its document is nested too deep.',
+  },
   CONFIG_STORE_UNAVAILABLE: {
     status: 503,
     message: 'The config store (PostgreSQL) cannot be reached; the change was not recorded.',

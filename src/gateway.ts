@@ -54,6 +54,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     const result = validateConfig(config);
     if (!result.ok) throw new ConfigLoadError(result.errors);
     config = result.config;
+    // As for a boot file: with a store, routes given here would be silently shadowed by the store's.
+    if (config.configStore) await bootConfigOnly(config);
   }
   const log = opts.logger ?? createLogger(config.log.level);
   if (opts.guardProcess) guardProcess(() => log);
@@ -124,6 +126,24 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
   log.info({ listeners, admin, workers: instance.workerCount, configVersion: instance.version }, 'gatehouse started');
   return { instance, listeners, admin, stop };
+}
+
+/**
+ * A config object given with configStore has the boot keys only. It may be a validated config, in
+ * which every key is present: a key is refused when its value differs from what the boot keys alone
+ * give (the default), i.e. when it would be silently replaced by the store's.
+ */
+async function bootConfigOnly(config: GatehouseConfig): Promise<void> {
+  const { shadowedKeys } = await import('./controlplane/document.js');
+  const extra = shadowedKeys(config);
+  if (extra.length)
+    throw new ConfigLoadError(
+      extra.map((k) => ({
+        path: k,
+        message:
+          'with configStore this lives in the config store, not the config given to startGateway: remove it here and `gatehouse apply -f` it',
+      })),
+    );
 }
 
 /** A boot file has the boot keys only: a route there would be silently shadowed by the store's. */

@@ -12,7 +12,7 @@ import { validateConfig } from '../src/validation/validate.js';
 import { migrate } from '../src/controlplane/migrations.js';
 import { connect } from '../src/controlplane/pg.js';
 import { ConfigStore } from '../src/controlplane/store.js';
-import { testConfig } from './helpers/gateway.js';
+import { testBoot } from './helpers/gateway.js';
 import { sleep, tempDir, waitFor, type TempDir } from './helpers/child.js';
 import { createDatabase, privatePostgres, type PrivatePostgres, type TestDatabase } from './helpers/postgres.js';
 
@@ -40,9 +40,7 @@ async function startNode(snapshot: string): Promise<Node> {
   });
   const log = pino({ level: 'info', formatters: { level: (label) => ({ level: label }) } }, dest);
   const boot = validateConfig(
-    testConfig({
-      configStore: { type: 'postgres', url: db.url, schema: 'gh', snapshot, pollIntervalMs: 200, heartbeatIntervalMs: 200 },
-    }),
+    testBoot({ type: 'postgres', url: db.url, schema: 'gh', snapshot, pollIntervalMs: 200, heartbeatIntervalMs: 200 }),
   );
   assert.ok(boot.ok);
   const gw = await startGateway({ config: boot.config, logger: log });

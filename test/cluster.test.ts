@@ -10,7 +10,7 @@ import { validateConfig } from '../src/validation/validate.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { migrate } from '../src/controlplane/migrations.js';
 import { connect } from '../src/controlplane/pg.js';
-import { testConfig } from './helpers/gateway.js';
+import { testBoot } from './helpers/gateway.js';
 import { waitFor } from './helpers/child.js';
 import { createDatabase, type TestDatabase } from './helpers/postgres.js';
 
@@ -26,7 +26,7 @@ const nodes: Node[] = [];
 
 async function startNode(): Promise<Node> {
   const boot = validateConfig(
-    testConfig({ configStore: { type: 'postgres', url: db.url, schema: 'gh', pollIntervalMs: 3_600_000, heartbeatIntervalMs: 200 } }),
+    testBoot({ type: 'postgres', url: db.url, schema: 'gh', pollIntervalMs: 3_600_000, heartbeatIntervalMs: 200 }),
   );
   assert.ok(boot.ok, JSON.stringify(!boot.ok && boot.errors));
   const gw = await startGateway({ config: boot.config, logger: silentLogger });

@@ -14,7 +14,7 @@ import { migrate } from '../src/controlplane/migrations.js';
 import { connect } from '../src/controlplane/pg.js';
 import { validateStored } from '../src/controlplane/document.js';
 import { readSnapshot, writeSnapshot } from '../src/controlplane/snapshot.js';
-import { testConfig } from './helpers/gateway.js';
+import { testBoot } from './helpers/gateway.js';
 import { waitFor } from './helpers/child.js';
 import { createDatabase, type TestDatabase } from './helpers/postgres.js';
 
@@ -37,7 +37,7 @@ before(async () => {
   });
   const log = pino({ level: 'info', formatters: { level: (label) => ({ level: label }) } }, dest);
   const boot = validateConfig(
-    testConfig({ configStore: { type: 'postgres', url: db.url, schema: 'rv', pollIntervalMs: 3_600_000, heartbeatIntervalMs: 3_600_000 } }),
+    testBoot({ type: 'postgres', url: db.url, schema: 'rv', pollIntervalMs: 3_600_000, heartbeatIntervalMs: 3_600_000 }),
   );
   assert.ok(boot.ok);
   gw = await startGateway({ config: boot.config, logger: log });

@@ -99,9 +99,9 @@ test('the same document makes no version; a refused change makes none; the build
   assert.deepEqual(refused, { ok: false, refusal: 'no' });
   let seen: number | undefined;
   await s.commit(
-    (latest) => {
+    async (latest) => {
       seen = latest?.version;
-      return { ok: true, doc: { ...latest!.doc, a: 3 } };
+      return { ok: true, doc: { ...(await latest!.doc()), a: 3 } };
     },
     { author: 'you', comment: 'second' },
   );

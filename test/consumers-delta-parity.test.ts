@@ -3,9 +3,12 @@
 // would be. Sequences of random edits over a small pool of colliding values (API keys in plain
 // and sha256: form, Basic usernames, certificate names, usernames, credential ids, plans,
 // `anonymous`) are applied both ways, step by step, and must agree on every step.
+// A list so checked is then known valid (markValidConsumers), and a later whole validation that
+// is given it again (a route or plan edit) skips its own checks: after each step a random edit of
+// the rest is validated with the known list and with a plain copy, and the results must be equal.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { validateConfig } from '../src/validation/validate.js';
+import { isValidConsumerList, markValidConsumers, validateConfig } from '../src/validation/validate.js';
 import { ConsumerIndex } from '../src/runtime/consumer-edit.js';
 import { hashApiKey } from '../src/identity/secrets.js';
 import type { GatehouseConfig } from '../src/config/schema.js';
@@ -58,6 +61,31 @@ const BASE = {
   routes: [{ name: 'api', service: 'up', policies: [{ type: 'key-auth', anonymous: 'guest' }] }],
 };
 
+/**
+ * A random edit of what is not consumers, as a route, service or plan edit makes it: the consumer
+ * list is the same object. Some edits involve the consumers (a plan they name removed, `anonymous`
+ * naming one that may be gone), some are wrong on their own (a route naming no service).
+ */
+function otherEdit(r: () => number, config: GatehouseConfig): GatehouseConfig {
+  const plans = (config as unknown as { plans: Record<string, unknown> }).plans;
+  switch (pick(r, ['plan', 'anonymous', 'route', 'bad-route', 'none'])) {
+    case 'plan': {
+      const drop = pick(r, ['free', 'gold']);
+      return { ...config, plans: Object.fromEntries(Object.entries(plans).filter(([k]) => k !== drop)) } as GatehouseConfig;
+    }
+    case 'anonymous': {
+      const anonymous = pick(r, ['guest', 'a', 'b', 'nobody']);
+      return { ...config, routes: [{ ...config.routes[0]!, policies: [{ type: 'key-auth', anonymous }] }] };
+    }
+    case 'route':
+      return { ...config, routes: [...config.routes, { name: 'more', service: 'up', match: { paths: ['/more'] } }] } as GatehouseConfig;
+    case 'bad-route':
+      return { ...config, routes: [...config.routes, { name: 'bad', service: 'missing' }] } as GatehouseConfig;
+    default:
+      return { ...config };
+  }
+}
+
 function whole(consumers: unknown[]): ReturnType<typeof validateConfig> {
   return validateConfig({ ...BASE, consumers });
 }
@@ -65,6 +93,8 @@ function whole(consumers: unknown[]): ReturnType<typeof validateConfig> {
 test('random consumer edits: the delta check refuses exactly what the whole-config check refuses', () => {
   let steps = 0;
   let refusals = 0;
+  let okEdits = 0;
+  let refusedEdits = 0;
   for (let seed = 1; seed <= 150; seed++) {
     const r = rng(seed);
     const start = whole([{ id: 'guest' }, { id: 'a', credentials: [{ type: 'api-key', key: KEYS[0] }] }]);
@@ -97,9 +127,22 @@ test('random consumer edits: the delta check refuses exactly what the whole-conf
         continue;
       }
       index.commit(delta, consumers);
+      // As the instance does with a list it applied.
+      markValidConsumers(consumers);
       config = { ...config, consumers };
+      const edited = otherEdit(r, config);
+      assert.ok(isValidConsumerList(edited.consumers));
+      const known = validateConfig(edited);
+      const plain = validateConfig(JSON.parse(JSON.stringify(edited)));
+      assert.deepEqual(known, plain, `${what}\nedit of the rest: ${JSON.stringify({ ...edited, consumers: undefined })}`);
+      if (known.ok) {
+        // The known list is kept as it is (no copy), so the next edit finds it known again.
+        assert.equal(known.config.consumers, consumers);
+        okEdits++;
+      } else refusedEdits++;
     }
   }
+  assert.ok(okEdits > 50 && refusedEdits > 50, `${okEdits} accepted, ${refusedEdits} refused edits of the rest`);
   // The pool is small enough that both outcomes are common: the comparison is not vacuous.
   assert.ok(refusals > steps / 10 && refusals < (steps * 9) / 10, `${refusals} refusals of ${steps} steps`);
 });

@@ -3,12 +3,16 @@
 // cluster's instances. Without a store they answer 404.
 import type { IncomingMessage } from 'node:http';
 import type { ApplyResult, Controller } from '../runtime/instance.js';
-import type { ChangeMeta, ConfigHistory } from '../runtime/config-history.js';
+import { VersionUnreadableError, type ChangeMeta, type ConfigHistory } from '../runtime/config-history.js';
 import { errorBody, ERRORS } from '../errors.js';
 import { redactChanges, redactSecrets } from '../config/redact.js';
 import { AdminError } from './errors.js';
 
 type Answer = [number, unknown];
+
+/** At most this many changes in one diff answer (`limit` up to it; the default is 1000). */
+export const DIFF_MAX_CHANGES = 10_000;
+const DIFF_DEFAULT_CHANGES = 1000;
 
 /** Who made a change and why, from the request: `X-Gatehouse-Author`, `X-Gatehouse-Comment`. */
 export function changeMeta(req: IncomingMessage, fallbackComment = ''): ChangeMeta {
@@ -26,6 +30,9 @@ export function configStoreEndpoint(ctl: Controller, req: IncomingMessage, segme
   if (!isCluster && !isVersions) return undefined;
   return answer(ctl, req, segments).catch((err: unknown) => {
     if (err instanceof AdminError) throw err;
+    // A version another writer stored too deep to walk: that version's fault, not an outage.
+    if (err instanceof VersionUnreadableError || err instanceof RangeError)
+      return [ERRORS.CONFIG_VERSION_UNREADABLE.status, errorBody('CONFIG_VERSION_UNREADABLE', undefined, err.message)];
     // The database is down: the instance still serves, the history cannot be read.
     return [ERRORS.CONFIG_STORE_UNAVAILABLE.status, errorBody('CONFIG_STORE_UNAVAILABLE', undefined, (err as Error).message)];
   });
@@ -41,10 +48,12 @@ async function answer(ctl: Controller, req: IncomingMessage, segments: string[])
     return only(method, 'GET', async () => {
       const from = versionNumber(url.searchParams.get('from'), 'from');
       const to = versionNumber(url.searchParams.get('to'), 'to');
-      const changes = await history.diff(from, to);
-      if (!changes) throw new AdminError('ADMIN_RESOURCE_NOT_FOUND', `No version ${from} or no version ${to}.`);
+      const limit = url.searchParams.has('limit') ? versionNumber(url.searchParams.get('limit'), 'limit') : DIFF_DEFAULT_CHANGES;
+      if (limit > DIFF_MAX_CHANGES) throw new AdminError('ADMIN_BAD_QUERY', `limit is at most ${DIFF_MAX_CHANGES}.`);
+      const diff = await history.diff(from, to, limit);
+      if (!diff) throw new AdminError('ADMIN_RESOURCE_NOT_FOUND', `No version ${from} or no version ${to}.`);
       // A changed leaf's key name is in its path, not in before/after: redact by the path.
-      return [200, { from, to, changes: redactChanges(changes) }];
+      return [200, { from, to, changes: redactChanges(diff.changes), truncated: diff.truncated }];
     });
   if (segments.length === 2)
     return only(method, 'GET', async () => {
@@ -57,7 +66,13 @@ async function answer(ctl: Controller, req: IncomingMessage, segments: string[])
     return only(method, 'GET', async () => {
       const v = await history.version(n);
       if (!v) throw new AdminError('ADMIN_RESOURCE_NOT_FOUND', `No config version ${n}.`);
-      return [200, redactSecrets(v)];
+      try {
+        return [200, JSON.parse(JSON.stringify(redactSecrets(v))) as unknown];
+      } catch (err) {
+        // Nested deeper than redaction or JSON can walk: tested here, not when the answer is written.
+        if (err instanceof RangeError) throw new VersionUnreadableError(n);
+        throw err;
+      }
     });
   if (segments.length === 4 && segments[3] === 'rollback')
     return only(method, 'POST', async () => {

@@ -3,7 +3,7 @@
 // One instance's config is its boot keys plus the stored document.
 import { BOOT_KEYS } from '../config/config-store-schema.js';
 import type { GatehouseConfig } from '../config/schema.js';
-import { validateConfig, type ConfigIssue, type ValidationResult } from '../validation/validate.js';
+import { isValidConsumerList, validateConfig, type ConfigIssue, type ValidationResult } from '../validation/validate.js';
 import { compilePlan, noConnect, PluginCreateError } from '../dataplane/plan.js';
 
 export type StoredDocument = Record<string, unknown>;
@@ -15,6 +15,13 @@ export function storedPart(config: GatehouseConfig | Record<string, unknown>): S
   const out: StoredDocument = {};
   for (const [k, v] of Object.entries(config)) if (!BOOT.has(k) && v !== undefined) out[k] = v;
   return JSON.parse(JSON.stringify(out)) as StoredDocument;
+}
+
+/** A plain-JSON document (a stored one) without the boot keys: the same objects, not a copy. */
+export function withoutBootKeys(doc: StoredDocument): StoredDocument {
+  const out: StoredDocument = {};
+  for (const [k, v] of Object.entries(doc)) if (!BOOT.has(k) && v !== undefined) out[k] = v;
+  return out;
 }
 
 /** The boot keys of a config. */
@@ -31,17 +38,38 @@ export function storedKeysIn(doc: unknown): string[] {
 }
 
 /**
+ * Keys of a validated config (boot keys plus whatever else was given) that are not what the boot
+ * keys alone give: with configStore those would be silently replaced by the store's.
+ */
+export function shadowedKeys(config: GatehouseConfig): string[] {
+  const bare = validateConfig(bootPart(config));
+  if (!bare.ok) return [];
+  const given = storedPart(config);
+  const defaults = storedPart(bare.config);
+  return Object.keys(given).filter((k) => canonical(given[k]) !== canonical(defaults[k]));
+}
+
+/**
  * Boot keys plus a stored document, validated the way POST /config validates: the schema, then
  * one compile (a plugin that cannot create its policy is an error at its entry).
  */
-export function validateStored(boot: Record<string, unknown>, doc: unknown): ValidationResult {
+export function validateStored(
+  boot: Record<string, unknown>,
+  doc: unknown,
+  /** Compile too (default): false when the caller compiles the config itself right after. */
+  compile = true,
+): ValidationResult {
   // Another writer (or a hand edit) may have stored any JSON: JSON null would throw below, and a
   // throw in a version check reads as a lost database, logged again at every check.
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
     return { ok: false, errors: [{ path: '(document)', message: 'a stored config is a JSON object' }] };
   try {
-    const result = validateConfig({ ...storedPart(doc as StoredDocument), ...boot });
-    if (!result.ok) return result;
+    const stored = withoutBootKeys(doc as StoredDocument);
+    // What cannot be written as JSON (nested too deep) could be neither snapshotted nor sent to a
+    // worker: refused here (RangeError, below). A known-valid consumer list was written before.
+    for (const v of Object.values(stored)) if (!isValidConsumerList(v)) JSON.stringify(v);
+    const result = validateConfig({ ...stored, ...boot });
+    if (!result.ok || !compile) return result;
     compilePlan(result.config, noConnect);
     return result;
   } catch (err) {
@@ -52,9 +80,14 @@ export function validateStored(boot: Record<string, unknown>, doc: unknown): Val
   }
 }
 
-/** Whether two stored documents mean the same config (key order does not matter). */
-export function sameDocument(a: StoredDocument, b: StoredDocument): boolean {
-  return canonical(a) === canonical(b);
+/** Whether a document can be compared at all (not nested deeper than the comparison recurses). */
+export function comparable(doc: unknown): boolean {
+  try {
+    canonical(doc);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function canonical(v: unknown): string {
@@ -76,29 +109,48 @@ export interface Change {
 }
 
 /** What changed from `a` to `b`, leaf by leaf (a list that changed length is compared entry by entry). */
-export function diffDocuments(a: unknown, b: unknown, path = ''): Change[] {
-  if (canonical(a) === canonical(b)) return [];
-  const bothObjects = typeof a === 'object' && a !== null && typeof b === 'object' && b !== null;
-  if (!bothObjects || Array.isArray(a) !== Array.isArray(b)) return [{ path: path || '(document)', op: 'change', before: a, after: b }];
+export function diffDocuments(a: unknown, b: unknown): Change[] {
   const out: Change[] = [];
+  collectChanges(a, b, '', out, Infinity);
+  return out;
+}
+
+/**
+ * The first `limit` changes from `a` to `b` (in the order diffDocuments gives them), and whether
+ * there are more: a diff of two versions with 100,000 changed consumers is not one answer.
+ */
+export function diffDocumentsLimited(a: unknown, b: unknown, limit: number): { changes: Change[]; truncated: boolean } {
+  const out: Change[] = [];
+  collectChanges(a, b, '', out, limit + 1);
+  return out.length > limit ? { changes: out.slice(0, limit), truncated: true } : { changes: out, truncated: false };
+}
+
+/** Appends the changes to `out`, stopping once it holds `max`. */
+function collectChanges(a: unknown, b: unknown, path: string, out: Change[], max: number): void {
+  if (out.length >= max || canonical(a) === canonical(b)) return;
+  const bothObjects = typeof a === 'object' && a !== null && typeof b === 'object' && b !== null;
+  if (!bothObjects || Array.isArray(a) !== Array.isArray(b)) {
+    out.push({ path: path || '(document)', op: 'change', before: a, after: b });
+    return;
+  }
   if (Array.isArray(a) && Array.isArray(b)) {
-    for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    for (let i = 0; i < Math.max(a.length, b.length) && out.length < max; i++) {
       const p = `${path}[${i}]`;
       if (i >= a.length) out.push({ path: p, op: 'add', after: b[i] });
       else if (i >= b.length) out.push({ path: p, op: 'remove', before: a[i] });
-      else out.push(...diffDocuments(a[i], b[i], p));
+      else collectChanges(a[i], b[i], p, out, max);
     }
-    return out;
+    return;
   }
   const ao = a as Record<string, unknown>;
   const bo = b as Record<string, unknown>;
   for (const k of new Set([...Object.keys(ao), ...Object.keys(bo)])) {
+    if (out.length >= max) return;
     const p = path ? `${path}.${k}` : k;
     if (!(k in bo)) out.push({ path: p, op: 'remove', before: ao[k] });
     else if (!(k in ao)) out.push({ path: p, op: 'add', after: bo[k] });
-    else out.push(...diffDocuments(ao[k], bo[k], p));
+    else collectChanges(ao[k], bo[k], p, out, max);
   }
-  return out;
 }
 
 /** A diff as lines: `+ path: value`, `- path: value`, `~ path: before → after`. */

@@ -5,7 +5,7 @@
 import pg from 'pg';
 import { ident } from './pg.js';
 import { checkSchema } from './migrations.js';
-import { sameDocument, type StoredDocument } from './document.js';
+import type { StoredDocument } from './document.js';
 
 export const NOTIFY_CHANNEL = 'gatehouse_config';
 
@@ -31,9 +31,27 @@ export interface Member {
 }
 
 /** What a change's builder answers: the new document, or why there is none (passed back as is). */
-export type Built<R> = { ok: true; doc: StoredDocument } | { ok: false; refusal: R };
+export type Built<R> =
+  /** `unchanged`: whether `doc` is the latest one, when the builder knows (else the two are compared). */
+  { ok: true; doc: StoredDocument; unchanged?: boolean } | { ok: false; refusal: R };
 
 export type CommitResult<R> = { ok: true; version: number; doc: StoredDocument; unchanged: boolean } | { ok: false; refusal: R };
+
+/** What consumerChanges answers. */
+export interface ConsumerChanges {
+  /** The consumers of the later version that the earlier has not exactly (new or changed), in order. */
+  changed: unknown[];
+  /** Ids of the earlier version's consumers that the later one has not. */
+  removed: string[];
+  /** md5 (hex) of the later version's consumer ids, in order, joined by newlines. */
+  orderDigest: string;
+}
+
+/** The latest version as a change's builder sees it: its number, and its document when asked for. */
+export interface LatestVersion {
+  version: number;
+  doc(): Promise<StoredDocument>;
+}
 
 export interface ChangeMeta {
   author: string;
@@ -84,6 +102,69 @@ export class ConfigStore {
     return r.rows[0] && full(r.rows[0]);
   }
 
+  /**
+   * A digest of each version's consumers, as PostgreSQL writes them out (jsonb's text is one
+   * canonical form: key order does not matter): equal digests, the same consumers. By version.
+   */
+  async consumerDigests(versions: number[]): Promise<Map<number, string>> {
+    const r = await this.pool.query<{ version: number; digest: string }>(
+      `SELECT version, md5(coalesce(doc->'consumers', 'null'::jsonb)::text) AS digest
+       FROM ${this.s}.config_versions WHERE version = ANY($1::int[]) AND jsonb_typeof(doc) = 'object'`,
+      [versions],
+    );
+    return new Map(r.rows.map((row) => [row.version, row.digest]));
+  }
+
+  /**
+   * How the consumers of version `to` differ from those of version `from`, computed by PostgreSQL
+   * (jsonb equality, key order aside) so that 100,000 unchanged consumers are not read: undefined
+   * unless everything else of the two documents is equal and `to`'s consumers each have an id of
+   * their own (else read the document whole).
+   */
+  async consumerChanges(from: number, to: number): Promise<ConsumerChanges | undefined> {
+    const head = await this.pool.query<{ rest_same: boolean; arrays: boolean }>(
+      `SELECT (a.doc - 'consumers') = (b.doc - 'consumers') AS rest_same,
+              jsonb_typeof(a.doc->'consumers') = 'array' AND jsonb_typeof(b.doc->'consumers') = 'array' AS arrays
+       FROM ${this.s}.config_versions a, ${this.s}.config_versions b
+       WHERE a.version = $1 AND b.version = $2 AND jsonb_typeof(a.doc) = 'object' AND jsonb_typeof(b.doc) = 'object'`,
+      [from, to],
+    );
+    const h = head.rows[0];
+    if (!h?.rest_same || !h.arrays) return undefined;
+    const list = (v: string) =>
+      `SELECT t.e, t.e->>'id' AS id, t.ord FROM ${this.s}.config_versions v, jsonb_array_elements(v.doc->'consumers') WITH ORDINALITY AS t(e, ord) WHERE v.version = ${v}`;
+    // One pass over both lists: `to`'s consumers that `from` has not exactly (changed, new), and
+    // `from`'s ids that `to` has not (removed); and whether `to`'s ids are strings, each once.
+    const r = await this.pool.query<{ e: unknown; removed: string | null; n: string; ids: string; bad: string; order_digest: string }>(
+      `WITH a AS (${list('$1')}), b AS (${list('$2')}),
+         stats AS (SELECT count(*) AS n, count(DISTINCT id) AS ids,
+                          count(*) FILTER (WHERE jsonb_typeof(e->'id') IS DISTINCT FROM 'string') AS bad,
+                          md5(coalesce(string_agg(id, E'\n' ORDER BY ord), '')) AS order_digest FROM b),
+         diff AS (SELECT b.e, CASE WHEN b.e IS NULL THEN a.id END AS removed, coalesce(b.ord, 0) AS bo, coalesce(a.ord, 0) AS ao
+                  FROM a FULL JOIN b ON a.id = b.id WHERE a.e IS DISTINCT FROM b.e)
+       SELECT diff.e, diff.removed, stats.* FROM stats LEFT JOIN diff ON true ORDER BY diff.bo, diff.ao`,
+      [from, to],
+    );
+    const st = r.rows[0]!;
+    if (st.n !== st.ids || st.bad !== '0') return undefined;
+    const rows = r.rows.filter((x) => x.e !== null || x.removed !== null);
+    return {
+      changed: rows.filter((x) => x.e !== null).map((x) => x.e),
+      removed: rows.filter((x) => x.removed !== null).map((x) => x.removed!),
+      orderDigest: st.order_digest,
+    };
+  }
+
+  /** A version without its consumers (read when they are known to be the same as another's). */
+  async getWithoutConsumers(version: number): Promise<StoredVersion | undefined> {
+    const r = await this.pool.query<Row>(
+      `SELECT version, doc - 'consumers' AS doc, author, comment, created_at FROM ${this.s}.config_versions
+       WHERE version = $1 AND jsonb_typeof(doc) = 'object'`,
+      [version],
+    );
+    return r.rows[0] && full(r.rows[0]);
+  }
+
   /** The newest versions first, `limit` of them, older than `before` when given. */
   async list(limit = 50, before?: number): Promise<VersionInfo[]> {
     const r = await this.pool.query<Row>(
@@ -95,33 +176,45 @@ export class ConfigStore {
   }
 
   /**
-   * One change, in one transaction: `build` gets the latest version (under the lock) and answers
-   * the new document or a refusal. A document equal to the latest makes no version.
+   * One change, in one transaction: `build` gets the latest version (under the lock; its document
+   * read only if asked for: with 100,000 consumers it is megabytes) and answers the new document or
+   * a refusal. A document equal to the latest (PostgreSQL compares them) makes no version.
    */
-  async commit<R>(build: (latest: StoredVersion | undefined) => Built<R> | Promise<Built<R>>, meta: ChangeMeta): Promise<CommitResult<R>> {
+  async commit<R>(build: (latest: LatestVersion | undefined) => Built<R> | Promise<Built<R>>, meta: ChangeMeta): Promise<CommitResult<R>> {
     const c = await this.pool.connect();
     try {
       await c.query('BEGIN');
       // Transaction-scoped: released by COMMIT or ROLLBACK, whatever happens to this process.
       await c.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`gatehouse-config:${this.schema}`]);
-      const r = await c.query<Row>(`SELECT * FROM ${this.s}.config_versions ORDER BY version DESC LIMIT 1`);
-      const latest = r.rows[0] && full(r.rows[0]);
+      const head = await c.query<{ version: number }>(`SELECT version FROM ${this.s}.config_versions ORDER BY version DESC LIMIT 1`);
+      const top = head.rows[0]?.version;
+      let doc: Promise<StoredDocument> | undefined;
+      const latest =
+        top === undefined
+          ? undefined
+          : {
+              version: top,
+              doc: () =>
+                (doc ??= c.query<Row>(`SELECT doc FROM ${this.s}.config_versions WHERE version = $1`, [top]).then((r) => r.rows[0]!.doc)),
+            };
       const built = await build(latest);
-      if (!built.ok) {
+      if (!built.ok || (top !== undefined && built.unchanged === true)) {
         await c.query('ROLLBACK');
-        return built;
+        return built.ok ? { ok: true, version: top!, doc: built.doc, unchanged: true } : built;
       }
-      if (latest && same(latest.doc, built.doc)) {
+      const version = (top ?? 0) + 1;
+      // Inserted unless equal to the latest (jsonb equality: key order does not matter), which the
+      // builder may already know it is not.
+      const inserted = await c.query(
+        `INSERT INTO ${this.s}.config_versions (version, doc, author, comment)
+         SELECT $1, $2::jsonb, $3, $4
+         WHERE $5::boolean OR NOT EXISTS (SELECT 1 FROM ${this.s}.config_versions WHERE version = $6 AND doc = $2::jsonb)`,
+        [version, JSON.stringify(built.doc), meta.author, meta.comment ?? '', built.unchanged === false, top ?? null],
+      );
+      if (inserted.rowCount === 0) {
         await c.query('ROLLBACK');
-        return { ok: true, version: latest.version, doc: latest.doc, unchanged: true };
+        return { ok: true, version: top!, doc: built.doc, unchanged: true };
       }
-      const version = (latest?.version ?? 0) + 1;
-      await c.query(`INSERT INTO ${this.s}.config_versions (version, doc, author, comment) VALUES ($1, $2, $3, $4)`, [
-        version,
-        JSON.stringify(built.doc),
-        meta.author,
-        meta.comment ?? '',
-      ]);
       // Delivered on COMMIT, to every listening instance (and never if the insert rolls back).
       await c.query(`SELECT pg_notify($1, $2)`, [NOTIFY_CHANNEL, String(version)]);
       await c.query('COMMIT');
@@ -162,15 +255,6 @@ export class ConfigStore {
 
   close(): Promise<void> {
     return this.pool.end();
-  }
-}
-
-/** sameDocument, where a latest version nested too deep to compare (another writer's) is not the same. */
-function same(a: StoredDocument, b: StoredDocument): boolean {
-  try {
-    return sameDocument(a, b);
-  } catch {
-    return false; // a RangeError here would refuse every change until someone edits the table by hand
   }
 }
 

@@ -18,12 +18,14 @@ import type {
   ConfigHistory,
   VersionSummary,
 } from '../runtime/config-history.js';
+import { VersionUnreadableError } from '../runtime/config-history.js';
 import type { ValidationResult } from '../validation/validate.js';
 import { connect } from './pg.js';
 import { SchemaMismatchError } from './migrations.js';
 import { ConfigStore, NOTIFY_CHANNEL } from './store.js';
-import { bootPart, diffDocuments, storedPart, validateStored, type Change } from './document.js';
+import { bootPart, comparable, diffDocumentsLimited, storedPart, validateStored, withoutBootKeys, type Change } from './document.js';
 import { readSnapshot, writeSnapshot } from './snapshot.js';
+import { consumerDelta } from './consumer-sync.js';
 
 /** Why an instance could not start from the store (the CLI prints the message and exits 3). */
 export class ConfigStoreError extends Error {}
@@ -198,12 +200,58 @@ export class ClusterSync implements ConfigCommitter, ConfigHistory {
         this.log.info({ version: latest }, 'config store reachable again');
       }
       if (latest <= instance.version) return;
+      if (await this.sameConsumers(instance, latest)) return;
+      if (await this.consumersOnly(instance, latest)) return;
       const stored = await this.store.get(latest);
       if (!stored) return;
-      await instance.applyStored(validateStored(this.boot, stored.doc), stored.version, 'config-store');
+      // Not compiled here: applying compiles it, and refuses it as validation would.
+      await instance.applyStored(validateStored(this.boot, stored.doc, false), stored.version, 'config-store');
     } catch (err) {
       this.lost(err as Error);
     }
+  }
+
+  /**
+   * When version `latest` has the consumers of the version served (a route, service or plan edit;
+   * PostgreSQL compares their digests), it is read without them and validated with the served,
+   * known-valid list: 100,000 consumers are neither read, nor compared, nor checked again. False
+   * when that is not so (nothing applied: take the other way).
+   */
+  private async sameConsumers(instance: Instance, latest: number): Promise<boolean> {
+    const served = instance.version;
+    if (served === 0) return false;
+    const digests = await this.store.consumerDigests([served, latest]);
+    if (digests.get(served) === undefined || digests.get(served) !== digests.get(latest)) return false;
+    const stored = await this.store.getWithoutConsumers(latest);
+    if (!stored) return false;
+    const outcome = await instance.applyStoredWith(
+      // Only if the instance still serves that version once it is this change's turn.
+      (current, version) =>
+        version === served ? validateStored(this.boot, { ...stored.doc, consumers: current.consumers }, false) : undefined,
+      latest,
+      'config-store',
+    );
+    return outcome !== undefined;
+  }
+
+  /**
+   * When version `latest` differs from the version served in its consumers only (PostgreSQL
+   * compares them, and reads out only the changed ones), it is applied as a consumer change. False
+   * when that is not so, or the change is refused (nothing applied: take the whole way, which says why).
+   */
+  private async consumersOnly(instance: Instance, latest: number): Promise<boolean> {
+    const served = instance.version;
+    if (served === 0) return false;
+    const changes = await this.store.consumerChanges(served, latest);
+    const change = changes && consumerDelta(changes);
+    if (!change) return false;
+    const outcome = await instance.applyStoredConsumers(
+      // Only if the instance still serves that version once it is this change's turn.
+      (_current, version) => (version === served ? change : undefined),
+      latest,
+      'config-store',
+    );
+    return outcome !== undefined;
   }
 
   private async heartbeat(): Promise<void> {
@@ -228,6 +276,37 @@ export class ClusterSync implements ConfigCommitter, ConfigHistory {
 
   // ConfigCommitter
 
+  async commitOn(base: number, build: () => CheckedConfig & { unchanged?: boolean }, meta: ChangeMeta): Promise<CommitOutcome | undefined> {
+    let config: GatehouseConfig | undefined;
+    let refusedByEdit: { err: unknown } | undefined;
+    try {
+      const r = await this.store.commit<Extract<CheckedConfig, { ok: false }> | 'stale'>(
+        (latest) => {
+          if ((latest?.version ?? 0) !== base) return { ok: false, refusal: 'stale' };
+          let checked: CheckedConfig & { unchanged?: boolean };
+          try {
+            checked = build();
+          } catch (err) {
+            refusedByEdit = { err };
+            throw err;
+          }
+          if (!checked.ok) return { ok: false, refusal: checked };
+          config = checked.config;
+          // Known unchanged or not: the store need not compare two documents of 100,000 consumers.
+          // Not copied (JSON.stringify, which writes it, leaves undefined out as storedPart does).
+          return { ok: true, doc: withoutBootKeys(checked.config), unchanged: checked.unchanged === true };
+        },
+        { author: meta.author ?? 'unknown', comment: meta.comment },
+      );
+      if (!r.ok) return r.refusal === 'stale' ? undefined : r.refusal;
+      return { ok: true, version: r.version, config: config!, unchanged: r.unchanged };
+    } catch (err) {
+      if (refusedByEdit) throw refusedByEdit.err;
+      this.lost(err as Error);
+      return { ok: false, code: 'CONFIG_STORE_UNAVAILABLE', errors: [{ path: '(config store)', message: (err as Error).message }] };
+    }
+  }
+
   async commit(
     make: (current: GatehouseConfig) => ValidationResult,
     check: (r: ValidationResult) => CheckedConfig,
@@ -238,12 +317,14 @@ export class ClusterSync implements ConfigCommitter, ConfigHistory {
     let refusedByEdit: { err: unknown } | undefined;
     try {
       const r = await this.store.commit<Extract<CheckedConfig, { ok: false }>>(
-        (latest) => {
-          // The change is made to the latest stored config, which may be newer than this instance's.
-          const current = latest ? validateStored(this.boot, latest.doc) : undefined;
+        async (latest) => {
+          // The change is made to the latest stored config, which may be newer than this instance's
+          // (when it is the one this instance serves, that is its config: not read nor validated again).
+          const served = this.instance!;
+          const current = latest && latest.version !== served.version ? validateStored(this.boot, await latest.doc()) : undefined;
           let checked: CheckedConfig;
           try {
-            checked = check(make(current?.ok ? current.config : this.instance!.config));
+            checked = check(make(current?.ok ? current.config : served.config));
           } catch (err) {
             refusedByEdit = { err };
             throw err;
@@ -276,9 +357,16 @@ export class ClusterSync implements ConfigCommitter, ConfigHistory {
     return { ...summary, config: doc };
   }
 
-  async diff(from: number, to: number): Promise<Change[] | undefined> {
+  async diff(from: number, to: number, limit: number): Promise<{ changes: Change[]; truncated: boolean } | undefined> {
     const [a, b] = await Promise.all([this.store.get(from), this.store.get(to)]);
-    return a && b ? diffDocuments(a.doc, b.doc) : undefined;
+    if (!a || !b) return undefined;
+    try {
+      return diffDocumentsLimited(a.doc, b.doc, limit);
+    } catch (err) {
+      // Nested deeper than the comparison can recurse (another writer's document).
+      if (err instanceof RangeError) throw new VersionUnreadableError(comparable(a.doc) ? to : from);
+      throw err;
+    }
   }
 
   async restore(n: number): Promise<ValidationResult | undefined> {

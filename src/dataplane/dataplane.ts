@@ -74,6 +74,8 @@ export class DataPlane implements ExchangeHost {
   readonly shedder = new LoadShedder();
   private state!: PlanState;
   private readonly states = new Map<Plan, PlanState>();
+  /** Plans compiled (gatehouse_plan_compiles_total): how a test sees that a consumer change recompiled nothing. */
+  private compiles = 0;
   private readonly pools = new PoolRegistry();
   readonly upstreams: StateRegistry;
   private readonly servers: (http.Server | https.Server)[] = [];
@@ -105,6 +107,7 @@ export class DataPlane implements ExchangeHost {
       {
         inflight: () => this.inflight,
         shed: () => this.shedder.shed,
+        planCompiles: () => this.compiles,
         services: () => this.upstreams.all(),
         stores: () => this.stores.health(),
         cacheStores: () => this.stores.cache.stats(),
@@ -161,6 +164,7 @@ export class DataPlane implements ExchangeHost {
         metrics,
       );
       for (const s of plan.services.values()) s.follow();
+      this.compiles++;
       const st: PlanState = { plan, active: 0, retired: false, poolKeys, serviceNames };
       this.states.set(plan, st);
       return st;

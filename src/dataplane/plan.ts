@@ -122,7 +122,7 @@ export function compilePlan(
   for (const [name, svc] of Object.entries(config.services))
     services.set(name, new ServiceRuntime(name, svc, host.serviceState(name), host));
 
-  const consumers = new ConsumerRegistry(config.consumers);
+  const consumers = ConsumerRegistry.of(config.consumers);
   const env: PolicyEnv = { consumers, log, config, stores, routeName: undefined, metrics };
   const globalPolicies = config.policies.map((p, i) => instantiate(p, 'global', env, `policies[${i}]`));
   const routes = config.routes.map((r, index) => compileRoute(r, index, services, globalPolicies, { ...env, routeName: r.name }));

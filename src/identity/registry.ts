@@ -2,7 +2,7 @@
 // request needs is one Map.get: API keys by SHA-256 digest, Basic users by username, client
 // certificates by subject CN or SAN, consumers by id or username.
 import type { ConsumerConfig } from '../config/consumer-schema.js';
-import { apiKeyDigest, parseScrypt, sameDigest, sha256, type ScryptHash } from './secrets.js';
+import { credentialDigest, parseScrypt, sameDigest, sha256, type ScryptHash } from './secrets.js';
 import type { Identity } from './identity.js';
 
 export interface ConsumerEntry {
@@ -70,6 +70,33 @@ export class ConsumerRegistry {
   }
 
   /**
+   * The registry of a consumer list. A frozen list (validation/validate.ts: known valid, never
+   * changed) is indexed once: a plan compiled again with it (a route edit; with 100,000 consumers)
+   * gets a copy of the indexes, not every consumer indexed again. The copy is its own: a consumer
+   * change applied to it changes no other (entries are replaced, never changed in place).
+   */
+  static of(consumers: readonly ConsumerConfig[]): ConsumerRegistry {
+    if (!Object.isFrozen(consumers)) return new ConsumerRegistry(consumers);
+    const template = templates.get(consumers);
+    if (template !== undefined) return template.copy();
+    const registry = new ConsumerRegistry(consumers);
+    templates.set(consumers, registry.copy());
+    return registry;
+  }
+
+  private copy(): ConsumerRegistry {
+    const r = new ConsumerRegistry([]);
+    for (const [k, v] of this.byId) r.byId.set(k, v);
+    copyInto(this.owned, r.owned);
+    copyInto(this.byUsername, r.byUsername);
+    copyInto(this.keys, r.keys);
+    copyInto(this.basic, r.basic);
+    copyInto(this.subjects, r.subjects);
+    copyInto(this.sans, r.sans);
+    return r;
+  }
+
+  /**
    * Applies a change of some consumers in place (admin consumer edits): the policies holding this
    * registry see it at once, and nothing else is recompiled. Validated before it gets here.
    */
@@ -93,7 +120,7 @@ export class ConsumerRegistry {
       const credId = credentialId(c.id, cred.type, i, cred.id);
       switch (cred.type) {
         case 'api-key': {
-          const digest = apiKeyDigest(cred.key);
+          const digest = credentialDigest(cred);
           const k = digest.toString('base64');
           this.keys.set(k, { consumer: entry, credentialId: credId, digest });
           owned.keys.push(k);
@@ -178,3 +205,10 @@ export function identityOf(consumer: ConsumerEntry, credentialId: string | undef
 }
 
 export const EMPTY_REGISTRY = new ConsumerRegistry([]);
+
+/** A registry per frozen consumer list, never changed itself (ConsumerRegistry.of copies it). */
+const templates = new WeakMap<readonly ConsumerConfig[], ConsumerRegistry>();
+
+function copyInto<K, V>(from: ReadonlyMap<K, V>, to: Map<K, V>): void {
+  for (const [k, v] of from) to.set(k, v);
+}

@@ -22,6 +22,18 @@ export function apiKeyDigest(configured: string): Buffer {
   return sha256(configured);
 }
 
+/**
+ * apiKeyDigest of an api-key credential, remembered for the credential object: a reload that keeps
+ * the consumers (a route edit; with 100,000 consumers) hashes none of them again. Held weakly,
+ * so a digest goes with its config.
+ */
+const digests = new WeakMap<object, Buffer>();
+export function credentialDigest(cred: { readonly key: string }): Buffer {
+  let d = digests.get(cred);
+  if (d === undefined) digests.set(cred, (d = apiKeyDigest(cred.key)));
+  return d;
+}
+
 export function hashApiKey(key: string): string {
   return SHA256_PREFIX + sha256(key).toString('hex');
 }

@@ -1,7 +1,7 @@
 // Checks of the identity sections that the schema cannot express: duplicates, hash formats,
 // references to consumers, keys that must parse. (A listener's TLS files: edge/tls/validate-tls.ts.)
 import type { ConsumerConfig } from '../config/consumer-schema.js';
-import { apiKeyDigest, apiKeyProblem } from './secrets.js';
+import { apiKeyProblem, credentialDigest } from './secrets.js';
 import { credentialId } from './registry.js';
 
 interface Issue {
@@ -34,7 +34,7 @@ export function consumerIssues(consumers: readonly ConsumerConfig[]): Issue[] {
       else credIds.set(id, cat);
       if (cred.type === 'api-key') {
         if (apiKeyProblem(cred.key)) return; // the schema reports it
-        const d = apiKeyDigest(cred.key).toString('base64');
+        const d = credentialDigest(cred).toString('base64');
         // Never echo the key itself in an error.
         if (keys.has(d)) out.push({ path: `${cat}.key`, message: `this API key is already used by ${keys.get(d)}` });
         else keys.set(d, cat);
@@ -78,9 +78,11 @@ export function identityIssues(
     routes: readonly ({ policies: readonly PolicyLike[] } | undefined)[];
   },
   check: PolicyCheck,
+  /** The consumers' own checks were done (a list known valid): only the references are checked. */
+  known?: { ids: ReadonlySet<string> },
 ): Issue[] {
-  const out = consumerIssues(cfg.consumers);
-  const ids = new Set(cfg.consumers.map((c) => c.id));
+  const out = known ? [] : consumerIssues(cfg.consumers);
+  const ids = known?.ids ?? new Set(cfg.consumers.map((c) => c.id));
   cfg.policies.forEach((p, i) => out.push(...policyIdentityIssues(p, `policies[${i}]`, ids, check)));
   cfg.routes.forEach((r, i) =>
     r?.policies.forEach((p, j) => out.push(...policyIdentityIssues(p, `routes[${i}].policies[${j}]`, ids, check))),

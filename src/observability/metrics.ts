@@ -54,6 +54,8 @@ export interface MetricsSource {
   inflight(): number;
   /** Requests shed by load shedding so far (answered before any routing). */
   shed?: () => number;
+  /** Route plans this data plane compiled so far (a consumer change compiles none). */
+  planCompiles?: () => number;
   services(): ServiceState[];
   tracing?: () => { exported: number; dropped: number } | undefined;
   /** The cache policies' stores (entries, bytes, evictions). */
@@ -180,6 +182,18 @@ export class GatewayMetrics implements PolicyMetrics {
         collect() {
           this.reset();
           this.inc(shed());
+        },
+      });
+    }
+    if (source.planCompiles) {
+      const compiles = source.planCompiles;
+      new Counter({
+        name: 'gatehouse_plan_compiles_total',
+        help: 'Route plans compiled by the data planes: one at start and one per whole-config reload; a consumer change (an admin consumer edit, or a config store version that changes consumers only) compiles none. With workers: the sum over workers.',
+        registers,
+        collect() {
+          this.reset();
+          this.inc(compiles());
         },
       });
     }

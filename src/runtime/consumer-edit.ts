@@ -7,7 +7,7 @@
 import type { ConsumerConfig } from '../config/consumer-schema.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import { credentialId, type ConsumerDelta } from '../identity/registry.js';
-import { apiKeyDigest, apiKeyProblem } from '../identity/secrets.js';
+import { apiKeyProblem, credentialDigest } from '../identity/secrets.js';
 import { consumerIssues } from '../identity/validate-identity.js';
 import { consumerReferenceIssues, type ConfigIssue } from '../validation/validate.js';
 
@@ -24,7 +24,7 @@ function uniqueValues(c: ConsumerConfig): { key: string; cred: number }[] {
   c.credentials.forEach((cred, j) => {
     out.push({ key: `c:${credentialId(c.id, cred.type, j, cred.id)}`, cred: j });
     if (cred.type === 'api-key') {
-      if (apiKeyProblem(cred.key) === undefined) out.push({ key: `k:${apiKeyDigest(cred.key).toString('base64')}`, cred: j });
+      if (apiKeyProblem(cred.key) === undefined) out.push({ key: `k:${credentialDigest(cred).toString('base64')}`, cred: j });
     } else if (cred.type === 'basic') out.push({ key: `b:${cred.username}`, cred: j });
     else out.push({ key: cred.subject !== undefined ? `s:${cred.subject}` : `n:${cred.san}`, cred: j });
   });
@@ -119,6 +119,15 @@ export class ConsumerIndex {
     return { consumers: next, issues };
   }
 
+  /** Whether `delta` leaves `consumers` (this index's list) as they are: each upsert equal to the consumer it replaces, no removal. */
+  changesNothing(consumers: readonly ConsumerConfig[], delta: ConsumerDelta): boolean {
+    if (delta.remove.length > 0) return false;
+    return delta.upsert.every((c) => {
+      const at = this.position.get(c.id);
+      return at !== undefined && canonical(consumers[at]) === canonical(c);
+    });
+  }
+
   /** Takes in an applied change (`consumers` is the list `prepare` gave). */
   commit(delta: ConsumerDelta, consumers: readonly ConsumerConfig[]): void {
     for (const id of delta.remove) this.release(id);
@@ -130,4 +139,17 @@ export class ConsumerIndex {
     else for (let i = this.source.length; i < consumers.length; i++) this.position.set(consumers[i]!.id, i);
     this.source = consumers;
   }
+}
+
+/** Canonical JSON: keys sorted, undefined left out (as JSON leaves it out). */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map((x) => (x === undefined ? 'null' : canonical(x))).join(',')}]`;
+  if (typeof v === 'object' && v !== null) {
+    const o = v as Record<string, unknown>;
+    const keys = Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
 }

@@ -21,6 +21,8 @@ import type { ErrorCode } from '../errors.js';
 import { InstanceMetrics } from '../observability/instance-metrics.js';
 import type { ConsumerDelta } from '../identity/registry.js';
 import { ConsumerIndex } from './consumer-edit.js';
+import type { ConsumerConfig } from '../config/consumer-schema.js';
+import { markValidConsumers } from '../validation/validate.js';
 import type { ChangeMeta, CheckedConfig, ConfigCommitter, ConfigHistory } from './config-history.js';
 
 export type ApplyResult =
@@ -172,8 +174,22 @@ export class Instance implements Controller {
 
   /** A version read from the config store; one this instance already has is not applied again. */
   applyStored(result: ValidationResult, version: number, source: string): Promise<ApplyResult> {
-    const run = this.applying.then(async (): Promise<ApplyResult> => {
+    return this.applyStoredWith(() => result, version, source) as Promise<ApplyResult>;
+  }
+
+  /**
+   * A version read from the config store, made in turn with other applies from the config served
+   * and its version (`make` may answer undefined: not this way, and nothing is applied).
+   */
+  applyStoredWith(
+    make: (current: GatehouseConfig, currentVersion: number) => ValidationResult | undefined,
+    version: number,
+    source: string,
+  ): Promise<ApplyResult | undefined> {
+    const run = this.applying.then(async (): Promise<ApplyResult | undefined> => {
       if (version <= this.version || version === this.failedVersion) return { ok: true, version: this.version, unchanged: true };
+      const result = make(this.config, this.version);
+      if (result === undefined) return undefined;
       const outcome = await this.applyNow(result, source, version);
       if (!outcome.ok) this.failedVersion = version;
       return outcome;
@@ -183,31 +199,104 @@ export class Instance implements Controller {
   }
 
   applyConsumers(make: (current: GatehouseConfig) => ConsumerDelta, source: string, meta?: ChangeMeta): Promise<ApplyResult> {
-    // With a config store a consumer change is a stored version like any other: recorded (checked
-    // against the newest stored config, under the store's lock), then applied as a whole config.
     const committer = this.committer;
-    if (committer !== undefined) return this.applyEdit((current) => withConsumerDelta(current, make(current)), source, meta);
-    const run = this.applying.then(() => this.applyConsumersNow(make(this.config), source));
+    const run = this.applying.then(async () => {
+      if (committer === undefined) return this.applyConsumersNow(make(this.config), source);
+      // With a config store a consumer change is a stored version like any other, recorded under
+      // the store's lock. When this instance serves the newest version, the change is checked and
+      // applied as a consumer change (nothing recompiled); else it is made on the newest stored
+      // config, validated whole, and applied as a whole config.
+      const fast = await this.commitConsumersNow(committer, make, source, meta);
+      return fast ?? this.commitNow(committer, (current) => withConsumerDelta(current, make(current)), source, meta);
+    });
     this.applying = run.catch(() => {});
     return run;
   }
 
-  private async applyConsumersNow(delta: ConsumerDelta, source: string): Promise<ApplyResult> {
+  /**
+   * A stored version that may change consumers only (`change` says, given the served config):
+   * applied as a consumer change, as a consumer edit is; undefined when it is not one (the caller
+   * applies it whole).
+   */
+  applyStoredConsumers(
+    change: (
+      current: GatehouseConfig,
+      currentVersion: number,
+    ) => { delta: ConsumerDelta; sameOrder(ids: readonly string[]): boolean } | undefined,
+    version: number,
+    source: string,
+  ): Promise<ApplyResult | undefined> {
+    const run = this.applying.then(async (): Promise<ApplyResult | undefined> => {
+      if (version <= this.version || version === this.failedVersion) return { ok: true, version: this.version, unchanged: true };
+      const c = change(this.config, this.version);
+      if (c === undefined) return undefined;
+      const { consumers, issues } = this.index().prepare(this.config, c.delta);
+      // Refused, or in another order than the stored list: the whole way says why, or gets the order right.
+      if (issues.length > 0 || !c.sameOrder(consumers.map((x) => x.id))) return undefined;
+      return this.consumersChanged(c.delta, consumers, version, source);
+    });
+    this.applying = run.catch(() => {});
+    return run;
+  }
+
+  /** The consumer index of the served consumers (built once after a whole config). */
+  private index(): ConsumerIndex {
     if (this.consumerIndex?.source !== this.config.consumers) this.consumerIndex = new ConsumerIndex(this.config.consumers);
-    const index = this.consumerIndex;
-    const { consumers, issues } = index.prepare(this.config, delta);
+    return this.consumerIndex;
+  }
+
+  private async applyConsumersNow(delta: ConsumerDelta, source: string): Promise<ApplyResult> {
+    const { consumers, issues } = this.index().prepare(this.config, delta);
     if (issues.length > 0) return this.refused(source, { ok: false, code: 'CONFIG_INVALID', errors: issues });
-    const version = this.version + 1;
+    return this.consumersChanged(delta, consumers, this.version + 1, source);
+  }
+
+  /** Serves `consumers` (the list `delta` makes, checked): every data plane changes its consumers, none recompiles. */
+  private async consumersChanged(delta: ConsumerDelta, consumers: ConsumerConfig[], version: number, source: string): Promise<ApplyResult> {
+    // Checked as a whole validation would check it (consumers-delta-parity.test.ts): a later route
+    // edit need not validate these consumers again.
+    markValidConsumers(consumers);
     const config: GatehouseConfig = { ...this.config, consumers };
     await this.engine.applyConsumers(delta, config, version);
-    index.commit(delta, consumers);
+    this.index().commit(delta, consumers);
     this.plan.consumers.applyDelta(delta);
     this.plan = { ...this.plan, config, version };
     this.config = config;
     this.version = version;
     this.metrics.reloaded(true);
     this.log.info({ source, version, upserted: delta.upsert.length, removed: delta.remove.length }, 'consumers changed');
+    this.onApplied?.(version, config);
     return { ok: true, version };
+  }
+
+  /**
+   * With a config store, a consumer change made on the config this instance serves: checked against
+   * the consumer index, recorded, applied as a consumer change. Undefined when the store has a
+   * version this instance does not serve yet (the caller takes the whole way).
+   */
+  private async commitConsumersNow(
+    committer: ConfigCommitter,
+    make: (current: GatehouseConfig) => ConsumerDelta,
+    source: string,
+    meta: ChangeMeta | undefined,
+  ): Promise<ApplyResult | undefined> {
+    let prepared: { delta: ConsumerDelta; consumers: ConsumerConfig[] } | undefined;
+    const outcome = await committer.commitOn(
+      this.version,
+      (): CheckedConfig & { unchanged?: boolean } => {
+        const delta = make(this.config);
+        const index = this.index();
+        const { consumers, issues } = index.prepare(this.config, delta);
+        if (issues.length > 0) return { ok: false, code: 'CONFIG_INVALID', errors: issues };
+        prepared = { delta, consumers };
+        return { ok: true, config: { ...this.config, consumers }, unchanged: index.changesNothing(this.config.consumers, delta) };
+      },
+      { author: meta?.author ?? source, comment: meta?.comment },
+    );
+    if (outcome === undefined) return undefined;
+    if (!outcome.ok) return this.refused(source, outcome);
+    if (outcome.unchanged || outcome.version <= this.version) return { ok: true, version: outcome.version, unchanged: true };
+    return this.consumersChanged(prepared!.delta, prepared!.consumers, outcome.version, source);
   }
 
   /** With a config store: record the change (validated as here, under the store's lock), then apply it. */
@@ -217,18 +306,24 @@ export class Instance implements Controller {
     source: string,
     meta: ChangeMeta | undefined,
   ): Promise<ApplyResult> {
+    let checked: { config: GatehouseConfig; plan: Plan } | undefined;
     const check = (r: ValidationResult): CheckedConfig => {
       const prepared = this.prepare(r, 0);
+      if (prepared.ok) checked = prepared;
       return prepared.ok ? { ok: true, config: prepared.config } : prepared;
     };
     const outcome = await committer.commit(make, check, { author: meta?.author ?? source, comment: meta?.comment });
     if (!outcome.ok) return this.refused(source, outcome);
     if (outcome.version <= this.version) return { ok: true, version: outcome.version, unchanged: true };
-    return this.applyNow({ ok: true, config: outcome.config }, source, outcome.version);
+    // The check compiled it already (with 100,000 consumers a compile is most of a second).
+    const plan = checked?.config === outcome.config ? checked.plan : undefined;
+    return this.applyNow({ ok: true, config: outcome.config }, source, outcome.version, plan);
   }
 
-  private async applyNow(result: ValidationResult, source: string, version = this.version + 1): Promise<ApplyResult> {
-    const prepared = this.prepare(result, version);
+  /** `compiled`: the plan `prepare` made of this very config, in this apply turn (not compiled again). */
+  private async applyNow(result: ValidationResult, source: string, version = this.version + 1, compiled?: Plan): Promise<ApplyResult> {
+    const prepared =
+      compiled && result.ok ? { ok: true as const, config: result.config, plan: { ...compiled, version } } : this.prepare(result, version);
     if (!prepared.ok) return this.refused(source, prepared);
     try {
       // Each data plane compiles its own plan (its pools and policy state live in its process),

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../config/units.js';
 import { buildConfigSchema, type GatehouseConfig, type ServiceConfig } from '../config/schema.js';
+import type { ConsumerConfig } from '../config/consumer-schema.js';
 import { checkableConfig, salvage, type Checkable } from './salvage.js';
 import { adminExposureIssues } from '../config/admin-exposure.js';
 import { formatPath, issueLines, parseKeepingKeys, type KnownKeys } from '../config/zod-issues.js';
@@ -75,13 +76,48 @@ function schemaFor(doc: unknown, issues: ConfigIssue[]): typeof BUILTIN {
   return entry;
 }
 
+/**
+ * Consumer lists known valid: the `consumers` of a config that passed validation, or a list a
+ * consumer change made from one after it was checked (runtime/consumer-edit.ts, which refuses
+ * exactly what a whole validation refuses: test/consumers-delta-parity.test.ts). Frozen, so never
+ * changed after. Given again (a route, service or plan edit keeps `consumers` as it is), such a
+ * list is not parsed again — the schema's output for it is itself — nor checked for duplicates
+ * (it has none); what involves the rest of the config (references, plans) is checked as always.
+ * With 100,000 consumers that is most of a validation's time.
+ */
+const validConsumers = new WeakMap<readonly ConsumerConfig[], ReadonlySet<string>>();
+
+/** Records `list` as a valid consumer list (see validConsumers); it is frozen. */
+export function markValidConsumers(list: readonly ConsumerConfig[]): void {
+  if (validConsumers.has(list)) return;
+  Object.freeze(list);
+  validConsumers.set(list, new Set(list.map((c) => c.id)));
+}
+
+/** Whether `list` is a consumer list known valid (validConsumers). */
+export function isValidConsumerList(list: unknown): boolean {
+  return Array.isArray(list) && validConsumers.has(list);
+}
+
+function knownConsumers(doc: unknown): { list: readonly ConsumerConfig[]; ids: ReadonlySet<string> } | undefined {
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return undefined;
+  const list = (doc as { consumers?: unknown }).consumers;
+  const ids = Array.isArray(list) ? validConsumers.get(list) : undefined;
+  return ids && { list: list as readonly ConsumerConfig[], ids };
+}
+
 export function validateConfig(doc: unknown): ValidationResult {
   const pluginIssues: ConfigIssue[] = [];
   const { schema, defs, types } = schemaFor(doc, pluginIssues);
-  const parsed = parseKeepingKeys(schema, doc ?? {});
+  const known = knownConsumers(doc);
+  // A known-valid list is left out of the schema's parse and put back as it is.
+  const parsed = parseKeepingKeys(schema, known ? { ...(doc as object), consumers: [] } : (doc ?? {}));
   if (parsed.success) {
-    const errors = [...pluginIssues, ...semanticIssues(checkableConfig(parsed.data), defs)];
-    return errors.length > 0 ? { ok: false, errors } : { ok: true, config: parsed.data };
+    if (known) parsed.data.consumers = known.list as ConsumerConfig[];
+    const errors = [...pluginIssues, ...semanticIssues(checkableConfig(parsed.data), defs, known?.ids)];
+    if (errors.length > 0) return { ok: false, errors };
+    markValidConsumers(parsed.data.consumers);
+    return { ok: true, config: parsed.data };
   }
   // The checks below still run on the parts that pass the schema, so one run reports every
   // error (a missing service as well as a bad duration) rather than one batch per fix.
@@ -95,7 +131,8 @@ export function validateConfig(doc: unknown): ValidationResult {
   return { ok: false, errors };
 }
 
-function semanticIssues(cfg: Checkable, defs: readonly PolicyDefinition[]): ConfigIssue[] {
+/** `knownIds`: the consumers are a known-valid list with these ids (their own checks are skipped). */
+function semanticIssues(cfg: Checkable, defs: readonly PolicyDefinition[], knownIds?: ReadonlySet<string>): ConfigIssue[] {
   const errors: ConfigIssue[] = [];
   const add = (path: string, message: string) => errors.push({ path, message });
 
@@ -200,7 +237,8 @@ function semanticIssues(cfg: Checkable, defs: readonly PolicyDefinition[]): Conf
     }
   });
   const routes = cfg.routes.map((r) => ({ policies: r.fields.data.policies ?? [] }));
-  errors.push(...identityIssues({ ...cfg, routes }, definitionCheck(new Set(cfg.consumers.map((c) => c.id)))));
+  const ids = knownIds ?? new Set(cfg.consumers.map((c) => c.id));
+  errors.push(...identityIssues({ ...cfg, routes }, definitionCheck(ids), knownIds && { ids }));
   const store = cfg.sections.store as GatehouseConfig['store'] | undefined;
   if (store?.type === 'redis' && store.url === undefined) add('store.url', 'store type redis needs a url (redis://host:port)');
   errors.push(...sectionIssues(cfg, routes, defs));

@@ -20,6 +20,13 @@ export function testConfig(partial: Record<string, unknown>): Record<string, unk
   };
 }
 
+/** A boot config for a config store: loopback port 0, admin on port 0, and nothing that lives in the store. */
+export function testBoot(configStore: Record<string, unknown>, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const boot = testConfig(extra);
+  delete boot.accessLog; // lives in the store
+  return { ...boot, configStore };
+}
+
 export async function startTestGateway(partial: Record<string, unknown>): Promise<TestGateway> {
   const result = validateConfig(testConfig(partial));
   if (!result.ok) throw new Error('test config invalid: ' + JSON.stringify(result.errors));
