@@ -33,7 +33,7 @@ before(async () => {
       `workers: 2\nlog: { level: warn }\nlisten: [{ port: ${port}, host: 127.0.0.1 }]\nadmin: { port: 0, host: 127.0.0.1 }\n` +
         `configStore: { type: postgres, url: "${db.url}", schema: cw, pollIntervalMs: 3600000, heartbeatIntervalMs: 500 }\n`,
     );
-    nodes.push(await startChild(boot, { timeoutMs: 20_000 }));
+    nodes.push(await startChild(boot, { timeoutMs: 60_000 }));
   }
 });
 after(async () => {
