@@ -8,7 +8,7 @@ import { validateConfig } from '../src/validation/validate.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { migrate } from '../src/controlplane/migrations.js';
 import { connect } from '../src/controlplane/pg.js';
-import { testConfig } from './helpers/gateway.js';
+import { testBoot } from './helpers/gateway.js';
 import { createDatabase, type TestDatabase } from './helpers/postgres.js';
 import { maybeUnset } from './helpers/hooks.js';
 import { browserMissing, launchBrowser, screenshot, type TestBrowser, type TestPage } from './helpers/browser.js';
@@ -44,10 +44,10 @@ before(async () => {
   await migrate(c, 'gh');
   await c.end();
   const boot = validateConfig(
-    testConfig({
-      admin: { token: TOKEN },
-      configStore: { type: 'postgres', url: db.url, schema: 'gh', pollIntervalMs: 3_600_000, heartbeatIntervalMs: 200 },
-    }),
+    testBoot(
+      { type: 'postgres', url: db.url, schema: 'gh', pollIntervalMs: 3_600_000, heartbeatIntervalMs: 200 },
+      { admin: { token: TOKEN } },
+    ),
   );
   assert.ok(boot.ok, JSON.stringify(!boot.ok && boot.errors));
   gw = await startGateway({ config: boot.config, logger: silentLogger });
