@@ -19,6 +19,7 @@ test('npm pack ships the build and the docs, and no compiled test', () => {
   assert.ok(files.includes('dist/src/index.js') && files.includes('dist/src/index.d.ts'), 'the entry is packed');
   assert.ok(files.includes('dist/src/cli/main.js'), 'the CLI is packed');
   assert.ok(files.includes('schema/gatehouse.schema.json'));
+  for (const f of ['index.html', 'app.js', 'app.css']) assert.ok(files.includes(`dist/ui/${f}`), `the console's ${f} is packed`);
   assert.deepEqual(
     files.filter((f) => /\.test\.|(^|\/)test\//.test(f)),
     [],

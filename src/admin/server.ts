@@ -4,7 +4,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { parseConfigText } from '../validation/load.js';
-import { validateConfig } from '../validation/validate.js';
+import { validateConfig, type ConfigIssue } from '../validation/validate.js';
 import { redactChanges } from '../config/redact.js';
 import { describeServices, routeTable } from '../dataplane/describe.js';
 import { errorBody, ERRORS } from '../errors.js';
@@ -241,7 +241,9 @@ export class AdminServer {
         ),
       ];
     const restored = restoreSecrets(parsed.doc, this.ctl.config);
-    if (restored.issues.length > 0) return [400, errorBody('CONFIG_INVALID', undefined, undefined, placeIssues(text, restored.issues))];
+    // Where each error is in the text, for an editor; a JSON client (a script) gets path and message as before.
+    const place = (issues: readonly ConfigIssue[]) => (isJson(req, text) ? issues : placeIssues(text, issues));
+    if (restored.issues.length > 0) return [400, errorBody('CONFIG_INVALID', undefined, undefined, place(restored.issues))];
     const sent = query.get('consumers') === 'keep' ? keepConsumers(restored.doc, this.ctl.config) : restored.doc;
     // With a config store the boot keys (listen, admin, …) are this instance's boot file's: a
     // config sent here is the stored part, whatever boot keys it carries (GET /config's, redacted).
@@ -270,7 +272,7 @@ export class AdminServer {
       }
     }
     if (!outcome.ok) {
-      return [ERRORS[outcome.code].status, errorBody(outcome.code, undefined, undefined, placeIssues(text, outcome.errors))];
+      return [ERRORS[outcome.code].status, errorBody(outcome.code, undefined, undefined, place(outcome.errors))];
     }
     if (!apply) {
       // ?diff=1: what applying it would change, as the config store's diff shows it (secrets redacted).
@@ -334,6 +336,9 @@ function send(res: ServerResponse, status: number, body: string, headers: Record
     ...headers,
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
+    // A page of this host on another port gets the console's cookie sent along (same site): its
+    // <script src> of an admin answer must not run as script.
+    'x-content-type-options': 'nosniff',
   });
   res.end(body);
 }
@@ -363,6 +368,11 @@ async function readBodyText(req: IncomingMessage): Promise<string> {
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Sent as JSON (by its content type, or its text: scripts often send JSON without one). */
+function isJson(req: IncomingMessage, text: string): boolean {
+  return /^application\/(?:[\w.+-]+\+)?json\b/i.test(req.headers['content-type'] ?? '') || /^\s*\{/.test(text);
 }
 
 /** A parse error's "line N, column M" path as numbers. */

@@ -55,11 +55,20 @@ test('loopback hosts need no token', () => {
   assert.ok(validateConfig({ services: {}, routes: [] }).ok);
 });
 
+test('the opt-out does not cover the console: it needs a token off loopback, or console: false', () => {
+  assert.deepEqual(
+    adminErrors({ host: '::', allowRemoteWithoutToken: true }).map((e) => e.split(':')[0]),
+    ['admin.console'],
+  );
+  assert.deepEqual(adminErrors({ host: '0.0.0.0', token: 's3cret', console: true }), []);
+  assert.deepEqual(adminErrors({ host: '127.0.0.1', console: true }), []);
+});
+
 test('a token, the opt-out, or a disabled admin API make any host acceptable', () => {
   assert.deepEqual(adminErrors({ host: '0.0.0.0', token: 's3cret' }), []);
-  assert.deepEqual(adminErrors({ host: '::', allowRemoteWithoutToken: true }), []);
+  assert.deepEqual(adminErrors({ host: '::', allowRemoteWithoutToken: true, console: false }), []);
   assert.deepEqual(adminErrors({ host: '0.0.0.0', enabled: false }), []);
-  const r = validateConfig(withAdmin({ host: '0.0.0.0', allowRemoteWithoutToken: true }));
+  const r = validateConfig(withAdmin({ host: '0.0.0.0', allowRemoteWithoutToken: true, console: false }));
   assert.ok(r.ok);
   assert.equal(r.config.admin.allowRemoteWithoutToken, true);
   assert.deepEqual(
