@@ -262,10 +262,28 @@ test('a config with an error is shown at its line and not applied; fixed, it is 
   await editor.fill(broken.replace('service: nosuch', 'service: users'));
   await page.getByRole('button', { name: 'Validate & diff' }).click();
   await page.getByTestId('diff').filter({ hasText: 'routes' }).waitFor();
+  const reloaded = page.waitForResponse((r) => r.url().includes('/config?format=yaml'));
   await page.getByRole('button', { name: 'Apply' }).click();
   await page.getByTestId('config-outcome').filter({ hasText: 'Applied' }).waitFor();
   assert.equal((await fetch(`${gw.url}/added/x`)).status, 200, 'the new route serves');
   assert.equal((await fetch(`${gw.url}/users/1`, { headers: { 'x-api-key': 'alice-key-0123456789' } })).status, 200, 'consumers kept');
+  await reloaded;
+  // A change made meanwhile is not overwritten unasked: Apply sends the loaded config's ETag as If-Match.
+  const meanwhile = await fetch(`${gw.adminUrl}/consumers`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ id: 'carol' }),
+  });
+  assert.equal(meanwhile.status, 201);
+  await editor.fill((await editor.inputValue()).replace('/added/*', '/added2/*'));
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await page.getByRole('button', { name: 'Apply anyway' }).waitFor();
+  assert.equal((await fetch(`${gw.url}/added2/x`)).status, 404, 'not applied over the change');
+  await page.getByRole('button', { name: 'Apply anyway' }).click();
+  await page.getByTestId('config-outcome').filter({ hasText: 'Applied' }).waitFor();
+  assert.equal((await fetch(`${gw.url}/added2/x`)).status, 200);
+  const carol = await fetch(`${gw.adminUrl}/consumers/carol`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  assert.equal(carol.status, 200, 'the consumer added meanwhile is kept');
 });
 
 test(
@@ -294,7 +312,7 @@ test(
     } finally {
       await phone.context.close();
     }
-    assert.deepEqual(unexpectedProblems(tab.problems, [/^http 400 POST \/config$/]), []);
+    assert.deepEqual(unexpectedProblems(tab.problems, [/^http 400 POST \/config$/, /^http 412 POST \/config$/]), []);
     for (const name of ['overview', 'routes', 'services', 'consumers', 'config']) copyDocsImage(name);
   },
 );

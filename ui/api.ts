@@ -50,6 +50,8 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** A 401 is this caller's answer (the login form), not a lost session. */
   quiet401?: boolean;
+  /** Given the headers of a successful answer (an ETag to send back as If-Match). */
+  onHeaders?: (headers: Headers) => void;
 }
 
 export async function request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
@@ -79,6 +81,7 @@ export async function request<T>(method: string, path: string, opts: RequestOpti
   if (res.status === 204) return undefined as T;
   const raw = await res.text();
   if (!res.ok) throw toError(res.status, raw, opts.quiet401 === true);
+  opts.onHeaders?.(res.headers);
   if (opts.asText) return raw as T;
   return (raw === '' ? undefined : JSON.parse(raw)) as T;
 }

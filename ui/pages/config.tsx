@@ -13,10 +13,22 @@ type Outcome =
   | { kind: 'valid'; diff?: Change[] }
   | { kind: 'applied'; version: number; unchanged: boolean }
   | { kind: 'errors'; errors: FieldError[] }
+  | { kind: 'conflict'; message: string }
   | { kind: 'failed'; message: string };
 
 export function ConfigPage({ hasStore }: { hasStore: boolean }) {
-  const running = useLoad((signal) => get<string>('/config?format=yaml&consumers=omit', { signal, asText: true }), []);
+  // The ETag of the config the editor started from: Apply sends it as If-Match, so a change made
+  // meanwhile (another admin, a reload, a rollback) is not overwritten without being asked.
+  const etag = useRef<string | undefined>(undefined);
+  const running = useLoad(
+    (signal) =>
+      get<string>('/config?format=yaml&consumers=omit', {
+        signal,
+        asText: true,
+        onHeaders: (h) => (etag.current = h.get('etag') ?? undefined),
+      }),
+    [],
+  );
   const [text, setText] = useState<string | undefined>(undefined);
   const [outcome, setOutcome] = useState<Outcome | undefined>(undefined);
   const [busy, setBusy] = useState(false);
@@ -27,14 +39,17 @@ export function ConfigPage({ hasStore }: { hasStore: boolean }) {
     () => new Set(outcome?.kind === 'errors' ? outcome.errors.map((e) => e.line).filter((l): l is number => l !== undefined) : []),
     [outcome],
   );
-  const send = async (apply: boolean) => {
+  const send = async (apply: boolean, force = false) => {
     setBusy(true);
     try {
       const path = apply ? '/config?consumers=keep' : '/validate?diff=1&consumers=keep';
       const r = await request<{ valid?: boolean; diff?: Change[]; configVersion?: number; unchanged?: boolean }>('POST', path, {
         text: value,
         contentType: 'application/yaml',
-        headers: { 'x-gatehouse-comment': apply ? 'applied from the console' : '' },
+        headers: {
+          'x-gatehouse-comment': apply ? 'applied from the console' : '',
+          ...(apply && !force && etag.current !== undefined ? { 'if-match': etag.current } : {}),
+        },
       });
       if (apply) {
         setOutcome({ kind: 'applied', version: r.configVersion ?? 0, unchanged: r.unchanged === true });
@@ -46,7 +61,8 @@ export function ConfigPage({ hasStore }: { hasStore: boolean }) {
         setOutcome({ kind: 'errors', errors: err.details });
         const first = err.details.find((d) => d.line !== undefined)?.line;
         if (first !== undefined) editor.current?.reveal(first);
-      } else setOutcome({ kind: 'failed', message: messageOf(err) });
+      } else if (err instanceof ApiError && err.status === 412) setOutcome({ kind: 'conflict', message: err.message });
+      else setOutcome({ kind: 'failed', message: messageOf(err) });
     } finally {
       setBusy(false);
     }
@@ -67,6 +83,7 @@ export function ConfigPage({ hasStore }: { hasStore: boolean }) {
           onClick={() => {
             setText(undefined);
             setOutcome(undefined);
+            running.reload();
           }}
         >
           Revert edits
@@ -79,7 +96,7 @@ export function ConfigPage({ hasStore }: { hasStore: boolean }) {
       </p>
       <ErrorNote title="Loading the config" error={running.error} />
       <div role="status" aria-live="polite" data-testid="config-outcome">
-        <Result outcome={outcome} onJump={(l, c) => editor.current?.jumpTo(l, c)} />
+        <Result outcome={outcome} onJump={(l, c) => editor.current?.jumpTo(l, c)} onForce={() => void send(true, true)} />
       </div>
       {running.data !== undefined ? (
         <CodeEditor
@@ -97,9 +114,29 @@ export function ConfigPage({ hasStore }: { hasStore: boolean }) {
   );
 }
 
-function Result({ outcome, onJump }: { outcome: Outcome | undefined; onJump: (line: number, column?: number) => void }) {
+function Result({
+  outcome,
+  onJump,
+  onForce,
+}: {
+  outcome: Outcome | undefined;
+  onJump: (line: number, column?: number) => void;
+  onForce: () => void;
+}) {
   if (!outcome) return null;
   switch (outcome.kind) {
+    case 'conflict':
+      return (
+        <div class="note note-warn" role="alert">
+          <p>
+            Nothing was applied: the running config changed after this page loaded it ({outcome.message}). Applying your text replaces that
+            change. Copy your edits, use <em>Revert edits</em> to see the running config, or apply anyway.
+          </p>
+          <button type="button" class="btn" onClick={onForce}>
+            Apply anyway
+          </button>
+        </div>
+      );
     case 'applied':
       return (
         <Note kind="ok">{outcome.unchanged ? 'Nothing changed.' : `Applied: the gateway runs config version ${outcome.version}.`}</Note>
