@@ -55,6 +55,8 @@ async function health(gw: TestGateway, service = 'svc') {
       active: string;
       ejected: boolean;
       ejections: number;
+      inFlight: number;
+      latencyMs?: number;
       events: { change: string; reason: string }[];
     }[];
     circuitBreaker?: { state: string; trips: number };
@@ -467,6 +469,37 @@ describe('balancers through the gateway', () => {
     a!.releaseHung();
     await Promise.all(held);
     assert.equal(a!.hits, 1);
+  });
+
+  test('the health snapshot shows the requests in flight to each target and its recent latency', async () => {
+    const [a, b] = await upstreams('a', 'b');
+    a!.mode = 'hang';
+    b!.mode = 'slow';
+    b!.delayMs = 150;
+    const gw = await gateway({ balancer: 'round-robin', targets: [{ url: a!.url }, { url: b!.url }] });
+    const before = await health(gw);
+    assert.deepEqual(
+      before.targets.map((t) => [t.inFlight, t.latencyMs]),
+      [
+        [0, undefined],
+        [0, undefined],
+      ],
+    );
+    const held = [get(gw), get(gw), get(gw), get(gw)]; // two each
+    await waitFor('a holds two', () => a!.hits === 2, 3000, 10);
+    const during = await health(gw);
+    assert.equal(during.targets.find((t) => t.target === a!.url)!.inFlight, 2);
+    a!.mode = 'ok';
+    a!.releaseHung();
+    await Promise.all(held);
+    const after = await health(gw);
+    assert.deepEqual(
+      after.targets.map((t) => t.inFlight),
+      [0, 0],
+    );
+    // b answered only after its delay: its average time to the response head cannot be shorter.
+    assert.ok(after.targets.find((t) => t.target === b!.url)!.latencyMs! >= 150, JSON.stringify(after.targets));
+    assert.equal(typeof after.targets.find((t) => t.target === a!.url)!.latencyMs, 'number');
   });
 
   test('p2c-ewma moves traffic away from a slow target', async () => {

@@ -388,6 +388,8 @@ export class ServiceState {
           ejectedForMs: Math.max(0, h.ejectedUntil - now),
           ejections: h.totalEjections,
           consecutiveFailures: h.consecutiveFailures,
+          inFlight: h.inFlight,
+          ...(h.latencyMs === undefined ? {} : { latencyMs: Math.round(h.latencyMs * 100) / 100 }),
           events: h.events.map((e) => ({ at: new Date(e.at).toISOString(), change: e.change, reason: e.reason })),
         })),
       circuitBreaker: b && { state: b.state, trips: b.totalTrips, retryAfterMs: b.retryAfterMs() },

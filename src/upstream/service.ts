@@ -105,10 +105,14 @@ export class ServiceRuntime {
 
   onStart(t: TargetRuntime): void {
     this.balancer.onStart(t);
+    t.health.inFlight++;
   }
 
   onEnd(t: TargetRuntime, latencyMs: number): void {
     this.balancer.onEnd(t, latencyMs);
+    const h = t.health;
+    h.inFlight--;
+    h.latencyMs = h.latencyMs === undefined ? latencyMs : h.latencyMs + (latencyMs - h.latencyMs) / 8;
   }
 
   /** Starts following health and DNS changes (only for versions that serve traffic). */

@@ -20,6 +20,13 @@ export class TargetHealth {
   totalEjections = 0;
   lastEjectionEnd = 0;
   consecutiveFailures = 0;
+  /** Requests in flight to this target, from every config version that uses it (for the admin API). */
+  inFlight = 0;
+  /**
+   * Recent time to the response head (or to the failure), ms: a moving average that weighs each
+   * attempt 1/8, as TCP's smoothed round-trip time does. Undefined until the first attempt ends.
+   */
+  latencyMs: number | undefined = undefined;
   /** The latest state changes, newest last (at most 10). */
   readonly events: HealthEvent[] = [];
 
