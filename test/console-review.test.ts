@@ -1,20 +1,12 @@
 // A hostile review of the console's server side, over real HTTP against real gateways: each test
 // here failed before the fix it names (docs/dashboard.md, "Security").
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { startTestGateway, type TestGateway } from './helpers/gateway.js';
+import { startTestGateway } from './helpers/gateway.js';
 
 const TOKEN = 'console-review-token-1';
 const base = { services: { s: { targets: [{ url: 'http://127.0.0.1:9' }] } }, routes: [{ name: 'r', service: 's' }] };
-
-let gw: TestGateway;
-before(async () => {
-  gw = await startTestGateway({ ...base, admin: { token: TOKEN } });
-});
-after(async () => {
-  await gw.stop();
-});
 
 interface Raw {
   status: number;
@@ -72,5 +64,67 @@ test('login attempts sent at once are throttled as one after another: at most 10
     assert.equal(throttled, n - 10);
   } finally {
     await g.stop();
+  }
+});
+
+/** An HTTP server on 127.0.0.1:0 that records what it is sent and answers `answer`. */
+async function recorder(answer: object): Promise<{ url: string; seen: string[]; close: () => Promise<void> }> {
+  const seen: string[] = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8').on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      seen.push(`${req.headers.authorization ?? ''} ${body}`);
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  return { url: `http://127.0.0.1:${port}/introspect`, seen, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+test('"[redacted]" does not follow its object to a new destination: an introspection secret stays with its endpoint', async () => {
+  const idp = await recorder({ active: true, sub: 'someone' });
+  const evil = await recorder({ active: true, sub: 'someone' });
+  const upstream = await recorder({});
+  const secret = 'introspection-client-secret-1';
+  const policy = { type: 'oauth2-introspection', endpoint: idp.url, clientId: 'gw', clientSecret: secret, unknownConsumer: 'anonymous' };
+  const g = await startTestGateway({
+    services: { s: { targets: [{ url: upstream.url.replace('/introspect', '') }] } },
+    routes: [{ name: 'r', service: 's', policies: [policy] }],
+    admin: { token: TOKEN },
+  });
+  const auth = { authorization: `Bearer ${TOKEN}` };
+  try {
+    const yaml = await raw(g.adminUrl, '/config?format=yaml', 'GET', auth);
+    assert.equal(yaml.status, 200);
+    assert.ok(!yaml.body.includes(secret));
+    assert.ok(yaml.body.includes(idp.url));
+    // The endpoint moved to another server, the secret sent back as GET /config showed it.
+    const moved = yaml.body.replace(idp.url, evil.url);
+    const r = await raw(g.adminUrl, '/config', 'POST', { ...auth, 'content-type': 'application/yaml' }, moved);
+    assert.equal(r.status, 400, r.body);
+    const body = JSON.parse(r.body) as { error: { code: string; details: { path: string; line?: number }[] } };
+    assert.equal(body.error.code, 'CONFIG_INVALID');
+    assert.ok(
+      body.error.details.some((d) => d.path === 'routes[0].policies[0].endpoint' && d.line !== undefined),
+      JSON.stringify(body.error.details),
+    );
+    // Whatever was answered, the data plane never sends the secret to the new endpoint.
+    const call = await raw(g.url, '/x', 'GET', { authorization: 'Bearer some-access-token' });
+    assert.equal(call.status, 200, call.body);
+    assert.equal(evil.seen.length, 0, `sent to the new endpoint: ${evil.seen.join(' | ')}`);
+    assert.equal(idp.seen.length, 1);
+    // Another change beside the kept secret is fine; so is the new endpoint with the secret written out.
+    const slower = yaml.body.replace(/timeout: 5s/, 'timeout: 6s');
+    assert.notEqual(slower, yaml.body);
+    assert.equal((await raw(g.adminUrl, '/config', 'POST', { ...auth, 'content-type': 'application/yaml' }, slower)).status, 200);
+    const written = moved.replace(/clientSecret: "?\[redacted\]"?/, `clientSecret: ${secret}`);
+    assert.notEqual(written, moved);
+    const ok = await raw(g.adminUrl, '/config', 'POST', { ...auth, 'content-type': 'application/yaml' }, written);
+    assert.equal(ok.status, 200, ok.body);
+  } finally {
+    await g.stop();
+    await Promise.all([idp.close(), evil.close(), upstream.close()]);
   }
 });
