@@ -128,3 +128,34 @@ test('"[redacted]" does not follow its object to a new destination: an introspec
     await Promise.all([idp.close(), evil.close(), upstream.close()]);
   }
 });
+
+test("the console's session cookie is never forwarded upstream (a browser sends it to the data plane's port too)", async () => {
+  const seen: (string | undefined)[] = [];
+  const upstream = http.createServer((req, res) => {
+    seen.push(req.headers.cookie);
+    res.end('ok');
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  const port = (upstream.address() as { port: number }).port;
+  const g = await startTestGateway({
+    services: { s: { targets: [{ url: `http://127.0.0.1:${port}` }] } },
+    routes: [{ name: 'r', service: 's' }],
+    admin: { token: TOKEN },
+  });
+  try {
+    const login = await raw(g.adminUrl, '/ui/session', 'POST', { 'content-type': 'application/json' }, JSON.stringify({ token: TOKEN }));
+    assert.equal(login.status, 200);
+    const cookie = login.headers['set-cookie']![0]!.split(';')[0]!;
+    // Cookies ignore ports: the browser that holds the console's cookie for 127.0.0.1 sends it to
+    // the data plane on 127.0.0.1 as well, beside the application's own cookies.
+    assert.equal((await raw(g.url, '/a', 'GET', { cookie: `app=1; ${cookie}; theme=dark` })).status, 200);
+    assert.equal((await raw(g.url, '/b', 'GET', { cookie })).status, 200);
+    assert.equal((await raw(g.url, '/c', 'GET', { cookie: 'app=2' })).status, 200);
+    assert.deepEqual(seen, ['app=1; theme=dark', undefined, 'app=2']);
+    // What an upstream holding the cookie could have done with it: the session's CSRF value, then any change.
+    assert.equal((await raw(g.adminUrl, '/ui/session', 'GET', { cookie })).status, 200);
+  } finally {
+    await g.stop();
+    await new Promise<void>((r) => upstream.close(() => r()));
+  }
+});
