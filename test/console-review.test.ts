@@ -159,3 +159,32 @@ test("the console's session cookie is never forwarded upstream (a browser sends 
     await new Promise<void>((r) => upstream.close(() => r()));
   }
 });
+
+test('a body nested thousands of [ deep is refused at its line, twice over, and the gateway keeps serving', async () => {
+  const g = await startTestGateway({ ...base, admin: { token: TOKEN } });
+  try {
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const deep = '{"routes":' + '['.repeat(2000) + ']'.repeat(2000) + '}';
+    // The second such body used to abort the whole process (V8: "RegExpCompiler Allocation failed").
+    for (const [path, type] of [
+      ['/validate', 'application/yaml'],
+      ['/config', 'application/json'],
+      ['/explain', 'application/json'],
+      ['/validate?diff=1', 'application/yaml'],
+    ] as const) {
+      const r = await raw(g.adminUrl, path, 'POST', { ...auth, 'content-type': type }, deep);
+      assert.equal(r.status, 400, `${path}: ${r.body}`);
+      const body = JSON.parse(r.body) as { error: { code: string; message: string } };
+      assert.equal(body.error.code, 'ADMIN_BAD_BODY');
+      assert.match(body.error.message, /line 1, column \d+: .*nested/, path);
+    }
+    assert.equal((await raw(g.adminUrl, '/health')).status, 200);
+    assert.equal((await raw(g.url, '/x')).status, 502); // the route's service is down: the data plane answers
+    // Ordinary nesting is untouched.
+    const running = await raw(g.adminUrl, '/config', 'GET', auth);
+    const ok = await raw(g.adminUrl, '/validate', 'POST', { ...auth, 'content-type': 'application/json' }, running.body);
+    assert.equal(ok.status, 200, ok.body);
+  } finally {
+    await g.stop();
+  }
+});
