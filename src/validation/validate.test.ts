@@ -30,7 +30,7 @@ test('a minimal config is valid and gets defaults', () => {
   assert.ok(r.ok);
   assert.equal(r.config.workers, 1);
   assert.equal(r.config.accessLog, true);
-  assert.deepEqual(r.config.admin, { enabled: true, port: 9876, host: '127.0.0.1' });
+  assert.deepEqual(r.config.admin, { enabled: true, port: 9876, host: '127.0.0.1', console: true });
   assert.deepEqual(r.config.listen, [{ port: 8080, host: '0.0.0.0' }]);
   assert.equal(r.config.services.users!.targets[0]!.weight, 1);
   assert.deepEqual(r.config.routes[0]!.policies, []);
