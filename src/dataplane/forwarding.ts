@@ -26,6 +26,7 @@ const enum Kind {
   /** HTTP/2's :method, :path, :scheme, :protocol: read from the request object, never forwarded. */
   Pseudo,
   Authority,
+  Cookie,
 }
 const KINDS = new Map<string, Kind>([
   ['connection', Kind.Connection],
@@ -53,6 +54,7 @@ const KINDS = new Map<string, Kind>([
   ['traceparent', Kind.TraceParent],
   ['tracestate', Kind.TraceState],
   ['user-agent', Kind.UserAgent],
+  ['cookie', Kind.Cookie],
   // HTTP/2 (node's compatibility API lists pseudo-headers with the fields; an HTTP/1.1 field name
   // cannot start with ":").
   [':method', Kind.Pseudo],
@@ -99,6 +101,23 @@ export interface ScannedHeaders {
   pseudo: number;
   /** HTTP/2's :authority; http2/request.ts makes it the request's host. */
   authority: string | undefined;
+}
+
+/**
+ * The admin console's session cookie (admin/console/sessions.ts). Cookies ignore ports: a browser
+ * signed in to the console sends it to the data plane on the same host too, and an upstream that
+ * got it would hold an admin session. It never leaves the gateway.
+ */
+export const CONSOLE_COOKIE = 'gatehouse_console';
+
+/** A Cookie field without the console's cookie; undefined when nothing else is left. */
+function withoutConsoleCookie(value: string): string | undefined {
+  if (!value.includes(CONSOLE_COOKIE)) return value;
+  const kept = value
+    .split(';')
+    .map((c) => c.trim())
+    .filter((c) => c !== '' && (c.includes('=') ? c.slice(0, c.indexOf('=')).trim() : c) !== CONSOLE_COOKIE);
+  return kept.length === 0 ? undefined : kept.join('; ');
 }
 
 const join = (a: string | undefined, b: string) => (a === undefined ? b : `${a}, ${b}`);
@@ -183,6 +202,11 @@ export function scanHeaders(raw: string[]): ScannedHeaders {
         // Hop-by-hop, never forwarded; "trailers" tells whether trailer fields may go back to this client.
         if (!s.trailers && /\btrailers\b/i.test(value)) s.trailers = true;
         break;
+      case Kind.Cookie: {
+        const kept = withoutConsoleCookie(value);
+        if (kept !== undefined) s.forward.push(name, kept);
+        break;
+      }
       case Kind.Pseudo:
         s.pseudo++;
         break;

@@ -7,6 +7,8 @@ import { validateConfig, type ConfigIssue, type ValidationResult } from './valid
 
 /** Parses YAML or JSON text (JSON is YAML) into a plain document. */
 export function parseConfigText(text: string): { ok: true; doc: unknown } | { ok: false; errors: ConfigIssue[] } {
+  const tooDeep = flowNestingProblem(text);
+  if (tooDeep) return { ok: false, errors: [tooDeep] };
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true, strict: true });
   if (doc.errors.length > 0) {
     return {
@@ -21,6 +23,34 @@ export function parseConfigText(text: string): { ok: true; doc: unknown } | { ok
     };
   }
   return { ok: true, doc: doc.toJS({ maxAliasCount: 100 }) };
+}
+
+/** Deeper than any config needs, far below what overflows yaml's (recursive) composer. */
+const MAX_FLOW_DEPTH = 100;
+
+/**
+ * `[` and `{` (JSON, YAML flow collections) nested past MAX_FLOW_DEPTH, outside double-quoted
+ * strings. yaml recurses once per level: a few thousand overflow the stack, and in V8 a second
+ * such overflow while parsing can abort the whole process (the admin API's bodies reach this).
+ */
+function flowNestingProblem(text: string): ConfigIssue | undefined {
+  let depth = 0;
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x0a) {
+      line++;
+      lineStart = i + 1;
+    } else if (c === 0x22) {
+      // A double-quoted string: skip to its closing quote (a backslash escapes the next character).
+      for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > MAX_FLOW_DEPTH)
+        return { path: `line ${line}, column ${i - lineStart + 1}`, message: `nested more than ${MAX_FLOW_DEPTH} levels deep` };
+    } else if ((c === 0x5d || c === 0x7d) && depth > 0) depth--;
+  }
+  return undefined;
 }
 
 /** yaml's message ("Map keys must be unique") does not say which key; the key starting at `offset` does. */

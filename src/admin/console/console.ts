@@ -139,6 +139,13 @@ export class AdminConsole {
         this.fail(res, 400, 'ADMIN_BAD_BODY', {}, 'Send {"token": "…"} as JSON (at most 4 KiB).');
         return;
       }
+      // Again, now that the body is in: attempts sent at once all passed the check above before
+      // any of them failed, and each must count against the ones compared before it.
+      const waitNow = this.throttle.blockedFor(address);
+      if (waitNow > 0) {
+        this.fail(res, 429, 'ADMIN_TOO_MANY_LOGINS', { 'retry-after': String(waitNow) });
+        return;
+      }
       if (required && !this.token.matches(token)) {
         this.throttle.failed(address);
         this.send(res, 401, withTokenRequired(errorBody('ADMIN_UNAUTHORIZED')), CONSOLE_HEADERS);

@@ -35,10 +35,43 @@ function restore(sent: unknown, running: unknown, path: string, issues: SentIssu
   if (typeof sent !== 'object' || sent === null) return sent;
   const from = typeof running === 'object' && running !== null && !Array.isArray(running) ? (running as Record<string, unknown>) : {};
   const out: Record<string, unknown> = {};
+  let kept: string | undefined;
   for (const [k, v] of Object.entries(sent)) {
-    out[k] = restore(v, Object.hasOwn(from, k) ? from[k] : undefined, path ? `${path}.${k}` : k, issues);
+    const at = path ? `${path}.${k}` : k;
+    out[k] = restore(v, Object.hasOwn(from, k) ? from[k] : undefined, at, issues);
+    if (v === REDACTED && out[k] !== REDACTED) kept ??= at;
   }
+  if (kept !== undefined) boundTo(sent as Record<string, unknown>, out, from, path, kept, issues);
   return out;
+}
+
+/** Where a secret goes, or what it is for: a kept secret's siblings of these names must not change. */
+const DESTINATION = /^(type|.*(url|uri|endpoint|host))$/i;
+
+/**
+ * A secret kept by "[redacted]" stays where it was: the object holding it may change, but not its
+ * type or where it is sent (an introspection `endpoint`, a `url`). Otherwise anyone who can post a
+ * config could send the running client secret to a server of their own without ever seeing it.
+ */
+function boundTo(
+  sent: Record<string, unknown>,
+  out: Record<string, unknown>,
+  running: Record<string, unknown>,
+  path: string,
+  kept: string,
+  issues: SentIssue[],
+): void {
+  for (const k of Object.keys(sent)) {
+    if (!DESTINATION.test(k) || sameValue(out[k], running[k])) continue;
+    issues.push({
+      path: path ? `${path}.${k}` : k,
+      message: `changed while ${kept} is "[redacted]" (the running secret, kept): a secret does not follow its object to a new ${k}; write the secret itself`,
+    });
+  }
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  return a === b || JSON.stringify(a) === JSON.stringify(b);
 }
 
 function restoreString(sent: string, running: unknown, path: string, issues: SentIssue[]): unknown {

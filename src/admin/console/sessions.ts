@@ -4,8 +4,10 @@
 // the admin token changes. Ids are compared through a Map lookup of their SHA-256: the map never
 // holds the cookie itself, and a lookup by digest leaks nothing useful about a near miss.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { CONSOLE_COOKIE } from '../../dataplane/forwarding.js';
 
-export const COOKIE_NAME = 'gatehouse_console';
+/** The data plane strips it from requests it forwards (dataplane/forwarding.ts). */
+export const COOKIE_NAME = CONSOLE_COOKIE;
 export const IDLE_MS = 30 * 60_000;
 export const ABSOLUTE_MS = 12 * 60 * 60_000;
 export const MAX_SESSIONS = 1000;
