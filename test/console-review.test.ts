@@ -160,6 +160,32 @@ test("the console's session cookie is never forwarded upstream (a browser sends 
   }
 });
 
+test("a service cannot set the console's cookie through the data plane; its other cookies pass", async () => {
+  const upstream = http.createServer((_req, res) => {
+    res.setHeader('set-cookie', [
+      'app=1; Path=/',
+      'gatehouse_console=planted; Path=/; HttpOnly',
+      ' gatehouse_console ; Path=/',
+      'theme=dark',
+    ]);
+    res.end('ok');
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  const port = (upstream.address() as { port: number }).port;
+  const g = await startTestGateway({
+    services: { s: { targets: [{ url: `http://127.0.0.1:${port}` }] } },
+    routes: [{ name: 'r', service: 's' }],
+  });
+  try {
+    const res = await raw(g.url, '/a');
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.headers['set-cookie'], ['app=1; Path=/', 'theme=dark']);
+  } finally {
+    await g.stop();
+    await new Promise<void>((r) => upstream.close(() => r()));
+  }
+});
+
 test('a body nested thousands of [ deep is refused at its line, twice over, and the gateway keeps serving', async () => {
   const g = await startTestGateway({ ...base, admin: { token: TOKEN } });
   try {

@@ -116,8 +116,16 @@ function withoutConsoleCookie(value: string): string | undefined {
   const kept = value
     .split(';')
     .map((c) => c.trim())
-    .filter((c) => c !== '' && (c.includes('=') ? c.slice(0, c.indexOf('=')).trim() : c) !== CONSOLE_COOKIE);
+    .filter((c) => c !== '' && cookieName(c) !== CONSOLE_COOKIE);
   return kept.length === 0 ? undefined : kept.join('; ');
+}
+
+/** The name of a cookie pair, or of a Set-Cookie field's cookie ("name=value; Path=/" → "name"). */
+function cookieName(pair: string): string {
+  const eq = pair.indexOf('=');
+  const semi = pair.indexOf(';');
+  const end = eq === -1 || (semi !== -1 && semi < eq) ? (semi === -1 ? pair.length : semi) : eq;
+  return pair.slice(0, end).trim();
 }
 
 const join = (a: string | undefined, b: string) => (a === undefined ? b : `${a}, ${b}`);
@@ -372,6 +380,8 @@ export function upstreamFields(raw: Buffer[] | string[]): HeaderList {
       if (lower === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
       continue;
     }
+    // A service may not set the console's cookie either (signing the operator out, or into a session of its own).
+    if (lower === 'set-cookie' && cookieName(value) === CONSOLE_COOKIE) continue;
     out.push(name, value);
   }
   if (connection !== undefined) dropConnectionListed(out, connection);
