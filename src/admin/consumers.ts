@@ -11,7 +11,8 @@ import { formatPath } from '../validation/validate.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { Controller } from '../runtime/instance.js';
 import { errorBody } from '../errors.js';
-import { REDACTED, redactSecrets } from '../config/redact.js';
+import { redactSecrets } from '../config/redact.js';
+import { restoreSecrets } from './sent-config.js';
 import { EditQueue, Refusal, type AdminAnswer, type ReadBody } from './edits.js';
 import { checkPreconditions, etagOf, page, sortedBy } from './etag.js';
 import { changeMeta } from './config-versions.js';
@@ -184,43 +185,15 @@ export class ConsumerEndpoints {
 const byId = (c: ConsumerConfig) => c.id;
 
 /**
- * A consumer sent back as GET showed it (the console's edit form): a credential's key or password
- * given as the literal "[redacted]" keeps the value that credential (same id and type) has now. One
- * that names no current credential is refused: "[redacted]" must never become a key.
+ * A consumer sent back as GET showed it (the console's edit form): a secret given as the literal
+ * "[redacted]" (a credential's key or password, a metadata value shown redacted) keeps the value it
+ * has now, in the credential with the same id (sent-config.ts). One with nothing to keep is refused:
+ * "[redacted]" must never become a key.
  */
 function keepRedacted(body: Record<string, unknown>, existing: ConsumerConfig | undefined): Record<string, unknown> {
-  // Metadata is shown redacted by key name (publicConsumer): a "[redacted]" leaf keeps the value at
-  // the same place, so an edit of the plan does not overwrite a token kept in metadata.
-  if (body.metadata !== undefined && existing?.metadata !== undefined)
-    body = { ...body, metadata: keepLeaves(body.metadata, existing.metadata) };
-  if (!Array.isArray(body.credentials)) return body;
-  const now = existing ? pinIds(existing).credentials : [];
-  const credentials = body.credentials.map((c: unknown, i) => {
-    if (!isRecord(c)) return c;
-    const out = { ...c };
-    for (const field of ['key', 'password'] as const) {
-      if (out[field] !== REDACTED) continue;
-      const old = now.find((x) => x.id === c.id && x.type === c.type) as Record<string, unknown> | undefined;
-      if (old?.[field] === undefined)
-        throw new Refusal('CONFIG_INVALID', `the body is not a valid consumer`, [
-          {
-            path: `credentials[${i}].${field}`,
-            message: `"${REDACTED}" keeps a current credential's ${field}; no credential "${String(c.id)}" of type ${String(c.type)} has one`,
-          },
-        ]);
-      out[field] = old[field];
-    }
-    return out;
-  });
-  return { ...body, credentials };
-}
-
-function keepLeaves(sent: unknown, now: unknown): unknown {
-  if (sent === REDACTED) return now !== undefined && typeof now !== 'object' ? now : sent;
-  if (Array.isArray(sent)) return sent.map((x, i) => keepLeaves(x, Array.isArray(now) ? now[i] : undefined));
-  if (!isRecord(sent)) return sent;
-  const old = isRecord(now) ? now : {};
-  return Object.fromEntries(Object.entries(sent).map(([k, v]) => [k, keepLeaves(v, old[k])]));
+  const { doc, issues } = restoreSecrets(body, existing ? pinIds(existing) : undefined);
+  if (issues.length > 0) throw new Refusal('CONFIG_INVALID', 'the body is not a valid consumer', issues);
+  return doc as Record<string, unknown>;
 }
 
 function tagged(resource: unknown): Record<string, string> | undefined {

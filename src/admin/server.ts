@@ -28,7 +28,7 @@ import { etagOf } from './etag.js';
 import { Refusal } from './edits.js';
 import { changeMeta, configStoreEndpoint } from './config-versions.js';
 import { bootPart, diffDocuments } from '../controlplane/document.js';
-import { keepConsumers, restoreSecrets } from './console/sent-config.js';
+import { keepConsumers, restoreSecrets } from './sent-config.js';
 import { placeIssues } from './console/config-text.js';
 import { AdminConsole } from './console/console.js';
 import type { Session } from './console/sessions.js';
@@ -226,7 +226,7 @@ export class AdminServer {
   private async changeConfig(req: IncomingMessage, apply: boolean): Promise<Answer> {
     const query = new URLSearchParams((req.url ?? '').split('?')[1] ?? '');
     const text = await readBodyText(req);
-    // Secrets sent back as GET /config shows them ("[redacted]") are the running ones (console/sent-config.ts).
+    // Secrets sent back as GET /config shows them ("[redacted]") are the running ones (sent-config.ts).
     if (text.trim() === '') throw new AdminError('ADMIN_BAD_BODY', 'The request body is empty; send JSON or YAML.');
     const parsed = parseConfigText(text);
     // A syntax error: where it is (line/column) for the editor, in details.

@@ -1,9 +1,10 @@
-// A whole config sent back by the console's editor, made whole again before it is validated:
-// its "[redacted]" secrets are the running config's (GET /config never shows them, so the editor
-// cannot send them), and with ?consumers=keep a document without `consumers` keeps the running
-// ones (the editor leaves them out: with 10,000 they belong to the Consumers page).
-import { REDACTED, redactAt } from '../../config/redact.js';
-import type { GatehouseConfig } from '../../config/schema.js';
+// A document sent back as the admin API showed it, made whole again before it is validated: its
+// "[redacted]" secrets are the running ones (GET /config and GET /consumers/:id never show them, so
+// the console's editor and edit form cannot send them), and with ?consumers=keep a config without
+// `consumers` keeps the running ones (the editor leaves them out: with 10,000 they belong to the
+// Consumers page).
+import { REDACTED, redactAt } from '../config/redact.js';
+import type { GatehouseConfig } from '../config/schema.js';
 
 export interface SentIssue {
   path: string;
@@ -13,8 +14,11 @@ export interface SentIssue {
 const NO_SECRET =
   'is "[redacted]", which stands for the running config\'s secret at this place, and the running config has none here: write the secret itself';
 
-/** The document with its redacted secrets restored, and the places where there was nothing to restore. */
-export function restoreSecrets(sent: unknown, running: GatehouseConfig): { doc: unknown; issues: SentIssue[] } {
+/**
+ * The document with its redacted secrets restored from `running` (the whole config, or one consumer
+ * for PUT /consumers/:id), and the places where there was nothing to restore.
+ */
+export function restoreSecrets(sent: unknown, running: unknown): { doc: unknown; issues: SentIssue[] } {
   const issues: SentIssue[] = [];
   const doc = restore(sent, running, '', issues);
   return { doc, issues };
