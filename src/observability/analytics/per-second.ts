@@ -18,17 +18,8 @@ export interface SecondData {
   latency: Record<number, number>;
 }
 
-export interface SecondPoint {
-  t: number;
-  requests: number;
-  errors: number;
-  clientErrors: number;
-  rateLimited: number;
-  authFailed: number;
-  p50: number | null;
-  p95: number | null;
-  p99: number | null;
-}
+/** One second as GET /analytics/timeseries answers it: the sums, and latency percentiles (ms). */
+export type SecondPoint = Omit<SecondData, 'latency'> & { p50: number | null; p95: number | null; p99: number | null };
 
 export class PerSecond {
   /** The second each slot holds (-1: never written). */
@@ -113,20 +104,10 @@ export function mergeSeconds(parts: SecondData[][], now: number, seconds: number
       s.authFailed += d.authFailed;
       for (const k in d.latency) s.latency[k] = (s.latency[k] ?? 0) + d.latency[k]!;
     }
-  return sums.map((s) => {
+  return sums.map(({ latency, ...sums }) => {
     const counts = new Array<number>(BUCKETS).fill(0);
-    for (const k in s.latency) counts[Number(k)] = s.latency[k]!;
-    const q = (x: number) => quantile(counts, s.requests, x) ?? null;
-    return {
-      t: s.t,
-      requests: s.requests,
-      errors: s.errors,
-      clientErrors: s.clientErrors,
-      rateLimited: s.rateLimited,
-      authFailed: s.authFailed,
-      p50: q(0.5),
-      p95: q(0.95),
-      p99: q(0.99),
-    };
+    for (const k in latency) counts[Number(k)] = latency[k]!;
+    const q = (x: number) => quantile(counts, sums.requests, x) ?? null;
+    return { ...sums, p50: q(0.5), p95: q(0.95), p99: q(0.99) };
   });
 }
