@@ -88,6 +88,12 @@ export default definePolicy({
       .filter((e) => !Object.hasOwn(quotas, e.config.name))
       .map((e) => ({ path: e.at + '.name', message: 'quota "' + e.config.name + '" is not defined in quotas' }));
   },
+  consumerUsage(entries, consumer, env) {
+    const quotas = section(env.config, 'quotas');
+    return Promise.resolve({
+      limits: entries.map((e) => ({ policy: 'quota-tag', route: e.route, limit: quotas[e.config.name], consumer: consumer.id })),
+    });
+  },
   create(config, env) {
     const size = String(section(env.config, 'quotas')[config.name]);
     return { upstreamRequest(ctx, headers) { headers.push('x-quota', size); } };
@@ -328,6 +334,7 @@ routes:
     config(
       `
 quotas: { gold: 5 }
+consumers: [{ id: ann }]
 routes:
   - { name: r, match: { paths: [/q] }, service: up, policies: [{ type: quota-tag, name: gold }] }
 `,
@@ -340,6 +347,13 @@ routes:
     await res.body.dump();
     assert.equal(res.statusCode, 200);
     assert.equal(up.seen.at(-1)!.headers['x-quota'], '5');
+    // Its consumerUsage hook answers GET /consumers/:id/usage with its entries, as rate-limit's does.
+    const usage = await request(`http://127.0.0.1:${g.admin!.port}/consumers/ann/usage`);
+    assert.equal(usage.statusCode, 200);
+    assert.deepEqual(await usage.body.json(), {
+      consumer: 'ann',
+      limits: [{ policy: 'quota-tag', route: 'r', limit: 5, consumer: 'ann' }],
+    });
   } finally {
     await g.stop();
   }

@@ -32,7 +32,7 @@ import { randomUUID } from 'node:crypto';
 import { StoreRegistry } from '../store/registry.js';
 import { WebSocketHub } from './websocket/hub.js';
 import { InternalDispatcher, type DispatchFrom } from './internal-dispatch.js';
-import { consumerUsage } from '../policies/rate-limit/usage.js';
+import { consumerUsage } from './consumer-usage.js';
 import type { InternalRequest, InternalResponse } from '../routes/types.js';
 
 export interface BoundListener {
@@ -182,10 +182,7 @@ export class DataPlane implements ExchangeHost {
     if (query.what === 'certificates') return this.tls.certificates();
     if (query.what === 'analytics') return this.obs.analyticsPart(query.window);
     if (query.what === 'timeseries') return this.obs.timeseries(query.seconds);
-    if (query.what === 'usage') {
-      const config = this.state.plan.config;
-      return consumerUsage(config, () => this.stores.get(config.store), query.consumer, query.record);
-    }
+    if (query.what === 'usage') return consumerUsage(this.state.plan.config, this.stores, query.consumer, query.record);
     if (query.what === 'cache-stats') return this.stores.cache.stats();
     if (query.what === 'cache-purge') return this.stores.cache.purge(query);
     return this.stores.status(); // 'stores'

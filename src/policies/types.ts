@@ -371,11 +371,34 @@ export interface PolicyDefinition<S extends z.ZodType = z.ZodType> {
    */
   validateSections?(view: SectionCheckView): PolicyIssue[];
   /**
+   * GET /consumers/:id/usage: what this type's entries (every one in the config, with its route)
+   * count against `consumer` now, read without taking anything (rate-limit: each limit's used,
+   * remaining and reset, and the consumer's plan).
+   */
+  consumerUsage?(entries: readonly ConfigEntry<z.output<S>>[], consumer: ConsumerRecord, env: UsageEnv): Promise<UsageReport>;
+  /**
    * Plugins only: the longest an asynchronous access phase may take, in ms, before the request is
    * answered 500 GW_POLICY_ERROR (default 10 000). Built-ins bound their own waits.
    */
   timeout?: number;
   create(config: z.output<S>, env: PolicyEnv): Policy;
+}
+
+/** An entry of a type as the config lists it: its config, and its route (undefined: a global policy). */
+export interface ConfigEntry<C> {
+  readonly config: C;
+  readonly route: string | undefined;
+}
+export type ConsumerRecord = GatehouseConfig['consumers'][number];
+/** What a `consumerUsage` hook reads besides its entries: the whole config and the data plane's stores. */
+export interface UsageEnv {
+  readonly config: GatehouseConfig;
+  readonly stores: StoreRegistry;
+}
+/** A `consumerUsage` answer: the consumer's plan where the type has plans, and one report per limit. */
+export interface UsageReport {
+  plan?: string;
+  limits: Record<string, unknown>[];
 }
 
 export interface PolicyIssue {

@@ -1,11 +1,20 @@
 // `type: rate-limit` — counts requests per key against one or more limits (or the caller's plan)
 // in the configured store, rejects with 429 GW_RATE_LIMITED when one is exhausted, and sends the
 // IETF RateLimit-Policy / RateLimit fields on every response of the route.
-import { definePolicy, section, type PolicyEnv, type RequestContext, type RespondVerdict, type Verdict } from '../types.js';
+import {
+  definePolicy,
+  section,
+  type ConfigEntry,
+  type PolicyEnv,
+  type RequestContext,
+  type RespondVerdict,
+  type Verdict,
+} from '../types.js';
 import { StoreUnavailableError, type Answer, type Decision, type RateStore } from '../../store/types.js';
 import type { StoreConfig } from '../../config/store-schema.js';
 import { maxCost, rateLimitSchema, rateLimitSections, type Plans, type RateLimitConfig } from './schema.js';
 import { planIssues } from './validate.js';
+import { consumerUsage } from './usage.js';
 import { compileLimit, decide, Kind, localShare, type CompiledLimit } from './limits.js';
 import { compileKey, limitOrder } from './keys.js';
 import { decisionHeaders, retryAfterSeconds, type LimitSet } from './headers.js';
@@ -29,6 +38,8 @@ export const rateLimitPolicy = definePolicy({
   example: { limit: 100, window: '1m' },
   sections: rateLimitSections,
   validateSections: planIssues,
+  // The schema's output is the config's type as RateLimitConfig spells it (the policy casts it the same way).
+  consumerUsage: (entries, consumer, env) => consumerUsage(entries as unknown as ConfigEntry<RateLimitConfig>[], consumer, env),
   create(config, env) {
     const rl = new RateLimit(config, env);
     if (config.cost !== 'graphql') return rl;

@@ -3,10 +3,9 @@
 // or its credentials, with the limits that apply to it (its plan's, for `limits: plan`). Each is
 // read from the same store and key the policy counts in, by a decision that costs 0: the store's
 // own arithmetic answers what is left and when it resets, and nothing is taken.
-import type { GatehouseConfig } from '../../config/schema.js';
 import type { RateStore } from '../../store/types.js';
 import { credentialId } from '../../identity/registry.js';
-import { section } from '../types.js';
+import { section, type ConfigEntry, type ConsumerRecord, type UsageEnv } from '../types.js';
 import { compileLimit, decide, Kind, type CompiledLimit } from './limits.js';
 import type { Plans, RateLimitConfig } from './schema.js';
 
@@ -30,35 +29,23 @@ export interface LimitUsage {
 }
 
 export interface ConsumerUsage {
-  consumer: string;
   plan?: string;
   limits: Partial<LimitUsage>[];
 }
 
-type ConsumerConfig = GatehouseConfig['consumers'][number];
-
-/** undefined: no such consumer. */
-/**
- * `store`: the data plane's store for the config's `store` (asked for only when a policy counts this consumer).
- * `record`: the consumer, when the caller knows it better than `config` does (an edit made since the plan).
- */
+/** The rate-limit definition's `consumerUsage` hook: `entries` are the config's rate-limit policies. */
 export async function consumerUsage(
-  config: GatehouseConfig,
-  store: () => RateStore,
-  id: string,
-  record?: ConsumerConfig,
-): Promise<ConsumerUsage | undefined> {
-  const consumer = record?.id === id ? record : config.consumers.find((c) => c.id === id);
-  if (!consumer) return undefined;
+  entries: readonly ConfigEntry<RateLimitConfig>[],
+  consumer: ConsumerRecord,
+  env: UsageEnv,
+): Promise<ConsumerUsage> {
+  const config = env.config;
+  const store = () => env.stores.get(config.store);
   const plans = section<Plans | undefined>(config, 'plans') ?? {};
   const defaultPlan = section<string | undefined>(config, 'defaultPlan');
   const planName = consumer.plan !== undefined && Object.hasOwn(plans, consumer.plan) ? consumer.plan : defaultPlan;
-  const sources: [RateLimitConfig, string | undefined][] = [];
-  for (const p of config.policies) if (p.type === 'rate-limit') sources.push([p as unknown as RateLimitConfig, undefined]);
-  for (const r of config.routes)
-    for (const p of r.policies) if (p.type === 'rate-limit') sources.push([p as unknown as RateLimitConfig, r.name]);
   const limits: Partial<LimitUsage>[] = [];
-  for (const [p, route] of sources) {
+  for (const { config: p, route } of entries) {
     const keys = keysOf(p, consumer);
     if (keys.length === 0) continue;
     const scope = route ?? '*';
@@ -80,11 +67,11 @@ export async function consumerUsage(
     for (const [credential, key] of keys)
       for (let i = 0; i < compiled.length; i++) limits.push(await usageOf(store(), compiled[i]!, key, windows[i]!, route, credential));
   }
-  return { consumer: consumer.id, ...(planName !== undefined && { plan: planName }), limits };
+  return { ...(planName !== undefined && { plan: planName }), limits };
 }
 
 /** The counting keys of a policy for this consumer ([credential id or undefined, key]); none when `by` is not the caller's. */
-function keysOf(p: RateLimitConfig, c: ConsumerConfig): [string | undefined, string][] {
+function keysOf(p: RateLimitConfig, c: ConsumerRecord): [string | undefined, string][] {
   const by = Array.isArray(p.by) ? p.by : [p.by];
   if (!by.every((b) => b === 'consumer' || b === 'credential')) return [];
   if (!by.includes('credential')) return [[undefined, by.map(() => 'c=' + c.id).join('&')]];
