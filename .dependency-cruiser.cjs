@@ -34,6 +34,14 @@ module.exports = {
       to: { path: '^src/', pathNot: '^src/(config/|errors\\.ts|version\\.ts)' },
     },
     {
+      name: 'core-names-no-policy',
+      severity: 'error',
+      comment:
+        'The core never names a specific policy (decision 0004): it reaches every type through the registry and its definition hooks. policies/transform is a shared library, not a type.',
+      from: { path: '^src/(dataplane|runtime|upstream|edge|identity|store|observability)/', pathNot: '\\.test\\.ts$' },
+      to: { path: '^src/policies/[^/]+/', pathNot: '^src/policies/transform/' },
+    },
+    {
       name: 'nothing-imports-cli',
       severity: 'error',
       comment: 'The CLI is the top of the stack.',
